@@ -1,0 +1,30 @@
+//! # worker-bridge
+//!
+//! Heavy work off the main thread. A [`WorkerBridge`] drives a pool of real Web Workers, each
+//! running this same wasm module, over a typed protocol; when workers are unavailable the same
+//! calls run on the main thread in slices that yield to the page.
+//!
+//! ```text
+//! bridge (wasm-bindgen edge) → executor ─┬─ pool → scheduler → workers → worker_main → ops
+//!                                        └─ inline (main thread, sliced)             → ops
+//! ```
+//!
+//! The core — [`ops`], [`protocol`], [`scheduler`] — is pure Rust with no JavaScript types and
+//! is tested natively with `cargo test`; everything that touches the browser sits at the edge.
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+mod bridge;
+mod error;
+mod executor;
+pub mod ops;
+mod pool;
+pub mod protocol;
+pub mod scheduler;
+mod source;
+mod status;
+mod worker_main;
+
+pub use bridge::{CryptoFacade, WorkerBridge};
+pub use error::{Error, ErrorKind};
+pub use status::{Mode, Status, WorkerStatus};

@@ -1,0 +1,132 @@
+//! Feeding a [`Job`] from a source of chunks, with progress and cancellation between chunks.
+
+use super::{Cancel, Job, Progress};
+use crate::error::{Error, ErrorKind};
+
+/// Chunk size for copying input into the job: large enough to amortise the per-chunk work
+/// (a copy out of JS memory, a progress report, a cancel check), small enough to keep memory flat.
+pub const DEFAULT_CHUNK: usize = 1 << 20;
+
+/// A source of input bytes read in order, one chunk at a time.
+pub trait ChunkSource {
+    /// Total input length in bytes.
+    fn total(&self) -> u64;
+
+    /// Fills `buf` with the next chunk (replacing its contents); returns `false` at the end.
+    ///
+    /// # Errors
+    /// A read failure of the underlying source.
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error>;
+}
+
+/// A [`ChunkSource`] over bytes already in memory.
+#[derive(Debug)]
+pub struct SliceSource<'a> {
+    data: &'a [u8],
+    chunk: usize,
+    pos: usize,
+}
+
+impl<'a> SliceSource<'a> {
+    /// Reads `data` in pieces of `chunk` bytes (at least 1).
+    pub fn new(data: &'a [u8], chunk: usize) -> Self {
+        SliceSource { data, chunk: chunk.max(1), pos: 0 }
+    }
+}
+
+impl ChunkSource for SliceSource<'_> {
+    fn total(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        if self.pos >= self.data.len() {
+            return Ok(false);
+        }
+        let end = (self.pos + self.chunk).min(self.data.len());
+        buf.clear();
+        buf.extend_from_slice(&self.data[self.pos..end]);
+        self.pos = end;
+        Ok(true)
+    }
+}
+
+/// Drives `job` over every chunk of `source` synchronously; the worker's loop.
+///
+/// # Errors
+/// The job's or the source's failures, or [`ErrorKind::Abort`] when `cancel` fires between chunks.
+pub fn drive(
+    mut job: Box<dyn Job>,
+    source: &mut dyn ChunkSource,
+    progress: &mut dyn Progress,
+    cancel: &dyn Cancel,
+) -> Result<Vec<u8>, Error> {
+    let total = source.total();
+    let mut done = 0u64;
+    let mut buf = Vec::new();
+    progress.report(0, total);
+    loop {
+        if cancel.is_cancelled() {
+            return Err(Error::new(ErrorKind::Abort, "cancelled"));
+        }
+        if !source.next_chunk(&mut buf)? {
+            break;
+        }
+        job.update(&buf)?;
+        done += buf.len() as u64;
+        progress.report(done, total);
+    }
+    job.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{NeverCancel, Op};
+
+    #[derive(Default)]
+    struct Recorder(Vec<(u64, u64)>);
+    impl Progress for Recorder {
+        fn report(&mut self, done: u64, total: u64) {
+            self.0.push((done, total));
+        }
+    }
+
+    struct CancelAfter(std::cell::Cell<u32>);
+    impl Cancel for CancelAfter {
+        fn is_cancelled(&self) -> bool {
+            let left = self.0.get();
+            self.0.set(left.saturating_sub(1));
+            left == 0
+        }
+    }
+
+    #[test]
+    fn progress_is_monotonic_and_ends_at_total() {
+        let data = vec![7u8; 10_000];
+        let mut rec = Recorder::default();
+        let job = Op::Sha256.start().unwrap();
+        drive(job, &mut SliceSource::new(&data, 3_000), &mut rec, &NeverCancel).unwrap();
+        assert_eq!(rec.0, vec![(0, 10_000), (3_000, 10_000), (6_000, 10_000), (9_000, 10_000), (10_000, 10_000)]);
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_output() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let whole = crate::ops::run(&Op::Sha256, &data, &mut crate::ops::NoProgress, &NeverCancel).unwrap();
+        for chunk in [1, 63, 64, 65, 4096, 99_999] {
+            let job = Op::Sha256.start().unwrap();
+            let out = drive(job, &mut SliceSource::new(&data, chunk), &mut crate::ops::NoProgress, &NeverCancel).unwrap();
+            assert_eq!(out, whole, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn cancel_between_chunks_aborts() {
+        let data = vec![0u8; 10_000];
+        let job = Op::Sha256.start().unwrap();
+        let cancel = CancelAfter(std::cell::Cell::new(2));
+        let err = drive(job, &mut SliceSource::new(&data, 1_000), &mut crate::ops::NoProgress, &cancel).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Abort);
+    }
+}

@@ -1,0 +1,141 @@
+//! Every `web_sys::Worker` call of the pool lives here: spawning through `worker/spawn.js`,
+//! posting envelopes with their transfer lists, and the event listeners, which this handle owns
+//! and removes when it is dropped (no `forget()`).
+
+use js_sys::{Array, Reflect, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use crate::error::{Error, ErrorKind};
+use crate::protocol::{Envelope, ToWorker};
+
+#[wasm_bindgen(module = "/worker/spawn.js")]
+extern "C" {
+    /// Creates `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })` and posts
+    /// it the compiled module and the glue's URL.
+    #[wasm_bindgen(js_name = spawnWorker, catch)]
+    fn spawn_worker(module: &JsValue, glue_url: &str, worker_id: u32, name: &str) -> Result<Worker, JsValue>;
+}
+
+// Names `worker/worker.js` so wasm-bindgen copies it beside `spawn.js` in `pkg/snippets/`; the
+// worker bootstrap is only ever started by URL, never called through this binding.
+#[wasm_bindgen(module = "/worker/worker.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = isWorkerBridgeWorker)]
+    fn _is_worker_bridge_worker() -> bool;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The URL of the generated glue module (`worker_bridge.js`), for workers whose bundler-relative
+    /// import fails (the test runner serves the glue elsewhere).
+    #[wasm_bindgen(thread_local_v2, js_namespace = ["import", "meta"], js_name = url)]
+    static GLUE_URL: String;
+}
+
+/// What a worker tells its slot.
+#[derive(Debug)]
+pub(crate) enum WorkerEvent {
+    /// A message (an envelope plus, maybe, a `body`).
+    Message(JsValue),
+    /// An uncaught exception or a wasm trap in the worker, or its script failed to load.
+    Error(String),
+    /// A message from the worker could not be deserialised.
+    MessageError,
+}
+
+/// A running worker and the listeners that route its events to the pool.
+#[derive(Debug)]
+pub(crate) struct WorkerHandle {
+    worker: Worker,
+    on_message: Closure<dyn FnMut(MessageEvent)>,
+    on_error: Closure<dyn FnMut(ErrorEvent)>,
+    on_message_error: Closure<dyn FnMut(MessageEvent)>,
+}
+
+impl WorkerHandle {
+    /// Spawns worker `id` running this page's own compiled wasm module.
+    ///
+    /// # Errors
+    /// `NotSupportedError` when the browser refuses to create the worker (no `Worker`, CSP).
+    pub(crate) fn spawn(id: u32, mut on_event: impl FnMut(WorkerEvent) + Clone + 'static) -> Result<Self, Error> {
+        let glue_url = GLUE_URL.with(String::clone);
+        let worker = spawn_worker(&wasm_bindgen::module(), &glue_url, id, &format!("worker-bridge-{id}"))
+            .map_err(|e| Error::new(ErrorKind::Unsupported, format!("cannot create a worker: {}", describe(&e))))?;
+
+        let mut on_msg = on_event.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            on_msg(WorkerEvent::Message(ev.data()));
+        });
+        let mut on_err = on_event.clone();
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |ev: ErrorEvent| {
+            // Keep the page's console clean: the pool reports the crash through the call's promise.
+            ev.prevent_default();
+            let message = ev.message();
+            on_err(WorkerEvent::Error(if message.is_empty() { "worker error".into() } else { message }));
+        });
+        let on_message_error = Closure::<dyn FnMut(MessageEvent)>::new(move |_ev: MessageEvent| {
+            on_event(WorkerEvent::MessageError);
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        worker.set_onmessageerror(Some(on_message_error.as_ref().unchecked_ref()));
+        Ok(WorkerHandle { worker, on_message, on_error, on_message_error })
+    }
+
+    /// Posts `msg` with `body` (moved, not copied: its buffer goes in the transfer list).
+    ///
+    /// # Errors
+    /// `ValidationError` when the browser cannot clone or transfer the message.
+    pub(crate) fn post(&self, msg: &ToWorker, body: Option<&Uint8Array>) -> Result<(), Error> {
+        let wire = to_js(&Envelope::new(msg))?;
+        let transfer = Array::new();
+        if let Some(body) = body {
+            set(&wire, "body", body);
+            let buffer = body.buffer();
+            if buffer.is_instance_of::<js_sys::ArrayBuffer>() {
+                transfer.push(&buffer);
+            }
+        }
+        self.worker
+            .post_message_with_transfer(&wire, &transfer)
+            .map_err(|e| Error::validation(format!("cannot send the message to a worker: {}", describe(&e))))
+    }
+
+    /// Stops the worker at once; its listeners go when the handle is dropped.
+    pub(crate) fn terminate(&self) {
+        self.worker.terminate();
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.worker.terminate();
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        self.worker.set_onmessageerror(None);
+        let _ = (&self.on_message, &self.on_error, &self.on_message_error);
+    }
+}
+
+/// Serialises a protocol value to a plain JS object.
+pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, Error> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::new())
+        .map_err(|e| Error::validation(format!("cannot encode a message: {e}")))
+}
+
+/// Sets `obj[key] = value` on a plain object we just built (cannot fail on one).
+pub(crate) fn set(obj: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// A readable message for any thrown JS value.
+pub(crate) fn describe(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return format!("{}: {}", String::from(err.name()), String::from(err.message()));
+    }
+    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+}

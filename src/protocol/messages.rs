@@ -1,0 +1,115 @@
+//! The wire enums, named by direction as in gloo-worker: [`ToWorker`] and [`FromWorker`].
+
+use serde::{Deserialize, Serialize};
+
+use super::{RequestId, PROTOCOL_VERSION};
+use crate::error::{Error, ErrorKind};
+use crate::ops::Op;
+
+/// `{ v, msg }`: the version travels outside the message so a peer can reject a foreign one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// The protocol version; see [`PROTOCOL_VERSION`].
+    pub v: u32,
+    /// The message itself.
+    pub msg: T,
+}
+
+impl<T> Envelope<T> {
+    /// Wraps `msg` with the current protocol version.
+    pub fn new(msg: T) -> Self {
+        Envelope { v: PROTOCOL_VERSION, msg }
+    }
+}
+
+/// Page → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToWorker {
+    /// Run `op` over the bytes that travel in the message's `body`.
+    Request {
+        /// Echoed in the response.
+        id: RequestId,
+        /// What to do.
+        op: Op,
+    },
+    /// Are you alive? Answered with [`FromWorker::Pong`] carrying the same `seq`.
+    Ping {
+        /// Echoed back.
+        seq: u32,
+    },
+}
+
+/// Worker → page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FromWorker {
+    /// The worker has instantiated the wasm module and takes requests.
+    Ready {
+        /// The slot id the page gave the worker at spawn.
+        worker: u32,
+        /// What the worker can do.
+        caps: Caps,
+    },
+    /// The request succeeded; its output travels in the message's `body`.
+    Response {
+        /// The request's id.
+        id: RequestId,
+    },
+    /// The request (or, with no id, an undecodable message) failed.
+    Failed {
+        /// The request's id, when the message was readable enough to have one.
+        id: Option<RequestId>,
+        /// What went wrong.
+        error: WireError,
+    },
+    /// Answer to [`ToWorker::Ping`].
+    Pong {
+        /// The ping's `seq`.
+        seq: u32,
+    },
+    /// The bootstrap script could not load the wasm module (sent by `worker/worker.js`).
+    BootFailed {
+        /// The loader's error message.
+        message: String,
+    },
+}
+
+/// What a worker reports it can do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Caps {
+    /// The worker can use `SharedArrayBuffer` (its global is cross-origin isolated).
+    pub shared_memory: bool,
+    /// The crate version the worker runs, to catch a stale cached worker script.
+    pub version: String,
+}
+
+/// An error as data, rebuilt into a typed [`Error`] on the other side (as Comlink does).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireError {
+    /// An [`ErrorKind::name`].
+    pub name: String,
+    /// The error's message.
+    pub message: String,
+}
+
+impl From<&Error> for WireError {
+    fn from(e: &Error) -> Self {
+        WireError { name: e.kind().name().to_owned(), message: e.message().to_owned() }
+    }
+}
+
+impl From<WireError> for Error {
+    /// An unknown name means the worker is not ours or not our version: treat it as a crash.
+    fn from(w: WireError) -> Self {
+        match ErrorKind::from_name(&w.name) {
+            Some(kind) => Error::new(kind, w.message),
+            None => Error::new(
+                ErrorKind::WorkerCrashed,
+                format!("worker reported an unknown error {}: {}", w.name, w.message),
+            ),
+        }
+    }
+}

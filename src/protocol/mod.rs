@@ -1,0 +1,45 @@
+//! The messages between the page and a worker.
+//!
+//! Every message is an [`Envelope`] `{ v, msg }`: a protocol version and one typed message,
+//! tagged with a readable string (`{ v: 1, msg: { type: "request", id, op: { kind: "sha256" } } }`).
+//! Bulk bytes never go through serde: they travel beside the envelope as a transferable `body`
+//! (see `pool::worker_handle`), so a 64 MiB buffer is moved, not encoded.
+//!
+//! Decoding is strict and total: unknown tags, unknown fields, a wrong version or a malformed id
+//! give a [`ErrorKind::Validation`](crate::ErrorKind::Validation) error, never a panic.
+
+mod id;
+mod messages;
+
+pub use id::RequestId;
+pub use messages::{Caps, Envelope, FromWorker, ToWorker, WireError};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::error::Error;
+
+/// The version every envelope carries; a peer speaking another version is rejected.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Decodes one envelope from any serde deserializer (JSON natively, a `JsValue` at the edge) and
+/// checks its version.
+///
+/// # Errors
+/// [`ErrorKind::Validation`](crate::ErrorKind::Validation) when the input is not an envelope of
+/// `T` or speaks another protocol version.
+pub fn decode<'de, T, D>(deserializer: D) -> Result<T, Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+    D::Error: std::fmt::Display,
+{
+    let envelope = Envelope::<T>::deserialize(deserializer)
+        .map_err(|e| Error::validation(format!("malformed message: {e}")))?;
+    if envelope.v != PROTOCOL_VERSION {
+        return Err(Error::validation(format!(
+            "protocol version {} is not supported (expected {PROTOCOL_VERSION})",
+            envelope.v
+        )));
+    }
+    Ok(envelope.msg)
+}

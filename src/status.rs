@@ -1,0 +1,49 @@
+//! What `bridge.status()` returns: a snapshot for dashboards and tests, serialised to a plain
+//! JavaScript object with camelCase keys.
+
+use serde::Serialize;
+
+/// Where calls run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// In the pool's Web Workers.
+    Workers,
+    /// On the page's own thread, in slices (no workers available, or forced).
+    MainThread,
+    /// The bridge was terminated.
+    Terminated,
+}
+
+/// One pool worker, as seen by the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerStatus {
+    /// Stable for the life of one worker; a replacement gets a new id.
+    pub id: u32,
+    /// `starting`, `idle`, `busy`, `crashed` or `terminated`.
+    pub state: &'static str,
+    /// A call is running on it.
+    pub busy: bool,
+    /// Calls it has finished (successfully or with an error).
+    pub tasks_done: u32,
+}
+
+/// The whole bridge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// Where calls run.
+    pub mode: Mode,
+    /// Whether the page is cross-origin isolated (`SharedArrayBuffer` available).
+    pub cross_origin_isolated: bool,
+    /// The pool's workers (empty on the main thread).
+    pub workers: Vec<WorkerStatus>,
+    /// Calls waiting for a worker.
+    pub queued: u32,
+    /// Calls finished on the main thread (0 in worker mode).
+    pub main_thread_tasks_done: u32,
+    /// Why the bridge runs on the main thread although workers were allowed, if it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
+}

@@ -1,0 +1,97 @@
+//! The wire protocol, natively: every message round-trips, and malformed input is rejected with
+//! a `ValidationError`, never a panic.
+
+use serde_json::{json, Value};
+use worker_bridge::ops::Op;
+use worker_bridge::protocol::{self, Caps, Envelope, FromWorker, RequestId, ToWorker, WireError, PROTOCOL_VERSION};
+use worker_bridge::{Error, ErrorKind};
+
+fn round_trip<T>(msg: T) -> Value
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let wire = serde_json::to_value(Envelope::new(&msg)).unwrap();
+    let back: T = protocol::decode(wire.clone()).unwrap();
+    assert_eq!(back, msg);
+    wire
+}
+
+#[test]
+fn every_message_round_trips_with_readable_tags() {
+    let id = RequestId::random();
+    let wire = round_trip(ToWorker::Request { id, op: Op::Sha256 });
+    assert_eq!(
+        wire,
+        json!({ "v": PROTOCOL_VERSION, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" } } })
+    );
+    round_trip(ToWorker::Ping { seq: 7 });
+
+    let caps = Caps { shared_memory: true, version: "0.1.0".into() };
+    let wire = round_trip(FromWorker::Ready { worker: 3, caps });
+    assert_eq!(wire["msg"]["caps"]["sharedMemory"], json!(true));
+    round_trip(FromWorker::Response { id });
+    round_trip(FromWorker::Failed { id: Some(id), error: WireError { name: "ValidationError".into(), message: "m".into() } });
+    round_trip(FromWorker::Failed { id: None, error: WireError { name: "ValidationError".into(), message: "m".into() } });
+    round_trip(FromWorker::Pong { seq: 7 });
+    round_trip(FromWorker::BootFailed { message: "no wasm".into() });
+}
+
+#[test]
+fn boot_failed_matches_what_worker_js_posts() {
+    // worker/worker.js builds this message by hand; keep the two in step.
+    let wire = json!({ "v": 1, "msg": { "type": "boot_failed", "message": "TypeError: x" } });
+    let msg: FromWorker = protocol::decode(wire).unwrap();
+    assert_eq!(msg, FromWorker::BootFailed { message: "TypeError: x".into() });
+}
+
+fn rejects<T: serde::de::DeserializeOwned + std::fmt::Debug>(wire: Value) -> Error {
+    let err = protocol::decode::<T, _>(wire.clone()).expect_err(&format!("accepted {wire}"));
+    assert_eq!(err.kind(), ErrorKind::Validation, "{wire}: {err}");
+    err
+}
+
+#[test]
+fn malformed_messages_are_validation_errors() {
+    let id = RequestId::random().to_string();
+    let cases = [
+        json!(null),
+        json!(42),
+        json!("request"),
+        json!([]),
+        json!({}),
+        json!({ "msg": { "type": "ping", "seq": 1 } }),
+        json!({ "v": 1 }),
+        json!({ "v": "1", "msg": { "type": "ping", "seq": 1 } }),
+        json!({ "v": 1, "msg": { "type": "pong", "seq": 1 } }),
+        json!({ "v": 1, "msg": { "type": "PING", "seq": 1 } }),
+        json!({ "v": 1, "msg": { "seq": 1 } }),
+        json!({ "v": 1, "msg": { "type": "ping", "seq": -1 } }),
+        json!({ "v": 1, "msg": { "type": "ping", "seq": 1, "extra": true } }),
+        json!({ "v": 1, "msg": { "type": "request", "id": id, "op": { "kind": "md5" } } }),
+        json!({ "v": 1, "msg": { "type": "request", "id": id } }),
+        json!({ "v": 1, "msg": { "type": "request", "id": "42", "op": { "kind": "sha256" } } }),
+        json!({ "v": 1, "msg": { "type": "request", "id": id.replace('-', ""), "op": { "kind": "sha256" } } }),
+        json!({ "v": 1, "msg": { "type": "request", "id": 5, "op": { "kind": "sha256" } } }),
+    ];
+    for wire in cases {
+        rejects::<ToWorker>(wire);
+    }
+    rejects::<FromWorker>(json!({ "v": 1, "msg": { "type": "ready", "worker": 1 } }));
+    rejects::<FromWorker>(json!({ "v": 1, "msg": { "type": "failed", "id": null, "error": { "name": "X" } } }));
+}
+
+#[test]
+fn another_protocol_version_is_named_in_the_error() {
+    let err = rejects::<ToWorker>(json!({ "v": 2, "msg": { "type": "ping", "seq": 1 } }));
+    assert!(err.message().contains("version 2"), "{err}");
+}
+
+#[test]
+fn wire_errors_rebuild_typed_errors() {
+    for kind in ErrorKind::ALL {
+        let e = Error::new(kind, "why");
+        assert_eq!(Error::from(WireError::from(&e)), e);
+    }
+    let foreign = Error::from(WireError { name: "RangeError".into(), message: "m".into() });
+    assert_eq!(foreign.kind(), ErrorKind::WorkerCrashed);
+}

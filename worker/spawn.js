@@ -1,0 +1,20 @@
+// Main-thread side of a pool worker's birth. Imported by the wasm glue (wasm-bindgen snippet).
+//
+// The worker is created from `new URL('./worker.js', import.meta.url)` with `type: 'module'`, the
+// pattern webpack 5 and Vite follow to bundle the worker script: no blob: URL, no eval, so the
+// package works under a strict CSP (`worker-src 'self'`).
+
+/**
+ * Starts a worker and hands it the page's compiled WebAssembly.Module (no second download or
+ * compile) and the glue's URL (used when the bundler-relative import is unavailable).
+ * @param {WebAssembly.Module} module
+ * @param {string} glueUrl
+ * @param {number} workerId
+ * @param {string} name
+ * @returns {Worker}
+ */
+export function spawnWorker(module, glueUrl, workerId, name) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name });
+  worker.postMessage({ type: 'init', module, glueUrl, workerId });
+  return worker;
+}

@@ -1,0 +1,38 @@
+// The bootstrap a pool worker starts from: load the wasm glue, instantiate the page's compiled
+// module, hand control to Rust (`__workerBridgeWorkerMain`), which answers `Ready`. As small as
+// possible: everything else is Rust.
+//
+// This file is also imported (and does nothing) on the main thread, because wasm-bindgen copies
+// a snippet into `pkg/snippets/` only when some binding names it.
+
+/** True inside a dedicated worker; used to keep this module inert on the main thread. */
+export function isWorkerBridgeWorker() {
+  return typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
+}
+
+async function loadGlue(glueUrl) {
+  try {
+    // Snippets live at pkg/snippets/<crate>-<hash>/worker/worker.js: a literal relative import
+    // of the glue that bundlers can follow and rewrite.
+    return await import('../../../worker_bridge.js');
+  } catch (bundled) {
+    // Served from somewhere else (the wasm-bindgen test runner): use the URL the page sent.
+    return await import(/* webpackIgnore: true */ /* @vite-ignore */ glueUrl);
+  }
+}
+
+async function boot(event) {
+  const { module, glueUrl, workerId } = event.data ?? {};
+  try {
+    const glue = await loadGlue(glueUrl);
+    await glue.default({ module_or_path: module });
+    glue.__workerBridgeWorkerMain(workerId);
+  } catch (e) {
+    const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
+    postMessage({ v: 1, msg: { type: 'boot_failed', message } });
+  }
+}
+
+if (isWorkerBridgeWorker()) {
+  addEventListener('message', boot, { once: true });
+}
