@@ -4,9 +4,7 @@ use std::rc::Rc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
-
-use super::{js_error::to_js, Core};
+use super::Core;
 use crate::ops::Op;
 
 /// Crypto operations, run on the bridge's executor.
@@ -29,9 +27,6 @@ impl CryptoFacade {
     /// to the worker (and detached) instead of copied.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn sha256(&self, data: JsValue, options: JsValue) -> Promise {
-        let core = self.core.clone();
-        future_to_promise(async move {
-            core.call(Op::Sha256, &data, &options).await.map(JsValue::from).map_err(|e| to_js(&e))
-        })
+        self.core.call(Op::Sha256, &data, &options)
     }
 }

@@ -1,6 +1,6 @@
 //! Call inputs from JavaScript: bytes in any common shape, and per-call options.
 
-use js_sys::{ArrayBuffer, Function, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -20,14 +20,30 @@ pub(crate) struct CallOptions {
 
 impl CallOptions {
     pub(crate) fn from_js(value: &JsValue) -> Result<Self, Error> {
-        parse_options(value, "call options")
+        parse_options(value, "call options", &["transfer", "priority"])
     }
 }
 
-/// Reads an options object with serde; `undefined`/`null` mean all defaults.
-pub(crate) fn parse_options<T: Default + for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<T, Error> {
+/// Reads an options object with serde; `undefined`/`null` mean all defaults. A key outside
+/// `known` is rejected (a typo like `tranfser` must not silently mean "default"):
+/// serde-wasm-bindgen reads only the fields it knows, so `deny_unknown_fields` cannot see it.
+pub(crate) fn parse_options<T: Default + for<'de> Deserialize<'de>>(
+    value: &JsValue,
+    what: &str,
+    known: &[&str],
+) -> Result<T, Error> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
+    }
+    if !value.is_object() || Array::is_array(value) {
+        return Err(Error::validation(format!("{what} must be an object")));
+    }
+    let object: &Object = value.unchecked_ref();
+    for key in Object::keys(object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(Error::validation(format!("unknown {what} key {key:?} (expected one of {known:?})")));
+        }
     }
     serde_wasm_bindgen::from_value(value.clone()).map_err(|e| Error::validation(format!("invalid {what}: {e}")))
 }

@@ -11,7 +11,7 @@ pub use crypto::CryptoFacade;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use js_sys::{Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Reflect};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -48,6 +48,10 @@ struct CreateOptions {
     fallback: Fallback,
     strategy: Strategy,
     max_queue: Option<u32>,
+}
+
+impl CreateOptions {
+    const KEYS: &'static [&'static str] = &["poolSize", "fallback", "strategy", "maxQueue"];
 }
 
 /// What the bridge and its facades share.
@@ -97,14 +101,20 @@ impl Core {
         }
     }
 
-    /// Runs `op` over `data` on the executor.
-    pub(crate) async fn call(&self, op: Op, data: &JsValue, options: &JsValue) -> Result<Uint8Array, Error> {
-        let options = CallOptions::from_js(options)?;
-        if self.executor.is_terminated() {
-            return Err(crate::executor::terminated());
+    /// Validates the call and queues it now; the promise settles with its output. Argument
+    /// errors reject the promise rather than throw, so callers handle one failure path.
+    pub(crate) fn call(&self, op: Op, data: &JsValue, options: &JsValue) -> Promise {
+        let submitted = CallOptions::from_js(options).and_then(|options| {
+            if self.executor.is_terminated() {
+                return Err(crate::executor::terminated());
+            }
+            let input = owned_bytes(data, options.transfer)?;
+            self.executor.submit(Task { op, input, priority: options.priority })
+        });
+        match submitted {
+            Ok(result) => future_to_promise(async move { result.await.map(JsValue::from).map_err(|e| to_js(&e)) }),
+            Err(e) => Promise::reject(&to_js(&e)),
         }
-        let input = owned_bytes(data, options.transfer)?;
-        self.executor.run(Task { op, input, priority: options.priority }).await
     }
 }
 
@@ -130,7 +140,7 @@ impl WorkerBridge {
     #[wasm_bindgen(unchecked_return_type = "Promise<WorkerBridge>")]
     pub fn create(options: JsValue) -> Promise {
         future_to_promise(async move {
-            let options: CreateOptions = parse_options(&options, "WorkerBridge options").map_err(|e| to_js(&e))?;
+            let options: CreateOptions = parse_options(&options, "WorkerBridge options", CreateOptions::KEYS).map_err(|e| to_js(&e))?;
             let core = Core::create(options).await.map_err(|e| to_js(&e))?;
             Ok(WorkerBridge { core: Rc::new(core) }.into())
         })

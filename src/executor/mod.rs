@@ -7,6 +7,8 @@ mod inline;
 
 pub(crate) use inline::Inline;
 
+use std::future::Future;
+
 use futures_channel::oneshot;
 use js_sys::Uint8Array;
 
@@ -43,20 +45,18 @@ pub(crate) enum Executor {
 }
 
 impl Executor {
-    /// Queues `task`; the returned future settles with its output.
+    /// Queues `task` now (so queue order is call order) and returns a future of its output.
     ///
     /// # Errors
     /// `QueueFullError` or `TerminatedError` at once; the future settles with the task's own result.
-    pub(crate) async fn run(&self, task: Task) -> Result<Uint8Array, Error> {
+    pub(crate) fn submit(&self, task: Task) -> Result<impl Future<Output = Result<Uint8Array, Error>>, Error> {
         let (reply, result) = oneshot::channel();
         let pending = Pending { task, reply };
         match self {
             Executor::Pool(pool) => pool.submit(pending)?,
             Executor::Inline(inline) => inline.submit(pending)?,
         }
-        result
-            .await
-            .unwrap_or_else(|_| Err(Error::new(ErrorKind::Terminated, "the bridge was terminated")))
+        Ok(async move { result.await.unwrap_or_else(|_| Err(terminated())) })
     }
 
     pub(crate) fn status(&self, cross_origin_isolated: bool) -> Status {
