@@ -151,9 +151,9 @@ impl Picker {
         let n = slots.len();
         let chosen = match self.strategy {
             Strategy::RoundRobin => (0..n).map(|k| (self.next + k) % n).find(|&i| slots[i].available),
-            Strategy::LeastBusy => (0..n)
-                .filter(|&i| slots[i].available)
-                .min_by_key(|&i| (slots[i].in_flight, slots[i].done, i)),
+            Strategy::LeastBusy => {
+                (0..n).filter(|&i| slots[i].available).min_by_key(|&i| (slots[i].in_flight, slots[i].done, i))
+            }
         }?;
         self.next = (chosen + 1) % n;
         Some(chosen)
@@ -179,10 +179,7 @@ mod tests {
         q.push(id[4], "normal-early-deadline", Priority::Normal, Some(1_000.0)).unwrap();
         q.push(id[5], "normal-2", Priority::Normal, None).unwrap();
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, s)| s)).collect();
-        assert_eq!(
-            order,
-            ["high", "normal-early-deadline", "normal-late-deadline", "normal-1", "normal-2", "low"]
-        );
+        assert_eq!(order, ["high", "normal-early-deadline", "normal-late-deadline", "normal-1", "normal-2", "low"]);
     }
 
     #[test]

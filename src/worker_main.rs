@@ -17,9 +17,11 @@ use crate::ops::{self, NeverCancel, NoProgress, DEFAULT_CHUNK};
 use crate::protocol::{self, Caps, Envelope, FromWorker, RequestId, ToWorker, WireError};
 use crate::source::JsBytesSource;
 
+type Listener = Closure<dyn FnMut(MessageEvent)>;
+
 thread_local! {
     /// The worker's message listener, kept for the worker's whole life.
-    static LISTENER: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>> = const { RefCell::new(None) };
+    static LISTENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
 }
 
 /// Entry point of a pool worker, called by `worker/worker.js` once the module is instantiated.
@@ -36,9 +38,8 @@ pub fn worker_main(worker_id: u32) -> Result<(), JsValue> {
     scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
 
-    let shared_memory = Reflect::get(&scope, &JsValue::from_str("crossOriginIsolated"))
-        .map(|v| v.is_truthy())
-        .unwrap_or(false);
+    let shared_memory =
+        Reflect::get(&scope, &JsValue::from_str("crossOriginIsolated")).map(|v| v.is_truthy()).unwrap_or(false);
     let caps = Caps { shared_memory, version: env!("CARGO_PKG_VERSION").to_owned() };
     post(&scope, &FromWorker::Ready { worker: worker_id, caps }, None);
     Ok(())

@@ -30,8 +30,14 @@ fn every_message_round_trips_with_readable_tags() {
     let wire = round_trip(FromWorker::Ready { worker: 3, caps });
     assert_eq!(wire["msg"]["caps"]["sharedMemory"], json!(true));
     round_trip(FromWorker::Response { id });
-    round_trip(FromWorker::Failed { id: Some(id), error: WireError { name: "ValidationError".into(), message: "m".into() } });
-    round_trip(FromWorker::Failed { id: None, error: WireError { name: "ValidationError".into(), message: "m".into() } });
+    round_trip(FromWorker::Failed {
+        id: Some(id),
+        error: WireError { name: "ValidationError".into(), message: "m".into() },
+    });
+    round_trip(FromWorker::Failed {
+        id: None,
+        error: WireError { name: "ValidationError".into(), message: "m".into() },
+    });
     round_trip(FromWorker::Pong { seq: 7 });
     round_trip(FromWorker::BootFailed { message: "no wasm".into() });
 }

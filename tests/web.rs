@@ -48,7 +48,7 @@ fn data(len: usize) -> Vec<u8> {
 
 async fn webcrypto_sha256(bytes: &[u8]) -> Vec<u8> {
     let crypto: web_sys::Crypto = get(&js_sys::global(), "crypto").unchecked_into();
-    let digest = crypto.subtle().digest_with_str_and_u8_array("SHA-256", &mut bytes.to_vec()).unwrap();
+    let digest = crypto.subtle().digest_with_str_and_u8_array("SHA-256", bytes).unwrap();
     Uint8Array::new(&JsFuture::from(digest).await.unwrap()).to_vec()
 }
 
@@ -137,7 +137,8 @@ async fn main_thread_fallback_gives_identical_digests() {
 
 #[wasm_bindgen_test]
 async fn terminate_rejects_pending_and_later_calls() {
-    for options in [obj(&[("poolSize", 1.into()), ("fallback", "never".into())]), obj(&[("fallback", "always".into())])] {
+    for options in [obj(&[("poolSize", 1.into()), ("fallback", "never".into())]), obj(&[("fallback", "always".into())])]
+    {
         let b = bridge(options).await;
         let big = Uint8Array::from(data(8 << 20).as_slice());
         let pending: Vec<Promise> = (0..5).map(|_| b.crypto().sha256(big.clone().into(), JsValue::UNDEFINED)).collect();
@@ -201,7 +202,6 @@ async fn bad_input_and_options_are_validation_errors() {
         obj(&[("fallback", "sometimes".into())]),
         obj(&[("pool_size", 2.into())]),
     ] {
-        web_sys::console::log_2(&"create() with".into(), &options);
         assert_eq!(error_name(WorkerBridge::create(options)).await, "ValidationError");
     }
 }

@@ -2,10 +2,10 @@
 
 use std::rc::Rc;
 
-use js_sys::Promise;
-use wasm_bindgen::prelude::*;
 use super::Core;
 use crate::ops::Op;
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
 
 /// Crypto operations, run on the bridge's executor.
 #[wasm_bindgen]

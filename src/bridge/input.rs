@@ -96,7 +96,8 @@ fn type_name(value: &JsValue) -> String {
     }
     let ty = value.js_typeof().as_string().unwrap_or_default();
     if ty == "object" {
-        if let Some(ctor) = Reflect::get(value, &"constructor".into()).ok().and_then(|c| c.dyn_into::<Function>().ok()) {
+        if let Some(ctor) = Reflect::get(value, &"constructor".into()).ok().and_then(|c| c.dyn_into::<Function>().ok())
+        {
             return String::from(ctor.name());
         }
     }

@@ -125,9 +125,12 @@ pub struct WorkerBridge {
     core: Rc<Core>,
 }
 
+/// The shared bridge's core once created (`None` while creation is pending).
+type SharedCore = Rc<RefCell<Option<Weak<Core>>>>;
+
 thread_local! {
     /// `WorkerBridge.shared()`: the pending or settled creation, and the bridge once it exists.
-    static SHARED: RefCell<Option<(Promise, Rc<RefCell<Option<Weak<Core>>>>)>> = const { RefCell::new(None) };
+    static SHARED: RefCell<Option<(Promise, SharedCore)>> = const { RefCell::new(None) };
 }
 
 #[wasm_bindgen]
@@ -140,7 +143,8 @@ impl WorkerBridge {
     #[wasm_bindgen(unchecked_return_type = "Promise<WorkerBridge>")]
     pub fn create(options: JsValue) -> Promise {
         future_to_promise(async move {
-            let options: CreateOptions = parse_options(&options, "WorkerBridge options", CreateOptions::KEYS).map_err(|e| to_js(&e))?;
+            let options: CreateOptions =
+                parse_options(&options, "WorkerBridge options", CreateOptions::KEYS).map_err(|e| to_js(&e))?;
             let core = Core::create(options).await.map_err(|e| to_js(&e))?;
             Ok(WorkerBridge { core: Rc::new(core) }.into())
         })

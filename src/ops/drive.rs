@@ -116,7 +116,8 @@ mod tests {
         let whole = crate::ops::run(&Op::Sha256, &data, &mut crate::ops::NoProgress, &NeverCancel).unwrap();
         for chunk in [1, 63, 64, 65, 4096, 99_999] {
             let job = Op::Sha256.start().unwrap();
-            let out = drive(job, &mut SliceSource::new(&data, chunk), &mut crate::ops::NoProgress, &NeverCancel).unwrap();
+            let out =
+                drive(job, &mut SliceSource::new(&data, chunk), &mut crate::ops::NoProgress, &NeverCancel).unwrap();
             assert_eq!(out, whole, "chunk size {chunk}");
         }
     }

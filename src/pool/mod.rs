@@ -12,7 +12,6 @@
 mod slot;
 mod worker_handle;
 
-
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
@@ -113,9 +112,8 @@ impl Pool {
             boots.push(rx);
         }
         for rx in boots {
-            let booted = rx
-                .await
-                .unwrap_or_else(|_| Err(Error::new(ErrorKind::WorkerCrashed, "worker boot was abandoned")));
+            let booted =
+                rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::WorkerCrashed, "worker boot was abandoned")));
             if let Err(e) = booted {
                 pool.terminate();
                 return Err(e);
@@ -278,7 +276,9 @@ impl Inner {
             }
             FromWorker::Failed { id: Some(id), error } => self.finish(index, id, Err(error.into())),
             FromWorker::Failed { id: None, error } => {
-                web_sys::console::warn_1(&format!("worker-bridge: a worker rejected a message: {}", error.message).into());
+                web_sys::console::warn_1(
+                    &format!("worker-bridge: a worker rejected a message: {}", error.message).into(),
+                );
             }
             FromWorker::BootFailed { message } => self.on_crash(index, message),
             FromWorker::Ready { .. } | FromWorker::Pong { .. } => {}
@@ -296,7 +296,9 @@ impl Inner {
             }
             other => {
                 slot.running = other;
-                web_sys::console::warn_1(&format!("worker-bridge: a response for unknown request {id} was dropped").into());
+                web_sys::console::warn_1(
+                    &format!("worker-bridge: a response for unknown request {id} was dropped").into(),
+                );
             }
         }
     }
@@ -319,7 +321,8 @@ impl Inner {
             if let Some(boot) = slot.boot.take() {
                 // First boot: the bridge decides (fallback or reject); no respawn.
                 slot.state = SlotState::Crashed;
-                let _ = boot.send(Err(Error::new(ErrorKind::Unsupported, format!("a worker failed to start: {message}"))));
+                let _ =
+                    boot.send(Err(Error::new(ErrorKind::Unsupported, format!("a worker failed to start: {message}"))));
                 return;
             }
             if slot.boot_failures >= MAX_BOOT_FAILURES {

@@ -40,9 +40,7 @@ impl std::str::FromStr for RequestId {
         if s.len() != 36 {
             return Err(Error::validation(format!("request id {s:?} is not a hyphenated UUID")));
         }
-        Uuid::try_parse(s)
-            .map(RequestId)
-            .map_err(|e| Error::validation(format!("request id {s:?} is not a UUID: {e}")))
+        Uuid::try_parse(s).map(RequestId).map_err(|e| Error::validation(format!("request id {s:?} is not a UUID: {e}")))
     }
 }
 

@@ -33,8 +33,8 @@ where
     D: Deserializer<'de>,
     D::Error: std::fmt::Display,
 {
-    let envelope = Envelope::<T>::deserialize(deserializer)
-        .map_err(|e| Error::validation(format!("malformed message: {e}")))?;
+    let envelope =
+        Envelope::<T>::deserialize(deserializer).map_err(|e| Error::validation(format!("malformed message: {e}")))?;
     if envelope.v != PROTOCOL_VERSION {
         return Err(Error::validation(format!(
             "protocol version {} is not supported (expected {PROTOCOL_VERSION})",
