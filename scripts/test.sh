@@ -1,0 +1,31 @@
+#!/bin/sh
+# Every test, in the order that fails fastest: lints, native unit and integration tests, browser
+# tests twice (cross-origin isolated, and not), then the release build of the demo end to end.
+set -eu
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CHROMEDRIVER=/usr/bin/chromedriver
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-180}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --check
+step "cargo clippy (native and wasm32)"
+cargo clippy --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+step "native tests (cargo test)"
+cargo test
+
+step "browser tests, cross-origin isolated (SharedArrayBuffer available)"
+wasm-pack test --headless --chrome --mode no-install -- --test web
+step "browser tests, not cross-origin isolated"
+WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1 wasm-pack test --headless --chrome --mode no-install -- --test web
+
+step "release build of the wasm package and the demo"
+npm run build:wasm
+npm run build:demo
+
+step "end-to-end tests (Playwright + Chromium)"
+node --test tests/e2e/
