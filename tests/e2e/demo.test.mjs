@@ -97,3 +97,26 @@ test('page without COOP/COEP still hashes in workers', async () => {
     await server.close();
   }
 });
+
+test('without Worker the page runs on the main thread and says so', async () => {
+  const server = await serve(dist, { isolated: true });
+  try {
+    const page = await browser.context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    await page.addInitScript(() => { delete globalThis.Worker; });
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.textContent('#mode'), 'mode: main-thread');
+    assert.match(await page.getAttribute('#mode', 'title'), /not available/);
+    await page.fill('#size', '4');
+    await page.click('#generate');
+    const { match, ours } = await digestOf(page);
+    assert.equal(match, 'yes');
+    assert.match(ours, /^[0-9a-f]{64}$/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  } finally {
+    await server.close();
+  }
+});
