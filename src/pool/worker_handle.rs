@@ -6,7 +6,7 @@ use js_sys::{Array, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{ErrorEvent, MessageEvent, Worker};
+use web_sys::{ErrorEvent, Event, MessageEvent, Worker};
 
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{Envelope, ToWorker};
@@ -51,7 +51,7 @@ pub(crate) enum WorkerEvent {
 pub(crate) struct WorkerHandle {
     worker: Worker,
     on_message: Closure<dyn FnMut(MessageEvent)>,
-    on_error: Closure<dyn FnMut(ErrorEvent)>,
+    on_error: Closure<dyn FnMut(Event)>,
     on_message_error: Closure<dyn FnMut(MessageEvent)>,
 }
 
@@ -70,11 +70,13 @@ impl WorkerHandle {
             on_msg(WorkerEvent::Message(ev.data()));
         });
         let mut on_err = on_event.clone();
-        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |ev: ErrorEvent| {
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
             // Keep the page's console clean: the pool reports the crash through the call's promise.
             ev.prevent_default();
-            let message = ev.message();
-            on_err(WorkerEvent::Error(if message.is_empty() { "worker error".into() } else { message }));
+            // An uncaught exception or trap gives an `ErrorEvent`; a script the browser refused to
+            // load (CSP, 404) gives a plain `Event` with no message.
+            let message = ev.dyn_ref::<ErrorEvent>().map(ErrorEvent::message).filter(|m| !m.is_empty());
+            on_err(WorkerEvent::Error(message.unwrap_or_else(|| "the worker script failed to load".into())));
         });
         let on_message_error = Closure::<dyn FnMut(MessageEvent)>::new(move |_ev: MessageEvent| {
             on_event(WorkerEvent::MessageError);

@@ -120,3 +120,40 @@ test('without Worker the page runs on the main thread and says so', async () => 
     await server.close();
   }
 });
+
+/** Serves dist/ with `serveOptions`, opens the demo, runs `fn({ page, problems })`, cleans up. */
+async function withDemo(serveOptions, fn) {
+  const server = await serve(dist, serveOptions);
+  try {
+    const { page, problems } = await open(browser.context, server.url);
+    await fn({ page, problems });
+    await page.close();
+  } finally {
+    await server.close();
+  }
+}
+
+const csp = (workerSrc) =>
+  `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src ${workerSrc}; style-src 'unsafe-inline'; img-src data:`;
+
+test('under a strict CSP (worker-src \'self\', no blob:, no eval) the pool still runs', async () => {
+  await withDemo({ headers: { 'Content-Security-Policy': csp("'self'") } }, async ({ page, problems }) => {
+    await page.waitForFunction(() => document.querySelector('#mode').textContent === 'mode: workers');
+    await page.click('#generate');
+    assert.equal((await digestOf(page)).match, 'yes');
+    assert.deepEqual(problems, []);
+  });
+});
+
+test('when workers cannot start, fallback "auto" moves to the main thread', async () => {
+  // worker-src 'none': the browser refuses to start the worker script.
+  await withDemo({ headers: { 'Content-Security-Policy': csp("'none'") } }, async ({ page, problems }) => {
+    assert.equal(await page.textContent('#mode'), 'mode: main-thread');
+    assert.match(await page.getAttribute('#mode', 'title'), /worker/i);
+    await page.fill('#size', '1');
+    await page.click('#generate');
+    assert.equal((await digestOf(page)).match, 'yes');
+    // The browser logs the refused worker itself; nothing else may fail.
+    assert.deepEqual(problems.filter((p) => !/Content Security Policy/.test(p)), []);
+  });
+});

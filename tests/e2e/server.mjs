@@ -14,8 +14,11 @@ const TYPES = {
   '.png': 'image/png',
 };
 
-/** Serves `root` on 127.0.0.1 at a free port; resolves to `{ url, close }`. */
-export function serve(root, { isolated = true } = {}) {
+/**
+ * Serves `root` on 127.0.0.1 at a free port, with the isolation headers unless `isolated` is
+ * false, plus any `headers`; resolves to `{ url, close }`.
+ */
+export function serve(root, { isolated = true, headers: extra = {} } = {}) {
   const server = http.createServer(async (req, res) => {
     const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     const file = path.join(root, pathname === '/' ? 'index.html' : pathname);
@@ -30,6 +33,7 @@ export function serve(root, { isolated = true } = {}) {
         headers['Cross-Origin-Opener-Policy'] = 'same-origin';
         headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
       }
+      Object.assign(headers, extra);
       res.writeHead(200, headers).end(body);
     } catch {
       res.writeHead(404).end('not found');
