@@ -21,10 +21,12 @@ pub mod ops;
 mod pool;
 pub mod protocol;
 pub mod scheduler;
+mod shared;
 mod source;
 mod status;
 mod worker_main;
 
 pub use bridge::{CryptoFacade, WorkerBridge};
 pub use error::{Error, ErrorKind};
-pub use status::{Mode, Status, WorkerStatus};
+pub use shared::{SharedCancellation, SharedCounter, SharedProgress};
+pub use status::{CounterSnapshot, Mode, Status, WorkerStatus};

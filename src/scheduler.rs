@@ -48,13 +48,25 @@ pub struct Queue<T> {
     entries: BTreeMap<Key, (RequestId, T)>,
     keys: HashMap<RequestId, Key>,
     capacity: usize,
+    /// Arrival counter for the back of a priority class; starts high so `front` can count down.
     arrivals: u64,
+    /// Counter for calls put back at the head of their class (counts down, so later = earlier).
+    front: u64,
 }
+
+/// Where `arrivals` starts: leaves 2^32 head positions below it for `unpop`.
+const FIRST_ARRIVAL: u64 = 1 << 32;
 
 impl<T> Queue<T> {
     /// An empty queue holding at most `capacity` calls.
     pub fn new(capacity: usize) -> Self {
-        Queue { entries: BTreeMap::new(), keys: HashMap::new(), capacity, arrivals: 0 }
+        Queue {
+            entries: BTreeMap::new(),
+            keys: HashMap::new(),
+            capacity,
+            arrivals: FIRST_ARRIVAL,
+            front: FIRST_ARRIVAL - 1,
+        }
     }
 
     /// Enqueues `item` under `id`. `deadline` is a timestamp in ms (any monotonic clock).
@@ -84,6 +96,18 @@ impl<T> Queue<T> {
         Ok(())
     }
 
+    /// Enqueues a call that was already accepted once (a retry, or one handed over from a pool
+    /// that fell back): the capacity bound does not apply, its deadline was validated on entry.
+    pub fn push_accepted(&mut self, id: RequestId, item: T, priority: Priority, deadline: Option<f64>) {
+        let deadline = deadline.filter(|d| d.is_finite() && *d >= 0.0).map_or(u64::MAX, |d| d as u64);
+        let key = (priority, deadline, self.arrivals);
+        self.arrivals += 1;
+        if let Some(old) = self.keys.insert(id, key) {
+            self.entries.remove(&old);
+        }
+        self.entries.insert(key, (id, item));
+    }
+
     /// Takes the call that should run next.
     pub fn pop(&mut self) -> Option<(RequestId, T)> {
         let (_, (id, item)) = self.entries.pop_first()?;
@@ -91,12 +115,15 @@ impl<T> Queue<T> {
         Some((id, item))
     }
 
-    /// Puts a call back at the head of its priority class (it was popped but could not start).
+    /// Puts a call back at the head of its priority class (it was popped but could not run, or
+    /// its worker crashed and it is retried), ahead of calls put back before it.
     pub fn unpop(&mut self, id: RequestId, item: T, priority: Priority) {
-        let key = (priority, 0, 0);
-        debug_assert!(!self.entries.contains_key(&key), "only one call is unpopped at a time");
+        let key = (priority, 0, self.front);
+        self.front = self.front.saturating_sub(1);
+        if let Some(old) = self.keys.insert(id, key) {
+            self.entries.remove(&old);
+        }
         self.entries.insert(key, (id, item));
-        self.keys.insert(id, key);
     }
 
     /// Removes a waiting call (its caller gave up).
@@ -216,7 +243,10 @@ mod tests {
         let (first, item) = q.pop().unwrap();
         assert_eq!(first, id[0]);
         q.unpop(first, item, Priority::Normal);
-        assert_eq!(q.drain().into_iter().map(|(_, i)| i).collect::<Vec<_>>(), vec![0, 2]);
+        let (third, item) = q.remove(id[2]).map(|i| (id[2], i)).unwrap();
+        q.unpop(third, item, Priority::Normal);
+        // The one put back last runs first.
+        assert_eq!(q.drain().into_iter().map(|(_, i)| i).collect::<Vec<_>>(), vec![2, 0]);
         assert!(q.is_empty());
     }
 

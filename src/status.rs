@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub use crate::executor::CounterSnapshot;
+
 /// Where calls run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -16,7 +18,7 @@ pub enum Mode {
 }
 
 /// One pool worker, as seen by the page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerStatus {
     /// Stable for the life of one worker; a replacement gets a new id.
@@ -27,6 +29,14 @@ pub struct WorkerStatus {
     pub busy: bool,
     /// Calls it has finished (successfully or with an error).
     pub tasks_done: u32,
+    /// Crashes, timeouts, kills and unanswered pings in this slot.
+    pub errors: u32,
+    /// Times this slot's worker was replaced.
+    pub restarts: u32,
+    /// The last of those errors.
+    pub last_error: Option<String>,
+    /// When the current worker was spawned (ms since the epoch).
+    pub started_at: f64,
 }
 
 /// The whole bridge.
@@ -46,4 +56,6 @@ pub struct Status {
     /// Why the bridge runs on the main thread although workers were allowed, if it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_reason: Option<String>,
+    /// Calls submitted, completed, failed, cancelled, timed out and retried.
+    pub counters: CounterSnapshot,
 }

@@ -2,26 +2,41 @@
 //! the worker and calls [`worker_main`], which answers `Ready` and then serves requests: decode
 //! the envelope, run the op over the transferred body, post the output back transferred.
 //!
+//! Cancellation and progress take one of two routes, chosen per request by what the page sent:
+//! shared memory (`Int32Array`s over `SharedArrayBuffer` beside the body: the worker reads the
+//! cancel flag and writes progress directly, in a tight synchronous loop), or messages (the worker
+//! posts `Progress` at most every [`PROGRESS_EVERY_MS`] and yields to its event loop every
+//! [`YIELD_EVERY_MS`] so a `Cancel` message can arrive).
+//!
 //! A malformed message is answered with a `Failed` (carrying the request id when one can be read);
-//! it never takes the worker down.
+//! it never takes the worker down. A panic is reported as `Crashed` before the instance traps.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Int32Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::error::Error;
-use crate::ops::{self, NeverCancel, NoProgress, DEFAULT_CHUNK};
+use crate::error::{Error, ErrorKind};
+use crate::ops::{Env, Op, Progress, Step, DEFAULT_CHUNK};
 use crate::protocol::{self, Caps, Envelope, FromWorker, RequestId, ToWorker, WireError};
+use crate::shared::{as_words, CancelBlock, ProgressBlock};
 use crate::source::JsBytesSource;
+
+/// Message mode: how often a running op lets `Cancel` messages in.
+const YIELD_EVERY_MS: f64 = 16.0;
+/// Message mode: how often a running op posts `Progress`.
+const PROGRESS_EVERY_MS: f64 = 16.0;
 
 type Listener = Closure<dyn FnMut(MessageEvent)>;
 
 thread_local! {
     /// The worker's message listener, kept for the worker's whole life.
     static LISTENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
+    /// The request being run and its cancel flag (message mode).
+    static CURRENT: RefCell<Option<(RequestId, Rc<Cell<bool>>)>> = const { RefCell::new(None) };
 }
 
 /// Entry point of a pool worker, called by `worker/worker.js` once the module is instantiated.
@@ -31,53 +46,156 @@ pub fn worker_main(worker_id: u32) -> Result<(), JsValue> {
     let scope: DedicatedWorkerGlobalScope = js_sys::global()
         .dyn_into()
         .map_err(|_| JsValue::from_str("worker-bridge: worker_main must run in a dedicated worker"))?;
+    std::panic::set_hook(Box::new(|info| {
+        // The instance traps right after this hook; tell the page why, so the call fails fast.
+        if let Ok(scope) = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>() {
+            post(&scope, &FromWorker::Crashed { message: format!("panic: {info}") }, None);
+        }
+    }));
     let listener = Closure::<dyn FnMut(MessageEvent)>::new({
         let scope = scope.clone();
-        move |ev: MessageEvent| serve(&scope, &ev.data())
+        move |ev: MessageEvent| serve(&scope, ev.data())
     });
     scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
 
-    let shared_memory =
-        Reflect::get(&scope, &JsValue::from_str("crossOriginIsolated")).map(|v| v.is_truthy()).unwrap_or(false);
+    let shared_memory = Reflect::get(&scope, &"crossOriginIsolated".into()).map(|v| v.is_truthy()).unwrap_or(false);
     let caps = Caps { shared_memory, version: env!("CARGO_PKG_VERSION").to_owned() };
     post(&scope, &FromWorker::Ready { worker: worker_id, caps }, None);
     Ok(())
 }
 
 /// Handles one message from the page.
-fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
+fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
     let msg = match protocol::decode::<ToWorker, _>(serde_wasm_bindgen::Deserializer::from(data.clone())) {
         Ok(msg) => msg,
         Err(error) => {
-            let failed = FromWorker::Failed { id: readable_id(data), error: WireError::from(&error) };
+            let failed = FromWorker::Failed { id: readable_id(&data), error: WireError::from(&error) };
             return post(scope, &failed, None);
         }
     };
     match msg {
         ToWorker::Ping { seq } => post(scope, &FromWorker::Pong { seq }, None),
-        ToWorker::Request { id, op } => match run(&op, data) {
-            Ok(out) => {
-                let body = Uint8Array::from(out.as_slice());
-                post(scope, &FromWorker::Response { id }, Some(&body));
+        ToWorker::Cancel { id } => CURRENT.with(|c| {
+            if let Some((current, flag)) = &*c.borrow() {
+                if *current == id {
+                    flag.set(true);
+                }
             }
-            Err(error) => post(scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None),
-        },
+        }),
+        ToWorker::Request { id, op, progress } => {
+            if CURRENT.with(|c| c.borrow().is_some()) {
+                let error = Error::validation("the worker is already running a request");
+                return post(scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None);
+            }
+            let flag = Rc::new(Cell::new(false));
+            CURRENT.with(|c| *c.borrow_mut() = Some((id, flag.clone())));
+            let scope = scope.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = run(&scope, id, &op, progress, &data, &flag).await;
+                CURRENT.with(|c| c.borrow_mut().take());
+                match result {
+                    Ok(out) => {
+                        let body = Uint8Array::from(out.as_slice());
+                        post(&scope, &FromWorker::Response { id }, Some(&body));
+                    }
+                    Err(error) => {
+                        post(&scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None)
+                    }
+                }
+            });
+        }
     }
 }
 
-fn run(op: &ops::Op, data: &JsValue) -> Result<Vec<u8>, Error> {
-    let body = Reflect::get(data, &JsValue::from_str("body"))
+/// The worker's clock; `pause` parks on the shared cancel flag when there is one (so a cancel
+/// wakes it), and otherwise returns at once (the driver yields instead).
+struct WorkerEnv<'a> {
+    cancel: Option<&'a CancelBlock>,
+}
+
+impl Env for WorkerEnv<'_> {
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+
+    fn pause(&self, ms: f64) {
+        if let Some(block) = self.cancel {
+            block.wait(ms);
+        }
+    }
+}
+
+/// Publishes progress: straight into shared memory, or as throttled `Progress` messages.
+struct WorkerProgress<'a> {
+    scope: &'a DedicatedWorkerGlobalScope,
+    id: RequestId,
+    block: Option<ProgressBlock>,
+    last_post: f64,
+}
+
+impl Progress for WorkerProgress<'_> {
+    fn report(&mut self, done: u64, total: u64) {
+        match &self.block {
+            Some(block) => block.write(done, total),
+            None => {
+                let now = js_sys::Date::now();
+                if now - self.last_post >= PROGRESS_EVERY_MS {
+                    self.last_post = now;
+                    let msg = FromWorker::Progress { id: self.id, done: done as f64, total: total as f64 };
+                    post(self.scope, &msg, None);
+                }
+            }
+        }
+    }
+}
+
+fn attachment(data: &JsValue, key: &str) -> Option<Int32Array> {
+    Reflect::get(data, &key.into()).ok().and_then(|v| as_words(&v))
+}
+
+async fn run(
+    scope: &DedicatedWorkerGlobalScope,
+    id: RequestId,
+    op: &Op,
+    wants_progress: bool,
+    data: &JsValue,
+    flag: &Cell<bool>,
+) -> Result<Vec<u8>, Error> {
+    let body = Reflect::get(data, &"body".into())
         .ok()
         .and_then(|b| b.dyn_into::<Uint8Array>().ok())
         .ok_or_else(|| Error::validation("the request has no Uint8Array body"))?;
-    ops::drive(op.start()?, &mut JsBytesSource::new(body, DEFAULT_CHUNK), &mut NoProgress, &NeverCancel)
+    // Shared blocks count only when they really are shared; plain ones would be copies.
+    let cancel = attachment(data, "cancel").and_then(CancelBlock::from_words).filter(CancelBlock::is_shared);
+    let progress_block =
+        attachment(data, "progress").and_then(ProgressBlock::from_words).filter(ProgressBlock::is_shared);
+
+    let mut job = op.start()?;
+    let mut source = JsBytesSource::new(body, DEFAULT_CHUNK);
+    let env = WorkerEnv { cancel: cancel.as_ref() };
+    let mut progress = WorkerProgress { scope, id, block: progress_block, last_post: f64::NEG_INFINITY };
+    let mut silent = crate::ops::NoProgress;
+    let sink: &mut dyn Progress = if wants_progress { &mut progress } else { &mut silent };
+    let mut last_yield = js_sys::Date::now();
+    loop {
+        if flag.get() || cancel.as_ref().is_some_and(CancelBlock::is_cancelled) {
+            return Err(Error::new(ErrorKind::Abort, "the call was aborted"));
+        }
+        if let Step::Done(out) = job.step(&mut source, &env, sink)? {
+            return Ok(out);
+        }
+        if cancel.is_none() && js_sys::Date::now() - last_yield >= YIELD_EVERY_MS {
+            gloo_timers::future::TimeoutFuture::new(0).await;
+            last_yield = js_sys::Date::now();
+        }
+    }
 }
 
 /// The id of a message that failed to decode, if it has a well-formed one.
 fn readable_id(data: &JsValue) -> Option<RequestId> {
-    let msg = Reflect::get(data, &JsValue::from_str("msg")).ok()?;
-    Reflect::get(&msg, &JsValue::from_str("id")).ok()?.as_string()?.parse().ok()
+    let msg = Reflect::get(data, &"msg".into()).ok()?;
+    Reflect::get(&msg, &"id".into()).ok()?.as_string()?.parse().ok()
 }
 
 /// Posts `msg` with an optional `body` whose buffer is transferred.
@@ -91,7 +209,7 @@ fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker, body: Option<&Uint
     };
     let transfer = Array::new();
     if let Some(body) = body {
-        let _ = Reflect::set(&wire, &JsValue::from_str("body"), body);
+        let _ = Reflect::set(&wire, &"body".into(), body);
         transfer.push(&body.buffer());
     }
     if let Err(e) = scope.post_message_with_transfer(&wire, &transfer) {

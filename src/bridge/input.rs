@@ -3,24 +3,111 @@
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortSignal;
 
 use crate::error::Error;
 use crate::scheduler::Priority;
+use crate::shared::{as_words, CancelBlock, ProgressBlock};
+
+/// The serde-readable part of a call's options.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Plain {
+    transfer: bool,
+    priority: Priority,
+    deadline: Option<f64>,
+    timeout_ms: Option<f64>,
+    retries: Option<u32>,
+}
 
 /// Options every call takes.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Default)]
 pub(crate) struct CallOptions {
     /// Move the caller's buffer to the worker instead of copying it (the caller's `ArrayBuffer`,
     /// all of it, is detached).
     pub(crate) transfer: bool,
-    /// Queue priority.
     pub(crate) priority: Priority,
+    /// Within a priority, calls with an earlier deadline (ms timestamp) run first.
+    pub(crate) deadline: Option<f64>,
+    /// `Some(0)` disables the bridge's default.
+    pub(crate) timeout_ms: Option<u32>,
+    pub(crate) retries: Option<u32>,
+    /// An `AbortSignal` to watch (a `SharedCancellation` contributes one via `toAbortSignal()`).
+    pub(crate) signal: Option<AbortSignal>,
+    /// The caller's shared cancellation flag, which workers can watch directly.
+    pub(crate) cancel: Option<CancelBlock>,
+    pub(crate) on_progress: Option<Function>,
+    /// The caller's `SharedProgress`, which workers write directly.
+    pub(crate) progress: Option<ProgressBlock>,
 }
+
+const CALL_KEYS: &[&str] =
+    &["transfer", "priority", "deadline", "timeoutMs", "retries", "signal", "onProgress", "progress"];
+
+/// Most retries a call may ask for.
+pub(crate) const MAX_RETRIES: u32 = 10;
 
 impl CallOptions {
     pub(crate) fn from_js(value: &JsValue) -> Result<Self, Error> {
-        parse_options(value, "call options", &["transfer", "priority"])
+        let plain: Plain = parse_options(value, "call options", CALL_KEYS, &["signal", "onProgress", "progress"])?;
+        let mut options = CallOptions {
+            transfer: plain.transfer,
+            priority: plain.priority,
+            deadline: plain.deadline,
+            timeout_ms: plain.timeout_ms.map(|ms| milliseconds(ms, "timeoutMs")).transpose()?,
+            retries: plain.retries,
+            ..CallOptions::default()
+        };
+        if let Some(d) = options.deadline {
+            if !d.is_finite() || d < 0.0 {
+                return Err(Error::validation("deadline must be a timestamp in milliseconds"));
+            }
+        }
+        if options.retries.is_some_and(|r| r > MAX_RETRIES) {
+            return Err(Error::validation(format!("retries must be at most {MAX_RETRIES}")));
+        }
+        if value.is_undefined() || value.is_null() {
+            return Ok(options);
+        }
+        let field = |key: &str| Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED);
+
+        let signal = field("signal");
+        if let Some(words) = as_words(&Reflect::get(&signal, &"__cancelWords".into()).unwrap_or(JsValue::UNDEFINED)) {
+            // A SharedCancellation: workers watch its flag; its AbortSignal tells the executor.
+            options.cancel = CancelBlock::from_words(words);
+            let to_signal =
+                Reflect::get(&signal, &"toAbortSignal".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+            options.signal = to_signal.and_then(|f| f.call0(&signal).ok()).and_then(|s| s.dyn_into().ok());
+        } else if let Some(s) = signal.dyn_ref::<AbortSignal>() {
+            options.signal = Some(s.clone());
+        } else if !signal.is_undefined() && !signal.is_null() {
+            return Err(Error::validation("signal must be an AbortSignal or a SharedCancellation"));
+        }
+
+        let on_progress = field("onProgress");
+        if let Some(f) = on_progress.dyn_ref::<Function>() {
+            options.on_progress = Some(f.clone());
+        } else if !on_progress.is_undefined() && !on_progress.is_null() {
+            return Err(Error::validation("onProgress must be a function"));
+        }
+
+        let progress = field("progress");
+        if let Some(words) = as_words(&Reflect::get(&progress, &"__progressWords".into()).unwrap_or(JsValue::UNDEFINED))
+        {
+            options.progress = ProgressBlock::from_words(words);
+        } else if !progress.is_undefined() && !progress.is_null() {
+            return Err(Error::validation("progress must be a SharedProgress"));
+        }
+        Ok(options)
+    }
+}
+
+/// A whole number of milliseconds, 0 ..= u32::MAX (about 49 days).
+pub(crate) fn milliseconds(ms: f64, what: &str) -> Result<u32, Error> {
+    if ms.is_finite() && ms >= 0.0 && ms <= f64::from(u32::MAX) {
+        Ok(ms.ceil() as u32)
+    } else {
+        Err(Error::validation(format!("{what} must be a number of milliseconds ≥ 0")))
     }
 }
 
@@ -31,6 +118,7 @@ pub(crate) fn parse_options<T: Default + for<'de> Deserialize<'de>>(
     value: &JsValue,
     what: &str,
     known: &[&str],
+    skip: &[&str],
 ) -> Result<T, Error> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
@@ -45,7 +133,14 @@ pub(crate) fn parse_options<T: Default + for<'de> Deserialize<'de>>(
             return Err(Error::validation(format!("unknown {what} key {key:?} (expected one of {known:?})")));
         }
     }
-    serde_wasm_bindgen::from_value(value.clone()).map_err(|e| Error::validation(format!("invalid {what}: {e}")))
+    // The `skip` keys (functions, signals) are read by the caller, not by serde.
+    let plain = Object::new();
+    for key in Object::keys(object).iter() {
+        if !skip.iter().any(|s| key.as_string().as_deref() == Some(s)) {
+            let _ = Reflect::set(&plain, &key, &Reflect::get(value, &key).unwrap_or(JsValue::UNDEFINED));
+        }
+    }
+    serde_wasm_bindgen::from_value(plain.into()).map_err(|e| Error::validation(format!("invalid {what}: {e}")))
 }
 
 /// Takes the bytes of a `Uint8Array`, any other `ArrayBuffer` view, an `ArrayBuffer` or a

@@ -1,6 +1,6 @@
 //! The wasm-bindgen surface: `WorkerBridge` and its facades. Each export converts its arguments
-//! to typed Rust values once, hands a [`Task`] to the executor and maps errors to named JS
-//! `Error`s; no work happens here.
+//! to typed Rust values once, hands a call to the executor and maps errors to named JS `Error`s;
+//! no work happens here.
 
 mod crypto;
 mod input;
@@ -11,27 +11,36 @@ pub use crypto::CryptoFacade;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use futures_channel::oneshot;
 use js_sys::{Promise, Reflect};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::{Error, ErrorKind};
-use crate::executor::{Executor, Inline, Task};
+use crate::executor::progress::ProgressSink;
+use crate::executor::timer::AbortWatch;
+use crate::executor::{aborted, terminated, Counters, Executor, Inline, Pending, Task};
 use crate::ops::Op;
 use crate::pool::{Pool, PoolConfig};
+use crate::protocol::RequestId;
 use crate::scheduler::{Strategy, DEFAULT_MAX_QUEUE};
-use input::{owned_bytes, parse_options, CallOptions};
+use crate::shared::{CancelBlock, ProgressBlock};
+use input::{milliseconds, owned_bytes, parse_options, CallOptions, MAX_RETRIES};
 use js_error::to_js;
 
 /// Largest pool a bridge will spawn: beyond this, workers cost memory without adding cores.
 const MAX_POOL_SIZE: u32 = 64;
+const DEFAULT_TIMEOUT_MS: u32 = 60_000;
+const DEFAULT_RETRIES: u32 = 1;
+const DEFAULT_HEALTH_INTERVAL_MS: u32 = 5_000;
+const DEFAULT_CANCEL_GRACE_MS: u32 = 250;
 
 /// When to run on the main thread instead of in workers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Fallback {
-    /// When `Worker` is missing or a worker fails to boot.
+    /// When `Worker` is missing or workers fail to boot.
     #[default]
     Auto,
     /// Always (no workers are spawned).
@@ -42,30 +51,35 @@ enum Fallback {
 
 /// `WorkerBridge.create(options)`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[serde(rename_all = "camelCase", default)]
 struct CreateOptions {
     pool_size: Option<u32>,
     fallback: Fallback,
     strategy: Strategy,
     max_queue: Option<u32>,
+    timeout_ms: Option<f64>,
+    retries: Option<u32>,
+    health_interval_ms: Option<f64>,
+    cancel_grace_ms: Option<f64>,
 }
 
 impl CreateOptions {
-    const KEYS: &'static [&'static str] = &["poolSize", "fallback", "strategy", "maxQueue"];
+    const KEYS: &'static [&'static str] =
+        &["poolSize", "fallback", "strategy", "maxQueue", "timeoutMs", "retries", "healthIntervalMs", "cancelGraceMs"];
 }
 
 /// What the bridge and its facades share.
 #[derive(Debug)]
 pub(crate) struct Core {
     executor: Executor,
-    cross_origin_isolated: bool,
-    fallback_reason: Option<String>,
+    /// Per-call default; 0 = none.
+    timeout_ms: u32,
+    retries: u32,
 }
 
 impl Core {
     async fn create(options: CreateOptions) -> Result<Core, Error> {
         let global = js_sys::global();
-        let cross_origin_isolated = flag(&global, "crossOriginIsolated");
         let max_queue = options.max_queue.map_or(DEFAULT_MAX_QUEUE, |n| n as usize);
         if max_queue == 0 {
             return Err(Error::validation("maxQueue must be at least 1"));
@@ -75,11 +89,20 @@ impl Core {
             Some(n) => return Err(Error::validation(format!("poolSize must be 1..={MAX_POOL_SIZE}, got {n}"))),
             None => default_pool_size(&global),
         };
-        let inline = |reason: Option<String>| Core {
-            executor: Executor::Inline(Inline::new(max_queue)),
-            cross_origin_isolated,
-            fallback_reason: reason,
-        };
+        let retries = options.retries.unwrap_or(DEFAULT_RETRIES);
+        if retries > MAX_RETRIES {
+            return Err(Error::validation(format!("retries must be at most {MAX_RETRIES}")));
+        }
+        let timeout_ms = options.timeout_ms.map_or(Ok(DEFAULT_TIMEOUT_MS), |ms| milliseconds(ms, "timeoutMs"))?;
+        let health_interval_ms = options
+            .health_interval_ms
+            .map_or(Ok(DEFAULT_HEALTH_INTERVAL_MS), |ms| milliseconds(ms, "healthIntervalMs"))?;
+        let cancel_grace_ms =
+            options.cancel_grace_ms.map_or(Ok(DEFAULT_CANCEL_GRACE_MS), |ms| milliseconds(ms, "cancelGraceMs"))?;
+
+        let counters = Rc::new(Counters::default());
+        let core = |executor| Core { executor, timeout_ms, retries };
+        let inline = |reason: Option<String>| core(Executor::Inline(Inline::new(max_queue, counters.clone(), reason)));
         if options.fallback == Fallback::Always {
             return Ok(inline(None));
         }
@@ -90,9 +113,16 @@ impl Core {
                 _ => Ok(inline(Some(reason.into()))),
             };
         }
-        let config = PoolConfig { size: size as usize, strategy: options.strategy, max_queue };
-        match Pool::start(config).await {
-            Ok(pool) => Ok(Core { executor: Executor::Pool(pool), cross_origin_isolated, fallback_reason: None }),
+        let config = PoolConfig {
+            size: size as usize,
+            strategy: options.strategy,
+            max_queue,
+            fallback_allowed: options.fallback == Fallback::Auto,
+            health_interval_ms,
+            cancel_grace_ms,
+        };
+        match Pool::start(config, counters.clone()).await {
+            Ok(pool) => Ok(core(Executor::Pool(pool))),
             Err(e) if options.fallback == Fallback::Auto => {
                 web_sys::console::warn_1(&format!("worker-bridge: running on the main thread: {e}").into());
                 Ok(inline(Some(e.to_string())))
@@ -103,18 +133,60 @@ impl Core {
 
     /// Validates the call and queues it now; the promise settles with its output. Argument
     /// errors reject the promise rather than throw, so callers handle one failure path.
-    pub(crate) fn call(&self, op: Op, data: &JsValue, options: &JsValue) -> Promise {
-        let submitted = CallOptions::from_js(options).and_then(|options| {
-            if self.executor.is_terminated() {
-                return Err(crate::executor::terminated());
-            }
-            let input = owned_bytes(data, options.transfer)?;
-            self.executor.submit(Task { op, input, priority: options.priority })
-        });
-        match submitted {
+    pub(crate) fn call(self: &Rc<Self>, op: Op, data: &JsValue, options: &JsValue) -> Promise {
+        match self.submit(op, data, options) {
             Ok(result) => future_to_promise(async move { result.await.map(JsValue::from).map_err(|e| to_js(&e)) }),
             Err(e) => Promise::reject(&to_js(&e)),
         }
+    }
+
+    fn submit(
+        self: &Rc<Self>,
+        op: Op,
+        data: &JsValue,
+        options: &JsValue,
+    ) -> Result<impl std::future::Future<Output = Result<js_sys::Uint8Array, Error>>, Error> {
+        let options = CallOptions::from_js(options)?;
+        if self.executor.is_terminated() {
+            return Err(terminated());
+        }
+        if options.signal.as_ref().is_some_and(|s| s.aborted())
+            || options.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+        {
+            return Err(aborted());
+        }
+        let input = owned_bytes(data, options.transfer)?;
+        let id = RequestId::random();
+        let progress = (options.on_progress.is_some() || options.progress.is_some()).then(|| {
+            let block = options.progress.clone().unwrap_or_else(|| ProgressBlock::new(true));
+            ProgressSink::new(block, options.on_progress.clone())
+        });
+        let cancel = match (&options.cancel, &options.signal) {
+            (Some(block), _) => Some(block.clone()),
+            (None, Some(_)) => Some(CancelBlock::new(true)),
+            (None, None) => None,
+        };
+        let watch = options.signal.map(|signal| {
+            let core: Weak<Core> = Rc::downgrade(self);
+            AbortWatch::new(signal, move || {
+                if let Some(core) = core.upgrade() {
+                    core.executor.cancel(id);
+                }
+            })
+        });
+        let timeout_ms = options.timeout_ms.unwrap_or(self.timeout_ms);
+        let task = Task {
+            op,
+            input,
+            priority: options.priority,
+            deadline: options.deadline,
+            timeout_ms: (timeout_ms > 0).then_some(timeout_ms),
+            retries: options.retries.unwrap_or(self.retries),
+            transferred: options.transfer,
+        };
+        let (reply, result) = oneshot::channel();
+        let pending = Pending { id, task, reply, progress, cancel, _watch: watch, attempts: 0 };
+        self.executor.submit(pending, result)
     }
 }
 
@@ -139,12 +211,13 @@ impl WorkerBridge {
     ///
     /// Options: `poolSize` (default `max(1, hardwareConcurrency - 1)`), `fallback`
     /// (`'auto'` | `'always'` | `'never'`), `strategy` (`'least-busy'` | `'round-robin'`),
-    /// `maxQueue` (default 10,000).
+    /// `maxQueue` (10,000), `timeoutMs` (60,000; 0 = none), `retries` (1), `healthIntervalMs`
+    /// (5,000; 0 = no pings), `cancelGraceMs` (250).
     #[wasm_bindgen(unchecked_return_type = "Promise<WorkerBridge>")]
     pub fn create(options: JsValue) -> Promise {
         future_to_promise(async move {
             let options: CreateOptions =
-                parse_options(&options, "WorkerBridge options", CreateOptions::KEYS).map_err(|e| to_js(&e))?;
+                parse_options(&options, "WorkerBridge options", CreateOptions::KEYS, &[]).map_err(|e| to_js(&e))?;
             let core = Core::create(options).await.map_err(|e| to_js(&e))?;
             Ok(WorkerBridge { core: Rc::new(core) }.into())
         })
@@ -193,11 +266,28 @@ impl WorkerBridge {
         CryptoFacade::new(self.core.clone())
     }
 
-    /// `{ mode, crossOriginIsolated, workers: [{ id, state, busy, tasksDone }], queued, ... }`.
+    /// `{ mode, crossOriginIsolated, workers: [{ id, state, busy, tasksDone, errors, restarts,
+    /// lastError, startedAt }], queued, mainThreadTasksDone, fallbackReason?, counters }`.
     pub fn status(&self) -> JsValue {
-        let mut status = self.core.executor.status(self.core.cross_origin_isolated);
-        status.fallback_reason = self.core.fallback_reason.clone();
+        let status = self.core.executor.status();
         serde::Serialize::serialize(&status, &serde_wasm_bindgen::Serializer::new()).unwrap_or(JsValue::NULL)
+    }
+
+    /// Grows or shrinks the pool to `size` workers at runtime; queued calls are kept. Busy
+    /// workers leave when their call finishes; new ones take calls once ready.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn resize(&self, size: u32) -> Promise {
+        let result = match &self.core.executor {
+            _ if !(1..=MAX_POOL_SIZE).contains(&size) => {
+                Err(Error::validation(format!("size must be 1..={MAX_POOL_SIZE}, got {size}")))
+            }
+            Executor::Pool(pool) => pool.resize(size as usize),
+            Executor::Inline(_) => Err(Error::new(ErrorKind::Unsupported, "the bridge runs on the main thread")),
+        };
+        match result {
+            Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
+            Err(e) => Promise::reject(&to_js(&e)),
+        }
     }
 
     /// Rejects every pending and queued call with `TerminatedError` and stops the workers.
@@ -207,10 +297,29 @@ impl WorkerBridge {
         self.core.executor.terminate();
         Promise::resolve(&JsValue::UNDEFINED)
     }
-}
 
-fn flag(global: &JsValue, key: &str) -> bool {
-    Reflect::get(global, &key.into()).map(|v| v.is_truthy()).unwrap_or(false)
+    /// Test builds only: runs a test op (`{ kind: 'echo' | 'sleep' | 'spin' | 'panic' |
+    /// 'progress', ... }`) with the usual call options.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __testOp)]
+    pub fn test_op(&self, op: JsValue, data: JsValue, options: JsValue) -> Promise {
+        match serde_wasm_bindgen::from_value::<Op>(op) {
+            Ok(op) => self.core.call(op, &data, &options),
+            Err(e) => Promise::reject(&to_js(&Error::validation(format!("not an op: {e}")))),
+        }
+    }
+
+    /// Test builds only: posts `value` to pool worker `index` as is.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __postRaw)]
+    pub fn post_raw(&self, index: u32, value: JsValue) -> Result<(), JsValue> {
+        match &self.core.executor {
+            Executor::Pool(pool) => pool.post_raw(index as usize, &value).map_err(|e| to_js(&e)),
+            Executor::Inline(_) => Err(to_js(&Error::new(ErrorKind::Unsupported, "no workers"))),
+        }
+    }
 }
 
 /// `max(1, hardwareConcurrency - 1)`: leave a core for the page.

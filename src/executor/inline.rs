@@ -1,20 +1,22 @@
 //! The main-thread executor: the same ops, run in time slices that yield back to the page so it
 //! stays responsive. Calls run one at a time in queue order (priority, deadline, arrival), as
-//! they would on a one-worker pool.
+//! they would on a one-worker pool, with the same contract: timeouts, cancellation, progress.
 //!
 //! Shared fate: a call here shares the page's thread. Slicing keeps input handling and painting
-//! alive, but a slice still blocks for up to [`SLICE_MS`].
+//! alive, but a single step still blocks for its duration (about [`SLICE_MS`] for byte-stream
+//! ops), and a timeout can only be noticed between steps.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::{terminated, Pending};
+use super::progress::SharedSink;
+use super::{aborted, terminated, timed_out, Counters, FrameTicker, Pending};
 use crate::error::Error;
-use crate::ops::{ChunkSource, Job};
+use crate::ops::{Cancel, Env, NoProgress, Progress, Step};
 use crate::protocol::RequestId;
 use crate::scheduler::Queue;
 use crate::source::JsBytesSource;
@@ -28,27 +30,47 @@ const INLINE_CHUNK: usize = 256 * 1024;
 #[derive(Debug)]
 struct State {
     queue: Queue<Pending>,
+    /// The call being run and its cancel flag.
+    current: Option<(RequestId, Rc<Cell<bool>>, Option<SharedSink>)>,
     draining: bool,
     tasks_done: u32,
     terminated: bool,
+    cross_origin_isolated: bool,
+    fallback_reason: Option<String>,
 }
 
-/// Runs tasks on the main thread.
+/// Runs calls on the main thread.
 #[derive(Debug, Clone)]
 pub(crate) struct Inline {
     state: Rc<RefCell<State>>,
+    counters: Rc<Counters>,
+    ticker: Rc<FrameTicker>,
 }
 
 impl Inline {
-    pub(crate) fn new(max_queue: usize) -> Self {
-        Inline {
-            state: Rc::new(RefCell::new(State {
-                queue: Queue::new(max_queue),
-                draining: false,
-                tasks_done: 0,
-                terminated: false,
-            })),
-        }
+    pub(crate) fn new(max_queue: usize, counters: Rc<Counters>, fallback_reason: Option<String>) -> Self {
+        let state = Rc::new(RefCell::new(State {
+            queue: Queue::new(max_queue),
+            current: None,
+            draining: false,
+            tasks_done: 0,
+            terminated: false,
+            cross_origin_isolated: crate::shared::shared_memory_available(),
+            fallback_reason,
+        }));
+        let weak: Weak<RefCell<State>> = Rc::downgrade(&state);
+        let ticker = Rc::new(FrameTicker::new(move || {
+            let Some(state) = weak.upgrade() else { return false };
+            let sink = state.borrow().current.as_ref().and_then(|(_, _, sink)| sink.clone());
+            match sink {
+                Some(sink) if sink.borrow().has_callback() => {
+                    sink.borrow_mut().flush();
+                    true
+                }
+                _ => false,
+            }
+        }));
+        Inline { state, counters, ticker }
     }
 
     pub(crate) fn submit(&self, pending: Pending) -> Result<(), Error> {
@@ -56,24 +78,42 @@ impl Inline {
         if st.terminated {
             return Err(terminated());
         }
-        let priority = pending.task.priority;
-        st.queue.push(RequestId::random(), pending, priority, None)?;
+        let (id, priority, deadline) = (pending.id, pending.task.priority, pending.task.deadline);
+        st.queue.push(id, pending, priority, deadline)?;
+        self.counters.submitted();
         if !st.draining {
             st.draining = true;
-            wasm_bindgen_futures::spawn_local(drain(self.state.clone()));
+            wasm_bindgen_futures::spawn_local(drain(self.clone()));
         }
         Ok(())
     }
 
-    pub(crate) fn status(&self, cross_origin_isolated: bool) -> Status {
+    /// Removes a queued call, or stops the running one at its next step; either way the caller's
+    /// promise rejects with `AbortError` now.
+    pub(crate) fn cancel(&self, id: RequestId) {
+        let mut st = self.state.borrow_mut();
+        if let Some(pending) = st.queue.remove(id) {
+            drop(st);
+            pending.settle(Err(aborted()), &self.counters);
+            return;
+        }
+        if let Some((current, flag, _)) = &st.current {
+            if *current == id {
+                flag.set(true);
+            }
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
         let st = self.state.borrow();
         Status {
             mode: if st.terminated { Mode::Terminated } else { Mode::MainThread },
-            cross_origin_isolated,
+            cross_origin_isolated: st.cross_origin_isolated,
             workers: Vec::new(),
             queued: st.queue.len() as u32,
             main_thread_tasks_done: st.tasks_done,
-            fallback_reason: None,
+            fallback_reason: st.fallback_reason.clone(),
+            counters: self.counters.snapshot(),
         }
     }
 
@@ -84,67 +124,132 @@ impl Inline {
             st.queue.drain()
         };
         for (_, pending) in drained {
-            let _ = pending.reply.send(Err(terminated()));
+            pending.settle(Err(terminated()), &self.counters);
         }
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
         self.state.borrow().terminated
     }
+
+    /// Takes over calls a pool accepted but can no longer run (its workers kept failing).
+    pub(crate) fn adopt(&self, calls: Vec<Pending>) {
+        let mut st = self.state.borrow_mut();
+        for pending in calls {
+            let (id, priority, deadline) = (pending.id, pending.task.priority, pending.task.deadline);
+            st.queue.push_accepted(id, pending, priority, deadline);
+        }
+        if !st.draining && !st.queue.is_empty() {
+            st.draining = true;
+            wasm_bindgen_futures::spawn_local(drain(self.clone()));
+        }
+    }
 }
 
-/// Runs queued tasks until the queue is empty.
-async fn drain(state: Rc<RefCell<State>>) {
+/// Runs queued calls until the queue is empty.
+async fn drain(inline: Inline) {
     loop {
-        let next = {
-            let mut st = state.borrow_mut();
-            match st.queue.pop() {
-                Some((_, pending)) => pending,
-                None => {
-                    st.draining = false;
-                    return;
-                }
-            }
-        };
         // Let the caller's code after `submit` run before the first slice.
         yield_to_page().await;
-        let result = run_sliced(&state, next.task.op.start(), next.task.input).await;
-        let mut st = state.borrow_mut();
+        let (pending, flag) = {
+            let mut st = inline.state.borrow_mut();
+            if st.terminated {
+                st.draining = false;
+                return;
+            }
+            let Some((id, pending)) = st.queue.pop() else {
+                st.draining = false;
+                return;
+            };
+            let flag = Rc::new(Cell::new(false));
+            st.current = Some((id, flag.clone(), pending.progress.clone()));
+            (pending, flag)
+        };
+        if pending.progress.as_ref().is_some_and(|s| s.borrow().has_callback()) {
+            inline.ticker.wake();
+        }
+        let result = run_sliced(&inline, &pending, &flag).await;
+        let mut st = inline.state.borrow_mut();
+        st.current = None;
         st.tasks_done += 1;
         drop(st);
-        let _ = next.reply.send(result);
+        pending.settle(result, &inline.counters);
     }
 }
 
-/// Feeds the job in slices of at most [`SLICE_MS`], yielding between them.
-async fn run_sliced(
-    state: &Rc<RefCell<State>>,
-    job: Result<Box<dyn Job>, Error>,
-    input: js_sys::Uint8Array,
-) -> Result<js_sys::Uint8Array, Error> {
-    let mut job = job?;
-    let mut source = JsBytesSource::new(input, INLINE_CHUNK);
-    let mut buf = Vec::new();
-    let mut slice_start = js_sys::Date::now();
+/// Main-thread time; `pause` does not block (the driver yields between slices instead).
+struct PageEnv;
+
+impl Env for PageEnv {
+    fn now_ms(&self) -> f64 {
+        now_ms()
+    }
+
+    fn pause(&self, _ms: f64) {}
+}
+
+/// Writes progress into the call's block for the ticker to pick up.
+struct BlockProgress<'a>(&'a SharedSink);
+
+impl Progress for BlockProgress<'_> {
+    fn report(&mut self, done: u64, total: u64) {
+        self.0.borrow().block().write(done, total);
+    }
+}
+
+struct Flags<'a> {
+    local: &'a Cell<bool>,
+    shared: Option<&'a crate::shared::CancelBlock>,
+}
+
+impl Cancel for Flags<'_> {
+    fn is_cancelled(&self) -> bool {
+        self.local.get() || self.shared.is_some_and(|b| b.is_cancelled())
+    }
+}
+
+/// Steps the job in slices of at most [`SLICE_MS`], yielding between them, watching for
+/// cancellation, the call's time limit and termination.
+async fn run_sliced(inline: &Inline, pending: &Pending, flag: &Cell<bool>) -> Result<Uint8Array, Error> {
+    let mut job = pending.task.op.start()?;
+    let mut source = JsBytesSource::new(pending.task.input.clone(), INLINE_CHUNK);
+    let cancel = Flags { local: flag, shared: pending.cancel.as_ref() };
+    let mut silent = NoProgress;
+    let mut block_progress = pending.progress.as_ref().map(BlockProgress);
+    let progress: &mut dyn Progress = match block_progress.as_mut() {
+        Some(p) => p,
+        None => &mut silent,
+    };
+    let started = now_ms();
+    let mut slice_start = started;
     loop {
-        if state.borrow().terminated {
+        if inline.state.borrow().terminated {
             return Err(terminated());
         }
-        if !source.next_chunk(&mut buf)? {
-            break;
+        if cancel.is_cancelled() {
+            return Err(aborted());
         }
-        job.update(&buf)?;
-        if js_sys::Date::now() - slice_start >= SLICE_MS {
+        if let Some(limit) = pending.task.timeout_ms {
+            if now_ms() - started >= f64::from(limit) {
+                return Err(timed_out(limit));
+            }
+        }
+        if let Step::Done(out) = job.step(&mut source, &PageEnv, progress)? {
+            return Ok(Uint8Array::from(out.as_slice()));
+        }
+        if now_ms() - slice_start >= SLICE_MS {
             yield_to_page().await;
-            slice_start = js_sys::Date::now();
+            slice_start = now_ms();
         }
     }
-    let out = job.finish()?;
-    Ok(js_sys::Uint8Array::from(out.as_slice()))
 }
 
-/// Gives the event loop a turn: `scheduler.yield()` where the browser has it (no 4 ms clamp,
-/// keeps our priority), else a zero-delay timer.
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Gives the event loop a turn: `scheduler.yield()` where the browser has it (no 4 ms clamp),
+/// else a zero-delay timer.
 async fn yield_to_page() {
     let global = js_sys::global();
     let scheduler = Reflect::get(&global, &JsValue::from_str("scheduler")).unwrap_or(JsValue::UNDEFINED);

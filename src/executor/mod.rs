@@ -1,40 +1,144 @@
-//! Where a [`Task`] runs. One interface, two placements: the [`Pool`] of Web Workers, or
-//! [`Inline`] on the main thread, in slices that yield to the page. The bridge builds a task and
+//! Where a call runs. One interface, two placements: the [`Pool`] of Web Workers, or [`Inline`]
+//! on the main thread, in slices that yield to the page. The bridge builds a [`Pending`] call and
 //! hands it to whichever executor it has; it never does the work itself, so fallback is not a
 //! second code path through the handlers but the other executor.
+//!
+//! Both placements honour the same call contract: priority and deadline order, `timeoutMs`,
+//! `AbortSignal`, progress, and every promise settles exactly once.
 
 mod inline;
+pub(crate) mod progress;
+mod ticker;
+pub(crate) mod timer;
 
 pub(crate) use inline::Inline;
+pub(crate) use ticker::FrameTicker;
 
+use std::cell::Cell;
 use std::future::Future;
 
 use futures_channel::oneshot;
 use js_sys::Uint8Array;
+use serde::Serialize;
 
 use crate::error::{Error, ErrorKind};
 use crate::ops::Op;
 use crate::pool::Pool;
+use crate::protocol::RequestId;
 use crate::scheduler::Priority;
+use crate::shared::CancelBlock;
 use crate::status::Status;
+use progress::SharedSink;
+use timer::AbortWatch;
 
-/// One call: the op, its input (owned by the bridge: a private copy or a transferred buffer),
-/// and how urgent it is.
+/// What to run and how.
 #[derive(Debug)]
 pub(crate) struct Task {
     pub(crate) op: Op,
+    /// Owned by the bridge: a private copy, or the caller's buffer moved in (`transfer: true`).
     pub(crate) input: Uint8Array,
     pub(crate) priority: Priority,
+    pub(crate) deadline: Option<f64>,
+    /// Run-time limit, counted from when the call starts on a worker (queue time is not counted).
+    pub(crate) timeout_ms: Option<u32>,
+    /// How many times a call whose worker crashed may be run again.
+    pub(crate) retries: u32,
+    /// The caller moved its buffer in: it cannot be kept for a retry.
+    pub(crate) transferred: bool,
 }
 
 /// Where a call's result goes; dropping it unsent settles the caller with `TerminatedError`.
 pub(crate) type Reply = oneshot::Sender<Result<Uint8Array, Error>>;
 
-/// A task waiting for (or running on) an executor, with its reply channel.
+/// A call from submission until it settles.
 #[derive(Debug)]
 pub(crate) struct Pending {
+    pub(crate) id: RequestId,
     pub(crate) task: Task,
     pub(crate) reply: Reply,
+    pub(crate) progress: Option<SharedSink>,
+    /// Set when the caller can cancel; a worker watches it (shared memory) or is told (message).
+    pub(crate) cancel: Option<CancelBlock>,
+    /// The listener on the caller's `AbortSignal`; held only so that it is removed when the
+    /// call is dropped.
+    pub(crate) _watch: Option<AbortWatch>,
+    pub(crate) attempts: u32,
+}
+
+impl Pending {
+    /// Whether a crash of its worker may be answered by running it again.
+    pub(crate) fn retryable(&self) -> bool {
+        !self.task.transferred && self.attempts < self.task.retries && self.task.op.is_idempotent()
+    }
+
+    /// Sends the result (counting it) and drops the call's listeners.
+    pub(crate) fn settle(self, result: Result<Uint8Array, Error>, counters: &Counters) {
+        counters.record(&result);
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The bridge's counters, shared by both placements (a pool that falls back keeps counting).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    submitted: Cell<u32>,
+    completed: Cell<u32>,
+    failed: Cell<u32>,
+    cancelled: Cell<u32>,
+    timed_out: Cell<u32>,
+    retried: Cell<u32>,
+}
+
+/// `status().counters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CounterSnapshot {
+    /// Calls accepted.
+    pub submitted: u32,
+    /// Calls that resolved.
+    pub completed: u32,
+    /// Calls that rejected, other than cancelled and timed out.
+    pub failed: u32,
+    /// Calls rejected with `AbortError`.
+    pub cancelled: u32,
+    /// Calls rejected with `TimeoutError`.
+    pub timed_out: u32,
+    /// Re-runs after a worker crashed.
+    pub retried: u32,
+}
+
+impl Counters {
+    fn bump(cell: &Cell<u32>) {
+        cell.set(cell.get().saturating_add(1));
+    }
+
+    pub(crate) fn submitted(&self) {
+        Self::bump(&self.submitted);
+    }
+
+    pub(crate) fn retried(&self) {
+        Self::bump(&self.retried);
+    }
+
+    fn record(&self, result: &Result<Uint8Array, Error>) {
+        match result {
+            Ok(_) => Self::bump(&self.completed),
+            Err(e) if e.kind() == ErrorKind::Abort => Self::bump(&self.cancelled),
+            Err(e) if e.kind() == ErrorKind::Timeout => Self::bump(&self.timed_out),
+            Err(_) => Self::bump(&self.failed),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            submitted: self.submitted.get(),
+            completed: self.completed.get(),
+            failed: self.failed.get(),
+            cancelled: self.cancelled.get(),
+            timed_out: self.timed_out.get(),
+            retried: self.retried.get(),
+        }
+    }
 }
 
 /// The two placements.
@@ -45,24 +149,41 @@ pub(crate) enum Executor {
 }
 
 impl Executor {
-    /// Queues `task` now (so queue order is call order) and returns a future of its output.
+    /// Queues the call now (so queue order is call order) and returns a future of its output.
     ///
     /// # Errors
-    /// `QueueFullError` or `TerminatedError` at once; the future settles with the task's own result.
-    pub(crate) fn submit(&self, task: Task) -> Result<impl Future<Output = Result<Uint8Array, Error>>, Error> {
-        let (reply, result) = oneshot::channel();
-        let pending = Pending { task, reply };
+    /// `QueueFullError` or `TerminatedError` at once; the future settles with the call's result.
+    pub(crate) fn submit(
+        &self,
+        pending: Pending,
+        reply: oneshot::Receiver<Result<Uint8Array, Error>>,
+    ) -> Result<impl Future<Output = Result<Uint8Array, Error>>, Error> {
+        let sink = pending.progress.clone();
         match self {
             Executor::Pool(pool) => pool.submit(pending)?,
             Executor::Inline(inline) => inline.submit(pending)?,
         }
-        Ok(async move { result.await.unwrap_or_else(|_| Err(terminated())) })
+        Ok(async move {
+            let result = reply.await.unwrap_or_else(|_| Err(terminated()));
+            if let (Ok(_), Some(sink)) = (&result, sink) {
+                sink.borrow_mut().finish();
+            }
+            result
+        })
     }
 
-    pub(crate) fn status(&self, cross_origin_isolated: bool) -> Status {
+    /// Cancels call `id` if it is still queued or running.
+    pub(crate) fn cancel(&self, id: RequestId) {
         match self {
-            Executor::Pool(pool) => pool.status(cross_origin_isolated),
-            Executor::Inline(inline) => inline.status(cross_origin_isolated),
+            Executor::Pool(pool) => pool.cancel(id),
+            Executor::Inline(inline) => inline.cancel(id),
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        match self {
+            Executor::Pool(pool) => pool.status(),
+            Executor::Inline(inline) => inline.status(),
         }
     }
 
@@ -85,4 +206,14 @@ impl Executor {
 /// Rejects a call because the bridge is gone.
 pub(crate) fn terminated() -> Error {
     Error::new(ErrorKind::Terminated, "the bridge was terminated")
+}
+
+/// Rejects a call its caller aborted.
+pub(crate) fn aborted() -> Error {
+    Error::new(ErrorKind::Abort, "the call was aborted")
+}
+
+/// Rejects a call that ran past its limit.
+pub(crate) fn timed_out(ms: u32) -> Error {
+    Error::new(ErrorKind::Timeout, format!("the call did not finish within {ms} ms"))
 }

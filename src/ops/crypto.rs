@@ -2,14 +2,14 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Job;
+use super::Stream;
 use crate::error::Error;
 
 /// Incremental SHA-256; the output is the 32-byte digest.
 #[derive(Debug, Default, Clone)]
-pub struct Sha256Job(Sha256);
+pub struct Sha256Stream(Sha256);
 
-impl Job for Sha256Job {
+impl Stream for Sha256Stream {
     fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
         self.0.update(chunk);
         Ok(())

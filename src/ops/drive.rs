@@ -1,6 +1,6 @@
-//! Feeding a [`Job`] from a source of chunks, with progress and cancellation between chunks.
+//! Driving a [`Job`] to the end synchronously, with progress and cancellation between steps.
 
-use super::{Cancel, Job, Progress};
+use super::{Cancel, Env, Job, Progress, Step};
 use crate::error::{Error, ErrorKind};
 
 /// Chunk size for copying input into the job: large enough to amortise the per-chunk work
@@ -51,38 +51,32 @@ impl ChunkSource for SliceSource<'_> {
     }
 }
 
-/// Drives `job` over every chunk of `source` synchronously; the worker's loop.
+/// Drives `job` to completion synchronously, checking `cancel` before every step.
 ///
 /// # Errors
-/// The job's or the source's failures, or [`ErrorKind::Abort`] when `cancel` fires between chunks.
+/// The job's or the source's failures, or [`ErrorKind::Abort`] when `cancel` fires.
 pub fn drive(
-    mut job: Box<dyn Job>,
+    mut job: Job,
     source: &mut dyn ChunkSource,
+    env: &dyn Env,
     progress: &mut dyn Progress,
     cancel: &dyn Cancel,
 ) -> Result<Vec<u8>, Error> {
-    let total = source.total();
-    let mut done = 0u64;
-    let mut buf = Vec::new();
-    progress.report(0, total);
+    progress.report(0, source.total());
     loop {
         if cancel.is_cancelled() {
             return Err(Error::new(ErrorKind::Abort, "cancelled"));
         }
-        if !source.next_chunk(&mut buf)? {
-            break;
+        if let Step::Done(out) = job.step(source, env, progress)? {
+            return Ok(out);
         }
-        job.update(&buf)?;
-        done += buf.len() as u64;
-        progress.report(done, total);
     }
-    job.finish()
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::ops::{NeverCancel, Op};
+    use crate::ops::{NeverCancel, NoProgress, Op, StdEnv};
 
     #[derive(Default)]
     struct Recorder(Vec<(u64, u64)>);
@@ -106,18 +100,19 @@ mod tests {
         let data = vec![7u8; 10_000];
         let mut rec = Recorder::default();
         let job = Op::Sha256.start().unwrap();
-        drive(job, &mut SliceSource::new(&data, 3_000), &mut rec, &NeverCancel).unwrap();
+        drive(job, &mut SliceSource::new(&data, 3_000), &StdEnv::default(), &mut rec, &NeverCancel).unwrap();
         assert_eq!(rec.0, vec![(0, 10_000), (3_000, 10_000), (6_000, 10_000), (9_000, 10_000), (10_000, 10_000)]);
     }
 
     #[test]
     fn chunking_does_not_change_the_output() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 251) as u8).collect();
-        let whole = crate::ops::run(&Op::Sha256, &data, &mut crate::ops::NoProgress, &NeverCancel).unwrap();
+        let whole = crate::ops::run(&Op::Sha256, &data, &StdEnv::default(), &mut NoProgress, &NeverCancel).unwrap();
         for chunk in [1, 63, 64, 65, 4096, 99_999] {
             let job = Op::Sha256.start().unwrap();
             let out =
-                drive(job, &mut SliceSource::new(&data, chunk), &mut crate::ops::NoProgress, &NeverCancel).unwrap();
+                drive(job, &mut SliceSource::new(&data, chunk), &StdEnv::default(), &mut NoProgress, &NeverCancel)
+                    .unwrap();
             assert_eq!(out, whole, "chunk size {chunk}");
         }
     }
@@ -127,7 +122,8 @@ mod tests {
         let data = vec![0u8; 10_000];
         let job = Op::Sha256.start().unwrap();
         let cancel = CancelAfter(std::cell::Cell::new(2));
-        let err = drive(job, &mut SliceSource::new(&data, 1_000), &mut crate::ops::NoProgress, &cancel).unwrap_err();
+        let err =
+            drive(job, &mut SliceSource::new(&data, 1_000), &StdEnv::default(), &mut NoProgress, &cancel).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Abort);
     }
 }

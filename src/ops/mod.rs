@@ -1,15 +1,18 @@
 //! The work itself, in pure Rust: no `JsValue`, no `web_sys`, testable with `cargo test`.
 //!
-//! An [`Op`] names what to do. [`Op::start`] gives a [`Job`] that is fed the input chunk by chunk
-//! and then finished. Feeding in chunks is what lets one implementation serve both placements: a
-//! worker drives a job in a tight loop ([`drive`]), the main-thread fallback drives the same job a
-//! few chunks at a time and yields to the page in between. Between chunks the driver reports
-//! [`Progress`] and checks [`Cancel`].
+//! An [`Op`] names what to do; [`Op::start`] gives a [`Job`]. A driver calls [`Job::step`] until
+//! it returns [`Step::Done`]; each step does a bounded piece of work (one chunk of input for a
+//! byte-stream op), so between steps the driver can check [`Cancel`], publish [`Progress`] and —
+//! on the main thread — yield to the page. One implementation serves both placements: a worker
+//! drives a job in a tight loop ([`drive`]), the main-thread fallback a few steps per time slice.
+//! Time, for the ops that need it, comes from the driver's [`Env`].
 
 mod crypto;
 mod drive;
+#[cfg(feature = "test-ops")]
+mod testing;
 
-pub use crypto::Sha256Job;
+pub use crypto::Sha256Stream;
 pub use drive::{drive, ChunkSource, SliceSource, DEFAULT_CHUNK};
 
 use serde::{Deserialize, Serialize};
@@ -23,29 +26,59 @@ use crate::error::Error;
 pub enum Op {
     /// SHA-256 digest (32 bytes) of the input.
     Sha256,
+    /// Test builds only: the input, unchanged.
+    #[cfg(feature = "test-ops")]
+    Echo,
+    /// Test builds only: waits `ms` milliseconds, checking for cancellation as it goes.
+    #[cfg(feature = "test-ops")]
+    Sleep {
+        /// How long.
+        ms: u32,
+    },
+    /// Test builds only: a busy loop of `ms` milliseconds that checks nothing (a hung worker).
+    #[cfg(feature = "test-ops")]
+    Spin {
+        /// How long.
+        ms: u32,
+    },
+    /// Test builds only: panics (a wasm trap that kills the worker's instance).
+    #[cfg(feature = "test-ops")]
+    Panic,
+    /// Test builds only: reports progress `steps` times, about 5 ms apart.
+    #[cfg(feature = "test-ops")]
+    Progress {
+        /// How many reports.
+        steps: u32,
+    },
 }
+
+/// Longest `sleep`/`spin` a message may ask for, and most `progress` steps: bounds on what a
+/// message can make a worker do.
+#[cfg(feature = "test-ops")]
+pub const TEST_OP_LIMIT: u32 = 600_000;
 
 impl Op {
     /// A fresh job for this op.
     ///
     /// # Errors
     /// [`ErrorKind::Validation`](crate::ErrorKind::Validation) when the op's parameters are invalid.
-    pub fn start(&self) -> Result<Box<dyn Job>, Error> {
+    pub fn start(&self) -> Result<Job, Error> {
         match self {
-            Op::Sha256 => Ok(Box::new(Sha256Job::default())),
+            Op::Sha256 => Ok(Job::stream(Box::<Sha256Stream>::default())),
+            #[cfg(feature = "test-ops")]
+            other => testing::start(other),
         }
     }
 
-    /// Whether running the op twice on the same input is harmless (so a crashed call may be retried).
+    /// Whether running the op twice on the same input is harmless, so a call whose worker crashed
+    /// may be retried.
     pub fn is_idempotent(&self) -> bool {
-        match self {
-            Op::Sha256 => true,
-        }
+        true
     }
 }
 
-/// An op in progress: fed the input in order, then finished once.
-pub trait Job {
+/// A byte-stream op: fed the input in order, then finished once.
+pub trait Stream {
     /// Consumes the next chunk of input.
     ///
     /// # Errors
@@ -59,16 +92,114 @@ pub trait Job {
     fn finish(self: Box<Self>) -> Result<Vec<u8>, Error>;
 }
 
+/// What a step produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// More to do: call [`Job::step`] again.
+    Continue,
+    /// Finished, with the output.
+    Done(Vec<u8>),
+}
+
+/// The clock and the wait a driver provides to ops that need time.
+pub trait Env {
+    /// A monotonic clock in milliseconds.
+    fn now_ms(&self) -> f64;
+    /// Waits up to `ms` (or returns early, e.g. on cancellation; or at once where the thread must
+    /// not block).
+    fn pause(&self, ms: f64);
+}
+
 /// Where a job reports how far it has got; `done` never decreases, `total` may be 0 (unknown).
 pub trait Progress {
-    /// `done` of `total` input bytes are consumed.
+    /// `done` of `total` units (input bytes, for byte-stream ops) are processed.
     fn report(&mut self, done: u64, total: u64);
 }
 
-/// Asked between chunks: should the job stop?
+/// Asked between steps: should the job stop?
 pub trait Cancel {
     /// True once the caller has cancelled.
     fn is_cancelled(&self) -> bool;
+}
+
+/// An op in progress.
+pub struct Job {
+    kind: JobKind,
+}
+
+enum JobKind {
+    Stream {
+        stream: Option<Box<dyn Stream>>,
+        buf: Vec<u8>,
+        done: u64,
+    },
+    #[cfg(feature = "test-ops")]
+    Test(testing::TestJob),
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+impl Job {
+    /// A job that feeds `stream` the whole input.
+    pub fn stream(stream: Box<dyn Stream>) -> Job {
+        Job { kind: JobKind::Stream { stream: Some(stream), buf: Vec::new(), done: 0 } }
+    }
+
+    /// Does one bounded piece of work.
+    #[cfg_attr(not(feature = "test-ops"), allow(unused_variables))]
+    ///
+    /// # Errors
+    /// The op's or the input's failures. A job that returned an error or `Done` must not be
+    /// stepped again.
+    pub fn step(
+        &mut self,
+        input: &mut dyn ChunkSource,
+        env: &dyn Env,
+        progress: &mut dyn Progress,
+    ) -> Result<Step, Error> {
+        match &mut self.kind {
+            JobKind::Stream { stream, buf, done } => {
+                if input.next_chunk(buf)? {
+                    stream.as_mut().expect("invariant: a finished job is not stepped").update(buf)?;
+                    *done += buf.len() as u64;
+                    progress.report(*done, input.total());
+                    Ok(Step::Continue)
+                } else {
+                    let stream = stream.take().expect("invariant: a finished job is not stepped");
+                    Ok(Step::Done(stream.finish()?))
+                }
+            }
+            #[cfg(feature = "test-ops")]
+            JobKind::Test(job) => job.step(input, env, progress),
+        }
+    }
+}
+
+/// The host's clock and `thread::sleep`, for native drivers and tests.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Clone, Copy)]
+pub struct StdEnv(std::time::Instant);
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Default for StdEnv {
+    fn default() -> Self {
+        StdEnv(std::time::Instant::now())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Env for StdEnv {
+    fn now_ms(&self) -> f64 {
+        self.0.elapsed().as_secs_f64() * 1e3
+    }
+
+    fn pause(&self, ms: f64) {
+        std::thread::sleep(std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3));
+    }
 }
 
 /// A [`Progress`] that discards reports.
@@ -93,6 +224,12 @@ impl Cancel for NeverCancel {
 ///
 /// # Errors
 /// The op's failures, or [`ErrorKind::Abort`](crate::ErrorKind::Abort) when `cancel` fires.
-pub fn run(op: &Op, input: &[u8], progress: &mut dyn Progress, cancel: &dyn Cancel) -> Result<Vec<u8>, Error> {
-    drive(op.start()?, &mut SliceSource::new(input, DEFAULT_CHUNK), progress, cancel)
+pub fn run(
+    op: &Op,
+    input: &[u8],
+    env: &dyn Env,
+    progress: &mut dyn Progress,
+    cancel: &dyn Cancel,
+) -> Result<Vec<u8>, Error> {
+    drive(op.start()?, &mut SliceSource::new(input, DEFAULT_CHUNK), env, progress, cancel)
 }

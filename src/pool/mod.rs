@@ -3,11 +3,20 @@
 //! Each slot runs one call at a time (a worker is synchronous while it works), so calls wait in
 //! the [`Queue`] where priority and deadlines can act, not in a worker's mailbox. A worker is
 //! spawned with the page's compiled `WebAssembly.Module` and counts only once it sends `Ready`.
-//! A worker that crashes fails its running call with `WorkerCrashedError` and is replaced; one
-//! that keeps failing to boot is left `crashed` rather than respawned in a tight loop.
 //!
-//! All state sits in one `Rc<RefCell<_>>`. Event listeners hold a `Weak` to it, so dropping the
-//! pool frees everything; handlers never hold the borrow across an `await` or a callback.
+//! Failure handling, in one place:
+//! - a crash (`error`, `messageerror`, a `Crashed` report of a panic, a protocol violation) fails
+//!   or retries the running call and replaces the worker;
+//! - a call past its `timeoutMs` rejects with `TimeoutError` and its worker (maybe stuck in a
+//!   loop) is replaced;
+//! - an aborted call rejects with `AbortError` at once; its worker is asked to stop and is
+//!   replaced if it has not within the grace period;
+//! - an idle worker that does not answer a ping within one health interval is replaced;
+//! - a worker that keeps failing to boot is retried with backoff, then given up; when every slot
+//!   is given up the pool hands its calls to the main-thread executor (if fallback is allowed).
+//!
+//! All state sits in one `Rc<RefCell<_>>`. Listeners and timers hold a `Weak` to it, so dropping
+//! the pool frees everything; no user callback runs while the state is borrowed.
 
 mod slot;
 mod worker_handle;
@@ -16,22 +25,25 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use futures_channel::oneshot;
-use gloo_timers::callback::Timeout;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, ErrorKind};
-use crate::executor::{terminated, Pending};
+use crate::executor::progress::SharedSink;
+use crate::executor::timer::{defer_drop, Repeat, Timer};
+use crate::executor::{aborted, terminated, timed_out, Counters, FrameTicker, Inline, Pending};
 use crate::protocol::{self, FromWorker, RequestId, ToWorker};
 use crate::scheduler::{Picker, Queue, SlotLoad, Strategy};
 use crate::status::{Mode, Status, WorkerStatus};
 use slot::SlotState;
-use worker_handle::{WorkerEvent, WorkerHandle};
+use worker_handle::{Attachments, WorkerEvent, WorkerHandle};
 
-/// How long a worker may take from spawn to `Ready` (fetching nothing: it gets the compiled module).
+/// How long a worker may take from spawn to `Ready` (it fetches nothing: it gets the module).
 const BOOT_TIMEOUT_MS: u32 = 15_000;
-/// Consecutive boot failures after which a slot is left `crashed` instead of respawned.
+/// Consecutive boot failures after which a slot is given up.
 const MAX_BOOT_FAILURES: u32 = 3;
+/// First respawn delay after a boot failure; doubles with each further failure.
+const BOOT_BACKOFF_MS: u32 = 250;
 
 /// Pool settings, validated by the bridge.
 #[derive(Debug, Clone)]
@@ -39,12 +51,29 @@ pub(crate) struct PoolConfig {
     pub(crate) size: usize,
     pub(crate) strategy: Strategy,
     pub(crate) max_queue: usize,
+    /// Hand calls to the main thread when every worker is given up.
+    pub(crate) fallback_allowed: bool,
+    /// Ping idle workers this often (0: never).
+    pub(crate) health_interval_ms: u32,
+    /// How long an aborted call's worker gets to stop before it is replaced.
+    pub(crate) cancel_grace_ms: u32,
 }
 
 /// A handle to the pool's shared state.
 #[derive(Debug)]
 pub(crate) struct Pool {
     inner: Rc<RefCell<Inner>>,
+    counters: Rc<Counters>,
+}
+
+/// The call a slot is running. `pending` is `None` once the caller was answered early (abort,
+/// timeout) and the worker's own answer is awaited only to free the slot.
+#[derive(Debug)]
+struct Running {
+    id: RequestId,
+    pending: Option<Pending>,
+    _timeout: Option<Timer>,
+    grace: Option<Timer>,
 }
 
 #[derive(Debug)]
@@ -52,11 +81,59 @@ struct Slot {
     worker_id: u32,
     handle: Option<WorkerHandle>,
     state: SlotState,
-    running: Option<(RequestId, Pending)>,
+    running: Option<Running>,
+    shared_memory: bool,
     tasks_done: u32,
+    errors: u32,
+    restarts: u32,
+    last_error: Option<String>,
+    started_at: f64,
     boot: Option<oneshot::Sender<Result<(), Error>>>,
-    boot_timer: Option<Timeout>,
+    boot_timer: Option<Timer>,
     boot_failures: u32,
+    respawn_timer: Option<Timer>,
+    ping_outstanding: bool,
+    /// Removed (by `resize`) as soon as its running call finishes.
+    retiring: bool,
+}
+
+impl Slot {
+    fn new(boot: Option<oneshot::Sender<Result<(), Error>>>) -> Self {
+        Slot {
+            worker_id: 0,
+            handle: None,
+            state: SlotState::Starting,
+            running: None,
+            shared_memory: false,
+            tasks_done: 0,
+            errors: 0,
+            restarts: 0,
+            last_error: None,
+            started_at: js_sys::Date::now(),
+            boot,
+            boot_timer: None,
+            boot_failures: 0,
+            respawn_timer: None,
+            ping_outstanding: false,
+            retiring: false,
+        }
+    }
+
+    fn note_error(&mut self, message: &str) {
+        self.errors += 1;
+        self.last_error = Some(message.to_owned());
+    }
+
+    /// Stops the worker and every timer of the slot.
+    fn stop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.terminate();
+            defer_drop(handle);
+        }
+        self.boot_timer = None;
+        self.respawn_timer = None;
+        self.ping_outstanding = false;
+    }
 }
 
 #[derive(Debug)]
@@ -64,8 +141,17 @@ struct Inner {
     slots: Vec<Slot>,
     queue: Queue<Pending>,
     picker: Picker,
+    cfg: PoolConfig,
+    counters: Rc<Counters>,
     next_worker_id: u32,
+    ping_seq: u32,
     terminated: bool,
+    cross_origin_isolated: bool,
+    /// Set when every worker was given up and calls now run on the main thread.
+    fallback: Option<Inline>,
+    fallback_reason: Option<String>,
+    ticker: Option<Rc<FrameTicker>>,
+    health: Option<Repeat>,
     me: Weak<RefCell<Inner>>,
 }
 
@@ -73,35 +159,45 @@ impl Pool {
     /// Spawns `config.size` workers and waits until every one is ready.
     ///
     /// # Errors
-    /// `NotSupportedError` when a worker cannot be created, or the error of the first worker that
-    /// failed to boot; every worker already spawned is then terminated.
-    pub(crate) async fn start(config: PoolConfig) -> Result<Pool, Error> {
+    /// `NotSupportedError` when a worker cannot be created or fails to boot; every worker already
+    /// spawned is then terminated.
+    pub(crate) async fn start(config: PoolConfig, counters: Rc<Counters>) -> Result<Pool, Error> {
         let inner = Rc::new_cyclic(|me| {
             RefCell::new(Inner {
                 slots: Vec::with_capacity(config.size),
                 queue: Queue::new(config.max_queue),
                 picker: Picker::new(config.strategy),
+                cfg: config.clone(),
+                counters: counters.clone(),
                 next_worker_id: 1,
+                ping_seq: 0,
                 terminated: false,
+                cross_origin_isolated: crate::shared::shared_memory_available(),
+                fallback: None,
+                fallback_reason: None,
+                ticker: None,
+                health: None,
                 me: me.clone(),
             })
         });
-        let pool = Pool { inner };
+        let weak = Rc::downgrade(&inner);
+        inner.borrow_mut().ticker = Some(Rc::new(FrameTicker::new(move || flush_progress(&weak))));
+        if config.health_interval_ms > 0 {
+            let weak = Rc::downgrade(&inner);
+            let health = Repeat::new(config.health_interval_ms, move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.borrow_mut().check_health();
+                }
+            });
+            inner.borrow_mut().health = Some(health);
+        }
+        let pool = Pool { inner, counters };
         let mut boots = Vec::with_capacity(config.size);
         for _ in 0..config.size {
             let (tx, rx) = oneshot::channel();
             let spawned = {
                 let mut inner = pool.inner.borrow_mut();
-                inner.slots.push(Slot {
-                    worker_id: 0,
-                    handle: None,
-                    state: SlotState::Starting,
-                    running: None,
-                    tasks_done: 0,
-                    boot: Some(tx),
-                    boot_timer: None,
-                    boot_failures: 0,
-                });
+                inner.slots.push(Slot::new(Some(tx)));
                 let index = inner.slots.len() - 1;
                 inner.spawn_into(index)
             };
@@ -113,7 +209,7 @@ impl Pool {
         }
         for rx in boots {
             let booted =
-                rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::WorkerCrashed, "worker boot was abandoned")));
+                rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::Unsupported, "worker boot was abandoned")));
             if let Err(e) = booted {
                 pool.terminate();
                 return Err(e);
@@ -128,33 +224,71 @@ impl Pool {
         if inner.terminated {
             return Err(terminated());
         }
-        if !inner.slots.iter().any(|s| s.state != SlotState::Crashed) {
-            return Err(Error::new(ErrorKind::WorkerCrashed, "every worker of the pool has crashed"));
+        if let Some(inline) = inner.fallback.clone() {
+            drop(inner);
+            return inline.submit(pending);
         }
-        let priority = pending.task.priority;
-        inner.queue.push(RequestId::random(), pending, priority, None)?;
+        let (id, priority, deadline) = (pending.id, pending.task.priority, pending.task.deadline);
+        inner.queue.push(id, pending, priority, deadline)?;
+        self.counters.submitted();
         inner.pump();
         Ok(())
     }
 
-    pub(crate) fn status(&self, cross_origin_isolated: bool) -> Status {
+    /// Rejects call `id` with `AbortError` now; a queued call is dropped, a running one is asked
+    /// to stop and its worker replaced if it has not within the grace period.
+    pub(crate) fn cancel(&self, id: RequestId) {
+        let mut inner = self.inner.borrow_mut();
+        if let Some(inline) = inner.fallback.clone() {
+            drop(inner);
+            return inline.cancel(id);
+        }
+        inner.cancel(id);
+    }
+
+    /// Grows or shrinks the pool to `size` workers; queued calls stay queued. Busy workers leave
+    /// when their call finishes.
+    pub(crate) fn resize(&self, size: usize) -> Result<(), Error> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.terminated {
+            return Err(terminated());
+        }
+        inner.resize(size)
+    }
+
+    pub(crate) fn status(&self) -> Status {
         let inner = self.inner.borrow();
+        let workers = inner
+            .slots
+            .iter()
+            .filter(|s| !s.retiring)
+            .map(|s| WorkerStatus {
+                id: s.worker_id,
+                state: s.state.as_str(),
+                busy: s.running.is_some(),
+                tasks_done: s.tasks_done,
+                errors: s.errors,
+                restarts: s.restarts,
+                last_error: s.last_error.clone(),
+                started_at: s.started_at,
+            })
+            .collect();
+        let (mode, queued, main_thread_tasks_done) = match (&inner.fallback, inner.terminated) {
+            (_, true) => (Mode::Terminated, inner.queue.len() as u32, 0),
+            (Some(inline), false) => {
+                let s = inline.status();
+                (Mode::MainThread, s.queued, s.main_thread_tasks_done)
+            }
+            (None, false) => (Mode::Workers, inner.queue.len() as u32, 0),
+        };
         Status {
-            mode: if inner.terminated { Mode::Terminated } else { Mode::Workers },
-            cross_origin_isolated,
-            workers: inner
-                .slots
-                .iter()
-                .map(|s| WorkerStatus {
-                    id: s.worker_id,
-                    state: s.state.as_str(),
-                    busy: s.running.is_some(),
-                    tasks_done: s.tasks_done,
-                })
-                .collect(),
-            queued: inner.queue.len() as u32,
-            main_thread_tasks_done: 0,
-            fallback_reason: None,
+            mode,
+            cross_origin_isolated: inner.cross_origin_isolated,
+            workers,
+            queued,
+            main_thread_tasks_done,
+            fallback_reason: inner.fallback_reason.clone(),
+            counters: self.counters.snapshot(),
         }
     }
 
@@ -165,27 +299,37 @@ impl Pool {
             return;
         }
         inner.terminated = true;
+        inner.health = None;
         let mut rejected: Vec<Pending> = inner.queue.drain().into_iter().map(|(_, p)| p).collect();
         for slot in &mut inner.slots {
-            if let Some(handle) = slot.handle.take() {
-                handle.terminate();
-                defer_drop(handle);
-            }
-            defer_drop(slot.boot_timer.take());
+            slot.stop();
             if let Some(boot) = slot.boot.take() {
                 let _ = boot.send(Err(terminated()));
             }
-            rejected.extend(slot.running.take().map(|(_, p)| p));
+            rejected.extend(slot.running.take().and_then(|r| r.pending));
             slot.state = SlotState::Terminated;
         }
+        let fallback = inner.fallback.clone();
         drop(inner);
         for pending in rejected {
-            let _ = pending.reply.send(Err(terminated()));
+            pending.settle(Err(terminated()), &self.counters);
+        }
+        if let Some(inline) = fallback {
+            inline.terminate();
         }
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
         self.inner.borrow().terminated
+    }
+
+    /// Posts a raw value to worker slot `index`, bypassing the protocol encoder: for tests that
+    /// check a worker survives garbage.
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn post_raw(&self, index: usize, value: &JsValue) -> Result<(), Error> {
+        let inner = self.inner.borrow();
+        let handle = inner.slots.get(index).and_then(|s| s.handle.as_ref());
+        handle.ok_or_else(|| Error::validation("no such worker"))?.post_raw(value)
     }
 }
 
@@ -195,12 +339,31 @@ impl Drop for Pool {
     }
 }
 
+/// Calls back every running call's `onProgress` that advanced; returns whether any still wants frames.
+fn flush_progress(inner: &Weak<RefCell<Inner>>) -> bool {
+    let Some(inner) = inner.upgrade() else { return false };
+    let sinks: Vec<SharedSink> = {
+        let inner = inner.borrow();
+        inner
+            .slots
+            .iter()
+            .filter_map(|s| s.running.as_ref()?.pending.as_ref()?.progress.clone())
+            .filter(|sink| sink.borrow().has_callback())
+            .collect()
+    };
+    // The borrow is released: a callback may call back into the bridge.
+    for sink in &sinks {
+        sink.borrow_mut().flush();
+    }
+    !sinks.is_empty()
+}
+
 impl Inner {
     fn slot_of(&self, worker_id: u32) -> Option<usize> {
-        self.slots.iter().position(|s| s.worker_id == worker_id && s.handle.is_some())
+        self.slots.iter().position(|s| s.worker_id == worker_id)
     }
 
-    /// Spawns a fresh worker into slot `index`, replacing (and terminating) any previous one.
+    /// Spawns a fresh worker into slot `index`.
     fn spawn_into(&mut self, index: usize) -> Result<(), Error> {
         let worker_id = self.next_worker_id;
         self.next_worker_id += 1;
@@ -210,22 +373,19 @@ impl Inner {
                 Inner::on_event(&inner, worker_id, event);
             }
         };
-        let handle = WorkerHandle::spawn(worker_id, on_event)?;
+        let slot = &mut self.slots[index];
+        slot.stop();
+        slot.worker_id = worker_id;
+        slot.state = SlotState::Starting;
+        slot.started_at = js_sys::Date::now();
+        slot.handle = Some(WorkerHandle::spawn(worker_id, on_event)?);
         let me = self.me.clone();
-        let timer = Timeout::new(BOOT_TIMEOUT_MS, move || {
+        slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {
             if let Some(inner) = me.upgrade() {
                 let msg = format!("worker {worker_id} sent no Ready within {BOOT_TIMEOUT_MS} ms");
                 Inner::on_event(&inner, worker_id, WorkerEvent::Error(msg));
             }
-        });
-        let slot = &mut self.slots[index];
-        if let Some(old) = slot.handle.replace(handle) {
-            old.terminate();
-            defer_drop(old);
-        }
-        defer_drop(slot.boot_timer.replace(timer));
-        slot.worker_id = worker_id;
-        slot.state = SlotState::Starting;
+        }));
         Ok(())
     }
 
@@ -236,6 +396,9 @@ impl Inner {
             return;
         }
         let Some(index) = this.slot_of(worker_id) else { return };
+        if this.slots[index].handle.is_none() {
+            return; // a late event from a worker already stopped
+        }
         match event {
             WorkerEvent::Message(data) => this.on_message(index, &data),
             WorkerEvent::Error(message) => this.on_crash(index, message),
@@ -261,14 +424,15 @@ impl Inner {
                     return self.on_crash(index, message);
                 }
                 slot.state = SlotState::Idle;
+                slot.shared_memory = caps.shared_memory;
                 slot.boot_failures = 0;
-                defer_drop(slot.boot_timer.take());
+                slot.boot_timer = None;
                 if let Some(boot) = slot.boot.take() {
                     let _ = boot.send(Ok(()));
                 }
             }
             FromWorker::Response { id } => {
-                let body = Reflect::get(data, &JsValue::from_str("body"))
+                let body = Reflect::get(data, &"body".into())
                     .ok()
                     .and_then(|b| b.dyn_into::<Uint8Array>().ok())
                     .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "a response arrived without its body"));
@@ -280,112 +444,305 @@ impl Inner {
                     &format!("worker-bridge: a worker rejected a message: {}", error.message).into(),
                 );
             }
-            FromWorker::BootFailed { message } => self.on_crash(index, message),
-            FromWorker::Ready { .. } | FromWorker::Pong { .. } => {}
+            FromWorker::Progress { id, done, total } => {
+                let sink =
+                    slot.running.as_ref().filter(|r| r.id == id).and_then(|r| r.pending.as_ref()?.progress.clone());
+                if let Some(sink) = sink {
+                    let valid = |x: f64| if x.is_finite() && x >= 0.0 { x as u64 } else { 0 };
+                    sink.borrow().block().write(valid(done), valid(total));
+                }
+            }
+            FromWorker::Pong { .. } => slot.ping_outstanding = false,
+            FromWorker::Crashed { message } | FromWorker::BootFailed { message } => self.on_crash(index, message),
+            FromWorker::Ready { .. } => {}
         }
     }
 
-    /// Settles the running call `id` of slot `index` and frees the slot.
+    /// The worker answered call `id`: settle it (unless it was answered early) and free the slot.
     fn finish(&mut self, index: usize, id: RequestId, result: Result<Uint8Array, Error>) {
         let slot = &mut self.slots[index];
-        match slot.running.take() {
-            Some((running, pending)) if running == id => {
-                slot.tasks_done += 1;
-                slot.state = SlotState::Idle;
-                let _ = pending.reply.send(result);
-            }
-            other => {
-                slot.running = other;
-                web_sys::console::warn_1(
-                    &format!("worker-bridge: a response for unknown request {id} was dropped").into(),
-                );
-            }
+        let Some(running) = slot.running.take_if(|r| r.id == id) else {
+            web_sys::console::warn_1(&format!("worker-bridge: dropped an answer for unknown request {id}").into());
+            return;
+        };
+        slot.tasks_done += 1;
+        slot.state = SlotState::Idle;
+        if let Some(pending) = running.pending {
+            pending.settle(result, &self.counters);
+        }
+        if slot.retiring {
+            self.remove_slot(index);
         }
     }
 
-    /// The worker in slot `index` died or misbehaved: fail its call and put a new worker in its place.
+    /// The worker in slot `index` died or misbehaved: retry or fail its call, and replace it.
     fn on_crash(&mut self, index: usize, message: String) {
         let slot = &mut self.slots[index];
         let booting = slot.state == SlotState::Starting;
-        if let Some(handle) = slot.handle.take() {
-            handle.terminate();
-            defer_drop(handle);
+        slot.note_error(&message);
+        slot.stop();
+        if let Some(pending) = slot.running.take().and_then(|r| r.pending) {
+            if pending.retryable() {
+                let mut pending = pending;
+                pending.attempts += 1;
+                self.counters.retried();
+                let (id, priority) = (pending.id, pending.task.priority);
+                self.queue.unpop(id, pending, priority);
+            } else {
+                let error = Error::new(ErrorKind::WorkerCrashed, format!("the worker crashed: {message}"));
+                pending.settle(Err(error), &self.counters);
+            }
         }
-        defer_drop(slot.boot_timer.take());
-        if let Some((_, pending)) = slot.running.take() {
-            let error = Error::new(ErrorKind::WorkerCrashed, format!("worker {} crashed: {message}", slot.worker_id));
-            let _ = pending.reply.send(Err(error));
+        let slot = &mut self.slots[index];
+        if slot.retiring {
+            return self.remove_slot(index);
         }
         if booting {
             slot.boot_failures += 1;
             if let Some(boot) = slot.boot.take() {
-                // First boot: the bridge decides (fallback or reject); no respawn.
+                // First boot: the bridge decides (fall back or reject); no respawn.
                 slot.state = SlotState::Crashed;
-                let _ =
-                    boot.send(Err(Error::new(ErrorKind::Unsupported, format!("a worker failed to start: {message}"))));
+                let error = Error::new(ErrorKind::Unsupported, format!("a worker failed to start: {message}"));
+                let _ = boot.send(Err(error));
                 return;
             }
             if slot.boot_failures >= MAX_BOOT_FAILURES {
                 slot.state = SlotState::Crashed;
-                web_sys::console::error_1(
-                    &format!("worker-bridge: a worker failed to start {MAX_BOOT_FAILURES} times: {message}").into(),
-                );
-                self.fail_queue_if_no_workers();
-                return;
+                return self.give_up_if_no_workers();
             }
+            // Back off before the next attempt: a worker that cannot start must not spin.
+            let delay = BOOT_BACKOFF_MS.saturating_mul(1 << (slot.boot_failures - 1).min(4));
+            slot.state = SlotState::Starting;
+            let worker_id = slot.worker_id;
+            let me = self.me.clone();
+            slot.respawn_timer = Some(Timer::new(delay, move || {
+                if let Some(inner) = me.upgrade() {
+                    let mut inner = inner.borrow_mut();
+                    if let Some(index) = inner.slot_of(worker_id) {
+                        inner.respawn(index);
+                        inner.pump();
+                    }
+                }
+            }));
+            return;
         }
+        self.respawn(index);
+    }
+
+    /// Replaces the worker of slot `index` (it hung, timed out or ignored a cancel).
+    fn replace(&mut self, index: usize, reason: &str) {
+        let slot = &mut self.slots[index];
+        slot.note_error(reason);
+        slot.running = None;
+        if slot.retiring {
+            return self.remove_slot(index);
+        }
+        self.respawn(index);
+    }
+
+    fn respawn(&mut self, index: usize) {
+        if self.terminated {
+            return;
+        }
+        self.slots[index].restarts += 1;
         if let Err(e) = self.spawn_into(index) {
-            self.slots[index].state = SlotState::Crashed;
-            web_sys::console::error_1(&format!("worker-bridge: cannot replace a crashed worker: {e}").into());
-            self.fail_queue_if_no_workers();
+            self.on_crash(index, e.message().to_owned());
         }
     }
 
-    /// With every slot crashed nothing would ever run the queue: settle it now.
-    fn fail_queue_if_no_workers(&mut self) {
-        if self.slots.iter().all(|s| s.state == SlotState::Crashed) {
-            for (_, pending) in self.queue.drain() {
-                let error = Error::new(ErrorKind::WorkerCrashed, "every worker of the pool has crashed");
-                let _ = pending.reply.send(Err(error));
+    /// With every slot given up, nothing would ever run the queue: move it to the main thread
+    /// (fallback allowed) or reject it.
+    fn give_up_if_no_workers(&mut self) {
+        if self.fallback.is_some() || !self.slots.iter().all(|s| s.state == SlotState::Crashed) {
+            return;
+        }
+        let last = self.slots.iter().find_map(|s| s.last_error.clone()).unwrap_or_default();
+        let reason = format!("workers failed to start {MAX_BOOT_FAILURES} times in a row ({last})");
+        web_sys::console::error_1(&format!("worker-bridge: {reason}").into());
+        let queued: Vec<Pending> = self.queue.drain().into_iter().map(|(_, p)| p).collect();
+        if self.cfg.fallback_allowed {
+            let inline = Inline::new(self.cfg.max_queue, self.counters.clone(), Some(reason.clone()));
+            inline.adopt(queued);
+            self.fallback = Some(inline);
+            self.fallback_reason = Some(reason);
+            self.health = None;
+        } else {
+            for pending in queued {
+                pending.settle(Err(Error::new(ErrorKind::WorkerCrashed, reason.clone())), &self.counters);
             }
+        }
+    }
+
+    fn cancel(&mut self, id: RequestId) {
+        if let Some(pending) = self.queue.remove(id) {
+            return pending.settle(Err(aborted()), &self.counters);
+        }
+        let Some(index) = self.slots.iter().position(|s| s.running.as_ref().is_some_and(|r| r.id == id)) else {
+            return; // already settled
+        };
+        let grace_ms = self.cfg.cancel_grace_ms;
+        let me = self.me.clone();
+        let slot = &mut self.slots[index];
+        let worker_id = slot.worker_id;
+        let running = slot.running.as_mut().expect("invariant: found above");
+        if let Some(pending) = running.pending.take() {
+            if let Some(block) = &pending.cancel {
+                block.cancel();
+            }
+            pending.settle(Err(aborted()), &self.counters);
+        }
+        if running.grace.is_none() {
+            running.grace = Some(Timer::new(grace_ms, move || {
+                if let Some(inner) = me.upgrade() {
+                    let mut inner = inner.borrow_mut();
+                    let found = inner
+                        .slot_of(worker_id)
+                        .filter(|&i| inner.slots[i].running.as_ref().is_some_and(|r| r.id == id));
+                    if let Some(index) = found {
+                        inner.replace(index, &format!("did not stop within {grace_ms} ms of a cancel"));
+                        inner.pump();
+                    }
+                }
+            }));
+        }
+        if let Some(handle) = &slot.handle {
+            let _ = handle.post(&ToWorker::Cancel { id }, Attachments::default());
+        }
+    }
+
+    fn on_timeout(&mut self, worker_id: u32, id: RequestId, ms: u32) {
+        let Some(index) = self.slot_of(worker_id) else { return };
+        let Some(running) = self.slots[index].running.as_mut().filter(|r| r.id == id) else { return };
+        if let Some(pending) = running.pending.take() {
+            pending.settle(Err(timed_out(ms)), &self.counters);
+        }
+        self.replace(index, &format!("a call timed out after {ms} ms"));
+    }
+
+    fn check_health(&mut self) {
+        if self.terminated {
+            return;
+        }
+        let mut hung = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if slot.state != SlotState::Idle {
+                continue;
+            }
+            if slot.ping_outstanding {
+                hung.push(index);
+                continue;
+            }
+            self.ping_seq = self.ping_seq.wrapping_add(1);
+            if let Some(handle) = &slot.handle {
+                if handle.post(&ToWorker::Ping { seq: self.ping_seq }, Attachments::default()).is_ok() {
+                    slot.ping_outstanding = true;
+                }
+            }
+        }
+        for index in hung.into_iter().rev() {
+            self.replace(index, "did not answer a ping");
+        }
+        self.pump();
+    }
+
+    fn resize(&mut self, size: usize) -> Result<(), Error> {
+        let live = self.slots.iter().filter(|s| !s.retiring).count();
+        if size > live {
+            for _ in live..size {
+                self.slots.push(Slot::new(None));
+                let index = self.slots.len() - 1;
+                if let Err(e) = self.spawn_into(index) {
+                    self.on_crash(index, e.message().to_owned());
+                }
+            }
+        } else {
+            let mut excess = live - size;
+            // Idle, starting and given-up slots go first; busy ones leave after their call.
+            for want_busy in [false, true] {
+                let mut index = self.slots.len();
+                while excess > 0 && index > 0 {
+                    index -= 1;
+                    let slot = &mut self.slots[index];
+                    if slot.retiring || slot.running.is_some() != want_busy {
+                        continue;
+                    }
+                    excess -= 1;
+                    if want_busy {
+                        slot.retiring = true;
+                    } else {
+                        self.remove_slot(index);
+                    }
+                }
+            }
+        }
+        self.pump();
+        Ok(())
+    }
+
+    fn remove_slot(&mut self, index: usize) {
+        let mut slot = self.slots.remove(index);
+        slot.stop();
+        if let Some(boot) = slot.boot.take() {
+            let _ = boot.send(Err(terminated()));
         }
     }
 
     /// Starts queued calls on idle workers, per the strategy.
     fn pump(&mut self) {
+        if self.terminated {
+            return;
+        }
+        let mut wake_ticker = false;
         while !self.queue.is_empty() {
             let loads: Vec<SlotLoad> = self
                 .slots
                 .iter()
                 .map(|s| SlotLoad {
-                    available: s.state == SlotState::Idle,
+                    available: s.state == SlotState::Idle && !s.retiring,
                     in_flight: u32::from(s.running.is_some()),
                     done: u64::from(s.tasks_done),
                 })
                 .collect();
-            let Some(index) = self.picker.pick(&loads) else { return };
-            let Some((id, pending)) = self.queue.pop() else { return };
+            let Some(index) = self.picker.pick(&loads) else { break };
+            let Some((id, pending)) = self.queue.pop() else { break };
             if pending.reply.is_canceled() {
                 continue;
             }
             let slot = &mut self.slots[index];
             let handle = slot.handle.as_ref().expect("invariant: an idle slot has a worker");
-            let request = ToWorker::Request { id, op: pending.task.op.clone() };
-            match handle.post(&request, Some(&pending.task.input)) {
-                Ok(()) => {
-                    slot.state = SlotState::Busy;
-                    slot.running = Some((id, pending));
-                }
-                Err(e) => {
-                    let _ = pending.reply.send(Err(e));
-                }
+            let sink = pending.progress.as_ref();
+            let shared = slot.shared_memory;
+            let attachments = Attachments {
+                body: Some(&pending.task.input),
+                // Keep the input for a retry: send a copy instead of moving it.
+                transfer_body: !pending.retryable(),
+                progress: sink.map(|s| s.borrow().block().clone()).filter(|b| shared && b.is_shared()),
+                cancel: pending.cancel.clone().filter(|b| shared && b.is_shared()),
+            };
+            let request = ToWorker::Request { id, op: pending.task.op.clone(), progress: sink.is_some() };
+            if let Err(e) = handle.post(&request, attachments) {
+                pending.settle(Err(e), &self.counters);
+                continue;
+            }
+            wake_ticker |= sink.is_some_and(|s| s.borrow().has_callback());
+            let timeout = pending.task.timeout_ms.map(|ms| {
+                let me = self.me.clone();
+                let worker_id = slot.worker_id;
+                Timer::new(ms, move || {
+                    if let Some(inner) = me.upgrade() {
+                        let mut inner = inner.borrow_mut();
+                        inner.on_timeout(worker_id, id, ms);
+                        inner.pump();
+                    }
+                })
+            });
+            slot.state = SlotState::Busy;
+            slot.running = Some(Running { id, pending: Some(pending), _timeout: timeout, grace: None });
+        }
+        if wake_ticker {
+            if let Some(ticker) = &self.ticker {
+                ticker.wake();
             }
         }
     }
-}
-
-/// Drops `value` after the current event handler returns: a worker's listener or a timer's
-/// callback must not be freed while it is running.
-fn defer_drop<T: 'static>(value: T) {
-    wasm_bindgen_futures::spawn_local(async move { drop(value) });
 }

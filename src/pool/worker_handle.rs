@@ -10,6 +10,7 @@ use web_sys::{ErrorEvent, Event, MessageEvent, Worker};
 
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{Envelope, ToWorker};
+use crate::shared::{CancelBlock, ProgressBlock};
 
 #[wasm_bindgen(module = "/worker/spawn.js")]
 extern "C" {
@@ -44,6 +45,16 @@ pub(crate) enum WorkerEvent {
     Error(String),
     /// A message from the worker could not be deserialised.
     MessageError,
+}
+
+/// What travels beside an envelope: the input bytes and, when memory is shared, the call's
+/// progress and cancel blocks.
+#[derive(Debug, Default)]
+pub(crate) struct Attachments<'a> {
+    pub(crate) body: Option<&'a Uint8Array>,
+    pub(crate) transfer_body: bool,
+    pub(crate) progress: Option<ProgressBlock>,
+    pub(crate) cancel: Option<CancelBlock>,
 }
 
 /// A running worker and the listeners that route its events to the pool.
@@ -87,23 +98,36 @@ impl WorkerHandle {
         Ok(WorkerHandle { worker, on_message, on_error, on_message_error })
     }
 
-    /// Posts `msg` with `body` (moved, not copied: its buffer goes in the transfer list).
+    /// Posts `msg` with its attachments. The body is moved (its buffer in the transfer list)
+    /// unless `transfer_body` is false, when the browser copies it.
     ///
     /// # Errors
     /// `ValidationError` when the browser cannot clone or transfer the message.
-    pub(crate) fn post(&self, msg: &ToWorker, body: Option<&Uint8Array>) -> Result<(), Error> {
+    pub(crate) fn post(&self, msg: &ToWorker, attachments: Attachments<'_>) -> Result<(), Error> {
         let wire = to_js(&Envelope::new(msg))?;
         let transfer = Array::new();
-        if let Some(body) = body {
+        if let Some(body) = attachments.body {
             set(&wire, "body", body);
             let buffer = body.buffer();
-            if buffer.is_instance_of::<js_sys::ArrayBuffer>() {
+            if attachments.transfer_body && buffer.is_instance_of::<js_sys::ArrayBuffer>() {
                 transfer.push(&buffer);
             }
+        }
+        if let Some(progress) = &attachments.progress {
+            set(&wire, "progress", progress.words());
+        }
+        if let Some(cancel) = &attachments.cancel {
+            set(&wire, "cancel", cancel.words());
         }
         self.worker
             .post_message_with_transfer(&wire, &transfer)
             .map_err(|e| Error::validation(format!("cannot send the message to a worker: {}", describe(&e))))
+    }
+
+    /// Posts any value as is (tests of the worker's input validation).
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn post_raw(&self, value: &JsValue) -> Result<(), Error> {
+        self.worker.post_message(value).map_err(|e| Error::validation(describe(&e)))
     }
 
     /// Stops the worker at once; its listeners go when the handle is dropped.

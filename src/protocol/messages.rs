@@ -32,6 +32,16 @@ pub enum ToWorker {
         id: RequestId,
         /// What to do.
         op: Op,
+        /// The caller watches progress: report it (into the shared `progress` block sent beside
+        /// the body, or as `Progress` messages).
+        #[serde(default)]
+        progress: bool,
+    },
+    /// Stop request `id` at its next step (it answers `Failed` with `AbortError`). A cancel for
+    /// a request the worker is not running is ignored: it finished while the cancel was in flight.
+    Cancel {
+        /// The request to stop.
+        id: RequestId,
     },
     /// Are you alive? Answered with [`FromWorker::Pong`] carrying the same `seq`.
     Ping {
@@ -62,6 +72,20 @@ pub enum FromWorker {
         id: Option<RequestId>,
         /// What went wrong.
         error: WireError,
+    },
+    /// How far request `id` has got, when progress cannot be shared through memory.
+    Progress {
+        /// The request's id.
+        id: RequestId,
+        /// Units done.
+        done: f64,
+        /// Units in all (0 = unknown).
+        total: f64,
+    },
+    /// The worker's instance is dying (a panic or trap): replace the worker.
+    Crashed {
+        /// What happened.
+        message: String,
     },
     /// Answer to [`ToWorker::Ping`].
     Pong {

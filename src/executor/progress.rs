@@ -1,0 +1,72 @@
+//! Progress callbacks: `onProgress({ progress, done, total })`, `progress` in 0..=100.
+//!
+//! Workers (or the main-thread driver) write into the call's [`ProgressBlock`]; the executor's
+//! frame ticker reads it at most once per animation frame and calls back only when the value has
+//! advanced, so events are monotonic. Values of 100 are held back while the call runs; the one
+//! and only 100 is sent when the call succeeds, just before its promise resolves.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::shared::ProgressBlock;
+
+/// One call's progress: where it is written and whom to tell.
+#[derive(Debug)]
+pub(crate) struct ProgressSink {
+    block: ProgressBlock,
+    callback: Option<Function>,
+    last: f64,
+}
+
+/// Shared between the running call (writer side, ticker) and the caller's future (final 100).
+pub(crate) type SharedSink = Rc<RefCell<ProgressSink>>;
+
+impl ProgressSink {
+    pub(crate) fn new(block: ProgressBlock, callback: Option<Function>) -> SharedSink {
+        Rc::new(RefCell::new(ProgressSink { block, callback, last: -1.0 }))
+    }
+
+    pub(crate) fn block(&self) -> &ProgressBlock {
+        &self.block
+    }
+
+    pub(crate) fn has_callback(&self) -> bool {
+        self.callback.is_some()
+    }
+
+    /// Calls back if progress advanced since the last call (never with 100 before the end).
+    pub(crate) fn flush(&mut self) {
+        let reading = self.block.read();
+        let percent = reading.percent();
+        if percent > self.last && percent < 100.0 {
+            self.last = percent;
+            self.emit(percent, reading.done as f64, reading.total as f64);
+        }
+    }
+
+    /// The call succeeded: mark the block complete and send the single 100.
+    pub(crate) fn finish(&mut self) {
+        let reading = self.block.read();
+        let total = reading.total.max(reading.done);
+        self.block.write(total, total);
+        if self.last < 100.0 {
+            self.last = 100.0;
+            self.emit(100.0, total as f64, total as f64);
+        }
+    }
+
+    fn emit(&self, progress: f64, done: f64, total: f64) {
+        let Some(callback) = &self.callback else { return };
+        let event = Object::new();
+        let _ = Reflect::set(&event, &"progress".into(), &progress.into());
+        let _ = Reflect::set(&event, &"done".into(), &done.into());
+        let _ = Reflect::set(&event, &"total".into(), &total.into());
+        if let Err(e) = callback.call1(&JsValue::UNDEFINED, &event) {
+            // A throwing callback must not break the pool; report it where the developer looks.
+            web_sys::console::error_2(&"worker-bridge: onProgress threw".into(), &e);
+        }
+    }
+}
