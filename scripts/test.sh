@@ -13,15 +13,19 @@ step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy (native and wasm32)"
 cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --features test-ops -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --all-targets --features test-ops -- -D warnings
 
 step "native tests (cargo test)"
-cargo test
+cargo test --features test-ops
 
 step "browser tests, cross-origin isolated (SharedArrayBuffer available)"
-wasm-pack test --headless --chrome --mode no-install -- --test web
+# The test-only ops (echo, sleep, spin, panic, progress) are compiled in for these runs only.
+BROWSER_TESTS="--features test-ops --test web --test web_pool"
+wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS
 step "browser tests, not cross-origin isolated"
-WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1 wasm-pack test --headless --chrome --mode no-install -- --test web
+WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1 wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS
 
 step "release build of the wasm package and the demo"
 npm run build:wasm

@@ -108,21 +108,12 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
     }
 }
 
-/// The worker's clock; `pause` parks on the shared cancel flag when there is one (so a cancel
-/// wakes it), and otherwise returns at once (the driver yields instead).
-struct WorkerEnv<'a> {
-    cancel: Option<&'a CancelBlock>,
-}
+/// The worker's clock.
+struct WorkerEnv;
 
-impl Env for WorkerEnv<'_> {
+impl Env for WorkerEnv {
     fn now_ms(&self) -> f64 {
         js_sys::Date::now()
-    }
-
-    fn pause(&self, ms: f64) {
-        if let Some(block) = self.cancel {
-            block.wait(ms);
-        }
     }
 }
 
@@ -173,7 +164,6 @@ async fn run(
 
     let mut job = op.start()?;
     let mut source = JsBytesSource::new(body, DEFAULT_CHUNK);
-    let env = WorkerEnv { cancel: cancel.as_ref() };
     let mut progress = WorkerProgress { scope, id, block: progress_block, last_post: f64::NEG_INFINITY };
     let mut silent = crate::ops::NoProgress;
     let sink: &mut dyn Progress = if wants_progress { &mut progress } else { &mut silent };
@@ -182,8 +172,18 @@ async fn run(
         if flag.get() || cancel.as_ref().is_some_and(CancelBlock::is_cancelled) {
             return Err(Error::new(ErrorKind::Abort, "the call was aborted"));
         }
-        if let Step::Done(out) = job.step(&mut source, &env, sink)? {
-            return Ok(out);
+        match job.step(&mut source, &WorkerEnv, sink)? {
+            Step::Done(out) => return Ok(out),
+            Step::Wait(ms) => {
+                // Park on the shared cancel flag (a cancel wakes it); in message mode await a
+                // timer, which also lets a `Cancel` message in.
+                if !cancel.as_ref().is_some_and(|block| block.wait(ms)) {
+                    gloo_timers::future::TimeoutFuture::new(ms.ceil() as u32).await;
+                    last_yield = js_sys::Date::now();
+                }
+                continue;
+            }
+            Step::Continue => {}
         }
         if cancel.is_none() && js_sys::Date::now() - last_yield >= YIELD_EVERY_MS {
             gloo_timers::future::TimeoutFuture::new(0).await;

@@ -177,15 +177,13 @@ async fn drain(inline: Inline) {
     }
 }
 
-/// Main-thread time; `pause` does not block (the driver yields between slices instead).
+/// Main-thread time.
 struct PageEnv;
 
 impl Env for PageEnv {
     fn now_ms(&self) -> f64 {
         now_ms()
     }
-
-    fn pause(&self, _ms: f64) {}
 }
 
 /// Writes progress into the call's block for the ticker to pick up.
@@ -234,8 +232,15 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &Cell<bool>) -> Re
                 return Err(timed_out(limit));
             }
         }
-        if let Step::Done(out) = job.step(&mut source, &PageEnv, progress)? {
-            return Ok(Uint8Array::from(out.as_slice()));
+        match job.step(&mut source, &PageEnv, progress)? {
+            Step::Done(out) => return Ok(Uint8Array::from(out.as_slice())),
+            Step::Wait(ms) => {
+                // Waiting costs the page nothing: await a timer, then start a fresh slice.
+                gloo_timers::future::TimeoutFuture::new(ms.ceil() as u32).await;
+                slice_start = now_ms();
+                continue;
+            }
+            Step::Continue => {}
         }
         if now_ms() - slice_start >= SLICE_MS {
             yield_to_page().await;

@@ -51,7 +51,9 @@ impl ChunkSource for SliceSource<'_> {
     }
 }
 
-/// Drives `job` to completion synchronously, checking `cancel` before every step.
+/// Drives `job` to completion synchronously, checking `cancel` before every step. This blocks
+/// the thread through the job's waits: it is the native driver (tests, tools); the browser
+/// drivers are in `worker_main` and `executor::inline`.
 ///
 /// # Errors
 /// The job's or the source's failures, or [`ErrorKind::Abort`] when `cancel` fires.
@@ -67,8 +69,26 @@ pub fn drive(
         if cancel.is_cancelled() {
             return Err(Error::new(ErrorKind::Abort, "cancelled"));
         }
-        if let Step::Done(out) = job.step(source, env, progress)? {
-            return Ok(out);
+        match job.step(source, env, progress)? {
+            Step::Done(out) => return Ok(out),
+            Step::Wait(ms) => block_for(env, ms),
+            Step::Continue => {}
+        }
+    }
+}
+
+/// Blocks for `ms`: a real sleep natively; on wasm32 (no `thread::sleep`) a spin on `env`'s clock.
+fn block_for(env: &dyn Env, ms: f64) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = env;
+        std::thread::sleep(std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3));
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let until = env.now_ms() + ms;
+        while env.now_ms() < until {
+            std::hint::spin_loop();
         }
     }
 }

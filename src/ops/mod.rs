@@ -93,21 +93,22 @@ pub trait Stream {
 }
 
 /// What a step produced.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Step {
     /// More to do: call [`Job::step`] again.
     Continue,
+    /// Nothing to do for up to this many milliseconds; then call [`Job::step`] again. Ops never
+    /// block: the driver waits in whatever way its thread allows (a worker may park, the main
+    /// thread awaits a timer) and may come back early, e.g. to deliver a cancellation.
+    Wait(f64),
     /// Finished, with the output.
     Done(Vec<u8>),
 }
 
-/// The clock and the wait a driver provides to ops that need time.
+/// The clock a driver provides to ops that need time.
 pub trait Env {
     /// A monotonic clock in milliseconds.
     fn now_ms(&self) -> f64;
-    /// Waits up to `ms` (or returns early, e.g. on cancellation; or at once where the thread must
-    /// not block).
-    fn pause(&self, ms: f64);
 }
 
 /// Where a job reports how far it has got; `done` never decreases, `total` may be 0 (unknown).
@@ -195,10 +196,6 @@ impl Default for StdEnv {
 impl Env for StdEnv {
     fn now_ms(&self) -> f64 {
         self.0.elapsed().as_secs_f64() * 1e3
-    }
-
-    fn pause(&self, ms: f64) {
-        std::thread::sleep(std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3));
     }
 }
 

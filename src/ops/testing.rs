@@ -5,7 +5,7 @@ use super::{ChunkSource, Env, Job, JobKind, Op, Progress, Step, Stream, TEST_OP_
 use crate::error::Error;
 
 /// Longest single wait inside `sleep`, so cancellation is seen promptly even where the driver's
-/// `pause` cannot be interrupted.
+/// wait cannot be interrupted.
 const SLEEP_SLICE_MS: f64 = 5.0;
 
 pub(super) fn start(op: &Op) -> Result<Job, Error> {
@@ -65,8 +65,7 @@ impl TestJob {
                 if elapsed >= *ms {
                     return Ok(Step::Done(Vec::new()));
                 }
-                env.pause((*ms - elapsed).min(SLEEP_SLICE_MS));
-                Ok(Step::Continue)
+                Ok(Step::Wait((*ms - elapsed).min(SLEEP_SLICE_MS)))
             }
             TestJob::Spin { ms } => {
                 let start = env.now_ms();
@@ -82,8 +81,7 @@ impl TestJob {
                 }
                 *done += 1;
                 progress.report(*done, *steps);
-                env.pause(5.0);
-                Ok(Step::Continue)
+                Ok(Step::Wait(5.0))
             }
         }
     }

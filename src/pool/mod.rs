@@ -440,9 +440,10 @@ impl Inner {
             }
             FromWorker::Failed { id: Some(id), error } => self.finish(index, id, Err(error.into())),
             FromWorker::Failed { id: None, error } => {
-                web_sys::console::warn_1(
-                    &format!("worker-bridge: a worker rejected a message: {}", error.message).into(),
-                );
+                // The worker refused a message it could not read and carries on; keep the reason.
+                let reason = format!("the worker rejected a message: {}: {}", error.name, error.message);
+                web_sys::console::warn_1(&format!("worker-bridge: {reason}").into());
+                slot.last_error = Some(reason);
             }
             FromWorker::Progress { id, done, total } => {
                 let sink =

@@ -1,0 +1,522 @@
+//! The pool contract in a real browser, with the test-only ops (`--features test-ops`): timeouts,
+//! cancellation, crashes and retries, progress, shared memory, scheduling, resize, hostile
+//! messages. `npm test` runs it cross-origin isolated and not.
+#![cfg(all(target_arch = "wasm32", feature = "test-ops"))]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::convert::TryFromJsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::AbortController;
+use worker_bridge::{SharedCancellation, SharedProgress, WorkerBridge};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+fn num(v: &JsValue, key: &str) -> f64 {
+    get(v, key).as_f64().unwrap_or_else(|| panic!("{key} is not a number"))
+}
+
+async fn bridge(pairs: &[(&str, JsValue)]) -> WorkerBridge {
+    let mut all = vec![("fallback", JsValue::from("never"))];
+    all.extend(pairs.iter().cloned());
+    let value = JsFuture::from(WorkerBridge::create(obj(&all))).await.expect("create() resolves");
+    WorkerBridge::try_from_js_value(value).expect("a WorkerBridge")
+}
+
+fn op(kind: &str, pairs: &[(&str, JsValue)]) -> JsValue {
+    let mut all = vec![("kind", JsValue::from(kind))];
+    all.extend(pairs.iter().cloned());
+    obj(&all)
+}
+
+fn sleep(b: &WorkerBridge, ms: u32, options: JsValue) -> Promise {
+    b.test_op(op("sleep", &[("ms", ms.into())]), Uint8Array::new_with_length(0).into(), options)
+}
+
+fn echo(b: &WorkerBridge, bytes: &[u8], options: JsValue) -> Promise {
+    b.test_op(op("echo", &[]), Uint8Array::from(bytes).into(), options)
+}
+
+async fn settle(p: Promise) -> Result<JsValue, String> {
+    JsFuture::from(p).await.map_err(|e| get(&e, "name").as_string().unwrap_or_else(|| format!("{e:?}")))
+}
+
+async fn delay(ms: i32) {
+    let p = Promise::new(&mut |resolve, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Whether `p` settles within `ms` (without consuming its result).
+async fn settles_within(p: &Promise, ms: i32) -> bool {
+    let timer = Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_1(&resolve, ms, &"late".into())
+            .unwrap();
+    });
+    let noop = Closure::<dyn FnMut(JsValue)>::new(|_| {});
+    let settled = p.then2(&noop, &noop);
+    let winner = JsFuture::from(Promise::race(&Array::of2(&settled, &timer))).await.unwrap();
+    winner.as_string().as_deref() != Some("late")
+}
+
+fn workers(b: &WorkerBridge) -> Vec<JsValue> {
+    Array::from(&get(&b.status(), "workers")).iter().collect()
+}
+
+fn counters(b: &WorkerBridge) -> JsValue {
+    get(&b.status(), "counters")
+}
+
+/// Polls `status()` until `pred` holds (at most `ms`).
+async fn until(b: &WorkerBridge, ms: i32, what: &str, pred: impl Fn(&[JsValue]) -> bool) {
+    let mut waited = 0;
+    while !pred(&workers(b)) {
+        assert!(waited < ms, "timed out waiting for {what}: {:?}", js_sys::JSON::stringify(&b.status()));
+        delay(20).await;
+        waited += 20;
+    }
+}
+
+fn all_idle(n: usize) -> impl Fn(&[JsValue]) -> bool {
+    move |ws| ws.len() == n && ws.iter().all(|w| get(w, "state").as_string().as_deref() == Some("idle"))
+}
+
+fn ids(b: &WorkerBridge) -> Vec<u32> {
+    workers(b).iter().map(|w| num(w, "id") as u32).collect()
+}
+
+#[wasm_bindgen_test]
+async fn timeout_rejects_and_the_pool_returns_to_full_size_with_a_new_worker() {
+    let b = bridge(&[("poolSize", 2.into())]).await;
+    let before = ids(&b);
+    let spin = b.test_op(
+        op("spin", &[("ms", 10_000.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("timeoutMs", 200.into())]),
+    );
+    assert_eq!(settle(spin).await.unwrap_err(), "TimeoutError");
+    until(&b, 10_000, "a replacement worker", all_idle(2)).await;
+    let after = ids(&b);
+    assert_eq!(after.len(), 2);
+    assert!(after.iter().any(|id| !before.contains(id)), "a new worker id: {before:?} → {after:?}");
+    assert_eq!(workers(&b).iter().map(|w| num(w, "restarts")).sum::<f64>(), 1.0);
+    assert_eq!(num(&counters(&b), "timedOut"), 1.0);
+    // The pool still works.
+    assert_eq!(Uint8Array::new(&settle(echo(&b, b"ok", JsValue::UNDEFINED)).await.unwrap()).to_vec(), b"ok");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn abort_of_queued_and_running_calls() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let running_ctl = AbortController::new().unwrap();
+    let queued_ctl = AbortController::new().unwrap();
+    let running = sleep(&b, 5_000, obj(&[("signal", running_ctl.signal().into())]));
+    let queued = sleep(&b, 5_000, obj(&[("signal", queued_ctl.signal().into())]));
+    delay(50).await;
+    assert_eq!(num(&b.status(), "queued"), 1.0);
+
+    queued_ctl.abort();
+    assert!(settles_within(&queued, 100).await, "a queued call rejects at once");
+    assert_eq!(settle(queued).await.unwrap_err(), "AbortError");
+    assert_eq!(num(&b.status(), "queued"), 0.0);
+
+    let worker = ids(&b);
+    running_ctl.abort();
+    assert!(settles_within(&running, 250).await, "a running call rejects within the grace period");
+    assert_eq!(settle(running).await.unwrap_err(), "AbortError");
+    // `sleep` checks for cancellation: it stops by itself and its worker is kept.
+    until(&b, 2_000, "the worker to be idle again", all_idle(1)).await;
+    assert_eq!(ids(&b), worker, "a cooperative cancel does not replace the worker");
+    assert_eq!(num(&counters(&b), "cancelled"), 2.0);
+
+    // An already-aborted signal rejects before anything is queued.
+    let ctl = AbortController::new().unwrap();
+    ctl.abort();
+    assert_eq!(settle(sleep(&b, 10, obj(&[("signal", ctl.signal().into())]))).await.unwrap_err(), "AbortError");
+    assert_eq!(num(&counters(&b), "submitted"), 2.0, "the pre-aborted call was never submitted");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_spin_that_ignores_cancel_is_killed_after_the_grace_period() {
+    let b = bridge(&[("poolSize", 1.into()), ("cancelGraceMs", 100.into())]).await;
+    let worker = ids(&b);
+    let ctl = AbortController::new().unwrap();
+    let spin = b.test_op(
+        op("spin", &[("ms", 20_000.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("signal", ctl.signal().into())]),
+    );
+    delay(50).await;
+    ctl.abort();
+    assert_eq!(settle(spin).await.unwrap_err(), "AbortError");
+    until(&b, 10_000, "the spinning worker to be replaced", all_idle(1)).await;
+    assert_ne!(ids(&b), worker);
+    let w = &workers(&b)[0];
+    assert_eq!(num(w, "restarts"), 1.0);
+    assert!(get(w, "lastError").as_string().unwrap().contains("did not stop"));
+    assert_eq!(Uint8Array::new(&settle(echo(&b, b"alive", JsValue::UNDEFINED)).await.unwrap()).to_vec(), b"alive");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_panic_is_retried_once_then_rejects_and_other_calls_are_unaffected() {
+    let b = bridge(&[("poolSize", 2.into())]).await;
+    let panic = b.test_op(op("panic", &[]), Uint8Array::new_with_length(0).into(), JsValue::UNDEFINED);
+    let others: Vec<(Vec<u8>, Promise)> = (0..20u8)
+        .map(|i| {
+            let bytes = vec![i; 1000 + usize::from(i)];
+            let p = echo(&b, &bytes, JsValue::UNDEFINED);
+            (bytes, p)
+        })
+        .collect();
+    assert_eq!(settle(panic).await.unwrap_err(), "WorkerCrashedError");
+    for (bytes, p) in others {
+        assert_eq!(Uint8Array::new(&settle(p).await.unwrap()).to_vec(), bytes);
+    }
+    let c = counters(&b);
+    assert_eq!(num(&c, "retried"), 1.0);
+    assert_eq!(num(&c, "failed"), 1.0);
+    assert_eq!(num(&c, "completed"), 20.0);
+    until(&b, 10_000, "both workers back", all_idle(2)).await;
+    assert_eq!(workers(&b).iter().map(|w| num(w, "restarts")).sum::<f64>(), 2.0);
+    assert!(workers(&b).iter().any(|w| get(w, "lastError").as_string().is_some_and(|e| e.contains("panic"))));
+
+    // With retries: 0 the first crash rejects.
+    let once = b.test_op(op("panic", &[]), Uint8Array::new_with_length(0).into(), obj(&[("retries", 0.into())]));
+    assert_eq!(settle(once).await.unwrap_err(), "WorkerCrashedError");
+    assert_eq!(num(&counters(&b), "retried"), 1.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+type Events = Rc<RefCell<Vec<(f64, f64, f64)>>>;
+
+fn recorder() -> (Events, Closure<dyn FnMut(JsValue)>) {
+    let events: Events = Rc::default();
+    let sink = events.clone();
+    let callback = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        sink.borrow_mut().push((num(&e, "progress"), num(&e, "done"), num(&e, "total")));
+    });
+    (events, callback)
+}
+
+fn check_progress(events: &[(f64, f64, f64)]) {
+    assert!(events.len() >= 2, "some intermediate events: {events:?}");
+    assert!(events.windows(2).all(|w| w[0].0 <= w[1].0), "monotonic: {events:?}");
+    assert!(events.iter().all(|e| (0.0..=100.0).contains(&e.0)));
+    assert_eq!(events.iter().filter(|e| e.0 == 100.0).count(), 1, "exactly one 100: {events:?}");
+    assert_eq!(events.last().unwrap().0, 100.0, "ends at 100");
+}
+
+#[wasm_bindgen_test]
+async fn progress_is_monotonic_and_ends_with_one_100() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let (events, callback) = recorder();
+    let options = obj(&[("onProgress", callback.as_ref().clone())]);
+    settle(b.test_op(op("progress", &[("steps", 40.into())]), Uint8Array::new_with_length(0).into(), options))
+        .await
+        .unwrap();
+    check_progress(&events.borrow());
+    assert_eq!(events.borrow().last().unwrap().1, 40.0);
+
+    // A byte-stream op reports bytes: 8 MiB hashed in 1 MiB chunks.
+    let (events, callback) = recorder();
+    let data = Uint8Array::new_with_length(8 << 20);
+    settle(b.crypto().sha256(data.into(), obj(&[("onProgress", callback.as_ref().clone())]))).await.unwrap();
+    check_progress(&events.borrow());
+    assert_eq!(events.borrow().last().unwrap().2, f64::from(8u32 << 20));
+
+    // Main-thread placement keeps the same contract.
+    let inline = JsFuture::from(WorkerBridge::create(obj(&[("fallback", "always".into())]))).await.unwrap();
+    let inline = WorkerBridge::try_from_js_value(inline).unwrap();
+    let (events, callback) = recorder();
+    let options = obj(&[("onProgress", callback.as_ref().clone())]);
+    settle(inline.test_op(op("progress", &[("steps", 20.into())]), Uint8Array::new_with_length(0).into(), options))
+        .await
+        .unwrap();
+    check_progress(&events.borrow());
+    JsFuture::from(inline.terminate()).await.unwrap();
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn shared_progress_is_readable_while_a_worker_runs() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let progress = SharedProgress::new(None);
+    let isolated = get(&js_sys::global(), "crossOriginIsolated").is_truthy();
+    assert_eq!(progress.is_shared(), isolated, "shared memory exactly when cross-origin isolated");
+    let handle = JsValue::from(progress);
+    let call = b.test_op(
+        op("progress", &[("steps", 60.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("progress", handle.clone())]),
+    );
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        delay(10).await;
+        let percent = num(&handle, "percent");
+        seen.push(percent);
+        if percent >= 100.0 {
+            break;
+        }
+    }
+    settle(call).await.unwrap();
+    assert!(seen.iter().any(|&p| p > 0.0 && p < 100.0), "an intermediate value was read from the page: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "monotonic: {seen:?}");
+    assert_eq!(num(&handle, "percent"), 100.0);
+    assert_eq!(num(&handle, "current"), 60.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn shared_cancellation_stops_a_call() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let token = JsValue::from(SharedCancellation::new());
+    let call = sleep(&b, 10_000, obj(&[("signal", token.clone())]));
+    delay(50).await;
+    let cancel: Function = get(&token, "cancel").unchecked_into();
+    cancel.call0(&token).unwrap();
+    assert_eq!(settle(call).await.unwrap_err(), "AbortError");
+    assert!(get(&token, "isCancelled").as_bool().unwrap());
+    let to_signal: Function = get(&token, "toAbortSignal").unchecked_into();
+    let signal = to_signal.call0(&token).unwrap();
+    assert!(get(&signal, "aborted").as_bool().unwrap(), "toAbortSignal of a cancelled token is aborted");
+    until(&b, 2_000, "the worker idle", all_idle(1)).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn five_thousand_mixed_calls_with_random_aborts_all_settle_correctly() {
+    let b = bridge(&[("poolSize", 2.into())]).await;
+    let mut x = 0x1234_5678u32;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    let mut calls = Vec::new();
+    let mut controllers = Vec::new();
+    for i in 0..5_000u32 {
+        let len = (rand() % 2048) as usize;
+        let bytes: Vec<u8> = (0..len).map(|j| (i as usize + j) as u8).collect();
+        let ctl = AbortController::new().unwrap();
+        let options = obj(&[("signal", ctl.signal().into())]);
+        let (p, expected) = if i % 3 == 0 {
+            (b.crypto().sha256(Uint8Array::from(bytes.as_slice()).into(), options), None)
+        } else {
+            (echo(&b, &bytes, options), Some(bytes.clone()))
+        };
+        if rand() % 5 == 0 {
+            controllers.push(ctl);
+        }
+        calls.push((bytes, expected, p));
+    }
+    // Abort a fifth of them, while they are queued or running.
+    for ctl in &controllers {
+        ctl.abort();
+        if rand() % 50 == 0 {
+            delay(1).await;
+        }
+    }
+    let (mut ok, mut aborted) = (0, 0);
+    for (bytes, expected, p) in calls {
+        match settle(p).await {
+            Ok(v) => {
+                let got = Uint8Array::new(&v).to_vec();
+                match expected {
+                    Some(expected) => assert_eq!(got, expected),
+                    None => {
+                        let digest = worker_bridge::ops::run(
+                            &worker_bridge::ops::Op::Sha256,
+                            &bytes,
+                            &FixedEnv,
+                            &mut worker_bridge::ops::NoProgress,
+                            &worker_bridge::ops::NeverCancel,
+                        )
+                        .unwrap();
+                        assert_eq!(got, digest);
+                    }
+                }
+                ok += 1;
+            }
+            Err(name) => {
+                assert_eq!(name, "AbortError");
+                aborted += 1;
+            }
+        }
+    }
+    assert_eq!(ok + aborted, 5_000);
+    assert!(aborted >= controllers.len() / 2, "most aborts landed before completion ({aborted})");
+    let c = counters(&b);
+    assert_eq!(num(&c, "completed") as usize, ok);
+    assert_eq!(num(&c, "cancelled") as usize, aborted);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+/// A clock for running an op synchronously in the test itself (SHA-256 does not read it).
+struct FixedEnv;
+
+impl worker_bridge::ops::Env for FixedEnv {
+    fn now_ms(&self) -> f64 {
+        0.0
+    }
+}
+
+#[wasm_bindgen_test]
+async fn terminate_settles_running_and_queued_calls() {
+    let b = bridge(&[("poolSize", 2.into())]).await;
+    let calls: Vec<Promise> = (0..10).map(|_| sleep(&b, 5_000, JsValue::UNDEFINED)).collect();
+    delay(50).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+    for p in calls {
+        assert_eq!(settle(p).await.unwrap_err(), "TerminatedError");
+    }
+    let c = counters(&b);
+    assert_eq!(num(&c, "failed"), 10.0);
+}
+
+#[wasm_bindgen_test]
+async fn malformed_messages_to_a_worker_are_rejected_and_it_keeps_serving() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let worker = ids(&b);
+    let id = "0b9f3c1e-5a4d-4f7e-9c2b-8d1e6f0a7b3c";
+    let garbage = [
+        JsValue::NULL,
+        JsValue::from(42),
+        JsValue::from("request"),
+        obj(&[("v", 1.into())]),
+        obj(&[("v", 2.into()), ("msg", obj(&[("type", "ping".into()), ("seq", 1.into())]))]),
+        obj(&[("v", 1.into()), ("msg", obj(&[("type", "request".into())]))]),
+        obj(&[
+            ("v", 1.into()),
+            ("msg", obj(&[("type", "request".into()), ("id", id.into()), ("op", obj(&[("kind", "rm -rf".into())]))])),
+        ]),
+        obj(&[
+            ("v", 1.into()),
+            ("msg", obj(&[("type", "request".into()), ("id", id.into()), ("op", obj(&[("kind", "sha256".into())]))])),
+        ]),
+    ];
+    for g in &garbage {
+        b.post_raw(0, g.clone()).unwrap();
+        let ok = settle(echo(&b, b"still here", JsValue::UNDEFINED)).await.unwrap();
+        assert_eq!(Uint8Array::new(&ok).to_vec(), b"still here");
+    }
+    let w = &workers(&b)[0];
+    assert_eq!(ids(&b), worker, "the same worker served throughout");
+    assert_eq!(num(w, "restarts"), 0.0);
+    let last = get(w, "lastError").as_string().unwrap_or_default();
+    assert!(
+        last.contains("ValidationError"),
+        "the worker answered with a ValidationError: {:?}",
+        js_sys::JSON::stringify(&b.status())
+    );
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn priorities_and_deadlines_order_the_queue() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let order: Rc<RefCell<Vec<String>>> = Rc::default();
+    let blocker = sleep(&b, 200, JsValue::UNDEFINED);
+    let mut calls = Vec::new();
+    let mut callbacks = Vec::new();
+    for (name, options) in [
+        ("low", obj(&[("priority", "low".into())])),
+        ("normal", JsValue::UNDEFINED),
+        ("normal-late", obj(&[("deadline", 2e12.into())])),
+        ("normal-early", obj(&[("deadline", 1e12.into())])),
+        ("high", obj(&[("priority", "high".into())])),
+    ] {
+        let log = order.clone();
+        let done = Closure::<dyn FnMut(JsValue)>::new(move |_| log.borrow_mut().push(name.to_owned()));
+        calls.push(echo(&b, name.as_bytes(), options).then(&done));
+        callbacks.push(done);
+    }
+    settle(blocker).await.unwrap();
+    JsFuture::from(Promise::all(&calls.into_iter().collect::<Array>())).await.unwrap();
+    assert_eq!(*order.borrow(), ["high", "normal-early", "normal-late", "normal", "low"]);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_full_queue_rejects_at_once() {
+    let b = bridge(&[("poolSize", 1.into()), ("maxQueue", 2.into())]).await;
+    let running = sleep(&b, 300, JsValue::UNDEFINED);
+    delay(30).await;
+    let queued: Vec<Promise> = (0..2).map(|_| echo(&b, b"q", JsValue::UNDEFINED)).collect();
+    assert_eq!(settle(echo(&b, b"one too many", JsValue::UNDEFINED)).await.unwrap_err(), "QueueFullError");
+    settle(running).await.unwrap();
+    for p in queued {
+        settle(p).await.unwrap();
+    }
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn resize_grows_and_shrinks_without_losing_queued_work() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let calls: Vec<Promise> = (0..30).map(|i| sleep(&b, 20 + i, JsValue::UNDEFINED)).collect();
+    JsFuture::from(b.resize(3)).await.unwrap();
+    until(&b, 10_000, "three workers", |ws| ws.len() == 3).await;
+    delay(100).await;
+    JsFuture::from(b.resize(1)).await.unwrap();
+    for p in calls {
+        settle(p).await.unwrap();
+    }
+    until(&b, 5_000, "one idle worker", all_idle(1)).await;
+    assert_eq!(num(&counters(&b), "completed"), 30.0);
+    assert_eq!(settle(b.resize(0)).await.unwrap_err(), "ValidationError");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_64_mib_transfer_moves_buffers_both_ways() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let size = 64u32 << 20;
+    let input = Uint8Array::new_with_length(size);
+    input.fill(7, 0, size);
+    let result = settle(echo_js(&b, &input, obj(&[("transfer", true.into())]))).await.unwrap();
+    assert_eq!(input.byte_length(), 0, "the input was moved out, not cloned");
+    let out = Uint8Array::new(&result);
+    assert_eq!(out.byte_length(), size);
+    assert_eq!(out.buffer().byte_length(), size, "the result owns exactly its bytes");
+    assert_eq!(out.get_index(size - 1), 7);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+fn echo_js(b: &WorkerBridge, input: &Uint8Array, options: JsValue) -> Promise {
+    b.test_op(op("echo", &[]), input.clone().into(), options)
+}
+
+#[wasm_bindgen_test]
+async fn health_pings_do_not_disturb_idle_workers() {
+    let b = bridge(&[("poolSize", 2.into()), ("healthIntervalMs", 30.into())]).await;
+    delay(300).await;
+    for i in 0..20u8 {
+        settle(echo(&b, &[i], JsValue::UNDEFINED)).await.unwrap();
+    }
+    delay(100).await;
+    assert!(workers(&b).iter().all(|w| num(w, "restarts") == 0.0), "{:?}", js_sys::JSON::stringify(&b.status()));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
