@@ -28,5 +28,7 @@ mod worker_main;
 
 pub use bridge::{CryptoFacade, WorkerBridge};
 pub use error::{Error, ErrorKind};
-pub use shared::{SharedCancellation, SharedCounter, SharedProgress};
+pub use shared::{
+    create_cancellation_token, create_progress_tracker, SharedCancellation, SharedCounter, SharedProgress,
+};
 pub use status::{CounterSnapshot, Mode, Status, WorkerStatus};

@@ -520,3 +520,39 @@ async fn health_pings_do_not_disturb_idle_workers() {
     assert!(workers(&b).iter().all(|w| num(w, "restarts") == 0.0), "{:?}", js_sys::JSON::stringify(&b.status()));
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn seed_api_progress_tracker_and_cancellation_token() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let tracker = worker_bridge::create_progress_tracker(Some(10.0)).unwrap();
+    let progress = get(&tracker, "progress");
+    assert_eq!(num(&progress, "total"), 10.0);
+    assert_eq!(num(&progress, "percent"), 0.0);
+    let call = b.test_op(
+        op("progress", &[("steps", 10.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("progress", progress.clone())]),
+    );
+    settle(call).await.unwrap();
+    assert_eq!(num(&progress, "current"), 10.0);
+    assert_eq!(num(&progress, "percent"), 100.0);
+    let cleanup: Function = get(&tracker, "cleanup").unchecked_into();
+    cleanup.call0(&JsValue::NULL).unwrap();
+
+    let token = worker_bridge::create_cancellation_token().unwrap();
+    let cancellation = get(&token, "cancellation");
+    let to_signal: Function = get(&cancellation, "toAbortSignal").unchecked_into();
+    let signal = to_signal.call0(&cancellation).unwrap();
+    let call = sleep(&b, 10_000, obj(&[("signal", signal.clone())]));
+    delay(30).await;
+    let cancel: Function = get(&token, "cancel").unchecked_into();
+    cancel.call0(&JsValue::NULL).unwrap();
+    assert!(get(&signal, "aborted").as_bool().unwrap());
+    assert_eq!(settle(call).await.unwrap_err(), "AbortError");
+
+    let counter = worker_bridge::SharedCounter::new(Some(5));
+    assert_eq!(counter.increment(None), 6);
+    assert_eq!(counter.increment(Some(-2)), 4);
+    assert_eq!(counter.value(), 4);
+    JsFuture::from(b.terminate()).await.unwrap();
+}

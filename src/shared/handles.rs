@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use js_sys::{Atomics, Int32Array};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::{AbortController, AbortSignal};
 
 use super::{words, CancelBlock, ProgressBlock};
@@ -152,4 +153,33 @@ impl SharedCounter {
     pub fn words(&self) -> Int32Array {
         self.words.clone()
     }
+}
+
+/// `createProgressTracker(total)` → `{ progress, cleanup }`: a [`SharedProgress`] to pass to a
+/// call (`{ progress }`) and read from anywhere, and a function that frees it.
+#[wasm_bindgen(js_name = createProgressTracker)]
+pub fn create_progress_tracker(total: Option<f64>) -> Result<JsValue, JsValue> {
+    let progress = JsValue::from(SharedProgress::new(total));
+    pair(("progress", progress.clone()), ("cleanup", bound_method(&progress, "free")?))
+}
+
+/// `createCancellationToken()` → `{ cancellation, cancel }`: a [`SharedCancellation`] to pass
+/// as a call's `signal` (or turn into an `AbortSignal`), and the function that cancels it.
+#[wasm_bindgen(js_name = createCancellationToken)]
+pub fn create_cancellation_token() -> Result<JsValue, JsValue> {
+    let cancellation = JsValue::from(SharedCancellation::new());
+    pair(("cancellation", cancellation.clone()), ("cancel", bound_method(&cancellation, "cancel")?))
+}
+
+/// `object[name].bind(object)`: a plain function, so no Rust closure is created (or leaked).
+fn bound_method(object: &JsValue, name: &str) -> Result<JsValue, JsValue> {
+    let method: js_sys::Function = js_sys::Reflect::get(object, &name.into())?.dyn_into()?;
+    Ok(method.bind0(object).into())
+}
+
+fn pair(a: (&str, JsValue), b: (&str, JsValue)) -> Result<JsValue, JsValue> {
+    let obj = js_sys::Object::new();
+    js_sys::Reflect::set(&obj, &a.0.into(), &a.1)?;
+    js_sys::Reflect::set(&obj, &b.0.into(), &b.1)?;
+    Ok(obj.into())
 }

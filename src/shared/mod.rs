@@ -12,7 +12,9 @@
 
 mod handles;
 
-pub use handles::{SharedCancellation, SharedCounter, SharedProgress};
+pub use handles::{
+    create_cancellation_token, create_progress_tracker, SharedCancellation, SharedCounter, SharedProgress,
+};
 
 use js_sys::{ArrayBuffer, Atomics, Int32Array, SharedArrayBuffer};
 use wasm_bindgen::{JsCast, JsValue};
