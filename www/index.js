@@ -26,9 +26,11 @@ function renderStatus(bridge) {
   $('coi').textContent = `crossOriginIsolated: ${s.crossOriginIsolated}`;
   $('coi').className = `badge ${s.crossOriginIsolated ? 'on' : 'off'}`;
   $('queued').textContent = `queued: ${s.queued}`;
+  const c = s.counters;
+  $('counters').textContent = `calls: ${c.completed} done, ${c.cancelled} cancelled, ${c.failed + c.timedOut} failed`;
   $('workers').replaceChildren(...s.workers.map((w) => {
     const tr = document.createElement('tr');
-    for (const v of [w.id, w.state, w.busy ? 'yes' : 'no', w.tasksDone]) {
+    for (const v of [w.id, w.state, w.busy ? 'yes' : 'no', w.tasksDone, w.restarts, w.lastError ?? '']) {
       const td = document.createElement('td');
       td.textContent = String(v);
       tr.append(td);
@@ -37,14 +39,18 @@ function renderStatus(bridge) {
   }));
 }
 
-async function hashAndShow(bridge, bytes, label) {
+async function hashAndShow(bridge, bytes, label, signal) {
   const length = bytes.byteLength;
   $('input').textContent = `${label} (${length.toLocaleString()} bytes)`;
   for (const id of ['digest', 'webcrypto', 'match', 'time']) $(id).textContent = '…';
   // WebCrypto needs its own copy: the bridge call below transfers (detaches) `bytes`.
   const reference = crypto.subtle.digest('SHA-256', bytes.slice());
   const t0 = performance.now();
-  const digest = await bridge.crypto.sha256(bytes, { transfer: true });
+  const onProgress = ({ progress }) => {
+    $('bar').value = progress;
+    $('percent').textContent = `${progress.toFixed(0)}%`;
+  };
+  const digest = await bridge.crypto.sha256(bytes, { transfer: true, onProgress, signal });
   const ms = performance.now() - t0;
   const expected = new Uint8Array(await reference);
   $('digest').textContent = hex(digest);
@@ -62,15 +68,21 @@ async function main() {
   renderStatus(bridge);
   setInterval(() => renderStatus(bridge), 250);
 
+  let controller = null;
+  $('cancel').addEventListener('click', () => controller?.abort());
   const run = async (makeBytes, label) => {
     document.body.dataset.state = 'busy';
+    controller = new AbortController();
+    $('cancel').disabled = false;
+    $('bar').value = 0;
     try {
-      await hashAndShow(bridge, await makeBytes(), label);
+      await hashAndShow(bridge, await makeBytes(), label, controller.signal);
       document.body.dataset.state = 'done';
     } catch (e) {
       $('digest').textContent = `${e.name}: ${e.message}`;
-      document.body.dataset.state = 'error';
+      document.body.dataset.state = e.name === 'AbortError' ? 'cancelled' : 'error';
     }
+    $('cancel').disabled = true;
     renderStatus(bridge);
   };
   $('generate').addEventListener('click', () => {
