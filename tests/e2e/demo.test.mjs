@@ -68,6 +68,7 @@ test('isolated page: hashes in workers and shows the digest WebCrypto computes',
     const generated = await digestOf(page);
     assert.equal(generated.match, 'yes');
     assert.equal(generated.ours, generated.webcrypto);
+    assert.equal(await page.$eval('#bar', (bar) => bar.value), 100, 'the progress bar reached 100');
 
     // The pool did the work: the status table shows the tasks done by workers.
     const done = await page.$$eval('#workers tr td:nth-child(4)', (tds) => tds.reduce((n, td) => n + Number(td.textContent), 0));
