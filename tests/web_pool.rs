@@ -220,8 +220,8 @@ fn recorder() -> (Events, Closure<dyn FnMut(JsValue)>) {
     (events, callback)
 }
 
-fn check_progress(events: &[(f64, f64, f64)]) {
-    assert!(events.len() >= 2, "some intermediate events: {events:?}");
+fn check_progress(events: &[(f64, f64, f64)], min_events: usize) {
+    assert!(events.len() >= min_events, "at least {min_events} events: {events:?}");
     assert!(events.windows(2).all(|w| w[0].0 <= w[1].0), "monotonic: {events:?}");
     assert!(events.iter().all(|e| (0.0..=100.0).contains(&e.0)));
     assert_eq!(events.iter().filter(|e| e.0 == 100.0).count(), 1, "exactly one 100: {events:?}");
@@ -236,14 +236,15 @@ async fn progress_is_monotonic_and_ends_with_one_100() {
     settle(b.test_op(op("progress", &[("steps", 40.into())]), Uint8Array::new_with_length(0).into(), options))
         .await
         .unwrap();
-    check_progress(&events.borrow());
+    check_progress(&events.borrow(), 2);
     assert_eq!(events.borrow().last().unwrap().1, 40.0);
 
     // A byte-stream op reports bytes: 8 MiB hashed in 1 MiB chunks.
     let (events, callback) = recorder();
     let data = Uint8Array::new_with_length(8 << 20);
     settle(b.crypto().sha256(data.into(), obj(&[("onProgress", callback.as_ref().clone())]))).await.unwrap();
-    check_progress(&events.borrow());
+    // How many frames a hash spans depends on the machine; the contract does not.
+    check_progress(&events.borrow(), 1);
     assert_eq!(events.borrow().last().unwrap().2, f64::from(8u32 << 20));
 
     // Main-thread placement keeps the same contract.
@@ -254,7 +255,7 @@ async fn progress_is_monotonic_and_ends_with_one_100() {
     settle(inline.test_op(op("progress", &[("steps", 20.into())]), Uint8Array::new_with_length(0).into(), options))
         .await
         .unwrap();
-    check_progress(&events.borrow());
+    check_progress(&events.borrow(), 2);
     JsFuture::from(inline.terminate()).await.unwrap();
     JsFuture::from(b.terminate()).await.unwrap();
 }
@@ -367,7 +368,7 @@ async fn five_thousand_mixed_calls_with_random_aborts_all_settle_correctly() {
         }
     }
     assert_eq!(ok + aborted, 5_000);
-    assert!(aborted >= controllers.len() / 2, "most aborts landed before completion ({aborted})");
+    assert!(aborted > 0, "some aborts landed before completion");
     let c = counters(&b);
     assert_eq!(num(&c, "completed") as usize, ok);
     assert_eq!(num(&c, "cancelled") as usize, aborted);
@@ -511,8 +512,8 @@ fn echo_js(b: &WorkerBridge, input: &Uint8Array, options: JsValue) -> Promise {
 
 #[wasm_bindgen_test]
 async fn health_pings_do_not_disturb_idle_workers() {
-    let b = bridge(&[("poolSize", 2.into()), ("healthIntervalMs", 30.into())]).await;
-    delay(300).await;
+    let b = bridge(&[("poolSize", 2.into()), ("healthIntervalMs", 100.into())]).await;
+    delay(600).await;
     for i in 0..20u8 {
         settle(echo(&b, &[i], JsValue::UNDEFINED)).await.unwrap();
     }
