@@ -557,3 +557,31 @@ async fn seed_api_progress_tracker_and_cancellation_token() {
     assert_eq!(counter.value(), 4);
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn workers_that_keep_failing_to_boot_back_off_then_fall_back_to_the_main_thread() {
+    let b = bridge(&[("poolSize", 1.into()), ("fallback", "auto".into()), ("retries", 0.into())]).await;
+    WorkerBridge::break_worker_boots(100);
+    // Crash the only worker: every replacement now fails to boot.
+    let crash = b.test_op(op("panic", &[]), Uint8Array::new_with_length(0).into(), JsValue::UNDEFINED);
+    assert_eq!(settle(crash).await.unwrap_err(), "WorkerCrashedError");
+    // A call made during the outage waits, then runs once the pool hands over to the main thread.
+    let waiting = echo(&b, b"patience", JsValue::UNDEFINED);
+    let mut waited = 0;
+    while get(&b.status(), "mode").as_string().as_deref() != Some("main-thread") {
+        assert!(waited < 10_000, "no fallback: {:?}", js_sys::JSON::stringify(&b.status()));
+        delay(50).await;
+        waited += 50;
+    }
+    WorkerBridge::break_worker_boots(0);
+    // Three attempts with 250 ms and 500 ms of backoff between them: it did not spin.
+    assert!(waited >= 700, "gave up after {waited} ms: backoff was skipped");
+    let status = b.status();
+    let reason = get(&status, "fallbackReason").as_string().unwrap();
+    assert!(reason.contains("failed to start"), "{reason}");
+    assert_eq!(get(&Array::from(&get(&status, "workers")).get(0), "state").as_string().unwrap(), "crashed");
+    assert_eq!(Uint8Array::new(&settle(waiting).await.unwrap()).to_vec(), b"patience");
+    assert_eq!(Uint8Array::new(&settle(echo(&b, b"after", JsValue::UNDEFINED)).await.unwrap()).to_vec(), b"after");
+    assert_eq!(num(&get(&b.status(), "counters"), "completed"), 2.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}

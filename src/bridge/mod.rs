@@ -310,6 +310,14 @@ impl WorkerBridge {
         }
     }
 
+    /// Test builds only: the next `n` workers spawned fail to boot.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __breakWorkerBoots)]
+    pub fn break_worker_boots(n: u32) {
+        crate::pool::break_boots(n);
+    }
+
     /// Test builds only: posts `value` to pool worker `index` as is.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

@@ -21,6 +21,9 @@
 mod slot;
 mod worker_handle;
 
+#[cfg(feature = "test-ops")]
+pub(crate) use worker_handle::break_boots;
+
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 

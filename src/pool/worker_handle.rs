@@ -36,6 +36,27 @@ extern "C" {
     static GLUE_URL: String;
 }
 
+#[cfg(feature = "test-ops")]
+thread_local! {
+    static BROKEN_BOOTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Test builds only: the next `n` workers get an unreachable glue URL, so (where the bundler's
+/// relative import of the glue fails, as in the test runner) they really fail to boot.
+#[cfg(feature = "test-ops")]
+pub(crate) fn break_boots(n: u32) {
+    BROKEN_BOOTS.with(|b| b.set(n));
+}
+
+#[cfg(feature = "test-ops")]
+fn take_broken_boot() -> bool {
+    BROKEN_BOOTS.with(|b| {
+        let n = b.get();
+        b.set(n.saturating_sub(1));
+        n > 0
+    })
+}
+
 /// What a worker tells its slot.
 #[derive(Debug)]
 pub(crate) enum WorkerEvent {
@@ -73,6 +94,8 @@ impl WorkerHandle {
     /// `NotSupportedError` when the browser refuses to create the worker (no `Worker`, CSP).
     pub(crate) fn spawn(id: u32, mut on_event: impl FnMut(WorkerEvent) + Clone + 'static) -> Result<Self, Error> {
         let glue_url = GLUE_URL.with(String::clone);
+        #[cfg(feature = "test-ops")]
+        let glue_url = if take_broken_boot() { format!("{glue_url}.missing.js") } else { glue_url };
         let worker = spawn_worker(&wasm_bindgen::module(), &glue_url, id, &format!("worker-bridge-{id}"))
             .map_err(|e| Error::new(ErrorKind::Unsupported, format!("cannot create a worker: {}", describe(&e))))?;
 
