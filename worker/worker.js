@@ -35,4 +35,11 @@ async function boot(event) {
 
 if (isWorkerBridgeWorker()) {
   addEventListener('message', boot, { once: true });
+  // A trap inside an async task surfaces here rather than as an `error` event on the Worker:
+  // report it so the page replaces this worker now instead of waiting for the call's timeout.
+  addEventListener('unhandledrejection', (event) => {
+    const e = event.reason;
+    const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
+    postMessage({ v: 1, msg: { type: 'crashed', message } });
+  });
 }
