@@ -18,6 +18,7 @@ mod bridge;
 mod error;
 mod executor;
 pub mod ops;
+mod output;
 mod pool;
 pub mod protocol;
 pub mod scheduler;

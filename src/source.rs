@@ -1,12 +1,45 @@
-//! Input bytes that live in JavaScript memory, read into wasm memory one chunk at a time, so a
-//! large input never needs a second full-size copy inside the wasm heap.
+//! Call inputs that live in JavaScript memory — bytes or a `Blob`/`File` — read into wasm memory
+//! one chunk at a time, so a large input never needs a full-size copy inside the wasm heap.
+//!
+//! A worker reads a `Blob` synchronously with `FileReaderSync`; the main thread, which has no
+//! synchronous reader, fetches the next slice with `blob.slice().arrayBuffer()` before each step.
 
 use js_sys::Uint8Array;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, FileReaderSync};
 
 use crate::error::Error;
 use crate::ops::ChunkSource;
 
-/// A [`ChunkSource`] over a `Uint8Array` (the worker's transferred input, or the main thread's).
+/// A call's input, owned by the bridge.
+#[derive(Debug, Clone)]
+pub(crate) enum Input {
+    /// A private copy, or the caller's buffer moved in.
+    Bytes(Uint8Array),
+    /// Immutable, so shared with workers by reference and never copied up front.
+    Blob(Blob),
+}
+
+impl Input {
+    /// What travels to a worker as the request's `body`.
+    pub(crate) fn as_js(&self) -> &JsValue {
+        match self {
+            Input::Bytes(b) => b.as_ref(),
+            Input::Blob(b) => b.as_ref(),
+        }
+    }
+
+    /// Reads a request body: a `Uint8Array` or a `Blob`.
+    pub(crate) fn from_js(value: JsValue) -> Option<Input> {
+        if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+            return Some(Input::Bytes(bytes.clone()));
+        }
+        value.dyn_into::<Blob>().ok().map(Input::Blob)
+    }
+}
+
+/// A [`ChunkSource`] over a `Uint8Array`.
 #[derive(Debug)]
 pub(crate) struct JsBytesSource {
     bytes: Uint8Array,
@@ -36,5 +69,101 @@ impl ChunkSource for JsBytesSource {
         self.bytes.subarray(self.pos, end).copy_to(buf);
         self.pos = end;
         Ok(true)
+    }
+}
+
+/// A [`ChunkSource`] over a `Blob`, read synchronously (workers only: `FileReaderSync`).
+#[derive(Debug)]
+pub(crate) struct BlobSyncSource {
+    blob: Blob,
+    reader: FileReaderSync,
+    chunk: u64,
+    pos: u64,
+}
+
+impl BlobSyncSource {
+    pub(crate) fn new(blob: Blob, chunk: usize) -> Result<Self, Error> {
+        let reader = FileReaderSync::new().map_err(|_| Error::validation("FileReaderSync is unavailable here"))?;
+        Ok(BlobSyncSource { blob, reader, chunk: chunk.max(1) as u64, pos: 0 })
+    }
+}
+
+impl ChunkSource for BlobSyncSource {
+    fn total(&self) -> u64 {
+        self.blob.size() as u64
+    }
+
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        let len = self.total();
+        if self.pos >= len {
+            return Ok(false);
+        }
+        let end = (self.pos + self.chunk).min(len);
+        let piece = self
+            .blob
+            .slice_with_f64_and_f64(self.pos as f64, end as f64)
+            .and_then(|p| self.reader.read_as_array_buffer(&p))
+            .map_err(|_| Error::validation("the input Blob could not be read (was the file changed or removed?)"))?;
+        let bytes = Uint8Array::new(&piece);
+        buf.resize(bytes.length() as usize, 0);
+        bytes.copy_to(buf);
+        self.pos = end;
+        Ok(true)
+    }
+}
+
+/// A [`ChunkSource`] for the main thread: bytes, or a `Blob` whose next slice is fetched by
+/// [`prepare`](Self::prepare) (async) before each step.
+#[derive(Debug)]
+pub(crate) enum PageSource {
+    Bytes(JsBytesSource),
+    Blob { blob: Blob, chunk: u64, pos: u64, ready: Option<Uint8Array> },
+}
+
+impl PageSource {
+    pub(crate) fn new(input: &Input, chunk: usize) -> Self {
+        match input {
+            Input::Bytes(b) => PageSource::Bytes(JsBytesSource::new(b.clone(), chunk)),
+            Input::Blob(b) => PageSource::Blob { blob: b.clone(), chunk: chunk.max(1) as u64, pos: 0, ready: None },
+        }
+    }
+
+    /// Makes the next chunk available to [`ChunkSource::next_chunk`].
+    pub(crate) async fn prepare(&mut self) -> Result<(), Error> {
+        let PageSource::Blob { blob, chunk, pos, ready } = self else { return Ok(()) };
+        let len = blob.size() as u64;
+        if ready.is_some() || *pos >= len {
+            return Ok(());
+        }
+        let end = (*pos + *chunk).min(len);
+        let read_error = |_| Error::validation("the input Blob could not be read (was the file changed or removed?)");
+        let piece = blob.slice_with_f64_and_f64(*pos as f64, end as f64).map_err(read_error)?;
+        let buffer = JsFuture::from(piece.array_buffer()).await.map_err(read_error)?;
+        *ready = Some(Uint8Array::new(&buffer));
+        *pos = end;
+        Ok(())
+    }
+}
+
+impl ChunkSource for PageSource {
+    fn total(&self) -> u64 {
+        match self {
+            PageSource::Bytes(s) => s.total(),
+            PageSource::Blob { blob, .. } => blob.size() as u64,
+        }
+    }
+
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        match self {
+            PageSource::Bytes(s) => s.next_chunk(buf),
+            PageSource::Blob { ready, .. } => match ready.take() {
+                Some(bytes) => {
+                    buf.resize(bytes.length() as usize, 0);
+                    bytes.copy_to(buf);
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+        }
     }
 }

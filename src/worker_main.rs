@@ -20,10 +20,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::error::{Error, ErrorKind};
-use crate::ops::{Env, Op, Progress, Step, DEFAULT_CHUNK};
-use crate::protocol::{self, Caps, Envelope, FromWorker, RequestId, ToWorker, WireError};
+use crate::ops::{ChunkSource, Env, Op, Progress, Step, DEFAULT_CHUNK};
+use crate::output::JsOutput;
+use crate::protocol::{self, Caps, Envelope, FromWorker, OutputKind, RequestId, ToWorker, WireError};
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
-use crate::source::JsBytesSource;
+use crate::source::{BlobSyncSource, Input, JsBytesSource};
 
 /// Message mode: how often a running op lets `Cancel` messages in.
 const YIELD_EVERY_MS: f64 = 16.0;
@@ -83,7 +84,7 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
                 }
             }
         }),
-        ToWorker::Request { id, op, progress } => {
+        ToWorker::Request { id, op, progress, output } => {
             if CURRENT.with(|c| c.borrow().is_some()) {
                 let error = Error::validation("the worker is already running a request");
                 return post(scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None);
@@ -92,13 +93,10 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
             CURRENT.with(|c| *c.borrow_mut() = Some((id, flag.clone())));
             let scope = scope.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let result = run(&scope, id, &op, progress, &data, &flag).await;
+                let result = run(&scope, id, &op, progress, output, &data, &flag).await;
                 CURRENT.with(|c| c.borrow_mut().take());
                 match result {
-                    Ok(out) => {
-                        let body = Uint8Array::from(out.as_slice());
-                        post(&scope, &FromWorker::Response { id }, Some(&body));
-                    }
+                    Ok(body) => post(&scope, &FromWorker::Response { id }, Some(&body)),
                     Err(error) => {
                         post(&scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None)
                     }
@@ -150,20 +148,25 @@ async fn run(
     id: RequestId,
     op: &Op,
     wants_progress: bool,
+    output: OutputKind,
     data: &JsValue,
     flag: &Cell<bool>,
-) -> Result<Vec<u8>, Error> {
+) -> Result<JsValue, Error> {
     let body = Reflect::get(data, &"body".into())
         .ok()
-        .and_then(|b| b.dyn_into::<Uint8Array>().ok())
-        .ok_or_else(|| Error::validation("the request has no Uint8Array body"))?;
+        .and_then(Input::from_js)
+        .ok_or_else(|| Error::validation("the request has no Uint8Array or Blob body"))?;
     // Shared blocks count only when they really are shared; plain ones would be copies.
     let cancel = attachment(data, "cancel").and_then(CancelBlock::from_words).filter(CancelBlock::is_shared);
     let progress_block =
         attachment(data, "progress").and_then(ProgressBlock::from_words).filter(ProgressBlock::is_shared);
 
     let mut job = op.start()?;
-    let mut source = JsBytesSource::new(body, DEFAULT_CHUNK);
+    let mut source: Box<dyn ChunkSource> = match body {
+        Input::Bytes(bytes) => Box::new(JsBytesSource::new(bytes, DEFAULT_CHUNK)),
+        Input::Blob(blob) => Box::new(BlobSyncSource::new(blob, DEFAULT_CHUNK)?),
+    };
+    let mut out = JsOutput::default();
     let mut progress = WorkerProgress { scope, id, block: progress_block, last_post: f64::NEG_INFINITY };
     let mut silent = crate::ops::NoProgress;
     let sink: &mut dyn Progress = if wants_progress { &mut progress } else { &mut silent };
@@ -172,8 +175,8 @@ async fn run(
         if flag.get() || cancel.as_ref().is_some_and(CancelBlock::is_cancelled) {
             return Err(Error::new(ErrorKind::Abort, "the call was aborted"));
         }
-        match job.step(&mut source, &WorkerEnv, sink)? {
-            Step::Done(out) => return Ok(out),
+        match job.step(source.as_mut(), &WorkerEnv, sink, &mut out)? {
+            Step::Done => return out.finish(output),
             Step::Wait(ms) => {
                 // Park on the shared cancel flag (a cancel wakes it); in message mode await a
                 // timer, which also lets a `Cancel` message in.
@@ -198,8 +201,9 @@ fn readable_id(data: &JsValue) -> Option<RequestId> {
     Reflect::get(&msg, &"id".into()).ok()?.as_string()?.parse().ok()
 }
 
-/// Posts `msg` with an optional `body` whose buffer is transferred.
-fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker, body: Option<&Uint8Array>) {
+/// Posts `msg` with an optional `body`; a `Uint8Array`'s buffer is transferred, a `Blob` goes
+/// by reference.
+fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker, body: Option<&JsValue>) {
     let wire = match serde::Serialize::serialize(&Envelope::new(msg), &serde_wasm_bindgen::Serializer::new()) {
         Ok(wire) => wire,
         Err(e) => {
@@ -210,7 +214,9 @@ fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker, body: Option<&Uint
     let transfer = Array::new();
     if let Some(body) = body {
         let _ = Reflect::set(&wire, &"body".into(), body);
-        transfer.push(&body.buffer());
+        if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
+            transfer.push(&bytes.buffer());
+        }
     }
     if let Err(e) = scope.post_message_with_transfer(&wire, &transfer) {
         web_sys::console::error_2(&"worker-bridge: cannot post a reply".into(), &e);

@@ -4,7 +4,9 @@
 
 use serde_json::{json, Value};
 use worker_bridge::ops::Op;
-use worker_bridge::protocol::{self, Caps, Envelope, FromWorker, RequestId, ToWorker, WireError, PROTOCOL_VERSION};
+use worker_bridge::protocol::{
+    self, Caps, Envelope, FromWorker, OutputKind, RequestId, ToWorker, WireError, PROTOCOL_VERSION,
+};
 use worker_bridge::{Error, ErrorKind};
 
 fn round_trip<T>(msg: T) -> Value
@@ -20,16 +22,16 @@ where
 #[test]
 fn every_message_round_trips_with_readable_tags() {
     let id = RequestId::random();
-    let wire = round_trip(ToWorker::Request { id, op: Op::Sha256, progress: true });
+    let wire = round_trip(ToWorker::Request { id, op: Op::Sha256, progress: true, output: OutputKind::Blob });
     assert_eq!(
         wire,
-        json!({ "v": PROTOCOL_VERSION, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" }, "progress": true } })
+        json!({ "v": PROTOCOL_VERSION, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" }, "progress": true, "output": "blob" } })
     );
     // `progress` may be left out.
     let wire = json!({ "v": 1, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" } } });
     assert_eq!(
         protocol::decode::<ToWorker, _>(wire).unwrap(),
-        ToWorker::Request { id, op: Op::Sha256, progress: false }
+        ToWorker::Request { id, op: Op::Sha256, progress: false, output: OutputKind::Bytes }
     );
     round_trip(ToWorker::Ping { seq: 7 });
     round_trip(ToWorker::Cancel { id });

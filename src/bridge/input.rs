@@ -6,13 +6,16 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
 use crate::error::Error;
+use crate::protocol::OutputKind;
 use crate::scheduler::Priority;
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
+use crate::source::Input;
 
 /// The serde-readable part of a call's options.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct Plain {
+    output: Option<OutputKind>,
     transfer: bool,
     priority: Priority,
     deadline: Option<f64>,
@@ -23,6 +26,8 @@ struct Plain {
 /// Options every call takes.
 #[derive(Debug, Default)]
 pub(crate) struct CallOptions {
+    /// `'bytes'` (a `Uint8Array`) or `'blob'`; each facade method has its own default.
+    pub(crate) output: Option<OutputKind>,
     /// Move the caller's buffer to the worker instead of copying it (the caller's `ArrayBuffer`,
     /// all of it, is detached).
     pub(crate) transfer: bool,
@@ -42,7 +47,7 @@ pub(crate) struct CallOptions {
 }
 
 const CALL_KEYS: &[&str] =
-    &["transfer", "priority", "deadline", "timeoutMs", "retries", "signal", "onProgress", "progress"];
+    &["output", "transfer", "priority", "deadline", "timeoutMs", "retries", "signal", "onProgress", "progress"];
 
 /// Most retries a call may ask for.
 pub(crate) const MAX_RETRIES: u32 = 10;
@@ -51,6 +56,7 @@ impl CallOptions {
     pub(crate) fn from_js(value: &JsValue) -> Result<Self, Error> {
         let plain: Plain = parse_options(value, "call options", CALL_KEYS, &["signal", "onProgress", "progress"])?;
         let mut options = CallOptions {
+            output: plain.output,
             transfer: plain.transfer,
             priority: plain.priority,
             deadline: plain.deadline,
@@ -143,13 +149,22 @@ pub(crate) fn parse_options<T: Default + for<'de> Deserialize<'de>>(
     serde_wasm_bindgen::from_value(plain.into()).map_err(|e| Error::validation(format!("invalid {what}: {e}")))
 }
 
-/// Takes the bytes of a `Uint8Array`, any other `ArrayBuffer` view, an `ArrayBuffer` or a
-/// `SharedArrayBuffer`, and returns a `Uint8Array` the bridge owns: the caller's own buffer moved
+/// Takes a call's input: a `Blob` or `File` as is (immutable: shared, never copied), or the
+/// bytes of a `Uint8Array`, any other `ArrayBuffer` view, an `ArrayBuffer` or a
+/// `SharedArrayBuffer` as a `Uint8Array` the bridge owns: the caller's own buffer moved
 /// (detached on the caller's side) when `transfer` is set, else a private copy of just the
 /// viewed bytes, so the caller may reuse its buffer as soon as the call returns.
 ///
 /// # Errors
 /// `ValidationError` for any other value or a detached buffer.
+pub(crate) fn owned_input(value: &JsValue, transfer: bool) -> Result<Input, Error> {
+    if let Some(blob) = value.dyn_ref::<web_sys::Blob>() {
+        return Ok(Input::Blob(blob.clone()));
+    }
+    owned_bytes(value, transfer).map(Input::Bytes)
+}
+
+/// The bytes part of [`owned_input`].
 pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array, Error> {
     let (buffer, offset, length) = if ArrayBuffer::is_view(value) {
         let buffer = Reflect::get(value, &"buffer".into()).unwrap_or(JsValue::UNDEFINED);
@@ -160,7 +175,7 @@ pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array,
         (value.clone(), 0, number(value, "byteLength"))
     } else {
         return Err(Error::validation(format!(
-            "expected a Uint8Array, an ArrayBuffer or an ArrayBuffer view, got {}",
+            "expected a Uint8Array, an ArrayBuffer, an ArrayBuffer view, a Blob or a File, got {}",
             type_name(value)
         )));
     };

@@ -23,10 +23,10 @@ use crate::executor::timer::AbortWatch;
 use crate::executor::{aborted, terminated, Counters, Executor, Inline, Pending, Task};
 use crate::ops::Op;
 use crate::pool::{Pool, PoolConfig};
-use crate::protocol::RequestId;
+use crate::protocol::{OutputKind, RequestId};
 use crate::scheduler::{Strategy, DEFAULT_MAX_QUEUE};
 use crate::shared::{CancelBlock, ProgressBlock};
-use input::{milliseconds, owned_bytes, parse_options, CallOptions, MAX_RETRIES};
+use input::{milliseconds, owned_input, parse_options, CallOptions, MAX_RETRIES};
 use js_error::to_js;
 
 /// Largest pool a bridge will spawn: beyond this, workers cost memory without adding cores.
@@ -134,8 +134,13 @@ impl Core {
     /// Validates the call and queues it now; the promise settles with its output. Argument
     /// errors reject the promise rather than throw, so callers handle one failure path.
     pub(crate) fn call(self: &Rc<Self>, op: Op, data: &JsValue, options: &JsValue) -> Promise {
-        match self.submit(op, data, options) {
-            Ok(result) => future_to_promise(async move { result.await.map(JsValue::from).map_err(|e| to_js(&e)) }),
+        self.call_with(op, data, options, OutputKind::Bytes)
+    }
+
+    /// [`call`](Self::call) for ops whose output defaults to `output` (e.g. a `Blob`).
+    pub(crate) fn call_with(self: &Rc<Self>, op: Op, data: &JsValue, options: &JsValue, output: OutputKind) -> Promise {
+        match self.submit(op, data, options, output) {
+            Ok(result) => future_to_promise(async move { result.await.map_err(|e| to_js(&e)) }),
             Err(e) => Promise::reject(&to_js(&e)),
         }
     }
@@ -145,7 +150,8 @@ impl Core {
         op: Op,
         data: &JsValue,
         options: &JsValue,
-    ) -> Result<impl std::future::Future<Output = Result<js_sys::Uint8Array, Error>>, Error> {
+        output: OutputKind,
+    ) -> Result<impl std::future::Future<Output = Result<JsValue, Error>>, Error> {
         let options = CallOptions::from_js(options)?;
         if self.executor.is_terminated() {
             return Err(terminated());
@@ -155,7 +161,7 @@ impl Core {
         {
             return Err(aborted());
         }
-        let input = owned_bytes(data, options.transfer)?;
+        let input = owned_input(data, options.transfer)?;
         let id = RequestId::random();
         let progress = (options.on_progress.is_some() || options.progress.is_some()).then(|| {
             let block = options.progress.clone().unwrap_or_else(|| ProgressBlock::new(true));
@@ -178,6 +184,7 @@ impl Core {
         let task = Task {
             op,
             input,
+            output: options.output.unwrap_or(output),
             priority: options.priority,
             deadline: options.deadline,
             timeout_ms: (timeout_ms > 0).then_some(timeout_ms),

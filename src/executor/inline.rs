@@ -9,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Function, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -17,9 +17,10 @@ use super::progress::SharedSink;
 use super::{aborted, terminated, timed_out, Counters, FrameTicker, Pending};
 use crate::error::Error;
 use crate::ops::{Cancel, Env, NoProgress, Progress, Step};
+use crate::output::JsOutput;
 use crate::protocol::RequestId;
 use crate::scheduler::Queue;
-use crate::source::JsBytesSource;
+use crate::source::PageSource;
 use crate::status::{Mode, Status};
 
 /// Longest stretch of work between two yields: half a 60 Hz frame.
@@ -208,9 +209,10 @@ impl Cancel for Flags<'_> {
 
 /// Steps the job in slices of at most [`SLICE_MS`], yielding between them, watching for
 /// cancellation, the call's time limit and termination.
-async fn run_sliced(inline: &Inline, pending: &Pending, flag: &Cell<bool>) -> Result<Uint8Array, Error> {
+async fn run_sliced(inline: &Inline, pending: &Pending, flag: &Cell<bool>) -> Result<JsValue, Error> {
     let mut job = pending.task.op.start()?;
-    let mut source = JsBytesSource::new(pending.task.input.clone(), INLINE_CHUNK);
+    let mut source = PageSource::new(&pending.task.input, INLINE_CHUNK);
+    let mut out = JsOutput::default();
     let cancel = Flags { local: flag, shared: pending.cancel.as_ref() };
     let mut silent = NoProgress;
     let mut block_progress = pending.progress.as_ref().map(BlockProgress);
@@ -232,8 +234,9 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &Cell<bool>) -> Re
                 return Err(timed_out(limit));
             }
         }
-        match job.step(&mut source, &PageEnv, progress)? {
-            Step::Done(out) => return Ok(Uint8Array::from(out.as_slice())),
+        source.prepare().await?;
+        match job.step(&mut source, &PageEnv, progress, &mut out)? {
+            Step::Done => return out.finish(pending.task.output),
             Step::Wait(ms) => {
                 // Waiting costs the page nothing: await a timer, then start a fresh slice.
                 gloo_timers::future::TimeoutFuture::new(ms.ceil() as u32).await;

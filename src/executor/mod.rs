@@ -18,15 +18,16 @@ use std::cell::Cell;
 use std::future::Future;
 
 use futures_channel::oneshot;
-use js_sys::Uint8Array;
 use serde::Serialize;
+use wasm_bindgen::JsValue;
 
 use crate::error::{Error, ErrorKind};
 use crate::ops::Op;
 use crate::pool::Pool;
-use crate::protocol::RequestId;
+use crate::protocol::{OutputKind, RequestId};
 use crate::scheduler::Priority;
 use crate::shared::CancelBlock;
+use crate::source::Input;
 use crate::status::Status;
 use progress::SharedSink;
 use timer::AbortWatch;
@@ -35,8 +36,11 @@ use timer::AbortWatch;
 #[derive(Debug)]
 pub(crate) struct Task {
     pub(crate) op: Op,
-    /// Owned by the bridge: a private copy, or the caller's buffer moved in (`transfer: true`).
-    pub(crate) input: Uint8Array,
+    /// Owned by the bridge: a private copy, the caller's buffer moved in (`transfer: true`), or
+    /// a `Blob`.
+    pub(crate) input: Input,
+    /// The container the output comes back in.
+    pub(crate) output: OutputKind,
     pub(crate) priority: Priority,
     pub(crate) deadline: Option<f64>,
     /// Run-time limit, counted from when the call starts on a worker (queue time is not counted).
@@ -48,7 +52,7 @@ pub(crate) struct Task {
 }
 
 /// Where a call's result goes; dropping it unsent settles the caller with `TerminatedError`.
-pub(crate) type Reply = oneshot::Sender<Result<Uint8Array, Error>>;
+pub(crate) type Reply = oneshot::Sender<Result<JsValue, Error>>;
 
 /// A call from submission until it settles.
 #[derive(Debug)]
@@ -72,7 +76,7 @@ impl Pending {
     }
 
     /// Sends the result (counting it) and drops the call's listeners.
-    pub(crate) fn settle(self, result: Result<Uint8Array, Error>, counters: &Counters) {
+    pub(crate) fn settle(self, result: Result<JsValue, Error>, counters: &Counters) {
         counters.record(&result);
         let _ = self.reply.send(result);
     }
@@ -120,7 +124,7 @@ impl Counters {
         Self::bump(&self.retried);
     }
 
-    fn record(&self, result: &Result<Uint8Array, Error>) {
+    fn record(&self, result: &Result<JsValue, Error>) {
         match result {
             Ok(_) => Self::bump(&self.completed),
             Err(e) if e.kind() == ErrorKind::Abort => Self::bump(&self.cancelled),
@@ -156,8 +160,8 @@ impl Executor {
     pub(crate) fn submit(
         &self,
         pending: Pending,
-        reply: oneshot::Receiver<Result<Uint8Array, Error>>,
-    ) -> Result<impl Future<Output = Result<Uint8Array, Error>>, Error> {
+        reply: oneshot::Receiver<Result<JsValue, Error>>,
+    ) -> Result<impl Future<Output = Result<JsValue, Error>>, Error> {
         let sink = pending.progress.clone();
         match self {
             Executor::Pool(pool) => pool.submit(pending)?,

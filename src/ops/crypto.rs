@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Stream;
+use super::{Sink, Stream};
 use crate::error::Error;
 
 /// Incremental SHA-256; the output is the 32-byte digest.
@@ -10,12 +10,12 @@ use crate::error::Error;
 pub struct Sha256Stream(Sha256);
 
 impl Stream for Sha256Stream {
-    fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
+    fn update(&mut self, chunk: &[u8], _out: &mut dyn Sink) -> Result<(), Error> {
         self.0.update(chunk);
         Ok(())
     }
 
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, Error> {
-        Ok(self.0.finalize().to_vec())
+    fn finish(self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
+        out.write(&self.0.finalize())
     }
 }

@@ -65,12 +65,13 @@ pub fn drive(
     cancel: &dyn Cancel,
 ) -> Result<Vec<u8>, Error> {
     progress.report(0, source.total());
+    let mut out = Vec::new();
     loop {
         if cancel.is_cancelled() {
             return Err(Error::new(ErrorKind::Abort, "cancelled"));
         }
-        match job.step(source, env, progress)? {
-            Step::Done(out) => return Ok(out),
+        match job.step(source, env, progress, &mut out)? {
+            Step::Done => return Ok(out),
             Step::Wait(ms) => block_for(env, ms),
             Step::Continue => {}
         }

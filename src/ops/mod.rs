@@ -77,19 +77,36 @@ impl Op {
     }
 }
 
-/// A byte-stream op: fed the input in order, then finished once.
+/// A byte-stream op: fed the input in order, then finished once. Output goes to a [`Sink`] as
+/// it is produced, so the driver can move it out of wasm memory chunk by chunk.
 pub trait Stream {
     /// Consumes the next chunk of input.
     ///
     /// # Errors
-    /// The op's own failures (bad input, a limit exceeded).
-    fn update(&mut self, chunk: &[u8]) -> Result<(), Error>;
+    /// The op's own failures (bad input, a limit exceeded) or the sink's.
+    fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error>;
 
-    /// Ends the input and returns the output.
+    /// Ends the input and writes the rest of the output.
     ///
     /// # Errors
-    /// The op's own failures (e.g. truncated input).
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, Error>;
+    /// The op's own failures (e.g. truncated input) or the sink's.
+    fn finish(self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error>;
+}
+
+/// Where an op's output goes, in order.
+pub trait Sink {
+    /// Appends `bytes` to the output.
+    ///
+    /// # Errors
+    /// The sink's own limits.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error>;
+}
+
+impl Sink for Vec<u8> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// What a step produced.
@@ -101,8 +118,8 @@ pub enum Step {
     /// block: the driver waits in whatever way its thread allows (a worker may park, the main
     /// thread awaits a timer) and may come back early, e.g. to deliver a cancellation.
     Wait(f64),
-    /// Finished, with the output.
-    Done(Vec<u8>),
+    /// Finished: all the output is in the sink.
+    Done,
 }
 
 /// The clock a driver provides to ops that need time.
@@ -150,28 +167,29 @@ impl Job {
         Job { kind: JobKind::Stream { stream: Some(stream), buf: Vec::new(), done: 0 } }
     }
 
-    /// Does one bounded piece of work.
-    #[cfg_attr(not(feature = "test-ops"), allow(unused_variables))]
+    /// Does one bounded piece of work, writing any output to `out`.
     ///
     /// # Errors
     /// The op's or the input's failures. A job that returned an error or `Done` must not be
     /// stepped again.
+    #[cfg_attr(not(feature = "test-ops"), allow(unused_variables))]
     pub fn step(
         &mut self,
         input: &mut dyn ChunkSource,
         env: &dyn Env,
         progress: &mut dyn Progress,
+        out: &mut dyn Sink,
     ) -> Result<Step, Error> {
         match &mut self.kind {
             JobKind::Stream { stream, buf, done } => {
                 if input.next_chunk(buf)? {
-                    stream.as_mut().expect("invariant: a finished job is not stepped").update(buf)?;
+                    stream.as_mut().expect("invariant: a finished job is not stepped").update(buf, out)?;
                     *done += buf.len() as u64;
                     progress.report(*done, input.total());
                     Ok(Step::Continue)
                 } else {
-                    let stream = stream.take().expect("invariant: a finished job is not stepped");
-                    Ok(Step::Done(stream.finish()?))
+                    stream.take().expect("invariant: a finished job is not stepped").finish(out)?;
+                    Ok(Step::Done)
                 }
             }
             #[cfg(feature = "test-ops")]

@@ -1,7 +1,7 @@
 //! Ops that exist only with the `test-ops` feature (never in the release package): they make
 //! faults reproducible — a slow call, a hung worker, a trap, a stream of progress.
 
-use super::{ChunkSource, Env, Job, JobKind, Op, Progress, Step, Stream, TEST_OP_LIMIT};
+use super::{ChunkSource, Env, Job, JobKind, Op, Progress, Sink, Step, Stream, TEST_OP_LIMIT};
 use crate::error::Error;
 
 /// Longest single wait inside `sleep`, so cancellation is seen promptly even where the driver's
@@ -28,16 +28,15 @@ pub(super) fn start(op: &Op) -> Result<Job, Error> {
 }
 
 #[derive(Debug, Default)]
-struct Echo(Vec<u8>);
+struct Echo;
 
 impl Stream for Echo {
-    fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
-        self.0.extend_from_slice(chunk);
-        Ok(())
+    fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        out.write(chunk)
     }
 
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, Error> {
-        Ok(self.0)
+    fn finish(self: Box<Self>, _out: &mut dyn Sink) -> Result<(), Error> {
+        Ok(())
     }
 }
 
@@ -63,7 +62,7 @@ impl TestJob {
                 let elapsed = now - begun;
                 progress.report(elapsed.min(*ms) as u64, *ms as u64);
                 if elapsed >= *ms {
-                    return Ok(Step::Done(Vec::new()));
+                    return Ok(Step::Done);
                 }
                 Ok(Step::Wait((*ms - elapsed).min(SLEEP_SLICE_MS)))
             }
@@ -72,12 +71,12 @@ impl TestJob {
                 while env.now_ms() - start < *ms {
                     std::hint::spin_loop();
                 }
-                Ok(Step::Done(Vec::new()))
+                Ok(Step::Done)
             }
             TestJob::Panic => panic!("the test-ops `panic` op panicked, as asked"),
             TestJob::Progress { steps, done } => {
                 if *done >= *steps {
-                    return Ok(Step::Done(Vec::new()));
+                    return Ok(Step::Done);
                 }
                 *done += 1;
                 progress.report(*done, *steps);

@@ -437,7 +437,7 @@ impl Inner {
             FromWorker::Response { id } => {
                 let body = Reflect::get(data, &"body".into())
                     .ok()
-                    .and_then(|b| b.dyn_into::<Uint8Array>().ok())
+                    .filter(|b| b.is_instance_of::<Uint8Array>() || b.is_instance_of::<web_sys::Blob>())
                     .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "a response arrived without its body"));
                 self.finish(index, id, body);
             }
@@ -463,7 +463,7 @@ impl Inner {
     }
 
     /// The worker answered call `id`: settle it (unless it was answered early) and free the slot.
-    fn finish(&mut self, index: usize, id: RequestId, result: Result<Uint8Array, Error>) {
+    fn finish(&mut self, index: usize, id: RequestId, result: Result<JsValue, Error>) {
         let slot = &mut self.slots[index];
         let Some(running) = slot.running.take_if(|r| r.id == id) else {
             web_sys::console::warn_1(&format!("worker-bridge: dropped an answer for unknown request {id}").into());
@@ -717,13 +717,18 @@ impl Inner {
             let sink = pending.progress.as_ref();
             let shared = slot.shared_memory;
             let attachments = Attachments {
-                body: Some(&pending.task.input),
+                body: Some(pending.task.input.as_js()),
                 // Keep the input for a retry: send a copy instead of moving it.
                 transfer_body: !pending.retryable(),
                 progress: sink.map(|s| s.borrow().block().clone()).filter(|b| shared && b.is_shared()),
                 cancel: pending.cancel.clone().filter(|b| shared && b.is_shared()),
             };
-            let request = ToWorker::Request { id, op: pending.task.op.clone(), progress: sink.is_some() };
+            let request = ToWorker::Request {
+                id,
+                op: pending.task.op.clone(),
+                progress: sink.is_some(),
+                output: pending.task.output,
+            };
             if let Err(e) = handle.post(&request, attachments) {
                 pending.settle(Err(e), &self.counters);
                 continue;

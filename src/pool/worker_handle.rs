@@ -72,7 +72,8 @@ pub(crate) enum WorkerEvent {
 /// progress and cancel blocks.
 #[derive(Debug, Default)]
 pub(crate) struct Attachments<'a> {
-    pub(crate) body: Option<&'a Uint8Array>,
+    /// A `Uint8Array` or a `Blob`.
+    pub(crate) body: Option<&'a JsValue>,
     pub(crate) transfer_body: bool,
     pub(crate) progress: Option<ProgressBlock>,
     pub(crate) cancel: Option<CancelBlock>,
@@ -131,8 +132,10 @@ impl WorkerHandle {
         let transfer = Array::new();
         if let Some(body) = attachments.body {
             set(&wire, "body", body);
-            let buffer = body.buffer();
-            if attachments.transfer_body && buffer.is_instance_of::<js_sys::ArrayBuffer>() {
+            let buffer = body.dyn_ref::<Uint8Array>().map(Uint8Array::buffer);
+            if let Some(buffer) =
+                buffer.filter(|b| attachments.transfer_body && b.is_instance_of::<js_sys::ArrayBuffer>())
+            {
                 transfer.push(&buffer);
             }
         }

@@ -36,6 +36,9 @@ pub enum ToWorker {
         /// the body, or as `Progress` messages).
         #[serde(default)]
         progress: bool,
+        /// The container for the output.
+        #[serde(default)]
+        output: OutputKind,
     },
     /// Stop request `id` at its next step (it answers `Failed` with `AbortError`). A cancel for
     /// a request the worker is not running is ignored: it finished while the cancel was in flight.
@@ -97,6 +100,17 @@ pub enum FromWorker {
         /// The loader's error message.
         message: String,
     },
+}
+
+/// The container a caller wants an op's output in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// One `Uint8Array`.
+    #[default]
+    Bytes,
+    /// A `Blob` of the output's pieces (a large output needs no contiguous copy).
+    Blob,
 }
 
 /// What a worker reports it can do.

@@ -1,0 +1,76 @@
+//! Op output moved out of wasm memory as it is produced: pieces of about [`PIECE`] bytes are
+//! copied into JavaScript `Uint8Array`s, so the wasm heap holds at most one piece however large
+//! the output. At the end the pieces become one `Uint8Array` or a `Blob` (no further copy).
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::JsValue;
+
+use crate::error::Error;
+use crate::ops::Sink;
+use crate::protocol::OutputKind;
+
+/// Size of the pieces the output is moved out in.
+const PIECE: usize = 1 << 20;
+
+/// A [`Sink`] that collects output in JavaScript memory.
+#[derive(Debug, Default)]
+pub(crate) struct JsOutput {
+    parts: Vec<Uint8Array>,
+    pending: Vec<u8>,
+    len: u64,
+}
+
+impl JsOutput {
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.parts.push(Uint8Array::from(self.pending.as_slice()));
+            self.pending.clear();
+        }
+    }
+
+    /// The output as `kind`.
+    ///
+    /// # Errors
+    /// `ValidationError` when the browser refuses to build the `Blob`.
+    pub(crate) fn finish(mut self, kind: OutputKind) -> Result<JsValue, Error> {
+        self.flush();
+        match kind {
+            OutputKind::Bytes if self.parts.len() == 1 => Ok(self.parts.pop().expect("one part").into()),
+            OutputKind::Bytes => {
+                let all = Uint8Array::new_with_length(u32::try_from(self.len).map_err(|_| too_big())?);
+                let mut at = 0;
+                for part in &self.parts {
+                    all.set(part, at);
+                    at += part.length();
+                }
+                Ok(all.into())
+            }
+            OutputKind::Blob => {
+                let parts: Array = self.parts.iter().collect();
+                web_sys::Blob::new_with_u8_array_sequence(&parts)
+                    .map(JsValue::from)
+                    .map_err(|_| Error::validation("the browser could not build the output Blob"))
+            }
+        }
+    }
+}
+
+fn too_big() -> Error {
+    Error::new(crate::ErrorKind::LimitExceeded, "the output exceeds 4 GiB; ask for a Blob instead")
+}
+
+impl Sink for JsOutput {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.len += bytes.len() as u64;
+        if bytes.len() >= PIECE {
+            self.flush();
+            self.parts.push(Uint8Array::from(bytes));
+        } else {
+            self.pending.extend_from_slice(bytes);
+            if self.pending.len() >= PIECE {
+                self.flush();
+            }
+        }
+        Ok(())
+    }
+}
