@@ -7,11 +7,15 @@
 //! drives a job in a tight loop ([`drive`]), the main-thread fallback a few steps per time slice.
 //! Time, for the ops that need it, comes from the driver's [`Env`].
 
+pub mod aead;
+pub mod compression;
 mod crypto;
 mod drive;
+pub mod stream_format;
 #[cfg(feature = "test-ops")]
 mod testing;
 
+pub use compression::Format;
 pub use crypto::Sha256Stream;
 pub use drive::{drive, ChunkSource, SliceSource, DEFAULT_CHUNK};
 
@@ -26,6 +30,65 @@ use crate::error::Error;
 pub enum Op {
     /// SHA-256 digest (32 bytes) of the input.
     Sha256,
+    /// AES-256-GCM seal: ciphertext ‖ tag.
+    Encrypt {
+        /// 32 bytes.
+        key: Secret,
+        /// 12 bytes.
+        #[serde(with = "serde_bytes")]
+        nonce: Vec<u8>,
+        /// Additional authenticated data.
+        #[serde(with = "serde_bytes", default)]
+        aad: Vec<u8>,
+    },
+    /// AES-256-GCM open of ciphertext ‖ tag.
+    Decrypt {
+        /// 32 bytes.
+        key: Secret,
+        /// 12 bytes.
+        #[serde(with = "serde_bytes")]
+        nonce: Vec<u8>,
+        /// Additional authenticated data.
+        #[serde(with = "serde_bytes", default)]
+        aad: Vec<u8>,
+    },
+    /// A whole stream sealed: the given 32-byte header, then every chunk.
+    Seal {
+        /// 32 bytes.
+        key: Secret,
+        /// The stream's header (fresh salt and prefix for every file).
+        #[serde(with = "serde_bytes")]
+        header: Vec<u8>,
+        /// The caller's additional data.
+        #[serde(with = "serde_bytes", default)]
+        aad: Vec<u8>,
+    },
+    /// A run of chunks of the stream format, sealed (no header).
+    SealChunks(ChunkRun),
+    /// A run of sealed chunks of the stream format, opened (no header).
+    OpenChunks(ChunkRun),
+    /// A whole sealed stream (header included), opened.
+    Open {
+        /// 32 bytes.
+        key: Secret,
+        /// The caller's additional data, as given when sealing.
+        #[serde(with = "serde_bytes", default)]
+        aad: Vec<u8>,
+    },
+    /// Compression.
+    Compress {
+        /// gzip, deflate (raw) or zlib.
+        format: Format,
+        /// 0 (store) ..= 9 (smallest).
+        level: u32,
+    },
+    /// Decompression, refusing to produce more than `max_output` bytes.
+    Decompress {
+        /// gzip (multi-member), deflate (raw) or zlib.
+        format: Format,
+        /// Output limit in bytes.
+        max_output: u64,
+    },
     /// Test builds only: the input, unchanged.
     #[cfg(feature = "test-ops")]
     Echo,
@@ -63,11 +126,29 @@ impl Op {
     /// # Errors
     /// [`ErrorKind::Validation`](crate::ErrorKind::Validation) when the op's parameters are invalid.
     pub fn start(&self) -> Result<Job, Error> {
-        match self {
-            Op::Sha256 => Ok(Job::stream(Box::<Sha256Stream>::default())),
+        let stream: Box<dyn Stream> = match self {
+            Op::Sha256 => Box::<Sha256Stream>::default(),
+            Op::Encrypt { key, nonce, aad } => Box::new(aead::GcmStream::new(&key.0, nonce, aad, false)?),
+            Op::Decrypt { key, nonce, aad } => Box::new(aead::GcmStream::new(&key.0, nonce, aad, true)?),
+            Op::Seal { key, header, aad } => {
+                let header = stream_format::Header::decode(header).map_err(|e| Error::validation(e.message()))?;
+                Box::new(stream_format::Seal::new(header, &key.0, aad)?)
+            }
+            Op::SealChunks(run) => {
+                let header = stream_format::Header::decode(&run.header).map_err(|e| Error::validation(e.message()))?;
+                Box::new(stream_format::SealChunks::new(header, &run.key.0, &run.aad, run.first_chunk, run.final_part)?)
+            }
+            Op::OpenChunks(run) => {
+                let header = stream_format::Header::decode(&run.header)?;
+                Box::new(stream_format::OpenChunks::new(header, &run.key.0, &run.aad, run.first_chunk, run.final_part)?)
+            }
+            Op::Open { key, aad } => Box::new(stream_format::Open::new(&key.0, aad)?),
+            Op::Compress { format, level } => Box::new(compression::Compress::new(*format, *level)?),
+            Op::Decompress { format, max_output } => Box::new(compression::Decompress::new(*format, *max_output)),
             #[cfg(feature = "test-ops")]
-            other => testing::start(other),
-        }
+            other => return testing::start(other),
+        };
+        Ok(Job::stream(stream))
     }
 
     /// Whether running the op twice on the same input is harmless, so a call whose worker crashed
@@ -75,6 +156,35 @@ impl Op {
     pub fn is_idempotent(&self) -> bool {
         true
     }
+}
+
+/// Key material: bytes on the wire, redacted in `Debug` so a key never reaches a log.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
+}
+
+/// A run of whole chunks of the stream format, for sealing or opening a file in parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChunkRun {
+    /// The caller's 32-byte key.
+    pub key: Secret,
+    /// The stream's 32-byte header.
+    #[serde(with = "serde_bytes")]
+    pub header: Vec<u8>,
+    /// The caller's additional data.
+    #[serde(with = "serde_bytes", default)]
+    pub aad: Vec<u8>,
+    /// Index of the run's first chunk.
+    pub first_chunk: u32,
+    /// The run ends with the stream's final chunk.
+    pub final_part: bool,
 }
 
 /// A byte-stream op: fed the input in order, then finished once. Output goes to a [`Sink`] as

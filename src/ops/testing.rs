@@ -22,7 +22,7 @@ pub(super) fn start(op: &Op) -> Result<Job, Error> {
         Op::Spin { ms } => TestJob::Spin { ms: bounded("spin ms", ms)? },
         Op::Panic => TestJob::Panic,
         Op::Progress { steps } => TestJob::Progress { steps: bounded("progress steps", steps)? as u64, done: 0 },
-        Op::Sha256 => unreachable!("invariant: Op::start handles the production ops"),
+        _ => unreachable!("invariant: Op::start handles the production ops"),
     };
     Ok(Job { kind: JobKind::Test(job) })
 }
