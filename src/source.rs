@@ -22,6 +22,19 @@ pub(crate) enum Input {
 }
 
 impl Input {
+    /// The bytes `[start, end)` as a new input: a `Blob` slice (no copy), or a copy of just
+    /// those bytes (a view would make the browser clone the whole buffer when posting it).
+    pub(crate) fn slice(&self, start: u64, end: u64) -> Result<Input, Error> {
+        match self {
+            Input::Bytes(b) if start == 0 && end == u64::from(b.length()) => Ok(Input::Bytes(b.clone())),
+            Input::Bytes(b) => Ok(Input::Bytes(b.slice(start as u32, end as u32))),
+            Input::Blob(b) => b
+                .slice_with_f64_and_f64(start as f64, end as f64)
+                .map(Input::Blob)
+                .map_err(|_| Error::validation("cannot slice the input Blob")),
+        }
+    }
+
     /// What travels to a worker as the request's `body`.
     pub(crate) fn as_js(&self) -> &JsValue {
         match self {

@@ -37,6 +37,8 @@ pub struct WorkerStatus {
     pub last_error: Option<String>,
     /// When the current worker was spawned (ms since the epoch).
     pub started_at: f64,
+    /// The worker's wasm memory in bytes at its last health ping (0 before the first).
+    pub memory_bytes: f64,
 }
 
 /// The whole bridge.

@@ -76,7 +76,11 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
         }
     };
     match msg {
-        ToWorker::Ping { seq } => post(scope, &FromWorker::Pong { seq }, None),
+        ToWorker::Ping { seq } => {
+            let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer();
+            let memory = Reflect::get(&memory, &"byteLength".into()).ok().and_then(|n| n.as_f64()).unwrap_or(0.0);
+            post(scope, &FromWorker::Pong { seq, memory }, None)
+        }
         ToWorker::Cancel { id } => CURRENT.with(|c| {
             if let Some((current, flag)) = &*c.borrow() {
                 if *current == id {

@@ -50,7 +50,7 @@ fn every_message_round_trips_with_readable_tags() {
         id: None,
         error: WireError { name: "ValidationError".into(), message: "m".into() },
     });
-    round_trip(FromWorker::Pong { seq: 7 });
+    round_trip(FromWorker::Pong { seq: 7, memory: 1_114_112.0 });
     round_trip(FromWorker::BootFailed { message: "no wasm".into() });
 }
 

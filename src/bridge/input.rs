@@ -53,8 +53,12 @@ const CALL_KEYS: &[&str] =
 pub(crate) const MAX_RETRIES: u32 = 10;
 
 impl CallOptions {
-    pub(crate) fn from_js(value: &JsValue) -> Result<Self, Error> {
-        let plain: Plain = parse_options(value, "call options", CALL_KEYS, &["signal", "onProgress", "progress"])?;
+    /// Parses the common options; `extra` names the op-specific keys the facade reads itself.
+    pub(crate) fn from_js(value: &JsValue, extra: &[&str]) -> Result<Self, Error> {
+        let known: Vec<&str> = CALL_KEYS.iter().chain(extra).copied().collect();
+        let mut skip = vec!["signal", "onProgress", "progress"];
+        skip.extend_from_slice(extra);
+        let plain: Plain = parse_options(value, "call options", &known, &skip)?;
         let mut options = CallOptions {
             output: plain.output,
             transfer: plain.transfer,
@@ -106,6 +110,51 @@ impl CallOptions {
         }
         Ok(options)
     }
+}
+
+/// An optional byte-string option (`aad`): a `Uint8Array`, `ArrayBuffer` or view, or a string
+/// (UTF-8).
+pub(crate) fn opt_bytes(options: &JsValue, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    let value = field(options, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    if let Some(s) = value.as_string() {
+        return Ok(Some(s.into_bytes()));
+    }
+    owned_bytes(&value, false)
+        .map(|b| Some(b.to_vec()))
+        .map_err(|_| Error::validation(format!("{key} must be bytes or a string")))
+}
+
+/// An optional whole-number option.
+pub(crate) fn opt_u64(options: &JsValue, key: &str) -> Result<Option<u64>, Error> {
+    let value = field(options, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 => Ok(Some(n as u64)),
+        _ => Err(Error::validation(format!("{key} must be a whole number ≥ 0"))),
+    }
+}
+
+fn field(options: &JsValue, key: &str) -> JsValue {
+    if options.is_object() {
+        Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// Key (or nonce) bytes from a `Uint8Array`, `ArrayBuffer` or view, never a string.
+pub(crate) fn secret_bytes(value: &JsValue, what: &str) -> Result<Vec<u8>, Error> {
+    if value.as_string().is_some() {
+        return Err(Error::validation(format!("the {what} must be bytes (a Uint8Array), not a string")));
+    }
+    owned_bytes(value, false)
+        .map(|b| b.to_vec())
+        .map_err(|_| Error::validation(format!("the {what} must be a Uint8Array")))
 }
 
 /// A whole number of milliseconds, 0 ..= u32::MAX (about 49 days).

@@ -2,11 +2,16 @@
 //! to typed Rust values once, hands a call to the executor and maps errors to named JS `Error`s;
 //! no work happens here.
 
+mod compression;
 mod crypto;
+mod file;
 mod input;
 mod js_error;
+mod parts;
 
+pub use compression::CompressionFacade;
 pub use crypto::CryptoFacade;
+pub use file::FileFacade;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -18,7 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::{Error, ErrorKind};
-use crate::executor::progress::ProgressSink;
+use crate::executor::progress::{ProgressSink, SharedSink};
 use crate::executor::timer::AbortWatch;
 use crate::executor::{aborted, terminated, Counters, Executor, Inline, Pending, Task};
 use crate::ops::Op;
@@ -26,6 +31,7 @@ use crate::pool::{Pool, PoolConfig};
 use crate::protocol::{OutputKind, RequestId};
 use crate::scheduler::{Strategy, DEFAULT_MAX_QUEUE};
 use crate::shared::{CancelBlock, ProgressBlock};
+use crate::source::Input;
 use input::{milliseconds, owned_input, parse_options, CallOptions, MAX_RETRIES};
 use js_error::to_js;
 
@@ -72,6 +78,7 @@ impl CreateOptions {
 #[derive(Debug)]
 pub(crate) struct Core {
     executor: Executor,
+    nonces: RefCell<crate::nonce_guard::NonceGuard>,
     /// Per-call default; 0 = none.
     timeout_ms: u32,
     retries: u32,
@@ -101,7 +108,7 @@ impl Core {
             options.cancel_grace_ms.map_or(Ok(DEFAULT_CANCEL_GRACE_MS), |ms| milliseconds(ms, "cancelGraceMs"))?;
 
         let counters = Rc::new(Counters::default());
-        let core = |executor| Core { executor, timeout_ms, retries };
+        let core = |executor| Core { executor, nonces: RefCell::default(), timeout_ms, retries };
         let inline = |reason: Option<String>| core(Executor::Inline(Inline::new(max_queue, counters.clone(), reason)));
         if options.fallback == Fallback::Always {
             return Ok(inline(None));
@@ -137,6 +144,25 @@ impl Core {
         self.call_with(op, data, options, OutputKind::Bytes)
     }
 
+    /// [`call`](Self::call) for ops with their own option keys (`extra`), read by the facade.
+    pub(crate) fn call_extra(self: &Rc<Self>, op: Op, data: &JsValue, options: &JsValue, extra: &[&str]) -> Promise {
+        let submitted = CallOptions::from_js(options, extra).and_then(|opts| {
+            self.check_open(&opts)?;
+            let input = owned_input(data, opts.transfer)?;
+            let progress = self.sink_for(&opts, 1);
+            self.submit_part(&opts, op, input, OutputKind::Bytes, progress, 0)
+        });
+        match submitted {
+            Ok((_, result)) => future_to_promise(async move { result.await.map_err(|e| to_js(&e)) }),
+            Err(e) => Promise::reject(&to_js(&e)),
+        }
+    }
+
+    /// Records an encryption's (key, nonce) pair, refusing one used before.
+    pub(crate) fn record_nonce(&self, key: &[u8], nonce: &[u8]) -> Result<(), Error> {
+        self.nonces.borrow_mut().check_and_record(key, nonce)
+    }
+
     /// [`call`](Self::call) for ops whose output defaults to `output` (e.g. a `Blob`).
     pub(crate) fn call_with(self: &Rc<Self>, op: Op, data: &JsValue, options: &JsValue, output: OutputKind) -> Promise {
         match self.submit(op, data, options, output) {
@@ -152,7 +178,15 @@ impl Core {
         options: &JsValue,
         output: OutputKind,
     ) -> Result<impl std::future::Future<Output = Result<JsValue, Error>>, Error> {
-        let options = CallOptions::from_js(options)?;
+        let options = CallOptions::from_js(options, &[])?;
+        self.check_open(&options)?;
+        let input = owned_input(data, options.transfer)?;
+        let progress = self.sink_for(&options, 1);
+        self.submit_part(&options, op, input, output, progress, 0).map(|(_, result)| result)
+    }
+
+    /// Rejects a call on a terminated bridge or with an already-aborted signal.
+    pub(crate) fn check_open(&self, options: &CallOptions) -> Result<(), Error> {
         if self.executor.is_terminated() {
             return Err(terminated());
         }
@@ -161,18 +195,48 @@ impl Core {
         {
             return Err(aborted());
         }
-        let input = owned_input(data, options.transfer)?;
+        Ok(())
+    }
+
+    /// The progress sink for a call run in `parts` parts, if the caller watches progress.
+    pub(crate) fn sink_for(&self, options: &CallOptions, parts: usize) -> Option<SharedSink> {
+        if options.on_progress.is_none() && options.progress.is_none() {
+            return None;
+        }
+        Some(match (&options.progress, parts) {
+            (Some(block), 1) => ProgressSink::new(block.clone(), options.on_progress.clone()),
+            (None, 1) => ProgressSink::new(ProgressBlock::new(true), options.on_progress.clone()),
+            // A SharedProgress is one block; a split call reports through `onProgress` only.
+            (_, n) => ProgressSink::with_parts(n, options.on_progress.clone()),
+        })
+    }
+
+    /// How many parts a splittable call may run in: the pool's workers, or 1 on the main thread.
+    pub(crate) fn parallelism(&self) -> usize {
+        let status = self.executor.status();
+        match status.mode {
+            crate::status::Mode::Workers => status.workers.len().max(1),
+            _ => 1,
+        }
+    }
+
+    /// Queues one call (or one part of a split call); returns its id and its result.
+    pub(crate) fn submit_part(
+        self: &Rc<Self>,
+        options: &CallOptions,
+        op: Op,
+        input: Input,
+        output: OutputKind,
+        progress: Option<SharedSink>,
+        progress_part: usize,
+    ) -> Result<(RequestId, impl std::future::Future<Output = Result<JsValue, Error>>), Error> {
         let id = RequestId::random();
-        let progress = (options.on_progress.is_some() || options.progress.is_some()).then(|| {
-            let block = options.progress.clone().unwrap_or_else(|| ProgressBlock::new(true));
-            ProgressSink::new(block, options.on_progress.clone())
-        });
         let cancel = match (&options.cancel, &options.signal) {
             (Some(block), _) => Some(block.clone()),
             (None, Some(_)) => Some(CancelBlock::new(true)),
             (None, None) => None,
         };
-        let watch = options.signal.map(|signal| {
+        let watch = options.signal.clone().map(|signal| {
             let core: Weak<Core> = Rc::downgrade(self);
             AbortWatch::new(signal, move || {
                 if let Some(core) = core.upgrade() {
@@ -192,8 +256,13 @@ impl Core {
             transferred: options.transfer,
         };
         let (reply, result) = oneshot::channel();
-        let pending = Pending { id, task, reply, progress, cancel, _watch: watch, attempts: 0 };
-        self.executor.submit(pending, result)
+        let pending = Pending { id, task, reply, progress, progress_part, cancel, _watch: watch, attempts: 0 };
+        self.executor.submit(pending, result).map(|f| (id, f))
+    }
+
+    /// Cancels a call (a part of a split call whose sibling failed).
+    pub(crate) fn cancel(&self, id: RequestId) {
+        self.executor.cancel(id);
     }
 }
 
@@ -267,10 +336,23 @@ impl WorkerBridge {
         })
     }
 
-    /// Crypto ops: `sha256`.
+    /// Crypto: `sha256`, `generateKey`, `generateNonce`, `encrypt`, `decrypt`, `encryptFile`,
+    /// `decryptFile`.
     #[wasm_bindgen(getter)]
     pub fn crypto(&self) -> CryptoFacade {
         CryptoFacade::new(self.core.clone())
+    }
+
+    /// Compression: `gzip`/`gunzip`, `deflate`/`inflate` (raw), `zlib`/`unzlib`.
+    #[wasm_bindgen(getter)]
+    pub fn compression(&self) -> CompressionFacade {
+        CompressionFacade::new(self.core.clone())
+    }
+
+    /// Files and Blobs: `sha256`, `chunkPlan`, `readSlice`.
+    #[wasm_bindgen(getter)]
+    pub fn file(&self) -> FileFacade {
+        FileFacade::new(self.core.clone())
     }
 
     /// `{ mode, crossOriginIsolated, workers: [{ id, state, busy, tasksDone, errors, restarts,

@@ -188,11 +188,11 @@ impl Env for PageEnv {
 }
 
 /// Writes progress into the call's block for the ticker to pick up.
-struct BlockProgress<'a>(&'a SharedSink);
+struct BlockProgress<'a>(&'a SharedSink, usize);
 
 impl Progress for BlockProgress<'_> {
     fn report(&mut self, done: u64, total: u64) {
-        self.0.borrow().block().write(done, total);
+        self.0.borrow().block(self.1).write(done, total);
     }
 }
 
@@ -215,7 +215,7 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &Cell<bool>) -> Re
     let mut out = JsOutput::default();
     let cancel = Flags { local: flag, shared: pending.cancel.as_ref() };
     let mut silent = NoProgress;
-    let mut block_progress = pending.progress.as_ref().map(BlockProgress);
+    let mut block_progress = pending.progress.as_ref().map(|sink| BlockProgress(sink, pending.progress_part));
     let progress: &mut dyn Progress = match block_progress.as_mut() {
         Some(p) => p,
         None => &mut silent,

@@ -61,6 +61,8 @@ pub(crate) struct Pending {
     pub(crate) task: Task,
     pub(crate) reply: Reply,
     pub(crate) progress: Option<SharedSink>,
+    /// Which of the sink's blocks this call writes (a part of a call split across workers).
+    pub(crate) progress_part: usize,
     /// Set when the caller can cancel; a worker watches it (shared memory) or is told (message).
     pub(crate) cancel: Option<CancelBlock>,
     /// The listener on the caller's `AbortSignal`; held only so that it is removed when the
@@ -162,7 +164,8 @@ impl Executor {
         pending: Pending,
         reply: oneshot::Receiver<Result<JsValue, Error>>,
     ) -> Result<impl Future<Output = Result<JsValue, Error>>, Error> {
-        let sink = pending.progress.clone();
+        // A call split into parts sends its one 100 when all parts are done, not per part.
+        let sink = pending.progress.clone().filter(|s| !s.borrow().is_split());
         match self {
             Executor::Pool(pool) => pool.submit(pending)?,
             Executor::Inline(inline) => inline.submit(pending)?,

@@ -11,12 +11,13 @@ use std::rc::Rc;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::shared::ProgressBlock;
+use crate::shared::{ProgressBlock, ProgressReading};
 
-/// One call's progress: where it is written and whom to tell.
+/// One call's progress: where it is written and whom to tell. A call split into parts that run
+/// in parallel has one block per part; the caller sees their sum.
 #[derive(Debug)]
 pub(crate) struct ProgressSink {
-    block: ProgressBlock,
+    blocks: Vec<ProgressBlock>,
     callback: Option<Function>,
     last: f64,
 }
@@ -26,11 +27,28 @@ pub(crate) type SharedSink = Rc<RefCell<ProgressSink>>;
 
 impl ProgressSink {
     pub(crate) fn new(block: ProgressBlock, callback: Option<Function>) -> SharedSink {
-        Rc::new(RefCell::new(ProgressSink { block, callback, last: -1.0 }))
+        Rc::new(RefCell::new(ProgressSink { blocks: vec![block], callback, last: -1.0 }))
     }
 
-    pub(crate) fn block(&self) -> &ProgressBlock {
-        &self.block
+    /// A sink for a call run as `parts` parallel parts.
+    pub(crate) fn with_parts(parts: usize, callback: Option<Function>) -> SharedSink {
+        let blocks = (0..parts.max(1)).map(|_| ProgressBlock::new(true)).collect();
+        Rc::new(RefCell::new(ProgressSink { blocks, callback, last: -1.0 }))
+    }
+
+    /// The block part `part` writes (the first one when out of range).
+    pub(crate) fn block(&self, part: usize) -> &ProgressBlock {
+        self.blocks.get(part).unwrap_or(&self.blocks[0])
+    }
+
+    fn read(&self) -> ProgressReading {
+        self.blocks.iter().map(ProgressBlock::read).fold(ProgressReading { done: 0, total: 0 }, |a, r| {
+            ProgressReading { done: a.done + r.done, total: a.total + r.total }
+        })
+    }
+
+    pub(crate) fn is_split(&self) -> bool {
+        self.blocks.len() > 1
     }
 
     pub(crate) fn has_callback(&self) -> bool {
@@ -39,7 +57,7 @@ impl ProgressSink {
 
     /// Calls back if progress advanced since the last call (never with 100 before the end).
     pub(crate) fn flush(&mut self) {
-        let reading = self.block.read();
+        let reading = self.read();
         let percent = reading.percent();
         if percent > self.last && percent < 100.0 {
             self.last = percent;
@@ -49,9 +67,13 @@ impl ProgressSink {
 
     /// The call succeeded: mark the block complete and send the single 100.
     pub(crate) fn finish(&mut self) {
-        let reading = self.block.read();
+        let reading = self.read();
         let total = reading.total.max(reading.done);
-        self.block.write(total, total);
+        for block in &self.blocks {
+            let r = block.read();
+            let part_total = r.total.max(r.done);
+            block.write(part_total, part_total);
+        }
         if self.last < 100.0 {
             self.last = 100.0;
             self.emit(100.0, total as f64, total as f64);

@@ -16,7 +16,7 @@ pub mod stream_format;
 mod testing;
 
 pub use compression::Format;
-pub use crypto::Sha256Stream;
+pub use crypto::{ChunkHashes, Identity, Sha256Stream};
 pub use drive::{drive, ChunkSource, SliceSource, DEFAULT_CHUNK};
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,13 @@ use crate::error::Error;
 pub enum Op {
     /// SHA-256 digest (32 bytes) of the input.
     Sha256,
+    /// SHA-256 of each `chunk_size`-byte piece: 32 bytes per piece.
+    ChunkHashes {
+        /// Piece size in bytes.
+        chunk_size: u64,
+    },
+    /// The input unchanged.
+    Read,
     /// AES-256-GCM seal: ciphertext ‖ tag.
     Encrypt {
         /// 32 bytes.
@@ -128,6 +135,8 @@ impl Op {
     pub fn start(&self) -> Result<Job, Error> {
         let stream: Box<dyn Stream> = match self {
             Op::Sha256 => Box::<Sha256Stream>::default(),
+            Op::ChunkHashes { chunk_size } => Box::new(crypto::ChunkHashes::new(*chunk_size)),
+            Op::Read => Box::new(crypto::Identity),
             Op::Encrypt { key, nonce, aad } => Box::new(aead::GcmStream::new(&key.0, nonce, aad, false)?),
             Op::Decrypt { key, nonce, aad } => Box::new(aead::GcmStream::new(&key.0, nonce, aad, true)?),
             Op::Seal { key, header, aad } => {

@@ -363,3 +363,44 @@ pub fn sealed_len(plain_len: u64, chunk_size: u32) -> u64 {
     let chunks = plain_len.div_ceil(u64::from(chunk_size)).max(1);
     HEADER_LEN as u64 + plain_len + chunks * TAG_LEN as u64
 }
+
+/// Splits `chunks` chunks into at most `max_runs` contiguous runs of at least `min_per_run`
+/// chunks each (one run when there are too few), as even as possible: the plan for sealing or
+/// opening a file in parallel. Each range is `first_chunk .. end_chunk`.
+pub fn plan_runs(chunks: u64, max_runs: usize, min_per_run: u64) -> Vec<std::ops::Range<u64>> {
+    let chunks = chunks.max(1);
+    let runs = (chunks / min_per_run.max(1)).clamp(1, max_runs.max(1) as u64);
+    let base = chunks / runs;
+    let extra = chunks % runs;
+    let mut start = 0;
+    (0..runs)
+        .map(|k| {
+            let len = base + u64::from(k < extra);
+            let range = start..start + len;
+            start += len;
+            range
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_cover_every_chunk_once_and_respect_the_bounds() {
+        for chunks in [0u64, 1, 2, 3, 7, 8, 64, 65, 1000] {
+            for max in [1usize, 2, 3, 8] {
+                let runs = plan_runs(chunks, max, 2);
+                assert!(runs.len() <= max);
+                assert_eq!(runs.first().unwrap().start, 0);
+                assert_eq!(runs.last().unwrap().end, chunks.max(1));
+                assert!(runs.windows(2).all(|w| w[0].end == w[1].start));
+                if runs.len() > 1 {
+                    assert!(runs.iter().all(|r| r.end - r.start >= 2), "{chunks} {max}: {runs:?}");
+                }
+            }
+        }
+        assert_eq!(plan_runs(64, 2, 2), vec![0..32, 32..64]);
+    }
+}

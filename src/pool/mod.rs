@@ -96,6 +96,8 @@ struct Slot {
     boot_failures: u32,
     respawn_timer: Option<Timer>,
     ping_outstanding: bool,
+    /// The worker's wasm memory size at its last pong.
+    memory_bytes: f64,
     /// Removed (by `resize`) as soon as its running call finishes.
     retiring: bool,
 }
@@ -118,6 +120,7 @@ impl Slot {
             boot_failures: 0,
             respawn_timer: None,
             ping_outstanding: false,
+            memory_bytes: 0.0,
             retiring: false,
         }
     }
@@ -274,6 +277,7 @@ impl Pool {
                 restarts: s.restarts,
                 last_error: s.last_error.clone(),
                 started_at: s.started_at,
+                memory_bytes: s.memory_bytes,
             })
             .collect();
         let (mode, queued, main_thread_tasks_done) = match (&inner.fallback, inner.terminated) {
@@ -381,6 +385,7 @@ impl Inner {
         slot.worker_id = worker_id;
         slot.state = SlotState::Starting;
         slot.started_at = js_sys::Date::now();
+        slot.memory_bytes = 0.0;
         slot.handle = Some(WorkerHandle::spawn(worker_id, on_event)?);
         let me = self.me.clone();
         slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {
@@ -449,14 +454,16 @@ impl Inner {
                 slot.last_error = Some(reason);
             }
             FromWorker::Progress { id, done, total } => {
-                let sink =
-                    slot.running.as_ref().filter(|r| r.id == id).and_then(|r| r.pending.as_ref()?.progress.clone());
-                if let Some(sink) = sink {
+                let pending = slot.running.as_ref().filter(|r| r.id == id).and_then(|r| r.pending.as_ref());
+                if let Some((sink, part)) = pending.and_then(|p| Some((p.progress.clone()?, p.progress_part))) {
                     let valid = |x: f64| if x.is_finite() && x >= 0.0 { x as u64 } else { 0 };
-                    sink.borrow().block().write(valid(done), valid(total));
+                    sink.borrow().block(part).write(valid(done), valid(total));
                 }
             }
-            FromWorker::Pong { .. } => slot.ping_outstanding = false,
+            FromWorker::Pong { memory, .. } => {
+                slot.ping_outstanding = false;
+                slot.memory_bytes = memory;
+            }
             FromWorker::Crashed { message } | FromWorker::BootFailed { message } => self.on_crash(index, message),
             FromWorker::Ready { .. } => {}
         }
@@ -720,7 +727,9 @@ impl Inner {
                 body: Some(pending.task.input.as_js()),
                 // Keep the input for a retry: send a copy instead of moving it.
                 transfer_body: !pending.retryable(),
-                progress: sink.map(|s| s.borrow().block().clone()).filter(|b| shared && b.is_shared()),
+                progress: sink
+                    .map(|s| s.borrow().block(pending.progress_part).clone())
+                    .filter(|b| shared && b.is_shared()),
                 cancel: pending.cancel.clone().filter(|b| shared && b.is_shared()),
             };
             let request = ToWorker::Request {

@@ -94,6 +94,10 @@ pub enum FromWorker {
     Pong {
         /// The ping's `seq`.
         seq: u32,
+        /// The size of the worker's wasm memory in bytes (it grows, never shrinks: the high-water
+        /// mark of the worker's heap).
+        #[serde(default)]
+        memory: f64,
     },
     /// The bootstrap script could not load the wasm module (sent by `worker/worker.js`).
     BootFailed {

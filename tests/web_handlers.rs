@@ -1,0 +1,430 @@
+//! The handlers in a real browser, checked against the browser's own implementations: AES-GCM
+//! against WebCrypto and gzip/zlib/deflate against CompressionStream, both directions; the stream
+//! format on large Blobs with progress, in parallel and cancelled; files. Every check runs on a
+//! worker pool and on the main-thread fallback.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::convert::TryFromJsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{AbortController, Blob};
+use worker_bridge::WorkerBridge;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+fn bytes(v: &[u8]) -> JsValue {
+    Uint8Array::from(v).into()
+}
+
+async fn bridges() -> Vec<(&'static str, WorkerBridge)> {
+    let mut out = Vec::new();
+    for (name, options) in [
+        ("pool", obj(&[("poolSize", 2.into()), ("fallback", "never".into())])),
+        ("main-thread", obj(&[("fallback", "always".into())])),
+    ] {
+        let b = JsFuture::from(WorkerBridge::create(options)).await.unwrap();
+        out.push((name, WorkerBridge::try_from_js_value(b).unwrap()));
+    }
+    out
+}
+
+async fn terminate(all: Vec<(&'static str, WorkerBridge)>) {
+    for (_, b) in all {
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+async fn value(p: Promise) -> JsValue {
+    JsFuture::from(p).await.unwrap_or_else(|e| panic!("rejected: {:?} {:?}", get(&e, "name"), get(&e, "message")))
+}
+
+async fn to_vec(v: JsValue) -> Vec<u8> {
+    if let Some(blob) = v.dyn_ref::<Blob>() {
+        return Uint8Array::new(&JsFuture::from(blob.array_buffer()).await.unwrap()).to_vec();
+    }
+    Uint8Array::new(&v).to_vec()
+}
+
+async fn error_name(p: Promise) -> String {
+    match JsFuture::from(p).await {
+        Ok(v) => panic!("resolved with {v:?} instead of rejecting"),
+        Err(e) => get(&e, "name").as_string().unwrap(),
+    }
+}
+
+fn data(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn subtle() -> web_sys::SubtleCrypto {
+    let crypto: web_sys::Crypto = get(&js_sys::global(), "crypto").unchecked_into();
+    crypto.subtle()
+}
+
+async fn webcrypto_key(key: &[u8]) -> web_sys::CryptoKey {
+    let usages = Array::of2(&"encrypt".into(), &"decrypt".into());
+    let p = subtle().import_key_with_str("raw", &Uint8Array::from(key), "AES-GCM", false, &usages).unwrap();
+    JsFuture::from(p).await.unwrap().unchecked_into()
+}
+
+fn gcm_params(nonce: &[u8], aad: &[u8]) -> web_sys::AesGcmParams {
+    let params = web_sys::AesGcmParams::new("AES-GCM", &Uint8Array::from(nonce));
+    params.set_additional_data(&Uint8Array::from(aad));
+    params
+}
+
+async fn webcrypto_encrypt(key: &[u8], nonce: &[u8], aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let k = webcrypto_key(key).await;
+    let p = subtle().encrypt_with_object_and_u8_array(&gcm_params(nonce, aad), &k, plain).unwrap();
+    Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec()
+}
+
+async fn webcrypto_decrypt(key: &[u8], nonce: &[u8], aad: &[u8], sealed: &[u8]) -> Vec<u8> {
+    let k = webcrypto_key(key).await;
+    let p = subtle().decrypt_with_object_and_u8_array(&gcm_params(nonce, aad), &k, sealed).unwrap();
+    Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec()
+}
+
+#[wasm_bindgen_test]
+async fn aes_gcm_interoperates_with_webcrypto_both_ways() {
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        for (len, aad) in [(0usize, &b""[..]), (1, b"x"), (4096 + 3, b"header"), (100_000, b"")] {
+            let key = c.generate_key().unwrap().to_vec();
+            let nonce = c.generate_nonce().unwrap().to_vec();
+            let plain = data(len, len as u32 + 7);
+            let options = obj(&[("aad", bytes(aad))]);
+            let ours = to_vec(value(c.encrypt(bytes(&plain), bytes(&key), bytes(&nonce), options.clone())).await).await;
+            assert_eq!(ours, webcrypto_encrypt(&key, &nonce, aad, &plain).await, "{name}: encrypt {len} bytes");
+            assert_eq!(webcrypto_decrypt(&key, &nonce, aad, &ours).await, plain, "{name}: WebCrypto opens ours");
+            let opened = to_vec(value(c.decrypt(bytes(&ours), bytes(&key), bytes(&nonce), options)).await).await;
+            assert_eq!(opened, plain, "{name}: we open WebCrypto's");
+        }
+    }
+    terminate(all).await;
+}
+
+#[wasm_bindgen_test]
+async fn aes_gcm_rejects_bad_input_with_typed_errors() {
+    let all = bridges().await;
+    for (_, b) in &all {
+        let c = b.crypto();
+        let key = c.generate_key().unwrap().to_vec();
+        let nonce = c.generate_nonce().unwrap().to_vec();
+        let msg = bytes(b"attack at dawn");
+        let u = JsValue::UNDEFINED;
+        assert_eq!(
+            error_name(c.encrypt(msg.clone(), bytes(&key[..16]), bytes(&nonce), u.clone())).await,
+            "ValidationError"
+        );
+        assert_eq!(
+            error_name(c.encrypt(msg.clone(), bytes(&key), bytes(&nonce[..8]), u.clone())).await,
+            "ValidationError"
+        );
+        assert_eq!(
+            error_name(c.encrypt(msg.clone(), "a string key".into(), bytes(&nonce), u.clone())).await,
+            "ValidationError"
+        );
+        assert_eq!(
+            error_name(c.encrypt(msg.clone(), bytes(&key), bytes(&[0; 12]), u.clone())).await,
+            "NonceReuseError"
+        );
+        let sealed = to_vec(value(c.encrypt(msg.clone(), bytes(&key), bytes(&nonce), u.clone())).await).await;
+        assert_eq!(
+            error_name(c.encrypt(bytes(b"other"), bytes(&key), bytes(&nonce), u.clone())).await,
+            "NonceReuseError"
+        );
+        let mut tampered = sealed.clone();
+        tampered[3] ^= 1;
+        assert_eq!(
+            error_name(c.decrypt(bytes(&tampered), bytes(&key), bytes(&nonce), u.clone())).await,
+            "AuthenticationError"
+        );
+        let wrong_key = c.generate_key().unwrap().to_vec();
+        assert_eq!(
+            error_name(c.decrypt(bytes(&sealed), bytes(&wrong_key), bytes(&nonce), u.clone())).await,
+            "AuthenticationError"
+        );
+        let with_aad = obj(&[("aad", bytes(b"nope"))]);
+        assert_eq!(
+            error_name(c.decrypt(bytes(&sealed), bytes(&key), bytes(&nonce), with_aad)).await,
+            "AuthenticationError"
+        );
+        // The bridge is unharmed.
+        assert_eq!(
+            to_vec(value(c.decrypt(bytes(&sealed), bytes(&key), bytes(&nonce), u)).await).await,
+            b"attack at dawn"
+        );
+    }
+    terminate(all).await;
+}
+
+/// Runs `data` through the browser's CompressionStream or DecompressionStream.
+async fn browser_stream(kind: &str, format: &str, input: &[u8]) -> Result<Vec<u8>, JsValue> {
+    let global = js_sys::global();
+    let ctor: Function = get(&global, kind).unchecked_into();
+    let transform = Reflect::construct(&ctor, &Array::of1(&format.into()))?;
+    let blob = Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(input)))?;
+    let stream = blob.stream();
+    let pipe: Function = get(&stream, "pipeThrough").unchecked_into();
+    let piped: web_sys::ReadableStream = pipe.call1(&stream, &transform)?.unchecked_into();
+    let response = web_sys::Response::new_with_opt_readable_stream(Some(&piped))?;
+    Ok(Uint8Array::new(&JsFuture::from(response.array_buffer()?).await?).to_vec())
+}
+
+#[wasm_bindgen_test]
+async fn compression_interoperates_with_compression_streams_both_ways() {
+    let text: Vec<u8> =
+        (0..200_000u32).map(|i| b"worker-bridge compresses "[(i % 25) as usize] ^ (i / 5000) as u8).collect();
+    let all = bridges().await;
+    for (name, b) in &all {
+        let z = b.compression();
+        // (ours, theirs, browser format name)
+        use worker_bridge::CompressionFacade as Z;
+        let pairs: [(Codec, Codec, &str); 3] =
+            [(Z::gzip, Z::gunzip, "gzip"), (Z::zlib, Z::unzlib, "deflate"), (Z::deflate, Z::inflate, "deflate-raw")];
+        for (pack, unpack, format) in pairs {
+            for level in [1u32, 6, 9] {
+                let packed = to_vec(value(pack(&z, bytes(&text), obj(&[("level", level.into())]))).await).await;
+                assert!(packed.len() < text.len() / 3, "{name} {format} level {level} compresses");
+                let theirs = browser_stream("DecompressionStream", format, &packed).await.unwrap();
+                assert_eq!(theirs, text, "{name}: DecompressionStream('{format}') reads ours (level {level})");
+            }
+            let browser_packed = browser_stream("CompressionStream", format, &text).await.unwrap();
+            let ours = to_vec(value(unpack(&z, bytes(&browser_packed), JsValue::UNDEFINED)).await).await;
+            assert_eq!(ours, text, "{name}: we read CompressionStream('{format}')");
+            // Truncated input and bombs are typed errors.
+            let cut = &browser_packed[..browser_packed.len() / 2];
+            assert_eq!(
+                error_name(unpack(&z, bytes(cut), JsValue::UNDEFINED)).await,
+                "DecompressionError",
+                "{name} {format}"
+            );
+            let limit = obj(&[("maxOutputBytes", 1000.into())]);
+            assert_eq!(
+                error_name(unpack(&z, bytes(&browser_packed), limit)).await,
+                "LimitExceededError",
+                "{name} {format}"
+            );
+        }
+        // Multi-member gzip (two CompressionStream outputs back to back).
+        let mut two = browser_stream("CompressionStream", "gzip", b"hello, ").await.unwrap();
+        two.extend(browser_stream("CompressionStream", "gzip", b"world").await.unwrap());
+        assert_eq!(to_vec(value(z.gunzip(bytes(&two), JsValue::UNDEFINED)).await).await, b"hello, world");
+        assert_eq!(error_name(z.gzip(bytes(b"x"), obj(&[("level", 10.into())]))).await, "ValidationError");
+    }
+    terminate(all).await;
+}
+
+/// A compression facade method.
+type Codec = fn(&worker_bridge::CompressionFacade, JsValue, JsValue) -> Promise;
+
+type Events = Rc<RefCell<Vec<f64>>>;
+
+fn recorder() -> (Events, Closure<dyn FnMut(JsValue)>) {
+    let events: Events = Rc::default();
+    let sink = events.clone();
+    let cb = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        sink.borrow_mut().push(get(&e, "progress").as_f64().unwrap())
+    });
+    (events, cb)
+}
+
+fn check_progress(events: &[f64]) {
+    assert!(!events.is_empty());
+    assert!(events.windows(2).all(|w| w[0] <= w[1]), "monotonic: {events:?}");
+    assert_eq!(events.iter().filter(|&&p| p == 100.0).count(), 1, "one 100: {events:?}");
+    assert_eq!(*events.last().unwrap(), 100.0);
+}
+
+#[wasm_bindgen_test]
+async fn a_64_mib_blob_is_hashed_and_sealed_and_opened_with_progress() {
+    let size = 64usize << 20;
+    let plain = data(size, 99);
+    let expected = {
+        let p = subtle().digest_with_str_and_u8_array("SHA-256", &plain).unwrap();
+        Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec()
+    };
+    let blob = Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(plain.as_slice()))).unwrap();
+    let all = bridges().await;
+    for (name, b) in &all {
+        let (events, cb) = recorder();
+        let digest = value(b.file().sha256(blob.clone().into(), obj(&[("onProgress", cb.as_ref().clone())]))).await;
+        assert_eq!(to_vec(digest).await, expected, "{name}: sha256 of the Blob");
+        check_progress(&events.borrow());
+
+        let key = b.crypto().generate_key().unwrap();
+        let (events, cb) = recorder();
+        let sealed = value(b.crypto().encrypt_file(
+            blob.clone().into(),
+            key.clone().into(),
+            obj(&[("onProgress", cb.as_ref().clone())]),
+        ))
+        .await;
+        check_progress(&events.borrow());
+        let sealed: Blob = sealed.dyn_into().expect("a Blob by default");
+        assert_eq!(sealed.size() as usize, 32 + size + 64 * 16, "{name}: 64 chunks of 1 MiB");
+        let (events, cb) = recorder();
+        let opened =
+            value(b.crypto().decrypt_file(sealed.into(), key.into(), obj(&[("onProgress", cb.as_ref().clone())])))
+                .await;
+        check_progress(&events.borrow());
+        let opened: Blob = opened.dyn_into().unwrap();
+        assert_eq!(opened.size() as usize, size);
+        let digest = value(b.crypto().sha256(opened.into(), JsValue::UNDEFINED)).await;
+        assert_eq!(to_vec(digest).await, expected, "{name}: round trip");
+    }
+    // The pool's workers read the Blob chunk by chunk: their wasm memory stays far below 64 MiB.
+    let pool = &all[0].1;
+    JsFuture::from(pool.terminate()).await.unwrap();
+    let probe = JsFuture::from(WorkerBridge::create(obj(&[("poolSize", 1.into()), ("healthIntervalMs", 50.into())])))
+        .await
+        .unwrap();
+    let probe = WorkerBridge::try_from_js_value(probe).unwrap();
+    value(probe.file().sha256(blob.clone().into(), JsValue::UNDEFINED)).await;
+    let key = probe.crypto().generate_key().unwrap();
+    value(probe.crypto().encrypt_file(blob.into(), key.into(), JsValue::UNDEFINED)).await;
+    let mut memory = 0.0;
+    for _ in 0..100 {
+        let w = Array::from(&get(&probe.status(), "workers")).get(0);
+        memory = get(&w, "memoryBytes").as_f64().unwrap();
+        if memory > 0.0 {
+            break;
+        }
+        JsFuture::from(Promise::new(&mut |r, _| {
+            web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, 20).unwrap();
+        }))
+        .await
+        .unwrap();
+    }
+    web_sys::console::log_1(
+        &format!("worker wasm memory after hashing and sealing 64 MiB: {:.1} MiB", memory / 1048576.0).into(),
+    );
+    assert!(memory > 0.0 && memory < 24.0 * 1048576.0, "bounded worker memory: {memory} bytes");
+    JsFuture::from(probe.terminate()).await.unwrap();
+    JsFuture::from(all[1].1.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn file_streams_are_sealed_in_parallel_and_tampering_is_rejected() {
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        let key = c.generate_key().unwrap();
+        let plain = data((8 << 20) + 12_345, 5);
+        let options = obj(&[("chunkSize", 65_536.into()), ("aad", "file-1".into()), ("output", "bytes".into())]);
+        let sealed = to_vec(value(c.encrypt_file(bytes(&plain), key.clone().into(), options)).await).await;
+        assert_eq!(sealed.len(), 32 + plain.len() + 129 * 16);
+        let open = |s: &[u8], aad: &str| {
+            c.decrypt_file(bytes(s), key.clone().into(), obj(&[("aad", aad.into()), ("output", "bytes".into())]))
+        };
+        assert_eq!(to_vec(value(open(&sealed, "file-1")).await).await, plain, "{name}: round trip");
+        assert_eq!(error_name(open(&sealed, "file-2")).await, "AuthenticationError", "{name}: other aad");
+        for at in [0usize, 10, 40, sealed.len() / 2, sealed.len() - 1] {
+            let mut bad = sealed.clone();
+            bad[at] ^= 4;
+            assert_eq!(error_name(open(&bad, "file-1")).await, "AuthenticationError", "{name}: flipped byte {at}");
+        }
+        assert_eq!(
+            error_name(open(&sealed[..sealed.len() - 65_552], "file-1")).await,
+            "AuthenticationError",
+            "{name}: truncated"
+        );
+        assert_eq!(error_name(open(&sealed[..20], "file-1")).await, "AuthenticationError", "{name}: header only");
+        let bad_chunk = obj(&[("chunkSize", 1000.into())]);
+        assert_eq!(error_name(c.encrypt_file(bytes(&plain), key.into(), bad_chunk)).await, "ValidationError");
+    }
+    terminate(all).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_long_encrypt_file_can_be_cancelled_midway() {
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        let key = c.generate_key().unwrap();
+        let blob =
+            Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(data(48 << 20, 3).as_slice()))).unwrap();
+        let controller = AbortController::new().unwrap();
+        let ctl = controller.clone();
+        let cb = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            if get(&e, "progress").as_f64().unwrap() > 0.0 {
+                ctl.abort();
+            }
+        });
+        let options = obj(&[
+            ("onProgress", cb.as_ref().clone()),
+            ("signal", controller.signal().into()),
+            ("chunkSize", 65_536.into()),
+        ]);
+        assert_eq!(error_name(c.encrypt_file(blob.into(), key.into(), options)).await, "AbortError", "{name}");
+        let counters = get(&b.status(), "counters");
+        assert!(get(&counters, "cancelled").as_f64().unwrap() >= 1.0, "{name}");
+        // Still serving.
+        assert_eq!(to_vec(value(c.sha256(bytes(b""), JsValue::UNDEFINED)).await).await.len(), 32);
+    }
+    terminate(all).await;
+}
+
+#[wasm_bindgen_test]
+async fn chunk_plans_and_slices_of_files() {
+    let plain = data(1_000_000, 11);
+    let file = Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(plain.as_slice()))).unwrap();
+    let all = bridges().await;
+    for (name, b) in &all {
+        let plan =
+            Array::from(&value(b.file().chunk_plan(file.clone().into(), obj(&[("chunkSize", 300_000.into())]))).await);
+        assert_eq!(plan.length(), 4, "{name}");
+        for (i, entry) in plan.iter().enumerate() {
+            let offset = get(&entry, "offset").as_f64().unwrap() as usize;
+            let length = get(&entry, "length").as_f64().unwrap() as usize;
+            assert_eq!(get(&entry, "index").as_f64().unwrap() as usize, i);
+            assert_eq!(offset, i * 300_000);
+            assert_eq!(length, 300_000.min(1_000_000 - offset));
+            let p = subtle().digest_with_str_and_u8_array("SHA-256", &plain[offset..offset + length]).unwrap();
+            let expected = Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec();
+            assert_eq!(Uint8Array::new(&get(&entry, "sha256")).to_vec(), expected, "{name}: piece {i}");
+        }
+        let slice =
+            to_vec(value(b.file().read_slice(file.clone().into(), 999_990.0, 100.0, JsValue::UNDEFINED)).await).await;
+        assert_eq!(slice, &plain[999_990..], "{name}: clamped to the end");
+        let slice =
+            to_vec(value(b.file().read_slice(file.clone().into(), 12_345.0, 1000.0, JsValue::UNDEFINED)).await).await;
+        assert_eq!(slice, &plain[12_345..13_345]);
+        assert_eq!(
+            error_name(b.file().read_slice(file.clone().into(), -1.0, 10.0, JsValue::UNDEFINED)).await,
+            "ValidationError"
+        );
+        assert_eq!(
+            error_name(b.file().chunk_plan(file.clone().into(), obj(&[("chunkSize", 0.into())]))).await,
+            "ValidationError"
+        );
+    }
+    terminate(all).await;
+}
