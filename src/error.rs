@@ -80,12 +80,24 @@ impl ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    status: Option<u16>,
 }
 
 impl Error {
     /// An error of `kind` saying `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), status: None }
+    }
+
+    /// Attaches an HTTP status (a `NetworkError` for a non-2xx response carries it).
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status, for errors that have one.
+    pub fn status(&self) -> Option<u16> {
+        self.status
     }
 
     /// Shorthand for a [`ErrorKind::Validation`] error.

@@ -17,6 +17,7 @@
 mod bridge;
 mod error;
 mod executor;
+mod network;
 pub mod nonce_guard;
 pub mod ops;
 mod output;
@@ -28,7 +29,7 @@ mod source;
 mod status;
 mod worker_main;
 
-pub use bridge::{CompressionFacade, CryptoFacade, FileFacade, WorkerBridge};
+pub use bridge::{CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, WorkerBridge};
 pub use error::{Error, ErrorKind};
 pub use shared::{
     create_cancellation_token, create_progress_tracker, SharedCancellation, SharedCounter, SharedProgress,

@@ -11,7 +11,7 @@
 //! A malformed message is answered with a `Failed` (carrying the request id when one can be read);
 //! it never takes the worker down. A panic is reported as `Crashed` before the instance traps.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Int32Array, Reflect, Uint8Array};
@@ -20,9 +20,10 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::error::{Error, ErrorKind};
+use crate::executor::cancel::LocalCancel;
 use crate::ops::{ChunkSource, Env, Op, Progress, Step, DEFAULT_CHUNK};
 use crate::output::JsOutput;
-use crate::protocol::{self, Caps, Envelope, FromWorker, OutputKind, RequestId, ToWorker, WireError};
+use crate::protocol::{self, Caps, Envelope, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError};
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
 use crate::source::{BlobSyncSource, Input, JsBytesSource};
 
@@ -37,7 +38,7 @@ thread_local! {
     /// The worker's message listener, kept for the worker's whole life.
     static LISTENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
     /// The request being run and its cancel flag (message mode).
-    static CURRENT: RefCell<Option<(RequestId, Rc<Cell<bool>>)>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<(RequestId, Rc<LocalCancel>)>> = const { RefCell::new(None) };
 }
 
 /// Entry point of a pool worker, called by `worker/worker.js` once the module is instantiated.
@@ -84,7 +85,7 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
         ToWorker::Cancel { id } => CURRENT.with(|c| {
             if let Some((current, flag)) = &*c.borrow() {
                 if *current == id {
-                    flag.set(true);
+                    flag.cancel();
                 }
             }
         }),
@@ -93,14 +94,14 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
                 let error = Error::validation("the worker is already running a request");
                 return post(scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None);
             }
-            let flag = Rc::new(Cell::new(false));
+            let flag = Rc::new(LocalCancel::default());
             CURRENT.with(|c| *c.borrow_mut() = Some((id, flag.clone())));
             let scope = scope.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let result = run(&scope, id, &op, progress, output, &data, &flag).await;
                 CURRENT.with(|c| c.borrow_mut().take());
                 match result {
-                    Ok(body) => post(&scope, &FromWorker::Response { id }, Some(&body)),
+                    Ok((body, http)) => post(&scope, &FromWorker::Response { id, http }, Some(&body)),
                     Err(error) => {
                         post(&scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None)
                     }
@@ -154,8 +155,8 @@ async fn run(
     wants_progress: bool,
     output: OutputKind,
     data: &JsValue,
-    flag: &Cell<bool>,
-) -> Result<JsValue, Error> {
+    flag: &LocalCancel,
+) -> Result<(JsValue, Option<HttpMeta>), Error> {
     let body = Reflect::get(data, &"body".into())
         .ok()
         .and_then(Input::from_js)
@@ -165,22 +166,26 @@ async fn run(
     let progress_block =
         attachment(data, "progress").and_then(ProgressBlock::from_words).filter(ProgressBlock::is_shared);
 
+    let mut progress = WorkerProgress { scope, id, block: progress_block, last_post: f64::NEG_INFINITY };
+    let mut silent = crate::ops::NoProgress;
+    let sink: &mut dyn Progress = if wants_progress { &mut progress } else { &mut silent };
+    if let Op::Fetch(spec) = op {
+        let (meta, body) = crate::network::fetch(spec, &body, sink, flag, cancel.as_ref()).await?;
+        return Ok((body.into(), Some(meta)));
+    }
     let mut job = op.start()?;
     let mut source: Box<dyn ChunkSource> = match body {
         Input::Bytes(bytes) => Box::new(JsBytesSource::new(bytes, DEFAULT_CHUNK)),
         Input::Blob(blob) => Box::new(BlobSyncSource::new(blob, DEFAULT_CHUNK)?),
     };
     let mut out = JsOutput::default();
-    let mut progress = WorkerProgress { scope, id, block: progress_block, last_post: f64::NEG_INFINITY };
-    let mut silent = crate::ops::NoProgress;
-    let sink: &mut dyn Progress = if wants_progress { &mut progress } else { &mut silent };
     let mut last_yield = js_sys::Date::now();
     loop {
-        if flag.get() || cancel.as_ref().is_some_and(CancelBlock::is_cancelled) {
+        if flag.is_cancelled() || cancel.as_ref().is_some_and(CancelBlock::is_cancelled) {
             return Err(Error::new(ErrorKind::Abort, "the call was aborted"));
         }
         match job.step(source.as_mut(), &WorkerEnv, sink, &mut out)? {
-            Step::Done => return out.finish(output),
+            Step::Done => return out.finish(output).map(|body| (body, None)),
             Step::Wait(ms) => {
                 // Park on the shared cancel flag (a cancel wakes it); in message mode await a
                 // timer, which also lets a `Cancel` message in.

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use worker_bridge::ops::Op;
 use worker_bridge::protocol::{
-    self, Caps, Envelope, FromWorker, OutputKind, RequestId, ToWorker, WireError, PROTOCOL_VERSION,
+    self, Caps, Envelope, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, PROTOCOL_VERSION,
 };
 use worker_bridge::{Error, ErrorKind};
 
@@ -41,15 +41,22 @@ fn every_message_round_trips_with_readable_tags() {
     let caps = Caps { shared_memory: true, version: "0.1.0".into() };
     let wire = round_trip(FromWorker::Ready { worker: 3, caps });
     assert_eq!(wire["msg"]["caps"]["sharedMemory"], json!(true));
-    round_trip(FromWorker::Response { id });
-    round_trip(FromWorker::Failed {
-        id: Some(id),
-        error: WireError { name: "ValidationError".into(), message: "m".into() },
+    round_trip(FromWorker::Response { id, http: None });
+    round_trip(FromWorker::Response {
+        id,
+        http: Some(HttpMeta {
+            status: 200,
+            status_text: "OK".into(),
+            url: "http://x/".into(),
+            headers: vec![("content-type".into(), "text/plain".into())],
+            sha256: Some(vec![1; 32]),
+        }),
     });
-    round_trip(FromWorker::Failed {
-        id: None,
-        error: WireError { name: "ValidationError".into(), message: "m".into() },
-    });
+    let error = WireError { name: "NetworkError".into(), message: "HTTP 404".into(), status: Some(404) };
+    round_trip(FromWorker::Failed { id: Some(id), error: error.clone() });
+    assert_eq!(Error::from(error).status(), Some(404));
+    let error = WireError { name: "ValidationError".into(), message: "m".into(), status: None };
+    round_trip(FromWorker::Failed { id: None, error });
     round_trip(FromWorker::Pong { seq: 7, memory: 1_114_112.0 });
     round_trip(FromWorker::BootFailed { message: "no wasm".into() });
 }
@@ -115,6 +122,6 @@ fn wire_errors_rebuild_typed_errors() {
         let e = Error::new(kind, "why");
         assert_eq!(Error::from(WireError::from(&e)), e);
     }
-    let foreign = Error::from(WireError { name: "RangeError".into(), message: "m".into() });
+    let foreign = Error::from(WireError { name: "RangeError".into(), message: "m".into(), status: None });
     assert_eq!(foreign.kind(), ErrorKind::WorkerCrashed);
 }

@@ -428,3 +428,47 @@ async fn chunk_plans_and_slices_of_files() {
     }
     terminate(all).await;
 }
+
+/// A file the test runner serves from its own origin.
+const SERVED: &str = "wasm-bindgen-test_bg.wasm";
+
+#[wasm_bindgen_test]
+async fn network_fetch_with_progress_hashing_errors_and_abort() {
+    let window = web_sys::window().unwrap();
+    let direct: web_sys::Response = JsFuture::from(window.fetch_with_str(SERVED)).await.unwrap().unchecked_into();
+    let expected = Uint8Array::new(&JsFuture::from(direct.array_buffer().unwrap()).await.unwrap()).to_vec();
+    let digest = {
+        let p = subtle().digest_with_str_and_u8_array("SHA-256", &expected).unwrap();
+        Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec()
+    };
+    let all = bridges().await;
+    for (name, b) in &all {
+        let n = b.network();
+        let (events, cb) = recorder();
+        let options = obj(&[("sha256", true.into()), ("onProgress", cb.as_ref().clone())]);
+        let res = value(n.fetch(SERVED.into(), options)).await;
+        assert_eq!(get(&res, "status").as_f64(), Some(200.0), "{name}");
+        assert_eq!(Uint8Array::new(&get(&res, "body")).to_vec(), expected, "{name}: body");
+        assert_eq!(Uint8Array::new(&get(&res, "sha256")).to_vec(), digest, "{name}: hashed while downloading");
+        assert!(get(&res, "url").as_string().unwrap().ends_with(SERVED));
+        assert!(get(&res, "headers").is_object());
+        check_progress(&events.borrow());
+
+        let missing = n.fetch("no-such-file-here".into(), JsValue::UNDEFINED);
+        let err = JsFuture::from(missing).await.expect_err("a 404 rejects");
+        assert_eq!(get(&err, "name").as_string().unwrap(), "NetworkError", "{name}");
+        assert_eq!(get(&err, "status").as_f64(), Some(404.0), "{name}: the error carries the status");
+        let kept = value(n.fetch("no-such-file-here".into(), obj(&[("throwHttpErrors", false.into())]))).await;
+        assert_eq!(get(&kept, "status").as_f64(), Some(404.0));
+        let posted = obj(&[("method", "post".into()), ("body", "hello".into()), ("throwHttpErrors", false.into())]);
+        assert!(get(&value(n.fetch("no-such-file-here".into(), posted)).await, "status").as_f64().unwrap() >= 400.0);
+
+        let controller = AbortController::new().unwrap();
+        let call = n.fetch(SERVED.into(), obj(&[("signal", controller.signal().into())]));
+        controller.abort();
+        assert_eq!(error_name(call).await, "AbortError", "{name}");
+        assert_eq!(error_name(n.fetch("http://[".into(), JsValue::UNDEFINED)).await, "ValidationError");
+        assert_eq!(error_name(n.fetch(SERVED.into(), obj(&[("method", "GE T".into())]))).await, "ValidationError");
+    }
+    terminate(all).await;
+}

@@ -8,5 +8,9 @@ use crate::error::Error;
 pub(crate) fn to_js(e: &Error) -> JsValue {
     let err = js_sys::Error::new(e.message());
     err.set_name(e.kind().name());
+    if let Some(status) = e.status() {
+        // A `NetworkError` for a non-2xx response carries the status.
+        let _ = js_sys::Reflect::set(&err, &"status".into(), &status.into());
+    }
     err.into()
 }

@@ -7,11 +7,13 @@ mod crypto;
 mod file;
 mod input;
 mod js_error;
+mod network;
 mod parts;
 
 pub use compression::CompressionFacade;
 pub use crypto::CryptoFacade;
 pub use file::FileFacade;
+pub use network::NetworkFacade;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -347,6 +349,12 @@ impl WorkerBridge {
     #[wasm_bindgen(getter)]
     pub fn compression(&self) -> CompressionFacade {
         CompressionFacade::new(self.core.clone())
+    }
+
+    /// Network: `fetch` in a worker, with progress, cancellation and hashing.
+    #[wasm_bindgen(getter)]
+    pub fn network(&self) -> NetworkFacade {
+        NetworkFacade::new(self.core.clone())
     }
 
     /// Files and Blobs: `sha256`, `chunkPlan`, `readSlice`.

@@ -6,13 +6,14 @@
 //! alive, but a single step still blocks for its duration (about [`SLICE_MS`] for byte-stream
 //! ops), and a timeout can only be noticed between steps.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::cancel::LocalCancel;
 use super::progress::SharedSink;
 use super::{aborted, terminated, timed_out, Counters, FrameTicker, Pending};
 use crate::error::Error;
@@ -32,7 +33,7 @@ const INLINE_CHUNK: usize = 256 * 1024;
 struct State {
     queue: Queue<Pending>,
     /// The call being run and its cancel flag.
-    current: Option<(RequestId, Rc<Cell<bool>>, Option<SharedSink>)>,
+    current: Option<(RequestId, Rc<LocalCancel>, Option<SharedSink>)>,
     draining: bool,
     tasks_done: u32,
     terminated: bool,
@@ -100,7 +101,7 @@ impl Inline {
         }
         if let Some((current, flag, _)) = &st.current {
             if *current == id {
-                flag.set(true);
+                flag.cancel();
             }
         }
     }
@@ -162,7 +163,7 @@ async fn drain(inline: Inline) {
                 st.draining = false;
                 return;
             };
-            let flag = Rc::new(Cell::new(false));
+            let flag = Rc::new(LocalCancel::default());
             st.current = Some((id, flag.clone(), pending.progress.clone()));
             (pending, flag)
         };
@@ -197,19 +198,31 @@ impl Progress for BlockProgress<'_> {
 }
 
 struct Flags<'a> {
-    local: &'a Cell<bool>,
+    local: &'a LocalCancel,
     shared: Option<&'a crate::shared::CancelBlock>,
 }
 
 impl Cancel for Flags<'_> {
     fn is_cancelled(&self) -> bool {
-        self.local.get() || self.shared.is_some_and(|b| b.is_cancelled())
+        self.local.is_cancelled() || self.shared.is_some_and(|b| b.is_cancelled())
     }
 }
 
 /// Steps the job in slices of at most [`SLICE_MS`], yielding between them, watching for
 /// cancellation, the call's time limit and termination.
-async fn run_sliced(inline: &Inline, pending: &Pending, flag: &Cell<bool>) -> Result<JsValue, Error> {
+async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> Result<JsValue, Error> {
+    if let crate::ops::Op::Fetch(spec) = &pending.task.op {
+        let mut silent = NoProgress;
+        let mut block_progress = pending.progress.as_ref().map(|sink| BlockProgress(sink, pending.progress_part));
+        let progress: &mut dyn Progress = match block_progress.as_mut() {
+            Some(p) => p,
+            None => &mut silent,
+        };
+        // Fetching is asynchronous anyway: nothing to slice on the main thread.
+        let (meta, body) =
+            crate::network::fetch(spec, &pending.task.input, progress, flag, pending.cancel.as_ref()).await?;
+        return Ok(crate::network::result_object(&meta, &body));
+    }
     let mut job = pending.task.op.start()?;
     let mut source = PageSource::new(&pending.task.input, INLINE_CHUNK);
     let mut out = JsOutput::default();

@@ -6,6 +6,7 @@
 //! Both placements honour the same call contract: priority and deadline order, `timeoutMs`,
 //! `AbortSignal`, progress, and every promise settles exactly once.
 
+pub(crate) mod cancel;
 mod inline;
 pub(crate) mod progress;
 mod ticker;

@@ -37,6 +37,9 @@ pub enum Op {
     },
     /// The input unchanged.
     Read,
+    /// An HTTP request; its body (if any) is the input. Driven by the network driver, not
+    /// [`Op::start`].
+    Fetch(FetchSpec),
     /// AES-256-GCM seal: ciphertext ‖ tag.
     Encrypt {
         /// 32 bytes.
@@ -154,6 +157,7 @@ impl Op {
             Op::Open { key, aad } => Box::new(stream_format::Open::new(&key.0, aad)?),
             Op::Compress { format, level } => Box::new(compression::Compress::new(*format, *level)?),
             Op::Decompress { format, max_output } => Box::new(compression::Decompress::new(*format, *max_output)),
+            Op::Fetch(_) => return Err(Error::validation("a fetch is run by the network driver")),
             #[cfg(feature = "test-ops")]
             other => return testing::start(other),
         };
@@ -163,7 +167,10 @@ impl Op {
     /// Whether running the op twice on the same input is harmless, so a call whose worker crashed
     /// may be retried.
     pub fn is_idempotent(&self) -> bool {
-        true
+        match self {
+            Op::Fetch(spec) => matches!(spec.method.as_str(), "GET" | "HEAD" | "OPTIONS"),
+            _ => true,
+        }
     }
 }
 
@@ -176,6 +183,24 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Secret({} bytes)", self.0.len())
     }
+}
+
+/// An HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FetchSpec {
+    /// Absolute URL (resolved against the page before it is sent to a worker).
+    pub url: String,
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Request headers.
+    pub headers: Vec<(String, String)>,
+    /// Send the input as the request body.
+    pub has_body: bool,
+    /// Hash the response body while downloading it.
+    pub sha256: bool,
+    /// A non-2xx status rejects with `NetworkError` (else it is returned).
+    pub throw_http_errors: bool,
 }
 
 /// A run of whole chunks of the stream format, for sealing or opening a file in parts.

@@ -439,12 +439,16 @@ impl Inner {
                     let _ = boot.send(Ok(()));
                 }
             }
-            FromWorker::Response { id } => {
+            FromWorker::Response { id, http } => {
                 let body = Reflect::get(data, &"body".into())
                     .ok()
                     .filter(|b| b.is_instance_of::<Uint8Array>() || b.is_instance_of::<web_sys::Blob>())
                     .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "a response arrived without its body"));
-                self.finish(index, id, body);
+                let result = match http {
+                    Some(meta) => body.map(|b| crate::network::result_object(&meta, &b)),
+                    None => body,
+                };
+                self.finish(index, id, result);
             }
             FromWorker::Failed { id: Some(id), error } => self.finish(index, id, Err(error.into())),
             FromWorker::Failed { id: None, error } => {

@@ -68,6 +68,9 @@ pub enum FromWorker {
     Response {
         /// The request's id.
         id: RequestId,
+        /// For a fetch: the response's status, headers and (if asked) the body's digest.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        http: Option<HttpMeta>,
     },
     /// The request (or, with no id, an undecodable message) failed.
     Failed {
@@ -117,6 +120,23 @@ pub enum OutputKind {
     Blob,
 }
 
+/// What a fetch returns besides its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpMeta {
+    /// The HTTP status.
+    pub status: u16,
+    /// The status text.
+    pub status_text: String,
+    /// The final URL (after redirects).
+    pub url: String,
+    /// Response headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// SHA-256 of the body, when asked for.
+    #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Vec<u8>>,
+}
+
 /// What a worker reports it can do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -135,11 +155,14 @@ pub struct WireError {
     pub name: String,
     /// The error's message.
     pub message: String,
+    /// An HTTP status, for a `NetworkError` from a non-2xx response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 impl From<&Error> for WireError {
     fn from(e: &Error) -> Self {
-        WireError { name: e.kind().name().to_owned(), message: e.message().to_owned() }
+        WireError { name: e.kind().name().to_owned(), message: e.message().to_owned(), status: e.status() }
     }
 }
 
@@ -147,7 +170,13 @@ impl From<WireError> for Error {
     /// An unknown name means the worker is not ours or not our version: treat it as a crash.
     fn from(w: WireError) -> Self {
         match ErrorKind::from_name(&w.name) {
-            Some(kind) => Error::new(kind, w.message),
+            Some(kind) => {
+                let e = Error::new(kind, w.message);
+                match w.status {
+                    Some(status) => e.with_status(status),
+                    None => e,
+                }
+            }
             None => Error::new(
                 ErrorKind::WorkerCrashed,
                 format!("worker reported an unknown error {}: {}", w.name, w.message),

@@ -12,7 +12,7 @@ mod id;
 mod messages;
 
 pub use id::RequestId;
-pub use messages::{Caps, Envelope, FromWorker, OutputKind, ToWorker, WireError};
+pub use messages::{Caps, Envelope, FromWorker, HttpMeta, OutputKind, ToWorker, WireError};
 
 use serde::{Deserialize, Deserializer};
 

@@ -1,0 +1,123 @@
+//! `bridge.network`: `fetch` run in a worker, with progress, cancellation and optional hashing
+//! of the body while it downloads.
+
+use std::rc::Rc;
+
+use js_sys::{Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::input::{owned_input, CallOptions};
+use super::js_error::to_js;
+use super::Core;
+use crate::error::Error;
+use crate::ops::{FetchSpec, Op};
+use crate::protocol::OutputKind;
+use crate::source::Input;
+
+const FETCH_KEYS: &[&str] = &["method", "headers", "body", "sha256", "throwHttpErrors"];
+
+/// Network operations, run on the bridge's executor.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct NetworkFacade {
+    core: Rc<Core>,
+}
+
+impl NetworkFacade {
+    pub(crate) fn new(core: Rc<Core>) -> Self {
+        NetworkFacade { core }
+    }
+}
+
+#[wasm_bindgen]
+impl NetworkFacade {
+    /// Fetches `url` in a worker: `{ status, statusText, url, headers, body: Uint8Array, sha256? }`.
+    /// Options: `method`, `headers` (an object), `body` (string, bytes or Blob), `sha256: true`
+    /// to hash the body while downloading, `throwHttpErrors` (default true: a non-2xx status
+    /// rejects with a `NetworkError` carrying `status`), and the usual call options —
+    /// `onProgress` follows the bytes read against `Content-Length`, `signal` aborts the request.
+    #[wasm_bindgen(
+        unchecked_return_type = "Promise<{ status: number, statusText: string, url: string, headers: Record<string, string>, body: Uint8Array, sha256?: Uint8Array }>"
+    )]
+    pub fn fetch(&self, url: String, options: JsValue) -> Promise {
+        let core = self.core.clone();
+        let submitted = (|| {
+            let opts = CallOptions::from_js(&options, FETCH_KEYS)?;
+            core.check_open(&opts)?;
+            let field = |k: &str| {
+                if options.is_object() {
+                    Reflect::get(&options, &k.into()).unwrap_or(JsValue::UNDEFINED)
+                } else {
+                    JsValue::UNDEFINED
+                }
+            };
+            let method = match field("method").as_string() {
+                Some(m) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()) => m.to_ascii_uppercase(),
+                Some(m) => return Err(Error::validation(format!("invalid HTTP method {m:?}"))),
+                None if field("method").is_undefined() => "GET".to_owned(),
+                None => return Err(Error::validation("method must be a string")),
+            };
+            let headers = headers(&field("headers"))?;
+            let body_value = field("body");
+            let (input, has_body) = if body_value.is_undefined() || body_value.is_null() {
+                (Input::Bytes(Uint8Array::new_with_length(0)), false)
+            } else if let Some(text) = body_value.as_string() {
+                (Input::Bytes(Uint8Array::from(text.as_bytes())), true)
+            } else {
+                (owned_input(&body_value, opts.transfer)?, true)
+            };
+            let flag = |k: &str, default: bool| match field(k) {
+                v if v.is_undefined() => Ok(default),
+                v => v.as_bool().ok_or_else(|| Error::validation(format!("{k} must be true or false"))),
+            };
+            let spec = FetchSpec {
+                url: absolute(&url)?,
+                method,
+                headers,
+                has_body,
+                sha256: flag("sha256", false)?,
+                throw_http_errors: flag("throwHttpErrors", true)?,
+            };
+            let sink = core.sink_for(&opts, 1);
+            core.submit_part(&opts, Op::Fetch(spec), input, OutputKind::Bytes, sink, 0)
+        })();
+        match submitted {
+            Ok((_, result)) => future_to_promise(async move { result.await.map_err(|e| to_js(&e)) }),
+            Err(e) => Promise::reject(&to_js(&e)),
+        }
+    }
+}
+
+/// Resolves `url` against the page, so a worker (whose own location differs) fetches the same.
+fn absolute(url: &str) -> Result<String, Error> {
+    let global = js_sys::global();
+    let base = Reflect::get(&global, &"location".into())
+        .and_then(|l| Reflect::get(&l, &"href".into()))
+        .ok()
+        .and_then(|h| h.as_string());
+    let parsed = match base {
+        Some(base) => web_sys::Url::new_with_base(url, &base),
+        None => web_sys::Url::new(url),
+    };
+    parsed.map(|u| u.href()).map_err(|_| Error::validation(format!("invalid URL {url:?}")))
+}
+
+fn headers(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() {
+        return Err(Error::validation("headers must be an object of strings"));
+    }
+    let mut out = Vec::new();
+    let object: &Object = value.unchecked_ref();
+    for key in Object::keys(object).iter() {
+        let name = key.as_string().unwrap_or_default();
+        let v = Reflect::get(value, &key).ok().and_then(|v| v.as_string());
+        let v = v.ok_or_else(|| Error::validation(format!("header {name:?} must be a string")))?;
+        out.push((name, v));
+    }
+    Ok(out)
+}
