@@ -27,9 +27,12 @@ wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS
 step "browser tests, not cross-origin isolated"
 WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1 wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS
 
-step "release build of the wasm package and the demo"
-npm run build:wasm
+step "release build of the package (wasm + entry + types) and the demo"
+npm run build
 npm run build:demo
+
+step "type check of the public API (tsc --noEmit over tests/types/usage.ts)"
+npx tsc -p tests/types
 
 step "end-to-end tests (Playwright + Chromium)"
 node --test tests/e2e/

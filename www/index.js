@@ -1,9 +1,10 @@
-// The demo: hash generated data or a picked file through the bridge, compare with WebCrypto,
-// and watch the pool.
-import init, { WorkerBridge } from '../pkg/worker_bridge.js';
+// The demo: pick a file or generate data, run hash / encrypt / decrypt / gzip / gunzip through
+// the bridge with a progress bar and a Cancel button per job, and watch the pool.
+import { WorkerBridge } from '../pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+const mib = (n) => `${(n / 1048576).toFixed(n < 1048576 ? 3 : 1)} MiB`;
 
 /** Deterministic bytes (xorshift32), so a run can be reproduced. */
 function generate(length, seed = 0x2545f491) {
@@ -18,8 +19,20 @@ function generate(length, seed = 0x2545f491) {
   return out;
 }
 
-function renderStatus(bridge) {
-  const s = bridge.status();
+const state = {
+  bridge: null,
+  createdAt: 0,
+  firstResultShown: false,
+  input: null, // a Blob (generated data is wrapped in one, like a picked file)
+  inputDigest: null,
+  sealed: null,
+  packed: null,
+  key: null,
+};
+
+function renderStatus() {
+  if (!state.bridge) return;
+  const s = state.bridge.status();
   $('mode').textContent = `mode: ${s.mode}`;
   $('mode').className = `badge ${s.mode === 'workers' ? 'on' : 'off'}`;
   $('mode').title = s.fallbackReason ?? '';
@@ -39,60 +52,134 @@ function renderStatus(bridge) {
   }));
 }
 
-async function hashAndShow(bridge, bytes, label, signal) {
-  const length = bytes.byteLength;
-  $('input').textContent = `${label} (${length.toLocaleString()} bytes)`;
-  for (const id of ['digest', 'webcrypto', 'match', 'time']) $(id).textContent = '…';
-  // WebCrypto needs its own copy: the bridge call below transfers (detaches) `bytes`.
-  const reference = crypto.subtle.digest('SHA-256', bytes.slice());
-  const t0 = performance.now();
-  const onProgress = ({ progress }) => {
-    $('bar').value = progress;
-    $('percent').textContent = `${progress.toFixed(0)}%`;
-  };
-  const digest = await bridge.crypto.sha256(bytes, { transfer: true, onProgress, signal });
-  const ms = performance.now() - t0;
-  const expected = new Uint8Array(await reference);
-  $('digest').textContent = hex(digest);
-  $('webcrypto').textContent = hex(expected);
-  const same = hex(digest) === hex(expected);
-  $('match').textContent = same ? 'yes' : 'NO';
-  $('match').className = same ? 'ok' : 'bad';
-  const throughput = ms > 0 ? ` (${(length / 1e6 / (ms / 1e3)).toFixed(0)} MB/s)` : '';
-  $('time').textContent = `${ms.toFixed(1)} ms${throughput}`;
+async function startBridge() {
+  const old = state.bridge;
+  state.bridge = null;
+  await old?.terminate();
+  state.createdAt = performance.now();
+  state.firstResultShown = false;
+  state.bridge = await WorkerBridge.create({ fallback: $('force-main').checked ? 'always' : 'auto' });
+  const created = performance.now() - state.createdAt;
+  document.body.dataset.createMs = created.toFixed(0);
+  $('first-result').textContent = `WorkerBridge.create() resolved in ${created.toFixed(0)} ms.`;
+  state.key = state.bridge.crypto.generateKey();
+  state.sealed = null;
+  state.packed = null;
+  renderStatus();
+  updateButtons();
 }
 
-async function main() {
-  await init();
-  const bridge = await WorkerBridge.create({ fallback: 'auto' });
-  renderStatus(bridge);
-  setInterval(() => renderStatus(bridge), 250);
+function updateButtons() {
+  const ready = Boolean(state.bridge && state.input);
+  for (const op of ['hash', 'encrypt', 'gzip']) $(`op-${op}`).disabled = !ready;
+  $('op-decrypt').disabled = !(state.bridge && state.sealed);
+  $('op-gunzip').disabled = !(state.bridge && state.packed);
+}
 
-  let controller = null;
-  $('cancel').addEventListener('click', () => controller?.abort());
-  const run = async (makeBytes, label) => {
-    document.body.dataset.state = 'busy';
-    controller = new AbortController();
-    $('cancel').disabled = false;
-    $('bar').value = 0;
-    try {
-      await hashAndShow(bridge, await makeBytes(), label, controller.signal);
-      document.body.dataset.state = 'done';
-    } catch (e) {
-      $('digest').textContent = `${e.name}: ${e.message}`;
-      document.body.dataset.state = e.name === 'AbortError' ? 'cancelled' : 'error';
-    }
-    $('cancel').disabled = true;
-    renderStatus(bridge);
+function setInput(blob, label) {
+  state.input = blob;
+  state.inputDigest = null;
+  state.sealed = null;
+  state.packed = null;
+  $('input').textContent = `${label} (${blob.size.toLocaleString()} bytes)`;
+  updateButtons();
+}
+
+/** Runs one job with its own row: progress bar, Cancel button, result. */
+async function runJob(op, size, work) {
+  const row = document.createElement('div');
+  row.className = 'job';
+  row.dataset.op = op;
+  row.dataset.state = 'running';
+  const name = Object.assign(document.createElement('span'), { textContent: op });
+  const bar = Object.assign(document.createElement('progress'), { max: 100, value: 0 });
+  const percent = Object.assign(document.createElement('span'), { className: 'percent', textContent: '0%' });
+  const cancel = Object.assign(document.createElement('button'), { className: 'cancel', textContent: 'Cancel' });
+  const result = Object.assign(document.createElement('span'), { className: 'result mono' });
+  const status = Object.assign(document.createElement('span'), { className: 'state', textContent: 'running' });
+  result.append(status);
+  row.append(name, bar, percent, cancel, result);
+  $('jobs').prepend(row);
+
+  const controller = new AbortController();
+  cancel.addEventListener('click', () => controller.abort());
+  const onProgress = ({ progress }) => {
+    bar.value = progress;
+    percent.textContent = `${progress.toFixed(0)}%`;
   };
+  const t0 = performance.now();
+  try {
+    const summary = await work({ onProgress, signal: controller.signal });
+    const ms = performance.now() - t0;
+    row.dataset.state = 'done';
+    status.textContent = 'done';
+    result.append(` ${summary} · ${ms.toFixed(0)} ms · ${(size / 1e6 / (ms / 1e3)).toFixed(0)} MB/s`);
+    if (!state.firstResultShown) {
+      state.firstResultShown = true;
+      const first = performance.now() - state.createdAt;
+      document.body.dataset.firstResultMs = first.toFixed(0);
+      $('first-result').append(` First result ${first.toFixed(0)} ms after create().`);
+    }
+  } catch (e) {
+    row.dataset.state = e.name === 'AbortError' ? 'cancelled' : 'error';
+    status.textContent = e.name === 'AbortError' ? 'cancelled' : `${e.name}: ${e.message}`;
+  } finally {
+    cancel.disabled = true;
+    updateButtons();
+    renderStatus();
+  }
+}
+
+const ops = {
+  async hash(options) {
+    const digest = hex(await state.bridge.crypto.sha256(state.input, options));
+    state.inputDigest = digest;
+    return `sha256 ${digest}`;
+  },
+  async encrypt(options) {
+    state.sealed = await state.bridge.crypto.encryptFile(state.input, state.key, options);
+    return `sealed ${mib(state.input.size)} → ${mib(state.sealed.size)}`;
+  },
+  async decrypt(options) {
+    const opened = await state.bridge.crypto.decryptFile(state.sealed, state.key, options);
+    const digest = hex(await state.bridge.crypto.sha256(opened));
+    state.inputDigest ??= hex(await state.bridge.crypto.sha256(state.input));
+    const same = digest === state.inputDigest;
+    return `opened ${mib(opened.size)} · sha256 ${digest} · ${same ? 'matches the input' : 'DIFFERS from the input'}`;
+  },
+  async gzip(options) {
+    state.packed = await state.bridge.compression.gzip(state.input, options);
+    return `gzip ${mib(state.input.size)} → ${mib(state.packed.length)}`;
+  },
+  async gunzip(options) {
+    const out = await state.bridge.compression.gunzip(state.packed, options);
+    return `gunzip ${mib(state.packed.length)} → ${mib(out.length)}`;
+  },
+};
+
+const sizes = {
+  hash: () => state.input.size,
+  encrypt: () => state.input.size,
+  decrypt: () => state.sealed.size,
+  gzip: () => state.input.size,
+  gunzip: () => state.packed.length,
+};
+
+async function main() {
   $('generate').addEventListener('click', () => {
-    const mib = Number($('size').value);
-    run(() => generate(Math.round(mib * 1024 * 1024)), `generated ${mib} MiB`);
+    const n = Math.round(Number($('size').value) * 1048576);
+    setInput(new Blob([generate(n)]), `generated ${$('size').value} MiB`);
   });
   $('file').addEventListener('change', () => {
     const file = $('file').files[0];
-    if (file) run(async () => new Uint8Array(await file.arrayBuffer()), file.name);
+    if (file) setInput(file, file.name);
   });
+  for (const op of Object.keys(ops)) {
+    $(`op-${op}`).addEventListener('click', () => runJob(op, sizes[op](), ops[op]));
+  }
+  $('force-main').addEventListener('change', () => startBridge());
+  await startBridge();
+  setInterval(renderStatus, 250);
   document.body.dataset.ready = 'true';
 }
 

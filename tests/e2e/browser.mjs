@@ -34,14 +34,21 @@ export async function launch() {
   };
 }
 
-/** Opens `url` and collects page errors and console errors, which fail a test. */
-export async function open(context, url) {
+/**
+ * Opens `url` and collects page errors, unhandled rejections and console errors, which fail a
+ * test. `init` runs in the page before any of its scripts.
+ */
+export async function open(context, url, { init } = {}) {
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
   });
+  await page.addInitScript(() => {
+    addEventListener('unhandledrejection', (e) => console.error(`unhandled rejection: ${e.reason}`));
+  });
+  if (init) await page.addInitScript(init);
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
   return { page, problems };

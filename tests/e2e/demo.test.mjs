@@ -1,4 +1,5 @@
-// End to end: the release build of the demo page (dist/), in headless Chromium.
+// End to end: the release build of the demo page (dist/), in headless Chromium, as a user drives
+// it: pick or generate data, run jobs with progress bars and Cancel buttons, watch the pool.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -30,103 +31,38 @@ function bytes(length) {
   return out;
 }
 
-async function digestOf(page) {
-  await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 });
-  return {
-    ours: await page.textContent('#digest'),
-    webcrypto: await page.textContent('#webcrypto'),
-    match: await page.textContent('#match'),
-  };
+/** Clicks the button of `op` and waits for its new job row to finish; returns the row's state and text. */
+async function runOp(page, op, { timeout = 120_000 } = {}) {
+  const before = await page.$$eval(`#jobs .job[data-op="${op}"]`, (rows) => rows.length);
+  await page.click(`#op-${op}`);
+  await page.waitForFunction(
+    ({ op, before }) => {
+      const rows = document.querySelectorAll(`#jobs .job[data-op="${op}"]`);
+      return rows.length > before && rows[0].dataset.state !== 'running';
+    },
+    { op, before },
+    { timeout },
+  );
+  return page.$eval(`#jobs .job[data-op="${op}"]`, (row) => ({
+    state: row.dataset.state,
+    text: row.querySelector('.result').textContent,
+    bar: row.querySelector('progress').value,
+  }));
 }
 
-test('isolated page: hashes in workers and shows the digest WebCrypto computes', async () => {
-  const server = await serve(dist, { isolated: true });
-  try {
-    const { page, problems } = await open(browser.context, server.url);
-    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
-    assert.equal(await page.evaluate(() => typeof SharedArrayBuffer), 'function');
-    await page.waitForFunction(() => document.querySelector('#mode').textContent === 'mode: workers');
+async function generate(page, mib) {
+  await page.fill('#size', String(mib));
+  await page.click('#generate');
+  await page.waitForFunction(() => !document.querySelector('#op-hash').disabled);
+}
 
-    // A picked file: compare with Node's SHA-256 and with WebCrypto run in the page.
-    const data = bytes(3 * 1024 * 1024 + 7);
-    await page.setInputFiles('#file', { name: 'sample.bin', mimeType: 'application/octet-stream', buffer: data });
-    const file = await digestOf(page);
-    const expected = createHash('sha256').update(data).digest('hex');
-    assert.equal(file.ours, expected, 'digest of the picked file');
-    assert.equal(file.webcrypto, expected);
-    const inPage = await page.evaluate(async (b64) => {
-      const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', raw));
-      return Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('');
-    }, data.toString('base64'));
-    assert.equal(file.ours, inPage, 'WebCrypto in the page agrees');
-
-    // Generated data through the button.
-    await page.evaluate(() => { delete document.body.dataset.state; });
-    await page.fill('#size', '8');
-    await page.click('#generate');
-    const generated = await digestOf(page);
-    assert.equal(generated.match, 'yes');
-    assert.equal(generated.ours, generated.webcrypto);
-    assert.equal(await page.$eval('#bar', (bar) => bar.value), 100, 'the progress bar reached 100');
-
-    // The pool did the work: the status table shows the tasks done by workers.
-    const done = await page.$$eval('#workers tr td:nth-child(4)', (tds) => tds.reduce((n, td) => n + Number(td.textContent), 0));
-    assert.ok(done >= 2, `workers report ${done} tasks done`);
-    await mkdir(path.join(root, 'target'), { recursive: true });
-    await page.screenshot({ path: path.join(root, 'target', 'demo-e2e.png'), fullPage: true });
-    assert.deepEqual(problems, []);
-    await page.close();
-  } finally {
-    await server.close();
-  }
-});
-
-test('page without COOP/COEP still hashes in workers', async () => {
-  const server = await serve(dist, { isolated: false });
-  try {
-    const { page, problems } = await open(browser.context, server.url);
-    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
-    await page.waitForFunction(() => document.querySelector('#mode').textContent === 'mode: workers');
-    await page.fill('#size', '2');
-    await page.click('#generate');
-    const { match } = await digestOf(page);
-    assert.equal(match, 'yes');
-    assert.deepEqual(problems, []);
-    await page.close();
-  } finally {
-    await server.close();
-  }
-});
-
-test('without Worker the page runs on the main thread and says so', async () => {
-  const server = await serve(dist, { isolated: true });
-  try {
-    const page = await browser.context.newPage();
-    const problems = [];
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    await page.addInitScript(() => { delete globalThis.Worker; });
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready="true"]');
-    assert.equal(await page.textContent('#mode'), 'mode: main-thread');
-    assert.match(await page.getAttribute('#mode', 'title'), /not available/);
-    await page.fill('#size', '4');
-    await page.click('#generate');
-    const { match, ours } = await digestOf(page);
-    assert.equal(match, 'yes');
-    assert.match(ours, /^[0-9a-f]{64}$/);
-    assert.deepEqual(problems, []);
-    await page.close();
-  } finally {
-    await server.close();
-  }
-});
+const waitMode = (page, mode) => page.waitForFunction((m) => document.querySelector('#mode').textContent === `mode: ${m}`, mode);
 
 /** Serves dist/ with `serveOptions`, opens the demo, runs `fn({ page, problems })`, cleans up. */
-async function withDemo(serveOptions, fn) {
+async function withDemo(serveOptions, fn, { init } = {}) {
   const server = await serve(dist, serveOptions);
   try {
-    const { page, problems } = await open(browser.context, server.url);
+    const { page, problems } = await open(browser.context, server.url, { init });
     await fn({ page, problems });
     await page.close();
   } finally {
@@ -134,14 +70,111 @@ async function withDemo(serveOptions, fn) {
   }
 }
 
+test('isolated page: a 32 MiB file is hashed, encrypted and decrypted in workers; a long job is cancelled', async () => {
+  await withDemo({ isolated: true }, async ({ page, problems }) => {
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    assert.equal(await page.evaluate(() => typeof SharedArrayBuffer), 'function');
+    await waitMode(page, 'workers');
+
+    const data = bytes(32 * 1024 * 1024);
+    const expected = createHash('sha256').update(data).digest('hex');
+    await page.setInputFiles('#file', { name: 'sample.bin', mimeType: 'application/octet-stream', buffer: data });
+    await page.waitForFunction(() => !document.querySelector('#op-hash').disabled);
+
+    const hashed = await runOp(page, 'hash');
+    assert.equal(hashed.state, 'done', hashed.text);
+    assert.match(hashed.text, new RegExp(`sha256 ${expected}`), 'the digest Node computes');
+    const inPage = await page.evaluate(async () => {
+      const file = document.querySelector('#file').files[0];
+      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+      return Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('');
+    });
+    assert.equal(inPage, expected, 'and the digest WebCrypto computes in the page');
+
+    const sealed = await runOp(page, 'encrypt');
+    assert.equal(sealed.state, 'done', sealed.text);
+    assert.equal(sealed.bar, 100, 'the progress bar reached 100');
+    const opened = await runOp(page, 'decrypt');
+    assert.equal(opened.state, 'done', opened.text);
+    assert.match(opened.text, new RegExp(`sha256 ${expected} · matches the input`));
+
+    // A long job (gzip at level 6 of 256 MiB of random bytes), cancelled from its row.
+    await generate(page, 256);
+    await page.click('#op-gzip');
+    const row = page.locator('#jobs .job[data-op="gzip"]').first();
+    await page.waitForFunction(() => {
+      const r = document.querySelector('#jobs .job[data-op="gzip"]');
+      return r && r.querySelector('progress').value > 0;
+    });
+    await row.locator('.cancel').click();
+    await page.waitForFunction(() => document.querySelector('#jobs .job[data-op="gzip"]').dataset.state !== 'running');
+    assert.equal(await row.getAttribute('data-state'), 'cancelled');
+    // The pool panel stays full: every worker back to idle, none crashed.
+    const poolSize = await page.evaluate(() => Math.max(1, navigator.hardwareConcurrency - 1));
+    await page.waitForFunction((n) => {
+      const states = [...document.querySelectorAll('#workers tr td:nth-child(2)')].map((td) => td.textContent);
+      return states.length === n && states.every((s) => s === 'idle');
+    }, poolSize, { timeout: 10_000 });
+
+    await mkdir(path.join(root, 'target'), { recursive: true });
+    await page.screenshot({ path: path.join(root, 'target', 'demo-e2e.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+  });
+});
+
+test('page without COOP/COEP still runs the jobs in workers', async () => {
+  await withDemo({ isolated: false }, async ({ page, problems }) => {
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    await waitMode(page, 'workers');
+    await generate(page, 1);
+    assert.equal((await runOp(page, 'hash')).state, 'done');
+    const timing = await page.evaluate(() => ({ ...document.body.dataset }));
+    console.log(`# demo: create() ${timing.createMs} ms; first result (1 MiB hash, incl. UI clicks) ${timing.firstResultMs} ms after create()`);
+    await generate(page, 4);
+    for (const op of ['hash', 'encrypt', 'decrypt', 'gzip', 'gunzip']) {
+      const job = await runOp(page, op);
+      assert.equal(job.state, 'done', `${op}: ${job.text}`);
+    }
+    assert.match((await page.$eval('#jobs .job[data-op="decrypt"] .result', (e) => e.textContent)), /matches the input/);
+    assert.deepEqual(problems, []);
+  });
+});
+
+test('without Worker the page runs on the main thread and says so', async () => {
+  const init = () => { delete globalThis.Worker; };
+  await withDemo({ isolated: true }, async ({ page, problems }) => {
+    assert.equal(await page.textContent('#mode'), 'mode: main-thread');
+    assert.match(await page.getAttribute('#mode', 'title'), /not available/);
+    await generate(page, 4);
+    for (const op of ['hash', 'encrypt', 'decrypt']) {
+      assert.equal((await runOp(page, op)).state, 'done', op);
+    }
+    assert.deepEqual(problems, []);
+  }, { init });
+});
+
+test('the main-thread toggle moves the jobs to the main thread and back', async () => {
+  await withDemo({ isolated: true }, async ({ page, problems }) => {
+    await waitMode(page, 'workers');
+    await page.check('#force-main');
+    await waitMode(page, 'main-thread');
+    await generate(page, 2);
+    assert.equal((await runOp(page, 'hash')).state, 'done');
+    await page.uncheck('#force-main');
+    await waitMode(page, 'workers');
+    assert.equal((await runOp(page, 'hash')).state, 'done');
+    assert.deepEqual(problems, []);
+  });
+});
+
 const csp = (workerSrc) =>
   `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src ${workerSrc}; style-src 'unsafe-inline'; img-src data:`;
 
 test('under a strict CSP (worker-src \'self\', no blob:, no eval) the pool still runs', async () => {
   await withDemo({ headers: { 'Content-Security-Policy': csp("'self'") } }, async ({ page, problems }) => {
-    await page.waitForFunction(() => document.querySelector('#mode').textContent === 'mode: workers');
-    await page.click('#generate');
-    assert.equal((await digestOf(page)).match, 'yes');
+    await waitMode(page, 'workers');
+    await generate(page, 2);
+    assert.equal((await runOp(page, 'hash')).state, 'done');
     assert.deepEqual(problems, []);
   });
 });
@@ -151,9 +184,8 @@ test('when workers cannot start, fallback "auto" moves to the main thread', asyn
   await withDemo({ headers: { 'Content-Security-Policy': csp("'none'") } }, async ({ page, problems }) => {
     assert.equal(await page.textContent('#mode'), 'mode: main-thread');
     assert.match(await page.getAttribute('#mode', 'title'), /worker/i);
-    await page.fill('#size', '1');
-    await page.click('#generate');
-    assert.equal((await digestOf(page)).match, 'yes');
+    await generate(page, 1);
+    assert.equal((await runOp(page, 'hash')).state, 'done');
     // The browser logs the refused worker itself; nothing else may fail.
     assert.deepEqual(problems.filter((p) => !/Content Security Policy/.test(p)), []);
   });

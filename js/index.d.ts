@@ -1,0 +1,237 @@
+// Types of the worker-bridge package (the public API; the generated `worker_bridge.d.ts`
+// describes the raw wasm-bindgen glue underneath).
+
+/** Bytes in any common shape; `Blob` and `File` are read chunk by chunk inside the worker. */
+export type Input = Uint8Array | ArrayBuffer | ArrayBufferView | SharedArrayBuffer | Blob;
+
+/** The `name` of every error worker-bridge rejects with. */
+export type ErrorName =
+  | 'TimeoutError'
+  | 'AbortError'
+  | 'WorkerCrashedError'
+  | 'ValidationError'
+  | 'AuthenticationError'
+  | 'NonceReuseError'
+  | 'QueueFullError'
+  | 'TerminatedError'
+  | 'DecompressionError'
+  | 'LimitExceededError'
+  | 'NetworkError'
+  | 'NotSupportedError';
+
+/** What every worker-bridge promise rejects with. */
+export interface WorkerBridgeError extends Error {
+  name: ErrorName;
+  /** The HTTP status of a `NetworkError` from a non-2xx response. */
+  status?: number;
+}
+
+export declare const ERROR_NAMES: readonly ErrorName[];
+
+export interface ProgressEvent {
+  /** 0..100, monotonic; exactly one 100, just before the promise resolves. */
+  progress: number;
+  /** Units done (bytes for byte-stream ops). */
+  done: number;
+  /** Units in all (0 when unknown). */
+  total: number;
+}
+
+export type Priority = 'high' | 'normal' | 'low';
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Move the input's whole `ArrayBuffer` to the worker (detached on your side) instead of copying. */
+  transfer?: boolean;
+  priority?: Priority;
+  /** ms timestamp: within a priority, earlier deadlines run first. */
+  deadline?: number;
+  /** Run-time limit for this call (0 = none); default: the bridge's `timeoutMs`. */
+  timeoutMs?: number;
+  /** Re-runs if the worker crashes (idempotent ops, inputs not transferred). */
+  retries?: number;
+  /** Abort the call: `AbortError`. */
+  signal?: AbortSignal | SharedCancellation;
+  /** At most once per animation frame. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** A tracker the worker writes directly. */
+  progress?: SharedProgress;
+  /** The container of the result: a `Uint8Array` or a `Blob`. */
+  output?: 'bytes' | 'blob';
+}
+
+export interface CreateOptions {
+  /** Workers to spawn, 1–64. Default `max(1, navigator.hardwareConcurrency - 1)`. */
+  poolSize?: number;
+  /** Default `'auto'`. */
+  fallback?: 'auto' | 'always' | 'never';
+  /** Default `'least-busy'`. */
+  strategy?: 'least-busy' | 'round-robin';
+  /** Calls that may wait; default 10,000. */
+  maxQueue?: number;
+  /** Per-call run-time limit; default 60,000 (0 = none). */
+  timeoutMs?: number;
+  /** Default 1. */
+  retries?: number;
+  /** Idle workers are pinged this often; default 5,000 (0 = off). */
+  healthIntervalMs?: number;
+  /** How long an aborted call's worker gets to stop; default 250. */
+  cancelGraceMs?: number;
+}
+
+export interface WorkerStatus {
+  id: number;
+  state: 'starting' | 'idle' | 'busy' | 'crashed' | 'terminated';
+  busy: boolean;
+  tasksDone: number;
+  errors: number;
+  restarts: number;
+  lastError?: string;
+  /** ms since the epoch. */
+  startedAt: number;
+  /** The worker's wasm memory at its last health ping (0 before the first). */
+  memoryBytes: number;
+}
+
+export interface BridgeStatus {
+  mode: 'workers' | 'main-thread' | 'terminated';
+  crossOriginIsolated: boolean;
+  workers: WorkerStatus[];
+  queued: number;
+  mainThreadTasksDone: number;
+  /** Why the bridge runs on the main thread although workers were allowed. */
+  fallbackReason?: string;
+  counters: {
+    submitted: number;
+    completed: number;
+    failed: number;
+    cancelled: number;
+    timedOut: number;
+    retried: number;
+  };
+}
+
+export interface AeadOptions extends CallOptions {
+  /** Additional authenticated data (a string is UTF-8 encoded). */
+  aad?: Uint8Array | ArrayBuffer | string;
+}
+
+export interface EncryptFileOptions extends AeadOptions {
+  /** Plaintext bytes per chunk, 65,536 ..= 16,777,216; default 1,048,576. */
+  chunkSize?: number;
+}
+
+export interface CryptoFacade {
+  sha256(data: Input, options?: CallOptions): Promise<Uint8Array>;
+  /** 32 random bytes. */
+  generateKey(): Uint8Array;
+  /** 12 random bytes; use a fresh one for every encryption. */
+  generateNonce(): Uint8Array;
+  /** AES-256-GCM: ciphertext ‖ 16-byte tag (as WebCrypto). */
+  encrypt(data: Input, key: Uint8Array, nonce: Uint8Array, options?: AeadOptions): Promise<Uint8Array>;
+  decrypt(ciphertext: Input, key: Uint8Array, nonce: Uint8Array, options?: AeadOptions): Promise<Uint8Array>;
+  encryptFile(input: Input, key: Uint8Array, options?: EncryptFileOptions & { output?: 'blob' }): Promise<Blob>;
+  encryptFile(input: Input, key: Uint8Array, options: EncryptFileOptions & { output: 'bytes' }): Promise<Uint8Array>;
+  decryptFile(sealed: Input, key: Uint8Array, options?: AeadOptions & { output?: 'blob' }): Promise<Blob>;
+  decryptFile(sealed: Input, key: Uint8Array, options: AeadOptions & { output: 'bytes' }): Promise<Uint8Array>;
+}
+
+export interface CompressOptions extends CallOptions {
+  /** 0–9, default 6. */
+  level?: number;
+}
+
+export interface DecompressOptions extends CallOptions {
+  /** Default 512 MiB; beyond it `LimitExceededError`. */
+  maxOutputBytes?: number;
+}
+
+export interface CompressionFacade {
+  gzip(data: Input, options?: CompressOptions): Promise<Uint8Array>;
+  gunzip(data: Input, options?: DecompressOptions): Promise<Uint8Array>;
+  deflate(data: Input, options?: CompressOptions): Promise<Uint8Array>;
+  inflate(data: Input, options?: DecompressOptions): Promise<Uint8Array>;
+  zlib(data: Input, options?: CompressOptions): Promise<Uint8Array>;
+  unzlib(data: Input, options?: DecompressOptions): Promise<Uint8Array>;
+}
+
+export interface ChunkPlanEntry {
+  index: number;
+  offset: number;
+  length: number;
+  sha256: Uint8Array;
+}
+
+export interface FileFacade {
+  sha256(file: Input, options?: CallOptions): Promise<Uint8Array>;
+  chunkPlan(file: Input, options?: CallOptions & { chunkSize?: number }): Promise<ChunkPlanEntry[]>;
+  readSlice(file: Input, offset: number, length: number, options?: CallOptions): Promise<Uint8Array>;
+}
+
+export interface FetchOptions extends CallOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Input;
+  /** Hash the body while downloading it. */
+  sha256?: boolean;
+  /** Default true: a non-2xx status rejects with a `NetworkError` carrying `status`. */
+  throwHttpErrors?: boolean;
+}
+
+export interface FetchResult {
+  status: number;
+  statusText: string;
+  url: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  sha256?: Uint8Array;
+}
+
+export interface NetworkFacade {
+  fetch(url: string, options?: FetchOptions): Promise<FetchResult>;
+}
+
+export declare class WorkerBridge {
+  private constructor();
+  static create(options?: CreateOptions): Promise<WorkerBridge>;
+  static shared(): Promise<WorkerBridge>;
+  readonly crypto: CryptoFacade;
+  readonly compression: CompressionFacade;
+  readonly file: FileFacade;
+  readonly network: NetworkFacade;
+  status(): BridgeStatus;
+  resize(size: number): Promise<void>;
+  terminate(): Promise<void>;
+}
+
+export declare class SharedProgress {
+  constructor(total?: number);
+  readonly current: number;
+  readonly total: number;
+  /** 0..100. */
+  readonly percent: number;
+  readonly isShared: boolean;
+  free(): void;
+}
+
+export declare class SharedCancellation {
+  constructor();
+  cancel(): void;
+  readonly isCancelled: boolean;
+  toAbortSignal(): AbortSignal;
+  free(): void;
+}
+
+export declare class SharedCounter {
+  constructor(initial?: number);
+  readonly value: number;
+  increment(by?: number): number;
+  readonly words: Int32Array;
+  free(): void;
+}
+
+export declare function createProgressTracker(total?: number): { progress: SharedProgress; cleanup: () => void };
+export declare function createCancellationToken(): { cancellation: SharedCancellation; cancel: () => void };
+
+/** Loads and compiles the wasm module (once). Optional: `create()` and `shared()` call it. */
+export declare function init(source?: RequestInfo | URL | Response | BufferSource | WebAssembly.Module): Promise<unknown>;

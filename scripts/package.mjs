@@ -1,0 +1,36 @@
+// Turns wasm-pack's `pkg/` into the publishable package: adds the thin ESM entry and its types
+// (js/), and writes package.json with `exports`, `types`, `files` and `sideEffects`.
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = path.join(root, 'pkg');
+const generated = JSON.parse(await readFile(path.join(pkg, 'package.json'), 'utf8'));
+
+await copyFile(path.join(root, 'js/index.js'), path.join(pkg, 'index.js'));
+await copyFile(path.join(root, 'js/index.d.ts'), path.join(pkg, 'index.d.ts'));
+
+const manifest = {
+  name: generated.name,
+  version: generated.version,
+  description: generated.description,
+  license: generated.license,
+  repository: generated.repository,
+  type: 'module',
+  main: './index.js',
+  module: './index.js',
+  types: './index.d.ts',
+  exports: {
+    '.': { types: './index.d.ts', default: './index.js' },
+    './raw': { types: './worker_bridge.d.ts', default: './worker_bridge.js' },
+    './worker_bridge_bg.wasm': './worker_bridge_bg.wasm',
+    './package.json': './package.json',
+  },
+  files: ['index.js', 'index.d.ts', 'worker_bridge.js', 'worker_bridge.d.ts', 'worker_bridge_bg.wasm', 'worker_bridge_bg.wasm.d.ts', 'snippets', 'README.md'],
+  // The worker snippets are started by URL (`new URL('./worker.js', import.meta.url)`): keep them.
+  sideEffects: ['./snippets/*'],
+  keywords: ['web-worker', 'webassembly', 'wasm', 'worker-pool', 'aes-gcm', 'sha256', 'gzip', 'react'],
+};
+await writeFile(path.join(pkg, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+console.log(`packaged ${manifest.name}@${manifest.version} in pkg/`);

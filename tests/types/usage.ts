@@ -1,0 +1,64 @@
+// Type-checked (never run) by `npm test`: the package's public API as a TypeScript user writes it.
+// Errors here mean index.d.ts drifted from the API.
+import {
+  WorkerBridge,
+  createCancellationToken,
+  createProgressTracker,
+  ERROR_NAMES,
+  type BridgeStatus,
+  type ErrorName,
+  type FetchResult,
+  type ProgressEvent,
+  type WorkerBridgeError,
+} from 'worker-bridge';
+
+export async function usage(file: File): Promise<void> {
+  const bridge: WorkerBridge = await WorkerBridge.create({ poolSize: 2, strategy: 'least-busy', fallback: 'auto', timeoutMs: 30_000 });
+  const shared: WorkerBridge = await WorkerBridge.shared();
+  const controller = new AbortController();
+  const onProgress = (e: ProgressEvent): void => void (e.progress + e.done + e.total);
+
+  const digest: Uint8Array = await bridge.crypto.sha256(file, { onProgress, signal: controller.signal, priority: 'high' });
+  const key: Uint8Array = bridge.crypto.generateKey();
+  const nonce: Uint8Array = bridge.crypto.generateNonce();
+  const sealed: Uint8Array = await bridge.crypto.encrypt(digest, key, nonce, { aad: 'context' });
+  const opened: Uint8Array = await bridge.crypto.decrypt(sealed, key, nonce, { aad: 'context' });
+  const blob: Blob = await bridge.crypto.encryptFile(file, key, { chunkSize: 1 << 20 });
+  const bytes: Uint8Array = await bridge.crypto.decryptFile(blob, key, { output: 'bytes' });
+  const packed: Uint8Array = await bridge.compression.gzip(bytes, { level: 9 });
+  const unpacked: Uint8Array = await bridge.compression.gunzip(packed, { maxOutputBytes: 1 << 20 });
+  const plan = await bridge.file.chunkPlan(file, { chunkSize: 4 << 20 });
+  const first: number = plan[0].offset + plan[0].length + plan[0].index + plan[0].sha256.length;
+  const slice: Uint8Array = await bridge.file.readSlice(file, 0, 10);
+  const res: FetchResult = await bridge.network.fetch('/data.bin', { sha256: true, headers: { accept: '*/*' } });
+
+  const { progress, cleanup } = createProgressTracker(file.size);
+  const { cancellation, cancel } = createCancellationToken();
+  await bridge.crypto.sha256(file, { progress, signal: cancellation });
+  const percent: number = progress.percent;
+  const signal: AbortSignal = cancellation.toAbortSignal();
+  cancel();
+  cleanup();
+
+  const status: BridgeStatus = bridge.status();
+  const mode: 'workers' | 'main-thread' | 'terminated' = status.mode;
+  const restarts: number = status.workers.reduce((n, w) => n + w.restarts, 0) + status.counters.retried;
+  await bridge.resize(3);
+  await bridge.terminate();
+  await shared.terminate();
+
+  try {
+    await bridge.crypto.sha256(new Uint8Array(1));
+  } catch (e) {
+    const err = e as WorkerBridgeError;
+    const name: ErrorName = err.name;
+    const known: boolean = ERROR_NAMES.includes(name) && (err.status ?? 0) >= 0;
+    void known;
+  }
+  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts];
+}
+
+// @ts-expect-error — the constructor is private: use WorkerBridge.create().
+new WorkerBridge();
+// @ts-expect-error — unknown priorities are a type error (and a ValidationError at runtime).
+void WorkerBridge.shared().then((b) => b.crypto.sha256(new Uint8Array(1), { priority: 'urgent' }));
