@@ -1,0 +1,166 @@
+// Handler benchmark: throughput of worker-bridge's crypto and compression handlers against the
+// browser's native APIs (WebCrypto, Compression Streams) on the same bytes, in one headless
+// Chromium page (cross-origin isolated). worker-bridge runs twice: over a pool of workers and on
+// the main thread (sliced fallback). For every timed run a setTimeout(0)/requestAnimationFrame
+// probe records the longest main-thread stall. Reports numbers, never asserts them; exits
+// non-zero only when an output is wrong (then the numbers mean nothing).
+// Run: npm run bench:handlers
+//
+// Builds the same package as bench:ipc (target/bench-pkg, release, --features test-ops), serves
+// the repo root, prints tables and writes target/bench-handlers.json.
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../tests/e2e/server.mjs';
+import { launch, open } from '../tests/e2e/browser.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OUT = path.join(ROOT, 'target', 'bench-handlers.json');
+const CONFIG = {
+  cryptoMiB: 64, // sha256, AES-GCM encrypt, encryptFile
+  compressionMiB: 16, // gzip input, gunzip output
+  gzipLevel: 6,
+  runs: 5, // timed runs per implementation (after one warm-up run); the median is reported
+  transferRuns: 3, // supplementary pool runs with `transfer: true` (on a fresh copy, made untimed)
+  poolSize: 2,
+  settleMs: 100, // idle time before each timed run (5x after the checks and warm-ups)
+};
+const PAGE_TIMEOUT_MS = 6 * 60_000;
+const IMPLS = { native: 'native', pool: 'worker-bridge pool', main: 'worker-bridge main thread' };
+
+// The same build as benches/ipc.mjs, so the two benchmarks share target/bench-pkg.
+function build() {
+  console.log('building target/bench-pkg (release, --features test-ops) ...');
+  const env = {
+    ...process.env,
+    // binaryen's wasm-opt from node_modules first: Debian's breaks release builds (TOOLCHAIN.md).
+    PATH: [path.join(ROOT, 'node_modules', '.bin'), path.join(os.homedir(), '.cargo', 'bin'), process.env.PATH]
+      .join(path.delimiter),
+  };
+  const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
+  const r = spawnSync('wasm-pack', [...args, '--', '--features', 'test-ops'], { cwd: ROOT, env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout ?? '');
+    process.stderr.write(r.stderr ?? '');
+    throw new Error(`wasm-pack build failed (${r.error?.message ?? `exit ${r.status}`})`);
+  }
+}
+
+async function runInBrowser() {
+  const server = await serve(ROOT);
+  const browser = await launch();
+  try {
+    const { page, problems } = await open(browser.context, `${server.url}benches/handlers/index.html`);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`benchmark page took over ${PAGE_TIMEOUT_MS / 1000} s`)), PAGE_TIMEOUT_MS);
+    });
+    const out = await Promise.race([page.evaluate((config) => window.runBench(config), CONFIG), timeout]);
+    clearTimeout(timer);
+    // Console errors mean something misbehaved: the numbers are not to be trusted.
+    if (problems.length) throw new Error(`the benchmark page reported errors:\n${problems.join('\n')}`);
+    return out;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+const f1 = (x) => x.toFixed(1);
+const ratio = (x) => `${x.toFixed(2)}x`;
+const row = (cells, widths) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]) : c.padStart(widths[i]))).join('');
+
+function report(run) {
+  const chromium = run.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? run.userAgent;
+  console.log(`\ncrossOriginIsolated: ${run.crossOriginIsolated}`);
+  console.log(`Chromium ${chromium}, ${run.hardwareConcurrency} cores; pool: mode ${run.pool.mode}, ` +
+    `${run.pool.workers} workers; main-thread bridge: mode ${run.main.mode}`);
+  console.log(`wb pool = WorkerBridge.create({ poolSize: ${CONFIG.poolSize}, fallback: 'never' }); ` +
+    "wb main = WorkerBridge.create({ fallback: 'always' }) (the sliced main-thread executor).");
+  console.log(`MB = 1e6 bytes; MB/s = input bytes (gunzip: decompressed bytes) / median time of ${CONFIG.runs} ` +
+    'timed runs after one warm-up, runs interleaved native → pool → main thread.');
+  console.log('Inputs are passed WITHOUT `transfer` (the bridge copies them, and that copy is timed) so the ' +
+    'same buffers serve every run.\n');
+
+  const ratios = {};
+  const w = [34, 14, 18, 9, 20, 9];
+  console.log(row(['operation', 'native MB/s', 'wb pool MB/s', 'ratio', 'wb main MB/s', 'ratio'], w));
+  for (const r of run.results) {
+    ratios[r.id] = { pool: r.pool.mbps / r.native.mbps, main: r.main.mbps / r.native.mbps };
+    if (r.poolTransfer) ratios[r.id].poolTransfer = r.poolTransfer.mbps / r.native.mbps;
+    console.log(row([r.label, f1(r.native.mbps), f1(r.pool.mbps), ratio(ratios[r.id].pool), f1(r.main.mbps),
+      ratio(ratios[r.id].main)], w));
+  }
+  console.log('ratio = worker-bridge / native (higher is better; 1.00x = as fast as the browser).');
+  console.log('native: crypto.subtle.digest / crypto.subtle.encrypt (AES-GCM, 12-byte iv) / CompressionStream and ' +
+    'DecompressionStream (via Blob.stream() and Response.arrayBuffer()).');
+  const fmt = run.results.find((r) => r.id === 'encryptFile')?.verification.format;
+  const chunks = fmt ? `${fmt.chunks} AES-GCM chunks of ${fmt.chunkSize / 2 ** 20} MiB` : 'AES-GCM chunks';
+  console.log(`encryptFile: ours seals the Blob in the chunked WBS1 stream format (${chunks}, split across the ` +
+    'workers) and resolves to a Blob;\n  its native column is ONE-SHOT AES-GCM encrypt of the same ' +
+    `${CONFIG.cryptoMiB} MiB as bytes ` +
+    '(WebCrypto has no chunked/streaming AEAD), timed in its own runs.');
+
+  const gz = run.results.find((r) => r.id === 'gzip')?.verification.sizes;
+  if (gz) {
+    const pct = (n) => `${n} B (${((100 * n) / gz.input).toFixed(1)}% of input, ${(gz.input / n).toFixed(2)}:1)`;
+    console.log(`\ngzip output sizes for ${gz.input} B of text: worker-bridge level ${CONFIG.gzipLevel}: ${pct(gz.pool)}`);
+    console.log(`${' '.repeat(36)}CompressionStream:     ${pct(gz.native)}`);
+  }
+
+  console.log('\nmain-thread blocking, ms: the longest gap between consecutive probe callbacks (setTimeout(0) chain, ' +
+    `requestAnimationFrame chain) during a timed run, worst of ${CONFIG.runs} runs;`);
+  console.log('call = the longest time the call itself took to return its promise (synchronous work on the main thread).');
+  console.log(`probe floor with nothing running: setTimeout(0) ${f1(run.idle.maxTimeoutGapMs)} ms, ` +
+    `requestAnimationFrame ${f1(run.idle.maxFrameGapMs)} ms.`);
+  console.log('A gap as long as the whole run means that probe never ran; a call as long as the whole run means the ' +
+    'work was done synchronously inside the call.');
+  const w2 = [34, 8, 8, 8, 10, 8, 8, 10, 8, 8];
+  console.log(row(['', 'pool', '', '', 'native', '', '', 'main', '', ''], w2));
+  console.log(row(['operation', 'timer', 'rAF', 'call', 'timer', 'rAF', 'call', 'timer', 'rAF', 'call'], w2));
+  const blk = (x) => [f1(x.maxTimeoutGapMs), f1(x.maxFrameGapMs), f1(x.maxCallMs)];
+  for (const r of run.results) console.log(row([r.label, ...blk(r.pool), ...blk(r.native), ...blk(r.main)], w2));
+
+  console.log(`\nsupplementary: the pool with \`transfer: true\` (input moved, not copied; a fresh copy made before ` +
+    `the timer), ${CONFIG.transferRuns} runs`);
+  const w3 = [34, 14, 10, 8, 8, 8];
+  console.log(row(['operation', 'MB/s', 'ratio', 'timer', 'rAF', 'call'], w3));
+  for (const r of run.results) {
+    if (!r.poolTransfer) {
+      console.log(`${r.label.padEnd(w3[0])}  n/a: a Blob input is never copied`);
+      continue;
+    }
+    const t = r.poolTransfer;
+    console.log(row([r.label, f1(t.mbps), ratio(t.mbps / r.native.mbps), ...blk(t)], w3));
+  }
+
+  console.log('\ncorrectness (checked once per operation, outside the timed runs):');
+  let failed = 0;
+  for (const r of run.results) {
+    for (const [check, ok] of Object.entries(r.verification.checks)) {
+      if (!ok) failed++;
+      console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${r.id}: ${check}`);
+    }
+  }
+  return { ratios, failed };
+}
+
+async function main() {
+  build();
+  const run = await runInBrowser();
+  const { ratios, failed } = report(run);
+  await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: CONFIG, impls: IMPLS, ...run, ratios },
+    null, 2)}\n`);
+  console.log(`\nwrote ${path.relative(ROOT, OUT)}`);
+  if (failed) {
+    console.error(`${failed} correctness check(s) failed: the numbers above are not comparable`);
+    process.exit(1);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
