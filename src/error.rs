@@ -32,11 +32,13 @@ pub enum ErrorKind {
     Network,
     /// Workers could not be started and fallback to the main thread was not allowed.
     Unsupported,
+    /// A service was asked to do something its state does not allow.
+    ServiceState,
 }
 
 impl ErrorKind {
     /// Every kind, for exhaustive round-trip tests and name lookups.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Timeout,
         ErrorKind::Abort,
         ErrorKind::WorkerCrashed,
@@ -49,6 +51,7 @@ impl ErrorKind {
         ErrorKind::LimitExceeded,
         ErrorKind::Network,
         ErrorKind::Unsupported,
+        ErrorKind::ServiceState,
     ];
 
     /// The `name` the JavaScript `Error` carries.
@@ -66,6 +69,7 @@ impl ErrorKind {
             ErrorKind::LimitExceeded => "LimitExceededError",
             ErrorKind::Network => "NetworkError",
             ErrorKind::Unsupported => "NotSupportedError",
+            ErrorKind::ServiceState => "ServiceStateError",
         }
     }
 

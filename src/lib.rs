@@ -24,6 +24,7 @@ mod output;
 mod pool;
 pub mod protocol;
 pub mod scheduler;
+pub mod services;
 mod shared;
 mod source;
 mod status;
