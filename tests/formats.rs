@@ -114,6 +114,30 @@ fn aes_gcm_rejects_bad_lengths_tampering_and_the_zero_nonce() {
     assert_eq!(aead::decrypt(&key, &nonce, b"aad", &sealed[..15]).unwrap_err().kind(), ErrorKind::Authentication);
 }
 
+#[test]
+fn aes_gcm_computed_chunk_by_chunk_equals_the_one_shot_cipher() {
+    let key: Vec<u8> = (100u8..132).collect();
+    for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 100, 1000, 4099] {
+        let plain = data(len);
+        let nonce: Vec<u8> = (0..12).map(|i| (i as u8) ^ (len as u8) | 1).collect();
+        let aad = data(len % 37);
+        let expected = aead::encrypt(&key, &nonce, &aad, &plain).unwrap();
+        for chunk in [1usize, 5, 16, 17, 64, 4096] {
+            let op = Op::Encrypt { key: Secret(key.clone()), nonce: nonce.clone(), aad: aad.clone() };
+            assert_eq!(run_chunked(&op, &plain, chunk).unwrap(), expected, "encrypt len {len} chunk {chunk}");
+            let op = Op::Decrypt { key: Secret(key.clone()), nonce: nonce.clone(), aad: aad.clone() };
+            assert_eq!(run_chunked(&op, &expected, chunk).unwrap(), plain, "decrypt len {len} chunk {chunk}");
+            let mut bad = expected.clone();
+            bad[len / 2] ^= 0x80;
+            assert_eq!(run_chunked(&op, &bad, chunk).unwrap_err().kind(), ErrorKind::Authentication);
+            assert_eq!(
+                run_chunked(&op, &expected[..expected.len() - 1], chunk).unwrap_err().kind(),
+                ErrorKind::Authentication
+            );
+        }
+    }
+}
+
 // ---- the stream format ----
 
 const KEY: [u8; 32] = [0x42; 32];

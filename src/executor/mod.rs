@@ -52,6 +52,9 @@ pub(crate) struct Task {
     pub(crate) transferred: bool,
 }
 
+/// Largest byte input kept (copied when posting) so that a call can be retried after a crash.
+pub(crate) const RETRY_COPY_LIMIT: u64 = 8 * 1024 * 1024;
+
 /// Where a call's result goes; dropping it unsent settles the caller with `TerminatedError`.
 pub(crate) type Reply = oneshot::Sender<Result<JsValue, Error>>;
 
@@ -73,9 +76,15 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    /// Whether a crash of its worker may be answered by running it again.
+    /// Whether a crash of its worker may be answered by running it again. A retry needs the
+    /// input to survive the crash: a `Blob` always does; bytes only if a copy is kept, which the
+    /// main thread pays for, so only up to [`RETRY_COPY_LIMIT`] and never for moved inputs.
     pub(crate) fn retryable(&self) -> bool {
-        !self.task.transferred && self.attempts < self.task.retries && self.task.op.is_idempotent()
+        let input_survives = match &self.task.input {
+            Input::Blob(_) => true,
+            Input::Bytes(b) => !self.task.transferred && u64::from(b.length()) <= RETRY_COPY_LIMIT,
+        };
+        input_survives && self.attempts < self.task.retries && self.task.op.is_idempotent()
     }
 
     /// Sends the result (counting it) and drops the call's listeners.

@@ -78,50 +78,157 @@ pub fn decrypt(key: &[u8], nonce: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Ve
         .map_err(|_| Error::new(ErrorKind::Authentication, "the authentication tag did not verify"))
 }
 
-/// [`encrypt`] or [`decrypt`] as a [`Stream`]: buffers the input, seals or opens at the end.
-#[derive(Debug)]
+/// AES-256-GCM computed chunk by chunk: CTR keystream and GHASH advance with each input chunk,
+/// so a large message is sealed in bounded steps (the main-thread executor can yield between
+/// them) instead of in one call. The output is exactly [`encrypt`]'s. Opening also works in
+/// steps, but keeps the plaintext back until the tag has verified: none of it is released from
+/// a message that does not authenticate.
 pub(crate) struct GcmStream {
-    key: Vec<u8>,
-    nonce: Vec<u8>,
-    aad: Vec<u8>,
+    ctr: ctr::Ctr32BE<aes::Aes256>,
+    ghash: ghash::GHash,
+    tag_mask: [u8; 16],
     decrypt: bool,
-    buf: Vec<u8>,
+    /// Bytes not yet a full GHASH block (ciphertext), or, when opening, held back as the tag.
+    pending: Vec<u8>,
+    aad_len: u64,
+    text_len: u64,
+    /// Opening: plaintext held until the tag verifies.
+    plain: Vec<u8>,
+    scratch: Vec<u8>,
 }
+
+/// GCM's limit on one message: 2^39 − 256 bits.
+const GCM_MAX_TEXT: u64 = (1 << 36) - 32;
 
 impl GcmStream {
     pub(crate) fn new(key: &[u8], nonce: &[u8], aad: &[u8], decrypt: bool) -> Result<Self, Error> {
+        use aes::cipher::{BlockEncrypt, KeyInit as _, KeyIvInit};
+        use ghash::universal_hash::UniversalHash;
         if decrypt {
             check_key(key)?;
+            if nonce.len() != NONCE_LEN {
+                return Err(Error::validation(format!("the nonce must be {NONCE_LEN} bytes, got {}", nonce.len())));
+            }
         } else {
             check_key_and_nonce(key, nonce)?;
         }
-        if nonce.len() != NONCE_LEN {
-            return Err(Error::validation(format!("the nonce must be {NONCE_LEN} bytes, got {}", nonce.len())));
+        let aes = aes::Aes256::new_from_slice(key).map_err(|_| Error::validation("the key must be 32 bytes"))?;
+        // H = E(0¹²⁸); J0 = nonce ‖ 1; the keystream starts at J0 + 1; the tag is masked with E(J0).
+        let mut h = aes::Block::default();
+        aes.encrypt_block(&mut h);
+        let mut j0 = [0u8; 16];
+        j0[..12].copy_from_slice(nonce);
+        j0[15] = 1;
+        let mut mask = aes::Block::from(j0);
+        aes.encrypt_block(&mut mask);
+        let mut counter = j0;
+        counter[15] = 2;
+        let mut ghash = ghash::GHash::new(&h);
+        ghash.update_padded(aad);
+        let ctr = ctr::Ctr32BE::<aes::Aes256>::new_from_slices(key, &counter)
+            .expect("invariant: 32-byte key, 16-byte counter");
+        Ok(GcmStream {
+            ctr,
+            ghash,
+            tag_mask: mask.into(),
+            decrypt,
+            pending: Vec::new(),
+            aad_len: aad.len() as u64,
+            text_len: 0,
+            plain: Vec::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Feeds ciphertext to GHASH in whole blocks, keeping a partial block in `pending`.
+    fn hash_ciphertext(&mut self, ciphertext: &[u8]) {
+        use ghash::universal_hash::UniversalHash;
+        self.pending.extend_from_slice(ciphertext);
+        let whole = self.pending.len() / 16 * 16;
+        let blocks: Vec<ghash::Block> =
+            self.pending[..whole].chunks_exact(16).map(ghash::Block::clone_from_slice).collect();
+        self.ghash.update(&blocks);
+        self.pending.drain(..whole);
+    }
+
+    fn count(&mut self, n: usize) -> Result<(), Error> {
+        self.text_len += n as u64;
+        if self.text_len > GCM_MAX_TEXT {
+            return Err(Error::new(ErrorKind::LimitExceeded, "the message is too long for AES-GCM (64 GiB)"));
         }
-        Ok(GcmStream { key: key.to_vec(), nonce: nonce.to_vec(), aad: aad.to_vec(), decrypt, buf: Vec::new() })
+        Ok(())
+    }
+
+    fn tag(mut self) -> ([u8; 16], Vec<u8>) {
+        use ghash::universal_hash::UniversalHash;
+        let rest = std::mem::take(&mut self.pending);
+        self.ghash.update_padded(&rest);
+        let mut lengths = ghash::Block::default();
+        lengths[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
+        lengths[8..].copy_from_slice(&(self.text_len * 8).to_be_bytes());
+        self.ghash.update(&[lengths]);
+        let s = self.ghash.clone().finalize();
+        let mut tag = [0u8; 16];
+        for (t, (a, b)) in tag.iter_mut().zip(s.iter().zip(self.tag_mask.iter())) {
+            *t = a ^ b;
+        }
+        (tag, std::mem::take(&mut self.plain))
     }
 }
 
 impl Stream for GcmStream {
-    fn update(&mut self, chunk: &[u8], _out: &mut dyn Sink) -> Result<(), Error> {
-        self.buf.extend_from_slice(chunk);
+    fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        use aes::cipher::StreamCipher;
+        if !self.decrypt {
+            self.count(chunk.len())?;
+            let mut buf = std::mem::take(&mut self.scratch);
+            buf.clear();
+            buf.extend_from_slice(chunk);
+            self.ctr.apply_keystream(&mut buf);
+            self.hash_ciphertext(&buf);
+            let written = out.write(&buf);
+            self.scratch = buf;
+            return written;
+        }
+        // Opening: the last 16 bytes seen so far may be the tag; process everything before them.
+        self.scratch.extend_from_slice(chunk);
+        if self.scratch.len() <= TAG_LEN {
+            return Ok(());
+        }
+        let ready = self.scratch.len() - TAG_LEN;
+        let mut ciphertext: Vec<u8> = self.scratch.drain(..ready).collect();
+        self.count(ciphertext.len())?;
+        self.hash_ciphertext(&ciphertext);
+        self.ctr.apply_keystream(&mut ciphertext);
+        self.plain.extend_from_slice(&ciphertext);
         Ok(())
     }
 
     fn finish(self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
-        let result = if self.decrypt {
-            decrypt(&self.key, &self.nonce, &self.aad, &self.buf)?
-        } else {
-            encrypt(&self.key, &self.nonce, &self.aad, &self.buf)?
-        };
-        out.write(&result)
+        use subtle::ConstantTimeEq;
+        if !self.decrypt {
+            let (tag, _) = (*self).tag();
+            return out.write(&tag);
+        }
+        if self.scratch.len() < TAG_LEN {
+            return Err(Error::new(ErrorKind::Authentication, "the ciphertext is shorter than its tag"));
+        }
+        let received: [u8; 16] = self.scratch[..TAG_LEN].try_into().expect("16 bytes");
+        let (expected, mut plain) = (*self).tag();
+        if !bool::from(expected.ct_eq(&received)) {
+            plain.fill(0);
+            return Err(Error::new(ErrorKind::Authentication, "the authentication tag did not verify"));
+        }
+        let written = out.write(&plain);
+        plain.fill(0);
+        written
     }
 }
 
 impl Drop for GcmStream {
     fn drop(&mut self) {
-        // Plaintext or key material should not linger in the wasm heap after the call.
-        self.key.iter_mut().for_each(|b| *b = 0);
-        self.buf.iter_mut().for_each(|b| *b = 0);
+        // Plaintext should not linger in the wasm heap after the call.
+        self.plain.fill(0);
+        self.scratch.fill(0);
     }
 }
