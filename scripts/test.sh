@@ -22,7 +22,7 @@ cargo test --features test-ops
 
 step "browser tests, cross-origin isolated (SharedArrayBuffer available)"
 # The test-only ops (echo, sleep, spin, panic, progress) are compiled in for these runs only.
-BROWSER_TESTS="--features test-ops --test web --test web_pool --test web_handlers"
+BROWSER_TESTS="--features test-ops --test web --test web_pool --test web_handlers --test web_services"
 wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS
 step "browser tests, not cross-origin isolated"
 WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1 wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS

@@ -16,6 +16,7 @@
 
 mod bridge;
 mod error;
+mod events;
 mod executor;
 mod network;
 pub mod nonce_guard;
@@ -30,7 +31,7 @@ mod source;
 mod status;
 mod worker_main;
 
-pub use bridge::{CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, WorkerBridge};
+pub use bridge::{CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, ServicesFacade, WorkerBridge};
 pub use error::{Error, ErrorKind};
 pub use shared::{
     create_cancellation_token, create_progress_tracker, SharedCancellation, SharedCounter, SharedProgress,

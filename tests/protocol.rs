@@ -125,3 +125,44 @@ fn wire_errors_rebuild_typed_errors() {
     let foreign = Error::from(WireError { name: "RangeError".into(), message: "m".into(), status: None });
     assert_eq!(foreign.kind(), ErrorKind::WorkerCrashed);
 }
+
+#[test]
+fn service_messages_match_what_service_host_js_builds() {
+    use worker_bridge::protocol::{FromService, ToService};
+    // worker/service-host.js builds these by hand; keep the two in step.
+    let cases = [
+        (json!({ "type": "loaded" }), FromService::Loaded),
+        (json!({ "type": "started" }), FromService::Started),
+        (json!({ "type": "stopped" }), FromService::Stopped),
+        (json!({ "type": "reply", "seq": 3 }), FromService::Reply { seq: 3 }),
+        (
+            json!({ "type": "reply_failed", "seq": 4, "error": { "name": "RangeError", "message": "m" } }),
+            FromService::ReplyFailed {
+                seq: 4,
+                error: WireError { name: "RangeError".into(), message: "m".into(), status: None },
+            },
+        ),
+        (
+            json!({ "type": "failed", "error": { "name": "TypeError", "message": "x" } }),
+            FromService::Failed { error: WireError { name: "TypeError".into(), message: "x".into(), status: None } },
+        ),
+        (
+            json!({ "type": "health", "healthy": true, "detail": "ok" }),
+            FromService::Health { healthy: true, detail: "ok".into() },
+        ),
+    ];
+    for (msg, expected) in cases {
+        let decoded: FromService = protocol::decode(json!({ "v": 1, "msg": msg })).unwrap();
+        assert_eq!(decoded, expected);
+    }
+    for msg in [
+        ToService::Load { url: "https://x/s.js".into() },
+        ToService::Start,
+        ToService::Message { seq: 1 },
+        ToService::Stop,
+        ToService::Health,
+    ] {
+        round_trip(msg);
+    }
+    rejects::<FromService>(json!({ "v": 1, "msg": { "type": "reply" } }));
+}

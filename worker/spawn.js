@@ -18,3 +18,12 @@ export function spawnWorker(module, glueUrl, workerId, name) {
   worker.postMessage({ type: 'init', module, glueUrl, workerId });
   return worker;
 }
+
+/**
+ * Starts the dedicated worker of a worker-placed service (see service-host.js).
+ * @param {string} name
+ * @returns {Worker}
+ */
+export function spawnServiceWorker(name) {
+  return new Worker(new URL('./service-host.js', import.meta.url), { type: 'module', name: `worker-bridge-service:${name}` });
+}

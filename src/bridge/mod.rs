@@ -9,11 +9,18 @@ mod input;
 mod js_error;
 mod network;
 mod parts;
+mod services;
 
 pub use compression::CompressionFacade;
 pub use crypto::CryptoFacade;
 pub use file::FileFacade;
 pub use network::NetworkFacade;
+pub use services::ServicesFacade;
+
+/// A typed error as a JS `Error` with its `name` (for the services registry).
+pub(crate) fn error_to_js(e: &Error) -> JsValue {
+    to_js(e)
+}
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -80,6 +87,8 @@ impl CreateOptions {
 #[derive(Debug)]
 pub(crate) struct Core {
     executor: Executor,
+    events: Rc<crate::events::EventHub>,
+    services: crate::services::Registry,
     nonces: RefCell<crate::nonce_guard::NonceGuard>,
     /// Per-call default; 0 = none.
     timeout_ms: u32,
@@ -110,7 +119,15 @@ impl Core {
             options.cancel_grace_ms.map_or(Ok(DEFAULT_CANCEL_GRACE_MS), |ms| milliseconds(ms, "cancelGraceMs"))?;
 
         let counters = Rc::new(Counters::default());
-        let core = |executor| Core { executor, nonces: RefCell::default(), timeout_ms, retries };
+        let events = Rc::new(crate::events::EventHub::default());
+        let core = |executor| Core {
+            executor,
+            services: crate::services::Registry::new(events.clone()),
+            events: events.clone(),
+            nonces: RefCell::default(),
+            timeout_ms,
+            retries,
+        };
         let inline = |reason: Option<String>| core(Executor::Inline(Inline::new(max_queue, counters.clone(), reason)));
         if options.fallback == Fallback::Always {
             return Ok(inline(None));
@@ -355,6 +372,23 @@ impl WorkerBridge {
     #[wasm_bindgen(getter)]
     pub fn network(&self) -> NetworkFacade {
         NetworkFacade::new(self.core.clone())
+    }
+
+    /// Long-running services: `register`, `start`, `stop`, `restart`, `send`, `list`, `status`, …
+    #[wasm_bindgen(getter)]
+    pub fn services(&self) -> ServicesFacade {
+        services::facade(&self.core.services)
+    }
+
+    /// Calls `listener({ type: 'event', event, data })` on every `event`
+    /// (`service_state_changed`, `health_check_result`).
+    pub fn on(&self, event: String, listener: js_sys::Function) {
+        self.core.events.on(&event, listener);
+    }
+
+    /// Removes a listener added with `on`.
+    pub fn off(&self, event: String, listener: js_sys::Function) {
+        self.core.events.off(&event, &listener);
     }
 
     /// Files and Blobs: `sha256`, `chunkPlan`, `readSlice`.

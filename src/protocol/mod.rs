@@ -10,9 +10,11 @@
 
 mod id;
 mod messages;
+mod service;
 
 pub use id::RequestId;
 pub use messages::{Caps, Envelope, FromWorker, HttpMeta, OutputKind, ToWorker, WireError};
+pub use service::{FromService, ToService};
 
 use serde::{Deserialize, Deserializer};
 

@@ -1,0 +1,67 @@
+//! Messages between the registry (page) and a service host (`worker/service-host.js`, in the
+//! service's own worker or, for main-thread placement, on a `MessageChannel` in the page). The
+//! host is JavaScript, so these shapes are also built by hand there: keep the two in step
+//! (`tests/protocol.rs` decodes what the host sends). A message's data travels beside the
+//! envelope as `payload` (structured clone), never through serde.
+
+use serde::{Deserialize, Serialize};
+
+use super::WireError;
+
+/// Registry → host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToService {
+    /// Import the handler module.
+    Load {
+        /// The module's absolute URL.
+        url: String,
+    },
+    /// Call `onStart(ctx)` with a fresh context.
+    Start,
+    /// Queue a message for `onMessage(payload, ctx)`; replies come back in order.
+    Message {
+        /// Echoed in the reply.
+        seq: u32,
+    },
+    /// Call `onStop(ctx)`, after every message queued before it.
+    Stop,
+    /// Call `health(ctx)`.
+    Health,
+}
+
+/// Host → registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FromService {
+    /// The module loaded.
+    Loaded,
+    /// `onStart` resolved.
+    Started,
+    /// `onStop` resolved.
+    Stopped,
+    /// `onMessage` resolved; the value travels as `payload`.
+    Reply {
+        /// The message's `seq`.
+        seq: u32,
+    },
+    /// `onMessage` threw: that message fails, the service carries on.
+    ReplyFailed {
+        /// The message's `seq`.
+        seq: u32,
+        /// What it threw.
+        error: WireError,
+    },
+    /// Loading, `onStart` or `onStop` failed: the service fails.
+    Failed {
+        /// What went wrong.
+        error: WireError,
+    },
+    /// The answer to `Health`.
+    Health {
+        /// Whether the service says it is healthy.
+        healthy: bool,
+        /// Its explanation.
+        detail: String,
+    },
+}

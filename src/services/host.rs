@@ -1,0 +1,126 @@
+//! Where a service runs: its own worker, or a `MessageChannel` in the page whose far end is
+//! served by the same host code (`worker/service-host.js`). One interface for both placements;
+//! every `web_sys` call of the services lives here.
+
+use js_sys::Reflect;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{ErrorEvent, Event, MessageChannel, MessageEvent, MessagePort, Worker};
+
+use crate::error::{Error, ErrorKind};
+use crate::executor::timer::defer_drop;
+use crate::protocol::{Envelope, ToService};
+
+#[wasm_bindgen(module = "/worker/spawn.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = spawnServiceWorker, catch)]
+    fn spawn_service_worker(name: &str) -> Result<Worker, JsValue>;
+}
+
+#[wasm_bindgen(module = "/worker/service-host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = hostService)]
+    fn host_service(port: &MessagePort);
+}
+
+/// Where a service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// Its own dedicated worker (state never shared with pool tasks).
+    #[default]
+    Worker,
+    /// The page's thread: cheaper, but it shares the page's fate (see the README).
+    Main,
+}
+
+/// What the host tells the registry.
+#[derive(Debug)]
+pub(crate) enum HostEvent {
+    Message(JsValue),
+    /// The worker died (an uncaught error, a trap, or its script failed to load).
+    Crashed(String),
+}
+
+/// A running host and the listeners it owns (removed on drop).
+#[derive(Debug)]
+pub(crate) struct Host {
+    target: Target,
+    on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
+    on_error: Option<Closure<dyn FnMut(Event)>>,
+}
+
+#[derive(Debug)]
+enum Target {
+    Worker(Worker),
+    Port { port: MessagePort, far: MessagePort },
+}
+
+impl Host {
+    pub(crate) fn spawn(
+        name: &str,
+        placement: Placement,
+        on_event: impl FnMut(HostEvent) + Clone + 'static,
+    ) -> Result<Host, Error> {
+        let mut on_msg = on_event.clone();
+        let on_message =
+            Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| on_msg(HostEvent::Message(ev.data())));
+        match placement {
+            Placement::Worker => {
+                let worker = spawn_service_worker(name)
+                    .map_err(|_| Error::new(ErrorKind::Unsupported, "cannot create the service's worker"))?;
+                let mut on_err = on_event;
+                let on_error = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+                    ev.prevent_default();
+                    let message = ev.dyn_ref::<ErrorEvent>().map(ErrorEvent::message).filter(|m| !m.is_empty());
+                    on_err(HostEvent::Crashed(message.unwrap_or_else(|| "the service worker failed".into())));
+                });
+                worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+                Ok(Host { target: Target::Worker(worker), on_message: Some(on_message), on_error: Some(on_error) })
+            }
+            Placement::Main => {
+                let channel =
+                    MessageChannel::new().map_err(|_| Error::new(ErrorKind::Unsupported, "no MessageChannel"))?;
+                let (port, far) = (channel.port1(), channel.port2());
+                port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                host_service(&far);
+                Ok(Host { target: Target::Port { port, far }, on_message: Some(on_message), on_error: None })
+            }
+        }
+    }
+
+    /// Posts `msg`, with `payload` (structured clone) beside it when given.
+    pub(crate) fn post(&self, msg: &ToService, payload: Option<&JsValue>) -> Result<(), Error> {
+        let wire = serde::Serialize::serialize(&Envelope::new(msg), &serde_wasm_bindgen::Serializer::new())
+            .map_err(|e| Error::validation(format!("cannot encode a service message: {e}")))?;
+        if let Some(payload) = payload {
+            let _ = Reflect::set(&wire, &"payload".into(), payload);
+        }
+        let sent = match &self.target {
+            Target::Worker(w) => w.post_message(&wire),
+            Target::Port { port, .. } => port.post_message(&wire),
+        };
+        sent.map_err(|_| Error::validation("the message cannot be sent to a service (it must be structured-cloneable)"))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        match &self.target {
+            Target::Worker(w) => {
+                w.terminate();
+                w.set_onmessage(None);
+                w.set_onerror(None);
+            }
+            Target::Port { port, far } => {
+                port.set_onmessage(None);
+                port.close();
+                far.close();
+            }
+        }
+        // The listeners may be running right now (a host dropped from its own event).
+        defer_drop((self.on_message.take(), self.on_error.take()));
+    }
+}

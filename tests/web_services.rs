@@ -1,0 +1,237 @@
+//! Services in a real browser, for both placements with the same test bodies: context across
+//! messages, FIFO under a burst, lifecycle and its events, timeouts, failures and restarts.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::convert::TryFromJsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use worker_bridge::WorkerBridge;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(module = "/tests/services/counter.service.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = counterServiceUrl)]
+    fn counter_service_url() -> String;
+}
+
+#[wasm_bindgen(module = "/tests/services/hang.service.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = hangServiceUrl)]
+    fn hang_service_url() -> String;
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+async fn bridge() -> WorkerBridge {
+    let b = JsFuture::from(WorkerBridge::create(obj(&[("poolSize", 1.into())]))).await.unwrap();
+    WorkerBridge::try_from_js_value(b).unwrap()
+}
+
+async fn ok(p: Promise) -> JsValue {
+    JsFuture::from(p).await.unwrap_or_else(|e| panic!("rejected: {:?}: {:?}", get(&e, "name"), get(&e, "message")))
+}
+
+async fn err(p: Promise) -> (String, String) {
+    match JsFuture::from(p).await {
+        Ok(v) => panic!("resolved with {v:?}"),
+        Err(e) => (get(&e, "name").as_string().unwrap_or_default(), get(&e, "message").as_string().unwrap_or_default()),
+    }
+}
+
+fn service_status(b: &WorkerBridge, name: &str) -> JsValue {
+    Array::from(&b.services().status()).iter().find(|s| get(s, "name").as_string().as_deref() == Some(name)).unwrap()
+}
+
+async fn delay(ms: i32) {
+    let p = Promise::new(&mut |r, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, ms).unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+const PLACEMENTS: [&str; 2] = ["worker", "main"];
+
+#[wasm_bindgen_test]
+async fn context_persists_and_a_burst_is_handled_in_order() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(
+            "counter".into(),
+            obj(&[("module", counter_service_url().into())]),
+            obj(&[("placement", placement.into())]),
+        ))
+        .await;
+        ok(s.start("counter".into())).await;
+        for i in 1..=3 {
+            let reply = ok(s.send("counter".into(), obj(&[("n", i.into())]), JsValue::UNDEFINED)).await;
+            assert_eq!(get(&reply, "count").as_f64(), Some(f64::from(i)), "{placement}: the context persists");
+            assert_eq!(get(&get(&reply, "echo"), "n").as_f64(), Some(f64::from(i)));
+        }
+        // 1,000 messages without awaiting: replies arrive in order.
+        let burst: Vec<Promise> =
+            (0..1000).map(|i| s.send("counter".into(), JsValue::from(i), JsValue::UNDEFINED)).collect();
+        let replies = JsFuture::from(Promise::all(&burst.into_iter().collect::<Array>())).await.unwrap();
+        for (i, reply) in Array::from(&replies).iter().enumerate() {
+            assert_eq!(get(&reply, "count").as_f64(), Some(4.0 + i as f64), "{placement}: FIFO at {i}");
+            assert_eq!(get(&reply, "echo").as_f64(), Some(i as f64));
+        }
+        let st = service_status(&b, "counter");
+        assert_eq!(get(&st, "state").as_string().unwrap(), "running");
+        assert_eq!(get(&st, "placement").as_string().unwrap(), placement);
+        assert_eq!(get(&st, "messagesHandled").as_f64(), Some(1003.0));
+        assert_eq!(get(&st, "queueLength").as_f64(), Some(0.0));
+        assert!(get(&st, "startedAt").as_f64().is_some());
+        // Pool tasks run alongside.
+        let digest = ok(b.crypto().sha256(Uint8Array::from(&b"abc"[..]).into(), JsValue::UNDEFINED)).await;
+        assert_eq!(Uint8Array::new(&digest).length(), 32);
+        ok(s.stop("counter".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn lifecycle_rules_events_and_handler_errors() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let events: Rc<RefCell<Vec<(String, String, String)>>> = Rc::default();
+        let log = events.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            assert_eq!(get(&e, "type").as_string().unwrap(), "event");
+            let data = get(&e, "data");
+            log.borrow_mut().push((
+                get(&data, "name").as_string().unwrap(),
+                get(&data, "from").as_string().unwrap(),
+                get(&data, "to").as_string().unwrap(),
+            ));
+        });
+        let f: js_sys::Function = listener.as_ref().clone().unchecked_into();
+        b.on("service_state_changed".into(), f.clone());
+        let s = b.services();
+        ok(s.register("c".into(), counter_service_url().into(), obj(&[("placement", placement.into())]))).await;
+        assert_eq!(
+            err(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0,
+            "ServiceStateError",
+            "{placement}: not started"
+        );
+        ok(s.start("c".into())).await;
+        assert_eq!(err(s.start("c".into())).await.0, "ServiceStateError", "{placement}: start twice");
+        ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+        // A handler exception fails that message only, with its own name and message.
+        let (name, message) = err(s.send("c".into(), obj(&[("op", "throw".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(name, "RangeError", "{placement}");
+        assert!(message.contains("asked to throw at 1"), "{message}");
+        assert_eq!(get(&ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(), Some(2.0));
+        ok(s.stop("c".into())).await;
+        assert_eq!(err(s.stop("c".into())).await.0, "ServiceStateError", "{placement}: stop twice");
+        assert_eq!(err(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0, "ServiceStateError");
+        // Restart: a fresh context.
+        ok(s.restart("c".into())).await;
+        assert_eq!(
+            get(&ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+            Some(1.0),
+            "{placement}"
+        );
+        assert_eq!(get(&service_status(&b, "c"), "restarts").as_f64(), Some(1.0));
+        b.off("service_state_changed".into(), f);
+        ok(s.stop("c".into())).await;
+        let expected: Vec<(&str, &str)> = vec![
+            ("uninitialized", "initializing"),
+            ("initializing", "initialized"),
+            ("initialized", "starting"),
+            ("starting", "running"),
+            ("running", "stopping"),
+            ("stopping", "stopped"),
+            ("stopped", "starting"),
+            ("starting", "running"),
+        ];
+        let got: Vec<(String, String)> = events
+            .borrow()
+            .iter()
+            .map(|(n, f, t)| {
+                assert_eq!(n, "c");
+                (f.clone(), t.clone())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            expected.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect::<Vec<_>>(),
+            "{placement}: events in order, none after off()"
+        );
+        assert_eq!(Array::from(&s.list()).length(), 1);
+        ok(s.unregister("c".into())).await;
+        assert_eq!(Array::from(&s.list()).length(), 0);
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_service_that_does_not_start_in_time_fails() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let options = obj(&[("placement", placement.into()), ("startTimeoutMs", 200.into())]);
+        ok(s.register("hang".into(), hang_service_url().into(), options)).await;
+        assert_eq!(err(s.start("hang".into())).await.0, "TimeoutError", "{placement}");
+        let st = service_status(&b, "hang");
+        assert_eq!(get(&st, "state").as_string().unwrap(), "failed");
+        assert!(get(&st, "lastError").as_string().unwrap().contains("did not answer"));
+        assert_eq!(
+            err(s.register("hang".into(), hang_service_url().into(), JsValue::UNDEFINED)).await.0,
+            "ValidationError",
+            "duplicate name"
+        );
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_crashed_worker_service_restarts_with_fresh_state_on_failure() {
+    let b = bridge().await;
+    let s = b.services();
+    let options = obj(&[("placement", "worker".into()), ("restart", "on-failure".into())]);
+    ok(s.register("c".into(), counter_service_url().into(), options)).await;
+    ok(s.register("other".into(), counter_service_url().into(), obj(&[("placement", "worker".into())]))).await;
+    ok(s.start("c".into())).await;
+    ok(s.start("other".into())).await;
+    ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+    ok(s.send("c".into(), obj(&[("op", "crash".into())]), JsValue::UNDEFINED)).await;
+    let mut waited = 0;
+    loop {
+        let st = service_status(&b, "c");
+        if get(&st, "restarts").as_f64() == Some(1.0) && get(&st, "state").as_string().as_deref() == Some("running") {
+            assert!(get(&st, "lastError").as_string().unwrap().contains("crashed"), "{:?}", get(&st, "lastError"));
+            break;
+        }
+        assert!(waited < 5000, "no restart: {:?}", js_sys::JSON::stringify(&st));
+        delay(20).await;
+        waited += 20;
+    }
+    assert_eq!(
+        get(&ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+        Some(1.0),
+        "fresh context"
+    );
+    // The other service and the pool were not touched.
+    assert_eq!(get(&ok(s.send("other".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(), Some(1.0));
+    let digest = ok(b.crypto().sha256(Uint8Array::from(&b"abc"[..]).into(), JsValue::UNDEFINED)).await;
+    assert_eq!(Uint8Array::new(&digest).length(), 32);
+    ok(s.stop_all()).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+}
