@@ -15,10 +15,16 @@ let loaded = false;
  *   where to load the `.wasm` from; by default the file beside this module.
  */
 export function init(source) {
-  loading ??= initWasm(source === undefined ? undefined : { module_or_path: source }).then((exports) => {
-    loaded = true;
-    return exports;
-  });
+  loading ??= initWasm(source === undefined ? undefined : { module_or_path: source }).then(
+    (exports) => {
+      loaded = true;
+      return exports;
+    },
+    (error) => {
+      loading = null; // a failed load (offline, a CSP refusal) may be retried later
+      throw error;
+    },
+  );
   return loading;
 }
 

@@ -363,3 +363,16 @@ fn corrupt_truncated_and_bomb_inputs_are_rejected() {
         assert_eq!(decompress(format, &packed, 200_000).unwrap().len(), 200_000, "{format:?} exactly at the limit");
     }
 }
+
+#[test]
+fn thousands_of_tiny_gzip_members_neither_overflow_nor_crawl() {
+    // Review finding: each member header used to recurse and copy the rest of the chunk.
+    let empty = compress(Format::Gzip, 6, b"");
+    let mut many = Vec::new();
+    for _ in 0..20_000 {
+        many.extend_from_slice(&empty);
+    }
+    many.extend(compress(Format::Gzip, 6, b"end"));
+    let out = run_chunked(&Op::Decompress { format: Format::Gzip, max_output: 10 }, &many, 1 << 20).unwrap();
+    assert_eq!(out, b"end");
+}

@@ -116,7 +116,10 @@ impl CryptoFacade {
                     first_chunk: run.start as u32,
                     final_part: k == last,
                 });
-                parts.push(core.submit_part(&opts, op, piece, output, sink.clone(), k)?);
+                match core.submit_part(&opts, op, piece, output, sink.clone(), k) {
+                    Ok(part) => parts.push(part),
+                    Err(e) => return Err(abandon(&core, &parts, e)),
+                }
             }
             Ok((header, parts, output, sink))
         })();
@@ -154,6 +157,8 @@ impl CryptoFacade {
         future_to_promise(async move {
             let run = async {
                 let head = read_head(&input).await?;
+                // The caller may have aborted (or terminated the bridge) while the header was read.
+                core.check_open(&opts)?;
                 let header = Header::decode(&head)?;
                 let sealed_chunk = u64::from(header.chunk_size) + TAG_LEN as u64;
                 let body = input_len(&input) - HEADER_LEN as u64;
@@ -172,7 +177,10 @@ impl CryptoFacade {
                         first_chunk: run.start as u32,
                         final_part: k == last,
                     });
-                    parts.push(core.submit_part(&opts, op, input.slice(start, end)?, output, sink.clone(), k)?);
+                    match core.submit_part(&opts, op, input.slice(start, end)?, output, sink.clone(), k) {
+                        Ok(part) => parts.push(part),
+                        Err(e) => return Err(abandon(&core, &parts, e)),
+                    }
                 }
                 let outputs = gather(&core, parts).await?;
                 if let Some(sink) = sink {
@@ -202,6 +210,14 @@ impl CryptoFacade {
             Ok(Op::Encrypt { key: Secret(key), nonce, aad })
         }
     }
+}
+
+/// A later part could not be queued (a full queue): cancel the parts already running.
+fn abandon<F>(core: &Core, parts: &[(crate::protocol::RequestId, F)], error: Error) -> Error {
+    for (id, _) in parts {
+        core.cancel(*id);
+    }
+    error
 }
 
 fn input_len(input: &Input) -> u64 {

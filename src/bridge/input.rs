@@ -157,12 +157,13 @@ pub(crate) fn secret_bytes(value: &JsValue, what: &str) -> Result<Vec<u8>, Error
         .map_err(|_| Error::validation(format!("the {what} must be a Uint8Array")))
 }
 
-/// A whole number of milliseconds, 0 ..= u32::MAX (about 49 days).
+/// A whole number of milliseconds, 0 ..= 2^31 − 1 (about 24.8 days: the browser's timer limit;
+/// a longer delay would wrap and fire at once).
 pub(crate) fn milliseconds(ms: f64, what: &str) -> Result<u32, Error> {
-    if ms.is_finite() && ms >= 0.0 && ms <= f64::from(u32::MAX) {
+    if ms.is_finite() && ms >= 0.0 && ms <= f64::from(i32::MAX) {
         Ok(ms.ceil() as u32)
     } else {
-        Err(Error::validation(format!("{what} must be a number of milliseconds ≥ 0")))
+        Err(Error::validation(format!("{what} must be a number of milliseconds, 0 ..= {}", i32::MAX)))
     }
 }
 
@@ -217,11 +218,11 @@ pub(crate) fn owned_input(value: &JsValue, transfer: bool) -> Result<Input, Erro
 pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array, Error> {
     let (buffer, offset, length) = if ArrayBuffer::is_view(value) {
         let buffer = Reflect::get(value, &"buffer".into()).unwrap_or(JsValue::UNDEFINED);
-        let offset = number(value, "byteOffset");
-        let length = number(value, "byteLength");
+        let offset = number(value, "byteOffset")?;
+        let length = number(value, "byteLength")?;
         (buffer, offset, length)
     } else if value.is_instance_of::<ArrayBuffer>() || value.is_instance_of::<js_sys::SharedArrayBuffer>() {
-        (value.clone(), 0, number(value, "byteLength"))
+        (value.clone(), 0, number(value, "byteLength")?)
     } else {
         return Err(Error::validation(format!(
             "expected a Uint8Array, an ArrayBuffer, an ArrayBuffer view, a Blob or a File, got {}",
@@ -245,8 +246,15 @@ pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array,
     Ok(Uint8Array::new_with_byte_offset_and_length(&buffer, offset, length).slice(0, length))
 }
 
-fn number(value: &JsValue, key: &str) -> u32 {
-    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32
+fn number(value: &JsValue, key: &str) -> Result<u32, Error> {
+    let n = Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    if n > f64::from(u32::MAX) {
+        return Err(Error::new(
+            crate::ErrorKind::LimitExceeded,
+            "inputs over 4 GiB must be passed as a Blob or File (read in chunks)",
+        ));
+    }
+    Ok(n as u32)
 }
 
 fn type_name(value: &JsValue) -> String {

@@ -250,10 +250,12 @@ impl Core {
         progress_part: usize,
     ) -> Result<(RequestId, impl std::future::Future<Output = Result<JsValue, Error>>), Error> {
         let id = RequestId::random();
-        let cancel = match (&options.cancel, &options.signal) {
-            (Some(block), _) => Some(block.clone()),
-            (None, Some(_)) => Some(CancelBlock::new(true)),
-            (None, None) => None,
+        // A caller's SharedCancellation is watched, never written: the bridge's own cancels
+        // (a sibling part failed) must not cancel the caller's other calls on the same token.
+        let (cancel, owns_cancel) = match (&options.cancel, &options.signal) {
+            (Some(block), _) => (Some(block.clone()), false),
+            (None, Some(_)) => (Some(CancelBlock::new(true)), true),
+            (None, None) => (None, false),
         };
         let watch = options.signal.clone().map(|signal| {
             let core: Weak<Core> = Rc::downgrade(self);
@@ -275,7 +277,8 @@ impl Core {
             transferred: options.transfer,
         };
         let (reply, result) = oneshot::channel();
-        let pending = Pending { id, task, reply, progress, progress_part, cancel, _watch: watch, attempts: 0 };
+        let pending =
+            Pending { id, task, reply, progress, progress_part, cancel, owns_cancel, _watch: watch, attempts: 0 };
         self.executor.submit(pending, result).map(|f| (id, f))
     }
 

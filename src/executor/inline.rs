@@ -123,6 +123,10 @@ impl Inline {
         let drained = {
             let mut st = self.state.borrow_mut();
             st.terminated = true;
+            // The running call stops at its next step; a fetch is aborted now.
+            if let Some((_, flag, _)) = &st.current {
+                flag.cancel();
+            }
             st.queue.drain()
         };
         for (_, pending) in drained {
@@ -179,6 +183,15 @@ async fn drain(inline: Inline) {
     }
 }
 
+/// A weak handle on the running call's cancel flag (for a timer that may outlive the call).
+fn flag_handle(inline: &Inline, id: RequestId) -> std::rc::Weak<LocalCancel> {
+    let st = inline.state.borrow();
+    match &st.current {
+        Some((current, flag, _)) if *current == id => Rc::downgrade(flag),
+        _ => std::rc::Weak::new(),
+    }
+}
+
 /// Main-thread time.
 struct PageEnv;
 
@@ -218,10 +231,24 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> R
             Some(p) => p,
             None => &mut silent,
         };
-        // Fetching is asynchronous anyway: nothing to slice on the main thread.
-        let (meta, body) =
-            crate::network::fetch(spec, &pending.task.input, progress, flag, pending.cancel.as_ref()).await?;
-        return Ok(crate::network::result_object(&meta, &body));
+        // Fetching is asynchronous anyway: nothing to slice on the main thread. The time limit
+        // (and terminate) cancel the request itself.
+        let expired = Rc::new(std::cell::Cell::new(false));
+        let _timer = pending.task.timeout_ms.map(|ms| {
+            let (expired, flag) = (expired.clone(), flag_handle(inline, pending.id));
+            super::timer::Timer::new(ms, move || {
+                expired.set(true);
+                if let Some(flag) = flag.upgrade() {
+                    flag.cancel();
+                }
+            })
+        });
+        return match crate::network::fetch(spec, &pending.task.input, progress, flag, pending.cancel.as_ref()).await {
+            Ok((meta, body)) => Ok(crate::network::result_object(&meta, &body)),
+            Err(_) if expired.get() => Err(timed_out(pending.task.timeout_ms.unwrap_or(0))),
+            Err(_) if inline.state.borrow().terminated => Err(terminated()),
+            Err(e) => Err(e),
+        };
     }
     let mut job = pending.task.op.start()?;
     let mut source = PageSource::new(&pending.task.input, INLINE_CHUNK);

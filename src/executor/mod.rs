@@ -69,6 +69,8 @@ pub(crate) struct Pending {
     pub(crate) progress_part: usize,
     /// Set when the caller can cancel; a worker watches it (shared memory) or is told (message).
     pub(crate) cancel: Option<CancelBlock>,
+    /// `cancel` was made for this call (else it is the caller's, only read).
+    pub(crate) owns_cancel: bool,
     /// The listener on the caller's `AbortSignal`; held only so that it is removed when the
     /// call is dropped.
     pub(crate) _watch: Option<AbortWatch>,

@@ -213,13 +213,17 @@ impl Stream for Decompress {
         while !chunk.is_empty() {
             match self.state {
                 State::Header => {
+                    // Take bytes from `chunk` only up to the header's end (no recursion, no copy of
+                    // the rest: thousands of tiny members must not grow the stack).
+                    let before = self.pending.len();
                     self.pending.extend_from_slice(chunk);
-                    chunk = &[];
-                    if let Some(len) = gzip_header_len(&self.pending)? {
-                        let rest = self.pending.split_off(len);
-                        self.pending.clear();
-                        self.state = State::Body;
-                        self.update(&rest, out)?;
+                    match gzip_header_len(&self.pending)? {
+                        Some(len) => {
+                            chunk = &chunk[len - before..];
+                            self.pending.clear();
+                            self.state = State::Body;
+                        }
+                        None => chunk = &[],
                     }
                 }
                 State::Body => {

@@ -234,6 +234,10 @@ impl Pool {
             drop(inner);
             return inline.submit(pending);
         }
+        if inner.slots.iter().all(|s| s.state == SlotState::Crashed) {
+            // Given up on every worker without a fallback: nothing would ever run this call.
+            return Err(Error::new(ErrorKind::WorkerCrashed, "every worker of the pool has failed"));
+        }
         let (id, priority, deadline) = (pending.id, pending.task.priority, pending.task.deadline);
         inner.queue.push(id, pending, priority, deadline)?;
         self.counters.submitted();
@@ -258,6 +262,12 @@ impl Pool {
         let mut inner = self.inner.borrow_mut();
         if inner.terminated {
             return Err(terminated());
+        }
+        if inner.fallback.is_some() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "the pool gave up on its workers and runs on the main thread",
+            ));
         }
         inner.resize(size)
     }
@@ -601,7 +611,7 @@ impl Inner {
         let worker_id = slot.worker_id;
         let running = slot.running.as_mut().expect("invariant: found above");
         if let Some(pending) = running.pending.take() {
-            if let Some(block) = &pending.cancel {
+            if let Some(block) = pending.cancel.as_ref().filter(|_| pending.owns_cancel) {
                 block.cancel();
             }
             pending.settle(Err(aborted()), &self.counters);
@@ -672,17 +682,23 @@ impl Inner {
             }
         } else {
             let mut excess = live - size;
-            // Idle, starting and given-up slots go first; busy ones leave after their call.
-            for want_busy in [false, true] {
+            // Given-up slots go first, then starting, then idle; busy ones leave after their call.
+            let rank = |s: &Slot| match s.state {
+                SlotState::Crashed => 0,
+                SlotState::Starting => 1,
+                _ if s.running.is_none() => 2,
+                _ => 3,
+            };
+            for wanted in 0..=3 {
                 let mut index = self.slots.len();
                 while excess > 0 && index > 0 {
                     index -= 1;
                     let slot = &mut self.slots[index];
-                    if slot.retiring || slot.running.is_some() != want_busy {
+                    if slot.retiring || rank(slot) != wanted {
                         continue;
                     }
                     excess -= 1;
-                    if want_busy {
+                    if wanted == 3 {
                         slot.retiring = true;
                     } else {
                         self.remove_slot(index);
@@ -690,6 +706,7 @@ impl Inner {
                 }
             }
         }
+        self.give_up_if_no_workers();
         self.pump();
         Ok(())
     }

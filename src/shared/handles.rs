@@ -67,12 +67,14 @@ impl SharedProgress {
 #[derive(Debug)]
 pub struct SharedCancellation {
     block: CancelBlock,
-    signals: RefCell<Vec<AbortController>>,
+    /// One controller for the token, made on first use: every `toAbortSignal()` (and every call
+    /// given this token) shares its signal, so nothing accumulates per call.
+    controller: RefCell<Option<AbortController>>,
 }
 
 impl Default for SharedCancellation {
     fn default() -> Self {
-        SharedCancellation { block: CancelBlock::new(true), signals: RefCell::new(Vec::new()) }
+        SharedCancellation { block: CancelBlock::new(true), controller: RefCell::new(None) }
     }
 }
 
@@ -87,7 +89,9 @@ impl SharedCancellation {
     /// Sets the flag (every call watching it stops) and aborts the signals made by `toAbortSignal`.
     pub fn cancel(&self) {
         self.block.cancel();
-        for controller in self.signals.borrow_mut().drain(..) {
+        // Release the borrow before `abort()` runs listeners (which may call `cancel()` again).
+        let controller = self.controller.borrow().clone();
+        if let Some(controller) = controller {
             controller.abort();
         }
     }
@@ -101,14 +105,19 @@ impl SharedCancellation {
     /// An `AbortSignal` that aborts when this flag is cancelled through `cancel()`.
     #[wasm_bindgen(js_name = toAbortSignal)]
     pub fn to_abort_signal(&self) -> Result<AbortSignal, JsValue> {
-        let controller = AbortController::new()?;
-        let signal = controller.signal();
+        let existing = self.controller.borrow().clone();
+        let controller = match existing {
+            Some(c) => c,
+            None => {
+                let c = AbortController::new()?;
+                *self.controller.borrow_mut() = Some(c.clone());
+                c
+            }
+        };
         if self.is_cancelled() {
             controller.abort();
-        } else {
-            self.signals.borrow_mut().push(controller);
         }
-        Ok(signal)
+        Ok(controller.signal())
     }
 
     /// The underlying words, for the bridge.
