@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every test, in the order that fails fastest: lints, native unit and integration tests, browser
-# tests twice (cross-origin isolated, and not), then the release build of the demo end to end.
+# tests twice (cross-origin isolated, and not), then the release build of the demo and of the React
+# example (from the packed npm tarball) end to end.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -27,9 +28,12 @@ wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS
 step "browser tests, not cross-origin isolated"
 WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1 wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS
 
-step "release build of the package (wasm + entry + types) and the demo"
-npm run build
+step "release build of the package (wasm + entry + types, packed into target/), and the demo"
+npm run pack
 npm run build:demo
+
+step "the React example, built with Vite from the packed tarball (examples/react/build.sh)"
+PACK=0 sh examples/react/build.sh
 
 step "type check of the public API (tsc --noEmit over tests/types/usage.ts)"
 npx tsc -p tests/types

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { serve } from './server.mjs';
 import { launch, open } from './browser.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const dist = path.join(root, 'examples/react/dist');
+const example = path.join(root, 'examples/react');
+const dist = path.join(example, 'dist');
 const $ = (id) => `[data-testid="${id}"]`;
 
 let browser;
@@ -40,7 +41,10 @@ function generatedSha256(bytes) {
 
 /** Serves the example with `serveOptions`, opens it, runs `fn({ page, problems })`, cleans up. */
 async function withExample(serveOptions, fn) {
-  const server = await serve(dist, serveOptions);
+  await withServer(await serve(dist, serveOptions), fn);
+}
+
+async function withServer(server, fn) {
   try {
     const { page, problems } = await open(browser.context, server.url);
     await fn({ page, problems });
@@ -147,6 +151,37 @@ test('without COOP/COEP the example still hashes in workers', async () => {
     assert.equal(picked.digest, createHash('sha256').update(data).digest('hex'));
     await generate(page, 8);
     assert.equal((await hash(page)).digest, generatedSha256(8 * 1048576));
+    assert.deepEqual(problems, []);
+  });
+});
+
+/** The example's own Vite (installed by build.sh), for `npm run dev` and `npm run preview`. */
+const vite = () => import(pathToFileURL(path.join(example, 'node_modules/vite/dist/node/index.js')).href);
+const viteOptions = { root: example, configFile: path.join(example, 'vite.config.js'), logLevel: 'error' };
+
+test('npm run dev: the Vite dev server (COOP/COEP from vite.config.js) runs the example in workers', async () => {
+  const { createServer } = await vite();
+  const server = await createServer({ ...viteOptions, server: { host: '127.0.0.1', port: 0 } });
+  await server.listen();
+  await withServer({ url: server.resolvedUrls.local[0], close: () => server.close() }, async ({ page, problems }) => {
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'server.headers in vite.config.js');
+    await waitMode(page, 'workers');
+    await generate(page, 2);
+    const result = await hash(page);
+    assert.equal(result.state, 'done', result.text);
+    assert.equal(result.digest, generatedSha256(2 * 1048576));
+    assert.deepEqual(problems, []);
+  });
+});
+
+test('npm run preview: vite preview serves the build cross-origin isolated', async () => {
+  const { preview } = await vite();
+  const server = await preview({ ...viteOptions, preview: { host: '127.0.0.1', port: 0 } });
+  await withServer({ url: server.resolvedUrls.local[0], close: () => server.close() }, async ({ page, problems }) => {
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'preview.headers in vite.config.js');
+    await waitMode(page, 'workers');
+    await generate(page, 1);
+    assert.equal((await hash(page)).digest, generatedSha256(1048576));
     assert.deepEqual(problems, []);
   });
 });
