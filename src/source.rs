@@ -52,6 +52,16 @@ impl Input {
     }
 }
 
+/// A failed Blob read, with the browser's reason (e.g. `NotReadableError`: the file changed, or
+/// the browser ran out of Blob storage).
+fn read_error(e: &JsValue) -> Error {
+    let why = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
+        .unwrap_or_else(|| "unknown reason".into());
+    Error::validation(format!("the input Blob could not be read ({why})"))
+}
+
 /// A [`ChunkSource`] over a `Uint8Array`.
 #[derive(Debug)]
 pub(crate) struct JsBytesSource {
@@ -116,7 +126,7 @@ impl ChunkSource for BlobSyncSource {
             .blob
             .slice_with_f64_and_f64(self.pos as f64, end as f64)
             .and_then(|p| self.reader.read_as_array_buffer(&p))
-            .map_err(|_| Error::validation("the input Blob could not be read (was the file changed or removed?)"))?;
+            .map_err(|e| read_error(&e))?;
         let bytes = Uint8Array::new(&piece);
         buf.resize(bytes.length() as usize, 0);
         bytes.copy_to(buf);
@@ -149,9 +159,8 @@ impl PageSource {
             return Ok(());
         }
         let end = (*pos + *chunk).min(len);
-        let read_error = |_| Error::validation("the input Blob could not be read (was the file changed or removed?)");
-        let piece = blob.slice_with_f64_and_f64(*pos as f64, end as f64).map_err(read_error)?;
-        let buffer = JsFuture::from(piece.array_buffer()).await.map_err(read_error)?;
+        let piece = blob.slice_with_f64_and_f64(*pos as f64, end as f64).map_err(|e| read_error(&e))?;
+        let buffer = JsFuture::from(piece.array_buffer()).await.map_err(|e| read_error(&e))?;
         *ready = Some(Uint8Array::new(&buffer));
         *pos = end;
         Ok(())
