@@ -235,3 +235,81 @@ async fn a_crashed_worker_service_restarts_with_fresh_state_on_failure() {
     ok(s.stop_all()).await;
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn the_json_envelope_drives_the_registry() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register("c".into(), counter_service_url().into(), obj(&[("placement", placement.into())]))).await;
+        let request = |id: i32, action: &str, params: JsValue| {
+            obj(&[("id", id.into()), ("type", "request".into()), ("action", action.into()), ("params", params)])
+        };
+        let data = |r: &JsValue| {
+            assert_eq!(get(r, "type").as_string().unwrap(), "response");
+            assert!(get(r, "error").is_undefined(), "unexpected error: {:?}", js_sys::JSON::stringify(r));
+            get(r, "data")
+        };
+        let error_name = |r: &JsValue| get(&get(r, "error"), "name").as_string().unwrap_or_default();
+
+        let events: Rc<RefCell<Vec<String>>> = Rc::default();
+        let log = events.clone();
+        let on_event = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            log.borrow_mut().push(get(&get(&e, "data"), "to").as_string().unwrap());
+        });
+        let on_event_fn: js_sys::Function = on_event.as_ref().clone().unchecked_into();
+        let sub = ok(s.handle(
+            request(1, "subscribe", obj(&[("events", Array::of1(&"service_state_changed".into()).into())])),
+            Some(on_event_fn.clone()),
+        ))
+        .await;
+        assert_eq!(get(&sub, "id").as_f64(), Some(1.0));
+        assert_eq!(Array::from(&get(&data(&sub), "subscribed")).length(), 1);
+
+        let list = ok(s.handle(request(2, "list_services", JsValue::UNDEFINED), None)).await;
+        assert_eq!(Array::from(&data(&list)).length(), 1);
+        let started =
+            ok(s.handle(request(3, "service_action", obj(&[("name", "c".into()), ("action", "start".into())])), None))
+                .await;
+        assert_eq!(get(&data(&started), "state").as_string().unwrap(), "running", "{placement}");
+        let one = ok(s.handle(request(4, "get_service", obj(&[("name", "c".into())])), None)).await;
+        assert_eq!(get(&data(&one), "placement").as_string().unwrap(), placement);
+        let unsub = ok(s.handle(
+            request(5, "unsubscribe", obj(&[("events", Array::of1(&"service_state_changed".into()).into())])),
+            Some(on_event_fn),
+        ))
+        .await;
+        data(&unsub);
+        ok(s.handle(request(6, "service_action", obj(&[("name", "c".into()), ("action", "stop".into())])), None)).await;
+        assert_eq!(
+            *events.borrow(),
+            ["initializing", "initialized", "starting", "running"],
+            "{placement}: events until unsubscribe"
+        );
+
+        // Malformed requests get error responses, never exceptions.
+        for (bad, expected_id) in [
+            (JsValue::from("not an object"), JsValue::NULL),
+            (obj(&[("id", 7.into()), ("type", "reply".into()), ("action", "list_services".into())]), JsValue::from(7)),
+            (obj(&[("id", 8.into()), ("type", "request".into())]), JsValue::from(8)),
+            (request(9, "reboot_universe", JsValue::UNDEFINED), JsValue::from(9)),
+            (request(10, "get_service", obj(&[("name", "nope".into())])), JsValue::from(10)),
+            (
+                request(11, "service_action", obj(&[("name", "c".into()), ("action", "explode".into())])),
+                JsValue::from(11),
+            ),
+            (request(12, "service_action", obj(&[("name", "c".into()), ("action", "stop".into())])), JsValue::from(12)),
+            (request(13, "subscribe", obj(&[("events", Array::of1(&"everything".into()).into())])), JsValue::from(13)),
+            (
+                request(14, "subscribe", obj(&[("events", Array::of1(&"service_state_changed".into()).into())])),
+                JsValue::from(14),
+            ),
+        ] {
+            let r = ok(s.handle(bad, None)).await;
+            assert!(js_sys::Object::is(&get(&r, "id"), &expected_id), "{:?}", js_sys::JSON::stringify(&r));
+            let name = error_name(&r);
+            assert!(name == "ValidationError" || name == "ServiceStateError", "{:?}", js_sys::JSON::stringify(&r));
+        }
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}

@@ -380,7 +380,7 @@ impl WorkerBridge {
     /// Long-running services: `register`, `start`, `stop`, `restart`, `send`, `list`, `status`, …
     #[wasm_bindgen(getter)]
     pub fn services(&self) -> ServicesFacade {
-        services::facade(&self.core.services)
+        services::facade(&self.core.services, &self.core.events)
     }
 
     /// Calls `listener({ type: 'event', event, data })` on every `event`

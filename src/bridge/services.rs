@@ -1,7 +1,9 @@
 //! `bridge.services`: register long-running services written as JavaScript handler modules,
 //! place them in a worker or on the main thread, and drive their lifecycle.
 
-use js_sys::{Array, Promise, Reflect};
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Promise, Reflect};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -9,6 +11,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::input::{milliseconds, parse_options};
 use super::js_error::to_js;
 use crate::error::{Error, ErrorKind};
+use crate::events::EventHub;
 use crate::executor::timer::{AbortWatch, Timer};
 use crate::services::{Placement, Registry, ServiceOptions};
 
@@ -30,12 +33,60 @@ const REGISTER_KEYS: &[&str] = &["placement", "startTimeoutMs", "stopTimeoutMs",
 #[derive(Debug)]
 pub struct ServicesFacade {
     registry: Registry,
+    events: Rc<EventHub>,
 }
 
 impl ServicesFacade {
-    pub(crate) fn new(registry: Registry) -> Self {
-        ServicesFacade { registry }
+    pub(crate) fn new(registry: Registry, events: Rc<EventHub>) -> Self {
+        ServicesFacade { registry, events }
     }
+}
+
+/// The events a remote subscriber may ask for.
+const EVENTS: &[&str] = &["service_state_changed", "health_check_result"];
+
+fn response(id: &JsValue, result: Result<JsValue, JsValue>) -> JsValue {
+    let out = Object::new();
+    let _ = Reflect::set(&out, &"id".into(), id);
+    let _ = Reflect::set(&out, &"type".into(), &"response".into());
+    match result {
+        Ok(data) => {
+            let _ = Reflect::set(&out, &"data".into(), &data);
+        }
+        Err(e) => {
+            let error = Object::new();
+            let _ =
+                Reflect::set(&error, &"name".into(), &Reflect::get(&e, &"name".into()).unwrap_or(JsValue::UNDEFINED));
+            let _ = Reflect::set(
+                &error,
+                &"message".into(),
+                &Reflect::get(&e, &"message".into()).unwrap_or(JsValue::UNDEFINED),
+            );
+            let _ = Reflect::set(&out, &"error".into(), &error);
+        }
+    }
+    out.into()
+}
+
+fn param_string(params: &JsValue, key: &str) -> Result<String, Error> {
+    Reflect::get(params, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .ok_or_else(|| Error::validation(format!("params.{key} must be a string")))
+}
+
+fn param_events(params: &JsValue) -> Result<Vec<String>, Error> {
+    let list = Reflect::get(params, &"events".into()).unwrap_or(JsValue::UNDEFINED);
+    if !Array::is_array(&list) {
+        return Err(Error::validation("params.events must be an array of event names"));
+    }
+    Array::from(&list)
+        .iter()
+        .map(|e| match e.as_string() {
+            Some(name) if EVENTS.contains(&name.as_str()) => Ok(name),
+            _ => Err(Error::validation(format!("unknown event {e:?} (expected one of {EVENTS:?})"))),
+        })
+        .collect()
 }
 
 fn promise<F>(f: F) -> Promise
@@ -206,6 +257,90 @@ impl ServicesFacade {
         })
     }
 
+    /// The remote-control envelope: `{ id, type: 'request', action, params }` →
+    /// `{ id, type: 'response', data | error }`, for a devtools panel, another tab or a WebSocket
+    /// bridge. Actions: `list_services`, `get_service { name }`, `service_action { name, action:
+    /// 'start' | 'stop' | 'restart' }`, `subscribe { events }` / `unsubscribe { events }` (events
+    /// go to `onEvent`). Never rejects: a malformed request gets an error response.
+    #[wasm_bindgen(
+        unchecked_return_type = "Promise<{ id: unknown, type: 'response', data?: unknown, error?: { name: string, message: string } }>"
+    )]
+    pub fn handle(&self, request: JsValue, on_event: Option<js_sys::Function>) -> Promise {
+        let id = if request.is_object() {
+            Reflect::get(&request, &"id".into()).unwrap_or(JsValue::NULL)
+        } else {
+            JsValue::NULL
+        };
+        let id = if id.is_undefined() { JsValue::NULL } else { id };
+        let registry = self.registry.clone();
+        let events = self.events.clone();
+        future_to_promise(async move {
+            let run = async {
+                if !request.is_object() || Array::is_array(&request) {
+                    return Err(Error::validation("a request is an object { id, type: 'request', action, params }"));
+                }
+                if Reflect::get(&request, &"type".into()).ok().and_then(|t| t.as_string()).as_deref() != Some("request")
+                {
+                    return Err(Error::validation("request.type must be 'request'"));
+                }
+                let action = Reflect::get(&request, &"action".into())
+                    .ok()
+                    .and_then(|a| a.as_string())
+                    .ok_or_else(|| Error::validation("request.action must be a string"))?;
+                let params = Reflect::get(&request, &"params".into()).unwrap_or(JsValue::UNDEFINED);
+                let params = if params.is_object() { params } else { Object::new().into() };
+                match action.as_str() {
+                    "list_services" => Ok(registry.status()),
+                    "get_service" => {
+                        let name = param_string(&params, "name")?;
+                        Array::from(&registry.status())
+                            .iter()
+                            .find(|s| {
+                                Reflect::get(s, &"name".into()).ok().and_then(|n| n.as_string()).as_deref()
+                                    == Some(name.as_str())
+                            })
+                            .ok_or_else(|| Error::validation(format!("no service is registered as {name:?}")))
+                    }
+                    "service_action" => {
+                        let name = param_string(&params, "name")?;
+                        match param_string(&params, "action")?.as_str() {
+                            "start" => registry.start(&name).await?,
+                            "stop" => registry.stop(&name).await?,
+                            "restart" => registry.restart(&name).await?,
+                            other => return Err(Error::validation(format!("unknown service action {other:?}"))),
+                        }
+                        Ok(Array::from(&registry.status())
+                            .iter()
+                            .find(|s| {
+                                Reflect::get(s, &"name".into()).ok().and_then(|n| n.as_string()).as_deref()
+                                    == Some(name.as_str())
+                            })
+                            .unwrap_or(JsValue::NULL))
+                    }
+                    "subscribe" | "unsubscribe" => {
+                        let names = param_events(&params)?;
+                        let listener =
+                            on_event.ok_or_else(|| Error::validation(format!("{action} needs an onEvent function")))?;
+                        for name in &names {
+                            if action == "subscribe" {
+                                events.on(name, listener.clone());
+                            } else {
+                                events.off(name, &listener);
+                            }
+                        }
+                        let out = Object::new();
+                        let key = if action == "subscribe" { "subscribed" } else { "unsubscribed" };
+                        let list: Array = names.iter().map(|n| JsValue::from(n.as_str())).collect();
+                        let _ = Reflect::set(&out, &key.into(), &list);
+                        Ok(out.into())
+                    }
+                    other => Err(Error::validation(format!("unknown action {other:?}"))),
+                }
+            };
+            Ok(response(&id, run.await.map_err(|e| to_js(&e))))
+        })
+    }
+
     /// The registered names, in registration order.
     pub fn list(&self) -> Array {
         self.registry.names().iter().map(|n| JsValue::from(n.as_str())).collect()
@@ -219,6 +354,6 @@ impl ServicesFacade {
 }
 
 /// Shared with the bridge.
-pub(crate) fn facade(registry: &Registry) -> ServicesFacade {
-    ServicesFacade::new(registry.clone())
+pub(crate) fn facade(registry: &Registry, events: &Rc<EventHub>) -> ServicesFacade {
+    ServicesFacade::new(registry.clone(), events.clone())
 }
