@@ -313,3 +313,51 @@ async fn the_json_envelope_drives_the_registry() {
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn health_checks_report_and_an_unhealthy_service_restarts() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let results: Rc<RefCell<Vec<bool>>> = Rc::default();
+        let log = results.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            log.borrow_mut().push(get(&get(&e, "data"), "healthy").as_bool().unwrap());
+        });
+        b.on("health_check_result".into(), listener.as_ref().clone().unchecked_into());
+        let s = b.services();
+        let options =
+            obj(&[("placement", placement.into()), ("healthIntervalMs", 150.into()), ("restart", "on-failure".into())]);
+        ok(s.register("c".into(), counter_service_url().into(), options)).await;
+        ok(s.start("c".into())).await;
+        ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+        delay(500).await;
+        assert!(results.borrow().iter().any(|&h| h), "{placement}: healthy reports arrive");
+        assert!(get(&get(&service_status(&b, "c"), "lastHealth"), "healthy").as_bool().is_some());
+        let restarts_before = get(&service_status(&b, "c"), "restarts").as_f64().unwrap();
+        ok(s.send("c".into(), obj(&[("op", "sick".into())]), JsValue::UNDEFINED)).await;
+        let mut waited = 0;
+        loop {
+            let st = service_status(&b, "c");
+            if get(&st, "restarts").as_f64().unwrap() > restarts_before
+                && get(&st, "state").as_string().as_deref() == Some("running")
+            {
+                break;
+            }
+            assert!(
+                waited < 5000,
+                "{placement}: no restart after an unhealthy check: {:?}",
+                js_sys::JSON::stringify(&st)
+            );
+            delay(20).await;
+            waited += 20;
+        }
+        assert!(results.borrow().iter().any(|&h| !h), "{placement}: the unhealthy report was emitted");
+        assert_eq!(
+            get(&ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+            Some(1.0),
+            "fresh context"
+        );
+        ok(s.stop("c".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}

@@ -24,9 +24,11 @@ struct RegisterOptions {
     stop_timeout_ms: Option<f64>,
     restart: Option<String>,
     max_restarts: Option<u32>,
+    health_interval_ms: Option<f64>,
 }
 
-const REGISTER_KEYS: &[&str] = &["placement", "startTimeoutMs", "stopTimeoutMs", "restart", "maxRestarts"];
+const REGISTER_KEYS: &[&str] =
+    &["placement", "startTimeoutMs", "stopTimeoutMs", "restart", "maxRestarts", "healthIntervalMs"];
 
 /// Long-running services.
 #[wasm_bindgen]
@@ -144,6 +146,7 @@ impl ServicesFacade {
                 stop_timeout_ms: o.stop_timeout_ms.map_or(Ok(10_000), |ms| milliseconds(ms, "stopTimeoutMs"))?,
                 restart_on_failure,
                 max_restarts: o.max_restarts.unwrap_or(3),
+                health_interval_ms: o.health_interval_ms.map_or(Ok(0), |ms| milliseconds(ms, "healthIntervalMs"))?,
             };
             self.registry.register(&name, url, options)
         })();

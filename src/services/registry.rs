@@ -17,7 +17,7 @@ use super::host::{Host, HostEvent, Placement};
 use super::lifecycle::{Event, Lifecycle, State, Transition};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
-use crate::executor::timer::Timer;
+use crate::executor::timer::{Repeat, Timer};
 use crate::protocol::{self, FromService, ToService};
 
 /// How a service is run, set at registration.
@@ -28,6 +28,8 @@ pub(crate) struct ServiceOptions {
     pub(crate) stop_timeout_ms: u32,
     pub(crate) restart_on_failure: bool,
     pub(crate) max_restarts: u32,
+    /// Ask `health(ctx)` this often while running (0: never).
+    pub(crate) health_interval_ms: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,9 @@ struct Service {
     handled: u32,
     last_error: Option<String>,
     last_health: Option<(bool, String)>,
+    /// The health-check timer while running, and whether a check awaits its answer.
+    health: Option<Repeat>,
+    health_outstanding: bool,
 }
 
 #[derive(Debug)]
@@ -108,6 +113,8 @@ impl Registry {
             handled: 0,
             last_error: None,
             last_health: None,
+            health: None,
+            health_outstanding: false,
         });
         Ok(())
     }
@@ -238,12 +245,72 @@ impl Registry {
             s.started_at = Some(js_sys::Date::now());
             Ok(())
         })?;
-        self.transition(name, Event::Started, None).map(|_| ())
+        self.transition(name, Event::Started, None)?;
+        self.arm_health(name)
+    }
+
+    /// Starts the health checks of a running service: every interval, ask `health(ctx)`; a check
+    /// still unanswered at the next tick, or an unhealthy answer, is reported and — with
+    /// `restart: 'on-failure'` — fails the service so that it restarts.
+    fn arm_health(&self, name: &str) -> Result<(), Error> {
+        let interval = self.with(name, |s| Ok(s.options.health_interval_ms))?;
+        if interval == 0 {
+            return Ok(());
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let events = self.events.clone();
+        let service = name.to_owned();
+        let timer = Repeat::new(interval, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let registry = Registry { inner, events: events.clone() };
+            let missed = registry
+                .with(&service, |s| {
+                    if s.health_outstanding {
+                        return Ok(true);
+                    }
+                    s.health_outstanding = true;
+                    if let Some(host) = &s.host {
+                        host.post(&ToService::Health, None)?;
+                    }
+                    Ok(false)
+                })
+                .unwrap_or(false);
+            if missed {
+                registry.on_health(&service, false, format!("no answer to a health check within {interval} ms"));
+            }
+        });
+        self.with(name, |s| {
+            s.health = Some(timer);
+            s.health_outstanding = false;
+            Ok(())
+        })
+    }
+
+    fn on_health(&self, name: &str, healthy: bool, detail: String) {
+        let restart = self
+            .with(name, |s| {
+                s.health_outstanding = false;
+                s.last_health = Some((healthy, detail.clone()));
+                Ok(s.options.restart_on_failure)
+            })
+            .unwrap_or(false);
+        let data = Object::new();
+        let _ = Reflect::set(&data, &"name".into(), &name.into());
+        let _ = Reflect::set(&data, &"healthy".into(), &healthy.into());
+        let _ = Reflect::set(&data, &"detail".into(), &detail.as_str().into());
+        self.events.emit("health_check_result", &data);
+        if !healthy && restart && self.state(name).ok() == Some(State::Running) {
+            self.fail(name, Error::new(ErrorKind::WorkerCrashed, format!("health check failed: {detail}")));
+        }
     }
 
     pub(crate) async fn stop(&self, name: &str) -> Result<(), Error> {
         let timeout = self.with(name, |s| Ok(s.options.stop_timeout_ms))?;
         self.transition(name, Event::Stop, None)?;
+        self.with(name, |s| {
+            s.health = None;
+            Ok(())
+        })?;
         if let Err(e) = self.expect(name, Expect::Stopped, ToService::Stop, timeout).await {
             return Err(self.fail(name, e));
         }
@@ -311,6 +378,7 @@ impl Registry {
         let restart = self
             .with(name, |s| {
                 s.host = None;
+                s.health = None;
                 s.last_error = Some(reason.clone());
                 if let Some((_, tx)) = s.waiter.take() {
                     let _ = tx.send(Err(error.clone()));
@@ -405,17 +473,7 @@ impl Registry {
                     Ok(())
                 });
             }
-            FromService::Health { healthy, detail } => {
-                let _ = self.with(name, |s| {
-                    s.last_health = Some((healthy, detail.clone()));
-                    Ok(())
-                });
-                let data = Object::new();
-                let _ = Reflect::set(&data, &"name".into(), &name.into());
-                let _ = Reflect::set(&data, &"healthy".into(), &healthy.into());
-                let _ = Reflect::set(&data, &"detail".into(), &detail.into());
-                self.events.emit("health_check_result", &data);
-            }
+            FromService::Health { healthy, detail } => self.on_health(name, healthy, detail),
         }
     }
 

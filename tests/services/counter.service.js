@@ -5,6 +5,10 @@ export async function onStart(ctx) {
 
 export async function onMessage(message, ctx) {
   if (message && message.op === 'throw') throw new RangeError(`asked to throw at ${ctx.count}`);
+  if (message && message.op === 'sick') {
+    ctx.sick = true;
+    return 'sick';
+  }
   if (message && message.op === 'crash') {
     // An error outside any handler: in a worker it kills the service's worker.
     setTimeout(() => { throw new Error('the counter service crashed, as asked'); });
@@ -19,6 +23,7 @@ export async function onStop(ctx) {
 }
 
 export function health(ctx) {
+  if (ctx && ctx.sick) return { healthy: false, detail: 'asked to be sick' };
   return { healthy: true, detail: `count ${ctx ? ctx.count : 'none'}` };
 }
 
