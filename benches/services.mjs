@@ -1,0 +1,125 @@
+// Services benchmark: the round trip of one message to a worker-bridge service
+// (`await bridge.services.send(name, message)`), for placement 'worker' and placement 'main',
+// against the raw floors of each in the same headless Chromium page (cross-origin isolated): a
+// postMessage echo worker and a MessageChannel echo on the main thread. Reports numbers, never
+// asserts them; fails only when a reply is not the message sent (then the numbers mean nothing).
+// Run: npm run bench:services
+//
+// Builds the same package as bench:ipc (target/bench-pkg, release, --features test-ops), serves
+// the repo root so the page can import it and benches/services/echo.service.js, prints a table
+// and writes target/bench-services.json.
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../tests/e2e/server.mjs';
+import { launch, open } from '../tests/e2e/browser.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OUT = path.join(ROOT, 'target', 'bench-services.json');
+const CONFIG = {
+  message: { op: 'echo', seq: 42, text: 'hello, service', flags: [true, false] }, // small, structured-cloned
+  warmupMessages: 2_000, // sequential, then one burst of as many, per client
+  latencyMessages: 2_000, // per round, one message at a time
+  latencyRounds: 5,
+  burstMessages: 10_000, // per round, all sent before any reply is awaited
+  burstRounds: 5,
+};
+const PAGE_TIMEOUT_MS = 3 * 60_000;
+const NAMES = {
+  'service-worker': "service, placement 'worker'",
+  'raw-worker': 'raw postMessage worker',
+  'service-main': "service, placement 'main'",
+  'raw-channel': 'raw MessageChannel (main)',
+};
+const PAIRS = [
+  ['service-worker', 'raw-worker'],
+  ['service-main', 'raw-channel'],
+  ['service-worker', 'service-main'],
+];
+
+// The same build as benches/ipc.mjs, so the benchmarks share target/bench-pkg.
+function build() {
+  console.log('building target/bench-pkg (release, --features test-ops) ...');
+  const env = {
+    ...process.env,
+    // binaryen's wasm-opt from node_modules first: Debian's breaks release builds (TOOLCHAIN.md).
+    PATH: [path.join(ROOT, 'node_modules', '.bin'), path.join(os.homedir(), '.cargo', 'bin'), process.env.PATH]
+      .join(path.delimiter),
+  };
+  const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
+  const r = spawnSync('wasm-pack', [...args, '--', '--features', 'test-ops'], { cwd: ROOT, env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout ?? '');
+    process.stderr.write(r.stderr ?? '');
+    throw new Error(`wasm-pack build failed (${r.error?.message ?? `exit ${r.status}`})`);
+  }
+}
+
+async function runInBrowser() {
+  const server = await serve(ROOT);
+  const browser = await launch();
+  try {
+    const { page, problems } = await open(browser.context, `${server.url}benches/services/index.html`);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`benchmark page took over ${PAGE_TIMEOUT_MS / 1000} s`)), PAGE_TIMEOUT_MS);
+    });
+    const out = await Promise.race([page.evaluate((config) => window.runBench(config), CONFIG), timeout]);
+    clearTimeout(timer);
+    // Console errors mean some client misbehaved: its numbers are not to be trusted.
+    if (problems.length) throw new Error(`the benchmark page reported errors:\n${problems.join('\n')}`);
+    return out;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+function report(run) {
+  const { results } = run;
+  const ratios = {};
+  for (const [a, b] of PAIRS) {
+    ratios[`${a}/${b}`] = {
+      latency: results[a].latencyUs / results[b].latencyUs,
+      throughput: results[a].messagesPerSec / results[b].messagesPerSec,
+    };
+  }
+
+  const chromium = run.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? run.userAgent;
+  console.log(`\ncrossOriginIsolated: ${run.crossOriginIsolated}`);
+  console.log(`Chromium ${chromium}, ${run.hardwareConcurrency} cores; services: ` +
+    run.services.map((s) => `${s.name} (${s.placement}, ${s.state}, ${s.messagesHandled} handled)`).join(', '));
+  console.log(`message ${JSON.stringify(CONFIG.message)}; latency: median of ${CONFIG.latencyRounds} rounds x ` +
+    `${CONFIG.latencyMessages} sequential sends; burst: median of ${CONFIG.burstRounds} rounds x ` +
+    `${CONFIG.burstMessages} sends, then all awaited\n`);
+  console.log(`${'client'.padEnd(30)}${'latency µs/msg'.padStart(16)}${'burst msgs/s'.padStart(14)}`);
+  for (const [key, name] of Object.entries(NAMES)) {
+    const r = results[key];
+    console.log(`${name.padEnd(30)}${r.latencyUs.toFixed(1).padStart(16)}${Math.round(r.messagesPerSec).toString().padStart(14)}`);
+  }
+  console.log('\nratios (latency: higher = slower; throughput: lower = slower)');
+  const short = { 'service-worker': 'service worker', 'service-main': 'service main', 'raw-worker': 'raw worker',
+    'raw-channel': 'raw channel' };
+  for (const [pair, r] of Object.entries(ratios)) {
+    const [a, b] = pair.split('/');
+    console.log(`${`${short[a]} vs ${short[b]}`.padEnd(32)}latency ${r.latency.toFixed(2).padStart(6)}x   ` +
+      `throughput ${r.throughput.toFixed(2).padStart(5)}x`);
+  }
+  return ratios;
+}
+
+async function main() {
+  const t0 = Date.now();
+  build();
+  const run = await runInBrowser();
+  const ratios = report(run);
+  await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: CONFIG, ...run, ratios }, null, 2)}\n`);
+  console.log(`\nwrote ${path.relative(ROOT, OUT)} (${((Date.now() - t0) / 1000).toFixed(0)} s in all)`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
