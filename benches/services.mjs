@@ -8,13 +8,10 @@
 // Builds the same package as bench:ipc (target/bench-pkg, release, --features test-ops), serves
 // the repo root so the page can import it and benches/services/echo.service.js, prints a table
 // and writes target/bench-services.json.
-import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serve } from '../tests/e2e/server.mjs';
-import { launch, open } from '../tests/e2e/browser.mjs';
+import { buildBenchPackage, runPage } from './harness.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = path.join(ROOT, 'target', 'bench-services.json');
@@ -40,42 +37,8 @@ const PAIRS = [
 ];
 
 // The same build as benches/ipc.mjs, so the benchmarks share target/bench-pkg.
-function build() {
-  console.log('building target/bench-pkg (release, --features test-ops) ...');
-  const env = {
-    ...process.env,
-    // binaryen's wasm-opt from node_modules first: Debian's breaks release builds (TOOLCHAIN.md).
-    PATH: [path.join(ROOT, 'node_modules', '.bin'), path.join(os.homedir(), '.cargo', 'bin'), process.env.PATH]
-      .join(path.delimiter),
-  };
-  const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
-  const r = spawnSync('wasm-pack', [...args, '--', '--features', 'test-ops'], { cwd: ROOT, env, encoding: 'utf8' });
-  if (r.status !== 0) {
-    process.stderr.write(r.stdout ?? '');
-    process.stderr.write(r.stderr ?? '');
-    throw new Error(`wasm-pack build failed (${r.error?.message ?? `exit ${r.status}`})`);
-  }
-}
-
-async function runInBrowser() {
-  const server = await serve(ROOT);
-  const browser = await launch();
-  try {
-    const { page, problems } = await open(browser.context, `${server.url}benches/services/index.html`);
-    let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`benchmark page took over ${PAGE_TIMEOUT_MS / 1000} s`)), PAGE_TIMEOUT_MS);
-    });
-    const out = await Promise.race([page.evaluate((config) => window.runBench(config), CONFIG), timeout]);
-    clearTimeout(timer);
-    // Console errors mean some client misbehaved: its numbers are not to be trusted.
-    if (problems.length) throw new Error(`the benchmark page reported errors:\n${problems.join('\n')}`);
-    return out;
-  } finally {
-    await browser.close();
-    await server.close();
-  }
-}
+const build = buildBenchPackage;
+const runInBrowser = () => runPage('benches/services/index.html', CONFIG, PAGE_TIMEOUT_MS);
 
 function report(run) {
   const { results } = run;

@@ -3,7 +3,7 @@
 //! headers) and not (`WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1`).
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Object, Promise, Uint8Array};
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -12,17 +12,8 @@ use worker_bridge::WorkerBridge;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &(*k).into(), v).unwrap();
-    }
-    o.into()
-}
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &key.into()).unwrap()
-}
+mod common;
+use common::{get, obj};
 
 async fn bridge(options: JsValue) -> WorkerBridge {
     let value = JsFuture::from(WorkerBridge::create(options)).await.expect("create() resolves");

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -13,6 +13,9 @@ use wasm_bindgen_test::*;
 use worker_bridge::WorkerBridge;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+mod common;
+use common::{get, obj};
 
 #[wasm_bindgen(module = "/tests/services/counter.service.js")]
 extern "C" {
@@ -24,18 +27,6 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = hangServiceUrl)]
     fn hang_service_url() -> String;
-}
-
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &(*k).into(), v).unwrap();
-    }
-    o.into()
-}
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &key.into()).unwrap()
 }
 
 async fn bridge() -> WorkerBridge {

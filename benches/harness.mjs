@@ -1,0 +1,51 @@
+// What every benchmark shares: building the benchmark package (release, with the test-only ops)
+// and running a page in headless Chromium, cross-origin isolated, with a time limit.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../tests/e2e/server.mjs';
+import { launch, open } from '../tests/e2e/browser.mjs';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Builds target/bench-pkg: the release package plus the `test-ops` feature (echo, …). */
+export function buildBenchPackage() {
+  console.log('building target/bench-pkg (release, --features test-ops) ...');
+  const env = {
+    ...process.env,
+    // binaryen's wasm-opt from node_modules first: Debian's breaks release builds (TOOLCHAIN.md).
+    PATH: [path.join(ROOT, 'node_modules', '.bin'), path.join(os.homedir(), '.cargo', 'bin'), process.env.PATH]
+      .join(path.delimiter),
+  };
+  const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
+  const r = spawnSync('wasm-pack', [...args, '--', '--features', 'test-ops'], { cwd: ROOT, env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout ?? '');
+    process.stderr.write(r.stderr ?? '');
+    throw new Error(`wasm-pack build failed (${r.error?.message ?? `exit ${r.status}`})`);
+  }
+}
+
+/**
+ * Serves the repo root, opens `page` (a path under it) and returns `window.runBench(config)`.
+ * Console errors on the page fail the run: a misbehaving client's numbers are not to be trusted.
+ */
+export async function runPage(page, config, timeoutMs) {
+  const server = await serve(ROOT);
+  const browser = await launch();
+  try {
+    const { page: tab, problems } = await open(browser.context, `${server.url}${page}`);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`benchmark page took over ${timeoutMs / 1000} s`)), timeoutMs);
+    });
+    const out = await Promise.race([tab.evaluate((c) => window.runBench(c), config), timeout]);
+    clearTimeout(timer);
+    if (problems.length) throw new Error(`the benchmark page reported errors:\n${problems.join('\n')}`);
+    return out;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
