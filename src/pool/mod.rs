@@ -464,7 +464,7 @@ impl Inner {
             FromWorker::Failed { id: None, error } => {
                 // The worker refused a message it could not read and carries on; keep the reason.
                 let reason = format!("the worker rejected a message: {}: {}", error.name, error.message);
-                web_sys::console::warn_1(&format!("worker-bridge: {reason}").into());
+                log_later(false, format!("worker-bridge: {reason}"));
                 slot.last_error = Some(reason);
             }
             FromWorker::Progress { id, done, total } => {
@@ -487,7 +487,7 @@ impl Inner {
     fn finish(&mut self, index: usize, id: RequestId, result: Result<JsValue, Error>) {
         let slot = &mut self.slots[index];
         let Some(running) = slot.running.take_if(|r| r.id == id) else {
-            web_sys::console::warn_1(&format!("worker-bridge: dropped an answer for unknown request {id}").into());
+            log_later(false, format!("worker-bridge: dropped an answer for unknown request {id}"));
             return;
         };
         slot.tasks_done += 1;
@@ -583,7 +583,7 @@ impl Inner {
         }
         let last = self.slots.iter().find_map(|s| s.last_error.clone()).unwrap_or_default();
         let reason = format!("workers failed to start {MAX_BOOT_FAILURES} times in a row ({last})");
-        web_sys::console::error_1(&format!("worker-bridge: {reason}").into());
+        log_later(true, format!("worker-bridge: {reason}"));
         let queued: Vec<Pending> = self.queue.drain().into_iter().map(|(_, p)| p).collect();
         if self.cfg.fallback_allowed {
             let inline = Inline::new(self.cfg.max_queue, self.counters.clone(), Some(reason.clone()));
@@ -784,4 +784,17 @@ impl Inner {
             }
         }
     }
+}
+
+/// Logs to the console after the current handler returns: the pool's state is borrowed here,
+/// and an app's console hook may call back into the bridge (e.g. `status()`).
+fn log_later(error: bool, message: String) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let message = JsValue::from(message);
+        if error {
+            web_sys::console::error_1(&message);
+        } else {
+            web_sys::console::warn_1(&message);
+        }
+    });
 }
