@@ -106,7 +106,7 @@ pub(crate) async fn fetch(
             parts.push(bytes);
         }
     }
-    let body = join(&parts)?;
+    let body = crate::output::concat(&parts)?;
     let sha256 = match hasher {
         Some(h) => {
             let mut digest = Vec::new();
@@ -126,22 +126,6 @@ pub(crate) async fn fetch(
     let meta =
         HttpMeta { status, status_text: response.status_text(), url: response.url(), headers: header_list, sha256 };
     Ok((meta, body))
-}
-
-fn join(parts: &[Uint8Array]) -> Result<Uint8Array, Error> {
-    if parts.len() == 1 {
-        return Ok(parts[0].clone());
-    }
-    let total: u64 = parts.iter().map(|p| u64::from(p.length())).sum();
-    let total =
-        u32::try_from(total).map_err(|_| Error::new(ErrorKind::LimitExceeded, "the response body exceeds 4 GiB"))?;
-    let all = Uint8Array::new_with_length(total);
-    let mut at = 0;
-    for p in parts {
-        all.set(p, at);
-        at += p.length();
-    }
-    Ok(all)
 }
 
 /// The value `network.fetch` resolves to: `{ status, statusText, url, headers, body, sha256? }`.

@@ -35,16 +35,7 @@ impl JsOutput {
     pub(crate) fn finish(mut self, kind: OutputKind) -> Result<JsValue, Error> {
         self.flush();
         match kind {
-            OutputKind::Bytes if self.parts.len() == 1 => Ok(self.parts.pop().expect("one part").into()),
-            OutputKind::Bytes => {
-                let all = Uint8Array::new_with_length(u32::try_from(self.len).map_err(|_| too_big())?);
-                let mut at = 0;
-                for part in &self.parts {
-                    all.set(part, at);
-                    at += part.length();
-                }
-                Ok(all.into())
-            }
+            OutputKind::Bytes => concat(&self.parts).map(JsValue::from),
             OutputKind::Blob => {
                 let parts: Array = self.parts.iter().collect();
                 web_sys::Blob::new_with_u8_array_sequence(&parts)
@@ -55,8 +46,24 @@ impl JsOutput {
     }
 }
 
-fn too_big() -> Error {
-    Error::new(crate::ErrorKind::LimitExceeded, "the output exceeds 4 GiB; ask for a Blob instead")
+/// The pieces joined into one `Uint8Array` (a single piece is returned as is).
+///
+/// # Errors
+/// `LimitExceededError` beyond 4 GiB, the largest `Uint8Array` the bridge makes.
+pub(crate) fn concat(parts: &[Uint8Array]) -> Result<Uint8Array, Error> {
+    if let [one] = parts {
+        return Ok(one.clone());
+    }
+    let total: u64 = parts.iter().map(|p| u64::from(p.length())).sum();
+    let total = u32::try_from(total)
+        .map_err(|_| Error::new(crate::ErrorKind::LimitExceeded, "the output exceeds 4 GiB; ask for a Blob instead"))?;
+    let all = Uint8Array::new_with_length(total);
+    let mut at = 0;
+    for part in parts {
+        all.set(part, at);
+        at += part.length();
+    }
+    Ok(all)
 }
 
 impl Sink for JsOutput {

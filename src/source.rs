@@ -22,6 +22,13 @@ pub(crate) enum Input {
 }
 
 impl Input {
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Input::Bytes(b) => u64::from(b.length()),
+            Input::Blob(b) => b.size() as u64,
+        }
+    }
     /// The bytes `[start, end)` as a new input: a `Blob` slice (no copy), or a copy of just
     /// those bytes (a view would make the browser clone the whole buffer when posting it).
     pub(crate) fn slice(&self, start: u64, end: u64) -> Result<Input, Error> {

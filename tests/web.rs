@@ -13,7 +13,7 @@ use worker_bridge::WorkerBridge;
 wasm_bindgen_test_configure!(run_in_browser);
 
 mod common;
-use common::{get, obj};
+use common::{data, get, obj, webcrypto_sha256};
 
 async fn bridge(options: JsValue) -> WorkerBridge {
     let value = JsFuture::from(WorkerBridge::create(options)).await.expect("create() resolves");
@@ -22,25 +22,6 @@ async fn bridge(options: JsValue) -> WorkerBridge {
 
 async fn pool(size: u32) -> WorkerBridge {
     bridge(obj(&[("poolSize", size.into()), ("fallback", "never".into())])).await
-}
-
-/// Deterministic, non-trivial test data.
-fn data(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_u32;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-async fn webcrypto_sha256(bytes: &[u8]) -> Vec<u8> {
-    let crypto: web_sys::Crypto = get(&js_sys::global(), "crypto").unchecked_into();
-    let digest = crypto.subtle().digest_with_str_and_u8_array("SHA-256", bytes).unwrap();
-    Uint8Array::new(&JsFuture::from(digest).await.unwrap()).to_vec()
 }
 
 async fn ours(bridge: &WorkerBridge, bytes: &[u8]) -> Vec<u8> {
@@ -72,7 +53,7 @@ const LENGTHS: [usize; 8] = [0, 1, 55, 56, 63, 64, 65, (1 << 20) + 3];
 async fn sha256_in_workers_matches_webcrypto() {
     let b = pool(2).await;
     for len in LENGTHS {
-        let input = data(len);
+        let input = data(len, 0x2545_f491);
         assert_eq!(ours(&b, &input).await, webcrypto_sha256(&input).await, "length {len}");
     }
     let status = b.status();
@@ -92,7 +73,7 @@ async fn sha256_in_workers_matches_webcrypto() {
 #[wasm_bindgen_test]
 async fn two_hundred_concurrent_calls_on_two_workers() {
     let b = pool(2).await;
-    let inputs: Vec<Vec<u8>> = (0..200).map(|i| data(i * 37 + 1)).collect();
+    let inputs: Vec<Vec<u8>> = (0..200).map(|i| data(i * 37 + 1, 0x2545_f491)).collect();
     let calls = Array::new();
     for input in &inputs {
         calls.push(&b.crypto().sha256(Uint8Array::from(input.as_slice()).into(), JsValue::UNDEFINED));
@@ -116,7 +97,7 @@ async fn two_hundred_concurrent_calls_on_two_workers() {
 async fn main_thread_fallback_gives_identical_digests() {
     let b = bridge(obj(&[("fallback", "always".into())])).await;
     for len in LENGTHS {
-        let input = data(len);
+        let input = data(len, 0x2545_f491);
         assert_eq!(ours(&b, &input).await, webcrypto_sha256(&input).await, "length {len}");
     }
     let status = b.status();
@@ -131,7 +112,7 @@ async fn terminate_rejects_pending_and_later_calls() {
     for options in [obj(&[("poolSize", 1.into()), ("fallback", "never".into())]), obj(&[("fallback", "always".into())])]
     {
         let b = bridge(options).await;
-        let big = Uint8Array::from(data(8 << 20).as_slice());
+        let big = Uint8Array::from(data(8 << 20, 0x2545_f491).as_slice());
         let pending: Vec<Promise> = (0..5).map(|_| b.crypto().sha256(big.clone().into(), JsValue::UNDEFINED)).collect();
         JsFuture::from(b.terminate()).await.unwrap();
         for p in pending {
@@ -145,7 +126,7 @@ async fn terminate_rejects_pending_and_later_calls() {
 #[wasm_bindgen_test]
 async fn transfer_moves_the_callers_buffer() {
     let b = pool(1).await;
-    let input = data(4096);
+    let input = data(4096, 0x2545_f491);
     let expected = webcrypto_sha256(&input).await;
 
     let kept = Uint8Array::from(input.as_slice());
@@ -159,7 +140,7 @@ async fn transfer_moves_the_callers_buffer() {
     assert_eq!(Uint8Array::new(&JsFuture::from(call).await.unwrap()).to_vec(), expected);
 
     // A view into a larger buffer hashes only the viewed bytes.
-    let backing = Uint8Array::from(data(10_000).as_slice());
+    let backing = Uint8Array::from(data(10_000, 0x2545_f491).as_slice());
     let view = backing.subarray(100, 100 + 4096);
     view.copy_from(&input);
     let out = JsFuture::from(b.crypto().sha256(view.into(), JsValue::UNDEFINED)).await.unwrap();

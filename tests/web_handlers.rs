@@ -18,7 +18,7 @@ use worker_bridge::WorkerBridge;
 wasm_bindgen_test_configure!(run_in_browser);
 
 mod common;
-use common::{get, obj};
+use common::{data, get, obj, webcrypto_sha256};
 
 fn bytes(v: &[u8]) -> JsValue {
     Uint8Array::from(v).into()
@@ -58,18 +58,6 @@ async fn error_name(p: Promise) -> String {
         Ok(v) => panic!("resolved with {v:?} instead of rejecting"),
         Err(e) => get(&e, "name").as_string().unwrap(),
     }
-}
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 fn subtle() -> web_sys::SubtleCrypto {
@@ -258,10 +246,7 @@ fn check_progress(events: &[f64]) {
 async fn a_64_mib_blob_is_hashed_and_sealed_and_opened_with_progress() {
     let size = 64usize << 20;
     let plain = data(size, 99);
-    let expected = {
-        let p = subtle().digest_with_str_and_u8_array("SHA-256", &plain).unwrap();
-        Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec()
-    };
+    let expected = webcrypto_sha256(&plain).await;
     let blob = Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(plain.as_slice()))).unwrap();
     let all = bridges().await;
     for (name, b) in &all {
@@ -398,8 +383,7 @@ async fn chunk_plans_and_slices_of_files() {
             assert_eq!(get(&entry, "index").as_f64().unwrap() as usize, i);
             assert_eq!(offset, i * 300_000);
             assert_eq!(length, 300_000.min(1_000_000 - offset));
-            let p = subtle().digest_with_str_and_u8_array("SHA-256", &plain[offset..offset + length]).unwrap();
-            let expected = Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec();
+            let expected = webcrypto_sha256(&plain[offset..offset + length]).await;
             assert_eq!(Uint8Array::new(&get(&entry, "sha256")).to_vec(), expected, "{name}: piece {i}");
         }
         let slice =
@@ -428,10 +412,7 @@ async fn network_fetch_with_progress_hashing_errors_and_abort() {
     let window = web_sys::window().unwrap();
     let direct: web_sys::Response = JsFuture::from(window.fetch_with_str(SERVED)).await.unwrap().unchecked_into();
     let expected = Uint8Array::new(&JsFuture::from(direct.array_buffer().unwrap()).await.unwrap()).to_vec();
-    let digest = {
-        let p = subtle().digest_with_str_and_u8_array("SHA-256", &expected).unwrap();
-        Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec()
-    };
+    let digest = webcrypto_sha256(&expected).await;
     let all = bridges().await;
     for (name, b) in &all {
         let n = b.network();

@@ -101,7 +101,7 @@ impl CryptoFacade {
             let header = Header::random(u32::try_from(chunk).unwrap_or(u32::MAX))?;
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
             let input = owned_input(&input, opts.transfer)?;
-            let len = input_len(&input);
+            let len = input.len();
             let runs = plan_runs(len.div_ceil(chunk), core.parallelism(), MIN_CHUNKS_PER_PART);
             let output = opts.output.unwrap_or(OutputKind::Blob);
             let sink = core.sink_for(&opts, runs.len());
@@ -161,7 +161,7 @@ impl CryptoFacade {
                 core.check_open(&opts)?;
                 let header = Header::decode(&head)?;
                 let sealed_chunk = u64::from(header.chunk_size) + TAG_LEN as u64;
-                let body = input_len(&input) - HEADER_LEN as u64;
+                let body = input.len() - HEADER_LEN as u64;
                 let runs = plan_runs(body.div_ceil(sealed_chunk), core.parallelism(), MIN_CHUNKS_PER_PART);
                 let output = opts.output.unwrap_or(OutputKind::Blob);
                 let sink = core.sink_for(&opts, runs.len());
@@ -169,7 +169,7 @@ impl CryptoFacade {
                 let mut parts = Vec::with_capacity(runs.len());
                 for (k, run) in runs.into_iter().enumerate() {
                     let start = HEADER_LEN as u64 + run.start * sealed_chunk;
-                    let end = (HEADER_LEN as u64 + run.end * sealed_chunk).min(input_len(&input));
+                    let end = (HEADER_LEN as u64 + run.end * sealed_chunk).min(input.len());
                     let op = Op::OpenChunks(ChunkRun {
                         key: Secret(key.clone()),
                         header: head.clone(),
@@ -220,17 +220,10 @@ fn abandon<F>(core: &Core, parts: &[(crate::protocol::RequestId, F)], error: Err
     error
 }
 
-fn input_len(input: &Input) -> u64 {
-    match input {
-        Input::Bytes(b) => u64::from(b.length()),
-        Input::Blob(b) => b.size() as u64,
-    }
-}
-
 /// The first [`HEADER_LEN`] bytes of a sealed stream.
 async fn read_head(input: &Input) -> Result<Vec<u8>, Error> {
     let short = || Error::new(ErrorKind::Authentication, "not a valid worker-bridge stream: shorter than its header");
-    if input_len(input) < HEADER_LEN as u64 {
+    if input.len() < HEADER_LEN as u64 {
         return Err(short());
     }
     match input.slice(0, HEADER_LEN as u64)? {

@@ -81,10 +81,7 @@ impl FileFacade {
         }
         let sliced = CallOptions::from_js(&options, &[]).and_then(|opts| {
             let input = owned_input(&file, opts.transfer)?;
-            let len = match &input {
-                Input::Bytes(b) => u64::from(b.length()),
-                Input::Blob(b) => b.size() as u64,
-            };
+            let len = input.len();
             let start = (offset as u64).min(len);
             let end = start.saturating_add(length as u64).min(len);
             Ok((opts, input.slice(start, end)?))

@@ -139,12 +139,26 @@ pub(crate) fn opt_u64(options: &JsValue, key: &str) -> Result<Option<u64>, Error
     }
 }
 
-fn field(options: &JsValue, key: &str) -> JsValue {
+/// `options[key]`, or `undefined` when `options` is not an object.
+pub(crate) fn field(options: &JsValue, key: &str) -> JsValue {
     if options.is_object() {
         Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED)
     } else {
         JsValue::UNDEFINED
     }
+}
+
+/// `url` resolved against the page, so a worker (whose own location differs) sees the same URL.
+pub(crate) fn absolute_url(url: &str) -> Result<String, Error> {
+    let base = Reflect::get(&js_sys::global(), &"location".into())
+        .and_then(|l| Reflect::get(&l, &"href".into()))
+        .ok()
+        .and_then(|h| h.as_string());
+    let parsed = match base {
+        Some(base) => web_sys::Url::new_with_base(url, &base),
+        None => web_sys::Url::new(url),
+    };
+    parsed.map(|u| u.href()).map_err(|_| Error::validation(format!("invalid URL {url:?}")))
 }
 
 /// Key (or nonce) bytes from a `Uint8Array`, `ArrayBuffer` or view, never a string.

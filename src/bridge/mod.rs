@@ -232,10 +232,9 @@ impl Core {
 
     /// How many parts a splittable call may run in: the pool's workers, or 1 on the main thread.
     pub(crate) fn parallelism(&self) -> usize {
-        let status = self.executor.status();
-        match status.mode {
-            crate::status::Mode::Workers => status.workers.len().max(1),
-            _ => 1,
+        match &self.executor {
+            Executor::Pool(pool) => pool.live_workers().max(1),
+            Executor::Inline(_) => 1,
         }
     }
 

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::input::{owned_input, CallOptions};
+use super::input::{absolute_url, field, owned_input, CallOptions};
 use super::js_error::to_js;
 use super::Core;
 use crate::error::Error;
@@ -46,13 +46,7 @@ impl NetworkFacade {
         let submitted = (|| {
             let opts = CallOptions::from_js(&options, FETCH_KEYS)?;
             core.check_open(&opts)?;
-            let field = |k: &str| {
-                if options.is_object() {
-                    Reflect::get(&options, &k.into()).unwrap_or(JsValue::UNDEFINED)
-                } else {
-                    JsValue::UNDEFINED
-                }
-            };
+            let field = |k: &str| field(&options, k);
             let method = match field("method").as_string() {
                 Some(m) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()) => m.to_ascii_uppercase(),
                 Some(m) => return Err(Error::validation(format!("invalid HTTP method {m:?}"))),
@@ -73,7 +67,7 @@ impl NetworkFacade {
                 v => v.as_bool().ok_or_else(|| Error::validation(format!("{k} must be true or false"))),
             };
             let spec = FetchSpec {
-                url: absolute(&url)?,
+                url: absolute_url(&url)?,
                 method,
                 headers,
                 has_body,
@@ -88,20 +82,6 @@ impl NetworkFacade {
             Err(e) => Promise::reject(&to_js(&e)),
         }
     }
-}
-
-/// Resolves `url` against the page, so a worker (whose own location differs) fetches the same.
-fn absolute(url: &str) -> Result<String, Error> {
-    let global = js_sys::global();
-    let base = Reflect::get(&global, &"location".into())
-        .and_then(|l| Reflect::get(&l, &"href".into()))
-        .ok()
-        .and_then(|h| h.as_string());
-    let parsed = match base {
-        Some(base) => web_sys::Url::new_with_base(url, &base),
-        None => web_sys::Url::new(url),
-    };
-    parsed.map(|u| u.href()).map_err(|_| Error::validation(format!("invalid URL {url:?}")))
 }
 
 fn headers(value: &JsValue) -> Result<Vec<(String, String)>, Error> {

@@ -49,17 +49,7 @@ pub(crate) fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: OutputK
             .map_err(|_| Error::validation("the browser could not build the output Blob")),
         OutputKind::Bytes => {
             let pieces: Vec<Uint8Array> = all.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).collect();
-            let total: u64 = pieces.iter().map(|p| u64::from(p.length())).sum();
-            let total = u32::try_from(total).map_err(|_| {
-                Error::new(crate::ErrorKind::LimitExceeded, "the output exceeds 4 GiB; ask for a Blob instead")
-            })?;
-            let joined = Uint8Array::new_with_length(total);
-            let mut at = 0;
-            for p in &pieces {
-                joined.set(p, at);
-                at += p.length();
-            }
-            Ok(joined.into())
+            crate::output::concat(&pieces).map(JsValue::from)
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::input::{milliseconds, parse_options};
+use super::input::{absolute_url, field, milliseconds, parse_options};
 use super::js_error::to_js;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
@@ -112,15 +112,7 @@ fn module_url(definition: &JsValue) -> Result<String, Error> {
         .ok_or_else(|| {
             Error::validation("a service definition is { module: URL | string } (a handler module's URL)")
         })?;
-    let base = Reflect::get(&js_sys::global(), &"location".into())
-        .and_then(|l| Reflect::get(&l, &"href".into()))
-        .ok()
-        .and_then(|h| h.as_string());
-    let url = match base {
-        Some(base) => web_sys::Url::new_with_base(&text, &base),
-        None => web_sys::Url::new(&text),
-    };
-    url.map(|u| u.href()).map_err(|_| Error::validation(format!("invalid module URL {text:?}")))
+    absolute_url(&text)
 }
 
 #[wasm_bindgen]
@@ -218,13 +210,7 @@ impl ServicesFacade {
     /// `onMessage` returns, rejects with what it throws. Options: `{ timeoutMs, signal }`.
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn send(&self, name: String, message: JsValue, options: JsValue) -> Promise {
-        let field = |k: &str| {
-            if options.is_object() {
-                Reflect::get(&options, &k.into()).unwrap_or(JsValue::UNDEFINED)
-            } else {
-                JsValue::UNDEFINED
-            }
-        };
+        let field = |k: &str| field(&options, k);
         let timeout = match field("timeoutMs").as_f64() {
             Some(ms) => match milliseconds(ms, "timeoutMs") {
                 Ok(ms) => Some(ms),

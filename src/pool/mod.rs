@@ -340,6 +340,15 @@ impl Pool {
         self.inner.borrow().terminated
     }
 
+    /// Workers that can take calls now or soon (0 once the pool has fallen back or terminated).
+    pub(crate) fn live_workers(&self) -> usize {
+        let inner = self.inner.borrow();
+        if inner.terminated || inner.fallback.is_some() {
+            return 0;
+        }
+        inner.slots.iter().filter(|s| !s.retiring && s.state != SlotState::Crashed).count()
+    }
+
     /// Posts a raw value to worker slot `index`, bypassing the protocol encoder: for tests that
     /// check a worker survives garbage.
     #[cfg(feature = "test-ops")]
