@@ -147,6 +147,12 @@ fn service_messages_match_what_service_host_js_builds() {
             FromService::Failed { error: WireError { name: "TypeError".into(), message: "x".into(), status: None } },
         ),
         (
+            json!({ "type": "crashed", "error": { "name": "WorkerCrashedError", "message": "panic" } }),
+            FromService::Crashed {
+                error: WireError { name: "WorkerCrashedError".into(), message: "panic".into(), status: None },
+            },
+        ),
+        (
             json!({ "type": "health", "healthy": true, "detail": "ok" }),
             FromService::Health { healthy: true, detail: "ok".into() },
         ),
@@ -157,6 +163,7 @@ fn service_messages_match_what_service_host_js_builds() {
     }
     for msg in [
         ToService::Load { url: "https://x/s.js".into() },
+        ToService::LoadRust { service: "kv".into(), glue_url: "https://x/worker_bridge.js".into() },
         ToService::Start,
         ToService::Message { seq: 1 },
         ToService::Stop,

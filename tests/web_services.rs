@@ -58,21 +58,42 @@ async fn delay(ms: i32) {
 
 const PLACEMENTS: [&str; 2] = ["worker", "main"];
 
+/// The same counter twice: a JavaScript handler module and its Rust twin (`test-counter`).
+fn counters() -> [(&'static str, JsValue); 2] {
+    [("js", counter_service_url().into()), ("rust", obj(&[("rust", "test-counter".into())]))]
+}
+
+/// Every (kind, placement) pair, for tests whose body holds for all four.
+fn cases() -> Vec<(String, JsValue, &'static str)> {
+    counters().into_iter().flat_map(|(kind, def)| PLACEMENTS.map(|p| (format!("{kind}/{p}"), def.clone(), p))).collect()
+}
+
+async fn wait_for_restart(b: &WorkerBridge, name: &str, restarts: f64, label: &str) -> JsValue {
+    let mut waited = 0;
+    loop {
+        let st = service_status(b, name);
+        if get(&st, "restarts").as_f64().unwrap() >= restarts
+            && get(&st, "state").as_string().as_deref() == Some("running")
+        {
+            return st;
+        }
+        assert!(waited < 5000, "{label}: no restart: {:?}", js_sys::JSON::stringify(&st));
+        delay(20).await;
+        waited += 20;
+    }
+}
+
 #[wasm_bindgen_test]
 async fn context_persists_and_a_burst_is_handled_in_order() {
-    for placement in PLACEMENTS {
+    for (label, definition, placement) in cases() {
         let b = bridge().await;
         let s = b.services();
-        ok(s.register(
-            "counter".into(),
-            obj(&[("module", counter_service_url().into())]),
-            obj(&[("placement", placement.into())]),
-        ))
-        .await;
+        let definition = if label.starts_with("js") { obj(&[("module", definition)]) } else { definition };
+        ok(s.register("counter".into(), definition, obj(&[("placement", placement.into())]))).await;
         ok(s.start("counter".into())).await;
         for i in 1..=3 {
             let reply = ok(s.send("counter".into(), obj(&[("n", i.into())]), JsValue::UNDEFINED)).await;
-            assert_eq!(get(&reply, "count").as_f64(), Some(f64::from(i)), "{placement}: the context persists");
+            assert_eq!(get(&reply, "count").as_f64(), Some(f64::from(i)), "{label}: the context persists");
             assert_eq!(get(&get(&reply, "echo"), "n").as_f64(), Some(f64::from(i)));
         }
         // 1,000 messages without awaiting: replies arrive in order.
@@ -80,7 +101,7 @@ async fn context_persists_and_a_burst_is_handled_in_order() {
             (0..1000).map(|i| s.send("counter".into(), JsValue::from(i), JsValue::UNDEFINED)).collect();
         let replies = JsFuture::from(Promise::all(&burst.into_iter().collect::<Array>())).await.unwrap();
         for (i, reply) in Array::from(&replies).iter().enumerate() {
-            assert_eq!(get(&reply, "count").as_f64(), Some(4.0 + i as f64), "{placement}: FIFO at {i}");
+            assert_eq!(get(&reply, "count").as_f64(), Some(4.0 + i as f64), "{label}: FIFO at {i}");
             assert_eq!(get(&reply, "echo").as_f64(), Some(i as f64));
         }
         let st = service_status(&b, "counter");
@@ -99,7 +120,7 @@ async fn context_persists_and_a_burst_is_handled_in_order() {
 
 #[wasm_bindgen_test]
 async fn lifecycle_rules_events_and_handler_errors() {
-    for placement in PLACEMENTS {
+    for (label, definition, placement) in cases() {
         let b = bridge().await;
         let events: Rc<RefCell<Vec<(String, String, String)>>> = Rc::default();
         let log = events.clone();
@@ -115,29 +136,29 @@ async fn lifecycle_rules_events_and_handler_errors() {
         let f: js_sys::Function = listener.as_ref().clone().unchecked_into();
         b.on("service_state_changed".into(), f.clone());
         let s = b.services();
-        ok(s.register("c".into(), counter_service_url().into(), obj(&[("placement", placement.into())]))).await;
+        ok(s.register("c".into(), definition, obj(&[("placement", placement.into())]))).await;
         assert_eq!(
             err(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0,
             "ServiceStateError",
-            "{placement}: not started"
+            "{label}: not started"
         );
         ok(s.start("c".into())).await;
-        assert_eq!(err(s.start("c".into())).await.0, "ServiceStateError", "{placement}: start twice");
+        assert_eq!(err(s.start("c".into())).await.0, "ServiceStateError", "{label}: start twice");
         ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
         // A handler exception fails that message only, with its own name and message.
         let (name, message) = err(s.send("c".into(), obj(&[("op", "throw".into())]), JsValue::UNDEFINED)).await;
-        assert_eq!(name, "RangeError", "{placement}");
+        assert_eq!(name, "RangeError", "{label}");
         assert!(message.contains("asked to throw at 1"), "{message}");
         assert_eq!(get(&ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(), Some(2.0));
         ok(s.stop("c".into())).await;
-        assert_eq!(err(s.stop("c".into())).await.0, "ServiceStateError", "{placement}: stop twice");
+        assert_eq!(err(s.stop("c".into())).await.0, "ServiceStateError", "{label}: stop twice");
         assert_eq!(err(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0, "ServiceStateError");
         // Restart: a fresh context.
         ok(s.restart("c".into())).await;
         assert_eq!(
             get(&ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
             Some(1.0),
-            "{placement}"
+            "{label}"
         );
         assert_eq!(get(&service_status(&b, "c"), "restarts").as_f64(), Some(1.0));
         b.off("service_state_changed".into(), f);
@@ -163,7 +184,7 @@ async fn lifecycle_rules_events_and_handler_errors() {
         assert_eq!(
             got,
             expected.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect::<Vec<_>>(),
-            "{placement}: events in order, none after off()"
+            "{label}: events in order, none after off()"
         );
         assert_eq!(Array::from(&s.list()).length(), 1);
         ok(s.unregister("c".into())).await;
@@ -307,7 +328,7 @@ async fn the_json_envelope_drives_the_registry() {
 
 #[wasm_bindgen_test]
 async fn health_checks_report_and_an_unhealthy_service_restarts() {
-    for placement in PLACEMENTS {
+    for (placement, definition, _) in cases() {
         let b = bridge().await;
         let results: Rc<RefCell<Vec<bool>>> = Rc::default();
         let log = results.clone();
@@ -316,9 +337,10 @@ async fn health_checks_report_and_an_unhealthy_service_restarts() {
         });
         b.on("health_check_result".into(), listener.as_ref().clone().unchecked_into());
         let s = b.services();
+        let where_ = if placement.ends_with("main") { "main" } else { "worker" };
         let options =
-            obj(&[("placement", placement.into()), ("healthIntervalMs", 150.into()), ("restart", "on-failure".into())]);
-        ok(s.register("c".into(), counter_service_url().into(), options)).await;
+            obj(&[("placement", where_.into()), ("healthIntervalMs", 150.into()), ("restart", "on-failure".into())]);
+        ok(s.register("c".into(), definition, options)).await;
         ok(s.start("c".into())).await;
         ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
         delay(500).await;
@@ -351,4 +373,101 @@ async fn health_checks_report_and_an_unhealthy_service_restarts() {
         ok(s.stop("c".into())).await;
         JsFuture::from(b.terminate()).await.unwrap();
     }
+}
+
+#[wasm_bindgen_test]
+async fn a_panicking_rust_service_fails_alone_and_restarts_with_fresh_state() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let rust = || obj(&[("rust", "test-counter".into())]);
+        let options = obj(&[("placement", placement.into()), ("restart", "on-failure".into())]);
+        ok(s.register("r".into(), rust(), options)).await;
+        ok(s.register("rust-other".into(), rust(), obj(&[("placement", placement.into())]))).await;
+        ok(s.register("js-other".into(), counter_service_url().into(), obj(&[("placement", placement.into())]))).await;
+        ok(s.start_all()).await;
+        for _ in 0..2 {
+            ok(s.send("r".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+        }
+        ok(s.send("rust-other".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+        // The panicking message fails with the panic's text; a message queued behind it fails too.
+        let panicking = s.send("r".into(), obj(&[("op", "panic".into())]), JsValue::UNDEFINED);
+        let behind = s.send("r".into(), JsValue::NULL, JsValue::UNDEFINED);
+        let (name, message) = err(panicking).await;
+        assert_eq!(name, "WorkerCrashedError", "{placement}");
+        assert!(message.contains("panicked at 2, as asked"), "{placement}: {message}");
+        assert_eq!(err(behind).await.0, "WorkerCrashedError", "{placement}");
+        let st = wait_for_restart(&b, "r", 1.0, placement).await;
+        assert!(get(&st, "lastError").as_string().unwrap().contains("panicked"), "{:?}", get(&st, "lastError"));
+        assert_eq!(
+            get(&ok(s.send("r".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+            Some(1.0),
+            "{placement}: fresh context"
+        );
+        // Its neighbours, the pool and the bridge's own instance are untouched.
+        assert_eq!(
+            get(&ok(s.send("rust-other".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+            Some(2.0),
+            "{placement}: the other Rust service kept its state"
+        );
+        assert_eq!(
+            get(&ok(s.send("js-other".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+            Some(1.0)
+        );
+        let digest = ok(b.crypto().sha256(Uint8Array::from(&b"abc"[..]).into(), JsValue::UNDEFINED)).await;
+        assert_eq!(Uint8Array::new(&digest).to_vec()[..4], [0xba, 0x78, 0x16, 0xbf]);
+        ok(s.stop_all()).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_js_module_service_and_a_rust_service_side_by_side() {
+    let b = bridge().await;
+    let s = b.services();
+    // The built-in Rust key-value store on the main thread, the JS counter in a worker, and the
+    // other way round.
+    ok(s.register("kv-main".into(), obj(&[("rust", "kv".into())]), obj(&[("placement", "main".into())]))).await;
+    ok(s.register("kv-worker".into(), obj(&[("rust", "kv".into())]), JsValue::UNDEFINED)).await;
+    ok(s.register("count-worker".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    ok(s.register("count-main".into(), counter_service_url().into(), obj(&[("placement", "main".into())]))).await;
+    ok(s.start_all()).await;
+    let set = |key: &str, value: JsValue| obj(&[("op", "set".into()), ("key", key.into()), ("value", value)]);
+    let get_ = |key: &str| obj(&[("op", "get".into()), ("key", key.into())]);
+    for (i, kv) in ["kv-main", "kv-worker"].into_iter().enumerate() {
+        let sends: Vec<Promise> = vec![
+            s.send(
+                kv.into(),
+                set("a", obj(&[("deep", Array::of2(&1.into(), &"x".into()).into())])),
+                JsValue::UNDEFINED,
+            ),
+            s.send("count-worker".into(), JsValue::NULL, JsValue::UNDEFINED),
+            s.send(kv.into(), set("a", JsValue::from(i as u32)), JsValue::UNDEFINED),
+            s.send("count-main".into(), JsValue::NULL, JsValue::UNDEFINED),
+            s.send(kv.into(), get_("a"), JsValue::UNDEFINED),
+            s.send(kv.into(), obj(&[("op", "keys".into())]), JsValue::UNDEFINED),
+        ];
+        let replies = Array::from(&JsFuture::from(Promise::all(&sends.into_iter().collect::<Array>())).await.unwrap());
+        assert!(replies.get(0).is_null(), "{kv}: nothing was there");
+        let previous = replies.get(2);
+        assert_eq!(Array::from(&get(&previous, "deep")).get(1).as_string().unwrap(), "x", "{kv}: objects round-trip");
+        assert_eq!(get(&replies.get(1), "count").as_f64(), Some(i as f64 + 1.0));
+        assert_eq!(get(&replies.get(3), "count").as_f64(), Some(i as f64 + 1.0));
+        assert_eq!(replies.get(4).as_f64(), Some(i as f64));
+        assert_eq!(Array::from(&replies.get(5)).to_vec(), vec![JsValue::from("a")]);
+        // A message the store does not understand fails alone, typed.
+        let (name, message) = err(s.send(kv.into(), obj(&[("op", "explode".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(name, "ValidationError", "{kv}: {message}");
+        assert!(message.contains("explode"), "{message}");
+        assert_eq!(ok(s.send(kv.into(), obj(&[("op", "size".into())]), JsValue::UNDEFINED)).await.as_f64(), Some(1.0));
+    }
+    let st = Array::from(&s.status());
+    let placements: Vec<String> = st.iter().map(|x| get(&x, "placement").as_string().unwrap()).collect();
+    assert_eq!(placements, ["main", "worker", "worker", "main"]);
+    assert_eq!(
+        err(s.register("nope".into(), obj(&[("rust", "no-such-service".into())]), JsValue::UNDEFINED)).await.0,
+        "ValidationError"
+    );
+    ok(s.stop_all()).await;
+    JsFuture::from(b.terminate()).await.unwrap();
 }

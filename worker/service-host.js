@@ -1,11 +1,61 @@
-// Hosts one JavaScript service: imports its handler module ({ onStart, onMessage, onStop,
-// health }), keeps its context across messages, and handles its queue strictly in FIFO order.
+// Hosts one service: imports its handler module ({ onStart, onMessage, onStop, health }) — or,
+// for a Rust service, instantiates the wasm module and takes the object with the same four
+// methods that `__workerBridgeRustService` returns — keeps its context across messages, and
+// handles its queue strictly in FIFO order.
 // The registry (Rust, on the page) talks to it over a port: the service's own worker (`self`),
 // or, for main-thread placement, one end of a MessageChannel in the page — the same code either
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
 // src/protocol/service.rs, built here by hand.
 
 const V = 1;
+
+const inWorker = typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
+
+/**
+ * Copies of the wasm glue that Rust services run in, each with its own instance and memory:
+ * `{ glue, trapped, panic, hosts }`. On the main thread a service must never run in the page's
+ * own instance (a panic would trap the bridge itself), so it gets a copy of the glue module.
+ */
+let copies = 0;
+let bundledCopy = null;
+
+/** A glue copy with a live (untrapped) instance of `module`, for one Rust service host. */
+async function rustCopy(glueUrl, module) {
+  let copy;
+  if (inWorker) {
+    // The service's own worker: the only instance here. Literal import first, so bundlers follow it.
+    let glue;
+    try {
+      glue = await import('../../../worker_bridge.js');
+    } catch {
+      glue = await import(/* webpackIgnore: true */ /* @vite-ignore */ glueUrl);
+    }
+    copy = { glue, trapped: false, panic: null, hosts: new Set() };
+  } else if (bundledCopy) {
+    copy = bundledCopy;
+  } else {
+    try {
+      // A bundler follows this literal import and makes a second module of the glue (the
+      // query keeps it apart from the page's). Main-placed Rust services then share it.
+      copy = { glue: await import('../../../worker_bridge.js?worker-bridge-service'), trapped: false, panic: null, hosts: new Set() };
+      bundledCopy = copy;
+    } catch {
+      // Served unbundled (the test runner): every host gets a fresh module, hence a fresh instance.
+      copies += 1;
+      const url = `${glueUrl}${glueUrl.includes('?') ? '&' : '?'}worker-bridge-service=${copies}`;
+      copy = { glue: await import(/* webpackIgnore: true */ /* @vite-ignore */ url), trapped: false, panic: null, hosts: new Set() };
+    }
+  }
+  if (copy.trapped) {
+    if (typeof copy.glue.__wbg_reset_state !== 'function') {
+      throw new Error('the shared instance of main-placed Rust services trapped and this build cannot make a new one; place the service in a worker');
+    }
+    copy.glue.__wbg_reset_state();
+    copy.trapped = false;
+  }
+  await copy.glue.default({ module_or_path: module });
+  return copy;
+}
 
 function wire(e) {
   if (e && typeof e === 'object' && 'message' in e) {
@@ -20,6 +70,25 @@ export function hostService(port) {
   let ctx = null;
   const queue = [];
   let draining = false;
+  // A Rust service's glue copy, and whether its instance trapped (then nothing more is handled).
+  let copy = null;
+  let dead = false;
+  const onTrap = () => {
+    if (dead) return;
+    dead = true;
+    queue.length = 0;
+    post({ type: 'crashed', error: { name: 'WorkerCrashedError', message: copy.panic ?? 'the service\'s instance trapped' } });
+  };
+  // A wasm trap (a Rust panic) leaves the instance unusable: fail the call, then the service
+  // (and every other service sharing the instance).
+  const trapped = (e) => {
+    if (!copy || !(e instanceof WebAssembly.RuntimeError)) return null;
+    copy.trapped = true;
+    const message = `the service panicked: ${copy.panic ?? e.message}`;
+    queueMicrotask(() => copy.hosts.forEach((h) => h()));
+    return { name: 'WorkerCrashedError', message };
+  };
+  const failure = (e) => trapped(e) ?? wire(e);
   const post = (msg, payload) => {
     try {
       port.postMessage(payload === undefined ? { v: V, msg } : { v: V, msg, payload });
@@ -40,20 +109,33 @@ export function hostService(port) {
           post({ type: 'failed', error: wire(e) });
         }
         return;
+      case 'load_rust':
+        try {
+          copy = await rustCopy(msg.glue_url, payload);
+          copy.hosts.add(onTrap);
+          module = copy.glue.__workerBridgeRustService(msg.service, (panic) => {
+            copy.panic = panic;
+            console.error(`worker-bridge: the Rust service ${JSON.stringify(msg.service)} panicked: ${panic}`);
+          });
+          post({ type: 'loaded' });
+        } catch (e) {
+          post({ type: 'failed', error: wire(e) });
+        }
+        return;
       case 'start':
         try {
           ctx = {};
           await module.onStart?.(ctx);
           post({ type: 'started' });
         } catch (e) {
-          post({ type: 'failed', error: wire(e) });
+          post({ type: 'failed', error: failure(e) });
         }
         return;
       case 'message':
         try {
           post({ type: 'reply', seq: msg.seq }, await module.onMessage(payload, ctx));
         } catch (e) {
-          post({ type: 'reply_failed', seq: msg.seq, error: wire(e) });
+          post({ type: 'reply_failed', seq: msg.seq, error: failure(e) });
         }
         return;
       case 'stop':
@@ -62,7 +144,7 @@ export function hostService(port) {
           ctx = null;
           post({ type: 'stopped' });
         } catch (e) {
-          post({ type: 'failed', error: wire(e) });
+          post({ type: 'failed', error: failure(e) });
         }
         return;
       case 'health':
@@ -72,7 +154,8 @@ export function hostService(port) {
           const detail = typeof h === 'object' && h !== null && h.detail !== undefined ? String(h.detail) : '';
           post({ type: 'health', healthy, detail });
         } catch (e) {
-          post({ type: 'health', healthy: false, detail: `${wire(e).name}: ${wire(e).message}` });
+          const error = failure(e);
+          post({ type: 'health', healthy: false, detail: `${error.name}: ${error.message}` });
         }
         return;
       default:
@@ -82,11 +165,12 @@ export function hostService(port) {
   // A burst of messages is queued here and drained in order, one at a time, without waiting for
   // the page between them.
   port.addEventListener('message', (event) => {
+    if (dead) return;
     queue.push(event.data);
     if (draining) return;
     draining = true;
     (async () => {
-      while (queue.length) await handle(queue.shift());
+      while (queue.length && !dead) await handle(queue.shift());
       draining = false;
     })();
   });

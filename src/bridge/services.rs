@@ -13,7 +13,7 @@ use super::js_error::to_js;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::executor::timer::{AbortWatch, Timer};
-use crate::services::{Placement, Registry, ServiceOptions};
+use crate::services::{is_rust_service, Definition, Placement, Registry, ServiceOptions};
 
 /// `register(name, definition, options)` options.
 #[derive(Debug, Default, Deserialize)]
@@ -102,28 +102,41 @@ fn reject(e: Error) -> Promise {
     Promise::reject(&to_js(&e))
 }
 
-/// The handler module's absolute URL, from `{ module }`, a `URL` or a string.
-fn module_url(definition: &JsValue) -> Result<String, Error> {
+/// What `register` was given: `{ rust: name }` (a Rust service registered in this module), or
+/// a handler module's URL as `{ module }`, a `URL` or a string.
+fn definition(definition: &JsValue) -> Result<Definition, Error> {
+    let rust = Reflect::get(definition, &"rust".into()).ok().filter(|r| !r.is_undefined());
+    if let Some(rust) = rust {
+        let name = rust.as_string().ok_or_else(|| Error::validation("{ rust } must be a service name"))?;
+        if !is_rust_service(&name) {
+            return Err(Error::validation(format!(
+                "no Rust service is registered as {name:?} (built in: \"kv\"; yours need register_service)"
+            )));
+        }
+        return Ok(Definition::Rust(name));
+    }
     let module = Reflect::get(definition, &"module".into()).ok().filter(|m| !m.is_undefined());
     let value = module.unwrap_or_else(|| definition.clone());
     let text = value
         .as_string()
         .or_else(|| Reflect::get(&value, &"href".into()).ok().and_then(|h| h.as_string()))
         .ok_or_else(|| {
-            Error::validation("a service definition is { module: URL | string } (a handler module's URL)")
+            Error::validation(
+                "a service definition is { module: URL | string } (a handler module's URL) or { rust: name }",
+            )
         })?;
-    absolute_url(&text)
+    absolute_url(&text).map(Definition::Module)
 }
 
 #[wasm_bindgen]
 impl ServicesFacade {
     /// Registers `name` with a handler module (`{ module: new URL('./x.service.js',
-    /// import.meta.url) }`). Options: `placement` (`'worker'` | `'main'`), `startTimeoutMs`,
+    /// import.meta.url) }`) or a Rust service (`{ rust: 'kv' }`). Options: `placement` (`'worker'` | `'main'`), `startTimeoutMs`,
     /// `stopTimeoutMs` (default 10,000), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn register(&self, name: String, definition: JsValue, options: JsValue) -> Promise {
         let registered = (|| {
-            let url = module_url(&definition)?;
+            let definition = self::definition(&definition)?;
             let o: RegisterOptions = parse_options(&options, "service options", REGISTER_KEYS, &[])?;
             let restart_on_failure = match o.restart.as_deref() {
                 None | Some("never") => false,
@@ -140,7 +153,7 @@ impl ServicesFacade {
                 max_restarts: o.max_restarts.unwrap_or(3),
                 health_interval_ms: o.health_interval_ms.map_or(Ok(0), |ms| milliseconds(ms, "healthIntervalMs"))?,
             };
-            self.registry.register(&name, url, options)
+            self.registry.register(&name, definition, options)
         })();
         match registered {
             Ok(()) => Promise::resolve(&JsValue::UNDEFINED),

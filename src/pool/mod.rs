@@ -23,6 +23,7 @@ mod worker_handle;
 
 #[cfg(feature = "test-ops")]
 pub(crate) use worker_handle::break_boots;
+pub(crate) use worker_handle::glue_url;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};

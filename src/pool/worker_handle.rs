@@ -36,6 +36,11 @@ extern "C" {
     static GLUE_URL: String;
 }
 
+/// The glue's URL (see [`GLUE_URL`]); service hosts need it too.
+pub(crate) fn glue_url() -> String {
+    GLUE_URL.with(String::clone)
+}
+
 #[cfg(feature = "test-ops")]
 thread_local! {
     static BROKEN_BOOTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
@@ -94,7 +99,7 @@ impl WorkerHandle {
     /// # Errors
     /// `NotSupportedError` when the browser refuses to create the worker (no `Worker`, CSP).
     pub(crate) fn spawn(id: u32, mut on_event: impl FnMut(WorkerEvent) + Clone + 'static) -> Result<Self, Error> {
-        let glue_url = GLUE_URL.with(String::clone);
+        let glue_url = glue_url();
         #[cfg(feature = "test-ops")]
         let glue_url = if take_broken_boot() { format!("{glue_url}.missing.js") } else { glue_url };
         let worker = spawn_worker(&wasm_bindgen::module(), &glue_url, id, &format!("worker-bridge-{id}"))

@@ -17,6 +17,14 @@ pub enum ToService {
         /// The module's absolute URL.
         url: String,
     },
+    /// Instantiate this wasm module (the compiled module travels as `payload`) and create the
+    /// Rust service registered as `service` in it.
+    LoadRust {
+        /// The Rust service's registered name.
+        service: String,
+        /// The glue's URL, for hosts where the bundler-relative import of the glue fails.
+        glue_url: String,
+    },
     /// Call `onStart(ctx)` with a fresh context.
     Start,
     /// Queue a message for `onMessage(payload, ctx)`; replies come back in order.
@@ -55,6 +63,13 @@ pub enum FromService {
     /// Loading, `onStart` or `onStop` failed: the service fails.
     Failed {
         /// What went wrong.
+        error: WireError,
+    },
+    /// The service's instance trapped (a Rust panic): the host takes nothing more, the service
+    /// fails (and restarts on failure). The message being handled has been answered with
+    /// `ReplyFailed` first.
+    Crashed {
+        /// The panic.
         error: WireError,
     },
     /// The answer to `Health`.

@@ -20,6 +20,16 @@ use crate::events::EventHub;
 use crate::executor::timer::{Repeat, Timer};
 use crate::protocol::{self, FromService, ToService};
 
+/// What a service is: a JavaScript handler module, or a Rust [`Service`](super::Service)
+/// registered by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Definition {
+    /// The handler module's absolute URL.
+    Module(String),
+    /// The Rust service's registered name.
+    Rust(String),
+}
+
 /// How a service is run, set at registration.
 #[derive(Debug, Clone)]
 pub(crate) struct ServiceOptions {
@@ -51,7 +61,7 @@ fn js(e: &Error) -> JsValue {
 #[derive(Debug)]
 struct Service {
     name: String,
-    url: String,
+    definition: Definition,
     options: ServiceOptions,
     life: Lifecycle,
     host: Option<Host>,
@@ -91,7 +101,7 @@ impl Registry {
         Registry { inner: Rc::new(RefCell::new(Inner { services: Vec::new() })), events }
     }
 
-    pub(crate) fn register(&self, name: &str, url: String, options: ServiceOptions) -> Result<(), Error> {
+    pub(crate) fn register(&self, name: &str, definition: Definition, options: ServiceOptions) -> Result<(), Error> {
         let mut inner = self.inner.borrow_mut();
         if name.is_empty() || inner.services.iter().any(|s| s.name == name) {
             return Err(Error::validation(format!(
@@ -100,7 +110,7 @@ impl Registry {
         }
         inner.services.push(Service {
             name: name.to_owned(),
-            url,
+            definition,
             options,
             life: Lifecycle::default(),
             host: None,
@@ -182,15 +192,23 @@ impl Registry {
         })
     }
 
-    /// Posts `msg` and waits (at most `timeout_ms`) for the host to confirm with `expect`.
-    async fn expect(&self, name: &str, expect: Expect, msg: ToService, timeout_ms: u32) -> Result<(), Error> {
+    /// Posts `msg` (with `payload` beside it) and waits (at most `timeout_ms`) for the host to
+    /// confirm with `expect`.
+    async fn expect(
+        &self,
+        name: &str,
+        expect: Expect,
+        msg: ToService,
+        payload: Option<JsValue>,
+        timeout_ms: u32,
+    ) -> Result<(), Error> {
         let (tx, rx) = oneshot::channel();
         self.with(name, |s| {
             s.waiter = Some((expect, tx));
             s.host
                 .as_ref()
                 .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "the service's host is gone"))?
-                .post(&msg, None)
+                .post(&msg, payload.as_ref())
         })?;
         let weak = Rc::downgrade(&self.inner);
         let service = name.to_owned();
@@ -226,8 +244,14 @@ impl Registry {
 
     async fn load(&self, name: &str, timeout: u32) -> Result<(), Error> {
         self.ensure_host(name)?;
-        let url = self.with(name, |s| Ok(s.url.clone()))?;
-        self.expect(name, Expect::Loaded, ToService::Load { url }, timeout).await
+        let (msg, payload) = match self.with(name, |s| Ok(s.definition.clone()))? {
+            Definition::Module(url) => (ToService::Load { url }, None),
+            // The host instantiates the page's compiled module again: no download, no compile.
+            Definition::Rust(service) => {
+                (ToService::LoadRust { service, glue_url: crate::pool::glue_url() }, Some(wasm_bindgen::module()))
+            }
+        };
+        self.expect(name, Expect::Loaded, msg, payload, timeout).await
     }
 
     /// From `starting`: (re)load if the host is gone, call `onStart`, reach `running`.
@@ -238,7 +262,7 @@ impl Registry {
                 return Err(self.fail(name, e));
             }
         }
-        if let Err(e) = self.expect(name, Expect::Started, ToService::Start, timeout).await {
+        if let Err(e) = self.expect(name, Expect::Started, ToService::Start, None, timeout).await {
             return Err(self.fail(name, e));
         }
         self.with(name, |s| {
@@ -311,7 +335,7 @@ impl Registry {
             s.health = None;
             Ok(())
         })?;
-        if let Err(e) = self.expect(name, Expect::Stopped, ToService::Stop, timeout).await {
+        if let Err(e) = self.expect(name, Expect::Stopped, ToService::Stop, None, timeout).await {
             return Err(self.fail(name, e));
         }
         self.with(name, |s| {
@@ -472,6 +496,9 @@ impl Registry {
                     }
                     Ok(())
                 });
+            }
+            FromService::Crashed { error } => {
+                self.fail(name, Error::new(ErrorKind::WorkerCrashed, error.message));
             }
             FromService::Health { healthy, detail } => self.on_health(name, healthy, detail),
         }

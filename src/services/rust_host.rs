@@ -1,0 +1,167 @@
+//! Rust services by name: the table of [`Service`] factories ([`register_service`], plus the
+//! built-in `kv`), and the object a service host drives (`worker/service-host.js`). The host
+//! instantiates this wasm module for the service — in the service's own worker, or, for
+//! main-thread placement, as a separate instance on the page, so a panic cannot poison the
+//! bridge's own instance — and calls `__workerBridgeRustService(name)`, which returns an object
+//! with the same `onStart` / `onMessage` / `onStop` / `health` as a JavaScript handler module.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::kv::KvStore;
+use super::service::{Health, Instance, Service, ServiceError};
+
+/// A service with its message types erased to JavaScript values.
+trait Hosted {
+    fn start(&mut self) -> Result<(), ServiceError>;
+    fn message(&mut self, message: JsValue) -> Result<JsValue, ServiceError>;
+    fn stop(&mut self) -> Result<(), ServiceError>;
+    fn health(&self) -> Health;
+}
+
+impl<S: Service> Hosted for Instance<S> {
+    fn start(&mut self) -> Result<(), ServiceError> {
+        Instance::start(self)
+    }
+
+    fn message(&mut self, message: JsValue) -> Result<JsValue, ServiceError> {
+        let message = serde_wasm_bindgen::from_value(message)
+            .map_err(|e| ServiceError::invalid(format!("the service cannot read this message: {e}")))?;
+        let reply = Instance::message(self, message)?;
+        reply
+            .serialize(
+                &serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true).serialize_missing_as_null(true),
+            )
+            .map_err(|e| ServiceError::invalid(format!("the service's reply cannot be sent: {e}")))
+    }
+
+    fn stop(&mut self) -> Result<(), ServiceError> {
+        Instance::stop(self)
+    }
+
+    fn health(&self) -> Health {
+        Instance::health(self)
+    }
+}
+
+type Factory = Rc<dyn Fn() -> Box<dyn Hosted>>;
+
+thread_local! {
+    static FACTORIES: RefCell<Vec<(String, Factory)>> = const { RefCell::new(Vec::new()) };
+    /// Told the panic message just before a service's instance traps.
+    static ON_PANIC: RefCell<Option<Function>> = const { RefCell::new(None) };
+}
+
+/// Makes a Rust service available as `{ rust: name }` to `bridge.services.register`. Call it in
+/// your crate's `#[wasm_bindgen(start)]` function, so that every instance of your module — the
+/// page's, and the one each service runs in — knows the name. A later registration of the same
+/// name replaces the earlier one.
+///
+/// ```no_run
+/// # use worker_bridge::services::{register_service, KvStore};
+/// register_service("settings", || KvStore);
+/// ```
+pub fn register_service<S: Service>(name: &str, make: impl Fn() -> S + 'static) {
+    let factory: Factory = Rc::new(move || Box::new(Instance::new(make())) as Box<dyn Hosted>);
+    FACTORIES.with(|f| {
+        let mut f = f.borrow_mut();
+        f.retain(|(n, _)| n != name);
+        f.push((name.to_owned(), factory));
+    });
+}
+
+fn factory(name: &str) -> Option<Factory> {
+    let registered = FACTORIES.with(|f| f.borrow().iter().find(|(n, _)| n == name).map(|(_, f)| f.clone()));
+    registered.or_else(|| builtin(name))
+}
+
+fn builtin(name: &str) -> Option<Factory> {
+    match name {
+        "kv" => Some(Rc::new(|| Box::new(Instance::new(KvStore)) as Box<dyn Hosted>)),
+        #[cfg(feature = "test-ops")]
+        "test-counter" => Some(Rc::new(|| Box::new(Instance::new(super::testing::TestCounter)) as Box<dyn Hosted>)),
+        _ => None,
+    }
+}
+
+/// Whether this instance knows a Rust service called `name`.
+pub(crate) fn is_known(name: &str) -> bool {
+    factory(name).is_some()
+}
+
+fn js_error(e: ServiceError) -> JsValue {
+    let error = js_sys::Error::new(&e.message);
+    error.set_name(&e.name);
+    error.into()
+}
+
+/// One Rust service, as a service host sees it.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = RustServiceInstance)]
+pub struct RustServiceInstance {
+    inner: Box<dyn Hosted>,
+}
+
+impl std::fmt::Debug for RustServiceInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RustServiceInstance")
+    }
+}
+
+#[wasm_bindgen(js_class = RustServiceInstance)]
+impl RustServiceInstance {
+    /// Starts with a fresh context.
+    #[wasm_bindgen(js_name = onStart)]
+    pub fn on_start(&mut self) -> Result<(), JsValue> {
+        self.inner.start().map_err(js_error)
+    }
+
+    /// Handles one message; throws what the service returns as an error.
+    #[wasm_bindgen(js_name = onMessage)]
+    pub fn on_message(&mut self, message: JsValue) -> Result<JsValue, JsValue> {
+        self.inner.message(message).map_err(js_error)
+    }
+
+    /// Stops and drops the context.
+    #[wasm_bindgen(js_name = onStop)]
+    pub fn on_stop(&mut self) -> Result<(), JsValue> {
+        self.inner.stop().map_err(js_error)
+    }
+
+    /// `{ healthy, detail }`.
+    pub fn health(&self) -> JsValue {
+        let Health { healthy, detail } = self.inner.health();
+        let out = Object::new();
+        let _ = Reflect::set(&out, &"healthy".into(), &healthy.into());
+        let _ = Reflect::set(&out, &"detail".into(), &detail.into());
+        out.into()
+    }
+}
+
+/// Creates the Rust service `name` in this instance; `on_panic(message)` is called if any
+/// service of this instance panics, just before the instance traps (the host then fails the
+/// service: a trapped instance is never used again).
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __workerBridgeRustService)]
+pub fn rust_service(name: &str, on_panic: Function) -> Result<RustServiceInstance, JsValue> {
+    let make = factory(name).ok_or_else(|| {
+        js_error(ServiceError::invalid(format!(
+            "no Rust service is registered as {name:?} in this module (call register_service in your \
+             #[wasm_bindgen(start)] function, so that every instance knows it)"
+        )))
+    })?;
+    ON_PANIC.with(|p| *p.borrow_mut() = Some(on_panic));
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("{info}");
+        ON_PANIC.with(|p| {
+            if let Some(f) = p.try_borrow().ok().as_deref().and_then(Option::as_ref) {
+                let _ = f.call1(&JsValue::UNDEFINED, &message.into());
+            }
+        });
+    }));
+    Ok(RustServiceInstance { inner: make() })
+}

@@ -1,0 +1,241 @@
+//! Services written in Rust: the [`Service`] trait, the same four hooks as a JavaScript handler
+//! module (`onStart`, `onMessage`, `onStop`, `health`), with a typed context that lives from one
+//! start to the next stop. [`Instance`] runs one service through that life; it is pure Rust, so
+//! services are tested natively. Messages and replies cross to JavaScript with serde at the edge.
+//!
+//! ```
+//! use worker_bridge::services::{Service, ServiceError};
+//!
+//! #[derive(Default)]
+//! struct Counter;
+//!
+//! impl Service for Counter {
+//!     type Context = u64;
+//!     type Message = u64;
+//!     type Reply = u64;
+//!
+//!     fn on_message(&self, add: u64, total: &mut u64) -> Result<u64, ServiceError> {
+//!         *total = total.checked_add(add).ok_or_else(|| ServiceError::new("RangeError", "overflow"))?;
+//!         Ok(*total)
+//!     }
+//! }
+//! ```
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ErrorKind;
+
+/// A long-running, stateful service. Its `Context` is created fresh (`Default`) at every start
+/// and kept across messages until the stop, so a restart always begins from a clean state.
+/// Messages are handled one at a time, in the order they were sent.
+pub trait Service: 'static {
+    /// The state kept across messages.
+    type Context: Default + 'static;
+    /// What callers send (deserialized from the JavaScript value).
+    type Message: DeserializeOwned;
+    /// What it answers (serialized to a JavaScript value; maps become plain objects).
+    type Reply: Serialize;
+
+    /// Called once per start, with a fresh context.
+    ///
+    /// # Errors
+    /// An error fails the start: the service goes to `failed`.
+    fn on_start(&self, ctx: &mut Self::Context) -> Result<(), ServiceError> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Handles one message.
+    ///
+    /// # Errors
+    /// An error fails this message only: the caller's promise rejects with its name and message.
+    fn on_message(&self, message: Self::Message, ctx: &mut Self::Context) -> Result<Self::Reply, ServiceError>;
+
+    /// Called once per stop, after every message sent before it.
+    ///
+    /// # Errors
+    /// An error fails the stop: the service goes to `failed`.
+    fn on_stop(&self, ctx: &mut Self::Context) -> Result<(), ServiceError> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Answers a health check (see `healthIntervalMs`).
+    fn health(&self, ctx: &Self::Context) -> Health {
+        let _ = ctx;
+        Health::healthy("")
+    }
+}
+
+/// An error a service reports: becomes a JavaScript `Error` with this `name` and `message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceError {
+    /// The JavaScript error's `name`, so callers can tell failures apart.
+    pub name: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ServiceError {
+    /// An error with a chosen `name` (`'RangeError'`, `'NotFoundError'`, …).
+    pub fn new(name: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError { name: name.into(), message: message.into() }
+    }
+
+    /// A `ValidationError`: the message was not one the service understands.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ServiceError::new(ErrorKind::Validation.name(), message)
+    }
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// The answer to a health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// Whether the service can do its work.
+    pub healthy: bool,
+    /// Why (shown in `health_check_result` and `lastHealth`).
+    pub detail: String,
+}
+
+impl Health {
+    /// Healthy, with an explanation.
+    pub fn healthy(detail: impl Into<String>) -> Self {
+        Health { healthy: true, detail: detail.into() }
+    }
+
+    /// Unhealthy, with the reason.
+    pub fn unhealthy(detail: impl Into<String>) -> Self {
+        Health { healthy: false, detail: detail.into() }
+    }
+}
+
+/// One service and its context: enforces that messages and health checks come between a start
+/// and a stop, and that every start gets a fresh context.
+#[derive(Debug)]
+pub struct Instance<S: Service> {
+    service: S,
+    context: Option<S::Context>,
+}
+
+fn not_running() -> ServiceError {
+    ServiceError::new(ErrorKind::ServiceState.name(), "the service is not running")
+}
+
+impl<S: Service> Instance<S> {
+    /// Wraps a service that has not started.
+    pub fn new(service: S) -> Self {
+        Instance { service, context: None }
+    }
+
+    /// Starts with a fresh context (dropping any earlier one).
+    ///
+    /// # Errors
+    /// What `on_start` returns; the context is then dropped.
+    pub fn start(&mut self) -> Result<(), ServiceError> {
+        let mut ctx = S::Context::default();
+        self.service.on_start(&mut ctx)?;
+        self.context = Some(ctx);
+        Ok(())
+    }
+
+    /// Handles one message.
+    ///
+    /// # Errors
+    /// `ServiceStateError` when not started; otherwise what `on_message` returns.
+    pub fn message(&mut self, message: S::Message) -> Result<S::Reply, ServiceError> {
+        let ctx = self.context.as_mut().ok_or_else(not_running)?;
+        self.service.on_message(message, ctx)
+    }
+
+    /// Stops and drops the context.
+    ///
+    /// # Errors
+    /// `ServiceStateError` when not started; otherwise what `on_stop` returns.
+    pub fn stop(&mut self) -> Result<(), ServiceError> {
+        let mut ctx = self.context.take().ok_or_else(not_running)?;
+        self.service.on_stop(&mut ctx)
+    }
+
+    /// Asks the service how it is; a service that is not running is unhealthy.
+    pub fn health(&self) -> Health {
+        match &self.context {
+            Some(ctx) => self.service.health(ctx),
+            None => Health::unhealthy("not running"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Counter;
+
+    impl Service for Counter {
+        type Context = u32;
+        type Message = u32;
+        type Reply = u32;
+
+        fn on_message(&self, add: u32, total: &mut u32) -> Result<u32, ServiceError> {
+            if add == 0 {
+                return Err(ServiceError::new("RangeError", "zero"));
+            }
+            *total += add;
+            Ok(*total)
+        }
+
+        fn health(&self, total: &u32) -> Health {
+            Health::healthy(format!("total {total}"))
+        }
+    }
+
+    #[test]
+    fn the_context_persists_until_stop_and_every_start_is_fresh() {
+        let mut i = Instance::new(Counter);
+        assert_eq!(i.message(1).unwrap_err().name, "ServiceStateError");
+        assert!(!i.health().healthy);
+        i.start().unwrap();
+        assert_eq!(i.message(2), Ok(2));
+        assert_eq!(i.message(3), Ok(5));
+        assert_eq!(i.message(0).unwrap_err().name, "RangeError", "an error fails that message only");
+        assert_eq!(i.message(1), Ok(6));
+        assert_eq!(i.health(), Health::healthy("total 6"));
+        i.stop().unwrap();
+        assert_eq!(i.stop().unwrap_err().name, "ServiceStateError");
+        i.start().unwrap();
+        assert_eq!(i.message(1), Ok(1), "fresh context");
+    }
+
+    struct FailsToStart;
+
+    impl Service for FailsToStart {
+        type Context = ();
+        type Message = ();
+        type Reply = ();
+
+        fn on_start(&self, _: &mut ()) -> Result<(), ServiceError> {
+            Err(ServiceError::invalid("no"))
+        }
+
+        fn on_message(&self, _: (), _: &mut ()) -> Result<(), ServiceError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_start_leaves_it_stopped() {
+        let mut i = Instance::new(FailsToStart);
+        assert_eq!(i.start().unwrap_err().to_string(), "ValidationError: no");
+        assert_eq!(i.message(()).unwrap_err().name, "ServiceStateError");
+    }
+}
