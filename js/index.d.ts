@@ -191,6 +191,100 @@ export interface NetworkFacade {
   fetch(url: string, options?: FetchOptions): Promise<FetchResult>;
 }
 
+/** A service: a JavaScript handler module (by URL) or a Rust `Service` registered in the module. */
+export type ServiceDefinition = string | URL | { module: string | URL } | { rust: string };
+
+export interface ServiceOptions {
+  /** Where it runs: its own worker (default) or the page's thread. */
+  placement?: 'worker' | 'main';
+  /** Default 10,000. */
+  startTimeoutMs?: number;
+  /** Default 10,000. */
+  stopTimeoutMs?: number;
+  /** Default 'never'. */
+  restart?: 'never' | 'on-failure';
+  /** Default 3. */
+  maxRestarts?: number;
+  /** Ask `health(ctx)` this often while running; default 0 (never). */
+  healthIntervalMs?: number;
+}
+
+/** One entry of `services.load()`: plain JSON. */
+export type ServiceConfig = ServiceOptions & { name: string } & ({ module: string } | { rust: string });
+
+export type ServiceState =
+  | 'uninitialized' | 'initializing' | 'initialized' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface ServiceStatus {
+  name: string;
+  state: ServiceState;
+  placement: 'worker' | 'main';
+  lastError?: string;
+  startedAt?: number;
+  restarts: number;
+  messagesHandled: number;
+  queueLength: number;
+  lastHealth?: { healthy: boolean; detail: string };
+}
+
+/** What a JavaScript service module exports. */
+export interface ServiceModule<Ctx = Record<string, unknown>, Msg = unknown, Reply = unknown> {
+  onStart?(ctx: Ctx): void | Promise<void>;
+  onMessage(message: Msg, ctx: Ctx): Reply | Promise<Reply>;
+  onStop?(ctx: Ctx): void | Promise<void>;
+  health?(ctx: Ctx): boolean | { healthy: boolean; detail?: string } | Promise<boolean | { healthy: boolean; detail?: string }>;
+}
+
+export interface ServiceRequest {
+  id: unknown;
+  type: 'request';
+  action: 'list_services' | 'get_service' | 'service_action' | 'subscribe' | 'unsubscribe';
+  params?: Record<string, unknown>;
+}
+
+export interface ServiceResponse {
+  id: unknown;
+  type: 'response';
+  data?: unknown;
+  error?: { name: string; message: string };
+}
+
+export interface ServicesFacade {
+  register(name: string, definition: ServiceDefinition, options?: ServiceOptions): Promise<void>;
+  /** Registers a whole configuration (all or nothing), then emits `registry_loaded`. */
+  load(services: ServiceConfig[]): Promise<string[]>;
+  unregister(name: string): Promise<void>;
+  start(name: string): Promise<void>;
+  stop(name: string): Promise<void>;
+  restart(name: string): Promise<void>;
+  startAll(): Promise<void>;
+  stopAll(): Promise<void>;
+  send<Reply = unknown>(name: string, message: unknown, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<Reply>;
+  list(): string[];
+  status(): ServiceStatus[];
+  /** The JSON remote-control envelope; never rejects. */
+  handle(request: ServiceRequest, onEvent?: (event: BridgeEvent) => void): Promise<ServiceResponse>;
+}
+
+export interface BridgeEvents {
+  service_state_changed: { name: string; from: ServiceState; to: ServiceState; reason?: string };
+  health_check_result: { name: string; healthy: boolean; detail: string };
+  worker_state_changed: {
+    kind: 'pool';
+    worker: number;
+    from: 'none' | 'starting' | 'idle' | 'busy' | 'crashed' | 'terminated';
+    to: 'starting' | 'idle' | 'busy' | 'crashed' | 'terminated';
+    reason?: string;
+  };
+  registry_loaded: { services: string[] };
+}
+
+export type BridgeEventName = keyof BridgeEvents;
+
+export type BridgeEvent<E extends BridgeEventName = BridgeEventName> = {
+  [K in E]: { type: 'event'; event: K; data: BridgeEvents[K] };
+}[E];
+
 export declare class WorkerBridge {
   private constructor();
   static create(options?: CreateOptions): Promise<WorkerBridge>;
@@ -199,6 +293,12 @@ export declare class WorkerBridge {
   readonly compression: CompressionFacade;
   readonly file: FileFacade;
   readonly network: NetworkFacade;
+  readonly services: ServicesFacade;
+  on<E extends BridgeEventName>(event: E, listener: (event: BridgeEvent<E>) => void): void;
+  off<E extends BridgeEventName>(event: E, listener: (event: BridgeEvent<E>) => void): void;
+  /** Adds `listener` to each event; returns the function that removes it. */
+  subscribe<E extends BridgeEventName>(events: E[], listener: (event: BridgeEvent<E>) => void): () => void;
+  unsubscribe<E extends BridgeEventName>(events: E[], listener: (event: BridgeEvent<E>) => void): void;
   status(): BridgeStatus;
   resize(size: number): Promise<void>;
   terminate(): Promise<void>;

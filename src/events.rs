@@ -5,8 +5,30 @@
 
 use std::cell::RefCell;
 
+use std::rc::Rc;
+
 use js_sys::{Function, Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+
+use crate::error::Error;
+
+/// Every event the bridge emits.
+pub(crate) const EVENTS: &[&str] =
+    &["service_state_changed", "health_check_result", "worker_state_changed", "registry_loaded"];
+
+/// Checks that every name is one of [`EVENTS`].
+pub(crate) fn known(names: &[String]) -> Result<(), Error> {
+    match names.iter().find(|n| !EVENTS.contains(&n.as_str())) {
+        Some(n) => Err(Error::validation(format!("unknown event {n:?} (expected one of {EVENTS:?})"))),
+        None => Ok(()),
+    }
+}
+
+#[wasm_bindgen(module = "/worker/subscription.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = unsubscribeFunction)]
+    fn unsubscribe_function(subscription: Subscription) -> Function;
+}
 
 /// See the module docs.
 #[derive(Debug, Default)]
@@ -27,6 +49,11 @@ impl EventHub {
         }
     }
 
+    /// Whether anyone listens to `event` (lets emitters skip building the data).
+    pub(crate) fn has_listeners(&self, event: &str) -> bool {
+        self.listeners.borrow().iter().any(|(e, _)| e == event)
+    }
+
     pub(crate) fn emit(&self, event: &str, data: &JsValue) {
         let targets: Vec<Function> =
             self.listeners.borrow().iter().filter(|(e, _)| e == event).map(|(_, f)| f.clone()).collect();
@@ -43,4 +70,36 @@ impl EventHub {
             }
         }
     }
+}
+
+/// One listener on several events, until cancelled (what `bridge.subscribe` hands out, as a
+/// function). Dropping it does not unsubscribe: only calling the function does.
+#[doc(hidden)]
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Subscription {
+    hub: Rc<EventHub>,
+    names: Vec<String>,
+    listener: Option<Function>,
+}
+
+#[wasm_bindgen]
+impl Subscription {
+    /// Removes the listener from every event it was added to; later calls do nothing.
+    pub fn cancel(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            for name in &self.names {
+                self.hub.off(name, &listener);
+            }
+        }
+    }
+}
+
+/// Adds `listener` to every event in `names` and returns the function that removes it.
+pub(crate) fn subscribe(hub: &Rc<EventHub>, names: Vec<String>, listener: Function) -> Result<Function, Error> {
+    known(&names)?;
+    for name in &names {
+        hub.on(name, listener.clone());
+    }
+    Ok(unsubscribe_function(Subscription { hub: hub.clone(), names, listener: Some(listener) }))
 }

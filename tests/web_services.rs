@@ -134,7 +134,7 @@ async fn lifecycle_rules_events_and_handler_errors() {
             ));
         });
         let f: js_sys::Function = listener.as_ref().clone().unchecked_into();
-        b.on("service_state_changed".into(), f.clone());
+        b.on("service_state_changed".into(), f.clone()).unwrap();
         let s = b.services();
         ok(s.register("c".into(), definition, obj(&[("placement", placement.into())]))).await;
         assert_eq!(
@@ -335,7 +335,7 @@ async fn health_checks_report_and_an_unhealthy_service_restarts() {
         let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             log.borrow_mut().push(get(&get(&e, "data"), "healthy").as_bool().unwrap());
         });
-        b.on("health_check_result".into(), listener.as_ref().clone().unchecked_into());
+        b.on("health_check_result".into(), listener.as_ref().clone().unchecked_into()).unwrap();
         let s = b.services();
         let where_ = if placement.ends_with("main") { "main" } else { "worker" };
         let options =
@@ -469,5 +469,76 @@ async fn a_js_module_service_and_a_rust_service_side_by_side() {
         "ValidationError"
     );
     ok(s.stop_all()).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_the_registry() {
+    let b = bridge().await;
+    let seen: Rc<RefCell<Vec<(String, JsValue)>>> = Rc::default();
+    let log = seen.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        assert_eq!(get(&e, "type").as_string().unwrap(), "event");
+        log.borrow_mut().push((get(&e, "event").as_string().unwrap(), get(&e, "data")));
+    });
+    let f: js_sys::Function = listener.as_ref().clone().unchecked_into();
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(b.subscribe(names(&["worker_state_changed", "nonsense"]), f.clone()).is_err(), "unknown names are refused");
+    assert!(b.on("nonsense".into(), f.clone()).is_err());
+    let unsubscribe =
+        b.subscribe(names(&["worker_state_changed", "registry_loaded", "service_state_changed"]), f).unwrap();
+
+    // A pool worker that panics: busy → crashed, then its replacement starts and becomes idle.
+    let panic = obj(&[("kind", "panic".into())]);
+    let _ = JsFuture::from(b.test_op(panic, Uint8Array::new_with_length(0).into(), JsValue::UNDEFINED)).await;
+    let mut waited = 0;
+    while !seen.borrow().iter().any(|(e, d)| e == "worker_state_changed" && get(d, "to").as_string().unwrap() == "idle")
+    {
+        assert!(waited < 5000, "no replacement worker became idle");
+        delay(20).await;
+        waited += 20;
+    }
+    let moves: Vec<(String, String)> = seen
+        .borrow()
+        .iter()
+        .filter(|(e, _)| e == "worker_state_changed")
+        .map(|(_, d)| {
+            assert_eq!(get(d, "kind").as_string().unwrap(), "pool");
+            assert!(get(d, "worker").as_f64().is_some());
+            (get(d, "from").as_string().unwrap(), get(d, "to").as_string().unwrap())
+        })
+        .collect();
+    let at = moves.iter().position(|m| m == &("busy".to_string(), "crashed".to_string())).expect("busy → crashed");
+    assert!(moves[at..].contains(&("none".into(), "starting".into())), "{moves:?}");
+    assert!(moves[at..].contains(&("starting".into(), "idle".into())), "{moves:?}");
+    let crashed = seen.borrow().iter().find(|(_, d)| get(d, "to").as_string().unwrap() == "crashed").unwrap().1.clone();
+    assert!(get(&crashed, "reason").as_string().unwrap().contains("panic"), "{:?}", get(&crashed, "reason"));
+
+    // A configuration loads all or nothing, then `registry_loaded`.
+    let s = b.services();
+    let entry = |name: &str, extra: (&str, JsValue)| obj(&[("name", name.into()), extra]);
+    let bad = Array::of2(
+        &entry("kv", ("rust", "kv".into())),
+        &obj(&[("name", "c".into()), ("module", counter_service_url().into()), ("placement", "moon".into())]),
+    );
+    assert_eq!(err(s.load(bad.into())).await.0, "ValidationError");
+    assert_eq!(Array::from(&s.list()).length(), 0, "nothing registered from a bad configuration");
+    let good = Array::of2(
+        &obj(&[("name", "kv".into()), ("rust", "kv".into()), ("placement", "main".into())]),
+        &obj(&[("name", "c".into()), ("module", counter_service_url().into()), ("restart", "on-failure".into())]),
+    );
+    let loaded = ok(s.load(good.into())).await;
+    assert_eq!(Array::from(&loaded).to_vec(), vec![JsValue::from("kv"), JsValue::from("c")]);
+    let registry_loaded = seen.borrow().iter().find(|(e, _)| e == "registry_loaded").map(|(_, d)| d.clone()).unwrap();
+    assert_eq!(Array::from(&get(&registry_loaded, "services")).length(), 2);
+    assert_eq!(get(&service_status(&b, "kv"), "placement").as_string().unwrap(), "main");
+
+    // After unsubscribing (twice is harmless), nothing more arrives.
+    unsubscribe.call0(&JsValue::UNDEFINED).unwrap();
+    unsubscribe.call0(&JsValue::UNDEFINED).unwrap();
+    let count = seen.borrow().len();
+    ok(s.start("kv".into())).await;
+    ok(s.stop("kv".into())).await;
+    assert_eq!(seen.borrow().len(), count, "no events after unsubscribe");
     JsFuture::from(b.terminate()).await.unwrap();
 }

@@ -147,7 +147,7 @@ impl Core {
             health_interval_ms,
             cancel_grace_ms,
         };
-        match Pool::start(config, counters.clone()).await {
+        match Pool::start(config, counters.clone(), events.clone()).await {
             Ok(pool) => Ok(core(Executor::Pool(pool))),
             Err(e) if options.fallback == Fallback::Auto => {
                 web_sys::console::warn_1(&format!("worker-bridge: running on the main thread: {e}").into());
@@ -382,15 +382,36 @@ impl WorkerBridge {
         services::facade(&self.core.services, &self.core.events)
     }
 
-    /// Calls `listener({ type: 'event', event, data })` on every `event`
-    /// (`service_state_changed`, `health_check_result`).
-    pub fn on(&self, event: String, listener: js_sys::Function) {
+    /// Calls `listener({ type: 'event', event, data })` on every `event`: `service_state_changed`,
+    /// `health_check_result`, `worker_state_changed` or `registry_loaded`.
+    ///
+    /// # Errors
+    /// `ValidationError` for any other name.
+    pub fn on(&self, event: String, listener: js_sys::Function) -> Result<(), JsValue> {
+        crate::events::known(std::slice::from_ref(&event)).map_err(|e| to_js(&e))?;
         self.core.events.on(&event, listener);
+        Ok(())
     }
 
     /// Removes a listener added with `on`.
     pub fn off(&self, event: String, listener: js_sys::Function) {
         self.core.events.off(&event, &listener);
+    }
+
+    /// Adds `listener` to every event in `events`; returns the function that removes it again.
+    ///
+    /// # Errors
+    /// `ValidationError` for an unknown event name (nothing is added then).
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn subscribe(&self, events: Vec<String>, listener: js_sys::Function) -> Result<js_sys::Function, JsValue> {
+        crate::events::subscribe(&self.core.events, events, listener).map_err(|e| to_js(&e))
+    }
+
+    /// Removes `listener` from every event in `events`.
+    pub fn unsubscribe(&self, events: Vec<String>, listener: js_sys::Function) {
+        for event in events {
+            self.core.events.off(&event, &listener);
+        }
     }
 
     /// Files and Blobs: `sha256`, `chunkPlan`, `readSlice`.

@@ -44,9 +44,6 @@ impl ServicesFacade {
     }
 }
 
-/// The events a remote subscriber may ask for.
-const EVENTS: &[&str] = &["service_state_changed", "health_check_result"];
-
 fn response(id: &JsValue, result: Result<JsValue, JsValue>) -> JsValue {
     let out = Object::new();
     let _ = Reflect::set(&out, &"id".into(), id);
@@ -82,13 +79,12 @@ fn param_events(params: &JsValue) -> Result<Vec<String>, Error> {
     if !Array::is_array(&list) {
         return Err(Error::validation("params.events must be an array of event names"));
     }
-    Array::from(&list)
+    let names = Array::from(&list)
         .iter()
-        .map(|e| match e.as_string() {
-            Some(name) if EVENTS.contains(&name.as_str()) => Ok(name),
-            _ => Err(Error::validation(format!("unknown event {e:?} (expected one of {EVENTS:?})"))),
-        })
-        .collect()
+        .map(|e| e.as_string().ok_or_else(|| Error::validation(format!("event names are strings, got {e:?}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::events::known(&names)?;
+    Ok(names)
 }
 
 fn promise<F>(f: F) -> Promise
@@ -128,6 +124,26 @@ fn definition(definition: &JsValue) -> Result<Definition, Error> {
     absolute_url(&text).map(Definition::Module)
 }
 
+/// `register`'s options, checked.
+fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
+    let o: RegisterOptions = parse_options(options, "service options", REGISTER_KEYS, &[])?;
+    let restart_on_failure = match o.restart.as_deref() {
+        None | Some("never") => false,
+        Some("on-failure") => true,
+        Some(other) => {
+            return Err(Error::validation(format!("restart must be 'never' or 'on-failure', got {other:?}")))
+        }
+    };
+    Ok(ServiceOptions {
+        placement: o.placement,
+        start_timeout_ms: o.start_timeout_ms.map_or(Ok(10_000), |ms| milliseconds(ms, "startTimeoutMs"))?,
+        stop_timeout_ms: o.stop_timeout_ms.map_or(Ok(10_000), |ms| milliseconds(ms, "stopTimeoutMs"))?,
+        restart_on_failure,
+        max_restarts: o.max_restarts.unwrap_or(3),
+        health_interval_ms: o.health_interval_ms.map_or(Ok(0), |ms| milliseconds(ms, "healthIntervalMs"))?,
+    })
+}
+
 #[wasm_bindgen]
 impl ServicesFacade {
     /// Registers `name` with a handler module (`{ module: new URL('./x.service.js',
@@ -135,30 +151,59 @@ impl ServicesFacade {
     /// `stopTimeoutMs` (default 10,000), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn register(&self, name: String, definition: JsValue, options: JsValue) -> Promise {
-        let registered = (|| {
-            let definition = self::definition(&definition)?;
-            let o: RegisterOptions = parse_options(&options, "service options", REGISTER_KEYS, &[])?;
-            let restart_on_failure = match o.restart.as_deref() {
-                None | Some("never") => false,
-                Some("on-failure") => true,
-                Some(other) => {
-                    return Err(Error::validation(format!("restart must be 'never' or 'on-failure', got {other:?}")))
-                }
-            };
-            let options = ServiceOptions {
-                placement: o.placement,
-                start_timeout_ms: o.start_timeout_ms.map_or(Ok(10_000), |ms| milliseconds(ms, "startTimeoutMs"))?,
-                stop_timeout_ms: o.stop_timeout_ms.map_or(Ok(10_000), |ms| milliseconds(ms, "stopTimeoutMs"))?,
-                restart_on_failure,
-                max_restarts: o.max_restarts.unwrap_or(3),
-                health_interval_ms: o.health_interval_ms.map_or(Ok(0), |ms| milliseconds(ms, "healthIntervalMs"))?,
-            };
-            self.registry.register(&name, definition, options)
-        })();
+        let registered = self::definition(&definition)
+            .and_then(|definition| Ok((definition, service_options(&options)?)))
+            .and_then(|(definition, options)| self.registry.register(&name, definition, options));
         match registered {
             Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
             Err(e) => reject(e),
         }
+    }
+
+    /// Registers a whole configuration — `[{ name, module | rust, placement, …options }]`, plain
+    /// JSON so it can come from a file or a remote — all or nothing, then emits
+    /// `registry_loaded { services }` with the names in order.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string[]>")]
+    pub fn load(&self, entries: JsValue) -> Promise {
+        let parsed = (|| {
+            if !Array::is_array(&entries) {
+                return Err(Error::validation("load takes an array of { name, module | rust, ...options }"));
+            }
+            let mut out = Vec::new();
+            let mut names = self.registry.names();
+            for entry in Array::from(&entries).iter() {
+                if !entry.is_object() {
+                    return Err(Error::validation("each entry is an object { name, module | rust, ...options }"));
+                }
+                let name = param_string(&entry, "name")?;
+                if name.is_empty() || names.contains(&name) {
+                    return Err(Error::validation(format!(
+                        "a service named {name:?} is already registered (or the name is empty)"
+                    )));
+                }
+                names.push(name.clone());
+                let options = Object::assign(&Object::new(), entry.unchecked_ref());
+                for key in ["name", "module", "rust"] {
+                    let _ = Reflect::delete_property(&options, &key.into());
+                }
+                out.push((name, definition(&entry)?, service_options(&options)?));
+            }
+            Ok(out)
+        })();
+        let parsed = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => return reject(e),
+        };
+        let names: Array = parsed.iter().map(|(n, _, _)| JsValue::from(n.as_str())).collect();
+        for (name, definition, options) in parsed {
+            if let Err(e) = self.registry.register(&name, definition, options) {
+                return reject(e);
+            }
+        }
+        let data = Object::new();
+        let _ = Reflect::set(&data, &"services".into(), &names);
+        self.events.emit("registry_loaded", &data);
+        Promise::resolve(&JsValue::from(names))
     }
 
     /// Removes a service that is not running.

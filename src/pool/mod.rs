@@ -33,6 +33,7 @@ use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, ErrorKind};
+use crate::events::EventHub;
 use crate::executor::progress::SharedSink;
 use crate::executor::timer::{defer_drop, Repeat, Timer};
 use crate::executor::{aborted, terminated, timed_out, Counters, FrameTicker, Inline, Pending};
@@ -104,6 +105,13 @@ struct Slot {
 }
 
 impl Slot {
+    fn set_state(&mut self, to: SlotState, events: &Rc<EventHub>, reason: Option<&str>) {
+        let from = std::mem::replace(&mut self.state, to);
+        if from != to {
+            worker_state_changed(events, self.worker_id, from.as_str(), to, reason);
+        }
+    }
+
     fn new(boot: Option<oneshot::Sender<Result<(), Error>>>) -> Self {
         Slot {
             worker_id: 0,
@@ -154,6 +162,8 @@ struct Inner {
     ping_seq: u32,
     terminated: bool,
     cross_origin_isolated: bool,
+    /// Where `worker_state_changed` goes.
+    events: Rc<EventHub>,
     /// Set when every worker was given up and calls now run on the main thread.
     fallback: Option<Inline>,
     fallback_reason: Option<String>,
@@ -168,7 +178,7 @@ impl Pool {
     /// # Errors
     /// `NotSupportedError` when a worker cannot be created or fails to boot; every worker already
     /// spawned is then terminated.
-    pub(crate) async fn start(config: PoolConfig, counters: Rc<Counters>) -> Result<Pool, Error> {
+    pub(crate) async fn start(config: PoolConfig, counters: Rc<Counters>, events: Rc<EventHub>) -> Result<Pool, Error> {
         let inner = Rc::new_cyclic(|me| {
             RefCell::new(Inner {
                 slots: Vec::with_capacity(config.size),
@@ -180,6 +190,7 @@ impl Pool {
                 ping_seq: 0,
                 terminated: false,
                 cross_origin_isolated: crate::shared::shared_memory_available(),
+                events,
                 fallback: None,
                 fallback_reason: None,
                 ticker: None,
@@ -319,13 +330,14 @@ impl Pool {
         inner.terminated = true;
         inner.health = None;
         let mut rejected: Vec<Pending> = inner.queue.drain().into_iter().map(|(_, p)| p).collect();
+        let events = inner.events.clone();
         for slot in &mut inner.slots {
             slot.stop();
             if let Some(boot) = slot.boot.take() {
                 let _ = boot.send(Err(terminated()));
             }
             rejected.extend(slot.running.take().and_then(|r| r.pending));
-            slot.state = SlotState::Terminated;
+            slot.set_state(SlotState::Terminated, &events, None);
         }
         let fallback = inner.fallback.clone();
         drop(inner);
@@ -404,6 +416,7 @@ impl Inner {
         slot.stop();
         slot.worker_id = worker_id;
         slot.state = SlotState::Starting;
+        worker_state_changed(&self.events, worker_id, "none", SlotState::Starting, None);
         slot.started_at = js_sys::Date::now();
         slot.memory_bytes = 0.0;
         slot.handle = Some(WorkerHandle::spawn(worker_id, on_event)?);
@@ -451,7 +464,7 @@ impl Inner {
                     );
                     return self.on_crash(index, message);
                 }
-                slot.state = SlotState::Idle;
+                slot.set_state(SlotState::Idle, &self.events, None);
                 slot.shared_memory = caps.shared_memory;
                 slot.boot_failures = 0;
                 slot.boot_timer = None;
@@ -501,7 +514,7 @@ impl Inner {
             return;
         };
         slot.tasks_done += 1;
-        slot.state = SlotState::Idle;
+        slot.set_state(SlotState::Idle, &self.events, None);
         if let Some(pending) = running.pending {
             pending.settle(result, &self.counters);
         }
@@ -514,6 +527,7 @@ impl Inner {
     fn on_crash(&mut self, index: usize, message: String) {
         let slot = &mut self.slots[index];
         let booting = slot.state == SlotState::Starting;
+        slot.set_state(SlotState::Crashed, &self.events, Some(&message));
         slot.note_error(&message);
         slot.stop();
         if let Some(pending) = slot.running.take().and_then(|r| r.pending) {
@@ -536,7 +550,7 @@ impl Inner {
             slot.boot_failures += 1;
             if let Some(boot) = slot.boot.take() {
                 // First boot: the bridge decides (fall back or reject); no respawn.
-                slot.state = SlotState::Crashed;
+                slot.set_state(SlotState::Crashed, &self.events, Some(&message));
                 let error = Error::new(ErrorKind::Unsupported, format!("a worker failed to start: {message}"));
                 let _ = boot.send(Err(error));
                 return;
@@ -567,6 +581,7 @@ impl Inner {
     /// Replaces the worker of slot `index` (it hung, timed out or ignored a cancel).
     fn replace(&mut self, index: usize, reason: &str) {
         let slot = &mut self.slots[index];
+        slot.set_state(SlotState::Crashed, &self.events, Some(reason));
         slot.note_error(reason);
         slot.running = None;
         if slot.retiring {
@@ -723,6 +738,7 @@ impl Inner {
 
     fn remove_slot(&mut self, index: usize) {
         let mut slot = self.slots.remove(index);
+        slot.set_state(SlotState::Terminated, &self.events, Some("removed by resize"));
         slot.stop();
         if let Some(boot) = slot.boot.take() {
             let _ = boot.send(Err(terminated()));
@@ -785,7 +801,7 @@ impl Inner {
                     }
                 })
             });
-            slot.state = SlotState::Busy;
+            slot.set_state(SlotState::Busy, &self.events, None);
             slot.running = Some(Running { id, pending: Some(pending), _timeout: timeout, grace: None });
         }
         if wake_ticker {
@@ -798,6 +814,27 @@ impl Inner {
 
 /// Logs to the console after the current handler returns: the pool's state is borrowed here,
 /// and an app's console hook may call back into the bridge (e.g. `status()`).
+/// Announces a pool worker's move as `worker_state_changed { kind: 'pool', worker, from, to,
+/// reason? }`, after the pool's state is released (a listener may call back into the bridge).
+fn worker_state_changed(events: &Rc<EventHub>, worker: u32, from: &str, to: SlotState, reason: Option<&str>) {
+    if !events.has_listeners("worker_state_changed") {
+        return;
+    }
+    let data = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(&data, &k.into(), &v);
+    };
+    set("kind", "pool".into());
+    set("worker", worker.into());
+    set("from", from.into());
+    set("to", to.as_str().into());
+    if let Some(reason) = reason {
+        set("reason", reason.into());
+    }
+    let events = events.clone();
+    wasm_bindgen_futures::spawn_local(async move { events.emit("worker_state_changed", &data) });
+}
+
 fn log_later(error: bool, message: String) {
     wasm_bindgen_futures::spawn_local(async move {
         let message = JsValue::from(message);

@@ -9,6 +9,7 @@ import {
   type ErrorName,
   type FetchResult,
   type ProgressEvent,
+  type ServiceState,
   type WorkerBridgeError,
 } from 'worker-bridge';
 
@@ -40,6 +41,24 @@ export async function usage(file: File): Promise<void> {
   cancel();
   cleanup();
 
+  const services = bridge.services;
+  await services.register('counter', { module: new URL('./counter.service.js', 'https://example.test/') }, {
+    placement: 'main',
+    restart: 'on-failure',
+  });
+  await services.register('store', { rust: 'kv' });
+  await services.load([{ name: 'settings', rust: 'kv', placement: 'worker', healthIntervalMs: 1000 }]);
+  await services.startAll();
+  const value = await services.send<{ dark: boolean } | null>('store', { op: 'get', key: 'theme' });
+  const state: ServiceState = services.status()[0].state;
+  const response = await services.handle({ id: 1, type: 'request', action: 'list_services' });
+  const stopWatching = bridge.subscribe(['service_state_changed', 'worker_state_changed'], (event) => {
+    if (event.event === 'service_state_changed') void event.data.to;
+  });
+  bridge.on('health_check_result', (event) => void event.data.healthy);
+  stopWatching();
+  await services.stopAll();
+
   const status: BridgeStatus = bridge.status();
   const mode: 'workers' | 'main-thread' | 'terminated' = status.mode;
   const restarts: number = status.workers.reduce((n, w) => n + w.restarts, 0) + status.counters.retried;
@@ -55,10 +74,14 @@ export async function usage(file: File): Promise<void> {
     const known: boolean = ERROR_NAMES.includes(name) && (err.status ?? 0) >= 0;
     void known;
   }
-  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts];
+  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts, value, state, response];
 }
 
 // @ts-expect-error — the constructor is private: use WorkerBridge.create().
 new WorkerBridge();
 // @ts-expect-error — unknown priorities are a type error (and a ValidationError at runtime).
 void WorkerBridge.shared().then((b) => b.crypto.sha256(new Uint8Array(1), { priority: 'urgent' }));
+// @ts-expect-error — unknown event names are a type error (and a ValidationError at runtime).
+void WorkerBridge.shared().then((b) => b.on('everything', () => {}));
+// @ts-expect-error — a placement is 'worker' or 'main'.
+void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { placement: 'gpu' }));
