@@ -468,8 +468,12 @@ async fn a_js_module_service_and_a_rust_service_side_by_side() {
         err(s.register("nope".into(), obj(&[("rust", "no-such-service".into())]), JsValue::UNDEFINED)).await.0,
         "ValidationError"
     );
-    ok(s.stop_all()).await;
+    // terminate() ends the services with the pool: a reply still owed fails, nothing restarts.
+    let owed = s.send("count-worker".into(), JsValue::NULL, JsValue::UNDEFINED);
     JsFuture::from(b.terminate()).await.unwrap();
+    assert_eq!(err(owed).await.0, "TerminatedError");
+    assert_eq!(err(s.start("kv-main".into())).await.0, "TerminatedError");
+    assert_eq!(err(s.send("kv-worker".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0, "TerminatedError");
 }
 
 #[wasm_bindgen_test]

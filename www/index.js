@@ -1,5 +1,6 @@
 // The demo: pick a file or generate data, run hash / encrypt / decrypt / gzip / gunzip through
-// the bridge with a progress bar and a Cancel button per job, and watch the pool.
+// the bridge with a progress bar and a Cancel button per job, watch the pool, and drive two
+// services (one in JavaScript, one in Rust) in the placement of your choice.
 import { WorkerBridge } from '../pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
@@ -30,8 +31,105 @@ const state = {
   key: null,
 };
 
+/** The demo's services: same registry, same lifecycle, one written in JS and one in Rust. */
+const SERVICES = [
+  {
+    name: 'counter',
+    kind: 'JavaScript',
+    definition: { module: new URL('./counter.service.js', import.meta.url).href },
+    example: '{"op":"add","by":1}',
+  },
+  { name: 'store', kind: 'Rust', definition: { rust: 'kv' }, example: '{"op":"set","key":"theme","value":"dark"}' },
+];
+const serviceOptions = (placement) => ({ placement, restart: 'on-failure', healthIntervalMs: 5000 });
+const placements = Object.fromEntries(SERVICES.map((s) => [s.name, 'worker']));
+
+function logEvent({ event, data }) {
+  const li = document.createElement('li');
+  li.dataset.event = event;
+  const { name, worker, ...rest } = data;
+  const who = name ?? (worker !== undefined ? `worker ${worker}` : '');
+  li.textContent = `${event} ${who} ${JSON.stringify(rest)}`;
+  $('events').prepend(li);
+  while ($('events').children.length > 60) $('events').lastChild.remove();
+}
+
+function buildServicePanel() {
+  $('services').replaceChildren(...SERVICES.map(({ name, kind, example }) => {
+    const card = document.createElement('div');
+    card.className = 'service';
+    card.dataset.name = name;
+    card.innerHTML = `
+      <b>${name}</b><span class="badge kind">${kind}</span><span><span class="badge state">…</span> <span class="diag hint"></span></span>
+      <span class="controls">
+        <label>placement <select class="placement"><option value="worker">worker</option><option value="main">main thread</option></select></label>
+        <button class="start">Start</button><button class="stop">Stop</button><button class="restart">Restart</button>
+      </span>
+      <span class="sendbox">
+        <input class="message mono" spellcheck="false"> <button class="send">Send</button>
+        <span class="reply mono"></span>
+      </span>`;
+    const q = (sel) => card.querySelector(sel);
+    q('.message').value = example;
+    q('.placement').value = placements[name];
+    const act = (fn) => async () => {
+      try {
+        await fn(state.bridge.services);
+      } catch (e) {
+        showReply(card, 'error', `${e.name}: ${e.message}`);
+      }
+      renderStatus();
+    };
+    q('.start').addEventListener('click', act((s) => s.start(name)));
+    q('.stop').addEventListener('click', act((s) => s.stop(name)));
+    q('.restart').addEventListener('click', act((s) => s.restart(name)));
+    q('.placement').addEventListener('change', act(async (s) => {
+      // Placement is configuration: re-register the same definition elsewhere.
+      placements[name] = q('.placement').value;
+      const running = s.status().find((x) => x.name === name)?.state === 'running';
+      if (running) await s.stop(name);
+      await s.unregister(name);
+      const { definition } = SERVICES.find((x) => x.name === name);
+      await s.register(name, definition, serviceOptions(placements[name]));
+      if (running) await s.start(name);
+    }));
+    q('.send').addEventListener('click', act(async (s) => {
+      let message;
+      try {
+        message = JSON.parse(q('.message').value);
+      } catch (e) {
+        return showReply(card, 'error', `not JSON: ${e.message}`);
+      }
+      const reply = await s.send(name, message, { timeoutMs: 5000 });
+      showReply(card, 'ok', JSON.stringify(reply));
+    }));
+    return card;
+  }));
+}
+
+function showReply(card, kind, text) {
+  const reply = card.querySelector('.reply');
+  reply.dataset.state = kind;
+  reply.dataset.seq = String(Number(reply.dataset.seq ?? 0) + 1);
+  reply.textContent = `→ ${text}`;
+}
+
+function renderServices() {
+  for (const s of state.bridge.services.status()) {
+    const card = document.querySelector(`.service[data-name="${s.name}"]`);
+    if (!card) continue;
+    const badge = card.querySelector('.state');
+    badge.textContent = s.state;
+    badge.className = `badge state ${s.state === 'running' ? 'on' : s.state === 'failed' ? 'off' : ''}`;
+    const health = s.lastHealth ? ` · health: ${s.lastHealth.healthy ? 'ok' : 'failing'} (${s.lastHealth.detail})` : '';
+    card.querySelector('.diag').textContent =
+      `${s.placement} · ${s.messagesHandled} handled · ${s.restarts} restarts${health}${s.lastError ? ` · last error: ${s.lastError}` : ''}`;
+  }
+}
+
 function renderStatus() {
   if (!state.bridge) return;
+  renderServices();
   const s = state.bridge.status();
   $('mode').textContent = `mode: ${s.mode}`;
   $('mode').className = `badge ${s.mode === 'workers' ? 'on' : 'off'}`;
@@ -58,11 +156,14 @@ async function startBridge() {
   await old?.terminate();
   state.createdAt = performance.now();
   state.firstResultShown = false;
-  state.bridge = await WorkerBridge.create({ fallback: $('force-main').checked ? 'always' : 'auto' });
+  const bridge = await WorkerBridge.create({ fallback: $('force-main').checked ? 'always' : 'auto' });
+  state.bridge = bridge;
   const created = performance.now() - state.createdAt;
   document.body.dataset.createMs = created.toFixed(0);
   $('first-result').textContent = `WorkerBridge.create() resolved in ${created.toFixed(0)} ms.`;
   state.key = state.bridge.crypto.generateKey();
+  bridge.subscribe(['service_state_changed', 'health_check_result', 'worker_state_changed', 'registry_loaded'], logEvent);
+  await bridge.services.load(SERVICES.map(({ name, definition }) => ({ name, ...definition, ...serviceOptions(placements[name]) })));
   state.sealed = null;
   state.packed = null;
   renderStatus();
@@ -178,6 +279,7 @@ async function main() {
     $(`op-${op}`).addEventListener('click', () => runJob(op, sizes[op](), ops[op]));
   }
   $('force-main').addEventListener('change', () => startBridge());
+  buildServicePanel();
   await startBridge();
   setInterval(renderStatus, 250);
   document.body.dataset.ready = 'true';

@@ -444,11 +444,12 @@ impl WorkerBridge {
         }
     }
 
-    /// Rejects every pending and queued call with `TerminatedError` and stops the workers.
-    /// Later calls reject with `TerminatedError`.
+    /// Rejects every pending and queued call with `TerminatedError`, stops the workers and ends every
+    /// service (their workers too). Later calls reject with `TerminatedError`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn terminate(&self) -> Promise {
         self.core.executor.terminate();
+        self.core.services.terminate();
         Promise::resolve(&JsValue::UNDEFINED)
     }
 

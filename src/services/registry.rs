@@ -83,6 +83,8 @@ struct Service {
 #[derive(Debug)]
 struct Inner {
     services: Vec<Service>,
+    /// Set by the bridge's `terminate()`: every host is gone and nothing starts again.
+    terminated: bool,
 }
 
 /// The registry behind `bridge.services`.
@@ -92,17 +94,24 @@ pub(crate) struct Registry {
     events: Rc<EventHub>,
 }
 
+fn terminated() -> Error {
+    Error::new(ErrorKind::Terminated, "the bridge was terminated")
+}
+
 fn not_found(name: &str) -> Error {
     Error::validation(format!("no service is registered as {name:?}"))
 }
 
 impl Registry {
     pub(crate) fn new(events: Rc<EventHub>) -> Self {
-        Registry { inner: Rc::new(RefCell::new(Inner { services: Vec::new() })), events }
+        Registry { inner: Rc::new(RefCell::new(Inner { services: Vec::new(), terminated: false })), events }
     }
 
     pub(crate) fn register(&self, name: &str, definition: Definition, options: ServiceOptions) -> Result<(), Error> {
         let mut inner = self.inner.borrow_mut();
+        if inner.terminated {
+            return Err(terminated());
+        }
         if name.is_empty() || inner.services.iter().any(|s| s.name == name) {
             return Err(Error::validation(format!(
                 "a service named {name:?} is already registered (or the name is empty)"
@@ -151,8 +160,28 @@ impl Registry {
         self.with(name, |s| Ok(s.life.state()))
     }
 
+    /// Ends every service with the bridge: hosts (and their workers) go, whatever waits on them
+    /// fails with `TerminatedError`, and nothing can start again.
+    pub(crate) fn terminate(&self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.terminated = true;
+        for s in &mut inner.services {
+            s.host = None;
+            s.health = None;
+            if let Some((_, tx)) = s.waiter.take() {
+                let _ = tx.send(Err(terminated()));
+            }
+            for (_, tx) in std::mem::take(&mut s.replies) {
+                let _ = tx.send(Err(js(&terminated())));
+            }
+        }
+    }
+
     fn with<T>(&self, name: &str, f: impl FnOnce(&mut Service) -> Result<T, Error>) -> Result<T, Error> {
         let mut inner = self.inner.borrow_mut();
+        if inner.terminated {
+            return Err(terminated());
+        }
         let service = inner.services.iter_mut().find(|s| s.name == name).ok_or_else(|| not_found(name))?;
         f(service)
     }
