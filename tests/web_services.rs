@@ -476,6 +476,7 @@ async fn a_js_module_service_and_a_rust_service_side_by_side() {
     assert_eq!(err(s.send("kv-worker".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0, "TerminatedError");
 }
 
+#[cfg(feature = "test-ops")]
 #[wasm_bindgen_test]
 async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_the_registry() {
     let b = bridge().await;
