@@ -17,42 +17,24 @@ const inWorker = typeof WorkerGlobalScope !== 'undefined' && globalThis instance
  * own instance (a panic would trap the bridge itself), so it gets a copy of the glue module.
  */
 let copies = 0;
-let bundledCopy = null;
 
-/** A glue copy with a live (untrapped) instance of `module`, for one Rust service host. */
+/**
+ * A glue copy with a live (untrapped) instance of `module`, for one Rust service host. Imported by
+ * URL only: a literal import of the glue here would put the glue (and so every worker it spawns)
+ * inside this worker's bundle, which bundlers reject as circular worker imports. Bundled apps
+ * therefore cannot host Rust services yet (see the README).
+ */
 async function rustCopy(glueUrl, module) {
-  let copy;
-  if (inWorker) {
-    // The service's own worker: the only instance here. Literal import first, so bundlers follow it.
-    let glue;
-    try {
-      glue = await import('../../../worker_bridge.js');
-    } catch {
-      glue = await import(/* webpackIgnore: true */ /* @vite-ignore */ glueUrl);
-    }
-    copy = { glue, trapped: false, panic: null, hosts: new Set() };
-  } else if (bundledCopy) {
-    copy = bundledCopy;
-  } else {
-    try {
-      // A bundler follows this literal import and makes a second module of the glue (the
-      // query keeps it apart from the page's). Main-placed Rust services then share it.
-      copy = { glue: await import('../../../worker_bridge.js?worker-bridge-service'), trapped: false, panic: null, hosts: new Set() };
-      bundledCopy = copy;
-    } catch {
-      // Served unbundled (the test runner): every host gets a fresh module, hence a fresh instance.
-      copies += 1;
-      const url = `${glueUrl}${glueUrl.includes('?') ? '&' : '?'}worker-bridge-service=${copies}`;
-      copy = { glue: await import(/* webpackIgnore: true */ /* @vite-ignore */ url), trapped: false, panic: null, hosts: new Set() };
-    }
+  if (!/^(https?|blob):/.test(glueUrl)) {
+    throw new Error('Rust services need the wasm glue at a fetchable URL; bundled builds cannot host them yet');
   }
-  if (copy.trapped) {
-    if (typeof copy.glue.__wbg_reset_state !== 'function') {
-      throw new Error('the shared instance of main-placed Rust services trapped and this build cannot make a new one; place the service in a worker');
-    }
-    copy.glue.__wbg_reset_state();
-    copy.trapped = false;
+  let url = glueUrl;
+  if (!inWorker) {
+    // On the page: never the page's own instance (a panic would trap the bridge): a fresh module.
+    copies += 1;
+    url = `${glueUrl}${glueUrl.includes('?') ? '&' : '?'}worker-bridge-service=${copies}`;
   }
+  const copy = { glue: await import(/* webpackIgnore: true */ /* @vite-ignore */ url), trapped: false, panic: null, hosts: new Set() };
   await copy.glue.default({ module_or_path: module });
   return copy;
 }
