@@ -1,5 +1,6 @@
 // Services benchmark: the round trip of one message to a worker-bridge service
-// (`await bridge.services.send(name, message)`), for placement 'worker' and placement 'main',
+// (`await bridge.services.send(name, message)`) — the JS echo module and the built-in Rust kv store
+// used as an echo — for placement 'worker' and placement 'main',
 // against the raw floors of each in the same headless Chromium page (cross-origin isolated): a
 // postMessage echo worker and a MessageChannel echo on the main thread. Reports numbers, never
 // asserts them; fails only when a reply is not the message sent (then the numbers mean nothing).
@@ -29,11 +30,15 @@ const NAMES = {
   'raw-worker': 'raw postMessage worker',
   'service-main': "service, placement 'main'",
   'raw-channel': 'raw MessageChannel (main)',
+  'rust-worker': "Rust kv, placement 'worker'",
+  'rust-main': "Rust kv, placement 'main'",
 };
 const PAIRS = [
   ['service-worker', 'raw-worker'],
   ['service-main', 'raw-channel'],
   ['service-worker', 'service-main'],
+  ['rust-worker', 'service-worker'],
+  ['rust-main', 'service-main'],
 ];
 
 // The same build as benches/ipc.mjs, so the benchmarks share target/bench-pkg.
@@ -63,11 +68,11 @@ function report(run) {
     console.log(`${name.padEnd(30)}${r.latencyUs.toFixed(1).padStart(16)}${Math.round(r.messagesPerSec).toString().padStart(14)}`);
   }
   console.log('\nratios (latency: higher = slower; throughput: lower = slower)');
-  const short = { 'service-worker': 'service worker', 'service-main': 'service main', 'raw-worker': 'raw worker',
-    'raw-channel': 'raw channel' };
+  const short = { 'service-worker': 'JS service worker', 'service-main': 'JS service main', 'raw-worker': 'raw worker',
+    'raw-channel': 'raw channel', 'rust-worker': 'Rust service worker', 'rust-main': 'Rust service main' };
   for (const [pair, r] of Object.entries(ratios)) {
     const [a, b] = pair.split('/');
-    console.log(`${`${short[a]} vs ${short[b]}`.padEnd(32)}latency ${r.latency.toFixed(2).padStart(6)}x   ` +
+    console.log(`${`${short[a]} vs ${short[b]}`.padEnd(44)}latency ${r.latency.toFixed(2).padStart(6)}x   ` +
       `throughput ${r.throughput.toFixed(2).padStart(5)}x`);
   }
   return ratios;

@@ -22,29 +22,14 @@ step "native tests (cargo test)"
 cargo test --features test-ops
 
 # The test-only ops (echo, sleep, spin, panic, progress) are compiled in for these runs only.
-BROWSER_TESTS="--features test-ops --test web --test web_pool --test web_handlers --test web_services"
-
-# wasm-bindgen-test-runner 0.2.130 on this machine now and then never gets its page going: it
-# stops right after "Try find `webdriver.json` ... Ok", before the page prints anything, and its
-# own timeout does not fire. A run is therefore bounded, and a run that hit the bound (exit 124)
-# — and only that — is retried once after clearing the stuck browser. A failing test fails at
-# once; a test that really hangs hangs twice and fails.
+BROWSER_TESTS="web web_pool web_handlers web_services"
+# One file at a time, each watched for the test runner's server stall (see the script's header).
 browser_tests() {
-  for attempt in 1 2; do
-    rc=0
-    timeout --kill-after=10 600 wasm-pack test --headless --chrome --mode no-install -- $BROWSER_TESTS || rc=$?
-    [ "$rc" -eq 0 ] && return 0
-    [ "$rc" -eq 124 ] || return "$rc"
-    echo "browser tests: the test runner hung (attempt $attempt of 2)" >&2
-    pkill -f /usr/bin/chromedriver || true
-    pkill -f /usr/lib/chromium/chromium || true
-    sleep 2
-  done
-  return 124
+  node scripts/browser-tests.mjs $BROWSER_TESTS -- --features test-ops
 }
 
 step "browser tests: build (wasm32, test-ops)"
-cargo test --no-run --target wasm32-unknown-unknown $BROWSER_TESTS
+cargo test --no-run --target wasm32-unknown-unknown --features test-ops $(printf -- '--test %s ' $BROWSER_TESTS)
 step "browser tests, cross-origin isolated (SharedArrayBuffer available)"
 browser_tests
 step "browser tests, not cross-origin isolated"

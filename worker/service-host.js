@@ -9,34 +9,67 @@
 
 const V = 1;
 
-const inWorker = typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
-
 /**
- * Copies of the wasm glue that Rust services run in, each with its own instance and memory:
- * `{ glue, trapped, panic, hosts }`. On the main thread a service must never run in the page's
- * own instance (a panic would trap the bridge itself), so it gets a copy of the glue module.
+ * A wasm instance that Rust services run in — never the page's own, so a panic cannot trap the
+ * bridge. `loadGlue(glueUrl)` returns a glue module of its own (module-level state: one instance
+ * per glue module); it is initialised with the page's compiled `WebAssembly.Module` (no download,
+ * no compile). Every service on one instance shares its fate: a trap ends them all, and the next
+ * service started on it gets a fresh instance (the panic hook asks wasm-bindgen's glue to
+ * re-instantiate the module at the next call). A trap that is not a panic (stack overflow, out of
+ * memory) leaves the instance unusable: services placed on it then fail to load.
  */
-let copies = 0;
+export class RustInstance {
+  constructor(loadGlue) {
+    this.loadGlue = loadGlue;
+    this.ready = null;
+    /** Bumped at every trap: a service whose generation is older lived in a dead instance. */
+    this.generation = 0;
+    /** The text of the last panic, reported by the instance's panic hook before it traps. */
+    this.panic = null;
+    /** Told (with the panic text) when the instance traps. */
+    this.onTrap = new Set();
+    this.onPanic = (panic) => {
+      this.panic = panic;
+    };
+  }
 
-/**
- * A glue copy with a live (untrapped) instance of `module`, for one Rust service host. Imported by
- * URL only: a literal import of the glue here would put the glue (and so every worker it spawns)
- * inside this worker's bundle, which bundlers reject as circular worker imports. Bundled apps
- * therefore cannot host Rust services yet (see the README).
- */
-async function rustCopy(glueUrl, module) {
-  if (!/^(https?|blob):/.test(glueUrl)) {
-    throw new Error('Rust services need the wasm glue at a fetchable URL; bundled builds cannot host them yet');
+  /** Creates the Rust service `name` here: `{ service, generation }`. */
+  async create(name, glueUrl, module) {
+    this.ready ??= (async () => {
+      const glue = await this.loadGlue(glueUrl);
+      await glue.default({ module_or_path: module });
+      return glue;
+    })();
+    let glue;
+    try {
+      glue = await this.ready;
+    } catch (e) {
+      this.ready = null;
+      throw e;
+    }
+    const generation = this.generation;
+    // After a panic, the glue swaps in a fresh instance at this call (no arguments to copy).
+    glue.__workerBridgeFreshInstance();
+    const service = glue.__workerBridgeRustService(name, this.onPanic);
+    return { service, generation };
   }
-  let url = glueUrl;
-  if (!inWorker) {
-    // On the page: never the page's own instance (a panic would trap the bridge): a fresh module.
-    copies += 1;
-    url = `${glueUrl}${glueUrl.includes('?') ? '&' : '?'}worker-bridge-service=${copies}`;
+
+  /**
+   * After `e` escaped a call into this instance: if it is a trap, retires the instance (every
+   * service on it is told) and returns the error that fails the call; otherwise null.
+   */
+  trapped(e, generation, name) {
+    if (!(e instanceof WebAssembly.RuntimeError)) return null;
+    const panic = this.panic ?? e.message;
+    if (generation === this.generation) {
+      console.error(`worker-bridge: the Rust service ${JSON.stringify(name)} panicked: ${panic}`);
+      this.generation += 1;
+      this.panic = null;
+      const told = [...this.onTrap];
+      queueMicrotask(() => told.forEach((f) => f(panic)));
+    }
+    return { name: 'WorkerCrashedError', message: `the service panicked: ${panic}` };
   }
-  const copy = { glue: await import(/* webpackIgnore: true */ /* @vite-ignore */ url), trapped: false, panic: null, hosts: new Set() };
-  await copy.glue.default({ module_or_path: module });
-  return copy;
 }
 
 function wire(e) {
@@ -46,31 +79,29 @@ function wire(e) {
   return { name: 'Error', message: String(e) };
 }
 
-/** Serves the service protocol on `port` (a worker global or a MessagePort). */
-export function hostService(port) {
+/**
+ * Serves the service protocol on `port` (a worker global or a MessagePort); Rust services run in
+ * `rustInstance`. Returns the function that closes the host.
+ */
+export function hostService(port, rustInstance) {
   let module = null;
   let ctx = null;
   const queue = [];
   let draining = false;
-  // A Rust service's glue copy, and whether its instance trapped (then nothing more is handled).
-  let copy = null;
+  // For a Rust service: the instance it lives in, its generation there, and its trap listener.
+  // Once the instance trapped, or the host was closed (`dead`), nothing more is handled.
+  let rust = null;
   let dead = false;
-  const onTrap = () => {
-    if (dead) return;
+  const release = () => {
     dead = true;
     queue.length = 0;
-    post({ type: 'crashed', error: { name: 'WorkerCrashedError', message: copy.panic ?? 'the service\'s instance trapped' } });
+    if (!rust) return;
+    rust.instance.onTrap.delete(rust.onTrap);
+    // Frees the service's state in a live instance (a trapped one is gone with its memory).
+    if (rust.generation === rust.instance.generation) module?.free?.();
+    rust = null;
   };
-  // A wasm trap (a Rust panic) leaves the instance unusable: fail the call, then the service
-  // (and every other service sharing the instance).
-  const trapped = (e) => {
-    if (!copy || !(e instanceof WebAssembly.RuntimeError)) return null;
-    copy.trapped = true;
-    const message = `the service panicked: ${copy.panic ?? e.message}`;
-    queueMicrotask(() => copy.hosts.forEach((h) => h()));
-    return { name: 'WorkerCrashedError', message };
-  };
-  const failure = (e) => trapped(e) ?? wire(e);
+  const failure = (e) => (rust && rust.instance.trapped(e, rust.generation, rust.name)) ?? wire(e);
   const post = (msg, payload) => {
     try {
       port.postMessage(payload === undefined ? { v: V, msg } : { v: V, msg, payload });
@@ -93,12 +124,16 @@ export function hostService(port) {
         return;
       case 'load_rust':
         try {
-          copy = await rustCopy(msg.glue_url, payload);
-          copy.hosts.add(onTrap);
-          module = copy.glue.__workerBridgeRustService(msg.service, (panic) => {
-            copy.panic = panic;
-            console.error(`worker-bridge: the Rust service ${JSON.stringify(msg.service)} panicked: ${panic}`);
-          });
+          if (!rustInstance) throw new Error('this host cannot run Rust services');
+          const { service, generation } = await rustInstance.create(msg.service, msg.glue_url, payload);
+          const onTrap = (panic) => {
+            if (dead || generation === rustInstance.generation) return;
+            release();
+            post({ type: 'crashed', error: { name: 'WorkerCrashedError', message: `its wasm instance trapped: ${panic}` } });
+          };
+          module = service;
+          rust = { instance: rustInstance, generation, name: msg.service, onTrap };
+          rustInstance.onTrap.add(onTrap);
           post({ type: 'loaded' });
         } catch (e) {
           post({ type: 'failed', error: wire(e) });
@@ -157,6 +192,8 @@ export function hostService(port) {
     })();
   });
   if (typeof port.start === 'function') port.start();
+  // Called when the registry drops this host: stop handling, release the service's state.
+  return release;
 }
 
 // In a service worker spawned by spawn.js (named "worker-bridge-service:…"), serve `self`. The

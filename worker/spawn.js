@@ -20,10 +20,17 @@ export function spawnWorker(module, glueUrl, workerId, name) {
 }
 
 /**
- * Starts the dedicated worker of a worker-placed service (see service-host.js).
+ * Starts the dedicated worker of a worker-placed service: service-host.js for a JavaScript
+ * service (no wasm in it), or, for a Rust service, worker.js in its service mode — the one worker
+ * entry that already imports the wasm glue (bundlers refuse a second worker entry that imports
+ * it: the glue spawns workers, so its workers' bundles would import each other).
  * @param {string} name
+ * @param {boolean} rust
  * @returns {Worker}
  */
-export function spawnServiceWorker(name) {
+export function spawnServiceWorker(name, rust) {
+  if (rust) {
+    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `worker-bridge-rust-service:${name}` });
+  }
   return new Worker(new URL('./service-host.js', import.meta.url), { type: 'module', name: `worker-bridge-service:${name}` });
 }

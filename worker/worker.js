@@ -2,6 +2,9 @@
 // module, hand control to Rust (`__workerBridgeWorkerMain`), which answers `Ready`. As small as
 // possible: everything else is Rust.
 //
+// Started with a name "worker-bridge-rust-service:…", it hosts one Rust service instead
+// (service-host.js), in this worker's own instance.
+//
 // This file is also imported (and does nothing) on the main thread, because wasm-bindgen copies
 // a snippet into `pkg/snippets/` only when some binding names it.
 
@@ -9,6 +12,8 @@
 export function isWorkerBridgeWorker() {
   return typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
 }
+
+import { hostService, RustInstance } from './service-host.js';
 
 async function loadGlue(glueUrl) {
   try {
@@ -33,7 +38,9 @@ async function boot(event) {
   }
 }
 
-if (isWorkerBridgeWorker()) {
+if (isWorkerBridgeWorker() && self.name.startsWith('worker-bridge-rust-service:')) {
+  hostService(self, new RustInstance(loadGlue));
+} else if (isWorkerBridgeWorker()) {
   addEventListener('message', boot, { once: true });
   // A trap inside an async task surfaces here rather than as an `error` event on the Worker:
   // report it so the page replaces this worker now instead of waiting for the call's timeout.

@@ -1,6 +1,6 @@
 // The demo: pick a file or generate data, run hash / encrypt / decrypt / gzip / gunzip through
-// the bridge with a progress bar and a Cancel button per job, watch the pool, and drive a
-// service in the placement of your choice. (Rust services cannot be hosted from a bundled app yet.)
+// the bridge with a progress bar and a Cancel button per job, watch the pool, and drive two
+// services (one in JavaScript, one in Rust) in the placement of your choice.
 import { WorkerBridge } from '../pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
@@ -31,7 +31,7 @@ const state = {
   key: null,
 };
 
-/** The demo's services (a Rust one joins when bundled apps can host Rust services). */
+/** The demo's services: same registry, same lifecycle, one written in JS and one in Rust. */
 const SERVICES = [
   {
     name: 'counter',
@@ -39,6 +39,7 @@ const SERVICES = [
     definition: { module: new URL('./counter.service.js', import.meta.url).href },
     example: '{"op":"add","by":1}',
   },
+  { name: 'store', kind: 'Rust', definition: { rust: 'kv' }, example: '{"op":"set","key":"theme","value":"dark"}' },
 ];
 const serviceOptions = (placement) => ({ placement, restart: 'on-failure', healthIntervalMs: 5000 });
 const placements = Object.fromEntries(SERVICES.map((s) => [s.name, 'worker']));

@@ -1,22 +1,35 @@
-// Runs in the page: the round trip of one message to a worker-bridge service, for both
-// placements, against the raw floors of each: a postMessage echo worker (for placement 'worker')
+// Runs in the page: the round trip of one message to a worker-bridge service (JavaScript and
+// Rust), for both placements, against the raw floors of each: a postMessage echo worker (for placement 'worker')
 // and a MessageChannel echo on the main thread (for placement 'main'). Sequential latency shows
 // the fixed cost of one message; a burst (all sent before any is awaited) shows how well the
 // service host queues and pipelines them.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
 
-/** worker-bridge services: `send` through the registry, the host's FIFO queue and the handler. */
+/**
+ * worker-bridge services: `send` through the registry, the host's FIFO queue and the handler.
+ * The JS echo module, and the built-in Rust `kv` store used as an echo (`set` answers the value
+ * it replaces: after the first, the message itself), in both placements.
+ */
 async function serviceClients() {
   await init();
   const bridge = await WorkerBridge.create({ poolSize: 1 });
   const module = new URL('./echo.service.js', import.meta.url);
-  const names = { 'service-worker': 'echo-worker', 'service-main': 'echo-main' };
-  await bridge.services.register(names['service-worker'], { module }, { placement: 'worker' });
-  await bridge.services.register(names['service-main'], { module }, { placement: 'main' });
-  for (const name of Object.values(names)) await bridge.services.start(name);
-  const client = (name) => ({ echo: (message) => bridge.services.send(name, message) });
+  const services = {
+    'service-worker': [{ module }, 'worker'],
+    'service-main': [{ module }, 'main'],
+    'rust-worker': [{ rust: 'kv' }, 'worker'],
+    'rust-main': [{ rust: 'kv' }, 'main'],
+  };
+  for (const [name, [definition, placement]] of Object.entries(services)) {
+    await bridge.services.register(name, definition, { placement });
+    await bridge.services.start(name);
+  }
+  const js = (name) => ({ echo: (message) => bridge.services.send(name, message) });
+  const rust = (name) => ({ echo: (message) => bridge.services.send(name, { op: 'set', key: 'echo', value: message }) });
+  const clients = {};
+  for (const name of Object.keys(services)) clients[name] = name.startsWith('rust') ? rust(name) : js(name);
   return {
-    clients: { 'service-worker': client(names['service-worker']), 'service-main': client(names['service-main']) },
+    clients,
     status: () => bridge.services.status(),
     close: async () => {
       await bridge.services.stopAll();
@@ -95,11 +108,15 @@ window.runBench = async (config) => {
     'raw-worker': rawWorkerClient(),
     'service-main': services.clients['service-main'],
     'raw-channel': messageChannelClient(),
+    'rust-worker': services.clients['rust-worker'],
+    'rust-main': services.clients['rust-main'],
   };
 
   const expected = JSON.stringify(message);
   for (const [name, { echo }] of Object.entries(clients)) {
-    // Not a speed check: only that each client really echoes, so we time the right thing.
+    // Not a speed check: only that each client really echoes, so we time the right thing. (The
+    // first `set` of the Rust store answers null: nothing was there yet.)
+    if (name.startsWith('rust')) await echo(message);
     const got = await echo(message);
     if (JSON.stringify(got) !== expected) throw new Error(`${name} did not echo the message: ${JSON.stringify(got)}`);
     // Warm both paths (JIT, worker start-up, allocator) before anything is timed.

@@ -340,12 +340,8 @@ impl ServicesFacade {
                     "list_services" => Ok(registry.status()),
                     "get_service" => {
                         let name = param_string(&params, "name")?;
-                        Array::from(&registry.status())
-                            .iter()
-                            .find(|s| {
-                                Reflect::get(s, &"name".into()).ok().and_then(|n| n.as_string()).as_deref()
-                                    == Some(name.as_str())
-                            })
+                        registry
+                            .status_of(&name)
                             .ok_or_else(|| Error::validation(format!("no service is registered as {name:?}")))
                     }
                     "service_action" => {
@@ -356,13 +352,7 @@ impl ServicesFacade {
                             "restart" => registry.restart(&name).await?,
                             other => return Err(Error::validation(format!("unknown service action {other:?}"))),
                         }
-                        Ok(Array::from(&registry.status())
-                            .iter()
-                            .find(|s| {
-                                Reflect::get(s, &"name".into()).ok().and_then(|n| n.as_string()).as_deref()
-                                    == Some(name.as_str())
-                            })
-                            .unwrap_or(JsValue::NULL))
+                        Ok(registry.status_of(&name).unwrap_or(JsValue::NULL))
                     }
                     "subscribe" | "unsubscribe" => {
                         let names = param_events(&params)?;

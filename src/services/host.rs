@@ -2,7 +2,7 @@
 //! served by the same host code (`worker/service-host.js`). One interface for both placements;
 //! every `web_sys` call of the services lives here.
 
-use js_sys::Reflect;
+use js_sys::{Function, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -15,13 +15,22 @@ use crate::protocol::{Envelope, ToService};
 #[wasm_bindgen(module = "/worker/spawn.js")]
 extern "C" {
     #[wasm_bindgen(js_name = spawnServiceWorker, catch)]
-    fn spawn_service_worker(name: &str) -> Result<Worker, JsValue>;
+    fn spawn_service_worker(name: &str, rust: bool) -> Result<Worker, JsValue>;
 }
 
+#[wasm_bindgen(module = "/worker/main-service.js")]
+extern "C" {
+    /// Serves `port` on this thread; returns the function that closes the host.
+    #[wasm_bindgen(js_name = hostMainService)]
+    fn host_main_service(port: &MessagePort) -> Function;
+}
+
+// Names `worker/service-host.js` so wasm-bindgen copies it into `pkg/snippets/` (the files above
+// import it; nothing in Rust calls it directly).
 #[wasm_bindgen(module = "/worker/service-host.js")]
 extern "C" {
     #[wasm_bindgen(js_name = hostService)]
-    fn host_service(port: &MessagePort);
+    fn _host_service(port: &MessagePort, rust_instance: &JsValue) -> Function;
 }
 
 /// Where a service runs.
@@ -54,13 +63,15 @@ pub(crate) struct Host {
 #[derive(Debug)]
 enum Target {
     Worker(Worker),
-    Port { port: MessagePort, far: MessagePort },
+    Port { port: MessagePort, far: MessagePort, close: Function },
 }
 
 impl Host {
+    /// Starts the host of service `name` (`rust`: whether it is a Rust service).
     pub(crate) fn spawn(
         name: &str,
         placement: Placement,
+        rust: bool,
         on_event: impl FnMut(HostEvent) + Clone + 'static,
     ) -> Result<Host, Error> {
         let mut on_msg = on_event.clone();
@@ -68,7 +79,7 @@ impl Host {
             Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| on_msg(HostEvent::Message(ev.data())));
         match placement {
             Placement::Worker => {
-                let worker = spawn_service_worker(name)
+                let worker = spawn_service_worker(name, rust)
                     .map_err(|_| Error::new(ErrorKind::Unsupported, "cannot create the service's worker"))?;
                 let mut on_err = on_event;
                 let on_error = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
@@ -85,8 +96,8 @@ impl Host {
                     MessageChannel::new().map_err(|_| Error::new(ErrorKind::Unsupported, "no MessageChannel"))?;
                 let (port, far) = (channel.port1(), channel.port2());
                 port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                host_service(&far);
-                Ok(Host { target: Target::Port { port, far }, on_message: Some(on_message), on_error: None })
+                let close = host_main_service(&far);
+                Ok(Host { target: Target::Port { port, far, close }, on_message: Some(on_message), on_error: None })
             }
         }
     }
@@ -114,7 +125,8 @@ impl Drop for Host {
                 w.set_onmessage(None);
                 w.set_onerror(None);
             }
-            Target::Port { port, far } => {
+            Target::Port { port, far, close } => {
+                let _ = close.call0(&JsValue::UNDEFINED);
                 port.set_onmessage(None);
                 port.close();
                 far.close();

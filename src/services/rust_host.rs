@@ -143,8 +143,9 @@ impl RustServiceInstance {
 }
 
 /// Creates the Rust service `name` in this instance; `on_panic(message)` is called if any
-/// service of this instance panics, just before the instance traps (the host then fails the
-/// service: a trapped instance is never used again).
+/// service of this instance panics, just before the instance traps. The host then fails every
+/// service of the instance, and the next service created gets a fresh instance (wasm-bindgen's
+/// glue refuses the objects of the dead one: "stale object").
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __workerBridgeRustService)]
 pub fn rust_service(name: &str, on_panic: Function) -> Result<RustServiceInstance, JsValue> {
@@ -162,6 +163,16 @@ pub fn rust_service(name: &str, on_panic: Function) -> Result<RustServiceInstanc
                 let _ = f.call1(&JsValue::UNDEFINED, &message.into());
             }
         });
+        // The instance traps right after this hook (panic = abort): the next call into the
+        // module gets a fresh instance of it (wasm-bindgen's glue re-instantiates it).
+        wasm_bindgen::handler::schedule_reinit();
     }));
     Ok(RustServiceInstance { inner: make() })
 }
+
+/// Does nothing. A service host calls it before `__workerBridgeRustService`: if the instance
+/// trapped, wasm-bindgen's glue replaces it at this call, before any argument is copied in (its
+/// wrappers copy string arguments into the old instance first, then check; wasm-bindgen 0.2.130).
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __workerBridgeFreshInstance)]
+pub fn fresh_instance() {}

@@ -208,33 +208,43 @@ const waitServiceState = (page, name, state) => page.waitForFunction(
   { name, state },
 );
 
-test('the Services panel drives a JS service in either placement', async () => {
+test('the Services panel drives a JS and a Rust service in either placement', async () => {
   await withDemo({ isolated: true }, async ({ page, problems }) => {
     await waitMode(page, 'workers');
     await page.waitForFunction(() => document.querySelector('#events li[data-event="registry_loaded"]'));
-    await page.click('.service[data-name="counter"] .start');
-    await waitServiceState(page, 'counter', 'running');
+    for (const name of ['counter', 'store']) {
+      await page.click(`.service[data-name="${name}"] .start`);
+      await waitServiceState(page, name, 'running');
+    }
     assert.equal(await sendTo(page, 'counter', { op: 'add', by: 2 }), '→ {"count":2}');
-    assert.equal(await sendTo(page, 'counter', { op: 'add', by: 3 }), '→ {"count":5}', 'the context persists');
+    assert.equal(await sendTo(page, 'counter', { op: 'add', by: 3 }), '→ {"count":5}', 'the JS context persists');
     assert.match(await sendTo(page, 'counter', { op: 'explode' }), /→ TypeError: unknown op "explode"/);
+    assert.equal(await sendTo(page, 'store', { op: 'set', key: 'theme', value: { dark: true } }), '→ null');
+    assert.equal(await sendTo(page, 'store', { op: 'get', key: 'theme' }), '→ {"dark":true}', 'the Rust context persists');
+    assert.match(await sendTo(page, 'store', { op: 'explode' }), /→ ValidationError: .*explode/);
 
-    // Placement is configuration: move it to the main thread; it restarts there, fresh.
-    await page.selectOption('.service[data-name="counter"] .placement', 'main');
-    await page.waitForFunction(() =>
-      document.querySelector('.service[data-name="counter"] .diag').textContent.startsWith('main ·')
-      && document.querySelector('.service[data-name="counter"] .state').textContent === 'running');
+    // Placement is configuration: move both to the main thread; each restarts there, fresh.
+    for (const name of ['counter', 'store']) {
+      await page.selectOption(`.service[data-name="${name}"] .placement`, 'main');
+      await page.waitForFunction((name) =>
+        document.querySelector(`.service[data-name="${name}"] .diag`).textContent.startsWith('main ·')
+        && document.querySelector(`.service[data-name="${name}"] .state`).textContent === 'running', name);
+    }
+    assert.equal(await sendTo(page, 'store', { op: 'get', key: 'theme' }), '→ null');
+    assert.equal(await sendTo(page, 'store', { op: 'set', key: 'k', value: [1, 2] }), '→ null');
+    assert.equal(await sendTo(page, 'store', { op: 'keys' }), '→ ["k"]');
     assert.equal(await sendTo(page, 'counter', { op: 'add' }), '→ {"count":1}');
     await page.click('.service[data-name="counter"] .restart');
     await page.waitForFunction(() => /1 restarts/.test(document.querySelector('.service[data-name="counter"] .diag').textContent));
     assert.equal(await sendTo(page, 'counter', { op: 'get' }), '→ {"count":0}', 'a restart begins fresh');
-    await page.click('.service[data-name="counter"] .stop');
-    await waitServiceState(page, 'counter', 'stopped');
-    assert.match(await sendTo(page, 'counter', { op: 'get' }), /→ ServiceStateError/);
+    await page.click('.service[data-name="store"] .stop');
+    await waitServiceState(page, 'store', 'stopped');
+    assert.match(await sendTo(page, 'store', { op: 'size' }), /→ ServiceStateError/);
 
     const events = await page.$$eval('#events li', (lis) => lis.map((li) => li.textContent));
-    assert.ok(events.some((e) => /^service_state_changed counter .*"from":"starting","to":"running"/.test(e)), events.join('\n'));
-    assert.ok(events.some((e) => /^service_state_changed counter .*"to":"stopped"/.test(e)));
-    assert.equal(await serviceState(page, 'counter'), 'stopped');
+    assert.ok(events.some((e) => /^service_state_changed store .*"from":"starting","to":"running"/.test(e)), events.join('\n'));
+    assert.ok(events.some((e) => /^service_state_changed store .*"to":"stopped"/.test(e)));
+    assert.equal(await serviceState(page, 'counter'), 'running');
     assert.deepEqual(problems, []);
   });
 });
