@@ -112,13 +112,16 @@ window.runBench = async (config) => {
     'rust-main': services.clients['rust-main'],
   };
 
-  const expected = JSON.stringify(message);
+  // Key order aside (the Rust store keeps JSON objects with sorted keys).
+  const canonical = (v) => JSON.stringify(v, (_, x) =>
+    (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
+  const expected = canonical(message);
   for (const [name, { echo }] of Object.entries(clients)) {
     // Not a speed check: only that each client really echoes, so we time the right thing. (The
     // first `set` of the Rust store answers null: nothing was there yet.)
     if (name.startsWith('rust')) await echo(message);
     const got = await echo(message);
-    if (JSON.stringify(got) !== expected) throw new Error(`${name} did not echo the message: ${JSON.stringify(got)}`);
+    if (canonical(got) !== expected) throw new Error(`${name} did not echo the message: ${JSON.stringify(got)}`);
     // Warm both paths (JIT, worker start-up, allocator) before anything is timed.
     await latencyRound(echo, message, warmupMessages);
     await burstRound(echo, message, warmupMessages);
