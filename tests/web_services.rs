@@ -214,6 +214,29 @@ async fn a_service_that_does_not_start_in_time_fails() {
 }
 
 #[wasm_bindgen_test]
+async fn a_service_that_does_not_stop_in_time_fails() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let url = format!("{}?on=stop", hang_service_url());
+        let options = obj(&[("placement", placement.into()), ("stopTimeoutMs", 200.into())]);
+        ok(s.register("stuck".into(), url.into(), options)).await;
+        ok(s.start("stuck".into())).await;
+        assert_eq!(ok(s.send("stuck".into(), 7.into(), JsValue::UNDEFINED)).await.as_f64(), Some(7.0));
+        let (name, message) = err(s.stop("stuck".into())).await;
+        assert_eq!(name, "TimeoutError", "{placement}: {message}");
+        let st = service_status(&b, "stuck");
+        assert_eq!(get(&st, "state").as_string().unwrap(), "failed", "{placement}");
+        assert!(get(&st, "lastError").as_string().unwrap().contains("did not answer"));
+        assert_eq!(err(s.send("stuck".into(), 1.into(), JsValue::UNDEFINED)).await.0, "ServiceStateError");
+        // Its host is gone (a worker is terminated); a restart starts it again in a new one.
+        ok(s.restart("stuck".into())).await;
+        assert_eq!(ok(s.send("stuck".into(), 8.into(), JsValue::UNDEFINED)).await.as_f64(), Some(8.0), "{placement}");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
 async fn a_crashed_worker_service_restarts_with_fresh_state_on_failure() {
     let b = bridge().await;
     let s = b.services();
