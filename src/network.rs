@@ -8,6 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestInit, Response};
 
+use crate::bridge::js_error::describe;
 use crate::error::{Error, ErrorKind};
 use crate::executor::cancel::LocalCancel;
 use crate::ops::{FetchSpec, Progress, Sha256Stream, Stream};
@@ -16,11 +17,7 @@ use crate::shared::CancelBlock;
 use crate::source::Input;
 
 fn network_error(e: &JsValue) -> Error {
-    let detail = e
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
-        .unwrap_or_else(|| "the request failed".into());
-    Error::new(ErrorKind::Network, format!("the request failed ({detail})"))
+    Error::new(ErrorKind::Network, format!("the request failed ({})", describe(e)))
 }
 
 fn aborted() -> Error {

@@ -9,6 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FileReaderSync};
 
+use crate::bridge::js_error::describe;
 use crate::error::Error;
 use crate::ops::ChunkSource;
 
@@ -62,11 +63,7 @@ impl Input {
 /// A failed Blob read, with the browser's reason (e.g. `NotReadableError`: the file changed, or
 /// the browser ran out of Blob storage).
 fn read_error(e: &JsValue) -> Error {
-    let why = e
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
-        .unwrap_or_else(|| "unknown reason".into());
-    Error::validation(format!("the input Blob could not be read ({why})"))
+    Error::validation(format!("the input Blob could not be read ({})", describe(e)))
 }
 
 /// A [`ChunkSource`] over a `Uint8Array`.

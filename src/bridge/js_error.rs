@@ -1,6 +1,7 @@
-//! Typed errors become JavaScript `Error`s whose `name` says what happened.
+//! Typed errors become JavaScript `Error`s whose `name` says what happened; JavaScript errors
+//! become text for ours.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
 
@@ -13,4 +14,12 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
         let _ = js_sys::Reflect::set(&err, &"status".into(), &status.into());
     }
     err.into()
+}
+
+/// A readable message for any thrown JS value: `Name: message` for an `Error`.
+pub(crate) fn describe(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return format!("{}: {}", String::from(err.name()), String::from(err.message()));
+    }
+    e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }

@@ -6,7 +6,7 @@ mod compression;
 mod crypto;
 mod file;
 mod input;
-mod js_error;
+pub(crate) mod js_error;
 mod network;
 mod parts;
 mod services;

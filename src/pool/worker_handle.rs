@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, Event, MessageEvent, Worker};
 
+use crate::bridge::js_error::describe;
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{Envelope, ToWorker};
 use crate::shared::{CancelBlock, ProgressBlock};
@@ -187,12 +188,4 @@ pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, Error> {
 /// Sets `obj[key] = value` on a plain object we just built (cannot fail on one).
 pub(crate) fn set(obj: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
-}
-
-/// A readable message for any thrown JS value.
-pub(crate) fn describe(e: &JsValue) -> String {
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return format!("{}: {}", String::from(err.name()), String::from(err.message()));
-    }
-    e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
