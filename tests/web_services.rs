@@ -458,6 +458,32 @@ async fn a_panicking_rust_service_is_contained_and_restarts_with_fresh_state() {
 }
 
 #[wasm_bindgen_test]
+async fn a_rust_service_that_traps_without_a_panic_restarts_in_a_fresh_instance() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let options = obj(&[("placement", placement.into()), ("restart", "on-failure".into())]);
+        ok(s.register("a".into(), obj(&[("rust", "test-counter".into())]), options)).await;
+        ok(s.start("a".into())).await;
+        ok(s.send("a".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+        // An abort traps as an allocation failure does: no panic hook runs.
+        let (name, message) = err(s.send("a".into(), obj(&[("op", "abort".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(name, "WorkerCrashedError", "{placement}: {message}");
+        assert!(message.contains("trapped"), "{placement}: {message}");
+        wait_for_restart(&b, "a", 1.0, placement).await;
+        assert_eq!(
+            get(&ok(s.send("a".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+            Some(1.0),
+            "{placement}: a fresh context"
+        );
+        let starts = ok(s.send("a".into(), obj(&[("op", "starts".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(starts.as_f64(), Some(1.0), "{placement}: in a fresh instance");
+        ok(s.stop("a".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
 async fn a_js_module_service_and_a_rust_service_side_by_side() {
     let b = bridge().await;
     let s = b.services();

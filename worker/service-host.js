@@ -14,19 +14,19 @@ const V = 1;
  * bridge. `loadGlue(glueUrl)` returns a glue module of its own (module-level state: one instance
  * per glue module); it is initialised with the page's compiled `WebAssembly.Module` (no download,
  * no compile). Every service on one instance shares its fate: a trap ends them all, and the next
- * service started on it gets a fresh instance (the panic hook asks wasm-bindgen's glue to
- * re-instantiate the module at the next call). A trap that is not a panic (stack overflow, out of
- * memory) leaves the instance unusable: services placed on it then fail to load.
+ * service started on it gets a fresh instance (the panic hook — or, after a trap no panic
+ * announced, the host — asks wasm-bindgen's glue to re-instantiate the module at the next call).
  */
 export class RustInstance {
   constructor(loadGlue) {
     this.loadGlue = loadGlue;
     this.ready = null;
+    this.glue = null;
     /** Bumped at every trap: a service whose generation is older lived in a dead instance. */
     this.generation = 0;
     /** The text of the last panic, reported by the instance's panic hook before it traps. */
     this.panic = null;
-    /** Told (with the panic text) when the instance traps. */
+    /** Told (with what happened: the panic text) when the instance traps. */
     this.onTrap = new Set();
     this.onPanic = (panic) => {
       this.panic = panic;
@@ -38,6 +38,7 @@ export class RustInstance {
     this.ready ??= (async () => {
       const glue = await this.loadGlue(glueUrl);
       await glue.default({ module_or_path: module });
+      this.glue = glue;
       return glue;
     })();
     let glue;
@@ -60,15 +61,24 @@ export class RustInstance {
    */
   trapped(e, generation, name) {
     if (!(e instanceof WebAssembly.RuntimeError)) return null;
-    const panic = this.panic ?? e.message;
+    const what = this.panic === null ? `trapped (${e.message})` : `panicked: ${this.panic}`;
     if (generation === this.generation) {
-      console.error(`worker-bridge: the Rust service ${JSON.stringify(name)} panicked: ${panic}`);
+      console.error(`worker-bridge: the Rust service ${JSON.stringify(name)} ${what}`);
+      if (this.panic === null) {
+        // A trap no panic announced (an allocation failure, an abort): the hook scheduled no
+        // fresh instance, so ask for one. The export only calls a glue import (no memory use).
+        try {
+          this.glue.__workerBridgeScheduleFresh();
+        } catch {
+          // Then this instance stays dead: services placed on it fail to load.
+        }
+      }
       this.generation += 1;
       this.panic = null;
       const told = [...this.onTrap];
-      queueMicrotask(() => told.forEach((f) => f(panic)));
+      queueMicrotask(() => told.forEach((f) => f(what)));
     }
-    return { name: 'WorkerCrashedError', message: `the service panicked: ${panic}` };
+    return { name: 'WorkerCrashedError', message: `the service ${what}` };
   }
 }
 
@@ -126,10 +136,10 @@ export function hostService(port, rustInstance) {
         try {
           if (!rustInstance) throw new Error('this host cannot run Rust services');
           const { service, generation } = await rustInstance.create(msg.service, msg.glue_url, payload);
-          const onTrap = (panic) => {
+          const onTrap = (what) => {
             if (dead || generation === rustInstance.generation) return;
             release();
-            post({ type: 'crashed', error: { name: 'WorkerCrashedError', message: `its wasm instance trapped: ${panic}` } });
+            post({ type: 'crashed', error: { name: 'WorkerCrashedError', message: `a Rust service in its wasm instance ${what}` } });
           };
           module = service;
           rust = { instance: rustInstance, generation, name: msg.service, onTrap };

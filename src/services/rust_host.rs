@@ -176,3 +176,12 @@ pub fn rust_service(name: &str, on_panic: Function) -> Result<RustServiceInstanc
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __workerBridgeFreshInstance)]
 pub fn fresh_instance() {}
+
+/// Asks wasm-bindgen's glue for a fresh instance at the next call. The panic hook does this
+/// itself; a service host calls it after a trap that no panic announced (an allocation failure or
+/// an explicit abort), which leaves the instance just as unusable.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __workerBridgeScheduleFresh)]
+pub fn schedule_fresh() {
+    wasm_bindgen::handler::schedule_reinit();
+}

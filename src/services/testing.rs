@@ -1,12 +1,16 @@
 //! Test builds only (`test-ops`): a Rust twin of `tests/services/counter.service.js`, so the
 //! browser tests run the same bodies against a JavaScript and a Rust service.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use serde_json::{json, Value};
 
 use super::service::{Health, Service, ServiceError};
 
 /// Counts messages and echoes them; `{ op: 'throw' }` fails that message with a `RangeError`,
-/// `{ op: 'panic' }` panics (the instance traps), `{ op: 'sick' }` makes it unhealthy.
+/// `{ op: 'panic' }` panics (the instance traps), `{ op: 'abort' }` traps without a panic (as an
+/// allocation failure does), `{ op: 'sick' }` makes it unhealthy, and `{ op: 'starts' }` answers
+/// how many starts this wasm instance has seen (1 in a fresh instance).
 #[derive(Debug, Default)]
 pub struct TestCounter;
 
@@ -17,15 +21,26 @@ pub struct Count {
     sick: bool,
 }
 
+/// Starts seen by this wasm instance: instance-wide state, so the tests can tell a fresh instance.
+static STARTS: AtomicU32 = AtomicU32::new(0);
+
 impl Service for TestCounter {
     type Context = Count;
     type Message = Value;
     type Reply = Value;
 
+    fn on_start(&self, _: &mut Count) -> Result<(), ServiceError> {
+        // Relaxed: a count read by the same thread that wrote it.
+        STARTS.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn on_message(&self, message: Value, ctx: &mut Count) -> Result<Value, ServiceError> {
         match message.get("op").and_then(Value::as_str) {
             Some("throw") => return Err(ServiceError::new("RangeError", format!("asked to throw at {}", ctx.count))),
             Some("panic") => panic!("the Rust counter panicked at {}, as asked", ctx.count),
+            Some("abort") => std::process::abort(),
+            Some("starts") => return Ok(json!(STARTS.load(Ordering::Relaxed))),
             Some("sick") => {
                 ctx.sick = true;
                 return Ok(json!("sick"));
