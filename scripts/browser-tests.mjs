@@ -4,10 +4,11 @@
 //   node scripts/browser-tests.mjs web web_pool ... -- --features test-ops [-- --nocapture filter]
 //
 // The stall: wasm-bindgen-test-runner 0.2.130 serves the page with tiny_http 0.12, which hands
-// each new connection to a thread pool. When two connections arrive while one thread is idle, both
-// are queued for that one thread (the idle count is read before the woken thread takes its task),
-// and a keep-alive connection occupies its thread until the browser closes it: the second
-// connection waits, unread, until another connection arrives and brings a new thread. The page
+// each new connection to a thread pool. By our reading of its TaskPool, when two connections
+// arrive while one thread is idle, both are queued for that one thread (the idle count is read
+// before the woken thread takes its task), and a keep-alive connection occupies its thread until
+// the browser closes it: the second connection waits, unread, until another connection arrives
+// and brings a new thread. The page
 // then sits at "Loading scripts..." (one module request never answered; seen in Chrome's NetLog:
 // the response came 38 s later, the moment another client connected) and the runner waits out its
 // 300 s page-load budget. wasm-pack issue #783 reports the same symptom.
