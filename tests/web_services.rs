@@ -68,19 +68,26 @@ fn cases() -> Vec<(String, JsValue, &'static str)> {
     counters().into_iter().flat_map(|(kind, def)| PLACEMENTS.map(|p| (format!("{kind}/{p}"), def.clone(), p))).collect()
 }
 
-async fn wait_for_restart(b: &WorkerBridge, name: &str, restarts: f64, label: &str) -> JsValue {
+/// Polls `name`'s status (every 20 ms, at most 5 s) until `done` holds; returns that status.
+async fn wait_for(b: &WorkerBridge, name: &str, what: &str, done: impl Fn(&JsValue) -> bool) -> JsValue {
     let mut waited = 0;
     loop {
         let st = service_status(b, name);
-        if get(&st, "restarts").as_f64().unwrap() >= restarts
-            && get(&st, "state").as_string().as_deref() == Some("running")
-        {
+        if done(&st) {
             return st;
         }
-        assert!(waited < 5000, "{label}: no restart: {:?}", js_sys::JSON::stringify(&st));
+        assert!(waited < 5000, "{what}: {:?}", js_sys::JSON::stringify(&st));
         delay(20).await;
         waited += 20;
     }
+}
+
+/// Waits until `name` has restarted at least `restarts` times and is running again.
+async fn wait_for_restart(b: &WorkerBridge, name: &str, restarts: f64, label: &str) -> JsValue {
+    wait_for(b, name, &format!("{label}: no restart"), |st| {
+        get(st, "restarts").as_f64().unwrap() >= restarts && get(st, "state").as_string().as_deref() == Some("running")
+    })
+    .await
 }
 
 #[wasm_bindgen_test]
@@ -247,17 +254,9 @@ async fn a_crashed_worker_service_restarts_with_fresh_state_on_failure() {
     ok(s.start("other".into())).await;
     ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
     ok(s.send("c".into(), obj(&[("op", "crash".into())]), JsValue::UNDEFINED)).await;
-    let mut waited = 0;
-    loop {
-        let st = service_status(&b, "c");
-        if get(&st, "restarts").as_f64() == Some(1.0) && get(&st, "state").as_string().as_deref() == Some("running") {
-            assert!(get(&st, "lastError").as_string().unwrap().contains("crashed"), "{:?}", get(&st, "lastError"));
-            break;
-        }
-        assert!(waited < 5000, "no restart: {:?}", js_sys::JSON::stringify(&st));
-        delay(20).await;
-        waited += 20;
-    }
+    let st = wait_for_restart(&b, "c", 1.0, "worker").await;
+    assert_eq!(get(&st, "restarts").as_f64(), Some(1.0));
+    assert!(get(&st, "lastError").as_string().unwrap().contains("crashed"), "{:?}", get(&st, "lastError"));
     assert_eq!(
         get(&ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
         Some(1.0),
@@ -371,22 +370,7 @@ async fn health_checks_report_and_an_unhealthy_service_restarts() {
         assert!(get(&get(&service_status(&b, "c"), "lastHealth"), "healthy").as_bool().is_some());
         let restarts_before = get(&service_status(&b, "c"), "restarts").as_f64().unwrap();
         ok(s.send("c".into(), obj(&[("op", "sick".into())]), JsValue::UNDEFINED)).await;
-        let mut waited = 0;
-        loop {
-            let st = service_status(&b, "c");
-            if get(&st, "restarts").as_f64().unwrap() > restarts_before
-                && get(&st, "state").as_string().as_deref() == Some("running")
-            {
-                break;
-            }
-            assert!(
-                waited < 5000,
-                "{placement}: no restart after an unhealthy check: {:?}",
-                js_sys::JSON::stringify(&st)
-            );
-            delay(20).await;
-            waited += 20;
-        }
+        wait_for_restart(&b, "c", restarts_before + 1.0, &format!("{placement}, after an unhealthy check")).await;
         assert!(results.borrow().iter().any(|&h| !h), "{placement}: the unhealthy report was emitted");
         assert_eq!(
             get(&ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
@@ -434,13 +418,11 @@ async fn a_panicking_rust_service_is_contained_and_restarts_with_fresh_state() {
         } else {
             // On the main thread, Rust services share one wasm instance of their own (never the
             // page's): the other one failed with it, and restarts in a fresh instance.
-            let mut waited = 0;
-            while get(&service_status(&b, "rust-other"), "state").as_string().unwrap() != "failed" {
-                assert!(waited < 5000, "the other main-placed Rust service did not fail");
-                delay(20).await;
-                waited += 20;
-            }
-            let last_error = get(&service_status(&b, "rust-other"), "lastError").as_string().unwrap();
+            let st = wait_for(&b, "rust-other", "the other main-placed Rust service did not fail", |st| {
+                get(st, "state").as_string().as_deref() == Some("failed")
+            })
+            .await;
+            let last_error = get(&st, "lastError").as_string().unwrap();
             assert!(last_error.contains("panicked at 2, as asked"), "{last_error}");
             ok(s.restart("rust-other".into())).await;
             assert_eq!(get(&ok(other()).await, "count").as_f64(), Some(1.0), "fresh instance, fresh context");

@@ -38,20 +38,18 @@ export class RustInstance {
     this.ready ??= (async () => {
       const glue = await this.loadGlue(glueUrl);
       await glue.default({ module_or_path: module });
-      this.glue = glue;
       return glue;
     })();
-    let glue;
     try {
-      glue = await this.ready;
+      this.glue = await this.ready;
     } catch (e) {
-      this.ready = null;
+      this.ready = null; // the next service tries again
       throw e;
     }
     const generation = this.generation;
     // After a panic, the glue swaps in a fresh instance at this call (no arguments to copy).
-    glue.__workerBridgeFreshInstance();
-    const service = glue.__workerBridgeRustService(name, this.onPanic);
+    this.glue.__workerBridgeFreshInstance();
+    const service = this.glue.__workerBridgeRustService(name, this.onPanic);
     return { service, generation };
   }
 
@@ -98,20 +96,20 @@ export function hostService(port, rustInstance) {
   let ctx = null;
   const queue = [];
   let draining = false;
-  // For a Rust service: the instance it lives in, its generation there, and its trap listener.
-  // Once the instance trapped, or the host was closed (`dead`), nothing more is handled.
+  // For a Rust service: its generation in `rustInstance`, its name and its trap listener. Once the
+  // instance trapped, or the host was closed (`dead`), nothing more is handled.
   let rust = null;
   let dead = false;
   const release = () => {
     dead = true;
     queue.length = 0;
     if (!rust) return;
-    rust.instance.onTrap.delete(rust.onTrap);
+    rustInstance.onTrap.delete(rust.onTrap);
     // Frees the service's state in a live instance (a trapped one is gone with its memory).
-    if (rust.generation === rust.instance.generation) module?.free?.();
+    if (rust.generation === rustInstance.generation) module?.free?.();
     rust = null;
   };
-  const failure = (e) => (rust && rust.instance.trapped(e, rust.generation, rust.name)) ?? wire(e);
+  const failure = (e) => (rust && rustInstance.trapped(e, rust.generation, rust.name)) ?? wire(e);
   const post = (msg, payload) => {
     try {
       port.postMessage(payload === undefined ? { v: V, msg } : { v: V, msg, payload });
@@ -142,7 +140,7 @@ export function hostService(port, rustInstance) {
             post({ type: 'crashed', error: { name: 'WorkerCrashedError', message: `a Rust service in its wasm instance ${what}` } });
           };
           module = service;
-          rust = { instance: rustInstance, generation, name: msg.service, onTrap };
+          rust = { generation, name: msg.service, onTrap };
           rustInstance.onTrap.add(onTrap);
           post({ type: 'loaded' });
         } catch (e) {

@@ -8,12 +8,12 @@
 // This file is also imported (and does nothing) on the main thread, because wasm-bindgen copies
 // a snippet into `pkg/snippets/` only when some binding names it.
 
+import { hostService, RustInstance } from './service-host.js';
+
 /** True inside a dedicated worker; used to keep this module inert on the main thread. */
 export function isWorkerBridgeWorker() {
   return typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
 }
-
-import { hostService, RustInstance } from './service-host.js';
 
 async function loadGlue(glueUrl) {
   try {
