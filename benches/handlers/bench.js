@@ -3,6 +3,7 @@
 // probe loop (setTimeout(0) and requestAnimationFrame) watching how long the main thread is
 // blocked while it runs.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
+import { environment, median } from '../page.js';
 
 const MiB = 1 << 20;
 const subtle = crypto.subtle;
@@ -60,12 +61,6 @@ function equalBytes(a, b) {
 const hex = (bytes) => Array.from(u8(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let settleMs = 100;
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /**
  * Starts two probe loops — a setTimeout(0) chain and a requestAnimationFrame chain — and returns
@@ -345,9 +340,7 @@ window.runBench = async (config) => {
   await pool.terminate();
   await main.terminate();
   return {
-    crossOriginIsolated: globalThis.crossOriginIsolated,
-    userAgent: navigator.userAgent,
-    hardwareConcurrency: navigator.hardwareConcurrency,
+    ...environment(),
     pool: { mode: poolStatus.mode, workers: poolStatus.workers.length, counters: poolStatus.counters },
     main: { mode: mainStatus.mode, counters: mainStatus.counters },
     idle,

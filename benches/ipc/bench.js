@@ -2,6 +2,7 @@
 // way. Sequential latency shows the fixed cost of one round trip; throughput with many calls in
 // flight shows how well that cost is pipelined.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
+import { environment, latencyRound, median } from '../page.js';
 import * as Comlink from '/node_modules/comlink/dist/esm/comlink.mjs';
 
 /** worker-bridge: the `echo` test op through the full pipeline (validation, queue, protocol). */
@@ -49,13 +50,6 @@ function comlinkClient() {
   };
 }
 
-/** µs per call, one call at a time. */
-async function latencyRound(echo, payload, calls) {
-  const t0 = performance.now();
-  for (let i = 0; i < calls; i++) await echo(payload);
-  return ((performance.now() - t0) * 1000) / calls;
-}
-
 /** Calls per second with `inFlight` calls outstanding. */
 async function throughputRound(echo, payload, calls, inFlight) {
   let issued = 0;
@@ -71,12 +65,6 @@ async function throughputRound(echo, payload, calls, inFlight) {
   await Promise.all(Array.from({ length: inFlight }, lane));
   return calls / ((performance.now() - t0) / 1000);
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 window.runBench = async (config) => {
   const { payloadBytes, warmupCalls, latencyCalls, latencyRounds, throughputCalls, throughputRounds, inFlight } =
@@ -126,9 +114,7 @@ window.runBench = async (config) => {
     };
   }
   return {
-    crossOriginIsolated: globalThis.crossOriginIsolated,
-    userAgent: navigator.userAgent,
-    hardwareConcurrency: navigator.hardwareConcurrency,
+    ...environment(),
     workerBridgeMode: status.mode,
     workerBridgeWorkers: status.workers.length,
     results,

@@ -4,6 +4,7 @@
 // the fixed cost of one message; a burst (all sent before any is awaited) shows how well the
 // service host queues and pipelines them.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
+import { environment, latencyRound, median } from '../page.js';
 
 /**
  * worker-bridge services: `send` through the registry, the host's FIFO queue and the handler.
@@ -77,13 +78,6 @@ function messageChannelClient() {
   };
 }
 
-/** µs per message, one at a time. */
-async function latencyRound(echo, message, count) {
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) await echo(message);
-  return ((performance.now() - t0) * 1000) / count;
-}
-
 /** Messages per second when `count` are sent before any reply is awaited. */
 async function burstRound(echo, message, count) {
   const t0 = performance.now();
@@ -92,12 +86,6 @@ async function burstRound(echo, message, count) {
   await Promise.all(replies);
   return count / ((performance.now() - t0) / 1000);
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 window.runBench = async (config) => {
   const { warmupMessages, latencyMessages, latencyRounds, burstMessages, burstRounds } = config;
@@ -155,9 +143,7 @@ window.runBench = async (config) => {
     };
   }
   return {
-    crossOriginIsolated: globalThis.crossOriginIsolated,
-    userAgent: navigator.userAgent,
-    hardwareConcurrency: navigator.hardwareConcurrency,
+    ...environment(),
     services: status.map(({ name, placement, state, messagesHandled, restarts, lastError }) =>
       ({ name, placement, state, messagesHandled, restarts, lastError })),
     results,
