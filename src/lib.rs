@@ -4,32 +4,37 @@
 //! running this same wasm module, over a typed protocol; when workers are unavailable the same
 //! calls run on the main thread in slices that yield to the page.
 //!
-//! ```text
-//! bridge (wasm-bindgen edge) → executor ─┬─ pool → scheduler → workers → worker_main → ops
-//!                                        └─ inline (main thread, sliced)             → ops
-//! ```
+//! The work itself and every decision that needs no browser — [`ops`], [`protocol`],
+//! [`scheduler`], the pool's and the services' state machines, `status()` — live in the
+//! `worker-bridge-core` crate, which cannot touch JavaScript, and are re-exported here. This crate
+//! is the browser edge, in layers whose imports only point down (ARCHITECTURE.md has the map):
 //!
-//! The core — [`ops`], [`protocol`], [`scheduler`] — is pure Rust with no JavaScript types and
-//! is tested natively with `cargo test`; everything that touches the browser sits at the edge.
-#![deny(missing_docs)]
-#![warn(missing_debug_implementations)]
+//! ```text
+//! bridge (the API: facades, one call pipeline)
+//!   └─ services (registry, hosts)      executor (pool or page; owns the fallback decision)
+//!                                        ├─ pool (slots, worker handles) ─┐
+//!                                        └─ inline (page)                 │   worker_main
+//!                                             └─ driver (one step loop, a pace per placement)
+//!                                                  └─ call (a call until it settles)
+//!                                                       └─ io (sources, outputs, fetch)
+//!                                                            └─ events, shared (SAB)
+//!                                                                 └─ runtime (timers, yielding, JS errors, glue URL)
+//! ```
 
 mod bridge;
-mod error;
+mod call;
+mod driver;
 mod events;
 mod executor;
-mod network;
-pub mod nonce_guard;
-pub mod ops;
-mod output;
+mod io;
 mod pool;
-pub mod protocol;
-pub mod scheduler;
+mod runtime;
 pub mod services;
 mod shared;
-mod source;
-mod status;
 mod worker_main;
+
+use worker_bridge_core::{error, status};
+pub use worker_bridge_core::{nonce_guard, ops, protocol, scheduler};
 
 pub use bridge::{CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, ServicesFacade, WorkerBridge};
 pub use error::{Error, ErrorKind};

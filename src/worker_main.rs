@@ -6,7 +6,8 @@
 //! shared memory (`Int32Array`s over `SharedArrayBuffer` beside the body: the worker reads the
 //! cancel flag and writes progress directly, in a tight synchronous loop), or messages (the worker
 //! posts `Progress` at most every [`PROGRESS_EVERY_MS`] and yields to its event loop every
-//! [`YIELD_EVERY_MS`] so a `Cancel` message can arrive).
+//! `driver::YIELD_EVERY_MS` so a `Cancel` message can arrive). The op runs through the one
+//! driver (`crate::driver`) in the worker's pace.
 //!
 //! A malformed message is answered with a `Failed` (carrying the request id when one can be read);
 //! it never takes the worker down. A panic is reported as `Crashed` before the instance traps.
@@ -19,16 +20,14 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::error::{Error, ErrorKind};
-use crate::executor::cancel::LocalCancel;
-use crate::ops::{ChunkSource, Env, Op, Progress, Step, DEFAULT_CHUNK};
-use crate::output::JsOutput;
+use crate::driver::{self, Outcome, WorkerPace};
+use crate::error::Error;
+use crate::io::source::Input;
+use crate::ops::{Op, Progress};
 use crate::protocol::{self, Caps, Envelope, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError};
+use crate::runtime::cancel::LocalCancel;
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
-use crate::source::{BlobSyncSource, Input, JsBytesSource};
 
-/// Message mode: how often a running op lets `Cancel` messages in.
-const YIELD_EVERY_MS: f64 = 16.0;
 /// Message mode: how often a running op posts `Progress`.
 const PROGRESS_EVERY_MS: f64 = 16.0;
 
@@ -111,15 +110,6 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
     }
 }
 
-/// The worker's clock.
-struct WorkerEnv;
-
-impl Env for WorkerEnv {
-    fn now_ms(&self) -> f64 {
-        js_sys::Date::now()
-    }
-}
-
 /// Publishes progress: straight into shared memory, or as throttled `Progress` messages.
 struct WorkerProgress<'a> {
     scope: &'a DedicatedWorkerGlobalScope,
@@ -148,6 +138,7 @@ fn attachment(data: &JsValue, key: &str) -> Option<Int32Array> {
     Reflect::get(data, &key.into()).ok().and_then(|v| as_words(&v))
 }
 
+/// Runs one request through the driver in the worker's pace.
 async fn run(
     scope: &DedicatedWorkerGlobalScope,
     id: RequestId,
@@ -169,38 +160,10 @@ async fn run(
     let mut progress = WorkerProgress { scope, id, block: progress_block, last_post: f64::NEG_INFINITY };
     let mut silent = crate::ops::NoProgress;
     let sink: &mut dyn Progress = if wants_progress { &mut progress } else { &mut silent };
-    if let Op::Fetch(spec) = op {
-        let (meta, body) = crate::network::fetch(spec, &body, sink, flag, cancel.as_ref()).await?;
-        return Ok((body.into(), Some(meta)));
-    }
-    let mut job = op.start()?;
-    let mut source: Box<dyn ChunkSource> = match body {
-        Input::Bytes(bytes) => Box::new(JsBytesSource::new(bytes, DEFAULT_CHUNK)),
-        Input::Blob(blob) => Box::new(BlobSyncSource::new(blob, DEFAULT_CHUNK)?),
-    };
-    let mut out = JsOutput::default();
-    let mut last_yield = js_sys::Date::now();
-    loop {
-        if flag.is_cancelled() || cancel.as_ref().is_some_and(CancelBlock::is_cancelled) {
-            return Err(Error::new(ErrorKind::Abort, "the call was aborted"));
-        }
-        match job.step(source.as_mut(), &WorkerEnv, sink, &mut out)? {
-            Step::Done => return out.finish(output).map(|body| (body, None)),
-            Step::Wait(ms) => {
-                // Park on the shared cancel flag (a cancel wakes it); in message mode await a
-                // timer, which also lets a `Cancel` message in.
-                if !cancel.as_ref().is_some_and(|block| block.wait(ms)) {
-                    gloo_timers::future::TimeoutFuture::new(ms.ceil() as u32).await;
-                    last_yield = js_sys::Date::now();
-                }
-                continue;
-            }
-            Step::Continue => {}
-        }
-        if cancel.is_none() && js_sys::Date::now() - last_yield >= YIELD_EVERY_MS {
-            gloo_timers::future::TimeoutFuture::new(0).await;
-            last_yield = js_sys::Date::now();
-        }
+    let mut pace = WorkerPace::new(flag, cancel.as_ref());
+    match driver::run(op, &body, output, &mut pace, sink).await? {
+        Outcome::Body(body) => Ok((body, None)),
+        Outcome::Http(meta, body) => Ok((body, Some(meta))),
     }
 }
 

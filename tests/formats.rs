@@ -5,7 +5,7 @@
 
 use worker_bridge::ops::aead;
 use worker_bridge::ops::stream_format::{self, Header, HEADER_LEN, MIN_CHUNK};
-use worker_bridge::ops::{drive, ChunkRun, Format, NeverCancel, NoProgress, Op, Secret, SliceSource, StdEnv};
+use worker_bridge::ops::{drive_blocking, ChunkRun, Format, NeverCancel, NoProgress, Op, Secret, SliceSource, StdEnv};
 use worker_bridge::{Error, ErrorKind};
 
 fn hex(s: &str) -> Vec<u8> {
@@ -18,7 +18,7 @@ fn to_hex(b: &[u8]) -> String {
 
 /// Runs `op` over `input` fed in pieces of `chunk` bytes.
 fn run_chunked(op: &Op, input: &[u8], chunk: usize) -> Result<Vec<u8>, Error> {
-    drive(op.start()?, &mut SliceSource::new(input, chunk), &StdEnv::default(), &mut NoProgress, &NeverCancel)
+    drive_blocking(op.start()?, &mut SliceSource::new(input, chunk), &StdEnv::default(), &mut NoProgress, &NeverCancel)
 }
 
 fn run(op: &Op, input: &[u8]) -> Result<Vec<u8>, Error> {

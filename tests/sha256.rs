@@ -1,7 +1,7 @@
 //! SHA-256 against the FIPS 180-2 / NIST CAVP vectors, through the op pipeline.
 #![cfg(not(target_arch = "wasm32"))]
 
-use worker_bridge::ops::{self, drive, NeverCancel, NoProgress, Op, SliceSource, StdEnv};
+use worker_bridge::ops::{self, drive_blocking, NeverCancel, NoProgress, Op, SliceSource, StdEnv};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -32,6 +32,7 @@ fn one_million_a() {
     // The same, fed in odd-sized chunks as a worker would.
     let job = Op::Sha256.start().unwrap();
     let out =
-        drive(job, &mut SliceSource::new(&input, 65_537), &StdEnv::default(), &mut NoProgress, &NeverCancel).unwrap();
+        drive_blocking(job, &mut SliceSource::new(&input, 65_537), &StdEnv::default(), &mut NoProgress, &NeverCancel)
+            .unwrap();
     assert_eq!(hex(&out), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }

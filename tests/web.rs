@@ -182,11 +182,11 @@ async fn bad_input_and_options_are_validation_errors() {
 async fn shared_is_one_bridge_until_terminated() {
     let a = JsFuture::from(WorkerBridge::shared()).await.unwrap();
     let b = JsFuture::from(WorkerBridge::shared()).await.unwrap();
-    assert!(js_sys::Object::is(&a, &b), "shared() returns the same bridge");
+    assert!(Object::is(&a, &b), "shared() returns the same bridge");
     let terminate: js_sys::Function = get(&a, "terminate").unchecked_into();
     JsFuture::from(Promise::from(terminate.call0(&a).unwrap())).await.unwrap();
     let c = JsFuture::from(WorkerBridge::shared()).await.unwrap();
-    assert!(!js_sys::Object::is(&a, &c), "a terminated shared bridge is replaced");
+    assert!(!Object::is(&a, &c), "a terminated shared bridge is replaced");
     let status: js_sys::Function = get(&c, "status").unchecked_into();
     assert_eq!(get(&status.call0(&c).unwrap(), "mode").as_string().unwrap(), "workers");
     let terminate: js_sys::Function = get(&c, "terminate").unchecked_into();

@@ -7,11 +7,11 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::input::opt_u64;
-use super::js_error::to_js;
 use super::Core;
 use crate::error::Error;
 use crate::ops::compression::{DEFAULT_LEVEL, DEFAULT_MAX_OUTPUT};
 use crate::ops::{Format, Op};
+use crate::runtime::js_error::to_js;
 
 /// Compression operations, run on the bridge's executor.
 #[wasm_bindgen]

@@ -8,15 +8,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::input::{opt_bytes, opt_u64, owned_input, secret_bytes, CallOptions};
-use super::js_error::to_js;
 use super::parts::{assemble, gather};
 use super::Core;
 use crate::error::{Error, ErrorKind};
+use crate::io::source::Input;
 use crate::ops::aead::{check_key, check_key_and_nonce, KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::ops::stream_format::{plan_runs, Header, DEFAULT_CHUNK_SIZE, HEADER_LEN};
 use crate::ops::{ChunkRun, Op, Secret};
 use crate::protocol::OutputKind;
-use crate::source::Input;
+use crate::runtime::js_error::to_js;
 
 /// Crypto operations, run on the bridge's executor.
 #[wasm_bindgen]

@@ -9,12 +9,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::input::{opt_u64, owned_input, CallOptions};
-use super::js_error::to_js;
 use super::Core;
 use crate::error::Error;
+use crate::io::source::Input;
 use crate::ops::Op;
 use crate::protocol::OutputKind;
-use crate::source::Input;
+use crate::runtime::js_error::to_js;
 
 /// Default piece size of `chunkPlan`: 4 MiB, a common resumable-upload part size.
 const DEFAULT_PLAN_CHUNK: u64 = 4 * 1024 * 1024;

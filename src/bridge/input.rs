@@ -6,10 +6,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
 use crate::error::Error;
+use crate::io::source::Input;
 use crate::protocol::OutputKind;
 use crate::scheduler::Priority;
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
-use crate::source::Input;
 
 /// The serde-readable part of a call's options.
 #[derive(Debug, Default, Deserialize)]

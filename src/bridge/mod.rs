@@ -6,7 +6,6 @@ mod compression;
 mod crypto;
 mod file;
 mod input;
-pub(crate) mod js_error;
 mod network;
 mod parts;
 mod services;
@@ -17,11 +16,6 @@ pub use file::FileFacade;
 pub use network::NetworkFacade;
 pub use services::ServicesFacade;
 
-/// A typed error as a JS `Error` with its `name` (for the services registry).
-pub(crate) fn error_to_js(e: &Error) -> JsValue {
-    to_js(e)
-}
-
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
@@ -31,18 +25,19 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::error::{Error, ErrorKind};
-use crate::executor::progress::{ProgressSink, SharedSink};
-use crate::executor::timer::AbortWatch;
-use crate::executor::{aborted, terminated, Counters, Executor, Inline, Pending, Task};
+use crate::call::progress::{ProgressSink, SharedSink};
+use crate::call::{aborted, terminated, Counters, Pending, Task};
+use crate::error::Error;
+use crate::executor::{Executor, Fallback};
+use crate::io::source::Input;
 use crate::ops::Op;
-use crate::pool::{Pool, PoolConfig};
+use crate::pool::PoolConfig;
 use crate::protocol::{OutputKind, RequestId};
+use crate::runtime::js_error::to_js;
+use crate::runtime::timer::AbortWatch;
 use crate::scheduler::{Strategy, DEFAULT_MAX_QUEUE};
 use crate::shared::{CancelBlock, ProgressBlock};
-use crate::source::Input;
 use input::{milliseconds, owned_input, parse_options, CallOptions, MAX_RETRIES};
-use js_error::to_js;
 
 /// Largest pool a bridge will spawn: beyond this, workers cost memory without adding cores.
 const MAX_POOL_SIZE: u32 = 64;
@@ -50,19 +45,6 @@ const DEFAULT_TIMEOUT_MS: u32 = 60_000;
 const DEFAULT_RETRIES: u32 = 1;
 const DEFAULT_HEALTH_INTERVAL_MS: u32 = 5_000;
 const DEFAULT_CANCEL_GRACE_MS: u32 = 250;
-
-/// When to run on the main thread instead of in workers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Fallback {
-    /// When `Worker` is missing or workers fail to boot.
-    #[default]
-    Auto,
-    /// Always (no workers are spawned).
-    Always,
-    /// Never: `create()` rejects instead.
-    Never,
-}
 
 /// `WorkerBridge.create(options)`.
 #[derive(Debug, Default, Deserialize)]
@@ -128,33 +110,14 @@ impl Core {
             timeout_ms,
             retries,
         };
-        let inline = |reason: Option<String>| core(Executor::Inline(Inline::new(max_queue, counters.clone(), reason)));
-        if options.fallback == Fallback::Always {
-            return Ok(inline(None));
-        }
-        if !Reflect::has(&global, &"Worker".into()).unwrap_or(false) {
-            let reason = "Web Workers are not available in this environment";
-            return match options.fallback {
-                Fallback::Never => Err(Error::new(ErrorKind::Unsupported, reason)),
-                _ => Ok(inline(Some(reason.into()))),
-            };
-        }
         let config = PoolConfig {
             size: size as usize,
             strategy: options.strategy,
             max_queue,
-            fallback_allowed: options.fallback == Fallback::Auto,
             health_interval_ms,
             cancel_grace_ms,
         };
-        match Pool::start(config, counters.clone(), events.clone()).await {
-            Ok(pool) => Ok(core(Executor::Pool(pool))),
-            Err(e) if options.fallback == Fallback::Auto => {
-                web_sys::console::warn_1(&format!("worker-bridge: running on the main thread: {e}").into());
-                Ok(inline(Some(e.to_string())))
-            }
-            Err(e) => Err(e),
-        }
+        Executor::start(config, options.fallback, counters, events.clone()).await.map(core)
     }
 
     /// Validates the call and queues it now; the promise settles with its output. Argument
@@ -232,10 +195,7 @@ impl Core {
 
     /// How many parts a splittable call may run in: the pool's workers, or 1 on the main thread.
     pub(crate) fn parallelism(&self) -> usize {
-        match &self.executor {
-            Executor::Pool(pool) => pool.live_workers().max(1),
-            Executor::Inline(_) => 1,
-        }
+        self.executor.parallelism()
     }
 
     /// Queues one call (or one part of a split call); returns its id and its result.
@@ -431,12 +391,10 @@ impl WorkerBridge {
     /// workers leave when their call finishes; new ones take calls once ready.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn resize(&self, size: u32) -> Promise {
-        let result = match &self.core.executor {
-            _ if !(1..=MAX_POOL_SIZE).contains(&size) => {
-                Err(Error::validation(format!("size must be 1..={MAX_POOL_SIZE}, got {size}")))
-            }
-            Executor::Pool(pool) => pool.resize(size as usize),
-            Executor::Inline(_) => Err(Error::new(ErrorKind::Unsupported, "the bridge runs on the main thread")),
+        let result = if (1..=MAX_POOL_SIZE).contains(&size) {
+            self.core.executor.resize(size as usize)
+        } else {
+            Err(Error::validation(format!("size must be 1..={MAX_POOL_SIZE}, got {size}")))
         };
         match result {
             Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
@@ -478,10 +436,7 @@ impl WorkerBridge {
     #[doc(hidden)]
     #[wasm_bindgen(js_name = __postRaw)]
     pub fn post_raw(&self, index: u32, value: JsValue) -> Result<(), JsValue> {
-        match &self.core.executor {
-            Executor::Pool(pool) => pool.post_raw(index as usize, &value).map_err(|e| to_js(&e)),
-            Executor::Inline(_) => Err(to_js(&Error::new(ErrorKind::Unsupported, "no workers"))),
-        }
+        self.core.executor.post_raw(index as usize, &value).map_err(|e| to_js(&e))
     }
 }
 

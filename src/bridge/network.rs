@@ -9,12 +9,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::input::{absolute_url, field, owned_input, CallOptions};
-use super::js_error::to_js;
 use super::Core;
 use crate::error::Error;
+use crate::io::source::Input;
 use crate::ops::{FetchSpec, Op};
 use crate::protocol::OutputKind;
-use crate::source::Input;
+use crate::runtime::js_error::to_js;
 
 const FETCH_KEYS: &[&str] = &["method", "headers", "body", "sha256", "throwHttpErrors"];
 

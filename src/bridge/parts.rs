@@ -49,7 +49,7 @@ pub(crate) fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: OutputK
             .map_err(|_| Error::validation("the browser could not build the output Blob")),
         OutputKind::Bytes => {
             let pieces: Vec<Uint8Array> = all.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).collect();
-            crate::output::concat(&pieces).map(JsValue::from)
+            crate::io::output::concat(&pieces).map(JsValue::from)
         }
     }
 }

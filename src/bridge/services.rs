@@ -9,10 +9,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::input::{absolute_url, field, milliseconds, parse_options};
-use super::js_error::to_js;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
-use crate::executor::timer::{AbortWatch, Timer};
+use crate::runtime::js_error::to_js;
+use crate::runtime::timer::{AbortWatch, Timer};
 use crate::services::{is_rust_service, Definition, Placement, Registry, ServiceOptions};
 
 /// `register(name, definition, options)` options.
@@ -276,7 +276,7 @@ impl ServicesFacade {
             },
             None => None,
         };
-        let signal: Option<web_sys::AbortSignal> = wasm_bindgen::JsCast::dyn_into(field("signal")).ok();
+        let signal: Option<web_sys::AbortSignal> = JsCast::dyn_into(field("signal")).ok();
         if signal.as_ref().is_some_and(|s| s.aborted()) {
             return reject(Error::new(ErrorKind::Abort, "the call was aborted"));
         }

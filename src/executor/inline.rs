@@ -3,31 +3,27 @@
 //! they would on a one-worker pool, with the same contract: timeouts, cancellation, progress.
 //!
 //! Shared fate: a call here shares the page's thread. Slicing keeps input handling and painting
-//! alive, but a single step still blocks for its duration (about [`SLICE_MS`] for byte-stream
-//! ops), and a timeout can only be noticed between steps.
+//! alive, but a single step still blocks for its duration (about `driver::SLICE_MS` for
+//! byte-stream ops), and a timeout can only be noticed between steps.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Function, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 
-use super::cancel::LocalCancel;
-use super::progress::SharedSink;
-use super::{aborted, terminated, timed_out, Counters, FrameTicker, Pending};
+use crate::call::progress::SharedSink;
+use crate::call::{aborted, terminated, timed_out, Counters, Pending};
+use crate::driver::{self, Flags, Outcome, PagePace};
 use crate::error::Error;
-use crate::ops::{Cancel, Env, NoProgress, Progress, Step};
-use crate::output::JsOutput;
+use crate::io::network::result_object;
+use crate::ops::{NoProgress, Op, Progress};
 use crate::protocol::RequestId;
+use crate::runtime::cancel::LocalCancel;
+use crate::runtime::timer::Timer;
+use crate::runtime::yielding::yield_to_page;
+use crate::runtime::FrameTicker;
 use crate::scheduler::Queue;
-use crate::source::PageSource;
 use crate::status::{Mode, Status};
-
-/// Longest stretch of work between two yields: half a 60 Hz frame.
-const SLICE_MS: f64 = 8.0;
-/// Chunk size on the main thread: small enough to check the clock often.
-const INLINE_CHUNK: usize = 256 * 1024;
 
 #[derive(Debug)]
 struct State {
@@ -184,20 +180,11 @@ async fn drain(inline: Inline) {
 }
 
 /// A weak handle on the running call's cancel flag (for a timer that may outlive the call).
-fn flag_handle(inline: &Inline, id: RequestId) -> std::rc::Weak<LocalCancel> {
+fn flag_handle(inline: &Inline, id: RequestId) -> Weak<LocalCancel> {
     let st = inline.state.borrow();
     match &st.current {
         Some((current, flag, _)) if *current == id => Rc::downgrade(flag),
-        _ => std::rc::Weak::new(),
-    }
-}
-
-/// Main-thread time.
-struct PageEnv;
-
-impl Env for PageEnv {
-    fn now_ms(&self) -> f64 {
-        now_ms()
+        _ => Weak::new(),
     }
 }
 
@@ -210,114 +197,36 @@ impl Progress for BlockProgress<'_> {
     }
 }
 
-struct Flags<'a> {
-    local: &'a LocalCancel,
-    shared: Option<&'a crate::shared::CancelBlock>,
-}
-
-impl Cancel for Flags<'_> {
-    fn is_cancelled(&self) -> bool {
-        self.local.is_cancelled() || self.shared.is_some_and(|b| b.is_cancelled())
-    }
-}
-
-/// Steps the job in slices of at most [`SLICE_MS`], yielding between them, watching for
-/// cancellation, the call's time limit and termination.
+/// Runs the call through the driver in the page's pace: slices of at most `SLICE_MS`, yielding
+/// between them, watching for cancellation, the call's time limit and termination.
 async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> Result<JsValue, Error> {
-    if let crate::ops::Op::Fetch(spec) = &pending.task.op {
-        let mut silent = NoProgress;
-        let mut block_progress = pending.progress.as_ref().map(|sink| BlockProgress(sink, pending.progress_part));
-        let progress: &mut dyn Progress = match block_progress.as_mut() {
-            Some(p) => p,
-            None => &mut silent,
-        };
-        // Fetching is asynchronous anyway: nothing to slice on the main thread. The time limit
-        // (and terminate) cancel the request itself.
-        let expired = Rc::new(std::cell::Cell::new(false));
-        let _timer = pending.task.timeout_ms.map(|ms| {
-            let (expired, flag) = (expired.clone(), flag_handle(inline, pending.id));
-            super::timer::Timer::new(ms, move || {
-                expired.set(true);
-                if let Some(flag) = flag.upgrade() {
-                    flag.cancel();
-                }
-            })
-        });
-        return match crate::network::fetch(spec, &pending.task.input, progress, flag, pending.cancel.as_ref()).await {
-            Ok((meta, body)) => Ok(crate::network::result_object(&meta, &body)),
-            Err(_) if expired.get() => Err(timed_out(pending.task.timeout_ms.unwrap_or(0))),
-            Err(_) if inline.state.borrow().terminated => Err(terminated()),
-            Err(e) => Err(e),
-        };
-    }
-    let mut job = pending.task.op.start()?;
-    let mut source = PageSource::new(&pending.task.input, INLINE_CHUNK);
-    let mut out = JsOutput::default();
-    let cancel = Flags { local: flag, shared: pending.cancel.as_ref() };
     let mut silent = NoProgress;
     let mut block_progress = pending.progress.as_ref().map(|sink| BlockProgress(sink, pending.progress_part));
     let progress: &mut dyn Progress = match block_progress.as_mut() {
         Some(p) => p,
         None => &mut silent,
     };
-    let started = now_ms();
-    let mut slice_start = started;
-    loop {
-        if inline.state.borrow().terminated {
-            return Err(terminated());
-        }
-        if cancel.is_cancelled() {
-            return Err(aborted());
-        }
-        if let Some(limit) = pending.task.timeout_ms {
-            if now_ms() - started >= f64::from(limit) {
-                return Err(timed_out(limit));
+    let flags = Flags { local: flag, shared: pending.cancel.as_ref() };
+    let is_terminated = || inline.state.borrow().terminated;
+    let task = &pending.task;
+    // A fetch is not stepped, so the pace cannot watch its time limit: a timer cancels the
+    // request itself (as terminate does), and the error is named for why.
+    let expired = Rc::new(Cell::new(false));
+    let _timer = task.timeout_ms.filter(|_| matches!(task.op, Op::Fetch(_))).map(|ms| {
+        let (expired, flag) = (expired.clone(), flag_handle(inline, pending.id));
+        Timer::new(ms, move || {
+            expired.set(true);
+            if let Some(flag) = flag.upgrade() {
+                flag.cancel();
             }
-        }
-        source.prepare().await?;
-        match job.step(&mut source, &PageEnv, progress, &mut out)? {
-            Step::Done => return out.finish(pending.task.output),
-            Step::Wait(ms) => {
-                // Waiting costs the page nothing: await a timer, then start a fresh slice.
-                gloo_timers::future::TimeoutFuture::new(ms.ceil() as u32).await;
-                slice_start = now_ms();
-                continue;
-            }
-            Step::Continue => {}
-        }
-        if now_ms() - slice_start >= SLICE_MS {
-            yield_to_page().await;
-            slice_start = now_ms();
-        }
+        })
+    });
+    let mut pace = PagePace::new(flags, &is_terminated, task.timeout_ms);
+    match driver::run(&task.op, &task.input, task.output, &mut pace, progress).await {
+        Ok(Outcome::Body(body)) => Ok(body),
+        Ok(Outcome::Http(meta, body)) => Ok(result_object(&meta, &body)),
+        Err(_) if expired.get() => Err(timed_out(task.timeout_ms.unwrap_or(0))),
+        Err(_) if matches!(task.op, Op::Fetch(_)) && is_terminated() => Err(terminated()),
+        Err(e) => Err(e),
     }
-}
-
-fn now_ms() -> f64 {
-    js_sys::Date::now()
-}
-
-/// Gives the event loop a turn: the rest of the call continues in a new ordinary task, queued
-/// behind timers, input and rendering. `scheduler.postTask` where the browser has it (no 4 ms
-/// clamp); else a zero-delay timer. Not `scheduler.yield()`: its continuations are prioritised
-/// over other tasks, which starved timers and delayed frames to ~100 ms in `bench:handlers`.
-async fn yield_to_page() {
-    let global = js_sys::global();
-    let scheduler = Reflect::get(&global, &JsValue::from_str("scheduler")).unwrap_or(JsValue::UNDEFINED);
-    if !scheduler.is_undefined() {
-        if let Ok(f) = Reflect::get(&scheduler, &JsValue::from_str("postTask")) {
-            if let Some(f) = f.dyn_ref::<Function>() {
-                // `Function.prototype` is a callable no-op: no closure to allocate, no eval.
-                let noop = Reflect::get(&global, &"Function".into())
-                    .and_then(|c| Reflect::get(&c, &"prototype".into()))
-                    .unwrap_or(JsValue::UNDEFINED);
-                if let Ok(p) = f.call1(&scheduler, &noop) {
-                    if let Ok(p) = p.dyn_into::<Promise>() {
-                        let _ = JsFuture::from(p).await;
-                        return;
-                    }
-                }
-            }
-        }
-    }
-    gloo_timers::future::TimeoutFuture::new(0).await;
 }

@@ -1,172 +1,117 @@
 //! Where a call runs. One interface, two placements: the [`Pool`] of Web Workers, or [`Inline`]
-//! on the main thread, in slices that yield to the page. The bridge builds a [`Pending`] call and
-//! hands it to whichever executor it has; it never does the work itself, so fallback is not a
-//! second code path through the handlers but the other executor.
+//! on the main thread, in slices that yield to the page. The API layer builds a [`Pending`] call
+//! and hands it here; it never does the work itself, so fallback is not a second code path
+//! through the handlers but the other placement.
+//!
+//! The fallback decision lives here and only here: at start (no `Worker`, or workers that fail
+//! to boot) and later, when the pool reports that it has no live slot left and hands back its
+//! queue. The pool knows nothing of the main thread.
 //!
 //! Both placements honour the same call contract: priority and deadline order, `timeoutMs`,
 //! `AbortSignal`, progress, and every promise settles exactly once.
 
-pub(crate) mod cancel;
 mod inline;
-pub(crate) mod progress;
-mod ticker;
-pub(crate) mod timer;
 
 pub(crate) use inline::Inline;
-pub(crate) use ticker::FrameTicker;
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::future::Future;
+use std::rc::Rc;
 
 use futures_channel::oneshot;
-use serde::Serialize;
+use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
+use crate::call::{terminated, Counters, Pending};
 use crate::error::{Error, ErrorKind};
-use crate::ops::Op;
-use crate::pool::Pool;
-use crate::protocol::{OutputKind, RequestId};
-use crate::scheduler::Priority;
-use crate::shared::CancelBlock;
-use crate::source::Input;
-use crate::status::Status;
-use progress::SharedSink;
-use timer::AbortWatch;
+use crate::events::EventHub;
+use crate::pool::{OnGivenUp, Pool, PoolConfig};
+use crate::protocol::RequestId;
+use crate::status::{Mode, Status};
 
-/// What to run and how.
+/// When calls may run on the main thread (`WorkerBridge.create({ fallback })`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Fallback {
+    /// When `Worker` is missing or workers fail to boot.
+    #[default]
+    Auto,
+    /// Always (no workers are spawned).
+    Always,
+    /// Never: `create()` rejects instead.
+    Never,
+}
+
+/// Runs calls in the pool or on the page; see the module docs.
 #[derive(Debug)]
-pub(crate) struct Task {
-    pub(crate) op: Op,
-    /// Owned by the bridge: a private copy, the caller's buffer moved in (`transfer: true`), or
-    /// a `Blob`.
-    pub(crate) input: Input,
-    /// The container the output comes back in.
-    pub(crate) output: OutputKind,
-    pub(crate) priority: Priority,
-    pub(crate) deadline: Option<f64>,
-    /// Run-time limit, counted from when the call starts on a worker (queue time is not counted).
-    pub(crate) timeout_ms: Option<u32>,
-    /// How many times a call whose worker crashed may be run again.
-    pub(crate) retries: u32,
-    /// The caller moved its buffer in: it cannot be kept for a retry.
-    pub(crate) transferred: bool,
+pub(crate) struct Executor {
+    placement: Placement,
+    /// Set once the pool gave up on every worker and its calls moved to the page.
+    fallen_back: Rc<RefCell<Option<Inline>>>,
 }
 
-/// Largest byte input kept (copied when posting) so that a call can be retried after a crash.
-pub(crate) const RETRY_COPY_LIMIT: u64 = 8 * 1024 * 1024;
-
-/// Where a call's result goes; dropping it unsent settles the caller with `TerminatedError`.
-pub(crate) type Reply = oneshot::Sender<Result<JsValue, Error>>;
-
-/// A call from submission until it settles.
 #[derive(Debug)]
-pub(crate) struct Pending {
-    pub(crate) id: RequestId,
-    pub(crate) task: Task,
-    pub(crate) reply: Reply,
-    pub(crate) progress: Option<SharedSink>,
-    /// Which of the sink's blocks this call writes (a part of a call split across workers).
-    pub(crate) progress_part: usize,
-    /// Set when the caller can cancel; a worker watches it (shared memory) or is told (message).
-    pub(crate) cancel: Option<CancelBlock>,
-    /// `cancel` was made for this call (else it is the caller's, only read).
-    pub(crate) owns_cancel: bool,
-    /// The listener on the caller's `AbortSignal`; held only so that it is removed when the
-    /// call is dropped.
-    pub(crate) _watch: Option<AbortWatch>,
-    pub(crate) attempts: u32,
-}
-
-impl Pending {
-    /// Whether a crash of its worker may be answered by running it again. A retry needs the
-    /// input to survive the crash: a `Blob` always does; bytes only if a copy is kept, which the
-    /// main thread pays for, so only up to [`RETRY_COPY_LIMIT`] and never for moved inputs.
-    pub(crate) fn retryable(&self) -> bool {
-        let input_survives = match &self.task.input {
-            Input::Blob(_) => true,
-            Input::Bytes(b) => !self.task.transferred && u64::from(b.length()) <= RETRY_COPY_LIMIT,
-        };
-        input_survives && self.attempts < self.task.retries && self.task.op.is_idempotent()
-    }
-
-    /// Sends the result (counting it) and drops the call's listeners.
-    pub(crate) fn settle(self, result: Result<JsValue, Error>, counters: &Counters) {
-        counters.record(&result);
-        let _ = self.reply.send(result);
-    }
-}
-
-/// The bridge's counters, shared by both placements (a pool that falls back keeps counting).
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    submitted: Cell<u32>,
-    completed: Cell<u32>,
-    failed: Cell<u32>,
-    cancelled: Cell<u32>,
-    timed_out: Cell<u32>,
-    retried: Cell<u32>,
-}
-
-/// `status().counters`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CounterSnapshot {
-    /// Calls accepted.
-    pub submitted: u32,
-    /// Calls that resolved.
-    pub completed: u32,
-    /// Calls that rejected, other than cancelled and timed out.
-    pub failed: u32,
-    /// Calls rejected with `AbortError`.
-    pub cancelled: u32,
-    /// Calls rejected with `TimeoutError`.
-    pub timed_out: u32,
-    /// Re-runs after a worker crashed.
-    pub retried: u32,
-}
-
-impl Counters {
-    fn bump(cell: &Cell<u32>) {
-        cell.set(cell.get().saturating_add(1));
-    }
-
-    pub(crate) fn submitted(&self) {
-        Self::bump(&self.submitted);
-    }
-
-    pub(crate) fn retried(&self) {
-        Self::bump(&self.retried);
-    }
-
-    fn record(&self, result: &Result<JsValue, Error>) {
-        match result {
-            Ok(_) => Self::bump(&self.completed),
-            Err(e) if e.kind() == ErrorKind::Abort => Self::bump(&self.cancelled),
-            Err(e) if e.kind() == ErrorKind::Timeout => Self::bump(&self.timed_out),
-            Err(_) => Self::bump(&self.failed),
-        }
-    }
-
-    pub(crate) fn snapshot(&self) -> CounterSnapshot {
-        CounterSnapshot {
-            submitted: self.submitted.get(),
-            completed: self.completed.get(),
-            failed: self.failed.get(),
-            cancelled: self.cancelled.get(),
-            timed_out: self.timed_out.get(),
-            retried: self.retried.get(),
-        }
-    }
-}
-
-/// The two placements.
-#[derive(Debug)]
-pub(crate) enum Executor {
+enum Placement {
     Pool(Pool),
     Inline(Inline),
 }
 
 impl Executor {
+    /// Starts the pool, or the main-thread executor where `fallback` says so.
+    ///
+    /// # Errors
+    /// `NotSupportedError` when workers are unavailable or fail to boot and `fallback` is
+    /// `never`.
+    pub(crate) async fn start(
+        config: PoolConfig,
+        fallback: Fallback,
+        counters: Rc<Counters>,
+        events: Rc<EventHub>,
+    ) -> Result<Executor, Error> {
+        let page = |reason: Option<String>| Executor {
+            placement: Placement::Inline(Inline::new(config.max_queue, counters.clone(), reason)),
+            fallen_back: Rc::default(),
+        };
+        if fallback == Fallback::Always {
+            return Ok(page(None));
+        }
+        if !js_sys::Reflect::has(&js_sys::global(), &"Worker".into()).unwrap_or(false) {
+            let reason = "Web Workers are not available in this environment";
+            return match fallback {
+                Fallback::Never => Err(Error::new(ErrorKind::Unsupported, reason)),
+                _ => Ok(page(Some(reason.into()))),
+            };
+        }
+        let fallen_back: Rc<RefCell<Option<Inline>>> = Rc::default();
+        let on_given_up = {
+            let (fallen_back, counters, max_queue) = (fallen_back.clone(), counters.clone(), config.max_queue);
+            move |queued: Vec<Pending>, reason: String| {
+                if fallback == Fallback::Auto {
+                    let inline = Inline::new(max_queue, counters.clone(), Some(reason));
+                    inline.adopt(queued);
+                    *fallen_back.borrow_mut() = Some(inline);
+                } else {
+                    for pending in queued {
+                        pending.settle(Err(Error::new(ErrorKind::WorkerCrashed, reason.clone())), &counters);
+                    }
+                }
+            }
+        };
+        match Pool::start(config.clone(), counters.clone(), events, OnGivenUp(Box::new(on_given_up))).await {
+            Ok(pool) => Ok(Executor { placement: Placement::Pool(pool), fallen_back }),
+            Err(e) if fallback == Fallback::Auto => {
+                web_sys::console::warn_1(&format!("worker-bridge: running on the main thread: {e}").into());
+                Ok(page(Some(e.to_string())))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The main-thread executor calls go to now, if the pool fell back to it.
+    fn fallback(&self) -> Option<Inline> {
+        self.fallen_back.borrow().clone()
+    }
+
     /// Queues the call now (so queue order is call order) and returns a future of its output.
     ///
     /// # Errors
@@ -178,9 +123,11 @@ impl Executor {
     ) -> Result<impl Future<Output = Result<JsValue, Error>>, Error> {
         // A call split into parts sends its one 100 when all parts are done, not per part.
         let sink = pending.progress.clone().filter(|s| !s.borrow().is_split());
-        match self {
-            Executor::Pool(pool) => pool.submit(pending)?,
-            Executor::Inline(inline) => inline.submit(pending)?,
+        match (&self.placement, self.fallback()) {
+            (Placement::Pool(pool), _) if pool.is_terminated() => return Err(terminated()),
+            (_, Some(inline)) => inline.submit(pending)?,
+            (Placement::Inline(inline), None) => inline.submit(pending)?,
+            (Placement::Pool(pool), None) => pool.submit(pending)?,
         }
         Ok(async move {
             let result = reply.await.unwrap_or_else(|_| Err(terminated()));
@@ -193,46 +140,80 @@ impl Executor {
 
     /// Cancels call `id` if it is still queued or running.
     pub(crate) fn cancel(&self, id: RequestId) {
-        match self {
-            Executor::Pool(pool) => pool.cancel(id),
-            Executor::Inline(inline) => inline.cancel(id),
+        match (&self.placement, self.fallback()) {
+            (_, Some(inline)) => inline.cancel(id),
+            (Placement::Inline(inline), None) => inline.cancel(id),
+            (Placement::Pool(pool), None) => pool.cancel(id),
         }
     }
 
     pub(crate) fn status(&self) -> Status {
-        match self {
-            Executor::Pool(pool) => pool.status(),
-            Executor::Inline(inline) => inline.status(),
+        match (&self.placement, self.fallback()) {
+            (Placement::Inline(inline), _) => inline.status(),
+            (Placement::Pool(pool), None) => pool.status(),
+            (Placement::Pool(pool), Some(inline)) => {
+                // The pool's (given-up) workers, the page's queue and work.
+                let (pool, page) = (pool.status(), inline.status());
+                Status {
+                    mode: if pool.mode == Mode::Terminated { Mode::Terminated } else { Mode::MainThread },
+                    queued: if pool.mode == Mode::Terminated { pool.queued } else { page.queued },
+                    main_thread_tasks_done: if pool.mode == Mode::Terminated { 0 } else { page.main_thread_tasks_done },
+                    fallback_reason: page.fallback_reason,
+                    ..pool
+                }
+            }
+        }
+    }
+
+    /// Grows or shrinks the pool.
+    ///
+    /// # Errors
+    /// `NotSupportedError` on the main thread; `TerminatedError` after `terminate()`.
+    pub(crate) fn resize(&self, size: usize) -> Result<(), Error> {
+        match (&self.placement, self.fallback()) {
+            (Placement::Inline(_), _) => Err(Error::new(ErrorKind::Unsupported, "the bridge runs on the main thread")),
+            (Placement::Pool(pool), _) if pool.is_terminated() => Err(terminated()),
+            (Placement::Pool(_), Some(_)) => {
+                Err(Error::new(ErrorKind::Unsupported, "the pool gave up on its workers and runs on the main thread"))
+            }
+            (Placement::Pool(pool), None) => pool.resize(size),
+        }
+    }
+
+    /// How many calls can run at once (a split call uses this many parts).
+    pub(crate) fn parallelism(&self) -> usize {
+        match (&self.placement, self.fallback()) {
+            (Placement::Pool(pool), None) => pool.live_workers().max(1),
+            _ => 1,
         }
     }
 
     /// Rejects every queued and running call with `TerminatedError` and stops the workers.
     pub(crate) fn terminate(&self) {
-        match self {
-            Executor::Pool(pool) => pool.terminate(),
-            Executor::Inline(inline) => inline.terminate(),
+        if let Placement::Pool(pool) = &self.placement {
+            pool.terminate();
+        }
+        if let Some(inline) = self.fallback() {
+            inline.terminate();
+        }
+        if let Placement::Inline(inline) = &self.placement {
+            inline.terminate();
         }
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
-        match self {
-            Executor::Pool(pool) => pool.is_terminated(),
-            Executor::Inline(inline) => inline.is_terminated(),
+        match &self.placement {
+            Placement::Pool(pool) => pool.is_terminated(),
+            Placement::Inline(inline) => inline.is_terminated(),
         }
     }
-}
 
-/// Rejects a call because the bridge is gone.
-pub(crate) fn terminated() -> Error {
-    Error::new(ErrorKind::Terminated, "the bridge was terminated")
-}
-
-/// Rejects a call its caller aborted.
-pub(crate) fn aborted() -> Error {
-    Error::new(ErrorKind::Abort, "the call was aborted")
-}
-
-/// Rejects a call that ran past its limit.
-pub(crate) fn timed_out(ms: u32) -> Error {
-    Error::new(ErrorKind::Timeout, format!("the call did not finish within {ms} ms"))
+    /// Test builds only: posts a raw value to pool worker `index`.
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn post_raw(&self, index: usize, value: &JsValue) -> Result<(), Error> {
+        match &self.placement {
+            Placement::Pool(pool) => pool.post_raw(index, value),
+            Placement::Inline(_) => Err(Error::new(ErrorKind::Unsupported, "no workers")),
+        }
+    }
 }

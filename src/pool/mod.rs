@@ -12,18 +12,20 @@
 //! - an aborted call rejects with `AbortError` at once; its worker is asked to stop and is
 //!   replaced if it has not within the grace period;
 //! - an idle worker that does not answer a ping within one health interval is replaced;
-//! - a worker that keeps failing to boot is retried with backoff, then given up; when every slot
-//!   is given up the pool hands its calls to the main-thread executor (if fallback is allowed).
+//! - a worker that keeps failing to boot is retried with backoff, then given up; when no slot is
+//!   live any more the pool hands its queue to its owner (`on_given_up`), which decides whether
+//!   the calls move to the main thread or fail.
+//!
+//! The decisions themselves (states, back-off, retry or fail, which slot retires) are pure
+//! functions in `worker_bridge_core::pool`, tested natively; this module carries them out.
 //!
 //! All state sits in one `Rc<RefCell<_>>`. Listeners and timers hold a `Weak` to it, so dropping
 //! the pool frees everything; no user callback runs while the state is borrowed.
 
-mod slot;
 mod worker_handle;
 
 #[cfg(feature = "test-ops")]
 pub(crate) use worker_handle::break_boots;
-pub(crate) use worker_handle::glue_url;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -32,23 +34,31 @@ use futures_channel::oneshot;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
+use worker_bridge_core::pool::{
+    boot_retry, no_live_slot, retire_order, BootRetry, Retire, SlotState, SlotView, MAX_BOOT_FAILURES,
+};
+
+use crate::call::progress::SharedSink;
+use crate::call::{aborted, terminated, timed_out, Counters, Pending};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
-use crate::executor::progress::SharedSink;
-use crate::executor::timer::{defer_drop, Repeat, Timer};
-use crate::executor::{aborted, terminated, timed_out, Counters, FrameTicker, Inline, Pending};
 use crate::protocol::{self, FromWorker, RequestId, ToWorker};
+use crate::runtime::timer::{defer_drop, Repeat, Timer};
+use crate::runtime::FrameTicker;
 use crate::scheduler::{Picker, Queue, SlotLoad, Strategy};
 use crate::status::{Mode, Status, WorkerStatus};
-use slot::SlotState;
 use worker_handle::{Attachments, WorkerEvent, WorkerHandle};
 
 /// How long a worker may take from spawn to `Ready` (it fetches nothing: it gets the module).
 const BOOT_TIMEOUT_MS: u32 = 15_000;
-/// Consecutive boot failures after which a slot is given up.
-const MAX_BOOT_FAILURES: u32 = 3;
-/// First respawn delay after a boot failure; doubles with each further failure.
-const BOOT_BACKOFF_MS: u32 = 250;
+/// Told the calls nobody will run, and why, when the pool has no live slot left.
+pub(crate) struct OnGivenUp(pub(crate) Box<dyn Fn(Vec<Pending>, String)>);
+
+impl std::fmt::Debug for OnGivenUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnGivenUp")
+    }
+}
 
 /// Pool settings, validated by the bridge.
 #[derive(Debug, Clone)]
@@ -56,8 +66,6 @@ pub(crate) struct PoolConfig {
     pub(crate) size: usize,
     pub(crate) strategy: Strategy,
     pub(crate) max_queue: usize,
-    /// Hand calls to the main thread when every worker is given up.
-    pub(crate) fallback_allowed: bool,
     /// Ping idle workers this often (0: never).
     pub(crate) health_interval_ms: u32,
     /// How long an aborted call's worker gets to stop before it is replaced.
@@ -134,6 +142,11 @@ impl Slot {
         }
     }
 
+    /// The slot as the pool's decisions see it.
+    fn view(&self) -> SlotView {
+        SlotView { state: self.state, busy: self.running.is_some(), retiring: self.retiring }
+    }
+
     fn note_error(&mut self, message: &str) {
         self.errors += 1;
         self.last_error = Some(message.to_owned());
@@ -164,9 +177,10 @@ struct Inner {
     cross_origin_isolated: bool,
     /// Where `worker_state_changed` goes.
     events: Rc<EventHub>,
-    /// Set when every worker was given up and calls now run on the main thread.
-    fallback: Option<Inline>,
-    fallback_reason: Option<String>,
+    /// Where the queue goes when no slot is live (see the module docs).
+    on_given_up: OnGivenUp,
+    /// `on_given_up` was told, and no slot has been spawned since.
+    given_up: bool,
     ticker: Option<Rc<FrameTicker>>,
     health: Option<Repeat>,
     me: Weak<RefCell<Inner>>,
@@ -178,7 +192,12 @@ impl Pool {
     /// # Errors
     /// `NotSupportedError` when a worker cannot be created or fails to boot; every worker already
     /// spawned is then terminated.
-    pub(crate) async fn start(config: PoolConfig, counters: Rc<Counters>, events: Rc<EventHub>) -> Result<Pool, Error> {
+    pub(crate) async fn start(
+        config: PoolConfig,
+        counters: Rc<Counters>,
+        events: Rc<EventHub>,
+        on_given_up: OnGivenUp,
+    ) -> Result<Pool, Error> {
         let inner = Rc::new_cyclic(|me| {
             RefCell::new(Inner {
                 slots: Vec::with_capacity(config.size),
@@ -191,8 +210,8 @@ impl Pool {
                 terminated: false,
                 cross_origin_isolated: crate::shared::shared_memory_available(),
                 events,
-                fallback: None,
-                fallback_reason: None,
+                on_given_up,
+                given_up: false,
                 ticker: None,
                 health: None,
                 me: me.clone(),
@@ -242,12 +261,8 @@ impl Pool {
         if inner.terminated {
             return Err(terminated());
         }
-        if let Some(inline) = inner.fallback.clone() {
-            drop(inner);
-            return inline.submit(pending);
-        }
-        if inner.slots.iter().all(|s| s.state == SlotState::Crashed) {
-            // Given up on every worker without a fallback: nothing would ever run this call.
+        if no_live_slot(inner.slots.iter().map(Slot::view)) {
+            // Nothing would ever run this call.
             return Err(Error::new(ErrorKind::WorkerCrashed, "every worker of the pool has failed"));
         }
         let (id, priority, deadline) = (pending.id, pending.task.priority, pending.task.deadline);
@@ -260,12 +275,7 @@ impl Pool {
     /// Rejects call `id` with `AbortError` now; a queued call is dropped, a running one is asked
     /// to stop and its worker replaced if it has not within the grace period.
     pub(crate) fn cancel(&self, id: RequestId) {
-        let mut inner = self.inner.borrow_mut();
-        if let Some(inline) = inner.fallback.clone() {
-            drop(inner);
-            return inline.cancel(id);
-        }
-        inner.cancel(id);
+        self.inner.borrow_mut().cancel(id);
     }
 
     /// Grows or shrinks the pool to `size` workers; queued calls stay queued. Busy workers leave
@@ -274,12 +284,6 @@ impl Pool {
         let mut inner = self.inner.borrow_mut();
         if inner.terminated {
             return Err(terminated());
-        }
-        if inner.fallback.is_some() {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "the pool gave up on its workers and runs on the main thread",
-            ));
         }
         inner.resize(size)
     }
@@ -302,21 +306,13 @@ impl Pool {
                 memory_bytes: s.memory_bytes,
             })
             .collect();
-        let (mode, queued, main_thread_tasks_done) = match (&inner.fallback, inner.terminated) {
-            (_, true) => (Mode::Terminated, inner.queue.len() as u32, 0),
-            (Some(inline), false) => {
-                let s = inline.status();
-                (Mode::MainThread, s.queued, s.main_thread_tasks_done)
-            }
-            (None, false) => (Mode::Workers, inner.queue.len() as u32, 0),
-        };
         Status {
-            mode,
+            mode: if inner.terminated { Mode::Terminated } else { Mode::Workers },
             cross_origin_isolated: inner.cross_origin_isolated,
             workers,
-            queued,
-            main_thread_tasks_done,
-            fallback_reason: inner.fallback_reason.clone(),
+            queued: inner.queue.len() as u32,
+            main_thread_tasks_done: 0,
+            fallback_reason: None,
             counters: self.counters.snapshot(),
         }
     }
@@ -339,13 +335,9 @@ impl Pool {
             rejected.extend(slot.running.take().and_then(|r| r.pending));
             slot.set_state(SlotState::Terminated, &events, None);
         }
-        let fallback = inner.fallback.clone();
         drop(inner);
         for pending in rejected {
             pending.settle(Err(terminated()), &self.counters);
-        }
-        if let Some(inline) = fallback {
-            inline.terminate();
         }
     }
 
@@ -353,13 +345,13 @@ impl Pool {
         self.inner.borrow().terminated
     }
 
-    /// Workers that can take calls now or soon (0 once the pool has fallen back or terminated).
+    /// Workers that can take calls now or soon (0 once given up or terminated).
     pub(crate) fn live_workers(&self) -> usize {
         let inner = self.inner.borrow();
-        if inner.terminated || inner.fallback.is_some() {
+        if inner.terminated {
             return 0;
         }
-        inner.slots.iter().filter(|s| !s.retiring && s.state != SlotState::Crashed).count()
+        inner.slots.iter().filter(|s| !no_live_slot([s.view()])).count()
     }
 
     /// Posts a raw value to worker slot `index`, bypassing the protocol encoder: for tests that
@@ -412,6 +404,7 @@ impl Inner {
                 Inner::on_event(&inner, worker_id, event);
             }
         };
+        self.given_up = false;
         let slot = &mut self.slots[index];
         slot.stop();
         slot.worker_id = worker_id;
@@ -478,7 +471,7 @@ impl Inner {
                     .filter(|b| b.is_instance_of::<Uint8Array>() || b.is_instance_of::<web_sys::Blob>())
                     .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "a response arrived without its body"));
                 let result = match http {
-                    Some(meta) => body.map(|b| crate::network::result_object(&meta, &b)),
+                    Some(meta) => body.map(|b| crate::io::network::result_object(&meta, &b)),
                     None => body,
                 };
                 self.finish(index, id, result);
@@ -555,12 +548,14 @@ impl Inner {
                 let _ = boot.send(Err(error));
                 return;
             }
-            if slot.boot_failures >= MAX_BOOT_FAILURES {
-                slot.state = SlotState::Crashed;
-                return self.give_up_if_no_workers();
-            }
             // Back off before the next attempt: a worker that cannot start must not spin.
-            let delay = BOOT_BACKOFF_MS.saturating_mul(1 << (slot.boot_failures - 1).min(4));
+            let delay = match boot_retry(slot.boot_failures) {
+                BootRetry::GiveUp => {
+                    slot.state = SlotState::GivenUp;
+                    return self.give_up_if_no_workers();
+                }
+                BootRetry::After(ms) => ms,
+            };
             slot.state = SlotState::Starting;
             let worker_id = slot.worker_id;
             let me = self.me.clone();
@@ -600,27 +595,18 @@ impl Inner {
         }
     }
 
-    /// With every slot given up, nothing would ever run the queue: move it to the main thread
-    /// (fallback allowed) or reject it.
+    /// With no live slot, nothing would ever run the queue: hand it to the owner, once (until a
+    /// slot is spawned again). Called after every change that can leave no live slot.
     fn give_up_if_no_workers(&mut self) {
-        if self.fallback.is_some() || !self.slots.iter().all(|s| s.state == SlotState::Crashed) {
+        if self.given_up || self.terminated || !no_live_slot(self.slots.iter().map(Slot::view)) {
             return;
         }
+        self.given_up = true;
         let last = self.slots.iter().find_map(|s| s.last_error.clone()).unwrap_or_default();
         let reason = format!("workers failed to start {MAX_BOOT_FAILURES} times in a row ({last})");
         log_later(true, format!("worker-bridge: {reason}"));
         let queued: Vec<Pending> = self.queue.drain().into_iter().map(|(_, p)| p).collect();
-        if self.cfg.fallback_allowed {
-            let inline = Inline::new(self.cfg.max_queue, self.counters.clone(), Some(reason.clone()));
-            inline.adopt(queued);
-            self.fallback = Some(inline);
-            self.fallback_reason = Some(reason);
-            self.health = None;
-        } else {
-            for pending in queued {
-                pending.settle(Err(Error::new(ErrorKind::WorkerCrashed, reason.clone())), &self.counters);
-            }
-        }
+        (self.on_given_up.0)(queued, reason);
     }
 
     fn cancel(&mut self, id: RequestId) {
@@ -706,28 +692,12 @@ impl Inner {
                 }
             }
         } else {
-            let mut excess = live - size;
-            // Given-up slots go first, then starting, then idle; busy ones leave after their call.
-            let rank = |s: &Slot| match s.state {
-                SlotState::Crashed => 0,
-                SlotState::Starting => 1,
-                _ if s.running.is_none() => 2,
-                _ => 3,
-            };
-            for wanted in 0..=3 {
-                let mut index = self.slots.len();
-                while excess > 0 && index > 0 {
-                    index -= 1;
-                    let slot = &mut self.slots[index];
-                    if slot.retiring || rank(slot) != wanted {
-                        continue;
-                    }
-                    excess -= 1;
-                    if wanted == 3 {
-                        slot.retiring = true;
-                    } else {
-                        self.remove_slot(index);
-                    }
+            let views: Vec<SlotView> = self.slots.iter().map(Slot::view).collect();
+            // Highest index first, so each removal leaves the other indices valid.
+            for (index, how) in retire_order(&views, live - size) {
+                match how {
+                    Retire::Now => self.remove_slot(index),
+                    Retire::AfterCall => self.slots[index].retiring = true,
                 }
             }
         }
@@ -743,6 +713,7 @@ impl Inner {
         if let Some(boot) = slot.boot.take() {
             let _ = boot.send(Err(terminated()));
         }
+        self.give_up_if_no_workers();
     }
 
     /// Starts queued calls on idle workers, per the strategy.
@@ -822,7 +793,7 @@ fn worker_state_changed(events: &Rc<EventHub>, worker: u32, from: &str, to: Slot
     }
     let data = js_sys::Object::new();
     let set = |k: &str, v: JsValue| {
-        let _ = js_sys::Reflect::set(&data, &k.into(), &v);
+        let _ = Reflect::set(&data, &k.into(), &v);
     };
     set("kind", "pool".into());
     set("worker", worker.into());

@@ -8,9 +8,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, Event, MessageEvent, Worker};
 
-use crate::bridge::js_error::describe;
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{Envelope, ToWorker};
+use crate::runtime::glue::glue_url;
+use crate::runtime::js_error::describe;
 use crate::shared::{CancelBlock, ProgressBlock};
 
 #[wasm_bindgen(module = "/worker/spawn.js")]
@@ -27,19 +28,6 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = isWorkerBridgeWorker)]
     fn _is_worker_bridge_worker() -> bool;
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The URL of the generated glue module (`worker_bridge.js`), for workers whose bundler-relative
-    /// import fails (the test runner serves the glue elsewhere).
-    #[wasm_bindgen(thread_local_v2, js_namespace = ["import", "meta"], js_name = url)]
-    static GLUE_URL: String;
-}
-
-/// The glue's URL (see [`GLUE_URL`]); service hosts need it too.
-pub(crate) fn glue_url() -> String {
-    GLUE_URL.with(String::clone)
 }
 
 #[cfg(feature = "test-ops")]

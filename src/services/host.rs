@@ -9,8 +9,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, Event, MessageChannel, MessageEvent, MessagePort, Worker};
 
 use crate::error::{Error, ErrorKind};
-use crate::executor::timer::defer_drop;
 use crate::protocol::{Envelope, ToService};
+use crate::runtime::timer::defer_drop;
 
 #[wasm_bindgen(module = "/worker/spawn.js")]
 extern "C" {
@@ -104,7 +104,7 @@ impl Host {
 
     /// Posts `msg`, with `payload` (structured clone) beside it when given.
     pub(crate) fn post(&self, msg: &ToService, payload: Option<&JsValue>) -> Result<(), Error> {
-        let wire = serde::Serialize::serialize(&Envelope::new(msg), &serde_wasm_bindgen::Serializer::new())
+        let wire = Serialize::serialize(&Envelope::new(msg), &serde_wasm_bindgen::Serializer::new())
             .map_err(|e| Error::validation(format!("cannot encode a service message: {e}")))?;
         if let Some(payload) = payload {
             let _ = Reflect::set(&wire, &"payload".into(), payload);

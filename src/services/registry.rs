@@ -17,8 +17,8 @@ use super::host::{Host, HostEvent, Placement};
 use super::lifecycle::{Event, Lifecycle, State, Transition};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
-use crate::executor::timer::{Repeat, Timer};
 use crate::protocol::{self, FromService, ToService};
+use crate::runtime::timer::{Repeat, Timer};
 
 /// What a service is: a JavaScript handler module, or a Rust [`Service`](super::Service)
 /// registered by name.
@@ -55,7 +55,7 @@ type Waiter = (Expect, oneshot::Sender<Result<(), Error>>);
 type ReplySender = oneshot::Sender<Result<JsValue, JsValue>>;
 
 fn js(e: &Error) -> JsValue {
-    crate::bridge::error_to_js(e)
+    crate::runtime::js_error::to_js(e)
 }
 
 #[derive(Debug)]
@@ -277,9 +277,10 @@ impl Registry {
         let (msg, payload) = match self.with(name, |s| Ok(s.definition.clone()))? {
             Definition::Module(url) => (ToService::Load { url }, None),
             // The host instantiates the page's compiled module again: no download, no compile.
-            Definition::Rust(service) => {
-                (ToService::LoadRust { service, glue_url: crate::pool::glue_url() }, Some(wasm_bindgen::module()))
-            }
+            Definition::Rust(service) => (
+                ToService::LoadRust { service, glue_url: crate::runtime::glue::glue_url() },
+                Some(wasm_bindgen::module()),
+            ),
         };
         self.expect(name, Expect::Loaded, msg, payload, timeout).await
     }

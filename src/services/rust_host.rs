@@ -12,8 +12,7 @@ use js_sys::{Function, Object, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::kv::KvStore;
-use super::service::{Health, Instance, Service, ServiceError};
+use worker_bridge_core::services::{Health, Instance, KvStore, Service, ServiceError};
 
 /// A service with its message types erased to JavaScript values.
 trait Hosted {
@@ -83,7 +82,9 @@ fn builtin(name: &str) -> Option<Factory> {
     match name {
         "kv" => Some(Rc::new(|| Box::new(Instance::new(KvStore)) as Box<dyn Hosted>)),
         #[cfg(feature = "test-ops")]
-        "test-counter" => Some(Rc::new(|| Box::new(Instance::new(super::testing::TestCounter)) as Box<dyn Hosted>)),
+        "test-counter" => {
+            Some(Rc::new(|| Box::new(Instance::new(worker_bridge_core::services::TestCounter)) as Box<dyn Hosted>))
+        }
         _ => None,
     }
 }

@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 
-pub use crate::executor::CounterSnapshot;
-
 /// Where calls run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -60,4 +58,22 @@ pub struct Status {
     pub fallback_reason: Option<String>,
     /// Calls submitted, completed, failed, cancelled, timed out and retried.
     pub counters: CounterSnapshot,
+}
+
+/// `status().counters`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CounterSnapshot {
+    /// Calls accepted.
+    pub submitted: u32,
+    /// Calls that resolved.
+    pub completed: u32,
+    /// Calls that rejected, other than cancelled and timed out.
+    pub failed: u32,
+    /// Calls rejected with `AbortError`.
+    pub cancelled: u32,
+    /// Calls rejected with `TimeoutError`.
+    pub timed_out: u32,
+    /// Re-runs after a worker crashed.
+    pub retried: u32,
 }

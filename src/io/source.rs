@@ -9,9 +9,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FileReaderSync};
 
-use crate::bridge::js_error::describe;
 use crate::error::Error;
-use crate::ops::ChunkSource;
+use crate::ops::{ChunkSource, Feed};
+use crate::runtime::js_error::describe;
 
 /// A call's input, owned by the bridge.
 #[derive(Debug, Clone)]
@@ -147,6 +147,12 @@ pub(crate) enum PageSource {
     Blob { blob: Blob, chunk: u64, pos: u64, ready: Option<Uint8Array> },
 }
 
+impl Feed for PageSource {
+    fn ready(&mut self) -> impl std::future::Future<Output = Result<(), Error>> {
+        self.prepare()
+    }
+}
+
 impl PageSource {
     pub(crate) fn new(input: &Input, chunk: usize) -> Self {
         match input {
@@ -193,3 +199,37 @@ impl ChunkSource for PageSource {
         }
     }
 }
+
+/// A [`ChunkSource`] for a worker: bytes, or a `Blob` read synchronously (`FileReaderSync`).
+#[derive(Debug)]
+pub(crate) enum WorkerSource {
+    Bytes(JsBytesSource),
+    Blob(BlobSyncSource),
+}
+
+impl WorkerSource {
+    pub(crate) fn new(input: &Input, chunk: usize) -> Result<Self, Error> {
+        Ok(match input {
+            Input::Bytes(bytes) => WorkerSource::Bytes(JsBytesSource::new(bytes.clone(), chunk)),
+            Input::Blob(blob) => WorkerSource::Blob(BlobSyncSource::new(blob.clone(), chunk)?),
+        })
+    }
+}
+
+impl ChunkSource for WorkerSource {
+    fn total(&self) -> u64 {
+        match self {
+            WorkerSource::Bytes(s) => s.total(),
+            WorkerSource::Blob(s) => s.total(),
+        }
+    }
+
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        match self {
+            WorkerSource::Bytes(s) => s.next_chunk(buf),
+            WorkerSource::Blob(s) => s.next_chunk(buf),
+        }
+    }
+}
+
+impl Feed for WorkerSource {}

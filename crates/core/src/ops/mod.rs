@@ -3,21 +3,21 @@
 //! An [`Op`] names what to do; [`Op::start`] gives a [`Job`]. A driver calls [`Job::step`] until
 //! it returns [`Step::Done`]; each step does a bounded piece of work (one chunk of input for a
 //! byte-stream op), so between steps the driver can check [`Cancel`], publish [`Progress`] and —
-//! on the main thread — yield to the page. One implementation serves both placements: a worker
-//! drives a job in a tight loop ([`drive`]), the main-thread fallback a few steps per time slice.
-//! Time, for the ops that need it, comes from the driver's [`Env`].
+//! on the main thread — yield to the page. One step loop, [`drive`], serves every placement; what
+//! differs (yield every slice on the page, park on a shared flag in a worker, block natively) is
+//! the placement's [`Pace`]. Time, for the ops that need it, comes from the driver's [`Env`].
 
 pub mod aead;
 pub mod compression;
 mod crypto;
-mod drive;
+mod driver;
 pub mod stream_format;
 #[cfg(feature = "test-ops")]
 mod testing;
 
 pub use compression::Format;
 pub use crypto::{ChunkHashes, Identity, Sha256Stream};
-pub use drive::{drive, ChunkSource, SliceSource, DEFAULT_CHUNK};
+pub use driver::{drive, drive_blocking, ChunkSource, Feed, Pace, SliceSource, DEFAULT_CHUNK};
 
 use serde::{Deserialize, Serialize};
 
@@ -138,8 +138,8 @@ impl Op {
     pub fn start(&self) -> Result<Job, Error> {
         let stream: Box<dyn Stream> = match self {
             Op::Sha256 => Box::<Sha256Stream>::default(),
-            Op::ChunkHashes { chunk_size } => Box::new(crypto::ChunkHashes::new(*chunk_size)),
-            Op::Read => Box::new(crypto::Identity),
+            Op::ChunkHashes { chunk_size } => Box::new(ChunkHashes::new(*chunk_size)),
+            Op::Read => Box::new(Identity),
             Op::Encrypt { key, nonce, aad } => Box::new(aead::GcmStream::new(&key.0, nonce, aad, false)?),
             Op::Decrypt { key, nonce, aad } => Box::new(aead::GcmStream::new(&key.0, nonce, aad, true)?),
             Op::Seal { key, header, aad } => {
@@ -390,5 +390,5 @@ pub fn run(
     progress: &mut dyn Progress,
     cancel: &dyn Cancel,
 ) -> Result<Vec<u8>, Error> {
-    drive(op.start()?, &mut SliceSource::new(input, DEFAULT_CHUNK), env, progress, cancel)
+    drive_blocking(op.start()?, &mut SliceSource::new(input, DEFAULT_CHUNK), env, progress, cancel)
 }

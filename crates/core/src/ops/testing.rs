@@ -89,7 +89,7 @@ impl TestJob {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::ops::{drive, NeverCancel, SliceSource, StdEnv};
+    use crate::ops::{drive_blocking, NeverCancel, SliceSource, StdEnv};
 
     #[derive(Default)]
     struct Recorder(Vec<(u64, u64)>);
@@ -100,7 +100,7 @@ mod tests {
     }
 
     fn run(op: Op, input: &[u8], rec: &mut Recorder) -> Result<Vec<u8>, Error> {
-        drive(op.start()?, &mut SliceSource::new(input, 4), &StdEnv::default(), rec, &NeverCancel)
+        drive_blocking(op.start()?, &mut SliceSource::new(input, 4), &StdEnv::default(), rec, &NeverCancel)
     }
 
     #[test]

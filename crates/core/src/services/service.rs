@@ -4,7 +4,7 @@
 //! services are tested natively. Messages and replies cross to JavaScript with serde at the edge.
 //!
 //! ```
-//! use worker_bridge::services::{Service, ServiceError};
+//! use worker_bridge_core::services::{Service, ServiceError};
 //!
 //! #[derive(Default)]
 //! struct Counter;

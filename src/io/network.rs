@@ -8,13 +8,13 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestInit, Response};
 
-use crate::bridge::js_error::describe;
 use crate::error::{Error, ErrorKind};
-use crate::executor::cancel::LocalCancel;
+use crate::io::source::Input;
 use crate::ops::{FetchSpec, Progress, Sha256Stream, Stream};
 use crate::protocol::HttpMeta;
+use crate::runtime::cancel::LocalCancel;
+use crate::runtime::js_error::describe;
 use crate::shared::CancelBlock;
-use crate::source::Input;
 
 fn network_error(e: &JsValue) -> Error {
     Error::new(ErrorKind::Network, format!("the request failed ({})", describe(e)))
@@ -103,7 +103,7 @@ pub(crate) async fn fetch(
             parts.push(bytes);
         }
     }
-    let body = crate::output::concat(&parts)?;
+    let body = crate::io::output::concat(&parts)?;
     let sha256 = match hasher {
         Some(h) => {
             let mut digest = Vec::new();

@@ -1,0 +1,197 @@
+//! The pool's decisions, apart from their effects: which state a slot is in, how long to wait
+//! before respawning a worker that failed to boot, whether a call whose worker crashed runs again,
+//! when the pool has no live worker left, and which slots leave first when it shrinks. The edge
+//! (`worker-bridge`'s `pool`) owns the workers and timers and carries these out.
+
+/// Consecutive boot failures after which a slot is given up.
+pub const MAX_BOOT_FAILURES: u32 = 3;
+/// First respawn delay after a boot failure; doubles with each further failure (up to 16×).
+pub const BOOT_BACKOFF_MS: u32 = 250;
+
+/// A slot's lifecycle: starting → idle ⇄ busy → crashed (respawned) / given up / terminated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// Spawned, waiting for its `Ready`.
+    Starting,
+    /// Ready and waiting for a call.
+    Idle,
+    /// Running a call.
+    Busy,
+    /// Its worker died; a replacement is being spawned.
+    Crashed,
+    /// Failed to boot [`MAX_BOOT_FAILURES`] times in a row: never respawned.
+    GivenUp,
+    /// Stopped by `terminate()` or removed by `resize()`.
+    Terminated,
+}
+
+impl SlotState {
+    /// The name `status()` and `worker_state_changed` use. A given-up slot reads `crashed`, as it
+    /// always has: to a caller it is a worker that crashed and stays down.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotState::Starting => "starting",
+            SlotState::Idle => "idle",
+            SlotState::Busy => "busy",
+            SlotState::Crashed | SlotState::GivenUp => "crashed",
+            SlotState::Terminated => "terminated",
+        }
+    }
+}
+
+/// What to do after a worker failed to boot (not its first boot, which the bridge decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootRetry {
+    /// Spawn a fresh worker after this many milliseconds.
+    After(u32),
+    /// Stop trying: the slot is given up.
+    GiveUp,
+}
+
+/// The decision after the `failures`-th consecutive boot failure of a slot: back off (250, 500,
+/// 1000 ms, ...) so that a worker that cannot start does not spin, and give up after
+/// [`MAX_BOOT_FAILURES`].
+pub fn boot_retry(failures: u32) -> BootRetry {
+    if failures >= MAX_BOOT_FAILURES {
+        BootRetry::GiveUp
+    } else {
+        BootRetry::After(BOOT_BACKOFF_MS.saturating_mul(1 << failures.saturating_sub(1).min(4)))
+    }
+}
+
+/// Whether a call whose worker crashed may run again: its input must have survived the crash,
+/// it must have attempts left, and running it twice must be harmless.
+pub fn may_retry(input_survives: bool, attempts: u32, retries: u32, idempotent: bool) -> bool {
+    input_survives && attempts < retries && idempotent
+}
+
+/// The one rule for "nothing will ever run the queue": no slot can take a call now or later —
+/// every slot is given up, terminated or retiring (a retiring slot finishes its call and leaves).
+/// The edge checks it after every change to the set of slots or their states.
+pub fn no_live_slot(slots: impl IntoIterator<Item = SlotView>) -> bool {
+    slots.into_iter().all(|s| s.retiring || matches!(s.state, SlotState::GivenUp | SlotState::Terminated))
+}
+
+/// A slot as [`retire_order`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotView {
+    /// Its state.
+    pub state: SlotState,
+    /// It is running a call.
+    pub busy: bool,
+    /// Already marked to leave.
+    pub retiring: bool,
+}
+
+/// How a slot leaves when the pool shrinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retire {
+    /// Remove it now.
+    Now,
+    /// Remove it when its running call finishes.
+    AfterCall,
+}
+
+/// Which `excess` slots leave, and how: given-up slots first, then starting, then idle ones,
+/// then busy ones (after their call); within a rank, the newest (highest index) first. Slots
+/// already retiring are neither counted nor chosen. Indices are returned highest first, so
+/// removing them in order keeps the others valid.
+pub fn retire_order(slots: &[SlotView], excess: usize) -> Vec<(usize, Retire)> {
+    let rank = |s: &SlotView| match s.state {
+        SlotState::GivenUp | SlotState::Crashed if !s.busy => 0,
+        SlotState::Starting => 1,
+        _ if !s.busy => 2,
+        _ => 3,
+    };
+    let mut chosen = Vec::with_capacity(excess);
+    for wanted in 0..=3 {
+        for (index, slot) in slots.iter().enumerate().rev() {
+            if chosen.len() == excess {
+                break;
+            }
+            if !slot.retiring && rank(slot) == wanted {
+                chosen.push((index, if wanted == 3 { Retire::AfterCall } else { Retire::Now }));
+            }
+        }
+    }
+    chosen.sort_by_key(|&(index, _)| std::cmp::Reverse(index));
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(state: SlotState, busy: bool) -> SlotView {
+        SlotView { state, busy, retiring: false }
+    }
+
+    #[test]
+    fn boot_retries_back_off_then_give_up() {
+        assert_eq!(boot_retry(1), BootRetry::After(250));
+        assert_eq!(boot_retry(2), BootRetry::After(500));
+        assert_eq!(boot_retry(MAX_BOOT_FAILURES), BootRetry::GiveUp);
+        assert_eq!(boot_retry(u32::MAX), BootRetry::GiveUp);
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        // Were the limit raised, the delay still stops doubling at 16×.
+        assert_eq!(BOOT_BACKOFF_MS.saturating_mul(1 << 40u32.saturating_sub(1).min(4)), 4_000);
+    }
+
+    #[test]
+    fn retry_needs_input_attempts_and_idempotence() {
+        assert!(may_retry(true, 0, 1, true));
+        assert!(!may_retry(false, 0, 1, true));
+        assert!(!may_retry(true, 1, 1, true));
+        assert!(!may_retry(true, 0, 1, false));
+        assert!(!may_retry(true, 0, 0, true));
+    }
+
+    #[test]
+    fn no_live_slot_when_empty_or_all_given_up_or_leaving() {
+        let given_up = view(SlotState::GivenUp, false);
+        assert!(no_live_slot([]));
+        assert!(no_live_slot([given_up, given_up]));
+        // A crashed slot is being respawned: it is still live.
+        assert!(!no_live_slot([given_up, view(SlotState::Crashed, false)]));
+        assert!(!no_live_slot([given_up, view(SlotState::Starting, false)]));
+        assert!(!no_live_slot([view(SlotState::Busy, true)]));
+        // A slot that leaves after its call takes no queued call: with the rest given up, the
+        // queue would wait forever.
+        let leaving = SlotView { state: SlotState::Busy, busy: true, retiring: true };
+        assert!(no_live_slot([given_up, leaving]));
+    }
+
+    #[test]
+    fn names_hide_the_given_up_distinction() {
+        assert_eq!(SlotState::GivenUp.as_str(), "crashed");
+        assert_eq!(SlotState::Crashed.as_str(), "crashed");
+    }
+
+    #[test]
+    fn retire_given_up_then_starting_then_idle_then_busy() {
+        let slots = [
+            view(SlotState::Busy, true),      // 0
+            view(SlotState::Idle, false),     // 1
+            view(SlotState::GivenUp, false),  // 2
+            view(SlotState::Starting, false), // 3
+            view(SlotState::Idle, false),     // 4
+        ];
+        assert_eq!(retire_order(&slots, 1), vec![(2, Retire::Now)]);
+        assert_eq!(retire_order(&slots, 2), vec![(3, Retire::Now), (2, Retire::Now)]);
+        // Among idle slots, the newest goes first.
+        assert_eq!(retire_order(&slots, 3), vec![(4, Retire::Now), (3, Retire::Now), (2, Retire::Now)]);
+        let all = retire_order(&slots, 5);
+        assert_eq!(all[4], (0, Retire::AfterCall));
+        assert_eq!(all.len(), 5);
+    }
+
+    #[test]
+    fn retiring_slots_are_skipped() {
+        let slots = [SlotView { state: SlotState::Busy, busy: true, retiring: true }, view(SlotState::Busy, true)];
+        assert_eq!(retire_order(&slots, 1), vec![(1, Retire::AfterCall)]);
+        assert_eq!(retire_order(&slots, 5), vec![(1, Retire::AfterCall)]);
+    }
+}

@@ -1,0 +1,14 @@
+//! Services, the pure part: the [`Service`] trait and the [`Instance`] that runs one through its
+//! life, the [`lifecycle`] state machine both placements share, and the built-in [`KvStore`].
+//! Hosting them in a worker or on the page is the edge's job (`worker-bridge`'s `services`).
+
+mod kv;
+pub mod lifecycle;
+mod service;
+#[cfg(feature = "test-ops")]
+mod testing;
+
+pub use kv::{KvMessage, KvStore};
+pub use service::{Health, Instance, Service, ServiceError};
+#[cfg(feature = "test-ops")]
+pub use testing::{Count, TestCounter};

@@ -1,0 +1,145 @@
+//! One call, from the moment the API layer accepts it until it settles: what to run ([`Task`]),
+//! the caller's side of it ([`Pending`]: reply channel, progress sink, cancel flag), the bridge's
+//! counters, and the errors every placement settles calls with. Both executors — the pool and
+//! the page — take [`Pending`] calls; neither knows the other.
+
+pub(crate) mod progress;
+
+use std::cell::Cell;
+
+use futures_channel::oneshot;
+use wasm_bindgen::JsValue;
+
+use crate::error::{Error, ErrorKind};
+use crate::io::source::Input;
+use crate::ops::Op;
+use crate::protocol::{OutputKind, RequestId};
+use crate::runtime::timer::AbortWatch;
+use crate::scheduler::Priority;
+use crate::shared::CancelBlock;
+use crate::status::CounterSnapshot;
+use progress::SharedSink;
+use worker_bridge_core::pool::may_retry;
+
+/// What to run and how.
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub(crate) op: Op,
+    /// Owned by the bridge: a private copy, the caller's buffer moved in (`transfer: true`), or
+    /// a `Blob`.
+    pub(crate) input: Input,
+    /// The container the output comes back in.
+    pub(crate) output: OutputKind,
+    pub(crate) priority: Priority,
+    pub(crate) deadline: Option<f64>,
+    /// Run-time limit, counted from when the call starts on a worker (queue time is not counted).
+    pub(crate) timeout_ms: Option<u32>,
+    /// How many times a call whose worker crashed may be run again.
+    pub(crate) retries: u32,
+    /// The caller moved its buffer in: it cannot be kept for a retry.
+    pub(crate) transferred: bool,
+}
+
+/// Largest byte input kept (copied when posting) so that a call can be retried after a crash.
+pub(crate) const RETRY_COPY_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// Where a call's result goes; dropping it unsent settles the caller with `TerminatedError`.
+pub(crate) type Reply = oneshot::Sender<Result<JsValue, Error>>;
+
+/// A call from submission until it settles.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) id: RequestId,
+    pub(crate) task: Task,
+    pub(crate) reply: Reply,
+    pub(crate) progress: Option<SharedSink>,
+    /// Which of the sink's blocks this call writes (a part of a call split across workers).
+    pub(crate) progress_part: usize,
+    /// Set when the caller can cancel; a worker watches it (shared memory) or is told (message).
+    pub(crate) cancel: Option<CancelBlock>,
+    /// `cancel` was made for this call (else it is the caller's, only read).
+    pub(crate) owns_cancel: bool,
+    /// The listener on the caller's `AbortSignal`; held only so that it is removed when the
+    /// call is dropped.
+    pub(crate) _watch: Option<AbortWatch>,
+    pub(crate) attempts: u32,
+}
+
+impl Pending {
+    /// Whether a crash of its worker may be answered by running it again. A retry needs the
+    /// input to survive the crash: a `Blob` always does; bytes only if a copy is kept, which the
+    /// main thread pays for, so only up to [`RETRY_COPY_LIMIT`] and never for moved inputs.
+    pub(crate) fn retryable(&self) -> bool {
+        let input_survives = match &self.task.input {
+            Input::Blob(_) => true,
+            Input::Bytes(b) => !self.task.transferred && u64::from(b.length()) <= RETRY_COPY_LIMIT,
+        };
+        may_retry(input_survives, self.attempts, self.task.retries, self.task.op.is_idempotent())
+    }
+
+    /// Sends the result (counting it) and drops the call's listeners.
+    pub(crate) fn settle(self, result: Result<JsValue, Error>, counters: &Counters) {
+        counters.record(&result);
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The bridge's counters, shared by both placements (a pool that falls back keeps counting).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    submitted: Cell<u32>,
+    completed: Cell<u32>,
+    failed: Cell<u32>,
+    cancelled: Cell<u32>,
+    timed_out: Cell<u32>,
+    retried: Cell<u32>,
+}
+
+impl Counters {
+    fn bump(cell: &Cell<u32>) {
+        cell.set(cell.get().saturating_add(1));
+    }
+
+    pub(crate) fn submitted(&self) {
+        Self::bump(&self.submitted);
+    }
+
+    pub(crate) fn retried(&self) {
+        Self::bump(&self.retried);
+    }
+
+    fn record(&self, result: &Result<JsValue, Error>) {
+        match result {
+            Ok(_) => Self::bump(&self.completed),
+            Err(e) if e.kind() == ErrorKind::Abort => Self::bump(&self.cancelled),
+            Err(e) if e.kind() == ErrorKind::Timeout => Self::bump(&self.timed_out),
+            Err(_) => Self::bump(&self.failed),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            submitted: self.submitted.get(),
+            completed: self.completed.get(),
+            failed: self.failed.get(),
+            cancelled: self.cancelled.get(),
+            timed_out: self.timed_out.get(),
+            retried: self.retried.get(),
+        }
+    }
+}
+
+/// Rejects a call because the bridge is gone.
+pub(crate) fn terminated() -> Error {
+    Error::new(ErrorKind::Terminated, "the bridge was terminated")
+}
+
+/// Rejects a call its caller aborted.
+pub(crate) fn aborted() -> Error {
+    Error::new(ErrorKind::Abort, "the call was aborted")
+}
+
+/// Rejects a call that ran past its limit.
+pub(crate) fn timed_out(ms: u32) -> Error {
+    Error::new(ErrorKind::Timeout, format!("the call did not finish within {ms} ms"))
+}

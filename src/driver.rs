@@ -1,0 +1,221 @@
+//! The one driver: runs a call's op to its end in whichever placement it is in. The step loop
+//! itself is `worker_bridge_core::ops::drive`; what differs between placements is only its
+//! [`Pace`] — how time is spent between steps — and where input comes from:
+//!
+//! - [`WorkerPace`]: a pool worker runs flat out. With a shared cancel flag it never yields and
+//!   parks on the flag through waits (a cancel wakes it); in message mode it gives its event loop
+//!   a turn every [`YIELD_EVERY_MS`] so a `Cancel` message can arrive.
+//! - [`PagePace`]: the main-thread fallback yields to the page every [`SLICE_MS`], so the page
+//!   stays responsive, and also stops for termination and the call's time limit.
+//!
+//! A fetch is not stepped (it is asynchronous anyway): [`run`] hands it to `io::network`.
+
+use std::future::Future;
+
+use wasm_bindgen::JsValue;
+
+use crate::call::{aborted, terminated, timed_out};
+use crate::error::Error;
+use crate::io::network;
+use crate::io::output::JsOutput;
+use crate::io::source::{Input, PageSource, WorkerSource};
+use crate::ops::{drive, Cancel, Env, Feed, Op, Pace, Progress, DEFAULT_CHUNK};
+use crate::protocol::{HttpMeta, OutputKind};
+use crate::runtime::cancel::LocalCancel;
+use crate::runtime::yielding::yield_to_page;
+use crate::shared::CancelBlock;
+
+/// Worker, message mode: how often a running op lets `Cancel` messages in.
+pub(crate) const YIELD_EVERY_MS: f64 = 16.0;
+/// Page: longest stretch of work between two yields (half a 60 Hz frame).
+pub(crate) const SLICE_MS: f64 = 8.0;
+/// Page: chunk size, small enough to check the clock often.
+const PAGE_CHUNK: usize = 256 * 1024;
+
+/// What a call produced.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The op's output, in the container the call asked for.
+    Body(JsValue),
+    /// A fetch: the response's metadata and body.
+    Http(HttpMeta, JsValue),
+}
+
+/// A call's cancel flags: the executor's own, and the caller's shared one if it has one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flags<'a> {
+    pub(crate) local: &'a LocalCancel,
+    pub(crate) shared: Option<&'a CancelBlock>,
+}
+
+impl Cancel for Flags<'_> {
+    fn is_cancelled(&self) -> bool {
+        self.local.is_cancelled() || self.shared.is_some_and(CancelBlock::is_cancelled)
+    }
+}
+
+/// A placement: its pace, and how it reads a call's input.
+pub(crate) trait Placement: Pace {
+    /// The placement's reader of `input`.
+    type Source: Feed;
+
+    /// # Errors
+    /// The input cannot be read here.
+    fn source(&self, input: &Input) -> Result<Self::Source, Error>;
+
+    /// The call's cancel flags.
+    fn flags(&self) -> Flags<'_>;
+}
+
+/// Runs `op` over `input` to the end, in `placement`'s pace.
+///
+/// # Errors
+/// The op's, the input's or the network's failures, or whatever the pace stops the call with.
+pub(crate) async fn run<P: Placement>(
+    op: &Op,
+    input: &Input,
+    output: OutputKind,
+    placement: &mut P,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Error> {
+    if let Op::Fetch(spec) = op {
+        let flags = placement.flags();
+        let (meta, body) = network::fetch(spec, input, progress, flags.local, flags.shared).await?;
+        return Ok(Outcome::Http(meta, body.into()));
+    }
+    let job = op.start()?;
+    let mut source = placement.source(input)?;
+    let mut out = JsOutput::default();
+    drive(job, &mut source, &Clock, placement, progress, &mut out).await?;
+    out.finish(output).map(Outcome::Body)
+}
+
+/// The page's or the worker's clock.
+struct Clock;
+
+impl Env for Clock {
+    fn now_ms(&self) -> f64 {
+        now_ms()
+    }
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn sleep(ms: f64) -> impl Future<Output = ()> {
+    gloo_timers::future::TimeoutFuture::new(ms.ceil() as u32)
+}
+
+/// A pool worker's pace (see the module docs).
+#[derive(Debug)]
+pub(crate) struct WorkerPace<'a> {
+    flags: Flags<'a>,
+    last_yield: f64,
+}
+
+impl<'a> WorkerPace<'a> {
+    pub(crate) fn new(local: &'a LocalCancel, shared: Option<&'a CancelBlock>) -> Self {
+        WorkerPace { flags: Flags { local, shared }, last_yield: now_ms() }
+    }
+}
+
+impl Pace for WorkerPace<'_> {
+    fn check(&mut self) -> Result<(), Error> {
+        if self.flags.is_cancelled() {
+            return Err(aborted());
+        }
+        Ok(())
+    }
+
+    async fn after_step(&mut self) {
+        if self.flags.shared.is_none() && now_ms() - self.last_yield >= YIELD_EVERY_MS {
+            sleep(0.0).await;
+            self.last_yield = now_ms();
+        }
+    }
+
+    async fn wait(&mut self, ms: f64) {
+        // Park on the shared cancel flag (a cancel wakes it); in message mode await a timer,
+        // which also lets a `Cancel` message in.
+        if !self.flags.shared.is_some_and(|block| block.wait(ms)) {
+            sleep(ms).await;
+            self.last_yield = now_ms();
+        }
+    }
+}
+
+impl Placement for WorkerPace<'_> {
+    type Source = WorkerSource;
+
+    fn source(&self, input: &Input) -> Result<WorkerSource, Error> {
+        WorkerSource::new(input, DEFAULT_CHUNK)
+    }
+
+    fn flags(&self) -> Flags<'_> {
+        self.flags
+    }
+}
+
+/// The page's pace (see the module docs).
+pub(crate) struct PagePace<'a> {
+    flags: Flags<'a>,
+    /// Whether the executor was terminated.
+    terminated: &'a dyn Fn() -> bool,
+    /// The call's time limit and when it started.
+    limit: Option<(u32, f64)>,
+    slice_start: f64,
+}
+
+impl std::fmt::Debug for PagePace<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagePace").field("limit", &self.limit).finish_non_exhaustive()
+    }
+}
+
+impl<'a> PagePace<'a> {
+    pub(crate) fn new(flags: Flags<'a>, terminated: &'a dyn Fn() -> bool, timeout_ms: Option<u32>) -> Self {
+        let now = now_ms();
+        PagePace { flags, terminated, limit: timeout_ms.map(|ms| (ms, now)), slice_start: now }
+    }
+}
+
+impl Pace for PagePace<'_> {
+    fn check(&mut self) -> Result<(), Error> {
+        if (self.terminated)() {
+            return Err(terminated());
+        }
+        if self.flags.is_cancelled() {
+            return Err(aborted());
+        }
+        match self.limit {
+            Some((limit, started)) if now_ms() - started >= f64::from(limit) => Err(timed_out(limit)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn after_step(&mut self) {
+        if now_ms() - self.slice_start >= SLICE_MS {
+            yield_to_page().await;
+            self.slice_start = now_ms();
+        }
+    }
+
+    async fn wait(&mut self, ms: f64) {
+        // Waiting costs the page nothing: await a timer, then start a fresh slice.
+        sleep(ms).await;
+        self.slice_start = now_ms();
+    }
+}
+
+impl Placement for PagePace<'_> {
+    type Source = PageSource;
+
+    fn source(&self, input: &Input) -> Result<PageSource, Error> {
+        Ok(PageSource::new(input, PAGE_CHUNK))
+    }
+
+    fn flags(&self) -> Flags<'_> {
+        self.flags
+    }
+}
