@@ -33,7 +33,7 @@ pub mod services;
 mod shared;
 mod worker_main;
 
-use worker_bridge_core::{error, status};
+use worker_bridge_core::{defaults, error, status};
 pub use worker_bridge_core::{nonce_guard, ops, protocol, scheduler};
 
 pub use bridge::{CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, ServicesFacade, WorkerBridge};

@@ -7,43 +7,38 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::input::opt_u64;
-use super::Core;
+use super::pipeline::Bridge;
+use crate::defaults;
 use crate::error::Error;
-use crate::ops::compression::{DEFAULT_LEVEL, DEFAULT_MAX_OUTPUT};
 use crate::ops::{Format, Op};
-use crate::runtime::js_error::to_js;
+use crate::protocol::OutputKind;
 
 /// Compression operations, run on the bridge's executor.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct CompressionFacade {
-    core: Rc<Core>,
+    bridge: Rc<Bridge>,
 }
 
 impl CompressionFacade {
-    pub(crate) fn new(core: Rc<Core>) -> Self {
-        CompressionFacade { core }
+    pub(crate) fn new(bridge: Rc<Bridge>) -> Self {
+        CompressionFacade { bridge }
     }
 
     fn compress(&self, format: Format, data: JsValue, options: JsValue) -> Promise {
-        let level = match opt_u64(&options, "level") {
-            Ok(level) => level.unwrap_or(u64::from(DEFAULT_LEVEL)),
-            Err(e) => return Promise::reject(&to_js(&e)),
-        };
-        if level > 9 {
-            return Promise::reject(&to_js(&Error::validation(format!("level must be 0..=9, got {level}"))));
-        }
-        self.core.call_extra(Op::Compress { format, level: level as u32 }, &data, &options, &["level"])
+        let op = opt_u64(&options, "level").and_then(|level| {
+            match level.unwrap_or(u64::from(defaults::COMPRESSION_LEVEL)) {
+                level @ 0..=9 => Ok(Op::Compress { format, level: level as u32 }),
+                level => Err(Error::validation(format!("level must be 0..=9, got {level}"))),
+            }
+        });
+        self.bridge.call(op, &data, &options, &["level"], OutputKind::Bytes)
     }
 
     fn decompress(&self, format: Format, data: JsValue, options: JsValue) -> Promise {
-        match opt_u64(&options, "maxOutputBytes") {
-            Ok(max) => {
-                let op = Op::Decompress { format, max_output: max.unwrap_or(DEFAULT_MAX_OUTPUT) };
-                self.core.call_extra(op, &data, &options, &["maxOutputBytes"])
-            }
-            Err(e) => Promise::reject(&to_js(&e)),
-        }
+        let op = opt_u64(&options, "maxOutputBytes")
+            .map(|max| Op::Decompress { format, max_output: max.unwrap_or(defaults::MAX_OUTPUT_BYTES) });
+        self.bridge.call(op, &data, &options, &["maxOutputBytes"], OutputKind::Bytes)
     }
 }
 

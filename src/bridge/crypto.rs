@@ -5,15 +5,15 @@ use std::rc::Rc;
 
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
-use super::input::{opt_bytes, opt_u64, owned_input, secret_bytes, CallOptions};
-use super::parts::{assemble, gather};
-use super::Core;
+use super::input::{opt_bytes, opt_u64, owned_input, secret_bytes};
+use super::pipeline::{promise, reject, Bridge};
+use crate::defaults;
 use crate::error::{Error, ErrorKind};
+use crate::io::output::assemble;
 use crate::io::source::Input;
 use crate::ops::aead::{check_key, check_key_and_nonce, KEY_LEN, NONCE_LEN, TAG_LEN};
-use crate::ops::stream_format::{plan_runs, Header, DEFAULT_CHUNK_SIZE, HEADER_LEN};
+use crate::ops::stream_format::{plan_runs, Header, HEADER_LEN};
 use crate::ops::{ChunkRun, Op, Secret};
 use crate::protocol::OutputKind;
 use crate::runtime::js_error::to_js;
@@ -22,12 +22,12 @@ use crate::runtime::js_error::to_js;
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct CryptoFacade {
-    core: Rc<Core>,
+    bridge: Rc<Bridge>,
 }
 
 impl CryptoFacade {
-    pub(crate) fn new(core: Rc<Core>) -> Self {
-        CryptoFacade { core }
+    pub(crate) fn new(bridge: Rc<Bridge>) -> Self {
+        CryptoFacade { bridge }
     }
 }
 
@@ -40,17 +40,13 @@ fn random(len: usize) -> Result<Uint8Array, JsValue> {
     Ok(Uint8Array::from(bytes.as_slice()))
 }
 
-fn reject(e: Error) -> Promise {
-    Promise::reject(&to_js(&e))
-}
-
 #[wasm_bindgen]
 impl CryptoFacade {
     /// SHA-256 of `data` (a `Uint8Array`, `ArrayBuffer`, view, `Blob` or `File`): a 32-byte
     /// `Uint8Array`. A `Blob`/`File` is read chunk by chunk in the worker.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn sha256(&self, data: JsValue, options: JsValue) -> Promise {
-        self.core.call(Op::Sha256, &data, &options)
+        self.bridge.call(Ok(Op::Sha256), &data, &options, &[], OutputKind::Bytes)
     }
 
     /// 32 random bytes from the platform CSPRNG: an AES-256 key.
@@ -70,20 +66,16 @@ impl CryptoFacade {
     /// bridge rejects with `NonceReuseError`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn encrypt(&self, data: JsValue, key: JsValue, nonce: JsValue, options: JsValue) -> Promise {
-        match self.gcm_op(&key, &nonce, &options, false) {
-            Ok(op) => self.core.call_extra(op, &data, &options, &["aad"]),
-            Err(e) => reject(e),
-        }
+        let op = self.gcm_op(&key, &nonce, &options, false);
+        self.bridge.call(op, &data, &options, &["aad"], OutputKind::Bytes)
     }
 
     /// Opens ciphertext ‖ tag; rejects with `AuthenticationError` (and no plaintext) when the
     /// tag does not verify.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn decrypt(&self, ciphertext: JsValue, key: JsValue, nonce: JsValue, options: JsValue) -> Promise {
-        match self.gcm_op(&key, &nonce, &options, true) {
-            Ok(op) => self.core.call_extra(op, &ciphertext, &options, &["aad"]),
-            Err(e) => reject(e),
-        }
+        let op = self.gcm_op(&key, &nonce, &options, true);
+        self.bridge.call(op, &ciphertext, &options, &["aad"], OutputKind::Bytes)
     }
 
     /// Seals `input` in the chunked stream format; a `Blob` by default (`{ output: 'bytes' }`
@@ -91,47 +83,38 @@ impl CryptoFacade {
     /// inputs are sealed in parallel across the pool's workers.
     #[wasm_bindgen(js_name = encryptFile, unchecked_return_type = "Promise<Blob | Uint8Array>")]
     pub fn encrypt_file(&self, input: JsValue, key: JsValue, options: JsValue) -> Promise {
-        let core = self.core.clone();
-        let prepared = (|| {
-            let opts = CallOptions::from_js(&options, &["chunkSize", "aad"])?;
-            core.check_open(&opts)?;
-            let key = secret_bytes(&key, "key")?;
-            check_key(&key)?;
-            let chunk = opt_u64(&options, "chunkSize")?.unwrap_or(u64::from(DEFAULT_CHUNK_SIZE));
+        let bridge = self.bridge.clone();
+        let submitted = (|| {
+            let opts = bridge.options(&options, &["chunkSize", "aad"])?;
+            let key = checked_key(&key)?;
+            let chunk = opt_u64(&options, "chunkSize")?.unwrap_or(u64::from(defaults::STREAM_CHUNK_SIZE));
             let header = Header::random(u32::try_from(chunk).unwrap_or(u32::MAX))?;
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
             let input = owned_input(&input, opts.transfer)?;
             let len = input.len();
-            let runs = plan_runs(len.div_ceil(chunk), core.parallelism(), MIN_CHUNKS_PER_PART);
-            let output = opts.output.unwrap_or(OutputKind::Blob);
-            let sink = core.sink_for(&opts, runs.len());
-            let last = runs.len() - 1;
-            let mut parts = Vec::with_capacity(runs.len());
-            for (k, run) in runs.into_iter().enumerate() {
-                let piece = input.slice(run.start * chunk, (run.end * chunk).min(len))?;
-                let op = Op::SealChunks(ChunkRun {
+            let run = |first_chunk, final_part| {
+                Op::SealChunks(ChunkRun {
                     key: Secret(key.clone()),
                     header: header.encode().to_vec(),
                     aad: aad.clone(),
-                    first_chunk: run.start as u32,
-                    final_part: k == last,
-                });
-                match core.submit_part(&opts, op, piece, output, sink.clone(), k) {
-                    Ok(part) => parts.push(part),
-                    Err(e) => return Err(abandon(&core, &parts, e)),
-                }
-            }
-            Ok((header, parts, output, sink))
+                    first_chunk,
+                    final_part,
+                })
+            };
+            let parts = split(
+                &bridge,
+                len.div_ceil(chunk),
+                |start, end| input.slice(start * chunk, (end * chunk).min(len)),
+                run,
+            )?;
+            let output = opts.output.unwrap_or(OutputKind::Blob);
+            Ok((header, bridge.submit_split(&opts, parts, output)?, output))
         })();
-        match prepared {
+        match submitted {
             Err(e) => reject(e),
-            Ok((header, parts, output, sink)) => future_to_promise(async move {
-                let outputs = gather(&core, parts).await.map_err(|e| to_js(&e))?;
-                if let Some(sink) = sink {
-                    sink.borrow_mut().finish();
-                }
-                assemble(Some(&header.encode()), outputs, output).map_err(|e| to_js(&e))
-            }),
+            Ok((header, outputs, output)) => {
+                promise(async move { assemble(Some(&header.encode()), outputs.await?, output) })
+            }
         }
     }
 
@@ -140,12 +123,10 @@ impl CryptoFacade {
     /// stream was truncated, reordered, extended or altered, or the key (or `aad`) is wrong.
     #[wasm_bindgen(js_name = decryptFile, unchecked_return_type = "Promise<Blob | Uint8Array>")]
     pub fn decrypt_file(&self, sealed: JsValue, key: JsValue, options: JsValue) -> Promise {
-        let core = self.core.clone();
+        let bridge = self.bridge.clone();
         let prepared = (|| {
-            let opts = CallOptions::from_js(&options, &["aad"])?;
-            core.check_open(&opts)?;
-            let key = secret_bytes(&key, "key")?;
-            check_key(&key)?;
+            let opts = bridge.options(&options, &["aad"])?;
+            let key = checked_key(&key)?;
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
             let input = owned_input(&sealed, opts.transfer)?;
             Ok((opts, key, aad, input))
@@ -154,43 +135,54 @@ impl CryptoFacade {
             Ok(p) => p,
             Err(e) => return reject(e),
         };
-        future_to_promise(async move {
-            let run = async {
-                let head = read_head(&input).await?;
-                // The caller may have aborted (or terminated the bridge) while the header was read.
-                core.check_open(&opts)?;
-                let header = Header::decode(&head)?;
-                let sealed_chunk = u64::from(header.chunk_size) + TAG_LEN as u64;
-                let body = input.len() - HEADER_LEN as u64;
-                let runs = plan_runs(body.div_ceil(sealed_chunk), core.parallelism(), MIN_CHUNKS_PER_PART);
-                let output = opts.output.unwrap_or(OutputKind::Blob);
-                let sink = core.sink_for(&opts, runs.len());
-                let last = runs.len() - 1;
-                let mut parts = Vec::with_capacity(runs.len());
-                for (k, run) in runs.into_iter().enumerate() {
-                    let start = HEADER_LEN as u64 + run.start * sealed_chunk;
-                    let end = (HEADER_LEN as u64 + run.end * sealed_chunk).min(input.len());
-                    let op = Op::OpenChunks(ChunkRun {
-                        key: Secret(key.clone()),
-                        header: head.clone(),
-                        aad: aad.clone(),
-                        first_chunk: run.start as u32,
-                        final_part: k == last,
-                    });
-                    match core.submit_part(&opts, op, input.slice(start, end)?, output, sink.clone(), k) {
-                        Ok(part) => parts.push(part),
-                        Err(e) => return Err(abandon(&core, &parts, e)),
-                    }
-                }
-                let outputs = gather(&core, parts).await?;
-                if let Some(sink) = sink {
-                    sink.borrow_mut().finish();
-                }
-                assemble(None, outputs, output)
+        promise(async move {
+            let head = read_head(&input).await?;
+            // The caller may have aborted (or terminated the bridge) while the header was read.
+            bridge.check_open(&opts)?;
+            let header = Header::decode(&head)?;
+            let sealed_chunk = u64::from(header.chunk_size) + TAG_LEN as u64;
+            let (body_start, len) = (HEADER_LEN as u64, input.len());
+            let run = |first_chunk, final_part| {
+                Op::OpenChunks(ChunkRun {
+                    key: Secret(key.clone()),
+                    header: head.clone(),
+                    aad: aad.clone(),
+                    first_chunk,
+                    final_part,
+                })
             };
-            run.await.map_err(|e| to_js(&e))
+            let piece = |start: u64, end: u64| {
+                input.slice(body_start + start * sealed_chunk, (body_start + end * sealed_chunk).min(len))
+            };
+            let parts = split(&bridge, (len - body_start).div_ceil(sealed_chunk), piece, run)?;
+            let output = opts.output.unwrap_or(OutputKind::Blob);
+            assemble(None, bridge.submit_split(&opts, parts, output)?.await?, output)
         })
     }
+}
+
+/// A stream of `chunks` chunks cut into runs of whole chunks, one per worker (at least
+/// [`MIN_CHUNKS_PER_PART`] each): the op for each run (`op(first_chunk, final_part)`) and its
+/// piece of the input (`piece(start_chunk, end_chunk)`).
+fn split(
+    bridge: &Bridge,
+    chunks: u64,
+    piece: impl Fn(u64, u64) -> Result<Input, Error>,
+    op: impl Fn(u32, bool) -> Op,
+) -> Result<Vec<(Op, Input)>, Error> {
+    let runs = plan_runs(chunks, bridge.parallelism(), MIN_CHUNKS_PER_PART);
+    let last = runs.len() - 1;
+    runs.into_iter()
+        .enumerate()
+        .map(|(k, run)| Ok((op(run.start as u32, k == last), piece(run.start, run.end)?)))
+        .collect()
+}
+
+/// The caller's key, checked: 32 bytes.
+fn checked_key(key: &JsValue) -> Result<Vec<u8>, Error> {
+    let key = secret_bytes(key, "key")?;
+    check_key(&key)?;
+    Ok(key)
 }
 
 impl CryptoFacade {
@@ -206,18 +198,10 @@ impl CryptoFacade {
             Ok(Op::Decrypt { key: Secret(key), nonce, aad })
         } else {
             check_key_and_nonce(&key, &nonce)?;
-            self.core.record_nonce(&key, &nonce)?;
+            self.bridge.record_nonce(&key, &nonce)?;
             Ok(Op::Encrypt { key: Secret(key), nonce, aad })
         }
     }
-}
-
-/// A later part could not be queued (a full queue): cancel the parts already running.
-fn abandon<F>(core: &Core, parts: &[(crate::protocol::RequestId, F)], error: Error) -> Error {
-    for (id, _) in parts {
-        core.cancel(*id);
-    }
-    error
 }
 
 /// The first [`HEADER_LEN`] bytes of a sealed stream.

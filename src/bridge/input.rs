@@ -5,6 +5,7 @@ use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
+use crate::defaults;
 use crate::error::Error;
 use crate::io::source::Input;
 use crate::protocol::OutputKind;
@@ -49,9 +50,6 @@ pub(crate) struct CallOptions {
 const CALL_KEYS: &[&str] =
     &["output", "transfer", "priority", "deadline", "timeoutMs", "retries", "signal", "onProgress", "progress"];
 
-/// Most retries a call may ask for.
-pub(crate) const MAX_RETRIES: u32 = 10;
-
 impl CallOptions {
     /// Parses the common options; `extra` names the op-specific keys the facade reads itself.
     pub(crate) fn from_js(value: &JsValue, extra: &[&str]) -> Result<Self, Error> {
@@ -73,8 +71,8 @@ impl CallOptions {
                 return Err(Error::validation("deadline must be a timestamp in milliseconds"));
             }
         }
-        if options.retries.is_some_and(|r| r > MAX_RETRIES) {
-            return Err(Error::validation(format!("retries must be at most {MAX_RETRIES}")));
+        if options.retries.is_some_and(|r| r > defaults::MAX_RETRIES) {
+            return Err(Error::validation(format!("retries must be at most {}", defaults::MAX_RETRIES)));
         }
         if value.is_undefined() || value.is_null() {
             return Ok(options);

@@ -6,15 +6,13 @@ use std::rc::Rc;
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
-use super::input::{absolute_url, field, owned_input, CallOptions};
-use super::Core;
+use super::input::{absolute_url, field, owned_input};
+use super::pipeline::{promise, reject, Bridge};
 use crate::error::Error;
 use crate::io::source::Input;
 use crate::ops::{FetchSpec, Op};
 use crate::protocol::OutputKind;
-use crate::runtime::js_error::to_js;
 
 const FETCH_KEYS: &[&str] = &["method", "headers", "body", "sha256", "throwHttpErrors"];
 
@@ -22,12 +20,12 @@ const FETCH_KEYS: &[&str] = &["method", "headers", "body", "sha256", "throwHttpE
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct NetworkFacade {
-    core: Rc<Core>,
+    bridge: Rc<Bridge>,
 }
 
 impl NetworkFacade {
-    pub(crate) fn new(core: Rc<Core>) -> Self {
-        NetworkFacade { core }
+    pub(crate) fn new(bridge: Rc<Bridge>) -> Self {
+        NetworkFacade { bridge }
     }
 }
 
@@ -42,10 +40,9 @@ impl NetworkFacade {
         unchecked_return_type = "Promise<{ status: number, statusText: string, url: string, headers: Record<string, string>, body: Uint8Array, sha256?: Uint8Array }>"
     )]
     pub fn fetch(&self, url: String, options: JsValue) -> Promise {
-        let core = self.core.clone();
+        let bridge = self.bridge.clone();
         let submitted = (|| {
-            let opts = CallOptions::from_js(&options, FETCH_KEYS)?;
-            core.check_open(&opts)?;
+            let opts = bridge.options(&options, FETCH_KEYS)?;
             let field = |k: &str| field(&options, k);
             let method = match field("method").as_string() {
                 Some(m) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()) => m.to_ascii_uppercase(),
@@ -74,12 +71,11 @@ impl NetworkFacade {
                 sha256: flag("sha256", false)?,
                 throw_http_errors: flag("throwHttpErrors", true)?,
             };
-            let sink = core.sink_for(&opts, 1);
-            core.submit_part(&opts, Op::Fetch(spec), input, OutputKind::Bytes, sink, 0)
+            bridge.submit(&opts, Op::Fetch(spec), input, OutputKind::Bytes)
         })();
         match submitted {
-            Ok((_, result)) => future_to_promise(async move { result.await.map_err(|e| to_js(&e)) }),
-            Err(e) => Promise::reject(&to_js(&e)),
+            Ok(result) => promise(result),
+            Err(e) => reject(e),
         }
     }
 }

@@ -9,6 +9,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::input::{absolute_url, field, milliseconds, parse_options};
+use super::pipeline::{promise, reject};
+use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::runtime::js_error::to_js;
@@ -87,17 +89,6 @@ fn param_events(params: &JsValue) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
-fn promise<F>(f: F) -> Promise
-where
-    F: std::future::Future<Output = Result<JsValue, Error>> + 'static,
-{
-    future_to_promise(async move { f.await.map_err(|e| to_js(&e)) })
-}
-
-fn reject(e: Error) -> Promise {
-    Promise::reject(&to_js(&e))
-}
-
 /// What `register` was given: `{ rust: name }` (a Rust service registered in this module), or
 /// a handler module's URL as `{ module }`, a `URL` or a string.
 fn definition(definition: &JsValue) -> Result<Definition, Error> {
@@ -134,13 +125,14 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
             return Err(Error::validation(format!("restart must be 'never' or 'on-failure', got {other:?}")))
         }
     };
+    let ms = |value: Option<f64>, default: u32, what: &str| value.map_or(Ok(default), |ms| milliseconds(ms, what));
     Ok(ServiceOptions {
         placement: o.placement,
-        start_timeout_ms: o.start_timeout_ms.map_or(Ok(10_000), |ms| milliseconds(ms, "startTimeoutMs"))?,
-        stop_timeout_ms: o.stop_timeout_ms.map_or(Ok(10_000), |ms| milliseconds(ms, "stopTimeoutMs"))?,
+        start_timeout_ms: ms(o.start_timeout_ms, defaults::SERVICE_START_TIMEOUT_MS, "startTimeoutMs")?,
+        stop_timeout_ms: ms(o.stop_timeout_ms, defaults::SERVICE_STOP_TIMEOUT_MS, "stopTimeoutMs")?,
         restart_on_failure,
-        max_restarts: o.max_restarts.unwrap_or(3),
-        health_interval_ms: o.health_interval_ms.map_or(Ok(0), |ms| milliseconds(ms, "healthIntervalMs"))?,
+        max_restarts: o.max_restarts.unwrap_or(defaults::SERVICE_MAX_RESTARTS),
+        health_interval_ms: ms(o.health_interval_ms, defaults::SERVICE_HEALTH_INTERVAL_MS, "healthIntervalMs")?,
     })
 }
 

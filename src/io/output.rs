@@ -3,7 +3,7 @@
 //! the output. At the end the pieces become one `Uint8Array` or a `Blob` (no further copy).
 
 use js_sys::{Array, Uint8Array};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
 use crate::ops::Sink;
@@ -79,5 +79,25 @@ impl Sink for JsOutput {
             }
         }
         Ok(())
+    }
+}
+
+/// `head ‖ parts…` as one `Blob` (no copy) or one `Uint8Array`.
+pub(crate) fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: OutputKind) -> Result<JsValue, Error> {
+    let all = Array::new();
+    if let Some(head) = head {
+        all.push(&Uint8Array::from(head));
+    }
+    for part in parts {
+        all.push(&part);
+    }
+    match output {
+        OutputKind::Blob => web_sys::Blob::new_with_blob_sequence(&all)
+            .map(JsValue::from)
+            .map_err(|_| Error::validation("the browser could not build the output Blob")),
+        OutputKind::Bytes => {
+            let pieces: Vec<Uint8Array> = all.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).collect();
+            concat(&pieces).map(JsValue::from)
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! reach JavaScript; every module is tested natively with `cargo test`.
 #![forbid(unsafe_code)]
 
+pub mod defaults;
 pub mod error;
 pub mod nonce_guard;
 pub mod ops;

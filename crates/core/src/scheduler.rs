@@ -36,9 +36,6 @@ pub enum Strategy {
     LeastBusy,
 }
 
-/// Default bound on waiting calls.
-pub const DEFAULT_MAX_QUEUE: usize = 10_000;
-
 /// Sort key: priority, then deadline (`u64::MAX` = none), then arrival.
 type Key = (Priority, u64, u64);
 

@@ -26,11 +26,6 @@ pub enum Format {
     Zlib,
 }
 
-/// Default compression level.
-pub const DEFAULT_LEVEL: u32 = 6;
-/// Default decompressed-size limit: 512 MiB.
-pub const DEFAULT_MAX_OUTPUT: u64 = 512 * 1024 * 1024;
-
 enum Encoder {
     Gzip(GzEncoder<Vec<u8>>),
     Deflate(DeflateEncoder<Vec<u8>>),

@@ -37,8 +37,6 @@ pub const PREFIX_LEN: usize = 7;
 pub const MIN_CHUNK: u32 = 64 * 1024;
 /// Largest chunk size allowed.
 pub const MAX_CHUNK: u32 = 16 * 1024 * 1024;
-/// Chunk size when the caller names none.
-pub const DEFAULT_CHUNK_SIZE: u32 = 1024 * 1024;
 const INFO: &[u8] = b"worker-bridge stream v1";
 
 /// The parsed header.

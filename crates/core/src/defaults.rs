@@ -1,0 +1,38 @@
+//! Every option default and limit a caller can meet, in one place. The API layer reads its
+//! defaults from here; the typings (`js/index.d.ts`) and the README quote them, and
+//! `tests/sources_of_truth.rs` checks that they quote these values.
+
+/// `WorkerBridge.create({ timeoutMs })`: a call's run-time limit (0 = none).
+pub const TIMEOUT_MS: u32 = 60_000;
+/// `WorkerBridge.create({ retries })`: re-runs of a call whose worker crashed.
+pub const RETRIES: u32 = 1;
+/// Most retries a bridge or a call may ask for.
+pub const MAX_RETRIES: u32 = 10;
+/// `WorkerBridge.create({ healthIntervalMs })`: ping idle workers this often (0 = never).
+pub const HEALTH_INTERVAL_MS: u32 = 5_000;
+/// `WorkerBridge.create({ cancelGraceMs })`: how long an aborted call's worker gets to stop
+/// before it is replaced.
+pub const CANCEL_GRACE_MS: u32 = 250;
+/// `WorkerBridge.create({ maxQueue })`: calls waiting for a worker.
+pub const MAX_QUEUE: usize = 10_000;
+/// Largest pool a bridge will spawn (`poolSize`, `resize`): beyond this, workers cost memory
+/// without adding cores. The default size is `max(1, hardwareConcurrency - 1)`.
+pub const MAX_POOL_SIZE: u32 = 64;
+
+/// `compression.gzip(data, { level })` and friends.
+pub const COMPRESSION_LEVEL: u32 = 6;
+/// `compression.gunzip(data, { maxOutputBytes })` and friends: a decompression bomb stops here.
+pub const MAX_OUTPUT_BYTES: u64 = 512 * 1024 * 1024;
+/// `crypto.encryptFile(input, key, { chunkSize })`: plaintext bytes per sealed chunk.
+pub const STREAM_CHUNK_SIZE: u32 = 1024 * 1024;
+/// `file.chunkPlan(file, { chunkSize })`: bytes per planned piece.
+pub const PLAN_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
+
+/// `services.register(name, def, { startTimeoutMs })`.
+pub const SERVICE_START_TIMEOUT_MS: u32 = 10_000;
+/// `services.register(name, def, { stopTimeoutMs })`.
+pub const SERVICE_STOP_TIMEOUT_MS: u32 = 10_000;
+/// `services.register(name, def, { maxRestarts })`, with `restart: 'on-failure'`.
+pub const SERVICE_MAX_RESTARTS: u32 = 3;
+/// `services.register(name, def, { healthIntervalMs })` (0 = no health checks).
+pub const SERVICE_HEALTH_INTERVAL_MS: u32 = 0;

@@ -1,0 +1,105 @@
+//! `WorkerBridge.create(options)`: the options as JavaScript passes them, validated into the
+//! [`Settings`] a bridge starts with. Every default comes from `worker_bridge_core::defaults`.
+
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+
+use super::input::{milliseconds, parse_options};
+use crate::defaults;
+use crate::error::Error;
+use crate::executor::Fallback;
+use crate::pool::PoolConfig;
+use crate::scheduler::Strategy;
+
+/// `WorkerBridge.create(options)`, as passed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct CreateOptions {
+    pool_size: Option<u32>,
+    fallback: Fallback,
+    strategy: Strategy,
+    max_queue: Option<u32>,
+    timeout_ms: Option<f64>,
+    retries: Option<u32>,
+    health_interval_ms: Option<f64>,
+    cancel_grace_ms: Option<f64>,
+}
+
+const KEYS: &[&str] =
+    &["poolSize", "fallback", "strategy", "maxQueue", "timeoutMs", "retries", "healthIntervalMs", "cancelGraceMs"];
+
+/// What a bridge starts with.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) pool: PoolConfig,
+    pub(crate) fallback: Fallback,
+    /// Per-call default; 0 = none.
+    pub(crate) timeout_ms: u32,
+    pub(crate) retries: u32,
+}
+
+impl Settings {
+    /// Reads and checks `options` (`undefined` for every default).
+    ///
+    /// # Errors
+    /// `ValidationError` for an unknown key or a value out of range.
+    pub(crate) fn from_js(options: &JsValue) -> Result<Settings, Error> {
+        Self::from_options(parse_options(options, "WorkerBridge options", KEYS, &[])?)
+    }
+
+    /// Every default.
+    pub(crate) fn defaults() -> Result<Settings, Error> {
+        Self::from_options(CreateOptions::default())
+    }
+
+    fn from_options(options: CreateOptions) -> Result<Settings, Error> {
+        let max_queue = options.max_queue.map_or(defaults::MAX_QUEUE, |n| n as usize);
+        if max_queue == 0 {
+            return Err(Error::validation("maxQueue must be at least 1"));
+        }
+        let size = match options.pool_size {
+            Some(n) => check_pool_size(n, "poolSize")?,
+            None => default_pool_size(),
+        };
+        let retries = options.retries.unwrap_or(defaults::RETRIES);
+        if retries > defaults::MAX_RETRIES {
+            return Err(Error::validation(format!("retries must be at most {}", defaults::MAX_RETRIES)));
+        }
+        let ms = |value: Option<f64>, default: u32, what: &str| value.map_or(Ok(default), |ms| milliseconds(ms, what));
+        Ok(Settings {
+            pool: PoolConfig {
+                size: size as usize,
+                strategy: options.strategy,
+                max_queue,
+                health_interval_ms: ms(options.health_interval_ms, defaults::HEALTH_INTERVAL_MS, "healthIntervalMs")?,
+                cancel_grace_ms: ms(options.cancel_grace_ms, defaults::CANCEL_GRACE_MS, "cancelGraceMs")?,
+            },
+            fallback: options.fallback,
+            timeout_ms: ms(options.timeout_ms, defaults::TIMEOUT_MS, "timeoutMs")?,
+            retries,
+        })
+    }
+}
+
+/// `n` if it is a pool size a bridge will run (`what` names the option in the error).
+///
+/// # Errors
+/// `ValidationError` outside `1..=MAX_POOL_SIZE`.
+pub(crate) fn check_pool_size(n: u32, what: &str) -> Result<u32, Error> {
+    if (1..=defaults::MAX_POOL_SIZE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(Error::validation(format!("{what} must be 1..={}, got {n}", defaults::MAX_POOL_SIZE)))
+    }
+}
+
+/// `max(1, hardwareConcurrency - 1)`: leave a core for the page.
+fn default_pool_size() -> u32 {
+    let global = js_sys::global();
+    let cores = js_sys::Reflect::get(&global, &"navigator".into())
+        .and_then(|n| js_sys::Reflect::get(&n, &"hardwareConcurrency".into()))
+        .ok()
+        .and_then(|c| c.as_f64())
+        .unwrap_or(2.0) as u32;
+    cores.saturating_sub(1).clamp(1, defaults::MAX_POOL_SIZE)
+}

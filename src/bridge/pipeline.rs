@@ -1,0 +1,281 @@
+//! The one call pipeline every facade method goes through:
+//!
+//! 1. **prepare** — parse the call options (plus the facade's own keys), refuse a call on a
+//!    terminated bridge or with an already-aborted signal, take ownership of the input;
+//! 2. **submit** — build the [`Pending`] call (its id, progress sink, cancel flag, the caller's
+//!    `AbortSignal` watch) and queue it on the executor, now, so queue order is call order;
+//! 3. **promise** — the JavaScript `Promise` that settles with the output, or with a named
+//!    `Error`.
+//!
+//! [`Bridge::call`] runs all three for a plain call. A call split into parts that run on several
+//! workers at once (sealing or opening a large file) submits each part through the same step 2
+//! with [`Bridge::submit_split`], which also waits for every part and cancels the rest when one
+//! fails. Argument errors reject the promise rather than throw, so callers handle one failure
+//! path.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::{Rc, Weak};
+
+use futures_channel::oneshot;
+use js_sys::Promise;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::input::{owned_input, CallOptions};
+use super::options::Settings;
+use crate::call::progress::{ProgressSink, SharedSink};
+use crate::call::{aborted, terminated, Counters, Pending, Task};
+use crate::error::Error;
+use crate::events::EventHub;
+use crate::executor::Executor;
+use crate::io::source::Input;
+use crate::nonce_guard::NonceGuard;
+use crate::ops::Op;
+use crate::protocol::{OutputKind, RequestId};
+use crate::runtime::js_error::to_js;
+use crate::runtime::timer::AbortWatch;
+use crate::services::Registry;
+use crate::shared::{CancelBlock, ProgressBlock};
+
+/// What the bridge and its facades share.
+#[derive(Debug)]
+pub(crate) struct Bridge {
+    pub(crate) executor: Executor,
+    pub(crate) events: Rc<EventHub>,
+    pub(crate) services: Registry,
+    nonces: RefCell<NonceGuard>,
+    /// Per-call default; 0 = none.
+    timeout_ms: u32,
+    retries: u32,
+}
+
+/// A call that passed step 1: its options and its input, owned.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) options: CallOptions,
+    pub(crate) input: Input,
+}
+
+/// A queued call's output, once it settles.
+pub(crate) type Output = Result<JsValue, Error>;
+
+/// Step 3: the promise of `result`, its error a named JS `Error`.
+pub(crate) fn promise(result: impl Future<Output = Output> + 'static) -> Promise {
+    future_to_promise(async move { result.await.map_err(|e| to_js(&e)) })
+}
+
+/// A promise already rejected with `error`.
+pub(crate) fn reject(error: Error) -> Promise {
+    Promise::reject(&to_js(&error))
+}
+
+impl Bridge {
+    /// Starts the executor (the pool, or the main thread) with validated settings.
+    ///
+    /// # Errors
+    /// Whatever the executor's start reports (`NotSupportedError` without workers and without
+    /// fallback).
+    pub(crate) async fn create(settings: Settings) -> Result<Bridge, Error> {
+        let counters = Rc::new(Counters::default());
+        let events = Rc::new(EventHub::default());
+        let executor = Executor::start(settings.pool, settings.fallback, counters, events.clone()).await?;
+        Ok(Bridge {
+            executor,
+            services: Registry::new(events.clone()),
+            events,
+            nonces: RefCell::default(),
+            timeout_ms: settings.timeout_ms,
+            retries: settings.retries,
+        })
+    }
+
+    /// Steps 1 to 3 for one call of `op` over `data`; `extra` names the option keys the facade
+    /// reads itself, `output` the container the result comes in unless the caller names one.
+    /// `op` is the facade's own validation of its arguments, which comes first.
+    pub(crate) fn call(
+        self: &Rc<Self>,
+        op: Result<Op, Error>,
+        data: &JsValue,
+        options: &JsValue,
+        extra: &[&str],
+        output: OutputKind,
+    ) -> Promise {
+        let submitted = op.and_then(|op| {
+            let prepared = self.prepare(data, options, extra)?;
+            self.submit(&prepared.options, op, prepared.input, output)
+        });
+        match submitted {
+            Ok(result) => promise(result),
+            Err(e) => reject(e),
+        }
+    }
+
+    /// Step 1 (see the module docs).
+    ///
+    /// # Errors
+    /// `ValidationError` for bad options or input, `TerminatedError`, `AbortError`.
+    pub(crate) fn prepare(&self, data: &JsValue, options: &JsValue, extra: &[&str]) -> Result<Prepared, Error> {
+        let options = self.options(options, extra)?;
+        let input = owned_input(data, options.transfer)?;
+        Ok(Prepared { options, input })
+    }
+
+    /// The options part of step 1, for facades that build the input themselves.
+    ///
+    /// # Errors
+    /// `ValidationError` for bad options, `TerminatedError`, `AbortError`.
+    pub(crate) fn options(&self, options: &JsValue, extra: &[&str]) -> Result<CallOptions, Error> {
+        let options = CallOptions::from_js(options, extra)?;
+        self.check_open(&options)?;
+        Ok(options)
+    }
+
+    /// Step 2 for a call in one part.
+    ///
+    /// # Errors
+    /// `QueueFullError` or `TerminatedError`.
+    pub(crate) fn submit(
+        self: &Rc<Self>,
+        options: &CallOptions,
+        op: Op,
+        input: Input,
+        output: OutputKind,
+    ) -> Result<impl Future<Output = Output>, Error> {
+        let sink = self.sink_for(options, 1);
+        self.submit_part(options, op, input, output, sink, 0).map(|(_, result)| result)
+    }
+
+    /// Step 2 for a call split into `parts` (an op and its piece of the input each): queues
+    /// every part now and returns the future of their outputs, in order. When one part fails the
+    /// parts still running are cancelled and that failure is the result, so no partial output
+    /// escapes; progress reaches 100 only when every part is done.
+    ///
+    /// # Errors
+    /// `QueueFullError` or `TerminatedError` (the parts already queued are cancelled).
+    pub(crate) fn submit_split(
+        self: &Rc<Self>,
+        options: &CallOptions,
+        parts: Vec<(Op, Input)>,
+        output: OutputKind,
+    ) -> Result<impl Future<Output = Result<Vec<JsValue>, Error>>, Error> {
+        let sink = self.sink_for(options, parts.len());
+        let mut queued = Vec::with_capacity(parts.len());
+        for (k, (op, piece)) in parts.into_iter().enumerate() {
+            match self.submit_part(options, op, piece, output, sink.clone(), k) {
+                Ok(part) => queued.push(part),
+                Err(e) => {
+                    for (id, _) in &queued {
+                        self.executor.cancel(*id);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let bridge = self.clone();
+        Ok(async move {
+            let ids: Vec<RequestId> = queued.iter().map(|(id, _)| *id).collect();
+            let mut outputs = Vec::with_capacity(queued.len());
+            for (k, (_, part)) in queued.into_iter().enumerate() {
+                match part.await {
+                    Ok(out) => outputs.push(out),
+                    Err(e) => {
+                        for id in &ids[k + 1..] {
+                            bridge.executor.cancel(*id);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            if let Some(sink) = sink {
+                sink.borrow_mut().finish();
+            }
+            Ok(outputs)
+        })
+    }
+
+    /// How many parts a splittable call may run in: the pool's workers, or 1 on the main thread.
+    pub(crate) fn parallelism(&self) -> usize {
+        self.executor.parallelism()
+    }
+
+    /// Records an encryption's (key, nonce) pair, refusing one used before.
+    ///
+    /// # Errors
+    /// `NonceReuseError`.
+    pub(crate) fn record_nonce(&self, key: &[u8], nonce: &[u8]) -> Result<(), Error> {
+        self.nonces.borrow_mut().check_and_record(key, nonce)
+    }
+
+    /// Rejects a call on a terminated bridge or with an already-aborted signal.
+    ///
+    /// # Errors
+    /// `TerminatedError`, `AbortError`.
+    pub(crate) fn check_open(&self, options: &CallOptions) -> Result<(), Error> {
+        if self.executor.is_terminated() {
+            return Err(terminated());
+        }
+        if options.signal.as_ref().is_some_and(|s| s.aborted())
+            || options.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+        {
+            return Err(aborted());
+        }
+        Ok(())
+    }
+
+    /// The progress sink for a call run in `parts` parts, if the caller watches progress.
+    fn sink_for(&self, options: &CallOptions, parts: usize) -> Option<SharedSink> {
+        if options.on_progress.is_none() && options.progress.is_none() {
+            return None;
+        }
+        Some(match (&options.progress, parts) {
+            (Some(block), 1) => ProgressSink::new(block.clone(), options.on_progress.clone()),
+            (None, 1) => ProgressSink::new(ProgressBlock::new(true), options.on_progress.clone()),
+            // A SharedProgress is one block; a split call reports through `onProgress` only.
+            (_, n) => ProgressSink::with_parts(n, options.on_progress.clone()),
+        })
+    }
+
+    /// Queues one call (or one part of a split call); returns its id and its result.
+    fn submit_part(
+        self: &Rc<Self>,
+        options: &CallOptions,
+        op: Op,
+        input: Input,
+        output: OutputKind,
+        progress: Option<SharedSink>,
+        progress_part: usize,
+    ) -> Result<(RequestId, impl Future<Output = Output>), Error> {
+        let id = RequestId::random();
+        // A caller's SharedCancellation is watched, never written: the bridge's own cancels
+        // (a sibling part failed) must not cancel the caller's other calls on the same token.
+        let (cancel, owns_cancel) = match (&options.cancel, &options.signal) {
+            (Some(block), _) => (Some(block.clone()), false),
+            (None, Some(_)) => (Some(CancelBlock::new(true)), true),
+            (None, None) => (None, false),
+        };
+        let watch = options.signal.clone().map(|signal| {
+            let bridge: Weak<Bridge> = Rc::downgrade(self);
+            AbortWatch::new(signal, move || {
+                if let Some(bridge) = bridge.upgrade() {
+                    bridge.executor.cancel(id);
+                }
+            })
+        });
+        let timeout_ms = options.timeout_ms.unwrap_or(self.timeout_ms);
+        let task = Task {
+            op,
+            input,
+            output: options.output.unwrap_or(output),
+            priority: options.priority,
+            deadline: options.deadline,
+            timeout_ms: (timeout_ms > 0).then_some(timeout_ms),
+            retries: options.retries.unwrap_or(self.retries),
+            transferred: options.transfer,
+        };
+        let (reply, result) = oneshot::channel();
+        let pending =
+            Pending { id, task, reply, progress, progress_part, cancel, owns_cancel, _watch: watch, attempts: 0 };
+        self.executor.submit(pending, result).map(|f| (id, f))
+    }
+}
