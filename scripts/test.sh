@@ -11,15 +11,18 @@ export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-180}"
 step() { printf '\n== %s\n' "$*"; }
 
 step "cargo fmt --check"
-cargo fmt --check
+cargo fmt --all --check
 step "cargo clippy (native and wasm32)"
-cargo clippy --all-targets -- -D warnings
-cargo clippy --all-targets --features test-ops -- -D warnings
-cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
-cargo clippy --target wasm32-unknown-unknown --all-targets --features test-ops -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features test-ops -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --workspace --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --workspace --all-targets --features test-ops -- -D warnings
 
-step "native tests (cargo test)"
-cargo test --features test-ops
+step "cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features test-ops
+
+step "native tests (cargo test), the layering check among them"
+cargo test --workspace --features test-ops
 
 # The test-only ops (echo, sleep, spin, panic, progress) are compiled in for these runs only.
 BROWSER_TESTS="web web_pool web_handlers web_services"
