@@ -2,6 +2,7 @@
 // around a stall in the test runner's HTTP server.
 //
 //   node scripts/browser-tests.mjs web web_pool ... -- --features test-ops [-- --nocapture filter]
+//   node scripts/browser-tests.mjs --crate examples/rust-service web     # another crate's tests
 //
 // The stall: wasm-bindgen-test-runner 0.2.130 serves the page with tiny_http 0.12, which hands
 // each new connection to a thread pool. By our reading of its TaskPool, when two connections
@@ -24,6 +25,8 @@ import http from 'node:http';
 import net from 'node:net';
 
 const args = process.argv.slice(2);
+// The crate whose tests run (its directory is also what the test runner serves).
+const crateDir = args[0] === '--crate' ? args.splice(0, 2)[1] : '.';
 const split = args.indexOf('--');
 const files = split < 0 ? args : args.slice(0, split);
 const cargoArgs = split < 0 ? [] : args.slice(split + 1);
@@ -63,7 +66,11 @@ async function runOnce(file) {
   const child = spawn(
     'wasm-pack',
     ['test', '--headless', '--chrome', '--mode', 'no-install', '--', '--test', file, ...cargoArgs],
-    { env: { ...process.env, WASM_BINDGEN_TEST_ADDRESS: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: crateDir,
+      env: { ...process.env, WASM_BINDGEN_TEST_ADDRESS: `127.0.0.1:${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let output = '';
   let started = false;
