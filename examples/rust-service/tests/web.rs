@@ -105,8 +105,14 @@ async fn exercise(placement: &str) {
     ok(s.start("words")).await;
 
     // The context persists across messages.
-    assert_eq!(send(&s, json!({ "op": "add", "text": "The cat and the hat." })).await, json!({ "words": 5, "distinct": 4 }));
-    assert_eq!(send(&s, json!({ "op": "add", "text": "THE END, the end" })).await, json!({ "words": 4, "distinct": 5 }));
+    assert_eq!(
+        send(&s, json!({ "op": "add", "text": "The cat and the hat." })).await,
+        json!({ "words": 5, "distinct": 4 })
+    );
+    assert_eq!(
+        send(&s, json!({ "op": "add", "text": "THE END, the end" })).await,
+        json!({ "words": 4, "distinct": 5 })
+    );
     let top = json!([{ "word": "the", "count": 4 }, { "word": "end", "count": 2 }]);
     assert_eq!(send(&s, json!({ "op": "top", "n": 2 })).await, top);
 
@@ -122,7 +128,9 @@ async fn exercise(placement: &str) {
     assert_eq!(send(&s, json!({ "op": "top", "n": 2 })).await, top, "{placement}: the failures changed nothing");
 
     let st = status(&s);
-    assert_eq!((&st["state"], &st["placement"], &st["messagesHandled"]), (&json!("running"), &json!(placement), &json!(6)));
+    assert_eq!(st["state"], "running", "{st}");
+    assert_eq!(st["placement"], placement);
+    assert_eq!(st["messagesHandled"], 6, "the two failures count as handled");
     // The health hook answers from the service's context.
     let mut waited = 0;
     while status(&s)["lastHealth"] != json!({ "healthy": true, "detail": "5 distinct words" }) {
