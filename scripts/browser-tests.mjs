@@ -20,7 +20,8 @@
 // A failing test fails at once; a test that hangs after its page started is bounded by the
 // runner's WASM_BINDGEN_TEST_TIMEOUT.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 
@@ -51,12 +52,36 @@ function poke(port) {
   req.on('timeout', () => req.destroy());
 }
 
-function clearStuckBrowser() {
-  for (const pattern of ['wasm-bindgen-test-runner', '/usr/bin/chromedriver', '/usr/lib/chromium/chromium']) {
+/**
+ * Ends a stuck run: process `pid` (wasm-pack) and everything it started (cargo, the test runner,
+ * chromedriver, Chromium), found through /proc before any of them dies, and nothing else: another
+ * run's browser, or the developer's own Chromium, stays up. Without /proc, only `pid` itself.
+ */
+function endRun(pid) {
+  const parents = new Map();
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        // "pid (comm) state ppid ...", where comm may hold spaces and parentheses.
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      } catch {
+        // It ended meanwhile.
+      }
+    }
+  } catch {
+    // No /proc.
+  }
+  const run = [pid];
+  for (let i = 0; i < run.length; i++) {
+    for (const [id, parent] of parents) if (parent === run[i]) run.push(id);
+  }
+  for (const id of run) {
     try {
-      execFileSync('pkill', ['-f', pattern], { stdio: 'ignore' });
+      process.kill(id, 'SIGKILL');
     } catch {
-      // Nothing to kill.
+      // Already gone.
     }
   }
 }
@@ -86,8 +111,7 @@ async function runOnce(file) {
   const watchdog = setTimeout(() => {
     if (started) return;
     stuck = true;
-    child.kill('SIGTERM');
-    clearStuckBrowser();
+    endRun(child.pid);
   }, START_BUDGET_MS);
   const code = await new Promise((resolve) => child.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
   clearInterval(poker);
