@@ -2,6 +2,7 @@
 // around a stall in the test runner's HTTP server.
 //
 //   node scripts/browser-tests.mjs web web_pool ... -- --features test-ops [-- --nocapture filter]
+//   node scripts/browser-tests.mjs --crate examples/rust-service web     # another crate's tests
 //
 // The stall: wasm-bindgen-test-runner 0.2.130 serves the page with tiny_http 0.12, which hands
 // each new connection to a thread pool. By our reading of its TaskPool, when two connections
@@ -19,11 +20,14 @@
 // A failing test fails at once; a test that hangs after its page started is bounded by the
 // runner's WASM_BINDGEN_TEST_TIMEOUT.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 
 const args = process.argv.slice(2);
+// The crate whose tests run (its directory is also what the test runner serves).
+const crateDir = args[0] === '--crate' ? args.splice(0, 2)[1] : '.';
 const split = args.indexOf('--');
 const files = split < 0 ? args : args.slice(0, split);
 const cargoArgs = split < 0 ? [] : args.slice(split + 1);
@@ -48,12 +52,36 @@ function poke(port) {
   req.on('timeout', () => req.destroy());
 }
 
-function clearStuckBrowser() {
-  for (const pattern of ['wasm-bindgen-test-runner', '/usr/bin/chromedriver', '/usr/lib/chromium/chromium']) {
+/**
+ * Ends a stuck run: process `pid` (wasm-pack) and everything it started (cargo, the test runner,
+ * chromedriver, Chromium), found through /proc before any of them dies, and nothing else: another
+ * run's browser, or the developer's own Chromium, stays up. Without /proc, only `pid` itself.
+ */
+function endRun(pid) {
+  const parents = new Map();
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        // "pid (comm) state ppid ...", where comm may hold spaces and parentheses.
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      } catch {
+        // It ended meanwhile.
+      }
+    }
+  } catch {
+    // No /proc.
+  }
+  const run = [pid];
+  for (let i = 0; i < run.length; i++) {
+    for (const [id, parent] of parents) if (parent === run[i]) run.push(id);
+  }
+  for (const id of run) {
     try {
-      execFileSync('pkill', ['-f', pattern], { stdio: 'ignore' });
+      process.kill(id, 'SIGKILL');
     } catch {
-      // Nothing to kill.
+      // Already gone.
     }
   }
 }
@@ -63,7 +91,11 @@ async function runOnce(file) {
   const child = spawn(
     'wasm-pack',
     ['test', '--headless', '--chrome', '--mode', 'no-install', '--', '--test', file, ...cargoArgs],
-    { env: { ...process.env, WASM_BINDGEN_TEST_ADDRESS: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: crateDir,
+      env: { ...process.env, WASM_BINDGEN_TEST_ADDRESS: `127.0.0.1:${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let output = '';
   let started = false;
@@ -79,8 +111,7 @@ async function runOnce(file) {
   const watchdog = setTimeout(() => {
     if (started) return;
     stuck = true;
-    child.kill('SIGTERM');
-    clearStuckBrowser();
+    endRun(child.pid);
   }, START_BUDGET_MS);
   const code = await new Promise((resolve) => child.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
   clearInterval(poker);

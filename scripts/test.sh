@@ -1,7 +1,9 @@
 #!/bin/sh
 # Every test, in the order that fails fastest: lints, native unit and integration tests, browser
 # tests twice (cross-origin isolated, and not), then the release build of the demo and of the React
-# example (from the packed npm tarball) end to end.
+# example (from the packed npm tarball) end to end. The Rust service example (examples/rust-service)
+# is linted and tested natively after the crate's native tests, and in a browser after its browser
+# tests.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -24,6 +26,15 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features test-ops
 step "native tests (cargo test), the layering check among them"
 cargo test --workspace --features test-ops
 
+step "examples/rust-service: lints and native tests (the service through Instance; the README's example is in it)"
+(
+  cd examples/rust-service
+  cargo fmt --check
+  cargo clippy --all-targets -- -D warnings
+  cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+  cargo test
+)
+
 # The test-only ops (echo, sleep, spin, panic, progress) are compiled in for these runs only.
 BROWSER_TESTS="web web_pool web_handlers web_services"
 # One file at a time, each watched for the test runner's server stall (see the script's header).
@@ -39,6 +50,13 @@ step "browser tests, not cross-origin isolated"
 export WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1
 browser_tests
 unset WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION
+
+# Its browser test loads the crate built as a package (pkg/): the test runner's own build of a
+# crate never runs #[wasm_bindgen(start)], which registers the service (see its tests/package.js).
+step "examples/rust-service: built as a package (wasm-pack build --dev), in a browser, isolated and not"
+(cd examples/rust-service && wasm-pack build --dev --target web --mode no-install)
+node scripts/browser-tests.mjs --crate examples/rust-service web
+WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1 node scripts/browser-tests.mjs --crate examples/rust-service web
 
 step "release build of the package (wasm + entry + types, packed into target/), and the demo"
 npm run pack

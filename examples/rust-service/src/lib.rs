@@ -1,0 +1,188 @@
+//! A Rust service of its own, in a crate that depends on worker-bridge and builds its own wasm
+//! module: `word-count` keeps a tally of the words in the texts it is sent. Everything from the
+//! first `use` to the end of `start` is the README's "Services in Rust" example, verbatim
+//! (`tests/readme.rs` checks it). `npm test` runs the unit tests below natively and
+//! `tests/web.rs` in a browser, against this crate built as a package, in a worker and on the
+//! main thread.
+//!
+//! ```js
+//! await bridge.services.register('words', { rust: 'word-count' }, { placement: 'worker' });
+//! await bridge.services.start('words');
+//! await bridge.services.send('words', { op: 'add', text: 'The cat and the hat' }); // { words: 5, distinct: 4 }
+//! await bridge.services.send('words', { op: 'top', n: 1 });                       // [{ word: 'the', count: 2 }]
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use worker_bridge::services::{register_service, Health, Service, ServiceError};
+
+/// Counts words; refuses to keep more than `max_distinct` different ones.
+struct WordCount {
+    max_distinct: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+enum Msg {
+    Add { text: String }, // count the words of `text`
+    Top { n: usize },     // the `n` most frequent words
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Reply {
+    Added { words: u64, distinct: usize }, // { words, distinct }
+    Top(Vec<Tally>),                       // [{ word, count }, ...]
+}
+
+#[derive(Serialize)]
+struct Tally {
+    word: String,
+    count: u64,
+}
+
+impl Service for WordCount {
+    type Context = BTreeMap<String, u64>; // fresh (empty) at every start, kept across messages
+    type Message = Msg; // from the JS value sent
+    type Reply = Reply; // to a JS value
+
+    fn on_message(&self, msg: Msg, counts: &mut Self::Context) -> Result<Reply, ServiceError> {
+        match msg {
+            Msg::Add { text } => {
+                let mut batch = BTreeMap::<String, u64>::new();
+                for word in words(&text) {
+                    *batch.entry(word).or_default() += 1;
+                }
+                let new = batch.keys().filter(|w| !counts.contains_key(*w)).count();
+                if counts.len() + new > self.max_distinct {
+                    // An error fails this message only, and leaves the counts as they were.
+                    let message = format!("more than {} distinct words", self.max_distinct);
+                    return Err(ServiceError::new("QuotaExceededError", message));
+                }
+                let words = batch.values().sum();
+                for (word, n) in batch {
+                    *counts.entry(word).or_default() += n;
+                }
+                Ok(Reply::Added { words, distinct: counts.len() })
+            }
+            Msg::Top { n } => {
+                let mut top: Vec<Tally> =
+                    counts.iter().map(|(word, &count)| Tally { word: word.clone(), count }).collect();
+                top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.word.cmp(&b.word)));
+                top.truncate(n);
+                Ok(Reply::Top(top))
+            }
+        }
+    }
+
+    fn health(&self, counts: &Self::Context) -> Health {
+        Health::healthy(format!("{} distinct words", counts.len()))
+    }
+}
+
+/// The words of `text`, lowercased: runs of letters, digits and inner apostrophes.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .map(|w| w.trim_matches('\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+// Runs in every instance of this module (the page's and each service's), so all know the name.
+#[wasm_bindgen(start)]
+fn start() {
+    register_service("word-count", || WordCount { max_distinct: 10_000 });
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+    use worker_bridge::services::Instance;
+
+    use super::*;
+
+    /// Sends `message` as the JavaScript value it stands for; answers the reply as JSON.
+    fn send(service: &mut Instance<WordCount>, message: Value) -> Result<Value, ServiceError> {
+        let message = serde_json::from_value(message).expect("a message the service understands");
+        service.message(message).map(|reply| serde_json::to_value(reply).expect("a reply that serializes"))
+    }
+
+    fn started(max_distinct: usize) -> Instance<WordCount> {
+        let mut service = Instance::new(WordCount { max_distinct });
+        service.start().unwrap();
+        service
+    }
+
+    #[test]
+    fn counts_words_across_messages() {
+        let mut s = started(100);
+        assert_eq!(
+            send(&mut s, json!({ "op": "add", "text": "The cat and the hat." })),
+            Ok(json!({ "words": 5, "distinct": 4 }))
+        );
+        assert_eq!(
+            send(&mut s, json!({ "op": "add", "text": "THE END, the end" })),
+            Ok(json!({ "words": 4, "distinct": 5 }))
+        );
+        assert_eq!(
+            send(&mut s, json!({ "op": "top", "n": 3 })),
+            Ok(json!([{ "word": "the", "count": 4 }, { "word": "end", "count": 2 }, { "word": "and", "count": 1 }])),
+            "by count, then alphabetically"
+        );
+        assert_eq!(send(&mut s, json!({ "op": "top", "n": 0 })), Ok(json!([])));
+        assert_eq!(send(&mut s, json!({ "op": "top", "n": 99 })).unwrap().as_array().unwrap().len(), 5);
+        assert_eq!(s.health(), Health::healthy("5 distinct words"));
+    }
+
+    #[test]
+    fn words_are_letters_digits_and_inner_apostrophes() {
+        let got: Vec<String> = words("Don't 'quote' me: Straße, café, 42nd -- x2!").collect();
+        assert_eq!(got, ["don't", "quote", "me", "straße", "café", "42nd", "x2"]);
+        assert_eq!(words(" ... '' -- ").count(), 0);
+    }
+
+    #[test]
+    fn a_message_over_the_quota_fails_alone_and_changes_nothing() {
+        let mut s = started(3);
+        send(&mut s, json!({ "op": "add", "text": "a b" })).unwrap();
+        let error = send(&mut s, json!({ "op": "add", "text": "a c d" })).unwrap_err();
+        assert_eq!(error, ServiceError::new("QuotaExceededError", "more than 3 distinct words"));
+        assert_eq!(
+            send(&mut s, json!({ "op": "top", "n": 9 })),
+            Ok(json!([{ "word": "a", "count": 1 }, { "word": "b", "count": 1 }]))
+        );
+        assert_eq!(send(&mut s, json!({ "op": "add", "text": "a b c a" })), Ok(json!({ "words": 4, "distinct": 3 })));
+        assert_eq!(
+            send(&mut s, json!({ "op": "add", "text": "b b" })),
+            Ok(json!({ "words": 2, "distinct": 3 })),
+            "known words still count"
+        );
+    }
+
+    #[test]
+    fn every_start_begins_empty_and_a_stopped_service_refuses_messages() {
+        let mut s = started(10);
+        send(&mut s, json!({ "op": "add", "text": "one two" })).unwrap();
+        s.stop().unwrap();
+        assert_eq!(send(&mut s, json!({ "op": "top", "n": 1 })).unwrap_err().name, "ServiceStateError");
+        assert!(!s.health().healthy);
+        s.start().unwrap();
+        assert_eq!(send(&mut s, json!({ "op": "top", "n": 5 })), Ok(json!([])));
+        assert_eq!(s.health(), Health::healthy("0 distinct words"));
+    }
+
+    #[test]
+    fn malformed_messages_do_not_decode() {
+        for message in [
+            json!({ "op": "explode" }),
+            json!({ "op": "add" }),
+            json!({ "op": "top", "n": -1 }),
+            json!({ "op": "top", "n": 1.5 }),
+            json!({ "text": "no op" }),
+        ] {
+            assert!(serde_json::from_value::<Msg>(message.clone()).is_err(), "{message} decoded");
+        }
+    }
+}
