@@ -2,8 +2,8 @@
 # Every test, in the order that fails fastest: lints, native unit and integration tests, browser
 # tests twice (cross-origin isolated, and not), then the release build of the demo and of the React
 # example (from the packed npm tarball) end to end. The Rust service example (examples/rust-service)
-# is linted and tested natively after the crate's native tests, and in a browser after its browser
-# tests.
+# is a workspace member, so the workspace's lints and native tests cover it; its browser test runs
+# after the crate's browser tests.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -25,15 +25,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features test-ops
 
 step "native tests (cargo test), the layering check among them"
 cargo test --workspace --features test-ops
-
-step "examples/rust-service: lints and native tests (the service through Instance; the README's example is in it)"
-(
-  cd examples/rust-service
-  cargo fmt --check
-  cargo clippy --all-targets -- -D warnings
-  cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
-  cargo test
-)
 
 # The test-only ops (echo, sleep, spin, panic, progress) are compiled in for these runs only.
 BROWSER_TESTS="web web_pool web_handlers web_services"
