@@ -576,3 +576,36 @@ async fn workers_that_keep_failing_to_boot_back_off_then_fall_back_to_the_main_t
     assert_eq!(num(&get(&b.status(), "counters"), "completed"), 2.0);
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+/// A worker that leaves after its call (resize) takes no queued call: when every other worker is
+/// given up meanwhile, the queue must move on — here to the main thread — instead of waiting for
+/// ever once the leaving worker is gone (the "no live worker" rule runs on every slot change).
+#[wasm_bindgen_test]
+async fn a_queue_behind_a_retiring_worker_and_given_up_ones_falls_back() {
+    let b = bridge(&[("poolSize", 2.into()), ("fallback", "auto".into()), ("retries", 0.into())]).await;
+    until(&b, 10_000, "two idle workers", all_idle(2)).await;
+    // Least-busy on an idle pool: the first call goes to worker 0, the second to worker 1.
+    let stuck = b.test_op(
+        op("spin", &[("ms", 10_000.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("timeoutMs", 1_000.into())]),
+    );
+    let long = sleep(&b, 6_000, JsValue::UNDEFINED);
+    until(&b, 5_000, "both workers busy", |ws| {
+        ws.len() == 2 && ws.iter().all(|w| get(w, "busy").as_bool() == Some(true))
+    })
+    .await;
+    // Both are busy: the newest (running the long call) retires after it.
+    JsFuture::from(b.resize(1)).await.unwrap();
+    // Worker 0 times out and none of its replacements boots: it is given up.
+    WorkerBridge::break_worker_boots(100);
+    let queued = echo(&b, b"queued", JsValue::UNDEFINED);
+    assert_eq!(settle(stuck).await.unwrap_err(), "TimeoutError");
+    settle(long).await.expect("the retiring worker finishes its call");
+    let settled = settles_within(&queued, 5_000).await;
+    WorkerBridge::break_worker_boots(0);
+    assert!(settled, "the queued call was left behind: {:?}", js_sys::JSON::stringify(&b.status()));
+    assert_eq!(Uint8Array::new(&settle(queued).await.unwrap()).to_vec(), b"queued");
+    assert_eq!(get(&b.status(), "mode").as_string().as_deref(), Some("main-thread"));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
