@@ -85,4 +85,5 @@ export const ERROR_NAMES = Object.freeze([
   'LimitExceededError',
   'NetworkError',
   'NotSupportedError',
+  'ServiceStateError',
 ]);
