@@ -5,9 +5,9 @@
 // The registry (Rust, on the page) talks to it over a port: the service's own worker (`self`),
 // or, for main-thread placement, one end of a MessageChannel in the page — the same code either
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
-// src/protocol/service.rs, built here by hand.
+// src/protocol/service.rs; the ones sent from here are built by worker/protocol.js.
 
-const V = 1;
+import { envelope, fromService } from './protocol.js';
 
 /**
  * A wasm instance that Rust services run in — never the page's own, so a panic cannot trap the
@@ -112,10 +112,10 @@ export function hostService(port, rustInstance) {
   const failure = (e) => (rust && rustInstance.trapped(e, rust.generation, rust.name)) ?? wire(e);
   const post = (msg, payload) => {
     try {
-      port.postMessage(payload === undefined ? { v: V, msg } : { v: V, msg, payload });
+      port.postMessage(envelope(msg, payload));
     } catch (e) {
       // The reply could not be cloned (a function, a DOM node…): fail that message, not the service.
-      if (msg.type === 'reply') port.postMessage({ v: V, msg: { type: 'reply_failed', seq: msg.seq, error: wire(e) } });
+      if (msg.type === 'reply') port.postMessage(envelope(fromService.replyFailed(msg.seq, wire(e))));
       else throw e;
     }
   };
@@ -125,9 +125,9 @@ export function hostService(port, rustInstance) {
         try {
           module = await import(/* webpackIgnore: true */ /* @vite-ignore */ msg.url);
           if (typeof module.onMessage !== 'function') throw new TypeError('the service module exports no onMessage');
-          post({ type: 'loaded' });
+          post(fromService.loaded());
         } catch (e) {
-          post({ type: 'failed', error: wire(e) });
+          post(fromService.failed(wire(e)));
         }
         return;
       case 'load_rust':
@@ -137,39 +137,39 @@ export function hostService(port, rustInstance) {
           const onTrap = (what) => {
             if (dead || generation === rustInstance.generation) return;
             release();
-            post({ type: 'crashed', error: { name: 'WorkerCrashedError', message: `a Rust service in its wasm instance ${what}` } });
+            post(fromService.crashed({ name: 'WorkerCrashedError', message: `a Rust service in its wasm instance ${what}` }));
           };
           module = service;
           rust = { generation, name: msg.service, onTrap };
           rustInstance.onTrap.add(onTrap);
-          post({ type: 'loaded' });
+          post(fromService.loaded());
         } catch (e) {
-          post({ type: 'failed', error: wire(e) });
+          post(fromService.failed(wire(e)));
         }
         return;
       case 'start':
         try {
           ctx = {};
           await module.onStart?.(ctx);
-          post({ type: 'started' });
+          post(fromService.started());
         } catch (e) {
-          post({ type: 'failed', error: failure(e) });
+          post(fromService.failed(failure(e)));
         }
         return;
       case 'message':
         try {
-          post({ type: 'reply', seq: msg.seq }, await module.onMessage(payload, ctx));
+          post(fromService.reply(msg.seq), await module.onMessage(payload, ctx));
         } catch (e) {
-          post({ type: 'reply_failed', seq: msg.seq, error: failure(e) });
+          post(fromService.replyFailed(msg.seq, failure(e)));
         }
         return;
       case 'stop':
         try {
           await module.onStop?.(ctx);
           ctx = null;
-          post({ type: 'stopped' });
+          post(fromService.stopped());
         } catch (e) {
-          post({ type: 'failed', error: failure(e) });
+          post(fromService.failed(failure(e)));
         }
         return;
       case 'health':
@@ -177,10 +177,10 @@ export function hostService(port, rustInstance) {
           const h = module.health ? await module.health(ctx) : true;
           const healthy = typeof h === 'object' && h !== null ? Boolean(h.healthy) : Boolean(h);
           const detail = typeof h === 'object' && h !== null && h.detail !== undefined ? String(h.detail) : '';
-          post({ type: 'health', healthy, detail });
+          post(fromService.health(healthy, detail));
         } catch (e) {
           const error = failure(e);
-          post({ type: 'health', healthy: false, detail: `${error.name}: ${error.message}` });
+          post(fromService.health(false, `${error.name}: ${error.message}`));
         }
         return;
       default:

@@ -29,6 +29,14 @@ extern "C" {
     fn _is_worker_bridge_worker() -> bool;
 }
 
+// Names `worker/protocol.js` (the envelopes the worker scripts build) so wasm-bindgen copies it
+// beside the scripts that import it; nothing in Rust calls it.
+#[wasm_bindgen(module = "/worker/protocol.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = envelope)]
+    fn _envelope(msg: &JsValue, payload: &JsValue) -> JsValue;
+}
+
 #[wasm_bindgen]
 extern "C" {
     /// The URL of the generated glue module (`worker_bridge.js`), for workers whose bundler-relative
