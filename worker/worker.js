@@ -16,6 +16,10 @@ export function isWorkerBridgeWorker() {
   return typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
 }
 
+/**
+ * @param {string} glueUrl
+ * @returns {Promise<import('./service-host.js').Glue>}
+ */
 async function loadGlue(glueUrl) {
   try {
     // Snippets live at pkg/snippets/<crate>-<hash>/worker/worker.js: a literal relative import
@@ -27,13 +31,14 @@ async function loadGlue(glueUrl) {
   }
 }
 
+/** @param {MessageEvent} event */
 async function boot(event) {
   const { module, glueUrl, workerId } = event.data ?? {};
   try {
     const glue = await loadGlue(glueUrl);
     await glue.default({ module_or_path: module });
     glue.__workerBridgeWorkerMain(workerId);
-  } catch (e) {
+  } catch (/** @type {any} */ e) {
     const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
     postMessage(envelope(fromWorker.bootFailed(message)));
   }
