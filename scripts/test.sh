@@ -1,7 +1,7 @@
 #!/bin/sh
-# Every test, in the order that fails fastest: lints, native unit and integration tests, browser
-# tests twice (cross-origin isolated, and not), then the release build of the demo and of the React
-# example (from the packed npm tarball) end to end.
+# Every test, in the order that fails fastest: lints (Rust, then JavaScript, with its node tests),
+# native unit and integration tests, browser tests twice (cross-origin isolated, and not), then the
+# release build of the demo and of the React example (from the packed npm tarball) end to end.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -17,6 +17,11 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --features test-ops -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --all-targets --features test-ops -- -D warnings
+
+step "JavaScript: eslint, tsc --checkJs (tsconfig.checkjs.json), node tests (tests/node/)"
+npx eslint .
+npx tsc -p tsconfig.checkjs.json
+node --test tests/node/
 
 step "native tests (cargo test)"
 cargo test --features test-ops
