@@ -17,7 +17,8 @@ export type ErrorName =
   | 'DecompressionError'
   | 'LimitExceededError'
   | 'NetworkError'
-  | 'NotSupportedError';
+  | 'NotSupportedError'
+  | 'ServiceStateError';
 
 /** What every worker-bridge promise rejects with. */
 export interface WorkerBridgeError extends Error {

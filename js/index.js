@@ -6,6 +6,7 @@
 // `await init()`).
 import initWasm, * as wasm from './worker_bridge.js';
 
+/** @type {Promise<unknown> | null} */
 let loading = null;
 let loaded = false;
 
@@ -28,6 +29,7 @@ export function init(source) {
   return loading;
 }
 
+/** @param {string} what */
 function requireLoaded(what) {
   if (!loaded) {
     throw new Error(`worker-bridge: ${what} needs the wasm module; await WorkerBridge.create() or init() first`);
@@ -40,7 +42,10 @@ export class WorkerBridge {
     throw new TypeError('worker-bridge: use `await WorkerBridge.create(options)` or `WorkerBridge.shared()`');
   }
 
-  /** Spawns the pool and resolves once every worker is ready. */
+  /**
+   * Spawns the pool and resolves once every worker is ready.
+   * @param {import('worker-bridge').CreateOptions} [options]
+   */
   static async create(options) {
     await init();
     return wasm.WorkerBridge.create(options);
@@ -52,12 +57,16 @@ export class WorkerBridge {
     return wasm.WorkerBridge.shared();
   }
 
+  /** @param {unknown} value */
   static [Symbol.hasInstance](value) {
     return loaded && value instanceof wasm.WorkerBridge;
   }
 }
 
-/** `{ progress, cleanup }`: a SharedProgress to pass as a call's `progress` option. */
+/**
+ * `{ progress, cleanup }`: a SharedProgress to pass as a call's `progress` option.
+ * @param {number} [total]
+ */
 export function createProgressTracker(total) {
   requireLoaded('createProgressTracker');
   return wasm.createProgressTracker(total);
@@ -71,7 +80,11 @@ export function createCancellationToken() {
 
 export { SharedProgress, SharedCancellation, SharedCounter } from './worker_bridge.js';
 
-/** Every `name` a worker-bridge error can have. */
+/**
+ * Every `name` a worker-bridge error can have (`ErrorKind::ALL` in src/error.rs; tests/sources_of_truth.rs
+ * checks this list, the `ErrorName` type and the README against it).
+ * @type {readonly import('worker-bridge').ErrorName[]}
+ */
 export const ERROR_NAMES = Object.freeze([
   'TimeoutError',
   'AbortError',
@@ -85,4 +98,5 @@ export const ERROR_NAMES = Object.freeze([
   'LimitExceededError',
   'NetworkError',
   'NotSupportedError',
+  'ServiceStateError',
 ]);

@@ -1,9 +1,9 @@
 #!/bin/sh
-# Every test, in the order that fails fastest: lints, native unit and integration tests, browser
-# tests twice (cross-origin isolated, and not), then the release build of the demo and of the React
-# example (from the packed npm tarball) end to end. The Rust service example (examples/rust-service)
-# is a workspace member, so the workspace's lints and native tests cover it; its browser test runs
-# after the crate's browser tests.
+# Every test, in the order that fails fastest: lints (Rust, then JavaScript, with its node tests),
+# native unit and integration tests, browser tests twice (cross-origin isolated, and not), then the
+# release build of the demo and of the React example (from the packed npm tarball) end to end. The
+# Rust service example (examples/rust-service) is a workspace member, so the workspace's lints and
+# native tests cover it; its browser test runs after the crate's browser tests.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -22,6 +22,11 @@ cargo clippy --target wasm32-unknown-unknown --workspace --all-targets --feature
 
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features test-ops
+
+step "JavaScript: eslint, tsc --checkJs (tsconfig.checkjs.json), node tests (tests/node/)"
+npx eslint .
+npx tsc -p tsconfig.checkjs.json
+node --test tests/node/
 
 step "native tests (cargo test), the layering check among them"
 cargo test --workspace --features test-ops

@@ -5,9 +5,34 @@
 // The registry (Rust, on the page) talks to it over a port: the service's own worker (`self`),
 // or, for main-thread placement, one end of a MessageChannel in the page — the same code either
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
-// src/protocol/service.rs, built here by hand.
+// src/protocol/service.rs; the ones sent from here are built by worker/protocol.js.
 
-const V = 1;
+import { envelope, fromService } from './protocol.js';
+
+/** @typedef {typeof import('../../../worker_bridge.js')} Glue The wasm-bindgen glue module. */
+/** @typedef {import('./protocol.js').WireError} WireError */
+/**
+ * A service: a JavaScript handler module, or the object a Rust service is wrapped in.
+ * @typedef {{
+ *   onStart?(ctx: object | null): unknown,
+ *   onMessage(message: unknown, ctx: object | null): unknown,
+ *   onStop?(ctx: object | null): unknown,
+ *   health?(ctx: object | null): any,
+ *   free?(): void,
+ * }} ServiceModule
+ */
+/**
+ * A `ToService` envelope as it arrives (`handle` ignores a `msg` it does not know).
+ * @typedef {{ msg?: any, payload?: unknown }} Incoming
+ */
+/**
+ * Where the registry's messages arrive and replies go: a worker's global or a MessagePort.
+ * @typedef {{
+ *   postMessage(message: unknown): void,
+ *   addEventListener(type: 'message', listener: (event: MessageEvent) => void): void,
+ *   start?(): void,
+ * }} Port
+ */
 
 /**
  * A wasm instance that Rust services run in — never the page's own, so a panic cannot trap the
@@ -18,22 +43,37 @@ const V = 1;
  * announced, the host — asks wasm-bindgen's glue to re-instantiate the module at the next call).
  */
 export class RustInstance {
+  /** @param {(glueUrl: string) => Promise<Glue>} loadGlue */
   constructor(loadGlue) {
     this.loadGlue = loadGlue;
+    /** @type {Promise<Glue> | null} */
     this.ready = null;
+    /** @type {Glue | null} */
     this.glue = null;
     /** Bumped at every trap: a service whose generation is older lived in a dead instance. */
     this.generation = 0;
-    /** The text of the last panic, reported by the instance's panic hook before it traps. */
+    /**
+     * The text of the last panic, reported by the instance's panic hook before it traps.
+     * @type {string | null}
+     */
     this.panic = null;
-    /** Told (with what happened: the panic text) when the instance traps. */
+    /**
+     * Told (with what happened: the panic text) when the instance traps.
+     * @type {Set<(what: string) => void>}
+     */
     this.onTrap = new Set();
+    /** @param {string} panic */
     this.onPanic = (panic) => {
       this.panic = panic;
     };
   }
 
-  /** Creates the Rust service `name` here: `{ service, generation }`. */
+  /**
+   * Creates the Rust service `name` here: `{ service, generation }`.
+   * @param {string} name
+   * @param {string} glueUrl
+   * @param {WebAssembly.Module} module
+   */
   async create(name, glueUrl, module) {
     this.ready ??= (async () => {
       const glue = await this.loadGlue(glueUrl);
@@ -56,6 +96,10 @@ export class RustInstance {
   /**
    * After `e` escaped a call into this instance: if it is a trap, retires the instance (every
    * service on it is told) and returns the error that fails the call; otherwise null.
+   * @param {unknown} e
+   * @param {number} generation
+   * @param {string} name
+   * @returns {WireError | null}
    */
   trapped(e, generation, name) {
     if (!(e instanceof WebAssembly.RuntimeError)) return null;
@@ -66,7 +110,7 @@ export class RustInstance {
         // A trap no panic announced (an allocation failure, an abort): the hook scheduled no
         // fresh instance, so ask for one. The export only calls a glue import (no memory use).
         try {
-          this.glue.__workerBridgeScheduleFresh();
+          /** @type {Glue} */ (this.glue).__workerBridgeScheduleFresh();
         } catch {
           // Then this instance stays dead: services placed on it fail to load.
         }
@@ -80,6 +124,10 @@ export class RustInstance {
   }
 }
 
+/**
+ * @param {any} e anything thrown
+ * @returns {WireError}
+ */
 function wire(e) {
   if (e && typeof e === 'object' && 'message' in e) {
     return { name: String(e.name || 'Error'), message: String(e.message) };
@@ -90,97 +138,118 @@ function wire(e) {
 /**
  * Serves the service protocol on `port` (a worker global or a MessagePort); Rust services run in
  * `rustInstance`. Returns the function that closes the host.
+ * @param {Port} port
+ * @param {RustInstance} [rustInstance]
+ * @returns {() => void}
  */
 export function hostService(port, rustInstance) {
+  /** @type {ServiceModule | null} */
   let module = null;
+  /** @type {object | null} */
   let ctx = null;
+  /** @type {Incoming[]} */
   const queue = [];
   let draining = false;
   // For a Rust service: its generation in `rustInstance`, its name and its trap listener. Once the
   // instance trapped, or the host was closed (`dead`), nothing more is handled.
+  /** @type {{ generation: number, name: string, onTrap: (what: string) => void } | null} */
   let rust = null;
   let dead = false;
+  // Only a host given a `rustInstance` ever sets `rust`.
+  const instance = () => /** @type {RustInstance} */ (rustInstance);
+  // The registry sends `start`, `message`, `stop` and `health` only after the service `loaded`.
+  const loaded = () => /** @type {ServiceModule} */ (module);
   const release = () => {
     dead = true;
     queue.length = 0;
     if (!rust) return;
-    rustInstance.onTrap.delete(rust.onTrap);
+    instance().onTrap.delete(rust.onTrap);
     // Frees the service's state in a live instance (a trapped one is gone with its memory).
-    if (rust.generation === rustInstance.generation) module?.free?.();
+    if (rust.generation === instance().generation) module?.free?.();
     rust = null;
   };
-  const failure = (e) => (rust && rustInstance.trapped(e, rust.generation, rust.name)) ?? wire(e);
+  /** @param {unknown} e */
+  const failure = (e) => (rust && instance().trapped(e, rust.generation, rust.name)) ?? wire(e);
+  /**
+   * @param {{ type: string, seq?: number }} msg
+   * @param {unknown} [payload]
+   */
   const post = (msg, payload) => {
     try {
-      port.postMessage(payload === undefined ? { v: V, msg } : { v: V, msg, payload });
+      port.postMessage(envelope(msg, payload));
     } catch (e) {
       // The reply could not be cloned (a function, a DOM node…): fail that message, not the service.
-      if (msg.type === 'reply') port.postMessage({ v: V, msg: { type: 'reply_failed', seq: msg.seq, error: wire(e) } });
-      else throw e;
+      if (msg.type === 'reply') {
+        port.postMessage(envelope(fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))));
+      } else throw e;
     }
   };
+  /** @param {Incoming} data */
   async function handle({ msg, payload }) {
     switch (msg && msg.type) {
       case 'load':
         try {
-          module = await import(/* webpackIgnore: true */ /* @vite-ignore */ msg.url);
+          module = /** @type {ServiceModule} */ (await import(/* webpackIgnore: true */ /* @vite-ignore */ msg.url));
           if (typeof module.onMessage !== 'function') throw new TypeError('the service module exports no onMessage');
-          post({ type: 'loaded' });
+          post(fromService.loaded());
         } catch (e) {
-          post({ type: 'failed', error: wire(e) });
+          post(fromService.failed(wire(e)));
         }
         return;
       case 'load_rust':
         try {
           if (!rustInstance) throw new Error('this host cannot run Rust services');
-          const { service, generation } = await rustInstance.create(msg.service, msg.glue_url, payload);
+          const compiled = /** @type {WebAssembly.Module} */ (payload); // the page's compiled module
+          const { service, generation } = await rustInstance.create(msg.service, msg.glue_url, compiled);
+          /** @param {string} what */
           const onTrap = (what) => {
             if (dead || generation === rustInstance.generation) return;
             release();
-            post({ type: 'crashed', error: { name: 'WorkerCrashedError', message: `a Rust service in its wasm instance ${what}` } });
+            post(fromService.crashed({ name: 'WorkerCrashedError', message: `a Rust service in its wasm instance ${what}` }));
           };
           module = service;
           rust = { generation, name: msg.service, onTrap };
           rustInstance.onTrap.add(onTrap);
-          post({ type: 'loaded' });
+          post(fromService.loaded());
         } catch (e) {
-          post({ type: 'failed', error: wire(e) });
+          post(fromService.failed(wire(e)));
         }
         return;
       case 'start':
         try {
           ctx = {};
-          await module.onStart?.(ctx);
-          post({ type: 'started' });
+          await loaded().onStart?.(ctx);
+          post(fromService.started());
         } catch (e) {
-          post({ type: 'failed', error: failure(e) });
+          post(fromService.failed(failure(e)));
         }
         return;
       case 'message':
         try {
-          post({ type: 'reply', seq: msg.seq }, await module.onMessage(payload, ctx));
+          post(fromService.reply(msg.seq), await loaded().onMessage(payload, ctx));
         } catch (e) {
-          post({ type: 'reply_failed', seq: msg.seq, error: failure(e) });
+          post(fromService.replyFailed(msg.seq, failure(e)));
         }
         return;
       case 'stop':
         try {
-          await module.onStop?.(ctx);
+          await loaded().onStop?.(ctx);
           ctx = null;
-          post({ type: 'stopped' });
+          post(fromService.stopped());
         } catch (e) {
-          post({ type: 'failed', error: failure(e) });
+          post(fromService.failed(failure(e)));
         }
         return;
       case 'health':
         try {
-          const h = module.health ? await module.health(ctx) : true;
+          const service = loaded();
+          const h = service.health ? await service.health(ctx) : true;
           const healthy = typeof h === 'object' && h !== null ? Boolean(h.healthy) : Boolean(h);
           const detail = typeof h === 'object' && h !== null && h.detail !== undefined ? String(h.detail) : '';
-          post({ type: 'health', healthy, detail });
+          post(fromService.health(healthy, detail));
         } catch (e) {
           const error = failure(e);
-          post({ type: 'health', healthy: false, detail: `${error.name}: ${error.message}` });
+          post(fromService.health(false, `${error.name}: ${error.message}`));
         }
         return;
       default:
@@ -195,7 +264,7 @@ export function hostService(port, rustInstance) {
     if (draining) return;
     draining = true;
     (async () => {
-      while (queue.length && !dead) await handle(queue.shift());
+      while (queue.length && !dead) await handle(/** @type {Incoming} */ (queue.shift()));
       draining = false;
     })();
   });

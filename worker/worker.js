@@ -8,6 +8,7 @@
 // This file is also imported (and does nothing) on the main thread, because wasm-bindgen copies
 // a snippet into `pkg/snippets/` only when some binding names it.
 
+import { envelope, fromWorker } from './protocol.js';
 import { hostService, RustInstance } from './service-host.js';
 
 /** True inside a dedicated worker; used to keep this module inert on the main thread. */
@@ -15,6 +16,10 @@ export function isWorkerBridgeWorker() {
   return typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
 }
 
+/**
+ * @param {string} glueUrl
+ * @returns {Promise<import('./service-host.js').Glue>}
+ */
 async function loadGlue(glueUrl) {
   try {
     // Snippets live at pkg/snippets/<crate>-<hash>/worker/worker.js: a literal relative import
@@ -26,15 +31,16 @@ async function loadGlue(glueUrl) {
   }
 }
 
+/** @param {MessageEvent} event */
 async function boot(event) {
   const { module, glueUrl, workerId } = event.data ?? {};
   try {
     const glue = await loadGlue(glueUrl);
     await glue.default({ module_or_path: module });
     glue.__workerBridgeWorkerMain(workerId);
-  } catch (e) {
+  } catch (/** @type {any} */ e) {
     const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
-    postMessage({ v: 1, msg: { type: 'boot_failed', message } });
+    postMessage(envelope(fromWorker.bootFailed(message)));
   }
 }
 
@@ -47,6 +53,6 @@ if (isWorkerBridgeWorker() && self.name.startsWith('worker-bridge-rust-service:'
   addEventListener('unhandledrejection', (event) => {
     const e = event.reason;
     const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
-    postMessage({ v: 1, msg: { type: 'crashed', message } });
+    postMessage(envelope(fromWorker.crashed(message)));
   });
 }

@@ -30,6 +30,14 @@ extern "C" {
     fn _is_worker_bridge_worker() -> bool;
 }
 
+// Names `worker/protocol.js` (the envelopes the worker scripts build) so wasm-bindgen copies it
+// beside the scripts that import it; nothing in Rust calls it.
+#[wasm_bindgen(module = "/worker/protocol.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = envelope)]
+    fn _envelope(msg: &JsValue, payload: &JsValue) -> JsValue;
+}
+
 #[cfg(feature = "test-ops")]
 thread_local! {
     static BROKEN_BOOTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };

@@ -1,0 +1,67 @@
+// The messages the worker scripts build (worker/protocol.js) against the protocol fixtures that
+// tests/protocol_fixtures.rs decodes with the Rust enums: if either side renames a tag or a field,
+// one of the two tests fails.
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+
+import { PROTOCOL_VERSION, envelope, fromService, fromWorker } from '../../worker/protocol.js';
+
+const dir = new URL('../fixtures/protocol/', import.meta.url);
+
+/** @param {string} file */
+async function fixtures(file) {
+  const items = JSON.parse(await readFile(new URL(file, dir), 'utf8'));
+  assert.ok(Array.isArray(items) && items.length > 0, `${file}: expected a non-empty array`);
+  return items;
+}
+
+// Each builder, the fixture file holding its variant, and how to call it with a fixture's fields.
+const builders = {
+  'fromWorker.bootFailed': ['from_worker.json', 'boot_failed', (m) => fromWorker.bootFailed(m.message)],
+  'fromWorker.crashed': ['from_worker.json', 'crashed', (m) => fromWorker.crashed(m.message)],
+  'fromService.loaded': ['from_service.json', 'loaded', () => fromService.loaded()],
+  'fromService.started': ['from_service.json', 'started', () => fromService.started()],
+  'fromService.stopped': ['from_service.json', 'stopped', () => fromService.stopped()],
+  'fromService.reply': ['from_service.json', 'reply', (m) => fromService.reply(m.seq)],
+  'fromService.replyFailed': ['from_service.json', 'reply_failed', (m) => fromService.replyFailed(m.seq, m.error)],
+  'fromService.failed': ['from_service.json', 'failed', (m) => fromService.failed(m.error)],
+  'fromService.crashed': ['from_service.json', 'crashed', (m) => fromService.crashed(m.error)],
+  'fromService.health': ['from_service.json', 'health', (m) => fromService.health(m.healthy, m.detail)],
+};
+
+test('every fixture speaks the version worker/protocol.js writes', async () => {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+  assert.ok(files.length >= 4, `fixtures missing in ${dir}`);
+  for (const file of files) {
+    for (const item of await fixtures(file)) {
+      assert.equal(item.v, PROTOCOL_VERSION, `${file}: ${JSON.stringify(item)}`);
+    }
+  }
+});
+
+test('every builder is tested', () => {
+  const exported = [
+    ...Object.keys(fromWorker).map((k) => `fromWorker.${k}`),
+    ...Object.keys(fromService).map((k) => `fromService.${k}`),
+  ];
+  assert.deepEqual(exported.sort(), Object.keys(builders).sort());
+});
+
+test('the messages the worker scripts build are the fixtures', async () => {
+  for (const [name, [file, type, build]] of Object.entries(builders)) {
+    const cases = (await fixtures(file)).filter((item) => item.msg.type === type);
+    assert.ok(cases.length > 0, `${file} has no ${type} fixture for ${name}`);
+    for (const fixture of cases) {
+      assert.deepEqual(envelope(build(fixture.msg)), fixture, name);
+    }
+  }
+});
+
+test('a payload travels beside the message, and only when there is one', () => {
+  const msg = fromService.reply(3);
+  assert.deepEqual(envelope(msg, { count: 1 }), { v: PROTOCOL_VERSION, msg, payload: { count: 1 } });
+  assert.ok(!('payload' in envelope(msg)));
+  assert.ok(!('payload' in envelope(msg, undefined)));
+  assert.deepEqual(envelope(msg, null), { v: PROTOCOL_VERSION, msg, payload: null });
+});

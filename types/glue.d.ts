@@ -1,0 +1,49 @@
+// For `tsc -p tsconfig.checkjs.json` only (never shipped): the wasm-bindgen glue that js/index.js
+// and the worker scripts import (`./worker_bridge.js`, `../../../worker_bridge.js`, ...) exists
+// only after a build, so these declarations stand in for it — the part of it that the JavaScript
+// uses. The public classes are typed by js/index.d.ts (mapped to `worker-bridge` in the tsconfig).
+
+/** The generated glue module (pkg/worker_bridge.js), however it is reached. */
+declare module 'worker-bridge-glue' {
+  import type * as api from 'worker-bridge';
+
+  /** Instantiates the wasm module (once per glue module); resolves to its exports. */
+  export default function init(options?: {
+    module_or_path: RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+  }): Promise<unknown>;
+
+  export const WorkerBridge: typeof api.WorkerBridge;
+  export type WorkerBridge = api.WorkerBridge;
+  export const SharedProgress: typeof api.SharedProgress;
+  export const SharedCancellation: typeof api.SharedCancellation;
+  export const SharedCounter: typeof api.SharedCounter;
+  export const createProgressTracker: typeof api.createProgressTracker;
+  export const createCancellationToken: typeof api.createCancellationToken;
+
+  /** Runs a pool worker (src/worker_main.rs). */
+  export function __workerBridgeWorkerMain(workerId: number): void;
+  /** A Rust service registered as `name` (src/services/rust_host.rs). */
+  export function __workerBridgeRustService(name: string, onPanic: (panic: string) => void): RustServiceInstance;
+  export function __workerBridgeFreshInstance(): void;
+  export function __workerBridgeScheduleFresh(): void;
+
+  /** A Rust service, with the methods of a JavaScript service module. */
+  export interface RustServiceInstance {
+    onStart(): void;
+    onMessage(message: unknown): unknown;
+    onStop(): void;
+    health(): unknown;
+    free(): void;
+  }
+}
+
+declare module '*/worker_bridge.js' {
+  export * from 'worker-bridge-glue';
+  export { default } from 'worker-bridge-glue';
+}
+
+/** main-service.js imports a second copy of the glue (its own instance) with this query. */
+declare module '*/worker_bridge.js?worker-bridge-service' {
+  export * from 'worker-bridge-glue';
+  export { default } from 'worker-bridge-glue';
+}

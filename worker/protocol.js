@@ -1,0 +1,64 @@
+// The wire protocol, for the messages the worker scripts build by hand: the `{ v, msg }` envelope
+// and the variants of `FromWorker` (src/protocol/messages.rs) and `FromService`
+// (src/protocol/service.rs) that JavaScript sends. Every other message is built by Rust.
+// tests/fixtures/protocol/ holds what both sides agree the wire looks like; the Rust tests
+// (tests/protocol_fixtures.rs) and tests/node/protocol.test.mjs check each side against them.
+
+/** `PROTOCOL_VERSION` in src/protocol/mod.rs: every envelope carries it. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * @typedef {{ name: string, message: string }} WireError
+ * An error as data (`WireError` in Rust); the page rebuilds a typed error from it.
+ */
+
+/**
+ * `{ v, msg }`, with `payload` (structured-cloned data beside the message) when there is one.
+ * @template {{ type: string }} M
+ * @param {M} msg
+ * @param {unknown} [payload]
+ * @returns {{ v: number, msg: M, payload?: unknown }}
+ */
+export function envelope(msg, payload) {
+  return payload === undefined ? { v: PROTOCOL_VERSION, msg } : { v: PROTOCOL_VERSION, msg, payload };
+}
+
+/** Worker → page, from worker/worker.js. */
+export const fromWorker = {
+  /**
+   * The bootstrap could not load the wasm module.
+   * @param {string} message
+   */
+  bootFailed: (message) => ({ type: 'boot_failed', message }),
+  /**
+   * The instance trapped inside an async task.
+   * @param {string} message
+   */
+  crashed: (message) => ({ type: 'crashed', message }),
+};
+
+/** Host → registry, from worker/service-host.js. */
+export const fromService = {
+  loaded: () => ({ type: 'loaded' }),
+  started: () => ({ type: 'started' }),
+  stopped: () => ({ type: 'stopped' }),
+  /**
+   * `onMessage` resolved; its value travels as the envelope's `payload`.
+   * @param {number} seq
+   */
+  reply: (seq) => ({ type: 'reply', seq }),
+  /**
+   * @param {number} seq
+   * @param {WireError} error
+   */
+  replyFailed: (seq, error) => ({ type: 'reply_failed', seq, error }),
+  /** @param {WireError} error */
+  failed: (error) => ({ type: 'failed', error }),
+  /** @param {WireError} error */
+  crashed: (error) => ({ type: 'crashed', error }),
+  /**
+   * @param {boolean} healthy
+   * @param {string} detail
+   */
+  health: (healthy, detail) => ({ type: 'health', healthy, detail }),
+};
