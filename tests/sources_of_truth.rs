@@ -3,6 +3,9 @@
 //! `ErrorKind::ALL` / `ErrorKind::name()` is the truth for error names: `ERROR_NAMES` in
 //! `js/index.js` (in the same order), the `ErrorName` union in `js/index.d.ts` and the README's
 //! list of error names must name exactly the same errors.
+//!
+//! `worker_bridge_core::defaults` is the truth for option defaults: the typings' doc comments and
+//! the README's `create()` table must quote the same values.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::Path;
@@ -64,4 +67,90 @@ fn readme_lists_every_error_name() {
     let paragraph = between(&text, file, "Every failure is an `Error` whose `name` says what happened", "\n\n");
     let names = quoted(paragraph, '`').into_iter().filter(|s| s.ends_with("Error") && *s != "Error").collect();
     assert_eq!(sorted(names), sorted(rust_names()), "{file}: the list of error names must be ErrorKind::ALL's names");
+}
+
+/// `n` as the docs write it: `60,000`.
+fn with_commas(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The doc comment right above `key?:` in `export interface name` of `js/index.d.ts`.
+fn option_doc<'a>(dts: &'a str, interface: &str, key: &str) -> &'a str {
+    let body = between(dts, "js/index.d.ts", &format!("export interface {interface} "), "\n}");
+    let lines: Vec<&str> = body.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with(&format!("{key}?:")))
+        .unwrap_or_else(|| panic!("js/index.d.ts: {interface} has no {key}"));
+    assert!(at > 0, "js/index.d.ts: {interface}.{key} has no doc comment");
+    lines[at - 1]
+}
+
+#[test]
+fn option_defaults_in_index_d_ts_are_the_core_defaults() {
+    use worker_bridge_core::defaults as d;
+    let dts = read("js/index.d.ts");
+    let cases: &[(&str, &str, String)] = &[
+        ("CreateOptions", "maxQueue", with_commas(d::MAX_QUEUE as u64)),
+        ("CreateOptions", "timeoutMs", with_commas(d::TIMEOUT_MS.into())),
+        ("CreateOptions", "retries", with_commas(d::RETRIES.into())),
+        ("CreateOptions", "healthIntervalMs", with_commas(d::HEALTH_INTERVAL_MS.into())),
+        ("CreateOptions", "cancelGraceMs", with_commas(d::CANCEL_GRACE_MS.into())),
+        ("EncryptFileOptions", "chunkSize", with_commas(d::STREAM_CHUNK_SIZE.into())),
+        ("CompressOptions", "level", with_commas(d::COMPRESSION_LEVEL.into())),
+        ("DecompressOptions", "maxOutputBytes", format!("{} MiB", d::MAX_OUTPUT_BYTES >> 20)),
+        ("ServiceOptions", "startTimeoutMs", with_commas(d::SERVICE_START_TIMEOUT_MS.into())),
+        ("ServiceOptions", "stopTimeoutMs", with_commas(d::SERVICE_STOP_TIMEOUT_MS.into())),
+        ("ServiceOptions", "maxRestarts", with_commas(d::SERVICE_MAX_RESTARTS.into())),
+        ("ServiceOptions", "healthIntervalMs", with_commas(d::SERVICE_HEALTH_INTERVAL_MS.into())),
+    ];
+    for (interface, key, value) in cases {
+        let doc = option_doc(&dts, interface, key).to_lowercase();
+        assert!(
+            doc.contains(&format!("default {}", value.to_lowercase())),
+            "js/index.d.ts: {interface}.{key} should say default {value}: {doc}"
+        );
+    }
+    let pool = option_doc(&dts, "CreateOptions", "poolSize");
+    assert!(pool.contains(&format!("1–{}", d::MAX_POOL_SIZE)), "js/index.d.ts: poolSize range: {pool}");
+}
+
+#[test]
+fn create_options_table_in_the_readme_quotes_the_core_defaults() {
+    use worker_bridge_core::defaults as d;
+    let readme = read("README.md");
+    let table = between(&readme, "README.md", "### `WorkerBridge.create(options)`", "\n\n`create()`");
+    let cell = |key: &str| -> Vec<String> {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("README.md: no row for {key} in the create() table"));
+        row.split('|').map(|c| c.trim().trim_matches('`').to_owned()).collect()
+    };
+    for (key, value) in [
+        ("maxQueue", d::MAX_QUEUE as u64),
+        ("timeoutMs", d::TIMEOUT_MS.into()),
+        ("retries", d::RETRIES.into()),
+        ("healthIntervalMs", d::HEALTH_INTERVAL_MS.into()),
+        ("cancelGraceMs", d::CANCEL_GRACE_MS.into()),
+    ] {
+        assert_eq!(cell(key)[2], value.to_string(), "README.md: the default of {key}");
+    }
+    assert!(cell("poolSize")[3].contains(&format!("1–{}", d::MAX_POOL_SIZE)), "README.md: poolSize range");
+}
+
+#[test]
+fn with_commas_groups_thousands() {
+    assert_eq!(with_commas(0), "0");
+    assert_eq!(with_commas(250), "250");
+    assert_eq!(with_commas(10_000), "10,000");
+    assert_eq!(with_commas(1_048_576), "1,048,576");
 }

@@ -1,8 +1,9 @@
 //! Messages between the registry (page) and a service host (`worker/service-host.js`, in the
 //! service's own worker or, for main-thread placement, on a `MessageChannel` in the page). The
-//! host is JavaScript, so these shapes are also built by hand there: keep the two in step
-//! (`tests/protocol.rs` decodes what the host sends). A message's data travels beside the
-//! envelope as `payload` (structured clone), never through serde.
+//! host is JavaScript and builds its replies with `worker/protocol.js`; the fixtures in
+//! `tests/fixtures/protocol/` are replayed by both languages (`tests/protocol_fixtures.rs`,
+//! `tests/node/protocol.test.mjs`), so the two cannot drift apart. A message's data travels beside
+//! the envelope as `payload` (structured clone), never through serde.
 
 use serde::{Deserialize, Serialize};
 
