@@ -444,3 +444,104 @@ async fn network_fetch_with_progress_hashing_errors_and_abort() {
     }
     terminate(all).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_refused_encrypt_does_not_burn_its_nonce() {
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        let (key, nonce) = (c.generate_key().unwrap(), c.generate_nonce().unwrap());
+        let encrypt =
+            |options: JsValue| c.encrypt(bytes(b"attack at dawn"), key.clone().into(), nonce.clone().into(), options);
+        // Refused before it could run: a typo in an option, an already-aborted signal.
+        assert_eq!(error_name(encrypt(obj(&[("aadd", "x".into())]))).await, "ValidationError", "{name}");
+        let controller = AbortController::new().unwrap();
+        controller.abort();
+        assert_eq!(error_name(encrypt(obj(&[("signal", controller.signal().into())]))).await, "AbortError", "{name}");
+        // The honest retry with the same pair goes through, once.
+        let sealed = to_vec(value(encrypt(JsValue::UNDEFINED)).await).await;
+        let expected = webcrypto_encrypt(&key.to_vec(), &nonce.to_vec(), b"", b"attack at dawn").await;
+        assert_eq!(sealed, expected, "{name}");
+        assert_eq!(error_name(encrypt(JsValue::UNDEFINED)).await, "NonceReuseError", "{name}");
+    }
+    terminate(all).await;
+}
+
+/// A `Blob` of `mib` MiB and `extra` bytes, made of references to one 1 MiB Blob (cheap).
+fn big_blob(mib: u32, extra: u32) -> Blob {
+    let one = Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::new_with_length(1 << 20))).unwrap();
+    let parts = Array::new();
+    for _ in 0..mib {
+        parts.push(&one);
+    }
+    parts.push(&Uint8Array::new_with_length(extra));
+    Blob::new_with_blob_sequence(&parts).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn one_shot_encrypt_and_decrypt_refuse_inputs_above_their_limit_up_front() {
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        let (key, nonce) = (c.generate_key().unwrap(), c.generate_nonce().unwrap());
+        let too_big = big_blob(256, 1);
+        let call = c.encrypt(too_big.clone().into(), key.clone().into(), nonce.clone().into(), JsValue::UNDEFINED);
+        let err = JsFuture::from(call).await.expect_err("refused");
+        assert_eq!(get(&err, "name").as_string().unwrap(), "LimitExceededError", "{name}");
+        assert!(get(&err, "message").as_string().unwrap().contains("encryptFile"), "{name}: names the way out");
+        // Ciphertext ‖ tag: the message inside is what counts.
+        let sealed = big_blob(256, 17);
+        let call = c.decrypt(sealed.into(), key.clone().into(), nonce.clone().into(), JsValue::UNDEFINED);
+        assert_eq!(error_name(call).await, "LimitExceededError", "{name}");
+        // Nothing was used up: the pair still encrypts.
+        value(c.encrypt(bytes(b"small"), key.into(), nonce.into(), JsValue::UNDEFINED)).await;
+        assert_eq!(
+            get(&get(&b.status(), "counters"), "submitted").as_f64(),
+            Some(1.0),
+            "{name}: refused before queueing"
+        );
+    }
+    terminate(all).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_split_encrypt_file_fills_the_callers_shared_progress() {
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        let key = c.generate_key().unwrap();
+        let plain = data(8 << 20, 11);
+        let progress = worker_bridge::SharedProgress::new(None);
+        let handle = JsValue::from(progress);
+        let options = obj(&[("chunkSize", 65_536.into()), ("progress", handle.clone()), ("output", "bytes".into())]);
+        value(c.encrypt_file(bytes(&plain), key.into(), options)).await;
+        assert_eq!(get(&handle, "percent").as_f64(), Some(100.0), "{name}");
+        assert_eq!(get(&handle, "current").as_f64(), Some(plain.len() as f64), "{name}");
+    }
+    terminate(all).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_part_of_decrypt_file_stops_its_siblings_at_once() {
+    let options = obj(&[("poolSize", 2.into()), ("fallback", "never".into()), ("cancelGraceMs", 100.into())]);
+    let b = WorkerBridge::try_from_js_value(JsFuture::from(WorkerBridge::create(options)).await.unwrap()).unwrap();
+    let c = b.crypto();
+    let key = c.generate_key().unwrap();
+    let plain = data(64 << 20, 13);
+    let sealed_options = obj(&[("output", "bytes".into())]);
+    let mut sealed = to_vec(value(c.encrypt_file(bytes(&plain), key.clone().into(), sealed_options)).await).await;
+    // The first part fails on its first chunk; the second has 32 MiB to open.
+    sealed[40] ^= 1;
+    let token = worker_bridge::SharedCancellation::new();
+    let options = obj(&[("signal", JsValue::from(token)), ("output", "bytes".into())]);
+    assert_eq!(error_name(c.decrypt_file(bytes(&sealed), key.into(), options)).await, "AuthenticationError");
+    // Were the sibling left running past the grace period, its worker would be replaced.
+    let p = Promise::new(&mut |resolve, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 600).unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+    let workers: Vec<JsValue> = Array::from(&get(&b.status(), "workers")).iter().collect();
+    let restarts: f64 = workers.iter().map(|w| get(w, "restarts").as_f64().unwrap()).sum();
+    assert_eq!(restarts, 0.0, "{:?}", js_sys::JSON::stringify(&b.status()));
+    JsFuture::from(b.terminate()).await.unwrap();
+}

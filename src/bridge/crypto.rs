@@ -7,12 +7,12 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::input::{opt_bytes, opt_u64, owned_input, secret_bytes};
-use super::pipeline::{promise, reject, Bridge};
+use super::pipeline::{promise, reject, Bridge, Prepared};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::io::output::assemble;
 use crate::io::source::Input;
-use crate::ops::aead::{check_key, check_key_and_nonce, KEY_LEN, NONCE_LEN, TAG_LEN};
+use crate::ops::aead::{check_key, check_key_and_nonce, check_one_shot_len, KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::ops::stream_format::{plan_runs, Header, HEADER_LEN};
 use crate::ops::{ChunkRun, Op, Secret};
 use crate::protocol::OutputKind;
@@ -66,16 +66,14 @@ impl CryptoFacade {
     /// bridge rejects with `NonceReuseError`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn encrypt(&self, data: JsValue, key: JsValue, nonce: JsValue, options: JsValue) -> Promise {
-        let op = self.gcm_op(&key, &nonce, &options, false);
-        self.bridge.call(op, &data, &options, &["aad"], OutputKind::Bytes)
+        self.one_shot(&data, &key, &nonce, &options, false)
     }
 
     /// Opens ciphertext ‖ tag; rejects with `AuthenticationError` (and no plaintext) when the
     /// tag does not verify.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn decrypt(&self, ciphertext: JsValue, key: JsValue, nonce: JsValue, options: JsValue) -> Promise {
-        let op = self.gcm_op(&key, &nonce, &options, true);
-        self.bridge.call(op, &ciphertext, &options, &["aad"], OutputKind::Bytes)
+        self.one_shot(&ciphertext, &key, &nonce, &options, true)
     }
 
     /// Seals `input` in the chunked stream format; a `Blob` by default (`{ output: 'bytes' }`
@@ -94,7 +92,7 @@ impl CryptoFacade {
             let len = input.len();
             let run = |first_chunk, final_part| {
                 Op::SealChunks(ChunkRun {
-                    key: Secret(key.clone()),
+                    key: key.clone(),
                     header: header.encode().to_vec(),
                     aad: aad.clone(),
                     first_chunk,
@@ -144,7 +142,7 @@ impl CryptoFacade {
             let (body_start, len) = (HEADER_LEN as u64, input.len());
             let run = |first_chunk, final_part| {
                 Op::OpenChunks(ChunkRun {
-                    key: Secret(key.clone()),
+                    key: key.clone(),
                     header: head.clone(),
                     aad: aad.clone(),
                     first_chunk,
@@ -174,32 +172,54 @@ fn split(
     let last = runs.len() - 1;
     runs.into_iter()
         .enumerate()
-        .map(|(k, run)| Ok((op(run.start as u32, k == last), piece(run.start, run.end)?)))
+        .map(|(k, run)| {
+            let first = u32::try_from(run.start).map_err(|_| {
+                Error::new(ErrorKind::LimitExceeded, "a stream holds at most 2^32 chunks: use a larger chunkSize")
+            })?;
+            Ok((op(first, k == last), piece(run.start, run.end)?))
+        })
         .collect()
 }
 
 /// The caller's key, checked: 32 bytes.
-fn checked_key(key: &JsValue) -> Result<Vec<u8>, Error> {
+fn checked_key(key: &JsValue) -> Result<Secret, Error> {
     let key = secret_bytes(key, "key")?;
-    check_key(&key)?;
+    check_key(&key.0)?;
     Ok(key)
 }
 
 impl CryptoFacade {
-    fn gcm_op(&self, key: &JsValue, nonce: &JsValue, options: &JsValue, decrypt: bool) -> Result<Op, Error> {
-        let key = secret_bytes(key, "key")?;
-        let nonce = secret_bytes(nonce, "nonce")?;
-        let aad = opt_bytes(options, "aad")?.unwrap_or_default();
-        if decrypt {
-            check_key(&key)?;
-            if nonce.len() != NONCE_LEN {
-                return Err(Error::validation(format!("the nonce must be {NONCE_LEN} bytes, got {}", nonce.len())));
+    /// One-shot AES-GCM through the call pipeline. The (key, nonce) pair of an encryption is
+    /// recorded only once the call passed every check and is queued: a call refused for a typo or
+    /// an aborted signal does not burn the pair, so the honest retry goes through.
+    fn one_shot(&self, data: &JsValue, key: &JsValue, nonce: &JsValue, options: &JsValue, decrypt: bool) -> Promise {
+        let bridge = &self.bridge;
+        let submitted = (|| {
+            let key = secret_bytes(key, "key")?;
+            let nonce = secret_bytes(nonce, "nonce")?;
+            let aad = opt_bytes(options, "aad")?.unwrap_or_default();
+            if decrypt {
+                check_key(&key.0)?;
+                if nonce.0.len() != NONCE_LEN {
+                    let got = nonce.0.len();
+                    return Err(Error::validation(format!("the nonce must be {NONCE_LEN} bytes, got {got}")));
+                }
+            } else {
+                check_key_and_nonce(&key.0, &nonce.0)?;
             }
-            Ok(Op::Decrypt { key: Secret(key), nonce, aad })
-        } else {
-            check_key_and_nonce(&key, &nonce)?;
-            self.bridge.record_nonce(&key, &nonce)?;
-            Ok(Op::Encrypt { key: Secret(key), nonce, aad })
+            let Prepared { options, input } = bridge.prepare(data, options, &["aad"])?;
+            check_one_shot_len(input.len(), decrypt)?;
+            if decrypt {
+                let op = Op::Decrypt { key, nonce: nonce.0.clone(), aad };
+                return bridge.submit(&options, op, input, OutputKind::Bytes);
+            }
+            bridge.record_nonce(&key.0, &nonce.0)?;
+            let op = Op::Encrypt { key: key.clone(), nonce: nonce.0.clone(), aad };
+            bridge.submit(&options, op, input, OutputKind::Bytes).inspect_err(|_| bridge.forget_nonce(&key.0, &nonce.0))
+        })();
+        match submitted {
+            Ok(result) => promise(result),
+            Err(e) => reject(e),
         }
     }
 }

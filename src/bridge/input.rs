@@ -8,6 +8,7 @@ use web_sys::AbortSignal;
 use crate::defaults;
 use crate::error::Error;
 use crate::io::source::Input;
+use crate::ops::Secret;
 use crate::protocol::OutputKind;
 use crate::scheduler::Priority;
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
@@ -160,13 +161,15 @@ pub(crate) fn absolute_url(url: &str) -> Result<String, Error> {
 }
 
 /// Key (or nonce) bytes from a `Uint8Array`, `ArrayBuffer` or view, never a string.
-pub(crate) fn secret_bytes(value: &JsValue, what: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn secret_bytes(value: &JsValue, what: &str) -> Result<Secret, Error> {
     if value.as_string().is_some() {
         return Err(Error::validation(format!("the {what} must be bytes (a Uint8Array), not a string")));
     }
-    owned_bytes(value, false)
-        .map(|b| b.to_vec())
-        .map_err(|_| Error::validation(format!("the {what} must be a Uint8Array")))
+    let copy = owned_bytes(value, false).map_err(|_| Error::validation(format!("the {what} must be a Uint8Array")))?;
+    let secret = Secret(copy.to_vec());
+    // Our private JS copy is wiped too; the caller's own buffer is theirs to manage.
+    copy.fill(0, 0, copy.length());
+    Ok(secret)
 }
 
 /// A whole number of milliseconds, 0 ..= 2^31 − 1 (about 24.8 days: the browser's timer limit;

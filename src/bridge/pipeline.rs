@@ -57,6 +57,15 @@ pub(crate) struct Prepared {
     pub(crate) input: Input,
 }
 
+/// Which part of its call a submission is (part 0 of 1 for a call in one piece), and the call's
+/// progress sink.
+#[derive(Debug)]
+struct Part {
+    sink: Option<SharedSink>,
+    index: usize,
+    count: usize,
+}
+
 /// A queued call's output, once it settles.
 pub(crate) type Output = Result<JsValue, Error>;
 
@@ -143,7 +152,7 @@ impl Bridge {
         output: OutputKind,
     ) -> Result<impl Future<Output = Output>, Error> {
         let sink = self.sink_for(options, 1);
-        self.submit_part(options, op, input, output, sink, 0).map(|(_, result)| result)
+        self.submit_part(options, op, input, output, Part { sink, index: 0, count: 1 }).map(|(_, result)| result)
     }
 
     /// Step 2 for a call split into `parts` (an op and its piece of the input each): queues
@@ -159,10 +168,10 @@ impl Bridge {
         parts: Vec<(Op, Input)>,
         output: OutputKind,
     ) -> Result<impl Future<Output = Result<Vec<JsValue>, Error>>, Error> {
-        let sink = self.sink_for(options, parts.len());
-        let mut queued = Vec::with_capacity(parts.len());
+        let (sink, count) = (self.sink_for(options, parts.len()), parts.len());
+        let mut queued = Vec::with_capacity(count);
         for (k, (op, piece)) in parts.into_iter().enumerate() {
-            match self.submit_part(options, op, piece, output, sink.clone(), k) {
+            match self.submit_part(options, op, piece, output, Part { sink: sink.clone(), index: k, count }) {
                 Ok(part) => queued.push(part),
                 Err(e) => {
                     for (id, _) in &queued {
@@ -207,6 +216,11 @@ impl Bridge {
         self.nonces.borrow_mut().check_and_record(key, nonce)
     }
 
+    /// Forgets a pair recorded for an encryption that could not be queued.
+    pub(crate) fn forget_nonce(&self, key: &[u8], nonce: &[u8]) {
+        self.nonces.borrow_mut().forget(key, nonce);
+    }
+
     /// Rejects a call on a terminated bridge or with an already-aborted signal.
     ///
     /// # Errors
@@ -231,8 +245,9 @@ impl Bridge {
         Some(match (&options.progress, parts) {
             (Some(block), 1) => ProgressSink::new(block.clone(), options.on_progress.clone()),
             (None, 1) => ProgressSink::new(ProgressBlock::new(true), options.on_progress.clone()),
-            // A SharedProgress is one block; a split call reports through `onProgress` only.
-            (_, n) => ProgressSink::with_parts(n, options.on_progress.clone()),
+            // A SharedProgress is one block: a split call's parts write their own, and their sum
+            // is copied into it.
+            (block, n) => ProgressSink::with_parts(n, options.on_progress.clone(), block.clone()),
         })
     }
 
@@ -243,13 +258,18 @@ impl Bridge {
         op: Op,
         input: Input,
         output: OutputKind,
-        progress: Option<SharedSink>,
-        progress_part: usize,
+        part: Part,
     ) -> Result<(RequestId, impl Future<Output = Output>), Error> {
+        let Part { sink: progress, index: progress_part, count: parts } = part;
         let id = RequestId::random();
         // A caller's SharedCancellation is watched, never written: the bridge's own cancels
-        // (a sibling part failed) must not cancel the caller's other calls on the same token.
+        // (a sibling part failed) must not cancel the caller's other calls on the same token. So
+        // a part of a split call gets a flag of its own, which the bridge can raise when a
+        // sibling fails (a worker in shared-memory mode reads only its flag, not messages); the
+        // caller's token still reaches it through the token's AbortSignal, watched below.
+        let split = parts > 1;
         let (cancel, owns_cancel) = match (&options.cancel, &options.signal) {
+            _ if split => (Some(CancelBlock::new(true)), true),
             (Some(block), _) => (Some(block.clone()), false),
             (None, Some(_)) => (Some(CancelBlock::new(true)), true),
             (None, None) => (None, false),

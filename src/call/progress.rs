@@ -19,6 +19,9 @@ use crate::shared::{ProgressBlock, ProgressReading};
 pub(crate) struct ProgressSink {
     blocks: Vec<ProgressBlock>,
     callback: Option<Function>,
+    /// The caller's `SharedProgress` of a split call: its parts write their own blocks, so the
+    /// sum is copied here at every flush (one block per part cannot be the caller's one block).
+    mirror: Option<ProgressBlock>,
     last: f64,
 }
 
@@ -27,13 +30,14 @@ pub(crate) type SharedSink = Rc<RefCell<ProgressSink>>;
 
 impl ProgressSink {
     pub(crate) fn new(block: ProgressBlock, callback: Option<Function>) -> SharedSink {
-        Rc::new(RefCell::new(ProgressSink { blocks: vec![block], callback, last: -1.0 }))
+        Rc::new(RefCell::new(ProgressSink { blocks: vec![block], callback, mirror: None, last: -1.0 }))
     }
 
-    /// A sink for a call run as `parts` parallel parts.
-    pub(crate) fn with_parts(parts: usize, callback: Option<Function>) -> SharedSink {
+    /// A sink for a call run as `parts` parallel parts; their sum also goes to `mirror`, the
+    /// caller's `SharedProgress`, if it has one.
+    pub(crate) fn with_parts(parts: usize, callback: Option<Function>, mirror: Option<ProgressBlock>) -> SharedSink {
         let blocks = (0..parts.max(1)).map(|_| ProgressBlock::new(true)).collect();
-        Rc::new(RefCell::new(ProgressSink { blocks, callback, last: -1.0 }))
+        Rc::new(RefCell::new(ProgressSink { blocks, callback, mirror, last: -1.0 }))
     }
 
     /// The block part `part` writes (the first one when out of range).
@@ -51,13 +55,20 @@ impl ProgressSink {
         self.blocks.len() > 1
     }
 
+    /// Whether the frame ticker must flush this sink while its call runs: it has a callback, or
+    /// a caller's block to mirror.
     pub(crate) fn has_callback(&self) -> bool {
-        self.callback.is_some()
+        self.callback.is_some() || self.mirror.is_some()
     }
 
-    /// Calls back if progress advanced since the last call (never with 100 before the end).
+    /// Calls back if progress advanced since the last call (never with 100 before the end), and
+    /// brings the mirror up to date.
     pub(crate) fn flush(&mut self) {
         let reading = self.read();
+        if let Some(mirror) = &self.mirror {
+            // Never 100 % before the end, as for callbacks.
+            mirror.write(reading.done.min(reading.total.saturating_sub(1)), reading.total);
+        }
         let percent = reading.percent();
         if percent > self.last && percent < 100.0 {
             self.last = percent;
@@ -73,6 +84,9 @@ impl ProgressSink {
             let r = block.read();
             let part_total = r.total.max(r.done);
             block.write(part_total, part_total);
+        }
+        if let Some(mirror) = &self.mirror {
+            mirror.write(total, total);
         }
         if self.last < 100.0 {
             self.last = 100.0;

@@ -25,6 +25,10 @@ pub const COMPRESSION_LEVEL: u32 = 6;
 pub const MAX_OUTPUT_BYTES: u64 = 512 * 1024 * 1024;
 /// `crypto.encryptFile(input, key, { chunkSize })`: plaintext bytes per sealed chunk.
 pub const STREAM_CHUNK_SIZE: u32 = 1024 * 1024;
+/// Largest input of one-shot `crypto.encrypt` / `crypto.decrypt`: AES-GCM opens a message only
+/// after its tag verifies, so the whole plaintext is held in the worker's wasm memory. Larger
+/// inputs belong to `encryptFile` / `decryptFile`, which seal in chunks.
+pub const MAX_ONE_SHOT_AEAD_BYTES: u64 = 256 * 1024 * 1024;
 /// `file.chunkPlan(file, { chunkSize })`: bytes per planned piece.
 pub const PLAN_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 

@@ -37,13 +37,7 @@ impl NonceGuard {
     /// # Errors
     /// [`ErrorKind::NonceReuse`] when the pair was used before (within the remembered window).
     pub fn check_and_record(&mut self, key: &[u8], nonce: &[u8]) -> Result<(), Error> {
-        let fingerprint: [u8; 32] = Sha256::new()
-            .chain_update(b"worker-bridge nonce guard v1")
-            .chain_update((key.len() as u32).to_be_bytes())
-            .chain_update(key)
-            .chain_update(nonce)
-            .finalize()
-            .into();
+        let fingerprint = fingerprint(key, nonce);
         if !self.seen.insert(fingerprint) {
             return Err(Error::new(
                 ErrorKind::NonceReuse,
@@ -58,6 +52,26 @@ impl NonceGuard {
         }
         Ok(())
     }
+
+    /// Forgets (key, nonce): the encryption it was recorded for never ran (it could not be
+    /// queued), so the pair was not used.
+    pub fn forget(&mut self, key: &[u8], nonce: &[u8]) {
+        let fingerprint = fingerprint(key, nonce);
+        if self.seen.remove(&fingerprint) {
+            self.order.retain(|f| *f != fingerprint);
+        }
+    }
+}
+
+/// What the guard keeps of a pair: never the key itself.
+fn fingerprint(key: &[u8], nonce: &[u8]) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"worker-bridge nonce guard v1")
+        .chain_update((key.len() as u32).to_be_bytes())
+        .chain_update(key)
+        .chain_update(nonce)
+        .finalize()
+        .into()
 }
 
 #[cfg(test)]
@@ -73,5 +87,16 @@ mod tests {
         g.check_and_record(&[1; 32], &[2; 12]).unwrap(); // pushes the first pair out
         g.check_and_record(&[1; 32], &[1; 12]).unwrap(); // forgotten, so accepted
         assert_eq!(g.check_and_record(&[1; 32], &[2; 12]).unwrap_err().kind(), ErrorKind::NonceReuse);
+    }
+
+    #[test]
+    fn a_forgotten_pair_can_be_used_again_and_others_stay() {
+        let mut guard = NonceGuard::with_capacity(4);
+        guard.check_and_record(&[1; 32], &[1; 12]).unwrap();
+        guard.check_and_record(&[1; 32], &[2; 12]).unwrap();
+        guard.forget(&[1; 32], &[1; 12]);
+        guard.check_and_record(&[1; 32], &[1; 12]).unwrap();
+        assert_eq!(guard.check_and_record(&[1; 32], &[2; 12]).unwrap_err().kind(), ErrorKind::NonceReuse);
+        assert_eq!(guard.order.len(), 2);
     }
 }

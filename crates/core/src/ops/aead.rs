@@ -1,12 +1,15 @@
 //! AES-256-GCM, standard and interoperable: the output is ciphertext ‖ 16-byte tag, exactly what
 //! WebCrypto's `AES-GCM` produces for the same key, nonce and additional data. The whole message
-//! is buffered (GCM authenticates it as one unit); for large inputs use the chunked stream format
+//! is buffered (GCM authenticates it as one unit), so one message is at most
+//! [`MAX_ONE_SHOT_AEAD_BYTES`]; for large inputs use the chunked stream format
 //! ([`super::stream_format`]).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{Sink, Stream};
+use crate::defaults::MAX_ONE_SHOT_AEAD_BYTES;
 use crate::error::{Error, ErrorKind};
 
 /// Key length: AES-256.
@@ -30,6 +33,19 @@ pub fn check_key_and_nonce(key: &[u8], nonce: &[u8]) -> Result<(), Error> {
             ErrorKind::NonceReuse,
             "an all-zero nonce is refused: it is almost always a reused one",
         ));
+    }
+    Ok(())
+}
+
+/// Refuses, before anything is read, a one-shot input of `len` bytes (plaintext to seal, or
+/// ciphertext ‖ tag to open) whose message exceeds [`MAX_ONE_SHOT_AEAD_BYTES`].
+///
+/// # Errors
+/// `LimitExceededError` naming `encryptFile` / `decryptFile`.
+pub fn check_one_shot_len(len: u64, decrypt: bool) -> Result<(), Error> {
+    let message = if decrypt { len.saturating_sub(TAG_LEN as u64) } else { len };
+    if message > MAX_ONE_SHOT_AEAD_BYTES {
+        return Err(too_long());
     }
     Ok(())
 }
@@ -153,8 +169,8 @@ impl GcmStream {
 
     fn count(&mut self, n: usize) -> Result<(), Error> {
         self.text_len += n as u64;
-        if self.text_len > GCM_MAX_TEXT {
-            return Err(Error::new(ErrorKind::LimitExceeded, "the message is too long for AES-GCM (64 GiB)"));
+        if self.text_len > GCM_MAX_TEXT.min(MAX_ONE_SHOT_AEAD_BYTES) {
+            return Err(too_long());
         }
         Ok(())
     }
@@ -196,11 +212,13 @@ impl Stream for GcmStream {
             return Ok(());
         }
         let ready = self.scratch.len() - TAG_LEN;
-        let mut ciphertext: Vec<u8> = self.scratch.drain(..ready).collect();
-        self.count(ciphertext.len())?;
-        self.hash_ciphertext(&ciphertext);
-        self.ctr.apply_keystream(&mut ciphertext);
-        self.plain.extend_from_slice(&ciphertext);
+        // Unverified plaintext is held in `plain` only, and every buffer that held some is wiped:
+        // the decrypted piece, and `plain`'s old allocation whenever it grows.
+        let mut piece = Zeroizing::new(self.scratch.drain(..ready).collect::<Vec<u8>>());
+        self.count(piece.len())?;
+        self.hash_ciphertext(&piece);
+        self.ctr.apply_keystream(&mut piece);
+        extend_wiping(&mut self.plain, &piece);
         Ok(())
     }
 
@@ -228,7 +246,65 @@ impl Stream for GcmStream {
 impl Drop for GcmStream {
     fn drop(&mut self) {
         // Plaintext should not linger in the wasm heap after the call.
-        self.plain.fill(0);
-        self.scratch.fill(0);
+        self.plain.zeroize();
+        self.scratch.zeroize();
+    }
+}
+
+/// One-shot AES-GCM refuses a message this long (see [`MAX_ONE_SHOT_AEAD_BYTES`]).
+fn too_long() -> Error {
+    Error::new(
+        ErrorKind::LimitExceeded,
+        format!(
+            "one-shot encrypt/decrypt takes at most {} MiB (the whole message is held until its tag \
+             verifies); use encryptFile/decryptFile for larger inputs",
+            MAX_ONE_SHOT_AEAD_BYTES >> 20
+        ),
+    )
+}
+
+/// `buf.extend_from_slice(more)`, wiping the old allocation when `buf` has to move: a growing
+/// `Vec` would otherwise leave copies of its contents behind in freed memory.
+fn extend_wiping(buf: &mut Vec<u8>, more: &[u8]) {
+    if buf.capacity() - buf.len() < more.len() {
+        let mut grown = Vec::with_capacity((buf.len() + more.len()).max(buf.capacity() * 2));
+        grown.extend_from_slice(buf);
+        buf.zeroize();
+        *buf = grown;
+    }
+    buf.extend_from_slice(more);
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn one_shot_inputs_above_the_limit_are_refused_up_front() {
+        let max = MAX_ONE_SHOT_AEAD_BYTES;
+        assert!(check_one_shot_len(max, false).is_ok());
+        assert!(check_one_shot_len(max + TAG_LEN as u64, true).is_ok());
+        let e = check_one_shot_len(max + 1, false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+        assert!(e.message().contains("encryptFile/decryptFile"), "{e}");
+        assert_eq!(check_one_shot_len(max + TAG_LEN as u64 + 1, true).unwrap_err().kind(), ErrorKind::LimitExceeded);
+    }
+
+    #[test]
+    fn a_stream_past_the_limit_stops_with_limit_exceeded() {
+        let mut stream = GcmStream::new(&[7; 32], &[1; 12], b"", false).unwrap();
+        // Pretend most of the limit was sealed already; the next bytes cross it.
+        stream.text_len = MAX_ONE_SHOT_AEAD_BYTES - 4;
+        let e = stream.update(&[0; 8], &mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    }
+
+    #[test]
+    fn extend_wiping_keeps_the_contents() {
+        let mut buf = Vec::with_capacity(2);
+        for piece in [&b"ab"[..], b"cde", b"", b"fghijklmnop"] {
+            extend_wiping(&mut buf, piece);
+        }
+        assert_eq!(buf, b"abcdefghijklmnop");
     }
 }

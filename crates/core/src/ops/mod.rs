@@ -174,10 +174,17 @@ impl Op {
     }
 }
 
-/// Key material: bytes on the wire, redacted in `Debug` so a key never reaches a log.
+/// Key material: bytes on the wire, redacted in `Debug` so a key never reaches a log, and wiped
+/// from memory when dropped.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
