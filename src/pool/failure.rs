@@ -6,9 +6,11 @@
 //!   a ping went unanswered); its caller was already answered;
 //! - `give_up_if_no_workers`: no live slot is left; the queue goes to the owner.
 //!
-//! The rules (back-off, give up, retry) are `worker_bridge_core::pool`'s.
+//! The rules (back-off, give up, retry, which worker is hung) are `worker_bridge_core::pool`'s.
 
-use worker_bridge_core::pool::{boot_retry, no_live_slot, BootRetry, SlotState, MAX_BOOT_FAILURES};
+use worker_bridge_core::pool::{
+    boot_retry, health_check, no_live_slot, BootRetry, HealthCheck, SlotState, MAX_BOOT_FAILURES,
+};
 
 use super::announce::log_later;
 use super::slot::Slot;
@@ -169,17 +171,16 @@ impl Inner {
         }
         let mut hung = Vec::new();
         for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.state != SlotState::Idle {
-                continue;
-            }
-            if slot.ping_outstanding {
-                hung.push(index);
-                continue;
-            }
-            self.ping_seq = self.ping_seq.wrapping_add(1);
-            if let Some(handle) = &slot.handle {
-                if handle.post(&ToWorker::Ping { seq: self.ping_seq }, Attachments::default()).is_ok() {
-                    slot.ping_outstanding = true;
+            match health_check(slot.state, slot.ping_outstanding) {
+                HealthCheck::Skip => {}
+                HealthCheck::Replace => hung.push(index),
+                HealthCheck::Ping => {
+                    self.ping_seq = self.ping_seq.wrapping_add(1);
+                    if let Some(handle) = &slot.handle {
+                        if handle.post(&ToWorker::Ping { seq: self.ping_seq }, Attachments::default()).is_ok() {
+                            slot.ping_outstanding = true;
+                        }
+                    }
                 }
             }
         }

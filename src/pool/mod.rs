@@ -27,8 +27,9 @@
 //!   live any more the pool hands its queue to its owner (`on_given_up`), which decides whether
 //!   the calls move to the main thread or fail.
 //!
-//! The decisions themselves (states, back-off, retry or fail, which slot retires) are pure
-//! functions in `worker_bridge_core::pool`, tested natively; this module carries them out.
+//! The decisions themselves (states, back-off, retry or fail, which slot retires, which worker
+//! is hung) are pure functions in `worker_bridge_core::pool`, tested natively; this module
+//! carries them out.
 //!
 //! All state sits in one `Rc<RefCell<_>>`. Listeners and timers hold a `Weak` to it, so dropping
 //! the pool frees everything; no user callback runs while the state is borrowed.

@@ -6,6 +6,8 @@
 use std::cell::RefCell;
 use std::rc::Weak;
 
+use worker_bridge_core::pool::reported_progress;
+
 use super::Inner;
 use crate::call::progress::SharedSink;
 use crate::protocol::RequestId;
@@ -17,8 +19,7 @@ impl Inner {
         let slot = &self.slots[index];
         let pending = slot.running.as_ref().filter(|r| r.id == id).and_then(|r| r.pending.as_ref());
         if let Some((sink, part)) = pending.and_then(|p| Some((p.progress.clone()?, p.progress_part))) {
-            let valid = |x: f64| if x.is_finite() && x >= 0.0 { x as u64 } else { 0 };
-            sink.borrow().block(part).write(valid(done), valid(total));
+            sink.borrow().block(part).write(reported_progress(done), reported_progress(total));
         }
     }
 }
