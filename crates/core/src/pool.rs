@@ -1,6 +1,7 @@
 //! The pool's decisions, apart from their effects: which state a slot is in, how long to wait
 //! before respawning a worker that failed to boot, whether a call whose worker crashed runs again,
-//! when the pool has no live worker left, and which slots leave first when it shrinks. The edge
+//! when the pool has no live worker left, which slots leave first when it shrinks, which worker a
+//! health check finds hung, and what a worker's progress report counts for. The edge
 //! (`worker-bridge`'s `pool`) owns the workers and timers and carries these out.
 
 /// Consecutive boot failures after which a slot is given up.
@@ -118,6 +119,38 @@ pub fn retire_order(slots: &[SlotView], excess: usize) -> Vec<(usize, Retire)> {
     chosen
 }
 
+/// What one health tick does with a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// Leave it alone: only idle workers are pinged. A busy worker cannot answer until its call
+    /// ends (its call's timeout covers it), and a starting one has its boot timer.
+    Skip,
+    /// Ask it for a pong.
+    Ping,
+    /// It left the last tick's ping unanswered for a whole interval: it is hung; replace it.
+    Replace,
+}
+
+/// The health check's rule for a slot in `state` whose last ping is unanswered or not.
+pub fn health_check(state: SlotState, ping_outstanding: bool) -> HealthCheck {
+    match state {
+        SlotState::Idle if ping_outstanding => HealthCheck::Replace,
+        SlotState::Idle => HealthCheck::Ping,
+        _ => HealthCheck::Skip,
+    }
+}
+
+/// A progress count (`done` or `total`) as a worker reported it, made safe to store: a number
+/// that is not finite or is negative (a confused or hostile worker) counts as 0, a fraction is
+/// cut, and a value past `u64::MAX` stops there.
+pub fn reported_progress(value: f64) -> u64 {
+    if value.is_finite() && value >= 0.0 {
+        value as u64
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +226,30 @@ mod tests {
         let slots = [SlotView { state: SlotState::Busy, busy: true, retiring: true }, view(SlotState::Busy, true)];
         assert_eq!(retire_order(&slots, 1), vec![(1, Retire::AfterCall)]);
         assert_eq!(retire_order(&slots, 5), vec![(1, Retire::AfterCall)]);
+    }
+
+    #[test]
+    fn only_idle_workers_are_pinged_and_a_missed_pong_is_a_hang() {
+        assert_eq!(health_check(SlotState::Idle, false), HealthCheck::Ping);
+        assert_eq!(health_check(SlotState::Idle, true), HealthCheck::Replace);
+        for state in
+            [SlotState::Starting, SlotState::Busy, SlotState::Crashed, SlotState::GivenUp, SlotState::Terminated]
+        {
+            assert_eq!(health_check(state, false), HealthCheck::Skip, "{state:?}");
+            assert_eq!(health_check(state, true), HealthCheck::Skip, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn reported_progress_is_never_negative_or_nan() {
+        assert_eq!(reported_progress(0.0), 0);
+        assert_eq!(reported_progress(1_000.0), 1_000);
+        assert_eq!(reported_progress(2.9), 2);
+        assert_eq!(reported_progress(-1.0), 0);
+        assert_eq!(reported_progress(-0.0), 0);
+        assert_eq!(reported_progress(f64::NAN), 0);
+        assert_eq!(reported_progress(f64::INFINITY), 0);
+        assert_eq!(reported_progress(f64::NEG_INFINITY), 0);
+        assert_eq!(reported_progress(1e30), u64::MAX);
     }
 }

@@ -1,0 +1,192 @@
+//! Every way a worker fails, and what the pool does about it — in one place, so that each path
+//! settles the caller and leaves the slot in a known state:
+//! - `on_crash`: the worker died or broke protocol; its call is retried or failed, the
+//!   worker respawned (with back-off while it cannot boot, then given up);
+//! - `replace`: the worker is alive but useless (a call timed out, a cancel was ignored,
+//!   a ping went unanswered); its caller was already answered;
+//! - `give_up_if_no_workers`: no live slot is left; the queue goes to the owner.
+//!
+//! The rules (back-off, give up, retry, which worker is hung) are `worker_bridge_core::pool`'s.
+
+use worker_bridge_core::pool::{
+    boot_retry, health_check, no_live_slot, BootRetry, HealthCheck, SlotState, MAX_BOOT_FAILURES,
+};
+
+use super::announce::log_later;
+use super::slot::Slot;
+use super::worker_handle::Attachments;
+use super::Inner;
+use crate::call::{aborted, timed_out, Pending};
+use crate::error::{Error, ErrorKind};
+use crate::protocol::{RequestId, ToWorker};
+use crate::runtime::timer::Timer;
+
+impl Inner {
+    /// The worker in slot `index` died or misbehaved: retry or fail its call, and replace it.
+    pub(super) fn on_crash(&mut self, index: usize, message: String) {
+        let slot = &mut self.slots[index];
+        let booting = slot.state == SlotState::Starting;
+        slot.set_state(SlotState::Crashed, &self.events, Some(&message));
+        slot.note_error(&message);
+        slot.stop();
+        if let Some(pending) = slot.running.take().and_then(|r| r.pending) {
+            if pending.retryable() {
+                let mut pending = pending;
+                pending.attempts += 1;
+                self.counters.retried();
+                let (id, priority) = (pending.id, pending.task.priority);
+                self.queue.unpop(id, pending, priority);
+            } else {
+                let error = Error::new(ErrorKind::WorkerCrashed, format!("the worker crashed: {message}"));
+                pending.settle(Err(error), &self.counters);
+            }
+        }
+        let slot = &mut self.slots[index];
+        if slot.retiring {
+            return self.remove_slot(index);
+        }
+        if booting {
+            slot.boot_failures += 1;
+            if let Some(boot) = slot.boot.take() {
+                // First boot: the bridge decides (fall back or reject); no respawn.
+                slot.set_state(SlotState::Crashed, &self.events, Some(&message));
+                let error = Error::new(ErrorKind::Unsupported, format!("a worker failed to start: {message}"));
+                let _ = boot.send(Err(error));
+                return;
+            }
+            // Back off before the next attempt: a worker that cannot start must not spin.
+            let delay = match boot_retry(slot.boot_failures) {
+                BootRetry::GiveUp => {
+                    slot.state = SlotState::GivenUp;
+                    return self.give_up_if_no_workers();
+                }
+                BootRetry::After(ms) => ms,
+            };
+            slot.state = SlotState::Starting;
+            let worker_id = slot.worker_id;
+            let me = self.me.clone();
+            slot.respawn_timer = Some(Timer::new(delay, move || {
+                if let Some(inner) = me.upgrade() {
+                    let mut inner = inner.borrow_mut();
+                    if let Some(index) = inner.slot_of(worker_id) {
+                        inner.respawn(index);
+                        inner.pump();
+                    }
+                }
+            }));
+            return;
+        }
+        self.respawn(index);
+    }
+
+    /// Replaces the worker of slot `index` (it hung, timed out or ignored a cancel).
+    pub(super) fn replace(&mut self, index: usize, reason: &str) {
+        let slot = &mut self.slots[index];
+        slot.set_state(SlotState::Crashed, &self.events, Some(reason));
+        slot.note_error(reason);
+        slot.running = None;
+        if slot.retiring {
+            return self.remove_slot(index);
+        }
+        self.respawn(index);
+    }
+
+    fn respawn(&mut self, index: usize) {
+        if self.terminated {
+            return;
+        }
+        self.slots[index].restarts += 1;
+        if let Err(e) = self.spawn_into(index) {
+            self.on_crash(index, e.message().to_owned());
+        }
+    }
+
+    /// With no live slot, nothing would ever run the queue: hand it to the owner, once (until a
+    /// slot is spawned again). Called after every change that can leave no live slot.
+    pub(super) fn give_up_if_no_workers(&mut self) {
+        if self.given_up || self.terminated || !no_live_slot(self.slots.iter().map(Slot::view)) {
+            return;
+        }
+        self.given_up = true;
+        let last = self.slots.iter().find_map(|s| s.last_error.clone()).unwrap_or_default();
+        let reason = format!("workers failed to start {MAX_BOOT_FAILURES} times in a row ({last})");
+        log_later(true, format!("worker-bridge: {reason}"));
+        let queued: Vec<Pending> = self.queue.drain().into_iter().map(|(_, p)| p).collect();
+        (self.on_given_up.0)(queued, reason);
+    }
+
+    /// Rejects call `id` with `AbortError`; a running call's worker is asked to stop, and
+    /// replaced if it has not within the grace period.
+    pub(super) fn cancel(&mut self, id: RequestId) {
+        if let Some(pending) = self.queue.remove(id) {
+            return pending.settle(Err(aborted()), &self.counters);
+        }
+        let Some(index) = self.slots.iter().position(|s| s.running.as_ref().is_some_and(|r| r.id == id)) else {
+            return; // already settled
+        };
+        let grace_ms = self.cfg.cancel_grace_ms;
+        let me = self.me.clone();
+        let slot = &mut self.slots[index];
+        let worker_id = slot.worker_id;
+        let running = slot.running.as_mut().expect("invariant: found above");
+        if let Some(pending) = running.pending.take() {
+            if let Some(block) = pending.cancel.as_ref().filter(|_| pending.owns_cancel) {
+                block.cancel();
+            }
+            pending.settle(Err(aborted()), &self.counters);
+        }
+        if running.grace.is_none() {
+            running.grace = Some(Timer::new(grace_ms, move || {
+                if let Some(inner) = me.upgrade() {
+                    let mut inner = inner.borrow_mut();
+                    let found = inner
+                        .slot_of(worker_id)
+                        .filter(|&i| inner.slots[i].running.as_ref().is_some_and(|r| r.id == id));
+                    if let Some(index) = found {
+                        inner.replace(index, &format!("did not stop within {grace_ms} ms of a cancel"));
+                        inner.pump();
+                    }
+                }
+            }));
+        }
+        if let Some(handle) = &slot.handle {
+            let _ = handle.post(&ToWorker::Cancel { id }, Attachments::default());
+        }
+    }
+
+    /// Call `id` on worker `worker_id` ran past its `timeoutMs`: reject it and replace the worker.
+    pub(super) fn on_timeout(&mut self, worker_id: u32, id: RequestId, ms: u32) {
+        let Some(index) = self.slot_of(worker_id) else { return };
+        let Some(running) = self.slots[index].running.as_mut().filter(|r| r.id == id) else { return };
+        if let Some(pending) = running.pending.take() {
+            pending.settle(Err(timed_out(ms)), &self.counters);
+        }
+        self.replace(index, &format!("a call timed out after {ms} ms"));
+    }
+
+    /// One health tick: ping the idle workers, replace those that left the last ping unanswered.
+    pub(super) fn check_health(&mut self) {
+        if self.terminated {
+            return;
+        }
+        let mut hung = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            match health_check(slot.state, slot.ping_outstanding) {
+                HealthCheck::Skip => {}
+                HealthCheck::Replace => hung.push(index),
+                HealthCheck::Ping => {
+                    self.ping_seq = self.ping_seq.wrapping_add(1);
+                    if let Some(handle) = &slot.handle {
+                        if handle.post(&ToWorker::Ping { seq: self.ping_seq }, Attachments::default()).is_ok() {
+                            slot.ping_outstanding = true;
+                        }
+                    }
+                }
+            }
+        }
+        for index in hung.into_iter().rev() {
+            self.replace(index, "did not answer a ping");
+        }
+        self.pump();
+    }
+}

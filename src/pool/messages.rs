@@ -1,0 +1,92 @@
+//! What a worker says, routed to its slot: every listener event and every `FromWorker` message
+//! arrives here, is checked against the slot it claims to come from (a late event of a stopped
+//! worker is dropped), and goes to dispatch, progress or failure handling. Anything a worker
+//! sends that does not decode is a protocol violation, handled as a crash.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+use worker_bridge_core::pool::SlotState;
+
+use super::announce::log_later;
+use super::worker_handle::WorkerEvent;
+use super::Inner;
+use crate::error::{Error, ErrorKind};
+use crate::protocol::{self, FromWorker};
+
+impl Inner {
+    /// One event from worker `worker_id`'s listeners or boot timer; then dispatch whatever it
+    /// freed.
+    pub(super) fn on_event(inner: &Rc<RefCell<Inner>>, worker_id: u32, event: WorkerEvent) {
+        let mut guard = inner.borrow_mut();
+        let this = &mut *guard;
+        if this.terminated {
+            return;
+        }
+        let Some(index) = this.slot_of(worker_id) else { return };
+        if this.slots[index].handle.is_none() {
+            return; // a late event from a worker already stopped
+        }
+        match event {
+            WorkerEvent::Message(data) => this.on_message(index, &data),
+            WorkerEvent::Error(message) => this.on_crash(index, message),
+            WorkerEvent::MessageError => this.on_crash(index, "a message from the worker could not be read".into()),
+        }
+        this.pump();
+    }
+
+    fn on_message(&mut self, index: usize, data: &JsValue) {
+        let msg = match protocol::decode::<FromWorker, _>(serde_wasm_bindgen::Deserializer::from(data.clone())) {
+            Ok(msg) => msg,
+            Err(e) => return self.on_crash(index, format!("the worker broke protocol: {}", e.message())),
+        };
+        let slot = &mut self.slots[index];
+        match msg {
+            FromWorker::Ready { caps, .. } if slot.state == SlotState::Starting => {
+                if caps.version != env!("CARGO_PKG_VERSION") {
+                    let message = format!(
+                        "worker runs worker-bridge {} but the page runs {} (a stale cached script?)",
+                        caps.version,
+                        env!("CARGO_PKG_VERSION")
+                    );
+                    return self.on_crash(index, message);
+                }
+                slot.set_state(SlotState::Idle, &self.events, None);
+                slot.shared_memory = caps.shared_memory;
+                slot.boot_failures = 0;
+                slot.boot_timer = None;
+                if let Some(boot) = slot.boot.take() {
+                    let _ = boot.send(Ok(()));
+                }
+            }
+            FromWorker::Response { id, http } => {
+                let body = Reflect::get(data, &"body".into())
+                    .ok()
+                    .filter(|b| b.is_instance_of::<Uint8Array>() || b.is_instance_of::<web_sys::Blob>())
+                    .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "a response arrived without its body"));
+                let result = match http {
+                    Some(meta) => body.map(|b| crate::io::network::result_object(&meta, &b)),
+                    None => body,
+                };
+                self.finish(index, id, result);
+            }
+            FromWorker::Failed { id: Some(id), error } => self.finish(index, id, Err(error.into())),
+            FromWorker::Failed { id: None, error } => {
+                // The worker refused a message it could not read and carries on; keep the reason.
+                let reason = format!("the worker rejected a message: {}: {}", error.name, error.message);
+                log_later(false, format!("worker-bridge: {reason}"));
+                slot.last_error = Some(reason);
+            }
+            FromWorker::Progress { id, done, total } => self.on_progress(index, id, done, total),
+            FromWorker::Pong { memory, .. } => {
+                slot.ping_outstanding = false;
+                slot.memory_bytes = memory;
+            }
+            FromWorker::Crashed { message } | FromWorker::BootFailed { message } => self.on_crash(index, message),
+            FromWorker::Ready { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! One worker in its place: a slot keeps its place in the pool (and its counters) while the
+//! worker in it is spawned, booted, stopped and replaced — the pool's `WorkerHandler`. A fresh
+//! worker gets a fresh id, so the listeners and timers of the one it replaced find no slot.
+
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+
+use worker_bridge_core::pool::{SlotState, SlotView};
+
+use super::announce::worker_state_changed;
+use super::worker_handle::{WorkerEvent, WorkerHandle};
+use super::Inner;
+use crate::call::Pending;
+use crate::error::Error;
+use crate::events::EventHub;
+use crate::protocol::RequestId;
+use crate::runtime::timer::{defer_drop, Timer};
+
+/// How long a worker may take from spawn to `Ready` (it fetches nothing: it gets the module).
+const BOOT_TIMEOUT_MS: u32 = 15_000;
+
+/// The call a slot is running. `pending` is `None` once the caller was answered early (abort,
+/// timeout) and the worker's own answer is awaited only to free the slot.
+#[derive(Debug)]
+pub(super) struct Running {
+    pub(super) id: RequestId,
+    pub(super) pending: Option<Pending>,
+    pub(super) _timeout: Option<Timer>,
+    pub(super) grace: Option<Timer>,
+}
+
+#[derive(Debug)]
+pub(super) struct Slot {
+    pub(super) worker_id: u32,
+    pub(super) handle: Option<WorkerHandle>,
+    pub(super) state: SlotState,
+    pub(super) running: Option<Running>,
+    pub(super) shared_memory: bool,
+    pub(super) tasks_done: u32,
+    pub(super) errors: u32,
+    pub(super) restarts: u32,
+    pub(super) last_error: Option<String>,
+    pub(super) started_at: f64,
+    pub(super) boot: Option<oneshot::Sender<Result<(), Error>>>,
+    pub(super) boot_timer: Option<Timer>,
+    pub(super) boot_failures: u32,
+    pub(super) respawn_timer: Option<Timer>,
+    pub(super) ping_outstanding: bool,
+    /// The worker's wasm memory size at its last pong.
+    pub(super) memory_bytes: f64,
+    /// Removed (by `resize`) as soon as its running call finishes.
+    pub(super) retiring: bool,
+}
+
+impl Slot {
+    pub(super) fn set_state(&mut self, to: SlotState, events: &Rc<EventHub>, reason: Option<&str>) {
+        let from = std::mem::replace(&mut self.state, to);
+        if from != to {
+            worker_state_changed(events, self.worker_id, from.as_str(), to, reason);
+        }
+    }
+
+    pub(super) fn new(boot: Option<oneshot::Sender<Result<(), Error>>>) -> Self {
+        Slot {
+            worker_id: 0,
+            handle: None,
+            state: SlotState::Starting,
+            running: None,
+            shared_memory: false,
+            tasks_done: 0,
+            errors: 0,
+            restarts: 0,
+            last_error: None,
+            started_at: js_sys::Date::now(),
+            boot,
+            boot_timer: None,
+            boot_failures: 0,
+            respawn_timer: None,
+            ping_outstanding: false,
+            memory_bytes: 0.0,
+            retiring: false,
+        }
+    }
+
+    /// The slot as the pool's decisions see it.
+    pub(super) fn view(&self) -> SlotView {
+        SlotView { state: self.state, busy: self.running.is_some(), retiring: self.retiring }
+    }
+
+    pub(super) fn note_error(&mut self, message: &str) {
+        self.errors += 1;
+        self.last_error = Some(message.to_owned());
+    }
+
+    /// Stops the worker and every timer of the slot.
+    pub(super) fn stop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.terminate();
+            defer_drop(handle);
+        }
+        self.boot_timer = None;
+        self.respawn_timer = None;
+        self.ping_outstanding = false;
+    }
+}
+
+impl Inner {
+    /// Spawns a fresh worker into slot `index`.
+    pub(super) fn spawn_into(&mut self, index: usize) -> Result<(), Error> {
+        let worker_id = self.next_worker_id;
+        self.next_worker_id += 1;
+        let me = self.me.clone();
+        let on_event = move |event: WorkerEvent| {
+            if let Some(inner) = me.upgrade() {
+                Inner::on_event(&inner, worker_id, event);
+            }
+        };
+        self.given_up = false;
+        let slot = &mut self.slots[index];
+        slot.stop();
+        slot.worker_id = worker_id;
+        slot.state = SlotState::Starting;
+        worker_state_changed(&self.events, worker_id, "none", SlotState::Starting, None);
+        slot.started_at = js_sys::Date::now();
+        slot.memory_bytes = 0.0;
+        slot.handle = Some(WorkerHandle::spawn(worker_id, on_event)?);
+        let me = self.me.clone();
+        slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {
+            if let Some(inner) = me.upgrade() {
+                let msg = format!("worker {worker_id} sent no Ready within {BOOT_TIMEOUT_MS} ms");
+                Inner::on_event(&inner, worker_id, WorkerEvent::Error(msg));
+            }
+        }));
+        Ok(())
+    }
+}

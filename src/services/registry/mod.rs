@@ -1,0 +1,195 @@
+//! The service registry: services by name, each with the shared [`Lifecycle`], a [`Host`] in
+//! the placement it was registered with, its pending replies, and its diagnostics. Every state
+//! change is emitted as `service_state_changed { name, from, to, reason? }`.
+//!
+//! Messages to a service are posted at once and queued by its host, which handles them one at a
+//! time in order: a burst costs no round trip per message, and replies come back in order.
+//!
+//! One concern per file: this one holds the [`Registry`] handle, its state and registration;
+//! `control` drives a service through its lifecycle (start, stop, restart, fail); `messages`
+//! carries messages to a service and routes everything its host says back; `health` runs the
+//! health checks; `diagnostics` builds the status objects.
+//!
+//! Two invariants hold in every file:
+//! - **No user callback runs while the state is borrowed.** The state is reached only through
+//!   `with` (or a short borrow that calls nothing), whose borrow ends when its closure returns;
+//!   events are emitted, and restarts spawned, after it. Inside it, channels are settled and
+//!   messages posted, which run no user code.
+//! - **Every promise settles.** A lifecycle call's waiter settles when the host confirms, when its
+//!   timeout fires, when the service fails, or when the bridge terminates; a message's reply when
+//!   the handler answers, when the caller gives up (`abandon`: its timeout or abort), when the
+//!   service fails, or when the bridge terminates. A sender dropped unsent settles its receiver.
+
+mod control;
+mod diagnostics;
+mod health;
+mod messages;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+
+use super::host::{Host, Placement};
+use super::lifecycle::{Lifecycle, State};
+use crate::error::{Error, ErrorKind};
+use crate::events::EventHub;
+use crate::runtime::timer::Repeat;
+use control::Waiter;
+use messages::ReplySender;
+
+/// What a service is: a JavaScript handler module, or a Rust [`Service`](super::Service)
+/// registered by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Definition {
+    /// The handler module's absolute URL.
+    Module(String),
+    /// The Rust service's registered name.
+    Rust(String),
+}
+
+/// How a service is run, set at registration.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceOptions {
+    pub(crate) placement: Placement,
+    pub(crate) start_timeout_ms: u32,
+    pub(crate) stop_timeout_ms: u32,
+    pub(crate) restart_on_failure: bool,
+    pub(crate) max_restarts: u32,
+    /// Ask `health(ctx)` this often while running (0: never).
+    pub(crate) health_interval_ms: u32,
+}
+
+fn js(e: &Error) -> JsValue {
+    crate::runtime::js_error::to_js(e)
+}
+
+#[derive(Debug)]
+struct Service {
+    name: String,
+    definition: Definition,
+    options: ServiceOptions,
+    life: Lifecycle,
+    host: Option<Host>,
+    /// Bumped for every new host, so late events of a replaced host are ignored.
+    generation: u32,
+    waiter: Option<Waiter>,
+    replies: BTreeMap<u32, ReplySender>,
+    next_seq: u32,
+    started_at: Option<f64>,
+    restarts: u32,
+    handled: u32,
+    last_error: Option<String>,
+    last_health: Option<(bool, String)>,
+    /// The health-check timer while running, and whether a check awaits its answer.
+    health: Option<Repeat>,
+    health_outstanding: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    services: Vec<Service>,
+    /// Set by the bridge's `terminate()`: every host is gone and nothing starts again.
+    terminated: bool,
+}
+
+/// The registry behind `bridge.services`.
+#[derive(Debug, Clone)]
+pub(crate) struct Registry {
+    inner: Rc<RefCell<Inner>>,
+    events: Rc<EventHub>,
+}
+
+fn terminated() -> Error {
+    Error::new(ErrorKind::Terminated, "the bridge was terminated")
+}
+
+fn not_found(name: &str) -> Error {
+    Error::validation(format!("no service is registered as {name:?}"))
+}
+
+impl Registry {
+    pub(crate) fn new(events: Rc<EventHub>) -> Self {
+        Registry { inner: Rc::new(RefCell::new(Inner { services: Vec::new(), terminated: false })), events }
+    }
+
+    pub(crate) fn register(&self, name: &str, definition: Definition, options: ServiceOptions) -> Result<(), Error> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.terminated {
+            return Err(terminated());
+        }
+        if name.is_empty() || inner.services.iter().any(|s| s.name == name) {
+            return Err(Error::validation(format!(
+                "a service named {name:?} is already registered (or the name is empty)"
+            )));
+        }
+        inner.services.push(Service {
+            name: name.to_owned(),
+            definition,
+            options,
+            life: Lifecycle::default(),
+            host: None,
+            generation: 0,
+            waiter: None,
+            replies: BTreeMap::new(),
+            next_seq: 0,
+            started_at: None,
+            restarts: 0,
+            handled: 0,
+            last_error: None,
+            last_health: None,
+            health: None,
+            health_outstanding: false,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&self, name: &str) -> Result<(), Error> {
+        let mut inner = self.inner.borrow_mut();
+        let index = inner.services.iter().position(|s| s.name == name).ok_or_else(|| not_found(name))?;
+        let state = inner.services[index].life.state();
+        if matches!(state, State::Starting | State::Running | State::Stopping | State::Initializing) {
+            return Err(Error::new(
+                ErrorKind::ServiceState,
+                format!("stop the service before unregistering it (it is {})", state.as_str()),
+            ));
+        }
+        inner.services.remove(index);
+        Ok(())
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.inner.borrow().services.iter().map(|s| s.name.clone()).collect()
+    }
+
+    pub(crate) fn state(&self, name: &str) -> Result<State, Error> {
+        self.with(name, |s| Ok(s.life.state()))
+    }
+
+    /// Ends every service with the bridge: hosts (and their workers) go, whatever waits on them
+    /// fails with `TerminatedError`, and nothing can start again.
+    pub(crate) fn terminate(&self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.terminated = true;
+        for s in &mut inner.services {
+            s.host = None;
+            s.health = None;
+            if let Some((_, tx)) = s.waiter.take() {
+                let _ = tx.send(Err(terminated()));
+            }
+            for (_, tx) in std::mem::take(&mut s.replies) {
+                let _ = tx.send(Err(js(&terminated())));
+            }
+        }
+    }
+
+    fn with<T>(&self, name: &str, f: impl FnOnce(&mut Service) -> Result<T, Error>) -> Result<T, Error> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.terminated {
+            return Err(terminated());
+        }
+        let service = inner.services.iter_mut().find(|s| s.name == name).ok_or_else(|| not_found(name))?;
+        f(service)
+    }
+}
