@@ -14,7 +14,8 @@ export function buildBenchPackage() {
   console.log('building target/bench-pkg (release, --features test-ops) ...');
   const env = {
     ...process.env,
-    // binaryen's wasm-opt from node_modules first: Debian's breaks release builds (TOOLCHAIN.md).
+    // binaryen's wasm-opt from node_modules first: Debian's (binaryen 108) silently breaks release
+    // builds of current wasm-bindgen (`WebAssembly.Table.set(): Argument 1 is invalid` at load).
     PATH: [path.join(ROOT, 'node_modules', '.bin'), path.join(os.homedir(), '.cargo', 'bin'), process.env.PATH]
       .join(path.delimiter),
   };
