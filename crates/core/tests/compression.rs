@@ -201,6 +201,26 @@ fn every_optional_header_field_decodes_whole_and_split_at_every_byte() {
 }
 
 #[test]
+fn a_wrong_header_crc_is_rejected() {
+    let header = GzHeader { name: Some(b"a.txt".to_vec()), hcrc: true, ..Default::default() };
+    let good = header.member(b"payload");
+    let at = header.encode().len() - 2;
+    for flip in [0x01, 0x80] {
+        for byte in [at, at + 1] {
+            let mut bad = good.clone();
+            bad[byte] ^= flip;
+            for result in decompress_at_every_split(Format::Gzip, &bad) {
+                assert_eq!(kind(result), ErrorKind::Decompression, "byte {byte} ^ {flip:#x}");
+            }
+        }
+    }
+    // A header byte changed after the CRC was computed.
+    let mut bad = good.clone();
+    bad[11] ^= 0x20;
+    assert_eq!(kind(decompress(Format::Gzip, &bad)), ErrorKind::Decompression, "name changed");
+}
+
+#[test]
 fn reserved_flags_and_an_unknown_method_are_rejected() {
     for bit in [0x20u8, 0x40, 0x80] {
         let mut bad = gzip(b"x");
@@ -212,6 +232,31 @@ fn reserved_flags_and_an_unknown_method_are_rejected() {
     let mut bad = gzip(b"x");
     bad[2] = 7;
     assert_eq!(kind(decompress(Format::Gzip, &bad)), ErrorKind::Decompression);
+}
+
+#[test]
+fn an_oversized_header_is_refused() {
+    for (what, field) in [("name", FNAME), ("comment", FCOMMENT)] {
+        // Terminated, but too long: refused as soon as it passes the bound.
+        let mut header = vec![0x1f, 0x8b, 8, field, 0, 0, 0, 0, 0, 3];
+        header.resize(header.len() + 100_000, b'n');
+        header.push(0);
+        let mut input = header.clone();
+        input.extend(&gzip(b"body")[10..]);
+        for chunk in [1 << 20, 4096, 1] {
+            let err = decompress_chunked(Format::Gzip, &input, chunk, u64::MAX).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decompression, "{what}, chunk {chunk}");
+            assert!(err.message().contains("header is too long"), "{what}: {err}");
+        }
+        // Not terminated at all, in a second member.
+        let mut input = gzip(b"first");
+        input.extend_from_slice(&header[..header.len() - 1]);
+        let err = decompress_chunked(Format::Gzip, &input, 4096, u64::MAX).unwrap_err();
+        assert!(err.message().contains("header is too long"), "{what}: {err}");
+    }
+    // A name of just under 64 KiB is fine.
+    let member = GzHeader { name: Some(vec![b'n'; 60_000]), hcrc: true, ..Default::default() }.member(b"ok");
+    assert_eq!(decompress_chunked(Format::Gzip, &member, 4096, 2).unwrap(), b"ok");
 }
 
 #[test]
