@@ -3,92 +3,13 @@
 //! multi-member bombs.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::io::{Read, Write};
+mod common;
 
-use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
-use flate2::Compression;
-use worker_bridge_core::ops::{ChunkSource, Format, Job, NeverCancel, NoProgress, Op, SliceSource, StdEnv, Step};
+use std::io::Read;
+
+use common::{deflate, drive_pieces, gzip, zlib, GzHeader, FCOMMENT, FNAME};
+use worker_bridge_core::ops::{Format, NeverCancel, NoProgress, Op, SliceSource, StdEnv};
 use worker_bridge_core::{Error, ErrorKind};
-
-const FTEXT: u8 = 0x01;
-const FHCRC: u8 = 0x02;
-const FEXTRA: u8 = 0x04;
-const FNAME: u8 = 0x08;
-const FCOMMENT: u8 = 0x10;
-
-fn deflate(data: &[u8]) -> Vec<u8> {
-    let mut e = DeflateEncoder::new(Vec::new(), Compression::new(6));
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut e = ZlibEncoder::new(Vec::new(), Compression::new(6));
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = flate2::Crc::new();
-    crc.update(bytes);
-    crc.sum()
-}
-
-/// A gzip member header with the optional fields given (RFC 1952 §2.3).
-#[derive(Default, Clone)]
-struct GzHeader {
-    text: bool,
-    extra: Option<Vec<u8>>,
-    name: Option<Vec<u8>>,
-    comment: Option<Vec<u8>>,
-    hcrc: bool,
-}
-
-impl GzHeader {
-    fn encode(&self) -> Vec<u8> {
-        let mut flags = 0;
-        for (on, flag) in [
-            (self.text, FTEXT),
-            (self.hcrc, FHCRC),
-            (self.extra.is_some(), FEXTRA),
-            (self.name.is_some(), FNAME),
-            (self.comment.is_some(), FCOMMENT),
-        ] {
-            if on {
-                flags |= flag;
-            }
-        }
-        let mut h = vec![0x1f, 0x8b, 8, flags, 0x78, 0x56, 0x34, 0x12, 0, 3];
-        if let Some(extra) = &self.extra {
-            h.extend_from_slice(&u16::try_from(extra.len()).unwrap().to_le_bytes());
-            h.extend_from_slice(extra);
-        }
-        for text in [&self.name, &self.comment].into_iter().flatten() {
-            h.extend_from_slice(text);
-            h.push(0);
-        }
-        if self.hcrc {
-            let crc = crc32(&h) as u16;
-            h.extend_from_slice(&crc.to_le_bytes());
-        }
-        h
-    }
-
-    /// The header, the deflated `data` and the trailer.
-    fn member(&self, data: &[u8]) -> Vec<u8> {
-        let mut m = self.encode();
-        m.extend(deflate(data));
-        m.extend_from_slice(&crc32(data).to_le_bytes());
-        m.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        m
-    }
-}
 
 /// Runs a decompression over `input` fed in pieces of `chunk` bytes.
 fn decompress_chunked(format: Format, input: &[u8], chunk: usize, max: u64) -> Result<Vec<u8>, Error> {
@@ -111,32 +32,6 @@ fn decompress_at_every_split(format: Format, input: &[u8]) -> Vec<Result<Vec<u8>
     }
     results.push(decompress_chunked(format, input, 1, u64::MAX));
     results
-}
-
-/// Drives `job` over `pieces`, one per step, into `out`; how many input bytes it read, with the
-/// error if it failed.
-fn drive_pieces(mut job: Job, pieces: &[&[u8]], out: &mut Vec<u8>) -> Result<usize, (Error, usize)> {
-    struct Pieces<'a>(std::slice::Iter<'a, &'a [u8]>, usize);
-    impl ChunkSource for Pieces<'_> {
-        fn total(&self) -> u64 {
-            0
-        }
-        fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-            let Some(piece) = self.0.next() else { return Ok(false) };
-            buf.clear();
-            buf.extend_from_slice(piece);
-            self.1 += piece.len();
-            Ok(true)
-        }
-    }
-    let mut source = Pieces(pieces.iter(), 0);
-    loop {
-        match job.step(&mut source, &StdEnv::default(), &mut NoProgress, out) {
-            Ok(Step::Done) => return Ok(source.1),
-            Ok(_) => {}
-            Err(e) => return Err((e, source.1)),
-        }
-    }
 }
 
 fn kind(r: Result<Vec<u8>, Error>) -> ErrorKind {
