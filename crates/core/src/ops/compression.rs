@@ -2,8 +2,15 @@
 //!
 //! Decompression is bomb-safe: output is produced in 64 KiB pieces, each counted against the
 //! caller's `maxOutputBytes` and moved on to the sink, so memory stays bounded however small and
-//! vicious the input. Truncated or corrupt input is a `DecompressionError`; gzip input
-//! may hold several members (as `cat a.gz b.gz` and some tools produce), decoded in turn.
+//! vicious the input. Truncated or corrupt input is a `DecompressionError`, and so is anything
+//! after the end of a zlib or deflate stream; gzip input may hold several members (as
+//! `cat a.gz b.gz` and some tools produce), decoded in turn, the limit counting them all.
+//!
+//! A gzip member header is parsed as it arrives, each byte looked at once and none kept, so
+//! however it is chunked it costs linear time and no memory. Its optional fields (RFC 1952
+//! §2.3.1) are skipped; FNAME and FCOMMENT may hold 64 KiB between them (FEXTRA is bounded by
+//! its 16-bit length), so a name with no terminating zero fails there rather than swallowing the
+//! input. FHCRC, when present, is checked, and reserved flags are refused.
 
 use std::io::{self, Write};
 
@@ -84,8 +91,10 @@ impl Stream for Compress {
 pub(crate) struct Decompress {
     format: Format,
     state: State,
+    header: GzipHeader,
     inflater: flate2::Decompress,
     crc: flate2::Crc,
+    /// A gzip member trailer as it arrives (8 bytes).
     pending: Vec<u8>,
     scratch: Vec<u8>,
     written: u64,
@@ -94,7 +103,7 @@ pub(crate) struct Decompress {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Collecting a gzip member header in `pending`.
+    /// Parsing a gzip member header.
     Header,
     /// Inflating.
     Body,
@@ -118,6 +127,7 @@ impl Decompress {
         Decompress {
             format,
             state: if format == Format::Gzip { State::Header } else { State::Body },
+            header: GzipHeader::new(),
             inflater: flate2::Decompress::new(format == Format::Zlib),
             crc: flate2::Crc::new(),
             pending: Vec::new(),
@@ -149,58 +159,182 @@ impl Decompress {
                 self.crc.update(&self.scratch[..produced]);
                 out.write(&self.scratch[..produced])?;
             }
-            let consumed = (self.inflater.total_in() - before) as usize;
+            let now_consumed = (self.inflater.total_in() - before) as usize;
             if status == flate2::Status::StreamEnd {
                 self.state = if self.format == Format::Gzip { State::Trailer } else { State::Done };
-                return Ok(consumed);
+                return Ok(now_consumed);
             }
-            // Stop when the input is used up and the inflater has no more output to give.
-            if consumed == input.len() && produced < self.scratch.len() {
-                return Ok(consumed);
-            }
-            if produced == 0 && consumed == (self.inflater.total_in() - before) as usize && consumed == input.len() {
-                return Ok(consumed);
+            // Stop when the input is used up and the inflater has no more output to give, or
+            // when it made no progress at all (the caller then reports a stuck inflater).
+            let used_up = now_consumed == input.len() && produced < self.scratch.len();
+            if used_up || (produced == 0 && now_consumed == consumed) {
+                return Ok(now_consumed);
             }
         }
     }
 }
 
-/// Length of a complete gzip member header at the start of `b`, `None` if more bytes are needed.
-fn gzip_header_len(b: &[u8]) -> Result<Option<usize>, Error> {
-    if b.len() < 10 {
-        return Ok(None);
+/// At most this many bytes of FNAME and FCOMMENT together (terminating zeros included).
+const MAX_HEADER_TEXT: usize = 64 * 1024;
+
+const FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+const FRESERVED: u8 = 0xe0;
+
+/// The parts of a gzip member header in order (RFC 1952 §2.3); all but `Fixed` are optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    /// ID1 ID2 CM FLG MTIME(4) XFL OS: 10 bytes.
+    Fixed,
+    /// XLEN: 2 bytes.
+    ExtraLen,
+    /// XLEN bytes of extra field.
+    Extra,
+    /// The file name, to a zero byte.
+    Name,
+    /// The comment, to a zero byte.
+    Comment,
+    /// CRC-32 of the header so far, low 16 bits.
+    Hcrc,
+    /// The header is complete.
+    Done,
+}
+
+/// A gzip member header parsed incrementally: only the fixed-size fields are kept (at most 10
+/// bytes) and each input byte is looked at once, however the input is chunked.
+#[derive(Debug)]
+struct GzipHeader {
+    part: Part,
+    flags: u8,
+    /// The fixed-size part being read (`Fixed`, `ExtraLen` or `Hcrc`) and how much of it.
+    field: [u8; 10],
+    have: usize,
+    /// Extra field bytes still to skip.
+    skip: usize,
+    /// FNAME and FCOMMENT bytes read so far.
+    text: usize,
+    /// CRC-32 of the header bytes before FHCRC.
+    crc: flate2::Crc,
+}
+
+impl GzipHeader {
+    fn new() -> Self {
+        GzipHeader { part: Part::Fixed, flags: 0, field: [0; 10], have: 0, skip: 0, text: 0, crc: flate2::Crc::new() }
     }
-    if b[0] != 0x1f || b[1] != 0x8b {
-        return Err(corrupt("not gzip (bad magic)"));
+
+    /// No byte of the header has been read.
+    fn is_untouched(&self) -> bool {
+        self.part == Part::Fixed && self.have == 0
     }
-    if b[2] != 8 {
-        return Err(corrupt("unknown gzip compression method"));
-    }
-    let flags = b[3];
-    if flags & 0xe0 != 0 {
-        return Err(corrupt("reserved gzip flags set"));
-    }
-    let mut at = 10;
-    if flags & 0x04 != 0 {
-        // FEXTRA: two-byte length, then that many bytes.
-        if b.len() < at + 2 {
-            return Ok(None);
-        }
-        at += 2 + usize::from(u16::from_le_bytes([b[at], b[at + 1]]));
-    }
-    for flag in [0x08, 0x10] {
-        // FNAME, FCOMMENT: zero-terminated.
-        if flags & flag != 0 {
-            match b.get(at..).and_then(|rest| rest.iter().position(|&c| c == 0)) {
-                Some(end) => at += end + 1,
-                None => return Ok(None),
+
+    /// Reads header bytes from the front of `input`: how many it used and whether the header is
+    /// now complete (then the member's deflate data starts at `input[used..]`).
+    fn feed(&mut self, input: &[u8]) -> Result<(usize, bool), Error> {
+        let mut at = 0;
+        while self.part != Part::Done && at < input.len() {
+            let rest = &input[at..];
+            let part = self.part;
+            let used = match part {
+                Part::Fixed | Part::ExtraLen | Part::Hcrc => {
+                    let want = if part == Part::Fixed { 10 } else { 2 };
+                    let take = (want - self.have).min(rest.len());
+                    self.field[self.have..self.have + take].copy_from_slice(&rest[..take]);
+                    self.have += take;
+                    if part == Part::Fixed {
+                        self.check_fixed()?;
+                    }
+                    if self.have == want {
+                        self.field_done()?;
+                    }
+                    take
+                }
+                Part::Extra => {
+                    let take = self.skip.min(rest.len());
+                    self.skip -= take;
+                    if self.skip == 0 {
+                        self.advance();
+                    }
+                    take
+                }
+                Part::Name | Part::Comment => {
+                    let (take, ended) = match rest.iter().position(|&b| b == 0) {
+                        Some(zero) => (zero + 1, true),
+                        None => (rest.len(), false),
+                    };
+                    self.text += take;
+                    if self.text > MAX_HEADER_TEXT {
+                        return Err(corrupt(format_args!(
+                            "the gzip header is too long (its file name and comment pass {} KiB)",
+                            MAX_HEADER_TEXT / 1024
+                        )));
+                    }
+                    if ended {
+                        self.advance();
+                    }
+                    take
+                }
+                Part::Done => unreachable!("invariant: the loop stops at Done"),
+            };
+            if part != Part::Hcrc {
+                self.crc.update(&rest[..used]);
             }
+            at += used;
         }
+        Ok((at, self.part == Part::Done))
     }
-    if flags & 0x02 != 0 {
-        at += 2; // FHCRC
+
+    /// Checks the bytes of the fixed part read so far, so garbage fails at its first byte.
+    fn check_fixed(&self) -> Result<(), Error> {
+        let b = &self.field[..self.have];
+        if b.first().is_some_and(|&x| x != 0x1f) || b.get(1).is_some_and(|&x| x != 0x8b) {
+            return Err(corrupt("not gzip (bad magic)"));
+        }
+        if b.get(2).is_some_and(|&x| x != 8) {
+            return Err(corrupt("unknown gzip compression method"));
+        }
+        if b.get(3).is_some_and(|&x| x & FRESERVED != 0) {
+            return Err(corrupt("reserved gzip flags set"));
+        }
+        Ok(())
     }
-    Ok((b.len() >= at).then_some(at))
+
+    /// A fixed-size part is complete.
+    fn field_done(&mut self) -> Result<(), Error> {
+        match self.part {
+            Part::Fixed => self.flags = self.field[3],
+            Part::ExtraLen => self.skip = usize::from(u16::from_le_bytes([self.field[0], self.field[1]])),
+            Part::Hcrc => {
+                if u16::from_le_bytes([self.field[0], self.field[1]]) != self.crc.sum() as u16 {
+                    return Err(corrupt("gzip header checksum mismatch"));
+                }
+            }
+            _ => unreachable!("invariant: only fixed-size parts are collected in `field`"),
+        }
+        self.advance();
+        Ok(())
+    }
+
+    /// Moves to the next part the flags ask for.
+    fn advance(&mut self) {
+        self.have = 0;
+        let wanted = |part: Part| match part {
+            Part::Fixed => false,
+            Part::ExtraLen => self.flags & FEXTRA != 0,
+            Part::Extra => self.skip > 0,
+            Part::Name => self.flags & FNAME != 0,
+            Part::Comment => self.flags & FCOMMENT != 0,
+            Part::Hcrc => self.flags & FHCRC != 0,
+            Part::Done => true,
+        };
+        const ORDER: [Part; 7] =
+            [Part::Fixed, Part::ExtraLen, Part::Extra, Part::Name, Part::Comment, Part::Hcrc, Part::Done];
+        self.part = ORDER
+            .into_iter()
+            .find(|&p| p > self.part && wanted(p))
+            .expect("invariant: Done is always wanted and comes last");
+    }
 }
 
 impl Stream for Decompress {
@@ -210,15 +344,10 @@ impl Stream for Decompress {
                 State::Header => {
                     // Take bytes from `chunk` only up to the header's end (no recursion, no copy of
                     // the rest: thousands of tiny members must not grow the stack).
-                    let before = self.pending.len();
-                    self.pending.extend_from_slice(chunk);
-                    match gzip_header_len(&self.pending)? {
-                        Some(len) => {
-                            chunk = &chunk[len - before..];
-                            self.pending.clear();
-                            self.state = State::Body;
-                        }
-                        None => chunk = &[],
+                    let (used, complete) = self.header.feed(chunk)?;
+                    chunk = &chunk[used..];
+                    if complete {
+                        self.state = State::Body;
                     }
                 }
                 State::Body => {
@@ -246,6 +375,7 @@ impl Stream for Decompress {
                     // Another member follows (as `cat a.gz b.gz` produces).
                     self.inflater.reset(false);
                     self.crc.reset();
+                    self.header = GzipHeader::new();
                     self.state = State::Header;
                 }
                 State::Done => return Err(corrupt("data after the end of the stream")),
@@ -257,10 +387,44 @@ impl Stream for Decompress {
     fn finish(self: Box<Self>, _out: &mut dyn Sink) -> Result<(), Error> {
         match self.state {
             State::Done | State::BetweenMembers => Ok(()),
-            State::Header if self.pending.is_empty() && self.crc.amount() == 0 && self.written == 0 => {
+            // Between members the header is only started with input in hand: untouched means none.
+            State::Header if self.header.is_untouched() => {
                 Err(Error::new(ErrorKind::Decompression, "the compressed input is empty"))
             }
             _ => Err(Error::new(ErrorKind::Decompression, "the compressed input is truncated")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review finding: every chunk of a member header was appended to one buffer and the whole
+    /// buffer rescanned, so an FNAME with no terminating zero was read for ever, all of it held,
+    /// in quadratic time. Now a header is parsed as it arrives and refused past 64 KiB.
+    #[test]
+    fn an_unterminated_file_name_is_refused_past_64_kib_and_never_held() {
+        // FLG = FNAME, then 1 MiB of name with no zero.
+        let mut input = vec![0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 0xff];
+        input.resize(input.len() + (1 << 20), b'a');
+        for chunk in [4096, 1] {
+            let mut d = Decompress::new(Format::Gzip, 1 << 20);
+            let mut out = Vec::new();
+            let mut fed = 0;
+            let err = loop {
+                let piece = &input[fed..(fed + chunk).min(input.len())];
+                assert!(!piece.is_empty(), "chunk {chunk}: the whole 1 MiB was taken as header");
+                fed += piece.len();
+                if let Err(e) = d.update(piece, &mut out) {
+                    break e;
+                }
+                assert!(d.pending.capacity() <= 64 * 1024, "chunk {chunk}: {} header bytes held", d.pending.len());
+            };
+            assert_eq!(err.kind(), ErrorKind::Decompression, "chunk {chunk}: {err}");
+            assert!(err.message().contains("header is too long"), "chunk {chunk}: {err}");
+            assert!(fed <= 64 * 1024 + 10 + chunk, "chunk {chunk}: refused only after {fed} bytes");
+            assert!(out.is_empty());
         }
     }
 }
