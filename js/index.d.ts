@@ -177,6 +177,8 @@ export interface FetchOptions extends CallOptions {
   sha256?: boolean;
   /** Default true: a non-2xx status rejects with a `NetworkError` carrying `status`. */
   throwHttpErrors?: boolean;
+  /** Longest response body accepted; default 536,870,912 (512 MiB). Beyond it `LimitExceededError`. */
+  maxBytes?: number;
 }
 
 export interface FetchResult {

@@ -107,6 +107,7 @@ fn option_defaults_in_index_d_ts_are_the_core_defaults() {
         ("EncryptFileOptions", "chunkSize", with_commas(d::STREAM_CHUNK_SIZE.into())),
         ("CompressOptions", "level", with_commas(d::COMPRESSION_LEVEL.into())),
         ("DecompressOptions", "maxOutputBytes", format!("{} MiB", d::MAX_OUTPUT_BYTES >> 20)),
+        ("FetchOptions", "maxBytes", with_commas(d::FETCH_MAX_BYTES)),
         ("ServiceOptions", "startTimeoutMs", with_commas(d::SERVICE_START_TIMEOUT_MS.into())),
         ("ServiceOptions", "stopTimeoutMs", with_commas(d::SERVICE_STOP_TIMEOUT_MS.into())),
         ("ServiceOptions", "maxRestarts", with_commas(d::SERVICE_MAX_RESTARTS.into())),

@@ -440,6 +440,13 @@ async fn network_fetch_with_progress_hashing_errors_and_abort() {
         controller.abort();
         assert_eq!(error_name(call).await, "AbortError", "{name}");
         assert_eq!(error_name(n.fetch("http://[".into(), JsValue::UNDEFINED)).await, "ValidationError");
+        // maxBytes: exactly the body is fine, one byte less stops the download.
+        let exact = obj(&[("maxBytes", (expected.len() as f64).into())]);
+        assert_eq!(Uint8Array::new(&get(&value(n.fetch(SERVED.into(), exact)).await, "body")).to_vec(), expected);
+        let short = obj(&[("maxBytes", (expected.len() as f64 - 1.0).into())]);
+        let err = JsFuture::from(n.fetch(SERVED.into(), short)).await.expect_err("too long");
+        assert_eq!(get(&err, "name").as_string().unwrap(), "LimitExceededError", "{name}");
+        assert!(get(&err, "message").as_string().unwrap().contains("maxBytes"), "{name}");
         assert_eq!(error_name(n.fetch(SERVED.into(), obj(&[("method", "GE T".into())]))).await, "ValidationError");
     }
     terminate(all).await;

@@ -7,14 +7,15 @@ use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::input::{absolute_url, field, owned_input};
+use super::input::{absolute_url, field, opt_u64, owned_input};
+use crate::defaults;
 use super::pipeline::{promise, reject, Bridge};
 use crate::error::Error;
 use crate::io::source::Input;
 use crate::ops::{FetchSpec, Op};
 use crate::protocol::OutputKind;
 
-const FETCH_KEYS: &[&str] = &["method", "headers", "body", "sha256", "throwHttpErrors"];
+const FETCH_KEYS: &[&str] = &["method", "headers", "body", "sha256", "throwHttpErrors", "maxBytes"];
 
 /// Network operations, run on the bridge's executor.
 #[wasm_bindgen]
@@ -34,7 +35,8 @@ impl NetworkFacade {
     /// Fetches `url` in a worker: `{ status, statusText, url, headers, body: Uint8Array, sha256? }`.
     /// Options: `method`, `headers` (an object), `body` (string, bytes or Blob), `sha256: true`
     /// to hash the body while downloading, `throwHttpErrors` (default true: a non-2xx status
-    /// rejects with a `NetworkError` carrying `status`), and the usual call options —
+    /// rejects with a `NetworkError` carrying `status`), `maxBytes` (default 512 MiB: a longer
+    /// body rejects with `LimitExceededError`), and the usual call options —
     /// `onProgress` follows the bytes read against `Content-Length`, `signal` aborts the request.
     #[wasm_bindgen(
         unchecked_return_type = "Promise<{ status: number, statusText: string, url: string, headers: Record<string, string>, body: Uint8Array, sha256?: Uint8Array }>"
@@ -70,6 +72,7 @@ impl NetworkFacade {
                 has_body,
                 sha256: flag("sha256", false)?,
                 throw_http_errors: flag("throwHttpErrors", true)?,
+                max_bytes: opt_u64(&options, "maxBytes")?.unwrap_or(defaults::FETCH_MAX_BYTES),
             };
             bridge.submit(&opts, Op::Fetch(spec), input, OutputKind::Bytes)
         })();

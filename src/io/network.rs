@@ -71,6 +71,10 @@ pub(crate) async fn fetch(
     }
     let total =
         response.headers().get("content-length").ok().flatten().and_then(|n| n.trim().parse::<u64>().ok()).unwrap_or(0);
+    if total > spec.max_bytes {
+        controller.abort();
+        return Err(too_long(spec.max_bytes));
+    }
     let mut hasher = spec.sha256.then(Box::<Sha256Stream>::default);
     let mut scratch = Vec::new();
     let mut parts = Vec::new();
@@ -99,6 +103,11 @@ pub(crate) async fn fetch(
                 hasher.update(&scratch, &mut Vec::new())?;
             }
             done += u64::from(bytes.length());
+            if done > spec.max_bytes {
+                // No Content-Length, or a server that sends more than it announced.
+                controller.abort();
+                return Err(too_long(spec.max_bytes));
+            }
             progress.report(done, total.max(done));
             parts.push(bytes);
         }
@@ -123,6 +132,10 @@ pub(crate) async fn fetch(
     let meta =
         HttpMeta { status, status_text: response.status_text(), url: response.url(), headers: header_list, sha256 };
     Ok((meta, body))
+}
+
+fn too_long(max: u64) -> Error {
+    Error::new(ErrorKind::LimitExceeded, format!("the response body is longer than maxBytes ({max} bytes)"))
 }
 
 /// The value `network.fetch` resolves to: `{ status, statusText, url, headers, body, sha256? }`.

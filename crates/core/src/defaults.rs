@@ -23,6 +23,8 @@ pub const MAX_POOL_SIZE: u32 = 64;
 pub const COMPRESSION_LEVEL: u32 = 6;
 /// `compression.gunzip(data, { maxOutputBytes })` and friends: a decompression bomb stops here.
 pub const MAX_OUTPUT_BYTES: u64 = 512 * 1024 * 1024;
+/// `network.fetch(url, { maxBytes })`: a longer response body stops the download.
+pub const FETCH_MAX_BYTES: u64 = 512 * 1024 * 1024;
 /// `crypto.encryptFile(input, key, { chunkSize })`: plaintext bytes per sealed chunk.
 pub const STREAM_CHUNK_SIZE: u32 = 1024 * 1024;
 /// Largest input of one-shot `crypto.encrypt` / `crypto.decrypt`: AES-GCM opens a message only

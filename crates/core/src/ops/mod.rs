@@ -208,6 +208,9 @@ pub struct FetchSpec {
     pub sha256: bool,
     /// A non-2xx status rejects with `NetworkError` (else it is returned).
     pub throw_http_errors: bool,
+    /// Largest response body accepted: a longer one (by `Content-Length`, or as it arrives)
+    /// rejects with `LimitExceededError` and the download stops.
+    pub max_bytes: u64,
 }
 
 /// A run of whole chunks of the stream format, for sealing or opening a file in parts.
