@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::input::{absolute_url, field, opt_u64, owned_input};
-use crate::defaults;
 use super::pipeline::{promise, reject, Bridge};
+use crate::defaults;
 use crate::error::Error;
 use crate::io::source::Input;
 use crate::ops::{FetchSpec, Op};
