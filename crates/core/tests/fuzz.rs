@@ -390,6 +390,7 @@ fn to_worker_seeds() -> Vec<ToWorker> {
             has_body: true,
             sha256: true,
             throw_http_errors: false,
+            max_bytes: 1 << 20,
         }),
         Op::Encrypt { key: key(), nonce: vec![9; 12], aad: b"hi".to_vec() },
         Op::Decrypt { key: key(), nonce: vec![9; 12], aad: vec![] },
