@@ -81,6 +81,14 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
             let memory = Reflect::get(&memory, &"byteLength".into()).ok().and_then(|n| n.as_f64()).unwrap_or(0.0);
             post(scope, &FromWorker::Pong { seq, memory }, None)
         }
+        #[cfg(feature = "test-ops")]
+        ToWorker::Stall { ms } => {
+            // Busy on purpose: the thread answers nothing, not even pings, until `ms` passed.
+            let until = js_sys::Date::now() + f64::from(ms.min(crate::ops::TEST_OP_LIMIT));
+            while js_sys::Date::now() < until {
+                std::hint::spin_loop();
+            }
+        }
         ToWorker::Cancel { id } => CURRENT.with(|c| {
             if let Some((current, flag)) = &*c.borrow() {
                 if *current == id {

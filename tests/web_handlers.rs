@@ -285,7 +285,9 @@ async fn a_64_mib_blob_is_hashed_and_sealed_and_opened_with_progress() {
     let probe = WorkerBridge::try_from_js_value(probe).unwrap();
     value(probe.file().sha256(blob.clone().into(), JsValue::UNDEFINED)).await;
     let key = probe.crypto().generate_key().unwrap();
-    value(probe.crypto().encrypt_file(blob.into(), key.into(), JsValue::UNDEFINED)).await;
+    let sealed = value(probe.crypto().encrypt_file(blob.into(), key.clone().into(), JsValue::UNDEFINED)).await;
+    let opened = value(probe.crypto().decrypt_file(sealed, key.into(), JsValue::UNDEFINED)).await;
+    assert_eq!(opened.dyn_into::<Blob>().unwrap().size() as usize, size);
     let mut memory = 0.0;
     for _ in 0..100 {
         let w = Array::from(&get(&probe.status(), "workers")).get(0);
@@ -300,7 +302,7 @@ async fn a_64_mib_blob_is_hashed_and_sealed_and_opened_with_progress() {
         .unwrap();
     }
     web_sys::console::log_1(
-        &format!("worker wasm memory after hashing and sealing 64 MiB: {:.1} MiB", memory / 1048576.0).into(),
+        &format!("worker wasm memory after hashing, sealing and opening 64 MiB: {:.1} MiB", memory / 1048576.0).into(),
     );
     assert!(memory > 0.0 && memory < 24.0 * 1048576.0, "bounded worker memory: {memory} bytes");
     JsFuture::from(probe.terminate()).await.unwrap();
@@ -550,5 +552,43 @@ async fn a_failed_part_of_decrypt_file_stops_its_siblings_at_once() {
     let workers: Vec<JsValue> = Array::from(&get(&b.status(), "workers")).iter().collect();
     let restarts: f64 = workers.iter().map(|w| get(w, "restarts").as_f64().unwrap()).sum();
     assert_eq!(restarts, 0.0, "{:?}", js_sys::JSON::stringify(&b.status()));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn decrypt_file_rejects_streams_cut_or_shuffled_at_a_run_boundary() {
+    // Two workers: the sealed chunks are opened in two runs. Cut or shuffle exactly where the
+    // runs meet, and where whole chunks end, so every chunk on its own still looks well formed.
+    let options = obj(&[("poolSize", 2.into()), ("fallback", "never".into())]);
+    let b = WorkerBridge::try_from_js_value(JsFuture::from(WorkerBridge::create(options)).await.unwrap()).unwrap();
+    let c = b.crypto();
+    let key = c.generate_key().unwrap();
+    let (chunk, chunks) = (65_536usize, 8usize);
+    let plain = data(chunk * chunks, 21);
+    let seal = obj(&[("chunkSize", (chunk as u32).into()), ("output", "bytes".into())]);
+    let sealed = to_vec(value(c.encrypt_file(bytes(&plain), key.clone().into(), seal)).await).await;
+    let sealed_chunk = chunk + 16;
+    assert_eq!(sealed.len(), 32 + chunks * sealed_chunk);
+    let at = |i: usize| 32 + i * sealed_chunk;
+    let open = |s: &[u8]| c.decrypt_file(bytes(s), key.clone().into(), obj(&[("output", "bytes".into())]));
+    assert_eq!(to_vec(value(open(&sealed)).await).await, plain, "intact");
+    let half = chunks / 2;
+    let cut = sealed[..at(half)].to_vec();
+    let mut swapped = sealed[..at(half - 1)].to_vec();
+    swapped.extend_from_slice(&sealed[at(half)..at(half + 1)]);
+    swapped.extend_from_slice(&sealed[at(half - 1)..at(half)]);
+    swapped.extend_from_slice(&sealed[at(half + 1)..]);
+    let mut doubled = sealed[..at(half)].to_vec();
+    doubled.extend_from_slice(&sealed[at(half - 1)..]);
+    let mut dropped = sealed[..at(half)].to_vec();
+    dropped.extend_from_slice(&sealed[at(half + 1)..]);
+    for (what, bad) in [
+        ("cut at the boundary", cut),
+        ("swapped across it", swapped),
+        ("duplicated", doubled),
+        ("one dropped", dropped),
+    ] {
+        assert_eq!(error_name(open(&bad)).await, "AuthenticationError", "{what}");
+    }
     JsFuture::from(b.terminate()).await.unwrap();
 }

@@ -609,3 +609,24 @@ async fn a_queue_behind_a_retiring_worker_and_given_up_ones_falls_back() {
     assert_eq!(get(&b.status(), "mode").as_string().as_deref(), Some("main-thread"));
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn an_idle_worker_that_stops_answering_pings_is_replaced() {
+    let b = bridge(&[("poolSize", 1.into()), ("healthIntervalMs", 100.into())]).await;
+    until(&b, 10_000, "an idle worker", all_idle(1)).await;
+    let before = ids(&b);
+    // The worker's thread blocks while the pool thinks it idle: pings go unanswered.
+    let stall = js_sys::JSON::parse(r#"{"v":1,"msg":{"type":"stall","ms":4000}}"#).unwrap();
+    b.post_raw(0, stall).unwrap();
+    until(&b, 3_000, "a replacement for the silent worker", |ws| {
+        ws.len() == 1
+            && !before.contains(&(num(&ws[0], "id") as u32))
+            && get(&ws[0], "state").as_string().as_deref() == Some("idle")
+    })
+    .await;
+    let w = &workers(&b)[0];
+    assert_eq!(num(w, "restarts"), 1.0);
+    assert!(get(w, "lastError").as_string().unwrap_or_default().contains("ping"), "{:?}", js_sys::JSON::stringify(w));
+    assert_eq!(Uint8Array::new(&settle(echo(&b, b"alive", JsValue::UNDEFINED)).await.unwrap()).to_vec(), b"alive");
+    JsFuture::from(b.terminate()).await.unwrap();
+}

@@ -51,6 +51,13 @@ pub enum ToWorker {
         /// Echoed back.
         seq: u32,
     },
+    /// Test builds only: block the worker's thread for `ms` milliseconds, answering nothing (a
+    /// worker that hangs while idle, for the health checks).
+    #[cfg(feature = "test-ops")]
+    Stall {
+        /// How long (at most `ops::TEST_OP_LIMIT`).
+        ms: u32,
+    },
 }
 
 /// Worker → page.
