@@ -449,6 +449,10 @@ async fn network_fetch_with_progress_hashing_errors_and_abort() {
         let err = JsFuture::from(n.fetch(SERVED.into(), short)).await.expect_err("too long");
         assert_eq!(get(&err, "name").as_string().unwrap(), "LimitExceededError", "{name}");
         assert!(get(&err, "message").as_string().unwrap().contains("maxBytes"), "{name}");
+        // A HEAD announces the length of a body it does not send: that is not over the limit.
+        let head = value(n.fetch(SERVED.into(), obj(&[("method", "HEAD".into()), ("maxBytes", 10.into())]))).await;
+        assert_eq!(get(&head, "status").as_f64(), Some(200.0), "{name}: HEAD");
+        assert_eq!(Uint8Array::new(&get(&head, "body")).length(), 0, "{name}: HEAD has no body");
         assert_eq!(error_name(n.fetch(SERVED.into(), obj(&[("method", "GE T".into())]))).await, "ValidationError");
     }
     terminate(all).await;
@@ -591,4 +595,19 @@ async fn decrypt_file_rejects_streams_cut_or_shuffled_at_a_run_boundary() {
         assert_eq!(error_name(open(&bad)).await, "AuthenticationError", "{what}");
     }
     JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_encrypt_leaves_a_transferred_buffer_with_its_caller() {
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        let (key, nonce) = (c.generate_key().unwrap(), c.generate_nonce().unwrap());
+        value(c.encrypt(bytes(b"first"), key.clone().into(), nonce.clone().into(), JsValue::UNDEFINED)).await;
+        let plain = Uint8Array::from(&b"second"[..]);
+        let call = c.encrypt(plain.clone().into(), key.into(), nonce.into(), obj(&[("transfer", true.into())]));
+        assert_eq!(error_name(call).await, "NonceReuseError", "{name}");
+        assert_eq!(plain.to_vec(), b"second", "{name}: the refused call did not take the caller's buffer");
+    }
+    terminate(all).await;
 }

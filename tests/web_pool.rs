@@ -630,3 +630,65 @@ async fn an_idle_worker_that_stops_answering_pings_is_replaced() {
     assert_eq!(Uint8Array::new(&settle(echo(&b, b"alive", JsValue::UNDEFINED)).await.unwrap()).to_vec(), b"alive");
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_call_on_a_leaving_worker_can_still_be_aborted_after_the_fallback() {
+    let b = bridge(&[("poolSize", 2.into()), ("fallback", "auto".into()), ("retries", 0.into())]).await;
+    until(&b, 10_000, "two idle workers", all_idle(2)).await;
+    let stuck = b.test_op(
+        op("spin", &[("ms", 10_000.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("timeoutMs", 1_000.into())]),
+    );
+    let controller = AbortController::new().unwrap();
+    let long = sleep(&b, 8_000, obj(&[("signal", controller.signal().into())]));
+    until(&b, 5_000, "both workers busy", |ws| {
+        ws.len() == 2 && ws.iter().all(|w| get(w, "busy").as_bool() == Some(true))
+    })
+    .await;
+    JsFuture::from(b.resize(1)).await.unwrap();
+    WorkerBridge::break_worker_boots(100);
+    assert_eq!(settle(stuck).await.unwrap_err(), "TimeoutError");
+    let mut waited = 0;
+    while get(&b.status(), "mode").as_string().as_deref() != Some("main-thread") {
+        assert!(waited < 10_000, "no fallback: {:?}", js_sys::JSON::stringify(&b.status()));
+        delay(50).await;
+        waited += 50;
+    }
+    WorkerBridge::break_worker_boots(0);
+    // The long call still runs on the leaving worker: aborting it must reach that worker.
+    controller.abort();
+    assert!(settles_within(&long, 1_000).await, "the abort did not reach the leaving worker's call");
+    assert_eq!(settle(long).await.unwrap_err(), "AbortError");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_retried_call_of_a_leaving_worker_settles_when_no_worker_is_left() {
+    let b = bridge(&[("poolSize", 2.into()), ("fallback", "never".into()), ("retries", 1.into())]).await;
+    until(&b, 10_000, "two idle workers", all_idle(2)).await;
+    let stuck = b.test_op(
+        op("spin", &[("ms", 10_000.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("timeoutMs", 1_000.into())]),
+    );
+    // Worker 1 dies mid-call, after worker 0 was given up: the call is retried, and with no
+    // worker left that can take it, it must fail rather than wait for ever.
+    let dying = b.test_op(
+        op("panic", &[("after_ms", 4_000.into())]),
+        Uint8Array::new_with_length(0).into(),
+        JsValue::UNDEFINED,
+    );
+    until(&b, 5_000, "both workers busy", |ws| {
+        ws.len() == 2 && ws.iter().all(|w| get(w, "busy").as_bool() == Some(true))
+    })
+    .await;
+    JsFuture::from(b.resize(1)).await.unwrap();
+    WorkerBridge::break_worker_boots(100);
+    assert_eq!(settle(stuck).await.unwrap_err(), "TimeoutError");
+    let settled = settles_within(&dying, 10_000).await;
+    WorkerBridge::break_worker_boots(0);
+    assert!(settled, "the retried call was left in the queue: {:?}", js_sys::JSON::stringify(&b.status()));
+    assert_eq!(settle(dying).await.unwrap_err(), "WorkerCrashedError");
+    JsFuture::from(b.terminate()).await.unwrap();
+}

@@ -6,8 +6,8 @@ use std::rc::Rc;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::input::{opt_bytes, opt_u64, owned_input, secret_bytes};
-use super::pipeline::{promise, reject, Bridge, Prepared};
+use super::input::{input_len, opt_bytes, opt_u64, owned_input, secret_bytes};
+use super::pipeline::{promise, reject, Bridge};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::io::output::assemble;
@@ -207,15 +207,21 @@ impl CryptoFacade {
             } else {
                 check_key_and_nonce(&key.0, &nonce.0)?;
             }
-            let Prepared { options, input } = bridge.prepare(data, options, &["aad"])?;
-            check_one_shot_len(input.len(), decrypt)?;
+            // Every refusal comes before the input is taken: `transfer: true` detaches the
+            // caller's buffer, which must not happen to a call that is then refused.
+            let options = bridge.options(options, &["aad"])?;
+            if let Some(len) = input_len(data) {
+                check_one_shot_len(len, decrypt)?;
+            }
             if decrypt {
                 let op = Op::Decrypt { key, nonce: nonce.0.clone(), aad };
-                return bridge.submit(&options, op, input, OutputKind::Bytes);
+                return bridge.submit(&options, op, owned_input(data, options.transfer)?, OutputKind::Bytes);
             }
             bridge.record_nonce(&key.0, &nonce.0)?;
             let op = Op::Encrypt { key: key.clone(), nonce: nonce.0.clone(), aad };
-            bridge.submit(&options, op, input, OutputKind::Bytes).inspect_err(|_| bridge.forget_nonce(&key.0, &nonce.0))
+            owned_input(data, options.transfer)
+                .and_then(|input| bridge.submit(&options, op, input, OutputKind::Bytes))
+                .inspect_err(|_| bridge.forget_nonce(&key.0, &nonce.0))
         })();
         match submitted {
             Ok(result) => promise(result),

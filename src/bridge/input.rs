@@ -229,6 +229,21 @@ pub(crate) fn owned_input(value: &JsValue, transfer: bool) -> Result<Input, Erro
     owned_bytes(value, transfer).map(Input::Bytes)
 }
 
+/// The length in bytes of an input [`owned_input`] would take (`None` for a value it refuses),
+/// read without taking it.
+pub(crate) fn input_len(value: &JsValue) -> Option<u64> {
+    if let Some(blob) = value.dyn_ref::<web_sys::Blob>() {
+        return Some(blob.size() as u64);
+    }
+    let is_bytes = ArrayBuffer::is_view(value)
+        || value.is_instance_of::<ArrayBuffer>()
+        || value.is_instance_of::<js_sys::SharedArrayBuffer>();
+    is_bytes
+        .then(|| Reflect::get(value, &"byteLength".into()).ok().and_then(|n| n.as_f64()))
+        .flatten()
+        .map(|n| n as u64)
+}
+
 /// The bytes part of [`owned_input`].
 pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array, Error> {
     let (buffer, offset, length) = if ArrayBuffer::is_view(value) {

@@ -85,16 +85,25 @@ impl Executor {
         let fallen_back: Rc<RefCell<Option<Inline>>> = Rc::default();
         let on_given_up = {
             let (fallen_back, counters, max_queue) = (fallen_back.clone(), counters.clone(), config.max_queue);
-            move |queued: Vec<Pending>, reason: String| {
-                if fallback == Fallback::Auto {
-                    let inline = Inline::new(max_queue, counters.clone(), Some(reason));
-                    inline.adopt(queued);
-                    *fallen_back.borrow_mut() = Some(inline);
-                } else {
+            move |queued: Vec<Pending>, reason: String| -> bool {
+                if fallback != Fallback::Auto {
                     for pending in queued {
                         pending.settle(Err(Error::new(ErrorKind::WorkerCrashed, reason.clone())), &counters);
                     }
+                    return false;
                 }
+                // Calls handed over later (a retried call of a leaving worker) join the same
+                // main-thread executor.
+                let existing = fallen_back.borrow().clone();
+                match existing {
+                    Some(inline) => inline.adopt(queued),
+                    None => {
+                        let inline = Inline::new(max_queue, counters.clone(), Some(reason));
+                        inline.adopt(queued);
+                        *fallen_back.borrow_mut() = Some(inline);
+                    }
+                }
+                true
             }
         };
         match Pool::start(config.clone(), counters.clone(), events, OnGivenUp(Box::new(on_given_up))).await {
@@ -141,8 +150,13 @@ impl Executor {
     /// Cancels call `id` if it is still queued or running.
     pub(crate) fn cancel(&self, id: RequestId) {
         match (&self.placement, self.fallback()) {
-            (_, Some(inline)) => inline.cancel(id),
-            (Placement::Inline(inline), None) => inline.cancel(id),
+            // After the fallback a call may still run on a worker that leaves after it: each
+            // placement ignores an id it does not hold.
+            (Placement::Pool(pool), Some(inline)) => {
+                inline.cancel(id);
+                pool.cancel(id);
+            }
+            (Placement::Inline(inline), _) => inline.cancel(id),
             (Placement::Pool(pool), None) => pool.cancel(id),
         }
     }
@@ -215,5 +229,12 @@ impl Executor {
             Placement::Pool(pool) => pool.post_raw(index, value),
             Placement::Inline(_) => Err(Error::new(ErrorKind::Unsupported, "no workers")),
         }
+    }
+}
+
+impl Drop for Executor {
+    /// A bridge dropped without `terminate()` still settles every call, in both placements.
+    fn drop(&mut self) {
+        self.terminate();
     }
 }

@@ -71,7 +71,8 @@ pub(crate) async fn fetch(
     }
     let total =
         response.headers().get("content-length").ok().flatten().and_then(|n| n.trim().parse::<u64>().ok()).unwrap_or(0);
-    if total > spec.max_bytes {
+    // Only a body counts: a HEAD, 204 or 304 may announce a length it does not send.
+    if total > spec.max_bytes && response.body().is_some() {
         controller.abort();
         return Err(too_long(spec.max_bytes));
     }
@@ -97,16 +98,16 @@ pub(crate) async fn fetch(
             }
             let bytes: Uint8Array =
                 Reflect::get(&chunk, &"value".into()).map_err(|e| network_error(&e))?.unchecked_into();
-            if let Some(hasher) = hasher.as_mut() {
-                scratch.resize(bytes.length() as usize, 0);
-                bytes.copy_to(&mut scratch);
-                hasher.update(&scratch, &mut Vec::new())?;
-            }
             done += u64::from(bytes.length());
             if done > spec.max_bytes {
                 // No Content-Length, or a server that sends more than it announced.
                 controller.abort();
                 return Err(too_long(spec.max_bytes));
+            }
+            if let Some(hasher) = hasher.as_mut() {
+                scratch.resize(bytes.length() as usize, 0);
+                bytes.copy_to(&mut scratch);
+                hasher.update(&scratch, &mut Vec::new())?;
             }
             progress.report(done, total.max(done));
             parts.push(bytes);

@@ -101,18 +101,26 @@ impl Inner {
         }
     }
 
-    /// With no live slot, nothing would ever run the queue: hand it to the owner, once (until a
-    /// slot is spawned again). Called after every change that can leave no live slot.
+    /// With no live slot, nothing would ever run the queue: hand it to the owner. Calls put back
+    /// in the queue afterwards (a retry from a worker that was leaving) are handed over too.
+    /// Called after every change that can leave no live slot.
     pub(super) fn give_up_if_no_workers(&mut self) {
-        if self.given_up || self.terminated || !no_live_slot(self.slots.iter().map(Slot::view)) {
+        if self.terminated || !no_live_slot(self.slots.iter().map(Slot::view)) {
             return;
         }
-        self.given_up = true;
+        if self.given_up && self.queue.is_empty() {
+            return;
+        }
         let last = self.slots.iter().find_map(|s| s.last_error.clone()).unwrap_or_default();
         let reason = format!("workers failed to start {MAX_BOOT_FAILURES} times in a row ({last})");
-        log_later(true, format!("worker-bridge: {reason}"));
+        if !self.given_up {
+            log_later(true, format!("worker-bridge: {reason}"));
+        }
+        self.given_up = true;
         let queued: Vec<Pending> = self.queue.drain().into_iter().map(|(_, p)| p).collect();
-        (self.on_given_up.0)(queued, reason);
+        if (self.on_given_up.0)(queued, reason) {
+            self.health = None;
+        }
     }
 
     /// Rejects call `id` with `AbortError`; a running call's worker is asked to stop, and

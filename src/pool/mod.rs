@@ -66,7 +66,9 @@ use crate::status::{Mode, Status, WorkerStatus};
 use slot::Slot;
 
 /// Told the calls nobody will run, and why, when the pool has no live slot left.
-pub(crate) struct OnGivenUp(pub(crate) Box<dyn Fn(Vec<Pending>, String)>);
+/// It answers whether the calls moved elsewhere for good (then the pool stops its health pings:
+/// no worker will be spawned again).
+pub(crate) struct OnGivenUp(pub(crate) Box<dyn Fn(Vec<Pending>, String) -> bool>);
 
 impl std::fmt::Debug for OnGivenUp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,7 +112,8 @@ struct Inner {
     events: Rc<EventHub>,
     /// Where the queue goes when no slot is live (see the module docs).
     on_given_up: OnGivenUp,
-    /// `on_given_up` was told, and no slot has been spawned since.
+    /// `on_given_up` was told, and no slot has been spawned since: later calls put back in the
+    /// queue (a retry) are handed over too, without a second give-up.
     given_up: bool,
     ticker: Option<Rc<FrameTicker>>,
     health: Option<Repeat>,

@@ -114,15 +114,25 @@ pub enum Op {
         /// How long.
         ms: u32,
     },
-    /// Test builds only: panics (a wasm trap that kills the worker's instance).
+    /// Test builds only: panics (a wasm trap that kills the worker's instance), after waiting
+    /// `after_ms` (a worker that dies in the middle of a call).
     #[cfg(feature = "test-ops")]
-    Panic,
+    Panic {
+        /// How long to wait first (default 0).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        after_ms: u32,
+    },
     /// Test builds only: reports progress `steps` times, about 5 ms apart.
     #[cfg(feature = "test-ops")]
     Progress {
         /// How many reports.
         steps: u32,
     },
+}
+
+#[cfg(feature = "test-ops")]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Longest `sleep`/`spin` a message may ask for, and most `progress` steps: bounds on what a
@@ -185,6 +195,8 @@ impl Drop for Secret {
         zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
+
+impl zeroize::ZeroizeOnDrop for Secret {}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -115,7 +115,7 @@ impl Header {
             .expand(INFO, &mut file_key)
             .expect("invariant: 32 bytes is a valid HKDF-SHA256 output length");
         let cipher = Aes256Gcm::new_from_slice(&file_key).expect("invariant: 32-byte key");
-        file_key.fill(0);
+        zeroize::Zeroize::zeroize(&mut file_key);
         Ok(cipher)
     }
 
@@ -352,7 +352,7 @@ impl Stream for Open {
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.key.fill(0);
+        zeroize::Zeroize::zeroize(&mut self.key);
     }
 }
 

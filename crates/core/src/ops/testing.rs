@@ -18,9 +18,11 @@ pub(super) fn start(op: &Op) -> Result<Job, Error> {
     };
     let job = match *op {
         Op::Echo => return Ok(Job::stream(Box::<Echo>::default())),
-        Op::Sleep { ms } => TestJob::Sleep { ms: bounded("sleep ms", ms)?, start: None },
+        Op::Sleep { ms } => TestJob::Sleep { ms: bounded("sleep ms", ms)?, start: None, then_panic: false },
         Op::Spin { ms } => TestJob::Spin { ms: bounded("spin ms", ms)? },
-        Op::Panic => TestJob::Panic,
+        Op::Panic { after_ms } => {
+            TestJob::Sleep { ms: bounded("panic after_ms", after_ms)?, start: None, then_panic: true }
+        }
         Op::Progress { steps } => TestJob::Progress { steps: bounded("progress steps", steps)? as u64, done: 0 },
         _ => unreachable!("invariant: Op::start handles the production ops"),
     };
@@ -42,10 +44,19 @@ impl Stream for Echo {
 
 #[derive(Debug)]
 pub(super) enum TestJob {
-    Sleep { ms: f64, start: Option<f64> },
-    Spin { ms: f64 },
-    Panic,
-    Progress { steps: u64, done: u64 },
+    /// Waits `ms`, then finishes — or panics (the `panic` op).
+    Sleep {
+        ms: f64,
+        start: Option<f64>,
+        then_panic: bool,
+    },
+    Spin {
+        ms: f64,
+    },
+    Progress {
+        steps: u64,
+        done: u64,
+    },
 }
 
 impl TestJob {
@@ -56,12 +67,13 @@ impl TestJob {
         progress: &mut dyn Progress,
     ) -> Result<Step, Error> {
         match self {
-            TestJob::Sleep { ms, start } => {
+            TestJob::Sleep { ms, start, then_panic } => {
                 let now = env.now_ms();
                 let begun = *start.get_or_insert(now);
                 let elapsed = now - begun;
                 progress.report(elapsed.min(*ms) as u64, *ms as u64);
                 if elapsed >= *ms {
+                    assert!(!*then_panic, "the test-ops `panic` op panicked, as asked");
                     return Ok(Step::Done);
                 }
                 Ok(Step::Wait((*ms - elapsed).min(SLEEP_SLICE_MS)))
@@ -73,7 +85,6 @@ impl TestJob {
                 }
                 Ok(Step::Done)
             }
-            TestJob::Panic => panic!("the test-ops `panic` op panicked, as asked"),
             TestJob::Progress { steps, done } => {
                 if *done >= *steps {
                     return Ok(Step::Done);
@@ -135,6 +146,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "as asked")]
     fn panic_panics() {
-        let _ = run(Op::Panic, b"", &mut Recorder::default());
+        let _ = run(Op::Panic { after_ms: 0 }, b"", &mut Recorder::default());
     }
 }
