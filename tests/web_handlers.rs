@@ -536,21 +536,30 @@ async fn a_split_encrypt_file_fills_the_callers_shared_progress() {
 
 #[wasm_bindgen_test]
 async fn a_failed_part_of_decrypt_file_stops_its_siblings_at_once() {
-    let options = obj(&[("poolSize", 2.into()), ("fallback", "never".into()), ("cancelGraceMs", 100.into())]);
+    // The defect needs shared memory: a worker reading a shared cancel flag runs without yielding
+    // to messages, so only its flag can stop it. Without shared memory the bridge's `Cancel`
+    // message reaches it within a yield; the grace period there only absorbs a loaded machine.
+    let isolated = get(&js_sys::global(), "crossOriginIsolated").is_truthy();
+    let grace = if isolated { 300 } else { 2_000 };
+    let options = obj(&[("poolSize", 2.into()), ("fallback", "never".into()), ("cancelGraceMs", grace.into())]);
     let b = WorkerBridge::try_from_js_value(JsFuture::from(WorkerBridge::create(options)).await.unwrap()).unwrap();
     let c = b.crypto();
     let key = c.generate_key().unwrap();
-    let plain = data(64 << 20, 13);
+    let plain = data(96 << 20, 13);
     let sealed_options = obj(&[("output", "bytes".into())]);
     let mut sealed = to_vec(value(c.encrypt_file(bytes(&plain), key.clone().into(), sealed_options)).await).await;
-    // The first part fails on its first chunk; the second has 32 MiB to open.
+    drop(plain);
+    // The first part fails on its first chunk; the second has 48 MiB to open, longer than the
+    // grace period: left running, its worker would be replaced.
     sealed[40] ^= 1;
     let token = worker_bridge::SharedCancellation::new();
     let options = obj(&[("signal", JsValue::from(token)), ("output", "bytes".into())]);
     assert_eq!(error_name(c.decrypt_file(bytes(&sealed), key.into(), options)).await, "AuthenticationError");
-    // Were the sibling left running past the grace period, its worker would be replaced.
     let p = Promise::new(&mut |resolve, _| {
-        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 600).unwrap();
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 2 * grace + 200)
+            .unwrap();
     });
     JsFuture::from(p).await.unwrap();
     let workers: Vec<JsValue> = Array::from(&get(&b.status(), "workers")).iter().collect();
