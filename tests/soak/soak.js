@@ -244,6 +244,7 @@ function plan(rand, i, ctx) {
   if (r < 0.03) {
     const retries = rand.pick([0, 1]);
     const transfer = rand.chance(0.2);
+    if (retries && !transfer) ctx.retries += 1; // retried once, on a worker that panics too
     return { kind: 'panic', fault: 'kill', must: 'WorkerCrashedError',
       start: () => ({ p: bridge.__testOp({ kind: 'panic' }, empty(), { retries, transfer }) }) };
   }
@@ -574,7 +575,7 @@ async function soak({ calls, concurrency, rand, rawRand, envelopeRand, violation
 
   const forced = new Map([[0.2, 'resize'], [0.3, 'js'], [0.4, 'resize'], [0.6, 'kv'], [0.7, 'resize'], [0.8, 'resize']]
     .map(([at, what]) => [Math.floor(calls * at), what]));
-  const ctx = { bridge, plannedSize: POOL_SIZE, restarting: { js: 0, kv: 0 }, forced };
+  const ctx = { bridge, plannedSize: POOL_SIZE, restarting: { js: 0, kv: 0 }, forced, retries: 0 };
   const faults = { kill: 0, hang: 0, abort: 0, timeout: 0, resize: 0, restart: 0 };
   const outcomes = { resolved: 0, rejected: {}, excused: 0 };
   const wrong = [];
@@ -754,6 +755,8 @@ async function soak({ calls, concurrency, rand, rawRand, envelopeRand, violation
   if (status.mode !== 'workers') violation(`the bridge left worker mode: ${status.mode} (${status.fallbackReason})`);
   if (status.queued !== 0) violation(`status().queued is ${status.queued} after the run`);
   if (c.submitted !== c.completed + c.failed + c.cancelled + c.timedOut) violation(`counters do not add up: ${JSON.stringify(c)}`);
+  // Only the `panic` op crashes a worker; each one allowed a retry (its input not moved) has one.
+  if (c.retried !== ctx.retries) violation(`counters.retried is ${c.retried}, but ${ctx.retries} kills allowed a retry`);
   for (const s of bridge.services.status()) {
     if (s.state !== 'running' || s.queueLength !== 0) violation(`service ${s.name}: ${s.state}, ${s.queueLength} queued`);
   }
