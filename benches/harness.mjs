@@ -31,10 +31,11 @@ export function buildBenchPackage() {
 /**
  * Serves the repo root, opens `page` (a path under it) and returns `window[entry](config)`
  * (`window.runBench` unless told). Console errors on the page fail the run: a misbehaving
- * client's numbers are not to be trusted.
+ * client's numbers are not to be trusted. The page is cross-origin isolated unless `isolated`
+ * is false.
  */
-export async function runPage(page, config, timeoutMs, { entry = 'runBench' } = {}) {
-  const server = await serve(ROOT);
+export async function runPage(page, config, timeoutMs, { entry = 'runBench', isolated = true } = {}) {
+  const server = await serve(ROOT, { isolated });
   const browser = await launch();
   try {
     const { page: tab, problems } = await open(browser.context, `${server.url}${page}`);

@@ -7,6 +7,7 @@
 //   npm run soak -- --calls 500 --seed 7 # replays the calls, faults and inputs of seed 7
 //   node scripts/soak.mjs --calls 500 --no-build   # reuse target/bench-pkg as it is
 //   … --verbose                          # a second line: outcomes, counters, replacements
+//   … --no-isolation                     # without COOP/COEP: no SharedArrayBuffer, messages instead
 //
 // `npm test` runs a short one (scripts/test.sh).
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     'no-build': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
+    'no-isolation': { type: 'boolean', default: false },
   },
 });
 const calls = Number(args.calls);
@@ -38,7 +40,7 @@ async function main() {
   if (!args['no-build']) buildBenchPackage();
   // Generous: a slow machine is not a violation; a call that never settles is caught inside.
   const limitMs = 120_000 + calls * 200;
-  const r = await runPage('tests/soak/index.html', { calls, seed, concurrency }, limitMs, { entry: 'runSoak' });
+  const r = await runPage('tests/soak/index.html', { calls, seed, concurrency }, limitMs, { entry: 'runSoak', isolated: !args['no-isolation'] });
   const f = r.faults;
   const m = r.malformed;
   const faults = Object.values(f).reduce((a, b) => a + b, 0);
