@@ -55,7 +55,7 @@ async function main() {
     `resolved ${r.outcomes.resolved} (${r.outcomes.excused} of them after a page stall beat their fault's timer), ` +
     `rejected ${JSON.stringify(r.outcomes.rejected)}; workers replaced ${r.crashes}; counters ${JSON.stringify(r.counters)}; ` +
     `of ${r.memory.longestLived.workers} workers the longest-lived finished ${r.memory.longestLived.calls} calls ` +
-    `(memory ${MiB(r.memory.longestLived.memory)} MiB); ` +
+    `(memory ${r.memory.longestLived.memory ? `${MiB(r.memory.longestLived.memory)} MiB` : 'never read: no ping found it idle'}); ` +
     `malformed to workers: ${m.strictPosted} at quiet moments (${m.strictAnswered} answered), the rest during the run; ` +
     `not cloneable ${JSON.stringify(m.refused)}`);
   if (args.verbose) console.log(details);
