@@ -19,9 +19,9 @@ export default [
       'no-unused-vars': ['error', { caughtErrors: 'none' }],
     },
   },
-  // The page: the package entry, the demo, the benchmark pages and their services.
+  // The page: the package entry, the demo, the benchmark and soak pages and their services.
   {
-    files: ['js/**/*.js', 'www/**/*.js', 'benches/**/*.js', 'tests/services/**/*.js'],
+    files: ['js/**/*.js', 'www/**/*.js', 'benches/**/*.js', 'tests/services/**/*.js', 'tests/soak/**/*.js'],
     languageOptions: { globals: globals.browser },
   },
   // Worker scripts: they run in workers and, imported by the wasm glue, on the page.

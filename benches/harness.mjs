@@ -29,21 +29,23 @@ export function buildBenchPackage() {
 }
 
 /**
- * Serves the repo root, opens `page` (a path under it) and returns `window.runBench(config)`.
- * Console errors on the page fail the run: a misbehaving client's numbers are not to be trusted.
+ * Serves the repo root, opens `page` (a path under it) and returns `window[entry](config)`
+ * (`window.runBench` unless told). Console errors on the page fail the run: a misbehaving
+ * client's numbers are not to be trusted. The page is cross-origin isolated unless `isolated`
+ * is false.
  */
-export async function runPage(page, config, timeoutMs) {
-  const server = await serve(ROOT);
+export async function runPage(page, config, timeoutMs, { entry = 'runBench', isolated = true } = {}) {
+  const server = await serve(ROOT, { isolated });
   const browser = await launch();
   try {
     const { page: tab, problems } = await open(browser.context, `${server.url}${page}`);
     let timer;
     const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`benchmark page took over ${timeoutMs / 1000} s`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`${page} took over ${timeoutMs / 1000} s`)), timeoutMs);
     });
-    const out = await Promise.race([tab.evaluate((c) => window.runBench(c), config), timeout]);
+    const out = await Promise.race([tab.evaluate(([name, c]) => window[name](c), [entry, config]), timeout]);
     clearTimeout(timer);
-    if (problems.length) throw new Error(`the benchmark page reported errors:\n${problems.join('\n')}`);
+    if (problems.length) throw new Error(`the page reported errors:\n${problems.join('\n')}`);
     return out;
   } finally {
     await browser.close();

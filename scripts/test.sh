@@ -1,8 +1,9 @@
 #!/bin/sh
 # Every test, in the order that fails fastest: lints (Rust, then JavaScript, with its node tests),
 # native unit and integration tests, browser tests twice (cross-origin isolated, and not), then the
-# release build of the demo and of the React example (from the packed npm tarball) end to end. The
-# Rust service example (examples/rust-service) is a workspace member, so the workspace's lints and
+# release build of the demo and of the React example (from the packed npm tarball) end to end, and
+# last a short soak (500 mixed calls with injected faults; `npm run soak` runs 10,000). The Rust
+# service example (examples/rust-service) is a workspace member, so the workspace's lints and
 # native tests cover it; its browser test runs after the crate's browser tests.
 set -eu
 cd "$(dirname "$0")/.."
@@ -66,3 +67,7 @@ npx tsc -p tests/types
 
 step "end-to-end tests (Playwright + Chromium)"
 node --test tests/e2e/
+
+# A fresh seed each run, printed first: `npm run soak -- --calls 500 --seed N` replays a failure.
+step "soak, short: 500 mixed calls with injected faults (scripts/soak.mjs; builds target/bench-pkg)"
+node scripts/soak.mjs --calls 500
