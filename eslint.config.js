@@ -9,6 +9,8 @@ export default [
       'target/', 'target-threads/', 'pkg/', 'pkg-threads/', 'dist/', 'node_modules/',
       // A separate app with its own dependencies and JSX (built and tested by its build.sh).
       'examples/react/',
+      // Generated: the Rust service example built as a package.
+      'examples/rust-service/pkg/',
     ],
   },
   js.configs.recommended,
