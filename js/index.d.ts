@@ -295,9 +295,13 @@ export declare class WorkerBridge {
   readonly file: FileFacade;
   readonly network: NetworkFacade;
   readonly services: ServicesFacade;
+  /**
+   * Adds `listener` to `event` (once: adding it again does nothing). Throws `LimitExceededError`
+   * when the event has 1,000 listeners already.
+   */
   on<E extends BridgeEventName>(event: E, listener: (event: BridgeEvent<E>) => void): void;
   off<E extends BridgeEventName>(event: E, listener: (event: BridgeEvent<E>) => void): void;
-  /** Adds `listener` to each event; returns the function that removes it. */
+  /** Adds `listener` to each event (all or nothing, as `on` does); returns the function that removes it. */
   subscribe<E extends BridgeEventName>(events: E[], listener: (event: BridgeEvent<E>) => void): () => void;
   unsubscribe<E extends BridgeEventName>(events: E[], listener: (event: BridgeEvent<E>) => void): void;
   status(): BridgeStatus;

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::{Array, Function, Promise, Uint8Array};
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -27,6 +27,12 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = hangServiceUrl)]
     fn hang_service_url() -> String;
+}
+
+#[wasm_bindgen(module = "/tests/services/throw.service.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = throwServiceUrl)]
+    fn throw_service_url() -> String;
 }
 
 async fn bridge() -> WorkerBridge {
@@ -140,7 +146,7 @@ async fn lifecycle_rules_events_and_handler_errors() {
                 get(&data, "to").as_string().unwrap(),
             ));
         });
-        let f: js_sys::Function = listener.as_ref().clone().unchecked_into();
+        let f: Function = listener.as_ref().clone().unchecked_into();
         b.on("service_state_changed".into(), f.clone()).unwrap();
         let s = b.services();
         ok(s.register("c".into(), definition, obj(&[("placement", placement.into())]))).await;
@@ -291,7 +297,7 @@ async fn the_json_envelope_drives_the_registry() {
         let on_event = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             log.borrow_mut().push(get(&get(&e, "data"), "to").as_string().unwrap());
         });
-        let on_event_fn: js_sys::Function = on_event.as_ref().clone().unchecked_into();
+        let on_event_fn: Function = on_event.as_ref().clone().unchecked_into();
         let sub = ok(s.handle(
             request(1, "subscribe", obj(&[("events", Array::of1(&"service_state_changed".into()).into())])),
             Some(on_event_fn.clone()),
@@ -530,7 +536,7 @@ async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_th
         assert_eq!(get(&e, "type").as_string().unwrap(), "event");
         log.borrow_mut().push((get(&e, "event").as_string().unwrap(), get(&e, "data")));
     });
-    let f: js_sys::Function = listener.as_ref().clone().unchecked_into();
+    let f: Function = listener.as_ref().clone().unchecked_into();
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert!(b.subscribe(names(&["worker_state_changed", "nonsense"]), f.clone()).is_err(), "unknown names are refused");
     assert!(b.on("nonsense".into(), f.clone()).is_err());
@@ -590,4 +596,57 @@ async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_th
     ok(s.stop("kv".into())).await;
     assert_eq!(seen.borrow().len(), count, "no events after unsubscribe");
     JsFuture::from(b.terminate()).await.unwrap();
+}
+
+fn text(value: &JsValue, key: &str) -> String {
+    get(value, key).as_string().unwrap_or_default()
+}
+
+// Issue "Hardening", 7: the same listener for the same event is added once, and an event takes a
+// bounded number of listeners (a remote peer cannot grow the list without bound).
+#[wasm_bindgen_test]
+async fn listeners_are_a_set_and_each_event_takes_a_bounded_number() {
+    let b = bridge().await;
+    let s = b.services();
+    let calls: Rc<RefCell<Vec<&str>>> = Rc::default();
+    let (log_on, log_handle) = (calls.clone(), calls.clone());
+    let on = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| log_on.borrow_mut().push("on"));
+    let handled = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| log_handle.borrow_mut().push("handle"));
+    let on: Function = on.into_js_value().unchecked_into();
+    let handled: Function = handled.into_js_value().unchecked_into();
+    b.on("registry_loaded".into(), on.clone()).unwrap();
+    b.on("registry_loaded".into(), on.clone()).unwrap();
+    let subscribe = |id: i32, event: &str| {
+        let params = obj(&[("events", Array::of1(&event.into()).into())]);
+        obj(&[("id", id.into()), ("type", "request".into()), ("action", "subscribe".into()), ("params", params)])
+    };
+    for id in 0..2 {
+        let r = ok(s.handle(subscribe(id, "registry_loaded"), Some(handled.clone()))).await;
+        assert!(get(&r, "error").is_undefined(), "{:?}", js_sys::JSON::stringify(&r));
+    }
+    ok(s.load(Array::new().into())).await;
+    assert_eq!(*calls.borrow(), ["on", "handle"], "each listener once");
+
+    let max = 1000;
+    for _ in 0..max {
+        b.on("health_check_result".into(), Function::new_no_args("")).unwrap();
+    }
+    let e = b.on("health_check_result".into(), Function::new_no_args("")).unwrap_err();
+    assert_eq!(text(&e, "name"), "LimitExceededError", "{}", text(&e, "message"));
+    let r = ok(s.handle(subscribe(3, "health_check_result"), Some(Function::new_no_args("")))).await;
+    assert_eq!(text(&get(&r, "error"), "name"), "LimitExceededError", "{:?}", js_sys::JSON::stringify(&r));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn unregister_after_terminate_is_refused_like_register() {
+    let b = bridge().await;
+    let s = b.services();
+    ok(s.register("c".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+    assert_eq!(err(s.unregister("c".into())).await.0, "TerminatedError");
+    assert_eq!(
+        err(s.register("d".into(), counter_service_url().into(), JsValue::UNDEFINED)).await.0,
+        "TerminatedError"
+    );
 }

@@ -350,10 +350,10 @@ impl ServicesFacade {
                         let names = param_events(&params)?;
                         let listener =
                             on_event.ok_or_else(|| Error::validation(format!("{action} needs an onEvent function")))?;
-                        for name in &names {
-                            if action == "subscribe" {
-                                events.on(name, listener.clone());
-                            } else {
+                        if action == "subscribe" {
+                            events.on_all(&names, &listener)?;
+                        } else {
+                            for name in &names {
                                 events.off(name, &listener);
                             }
                         }

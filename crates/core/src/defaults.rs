@@ -40,3 +40,7 @@ pub const SERVICE_STOP_TIMEOUT_MS: u32 = 10_000;
 pub const SERVICE_MAX_RESTARTS: u32 = 3;
 /// `services.register(name, def, { healthIntervalMs })` (0 = no health checks).
 pub const SERVICE_HEALTH_INTERVAL_MS: u32 = 0;
+
+/// `bridge.on`, `bridge.subscribe`, `services.handle({ action: 'subscribe' })`: listeners one
+/// event takes (the same listener counts once); one more is a `LimitExceededError`.
+pub const MAX_LISTENERS_PER_EVENT: usize = 1_000;

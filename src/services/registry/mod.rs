@@ -147,6 +147,9 @@ impl Registry {
 
     pub(crate) fn unregister(&self, name: &str) -> Result<(), Error> {
         let mut inner = self.inner.borrow_mut();
+        if inner.terminated {
+            return Err(terminated());
+        }
         let index = inner.services.iter().position(|s| s.name == name).ok_or_else(|| not_found(name))?;
         let state = inner.services[index].life.state();
         if matches!(state, State::Starting | State::Running | State::Stopping | State::Initializing) {
