@@ -198,9 +198,9 @@ export type ServiceDefinition = string | URL | { module: string | URL } | { rust
 export interface ServiceOptions {
   /** Where it runs: its own worker (default) or the page's thread. */
   placement?: 'worker' | 'main';
-  /** Default 10,000. */
+  /** Default 10,000 (0 = no limit). */
   startTimeoutMs?: number;
-  /** Default 10,000. */
+  /** Default 10,000 (0 = no limit). */
   stopTimeoutMs?: number;
   /** Default 'never'. */
   restart?: 'never' | 'on-failure';
@@ -208,6 +208,18 @@ export interface ServiceOptions {
   maxRestarts?: number;
   /** Ask `health(ctx)` this often while running; default 0 (never). */
   healthIntervalMs?: number;
+}
+
+/** `services.send` options, read as a call's; any other key is a `ValidationError`. */
+export interface SendOptions {
+  /**
+   * `TimeoutError` if no reply comes within this (the message still runs). 0 or absent: no limit,
+   * and a handler that never replies keeps the promise pending until the service fails or the
+   * bridge is terminated.
+   */
+  timeoutMs?: number;
+  /** `AbortError` when aborted (the message still runs). */
+  signal?: AbortSignal | SharedCancellation;
 }
 
 /** One entry of `services.load()`: plain JSON. */
@@ -260,7 +272,7 @@ export interface ServicesFacade {
   restart(name: string): Promise<void>;
   startAll(): Promise<void>;
   stopAll(): Promise<void>;
-  send<Reply = unknown>(name: string, message: unknown, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<Reply>;
+  send<Reply = unknown>(name: string, message: unknown, options?: SendOptions): Promise<Reply>;
   list(): string[];
   status(): ServiceStatus[];
   /** The JSON remote-control envelope; never rejects. */

@@ -10,7 +10,7 @@ use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use worker_bridge::WorkerBridge;
+use worker_bridge::{SharedCancellation, WorkerBridge};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -600,6 +600,37 @@ async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_th
 
 fn text(value: &JsValue, key: &str) -> String {
     get(value, key).as_string().unwrap_or_default()
+}
+
+// Issue "Hardening", 5: one option parser for calls and services; 0 means no limit everywhere.
+#[wasm_bindgen_test]
+async fn service_options_share_the_call_options_and_zero_means_no_limit() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let options =
+            obj(&[("placement", placement.into()), ("startTimeoutMs", 0.into()), ("stopTimeoutMs", 0.into())]);
+        ok(s.register("c".into(), counter_service_url().into(), options)).await;
+        ok(s.start("c".into())).await;
+        let sleep = || obj(&[("op", "sleep".into()), ("ms", 300.into())]);
+        let reply = ok(s.send("c".into(), sleep(), obj(&[("timeoutMs", 0.into())]))).await;
+        assert_eq!(reply.as_string().as_deref(), Some("slept"), "{placement}: timeoutMs 0 is no limit");
+        let (name, message) = err(s.send("c".into(), JsValue::NULL, obj(&[("timeout", 5.into())]))).await;
+        assert_eq!(name, "ValidationError", "{placement}: an unknown key: {message}");
+        let token = JsValue::from(SharedCancellation::new());
+        let call = s.send("c".into(), sleep(), obj(&[("signal", token.clone())]));
+        delay(50).await;
+        let cancel: Function = get(&token, "cancel").unchecked_into();
+        cancel.call0(&token).unwrap();
+        assert_eq!(err(call).await.0, "AbortError", "{placement}: a SharedCancellation aborts a send");
+        assert_eq!(
+            err(s.send("c".into(), JsValue::NULL, obj(&[("signal", token.clone())]))).await.0,
+            "AbortError",
+            "{placement}: already cancelled"
+        );
+        ok(s.stop("c".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
 }
 
 // Issue "Hardening", 7: the same listener for the same event is added once, and an event takes a

@@ -51,13 +51,23 @@ pub(crate) struct CallOptions {
 const CALL_KEYS: &[&str] =
     &["output", "transfer", "priority", "deadline", "timeoutMs", "retries", "signal", "onProgress", "progress"];
 
+/// The call options `services.send` takes: `timeoutMs` (0 = no limit, as for calls) and `signal`.
+pub(crate) const SEND_KEYS: &[&str] = &["timeoutMs", "signal"];
+
 impl CallOptions {
     /// Parses the common options; `extra` names the op-specific keys the facade reads itself.
     pub(crate) fn from_js(value: &JsValue, extra: &[&str]) -> Result<Self, Error> {
         let known: Vec<&str> = CALL_KEYS.iter().chain(extra).copied().collect();
+        Self::parse(value, &known, extra)
+    }
+
+    /// Parses the options named in `known` — call keys, and the `extra` keys the caller reads
+    /// itself; any other key is refused. `services.send` reads [`SEND_KEYS`] this way, so a
+    /// message's options mean what a call's do.
+    pub(crate) fn parse(value: &JsValue, known: &[&str], extra: &[&str]) -> Result<Self, Error> {
         let mut skip = vec!["signal", "onProgress", "progress"];
         skip.extend_from_slice(extra);
-        let plain: Plain = parse_options(value, "call options", &known, &skip)?;
+        let plain: Plain = parse_options(value, "call options", known, &skip)?;
         let mut options = CallOptions {
             output: plain.output,
             transfer: plain.transfer,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::input::{absolute_url, field, milliseconds, parse_options};
+use super::input::{absolute_url, milliseconds, parse_options, CallOptions, SEND_KEYS};
 use super::pipeline::{promise, reject};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
@@ -140,7 +140,7 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
 impl ServicesFacade {
     /// Registers `name` with a handler module (`{ module: new URL('./x.service.js',
     /// import.meta.url) }`) or a Rust service (`{ rust: 'kv' }`). Options: `placement` (`'worker'` | `'main'`), `startTimeoutMs`,
-    /// `stopTimeoutMs` (default 10,000), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
+    /// `stopTimeoutMs` (default 10,000; 0 = no limit), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn register(&self, name: String, definition: JsValue, options: JsValue) -> Promise {
         let registered = self::definition(&definition)
@@ -257,18 +257,19 @@ impl ServicesFacade {
     }
 
     /// Sends `message` (structured-cloneable) to a running service; resolves with what its
-    /// `onMessage` returns, rejects with what it throws. Options: `{ timeoutMs, signal }`.
+    /// `onMessage` returns, rejects with what it throws. Options: `{ timeoutMs, signal }`, read
+    /// as a call's (`timeoutMs` 0 or absent: no limit — a reply that never comes then waits until
+    /// the service fails or the bridge is terminated; `signal` an `AbortSignal` or a
+    /// `SharedCancellation`; any other key is a `ValidationError`).
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn send(&self, name: String, message: JsValue, options: JsValue) -> Promise {
-        let field = |k: &str| field(&options, k);
-        let timeout = match field("timeoutMs").as_f64() {
-            Some(ms) => match milliseconds(ms, "timeoutMs") {
-                Ok(ms) => Some(ms),
-                Err(e) => return reject(e),
-            },
-            None => None,
+        let options = match CallOptions::parse(&options, SEND_KEYS, &[]) {
+            Ok(options) => options,
+            Err(e) => return reject(e),
         };
-        let signal: Option<web_sys::AbortSignal> = JsCast::dyn_into(field("signal")).ok();
+        // 0 is no limit, as for calls; a SharedCancellation arrives as its AbortSignal.
+        let timeout = options.timeout_ms.filter(|&ms| ms > 0);
+        let signal = options.signal;
         if signal.as_ref().is_some_and(|s| s.aborted()) {
             return reject(Error::new(ErrorKind::Abort, "the call was aborted"));
         }

@@ -32,9 +32,9 @@ pub const MAX_ONE_SHOT_AEAD_BYTES: u64 = 256 * 1024 * 1024;
 /// `file.chunkPlan(file, { chunkSize })`: bytes per planned piece.
 pub const PLAN_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 
-/// `services.register(name, def, { startTimeoutMs })`.
+/// `services.register(name, def, { startTimeoutMs })` (0 = no limit).
 pub const SERVICE_START_TIMEOUT_MS: u32 = 10_000;
-/// `services.register(name, def, { stopTimeoutMs })`.
+/// `services.register(name, def, { stopTimeoutMs })` (0 = no limit).
 pub const SERVICE_STOP_TIMEOUT_MS: u32 = 10_000;
 /// `services.register(name, def, { maxRestarts })`, with `restart: 'on-failure'`.
 pub const SERVICE_MAX_RESTARTS: u32 = 3;

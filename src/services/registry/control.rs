@@ -65,8 +65,8 @@ impl Registry {
         })
     }
 
-    /// Posts `msg` (with `payload` beside it) and waits (at most `timeout_ms`) for the host to
-    /// confirm with `expect`.
+    /// Posts `msg` (with `payload` beside it) and waits (at most `timeout_ms`; 0: no limit) for
+    /// the host to confirm with `expect`.
     async fn expect(
         &self,
         name: &str,
@@ -85,18 +85,20 @@ impl Registry {
         })?;
         let weak = Rc::downgrade(&self.inner);
         let service = name.to_owned();
-        let _timer = Timer::new(timeout_ms, move || {
-            if let Some(inner) = weak.upgrade() {
-                let mut inner = inner.borrow_mut();
-                if let Some(s) = inner.services.iter_mut().find(|s| s.name == service) {
-                    if let Some((_, tx)) = s.waiter.take() {
-                        let _ = tx.send(Err(Error::new(
-                            ErrorKind::Timeout,
-                            format!("the service did not answer within {timeout_ms} ms"),
-                        )));
+        let _timer = (timeout_ms > 0).then(|| {
+            Timer::new(timeout_ms, move || {
+                if let Some(inner) = weak.upgrade() {
+                    let mut inner = inner.borrow_mut();
+                    if let Some(s) = inner.services.iter_mut().find(|s| s.name == service) {
+                        if let Some((_, tx)) = s.waiter.take() {
+                            let _ = tx.send(Err(Error::new(
+                                ErrorKind::Timeout,
+                                format!("the service did not answer within {timeout_ms} ms"),
+                            )));
+                        }
                     }
                 }
-            }
+            })
         });
         rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::WorkerCrashed, "the service's host is gone")))
     }
