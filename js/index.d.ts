@@ -78,6 +78,12 @@ export interface CreateOptions {
   healthIntervalMs?: number;
   /** How long an aborted call's worker gets to stop; default 250. */
   cancelGraceMs?: number;
+  /**
+   * Origins (`'https://cdn.example.com'`: scheme, host, optional port) besides the page's that
+   * service handler modules may be imported from; any other module URL (another origin, `data:`,
+   * `blob:`) is a `ValidationError` at `register`/`load`. Default none.
+   */
+  serviceOrigins?: string[];
 }
 
 export interface WorkerStatus {
@@ -192,7 +198,10 @@ export interface NetworkFacade {
   fetch(url: string, options?: FetchOptions): Promise<FetchResult>;
 }
 
-/** A service: a JavaScript handler module (by URL) or a Rust `Service` registered in the module. */
+/**
+ * A service: a JavaScript handler module (by URL: an `http(s)` URL of the page's origin or of one
+ * in `serviceOrigins`) or a Rust `Service` registered in the module.
+ */
 export type ServiceDefinition = string | URL | { module: string | URL } | { rust: string };
 
 export interface ServiceOptions {

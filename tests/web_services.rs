@@ -35,6 +35,11 @@ extern "C" {
     fn throw_service_url() -> String;
 }
 
+/// A bridge created with `options`, or the error `create` rejected with.
+async fn bridge_with(options: JsValue) -> Result<WorkerBridge, JsValue> {
+    JsFuture::from(WorkerBridge::create(options)).await.map(|b| WorkerBridge::try_from_js_value(b).unwrap())
+}
+
 async fn bridge() -> WorkerBridge {
     let b = JsFuture::from(WorkerBridge::create(obj(&[("poolSize", 1.into())]))).await.unwrap();
     WorkerBridge::try_from_js_value(b).unwrap()
@@ -598,8 +603,63 @@ async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_th
     JsFuture::from(b.terminate()).await.unwrap();
 }
 
+/// The page's origin, as the test runner serves it.
+fn page_origin() -> String {
+    get(&get(&js_sys::global(), "location"), "origin").as_string().unwrap()
+}
+
 fn text(value: &JsValue, key: &str) -> String {
     get(value, key).as_string().unwrap_or_default()
+}
+
+// Issue "Hardening", 1: a handler module runs with the page's privileges (in a worker too), so
+// only same-origin http(s) modules are accepted, plus the origins the app lists.
+#[wasm_bindgen_test]
+async fn module_urls_are_accepted_from_the_page_origin_and_the_listed_origins_only() {
+    let b = bridge().await;
+    let s = b.services();
+    let origin = page_origin();
+    for url in [
+        "data:text/javascript,export function onMessage(m) { return m; }".to_string(),
+        format!("blob:{origin}/6f1c2a9e-0000-4000-8000-000000000000"),
+        "https://cdn.example.com/counter.service.js".to_string(),
+        "javascript:void 0".to_string(),
+    ] {
+        let (name, message) =
+            err(s.register("x".into(), obj(&[("module", url.as_str().into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(name, "ValidationError", "{url}: {message}");
+    }
+    assert_eq!(Array::from(&s.list()).length(), 0, "nothing registered");
+    // The page's own origin, absolute or relative.
+    ok(s.register("same".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    ok(s.register("relative".into(), "./x.service.js".into(), JsValue::UNDEFINED)).await;
+    // A configuration from a file or a remote: all or nothing.
+    let config = Array::of2(
+        &obj(&[("name", "a".into()), ("module", counter_service_url().into())]),
+        &obj(&[("name", "b".into()), ("module", "https://cdn.example.com/b.js".into())]),
+    );
+    assert_eq!(err(s.load(config.into())).await.0, "ValidationError");
+    assert_eq!(Array::from(&s.list()).length(), 2, "load added nothing");
+    JsFuture::from(b.terminate()).await.unwrap();
+
+    // Origins the app lists are accepted too; a different scheme or host is another origin.
+    let listed =
+        obj(&[("poolSize", 1.into()), ("serviceOrigins", Array::of1(&"https://cdn.example.com".into()).into())]);
+    let b = bridge_with(listed).await.unwrap_or_else(|e| panic!("create: {:?}", get(&e, "message")));
+    let s = b.services();
+    ok(s.register("cdn".into(), "https://cdn.example.com/lib/counter.service.js".into(), JsValue::UNDEFINED)).await;
+    ok(s.register("same".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    for url in ["http://cdn.example.com/x.js", "https://evil.example.com/x.js", "https://cdn.example.com:8443/x.js"] {
+        assert_eq!(err(s.register("x".into(), url.into(), JsValue::UNDEFINED)).await.0, "ValidationError", "{url}");
+    }
+    JsFuture::from(b.terminate()).await.unwrap();
+
+    // An entry must be an origin.
+    for bad in ["https://cdn.example.com/lib/", "cdn.example.com", "*", "ftp://cdn.example.com", "https://"] {
+        let options = obj(&[("serviceOrigins", Array::of1(&bad.into()).into())]);
+        let e = bridge_with(options).await.unwrap_err();
+        assert_eq!(text(&e, "name"), "ValidationError", "{bad}: {}", text(&e, "message"));
+    }
 }
 
 // Issue "Hardening", 5: one option parser for calls and services; 0 means no limit everywhere.

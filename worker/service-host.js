@@ -189,6 +189,7 @@ export function hostService(port, rustInstance) {
     switch (msg && msg.type) {
       case 'load':
         try {
+          // The registry accepted this URL (an http(s) URL of an allowed origin) at registration.
           module = /** @type {ServiceModule} */ (await import(/* webpackIgnore: true */ /* @vite-ignore */ msg.url));
           if (typeof module.onMessage !== 'function') throw new TypeError('the service module exports no onMessage');
           post(fromService.loaded());

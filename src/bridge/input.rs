@@ -11,6 +11,7 @@ use crate::io::source::Input;
 use crate::ops::Secret;
 use crate::protocol::OutputKind;
 use crate::scheduler::Priority;
+use crate::services::origin;
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
 
 /// The serde-readable part of a call's options.
@@ -168,6 +169,27 @@ pub(crate) fn absolute_url(url: &str) -> Result<String, Error> {
         None => web_sys::Url::new(url),
     };
     parsed.map(|u| u.href()).map_err(|_| Error::validation(format!("invalid URL {url:?}")))
+}
+
+/// The origin of this page (or worker), for the same-origin rule of service modules; `None` when
+/// it is opaque (a sandboxed frame, a `file:` page). `self.origin` is what the platform says the
+/// origin is (a `blob:` worker or an `about:blank` frame inherits its creator's, whatever their
+/// `location` says); without it, the origin of `location.href`.
+pub(crate) fn page_origin() -> Option<String> {
+    let global = js_sys::global();
+    let reported = Reflect::get(&global, &"origin".into()).ok().and_then(|o| o.as_string());
+    let from_location = || {
+        Reflect::get(&global, &"location".into())
+            .and_then(|l| Reflect::get(&l, &"href".into()))
+            .ok()
+            .and_then(|h| h.as_string())
+            .and_then(|href| origin::http_origin(&href))
+    };
+    match reported {
+        Some(o) if o != "null" => origin::parse_origin(&o).ok(),
+        Some(_) => None,
+        None => from_location(),
+    }
 }
 
 /// Key (or nonce) bytes from a `Uint8Array`, `ArrayBuffer` or view, never a string.

@@ -52,7 +52,8 @@ impl WorkerBridge {
     /// Options: `poolSize` (default `max(1, hardwareConcurrency - 1)`), `fallback`
     /// (`'auto'` | `'always'` | `'never'`), `strategy` (`'least-busy'` | `'round-robin'`),
     /// `maxQueue` (10,000), `timeoutMs` (60,000; 0 = none), `retries` (1), `healthIntervalMs`
-    /// (5,000; 0 = no pings), `cancelGraceMs` (250).
+    /// (5,000; 0 = no pings), `cancelGraceMs` (250), `serviceOrigins` (origins besides the page's
+    /// that service handler modules may come from; none).
     #[wasm_bindgen(unchecked_return_type = "Promise<WorkerBridge>")]
     pub fn create(options: JsValue) -> Promise {
         future_to_promise(async move {

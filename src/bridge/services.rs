@@ -8,14 +8,14 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::input::{absolute_url, milliseconds, parse_options, CallOptions, SEND_KEYS};
+use super::input::{absolute_url, milliseconds, page_origin, parse_options, CallOptions, SEND_KEYS};
 use super::pipeline::{promise, reject};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::runtime::js_error::to_js;
 use crate::runtime::timer::{AbortWatch, Timer};
-use crate::services::{is_rust_service, Definition, Placement, Registry, ServiceOptions};
+use crate::services::{is_rust_service, origin, Definition, Placement, Registry, ServiceOptions};
 
 /// `register(name, definition, options)` options.
 #[derive(Debug, Default, Deserialize)]
@@ -90,8 +90,9 @@ fn param_events(params: &JsValue) -> Result<Vec<String>, Error> {
 }
 
 /// What `register` was given: `{ rust: name }` (a Rust service registered in this module), or
-/// a handler module's URL as `{ module }`, a `URL` or a string.
-fn definition(definition: &JsValue) -> Result<Definition, Error> {
+/// a handler module's URL as `{ module }`, a `URL` or a string — resolved against the page and
+/// accepted only from the page's origin or one of `origins` (`serviceOrigins`).
+fn definition(definition: &JsValue, origins: &[String]) -> Result<Definition, Error> {
     let rust = Reflect::get(definition, &"rust".into()).ok().filter(|r| !r.is_undefined());
     if let Some(rust) = rust {
         let name = rust.as_string().ok_or_else(|| Error::validation("{ rust } must be a service name"))?;
@@ -112,7 +113,9 @@ fn definition(definition: &JsValue) -> Result<Definition, Error> {
                 "a service definition is { module: URL | string } (a handler module's URL) or { rust: name }",
             )
         })?;
-    absolute_url(&text).map(Definition::Module)
+    let url = absolute_url(&text)?;
+    origin::check_module_url(&url, page_origin().as_deref(), origins)?;
+    Ok(Definition::Module(url))
 }
 
 /// `register`'s options, checked.
@@ -143,7 +146,7 @@ impl ServicesFacade {
     /// `stopTimeoutMs` (default 10,000; 0 = no limit), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn register(&self, name: String, definition: JsValue, options: JsValue) -> Promise {
-        let registered = self::definition(&definition)
+        let registered = self::definition(&definition, &self.registry.module_origins())
             .and_then(|definition| Ok((definition, service_options(&options)?)))
             .and_then(|(definition, options)| self.registry.register(&name, definition, options));
         match registered {
@@ -163,6 +166,7 @@ impl ServicesFacade {
             }
             let mut out = Vec::new();
             let mut names = self.registry.names();
+            let origins = self.registry.module_origins();
             for entry in Array::from(&entries).iter() {
                 if !entry.is_object() {
                     return Err(Error::validation("each entry is an object { name, module | rust, ...options }"));
@@ -178,7 +182,7 @@ impl ServicesFacade {
                 for key in ["name", "module", "rust"] {
                     let _ = Reflect::delete_property(&options, &key.into());
                 }
-                out.push((name, definition(&entry)?, service_options(&options)?));
+                out.push((name, definition(&entry, &origins)?, service_options(&options)?));
             }
             Ok(out)
         })();

@@ -90,6 +90,8 @@ struct Service {
 #[derive(Debug)]
 struct Inner {
     services: Vec<Service>,
+    /// Origins besides the page's that handler modules may come from (`serviceOrigins`).
+    module_origins: Rc<[String]>,
     /// Set by the bridge's `terminate()`: every host is gone and nothing starts again.
     terminated: bool,
 }
@@ -110,8 +112,14 @@ fn not_found(name: &str) -> Error {
 }
 
 impl Registry {
-    pub(crate) fn new(events: Rc<EventHub>) -> Self {
-        Registry { inner: Rc::new(RefCell::new(Inner { services: Vec::new(), terminated: false })), events }
+    pub(crate) fn new(events: Rc<EventHub>, module_origins: Vec<String>) -> Self {
+        let inner = Inner { services: Vec::new(), module_origins: module_origins.into(), terminated: false };
+        Registry { inner: Rc::new(RefCell::new(inner)), events }
+    }
+
+    /// The origins besides the page's that handler modules may come from.
+    pub(crate) fn module_origins(&self) -> Rc<[String]> {
+        self.inner.borrow().module_origins.clone()
     }
 
     pub(crate) fn register(&self, name: &str, definition: Definition, options: ServiceOptions) -> Result<(), Error> {
