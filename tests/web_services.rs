@@ -608,6 +608,14 @@ fn page_origin() -> String {
     get(&get(&js_sys::global(), "location"), "origin").as_string().unwrap()
 }
 
+/// The rejection of `p`, whole (name, message and stack are read from it).
+async fn rejection(p: Promise) -> JsValue {
+    match JsFuture::from(p).await {
+        Ok(v) => panic!("resolved with {v:?}"),
+        Err(e) => e,
+    }
+}
+
 fn text(value: &JsValue, key: &str) -> String {
     get(value, key).as_string().unwrap_or_default()
 }
@@ -689,6 +697,35 @@ async fn service_options_share_the_call_options_and_zero_means_no_limit() {
             "{placement}: already cancelled"
         );
         ok(s.stop("c".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+// Issue "Hardening", 6: what a hook throws reaches the caller with its own name, message and stack.
+#[wasm_bindgen_test]
+async fn hook_errors_keep_their_name_message_and_stack() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let at = || obj(&[("placement", placement.into())]);
+        ok(s.register("a".into(), format!("{}?on=start", throw_service_url()).into(), at())).await;
+        let e = rejection(s.start("a".into())).await;
+        assert_eq!(text(&e, "name"), "TypeError", "{placement}: {}", text(&e, "message"));
+        assert_eq!(text(&e, "message"), "onStart refused, as asked", "{placement}");
+        assert!(text(&e, "stack").contains("throw.service.js"), "{placement}: {}", text(&e, "stack"));
+
+        ok(s.register("b".into(), format!("{}?on=stop", throw_service_url()).into(), at())).await;
+        ok(s.start("b".into())).await;
+        let e = rejection(s.stop("b".into())).await;
+        assert_eq!(text(&e, "name"), "TypeError", "{placement}: {}", text(&e, "message"));
+        assert_eq!(text(&e, "message"), "onStop refused, as asked", "{placement}");
+        assert!(text(&e, "stack").contains("throw.service.js"), "{placement}: {}", text(&e, "stack"));
+
+        ok(s.register("c".into(), counter_service_url().into(), at())).await;
+        ok(s.start("c".into())).await;
+        let e = rejection(s.send("c".into(), obj(&[("op", "throw".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(text(&e, "name"), "RangeError", "{placement}");
+        assert!(text(&e, "stack").contains("counter.service.js"), "{placement}: {}", text(&e, "stack"));
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }

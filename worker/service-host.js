@@ -125,12 +125,15 @@ export class RustInstance {
 }
 
 /**
+ * What was thrown, as data: its name, message and (where it has one) stack, which the caller's
+ * `Error` gets back.
  * @param {any} e anything thrown
  * @returns {WireError}
  */
 function wire(e) {
   if (e && typeof e === 'object' && 'message' in e) {
-    return { name: String(e.name || 'Error'), message: String(e.message) };
+    const error = { name: String(e.name || 'Error'), message: String(e.message) };
+    return typeof e.stack === 'string' ? { ...error, stack: e.stack } : error;
   }
   return { name: 'Error', message: String(e) };
 }

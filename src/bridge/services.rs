@@ -1,6 +1,7 @@
 //! `bridge.services`: register long-running services written as JavaScript handler modules,
 //! place them in a worker or on the main thread, and drive their lifecycle.
 
+use std::future::Future;
 use std::rc::Rc;
 
 use js_sys::{Array, Object, Promise, Reflect};
@@ -9,13 +10,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::input::{absolute_url, milliseconds, page_origin, parse_options, CallOptions, SEND_KEYS};
-use super::pipeline::{promise, reject};
+use super::pipeline::reject;
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::runtime::js_error::to_js;
 use crate::runtime::timer::{AbortWatch, Timer};
-use crate::services::{is_rust_service, origin, Definition, Placement, Registry, ServiceOptions};
+use crate::services::{is_rust_service, origin, Definition, Failure, Placement, Registry, ServiceOptions};
 
 /// `register(name, definition, options)` options.
 #[derive(Debug, Default, Deserialize)]
@@ -118,6 +119,12 @@ fn definition(definition: &JsValue, origins: &[String]) -> Result<Definition, Er
     Ok(Definition::Module(url))
 }
 
+/// The promise of a lifecycle step: it rejects with what a hook threw as it was (its own name,
+/// message and stack), or with the bridge's own typed error.
+fn lifecycle(step: impl Future<Output = Result<JsValue, Failure>> + 'static) -> Promise {
+    future_to_promise(async move { step.await.map_err(|e| e.to_js()) })
+}
+
 /// `register`'s options, checked.
 fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
     let o: RegisterOptions = parse_options(options, "service options", REGISTER_KEYS, &[])?;
@@ -215,28 +222,28 @@ impl ServicesFacade {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn start(&self, name: String) -> Promise {
         let r = self.registry.clone();
-        promise(async move { r.start(&name).await.map(|()| JsValue::UNDEFINED) })
+        lifecycle(async move { r.start(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// Stops the service after the messages queued before the stop.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn stop(&self, name: String) -> Promise {
         let r = self.registry.clone();
-        promise(async move { r.stop(&name).await.map(|()| JsValue::UNDEFINED) })
+        lifecycle(async move { r.stop(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// Stops (if running) and starts again with a fresh context; also recovers a failed service.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn restart(&self, name: String) -> Promise {
         let r = self.registry.clone();
-        promise(async move { r.restart(&name).await.map(|()| JsValue::UNDEFINED) })
+        lifecycle(async move { r.restart(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// Starts every registered service that is not running, in registration order.
     #[wasm_bindgen(js_name = startAll, unchecked_return_type = "Promise<void>")]
     pub fn start_all(&self) -> Promise {
         let r = self.registry.clone();
-        promise(async move {
+        lifecycle(async move {
             for name in r.names() {
                 if r.state(&name)? != crate::services::lifecycle::State::Running {
                     r.start(&name).await?;
@@ -250,7 +257,7 @@ impl ServicesFacade {
     #[wasm_bindgen(js_name = stopAll, unchecked_return_type = "Promise<void>")]
     pub fn stop_all(&self) -> Promise {
         let r = self.registry.clone();
-        promise(async move {
+        lifecycle(async move {
             for name in r.names().into_iter().rev() {
                 if r.state(&name)? == crate::services::lifecycle::State::Running {
                     r.stop(&name).await?;
@@ -321,11 +328,13 @@ impl ServicesFacade {
         future_to_promise(async move {
             let run = async {
                 if !request.is_object() || Array::is_array(&request) {
-                    return Err(Error::validation("a request is an object { id, type: 'request', action, params }"));
+                    return Err(Failure::from(Error::validation(
+                        "a request is an object { id, type: 'request', action, params }",
+                    )));
                 }
                 if Reflect::get(&request, &"type".into()).ok().and_then(|t| t.as_string()).as_deref() != Some("request")
                 {
-                    return Err(Error::validation("request.type must be 'request'"));
+                    return Err(Error::validation("request.type must be 'request'").into());
                 }
                 let action = Reflect::get(&request, &"action".into())
                     .ok()
@@ -339,7 +348,7 @@ impl ServicesFacade {
                         let name = param_string(&params, "name")?;
                         registry
                             .status_of(&name)
-                            .ok_or_else(|| Error::validation(format!("no service is registered as {name:?}")))
+                            .ok_or_else(|| Error::validation(format!("no service is registered as {name:?}")).into())
                     }
                     "service_action" => {
                         let name = param_string(&params, "name")?;
@@ -347,7 +356,7 @@ impl ServicesFacade {
                             "start" => registry.start(&name).await?,
                             "stop" => registry.stop(&name).await?,
                             "restart" => registry.restart(&name).await?,
-                            other => return Err(Error::validation(format!("unknown service action {other:?}"))),
+                            other => return Err(Error::validation(format!("unknown service action {other:?}")).into()),
                         }
                         Ok(registry.status_of(&name).unwrap_or(JsValue::NULL))
                     }
@@ -368,10 +377,10 @@ impl ServicesFacade {
                         let _ = Reflect::set(&out, &key.into(), &list);
                         Ok(out.into())
                     }
-                    other => Err(Error::validation(format!("unknown action {other:?}"))),
+                    other => Err(Error::validation(format!("unknown action {other:?}")).into()),
                 }
             };
-            Ok(response(&id, run.await.map_err(|e| to_js(&e))))
+            Ok(response(&id, run.await.map_err(|e: Failure| e.to_js())))
         })
     }
 

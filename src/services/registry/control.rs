@@ -10,7 +10,7 @@ use futures_channel::oneshot;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::{js, Definition, Registry};
+use super::{js, Definition, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::ToService;
 use crate::runtime::timer::Timer;
@@ -26,7 +26,7 @@ pub(super) enum Expect {
 }
 
 /// The one lifecycle step a service waits on, and where its outcome goes.
-pub(super) type Waiter = (Expect, oneshot::Sender<Result<(), Error>>);
+pub(super) type Waiter = (Expect, oneshot::Sender<Result<(), Failure>>);
 
 impl Registry {
     /// Applies `event` and announces the change.
@@ -74,7 +74,7 @@ impl Registry {
         msg: ToService,
         payload: Option<JsValue>,
         timeout_ms: u32,
-    ) -> Result<(), Error> {
+    ) -> Result<(), Failure> {
         let (tx, rx) = oneshot::channel();
         self.with(name, |s| {
             s.waiter = Some((expect, tx));
@@ -91,20 +91,18 @@ impl Registry {
                     let mut inner = inner.borrow_mut();
                     if let Some(s) = inner.services.iter_mut().find(|s| s.name == service) {
                         if let Some((_, tx)) = s.waiter.take() {
-                            let _ = tx.send(Err(Error::new(
-                                ErrorKind::Timeout,
-                                format!("the service did not answer within {timeout_ms} ms"),
-                            )));
+                            let message = format!("the service did not answer within {timeout_ms} ms");
+                            let _ = tx.send(Err(Error::new(ErrorKind::Timeout, message).into()));
                         }
                     }
                 }
             })
         });
-        rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::WorkerCrashed, "the service's host is gone")))
+        rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::WorkerCrashed, "the service's host is gone").into()))
     }
 
     /// Loads (if needed) and starts the service.
-    pub(crate) async fn start(&self, name: &str) -> Result<(), Error> {
+    pub(crate) async fn start(&self, name: &str) -> Result<(), Failure> {
         let timeout = self.with(name, |s| Ok(s.options.start_timeout_ms))?;
         if self.state(name)? == State::Uninitialized {
             self.transition(name, Event::Initialize, None)?;
@@ -117,7 +115,7 @@ impl Registry {
         self.run_start(name, timeout).await
     }
 
-    async fn load(&self, name: &str, timeout: u32) -> Result<(), Error> {
+    async fn load(&self, name: &str, timeout: u32) -> Result<(), Failure> {
         self.ensure_host(name)?;
         let (msg, payload) = match self.with(name, |s| Ok(s.definition.clone()))? {
             Definition::Module(url) => (ToService::Load { url }, None),
@@ -131,7 +129,7 @@ impl Registry {
     }
 
     /// From `starting`: (re)load if the host is gone, call `onStart`, reach `running`.
-    async fn run_start(&self, name: &str, timeout: u32) -> Result<(), Error> {
+    async fn run_start(&self, name: &str, timeout: u32) -> Result<(), Failure> {
         let needs_host = self.with(name, |s| Ok(s.host.is_none()))?;
         if needs_host {
             if let Err(e) = self.load(name, timeout).await {
@@ -146,10 +144,10 @@ impl Registry {
             Ok(())
         })?;
         self.transition(name, Event::Started, None)?;
-        self.arm_health(name)
+        Ok(self.arm_health(name)?)
     }
 
-    pub(crate) async fn stop(&self, name: &str) -> Result<(), Error> {
+    pub(crate) async fn stop(&self, name: &str) -> Result<(), Failure> {
         let timeout = self.with(name, |s| Ok(s.options.stop_timeout_ms))?;
         self.transition(name, Event::Stop, None)?;
         self.with(name, |s| {
@@ -163,10 +161,11 @@ impl Registry {
             s.started_at = None;
             Ok(())
         })?;
-        self.transition(name, Event::Stopped, None).map(|_| ())
+        self.transition(name, Event::Stopped, None)?;
+        Ok(())
     }
 
-    pub(crate) async fn restart(&self, name: &str) -> Result<(), Error> {
+    pub(crate) async fn restart(&self, name: &str) -> Result<(), Failure> {
         match self.state(name)? {
             State::Running => self.stop(name).await?,
             State::Failed => {
@@ -181,15 +180,16 @@ impl Registry {
             _ => {}
         }
         self.start(name).await?;
-        self.with(name, |s| {
+        Ok(self.with(name, |s| {
             s.restarts += 1;
             Ok(())
-        })
+        })?)
     }
 
     /// The service failed: stop its host, fail what waits on it, announce it, and restart it if
     /// its policy says so. Returns `error` for the caller.
-    pub(super) fn fail(&self, name: &str, error: Error) -> Error {
+    pub(super) fn fail(&self, name: &str, error: impl Into<Failure>) -> Failure {
+        let error = error.into();
         let reason = error.to_string();
         let restart = self
             .with(name, |s| {

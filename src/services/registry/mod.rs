@@ -35,6 +35,7 @@ use super::host::{Host, Placement};
 use super::lifecycle::{Lifecycle, State};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
+use crate::protocol::WireError;
 use crate::runtime::timer::Repeat;
 use control::Waiter;
 use messages::ReplySender;
@@ -63,6 +64,41 @@ pub(crate) struct ServiceOptions {
 
 fn js(e: &Error) -> JsValue {
     crate::runtime::js_error::to_js(e)
+}
+
+/// Why a lifecycle step (load, start, stop) failed: the bridge's own error (a timeout, a crash),
+/// or what the service's hook threw — kept as it was, its own `name` (a `TypeError` stays one),
+/// `message` and `stack`, for the caller.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    Bridge(Error),
+    Thrown(WireError),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Bridge(e)
+    }
+}
+
+impl Failure {
+    /// The `Error` the caller's promise rejects with.
+    pub(crate) fn to_js(&self) -> JsValue {
+        match self {
+            Failure::Bridge(e) => js(e),
+            Failure::Thrown(w) => crate::runtime::js_error::thrown(&w.name, &w.message, w.stack.as_deref()),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    /// `Name: message`, as `lastError` and the `reason` of events say it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Bridge(e) => e.fmt(f),
+            Failure::Thrown(w) => write!(f, "{}: {}", w.name, w.message),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -187,7 +223,7 @@ impl Registry {
             s.host = None;
             s.health = None;
             if let Some((_, tx)) = s.waiter.take() {
-                let _ = tx.send(Err(terminated()));
+                let _ = tx.send(Err(terminated().into()));
             }
             for (_, tx) in std::mem::take(&mut s.replies) {
                 let _ = tx.send(Err(js(&terminated())));
