@@ -670,6 +670,42 @@ async fn module_urls_are_accepted_from_the_page_origin_and_the_listed_origins_on
     }
 }
 
+// Issue "Hardening", 3: a health check does not wait behind slow messages.
+#[wasm_bindgen_test]
+async fn a_busy_service_answers_health_checks_while_a_slow_message_runs() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let results: Rc<RefCell<Vec<bool>>> = Rc::default();
+        let log = results.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            log.borrow_mut().push(get(&get(&e, "data"), "healthy").as_bool().unwrap());
+        });
+        b.on("health_check_result".into(), listener.as_ref().clone().unchecked_into()).unwrap();
+        let s = b.services();
+        let options =
+            obj(&[("placement", placement.into()), ("healthIntervalMs", 100.into()), ("restart", "on-failure".into())]);
+        ok(s.register("c".into(), counter_service_url().into(), options)).await;
+        ok(s.start("c".into())).await;
+        let slow: Array = (0..3)
+            .map(|_| s.send("c".into(), obj(&[("op", "sleep".into()), ("ms", 400.into())]), JsValue::UNDEFINED))
+            .collect();
+        let replies = JsFuture::from(Promise::all(&slow))
+            .await
+            .unwrap_or_else(|e| panic!("{placement}: {:?}", text(&e, "message")));
+        assert_eq!(Array::from(&replies).to_vec(), vec![JsValue::from("slept"); 3]);
+        let st = service_status(&b, "c");
+        assert_eq!(get(&st, "restarts").as_f64(), Some(0.0), "{placement}: {:?}", get(&st, "lastError"));
+        assert!(
+            results.borrow().len() >= 5,
+            "{placement}: checks answered during the messages: {:?}",
+            results.borrow()
+        );
+        assert!(results.borrow().iter().all(|&h| h), "{placement}: {:?}", results.borrow());
+        ok(s.stop("c".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
 // Issue "Hardening", 5: one option parser for calls and services; 0 means no limit everywhere.
 #[wasm_bindgen_test]
 async fn service_options_share_the_call_options_and_zero_means_no_limit() {

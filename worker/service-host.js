@@ -1,7 +1,8 @@
 // Hosts one service: imports its handler module ({ onStart, onMessage, onStop, health }) — or,
 // for a Rust service, instantiates the wasm module and takes the object with the same four
 // methods that `__workerBridgeRustService` returns — keeps its context across messages, and
-// handles its queue strictly in FIFO order.
+// handles its queue strictly in FIFO order. Health checks are answered at once, beside a running
+// message: a busy service is not an unhealthy one.
 // The registry (Rust, on the page) talks to it over a port: the service's own worker (`self`),
 // or, for main-thread placement, one end of a MessageChannel in the page — the same code either
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
@@ -244,26 +245,32 @@ export function hostService(port, rustInstance) {
           post(fromService.failed(failure(e)));
         }
         return;
-      case 'health':
-        try {
-          const service = loaded();
-          const h = service.health ? await service.health(ctx) : true;
-          const healthy = typeof h === 'object' && h !== null ? Boolean(h.healthy) : Boolean(h);
-          const detail = typeof h === 'object' && h !== null && h.detail !== undefined ? String(h.detail) : '';
-          post(fromService.health(healthy, detail));
-        } catch (e) {
-          const error = failure(e);
-          post(fromService.health(false, `${error.name}: ${error.message}`));
-        }
-        return;
       default:
         // Not ours: ignore (the registry never sends anything else).
     }
   }
+  // Answers a health check now, whatever the queue holds: `health(ctx)` may run while an
+  // `onMessage` awaits (a slow message must not make a healthy service miss its checks).
+  async function health() {
+    try {
+      const service = loaded();
+      const h = service.health ? await service.health(ctx) : true;
+      const healthy = typeof h === 'object' && h !== null ? Boolean(h.healthy) : Boolean(h);
+      const detail = typeof h === 'object' && h !== null && h.detail !== undefined ? String(h.detail) : '';
+      post(fromService.health(healthy, detail));
+    } catch (e) {
+      const error = failure(e);
+      post(fromService.health(false, `${error.name}: ${error.message}`));
+    }
+  }
   // A burst of messages is queued here and drained in order, one at a time, without waiting for
-  // the page between them.
+  // the page between them. Health checks skip the queue.
   port.addEventListener('message', (event) => {
     if (dead) return;
+    if (event.data?.msg?.type === 'health') {
+      health();
+      return;
+    }
     queue.push(event.data);
     if (draining) return;
     draining = true;

@@ -35,7 +35,8 @@ pub enum ToService {
     },
     /// Call `onStop(ctx)`, after every message queued before it.
     Stop,
-    /// Call `health(ctx)`.
+    /// Call `health(ctx)` now: the host answers it beside a running message, never queued
+    /// behind messages (a busy service is not an unhealthy one).
     Health,
 }
 
