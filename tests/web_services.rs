@@ -706,6 +706,33 @@ async fn a_busy_service_answers_health_checks_while_a_slow_message_runs() {
     }
 }
 
+// Issue "Hardening", 4: a stack overflow is a RangeError, not a trap, but it leaves the instance
+// unusable (its Rust object still borrowed, its stack pointer wherever the overflow left it).
+#[wasm_bindgen_test]
+async fn a_rust_service_whose_stack_overflows_fails_and_restarts_in_a_fresh_instance() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let options = obj(&[("placement", placement.into()), ("restart", "on-failure".into())]);
+        ok(s.register("o".into(), obj(&[("rust", "test-counter".into())]), options)).await;
+        ok(s.start("o".into())).await;
+        ok(s.send("o".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+        let (name, message) = err(s.send("o".into(), obj(&[("op", "overflow".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(name, "WorkerCrashedError", "{placement}: {message}");
+        assert!(message.contains("RangeError"), "{placement}: {message}");
+        wait_for_restart(&b, "o", 1.0, placement).await;
+        assert_eq!(
+            get(&ok(s.send("o".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+            Some(1.0),
+            "{placement}: a fresh context"
+        );
+        let starts = ok(s.send("o".into(), obj(&[("op", "starts".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(starts.as_f64(), Some(1.0), "{placement}: in a fresh instance");
+        ok(s.stop("o".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
 // Issue "Hardening", 5: one option parser for calls and services; 0 means no limit everywhere.
 #[wasm_bindgen_test]
 async fn service_options_share_the_call_options_and_zero_means_no_limit() {
