@@ -213,7 +213,7 @@ export interface ServiceOptions {
   stopTimeoutMs?: number;
   /** Default 'never'. */
   restart?: 'never' | 'on-failure';
-  /** Default 3. */
+  /** Automatic restarts in a row (250 ms back-off, doubling) before giving up (→ stopped); default 3. */
   maxRestarts?: number;
   /** Ask `health(ctx)` this often while running; default 0 (never). */
   healthIntervalMs?: number;
@@ -243,7 +243,10 @@ export interface ServiceStatus {
   placement: 'worker' | 'main';
   lastError?: string;
   startedAt?: number;
+  /** Every restart, manual or automatic. */
   restarts: number;
+  /** Automatic restarts since the budget was renewed (a manual start/restart, or 60 s running). */
+  autoRestarts: number;
   messagesHandled: number;
   queueLength: number;
   lastHealth?: { healthy: boolean; detail: string };
@@ -277,7 +280,9 @@ export interface ServicesFacade {
   load(services: ServiceConfig[]): Promise<string[]>;
   unregister(name: string): Promise<void>;
   start(name: string): Promise<void>;
+  /** A stop that fails leaves the service `failed`, never restarted; on a failed service, cancels its automatic restart. */
   stop(name: string): Promise<void>;
+  /** Never spends the automatic restart budget (it renews it). */
   restart(name: string): Promise<void>;
   startAll(): Promise<void>;
   stopAll(): Promise<void>;

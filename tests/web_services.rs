@@ -620,6 +620,21 @@ fn text(value: &JsValue, key: &str) -> String {
     get(value, key).as_string().unwrap_or_default()
 }
 
+/// A listener that logs `service_state_changed` as (from, to, reason, time in ms).
+type Moves = Rc<RefCell<Vec<(String, String, String, f64)>>>;
+
+fn log_moves(b: &WorkerBridge) -> (Moves, Closure<dyn FnMut(JsValue)>) {
+    let moves: Moves = Rc::default();
+    let log = moves.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let data = get(&e, "data");
+        let (from, to, reason) = (text(&data, "from"), text(&data, "to"), text(&data, "reason"));
+        log.borrow_mut().push((from, to, reason, js_sys::Date::now()));
+    });
+    b.on("service_state_changed".into(), listener.as_ref().clone().unchecked_into()).unwrap();
+    (moves, listener)
+}
+
 // Issue "Hardening", 1: a handler module runs with the page's privileges (in a worker too), so
 // only same-origin http(s) modules are accepted, plus the origins the app lists.
 #[wasm_bindgen_test]
@@ -667,6 +682,76 @@ async fn module_urls_are_accepted_from_the_page_origin_and_the_listed_origins_on
         let options = obj(&[("serviceOrigins", Array::of1(&bad.into()).into())]);
         let e = bridge_with(options).await.unwrap_err();
         assert_eq!(text(&e, "name"), "ValidationError", "{bad}: {}", text(&e, "message"));
+    }
+}
+
+// Issue "Hardening", 2: a stop that fails (it times out, or onStop throws) is final.
+#[wasm_bindgen_test]
+async fn a_failed_stop_is_final_even_with_restart_on_failure() {
+    for placement in PLACEMENTS {
+        for url in [format!("{}?on=stop", hang_service_url()), format!("{}?on=stop", throw_service_url())] {
+            let b = bridge().await;
+            let s = b.services();
+            let options = obj(&[
+                ("placement", placement.into()),
+                ("stopTimeoutMs", 200.into()),
+                ("restart", "on-failure".into()),
+            ]);
+            ok(s.register("s".into(), url.as_str().into(), options)).await;
+            ok(s.start("s".into())).await;
+            err(s.stop("s".into())).await;
+            delay(1000).await; // longer than the back-off before a first automatic restart
+            let st = service_status(&b, "s");
+            assert_eq!(text(&st, "state"), "failed", "{placement} {url}: a failed stop is not restarted");
+            assert_eq!(get(&st, "restarts").as_f64(), Some(0.0), "{placement} {url}");
+            JsFuture::from(b.terminate()).await.unwrap();
+        }
+    }
+}
+
+// Issue "Hardening", 2: manual restarts are counted apart from the automatic restart budget.
+#[wasm_bindgen_test]
+async fn manual_restarts_do_not_spend_the_automatic_restart_budget() {
+    let b = bridge().await;
+    let s = b.services();
+    let options = obj(&[("placement", "worker".into()), ("restart", "on-failure".into()), ("maxRestarts", 1.into())]);
+    ok(s.register("c".into(), counter_service_url().into(), options)).await;
+    ok(s.start("c".into())).await;
+    for _ in 0..3 {
+        ok(s.restart("c".into())).await;
+    }
+    ok(s.send("c".into(), obj(&[("op", "crash".into())]), JsValue::UNDEFINED)).await;
+    let st = wait_for_restart(&b, "c", 4.0, "a crash after three manual restarts").await;
+    assert_eq!(get(&st, "restarts").as_f64(), Some(4.0), "manual and automatic");
+    assert_eq!(get(&st, "autoRestarts").as_f64(), Some(1.0), "automatic only");
+    ok(s.stop("c".into())).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+// Issue "Hardening", 2: automatic restarts back off (250 ms, doubling), and a spent budget gives
+// up: failed → stopped, announced.
+#[wasm_bindgen_test]
+async fn a_service_that_keeps_failing_backs_off_and_then_gives_up() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let (moves, _listener) = log_moves(&b);
+        let s = b.services();
+        let url = format!("{}?on=start", throw_service_url());
+        let options =
+            obj(&[("placement", placement.into()), ("restart", "on-failure".into()), ("maxRestarts", 2.into())]);
+        ok(s.register("f".into(), url.into(), options)).await;
+        err(s.start("f".into())).await;
+        let st = wait_for(&b, "f", "the service never gave up", |st| text(st, "state") == "stopped").await;
+        assert_eq!(get(&st, "autoRestarts").as_f64(), Some(2.0), "{placement}");
+        let moves = moves.borrow().clone();
+        let starts: Vec<f64> = moves.iter().filter(|m| m.1 == "starting").map(|m| m.3).collect();
+        assert_eq!(starts.len(), 3, "{placement}: the start and two automatic restarts: {moves:?}");
+        assert!(starts[1] - starts[0] >= 245.0, "{placement}: first back-off {}", starts[1] - starts[0]);
+        assert!(starts[2] - starts[1] >= 495.0, "{placement}: second back-off {}", starts[2] - starts[1]);
+        let last = moves.last().unwrap();
+        assert_eq!((last.0.as_str(), last.1.as_str()), ("failed", "stopped"), "{placement}: {moves:?}");
+        assert!(last.2.contains("gave up"), "{placement}: {}", last.2);
+        JsFuture::from(b.terminate()).await.unwrap();
     }
 }
 

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::runtime::js_error::to_js;
 use crate::runtime::timer::{AbortWatch, Timer};
-use crate::services::{is_rust_service, origin, Definition, Failure, Placement, Registry, ServiceOptions};
+use crate::services::{is_rust_service, origin, restart, Definition, Failure, Placement, Registry, ServiceOptions};
 
 /// `register(name, definition, options)` options.
 #[derive(Debug, Default, Deserialize)]
@@ -140,8 +140,10 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
         placement: o.placement,
         start_timeout_ms: ms(o.start_timeout_ms, defaults::SERVICE_START_TIMEOUT_MS, "startTimeoutMs")?,
         stop_timeout_ms: ms(o.stop_timeout_ms, defaults::SERVICE_STOP_TIMEOUT_MS, "stopTimeoutMs")?,
-        restart_on_failure,
-        max_restarts: o.max_restarts.unwrap_or(defaults::SERVICE_MAX_RESTARTS),
+        restart: restart::Policy {
+            on_failure: restart_on_failure,
+            max_restarts: o.max_restarts.unwrap_or(defaults::SERVICE_MAX_RESTARTS),
+        },
         health_interval_ms: ms(o.health_interval_ms, defaults::SERVICE_HEALTH_INTERVAL_MS, "healthIntervalMs")?,
     })
 }
@@ -225,7 +227,9 @@ impl ServicesFacade {
         lifecycle(async move { r.start(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
-    /// Stops the service after the messages queued before the stop.
+    /// Stops the service after the messages queued before the stop. A stop that fails (it times
+    /// out, `onStop` throws) leaves the service `failed` and never restarts it automatically.
+    /// Stopping a failed service cancels its pending automatic restart (failed → stopped).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn stop(&self, name: String) -> Promise {
         let r = self.registry.clone();
@@ -233,6 +237,7 @@ impl ServicesFacade {
     }
 
     /// Stops (if running) and starts again with a fresh context; also recovers a failed service.
+    /// Counted in `restarts`, not against `maxRestarts` (it renews the automatic restart budget).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn restart(&self, name: String) -> Promise {
         let r = self.registry.clone();
@@ -253,13 +258,15 @@ impl ServicesFacade {
         })
     }
 
-    /// Stops every running service, in reverse registration order.
+    /// Stops every running service, in reverse registration order, and every failed one (no
+    /// automatic restart follows).
     #[wasm_bindgen(js_name = stopAll, unchecked_return_type = "Promise<void>")]
     pub fn stop_all(&self) -> Promise {
         let r = self.registry.clone();
         lifecycle(async move {
             for name in r.names().into_iter().rev() {
-                if r.state(&name)? == crate::services::lifecycle::State::Running {
+                use crate::services::lifecycle::State;
+                if matches!(r.state(&name)?, State::Running | State::Failed) {
                     r.stop(&name).await?;
                 }
             }
@@ -390,7 +397,7 @@ impl ServicesFacade {
     }
 
     /// Diagnostics per service: `{ name, state, placement, lastError, startedAt, restarts,
-    /// messagesHandled, queueLength, lastHealth }`.
+    /// autoRestarts, messagesHandled, queueLength, lastHealth }`.
     pub fn status(&self) -> JsValue {
         self.registry.status()
     }

@@ -1,8 +1,9 @@
 //! A service's lifecycle, driven: load, start, stop, restart and fail, each a step of the shared
 //! [`Lifecycle`](crate::services::lifecycle::Lifecycle) announced as `service_state_changed`. A step that needs the
 //! host posts its message and waits for the host's confirmation (an [`Expect`]), bounded by the
-//! service's start or stop timeout; a failure at any step stops the host, settles whatever waits
-//! on it, and restarts the service if its policy says so.
+//! service's start or stop timeout (0: none); a failure at any step stops the host, settles
+//! whatever waits on it, and carries out what the restart policy decides (`restart` in the core:
+//! stay failed, restart after a back-off, or give up).
 
 use std::rc::Rc;
 
@@ -16,6 +17,7 @@ use crate::protocol::ToService;
 use crate::runtime::timer::Timer;
 use crate::services::host::{Host, HostEvent};
 use crate::services::lifecycle::{Event, State, Transition};
+use crate::services::restart::{AfterFailure, During};
 
 /// The confirmation a lifecycle step waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +103,8 @@ impl Registry {
         rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::WorkerCrashed, "the service's host is gone").into()))
     }
 
-    /// Loads (if needed) and starts the service.
+    /// Loads (if needed) and starts the service. A start by the app: the automatic restart
+    /// budget is whole again.
     pub(crate) async fn start(&self, name: &str) -> Result<(), Failure> {
         let timeout = self.with(name, |s| Ok(s.options.start_timeout_ms))?;
         if self.state(name)? == State::Uninitialized {
@@ -112,6 +115,10 @@ impl Registry {
             self.transition(name, Event::Initialized, None)?;
         }
         self.transition(name, Event::Start, None)?;
+        self.with(name, |s| {
+            s.budget.renew();
+            Ok(())
+        })?;
         self.run_start(name, timeout).await
     }
 
@@ -147,7 +154,18 @@ impl Registry {
         Ok(self.arm_health(name)?)
     }
 
+    /// Stops a running service after the messages queued before the stop. A stop that fails
+    /// leaves the service `failed`, never restarted automatically. Stopping a failed service
+    /// cancels its pending automatic restart: failed → stopped.
     pub(crate) async fn stop(&self, name: &str) -> Result<(), Failure> {
+        if self.state(name)? == State::Failed {
+            self.transition(name, Event::GiveUp, Some("stopped"))?;
+            self.with(name, |s| {
+                s.pending_restart = None;
+                Ok(())
+            })?;
+            return Ok(());
+        }
         let timeout = self.with(name, |s| Ok(s.options.stop_timeout_ms))?;
         self.transition(name, Event::Stop, None)?;
         self.with(name, |s| {
@@ -165,16 +183,20 @@ impl Registry {
         Ok(())
     }
 
+    /// Stops (if running) and starts again with a fresh context, or recovers a failed service
+    /// at once (cancelling its pending automatic restart). Counted in `restarts`, never against
+    /// the automatic restart budget, which it renews.
     pub(crate) async fn restart(&self, name: &str) -> Result<(), Failure> {
         match self.state(name)? {
             State::Running => self.stop(name).await?,
             State::Failed => {
                 self.transition(name, Event::Retry, Some("restart"))?;
-                self.with(name, |s| {
+                let timeout = self.with(name, |s| {
+                    s.pending_restart = None;
+                    s.budget.renew();
                     s.restarts += 1;
-                    Ok(())
+                    Ok(s.options.start_timeout_ms)
                 })?;
-                let timeout = self.with(name, |s| Ok(s.options.start_timeout_ms))?;
                 return self.run_start(name, timeout).await;
             }
             _ => {}
@@ -186,32 +208,80 @@ impl Registry {
         })?)
     }
 
-    /// The service failed: stop its host, fail what waits on it, announce it, and restart it if
-    /// its policy says so. Returns `error` for the caller.
+    /// The automatic restart of a failed service, once its back-off has passed; nothing if the
+    /// service left `failed` meanwhile.
+    async fn auto_restart(&self, name: &str) -> Result<(), Failure> {
+        if self.state(name)? != State::Failed {
+            return Ok(());
+        }
+        let (attempt, max) = self.with(name, |s| Ok((s.budget.spent() + 1, s.options.restart.max_restarts)))?;
+        self.transition(name, Event::Retry, Some(&format!("automatic restart {attempt} of {max}")))?;
+        let timeout = self.with(name, |s| {
+            s.pending_restart = None;
+            s.budget.count();
+            s.restarts += 1;
+            Ok(s.options.start_timeout_ms)
+        })?;
+        self.run_start(name, timeout).await
+    }
+
+    /// Restarts `name` automatically in `delay_ms`, unless a start, restart, stop, unregister or
+    /// terminate comes first (each drops the timer).
+    fn schedule_restart(&self, name: &str, delay_ms: u32) {
+        let weak = Rc::downgrade(&self.inner);
+        let events = self.events.clone();
+        let service = name.to_owned();
+        let timer = Timer::new(delay_ms, move || {
+            if let Some(inner) = weak.upgrade() {
+                let registry = Registry { inner, events };
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = registry.auto_restart(&service).await;
+                });
+            }
+        });
+        let _ = self.with(name, |s| {
+            s.pending_restart = Some(timer);
+            Ok(())
+        });
+    }
+
+    /// The service failed: stop its host, fail what waits on it, announce it, then do what its
+    /// restart policy decides (`restart::Budget::after_failure`): nothing, an automatic restart
+    /// after a back-off, or give up (failed → stopped). Returns `error` for the caller.
     pub(super) fn fail(&self, name: &str, error: impl Into<Failure>) -> Failure {
         let error = error.into();
         let reason = error.to_string();
-        let restart = self
-            .with(name, |s| {
-                s.host = None;
-                s.health = None;
-                s.last_error = Some(reason.clone());
-                if let Some((_, tx)) = s.waiter.take() {
-                    let _ = tx.send(Err(error.clone()));
-                }
-                for (_, tx) in std::mem::take(&mut s.replies) {
-                    let _ = tx
-                        .send(Err(js(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")))));
-                }
-                Ok(s.options.restart_on_failure && s.restarts < s.options.max_restarts)
+        let during = self.with(name, |s| {
+            s.host = None;
+            s.health = None;
+            s.last_error = Some(reason.clone());
+            if let Some((_, tx)) = s.waiter.take() {
+                let _ = tx.send(Err(error.clone()));
+            }
+            for (_, tx) in std::mem::take(&mut s.replies) {
+                let _ =
+                    tx.send(Err(js(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")))));
+            }
+            Ok(match s.life.state() {
+                State::Stopping => During::Stopping,
+                State::Running => During::Running { for_ms: s.started_at.map_or(0.0, |at| js_sys::Date::now() - at) },
+                _ => During::Starting,
             })
-            .unwrap_or(false);
-        if self.transition(name, Event::Fail, Some(&reason)).is_ok() && restart {
-            let registry = self.clone();
-            let name = name.to_owned();
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = registry.restart(&name).await;
-            });
+        });
+        let Ok(during) = during else { return error };
+        if self.transition(name, Event::Fail, Some(&reason)).is_err() {
+            return error;
+        }
+        // Decided after the event: a listener may have restarted or stopped the service already,
+        // which the timer's callback (`auto_restart`) and the give-up's transition both check.
+        let next = self.with(name, |s| Ok((s.budget.after_failure(s.options.restart, during), s.budget.spent())));
+        match next {
+            Ok((AfterFailure::Restart { delay_ms }, _)) => self.schedule_restart(name, delay_ms),
+            Ok((AfterFailure::GiveUp, spent)) => {
+                let _ =
+                    self.transition(name, Event::GiveUp, Some(&format!("gave up after {spent} automatic restarts")));
+            }
+            Ok((AfterFailure::Stay, _)) | Err(_) => {}
         }
         error
     }

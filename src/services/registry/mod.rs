@@ -36,7 +36,8 @@ use super::lifecycle::{Lifecycle, State};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::protocol::WireError;
-use crate::runtime::timer::Repeat;
+use crate::runtime::timer::{Repeat, Timer};
+use crate::services::restart::{Budget, Policy};
 use control::Waiter;
 use messages::ReplySender;
 
@@ -56,8 +57,8 @@ pub(crate) struct ServiceOptions {
     pub(crate) placement: Placement,
     pub(crate) start_timeout_ms: u32,
     pub(crate) stop_timeout_ms: u32,
-    pub(crate) restart_on_failure: bool,
-    pub(crate) max_restarts: u32,
+    /// `restart` and `maxRestarts`.
+    pub(crate) restart: Policy,
     /// Ask `health(ctx)` this often while running (0: never).
     pub(crate) health_interval_ms: u32,
 }
@@ -114,7 +115,12 @@ struct Service {
     replies: BTreeMap<u32, ReplySender>,
     next_seq: u32,
     started_at: Option<f64>,
+    /// Every restart, manual or automatic.
     restarts: u32,
+    /// The automatic restarts spent (what `maxRestarts` bounds).
+    budget: Budget,
+    /// The timer of an automatic restart waiting out its back-off.
+    pending_restart: Option<Timer>,
     handled: u32,
     last_error: Option<String>,
     last_health: Option<(bool, String)>,
@@ -180,6 +186,8 @@ impl Registry {
             next_seq: 0,
             started_at: None,
             restarts: 0,
+            budget: Budget::default(),
+            pending_restart: None,
             handled: 0,
             last_error: None,
             last_health: None,
@@ -222,6 +230,7 @@ impl Registry {
         for s in &mut inner.services {
             s.host = None;
             s.health = None;
+            s.pending_restart = None;
             if let Some((_, tx)) = s.waiter.take() {
                 let _ = tx.send(Err(terminated().into()));
             }
