@@ -78,6 +78,12 @@ export interface CreateOptions {
   healthIntervalMs?: number;
   /** How long an aborted call's worker gets to stop; default 250. */
   cancelGraceMs?: number;
+  /**
+   * Origins (`'https://cdn.example.com'`: scheme, host, optional port) besides the page's that
+   * service handler modules may be imported from; any other module URL (another origin, `data:`,
+   * `blob:`) is a `ValidationError` at `register`/`load`. Default none.
+   */
+  serviceOrigins?: string[];
 }
 
 export interface WorkerStatus {
@@ -194,22 +200,37 @@ export interface NetworkFacade {
   fetch(url: string, options?: FetchOptions): Promise<FetchResult>;
 }
 
-/** A service: a JavaScript handler module (by URL) or a Rust `Service` registered in the module. */
+/**
+ * A service: a JavaScript handler module (by URL: an `http(s)` URL of the page's origin or of one
+ * in `serviceOrigins`) or a Rust `Service` registered in the module.
+ */
 export type ServiceDefinition = string | URL | { module: string | URL } | { rust: string };
 
 export interface ServiceOptions {
   /** Where it runs: its own worker (default) or the page's thread. */
   placement?: 'worker' | 'main';
-  /** Default 10,000. */
+  /** Default 10,000 (0 = no limit). */
   startTimeoutMs?: number;
-  /** Default 10,000. */
+  /** Default 10,000 (0 = no limit). */
   stopTimeoutMs?: number;
   /** Default 'never'. */
   restart?: 'never' | 'on-failure';
-  /** Default 3. */
+  /** Automatic restarts in a row (250 ms back-off, doubling) before giving up (→ stopped); default 3. */
   maxRestarts?: number;
   /** Ask `health(ctx)` this often while running; default 0 (never). */
   healthIntervalMs?: number;
+}
+
+/** `services.send` options, read as a call's; any other key is a `ValidationError`. */
+export interface SendOptions {
+  /**
+   * `TimeoutError` if no reply comes within this (the message still runs). 0 or absent: no limit,
+   * and a handler that never replies keeps the promise pending until the service fails or the
+   * bridge is terminated.
+   */
+  timeoutMs?: number;
+  /** `AbortError` when aborted (the message still runs). */
+  signal?: AbortSignal | SharedCancellation;
 }
 
 /** One entry of `services.load()`: plain JSON. */
@@ -224,7 +245,10 @@ export interface ServiceStatus {
   placement: 'worker' | 'main';
   lastError?: string;
   startedAt?: number;
+  /** Every restart, manual or automatic. */
   restarts: number;
+  /** Automatic restarts since the budget was renewed (a manual start/restart, or 60 s running). */
+  autoRestarts: number;
   messagesHandled: number;
   queueLength: number;
   lastHealth?: { healthy: boolean; detail: string };
@@ -258,11 +282,13 @@ export interface ServicesFacade {
   load(services: ServiceConfig[]): Promise<string[]>;
   unregister(name: string): Promise<void>;
   start(name: string): Promise<void>;
+  /** A stop that fails leaves the service `failed`, never restarted; on a failed service, cancels its automatic restart. */
   stop(name: string): Promise<void>;
+  /** Never spends the automatic restart budget (it renews it). */
   restart(name: string): Promise<void>;
   startAll(): Promise<void>;
   stopAll(): Promise<void>;
-  send<Reply = unknown>(name: string, message: unknown, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<Reply>;
+  send<Reply = unknown>(name: string, message: unknown, options?: SendOptions): Promise<Reply>;
   list(): string[];
   status(): ServiceStatus[];
   /** The JSON remote-control envelope; never rejects. */
@@ -297,9 +323,13 @@ export declare class WorkerBridge {
   readonly file: FileFacade;
   readonly network: NetworkFacade;
   readonly services: ServicesFacade;
+  /**
+   * Adds `listener` to `event` (once: adding it again does nothing). Throws `LimitExceededError`
+   * when the event has 1,000 listeners already.
+   */
   on<E extends BridgeEventName>(event: E, listener: (event: BridgeEvent<E>) => void): void;
   off<E extends BridgeEventName>(event: E, listener: (event: BridgeEvent<E>) => void): void;
-  /** Adds `listener` to each event; returns the function that removes it. */
+  /** Adds `listener` to each event (all or nothing, as `on` does); returns the function that removes it. */
   subscribe<E extends BridgeEventName>(events: E[], listener: (event: BridgeEvent<E>) => void): () => void;
   unsubscribe<E extends BridgeEventName>(events: E[], listener: (event: BridgeEvent<E>) => void): void;
   status(): BridgeStatus;

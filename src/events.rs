@@ -2,6 +2,10 @@
 //! `bridge.on(name, listener)` receive `{ type: 'event', event, data }`, the shape the protocol
 //! uses. Listeners are called after the emitter has released its state, so they may call back
 //! into the bridge; one that throws is reported and does not stop the others.
+//!
+//! The listeners of an event are a set: adding the same function again does nothing (so a remote
+//! peer repeating `subscribe` through `services.handle` cannot grow the list), and an event takes
+//! at most [`MAX_LISTENERS_PER_EVENT`](crate::defaults::MAX_LISTENERS_PER_EVENT) of them.
 
 use std::cell::RefCell;
 
@@ -10,7 +14,8 @@ use std::rc::Rc;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::error::Error;
+use crate::defaults::MAX_LISTENERS_PER_EVENT;
+use crate::error::{Error, ErrorKind};
 
 /// Every event the bridge emits.
 pub(crate) const EVENTS: &[&str] =
@@ -37,11 +42,46 @@ pub(crate) struct EventHub {
 }
 
 impl EventHub {
-    pub(crate) fn on(&self, event: &str, listener: Function) {
-        self.listeners.borrow_mut().push((event.to_owned(), listener));
+    /// Adds `listener` to `event`, unless it is there already.
+    ///
+    /// # Errors
+    /// `LimitExceededError` if `event` has [`MAX_LISTENERS_PER_EVENT`] listeners already.
+    pub(crate) fn on(&self, event: &str, listener: Function) -> Result<(), Error> {
+        self.on_all(std::slice::from_ref(&event.to_owned()), &listener)
     }
 
-    /// Removes `listener` from `event` (the first registration of it).
+    /// Adds `listener` to every event in `events` where it is not yet, all or nothing.
+    ///
+    /// # Errors
+    /// `LimitExceededError` if one of them has [`MAX_LISTENERS_PER_EVENT`] listeners already
+    /// (nothing is added then).
+    pub(crate) fn on_all(&self, events: &[String], listener: &Function) -> Result<(), Error> {
+        let mut listeners = self.listeners.borrow_mut();
+        let mut new = Vec::new();
+        for event in events {
+            let mut current = listeners.iter().filter(|(e, _)| e == event).map(|(_, f)| f);
+            let count = current.clone().count();
+            if current.any(|f| Object::is(f, listener)) || new.contains(&event) {
+                continue;
+            }
+            if count >= MAX_LISTENERS_PER_EVENT {
+                return Err(Error::new(
+                    ErrorKind::LimitExceeded,
+                    format!(
+                        "'{event}' has {MAX_LISTENERS_PER_EVENT} listeners, the most it takes (remove some with off or \
+                         unsubscribe)"
+                    ),
+                ));
+            }
+            new.push(event);
+        }
+        for event in new {
+            listeners.push((event.clone(), listener.clone()));
+        }
+        Ok(())
+    }
+
+    /// Removes `listener` from `event`.
     pub(crate) fn off(&self, event: &str, listener: &Function) {
         let mut listeners = self.listeners.borrow_mut();
         if let Some(i) = listeners.iter().position(|(e, f)| e == event && Object::is(f, listener)) {
@@ -95,11 +135,10 @@ impl Subscription {
     }
 }
 
-/// Adds `listener` to every event in `names` and returns the function that removes it.
+/// Adds `listener` to every event in `names` (all or nothing) and returns the function that
+/// removes it.
 pub(crate) fn subscribe(hub: &Rc<EventHub>, names: Vec<String>, listener: Function) -> Result<Function, Error> {
     known(&names)?;
-    for name in &names {
-        hub.on(name, listener.clone());
-    }
+    hub.on_all(&names, &listener)?;
     Ok(unsubscribe_function(Subscription { hub: hub.clone(), names, listener: Some(listener) }))
 }

@@ -5,12 +5,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::{Array, Function, Promise, Uint8Array};
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use worker_bridge::WorkerBridge;
+use worker_bridge::{SharedCancellation, WorkerBridge};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -27,6 +27,17 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = hangServiceUrl)]
     fn hang_service_url() -> String;
+}
+
+#[wasm_bindgen(module = "/tests/services/throw.service.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = throwServiceUrl)]
+    fn throw_service_url() -> String;
+}
+
+/// A bridge created with `options`, or the error `create` rejected with.
+async fn bridge_with(options: JsValue) -> Result<WorkerBridge, JsValue> {
+    JsFuture::from(WorkerBridge::create(options)).await.map(|b| WorkerBridge::try_from_js_value(b).unwrap())
 }
 
 async fn bridge() -> WorkerBridge {
@@ -140,7 +151,7 @@ async fn lifecycle_rules_events_and_handler_errors() {
                 get(&data, "to").as_string().unwrap(),
             ));
         });
-        let f: js_sys::Function = listener.as_ref().clone().unchecked_into();
+        let f: Function = listener.as_ref().clone().unchecked_into();
         b.on("service_state_changed".into(), f.clone()).unwrap();
         let s = b.services();
         ok(s.register("c".into(), definition, obj(&[("placement", placement.into())]))).await;
@@ -291,7 +302,7 @@ async fn the_json_envelope_drives_the_registry() {
         let on_event = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             log.borrow_mut().push(get(&get(&e, "data"), "to").as_string().unwrap());
         });
-        let on_event_fn: js_sys::Function = on_event.as_ref().clone().unchecked_into();
+        let on_event_fn: Function = on_event.as_ref().clone().unchecked_into();
         let sub = ok(s.handle(
             request(1, "subscribe", obj(&[("events", Array::of1(&"service_state_changed".into()).into())])),
             Some(on_event_fn.clone()),
@@ -530,7 +541,7 @@ async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_th
         assert_eq!(get(&e, "type").as_string().unwrap(), "event");
         log.borrow_mut().push((get(&e, "event").as_string().unwrap(), get(&e, "data")));
     });
-    let f: js_sys::Function = listener.as_ref().clone().unchecked_into();
+    let f: Function = listener.as_ref().clone().unchecked_into();
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert!(b.subscribe(names(&["worker_state_changed", "nonsense"]), f.clone()).is_err(), "unknown names are refused");
     assert!(b.on("nonsense".into(), f.clone()).is_err());
@@ -590,4 +601,328 @@ async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_th
     ok(s.stop("kv".into())).await;
     assert_eq!(seen.borrow().len(), count, "no events after unsubscribe");
     JsFuture::from(b.terminate()).await.unwrap();
+}
+
+/// The page's origin, as the test runner serves it.
+fn page_origin() -> String {
+    get(&get(&js_sys::global(), "location"), "origin").as_string().unwrap()
+}
+
+/// The rejection of `p`, whole (name, message and stack are read from it).
+async fn rejection(p: Promise) -> JsValue {
+    match JsFuture::from(p).await {
+        Ok(v) => panic!("resolved with {v:?}"),
+        Err(e) => e,
+    }
+}
+
+fn text(value: &JsValue, key: &str) -> String {
+    get(value, key).as_string().unwrap_or_default()
+}
+
+/// A listener that logs `service_state_changed` as (from, to, reason, time in ms).
+type Moves = Rc<RefCell<Vec<(String, String, String, f64)>>>;
+
+fn log_moves(b: &WorkerBridge) -> (Moves, Closure<dyn FnMut(JsValue)>) {
+    let moves: Moves = Rc::default();
+    let log = moves.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let data = get(&e, "data");
+        let (from, to, reason) = (text(&data, "from"), text(&data, "to"), text(&data, "reason"));
+        log.borrow_mut().push((from, to, reason, js_sys::Date::now()));
+    });
+    b.on("service_state_changed".into(), listener.as_ref().clone().unchecked_into()).unwrap();
+    (moves, listener)
+}
+
+// Issue "Hardening", 1: a handler module runs with the page's privileges (in a worker too), so
+// only same-origin http(s) modules are accepted, plus the origins the app lists.
+#[wasm_bindgen_test]
+async fn module_urls_are_accepted_from_the_page_origin_and_the_listed_origins_only() {
+    let b = bridge().await;
+    let s = b.services();
+    let origin = page_origin();
+    for url in [
+        "data:text/javascript,export function onMessage(m) { return m; }".to_string(),
+        format!("blob:{origin}/6f1c2a9e-0000-4000-8000-000000000000"),
+        "https://cdn.example.com/counter.service.js".to_string(),
+        "javascript:void 0".to_string(),
+    ] {
+        let (name, message) =
+            err(s.register("x".into(), obj(&[("module", url.as_str().into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(name, "ValidationError", "{url}: {message}");
+    }
+    assert_eq!(Array::from(&s.list()).length(), 0, "nothing registered");
+    // The page's own origin, absolute or relative.
+    ok(s.register("same".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    ok(s.register("relative".into(), "./x.service.js".into(), JsValue::UNDEFINED)).await;
+    // A configuration from a file or a remote: all or nothing.
+    let config = Array::of2(
+        &obj(&[("name", "a".into()), ("module", counter_service_url().into())]),
+        &obj(&[("name", "b".into()), ("module", "https://cdn.example.com/b.js".into())]),
+    );
+    assert_eq!(err(s.load(config.into())).await.0, "ValidationError");
+    assert_eq!(Array::from(&s.list()).length(), 2, "load added nothing");
+    JsFuture::from(b.terminate()).await.unwrap();
+
+    // Origins the app lists are accepted too; a different scheme or host is another origin.
+    let listed =
+        obj(&[("poolSize", 1.into()), ("serviceOrigins", Array::of1(&"https://cdn.example.com".into()).into())]);
+    let b = bridge_with(listed).await.unwrap_or_else(|e| panic!("create: {:?}", get(&e, "message")));
+    let s = b.services();
+    ok(s.register("cdn".into(), "https://cdn.example.com/lib/counter.service.js".into(), JsValue::UNDEFINED)).await;
+    ok(s.register("same".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    for url in ["http://cdn.example.com/x.js", "https://evil.example.com/x.js", "https://cdn.example.com:8443/x.js"] {
+        assert_eq!(err(s.register("x".into(), url.into(), JsValue::UNDEFINED)).await.0, "ValidationError", "{url}");
+    }
+    JsFuture::from(b.terminate()).await.unwrap();
+
+    // An entry must be an origin.
+    for bad in ["https://cdn.example.com/lib/", "cdn.example.com", "*", "ftp://cdn.example.com", "https://"] {
+        let options = obj(&[("serviceOrigins", Array::of1(&bad.into()).into())]);
+        let e = bridge_with(options).await.unwrap_err();
+        assert_eq!(text(&e, "name"), "ValidationError", "{bad}: {}", text(&e, "message"));
+    }
+}
+
+// Issue "Hardening", 2: a stop that fails (it times out, or onStop throws) is final.
+#[wasm_bindgen_test]
+async fn a_failed_stop_is_final_even_with_restart_on_failure() {
+    for placement in PLACEMENTS {
+        for url in [format!("{}?on=stop", hang_service_url()), format!("{}?on=stop", throw_service_url())] {
+            let b = bridge().await;
+            let s = b.services();
+            let options = obj(&[
+                ("placement", placement.into()),
+                ("stopTimeoutMs", 200.into()),
+                ("restart", "on-failure".into()),
+            ]);
+            ok(s.register("s".into(), url.as_str().into(), options)).await;
+            ok(s.start("s".into())).await;
+            err(s.stop("s".into())).await;
+            delay(1000).await; // longer than the back-off before a first automatic restart
+            let st = service_status(&b, "s");
+            assert_eq!(text(&st, "state"), "failed", "{placement} {url}: a failed stop is not restarted");
+            assert_eq!(get(&st, "restarts").as_f64(), Some(0.0), "{placement} {url}");
+            JsFuture::from(b.terminate()).await.unwrap();
+        }
+    }
+}
+
+// Issue "Hardening", 2: manual restarts are counted apart from the automatic restart budget.
+#[wasm_bindgen_test]
+async fn manual_restarts_do_not_spend_the_automatic_restart_budget() {
+    let b = bridge().await;
+    let s = b.services();
+    let options = obj(&[("placement", "worker".into()), ("restart", "on-failure".into()), ("maxRestarts", 1.into())]);
+    ok(s.register("c".into(), counter_service_url().into(), options)).await;
+    ok(s.start("c".into())).await;
+    for _ in 0..3 {
+        ok(s.restart("c".into())).await;
+    }
+    ok(s.send("c".into(), obj(&[("op", "crash".into())]), JsValue::UNDEFINED)).await;
+    let st = wait_for_restart(&b, "c", 4.0, "a crash after three manual restarts").await;
+    assert_eq!(get(&st, "restarts").as_f64(), Some(4.0), "manual and automatic");
+    assert_eq!(get(&st, "autoRestarts").as_f64(), Some(1.0), "automatic only");
+    ok(s.stop("c".into())).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+// Issue "Hardening", 2: automatic restarts back off (250 ms, doubling), and a spent budget gives
+// up: failed → stopped, announced.
+#[wasm_bindgen_test]
+async fn a_service_that_keeps_failing_backs_off_and_then_gives_up() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let (moves, _listener) = log_moves(&b);
+        let s = b.services();
+        let url = format!("{}?on=start", throw_service_url());
+        let options =
+            obj(&[("placement", placement.into()), ("restart", "on-failure".into()), ("maxRestarts", 2.into())]);
+        ok(s.register("f".into(), url.into(), options)).await;
+        err(s.start("f".into())).await;
+        let st = wait_for(&b, "f", "the service never gave up", |st| text(st, "state") == "stopped").await;
+        assert_eq!(get(&st, "autoRestarts").as_f64(), Some(2.0), "{placement}");
+        let moves = moves.borrow().clone();
+        let starts: Vec<f64> = moves.iter().filter(|m| m.1 == "starting").map(|m| m.3).collect();
+        assert_eq!(starts.len(), 3, "{placement}: the start and two automatic restarts: {moves:?}");
+        assert!(starts[1] - starts[0] >= 245.0, "{placement}: first back-off {}", starts[1] - starts[0]);
+        assert!(starts[2] - starts[1] >= 495.0, "{placement}: second back-off {}", starts[2] - starts[1]);
+        let last = moves.last().unwrap();
+        assert_eq!((last.0.as_str(), last.1.as_str()), ("failed", "stopped"), "{placement}: {moves:?}");
+        assert!(last.2.contains("gave up"), "{placement}: {}", last.2);
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+// Issue "Hardening", 3: a health check does not wait behind slow messages.
+#[wasm_bindgen_test]
+async fn a_busy_service_answers_health_checks_while_a_slow_message_runs() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let results: Rc<RefCell<Vec<bool>>> = Rc::default();
+        let log = results.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            log.borrow_mut().push(get(&get(&e, "data"), "healthy").as_bool().unwrap());
+        });
+        b.on("health_check_result".into(), listener.as_ref().clone().unchecked_into()).unwrap();
+        let s = b.services();
+        let options =
+            obj(&[("placement", placement.into()), ("healthIntervalMs", 100.into()), ("restart", "on-failure".into())]);
+        ok(s.register("c".into(), counter_service_url().into(), options)).await;
+        ok(s.start("c".into())).await;
+        let slow: Array = (0..3)
+            .map(|_| s.send("c".into(), obj(&[("op", "sleep".into()), ("ms", 400.into())]), JsValue::UNDEFINED))
+            .collect();
+        let replies = JsFuture::from(Promise::all(&slow))
+            .await
+            .unwrap_or_else(|e| panic!("{placement}: {:?}", text(&e, "message")));
+        assert_eq!(Array::from(&replies).to_vec(), vec![JsValue::from("slept"); 3]);
+        let st = service_status(&b, "c");
+        assert_eq!(get(&st, "restarts").as_f64(), Some(0.0), "{placement}: {:?}", get(&st, "lastError"));
+        assert!(
+            results.borrow().len() >= 5,
+            "{placement}: checks answered during the messages: {:?}",
+            results.borrow()
+        );
+        assert!(results.borrow().iter().all(|&h| h), "{placement}: {:?}", results.borrow());
+        ok(s.stop("c".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+// Issue "Hardening", 4: a stack overflow is a RangeError, not a trap, but it leaves the instance
+// unusable (its Rust object still borrowed, its stack pointer wherever the overflow left it).
+#[wasm_bindgen_test]
+async fn a_rust_service_whose_stack_overflows_fails_and_restarts_in_a_fresh_instance() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let options = obj(&[("placement", placement.into()), ("restart", "on-failure".into())]);
+        ok(s.register("o".into(), obj(&[("rust", "test-counter".into())]), options)).await;
+        ok(s.start("o".into())).await;
+        ok(s.send("o".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+        let (name, message) = err(s.send("o".into(), obj(&[("op", "overflow".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(name, "WorkerCrashedError", "{placement}: {message}");
+        assert!(message.contains("RangeError"), "{placement}: {message}");
+        wait_for_restart(&b, "o", 1.0, placement).await;
+        assert_eq!(
+            get(&ok(s.send("o".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+            Some(1.0),
+            "{placement}: a fresh context"
+        );
+        let starts = ok(s.send("o".into(), obj(&[("op", "starts".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(starts.as_f64(), Some(1.0), "{placement}: in a fresh instance");
+        ok(s.stop("o".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+// Issue "Hardening", 5: one option parser for calls and services; 0 means no limit everywhere.
+#[wasm_bindgen_test]
+async fn service_options_share_the_call_options_and_zero_means_no_limit() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let options =
+            obj(&[("placement", placement.into()), ("startTimeoutMs", 0.into()), ("stopTimeoutMs", 0.into())]);
+        ok(s.register("c".into(), counter_service_url().into(), options)).await;
+        ok(s.start("c".into())).await;
+        let sleep = || obj(&[("op", "sleep".into()), ("ms", 300.into())]);
+        let reply = ok(s.send("c".into(), sleep(), obj(&[("timeoutMs", 0.into())]))).await;
+        assert_eq!(reply.as_string().as_deref(), Some("slept"), "{placement}: timeoutMs 0 is no limit");
+        let (name, message) = err(s.send("c".into(), JsValue::NULL, obj(&[("timeout", 5.into())]))).await;
+        assert_eq!(name, "ValidationError", "{placement}: an unknown key: {message}");
+        let token = JsValue::from(SharedCancellation::new());
+        let call = s.send("c".into(), sleep(), obj(&[("signal", token.clone())]));
+        delay(50).await;
+        let cancel: Function = get(&token, "cancel").unchecked_into();
+        cancel.call0(&token).unwrap();
+        assert_eq!(err(call).await.0, "AbortError", "{placement}: a SharedCancellation aborts a send");
+        assert_eq!(
+            err(s.send("c".into(), JsValue::NULL, obj(&[("signal", token.clone())]))).await.0,
+            "AbortError",
+            "{placement}: already cancelled"
+        );
+        ok(s.stop("c".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+// Issue "Hardening", 6: what a hook throws reaches the caller with its own name, message and stack.
+#[wasm_bindgen_test]
+async fn hook_errors_keep_their_name_message_and_stack() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let at = || obj(&[("placement", placement.into())]);
+        ok(s.register("a".into(), format!("{}?on=start", throw_service_url()).into(), at())).await;
+        let e = rejection(s.start("a".into())).await;
+        assert_eq!(text(&e, "name"), "TypeError", "{placement}: {}", text(&e, "message"));
+        assert_eq!(text(&e, "message"), "onStart refused, as asked", "{placement}");
+        assert!(text(&e, "stack").contains("throw.service.js"), "{placement}: {}", text(&e, "stack"));
+
+        ok(s.register("b".into(), format!("{}?on=stop", throw_service_url()).into(), at())).await;
+        ok(s.start("b".into())).await;
+        let e = rejection(s.stop("b".into())).await;
+        assert_eq!(text(&e, "name"), "TypeError", "{placement}: {}", text(&e, "message"));
+        assert_eq!(text(&e, "message"), "onStop refused, as asked", "{placement}");
+        assert!(text(&e, "stack").contains("throw.service.js"), "{placement}: {}", text(&e, "stack"));
+
+        ok(s.register("c".into(), counter_service_url().into(), at())).await;
+        ok(s.start("c".into())).await;
+        let e = rejection(s.send("c".into(), obj(&[("op", "throw".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(text(&e, "name"), "RangeError", "{placement}");
+        assert!(text(&e, "stack").contains("counter.service.js"), "{placement}: {}", text(&e, "stack"));
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+// Issue "Hardening", 7: the same listener for the same event is added once, and an event takes a
+// bounded number of listeners (a remote peer cannot grow the list without bound).
+#[wasm_bindgen_test]
+async fn listeners_are_a_set_and_each_event_takes_a_bounded_number() {
+    let b = bridge().await;
+    let s = b.services();
+    let calls: Rc<RefCell<Vec<&str>>> = Rc::default();
+    let (log_on, log_handle) = (calls.clone(), calls.clone());
+    let on = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| log_on.borrow_mut().push("on"));
+    let handled = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| log_handle.borrow_mut().push("handle"));
+    let on: Function = on.into_js_value().unchecked_into();
+    let handled: Function = handled.into_js_value().unchecked_into();
+    b.on("registry_loaded".into(), on.clone()).unwrap();
+    b.on("registry_loaded".into(), on.clone()).unwrap();
+    let subscribe = |id: i32, event: &str| {
+        let params = obj(&[("events", Array::of1(&event.into()).into())]);
+        obj(&[("id", id.into()), ("type", "request".into()), ("action", "subscribe".into()), ("params", params)])
+    };
+    for id in 0..2 {
+        let r = ok(s.handle(subscribe(id, "registry_loaded"), Some(handled.clone()))).await;
+        assert!(get(&r, "error").is_undefined(), "{:?}", js_sys::JSON::stringify(&r));
+    }
+    ok(s.load(Array::new().into())).await;
+    assert_eq!(*calls.borrow(), ["on", "handle"], "each listener once");
+
+    let max = 1000;
+    for _ in 0..max {
+        b.on("health_check_result".into(), Function::new_no_args("")).unwrap();
+    }
+    let e = b.on("health_check_result".into(), Function::new_no_args("")).unwrap_err();
+    assert_eq!(text(&e, "name"), "LimitExceededError", "{}", text(&e, "message"));
+    let r = ok(s.handle(subscribe(3, "health_check_result"), Some(Function::new_no_args("")))).await;
+    assert_eq!(text(&get(&r, "error"), "name"), "LimitExceededError", "{:?}", js_sys::JSON::stringify(&r));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn unregister_after_terminate_is_refused_like_register() {
+    let b = bridge().await;
+    let s = b.services();
+    ok(s.register("c".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+    assert_eq!(err(s.unregister("c".into())).await.0, "TerminatedError");
+    assert_eq!(
+        err(s.register("d".into(), counter_service_url().into(), JsValue::UNDEFINED)).await.0,
+        "TerminatedError"
+    );
 }

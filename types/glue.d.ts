@@ -27,12 +27,18 @@ declare module 'worker-bridge-glue' {
   export function __workerBridgeFreshInstance(): void;
   export function __workerBridgeScheduleFresh(): void;
 
-  /** A Rust service, with the methods of a JavaScript service module. */
+  /** What a Rust service's hook answers: its value, or the error it returned. */
+  export type RustOutcome = { value: unknown } | { error: Error };
+
+  /**
+   * A Rust service: the hooks of a JavaScript service module, answering `RustOutcome`s (they throw
+   * only when the call itself fails: a trap, a stack overflow).
+   */
   export interface RustServiceInstance {
-    onStart(): void;
-    onMessage(message: unknown): unknown;
-    onStop(): void;
-    health(): unknown;
+    onStart(): RustOutcome;
+    onMessage(message: unknown): RustOutcome;
+    onStop(): RustOutcome;
+    health(): { healthy: boolean; detail: string };
     free(): void;
   }
 }

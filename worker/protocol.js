@@ -8,8 +8,9 @@
 export const PROTOCOL_VERSION = 1;
 
 /**
- * @typedef {{ name: string, message: string }} WireError
- * An error as data (`WireError` in Rust); the page rebuilds a typed error from it.
+ * @typedef {{ name: string, message: string, stack?: string }} WireError
+ * An error as data (`WireError` in Rust); the page rebuilds a typed error from it (with the
+ * thrower's stack, when there is one).
  */
 
 /**

@@ -1,7 +1,8 @@
 // Hosts one service: imports its handler module ({ onStart, onMessage, onStop, health }) — or,
-// for a Rust service, instantiates the wasm module and takes the object with the same four
-// methods that `__workerBridgeRustService` returns — keeps its context across messages, and
-// handles its queue strictly in FIFO order.
+// for a Rust service, instantiates the wasm module and adapts the object that
+// `__workerBridgeRustService` returns to the same four methods — keeps its context across
+// messages, and handles its queue strictly in FIFO order. Health checks are answered at once,
+// beside a running message: a busy service is not an unhealthy one.
 // The registry (Rust, on the page) talks to it over a port: the service's own worker (`self`),
 // or, for main-thread placement, one end of a MessageChannel in the page — the same code either
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
@@ -10,6 +11,8 @@
 import { envelope, fromService } from './protocol.js';
 
 /** @typedef {typeof import('../../../worker_bridge.js')} Glue The wasm-bindgen glue module. */
+/** @typedef {import('../../../worker_bridge.js').RustServiceInstance} RustServiceInstance */
+/** @typedef {import('../../../worker_bridge.js').RustOutcome} RustOutcome */
 /** @typedef {import('./protocol.js').WireError} WireError */
 /**
  * A service: a JavaScript handler module, or the object a Rust service is wrapped in.
@@ -33,6 +36,55 @@ import { envelope, fromService } from './protocol.js';
  *   start?(): void,
  * }} Port
  */
+
+/**
+ * Something escaped a call into a Rust service's wasm instance: a trap, or any exception that
+ * unwound through it mid-call (V8 reports a stack overflow as a `RangeError`). Unlike an error the
+ * service returns, it leaves the instance unusable — its Rust object still borrowed ("recursive
+ * use of an object detected"), its stack pointer wherever the unwinding left it — so the instance
+ * is retired as after a trap.
+ */
+export class InstanceFault extends Error {
+  /** @param {unknown} cause what escaped */
+  constructor(cause) {
+    super('the call into the wasm instance did not complete', { cause });
+    this.name = 'InstanceFault';
+  }
+}
+
+/**
+ * `raw` with the methods of a JavaScript service module: an error the service returned is thrown
+ * as the handler's own, anything thrown by the call itself becomes an `InstanceFault`.
+ * @param {RustServiceInstance} raw
+ * @returns {ServiceModule}
+ */
+function rustModule(raw) {
+  /**
+   * @template T
+   * @param {() => T} call
+   * @returns {T}
+   */
+  const guarded = (call) => {
+    try {
+      return call();
+    } catch (e) {
+      throw new InstanceFault(e);
+    }
+  };
+  /** @param {() => RustOutcome} call */
+  const settle = (call) => {
+    const outcome = guarded(call);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
+  };
+  return {
+    onStart: () => settle(() => raw.onStart()),
+    onMessage: (message) => settle(() => raw.onMessage(message)),
+    onStop: () => settle(() => raw.onStop()),
+    health: () => guarded(() => raw.health()),
+    free: () => raw.free(),
+  };
+}
 
 /**
  * A wasm instance that Rust services run in — never the page's own, so a panic cannot trap the
@@ -89,26 +141,31 @@ export class RustInstance {
     const generation = this.generation;
     // After a panic, the glue swaps in a fresh instance at this call (no arguments to copy).
     this.glue.__workerBridgeFreshInstance();
-    const service = this.glue.__workerBridgeRustService(name, this.onPanic);
+    const service = rustModule(this.glue.__workerBridgeRustService(name, this.onPanic));
     return { service, generation };
   }
 
   /**
-   * After `e` escaped a call into this instance: if it is a trap, retires the instance (every
-   * service on it is told) and returns the error that fails the call; otherwise null.
+   * After `e` was thrown by a service of this instance: if it is an `InstanceFault` (a trap, or
+   * an exception mid-call), retires the instance (every service on it is told) and returns the
+   * error that fails the call; otherwise (an error the service returned) null.
    * @param {unknown} e
    * @param {number} generation
    * @param {string} name
    * @returns {WireError | null}
    */
   trapped(e, generation, name) {
-    if (!(e instanceof WebAssembly.RuntimeError)) return null;
-    const what = this.panic === null ? `trapped (${e.message})` : `panicked: ${this.panic}`;
+    if (!(e instanceof InstanceFault)) return null;
+    const cause = /** @type {any} */ (e.cause);
+    const what = this.panic !== null ? `panicked: ${this.panic}`
+      : cause instanceof WebAssembly.RuntimeError ? `trapped (${cause.message})`
+        : `failed mid-call: ${cause && cause.name ? `${cause.name}: ${cause.message}` : String(cause)}`;
     if (generation === this.generation) {
       console.error(`worker-bridge: the Rust service ${JSON.stringify(name)} ${what}`);
       if (this.panic === null) {
-        // A trap no panic announced (an allocation failure, an abort): the hook scheduled no
-        // fresh instance, so ask for one. The export only calls a glue import (no memory use).
+        // A trap no panic announced (an allocation failure, an abort) or an exception mid-call:
+        // the hook scheduled no fresh instance, so ask for one. The export only calls a glue
+        // import (no memory use).
         try {
           /** @type {Glue} */ (this.glue).__workerBridgeScheduleFresh();
         } catch {
@@ -125,12 +182,15 @@ export class RustInstance {
 }
 
 /**
+ * What was thrown, as data: its name, message and (where it has one) stack, which the caller's
+ * `Error` gets back.
  * @param {any} e anything thrown
  * @returns {WireError}
  */
 function wire(e) {
   if (e && typeof e === 'object' && 'message' in e) {
-    return { name: String(e.name || 'Error'), message: String(e.message) };
+    const error = { name: String(e.name || 'Error'), message: String(e.message) };
+    return typeof e.stack === 'string' ? { ...error, stack: e.stack } : error;
   }
   return { name: 'Error', message: String(e) };
 }
@@ -189,6 +249,7 @@ export function hostService(port, rustInstance) {
     switch (msg && msg.type) {
       case 'load':
         try {
+          // The registry accepted this URL (an http(s) URL of an allowed origin) at registration.
           module = /** @type {ServiceModule} */ (await import(/* webpackIgnore: true */ /* @vite-ignore */ msg.url));
           if (typeof module.onMessage !== 'function') throw new TypeError('the service module exports no onMessage');
           post(fromService.loaded());
@@ -240,26 +301,32 @@ export function hostService(port, rustInstance) {
           post(fromService.failed(failure(e)));
         }
         return;
-      case 'health':
-        try {
-          const service = loaded();
-          const h = service.health ? await service.health(ctx) : true;
-          const healthy = typeof h === 'object' && h !== null ? Boolean(h.healthy) : Boolean(h);
-          const detail = typeof h === 'object' && h !== null && h.detail !== undefined ? String(h.detail) : '';
-          post(fromService.health(healthy, detail));
-        } catch (e) {
-          const error = failure(e);
-          post(fromService.health(false, `${error.name}: ${error.message}`));
-        }
-        return;
       default:
         // Not ours: ignore (the registry never sends anything else).
     }
   }
+  // Answers a health check now, whatever the queue holds: `health(ctx)` may run while an
+  // `onMessage` awaits (a slow message must not make a healthy service miss its checks).
+  async function health() {
+    try {
+      const service = loaded();
+      const h = service.health ? await service.health(ctx) : true;
+      const healthy = typeof h === 'object' && h !== null ? Boolean(h.healthy) : Boolean(h);
+      const detail = typeof h === 'object' && h !== null && h.detail !== undefined ? String(h.detail) : '';
+      post(fromService.health(healthy, detail));
+    } catch (e) {
+      const error = failure(e);
+      post(fromService.health(false, `${error.name}: ${error.message}`));
+    }
+  }
   // A burst of messages is queued here and drained in order, one at a time, without waiting for
-  // the page between them.
+  // the page between them. Health checks skip the queue.
   port.addEventListener('message', (event) => {
     if (dead) return;
+    if (event.data?.msg?.type === 'health') {
+      health();
+      return;
+    }
     queue.push(event.data);
     if (draining) return;
     draining = true;

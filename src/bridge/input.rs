@@ -11,6 +11,7 @@ use crate::io::source::Input;
 use crate::ops::Secret;
 use crate::protocol::OutputKind;
 use crate::scheduler::Priority;
+use crate::services::origin;
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
 
 /// The serde-readable part of a call's options.
@@ -51,13 +52,23 @@ pub(crate) struct CallOptions {
 const CALL_KEYS: &[&str] =
     &["output", "transfer", "priority", "deadline", "timeoutMs", "retries", "signal", "onProgress", "progress"];
 
+/// The call options `services.send` takes: `timeoutMs` (0 = no limit, as for calls) and `signal`.
+pub(crate) const SEND_KEYS: &[&str] = &["timeoutMs", "signal"];
+
 impl CallOptions {
     /// Parses the common options; `extra` names the op-specific keys the facade reads itself.
     pub(crate) fn from_js(value: &JsValue, extra: &[&str]) -> Result<Self, Error> {
         let known: Vec<&str> = CALL_KEYS.iter().chain(extra).copied().collect();
+        Self::parse(value, &known, extra)
+    }
+
+    /// Parses the options named in `known` — call keys, and the `extra` keys the caller reads
+    /// itself; any other key is refused. `services.send` reads [`SEND_KEYS`] this way, so a
+    /// message's options mean what a call's do.
+    pub(crate) fn parse(value: &JsValue, known: &[&str], extra: &[&str]) -> Result<Self, Error> {
         let mut skip = vec!["signal", "onProgress", "progress"];
         skip.extend_from_slice(extra);
-        let plain: Plain = parse_options(value, "call options", &known, &skip)?;
+        let plain: Plain = parse_options(value, "call options", known, &skip)?;
         let mut options = CallOptions {
             output: plain.output,
             transfer: plain.transfer,
@@ -158,6 +169,27 @@ pub(crate) fn absolute_url(url: &str) -> Result<String, Error> {
         None => web_sys::Url::new(url),
     };
     parsed.map(|u| u.href()).map_err(|_| Error::validation(format!("invalid URL {url:?}")))
+}
+
+/// The origin of this page (or worker), for the same-origin rule of service modules; `None` when
+/// it is opaque (a sandboxed frame, a `file:` page). `self.origin` is what the platform says the
+/// origin is (a `blob:` worker or an `about:blank` frame inherits its creator's, whatever their
+/// `location` says); without it, the origin of `location.href`.
+pub(crate) fn page_origin() -> Option<String> {
+    let global = js_sys::global();
+    let reported = Reflect::get(&global, &"origin".into()).ok().and_then(|o| o.as_string());
+    let from_location = || {
+        Reflect::get(&global, &"location".into())
+            .and_then(|l| Reflect::get(&l, &"href".into()))
+            .ok()
+            .and_then(|h| h.as_string())
+            .and_then(|href| origin::http_origin(&href))
+    };
+    match reported {
+        Some(o) if o != "null" => origin::parse_origin(&o).ok(),
+        Some(_) => None,
+        None => from_location(),
+    }
 }
 
 /// Key (or nonce) bytes from a `Uint8Array`, `ArrayBuffer` or view, never a string.

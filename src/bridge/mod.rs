@@ -52,7 +52,8 @@ impl WorkerBridge {
     /// Options: `poolSize` (default `max(1, hardwareConcurrency - 1)`), `fallback`
     /// (`'auto'` | `'always'` | `'never'`), `strategy` (`'least-busy'` | `'round-robin'`),
     /// `maxQueue` (10,000), `timeoutMs` (60,000; 0 = none), `retries` (1), `healthIntervalMs`
-    /// (5,000; 0 = no pings), `cancelGraceMs` (250).
+    /// (5,000; 0 = no pings), `cancelGraceMs` (250), `serviceOrigins` (origins besides the page's
+    /// that service handler modules may come from; none).
     #[wasm_bindgen(unchecked_return_type = "Promise<WorkerBridge>")]
     pub fn create(options: JsValue) -> Promise {
         future_to_promise(async move {
@@ -125,14 +126,15 @@ impl WorkerBridge {
     }
 
     /// Calls `listener({ type: 'event', event, data })` on every `event`: `service_state_changed`,
-    /// `health_check_result`, `worker_state_changed` or `registry_loaded`.
+    /// `health_check_result`, `worker_state_changed` or `registry_loaded`. Adding the same
+    /// listener to the same event again does nothing.
     ///
     /// # Errors
-    /// `ValidationError` for any other name.
+    /// `ValidationError` for any other name; `LimitExceededError` when the event has 1,000
+    /// listeners already.
     pub fn on(&self, event: String, listener: js_sys::Function) -> Result<(), JsValue> {
         crate::events::known(std::slice::from_ref(&event)).map_err(|e| to_js(&e))?;
-        self.bridge.events.on(&event, listener);
-        Ok(())
+        self.bridge.events.on(&event, listener).map_err(|e| to_js(&e))
     }
 
     /// Removes a listener added with `on`.
@@ -143,7 +145,8 @@ impl WorkerBridge {
     /// Adds `listener` to every event in `events`; returns the function that removes it again.
     ///
     /// # Errors
-    /// `ValidationError` for an unknown event name (nothing is added then).
+    /// `ValidationError` for an unknown event name, `LimitExceededError` for an event that has
+    /// 1,000 listeners already (nothing is added then).
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn subscribe(&self, events: Vec<String>, listener: js_sys::Function) -> Result<js_sys::Function, JsValue> {
         crate::events::subscribe(&self.bridge.events, events, listener).map_err(|e| to_js(&e))

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::executor::Fallback;
 use crate::pool::PoolConfig;
 use crate::scheduler::Strategy;
+use crate::services::origin;
 
 /// `WorkerBridge.create(options)`, as passed.
 #[derive(Debug, Default, Deserialize)]
@@ -23,10 +24,20 @@ struct CreateOptions {
     retries: Option<u32>,
     health_interval_ms: Option<f64>,
     cancel_grace_ms: Option<f64>,
+    service_origins: Vec<String>,
 }
 
-const KEYS: &[&str] =
-    &["poolSize", "fallback", "strategy", "maxQueue", "timeoutMs", "retries", "healthIntervalMs", "cancelGraceMs"];
+const KEYS: &[&str] = &[
+    "poolSize",
+    "fallback",
+    "strategy",
+    "maxQueue",
+    "timeoutMs",
+    "retries",
+    "healthIntervalMs",
+    "cancelGraceMs",
+    "serviceOrigins",
+];
 
 /// What a bridge starts with.
 #[derive(Debug)]
@@ -36,6 +47,8 @@ pub(crate) struct Settings {
     /// Per-call default; 0 = none.
     pub(crate) timeout_ms: u32,
     pub(crate) retries: u32,
+    /// Origins besides the page's that service handler modules may come from, normalised.
+    pub(crate) service_origins: Vec<String>,
 }
 
 impl Settings {
@@ -77,6 +90,11 @@ impl Settings {
             fallback: options.fallback,
             timeout_ms: ms(options.timeout_ms, defaults::TIMEOUT_MS, "timeoutMs")?,
             retries,
+            service_origins: options
+                .service_origins
+                .iter()
+                .map(|o| origin::parse_origin(o))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -91,7 +91,7 @@ impl Bridge {
         let executor = Executor::start(settings.pool, settings.fallback, counters, events.clone()).await?;
         Ok(Bridge {
             executor,
-            services: Registry::new(events.clone()),
+            services: Registry::new(events.clone(), settings.service_origins),
             events,
             nonces: RefCell::default(),
             timeout_ms: settings.timeout_ms,

@@ -1,6 +1,7 @@
 //! `bridge.services`: register long-running services written as JavaScript handler modules,
 //! place them in a worker or on the main thread, and drive their lifecycle.
 
+use std::future::Future;
 use std::rc::Rc;
 
 use js_sys::{Array, Object, Promise, Reflect};
@@ -8,14 +9,14 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::input::{absolute_url, field, milliseconds, parse_options};
-use super::pipeline::{promise, reject};
+use super::input::{absolute_url, milliseconds, page_origin, parse_options, CallOptions, SEND_KEYS};
+use super::pipeline::reject;
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::runtime::js_error::to_js;
 use crate::runtime::timer::{AbortWatch, Timer};
-use crate::services::{is_rust_service, Definition, Placement, Registry, ServiceOptions};
+use crate::services::{is_rust_service, origin, restart, Definition, Failure, Placement, Registry, ServiceOptions};
 
 /// `register(name, definition, options)` options.
 #[derive(Debug, Default, Deserialize)]
@@ -90,8 +91,9 @@ fn param_events(params: &JsValue) -> Result<Vec<String>, Error> {
 }
 
 /// What `register` was given: `{ rust: name }` (a Rust service registered in this module), or
-/// a handler module's URL as `{ module }`, a `URL` or a string.
-fn definition(definition: &JsValue) -> Result<Definition, Error> {
+/// a handler module's URL as `{ module }`, a `URL` or a string — resolved against the page and
+/// accepted only from the page's origin or one of `origins` (`serviceOrigins`).
+fn definition(definition: &JsValue, origins: &[String]) -> Result<Definition, Error> {
     let rust = Reflect::get(definition, &"rust".into()).ok().filter(|r| !r.is_undefined());
     if let Some(rust) = rust {
         let name = rust.as_string().ok_or_else(|| Error::validation("{ rust } must be a service name"))?;
@@ -112,7 +114,15 @@ fn definition(definition: &JsValue) -> Result<Definition, Error> {
                 "a service definition is { module: URL | string } (a handler module's URL) or { rust: name }",
             )
         })?;
-    absolute_url(&text).map(Definition::Module)
+    let url = absolute_url(&text)?;
+    origin::check_module_url(&url, page_origin().as_deref(), origins)?;
+    Ok(Definition::Module(url))
+}
+
+/// The promise of a lifecycle step: it rejects with what a hook threw as it was (its own name,
+/// message and stack), or with the bridge's own typed error.
+fn lifecycle(step: impl Future<Output = Result<JsValue, Failure>> + 'static) -> Promise {
+    future_to_promise(async move { step.await.map_err(|e| e.to_js()) })
 }
 
 /// `register`'s options, checked.
@@ -130,8 +140,10 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
         placement: o.placement,
         start_timeout_ms: ms(o.start_timeout_ms, defaults::SERVICE_START_TIMEOUT_MS, "startTimeoutMs")?,
         stop_timeout_ms: ms(o.stop_timeout_ms, defaults::SERVICE_STOP_TIMEOUT_MS, "stopTimeoutMs")?,
-        restart_on_failure,
-        max_restarts: o.max_restarts.unwrap_or(defaults::SERVICE_MAX_RESTARTS),
+        restart: restart::Policy {
+            on_failure: restart_on_failure,
+            max_restarts: o.max_restarts.unwrap_or(defaults::SERVICE_MAX_RESTARTS),
+        },
         health_interval_ms: ms(o.health_interval_ms, defaults::SERVICE_HEALTH_INTERVAL_MS, "healthIntervalMs")?,
     })
 }
@@ -140,10 +152,10 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
 impl ServicesFacade {
     /// Registers `name` with a handler module (`{ module: new URL('./x.service.js',
     /// import.meta.url) }`) or a Rust service (`{ rust: 'kv' }`). Options: `placement` (`'worker'` | `'main'`), `startTimeoutMs`,
-    /// `stopTimeoutMs` (default 10,000), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
+    /// `stopTimeoutMs` (default 10,000; 0 = no limit), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn register(&self, name: String, definition: JsValue, options: JsValue) -> Promise {
-        let registered = self::definition(&definition)
+        let registered = self::definition(&definition, &self.registry.module_origins())
             .and_then(|definition| Ok((definition, service_options(&options)?)))
             .and_then(|(definition, options)| self.registry.register(&name, definition, options));
         match registered {
@@ -163,6 +175,7 @@ impl ServicesFacade {
             }
             let mut out = Vec::new();
             let mut names = self.registry.names();
+            let origins = self.registry.module_origins();
             for entry in Array::from(&entries).iter() {
                 if !entry.is_object() {
                     return Err(Error::validation("each entry is an object { name, module | rust, ...options }"));
@@ -178,7 +191,7 @@ impl ServicesFacade {
                 for key in ["name", "module", "rust"] {
                     let _ = Reflect::delete_property(&options, &key.into());
                 }
-                out.push((name, definition(&entry)?, service_options(&options)?));
+                out.push((name, definition(&entry, &origins)?, service_options(&options)?));
             }
             Ok(out)
         })();
@@ -211,28 +224,31 @@ impl ServicesFacade {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn start(&self, name: String) -> Promise {
         let r = self.registry.clone();
-        promise(async move { r.start(&name).await.map(|()| JsValue::UNDEFINED) })
+        lifecycle(async move { r.start(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
-    /// Stops the service after the messages queued before the stop.
+    /// Stops the service after the messages queued before the stop. A stop that fails (it times
+    /// out, `onStop` throws) leaves the service `failed` and never restarts it automatically.
+    /// Stopping a failed service cancels its pending automatic restart (failed → stopped).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn stop(&self, name: String) -> Promise {
         let r = self.registry.clone();
-        promise(async move { r.stop(&name).await.map(|()| JsValue::UNDEFINED) })
+        lifecycle(async move { r.stop(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// Stops (if running) and starts again with a fresh context; also recovers a failed service.
+    /// Counted in `restarts`, not against `maxRestarts` (it renews the automatic restart budget).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn restart(&self, name: String) -> Promise {
         let r = self.registry.clone();
-        promise(async move { r.restart(&name).await.map(|()| JsValue::UNDEFINED) })
+        lifecycle(async move { r.restart(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// Starts every registered service that is not running, in registration order.
     #[wasm_bindgen(js_name = startAll, unchecked_return_type = "Promise<void>")]
     pub fn start_all(&self) -> Promise {
         let r = self.registry.clone();
-        promise(async move {
+        lifecycle(async move {
             for name in r.names() {
                 if r.state(&name)? != crate::services::lifecycle::State::Running {
                     r.start(&name).await?;
@@ -242,13 +258,15 @@ impl ServicesFacade {
         })
     }
 
-    /// Stops every running service, in reverse registration order.
+    /// Stops every running service, in reverse registration order, and every failed one (no
+    /// automatic restart follows).
     #[wasm_bindgen(js_name = stopAll, unchecked_return_type = "Promise<void>")]
     pub fn stop_all(&self) -> Promise {
         let r = self.registry.clone();
-        promise(async move {
+        lifecycle(async move {
             for name in r.names().into_iter().rev() {
-                if r.state(&name)? == crate::services::lifecycle::State::Running {
+                use crate::services::lifecycle::State;
+                if matches!(r.state(&name)?, State::Running | State::Failed) {
                     r.stop(&name).await?;
                 }
             }
@@ -257,18 +275,19 @@ impl ServicesFacade {
     }
 
     /// Sends `message` (structured-cloneable) to a running service; resolves with what its
-    /// `onMessage` returns, rejects with what it throws. Options: `{ timeoutMs, signal }`.
+    /// `onMessage` returns, rejects with what it throws. Options: `{ timeoutMs, signal }`, read
+    /// as a call's (`timeoutMs` 0 or absent: no limit — a reply that never comes then waits until
+    /// the service fails or the bridge is terminated; `signal` an `AbortSignal` or a
+    /// `SharedCancellation`; any other key is a `ValidationError`).
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn send(&self, name: String, message: JsValue, options: JsValue) -> Promise {
-        let field = |k: &str| field(&options, k);
-        let timeout = match field("timeoutMs").as_f64() {
-            Some(ms) => match milliseconds(ms, "timeoutMs") {
-                Ok(ms) => Some(ms),
-                Err(e) => return reject(e),
-            },
-            None => None,
+        let options = match CallOptions::parse(&options, SEND_KEYS, &[]) {
+            Ok(options) => options,
+            Err(e) => return reject(e),
         };
-        let signal: Option<web_sys::AbortSignal> = JsCast::dyn_into(field("signal")).ok();
+        // 0 is no limit, as for calls; a SharedCancellation arrives as its AbortSignal.
+        let timeout = options.timeout_ms.filter(|&ms| ms > 0);
+        let signal = options.signal;
         if signal.as_ref().is_some_and(|s| s.aborted()) {
             return reject(Error::new(ErrorKind::Abort, "the call was aborted"));
         }
@@ -316,11 +335,13 @@ impl ServicesFacade {
         future_to_promise(async move {
             let run = async {
                 if !request.is_object() || Array::is_array(&request) {
-                    return Err(Error::validation("a request is an object { id, type: 'request', action, params }"));
+                    return Err(Failure::from(Error::validation(
+                        "a request is an object { id, type: 'request', action, params }",
+                    )));
                 }
                 if Reflect::get(&request, &"type".into()).ok().and_then(|t| t.as_string()).as_deref() != Some("request")
                 {
-                    return Err(Error::validation("request.type must be 'request'"));
+                    return Err(Error::validation("request.type must be 'request'").into());
                 }
                 let action = Reflect::get(&request, &"action".into())
                     .ok()
@@ -334,7 +355,7 @@ impl ServicesFacade {
                         let name = param_string(&params, "name")?;
                         registry
                             .status_of(&name)
-                            .ok_or_else(|| Error::validation(format!("no service is registered as {name:?}")))
+                            .ok_or_else(|| Error::validation(format!("no service is registered as {name:?}")).into())
                     }
                     "service_action" => {
                         let name = param_string(&params, "name")?;
@@ -342,7 +363,7 @@ impl ServicesFacade {
                             "start" => registry.start(&name).await?,
                             "stop" => registry.stop(&name).await?,
                             "restart" => registry.restart(&name).await?,
-                            other => return Err(Error::validation(format!("unknown service action {other:?}"))),
+                            other => return Err(Error::validation(format!("unknown service action {other:?}")).into()),
                         }
                         Ok(registry.status_of(&name).unwrap_or(JsValue::NULL))
                     }
@@ -350,10 +371,10 @@ impl ServicesFacade {
                         let names = param_events(&params)?;
                         let listener =
                             on_event.ok_or_else(|| Error::validation(format!("{action} needs an onEvent function")))?;
-                        for name in &names {
-                            if action == "subscribe" {
-                                events.on(name, listener.clone());
-                            } else {
+                        if action == "subscribe" {
+                            events.on_all(&names, &listener)?;
+                        } else {
+                            for name in &names {
                                 events.off(name, &listener);
                             }
                         }
@@ -363,10 +384,10 @@ impl ServicesFacade {
                         let _ = Reflect::set(&out, &key.into(), &list);
                         Ok(out.into())
                     }
-                    other => Err(Error::validation(format!("unknown action {other:?}"))),
+                    other => Err(Error::validation(format!("unknown action {other:?}")).into()),
                 }
             };
-            Ok(response(&id, run.await.map_err(|e| to_js(&e))))
+            Ok(response(&id, run.await.map_err(|e: Failure| e.to_js())))
         })
     }
 
@@ -376,7 +397,7 @@ impl ServicesFacade {
     }
 
     /// Diagnostics per service: `{ name, state, placement, lastError, startedAt, restarts,
-    /// messagesHandled, queueLength, lastHealth }`.
+    /// autoRestarts, messagesHandled, queueLength, lastHealth }`.
     pub fn status(&self) -> JsValue {
         self.registry.status()
     }

@@ -16,6 +16,17 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
     err.into()
 }
 
+/// What a service's handler threw, rebuilt on the caller's side: an `Error` with the handler's own
+/// `name` and `message`, and its `stack` (where it had one) in place of the rebuilt one's.
+pub(crate) fn thrown(name: &str, message: &str, stack: Option<&str>) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name(name);
+    if let Some(stack) = stack {
+        let _ = js_sys::Reflect::set(&err, &"stack".into(), &stack.into());
+    }
+    err.into()
+}
+
 /// A readable message for any thrown JS value: `Name: message` for an `Error`.
 pub(crate) fn describe(e: &JsValue) -> String {
     if let Some(err) = e.dyn_ref::<js_sys::Error>() {

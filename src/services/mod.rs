@@ -10,8 +10,9 @@ mod registry;
 mod rust_host;
 
 pub use host::Placement;
-pub(crate) use registry::{Definition, Registry, ServiceOptions};
+pub(crate) use registry::{Definition, Failure, Registry, ServiceOptions};
 pub(crate) use rust_host::is_known as is_rust_service;
 pub use rust_host::register_service;
 pub use worker_bridge_core::services::lifecycle;
+pub(crate) use worker_bridge_core::services::{origin, restart};
 pub use worker_bridge_core::services::{Health, Instance, KvMessage, KvStore, Service, ServiceError};

@@ -100,6 +100,19 @@ fn js_error(e: ServiceError) -> JsValue {
     error.into()
 }
 
+/// What a call into a service's instance answers: `{ value }`, or `{ error }` for an error the
+/// service returned. The methods below never throw, so the host can tell anything that escapes a
+/// call — a trap, or an exception that unwound through the instance mid-call (V8 reports a stack
+/// overflow as a `RangeError`) — for what it is: the instance failing, not the service's answer.
+fn outcome(result: Result<JsValue, ServiceError>) -> JsValue {
+    let out = Object::new();
+    let _ = match result {
+        Ok(value) => Reflect::set(&out, &"value".into(), &value),
+        Err(e) => Reflect::set(&out, &"error".into(), &js_error(e)),
+    };
+    out.into()
+}
+
 /// One Rust service, as a service host sees it.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = RustServiceInstance)]
@@ -115,22 +128,22 @@ impl std::fmt::Debug for RustServiceInstance {
 
 #[wasm_bindgen(js_class = RustServiceInstance)]
 impl RustServiceInstance {
-    /// Starts with a fresh context.
+    /// Starts with a fresh context: `{ value: undefined }` or `{ error }`.
     #[wasm_bindgen(js_name = onStart)]
-    pub fn on_start(&mut self) -> Result<(), JsValue> {
-        self.inner.start().map_err(js_error)
+    pub fn on_start(&mut self) -> JsValue {
+        outcome(self.inner.start().map(|()| JsValue::UNDEFINED))
     }
 
-    /// Handles one message; throws what the service returns as an error.
+    /// Handles one message: `{ value: reply }` or `{ error }`.
     #[wasm_bindgen(js_name = onMessage)]
-    pub fn on_message(&mut self, message: JsValue) -> Result<JsValue, JsValue> {
-        self.inner.message(message).map_err(js_error)
+    pub fn on_message(&mut self, message: JsValue) -> JsValue {
+        outcome(self.inner.message(message))
     }
 
-    /// Stops and drops the context.
+    /// Stops and drops the context: `{ value: undefined }` or `{ error }`.
     #[wasm_bindgen(js_name = onStop)]
-    pub fn on_stop(&mut self) -> Result<(), JsValue> {
-        self.inner.stop().map_err(js_error)
+    pub fn on_stop(&mut self) -> JsValue {
+        outcome(self.inner.stop().map(|()| JsValue::UNDEFINED))
     }
 
     /// `{ healthy, detail }`.

@@ -9,6 +9,11 @@ export async function onMessage(message, ctx) {
     ctx.sick = true;
     return 'sick';
   }
+  if (message && message.op === 'sleep') {
+    // A slow message: the service is busy, and healthy, for `ms`.
+    await new Promise((resolve) => setTimeout(resolve, message.ms));
+    return 'slept';
+  }
   if (message && message.op === 'crash') {
     // An error outside any handler: in a worker it kills the service's worker.
     setTimeout(() => { throw new Error('the counter service crashed, as asked'); });

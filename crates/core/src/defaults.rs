@@ -34,11 +34,22 @@ pub const MAX_ONE_SHOT_AEAD_BYTES: u64 = 256 * 1024 * 1024;
 /// `file.chunkPlan(file, { chunkSize })`: bytes per planned piece.
 pub const PLAN_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 
-/// `services.register(name, def, { startTimeoutMs })`.
+/// `services.register(name, def, { startTimeoutMs })` (0 = no limit).
 pub const SERVICE_START_TIMEOUT_MS: u32 = 10_000;
-/// `services.register(name, def, { stopTimeoutMs })`.
+/// `services.register(name, def, { stopTimeoutMs })` (0 = no limit).
 pub const SERVICE_STOP_TIMEOUT_MS: u32 = 10_000;
-/// `services.register(name, def, { maxRestarts })`, with `restart: 'on-failure'`.
+/// `services.register(name, def, { maxRestarts })`, with `restart: 'on-failure'`: automatic
+/// restarts in a row before the registry gives up (failed → stopped).
 pub const SERVICE_MAX_RESTARTS: u32 = 3;
+/// The wait before a service's first automatic restart; it doubles with each one in a row.
+pub const SERVICE_RESTART_BACKOFF_MS: u32 = 250;
+/// The longest wait before an automatic restart.
+pub const SERVICE_RESTART_BACKOFF_MAX_MS: u32 = 10_000;
+/// A service that ran this long before it failed gets its whole automatic restart budget back.
+pub const SERVICE_RESTART_BUDGET_RESET_MS: u32 = 60_000;
 /// `services.register(name, def, { healthIntervalMs })` (0 = no health checks).
 pub const SERVICE_HEALTH_INTERVAL_MS: u32 = 0;
+
+/// `bridge.on`, `bridge.subscribe`, `services.handle({ action: 'subscribe' })`: listeners one
+/// event takes (the same listener counts once); one more is a `LimitExceededError`.
+pub const MAX_LISTENERS_PER_EVENT: usize = 1_000;

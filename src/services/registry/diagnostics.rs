@@ -9,8 +9,10 @@ use super::{Registry, Service};
 use crate::services::host::Placement;
 
 impl Registry {
-    /// Diagnostics: `[{ name, state, placement, lastError, startedAt, restarts, messagesHandled,
-    /// queueLength, lastHealth }]`.
+    /// Diagnostics: `[{ name, state, placement, lastError, startedAt, restarts, autoRestarts,
+    /// messagesHandled, queueLength, lastHealth }]`: `restarts` counts every restart, manual or
+    /// automatic; `autoRestarts` the automatic ones that `maxRestarts` bounds (since the budget
+    /// was last renewed).
     pub(crate) fn status(&self) -> JsValue {
         self.inner.borrow().services.iter().map(diagnostics).collect::<Array>().into()
     }
@@ -32,6 +34,7 @@ fn diagnostics(s: &Service) -> JsValue {
     set("lastError", s.last_error.as_deref().map_or(JsValue::UNDEFINED, JsValue::from));
     set("startedAt", s.started_at.map_or(JsValue::UNDEFINED, JsValue::from));
     set("restarts", s.restarts.into());
+    set("autoRestarts", s.budget.spent().into());
     set("messagesHandled", s.handled.into());
     set("queueLength", (s.replies.len() as u32).into());
     let health = s.last_health.as_ref().map_or(JsValue::UNDEFINED, |(healthy, detail)| {

@@ -57,7 +57,7 @@ impl Registry {
             .with(name, |s| {
                 s.health_outstanding = false;
                 s.last_health = Some((healthy, detail.clone()));
-                Ok(s.options.restart_on_failure)
+                Ok(s.options.restart.on_failure)
             })
             .unwrap_or(false);
         let data = Object::new();

@@ -9,7 +9,7 @@ use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 
 use super::control::Expect;
-use super::{js, Registry};
+use super::{js, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{self, FromService, ToService};
 use crate::services::host::HostEvent;
@@ -70,7 +70,7 @@ impl Registry {
                 return;
             }
         };
-        let confirm = |expect: Expect, result: Result<(), Error>| {
+        let confirm = |expect: Expect, result: Result<(), Failure>| {
             let _ = self.with(name, |s| {
                 match s.waiter.take() {
                     Some((want, tx)) if want == expect => {
@@ -86,7 +86,8 @@ impl Registry {
             FromService::Started => confirm(Expect::Started, Ok(())),
             FromService::Stopped => confirm(Expect::Stopped, Ok(())),
             FromService::Failed { error } => {
-                let error = Error::from(error);
+                // What the hook threw (or a Rust hook returned), as it was: its own name and stack.
+                let error = Failure::Thrown(error);
                 let waiting = self.with(name, |s| Ok(s.waiter.is_some())).unwrap_or(false);
                 if waiting {
                     let _ = self.with(name, |s| {
@@ -113,10 +114,8 @@ impl Registry {
                 let _ = self.with(name, |s| {
                     s.handled += 1;
                     if let Some(tx) = s.replies.remove(&seq) {
-                        // The caller sees what the handler threw: its name and message.
-                        let e = js_sys::Error::new(&error.message);
-                        e.set_name(&error.name);
-                        let _ = tx.send(Err(e.into()));
+                        // The caller sees what the handler threw: its name, message and stack.
+                        let _ = tx.send(Err(Failure::Thrown(error).to_js()));
                     }
                     Ok(())
                 });

@@ -35,7 +35,9 @@ use super::host::{Host, Placement};
 use super::lifecycle::{Lifecycle, State};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
-use crate::runtime::timer::Repeat;
+use crate::protocol::WireError;
+use crate::runtime::timer::{Repeat, Timer};
+use crate::services::restart::{Budget, Policy};
 use control::Waiter;
 use messages::ReplySender;
 
@@ -55,14 +57,49 @@ pub(crate) struct ServiceOptions {
     pub(crate) placement: Placement,
     pub(crate) start_timeout_ms: u32,
     pub(crate) stop_timeout_ms: u32,
-    pub(crate) restart_on_failure: bool,
-    pub(crate) max_restarts: u32,
+    /// `restart` and `maxRestarts`.
+    pub(crate) restart: Policy,
     /// Ask `health(ctx)` this often while running (0: never).
     pub(crate) health_interval_ms: u32,
 }
 
 fn js(e: &Error) -> JsValue {
     crate::runtime::js_error::to_js(e)
+}
+
+/// Why a lifecycle step (load, start, stop) failed: the bridge's own error (a timeout, a crash),
+/// or what the service's hook threw — kept as it was, its own `name` (a `TypeError` stays one),
+/// `message` and `stack`, for the caller.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    Bridge(Error),
+    Thrown(WireError),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Bridge(e)
+    }
+}
+
+impl Failure {
+    /// The `Error` the caller's promise rejects with.
+    pub(crate) fn to_js(&self) -> JsValue {
+        match self {
+            Failure::Bridge(e) => js(e),
+            Failure::Thrown(w) => crate::runtime::js_error::thrown(&w.name, &w.message, w.stack.as_deref()),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    /// `Name: message`, as `lastError` and the `reason` of events say it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Bridge(e) => e.fmt(f),
+            Failure::Thrown(w) => write!(f, "{}: {}", w.name, w.message),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -78,7 +115,12 @@ struct Service {
     replies: BTreeMap<u32, ReplySender>,
     next_seq: u32,
     started_at: Option<f64>,
+    /// Every restart, manual or automatic.
     restarts: u32,
+    /// The automatic restarts spent (what `maxRestarts` bounds).
+    budget: Budget,
+    /// The timer of an automatic restart waiting out its back-off.
+    pending_restart: Option<Timer>,
     handled: u32,
     last_error: Option<String>,
     last_health: Option<(bool, String)>,
@@ -90,6 +132,8 @@ struct Service {
 #[derive(Debug)]
 struct Inner {
     services: Vec<Service>,
+    /// Origins besides the page's that handler modules may come from (`serviceOrigins`).
+    module_origins: Rc<[String]>,
     /// Set by the bridge's `terminate()`: every host is gone and nothing starts again.
     terminated: bool,
 }
@@ -110,8 +154,14 @@ fn not_found(name: &str) -> Error {
 }
 
 impl Registry {
-    pub(crate) fn new(events: Rc<EventHub>) -> Self {
-        Registry { inner: Rc::new(RefCell::new(Inner { services: Vec::new(), terminated: false })), events }
+    pub(crate) fn new(events: Rc<EventHub>, module_origins: Vec<String>) -> Self {
+        let inner = Inner { services: Vec::new(), module_origins: module_origins.into(), terminated: false };
+        Registry { inner: Rc::new(RefCell::new(inner)), events }
+    }
+
+    /// The origins besides the page's that handler modules may come from.
+    pub(crate) fn module_origins(&self) -> Rc<[String]> {
+        self.inner.borrow().module_origins.clone()
     }
 
     pub(crate) fn register(&self, name: &str, definition: Definition, options: ServiceOptions) -> Result<(), Error> {
@@ -136,6 +186,8 @@ impl Registry {
             next_seq: 0,
             started_at: None,
             restarts: 0,
+            budget: Budget::default(),
+            pending_restart: None,
             handled: 0,
             last_error: None,
             last_health: None,
@@ -147,6 +199,9 @@ impl Registry {
 
     pub(crate) fn unregister(&self, name: &str) -> Result<(), Error> {
         let mut inner = self.inner.borrow_mut();
+        if inner.terminated {
+            return Err(terminated());
+        }
         let index = inner.services.iter().position(|s| s.name == name).ok_or_else(|| not_found(name))?;
         let state = inner.services[index].life.state();
         if matches!(state, State::Starting | State::Running | State::Stopping | State::Initializing) {
@@ -175,8 +230,9 @@ impl Registry {
         for s in &mut inner.services {
             s.host = None;
             s.health = None;
+            s.pending_restart = None;
             if let Some((_, tx)) = s.waiter.take() {
-                let _ = tx.send(Err(terminated()));
+                let _ = tx.send(Err(terminated().into()));
             }
             for (_, tx) in std::mem::take(&mut s.replies) {
                 let _ = tx.send(Err(js(&terminated())));

@@ -165,11 +165,14 @@ pub struct WireError {
     /// An HTTP status, for a `NetworkError` from a non-2xx response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The JavaScript stack of what a service's handler threw, for the `Error` its caller gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
 }
 
 impl From<&Error> for WireError {
     fn from(e: &Error) -> Self {
-        WireError { name: e.kind().name().to_owned(), message: e.message().to_owned(), status: e.status() }
+        WireError { name: e.kind().name().to_owned(), message: e.message().to_owned(), status: e.status(), stack: None }
     }
 }
 

@@ -35,7 +35,8 @@ pub enum ToService {
     },
     /// Call `onStop(ctx)`, after every message queued before it.
     Stop,
-    /// Call `health(ctx)`.
+    /// Call `health(ctx)` now: the host answers it beside a running message, never queued
+    /// behind messages (a busy service is not an unhealthy one).
     Health,
 }
 
@@ -66,9 +67,9 @@ pub enum FromService {
         /// What went wrong.
         error: WireError,
     },
-    /// The service's instance trapped (a Rust panic): the host takes nothing more, the service
-    /// fails (and restarts on failure). The message being handled has been answered with
-    /// `ReplyFailed` first.
+    /// The service's wasm instance trapped (a Rust panic) or an exception escaped it mid-call (a
+    /// stack overflow): the host takes nothing more, the service fails (and restarts on failure).
+    /// The message being handled has been answered with `ReplyFailed` first.
     Crashed {
         /// The panic.
         error: WireError,

@@ -1,9 +1,13 @@
 //! Services, the pure part: the [`Service`] trait and the [`Instance`] that runs one through its
-//! life, the [`lifecycle`] state machine both placements share, and the built-in [`KvStore`].
+//! life, the [`lifecycle`] state machine both placements share, what follows a failure
+//! ([`restart`]), which handler modules may be imported ([`origin`]), and the built-in
+//! [`KvStore`].
 //! Hosting them in a worker or on the page is the edge's job (`worker-bridge`'s `services`).
 
 mod kv;
 pub mod lifecycle;
+pub mod origin;
+pub mod restart;
 mod service;
 #[cfg(feature = "test-ops")]
 mod testing;

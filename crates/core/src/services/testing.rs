@@ -9,8 +9,10 @@ use super::service::{Health, Service, ServiceError};
 
 /// Counts messages and echoes them; `{ op: 'throw' }` fails that message with a `RangeError`,
 /// `{ op: 'panic' }` panics (the instance traps), `{ op: 'abort' }` traps without a panic (as an
-/// allocation failure does), `{ op: 'sick' }` makes it unhealthy, and `{ op: 'starts' }` answers
-/// how many starts this wasm instance has seen (1 in a fresh instance).
+/// allocation failure does), `{ op: 'overflow' }` recurses until the stack overflows (in a browser,
+/// V8 throws a `RangeError` out of the instance mid-call: no trap), `{ op: 'sick' }` makes it
+/// unhealthy, and `{ op: 'starts' }` answers how many starts this wasm instance has seen (1 in a
+/// fresh instance).
 #[derive(Debug, Default)]
 pub struct TestCounter;
 
@@ -40,6 +42,7 @@ impl Service for TestCounter {
             Some("throw") => return Err(ServiceError::new("RangeError", format!("asked to throw at {}", ctx.count))),
             Some("panic") => panic!("the Rust counter panicked at {}, as asked", ctx.count),
             Some("abort") => std::process::abort(),
+            Some("overflow") => return Ok(json!(deeper(0))),
             Some("starts") => return Ok(json!(STARTS.load(Ordering::Relaxed))),
             Some("sick") => {
                 ctx.sick = true;
@@ -58,4 +61,15 @@ impl Service for TestCounter {
             Health::healthy(format!("count {}", ctx.count))
         }
     }
+}
+
+/// Recurses until the stack overflows (`u64::MAX` frames are never reached). The work after the
+/// call keeps the recursion from becoming a loop.
+#[inline(never)]
+fn deeper(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
+    let next = deeper(std::hint::black_box(depth + 1));
+    std::hint::black_box(next).wrapping_mul(3) ^ depth
 }
