@@ -332,28 +332,43 @@ async fn the_json_envelope_drives_the_registry() {
             "{placement}: events until unsubscribe"
         );
 
-        // Malformed requests get error responses, never exceptions.
-        for (bad, expected_id) in [
-            (JsValue::from("not an object"), JsValue::NULL),
-            (obj(&[("id", 7.into()), ("type", "reply".into()), ("action", "list_services".into())]), JsValue::from(7)),
-            (obj(&[("id", 8.into()), ("type", "request".into())]), JsValue::from(8)),
-            (request(9, "reboot_universe", JsValue::UNDEFINED), JsValue::from(9)),
-            (request(10, "get_service", obj(&[("name", "nope".into())])), JsValue::from(10)),
+        // Malformed requests get error responses, never exceptions, each with the error that names
+        // what was wrong: the request's shape (ValidationError), or the service's state.
+        let v = "ValidationError";
+        for (bad, expected_id, expected_name) in [
+            (JsValue::from("not an object"), JsValue::NULL, v),
+            (
+                obj(&[("id", 7.into()), ("type", "reply".into()), ("action", "list_services".into())]),
+                JsValue::from(7),
+                v,
+            ),
+            (obj(&[("id", 8.into()), ("type", "request".into())]), JsValue::from(8), v),
+            (request(9, "reboot_universe", JsValue::UNDEFINED), JsValue::from(9), v),
+            (request(10, "get_service", obj(&[("name", "nope".into())])), JsValue::from(10), v),
             (
                 request(11, "service_action", obj(&[("name", "c".into()), ("action", "explode".into())])),
                 JsValue::from(11),
+                v,
             ),
-            (request(12, "service_action", obj(&[("name", "c".into()), ("action", "stop".into())])), JsValue::from(12)),
-            (request(13, "subscribe", obj(&[("events", Array::of1(&"everything".into()).into())])), JsValue::from(13)),
+            (
+                request(12, "service_action", obj(&[("name", "c".into()), ("action", "stop".into())])),
+                JsValue::from(12),
+                "ServiceStateError",
+            ),
+            (
+                request(13, "subscribe", obj(&[("events", Array::of1(&"everything".into()).into())])),
+                JsValue::from(13),
+                v,
+            ),
             (
                 request(14, "subscribe", obj(&[("events", Array::of1(&"service_state_changed".into()).into())])),
                 JsValue::from(14),
+                v,
             ),
         ] {
             let r = ok(s.handle(bad, None)).await;
             assert!(js_sys::Object::is(&get(&r, "id"), &expected_id), "{:?}", js_sys::JSON::stringify(&r));
-            let name = error_name(&r);
-            assert!(name == "ValidationError" || name == "ServiceStateError", "{:?}", js_sys::JSON::stringify(&r));
+            assert_eq!(error_name(&r), expected_name, "{placement}: {:?}", js_sys::JSON::stringify(&r));
         }
         JsFuture::from(b.terminate()).await.unwrap();
     }
