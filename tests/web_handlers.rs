@@ -305,6 +305,24 @@ async fn a_64_mib_blob_is_hashed_and_sealed_and_opened_with_progress() {
         &format!("worker wasm memory after hashing, sealing and opening 64 MiB: {:.1} MiB", memory / 1048576.0).into(),
     );
     assert!(memory > 0.0 && memory < 24.0 * 1048576.0, "bounded worker memory: {memory} bytes");
+    // One-shot decrypt holds the whole message until its tag verifies (hence its 256 MiB cap), and
+    // no more: 16 MiB opened grows the worker's memory by well under three times that.
+    let (key, nonce) = (probe.crypto().generate_key().unwrap(), probe.crypto().generate_nonce().unwrap());
+    let message = bytes(&data(16 << 20, 7));
+    let sealed =
+        value(probe.crypto().encrypt(message, key.clone().into(), nonce.clone().into(), JsValue::UNDEFINED)).await;
+    let opened = value(probe.crypto().decrypt(sealed, key.into(), nonce.into(), JsValue::UNDEFINED)).await;
+    assert_eq!(Uint8Array::new(&opened).length(), 16 << 20);
+    JsFuture::from(Promise::new(&mut |r, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, 300).unwrap();
+    }))
+    .await
+    .unwrap();
+    let after = get(&Array::from(&get(&probe.status(), "workers")).get(0), "memoryBytes").as_f64().unwrap();
+    web_sys::console::log_1(
+        &format!("worker wasm memory after a one-shot 16 MiB decrypt: {:.1} MiB", after / 1048576.0).into(),
+    );
+    assert!(after - memory < 48.0 * 1048576.0, "one-shot decrypt memory: {memory} → {after} bytes");
     JsFuture::from(probe.terminate()).await.unwrap();
     JsFuture::from(all[1].1.terminate()).await.unwrap();
 }

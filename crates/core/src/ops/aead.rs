@@ -6,7 +6,7 @@
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use super::{Sink, Stream};
 use crate::defaults::MAX_ONE_SHOT_AEAD_BYTES;
@@ -108,8 +108,9 @@ pub(crate) struct GcmStream {
     pending: Vec<u8>,
     aad_len: u64,
     text_len: u64,
-    /// Opening: plaintext held until the tag verifies.
-    plain: Vec<u8>,
+    /// Opening: plaintext held until the tag verifies, in the pieces it was decrypted in (a
+    /// growing buffer would copy it at every doubling and leave the copies behind).
+    plain: Vec<Vec<u8>>,
     scratch: Vec<u8>,
 }
 
@@ -175,7 +176,7 @@ impl GcmStream {
         Ok(())
     }
 
-    fn tag(mut self) -> ([u8; 16], Vec<u8>) {
+    fn tag(mut self) -> ([u8; 16], Vec<Vec<u8>>) {
         use ghash::universal_hash::UniversalHash;
         let rest = std::mem::take(&mut self.pending);
         self.ghash.update_padded(&rest);
@@ -212,13 +213,12 @@ impl Stream for GcmStream {
             return Ok(());
         }
         let ready = self.scratch.len() - TAG_LEN;
-        // Unverified plaintext is held in `plain` only, and every buffer that held some is wiped:
-        // the decrypted piece, and `plain`'s old allocation whenever it grows.
-        let mut piece = Zeroizing::new(self.scratch.drain(..ready).collect::<Vec<u8>>());
+        // Unverified plaintext is held in `plain` only, piece by piece, each wiped after use.
+        let mut piece: Vec<u8> = self.scratch.drain(..ready).collect();
         self.count(piece.len())?;
         self.hash_ciphertext(&piece);
         self.ctr.apply_keystream(&mut piece);
-        extend_wiping(&mut self.plain, &piece);
+        self.plain.push(piece);
         Ok(())
     }
 
@@ -234,11 +234,11 @@ impl Stream for GcmStream {
         let received: [u8; 16] = self.scratch[..TAG_LEN].try_into().expect("16 bytes");
         let (expected, mut plain) = (*self).tag();
         if !bool::from(expected.ct_eq(&received)) {
-            plain.zeroize();
+            plain.iter_mut().for_each(Zeroize::zeroize);
             return Err(Error::new(ErrorKind::Authentication, "the authentication tag did not verify"));
         }
-        let written = out.write(&plain);
-        plain.zeroize();
+        let written = plain.iter().try_for_each(|piece| out.write(piece));
+        plain.iter_mut().for_each(Zeroize::zeroize);
         written
     }
 }
@@ -246,7 +246,7 @@ impl Stream for GcmStream {
 impl Drop for GcmStream {
     fn drop(&mut self) {
         // Plaintext should not linger in the wasm heap after the call.
-        self.plain.zeroize();
+        self.plain.iter_mut().for_each(Zeroize::zeroize);
         self.scratch.zeroize();
     }
 }
@@ -261,18 +261,6 @@ fn too_long() -> Error {
             MAX_ONE_SHOT_AEAD_BYTES >> 20
         ),
     )
-}
-
-/// `buf.extend_from_slice(more)`, wiping the old allocation when `buf` has to move: a growing
-/// `Vec` would otherwise leave copies of its contents behind in freed memory.
-fn extend_wiping(buf: &mut Vec<u8>, more: &[u8]) {
-    if buf.capacity() - buf.len() < more.len() {
-        let mut grown = Vec::with_capacity((buf.len() + more.len()).max(buf.capacity() * 2));
-        grown.extend_from_slice(buf);
-        buf.zeroize();
-        *buf = grown;
-    }
-    buf.extend_from_slice(more);
 }
 
 #[cfg(test)]
@@ -297,15 +285,6 @@ mod limit_tests {
         stream.text_len = MAX_ONE_SHOT_AEAD_BYTES - 4;
         let e = stream.update(&[0; 8], &mut Vec::new()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::LimitExceeded);
-    }
-
-    #[test]
-    fn extend_wiping_keeps_the_contents() {
-        let mut buf = Vec::with_capacity(2);
-        for piece in [&b"ab"[..], b"cde", b"", b"fghijklmnop"] {
-            extend_wiping(&mut buf, piece);
-        }
-        assert_eq!(buf, b"abcdefghijklmnop");
     }
 }
 
