@@ -577,28 +577,39 @@ async fn workers_that_keep_failing_to_boot_back_off_then_fall_back_to_the_main_t
     JsFuture::from(b.terminate()).await.unwrap();
 }
 
-/// A worker that leaves after its call (resize) takes no queued call: when every other worker is
-/// given up meanwhile, the queue must move on — here to the main thread — instead of waiting for
-/// ever once the leaving worker is gone (the "no live worker" rule runs on every slot change).
-#[wasm_bindgen_test]
-async fn a_queue_behind_a_retiring_worker_and_given_up_ones_falls_back() {
-    let b = bridge(&[("poolSize", 2.into()), ("fallback", "auto".into()), ("retries", 0.into())]).await;
-    until(&b, 10_000, "two idle workers", all_idle(2)).await;
+/// The setup of the "leaving worker" tests: worker 0 runs a call that times out after 1 s, worker
+/// 1 runs `second()` and, after `resize(1)`, leaves once it is done; from now on no worker boots,
+/// so worker 0 is given up after its timeout. Returns the two calls' promises; the caller restores
+/// `break_worker_boots(0)`.
+async fn worker_0_given_up_while_worker_1_leaves(
+    b: &WorkerBridge,
+    second: impl FnOnce() -> Promise,
+) -> (Promise, Promise) {
+    until(b, 10_000, "two idle workers", all_idle(2)).await;
     // Least-busy on an idle pool: the first call goes to worker 0, the second to worker 1.
     let stuck = b.test_op(
         op("spin", &[("ms", 10_000.into())]),
         Uint8Array::new_with_length(0).into(),
         obj(&[("timeoutMs", 1_000.into())]),
     );
-    let long = sleep(&b, 6_000, JsValue::UNDEFINED);
-    until(&b, 5_000, "both workers busy", |ws| {
+    let second = second();
+    until(b, 5_000, "both workers busy", |ws| {
         ws.len() == 2 && ws.iter().all(|w| get(w, "busy").as_bool() == Some(true))
     })
     .await;
-    // Both are busy: the newest (running the long call) retires after it.
+    // Both are busy: the newest retires after its call.
     JsFuture::from(b.resize(1)).await.unwrap();
-    // Worker 0 times out and none of its replacements boots: it is given up.
     WorkerBridge::break_worker_boots(100);
+    (stuck, second)
+}
+
+/// A worker that leaves after its call (resize) takes no queued call: when every other worker is
+/// given up meanwhile, the queue must move on — here to the main thread — instead of waiting for
+/// ever once the leaving worker is gone (the "no live worker" rule runs on every slot change).
+#[wasm_bindgen_test]
+async fn a_queue_behind_a_retiring_worker_and_given_up_ones_falls_back() {
+    let b = bridge(&[("poolSize", 2.into()), ("fallback", "auto".into()), ("retries", 0.into())]).await;
+    let (stuck, long) = worker_0_given_up_while_worker_1_leaves(&b, || sleep(&b, 6_000, JsValue::UNDEFINED)).await;
     let queued = echo(&b, b"queued", JsValue::UNDEFINED);
     assert_eq!(settle(stuck).await.unwrap_err(), "TimeoutError");
     settle(long).await.expect("the retiring worker finishes its call");
@@ -634,20 +645,9 @@ async fn an_idle_worker_that_stops_answering_pings_is_replaced() {
 #[wasm_bindgen_test]
 async fn a_call_on_a_leaving_worker_can_still_be_aborted_after_the_fallback() {
     let b = bridge(&[("poolSize", 2.into()), ("fallback", "auto".into()), ("retries", 0.into())]).await;
-    until(&b, 10_000, "two idle workers", all_idle(2)).await;
-    let stuck = b.test_op(
-        op("spin", &[("ms", 10_000.into())]),
-        Uint8Array::new_with_length(0).into(),
-        obj(&[("timeoutMs", 1_000.into())]),
-    );
     let controller = AbortController::new().unwrap();
-    let long = sleep(&b, 8_000, obj(&[("signal", controller.signal().into())]));
-    until(&b, 5_000, "both workers busy", |ws| {
-        ws.len() == 2 && ws.iter().all(|w| get(w, "busy").as_bool() == Some(true))
-    })
-    .await;
-    JsFuture::from(b.resize(1)).await.unwrap();
-    WorkerBridge::break_worker_boots(100);
+    let signal = obj(&[("signal", controller.signal().into())]);
+    let (stuck, long) = worker_0_given_up_while_worker_1_leaves(&b, || sleep(&b, 8_000, signal)).await;
     assert_eq!(settle(stuck).await.unwrap_err(), "TimeoutError");
     let mut waited = 0;
     while get(&b.status(), "mode").as_string().as_deref() != Some("main-thread") {
@@ -666,25 +666,12 @@ async fn a_call_on_a_leaving_worker_can_still_be_aborted_after_the_fallback() {
 #[wasm_bindgen_test]
 async fn a_retried_call_of_a_leaving_worker_settles_when_no_worker_is_left() {
     let b = bridge(&[("poolSize", 2.into()), ("fallback", "never".into()), ("retries", 1.into())]).await;
-    until(&b, 10_000, "two idle workers", all_idle(2)).await;
-    let stuck = b.test_op(
-        op("spin", &[("ms", 10_000.into())]),
-        Uint8Array::new_with_length(0).into(),
-        obj(&[("timeoutMs", 1_000.into())]),
-    );
     // Worker 1 dies mid-call, after worker 0 was given up: the call is retried, and with no
     // worker left that can take it, it must fail rather than wait for ever.
-    let dying = b.test_op(
-        op("panic", &[("after_ms", 4_000.into())]),
-        Uint8Array::new_with_length(0).into(),
-        JsValue::UNDEFINED,
-    );
-    until(&b, 5_000, "both workers busy", |ws| {
-        ws.len() == 2 && ws.iter().all(|w| get(w, "busy").as_bool() == Some(true))
-    })
-    .await;
-    JsFuture::from(b.resize(1)).await.unwrap();
-    WorkerBridge::break_worker_boots(100);
+    let dying = || {
+        b.test_op(op("panic", &[("after_ms", 4_000.into())]), Uint8Array::new_with_length(0).into(), JsValue::UNDEFINED)
+    };
+    let (stuck, dying) = worker_0_given_up_while_worker_1_leaves(&b, dying).await;
     assert_eq!(settle(stuck).await.unwrap_err(), "TimeoutError");
     let settled = settles_within(&dying, 10_000).await;
     WorkerBridge::break_worker_boots(0);

@@ -465,8 +465,9 @@ async fn a_panicking_rust_service_is_contained_and_restarts_with_fresh_state() {
     }
 }
 
-#[wasm_bindgen_test]
-async fn a_rust_service_that_traps_without_a_panic_restarts_in_a_fresh_instance() {
+/// Sends the test counter `op`, which fails its wasm instance without a panic; the service must
+/// fail with a `WorkerCrashedError` whose message says `what`, and restart in a fresh instance.
+async fn a_fault_restarts_the_service_in_a_fresh_instance(op: &str, what: &str) {
     for placement in PLACEMENTS {
         let b = bridge().await;
         let s = b.services();
@@ -474,10 +475,9 @@ async fn a_rust_service_that_traps_without_a_panic_restarts_in_a_fresh_instance(
         ok(s.register("a".into(), obj(&[("rust", "test-counter".into())]), options)).await;
         ok(s.start("a".into())).await;
         ok(s.send("a".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
-        // An abort traps as an allocation failure does: no panic hook runs.
-        let (name, message) = err(s.send("a".into(), obj(&[("op", "abort".into())]), JsValue::UNDEFINED)).await;
+        let (name, message) = err(s.send("a".into(), obj(&[("op", op.into())]), JsValue::UNDEFINED)).await;
         assert_eq!(name, "WorkerCrashedError", "{placement}: {message}");
-        assert!(message.contains("trapped"), "{placement}: {message}");
+        assert!(message.contains(what), "{placement}: {message}");
         wait_for_restart(&b, "a", 1.0, placement).await;
         assert_eq!(
             get(&ok(s.send("a".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
@@ -489,6 +489,12 @@ async fn a_rust_service_that_traps_without_a_panic_restarts_in_a_fresh_instance(
         ok(s.stop("a".into())).await;
         JsFuture::from(b.terminate()).await.unwrap();
     }
+}
+
+#[wasm_bindgen_test]
+async fn a_rust_service_that_traps_without_a_panic_restarts_in_a_fresh_instance() {
+    // An abort traps as an allocation failure does: no panic hook runs.
+    a_fault_restarts_the_service_in_a_fresh_instance("abort", "trapped").await;
 }
 
 #[wasm_bindgen_test]
@@ -810,27 +816,7 @@ async fn a_busy_service_answers_health_checks_while_a_slow_message_runs() {
 // unusable (its Rust object still borrowed, its stack pointer wherever the overflow left it).
 #[wasm_bindgen_test]
 async fn a_rust_service_whose_stack_overflows_fails_and_restarts_in_a_fresh_instance() {
-    for placement in PLACEMENTS {
-        let b = bridge().await;
-        let s = b.services();
-        let options = obj(&[("placement", placement.into()), ("restart", "on-failure".into())]);
-        ok(s.register("o".into(), obj(&[("rust", "test-counter".into())]), options)).await;
-        ok(s.start("o".into())).await;
-        ok(s.send("o".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
-        let (name, message) = err(s.send("o".into(), obj(&[("op", "overflow".into())]), JsValue::UNDEFINED)).await;
-        assert_eq!(name, "WorkerCrashedError", "{placement}: {message}");
-        assert!(message.contains("RangeError"), "{placement}: {message}");
-        wait_for_restart(&b, "o", 1.0, placement).await;
-        assert_eq!(
-            get(&ok(s.send("o".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
-            Some(1.0),
-            "{placement}: a fresh context"
-        );
-        let starts = ok(s.send("o".into(), obj(&[("op", "starts".into())]), JsValue::UNDEFINED)).await;
-        assert_eq!(starts.as_f64(), Some(1.0), "{placement}: in a fresh instance");
-        ok(s.stop("o".into())).await;
-        JsFuture::from(b.terminate()).await.unwrap();
-    }
+    a_fault_restarts_the_service_in_a_fresh_instance("overflow", "RangeError").await;
 }
 
 // Issue "Hardening", 5: one option parser for calls and services; 0 means no limit everywhere.
