@@ -87,6 +87,17 @@ async fn until(b: &WorkerBridge, ms: i32, what: &str, pred: impl Fn(&[JsValue]) 
     }
 }
 
+/// Polls `status()` until the bridge runs on the main thread (at most 10 s); how long that took.
+async fn until_main_thread(b: &WorkerBridge) -> i32 {
+    let mut waited = 0;
+    while get(&b.status(), "mode").as_string().as_deref() != Some("main-thread") {
+        assert!(waited < 10_000, "no fallback: {:?}", js_sys::JSON::stringify(&b.status()));
+        delay(50).await;
+        waited += 50;
+    }
+    waited
+}
+
 fn all_idle(n: usize) -> impl Fn(&[JsValue]) -> bool {
     move |ws| ws.len() == n && ws.iter().all(|w| get(w, "state").as_string().as_deref() == Some("idle"))
 }
@@ -558,12 +569,7 @@ async fn workers_that_keep_failing_to_boot_back_off_then_fall_back_to_the_main_t
     assert_eq!(settle(crash).await.unwrap_err(), "WorkerCrashedError");
     // A call made during the outage waits, then runs once the pool hands over to the main thread.
     let waiting = echo(&b, b"patience", JsValue::UNDEFINED);
-    let mut waited = 0;
-    while get(&b.status(), "mode").as_string().as_deref() != Some("main-thread") {
-        assert!(waited < 10_000, "no fallback: {:?}", js_sys::JSON::stringify(&b.status()));
-        delay(50).await;
-        waited += 50;
-    }
+    let waited = until_main_thread(&b).await;
     WorkerBridge::break_worker_boots(0);
     // Three attempts with 250 ms and 500 ms of backoff between them: it did not spin.
     assert!(waited >= 700, "gave up after {waited} ms: backoff was skipped");
@@ -649,12 +655,7 @@ async fn a_call_on_a_leaving_worker_can_still_be_aborted_after_the_fallback() {
     let signal = obj(&[("signal", controller.signal().into())]);
     let (stuck, long) = worker_0_given_up_while_worker_1_leaves(&b, || sleep(&b, 8_000, signal)).await;
     assert_eq!(settle(stuck).await.unwrap_err(), "TimeoutError");
-    let mut waited = 0;
-    while get(&b.status(), "mode").as_string().as_deref() != Some("main-thread") {
-        assert!(waited < 10_000, "no fallback: {:?}", js_sys::JSON::stringify(&b.status()));
-        delay(50).await;
-        waited += 50;
-    }
+    until_main_thread(&b).await;
     WorkerBridge::break_worker_boots(0);
     // The long call still runs on the leaving worker: aborting it must reach that worker.
     controller.abort();
