@@ -79,6 +79,12 @@ export interface CreateOptions {
   /** How long an aborted call's worker gets to stop; default 250. */
   cancelGraceMs?: number;
   /**
+   * Calls one worker holds at once — one running, the rest waiting in its mailbox so it starts
+   * the next without a round trip (1 = no pipelining; 1–256); default 16. Calls with large
+   * inputs wait in the bridge's queue instead.
+   */
+  maxInFlightPerWorker?: number;
+  /**
    * Origins (`'https://cdn.example.com'`: scheme, host, optional port) besides the page's that
    * service handler modules may be imported from; any other module URL (another origin, `data:`,
    * `blob:`) is a `ValidationError` at `register`/`load`. Default none.

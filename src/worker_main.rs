@@ -1,6 +1,11 @@
 //! The Rust side of a pool worker. `worker/worker.js` instantiates the page's wasm module inside
 //! the worker and calls [`worker_main`], which answers `Ready` and then serves requests: decode
-//! the envelope, run the op over the transferred body, post the output back transferred.
+//! the batch, run each op over its transferred body, post the outputs back transferred.
+//!
+//! The page sends several requests ahead (pipelining): they wait in [`QUEUE`] and run one at a
+//! time, in order. Answers go back in batches: the answers of short calls that ran back to back
+//! share one message, and anything that may run long (a large input, a fetch, a decompression)
+//! first sends what is waiting, so no answer waits behind a long call.
 //!
 //! Cancellation and progress take one of two routes, chosen per request by what the page sent:
 //! shared memory (`Int32Array`s over `SharedArrayBuffer` beside the body: the worker reads the
@@ -12,19 +17,22 @@
 //! A malformed message is answered with a `Failed` (carrying the request id when one can be read);
 //! it never takes the worker down. A panic is reported as `Crashed` before the instance traps.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
-use js_sys::{Array, Int32Array, Reflect, Uint8Array};
+use js_sys::{Array, Int32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+use worker_bridge_core::pool::{is_short, pipeline_weight};
+use zeroize::Zeroizing;
 
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
 use crate::io::source::Input;
 use crate::ops::{Op, Progress};
-use crate::protocol::{self, Caps, Envelope, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError};
+use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, MAX_BATCH};
 use crate::runtime::cancel::LocalCancel;
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
 
@@ -33,11 +41,37 @@ const PROGRESS_EVERY_MS: f64 = 16.0;
 
 type Listener = Closure<dyn FnMut(MessageEvent)>;
 
+/// A request waiting for its turn.
+struct Job {
+    id: RequestId,
+    op: Op,
+    progress: bool,
+    output: OutputKind,
+    /// Its attachments (`a[i]` of its batch): body, shared blocks.
+    attached: JsValue,
+    flag: Rc<LocalCancel>,
+}
+
+impl Job {
+    /// Short enough that the answers waiting in the outbox may wait for it (the rule by which
+    /// the page sends calls ahead: `worker_bridge_core::pool::is_short`).
+    fn is_short(&self) -> bool {
+        let len = Reflect::get(&self.attached, &"body".into()).ok().and_then(Input::from_js).map(|i| i.len());
+        len.is_some_and(|n| is_short(pipeline_weight(self.op.cost_follows_input(), n)))
+    }
+}
+
 thread_local! {
     /// The worker's message listener, kept for the worker's whole life.
     static LISTENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
+    /// Requests sent ahead, in the order they run.
+    static QUEUE: RefCell<VecDeque<Job>> = const { RefCell::new(VecDeque::new()) };
     /// The request being run and its cancel flag (message mode).
     static CURRENT: RefCell<Option<(RequestId, Rc<LocalCancel>)>> = const { RefCell::new(None) };
+    /// A task is working through `QUEUE`.
+    static DRAINING: Cell<bool> = const { Cell::new(false) };
+    /// Answers not yet posted.
+    static OUTBOX: RefCell<Vec<(FromWorker, Option<JsValue>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Entry point of a pool worker, called by `worker/worker.js` once the module is instantiated.
@@ -50,36 +84,63 @@ pub fn worker_main(worker_id: u32) -> Result<(), JsValue> {
     std::panic::set_hook(Box::new(|info| {
         // The instance traps right after this hook; tell the page why, so the call fails fast.
         if let Ok(scope) = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>() {
-            post(&scope, &FromWorker::Crashed { message: format!("panic: {info}") }, None);
+            post(&scope, vec![(FromWorker::Crashed { message: format!("panic: {info}") }, None)]);
         }
     }));
     let listener = Closure::<dyn FnMut(MessageEvent)>::new({
         let scope = scope.clone();
-        move |ev: MessageEvent| serve(&scope, ev.data())
+        move |ev: MessageEvent| serve(&scope, &ev.data())
     });
     scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
 
     let shared_memory = Reflect::get(&scope, &"crossOriginIsolated".into()).map(|v| v.is_truthy()).unwrap_or(false);
     let caps = Caps { shared_memory, version: env!("CARGO_PKG_VERSION").to_owned() };
-    post(&scope, &FromWorker::Ready { worker: worker_id, caps }, None);
+    post(&scope, vec![(FromWorker::Ready { worker: worker_id, caps }, None)]);
     Ok(())
 }
 
-/// Handles one message from the page.
-fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
-    let msg = match protocol::decode::<ToWorker, _>(serde_wasm_bindgen::Deserializer::from(data.clone())) {
-        Ok(msg) => msg,
+/// Handles one message from the page: a batch, each entry on its own.
+fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
+    let text = Reflect::get(data, &"m".into()).ok().and_then(|m| m.as_string());
+    let entries = text
+        .map(Zeroizing::new)
+        .ok_or_else(|| Error::validation("not a worker-bridge message"))
+        .and_then(|text| protocol::decode_batch::<ToWorker>(&text));
+    let entries = match entries {
+        Ok(entries) => entries,
         Err(error) => {
-            let failed = FromWorker::Failed { id: readable_id(&data), error: WireError::from(&error) };
-            return post(scope, &failed, None);
+            return post(scope, vec![(FromWorker::Failed { id: None, error: WireError::from(&error) }, None)])
         }
     };
+    let attachments = Reflect::get(data, &"a".into()).ok().filter(JsValue::is_object);
+    let mut refused = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let attached = attachments.as_ref().and_then(|a| Reflect::get_u32(a, i as u32).ok()).unwrap_or_default();
+        match entry {
+            Ok(msg) => handle(scope, msg, attached),
+            Err(rejected) => {
+                refused.push((FromWorker::Failed { id: rejected.id, error: WireError::from(&rejected.error) }, None))
+            }
+        }
+    }
+    if !refused.is_empty() {
+        post(scope, refused);
+    }
+    if !DRAINING.get() && QUEUE.with(|q| !q.borrow().is_empty()) {
+        DRAINING.set(true);
+        let scope = scope.clone();
+        wasm_bindgen_futures::spawn_local(async move { drain(&scope).await });
+    }
+}
+
+/// One message of a batch.
+fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: JsValue) {
     match msg {
         ToWorker::Ping { seq } => {
             let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer();
             let memory = Reflect::get(&memory, &"byteLength".into()).ok().and_then(|n| n.as_f64()).unwrap_or(0.0);
-            post(scope, &FromWorker::Pong { seq, memory }, None)
+            post(scope, vec![(FromWorker::Pong { seq, memory }, None)]);
         }
         #[cfg(feature = "test-ops")]
         ToWorker::Stall { ms } => {
@@ -89,32 +150,62 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: JsValue) {
                 std::hint::spin_loop();
             }
         }
-        ToWorker::Cancel { id } => CURRENT.with(|c| {
-            if let Some((current, flag)) = &*c.borrow() {
-                if *current == id {
-                    flag.cancel();
-                }
+        ToWorker::Cancel { id } => {
+            // Not started yet: drop it. Running: stop it at its next step. Else it is done.
+            let queued = QUEUE.with(|q| {
+                let mut q = q.borrow_mut();
+                q.iter().position(|j| j.id == id).and_then(|i| q.remove(i))
+            });
+            if queued.is_some() {
+                let error = WireError::from(&crate::call::aborted());
+                return post(scope, vec![(FromWorker::Failed { id: Some(id), error }, None)]);
             }
-        }),
-        ToWorker::Request { id, op, progress, output } => {
-            if CURRENT.with(|c| c.borrow().is_some()) {
-                let error = Error::validation("the worker is already running a request");
-                return post(scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None);
-            }
-            let flag = Rc::new(LocalCancel::default());
-            CURRENT.with(|c| *c.borrow_mut() = Some((id, flag.clone())));
-            let scope = scope.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = run(&scope, id, &op, progress, output, &data, &flag).await;
-                CURRENT.with(|c| c.borrow_mut().take());
-                match result {
-                    Ok((body, http)) => post(&scope, &FromWorker::Response { id, http }, Some(&body)),
-                    Err(error) => {
-                        post(&scope, &FromWorker::Failed { id: Some(id), error: WireError::from(&error) }, None)
+            CURRENT.with(|c| {
+                if let Some((current, flag)) = &*c.borrow() {
+                    if *current == id {
+                        flag.cancel();
                     }
                 }
             });
         }
+        ToWorker::Request { id, op, progress, output } => {
+            let flag = Rc::new(LocalCancel::default());
+            QUEUE.with(|q| q.borrow_mut().push_back(Job { id, op, progress, output, attached, flag }));
+        }
+    }
+}
+
+/// Runs the queued requests one after the other, then sends what is left in the outbox.
+async fn drain(scope: &DedicatedWorkerGlobalScope) {
+    while let Some(job) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
+        if !job.is_short() {
+            flush(scope);
+        }
+        CURRENT.with(|c| *c.borrow_mut() = Some((job.id, job.flag.clone())));
+        let result = run(scope, &job).await;
+        CURRENT.with(|c| c.borrow_mut().take());
+        let answer = match result {
+            Ok((body, http)) => (FromWorker::Response { id: job.id, http }, Some(body)),
+            Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
+        };
+        let full = OUTBOX.with(|o| {
+            let mut o = o.borrow_mut();
+            o.push(answer);
+            o.len() >= MAX_BATCH
+        });
+        if full {
+            flush(scope);
+        }
+    }
+    flush(scope);
+    DRAINING.set(false);
+}
+
+/// Posts the answers waiting in the outbox, in one message.
+fn flush(scope: &DedicatedWorkerGlobalScope) {
+    let answers = OUTBOX.with(|o| std::mem::take(&mut *o.borrow_mut()));
+    if !answers.is_empty() {
+        post(scope, answers);
     }
 }
 
@@ -135,7 +226,7 @@ impl Progress for WorkerProgress<'_> {
                 if now - self.last_post >= PROGRESS_EVERY_MS {
                     self.last_post = now;
                     let msg = FromWorker::Progress { id: self.id, done: done as f64, total: total as f64 };
-                    post(self.scope, &msg, None);
+                    post(self.scope, vec![(msg, None)]);
                 }
             }
         }
@@ -147,56 +238,52 @@ fn attachment(data: &JsValue, key: &str) -> Option<Int32Array> {
 }
 
 /// Runs one request through the driver in the worker's pace.
-async fn run(
-    scope: &DedicatedWorkerGlobalScope,
-    id: RequestId,
-    op: &Op,
-    wants_progress: bool,
-    output: OutputKind,
-    data: &JsValue,
-    flag: &LocalCancel,
-) -> Result<(JsValue, Option<HttpMeta>), Error> {
-    let body = Reflect::get(data, &"body".into())
+async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(JsValue, Option<HttpMeta>), Error> {
+    let body = Reflect::get(&job.attached, &"body".into())
         .ok()
         .and_then(Input::from_js)
         .ok_or_else(|| Error::validation("the request has no Uint8Array or Blob body"))?;
     // Shared blocks count only when they really are shared; plain ones would be copies.
-    let cancel = attachment(data, "cancel").and_then(CancelBlock::from_words).filter(CancelBlock::is_shared);
+    let cancel = attachment(&job.attached, "cancel").and_then(CancelBlock::from_words).filter(CancelBlock::is_shared);
     let progress_block =
-        attachment(data, "progress").and_then(ProgressBlock::from_words).filter(ProgressBlock::is_shared);
+        attachment(&job.attached, "progress").and_then(ProgressBlock::from_words).filter(ProgressBlock::is_shared);
 
-    let mut progress = WorkerProgress { scope, id, block: progress_block, last_post: f64::NEG_INFINITY };
+    let mut progress = WorkerProgress { scope, id: job.id, block: progress_block, last_post: f64::NEG_INFINITY };
     let mut silent = crate::ops::NoProgress;
-    let sink: &mut dyn Progress = if wants_progress { &mut progress } else { &mut silent };
-    let mut pace = WorkerPace::new(flag, cancel.as_ref());
-    match driver::run(op, &body, output, &mut pace, sink).await? {
+    let sink: &mut dyn Progress = if job.progress { &mut progress } else { &mut silent };
+    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref());
+    match driver::run(&job.op, &body, job.output, &mut pace, sink).await? {
         Outcome::Body(body) => Ok((body, None)),
         Outcome::Http(meta, body) => Ok((body, Some(meta))),
     }
 }
 
-/// The id of a message that failed to decode, if it has a well-formed one.
-fn readable_id(data: &JsValue) -> Option<RequestId> {
-    let msg = Reflect::get(data, &"msg".into()).ok()?;
-    Reflect::get(&msg, &"id".into()).ok()?.as_string()?.parse().ok()
-}
-
-/// Posts `msg` with an optional `body`; a `Uint8Array`'s buffer is transferred, a `Blob` goes
-/// by reference.
-fn post(scope: &DedicatedWorkerGlobalScope, msg: &FromWorker, body: Option<&JsValue>) {
-    let wire = match serde::Serialize::serialize(&Envelope::new(msg), &serde_wasm_bindgen::Serializer::new()) {
-        Ok(wire) => wire,
+/// Posts `answers` in one message: the envelopes as one JSON text, each body (a `Uint8Array`,
+/// transferred, or a `Blob`, by reference) at its index of `a`.
+fn post(scope: &DedicatedWorkerGlobalScope, answers: Vec<(FromWorker, Option<JsValue>)>) {
+    let (msgs, bodies): (Vec<FromWorker>, Vec<Option<JsValue>>) = answers.into_iter().unzip();
+    let text = match protocol::encode_batch(&msgs) {
+        Ok(text) => text,
         Err(e) => {
             web_sys::console::error_1(&format!("worker-bridge: cannot encode a reply: {e}").into());
             return;
         }
     };
+    let wire = Object::new();
+    let _ = Reflect::set(&wire, &"m".into(), &JsValue::from_str(&text));
     let transfer = Array::new();
-    if let Some(body) = body {
-        let _ = Reflect::set(&wire, &"body".into(), body);
-        if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
-            transfer.push(&bytes.buffer());
+    if bodies.iter().any(Option::is_some) {
+        let all = Array::new_with_length(bodies.len() as u32);
+        for (i, body) in bodies.iter().enumerate() {
+            let Some(body) = body else { continue };
+            let one = Object::new();
+            let _ = Reflect::set(&one, &"body".into(), body);
+            if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
+                transfer.push(&bytes.buffer());
+            }
+            all.set(i as u32, one.into());
         }
+        let _ = Reflect::set(&wire, &"a".into(), &all);
     }
     if let Err(e) = scope.post_message_with_transfer(&wire, &transfer) {
         web_sys::console::error_2(&"worker-bridge: cannot post a reply".into(), &e);

@@ -28,7 +28,7 @@ fn every_message_round_trips_with_readable_tags() {
         json!({ "v": PROTOCOL_VERSION, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" }, "progress": true, "output": "blob" } })
     );
     // `progress` may be left out.
-    let wire = json!({ "v": 1, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" } } });
+    let wire = json!({ "v": 2, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" } } });
     assert_eq!(
         protocol::decode::<ToWorker, _>(wire).unwrap(),
         ToWorker::Request { id, op: Op::Sha256, progress: false, output: OutputKind::Bytes }
@@ -64,10 +64,10 @@ fn every_message_round_trips_with_readable_tags() {
 #[test]
 fn messages_worker_js_builds_by_hand_decode() {
     // worker/worker.js builds these by hand; keep the two in step.
-    let wire = json!({ "v": 1, "msg": { "type": "boot_failed", "message": "TypeError: x" } });
+    let wire = json!({ "v": 2, "msg": { "type": "boot_failed", "message": "TypeError: x" } });
     let msg: FromWorker = protocol::decode(wire).unwrap();
     assert_eq!(msg, FromWorker::BootFailed { message: "TypeError: x".into() });
-    let wire = json!({ "v": 1, "msg": { "type": "crashed", "message": "RuntimeError: unreachable" } });
+    let wire = json!({ "v": 2, "msg": { "type": "crashed", "message": "RuntimeError: unreachable" } });
     let msg: FromWorker = protocol::decode(wire).unwrap();
     assert_eq!(msg, FromWorker::Crashed { message: "RuntimeError: unreachable".into() });
 }
@@ -88,32 +88,32 @@ fn malformed_messages_are_validation_errors() {
         json!([]),
         json!({}),
         json!({ "msg": { "type": "ping", "seq": 1 } }),
-        json!({ "v": 1 }),
-        json!({ "v": "1", "msg": { "type": "ping", "seq": 1 } }),
-        json!({ "v": 1, "msg": { "type": "pong", "seq": 1 } }),
-        json!({ "v": 1, "msg": { "type": "PING", "seq": 1 } }),
-        json!({ "v": 1, "msg": { "seq": 1 } }),
-        json!({ "v": 1, "msg": { "type": "ping", "seq": -1 } }),
-        json!({ "v": 1, "msg": { "type": "ping", "seq": 1, "extra": true } }),
-        json!({ "v": 1, "msg": { "type": "request", "id": id, "op": { "kind": "md5" } } }),
-        json!({ "v": 1, "msg": { "type": "request", "id": id } }),
-        json!({ "v": 1, "msg": { "type": "request", "id": "42", "op": { "kind": "sha256" } } }),
-        json!({ "v": 1, "msg": { "type": "request", "id": id.replace('-', ""), "op": { "kind": "sha256" } } }),
-        json!({ "v": 1, "msg": { "type": "request", "id": 5, "op": { "kind": "sha256" } } }),
-        json!({ "v": 1, "msg": { "type": "cancel" } }),
-        json!({ "v": 1, "msg": { "type": "cancel", "id": "x" } }),
+        json!({ "v": 2 }),
+        json!({ "v": "2", "msg": { "type": "ping", "seq": 1 } }),
+        json!({ "v": 2, "msg": { "type": "pong", "seq": 1 } }),
+        json!({ "v": 2, "msg": { "type": "PING", "seq": 1 } }),
+        json!({ "v": 2, "msg": { "seq": 1 } }),
+        json!({ "v": 2, "msg": { "type": "ping", "seq": -1 } }),
+        json!({ "v": 2, "msg": { "type": "ping", "seq": 1, "extra": true } }),
+        json!({ "v": 2, "msg": { "type": "request", "id": id, "op": { "kind": "md5" } } }),
+        json!({ "v": 2, "msg": { "type": "request", "id": id } }),
+        json!({ "v": 2, "msg": { "type": "request", "id": "42", "op": { "kind": "sha256" } } }),
+        json!({ "v": 2, "msg": { "type": "request", "id": id.replace('-', ""), "op": { "kind": "sha256" } } }),
+        json!({ "v": 2, "msg": { "type": "request", "id": 5, "op": { "kind": "sha256" } } }),
+        json!({ "v": 2, "msg": { "type": "cancel" } }),
+        json!({ "v": 2, "msg": { "type": "cancel", "id": "x" } }),
     ];
     for wire in cases {
         rejects::<ToWorker>(wire);
     }
-    rejects::<FromWorker>(json!({ "v": 1, "msg": { "type": "ready", "worker": 1 } }));
-    rejects::<FromWorker>(json!({ "v": 1, "msg": { "type": "failed", "id": null, "error": { "name": "X" } } }));
+    rejects::<FromWorker>(json!({ "v": 2, "msg": { "type": "ready", "worker": 1 } }));
+    rejects::<FromWorker>(json!({ "v": 2, "msg": { "type": "failed", "id": null, "error": { "name": "X" } } }));
 }
 
 #[test]
 fn another_protocol_version_is_named_in_the_error() {
-    let err = rejects::<ToWorker>(json!({ "v": 2, "msg": { "type": "ping", "seq": 1 } }));
-    assert!(err.message().contains("version 2"), "{err}");
+    let err = rejects::<ToWorker>(json!({ "v": 1, "msg": { "type": "ping", "seq": 1 } }));
+    assert!(err.message().contains("version 1"), "{err}");
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn service_messages_match_what_service_host_js_builds() {
         ),
     ];
     for (msg, expected) in cases {
-        let decoded: FromService = protocol::decode(json!({ "v": 1, "msg": msg })).unwrap();
+        let decoded: FromService = protocol::decode(json!({ "v": 2, "msg": msg })).unwrap();
         assert_eq!(decoded, expected);
     }
     for msg in [
@@ -178,5 +178,5 @@ fn service_messages_match_what_service_host_js_builds() {
     ] {
         round_trip(msg);
     }
-    rejects::<FromService>(json!({ "v": 1, "msg": { "type": "reply" } }));
+    rejects::<FromService>(json!({ "v": 2, "msg": { "type": "reply" } }));
 }

@@ -83,15 +83,17 @@ fn with_commas(n: u64) -> String {
 }
 
 /// The doc comment right above `key?:` in `export interface name` of `js/index.d.ts`.
-fn option_doc<'a>(dts: &'a str, interface: &str, key: &str) -> &'a str {
+fn option_doc(dts: &str, interface: &str, key: &str) -> String {
     let body = between(dts, "js/index.d.ts", &format!("export interface {interface} "), "\n}");
     let lines: Vec<&str> = body.lines().collect();
     let at = lines
         .iter()
         .position(|l| l.trim_start().starts_with(&format!("{key}?:")))
         .unwrap_or_else(|| panic!("js/index.d.ts: {interface} has no {key}"));
-    assert!(at > 0, "js/index.d.ts: {interface}.{key} has no doc comment");
-    lines[at - 1]
+    assert!(at > 0 && lines[at - 1].trim_end().ends_with("*/"), "js/index.d.ts: {interface}.{key} has no doc comment");
+    // The whole comment: from its `/**` down to the line above the key.
+    let start = (0..at).rev().find(|&i| lines[i].contains("/**")).expect("a doc comment opens with /**");
+    lines[start..at].join(" ")
 }
 
 #[test]
@@ -104,6 +106,7 @@ fn option_defaults_in_index_d_ts_are_the_core_defaults() {
         ("CreateOptions", "retries", with_commas(d::RETRIES.into())),
         ("CreateOptions", "healthIntervalMs", with_commas(d::HEALTH_INTERVAL_MS.into())),
         ("CreateOptions", "cancelGraceMs", with_commas(d::CANCEL_GRACE_MS.into())),
+        ("CreateOptions", "maxInFlightPerWorker", with_commas(d::MAX_IN_FLIGHT_PER_WORKER.into())),
         ("EncryptFileOptions", "chunkSize", with_commas(d::STREAM_CHUNK_SIZE.into())),
         ("CompressOptions", "level", with_commas(d::COMPRESSION_LEVEL.into())),
         ("DecompressOptions", "maxOutputBytes", format!("{} MiB", d::MAX_OUTPUT_BYTES >> 20)),
@@ -142,6 +145,7 @@ fn create_options_table_in_the_readme_quotes_the_core_defaults() {
         ("retries", d::RETRIES.into()),
         ("healthIntervalMs", d::HEALTH_INTERVAL_MS.into()),
         ("cancelGraceMs", d::CANCEL_GRACE_MS.into()),
+        ("maxInFlightPerWorker", d::MAX_IN_FLIGHT_PER_WORKER.into()),
     ] {
         assert_eq!(cell(key)[2], value.to_string(), "README.md: the default of {key}");
     }

@@ -1,11 +1,11 @@
 // The wire protocol, for the messages the worker scripts build by hand: the `{ v, msg }` envelope
-// and the variants of `FromWorker` (src/protocol/messages.rs) and `FromService`
+// (pool messages travel in a `batch` of them, as JSON text) and the variants of `FromWorker` (src/protocol/messages.rs) and `FromService`
 // (src/protocol/service.rs) that JavaScript sends. Every other message is built by Rust.
 // tests/fixtures/protocol/ holds what both sides agree the wire looks like; the Rust tests
 // (tests/protocol_fixtures.rs) and tests/node/protocol.test.mjs check each side against them.
 
 /** `PROTOCOL_VERSION` in src/protocol/mod.rs: every envelope carries it. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /**
  * @typedef {{ name: string, message: string, stack?: string }} WireError
@@ -24,7 +24,17 @@ export function envelope(msg, payload) {
   return payload === undefined ? { v: PROTOCOL_VERSION, msg } : { v: PROTOCOL_VERSION, msg, payload };
 }
 
-/** Worker → page, from worker/worker.js. */
+/**
+ * A pool message as it travels (`protocol::decode_batch` in Rust): the JSON text of an array of
+ * envelopes, in `m`. Pool messages carry no `payload`.
+ * @param {...{ type: string }} msgs
+ * @returns {{ m: string }}
+ */
+export function batch(...msgs) {
+  return { m: JSON.stringify(msgs.map((msg) => envelope(msg))) };
+}
+
+/** Worker → page, from worker/worker.js (sent with `batch`). */
 export const fromWorker = {
   /**
    * The bootstrap could not load the wasm module.

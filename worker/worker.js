@@ -8,7 +8,7 @@
 // This file is also imported (and does nothing) on the main thread, because wasm-bindgen copies
 // a snippet into `pkg/snippets/` only when some binding names it.
 
-import { envelope, fromWorker } from './protocol.js';
+import { batch, fromWorker } from './protocol.js';
 import { hostService, RustInstance } from './service-host.js';
 
 /** True inside a dedicated worker; used to keep this module inert on the main thread. */
@@ -40,7 +40,7 @@ async function boot(event) {
     glue.__workerBridgeWorkerMain(workerId);
   } catch (/** @type {any} */ e) {
     const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
-    postMessage(envelope(fromWorker.bootFailed(message)));
+    postMessage(batch(fromWorker.bootFailed(message)));
   }
 }
 
@@ -53,6 +53,6 @@ if (isWorkerBridgeWorker() && self.name.startsWith('worker-bridge-rust-service:'
   addEventListener('unhandledrejection', (event) => {
     const e = event.reason;
     const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
-    postMessage(envelope(fromWorker.crashed(message)));
+    postMessage(batch(fromWorker.crashed(message)));
   });
 }

@@ -24,6 +24,7 @@ struct CreateOptions {
     retries: Option<u32>,
     health_interval_ms: Option<f64>,
     cancel_grace_ms: Option<f64>,
+    max_in_flight_per_worker: Option<u32>,
     service_origins: Vec<String>,
 }
 
@@ -36,6 +37,7 @@ const KEYS: &[&str] = &[
     "retries",
     "healthIntervalMs",
     "cancelGraceMs",
+    "maxInFlightPerWorker",
     "serviceOrigins",
 ];
 
@@ -78,6 +80,13 @@ impl Settings {
         if retries > defaults::MAX_RETRIES {
             return Err(Error::validation(format!("retries must be at most {}", defaults::MAX_RETRIES)));
         }
+        let max_in_flight = options.max_in_flight_per_worker.unwrap_or(defaults::MAX_IN_FLIGHT_PER_WORKER);
+        if !(1..=defaults::MAX_IN_FLIGHT_LIMIT).contains(&max_in_flight) {
+            return Err(Error::validation(format!(
+                "maxInFlightPerWorker must be 1..={}, got {max_in_flight}",
+                defaults::MAX_IN_FLIGHT_LIMIT
+            )));
+        }
         let ms = |value: Option<f64>, default: u32, what: &str| value.map_or(Ok(default), |ms| milliseconds(ms, what));
         Ok(Settings {
             pool: PoolConfig {
@@ -86,6 +95,7 @@ impl Settings {
                 max_queue,
                 health_interval_ms: ms(options.health_interval_ms, defaults::HEALTH_INTERVAL_MS, "healthIntervalMs")?,
                 cancel_grace_ms: ms(options.cancel_grace_ms, defaults::CANCEL_GRACE_MS, "cancelGraceMs")?,
+                max_in_flight,
             },
             fallback: options.fallback,
             timeout_ms: ms(options.timeout_ms, defaults::TIMEOUT_MS, "timeoutMs")?,

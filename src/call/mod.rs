@@ -19,7 +19,7 @@ use crate::scheduler::Priority;
 use crate::shared::CancelBlock;
 use crate::status::CounterSnapshot;
 use progress::SharedSink;
-use worker_bridge_core::pool::may_retry;
+use worker_bridge_core::pool::{may_retry, pipeline_weight};
 
 /// What to run and how.
 #[derive(Debug)]
@@ -75,6 +75,11 @@ impl Pending {
             Input::Bytes(b) => !self.task.transferred && u64::from(b.length()) <= RETRY_COPY_LIMIT,
         };
         may_retry(input_survives, self.attempts, self.task.retries, self.task.op.is_idempotent())
+    }
+
+    /// What the call weighs for pipelining (`worker_bridge_core::pool::pipeline_weight`).
+    pub(crate) fn weight(&self) -> u64 {
+        pipeline_weight(self.task.op.cost_follows_input(), self.task.input.len())
     }
 
     /// Sends the result (counting it) and drops the call's listeners.

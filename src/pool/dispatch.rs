@@ -1,35 +1,51 @@
-//! Dispatch: queued calls go to idle workers, one call per worker, in the order the strategy
-//! picks; a call's `timeoutMs` starts when it reaches its worker. The worker's answer settles the
-//! caller and frees the slot (or lets a retiring slot leave).
+//! Dispatch: queued calls go to workers in the order the strategy picks, several per worker
+//! (pipelining: `worker_bridge_core::pool::may_pipeline` says how many), so a worker starts its
+//! next call without waiting for a round trip. Everything for one worker that is sent in one
+//! task turn travels in one message: [`Inner::send`] fills the slot's outbox and a microtask
+//! posts it ([`Inner::flush`]).
+//!
+//! A worker runs its calls in the order it got them, so the first in flight is the running one:
+//! its `timeoutMs` starts when it becomes first (its worker starts it then), not when it was
+//! sent. The worker's answer settles the caller and frees the place (a retiring slot leaves
+//! when its last call is answered).
+
+use std::collections::VecDeque;
 
 use wasm_bindgen::JsValue;
 
-use worker_bridge_core::pool::SlotState;
+use worker_bridge_core::pool::{may_pipeline, SlotState};
 
 use super::announce::log_later;
 use super::slot::Running;
-use super::worker_handle::Attachments;
+use super::worker_handle::{Attachments, Outgoing};
 use super::Inner;
+use crate::call::Pending;
 use crate::error::Error;
-use crate::protocol::{RequestId, ToWorker};
+use crate::protocol::{RequestId, ToWorker, MAX_BATCH};
 use crate::runtime::timer::Timer;
 use crate::scheduler::SlotLoad;
 
 impl Inner {
-    /// Starts queued calls on idle workers, per the strategy.
+    /// Sends queued calls to workers with room, per the strategy.
     pub(super) fn pump(&mut self) {
         if self.terminated {
             return;
         }
         let mut wake_ticker = false;
-        while !self.queue.is_empty() {
+        while let Some(next) = self.queue.peek().map(Pending::weight) {
+            let max_in_flight = self.cfg.max_in_flight;
             let loads: Vec<SlotLoad> = self
                 .slots
                 .iter()
-                .map(|s| SlotLoad {
-                    available: s.state == SlotState::Idle && !s.retiring,
-                    in_flight: u32::from(s.running.is_some()),
-                    done: u64::from(s.tasks_done),
+                .map(|s| {
+                    let held = s.in_flight.iter().fold(0u64, |sum, r| sum.saturating_add(r.weight));
+                    SlotLoad {
+                        available: matches!(s.state, SlotState::Idle | SlotState::Busy)
+                            && !s.retiring
+                            && may_pipeline(s.in_flight.len() as u32, held, next, max_in_flight),
+                        in_flight: s.in_flight.len() as u32,
+                        done: u64::from(s.tasks_done),
+                    }
                 })
                 .collect();
             let Some(index) = self.picker.pick(&loads) else { break };
@@ -37,12 +53,10 @@ impl Inner {
             if pending.reply.is_canceled() {
                 continue;
             }
-            let slot = &mut self.slots[index];
-            let handle = slot.handle.as_ref().expect("invariant: an idle slot has a worker");
+            let shared = self.slots[index].shared_memory;
             let sink = pending.progress.as_ref();
-            let shared = slot.shared_memory;
             let attachments = Attachments {
-                body: Some(pending.task.input.as_js()),
+                body: Some(pending.task.input.as_js().clone()),
                 // Keep the input for a retry: send a copy instead of moving it.
                 transfer_body: !pending.retryable(),
                 progress: sink
@@ -56,24 +70,15 @@ impl Inner {
                 progress: sink.is_some(),
                 output: pending.task.output,
             };
-            if let Err(e) = handle.post(&request, attachments) {
-                pending.settle(Err(e), &self.counters);
-                continue;
-            }
             wake_ticker |= sink.is_some_and(|s| s.borrow().has_callback());
-            let timeout = pending.task.timeout_ms.map(|ms| {
-                let me = self.me.clone();
-                let worker_id = slot.worker_id;
-                Timer::new(ms, move || {
-                    if let Some(inner) = me.upgrade() {
-                        let mut inner = inner.borrow_mut();
-                        inner.on_timeout(worker_id, id, ms);
-                        inner.pump();
-                    }
-                })
-            });
+            let weight = pending.weight();
+            let slot = &mut self.slots[index];
             slot.set_state(SlotState::Busy, &self.events, None);
-            slot.running = Some(Running { id, pending: Some(pending), _timeout: timeout, grace: None });
+            slot.in_flight.push_back(Running { id, pending: Some(pending), weight, timeout: None, grace: None });
+            self.send(index, request, attachments);
+            if self.slots[index].in_flight.len() == 1 {
+                self.arm_first(index);
+            }
         }
         if wake_ticker {
             if let Some(ticker) = &self.ticker {
@@ -82,20 +87,102 @@ impl Inner {
         }
     }
 
-    /// The worker answered call `id`: settle it (unless it was answered early) and free the slot.
+    /// Queues `msg` for slot `index`'s worker; it is posted with everything else sent in this
+    /// task turn.
+    pub(super) fn send(&mut self, index: usize, msg: ToWorker, attachments: Attachments) {
+        self.slots[index].outbox.push(Outgoing { msg, attachments });
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            let me = self.me.clone();
+            // A microtask: after the caller's synchronous code, before the page does anything else.
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(inner) = me.upgrade() {
+                    let mut inner = inner.borrow_mut();
+                    inner.flush();
+                    inner.pump();
+                }
+            });
+        }
+    }
+
+    /// Posts every slot's outbox, one message per worker (split every `MAX_BATCH`). A batch the
+    /// browser refuses (a value it cannot clone) is posted again one message at a time, so only
+    /// the refused message's call fails.
+    pub(super) fn flush(&mut self) {
+        self.flush_scheduled = false;
+        let mut refused = Vec::new();
+        for slot in &mut self.slots {
+            let outbox = std::mem::take(&mut slot.outbox);
+            let Some(handle) = &slot.handle else { continue };
+            for batch in outbox.chunks(MAX_BATCH) {
+                if handle.post(batch).is_ok() {
+                    continue;
+                }
+                for one in batch {
+                    if let (Err(e), ToWorker::Request { id, .. }) = (handle.post(std::slice::from_ref(one)), &one.msg) {
+                        refused.push((slot.worker_id, *id, e));
+                    }
+                }
+            }
+        }
+        for (worker_id, id, error) in refused {
+            if let Some(index) = self.slot_of(worker_id) {
+                self.finish(index, id, Err(error));
+            }
+        }
+    }
+
+    /// Arms the first in flight of slot `index` — the call its worker runs now: its time limit,
+    /// and the grace period of a call cancelled while it was still waiting in the worker.
+    pub(super) fn arm_first(&mut self, index: usize) {
+        let me = self.me.clone();
+        let grace_ms = self.cfg.cancel_grace_ms;
+        let slot = &mut self.slots[index];
+        let worker_id = slot.worker_id;
+        let Some(first) = slot.in_flight.front_mut() else { return };
+        let id = first.id;
+        match &first.pending {
+            Some(pending) if first.timeout.is_none() => {
+                first.timeout = pending.task.timeout_ms.map(|ms| {
+                    Timer::new(ms, move || {
+                        if let Some(inner) = me.upgrade() {
+                            let mut inner = inner.borrow_mut();
+                            inner.on_timeout(worker_id, id, ms);
+                            inner.pump();
+                        }
+                    })
+                });
+            }
+            None if first.grace.is_none() => first.grace = Some(Inner::grace_timer(me, worker_id, id, grace_ms)),
+            _ => {}
+        }
+    }
+
+    /// The worker answered call `id`: settle it (unless it was answered early) and free its place.
     pub(super) fn finish(&mut self, index: usize, id: RequestId, result: Result<JsValue, Error>) {
         let slot = &mut self.slots[index];
-        let Some(running) = slot.running.take_if(|r| r.id == id) else {
+        let Some(position) = slot.in_flight.iter().position(|r| r.id == id) else {
             log_later(false, format!("worker-bridge: dropped an answer for unknown request {id}"));
             return;
         };
+        let running = slot.in_flight.remove(position).expect("invariant: found above");
         slot.tasks_done += 1;
-        slot.set_state(SlotState::Idle, &self.events, None);
+        if slot.in_flight.is_empty() {
+            slot.set_state(SlotState::Idle, &self.events, None);
+        }
         if let Some(pending) = running.pending {
             pending.settle(result, &self.counters);
         }
-        if slot.retiring {
+        if position == 0 {
+            self.arm_first(index);
+        }
+        if self.slots[index].retiring && self.slots[index].in_flight.is_empty() {
             self.remove_slot(index);
         }
+    }
+
+    /// Takes every call in flight on slot `index` (its worker is gone), in the order they were sent.
+    pub(super) fn take_in_flight(&mut self, index: usize) -> VecDeque<Running> {
+        std::mem::take(&mut self.slots[index].in_flight)
     }
 }

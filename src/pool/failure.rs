@@ -1,6 +1,6 @@
 //! Every way a worker fails, and what the pool does about it — in one place, so that each path
 //! settles the caller and leaves the slot in a known state:
-//! - `on_crash`: the worker died or broke protocol; its call is retried or failed, the
+//! - `on_crash`: the worker died or broke protocol; its calls are retried or failed, the
 //!   worker respawned (with back-off while it cannot boot, then given up);
 //! - `replace`: the worker is alive but useless (a call timed out, a cancel was ignored,
 //!   a ping went unanswered); its caller was already answered;
@@ -12,9 +12,12 @@ use worker_bridge_core::pool::{
     boot_retry, health_check, no_live_slot, BootRetry, HealthCheck, SlotState, MAX_BOOT_FAILURES,
 };
 
+use std::cell::RefCell;
+use std::rc::Weak;
+
 use super::announce::log_later;
 use super::slot::Slot;
-use super::worker_handle::Attachments;
+use super::worker_handle::{Attachments, Outgoing};
 use super::Inner;
 use crate::call::{aborted, timed_out, Pending};
 use crate::error::{Error, ErrorKind};
@@ -22,25 +25,14 @@ use crate::protocol::{RequestId, ToWorker};
 use crate::runtime::timer::Timer;
 
 impl Inner {
-    /// The worker in slot `index` died or misbehaved: retry or fail its call, and replace it.
+    /// The worker in slot `index` died or misbehaved: retry or fail its calls, and replace it.
     pub(super) fn on_crash(&mut self, index: usize, message: String) {
         let slot = &mut self.slots[index];
         let booting = slot.state == SlotState::Starting;
         slot.set_state(SlotState::Crashed, &self.events, Some(&message));
         slot.note_error(&message);
         slot.stop();
-        if let Some(pending) = slot.running.take().and_then(|r| r.pending) {
-            if pending.retryable() {
-                let mut pending = pending;
-                pending.attempts += 1;
-                self.counters.retried();
-                let (id, priority) = (pending.id, pending.task.priority);
-                self.queue.unpop(id, pending, priority);
-            } else {
-                let error = Error::new(ErrorKind::WorkerCrashed, format!("the worker crashed: {message}"));
-                pending.settle(Err(error), &self.counters);
-            }
-        }
+        self.retry_or_fail_in_flight(index, &format!("the worker crashed: {message}"));
         let slot = &mut self.slots[index];
         if slot.retiring {
             return self.remove_slot(index);
@@ -79,13 +71,33 @@ impl Inner {
         self.respawn(index);
     }
 
-    /// Replaces the worker of slot `index` (it hung, timed out or ignored a cancel).
+    /// Every call in flight on slot `index`, whose worker is gone: each one is run again if its
+    /// options allow (`Pending::retryable`), else it fails with `WorkerCrashedError` — the
+    /// running one and those that waited behind it alike. Calls already answered are dropped.
+    fn retry_or_fail_in_flight(&mut self, index: usize, why: &str) {
+        // Put back last-sent first, so the queue keeps their order.
+        for running in self.take_in_flight(index).into_iter().rev() {
+            let Some(mut pending) = running.pending else { continue };
+            if pending.retryable() {
+                pending.attempts += 1;
+                self.counters.retried();
+                let (id, priority) = (pending.id, pending.task.priority);
+                self.queue.unpop(id, pending, priority);
+            } else {
+                pending.settle(Err(Error::new(ErrorKind::WorkerCrashed, why)), &self.counters);
+            }
+        }
+    }
+
+    /// Replaces the worker of slot `index` (it hung, timed out or ignored a cancel); the calls
+    /// that were waiting behind the culprit are retried or fail by their own options.
     pub(super) fn replace(&mut self, index: usize, reason: &str) {
         let slot = &mut self.slots[index];
         slot.set_state(SlotState::Crashed, &self.events, Some(reason));
         slot.note_error(reason);
-        slot.running = None;
-        if slot.retiring {
+        slot.stop();
+        self.retry_or_fail_in_flight(index, &format!("its worker was replaced: {reason}"));
+        if self.slots[index].retiring {
             return self.remove_slot(index);
         }
         self.respawn(index);
@@ -123,49 +135,53 @@ impl Inner {
         }
     }
 
-    /// Rejects call `id` with `AbortError`; a running call's worker is asked to stop, and
-    /// replaced if it has not within the grace period.
+    /// Rejects call `id` with `AbortError`. A queued call is dropped; one in flight is told to
+    /// stop (its shared flag raised, a `Cancel` sent) — the worker drops it if it has not
+    /// started it, and is replaced if it runs it past the grace period. Its siblings in the same
+    /// worker are untouched.
     pub(super) fn cancel(&mut self, id: RequestId) {
         if let Some(pending) = self.queue.remove(id) {
             return pending.settle(Err(aborted()), &self.counters);
         }
-        let Some(index) = self.slots.iter().position(|s| s.running.as_ref().is_some_and(|r| r.id == id)) else {
+        let found =
+            self.slots.iter().enumerate().find_map(|(i, s)| Some((i, s.in_flight.iter().position(|r| r.id == id)?)));
+        let Some((index, position)) = found else {
             return; // already settled
         };
-        let grace_ms = self.cfg.cancel_grace_ms;
-        let me = self.me.clone();
-        let slot = &mut self.slots[index];
-        let worker_id = slot.worker_id;
-        let running = slot.running.as_mut().expect("invariant: found above");
+        let running = &mut self.slots[index].in_flight[position];
         if let Some(pending) = running.pending.take() {
             if let Some(block) = pending.cancel.as_ref().filter(|_| pending.owns_cancel) {
                 block.cancel();
             }
             pending.settle(Err(aborted()), &self.counters);
         }
-        if running.grace.is_none() {
-            running.grace = Some(Timer::new(grace_ms, move || {
-                if let Some(inner) = me.upgrade() {
-                    let mut inner = inner.borrow_mut();
-                    let found = inner
-                        .slot_of(worker_id)
-                        .filter(|&i| inner.slots[i].running.as_ref().is_some_and(|r| r.id == id));
-                    if let Some(index) = found {
-                        inner.replace(index, &format!("did not stop within {grace_ms} ms of a cancel"));
-                        inner.pump();
-                    }
+        running.timeout = None;
+        if position == 0 {
+            self.arm_first(index);
+        }
+        self.send(index, ToWorker::Cancel { id }, Attachments::default());
+    }
+
+    /// The timer that replaces worker `worker_id` if call `id` is still its running call after
+    /// `grace_ms`.
+    pub(super) fn grace_timer(me: Weak<RefCell<Inner>>, worker_id: u32, id: RequestId, grace_ms: u32) -> Timer {
+        Timer::new(grace_ms, move || {
+            if let Some(inner) = me.upgrade() {
+                let mut inner = inner.borrow_mut();
+                let found =
+                    inner.slot_of(worker_id).filter(|&i| inner.slots[i].in_flight.front().is_some_and(|r| r.id == id));
+                if let Some(index) = found {
+                    inner.replace(index, &format!("did not stop within {grace_ms} ms of a cancel"));
+                    inner.pump();
                 }
-            }));
-        }
-        if let Some(handle) = &slot.handle {
-            let _ = handle.post(&ToWorker::Cancel { id }, Attachments::default());
-        }
+            }
+        })
     }
 
     /// Call `id` on worker `worker_id` ran past its `timeoutMs`: reject it and replace the worker.
     pub(super) fn on_timeout(&mut self, worker_id: u32, id: RequestId, ms: u32) {
         let Some(index) = self.slot_of(worker_id) else { return };
-        let Some(running) = self.slots[index].running.as_mut().filter(|r| r.id == id) else { return };
+        let Some(running) = self.slots[index].in_flight.front_mut().filter(|r| r.id == id) else { return };
         if let Some(pending) = running.pending.take() {
             pending.settle(Err(timed_out(ms)), &self.counters);
         }
@@ -185,7 +201,11 @@ impl Inner {
                 HealthCheck::Ping => {
                     self.ping_seq = self.ping_seq.wrapping_add(1);
                     if let Some(handle) = &slot.handle {
-                        if handle.post(&ToWorker::Ping { seq: self.ping_seq }, Attachments::default()).is_ok() {
+                        let ping = Outgoing {
+                            msg: ToWorker::Ping { seq: self.ping_seq },
+                            attachments: Attachments::default(),
+                        };
+                        if handle.post(std::slice::from_ref(&ping)).is_ok() {
                             slot.ping_outstanding = true;
                         }
                     }

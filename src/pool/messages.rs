@@ -38,11 +38,38 @@ impl Inner {
         this.pump();
     }
 
+    /// A batch from worker `index`: each entry in order, with its attachments (`a[i]`).
     fn on_message(&mut self, index: usize, data: &JsValue) {
-        let msg = match protocol::decode::<FromWorker, _>(serde_wasm_bindgen::Deserializer::from(data.clone())) {
-            Ok(msg) => msg,
+        let batch = Reflect::get(data, &"m".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .ok_or_else(|| Error::validation("not a worker-bridge message"))
+            .and_then(|text| protocol::decode_batch::<FromWorker>(&text));
+        let entries = match batch {
+            Ok(entries) => entries,
             Err(e) => return self.on_crash(index, format!("the worker broke protocol: {}", e.message())),
         };
+        let attachments = Reflect::get(data, &"a".into()).ok().filter(|a| a.is_object());
+        let worker_id = self.slots[index].worker_id;
+        for (i, entry) in entries.into_iter().enumerate() {
+            // An earlier entry may have replaced the worker: the rest are the old worker's.
+            if self.slots.get(index).is_none_or(|s| s.worker_id != worker_id || s.handle.is_none()) {
+                return;
+            }
+            let msg = match entry {
+                Ok(msg) => msg,
+                Err(rejected) => {
+                    let why = format!("the worker broke protocol: {}", rejected.error.message());
+                    return self.on_crash(index, why);
+                }
+            };
+            let attached =
+                attachments.as_ref().and_then(|a| Reflect::get_u32(a, i as u32).ok()).filter(|a| a.is_object());
+            self.on_one(index, msg, attached.as_ref());
+        }
+    }
+
+    fn on_one(&mut self, index: usize, msg: FromWorker, attached: Option<&JsValue>) {
         let slot = &mut self.slots[index];
         match msg {
             FromWorker::Ready { caps, .. } if slot.state == SlotState::Starting => {
@@ -63,8 +90,8 @@ impl Inner {
                 }
             }
             FromWorker::Response { id, http } => {
-                let body = Reflect::get(data, &"body".into())
-                    .ok()
+                let body = attached
+                    .and_then(|a| Reflect::get(a, &"body".into()).ok())
                     .filter(|b| b.is_instance_of::<Uint8Array>() || b.is_instance_of::<web_sys::Blob>())
                     .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "a response arrived without its body"));
                 let result = match http {

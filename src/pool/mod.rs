@@ -1,13 +1,16 @@
 //! The pool: owns the workers, feeds them queued calls, routes their answers to the callers.
 //!
-//! Each slot runs one call at a time (a worker is synchronous while it works), so calls wait in
-//! the [`Queue`] where priority and deadlines can act, not in a worker's mailbox. A worker is
-//! spawned with the page's compiled `WebAssembly.Module` and counts only once it sends `Ready`.
+//! A worker runs one call at a time, but holds a few more in its mailbox (pipelining) so it
+//! starts the next one without waiting for a round trip; large calls, and anything beyond
+//! `maxInFlightPerWorker`, wait in the [`Queue`] where priority and deadlines act and any worker
+//! that frees up can take them. Messages to one worker sent in one task turn travel together. A
+//! worker is spawned with the page's compiled `WebAssembly.Module` and counts only once it
+//! sends `Ready`.
 //!
 //! The pool apart from one worker's lifecycle, as workerpool splits `Pool` from `WorkerHandler`:
 //! - this file: the [`Pool`] handle the executor holds, and the state it shares;
 //! - `slot`: one worker in its place — spawn, boot timer, stop, what the pool's decisions see;
-//! - `dispatch`: queued calls onto idle workers, and answers back to their callers;
+//! - `dispatch`: queued calls onto workers with room, batched messages, answers back to callers;
 //! - `messages`: what a worker says (`FromWorker`), routed to its slot;
 //! - `progress`: running calls' progress, flushed to `onProgress` once per frame;
 //! - `failure`: crashes, timeouts, cancels, health pings — every way a worker is replaced;
@@ -17,11 +20,11 @@
 //!
 //! Failure handling (`failure`):
 //! - a crash (`error`, `messageerror`, a `Crashed` report of a panic, a protocol violation) fails
-//!   or retries the running call and replaces the worker;
+//!   or retries every call in flight on the worker (per their options) and replaces the worker;
 //! - a call past its `timeoutMs` rejects with `TimeoutError` and its worker (maybe stuck in a
-//!   loop) is replaced;
-//! - an aborted call rejects with `AbortError` at once; its worker is asked to stop and is
-//!   replaced if it has not within the grace period;
+//!   loop) is replaced; the calls waiting behind it are retried or fail by their options;
+//! - an aborted call rejects with `AbortError` at once; its worker is asked to stop it (or drop
+//!   it, if it has not started it) and is replaced if it runs it past the grace period;
 //! - an idle worker that does not answer a ping within one health interval is replaced;
 //! - a worker that keeps failing to boot is retried with backoff, then given up; when no slot is
 //!   live any more the pool hands its queue to its owner (`on_given_up`), which decides whether
@@ -86,6 +89,8 @@ pub(crate) struct PoolConfig {
     pub(crate) health_interval_ms: u32,
     /// How long an aborted call's worker gets to stop before it is replaced.
     pub(crate) cancel_grace_ms: u32,
+    /// Calls one worker holds at once (see `worker_bridge_core::pool::may_pipeline`).
+    pub(crate) max_in_flight: u32,
 }
 
 /// A handle to the pool's shared state.
@@ -107,6 +112,8 @@ struct Inner {
     next_worker_id: u32,
     ping_seq: u32,
     terminated: bool,
+    /// A microtask will post the slots' outboxes.
+    flush_scheduled: bool,
     cross_origin_isolated: bool,
     /// Where `worker_state_changed` goes.
     events: Rc<EventHub>,
@@ -142,6 +149,7 @@ impl Pool {
                 next_worker_id: 1,
                 ping_seq: 0,
                 terminated: false,
+                flush_scheduled: false,
                 cross_origin_isolated: crate::shared::shared_memory_available(),
                 events,
                 on_given_up,
@@ -206,14 +214,14 @@ impl Pool {
         Ok(())
     }
 
-    /// Rejects call `id` with `AbortError` now; a queued call is dropped, a running one is asked
-    /// to stop and its worker replaced if it has not within the grace period.
+    /// Rejects call `id` with `AbortError` now; a queued call is dropped, one in flight is asked
+    /// to stop and its worker replaced if it runs it past the grace period.
     pub(crate) fn cancel(&self, id: RequestId) {
         self.inner.borrow_mut().cancel(id);
     }
 
     /// Grows or shrinks the pool to `size` workers; queued calls stay queued. Busy workers leave
-    /// when their call finishes.
+    /// when their calls in flight finish.
     pub(crate) fn resize(&self, size: usize) -> Result<(), Error> {
         let mut inner = self.inner.borrow_mut();
         if inner.terminated {
@@ -231,7 +239,7 @@ impl Pool {
             .map(|s| WorkerStatus {
                 id: s.worker_id,
                 state: s.state.as_str(),
-                busy: s.running.is_some(),
+                busy: !s.in_flight.is_empty(),
                 tasks_done: s.tasks_done,
                 errors: s.errors,
                 restarts: s.restarts,
@@ -266,7 +274,7 @@ impl Pool {
             if let Some(boot) = slot.boot.take() {
                 let _ = boot.send(Err(terminated()));
             }
-            rejected.extend(slot.running.take().and_then(|r| r.pending));
+            rejected.extend(std::mem::take(&mut slot.in_flight).into_iter().filter_map(|r| r.pending));
             slot.set_state(SlotState::Terminated, &events, None);
         }
         drop(inner);

@@ -17,7 +17,7 @@ impl Inner {
     /// there and its caller is still waiting.
     pub(super) fn on_progress(&mut self, index: usize, id: RequestId, done: f64, total: f64) {
         let slot = &self.slots[index];
-        let pending = slot.running.as_ref().filter(|r| r.id == id).and_then(|r| r.pending.as_ref());
+        let pending = slot.in_flight.iter().find(|r| r.id == id).and_then(|r| r.pending.as_ref());
         if let Some((sink, part)) = pending.and_then(|p| Some((p.progress.clone()?, p.progress_part))) {
             sink.borrow().block(part).write(reported_progress(done), reported_progress(total));
         }
@@ -32,7 +32,8 @@ pub(super) fn flush_progress(inner: &Weak<RefCell<Inner>>) -> bool {
         inner
             .slots
             .iter()
-            .filter_map(|s| s.running.as_ref()?.pending.as_ref()?.progress.clone())
+            .flat_map(|s| s.in_flight.iter())
+            .filter_map(|r| r.pending.as_ref()?.progress.clone())
             .filter(|sink| sink.borrow().has_callback())
             .collect()
     };

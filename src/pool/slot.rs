@@ -2,6 +2,7 @@
 //! worker in it is spawned, booted, stopped and replaced — the pool's `WorkerHandler`. A fresh
 //! worker gets a fresh id, so the listeners and timers of the one it replaced find no slot.
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
@@ -9,7 +10,7 @@ use futures_channel::oneshot;
 use worker_bridge_core::pool::{SlotState, SlotView};
 
 use super::announce::worker_state_changed;
-use super::worker_handle::{WorkerEvent, WorkerHandle};
+use super::worker_handle::{Outgoing, WorkerEvent, WorkerHandle};
 use super::Inner;
 use crate::call::Pending;
 use crate::error::Error;
@@ -20,13 +21,18 @@ use crate::runtime::timer::{defer_drop, Timer};
 /// How long a worker may take from spawn to `Ready` (it fetches nothing: it gets the module).
 const BOOT_TIMEOUT_MS: u32 = 15_000;
 
-/// The call a slot is running. `pending` is `None` once the caller was answered early (abort,
-/// timeout) and the worker's own answer is awaited only to free the slot.
+/// A call sent to a slot's worker: the first of a slot's `in_flight` runs, the others wait in
+/// the worker's mailbox, in order. `pending` is `None` once the caller was answered early
+/// (abort, timeout) and the worker's own answer is awaited only to free its place.
 #[derive(Debug)]
 pub(super) struct Running {
     pub(super) id: RequestId,
     pub(super) pending: Option<Pending>,
-    pub(super) _timeout: Option<Timer>,
+    /// What it weighs for pipelining (`Pending::weight`).
+    pub(super) weight: u64,
+    /// Its `timeoutMs`, armed when it becomes the first in flight (its worker starts it then).
+    pub(super) timeout: Option<Timer>,
+    /// Armed when it was cancelled while running: the worker is replaced if it does not stop.
     pub(super) grace: Option<Timer>,
 }
 
@@ -35,7 +41,10 @@ pub(super) struct Slot {
     pub(super) worker_id: u32,
     pub(super) handle: Option<WorkerHandle>,
     pub(super) state: SlotState,
-    pub(super) running: Option<Running>,
+    /// The calls sent to its worker, in the order it runs them.
+    pub(super) in_flight: VecDeque<Running>,
+    /// Messages for its worker, posted together at the end of the task turn (`dispatch::flush`).
+    pub(super) outbox: Vec<Outgoing>,
     pub(super) shared_memory: bool,
     pub(super) tasks_done: u32,
     pub(super) errors: u32,
@@ -49,7 +58,7 @@ pub(super) struct Slot {
     pub(super) ping_outstanding: bool,
     /// The worker's wasm memory size at its last pong.
     pub(super) memory_bytes: f64,
-    /// Removed (by `resize`) as soon as its running call finishes.
+    /// Removed (by `resize`) as soon as its calls in flight finish.
     pub(super) retiring: bool,
 }
 
@@ -66,7 +75,8 @@ impl Slot {
             worker_id: 0,
             handle: None,
             state: SlotState::Starting,
-            running: None,
+            in_flight: VecDeque::new(),
+            outbox: Vec::new(),
             shared_memory: false,
             tasks_done: 0,
             errors: 0,
@@ -85,7 +95,7 @@ impl Slot {
 
     /// The slot as the pool's decisions see it.
     pub(super) fn view(&self) -> SlotView {
-        SlotView { state: self.state, busy: self.running.is_some(), retiring: self.retiring }
+        SlotView { state: self.state, busy: !self.in_flight.is_empty(), retiring: self.retiring }
     }
 
     pub(super) fn note_error(&mut self, message: &str) {
@@ -99,6 +109,7 @@ impl Slot {
             handle.terminate();
             defer_drop(handle);
         }
+        self.outbox.clear();
         self.boot_timer = None;
         self.respawn_timer = None;
         self.ping_outstanding = false;

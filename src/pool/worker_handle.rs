@@ -2,14 +2,15 @@
 //! posting envelopes with their transfer lists, and the event listeners, which this handle owns
 //! and removes when it is dropped (no `forget()`).
 
-use js_sys::{Array, Reflect, Uint8Array};
-use serde::Serialize;
+use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, Event, MessageEvent, Worker};
 
 use crate::error::{Error, ErrorKind};
-use crate::protocol::{Envelope, ToWorker};
+use zeroize::Zeroize;
+
+use crate::protocol::{encode_batch, ToWorker};
 use crate::runtime::glue::glue_url;
 use crate::runtime::js_error::describe;
 use crate::shared::{CancelBlock, ProgressBlock};
@@ -70,15 +71,28 @@ pub(crate) enum WorkerEvent {
     MessageError,
 }
 
-/// What travels beside an envelope: the input bytes and, when memory is shared, the call's
+/// What travels beside a message: the input bytes and, when memory is shared, the call's
 /// progress and cancel blocks.
 #[derive(Debug, Default)]
-pub(crate) struct Attachments<'a> {
+pub(crate) struct Attachments {
     /// A `Uint8Array` or a `Blob`.
-    pub(crate) body: Option<&'a JsValue>,
+    pub(crate) body: Option<JsValue>,
     pub(crate) transfer_body: bool,
     pub(crate) progress: Option<ProgressBlock>,
     pub(crate) cancel: Option<CancelBlock>,
+}
+
+impl Attachments {
+    fn is_empty(&self) -> bool {
+        self.body.is_none() && self.progress.is_none() && self.cancel.is_none()
+    }
+}
+
+/// One message waiting to be posted, with what travels beside it.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) msg: ToWorker,
+    pub(crate) attachments: Attachments,
 }
 
 /// A running worker and the listeners that route its events to the pool.
@@ -124,28 +138,45 @@ impl WorkerHandle {
         Ok(WorkerHandle { worker, on_message, on_error, on_message_error })
     }
 
-    /// Posts `msg` with its attachments. The body is moved (its buffer in the transfer list)
-    /// unless `transfer_body` is false, when the browser copies it.
+    /// Posts `batch` in one message: the envelopes as one JSON text (`protocol::encode_batch`),
+    /// each one's attachments at the same index of `a`. A body is moved (its buffer in the
+    /// transfer list) unless its `transfer_body` is false, when the browser copies it.
     ///
     /// # Errors
     /// `ValidationError` when the browser cannot clone or transfer the message.
-    pub(crate) fn post(&self, msg: &ToWorker, attachments: Attachments<'_>) -> Result<(), Error> {
-        let wire = to_js(&Envelope::new(msg))?;
+    pub(crate) fn post(&self, batch: &[Outgoing]) -> Result<(), Error> {
+        let msgs: Vec<&ToWorker> = batch.iter().map(|o| &o.msg).collect();
+        let mut text = encode_batch(&msgs)?;
+        let wire = Object::new();
+        set(&wire, "m", &JsValue::from_str(&text));
+        // The text may hold a key: wipe our copy (the page's own lives in its JS heap).
+        text.zeroize();
         let transfer = Array::new();
-        if let Some(body) = attachments.body {
-            set(&wire, "body", body);
-            let buffer = body.dyn_ref::<Uint8Array>().map(Uint8Array::buffer);
-            if let Some(buffer) =
-                buffer.filter(|b| attachments.transfer_body && b.is_instance_of::<js_sys::ArrayBuffer>())
-            {
-                transfer.push(&buffer);
+        if batch.iter().any(|o| !o.attachments.is_empty()) {
+            let all = Array::new_with_length(batch.len() as u32);
+            for (i, Outgoing { attachments, .. }) in batch.iter().enumerate() {
+                if attachments.is_empty() {
+                    continue;
+                }
+                let one = Object::new();
+                if let Some(body) = &attachments.body {
+                    set(&one, "body", body);
+                    let buffer = body.dyn_ref::<Uint8Array>().map(Uint8Array::buffer);
+                    if let Some(buffer) =
+                        buffer.filter(|b| attachments.transfer_body && b.is_instance_of::<js_sys::ArrayBuffer>())
+                    {
+                        transfer.push(&buffer);
+                    }
+                }
+                if let Some(progress) = &attachments.progress {
+                    set(&one, "progress", progress.words());
+                }
+                if let Some(cancel) = &attachments.cancel {
+                    set(&one, "cancel", cancel.words());
+                }
+                all.set(i as u32, one.into());
             }
-        }
-        if let Some(progress) = &attachments.progress {
-            set(&wire, "progress", progress.words());
-        }
-        if let Some(cancel) = &attachments.cancel {
-            set(&wire, "cancel", cancel.words());
+            set(&wire, "a", &all);
         }
         self.worker
             .post_message_with_transfer(&wire, &transfer)
@@ -172,13 +203,6 @@ impl Drop for WorkerHandle {
         self.worker.set_onmessageerror(None);
         let _ = (&self.on_message, &self.on_error, &self.on_message_error);
     }
-}
-
-/// Serialises a protocol value to a plain JS object.
-pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, Error> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::new())
-        .map_err(|e| Error::validation(format!("cannot encode a message: {e}")))
 }
 
 /// Sets `obj[key] = value` on a plain object we just built (cannot fail on one).

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 
-import { PROTOCOL_VERSION, envelope, fromService, fromWorker } from '../../worker/protocol.js';
+import { PROTOCOL_VERSION, batch, envelope, fromService, fromWorker } from '../../worker/protocol.js';
 
 const dir = new URL('../fixtures/protocol/', import.meta.url);
 
@@ -64,4 +64,12 @@ test('a payload travels beside the message, and only when there is one', () => {
   assert.ok(!('payload' in envelope(msg)));
   assert.ok(!('payload' in envelope(msg, undefined)));
   assert.deepEqual(envelope(msg, null), { v: PROTOCOL_VERSION, msg, payload: null });
+});
+
+test('pool messages travel as the JSON text of an array of envelopes', async () => {
+  const [bootFailed] = (await fixtures('from_worker.json')).filter((item) => item.msg.type === 'boot_failed');
+  const crashed = fromWorker.crashed('RuntimeError: unreachable');
+  const wire = batch(fromWorker.bootFailed(bootFailed.msg.message), crashed);
+  assert.deepEqual(Object.keys(wire), ['m']);
+  assert.deepEqual(JSON.parse(wire.m), [bootFailed, envelope(crashed)]);
 });

@@ -13,6 +13,17 @@ pub const HEALTH_INTERVAL_MS: u32 = 5_000;
 /// `WorkerBridge.create({ cancelGraceMs })`: how long an aborted call's worker gets to stop
 /// before it is replaced.
 pub const CANCEL_GRACE_MS: u32 = 250;
+/// `WorkerBridge.create({ maxInFlightPerWorker })`: calls one worker holds at once — one
+/// running, the rest waiting in its mailbox so it starts the next without a round trip.
+/// Chosen by `npm run bench:ipc`; calls with large inputs are held back anyway (see
+/// [`PIPELINE_BYTES`]).
+pub const MAX_IN_FLIGHT_PER_WORKER: u32 = 16;
+/// Largest most in flight a caller may ask for.
+pub const MAX_IN_FLIGHT_LIMIT: u32 = 256;
+/// Input bytes one worker may hold with more than one call in flight: only short calls are
+/// sent ahead, so none waits in a worker behind a long one, where no other worker could take it
+/// and priorities no longer apply.
+pub const PIPELINE_BYTES: u64 = 256 * 1024;
 /// `WorkerBridge.create({ maxQueue })`: calls waiting for a worker.
 pub const MAX_QUEUE: usize = 10_000;
 /// Largest pool a bridge will spawn (`poolSize`, `resize`): beyond this, workers cost memory

@@ -73,6 +73,33 @@ pub fn no_live_slot(slots: impl IntoIterator<Item = SlotView>) -> bool {
     slots.into_iter().all(|s| s.retiring || matches!(s.state, SlotState::GivenUp | SlotState::Terminated))
 }
 
+/// What a call weighs for pipelining: its input's length when its cost follows its input
+/// (`Op::cost_follows_input`), else `u64::MAX` — a fetch, a decompression or anything else of
+/// unknown length is never sent ahead, and nothing is sent ahead behind it.
+pub fn pipeline_weight(cost_follows_input: bool, input_len: u64) -> u64 {
+    if cost_follows_input {
+        input_len
+    } else {
+        u64::MAX
+    }
+}
+
+/// Whether a call is short: its answer may wait for the next call's and travel with it.
+pub fn is_short(weight: u64) -> bool {
+    weight <= crate::defaults::PIPELINE_BYTES
+}
+
+/// Whether a worker with `in_flight` calls (the first running, the others waiting in its
+/// mailbox) that weigh `held` in all (see [`pipeline_weight`]) should be sent one more, weighing
+/// `next`. An idle worker takes anything; a busy one takes at most `max_in_flight` in all, and
+/// only while everything it holds stays under
+/// [`PIPELINE_BYTES`](crate::defaults::PIPELINE_BYTES) — a long call is not queued behind
+/// another in a worker, nor a short one behind a long one: they wait in the pool's queue, where
+/// any worker that frees up can take them and priorities still order them.
+pub fn may_pipeline(in_flight: u32, held: u64, next: u64, max_in_flight: u32) -> bool {
+    in_flight == 0 || (in_flight < max_in_flight && is_short(held.saturating_add(next)))
+}
+
 /// A slot as [`retire_order`] sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotView {
@@ -154,6 +181,21 @@ pub fn reported_progress(value: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipelining_fills_a_worker_with_small_calls_only() {
+        let kib = 1024;
+        let unknown = pipeline_weight(false, 16);
+        assert!(may_pipeline(0, 0, unknown, 1), "an idle worker takes any call");
+        assert!(may_pipeline(1, 16, 16, 16));
+        assert!(!may_pipeline(16, 16, 16, 16), "at most max_in_flight");
+        assert!(!may_pipeline(1, 16, 16, 1), "a depth of 1 turns pipelining off");
+        assert!(may_pipeline(3, 200 * kib, 56 * kib, 16));
+        assert!(!may_pipeline(3, 200 * kib, 57 * kib, 16), "what it holds stays under PIPELINE_BYTES");
+        assert!(!may_pipeline(1, 16, unknown, 16), "a call of unknown cost is not sent ahead");
+        assert!(!may_pipeline(1, unknown, 16, 16), "nor anything behind one");
+        assert!(is_short(pipeline_weight(true, 256 * kib)) && !is_short(pipeline_weight(true, 256 * kib + 1)));
+    }
 
     fn view(state: SlotState, busy: bool) -> SlotView {
         SlotView { state, busy, retiring: false }

@@ -123,6 +123,11 @@ impl<T> Queue<T> {
         self.entries.insert(key, (id, item));
     }
 
+    /// The call [`pop`](Self::pop) would return next, left in place.
+    pub fn peek(&self) -> Option<&T> {
+        self.entries.values().next().map(|(_, item)| item)
+    }
+
     /// Removes a waiting call (its caller gave up).
     pub fn remove(&mut self, id: RequestId) -> Option<T> {
         let key = self.keys.remove(&id)?;

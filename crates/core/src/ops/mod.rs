@@ -174,6 +174,18 @@ impl Op {
         Ok(Job::stream(stream))
     }
 
+    /// Whether the op's work is bounded by its input's length, so that a small input means a
+    /// short call: false for a fetch (the network decides), a decompression (a small input may
+    /// expand a thousandfold) and the test ops that wait, spin or fail.
+    pub fn cost_follows_input(&self) -> bool {
+        match self {
+            Op::Fetch(_) | Op::Decompress { .. } => false,
+            #[cfg(feature = "test-ops")]
+            Op::Sleep { .. } | Op::Spin { .. } | Op::Panic { .. } | Op::Progress { .. } => false,
+            _ => true,
+        }
+    }
+
     /// Whether running the op twice on the same input is harmless, so a call whose worker crashed
     /// may be retried.
     pub fn is_idempotent(&self) -> bool {

@@ -1,17 +1,21 @@
 //! The messages between the page and a worker.
 //!
 //! Every message is an [`Envelope`] `{ v, msg }`: a protocol version and one typed message,
-//! tagged with a readable string (`{ v: 1, msg: { type: "request", id, op: { kind: "sha256" } } }`).
+//! tagged with a readable string (`{ v: 2, msg: { type: "request", id, op: { kind: "sha256" } } }`).
+//! Between the page and a pool worker, envelopes travel in batches of JSON text
+//! ([`encode_batch`], [`decode_batch`]); a service's envelopes travel as objects.
 //! Bulk bytes never go through serde: they travel beside the envelope as a transferable `body`
 //! (see `pool::worker_handle`), so a 64 MiB buffer is moved, not encoded.
 //!
 //! Decoding is strict and total: unknown tags, unknown fields, a wrong version or a malformed id
 //! give a [`ErrorKind::Validation`](crate::ErrorKind::Validation) error, never a panic.
 
+mod batch;
 mod id;
 mod messages;
 mod service;
 
+pub use batch::{decode_batch, encode_batch, Rejected, MAX_BATCH};
 pub use id::RequestId;
 pub use messages::{Caps, Envelope, FromWorker, HttpMeta, OutputKind, ToWorker, WireError};
 pub use service::{FromService, ToService};
@@ -21,7 +25,8 @@ use serde::{Deserialize, Deserializer};
 use crate::error::Error;
 
 /// The version every envelope carries; a peer speaking another version is rejected.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: pool messages travel as JSON text, in batches (see `batch`).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Decodes one envelope from any serde deserializer (JSON natively, a `JsValue` at the edge) and
 /// checks its version.
