@@ -679,3 +679,98 @@ async fn a_retried_call_of_a_leaving_worker_settles_when_no_worker_is_left() {
     assert_eq!(settle(dying).await.unwrap_err(), "WorkerCrashedError");
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+/// Each call's name, pushed to `order` when it settles (either way).
+fn tracked(
+    order: &Rc<RefCell<Vec<String>>>,
+    name: String,
+    p: Promise,
+    keep: &mut Vec<Closure<dyn FnMut(JsValue)>>,
+) -> Promise {
+    let (ok, err) = (order.clone(), order.clone());
+    let n = name.clone();
+    let on_ok = Closure::<dyn FnMut(JsValue)>::new(move |_| ok.borrow_mut().push(n.clone()));
+    let on_err = Closure::<dyn FnMut(JsValue)>::new(move |_| err.borrow_mut().push(format!("{name}!")));
+    let p = p.then2(&on_ok, &on_err);
+    keep.extend([on_ok, on_err]);
+    p
+}
+
+#[wasm_bindgen_test]
+async fn pipelined_calls_keep_their_order_and_priority_still_decides_what_is_sent_next() {
+    let b = bridge(&[("poolSize", 1.into()), ("maxInFlightPerWorker", 4.into())]).await;
+    let order: Rc<RefCell<Vec<String>>> = Rc::default();
+    let mut keep = Vec::new();
+    // One task turn: the first four go to the worker at once (one message); the rest wait in
+    // the queue, where the high-priority call goes first.
+    let mut calls: Vec<Promise> = (0..12)
+        .map(|i| tracked(&order, format!("n{i}"), echo(&b, &[i as u8; 8], JsValue::UNDEFINED), &mut keep))
+        .collect();
+    calls.push(tracked(&order, "high".into(), echo(&b, b"h", obj(&[("priority", "high".into())])), &mut keep));
+    JsFuture::from(Promise::all(&calls.into_iter().collect::<Array>())).await.unwrap();
+    let expected: Vec<String> = ["n0", "n1", "n2", "n3", "high"]
+        .into_iter()
+        .map(String::from)
+        .chain((4..12).map(|i| format!("n{i}")))
+        .collect();
+    assert_eq!(*order.borrow(), expected);
+    assert_eq!(num(&workers(&b)[0], "restarts"), 0.0);
+    assert_eq!(num(&counters(&b), "completed"), 13.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn aborting_one_of_several_calls_in_flight_spares_its_siblings_and_the_worker() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let worker = ids(&b);
+    let controller = AbortController::new().unwrap();
+    let signal = obj(&[("signal", controller.signal().into())]);
+    let before: Vec<Promise> = (0..5u8).map(|i| echo(&b, &[i; 4], JsValue::UNDEFINED)).collect();
+    let doomed = echo(&b, b"doomed", signal);
+    let after: Vec<Promise> = (5..10u8).map(|i| echo(&b, &[i; 4], JsValue::UNDEFINED)).collect();
+    // Still in this task turn: the call is in flight (in the message about to be posted).
+    controller.abort();
+    assert_eq!(settle(doomed).await.unwrap_err(), "AbortError");
+    for (i, p) in before.into_iter().chain(after).enumerate() {
+        assert_eq!(Uint8Array::new(&settle(p).await.unwrap()).to_vec(), vec![i as u8; 4]);
+    }
+    until(&b, 5_000, "an idle worker", all_idle(1)).await;
+    assert_eq!(ids(&b), worker, "the worker was not replaced");
+    assert_eq!(num(&workers(&b)[0], "restarts"), 0.0);
+    let c = counters(&b);
+    assert_eq!((num(&c, "completed"), num(&c, "cancelled")), (10.0, 1.0));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_crash_with_calls_in_flight_settles_each_by_its_own_options() {
+    let b = bridge(&[("poolSize", 1.into()), ("retries", 1.into())]).await;
+    let panic = op("panic", &[("after_ms", 50.into()), ("short", true.into())]);
+    let crash = b.test_op(panic, Uint8Array::new_with_length(0).into(), obj(&[("retries", 0.into())]));
+    // Sent ahead behind the call that will crash: one may run again, one may not.
+    let retried = echo(&b, b"again", JsValue::UNDEFINED);
+    let moved = Uint8Array::from(&b"moved"[..]);
+    let not_retried = b.test_op(op("echo", &[]), moved.into(), obj(&[("transfer", true.into())]));
+    assert_eq!(get(&b.status(), "queued").as_f64(), Some(0.0), "every call was sent ahead");
+    assert_eq!(settle(crash).await.unwrap_err(), "WorkerCrashedError");
+    assert_eq!(settle(not_retried).await.unwrap_err(), "WorkerCrashedError");
+    assert_eq!(Uint8Array::new(&settle(retried).await.unwrap()).to_vec(), b"again");
+    let c = counters(&b);
+    assert_eq!((num(&c, "retried"), num(&c, "failed"), num(&c, "completed")), (1.0, 2.0, 1.0));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_timeout_of_the_running_call_retries_the_calls_waiting_behind_it() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let spin = op("spin", &[("ms", 5_000.into()), ("short", true.into())]);
+    let stuck = b.test_op(spin, Uint8Array::new_with_length(0).into(), obj(&[("timeoutMs", 200.into())]));
+    let waiting: Vec<Promise> = (0..3u8).map(|i| echo(&b, &[i; 3], JsValue::UNDEFINED)).collect();
+    assert_eq!(get(&b.status(), "queued").as_f64(), Some(0.0), "every call was sent ahead");
+    assert_eq!(settle(stuck).await.unwrap_err(), "TimeoutError");
+    for (i, p) in waiting.into_iter().enumerate() {
+        assert_eq!(Uint8Array::new(&settle(p).await.unwrap()).to_vec(), vec![i as u8; 3]);
+    }
+    assert_eq!(num(&counters(&b), "retried"), 3.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}

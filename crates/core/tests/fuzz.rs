@@ -402,8 +402,13 @@ fn to_worker_seeds() -> Vec<ToWorker> {
         Op::Decompress { format: Format::Gzip, max_output: 1 << 30 },
     ];
     #[cfg(feature = "test-ops")]
-    let test_only =
-        [Op::Echo, Op::Sleep { ms: 5 }, Op::Spin { ms: 1 }, Op::Panic { after_ms: 0 }, Op::Progress { steps: 3 }];
+    let test_only = [
+        Op::Echo,
+        Op::Sleep { ms: 5 },
+        Op::Spin { ms: 1, short: false },
+        Op::Panic { after_ms: 0, short: true },
+        Op::Progress { steps: 3 },
+    ];
     #[cfg(not(feature = "test-ops"))]
     let test_only = [];
     let mut msgs: Vec<ToWorker> = production

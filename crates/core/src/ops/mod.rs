@@ -113,6 +113,10 @@ pub enum Op {
     Spin {
         /// How long.
         ms: u32,
+        /// Weigh as a short call, so the pool sends calls ahead behind it (tests of a worker
+        /// that hangs with calls in flight).
+        #[serde(default, skip_serializing_if = "is_false")]
+        short: bool,
     },
     /// Test builds only: panics (a wasm trap that kills the worker's instance), after waiting
     /// `after_ms` (a worker that dies in the middle of a call).
@@ -121,6 +125,10 @@ pub enum Op {
         /// How long to wait first (default 0).
         #[serde(default, skip_serializing_if = "is_zero")]
         after_ms: u32,
+        /// Weigh as a short call, so the pool sends calls ahead behind it (tests of a worker
+        /// that dies with calls in flight).
+        #[serde(default, skip_serializing_if = "is_false")]
+        short: bool,
     },
     /// Test builds only: reports progress `steps` times, about 5 ms apart.
     #[cfg(feature = "test-ops")]
@@ -133,6 +141,11 @@ pub enum Op {
 #[cfg(feature = "test-ops")]
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+#[cfg(feature = "test-ops")]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Longest `sleep`/`spin` a message may ask for, and most `progress` steps: bounds on what a
@@ -181,7 +194,9 @@ impl Op {
         match self {
             Op::Fetch(_) | Op::Decompress { .. } => false,
             #[cfg(feature = "test-ops")]
-            Op::Sleep { .. } | Op::Spin { .. } | Op::Panic { .. } | Op::Progress { .. } => false,
+            Op::Spin { short, .. } | Op::Panic { short, .. } => *short,
+            #[cfg(feature = "test-ops")]
+            Op::Sleep { .. } | Op::Progress { .. } => false,
             _ => true,
         }
     }

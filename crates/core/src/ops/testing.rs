@@ -19,8 +19,8 @@ pub(super) fn start(op: &Op) -> Result<Job, Error> {
     let job = match *op {
         Op::Echo => return Ok(Job::stream(Box::<Echo>::default())),
         Op::Sleep { ms } => TestJob::Sleep { ms: bounded("sleep ms", ms)?, start: None, then_panic: false },
-        Op::Spin { ms } => TestJob::Spin { ms: bounded("spin ms", ms)? },
-        Op::Panic { after_ms } => {
+        Op::Spin { ms, .. } => TestJob::Spin { ms: bounded("spin ms", ms)? },
+        Op::Panic { after_ms, .. } => {
             TestJob::Sleep { ms: bounded("panic after_ms", after_ms)?, start: None, then_panic: true }
         }
         Op::Progress { steps } => TestJob::Progress { steps: bounded("progress steps", steps)? as u64, done: 0 },
@@ -146,6 +146,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "as asked")]
     fn panic_panics() {
-        let _ = run(Op::Panic { after_ms: 0 }, b"", &mut Recorder::default());
+        let _ = run(Op::Panic { after_ms: 0, short: false }, b"", &mut Recorder::default());
     }
 }
