@@ -28,17 +28,17 @@ export default [
   },
   // Worker scripts: they run in workers and, imported by the wasm glue, on the page.
   {
-    files: ['worker/**/*.js', 'benches/*/raw-worker.js', 'benches/*/comlink-worker.js'],
+    files: ['worker/**/*.js', 'benches/*/raw-worker.js', 'benches/*/comlink-worker.js', 'benches/*/workerpool-worker.js'],
     languageOptions: { globals: { ...globals.browser, ...globals.worker } },
   },
   // Node: build and test scripts, benchmark drivers, configs. The end-to-end tests and the
-  // benchmark harness also pass functions to `page.evaluate`, which run in the page.
+  // benchmark harness and profiler also pass functions to `page.evaluate`, which run in the page.
   {
     files: ['**/*.mjs', 'scripts/**', '*.config.js'],
     languageOptions: { globals: globals.node },
   },
   {
-    files: ['tests/e2e/**', 'benches/harness.mjs'],
+    files: ['tests/e2e/**', 'benches/harness.mjs', 'benches/profile-ipc.mjs'],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
   // The `{ v, msg }` envelope is built in one place: worker/protocol.js.

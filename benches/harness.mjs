@@ -9,23 +9,31 @@ import { launch, open } from '../tests/e2e/browser.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** Builds target/bench-pkg: the release package plus the `test-ops` feature (echo, …). */
-export function buildBenchPackage() {
-  console.log('building target/bench-pkg (release, --features test-ops) ...');
+/**
+ * Runs a build tool in the repo root with the tools' PATH: binaryen's wasm-opt from node_modules
+ * first, as Debian's (binaryen 108) silently breaks release builds of current wasm-bindgen
+ * (`WebAssembly.Table.set(): Argument 1 is invalid` at load), then cargo's bin. Throws with the
+ * tool's output when it fails.
+ */
+export function runTool(command, args) {
   const env = {
     ...process.env,
-    // binaryen's wasm-opt from node_modules first: Debian's (binaryen 108) silently breaks release
-    // builds of current wasm-bindgen (`WebAssembly.Table.set(): Argument 1 is invalid` at load).
     PATH: [path.join(ROOT, 'node_modules', '.bin'), path.join(os.homedir(), '.cargo', 'bin'), process.env.PATH]
       .join(path.delimiter),
   };
-  const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
-  const r = spawnSync('wasm-pack', [...args, '--', '--features', 'test-ops'], { cwd: ROOT, env, encoding: 'utf8' });
+  const r = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8' });
   if (r.status !== 0) {
     process.stderr.write(r.stdout ?? '');
     process.stderr.write(r.stderr ?? '');
-    throw new Error(`wasm-pack build failed (${r.error?.message ?? `exit ${r.status}`})`);
+    throw new Error(`${command} failed (${r.error?.message ?? `exit ${r.status}`})`);
   }
+}
+
+/** Builds target/bench-pkg: the release package plus the `test-ops` feature (echo, …). */
+export function buildBenchPackage() {
+  console.log('building target/bench-pkg (release, --features test-ops) ...');
+  const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
+  runTool('wasm-pack', [...args, '--', '--features', 'test-ops']);
 }
 
 /**

@@ -1,10 +1,13 @@
-// IPC benchmark: the cost of one call through worker-bridge, against raw postMessage (the floor)
-// and Comlink, each over one worker in the same headless Chromium page (cross-origin isolated).
+// IPC benchmark: the cost of one call through worker-bridge, against raw postMessage (the floor),
+// Comlink and workerpool, each over one worker in the same headless Chromium page (cross-origin
+// isolated), on two workloads: the test-only `echo` op and `sha256` of 32 bytes (the peers hash
+// with WebCrypto in their worker). Then how long worker-bridge blocks the main thread while it
+// hashes or encrypts 64 MiB, in a worker and on the main-thread fallback (long tasks).
 // Reports numbers, never asserts them.  Run: npm run bench:ipc
 //
 // Builds its own package with the test-only `echo` op (target/bench-pkg), serves the repo root
-// so the page can import that package and node_modules/comlink, prints a table and writes
-// target/bench-ipc.json.
+// so the page can import that package, node_modules/comlink and node_modules/workerpool, prints
+// a table per workload and writes target/bench-ipc.json.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,48 +16,94 @@ import { buildBenchPackage, runPage } from './harness.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = path.join(ROOT, 'target', 'bench-ipc.json');
 const CONFIG = {
-  payloadBytes: 16,
+  echoBytes: 16,
+  sha256Bytes: 32,
   warmupCalls: 2_000,
   latencyCalls: 2_000, // per round, one call at a time
   latencyRounds: 5,
   throughputCalls: 20_000, // per round
   throughputRounds: 3,
   inFlight: 64,
+  longTaskMiB: 64,
+  longTaskRuns: 3,
+  settleMs: 300, // idle time before each long-task run
 };
-const PAGE_TIMEOUT_MS = 5 * 60_000;
-const NAMES = { raw: 'raw postMessage', comlink: 'Comlink', 'worker-bridge': 'worker-bridge' };
+const PAGE_TIMEOUT_MS = 8 * 60_000;
+const NAMES = { raw: 'raw postMessage', comlink: 'Comlink', workerpool: 'workerpool', 'worker-bridge': 'worker-bridge' };
+const BASES = ['raw', 'comlink', 'workerpool'];
+const WORKLOADS = {
+  echo: `echo, ${CONFIG.echoBytes} B (worker-bridge: the test-only echo op; peers post the bytes back)`,
+  sha256: `sha256 of ${CONFIG.sha256Bytes} B (worker-bridge: crypto.sha256; peers: crypto.subtle.digest in the worker)`,
+};
+const PLACEMENTS = {
+  worker: "worker (poolSize 1, fallback 'never')",
+  main: "main-thread fallback (fallback 'always')",
+};
 
 const build = buildBenchPackage;
 const runInBrowser = () => runPage('benches/ipc/index.html', CONFIG, PAGE_TIMEOUT_MS);
 
-function report(run) {
-  const { results } = run;
+/** A table row: the first `left` cells padded on the right (names), the others on the left (numbers). */
+const row = (cells, widths, left = 1) =>
+  cells.map((c, i) => (i < left ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('');
+const ms = (x) => (x === null ? 'n/a' : x.toFixed(1));
+
+/** One table per workload, then worker-bridge's ratios against each peer. */
+function reportWorkload(id, results) {
+  console.log(`\n${WORKLOADS[id]}`);
+  const w = [18, 16, 20, 12, 20];
+  console.log(row(['library', 'latency µs/call', 'rounds min–max', 'calls/s', 'rounds min–max'], w));
+  for (const [key, name] of Object.entries(NAMES)) {
+    const r = results[key];
+    const spread = (xs, f) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+    console.log(row([name, r.latencyUs.toFixed(1), spread(r.latencyRoundsUs, (x) => x.toFixed(1)),
+      Math.round(r.callsPerSec).toString(), spread(r.throughputRounds, (x) => Math.round(x).toString())], w));
+  }
   const wb = results['worker-bridge'];
   const ratios = {};
-  for (const base of ['raw', 'comlink']) {
+  for (const base of BASES) {
     ratios[`worker-bridge/${base}`] = {
       latency: wb.latencyUs / results[base].latencyUs,
       throughput: wb.callsPerSec / results[base].callsPerSec,
     };
+    const r = ratios[`worker-bridge/${base}`];
+    console.log(`  worker-bridge vs ${NAMES[base].padEnd(16)}latency ${r.latency.toFixed(2)}x   ` +
+      `throughput ${r.throughput.toFixed(2)}x`);
   }
+  return ratios;
+}
 
+function reportLongTasks({ floor, results }) {
+  const api = floor.longTaskApi
+    ? "PerformanceObserver 'longtask' (tasks of 50 ms or more; 0 = none)"
+    : "NO 'longtask' entries in this browser: only the requestAnimationFrame gap meter";
+  console.log(`\nmain-thread blocking while worker-bridge runs one ${CONFIG.longTaskMiB} MiB call, input not ` +
+    `transferred (copied), worst of ${CONFIG.longTaskRuns} runs after one untimed check run.`);
+  console.log(`long tasks: ${api}; rAF gap: the longest gap between requestAnimationFrame callbacks.`);
+  console.log(`floor, 1 s with nothing running: longest task ${ms(floor.longestTaskMs)} ms, rAF gap ` +
+    `${ms(floor.maxFrameGapMs)} ms.`);
+  const w = [28, 40, 10, 10, 8, 10];
+  console.log(row(['operation', 'placement', 'call ms', 'longest', 'tasks', 'rAF gap'], w, 2));
+  for (const r of results) {
+    console.log(row([r.label, PLACEMENTS[r.placement], ms(r.medianMs), ms(r.longestTaskMs),
+      String(r.longTasks ?? 'n/a'), ms(r.maxFrameGapMs)], w, 2));
+  }
+  console.log('call ms: median duration of the call; longest / tasks: the longest long task (ms) and how many, ' +
+    'worst run.');
+}
+
+function report(run) {
   const chromium = run.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? run.userAgent;
   console.log(`\ncrossOriginIsolated: ${run.crossOriginIsolated}`);
   console.log(`Chromium ${chromium}, ${run.hardwareConcurrency} cores; worker-bridge mode: ${run.workerBridgeMode}, ` +
-    `${run.workerBridgeWorkers} worker`);
-  console.log(`payload ${CONFIG.payloadBytes} B, one worker per library; latency: median of ${CONFIG.latencyRounds} ` +
+    `${run.workerBridgeWorkers} worker; fallback bridge mode: ${run.fallbackMode}`);
+  console.log(`one worker per library (workerpool: maxWorkers 1); latency: median of ${CONFIG.latencyRounds} ` +
     `rounds x ${CONFIG.latencyCalls} sequential calls; throughput: median of ${CONFIG.throughputRounds} rounds x ` +
-    `${CONFIG.throughputCalls} calls, ${CONFIG.inFlight} in flight\n`);
-  console.log(`${'library'.padEnd(18)}${'latency µs/call'.padStart(16)}${'calls/s'.padStart(12)}`);
-  for (const [key, name] of Object.entries(NAMES)) {
-    const r = results[key];
-    console.log(`${name.padEnd(18)}${r.latencyUs.toFixed(1).padStart(16)}${Math.round(r.callsPerSec).toString().padStart(12)}`);
-  }
-  console.log('\nratios (latency: higher = slower; throughput: lower = slower)');
-  for (const [pair, r] of Object.entries(ratios)) {
-    const name = pair.replace('/', ' vs ').replace('comlink', 'Comlink');
-    console.log(`${name.padEnd(26)}latency ${r.latency.toFixed(2)}x   throughput ${r.throughput.toFixed(2)}x`);
-  }
+    `${CONFIG.throughputCalls} calls, ${CONFIG.inFlight} in flight; rounds interleaved across the libraries.`);
+  console.log('ratios: worker-bridge / peer (latency: higher = slower; throughput: lower = slower).');
+  const ratios = {};
+  for (const id of Object.keys(WORKLOADS)) ratios[id] = reportWorkload(id, run.workloads[id]);
+  reportLongTasks(run.longTasks);
   return ratios;
 }
 

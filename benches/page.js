@@ -21,3 +21,48 @@ export const environment = () => ({
   userAgent: navigator.userAgent,
   hardwareConcurrency: navigator.hardwareConcurrency,
 });
+
+/**
+ * Watches how long the main thread is blocked until `stop()` is called: the browser's long tasks
+ * (PerformanceObserver 'longtask': every task of 50 ms or more, with its duration) and, finer
+ * grained but coarser in time, the longest gap between requestAnimationFrame callbacks (~16.7 ms
+ * idle). `stop()` resolves to `{ longTaskApi, longestTaskMs, longTasks, longTaskTotalMs,
+ * maxFrameGapMs }`; without the 'longtask' entry type `longTaskApi` is false, the long-task
+ * fields are null and only the rAF gap speaks.
+ */
+export function startLongTaskMeter() {
+  const longTaskApi = PerformanceObserver.supportedEntryTypes?.includes('longtask') ?? false;
+  const entries = [];
+  const observer = longTaskApi ? new PerformanceObserver((list) => entries.push(...list.getEntries())) : null;
+  observer?.observe({ type: 'longtask' });
+  const start = performance.now();
+  let running = true;
+  let lastFrame = start;
+  let maxFrameGap = 0;
+  const frame = () => {
+    if (!running) return;
+    const now = performance.now();
+    maxFrameGap = Math.max(maxFrameGap, now - lastFrame);
+    lastFrame = now;
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+  return async () => {
+    const end = performance.now();
+    running = false;
+    // A task's entry is queued when the task ends and delivered in a later one: wait for it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const maxFrameGapMs = Math.max(maxFrameGap, end - lastFrame);
+    if (!observer) return { longTaskApi, longestTaskMs: null, longTasks: null, longTaskTotalMs: null, maxFrameGapMs };
+    entries.push(...observer.takeRecords());
+    observer.disconnect();
+    const durations = entries.filter((e) => e.startTime < end).map((e) => e.duration);
+    return {
+      longTaskApi,
+      longestTaskMs: Math.max(0, ...durations),
+      longTasks: durations.length,
+      longTaskTotalMs: durations.reduce((a, b) => a + b, 0),
+      maxFrameGapMs,
+    };
+  };
+}

@@ -1,17 +1,24 @@
-// Runs in the page: one echo client per library, each over exactly one worker, measured the same
-// way. Sequential latency shows the fixed cost of one round trip; throughput with many calls in
-// flight shows how well that cost is pipelined.
+// Runs in the page: one client per library, each over exactly one worker, measured the same way on
+// two workloads — `echo` (the bare round trip) and `sha256` of 32 bytes (the smallest real call).
+// Sequential latency shows the fixed cost of one round trip; throughput with many calls in flight
+// shows how well that cost is pipelined. Last, how long worker-bridge blocks the main thread while
+// it hashes or encrypts 64 MiB, in a worker and on the main-thread fallback.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
-import { environment, latencyRound, median } from '../page.js';
+import { environment, latencyRound, median, startLongTaskMeter } from '../page.js';
 import * as Comlink from '/node_modules/comlink/dist/esm/comlink.mjs';
+// workerpool ships no ES module for browsers, only a UMD build: imported for its side effect it
+// sets globalThis.workerpool, as the <script> tag in its README does.
+import '/node_modules/workerpool/dist/workerpool.js';
 
-/** worker-bridge: the `echo` test op through the full pipeline (validation, queue, protocol). */
-async function workerBridgeClient() {
-  await init();
-  const bridge = await WorkerBridge.create({ poolSize: 1, fallback: 'never' });
+const MiB = 1 << 20;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sha256 = async (bytes) => new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+
+/** worker-bridge: the `echo` test op and the real sha256, through the full pipeline. */
+function workerBridgeClient(bridge) {
   return {
     echo: (bytes) => bridge.__testOp({ kind: 'echo' }, bytes),
-    status: () => bridge.status(),
+    sha256: (bytes) => bridge.crypto.sha256(bytes),
     close: () => bridge.terminate(),
   };
 }
@@ -26,13 +33,15 @@ function rawClient() {
     pending.delete(id);
   };
   worker.onerror = (e) => console.error(`raw worker: ${e.message}`);
+  const call = (op, bytes) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      worker.postMessage({ id, op, bytes });
+    });
   return {
-    echo: (bytes) =>
-      new Promise((resolve) => {
-        const id = nextId++;
-        pending.set(id, resolve);
-        worker.postMessage({ id, bytes });
-      }),
+    echo: (bytes) => call('echo', bytes),
+    sha256: (bytes) => call('sha256', bytes),
     close: () => worker.terminate(),
   };
 }
@@ -43,6 +52,7 @@ function comlinkClient() {
   const api = Comlink.wrap(worker);
   return {
     echo: (bytes) => api.echo(bytes),
+    sha256: (bytes) => api.sha256(bytes),
     close: () => {
       api[Comlink.releaseProxy]();
       worker.terminate();
@@ -50,15 +60,26 @@ function comlinkClient() {
   };
 }
 
+/** workerpool as its README has it: `pool.exec(name, args)` over a pool capped at one worker. */
+function workerpoolClient() {
+  const script = new URL('./workerpool-worker.js', import.meta.url).href;
+  const pool = globalThis.workerpool.pool(script, { maxWorkers: 1, workerType: 'web' });
+  return {
+    echo: (bytes) => pool.exec('echo', [bytes]),
+    sha256: (bytes) => pool.exec('sha256', [bytes]),
+    close: () => pool.terminate(),
+  };
+}
+
 /** Calls per second with `inFlight` calls outstanding. */
-async function throughputRound(echo, payload, calls, inFlight) {
+async function throughputRound(call, payload, calls, inFlight) {
   let issued = 0;
   // Each lane issues its next call as soon as its previous one returns, so exactly `inFlight`
   // calls are outstanding until the last ones drain.
   const lane = async () => {
     while (issued < calls) {
       issued++;
-      await echo(payload);
+      await call(payload);
     }
   };
   const t0 = performance.now();
@@ -66,58 +87,146 @@ async function throughputRound(echo, payload, calls, inFlight) {
   return calls / ((performance.now() - t0) / 1000);
 }
 
-window.runBench = async (config) => {
-  const { payloadBytes, warmupCalls, latencyCalls, latencyRounds, throughputCalls, throughputRounds, inFlight } =
-    config;
-  const payload = Uint8Array.from({ length: payloadBytes }, (_, i) => i);
-  const clients = {
-    raw: rawClient(),
-    comlink: comlinkClient(),
-    'worker-bridge': await workerBridgeClient(),
-  };
+const equalBytes = (a, b) => a instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
 
-  for (const [name, { echo }] of Object.entries(clients)) {
-    // Not a speed check: only that each client really echoes, so we time the right thing.
-    const out = await echo(payload);
-    if (!(out instanceof Uint8Array) || out.length !== payload.length || out.some((b, i) => b !== payload[i])) {
-      throw new Error(`${name} did not echo the payload`);
-    }
+/** `n` random bytes (getRandomValues fills at most 64 KiB per call). */
+function randomBytes(n) {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65_536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65_536)));
+  return out;
+}
+
+/**
+ * Latency and throughput of `op` (a client method name) for every client. Rounds are interleaved
+ * across the clients so drift (GC, other load) hits all of them alike.
+ */
+async function measureWorkload(clients, op, payload, expected, config) {
+  const { warmupCalls, latencyCalls, latencyRounds, throughputCalls, throughputRounds, inFlight } = config;
+  for (const [name, client] of Object.entries(clients)) {
+    // Not a speed check: only that each client really answers right, so we time the right thing.
+    if (!equalBytes(await client[op](payload), expected)) throw new Error(`${name} ${op}: wrong answer`);
     // Warm both paths (JIT, worker start-up, allocator) before anything is timed.
-    await latencyRound(echo, payload, warmupCalls);
-    await throughputRound(echo, payload, warmupCalls, inFlight);
+    await latencyRound(client[op], payload, warmupCalls);
+    await throughputRound(client[op], payload, warmupCalls, inFlight);
   }
-
-  // Rounds are interleaved across the clients so drift (GC, other load) hits all three alike.
   const latency = Object.fromEntries(Object.keys(clients).map((n) => [n, []]));
   const throughput = Object.fromEntries(Object.keys(clients).map((n) => [n, []]));
   for (let r = 0; r < latencyRounds; r++) {
-    for (const [name, { echo }] of Object.entries(clients)) {
-      latency[name].push(await latencyRound(echo, payload, latencyCalls));
+    for (const [name, client] of Object.entries(clients)) {
+      latency[name].push(await latencyRound(client[op], payload, latencyCalls));
     }
   }
   for (let r = 0; r < throughputRounds; r++) {
-    for (const [name, { echo }] of Object.entries(clients)) {
-      throughput[name].push(await throughputRound(echo, payload, throughputCalls, inFlight));
+    for (const [name, client] of Object.entries(clients)) {
+      throughput[name].push(await throughputRound(client[op], payload, throughputCalls, inFlight));
     }
   }
+  return Object.fromEntries(
+    Object.keys(clients).map((name) => [
+      name,
+      {
+        latencyUs: median(latency[name]),
+        callsPerSec: median(throughput[name]),
+        latencyRoundsUs: latency[name],
+        throughputRounds: throughput[name],
+      },
+    ]),
+  );
+}
 
-  const status = clients['worker-bridge'].status();
-  for (const client of Object.values(clients)) await client.close();
+/**
+ * The main thread's blocking while worker-bridge runs a 64 MiB call in each placement, input
+ * passed without `transfer` (so the page-side copy counts). One untimed run first checks the
+ * answer and warms the path; each measured run starts after `settleMs` of idle.
+ */
+async function measureLongTasks(bridges, { longTaskMiB, longTaskRuns, settleMs }) {
+  const data = randomBytes(longTaskMiB * MiB);
+  const blob = new Blob([data]);
+  const key = bridges.worker.crypto.generateKey();
+  const digest = await sha256(data);
+  const cases = [
+    {
+      id: 'sha256',
+      label: `sha256 (${longTaskMiB} MiB Uint8Array)`,
+      call: (b) => b.crypto.sha256(data),
+      check: (out) => equalBytes(out, digest),
+    },
+    {
+      id: 'encryptFile',
+      label: `encryptFile (${longTaskMiB} MiB Blob)`,
+      call: (b) => b.crypto.encryptFile(blob, key),
+      // Header, the ciphertext, one tag per chunk: at least one tag.
+      check: (out) => out instanceof Blob && out.size >= 32 + data.length + 16,
+    },
+  ];
 
-  const results = {};
-  for (const name of Object.keys(clients)) {
-    results[name] = {
-      latencyUs: median(latency[name]),
-      callsPerSec: median(throughput[name]),
-      latencyRoundsUs: latency[name],
-      throughputRounds: throughput[name],
-    };
+  await sleep(settleMs);
+  const idle = startLongTaskMeter(); // nothing running: the meters' floor
+  await sleep(1_000);
+  const floor = await idle();
+
+  const results = [];
+  for (const c of cases) {
+    for (const [placement, bridge] of Object.entries(bridges)) {
+      if (!c.check(await c.call(bridge))) throw new Error(`${c.id} on ${placement}: wrong answer`);
+      const runs = [];
+      for (let r = 0; r < longTaskRuns; r++) {
+        await sleep(settleMs);
+        const stop = startLongTaskMeter();
+        const t0 = performance.now();
+        await c.call(bridge);
+        const ms = performance.now() - t0;
+        runs.push({ ms, ...(await stop()) });
+      }
+      const worst = (key) => (runs[0][key] === null ? null : Math.max(...runs.map((x) => x[key])));
+      results.push({
+        id: c.id,
+        label: c.label,
+        placement,
+        medianMs: median(runs.map((x) => x.ms)),
+        longestTaskMs: worst('longestTaskMs'),
+        longTasks: worst('longTasks'),
+        maxFrameGapMs: worst('maxFrameGapMs'),
+        runs,
+      });
+    }
   }
+  return { floor, results };
+}
+
+window.runBench = async (config) => {
+  const { echoBytes, sha256Bytes } = config;
+  await init();
+  const bridge = await WorkerBridge.create({ poolSize: 1, fallback: 'never' });
+  const clients = {
+    raw: rawClient(),
+    comlink: comlinkClient(),
+    workerpool: workerpoolClient(),
+    'worker-bridge': workerBridgeClient(bridge),
+  };
+
+  const echoPayload = Uint8Array.from({ length: echoBytes }, (_, i) => i);
+  const hashPayload = Uint8Array.from({ length: sha256Bytes }, (_, i) => 255 - i);
+  const workloads = {
+    echo: await measureWorkload(clients, 'echo', echoPayload, echoPayload, config),
+    sha256: await measureWorkload(clients, 'sha256', hashPayload, await sha256(hashPayload), config),
+  };
+  const status = bridge.status();
+  for (const [name, client] of Object.entries(clients)) if (name !== 'worker-bridge') await client.close();
+
+  const main = await WorkerBridge.create({ fallback: 'always' });
+  const longTasks = await measureLongTasks({ worker: bridge, main }, config);
+  const mainStatus = main.status();
+  await bridge.terminate();
+  await main.terminate();
+
   return {
     ...environment(),
     workerBridgeMode: status.mode,
     workerBridgeWorkers: status.workers.length,
-    results,
+    fallbackMode: mainStatus.mode,
+    workloads,
+    longTasks,
   };
 };
 
