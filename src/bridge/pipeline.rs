@@ -261,7 +261,7 @@ impl Bridge {
         part: Part,
     ) -> Result<(RequestId, impl Future<Output = Output>), Error> {
         let Part { sink: progress, index: progress_part, count: parts } = part;
-        let id = RequestId::random();
+        let id = RequestId::next();
         // A caller's SharedCancellation is watched, never written: the bridge's own cancels
         // (a sibling part failed) must not cancel the caller's other calls on the same token. So
         // a part of a split call gets a flag of its own, which the bridge can raise when a

@@ -74,7 +74,7 @@ impl Inner {
             let weight = pending.weight();
             let slot = &mut self.slots[index];
             slot.set_state(SlotState::Busy, &self.events, None);
-            slot.in_flight.push_back(Running { id, pending: Some(pending), weight, timeout: None, grace: None });
+            slot.in_flight.push_back(Running { id, pending: Some(pending), weight, started: None, grace: None });
             self.send(index, request, attachments);
             if self.slots[index].in_flight.len() == 1 {
                 self.arm_first(index);
@@ -132,8 +132,8 @@ impl Inner {
         }
     }
 
-    /// Arms the first in flight of slot `index` — the call its worker runs now: its time limit,
-    /// and the grace period of a call cancelled while it was still waiting in the worker.
+    /// Starts the clock of the first in flight of slot `index` — the call its worker runs now —
+    /// and arms the grace period of a call cancelled while it was still waiting in the worker.
     pub(super) fn arm_first(&mut self, index: usize) {
         let me = self.me.clone();
         let grace_ms = self.cfg.cancel_grace_ms;
@@ -142,19 +142,54 @@ impl Inner {
         let Some(first) = slot.in_flight.front_mut() else { return };
         let id = first.id;
         match &first.pending {
-            Some(pending) if first.timeout.is_none() => {
-                first.timeout = pending.task.timeout_ms.map(|ms| {
-                    Timer::new(ms, move || {
-                        if let Some(inner) = me.upgrade() {
-                            let mut inner = inner.borrow_mut();
-                            inner.on_timeout(worker_id, id, ms);
-                            inner.pump();
-                        }
-                    })
-                });
+            Some(pending) if first.started.is_none() => {
+                let now = js_sys::Date::now();
+                first.started = Some(now);
+                if let Some(ms) = pending.task.timeout_ms {
+                    self.arm_watchdog(index, now + f64::from(ms));
+                }
             }
             None if first.grace.is_none() => first.grace = Some(Inner::grace_timer(me, worker_id, id, grace_ms)),
             _ => {}
+        }
+    }
+
+    /// Makes sure slot `index`'s watchdog fires by `due`. One timer serves every call of a
+    /// worker: a timer already due earlier is kept (when it fires it checks the call running
+    /// then, and re-arms for it), so a stream of short calls costs no timer each.
+    fn arm_watchdog(&mut self, index: usize, due: f64) {
+        let slot = &mut self.slots[index];
+        if slot.watchdog.as_ref().is_some_and(|(_, at)| *at <= due) {
+            return;
+        }
+        let me = self.me.clone();
+        let worker_id = slot.worker_id;
+        let wait = (due - js_sys::Date::now()).ceil().clamp(0.0, f64::from(u32::MAX)) as u32;
+        let timer = Timer::new(wait, move || {
+            if let Some(inner) = me.upgrade() {
+                let mut inner = inner.borrow_mut();
+                inner.on_watchdog(worker_id);
+                inner.pump();
+            }
+        });
+        slot.watchdog = Some((timer, due));
+    }
+
+    /// Worker `worker_id`'s watchdog fired: time out its running call if it is past its limit,
+    /// else wait for that call's own limit.
+    fn on_watchdog(&mut self, worker_id: u32) {
+        let Some(index) = self.slot_of(worker_id) else { return };
+        self.slots[index].watchdog = None;
+        let first = self.slots[index].in_flight.front();
+        let Some((id, started, ms)) =
+            first.and_then(|r| Some((r.id, r.started?, r.pending.as_ref()?.task.timeout_ms?)))
+        else {
+            return;
+        };
+        if js_sys::Date::now() - started >= f64::from(ms) {
+            self.on_timeout(worker_id, id, ms);
+        } else {
+            self.arm_watchdog(index, started + f64::from(ms));
         }
     }
 

@@ -155,7 +155,6 @@ impl Inner {
             }
             pending.settle(Err(aborted()), &self.counters);
         }
-        running.timeout = None;
         if position == 0 {
             self.arm_first(index);
         }

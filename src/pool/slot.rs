@@ -30,8 +30,9 @@ pub(super) struct Running {
     pub(super) pending: Option<Pending>,
     /// What it weighs for pipelining (`Pending::weight`).
     pub(super) weight: u64,
-    /// Its `timeoutMs`, armed when it becomes the first in flight (its worker starts it then).
-    pub(super) timeout: Option<Timer>,
+    /// When it became the first in flight (its worker started it then): its `timeoutMs` counts
+    /// from here.
+    pub(super) started: Option<f64>,
     /// Armed when it was cancelled while running: the worker is replaced if it does not stop.
     pub(super) grace: Option<Timer>,
 }
@@ -45,6 +46,9 @@ pub(super) struct Slot {
     pub(super) in_flight: VecDeque<Running>,
     /// Messages for its worker, posted together at the end of the task turn (`dispatch::flush`).
     pub(super) outbox: Vec<Outgoing>,
+    /// One timer for the time limits of every call the worker runs, and when it fires
+    /// (`dispatch::arm_watchdog`).
+    pub(super) watchdog: Option<(Timer, f64)>,
     pub(super) shared_memory: bool,
     pub(super) tasks_done: u32,
     pub(super) errors: u32,
@@ -77,6 +81,7 @@ impl Slot {
             state: SlotState::Starting,
             in_flight: VecDeque::new(),
             outbox: Vec::new(),
+            watchdog: None,
             shared_memory: false,
             tasks_done: 0,
             errors: 0,
@@ -110,6 +115,7 @@ impl Slot {
             defer_drop(handle);
         }
         self.outbox.clear();
+        self.watchdog = None;
         self.boot_timer = None;
         self.respawn_timer = None;
         self.ping_outstanding = false;

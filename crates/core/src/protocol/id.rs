@@ -24,6 +24,31 @@ impl RequestId {
     }
 }
 
+thread_local! {
+    /// `next`'s random base (drawn once per thread) and how many ids it has given out.
+    static SEQUENCE: std::cell::Cell<Option<(u128, u64)>> = const { std::cell::Cell::new(None) };
+}
+
+impl RequestId {
+    /// A fresh id without a call into the platform's CSPRNG per request (one costs ~4 µs in a
+    /// browser, on every call): a random 128-bit base drawn once per thread, plus a counter.
+    /// Ids stay unique and unguessable from outside the thread; they are not secret.
+    pub fn next() -> Self {
+        let (base, n) = SEQUENCE.with(|s| {
+            let (base, n) = s.get().unwrap_or_else(|| {
+                let mut bytes = [0u8; 16];
+                getrandom::getrandom(&mut bytes).expect("invariant: the platform provides randomness");
+                (u128::from_le_bytes(bytes), 0)
+            });
+            s.set(Some((base, n.wrapping_add(1))));
+            (base, n)
+        });
+        // The counter lives in the low 62 bits, below the variant and version bits.
+        let bytes = base.wrapping_add(u128::from(n & ((1 << 62) - 1))).to_be_bytes();
+        RequestId(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+}
+
 impl TryFrom<String> for RequestId {
     type Error = Error;
 
@@ -72,6 +97,13 @@ mod tests {
         let b = RequestId::random();
         assert_ne!(a, b);
         assert_eq!(a.0.get_version_num(), 4);
+    }
+
+    #[test]
+    fn sequential_ids_are_v4_and_distinct() {
+        let ids: std::collections::BTreeSet<RequestId> = (0..10_000).map(|_| RequestId::next()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| id.0.get_version_num() == 4));
     }
 
     #[test]
