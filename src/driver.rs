@@ -23,7 +23,7 @@ use crate::ops::{drive, Cancel, Env, Feed, Op, Pace, Progress, DEFAULT_CHUNK};
 use crate::protocol::{HttpMeta, OutputKind};
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::yielding::yield_to_page;
-use crate::shared::CancelBlock;
+use crate::shared::{CancelBlock, Heartbeat};
 
 /// Worker, message mode: how often a running op lets `Cancel` messages in.
 pub(crate) const YIELD_EVERY_MS: f64 = 16.0;
@@ -111,17 +111,22 @@ fn sleep(ms: f64) -> impl Future<Output = ()> {
 #[derive(Debug)]
 pub(crate) struct WorkerPace<'a> {
     flags: Flags<'a>,
+    /// Bumped at every step: the page's health check sees a busy worker move.
+    beat: Option<&'a Heartbeat>,
     last_yield: f64,
 }
 
 impl<'a> WorkerPace<'a> {
-    pub(crate) fn new(local: &'a LocalCancel, shared: Option<&'a CancelBlock>) -> Self {
-        WorkerPace { flags: Flags { local, shared }, last_yield: now_ms() }
+    pub(crate) fn new(local: &'a LocalCancel, shared: Option<&'a CancelBlock>, beat: Option<&'a Heartbeat>) -> Self {
+        WorkerPace { flags: Flags { local, shared }, beat, last_yield: now_ms() }
     }
 }
 
 impl Pace for WorkerPace<'_> {
     fn check(&mut self) -> Result<(), Error> {
+        if let Some(beat) = self.beat {
+            beat.bump();
+        }
         if self.flags.is_cancelled() {
             return Err(aborted());
         }

@@ -34,7 +34,7 @@ use crate::io::source::Input;
 use crate::ops::{Op, Progress};
 use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, MAX_BATCH};
 use crate::runtime::cancel::LocalCancel;
-use crate::shared::{as_words, CancelBlock, ProgressBlock};
+use crate::shared::{as_words, CancelBlock, Heartbeat, ProgressBlock};
 
 /// Message mode: how often a running op posts `Progress`.
 const PROGRESS_EVERY_MS: f64 = 16.0;
@@ -70,6 +70,8 @@ thread_local! {
     static CURRENT: RefCell<Option<(RequestId, Rc<LocalCancel>)>> = const { RefCell::new(None) };
     /// A task is working through `QUEUE`.
     static DRAINING: Cell<bool> = const { Cell::new(false) };
+    /// The heartbeat the page gave this worker (shared memory only), bumped at every step.
+    static BEAT: RefCell<Option<Heartbeat>> = const { RefCell::new(None) };
     /// Answers not yet posted.
     static OUTBOX: RefCell<Vec<(FromWorker, Option<JsValue>)>> = const { RefCell::new(Vec::new()) };
 }
@@ -169,6 +171,10 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: JsValue) 
             });
         }
         ToWorker::Request { id, op, progress, output } => {
+            // The page attaches the worker's heartbeat to its first request.
+            if let Some(beat) = attachment(&attached, "beat").and_then(Heartbeat::from_words) {
+                BEAT.with(|b| *b.borrow_mut() = Some(beat));
+            }
             let flag = Rc::new(LocalCancel::default());
             QUEUE.with(|q| q.borrow_mut().push_back(Job { id, op, progress, output, attached, flag }));
         }
@@ -251,7 +257,8 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(JsValue, 
     let mut progress = WorkerProgress { scope, id: job.id, block: progress_block, last_post: f64::NEG_INFINITY };
     let mut silent = crate::ops::NoProgress;
     let sink: &mut dyn Progress = if job.progress { &mut progress } else { &mut silent };
-    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref());
+    let beat = BEAT.with(|b| b.borrow().clone());
+    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref());
     match driver::run(&job.op, &body, job.output, &mut pace, sink).await? {
         Outcome::Body(body) => Ok((body, None)),
         Outcome::Http(meta, body) => Ok((body, Some(meta))),

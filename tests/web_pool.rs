@@ -774,3 +774,39 @@ async fn a_timeout_of_the_running_call_retries_the_calls_waiting_behind_it() {
     assert_eq!(num(&counters(&b), "retried"), 3.0);
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_busy_worker_that_hangs_is_found_without_a_timeout() {
+    let b = bridge(&[("poolSize", 1.into()), ("healthIntervalMs", 100.into()), ("retries", 0.into())]).await;
+    let before = ids(&b);
+    // A busy loop that never yields nor steps: no pong, no heartbeat.
+    let hung = b.test_op(
+        op("spin", &[("ms", 20_000.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("timeoutMs", 0.into())]),
+    );
+    assert!(settles_within(&hung, 5_000).await, "the hung call was left pending");
+    assert_eq!(settle(hung).await.unwrap_err(), "WorkerCrashedError");
+    until(&b, 5_000, "a fresh idle worker", |ws| {
+        ws.len() == 1
+            && !before.contains(&(num(&ws[0], "id") as u32))
+            && get(&ws[0], "state").as_string().as_deref() == Some("idle")
+    })
+    .await;
+    assert!(get(&workers(&b)[0], "lastError").as_string().unwrap_or_default().contains("heartbeat"));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_busy_worker_that_keeps_stepping_is_left_alone() {
+    let b = bridge(&[("poolSize", 1.into()), ("healthIntervalMs", 100.into())]).await;
+    let worker = ids(&b);
+    // A second of waiting in 5 ms steps, cancellable through shared memory when the page is
+    // isolated (the worker parks on the flag between steps and cannot answer pings).
+    let controller = AbortController::new().unwrap();
+    let long = sleep(&b, 1_000, obj(&[("signal", controller.signal().into()), ("timeoutMs", 0.into())]));
+    settle(long).await.expect("the busy worker was not taken for hung");
+    assert_eq!(ids(&b), worker);
+    assert_eq!(num(&workers(&b)[0], "restarts"), 0.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}

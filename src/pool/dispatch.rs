@@ -63,6 +63,7 @@ impl Inner {
                     .map(|s| s.borrow().block(pending.progress_part).clone())
                     .filter(|b| shared && b.is_shared()),
                 cancel: pending.cancel.clone().filter(|b| shared && b.is_shared()),
+                beat: None,
             };
             let request = ToWorker::Request {
                 id,
@@ -73,6 +74,11 @@ impl Inner {
             wake_ticker |= sink.is_some_and(|s| s.borrow().has_callback());
             let weight = pending.weight();
             let slot = &mut self.slots[index];
+            let mut attachments = attachments;
+            if shared && !slot.beat_sent {
+                attachments.beat = slot.beat.clone();
+                slot.beat_sent = true;
+            }
             slot.set_state(SlotState::Busy, &self.events, None);
             slot.in_flight.push_back(Running { id, pending: Some(pending), weight, started: None, grace: None });
             self.send(index, request, attachments);

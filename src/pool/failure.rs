@@ -23,6 +23,7 @@ use crate::call::{aborted, timed_out, Pending};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{RequestId, ToWorker};
 use crate::runtime::timer::Timer;
+use crate::shared::Heartbeat;
 
 impl Inner {
     /// The worker in slot `index` died or misbehaved: retry or fail its calls, and replace it.
@@ -194,7 +195,10 @@ impl Inner {
         }
         let mut hung = Vec::new();
         for (index, slot) in self.slots.iter_mut().enumerate() {
-            match health_check(slot.state, slot.ping_outstanding) {
+            let beat = slot.beat.as_ref().map(Heartbeat::read);
+            let beat_advanced = beat.is_some_and(|b| b != slot.last_beat);
+            slot.last_beat = beat.unwrap_or(0);
+            match health_check(slot.state, slot.ping_outstanding, beat_advanced) {
                 HealthCheck::Skip => {}
                 HealthCheck::Replace => hung.push(index),
                 HealthCheck::Ping => {
@@ -212,7 +216,7 @@ impl Inner {
             }
         }
         for index in hung.into_iter().rev() {
-            self.replace(index, "did not answer a ping");
+            self.replace(index, "did not answer a ping, nor move its heartbeat, for a whole health interval");
         }
         self.pump();
     }

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::events::EventHub;
 use crate::protocol::RequestId;
 use crate::runtime::timer::{defer_drop, Timer};
+use crate::shared::Heartbeat;
 
 /// How long a worker may take from spawn to `Ready` (it fetches nothing: it gets the module).
 const BOOT_TIMEOUT_MS: u32 = 15_000;
@@ -60,6 +61,11 @@ pub(super) struct Slot {
     pub(super) boot_failures: u32,
     pub(super) respawn_timer: Option<Timer>,
     pub(super) ping_outstanding: bool,
+    /// The worker's heartbeat (shared memory only), sent with its first request, and its value
+    /// at the last health tick.
+    pub(super) beat: Option<Heartbeat>,
+    pub(super) beat_sent: bool,
+    pub(super) last_beat: i32,
     /// The worker's wasm memory size at its last pong.
     pub(super) memory_bytes: f64,
     /// Removed (by `resize`) as soon as its calls in flight finish.
@@ -93,6 +99,9 @@ impl Slot {
             boot_failures: 0,
             respawn_timer: None,
             ping_outstanding: false,
+            beat: None,
+            beat_sent: false,
+            last_beat: 0,
             memory_bytes: 0.0,
             retiring: false,
         }
@@ -141,6 +150,9 @@ impl Inner {
         worker_state_changed(&self.events, worker_id, "none", SlotState::Starting, None);
         slot.started_at = js_sys::Date::now();
         slot.memory_bytes = 0.0;
+        slot.beat = Heartbeat::new();
+        slot.beat_sent = false;
+        slot.last_beat = 0;
         slot.handle = Some(WorkerHandle::spawn(worker_id, on_event)?);
         let me = self.me.clone();
         slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {

@@ -13,7 +13,7 @@ use zeroize::Zeroize;
 use crate::protocol::{encode_batch, ToWorker};
 use crate::runtime::glue::glue_url;
 use crate::runtime::js_error::describe;
-use crate::shared::{CancelBlock, ProgressBlock};
+use crate::shared::{CancelBlock, Heartbeat, ProgressBlock};
 
 #[wasm_bindgen(module = "/worker/spawn.js")]
 extern "C" {
@@ -80,11 +80,13 @@ pub(crate) struct Attachments {
     pub(crate) transfer_body: bool,
     pub(crate) progress: Option<ProgressBlock>,
     pub(crate) cancel: Option<CancelBlock>,
+    /// The worker's heartbeat, with its first request.
+    pub(crate) beat: Option<Heartbeat>,
 }
 
 impl Attachments {
     fn is_empty(&self) -> bool {
-        self.body.is_none() && self.progress.is_none() && self.cancel.is_none()
+        self.body.is_none() && self.progress.is_none() && self.cancel.is_none() && self.beat.is_none()
     }
 }
 
@@ -173,6 +175,9 @@ impl WorkerHandle {
                 }
                 if let Some(cancel) = &attachments.cancel {
                     set(&one, "cancel", cancel.words());
+                }
+                if let Some(beat) = &attachments.beat {
+                    set(&one, "beat", beat.words());
                 }
                 all.set(i as u32, one.into());
             }

@@ -176,6 +176,40 @@ impl CancelBlock {
     }
 }
 
+/// A worker's heartbeat: word 0 counts the steps its calls have taken, so the page's health
+/// check sees that a busy worker in a tight loop — one that cannot answer a ping — still moves.
+/// Only the worker writes it; it wraps around.
+#[derive(Debug, Clone)]
+pub(crate) struct Heartbeat {
+    words: Int32Array,
+}
+
+const BEAT: u32 = 0;
+
+impl Heartbeat {
+    /// A heartbeat in shared memory, or `None` when the page cannot share memory (a busy worker
+    /// without shared memory yields often enough to answer pings instead).
+    pub(crate) fn new() -> Option<Self> {
+        shared_memory_available().then(|| Heartbeat { words: words(1, true) })
+    }
+
+    pub(crate) fn from_words(words: Int32Array) -> Option<Self> {
+        (words.length() >= 1 && is_shared(&words)).then_some(Heartbeat { words })
+    }
+
+    pub(crate) fn words(&self) -> &Int32Array {
+        &self.words
+    }
+
+    pub(crate) fn bump(&self) {
+        let _ = Atomics::add(&self.words, BEAT, 1);
+    }
+
+    pub(crate) fn read(&self) -> i32 {
+        load(&self.words, BEAT)
+    }
+}
+
 /// Reads an `Int32Array` option or message field, if it is one.
 pub(crate) fn as_words(value: &JsValue) -> Option<Int32Array> {
     value.dyn_ref::<Int32Array>().cloned()

@@ -149,20 +149,25 @@ pub fn retire_order(slots: &[SlotView], excess: usize) -> Vec<(usize, Retire)> {
 /// What one health tick does with a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HealthCheck {
-    /// Leave it alone: only idle workers are pinged. A busy worker cannot answer until its call
-    /// ends (its call's timeout covers it), and a starting one has its boot timer.
+    /// Leave it alone: a starting worker has its boot timer; a crashed, given-up or terminated
+    /// one has no worker to check.
     Skip,
     /// Ask it for a pong.
     Ping,
-    /// It left the last tick's ping unanswered for a whole interval: it is hung; replace it.
+    /// It showed no sign of life for a whole interval: it is hung; replace it.
     Replace,
 }
 
-/// The health check's rule for a slot in `state` whose last ping is unanswered or not.
-pub fn health_check(state: SlotState, ping_outstanding: bool) -> HealthCheck {
+/// The health check's rule for a slot in `state`. A worker shows it is alive by answering the
+/// last tick's ping — which an idle worker does, and a busy one whose event loop gets turns (a
+/// worker without shared memory yields every few ms; one awaiting the network is idle) — or,
+/// when busy in a tight loop over shared memory, by its heartbeat advancing since the last tick
+/// (`beat_advanced`: the step loop bumps it at every step). Neither, for a whole interval, is a
+/// hang — with or without `timeoutMs`.
+pub fn health_check(state: SlotState, ping_outstanding: bool, beat_advanced: bool) -> HealthCheck {
     match state {
-        SlotState::Idle if ping_outstanding => HealthCheck::Replace,
-        SlotState::Idle => HealthCheck::Ping,
+        SlotState::Idle | SlotState::Busy if ping_outstanding && !beat_advanced => HealthCheck::Replace,
+        SlotState::Idle | SlotState::Busy => HealthCheck::Ping,
         _ => HealthCheck::Skip,
     }
 }
@@ -271,14 +276,16 @@ mod tests {
     }
 
     #[test]
-    fn only_idle_workers_are_pinged_and_a_missed_pong_is_a_hang() {
-        assert_eq!(health_check(SlotState::Idle, false), HealthCheck::Ping);
-        assert_eq!(health_check(SlotState::Idle, true), HealthCheck::Replace);
-        for state in
-            [SlotState::Starting, SlotState::Busy, SlotState::Crashed, SlotState::GivenUp, SlotState::Terminated]
-        {
-            assert_eq!(health_check(state, false), HealthCheck::Skip, "{state:?}");
-            assert_eq!(health_check(state, true), HealthCheck::Skip, "{state:?}");
+    fn a_worker_without_a_pong_or_a_heartbeat_for_an_interval_is_hung() {
+        for state in [SlotState::Idle, SlotState::Busy] {
+            assert_eq!(health_check(state, false, false), HealthCheck::Ping, "{state:?}");
+            assert_eq!(health_check(state, true, false), HealthCheck::Replace, "{state:?}");
+            assert_eq!(health_check(state, true, true), HealthCheck::Ping, "{state:?}: its heartbeat advanced");
+        }
+        for state in [SlotState::Starting, SlotState::Crashed, SlotState::GivenUp, SlotState::Terminated] {
+            for (ping, beat) in [(false, false), (true, false), (true, true)] {
+                assert_eq!(health_check(state, ping, beat), HealthCheck::Skip, "{state:?}");
+            }
         }
     }
 
