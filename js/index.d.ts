@@ -45,10 +45,19 @@ export interface CallOptions {
   /** Move the input's whole `ArrayBuffer` to the worker (detached on your side) instead of copying. */
   transfer?: boolean;
   priority?: Priority;
-  /** ms timestamp: within a priority, earlier deadlines run first. */
+  /**
+   * A `Date.now()` timestamp: within a priority, earlier deadlines run first, and a call not
+   * started by then rejects with `TimeoutError` without running (one already running carries on).
+   */
   deadline?: number;
-  /** Run-time limit for this call (0 = none); default: the bridge's `timeoutMs`. */
+  /** Time limit for this call (0 = none); default: the bridge's `timeoutMs`. */
   timeoutMs?: number;
+  /**
+   * Where `timeoutMs` counts from: `'start'` (when a worker — or the page — starts the call;
+   * queued time does not count) or `'submit'` (end to end, from the call; a call still queued
+   * when the time is up rejects without running). Default: the bridge's `timeoutFrom`.
+   */
+  timeoutFrom?: 'start' | 'submit';
   /** Re-runs if the worker crashes (idempotent ops, inputs not transferred). */
   retries?: number;
   /** Abort the call: `AbortError`. */
@@ -70,11 +79,13 @@ export interface CreateOptions {
   strategy?: 'least-busy' | 'round-robin';
   /** Calls that may wait; default 10,000. */
   maxQueue?: number;
-  /** Per-call run-time limit; default 60,000 (0 = none). */
+  /** Per-call time limit; default 60,000 (0 = none). */
   timeoutMs?: number;
+  /** Where `timeoutMs` counts from: `'start'` (default) or `'submit'` (end to end). */
+  timeoutFrom?: 'start' | 'submit';
   /** Default 1. */
   retries?: number;
-  /** Idle workers are pinged this often; default 5,000 (0 = off). */
+  /** Workers are checked this often (a hung one, busy or idle, is replaced); default 5,000 (0 = off). */
   healthIntervalMs?: number;
   /** How long an aborted call's worker gets to stop; default 250. */
   cancelGraceMs?: number;

@@ -179,9 +179,9 @@ impl std::fmt::Debug for PagePace<'_> {
 }
 
 impl<'a> PagePace<'a> {
-    pub(crate) fn new(flags: Flags<'a>, terminated: &'a dyn Fn() -> bool, timeout_ms: Option<u32>) -> Self {
-        let now = now_ms();
-        PagePace { flags, terminated, limit: timeout_ms.map(|ms| (ms, now)), slice_start: now }
+    /// `limit`: the call's time limit and when it started counting.
+    pub(crate) fn new(flags: Flags<'a>, terminated: &'a dyn Fn() -> bool, limit: Option<(u32, f64)>) -> Self {
+        PagePace { flags, terminated, limit, slice_start: now_ms() }
     }
 }
 

@@ -446,8 +446,8 @@ async fn priorities_and_deadlines_order_the_queue() {
     for (name, options) in [
         ("low", obj(&[("priority", "low".into())])),
         ("normal", JsValue::UNDEFINED),
-        ("normal-late", obj(&[("deadline", 2e12.into())])),
-        ("normal-early", obj(&[("deadline", 1e12.into())])),
+        ("normal-late", obj(&[("deadline", (js_sys::Date::now() + 120_000.0).into())])),
+        ("normal-early", obj(&[("deadline", (js_sys::Date::now() + 60_000.0).into())])),
         ("high", obj(&[("priority", "high".into())])),
     ] {
         let log = order.clone();
@@ -808,5 +808,67 @@ async fn a_busy_worker_that_keeps_stepping_is_left_alone() {
     settle(long).await.expect("the busy worker was not taken for hung");
     assert_eq!(ids(&b), worker);
     assert_eq!(num(&workers(&b)[0], "restarts"), 0.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_deadline_that_passes_while_queued_rejects_without_running() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let blocker = sleep(&b, 600, JsValue::UNDEFINED);
+    let now = js_sys::Date::now();
+    let late = echo(&b, b"late", obj(&[("deadline", (now + 150.0).into())]));
+    let in_time = echo(&b, b"in time", obj(&[("deadline", (now + 60_000.0).into())]));
+    assert_eq!(settle(echo(&b, b"past", obj(&[("deadline", (now - 1.0).into())]))).await.unwrap_err(), "TimeoutError");
+    assert!(settles_within(&late, 450).await, "the deadline did not expire the queued call on time");
+    assert_eq!(settle(late).await.unwrap_err(), "TimeoutError");
+    assert_eq!(get(&b.status(), "queued").as_f64(), Some(1.0), "the expired call left the queue");
+    settle(blocker).await.unwrap();
+    assert_eq!(Uint8Array::new(&settle(in_time).await.unwrap()).to_vec(), b"in time");
+    // A call that started before its deadline is not stopped by it.
+    let started = sleep(&b, 300, obj(&[("deadline", (js_sys::Date::now() + 100.0).into())]));
+    settle(started).await.expect("a running call carries on past its deadline");
+    assert_eq!(num(&workers(&b)[0], "restarts"), 0.0);
+    let c = counters(&b);
+    assert_eq!((num(&c, "timedOut"), num(&c, "completed")), (1.0, 3.0));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn an_end_to_end_limit_counts_queued_time_and_the_default_does_not() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let blocker = sleep(&b, 500, JsValue::UNDEFINED);
+    let from_submit = obj(&[("timeoutMs", 200.into()), ("timeoutFrom", "submit".into())]);
+    let queued_too_long = echo(&b, b"x", from_submit);
+    let from_start = echo(&b, b"y", obj(&[("timeoutMs", 200.into())]));
+    assert!(settles_within(&queued_too_long, 450).await, "the end-to-end limit did not fire while queued");
+    assert_eq!(settle(queued_too_long).await.unwrap_err(), "TimeoutError");
+    settle(blocker).await.unwrap();
+    assert_eq!(
+        Uint8Array::new(&settle(from_start).await.unwrap()).to_vec(),
+        b"y",
+        "queued time is not counted by default"
+    );
+    assert_eq!(num(&workers(&b)[0], "restarts"), 0.0, "a call that never ran replaces no worker");
+    // Running past an end-to-end limit replaces the worker, as any time limit does.
+    let running = sleep(&b, 5_000, obj(&[("timeoutMs", 150.into()), ("timeoutFrom", "submit".into())]));
+    assert_eq!(settle(running).await.unwrap_err(), "TimeoutError");
+    until(&b, 5_000, "the replacement", |ws| ws.len() == 1 && num(&ws[0], "restarts") == 1.0).await;
+    assert_eq!(settle(echo(&b, b"z", obj(&[("timeoutFrom", "later".into())]))).await.unwrap_err(), "ValidationError");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn deadlines_and_end_to_end_limits_on_the_main_thread() {
+    let b = bridge(&[("fallback", "always".into())]).await;
+    let blocker = sleep(&b, 500, JsValue::UNDEFINED);
+    // Let it start: queued, the calls with a deadline would go first.
+    delay(50).await;
+    let late = echo(&b, b"late", obj(&[("deadline", (js_sys::Date::now() + 100.0).into())]));
+    let limited = echo(&b, b"x", obj(&[("timeoutMs", 150.into()), ("timeoutFrom", "submit".into())]));
+    assert_eq!(settle(late).await.unwrap_err(), "TimeoutError");
+    assert_eq!(settle(limited).await.unwrap_err(), "TimeoutError");
+    settle(blocker).await.unwrap();
+    let running = sleep(&b, 3_000, obj(&[("timeoutMs", 200.into()), ("timeoutFrom", "submit".into())]));
+    assert_eq!(settle(running).await.unwrap_err(), "TimeoutError");
     JsFuture::from(b.terminate()).await.unwrap();
 }

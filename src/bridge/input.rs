@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::io::source::Input;
 use crate::ops::Secret;
 use crate::protocol::OutputKind;
-use crate::scheduler::Priority;
+use crate::scheduler::{Priority, TimeoutFrom};
 use crate::services::origin;
 use crate::shared::{as_words, CancelBlock, ProgressBlock};
 
@@ -23,6 +23,7 @@ struct Plain {
     priority: Priority,
     deadline: Option<f64>,
     timeout_ms: Option<f64>,
+    timeout_from: Option<TimeoutFrom>,
     retries: Option<u32>,
 }
 
@@ -35,10 +36,13 @@ pub(crate) struct CallOptions {
     /// all of it, is detached).
     pub(crate) transfer: bool,
     pub(crate) priority: Priority,
-    /// Within a priority, calls with an earlier deadline (ms timestamp) run first.
+    /// Within a priority, calls with an earlier deadline (a `Date.now()` timestamp) run first; a
+    /// call not started by then fails with `TimeoutError`.
     pub(crate) deadline: Option<f64>,
     /// `Some(0)` disables the bridge's default.
     pub(crate) timeout_ms: Option<u32>,
+    /// Where `timeout_ms` counts from (else the bridge's default).
+    pub(crate) timeout_from: Option<TimeoutFrom>,
     pub(crate) retries: Option<u32>,
     /// An `AbortSignal` to watch (a `SharedCancellation` contributes one via `toAbortSignal()`).
     pub(crate) signal: Option<AbortSignal>,
@@ -49,8 +53,18 @@ pub(crate) struct CallOptions {
     pub(crate) progress: Option<ProgressBlock>,
 }
 
-const CALL_KEYS: &[&str] =
-    &["output", "transfer", "priority", "deadline", "timeoutMs", "retries", "signal", "onProgress", "progress"];
+const CALL_KEYS: &[&str] = &[
+    "output",
+    "transfer",
+    "priority",
+    "deadline",
+    "timeoutMs",
+    "timeoutFrom",
+    "retries",
+    "signal",
+    "onProgress",
+    "progress",
+];
 
 /// The call options `services.send` takes: `timeoutMs` (0 = no limit, as for calls) and `signal`.
 pub(crate) const SEND_KEYS: &[&str] = &["timeoutMs", "signal"];
@@ -75,6 +89,7 @@ impl CallOptions {
             priority: plain.priority,
             deadline: plain.deadline,
             timeout_ms: plain.timeout_ms.map(|ms| milliseconds(ms, "timeoutMs")).transpose()?,
+            timeout_from: plain.timeout_from,
             retries: plain.retries,
             ..CallOptions::default()
         };

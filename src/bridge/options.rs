@@ -9,7 +9,7 @@ use crate::defaults;
 use crate::error::Error;
 use crate::executor::Fallback;
 use crate::pool::PoolConfig;
-use crate::scheduler::Strategy;
+use crate::scheduler::{Strategy, TimeoutFrom};
 use crate::services::origin;
 
 /// `WorkerBridge.create(options)`, as passed.
@@ -21,6 +21,7 @@ struct CreateOptions {
     strategy: Strategy,
     max_queue: Option<u32>,
     timeout_ms: Option<f64>,
+    timeout_from: TimeoutFrom,
     retries: Option<u32>,
     health_interval_ms: Option<f64>,
     cancel_grace_ms: Option<f64>,
@@ -34,6 +35,7 @@ const KEYS: &[&str] = &[
     "strategy",
     "maxQueue",
     "timeoutMs",
+    "timeoutFrom",
     "retries",
     "healthIntervalMs",
     "cancelGraceMs",
@@ -48,6 +50,8 @@ pub(crate) struct Settings {
     pub(crate) fallback: Fallback,
     /// Per-call default; 0 = none.
     pub(crate) timeout_ms: u32,
+    /// Per-call default.
+    pub(crate) timeout_from: TimeoutFrom,
     pub(crate) retries: u32,
     /// Origins besides the page's that service handler modules may come from, normalised.
     pub(crate) service_origins: Vec<String>,
@@ -99,6 +103,7 @@ impl Settings {
             },
             fallback: options.fallback,
             timeout_ms: ms(options.timeout_ms, defaults::TIMEOUT_MS, "timeoutMs")?,
+            timeout_from: options.timeout_from,
             retries,
             service_origins: options
                 .service_origins

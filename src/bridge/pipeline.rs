@@ -25,7 +25,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::input::{owned_input, CallOptions};
 use super::options::Settings;
 use crate::call::progress::{ProgressSink, SharedSink};
-use crate::call::{aborted, terminated, Counters, Pending, Task};
+use crate::call::{aborted, terminated, Counters, Pending, Stop, Task};
 use crate::error::Error;
 use crate::events::EventHub;
 use crate::executor::Executor;
@@ -34,7 +34,8 @@ use crate::nonce_guard::NonceGuard;
 use crate::ops::Op;
 use crate::protocol::{OutputKind, RequestId};
 use crate::runtime::js_error::to_js;
-use crate::runtime::timer::AbortWatch;
+use crate::runtime::timer::{AbortWatch, Timer};
+use crate::scheduler::TimeoutFrom;
 use crate::services::Registry;
 use crate::shared::{CancelBlock, ProgressBlock};
 
@@ -47,6 +48,7 @@ pub(crate) struct Bridge {
     nonces: RefCell<NonceGuard>,
     /// Per-call default; 0 = none.
     timeout_ms: u32,
+    timeout_from: TimeoutFrom,
     retries: u32,
 }
 
@@ -95,6 +97,7 @@ impl Bridge {
             events,
             nonces: RefCell::default(),
             timeout_ms: settings.timeout_ms,
+            timeout_from: settings.timeout_from,
             retries: settings.retries,
         })
     }
@@ -283,6 +286,20 @@ impl Bridge {
             })
         });
         let timeout_ms = options.timeout_ms.unwrap_or(self.timeout_ms);
+        let timeout_from = options.timeout_from.unwrap_or(self.timeout_from);
+        let now = js_sys::Date::now();
+        // A call that must start by its deadline, or finish within `timeoutMs` of now, is
+        // stopped when that time comes (see `Stop`).
+        let mut expiry = Vec::new();
+        if let Some(deadline) = options.deadline {
+            if deadline <= now {
+                return Err(Stop::Deadline.error());
+            }
+            expiry.push(self.stop_after(deadline - now, id, Stop::Deadline));
+        }
+        if timeout_from == TimeoutFrom::Submit && timeout_ms > 0 {
+            expiry.push(self.stop_after(f64::from(timeout_ms), id, Stop::Timeout(timeout_ms)));
+        }
         let task = Task {
             op,
             input,
@@ -290,12 +307,34 @@ impl Bridge {
             priority: options.priority,
             deadline: options.deadline,
             timeout_ms: (timeout_ms > 0).then_some(timeout_ms),
+            timeout_from,
+            submitted_at: now,
             retries: options.retries.unwrap_or(self.retries),
             transferred: options.transfer,
         };
         let (reply, result) = oneshot::channel();
-        let pending =
-            Pending { id, task, reply, progress, progress_part, cancel, owns_cancel, _watch: watch, attempts: 0 };
+        let pending = Pending {
+            id,
+            task,
+            reply,
+            progress,
+            progress_part,
+            cancel,
+            owns_cancel,
+            _watch: watch,
+            _expiry: expiry,
+            attempts: 0,
+        };
         self.executor.submit(pending, result).map(|f| (id, f))
+    }
+
+    /// A timer that stops call `id` for `why` after `ms`.
+    fn stop_after(self: &Rc<Self>, ms: f64, id: RequestId, why: Stop) -> Timer {
+        let bridge: Weak<Bridge> = Rc::downgrade(self);
+        Timer::new(ms.ceil().clamp(0.0, f64::from(u32::MAX)) as u32, move || {
+            if let Some(bridge) = bridge.upgrade() {
+                bridge.executor.stop(id, why);
+            }
+        })
     }
 }

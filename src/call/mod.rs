@@ -14,8 +14,8 @@ use crate::error::{Error, ErrorKind};
 use crate::io::source::Input;
 use crate::ops::Op;
 use crate::protocol::{OutputKind, RequestId};
-use crate::runtime::timer::AbortWatch;
-use crate::scheduler::Priority;
+use crate::runtime::timer::{AbortWatch, Timer};
+use crate::scheduler::{Priority, TimeoutFrom};
 use crate::shared::CancelBlock;
 use crate::status::CounterSnapshot;
 use progress::SharedSink;
@@ -32,8 +32,11 @@ pub(crate) struct Task {
     pub(crate) output: OutputKind,
     pub(crate) priority: Priority,
     pub(crate) deadline: Option<f64>,
-    /// Run-time limit, counted from when the call starts on a worker (queue time is not counted).
+    /// Time limit, counted from `timeout_from`.
     pub(crate) timeout_ms: Option<u32>,
+    pub(crate) timeout_from: TimeoutFrom,
+    /// When the call was made (`Date.now()`), for a limit counted from submission.
+    pub(crate) submitted_at: f64,
     /// How many times a call whose worker crashed may be run again.
     pub(crate) retries: u32,
     /// The caller moved its buffer in: it cannot be kept for a retry.
@@ -62,6 +65,8 @@ pub(crate) struct Pending {
     /// The listener on the caller's `AbortSignal`; held only so that it is removed when the
     /// call is dropped.
     pub(crate) _watch: Option<AbortWatch>,
+    /// Timers that stop the call when its deadline passes or its end-to-end limit runs out.
+    pub(crate) _expiry: Vec<Timer>,
     pub(crate) attempts: u32,
 }
 
@@ -86,6 +91,40 @@ impl Pending {
     pub(crate) fn settle(self, result: Result<JsValue, Error>, counters: &Counters) {
         counters.record(&result);
         let _ = self.reply.send(result);
+    }
+}
+
+impl Task {
+    /// When the call's time limit starts counting, if it started running at `now`.
+    pub(crate) fn clock_start(&self, now: f64) -> f64 {
+        match self.timeout_from {
+            TimeoutFrom::Start => now,
+            TimeoutFrom::Submit => self.submitted_at,
+        }
+    }
+}
+
+/// Why the bridge stops a call before it finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Its caller aborted it (`AbortError`): a running call is stopped cooperatively, its worker
+    /// replaced if it does not stop within the grace period.
+    Abort,
+    /// Its deadline passed before it started (`TimeoutError`); a call already running carries on.
+    Deadline,
+    /// Its end-to-end `timeoutMs` (`timeoutFrom: 'submit'`) ran out (`TimeoutError`): a running
+    /// call's worker is replaced, as for any time limit.
+    Timeout(u32),
+}
+
+impl Stop {
+    /// The error the call settles with.
+    pub(crate) fn error(self) -> Error {
+        match self {
+            Stop::Abort => aborted(),
+            Stop::Deadline => Error::new(ErrorKind::Timeout, "the call's deadline passed before it started"),
+            Stop::Timeout(ms) => timed_out(ms),
+        }
     }
 }
 

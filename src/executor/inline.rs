@@ -12,7 +12,7 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 
 use crate::call::progress::SharedSink;
-use crate::call::{aborted, terminated, timed_out, Counters, Pending};
+use crate::call::{terminated, timed_out, Counters, Pending, Stop};
 use crate::driver::{self, Flags, Outcome, PagePace};
 use crate::error::Error;
 use crate::io::network::result_object;
@@ -86,17 +86,19 @@ impl Inline {
         Ok(())
     }
 
-    /// Removes a queued call, or stops the running one at its next step; either way the caller's
-    /// promise rejects with `AbortError` now.
-    pub(crate) fn cancel(&self, id: RequestId) {
+    /// Stops call `id` for `why`: a queued call is removed and settles with `why`'s error now;
+    /// an aborted running call stops at its next step. A running call is spared by its deadline
+    /// (it started in time), and its end-to-end limit is watched by its pace, which counts from
+    /// submission.
+    pub(crate) fn stop(&self, id: RequestId, why: Stop) {
         let mut st = self.state.borrow_mut();
         if let Some(pending) = st.queue.remove(id) {
             drop(st);
-            pending.settle(Err(aborted()), &self.counters);
+            pending.settle(Err(why.error()), &self.counters);
             return;
         }
         if let Some((current, flag, _)) = &st.current {
-            if *current == id {
+            if *current == id && why == Stop::Abort {
                 flag.cancel();
             }
         }
@@ -212,16 +214,19 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> R
     // A fetch is not stepped, so the pace cannot watch its time limit: a timer cancels the
     // request itself (as terminate does), and the error is named for why.
     let expired = Rc::new(Cell::new(false));
-    let _timer = task.timeout_ms.filter(|_| matches!(task.op, Op::Fetch(_))).map(|ms| {
+    let now = js_sys::Date::now();
+    let limit = task.timeout_ms.map(|ms| (ms, task.clock_start(now)));
+    let _timer = limit.filter(|_| matches!(task.op, Op::Fetch(_))).map(|(ms, since)| {
         let (expired, flag) = (expired.clone(), flag_handle(inline, pending.id));
-        Timer::new(ms, move || {
+        let left = (f64::from(ms) - (now - since)).max(0.0) as u32;
+        Timer::new(left, move || {
             expired.set(true);
             if let Some(flag) = flag.upgrade() {
                 flag.cancel();
             }
         })
     });
-    let mut pace = PagePace::new(flags, &is_terminated, task.timeout_ms);
+    let mut pace = PagePace::new(flags, &is_terminated, limit);
     match driver::run(&task.op, &task.input, task.output, &mut pace, progress).await {
         Ok(Outcome::Body(body)) => Ok(body),
         Ok(Outcome::Http(meta, body)) => Ok(result_object(&meta, &body)),

@@ -22,7 +22,7 @@ use futures_channel::oneshot;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use crate::call::{terminated, Counters, Pending};
+use crate::call::{terminated, Counters, Pending, Stop};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::pool::{OnGivenUp, Pool, PoolConfig};
@@ -149,15 +149,20 @@ impl Executor {
 
     /// Cancels call `id` if it is still queued or running.
     pub(crate) fn cancel(&self, id: RequestId) {
+        self.stop(id, Stop::Abort);
+    }
+
+    /// Stops call `id` for `why`, if it is still queued or running.
+    pub(crate) fn stop(&self, id: RequestId, why: Stop) {
         match (&self.placement, self.fallback()) {
             // After the fallback a call may still run on a worker that leaves after it: each
             // placement ignores an id it does not hold.
             (Placement::Pool(pool), Some(inline)) => {
-                inline.cancel(id);
-                pool.cancel(id);
+                inline.stop(id, why);
+                pool.stop(id, why);
             }
-            (Placement::Inline(inline), _) => inline.cancel(id),
-            (Placement::Pool(pool), None) => pool.cancel(id),
+            (Placement::Inline(inline), _) => inline.stop(id, why),
+            (Placement::Pool(pool), None) => pool.stop(id, why),
         }
     }
 

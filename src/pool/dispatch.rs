@@ -149,10 +149,10 @@ impl Inner {
         let id = first.id;
         match &first.pending {
             Some(pending) if first.started.is_none() => {
-                let now = js_sys::Date::now();
-                first.started = Some(now);
+                let started = pending.task.clock_start(js_sys::Date::now());
+                first.started = Some(started);
                 if let Some(ms) = pending.task.timeout_ms {
-                    self.arm_watchdog(index, now + f64::from(ms));
+                    self.arm_watchdog(index, started + f64::from(ms));
                 }
             }
             None if first.grace.is_none() => first.grace = Some(Inner::grace_timer(me, worker_id, id, grace_ms)),

@@ -19,7 +19,7 @@ use super::announce::log_later;
 use super::slot::Slot;
 use super::worker_handle::{Attachments, Outgoing};
 use super::Inner;
-use crate::call::{aborted, timed_out, Pending};
+use crate::call::{timed_out, Pending, Stop};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{RequestId, ToWorker};
 use crate::runtime::timer::Timer;
@@ -136,25 +136,34 @@ impl Inner {
         }
     }
 
-    /// Rejects call `id` with `AbortError`. A queued call is dropped; one in flight is told to
-    /// stop (its shared flag raised, a `Cancel` sent) — the worker drops it if it has not
-    /// started it, and is replaced if it runs it past the grace period. Its siblings in the same
-    /// worker are untouched.
-    pub(super) fn cancel(&mut self, id: RequestId) {
+    /// Stops call `id` for `why`, settling it with `why`'s error now. A queued call is dropped;
+    /// one in flight is told to stop (its shared flag raised, a `Cancel` sent) — the worker
+    /// drops it if it has not started it, and is replaced if it runs it past the grace period.
+    /// Its siblings in the same worker are untouched. A deadline spares a call already running;
+    /// an end-to-end limit replaces its worker at once, as any time limit does.
+    pub(super) fn stop(&mut self, id: RequestId, why: Stop) {
         if let Some(pending) = self.queue.remove(id) {
-            return pending.settle(Err(aborted()), &self.counters);
+            return pending.settle(Err(why.error()), &self.counters);
         }
         let found =
             self.slots.iter().enumerate().find_map(|(i, s)| Some((i, s.in_flight.iter().position(|r| r.id == id)?)));
         let Some((index, position)) = found else {
             return; // already settled
         };
+        match why {
+            Stop::Deadline if position == 0 => return, // it started in time
+            Stop::Timeout(ms) if position == 0 => {
+                let worker_id = self.slots[index].worker_id;
+                return self.on_timeout(worker_id, id, ms);
+            }
+            _ => {}
+        }
         let running = &mut self.slots[index].in_flight[position];
         if let Some(pending) = running.pending.take() {
             if let Some(block) = pending.cancel.as_ref().filter(|_| pending.owns_cancel) {
                 block.cancel();
             }
-            pending.settle(Err(aborted()), &self.counters);
+            pending.settle(Err(why.error()), &self.counters);
         }
         if position == 0 {
             self.arm_first(index);

@@ -58,7 +58,7 @@ use wasm_bindgen::JsValue;
 
 use worker_bridge_core::pool::{no_live_slot, SlotState};
 
-use crate::call::{terminated, Counters, Pending};
+use crate::call::{terminated, Counters, Pending, Stop};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::protocol::RequestId;
@@ -214,10 +214,11 @@ impl Pool {
         Ok(())
     }
 
-    /// Rejects call `id` with `AbortError` now; a queued call is dropped, one in flight is asked
-    /// to stop and its worker replaced if it runs it past the grace period.
-    pub(crate) fn cancel(&self, id: RequestId) {
-        self.inner.borrow_mut().cancel(id);
+    /// Stops call `id` for `why` (see `failure::stop`).
+    pub(crate) fn stop(&self, id: RequestId, why: Stop) {
+        let mut inner = self.inner.borrow_mut();
+        inner.stop(id, why);
+        inner.pump();
     }
 
     /// Grows or shrinks the pool to `size` workers; queued calls stay queued. Busy workers leave

@@ -25,6 +25,18 @@ pub enum Priority {
     Low,
 }
 
+/// Where a call's `timeoutMs` counts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeoutFrom {
+    /// From when its worker (or the page) starts it: time spent queued does not count.
+    #[default]
+    Start,
+    /// From the call itself, end to end: queued time counts, and a call still queued when the
+    /// time is up fails without running.
+    Submit,
+}
+
 /// How the pool picks a worker for the next call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
