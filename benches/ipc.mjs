@@ -27,6 +27,7 @@ const CONFIG = {
   longTaskMiB: 64,
   longTaskRuns: 3,
   settleMs: 300, // idle time before each long-task run
+  envelopeMessages: 20_000, // per round of the envelope-cost measurement
 };
 const PAGE_TIMEOUT_MS = 8 * 60_000;
 const NAMES = { raw: 'raw postMessage', comlink: 'Comlink', workerpool: 'workerpool', 'worker-bridge': 'worker-bridge' };
@@ -92,6 +93,13 @@ function reportLongTasks({ floor, results }) {
     'worst run.');
 }
 
+/** The request envelope's cost by encoding (the page's thread; a worker pays the same). */
+function reportEnvelope(e) {
+  console.log(`\nrequest envelope, µs per message on the page (median of 5 rounds x ${CONFIG.envelopeMessages}):`);
+  console.log(`  JSON text (protocol v2, what the pool sends)   encode ${e.jsonEncodeUs.toFixed(2)}   decode ${e.jsonDecodeUs.toFixed(2)}`);
+  console.log(`  object tree (serde-wasm-bindgen, v1)          encode ${e.objectEncodeUs.toFixed(2)}   decode ${e.objectDecodeUs.toFixed(2)}`);
+}
+
 function report(run) {
   const chromium = run.userAgent.match(/Chrome\/([\d.]+)/)?.[1] ?? run.userAgent;
   console.log(`\ncrossOriginIsolated: ${run.crossOriginIsolated}`);
@@ -104,6 +112,7 @@ function report(run) {
   const ratios = {};
   for (const id of Object.keys(WORKLOADS)) ratios[id] = reportWorkload(id, run.workloads[id]);
   reportLongTasks(run.longTasks);
+  reportEnvelope(run.envelope);
   return ratios;
 }
 

@@ -219,6 +219,9 @@ window.runBench = async (config) => {
   const mainStatus = main.status();
   await bridge.terminate();
   await main.terminate();
+  // The envelope's own cost on this thread, by encoding: median of five rounds.
+  const costs = Array.from({ length: 5 }, () => WorkerBridge.__envelopeCosts(config.envelopeMessages));
+  const envelope = Object.fromEntries(Object.keys(costs[0]).map((k) => [k, median(costs.map((c) => c[k]))]));
 
   return {
     ...environment(),
@@ -227,6 +230,7 @@ window.runBench = async (config) => {
     fallbackMode: mainStatus.mode,
     workloads,
     longTasks,
+    envelope,
   };
 };
 

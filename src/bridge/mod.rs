@@ -201,6 +201,61 @@ impl WorkerBridge {
         self.bridge.call(op, &data, &options, &[], OutputKind::Bytes)
     }
 
+    /// Test builds only, for `npm run bench:ipc`: what one request envelope costs to encode and
+    /// decode on this thread, as the JSON text the pool sends and as the object tree
+    /// serde-wasm-bindgen builds (the encoding before protocol version 2), in µs per message
+    /// over `n` messages: `{ jsonEncodeUs, jsonDecodeUs, objectEncodeUs, objectDecodeUs }`.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __envelopeCosts)]
+    pub fn envelope_costs(n: u32) -> Result<JsValue, JsValue> {
+        use crate::protocol::{decode, decode_batch, encode_batch, Envelope, ToWorker};
+        let n = n.max(1);
+        let request = ToWorker::Request {
+            id: crate::protocol::RequestId::next(),
+            op: Op::Sha256,
+            progress: false,
+            output: OutputKind::Bytes,
+        };
+        let per_message = |start: f64| (js_sys::Date::now() - start) * 1000.0 / f64::from(n);
+        let fail = |e: Error| to_js(&e);
+        let start = js_sys::Date::now();
+        let mut text = JsValue::UNDEFINED;
+        for _ in 0..n {
+            text = JsValue::from_str(&encode_batch(std::slice::from_ref(&request)).map_err(fail)?);
+        }
+        let json_encode = per_message(start);
+        let start = js_sys::Date::now();
+        for _ in 0..n {
+            let back = decode_batch::<ToWorker>(&text.as_string().unwrap_or_default()).map_err(fail)?;
+            std::hint::black_box(back);
+        }
+        let json_decode = per_message(start);
+        let start = js_sys::Date::now();
+        let mut object = JsValue::UNDEFINED;
+        for _ in 0..n {
+            object = serde::Serialize::serialize(&Envelope::new(&request), &serde_wasm_bindgen::Serializer::new())
+                .map_err(|e| JsValue::from_str(&e.to_string()))?;
+        }
+        let object_encode = per_message(start);
+        let start = js_sys::Date::now();
+        for _ in 0..n {
+            let back: ToWorker = decode(serde_wasm_bindgen::Deserializer::from(object.clone())).map_err(fail)?;
+            std::hint::black_box(back);
+        }
+        let object_decode = per_message(start);
+        let out = js_sys::Object::new();
+        for (key, value) in [
+            ("jsonEncodeUs", json_encode),
+            ("jsonDecodeUs", json_decode),
+            ("objectEncodeUs", object_encode),
+            ("objectDecodeUs", object_decode),
+        ] {
+            js_sys::Reflect::set(&out, &key.into(), &value.into())?;
+        }
+        Ok(out.into())
+    }
+
     /// Test builds only: the next `n` workers spawned fail to boot.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]
