@@ -96,8 +96,10 @@ function reportLongTasks({ floor, results }) {
 /** The request envelope's cost by encoding (the page's thread; a worker pays the same). */
 function reportEnvelope(e) {
   console.log(`\nrequest envelope, µs per message on the page (median of 5 rounds x ${CONFIG.envelopeMessages}):`);
-  console.log(`  JSON text (protocol v2, what the pool sends)   encode ${e.jsonEncodeUs.toFixed(2)}   decode ${e.jsonDecodeUs.toFixed(2)}`);
-  console.log(`  object tree (serde-wasm-bindgen, v1)          encode ${e.objectEncodeUs.toFixed(2)}   decode ${e.objectDecodeUs.toFixed(2)}`);
+  const line = (name, enc, dec) => console.log(`  ${name.padEnd(46)}encode ${enc.toFixed(2)}   decode ${dec.toFixed(2)}`);
+  line('JSON bytes (protocol v2, what the pool sends)', e.bytesEncodeUs, e.bytesDecodeUs);
+  line('JSON string', e.stringEncodeUs, e.stringDecodeUs);
+  line('object tree (serde-wasm-bindgen, protocol v1)', e.objectEncodeUs, e.objectDecodeUs);
 }
 
 function report(run) {

@@ -21,20 +21,20 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use js_sys::{Array, Int32Array, Object, Reflect, Uint8Array};
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use worker_bridge_core::pool::{is_short, pipeline_weight};
-use zeroize::Zeroizing;
 
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
 use crate::io::source::Input;
+use crate::io::wire::{self, Attached, Incoming};
 use crate::ops::{Op, Progress};
 use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, MAX_BATCH};
 use crate::runtime::cancel::LocalCancel;
-use crate::shared::{as_words, CancelBlock, Heartbeat, ProgressBlock};
+use crate::shared::{CancelBlock, Heartbeat, ProgressBlock};
 
 /// Message mode: how often a running op posts `Progress`.
 const PROGRESS_EVERY_MS: f64 = 16.0;
@@ -47,8 +47,8 @@ struct Job {
     op: Op,
     progress: bool,
     output: OutputKind,
-    /// Its attachments (`a[i]` of its batch): body, shared blocks.
-    attached: JsValue,
+    /// Its attachment: body, shared blocks.
+    attached: Attached,
     flag: Rc<LocalCancel>,
 }
 
@@ -56,7 +56,7 @@ impl Job {
     /// Short enough that the answers waiting in the outbox may wait for it (the rule by which
     /// the page sends calls ahead: `worker_bridge_core::pool::is_short`).
     fn is_short(&self) -> bool {
-        let len = Reflect::get(&self.attached, &"body".into()).ok().and_then(Input::from_js).map(|i| i.len());
+        let len = self.attached.body().and_then(Input::from_js).map(|i| i.len());
         len.is_some_and(|n| is_short(pipeline_weight(self.op.cost_follows_input(), n)))
     }
 }
@@ -104,21 +104,17 @@ pub fn worker_main(worker_id: u32) -> Result<(), JsValue> {
 
 /// Handles one message from the page: a batch, each entry on its own.
 fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
-    let text = Reflect::get(data, &"m".into()).ok().and_then(|m| m.as_string());
-    let entries = text
-        .map(Zeroizing::new)
-        .ok_or_else(|| Error::validation("not a worker-bridge message"))
-        .and_then(|text| protocol::decode_batch::<ToWorker>(&text));
-    let entries = match entries {
-        Ok(entries) => entries,
+    let batch = Incoming::read(data)
+        .and_then(|incoming| Ok((protocol::decode_batch::<ToWorker>(&*incoming.envelopes)?, incoming)));
+    let (entries, incoming) = match batch {
+        Ok(batch) => batch,
         Err(error) => {
             return post(scope, vec![(FromWorker::Failed { id: None, error: WireError::from(&error) }, None)])
         }
     };
-    let attachments = Reflect::get(data, &"a".into()).ok().filter(JsValue::is_object);
     let mut refused = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
-        let attached = attachments.as_ref().and_then(|a| Reflect::get_u32(a, i as u32).ok()).unwrap_or_default();
+        let attached = incoming.attachment(i);
         match entry {
             Ok(msg) => handle(scope, msg, attached),
             Err(rejected) => {
@@ -137,7 +133,7 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
 }
 
 /// One message of a batch.
-fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: JsValue) {
+fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached) {
     match msg {
         ToWorker::Ping { seq } => {
             let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer();
@@ -172,7 +168,7 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: JsValue) 
         }
         ToWorker::Request { id, op, progress, output } => {
             // The page attaches the worker's heartbeat to its first request.
-            if let Some(beat) = attachment(&attached, "beat").and_then(Heartbeat::from_words) {
+            if let Some(beat) = attached.block("beat").and_then(Heartbeat::from_words) {
                 BEAT.with(|b| *b.borrow_mut() = Some(beat));
             }
             let flag = Rc::new(LocalCancel::default());
@@ -239,20 +235,17 @@ impl Progress for WorkerProgress<'_> {
     }
 }
 
-fn attachment(data: &JsValue, key: &str) -> Option<Int32Array> {
-    Reflect::get(data, &key.into()).ok().and_then(|v| as_words(&v))
-}
-
 /// Runs one request through the driver in the worker's pace.
 async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(JsValue, Option<HttpMeta>), Error> {
-    let body = Reflect::get(&job.attached, &"body".into())
-        .ok()
+    let body = job
+        .attached
+        .body()
         .and_then(Input::from_js)
         .ok_or_else(|| Error::validation("the request has no Uint8Array or Blob body"))?;
     // Shared blocks count only when they really are shared; plain ones would be copies.
-    let cancel = attachment(&job.attached, "cancel").and_then(CancelBlock::from_words).filter(CancelBlock::is_shared);
+    let cancel = job.attached.block("cancel").and_then(CancelBlock::from_words).filter(CancelBlock::is_shared);
     let progress_block =
-        attachment(&job.attached, "progress").and_then(ProgressBlock::from_words).filter(ProgressBlock::is_shared);
+        job.attached.block("progress").and_then(ProgressBlock::from_words).filter(ProgressBlock::is_shared);
 
     let mut progress = WorkerProgress { scope, id: job.id, block: progress_block, last_post: f64::NEG_INFINITY };
     let mut silent = crate::ops::NoProgress;
@@ -265,8 +258,8 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(JsValue, 
     }
 }
 
-/// Posts `answers` in one message: the envelopes as one JSON text, each body (a `Uint8Array`,
-/// transferred, or a `Blob`, by reference) at its index of `a`.
+/// Posts `answers` in one message (the wire: `io::wire`); a body is a `Uint8Array`, transferred,
+/// or a `Blob`, by reference.
 fn post(scope: &DedicatedWorkerGlobalScope, answers: Vec<(FromWorker, Option<JsValue>)>) {
     let (msgs, bodies): (Vec<FromWorker>, Vec<Option<JsValue>>) = answers.into_iter().unzip();
     let text = match protocol::encode_batch(&msgs) {
@@ -276,23 +269,12 @@ fn post(scope: &DedicatedWorkerGlobalScope, answers: Vec<(FromWorker, Option<JsV
             return;
         }
     };
-    let wire = Object::new();
-    let _ = Reflect::set(&wire, &"m".into(), &JsValue::from_str(&text));
-    let transfer = Array::new();
-    if bodies.iter().any(Option::is_some) {
-        let all = Array::new_with_length(bodies.len() as u32);
-        for (i, body) in bodies.iter().enumerate() {
-            let Some(body) = body else { continue };
-            let one = Object::new();
-            let _ = Reflect::set(&one, &"body".into(), body);
-            if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
-                transfer.push(&bytes.buffer());
-            }
-            all.set(i as u32, one.into());
-        }
-        let _ = Reflect::set(&wire, &"a".into(), &all);
+    let mut wire = wire::Outgoing::new(text.into_bytes());
+    for body in &bodies {
+        wire.attach(wire::Attachment { body: body.as_ref(), transfer_body: true, blocks: Vec::new() });
     }
-    if let Err(e) = scope.post_message_with_transfer(&wire, &transfer) {
+    let (message, transfer) = wire.finish();
+    if let Err(e) = scope.post_message_with_transfer(&message, &transfer) {
         web_sys::console::error_2(&"worker-bridge: cannot post a reply".into(), &e);
     }
 }

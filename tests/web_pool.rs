@@ -404,13 +404,14 @@ async fn malformed_messages_to_a_worker_are_rejected_and_it_keeps_serving() {
     let b = bridge(&[("poolSize", 1.into())]).await;
     let worker = ids(&b);
     let id = "0b9f3c1e-5a4d-4f7e-9c2b-8d1e6f0a7b3c";
-    let m = |text: &str| obj(&[("m", text.into())]);
+    let m = |text: &str| Array::of1(&Uint8Array::from(text.as_bytes())).into();
     let garbage = [
         JsValue::NULL,
         JsValue::from(42),
         JsValue::from("request"),
-        // Version 1's shape (an envelope object): not a batch.
+        // Version 1's shape (an envelope object), and the JSON as a string: not the wire.
         obj(&[("v", 1.into()), ("msg", obj(&[("type", "ping".into()), ("seq", 1.into())]))]),
+        Array::of1(&r#"[{"v":2,"msg":{"type":"ping","seq":1}}]"#.into()).into(),
         m("not json"),
         m(r#"{"v":2,"msg":{"type":"ping","seq":1}}"#),
         m(r#"[{"v":1,"msg":{"type":"ping","seq":1}}]"#),
@@ -632,7 +633,7 @@ async fn an_idle_worker_that_stops_answering_pings_is_replaced() {
     until(&b, 10_000, "an idle worker", all_idle(1)).await;
     let before = ids(&b);
     // The worker's thread blocks while the pool thinks it idle: pings go unanswered.
-    let stall = obj(&[("m", r#"[{"v":2,"msg":{"type":"stall","ms":4000}}]"#.into())]);
+    let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":4000}}]"#[..])).into();
     b.post_raw(0, stall).unwrap();
     until(&b, 3_000, "a replacement for the silent worker", |ws| {
         ws.len() == 1

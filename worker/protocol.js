@@ -25,13 +25,14 @@ export function envelope(msg, payload) {
 }
 
 /**
- * A pool message as it travels (`protocol::decode_batch` in Rust): the JSON text of an array of
- * envelopes, in `m`. Pool messages carry no `payload`.
+ * A pool message as it travels (`io::wire` and `protocol::decode_batch` in Rust): an array whose
+ * first item is the UTF-8 JSON of an array of envelopes; the attachments that may follow are
+ * sent by Rust only. Pool messages carry no `payload`.
  * @param {...{ type: string }} msgs
- * @returns {{ m: string }}
+ * @returns {[Uint8Array]}
  */
 export function batch(...msgs) {
-  return { m: JSON.stringify(msgs.map((msg) => envelope(msg))) };
+  return [new TextEncoder().encode(JSON.stringify(msgs.map((msg) => envelope(msg))))];
 }
 
 /** Worker → page, from worker/worker.js (sent with `batch`). */

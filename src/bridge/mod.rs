@@ -202,9 +202,10 @@ impl WorkerBridge {
     }
 
     /// Test builds only, for `npm run bench:ipc`: what one request envelope costs to encode and
-    /// decode on this thread, as the JSON text the pool sends and as the object tree
-    /// serde-wasm-bindgen builds (the encoding before protocol version 2), in µs per message
-    /// over `n` messages: `{ jsonEncodeUs, jsonDecodeUs, objectEncodeUs, objectDecodeUs }`.
+    /// decode on this thread — as the JSON bytes the pool sends, as a JSON string, and as the
+    /// object tree serde-wasm-bindgen builds (the encoding before protocol version 2) — in µs
+    /// per message over `n` messages: `{ bytesEncodeUs, bytesDecodeUs, stringEncodeUs,
+    /// stringDecodeUs, objectEncodeUs, objectDecodeUs }`.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]
     #[wasm_bindgen(js_name = __envelopeCosts)]
@@ -220,17 +221,27 @@ impl WorkerBridge {
         let per_message = |start: f64| (js_sys::Date::now() - start) * 1000.0 / f64::from(n);
         let fail = |e: Error| to_js(&e);
         let start = js_sys::Date::now();
+        let mut bytes = js_sys::Uint8Array::new_with_length(0);
+        for _ in 0..n {
+            bytes = js_sys::Uint8Array::from(encode_batch(std::slice::from_ref(&request)).map_err(fail)?.as_bytes());
+        }
+        let bytes_encode = per_message(start);
+        let start = js_sys::Date::now();
+        for _ in 0..n {
+            std::hint::black_box(decode_batch::<ToWorker>(bytes.to_vec()).map_err(fail)?);
+        }
+        let bytes_decode = per_message(start);
+        let start = js_sys::Date::now();
         let mut text = JsValue::UNDEFINED;
         for _ in 0..n {
             text = JsValue::from_str(&encode_batch(std::slice::from_ref(&request)).map_err(fail)?);
         }
-        let json_encode = per_message(start);
+        let string_encode = per_message(start);
         let start = js_sys::Date::now();
         for _ in 0..n {
-            let back = decode_batch::<ToWorker>(&text.as_string().unwrap_or_default()).map_err(fail)?;
-            std::hint::black_box(back);
+            std::hint::black_box(decode_batch::<ToWorker>(text.as_string().unwrap_or_default()).map_err(fail)?);
         }
-        let json_decode = per_message(start);
+        let string_decode = per_message(start);
         let start = js_sys::Date::now();
         let mut object = JsValue::UNDEFINED;
         for _ in 0..n {
@@ -246,8 +257,10 @@ impl WorkerBridge {
         let object_decode = per_message(start);
         let out = js_sys::Object::new();
         for (key, value) in [
-            ("jsonEncodeUs", json_encode),
-            ("jsonDecodeUs", json_decode),
+            ("bytesEncodeUs", bytes_encode),
+            ("bytesDecodeUs", bytes_decode),
+            ("stringEncodeUs", string_encode),
+            ("stringDecodeUs", string_decode),
             ("objectEncodeUs", object_encode),
             ("objectDecodeUs", object_decode),
         ] {

@@ -6,8 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use worker_bridge_core::pool::SlotState;
 
@@ -15,6 +14,7 @@ use super::announce::log_later;
 use super::worker_handle::WorkerEvent;
 use super::Inner;
 use crate::error::{Error, ErrorKind};
+use crate::io::wire::{Attached, Incoming};
 use crate::protocol::{self, FromWorker};
 
 impl Inner {
@@ -38,18 +38,14 @@ impl Inner {
         this.pump();
     }
 
-    /// A batch from worker `index`: each entry in order, with its attachments (`a[i]`).
+    /// A batch from worker `index` (`io::wire`): each entry in order, with its attachment.
     fn on_message(&mut self, index: usize, data: &JsValue) {
-        let batch = Reflect::get(data, &"m".into())
-            .ok()
-            .and_then(|m| m.as_string())
-            .ok_or_else(|| Error::validation("not a worker-bridge message"))
-            .and_then(|text| protocol::decode_batch::<FromWorker>(&text));
-        let entries = match batch {
-            Ok(entries) => entries,
+        let batch = Incoming::read(data)
+            .and_then(|incoming| Ok((protocol::decode_batch::<FromWorker>(&*incoming.envelopes)?, incoming)));
+        let (entries, incoming) = match batch {
+            Ok(batch) => batch,
             Err(e) => return self.on_crash(index, format!("the worker broke protocol: {}", e.message())),
         };
-        let attachments = Reflect::get(data, &"a".into()).ok().filter(|a| a.is_object());
         let worker_id = self.slots[index].worker_id;
         for (i, entry) in entries.into_iter().enumerate() {
             // An earlier entry may have replaced the worker: the rest are the old worker's.
@@ -63,13 +59,11 @@ impl Inner {
                     return self.on_crash(index, why);
                 }
             };
-            let attached =
-                attachments.as_ref().and_then(|a| Reflect::get_u32(a, i as u32).ok()).filter(|a| a.is_object());
-            self.on_one(index, msg, attached.as_ref());
+            self.on_one(index, msg, &incoming.attachment(i));
         }
     }
 
-    fn on_one(&mut self, index: usize, msg: FromWorker, attached: Option<&JsValue>) {
+    fn on_one(&mut self, index: usize, msg: FromWorker, attached: &Attached) {
         let slot = &mut self.slots[index];
         match msg {
             FromWorker::Ready { caps, .. } if slot.state == SlotState::Starting => {
@@ -91,8 +85,7 @@ impl Inner {
             }
             FromWorker::Response { id, http } => {
                 let body = attached
-                    .and_then(|a| Reflect::get(a, &"body".into()).ok())
-                    .filter(|b| b.is_instance_of::<Uint8Array>() || b.is_instance_of::<web_sys::Blob>())
+                    .body()
                     .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "a response arrived without its body"));
                 let result = match http {
                     Some(meta) => body.map(|b| crate::io::network::result_object(&meta, &b)),

@@ -2,14 +2,12 @@
 //! posting envelopes with their transfer lists, and the event listeners, which this handle owns
 //! and removes when it is dropped (no `forget()`).
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, Event, MessageEvent, Worker};
 
 use crate::error::{Error, ErrorKind};
-use zeroize::Zeroize;
-
+use crate::io::wire;
 use crate::protocol::{encode_batch, ToWorker};
 use crate::runtime::glue::glue_url;
 use crate::runtime::js_error::describe;
@@ -84,12 +82,6 @@ pub(crate) struct Attachments {
     pub(crate) beat: Option<Heartbeat>,
 }
 
-impl Attachments {
-    fn is_empty(&self) -> bool {
-        self.body.is_none() && self.progress.is_none() && self.cancel.is_none() && self.beat.is_none()
-    }
-}
-
 /// One message waiting to be posted, with what travels beside it.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
@@ -140,51 +132,30 @@ impl WorkerHandle {
         Ok(WorkerHandle { worker, on_message, on_error, on_message_error })
     }
 
-    /// Posts `batch` in one message: the envelopes as one JSON text (`protocol::encode_batch`),
-    /// each one's attachments at the same index of `a`. A body is moved (its buffer in the
+    /// Posts `batch` in one message (the wire: `io::wire`). A body is moved (its buffer in the
     /// transfer list) unless its `transfer_body` is false, when the browser copies it.
     ///
     /// # Errors
     /// `ValidationError` when the browser cannot clone or transfer the message.
     pub(crate) fn post(&self, batch: &[Outgoing]) -> Result<(), Error> {
         let msgs: Vec<&ToWorker> = batch.iter().map(|o| &o.msg).collect();
-        let mut text = encode_batch(&msgs)?;
-        let wire = Object::new();
-        set(&wire, "m", &JsValue::from_str(&text));
-        // The text may hold a key: wipe our copy (the page's own lives in its JS heap).
-        text.zeroize();
-        let transfer = Array::new();
-        if batch.iter().any(|o| !o.attachments.is_empty()) {
-            let all = Array::new_with_length(batch.len() as u32);
-            for (i, Outgoing { attachments, .. }) in batch.iter().enumerate() {
-                if attachments.is_empty() {
-                    continue;
-                }
-                let one = Object::new();
-                if let Some(body) = &attachments.body {
-                    set(&one, "body", body);
-                    let buffer = body.dyn_ref::<Uint8Array>().map(Uint8Array::buffer);
-                    if let Some(buffer) =
-                        buffer.filter(|b| attachments.transfer_body && b.is_instance_of::<js_sys::ArrayBuffer>())
-                    {
-                        transfer.push(&buffer);
-                    }
-                }
-                if let Some(progress) = &attachments.progress {
-                    set(&one, "progress", progress.words());
-                }
-                if let Some(cancel) = &attachments.cancel {
-                    set(&one, "cancel", cancel.words());
-                }
-                if let Some(beat) = &attachments.beat {
-                    set(&one, "beat", beat.words());
-                }
-                all.set(i as u32, one.into());
+        let mut wire = wire::Outgoing::new(encode_batch(&msgs)?.into_bytes());
+        for Outgoing { attachments: a, .. } in batch {
+            let mut blocks = Vec::new();
+            if let Some(progress) = &a.progress {
+                blocks.push(("progress", progress.words()));
             }
-            set(&wire, "a", &all);
+            if let Some(cancel) = &a.cancel {
+                blocks.push(("cancel", cancel.words()));
+            }
+            if let Some(beat) = &a.beat {
+                blocks.push(("beat", beat.words()));
+            }
+            wire.attach(wire::Attachment { body: a.body.as_ref(), transfer_body: a.transfer_body, blocks });
         }
+        let (message, transfer) = wire.finish();
         self.worker
-            .post_message_with_transfer(&wire, &transfer)
+            .post_message_with_transfer(&message, &transfer)
             .map_err(|e| Error::validation(format!("cannot send the message to a worker: {}", describe(&e))))
     }
 
@@ -208,9 +179,4 @@ impl Drop for WorkerHandle {
         self.worker.set_onmessageerror(None);
         let _ = (&self.on_message, &self.on_error, &self.on_message_error);
     }
-}
-
-/// Sets `obj[key] = value` on a plain object we just built (cannot fail on one).
-pub(crate) fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }

@@ -1,10 +1,11 @@
 //! How pool messages travel: a **batch** — the JSON text of an array of envelopes
-//! (`[{"v":2,"msg":{…}}, …]`) — in one `postMessage`, with each message's transferables (body,
-//! shared blocks) in a parallel array beside the text (`pool::worker_handle`, `worker_main`).
+//! (`[{"v":2,"msg":{…}}, …]`), as UTF-8 bytes — in one `postMessage`, with each message's
+//! transferables (body, shared blocks) beside it (`pool::worker_handle` describes the wire).
 //!
-//! Why text: one string crosses the wasm boundary and the structured clone in one piece, where
-//! an object tree costs a `Reflect` call per field on each side; and the text of each envelope is
-//! exactly what `tests/fixtures/protocol/` holds, so the fixtures stay the single source of truth.
+//! Why JSON bytes: they cross the wasm boundary as one copy each way, where an object tree costs
+//! a `Reflect` call per field on each side and a string costs a `TextDecoder`/`TextEncoder` pass
+//! (`npm run bench:ipc` measures the three); and the text of each envelope is exactly what
+//! `tests/fixtures/protocol/` holds, so the fixtures stay the single source of truth.
 //! Why batches: calls submitted in one task turn, and the answers of short calls that ran back to
 //! back, share one message instead of paying for one each.
 //!
@@ -30,7 +31,7 @@ pub struct Rejected {
     pub error: Error,
 }
 
-/// The text of a batch of `msgs`, each in its envelope.
+/// The JSON text of a batch of `msgs`, each in its envelope (`.into_bytes()` for the wire).
 ///
 /// # Errors
 /// [`ErrorKind::Validation`](crate::ErrorKind::Validation) if a message cannot be written as JSON
@@ -40,14 +41,14 @@ pub fn encode_batch<T: Serialize>(msgs: &[T]) -> Result<String, Error> {
     serde_json::to_string(&envelopes).map_err(|e| Error::validation(format!("cannot encode a message: {e}")))
 }
 
-/// Decodes a batch: every entry on its own.
+/// Decodes a batch (its UTF-8 JSON text): every entry on its own.
 ///
 /// # Errors
 /// [`ErrorKind::Validation`](crate::ErrorKind::Validation) when `text` is not a JSON array of at
 /// most [`MAX_BATCH`] entries.
-pub fn decode_batch<T: DeserializeOwned>(text: &str) -> Result<Vec<Result<T, Rejected>>, Error> {
+pub fn decode_batch<T: DeserializeOwned>(text: impl AsRef<[u8]>) -> Result<Vec<Result<T, Rejected>>, Error> {
     let entries: Vec<Value> =
-        serde_json::from_str(text).map_err(|e| Error::validation(format!("malformed batch: {e}")))?;
+        serde_json::from_slice(text.as_ref()).map_err(|e| Error::validation(format!("malformed batch: {e}")))?;
     if entries.len() > MAX_BATCH {
         return Err(Error::validation(format!("a batch of {} messages (at most {MAX_BATCH})", entries.len())));
     }

@@ -1,0 +1,133 @@
+//! The pool's wire: what one `postMessage` between the page and a pool worker carries. It is an
+//! array — `[envelopes, attachment₀, attachment₁, …]`:
+//! - `envelopes`: a `Uint8Array` of the batch's UTF-8 JSON (`protocol::encode_batch`);
+//! - `attachmentᵢ`, for the `i`-th envelope: `undefined` (nothing), its body alone (a
+//!   `Uint8Array` or a `Blob`: the common case), or `{ body?, progress?, cancel?, beat? }` when
+//!   shared blocks travel too.
+//!
+//! Flat and small on purpose: the browser clones it on one side and rebuilds it on the other,
+//! and each nested object costs both. Bodies are transferred when asked (`Attachment`); the
+//! envelope bytes, a few hundred, are copied. Both sides — `pool::worker_handle` and
+//! `worker_main` — read and write it only through this module.
+
+use js_sys::{Array, Int32Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Blob;
+use zeroize::Zeroize;
+
+use crate::error::Error;
+
+/// What travels beside one envelope.
+#[derive(Debug, Default)]
+pub(crate) struct Attachment<'a> {
+    /// A `Uint8Array` or a `Blob`.
+    pub(crate) body: Option<&'a JsValue>,
+    /// Move the body's buffer (a `Uint8Array`'s) instead of letting the browser copy it.
+    pub(crate) transfer_body: bool,
+    /// Shared blocks, by name (`progress`, `cancel`, `beat`).
+    pub(crate) blocks: Vec<(&'static str, &'a Int32Array)>,
+}
+
+/// A message being built: the envelopes, then one attachment per envelope.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    wire: Array,
+    transfer: Array,
+}
+
+impl Outgoing {
+    /// Starts a message with the batch's JSON bytes, which are wiped from wasm memory once
+    /// copied out (they may hold a key).
+    pub(crate) fn new(mut envelopes: Vec<u8>) -> Self {
+        let bytes = Uint8Array::from(envelopes.as_slice());
+        envelopes.zeroize();
+        Outgoing { wire: Array::of1(&bytes), transfer: Array::new() }
+    }
+
+    /// Adds the next envelope's attachment.
+    pub(crate) fn attach(&mut self, a: Attachment<'_>) {
+        if let Some(buffer) =
+            a.body.filter(|_| a.transfer_body).and_then(|b| b.dyn_ref::<Uint8Array>()).map(Uint8Array::buffer)
+        {
+            if buffer.is_instance_of::<js_sys::ArrayBuffer>() {
+                self.transfer.push(&buffer);
+            }
+        }
+        let value = match (a.body, a.blocks.is_empty()) {
+            (None, true) => JsValue::UNDEFINED,
+            (Some(body), true) => body.clone(),
+            (body, false) => {
+                let object = Object::new();
+                if let Some(body) = body {
+                    let _ = Reflect::set(&object, &"body".into(), body);
+                }
+                for (name, words) in a.blocks {
+                    let _ = Reflect::set(&object, &name.into(), words);
+                }
+                object.into()
+            }
+        };
+        self.wire.push(&value);
+    }
+
+    /// The message and its transfer list.
+    pub(crate) fn finish(self) -> (JsValue, Array) {
+        (self.wire.into(), self.transfer)
+    }
+}
+
+/// A message as it arrived: the batch's JSON bytes and each envelope's attachment.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    /// Wiped when dropped (they may hold a key).
+    pub(crate) envelopes: zeroize::Zeroizing<Vec<u8>>,
+    attachments: Array,
+}
+
+impl Incoming {
+    /// Reads `data`.
+    ///
+    /// # Errors
+    /// `ValidationError` when it is not a message of this wire.
+    pub(crate) fn read(data: &JsValue) -> Result<Incoming, Error> {
+        let not_ours = || Error::validation("not a worker-bridge message");
+        let wire = data.dyn_ref::<Array>().ok_or_else(not_ours)?;
+        let envelopes = wire.get(0).dyn_into::<Uint8Array>().map_err(|_| not_ours())?;
+        Ok(Incoming {
+            envelopes: zeroize::Zeroizing::new(envelopes.to_vec()),
+            attachments: wire.slice(1, wire.length()),
+        })
+    }
+
+    /// The attachment of the `i`-th envelope (`undefined` when none).
+    pub(crate) fn attachment(&self, i: usize) -> Attached {
+        Attached(u32::try_from(i).map(|i| self.attachments.get(i)).unwrap_or(JsValue::UNDEFINED))
+    }
+}
+
+/// One envelope's attachment, as it arrived.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attached(JsValue);
+
+impl Attached {
+    /// The body: a `Uint8Array` or a `Blob`.
+    pub(crate) fn body(&self) -> Option<JsValue> {
+        let is_body = |v: &JsValue| v.is_instance_of::<Uint8Array>() || v.is_instance_of::<Blob>();
+        if is_body(&self.0) {
+            return Some(self.0.clone());
+        }
+        self.field("body").filter(is_body)
+    }
+
+    /// A shared block by name (`progress`, `cancel`, `beat`).
+    pub(crate) fn block(&self, name: &str) -> Option<Int32Array> {
+        self.field(name).and_then(|v| v.dyn_into::<Int32Array>().ok())
+    }
+
+    fn field(&self, name: &str) -> Option<JsValue> {
+        if !self.0.is_object() || self.0.is_instance_of::<Uint8Array>() || self.0.is_instance_of::<Blob>() {
+            return None;
+        }
+        Reflect::get(&self.0, &name.into()).ok().filter(|v| !v.is_undefined())
+    }
+}
