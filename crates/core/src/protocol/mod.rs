@@ -2,7 +2,7 @@
 //!
 //! Every message is an [`Envelope`] `{ v, msg }`: a protocol version and one typed message,
 //! tagged with a readable string (`{ v: 2, msg: { type: "request", id, op: { kind: "sha256" } } }`).
-//! Between the page and a pool worker, envelopes travel in batches of JSON text
+//! Between the page and a pool worker, envelopes travel in batches of UTF-8 JSON
 //! ([`encode_batch`], [`decode_batch`]); a service's envelopes travel as objects.
 //! Bulk bytes never go through serde: they travel beside the envelope as a transferable `body`
 //! (see `pool::worker_handle`), so a 64 MiB buffer is moved, not encoded.
@@ -25,7 +25,7 @@ use serde::{Deserialize, Deserializer};
 use crate::error::Error;
 
 /// The version every envelope carries; a peer speaking another version is rejected.
-/// Version 2: pool messages travel as JSON text, in batches (see `batch`).
+/// Version 2: pool messages travel as UTF-8 JSON, in batches (see `batch`).
 pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Decodes one envelope from any serde deserializer (JSON natively, a `JsValue` at the edge) and
