@@ -14,6 +14,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{decode, Envelope, RequestId};
@@ -47,7 +48,8 @@ pub fn encode_batch<T: Serialize>(msgs: &[T]) -> Result<String, Error> {
 /// [`ErrorKind::Validation`](crate::ErrorKind::Validation) when `text` is not a JSON array of at
 /// most [`MAX_BATCH`] entries.
 pub fn decode_batch<T: DeserializeOwned>(text: impl AsRef<[u8]>) -> Result<Vec<Result<T, Rejected>>, Error> {
-    let entries: Vec<Value> =
+    // Each entry is kept as its raw text and decoded on its own, straight into `T`.
+    let entries: Vec<&RawValue> =
         serde_json::from_slice(text.as_ref()).map_err(|e| Error::validation(format!("malformed batch: {e}")))?;
     if entries.len() > MAX_BATCH {
         return Err(Error::validation(format!("a batch of {} messages (at most {MAX_BATCH})", entries.len())));
@@ -55,14 +57,15 @@ pub fn decode_batch<T: DeserializeOwned>(text: impl AsRef<[u8]>) -> Result<Vec<R
     Ok(entries
         .into_iter()
         .map(|entry| {
-            let id = readable_id(&entry);
-            decode::<T, _>(entry).map_err(|error| Rejected { id, error })
+            let mut de = serde_json::Deserializer::from_str(entry.get());
+            decode::<T, _>(&mut de).map_err(|error| Rejected { id: readable_id(entry), error })
         })
         .collect())
 }
 
-/// The request id of an entry that may not decode, if it has a well-formed one.
-fn readable_id(entry: &Value) -> Option<RequestId> {
+/// The request id of an entry that did not decode, if it has a well-formed one.
+fn readable_id(entry: &RawValue) -> Option<RequestId> {
+    let entry: Value = serde_json::from_str(entry.get()).ok()?;
     entry.get("msg")?.get("id")?.as_str()?.parse().ok()
 }
 
