@@ -616,3 +616,41 @@ fn fuzz_protocol_decode() {
     fuzz_messages("to_service", 0xc0de_0006, 750, &to_service_seeds());
     fuzz_messages("from_service", 0xc0de_0007, 750, &from_service_seeds());
 }
+
+/// Batches as the pool sends them (`protocol::encode_batch`): whatever the bytes, the batch is
+/// refused whole or each entry decodes or is rejected on its own, always with a
+/// `ValidationError`; an unchanged batch decodes to what was sent.
+fn fuzz_batches<T>(name: &str, seed: u64, cases: u64, seeds: &[T])
+where
+    T: Serialize + DeserializeOwned + PartialEq + Debug + Clone,
+{
+    run_cases(name, seed, cases, |rng| {
+        let sent: Vec<T> = (0..=rng.below(4)).map(|_| seeds[rng.below(seeds.len())].clone()).collect();
+        let original = protocol::encode_batch(&sent).unwrap().into_bytes();
+        let bytes = maybe_mutate(rng, &original);
+        let what = String::from_utf8_lossy(&bytes).into_owned();
+        match protocol::decode_batch::<T>(&bytes) {
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Validation, "{what}: {e}");
+                assert!(bytes != original, "{what}: the unchanged batch was refused: {e}");
+            }
+            Ok(entries) => {
+                for entry in &entries {
+                    if let Err(rejected) = entry {
+                        assert_eq!(rejected.error.kind(), ErrorKind::Validation, "{what}: {}", rejected.error);
+                    }
+                }
+                if bytes == original {
+                    let got: Vec<T> = entries.into_iter().map(|e| e.expect("an unchanged entry decodes")).collect();
+                    assert_eq!(got, sent, "{what}");
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn fuzz_protocol_batches() {
+    fuzz_batches("to_worker batches", 0xc0de_0008, 2000, &to_worker_seeds());
+    fuzz_batches("from_worker batches", 0xc0de_0009, 1000, &from_worker_seeds());
+}
