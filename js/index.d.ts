@@ -96,6 +96,13 @@ export interface CreateOptions {
    */
   maxInFlightPerWorker?: number;
   /**
+   * Which engine runs the crypto ops: `'auto'` (default) uses the platform's WebCrypto where it
+   * exists and can do the whole job (SHA-256 of bytes, AES-GCM), else the Rust code; `'rust'`
+   * always the Rust code; `'webcrypto'` WebCrypto wherever it fits, failing with
+   * `NotSupportedError` where `crypto.subtle` is missing. The bytes are the same either way.
+   */
+  engine?: 'auto' | 'rust' | 'webcrypto';
+  /**
    * Origins (`'https://cdn.example.com'`: scheme, host, optional port) besides the page's that
    * service handler modules may be imported from; any other module URL (another origin, `data:`,
    * `blob:`) is a `ValidationError` at `register`/`load`. Default none.
@@ -132,6 +139,15 @@ export interface BridgeStatus {
     cancelled: number;
     timedOut: number;
     retried: number;
+  };
+  /** The engine each kind of crypto job runs on (see `CreateOptions.engine`). */
+  engines: {
+    /** `crypto.sha256` of bytes. */
+    sha256: 'webcrypto' | 'rust';
+    /** SHA-256 of a `Blob` or `File`, streamed (WebCrypto has no streaming digest). */
+    sha256Stream: 'rust';
+    /** `crypto.encrypt` / `crypto.decrypt`. */
+    aesGcm: 'webcrypto' | 'rust';
   };
 }
 

@@ -33,7 +33,7 @@ step "native tests (cargo test), the layering check among them"
 cargo test --workspace --features test-ops
 
 # The test-only ops (echo, sleep, spin, panic, progress) are compiled in for these runs only.
-BROWSER_TESTS="web web_pool web_handlers web_services"
+BROWSER_TESTS="web web_pool web_handlers web_services web_engines"
 # One file at a time, each watched for the test runner's server stall (see the script's header).
 browser_tests() {
   node scripts/browser-tests.mjs $BROWSER_TESTS -- --features test-ops

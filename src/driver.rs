@@ -8,7 +8,8 @@
 //! - [`PagePace`]: the main-thread fallback yields to the page every [`SLICE_MS`], so the page
 //!   stays responsive, and also stops for termination and the call's time limit.
 //!
-//! A fetch is not stepped (it is asynchronous anyway): [`run`] hands it to `io::network`.
+//! A fetch is not stepped (it is asynchronous anyway): [`run`] hands it to `io::network`; nor is
+//! a job the platform's WebCrypto runs whole (`ops::engine` decides): it goes to `io::webcrypto`.
 
 use std::future::Future;
 
@@ -16,9 +17,10 @@ use wasm_bindgen::JsValue;
 
 use crate::call::{aborted, terminated, timed_out};
 use crate::error::Error;
-use crate::io::network;
 use crate::io::output::JsOutput;
 use crate::io::source::{Input, PageSource, WorkerSource};
+use crate::io::{network, webcrypto};
+use crate::ops::engine::{platform_job, EngineChoice};
 use crate::ops::{drive, Cancel, Env, Feed, Op, Pace, Progress, DEFAULT_CHUNK};
 use crate::protocol::{HttpMeta, OutputKind};
 use crate::runtime::cancel::LocalCancel;
@@ -75,6 +77,7 @@ pub(crate) async fn run<P: Placement>(
     op: &Op,
     input: &Input,
     output: OutputKind,
+    engine: EngineChoice,
     placement: &mut P,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
@@ -82,6 +85,11 @@ pub(crate) async fn run<P: Placement>(
         let flags = placement.flags();
         let (meta, body) = network::fetch(spec, input, progress, flags.local, flags.shared).await?;
         return Ok(Outcome::Http(meta, body.into()));
+    }
+    let blob = matches!(input, Input::Blob(_));
+    if let Some(job) = platform_job(op, engine, webcrypto::available(), input.len(), blob)? {
+        let flags = placement.flags();
+        return webcrypto::run(job, input, output, &flags, progress).await.map(Outcome::Body);
     }
     let job = op.start()?;
     let mut source = placement.source(input)?;

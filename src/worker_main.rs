@@ -31,6 +31,7 @@ use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
 use crate::io::source::Input;
 use crate::io::wire::{self, Attached, Incoming};
+use crate::ops::engine::EngineChoice;
 use crate::ops::{Op, Progress};
 use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, MAX_BATCH};
 use crate::runtime::cancel::LocalCancel;
@@ -47,6 +48,7 @@ struct Job {
     op: Op,
     progress: bool,
     output: OutputKind,
+    engine: EngineChoice,
     /// Its attachment: body, shared blocks.
     attached: Attached,
     flag: Rc<LocalCancel>,
@@ -166,13 +168,13 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached)
                 }
             });
         }
-        ToWorker::Request { id, op, progress, output } => {
+        ToWorker::Request { id, op, progress, output, engine } => {
             // The page attaches the worker's heartbeat to its first request.
             if let Some(beat) = attached.block("beat").and_then(Heartbeat::from_words) {
                 BEAT.with(|b| *b.borrow_mut() = Some(beat));
             }
             let flag = Rc::new(LocalCancel::default());
-            QUEUE.with(|q| q.borrow_mut().push_back(Job { id, op, progress, output, attached, flag }));
+            QUEUE.with(|q| q.borrow_mut().push_back(Job { id, op, progress, output, engine, attached, flag }));
         }
     }
 }
@@ -252,7 +254,7 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(JsValue, 
     let sink: &mut dyn Progress = if job.progress { &mut progress } else { &mut silent };
     let beat = BEAT.with(|b| b.borrow().clone());
     let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref());
-    match driver::run(&job.op, &body, job.output, &mut pace, sink).await? {
+    match driver::run(&job.op, &body, job.output, job.engine, &mut pace, sink).await? {
         Outcome::Body(body) => Ok((body, None)),
         Outcome::Http(meta, body) => Ok((body, Some(meta))),
     }

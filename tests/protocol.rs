@@ -22,7 +22,13 @@ where
 #[test]
 fn every_message_round_trips_with_readable_tags() {
     let id = RequestId::random();
-    let wire = round_trip(ToWorker::Request { id, op: Op::Sha256, progress: true, output: OutputKind::Blob });
+    let wire = round_trip(ToWorker::Request {
+        id,
+        op: Op::Sha256,
+        progress: true,
+        output: OutputKind::Blob,
+        engine: Default::default(),
+    });
     assert_eq!(
         wire,
         json!({ "v": PROTOCOL_VERSION, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" }, "progress": true, "output": "blob" } })
@@ -31,7 +37,13 @@ fn every_message_round_trips_with_readable_tags() {
     let wire = json!({ "v": 2, "msg": { "type": "request", "id": id.to_string(), "op": { "kind": "sha256" } } });
     assert_eq!(
         protocol::decode::<ToWorker, _>(wire).unwrap(),
-        ToWorker::Request { id, op: Op::Sha256, progress: false, output: OutputKind::Bytes }
+        ToWorker::Request {
+            id,
+            op: Op::Sha256,
+            progress: false,
+            output: OutputKind::Bytes,
+            engine: Default::default()
+        }
     );
     round_trip(ToWorker::Ping { seq: 7 });
     round_trip(ToWorker::Cancel { id });

@@ -24,6 +24,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::ops::engine::engines;
 use crate::runtime::js_error::to_js;
 #[cfg(feature = "test-ops")]
 use crate::{error::Error, ops::Op, protocol::OutputKind};
@@ -168,7 +169,8 @@ impl WorkerBridge {
     /// `{ mode, crossOriginIsolated, workers: [{ id, state, busy, tasksDone, errors, restarts,
     /// lastError, startedAt }], queued, mainThreadTasksDone, fallbackReason?, counters }`.
     pub fn status(&self) -> JsValue {
-        let status = self.bridge.executor.status();
+        let mut status = self.bridge.executor.status();
+        status.engines = Some(engines(self.bridge.engine, crate::io::webcrypto::available()));
         serde::Serialize::serialize(&status, &serde_wasm_bindgen::Serializer::new()).unwrap_or(JsValue::NULL)
     }
 
@@ -217,6 +219,7 @@ impl WorkerBridge {
             op: Op::Sha256,
             progress: false,
             output: OutputKind::Bytes,
+            engine: Default::default(),
         };
         let per_message = |start: f64| (js_sys::Date::now() - start) * 1000.0 / f64::from(n);
         let fail = |e: Error| to_js(&e);

@@ -8,6 +8,7 @@ use super::input::{milliseconds, parse_options};
 use crate::defaults;
 use crate::error::Error;
 use crate::executor::Fallback;
+use crate::ops::engine::EngineChoice;
 use crate::pool::PoolConfig;
 use crate::scheduler::{Strategy, TimeoutFrom};
 use crate::services::origin;
@@ -26,6 +27,7 @@ struct CreateOptions {
     health_interval_ms: Option<f64>,
     cancel_grace_ms: Option<f64>,
     max_in_flight_per_worker: Option<u32>,
+    engine: EngineChoice,
     service_origins: Vec<String>,
 }
 
@@ -40,6 +42,7 @@ const KEYS: &[&str] = &[
     "healthIntervalMs",
     "cancelGraceMs",
     "maxInFlightPerWorker",
+    "engine",
     "serviceOrigins",
 ];
 
@@ -52,6 +55,8 @@ pub(crate) struct Settings {
     pub(crate) timeout_ms: u32,
     /// Per-call default.
     pub(crate) timeout_from: TimeoutFrom,
+    /// Which engine may run the crypto ops.
+    pub(crate) engine: EngineChoice,
     pub(crate) retries: u32,
     /// Origins besides the page's that service handler modules may come from, normalised.
     pub(crate) service_origins: Vec<String>,
@@ -104,6 +109,7 @@ impl Settings {
             fallback: options.fallback,
             timeout_ms: ms(options.timeout_ms, defaults::TIMEOUT_MS, "timeoutMs")?,
             timeout_from: options.timeout_from,
+            engine: options.engine,
             retries,
             service_origins: options
                 .service_origins

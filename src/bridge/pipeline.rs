@@ -31,6 +31,7 @@ use crate::events::EventHub;
 use crate::executor::Executor;
 use crate::io::source::Input;
 use crate::nonce_guard::NonceGuard;
+use crate::ops::engine::EngineChoice;
 use crate::ops::Op;
 use crate::protocol::{OutputKind, RequestId};
 use crate::runtime::js_error::to_js;
@@ -50,6 +51,8 @@ pub(crate) struct Bridge {
     timeout_ms: u32,
     timeout_from: TimeoutFrom,
     retries: u32,
+    /// Which engine may run the crypto ops.
+    pub(crate) engine: EngineChoice,
 }
 
 /// A call that passed step 1: its options and its input, owned.
@@ -98,6 +101,7 @@ impl Bridge {
             nonces: RefCell::default(),
             timeout_ms: settings.timeout_ms,
             timeout_from: settings.timeout_from,
+            engine: settings.engine,
             retries: settings.retries,
         })
     }
@@ -304,6 +308,7 @@ impl Bridge {
             op,
             input,
             output: options.output.unwrap_or(output),
+            engine: self.engine,
             priority: options.priority,
             deadline: options.deadline,
             timeout_ms: (timeout_ms > 0).then_some(timeout_ms),

@@ -12,6 +12,7 @@ use wasm_bindgen::JsValue;
 
 use crate::error::{Error, ErrorKind};
 use crate::io::source::Input;
+use crate::ops::engine::EngineChoice;
 use crate::ops::Op;
 use crate::protocol::{OutputKind, RequestId};
 use crate::runtime::timer::{AbortWatch, Timer};
@@ -30,6 +31,8 @@ pub(crate) struct Task {
     pub(crate) input: Input,
     /// The container the output comes back in.
     pub(crate) output: OutputKind,
+    /// Which engine may run it.
+    pub(crate) engine: EngineChoice,
     pub(crate) priority: Priority,
     pub(crate) deadline: Option<f64>,
     /// Time limit, counted from `timeout_from`.
@@ -178,10 +181,7 @@ pub(crate) fn terminated() -> Error {
     Error::new(ErrorKind::Terminated, "the bridge was terminated")
 }
 
-/// Rejects a call its caller aborted.
-pub(crate) fn aborted() -> Error {
-    Error::new(ErrorKind::Abort, "the call was aborted")
-}
+pub(crate) use crate::runtime::cancel::aborted;
 
 /// Rejects a call that ran past its limit.
 pub(crate) fn timed_out(ms: u32) -> Error {

@@ -16,7 +16,7 @@ use crate::call::{terminated, timed_out, Counters, Pending, Stop};
 use crate::driver::{self, Flags, Outcome, PagePace};
 use crate::error::Error;
 use crate::io::network::result_object;
-use crate::ops::{NoProgress, Op, Progress};
+use crate::ops::{NoProgress, Progress};
 use crate::protocol::RequestId;
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::timer::Timer;
@@ -114,6 +114,7 @@ impl Inline {
             main_thread_tasks_done: st.tasks_done,
             fallback_reason: st.fallback_reason.clone(),
             counters: self.counters.snapshot(),
+            engines: None,
         }
     }
 
@@ -211,12 +212,13 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> R
     let flags = Flags { local: flag, shared: pending.cancel.as_ref() };
     let is_terminated = || inline.state.borrow().terminated;
     let task = &pending.task;
-    // A fetch is not stepped, so the pace cannot watch its time limit: a timer cancels the
-    // request itself (as terminate does), and the error is named for why.
+    // A fetch, or a job WebCrypto runs whole, is not stepped, so the pace cannot watch its time
+    // limit: a timer raises the call's flag (which aborts a fetch at once, and fails a WebCrypto
+    // job as it ends) and the error is named for why.
     let expired = Rc::new(Cell::new(false));
     let now = js_sys::Date::now();
     let limit = task.timeout_ms.map(|ms| (ms, task.clock_start(now)));
-    let _timer = limit.filter(|_| matches!(task.op, Op::Fetch(_))).map(|(ms, since)| {
+    let _timer = limit.map(|(ms, since)| {
         let (expired, flag) = (expired.clone(), flag_handle(inline, pending.id));
         let left = (f64::from(ms) - (now - since)).max(0.0) as u32;
         Timer::new(left, move || {
@@ -227,11 +229,11 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> R
         })
     });
     let mut pace = PagePace::new(flags, &is_terminated, limit);
-    match driver::run(&task.op, &task.input, task.output, &mut pace, progress).await {
+    match driver::run(&task.op, &task.input, task.output, task.engine, &mut pace, progress).await {
         Ok(Outcome::Body(body)) => Ok(body),
         Ok(Outcome::Http(meta, body)) => Ok(result_object(&meta, &body)),
         Err(_) if expired.get() => Err(timed_out(task.timeout_ms.unwrap_or(0))),
-        Err(_) if matches!(task.op, Op::Fetch(_)) && is_terminated() => Err(terminated()),
+        Err(_) if is_terminated() => Err(terminated()),
         Err(e) => Err(e),
     }
 }

@@ -12,16 +12,12 @@ use crate::error::{Error, ErrorKind};
 use crate::io::source::Input;
 use crate::ops::{FetchSpec, Progress, Sha256Stream, Stream};
 use crate::protocol::HttpMeta;
-use crate::runtime::cancel::LocalCancel;
+use crate::runtime::cancel::{aborted, LocalCancel};
 use crate::runtime::js_error::describe;
 use crate::shared::CancelBlock;
 
 fn network_error(e: &JsValue) -> Error {
     Error::new(ErrorKind::Network, format!("the request failed ({})", describe(e)))
-}
-
-fn aborted() -> Error {
-    Error::new(ErrorKind::Abort, "the call was aborted")
 }
 
 /// Runs `spec`, returning the response's metadata and its whole body.

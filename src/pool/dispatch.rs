@@ -70,6 +70,7 @@ impl Inner {
                 op: pending.task.op.clone(),
                 progress: sink.is_some(),
                 output: pending.task.output,
+                engine: pending.task.engine,
             };
             wake_ticker |= sink.is_some_and(|s| s.borrow().has_callback());
             let weight = pending.weight();

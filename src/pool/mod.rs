@@ -257,6 +257,7 @@ impl Pool {
             main_thread_tasks_done: 0,
             fallback_reason: None,
             counters: self.counters.snapshot(),
+            engines: None,
         }
     }
 

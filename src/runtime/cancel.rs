@@ -6,6 +6,13 @@ use std::cell::{Cell, RefCell};
 
 use web_sys::AbortController;
 
+use crate::error::{Error, ErrorKind};
+
+/// The error of a call its caller (or the bridge) cancelled.
+pub(crate) fn aborted() -> Error {
+    Error::new(ErrorKind::Abort, "the call was aborted")
+}
+
 /// See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct LocalCancel {

@@ -58,6 +58,22 @@ pub struct Status {
     pub fallback_reason: Option<String>,
     /// Calls submitted, completed, failed, cancelled, timed out and retried.
     pub counters: CounterSnapshot,
+    /// The engine each kind of crypto job runs on (set by the bridge, which knows its choice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engines: Option<Engines>,
+}
+
+/// `status().engines`: the engine each kind of crypto job runs on (`webcrypto` or `rust`; see
+/// `ops::engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Engines {
+    /// `crypto.sha256` of bytes.
+    pub sha256: &'static str,
+    /// `file.sha256` and `crypto.sha256` of a `Blob`: streamed.
+    pub sha256_stream: &'static str,
+    /// `crypto.encrypt` / `crypto.decrypt`.
+    pub aes_gcm: &'static str,
 }
 
 /// `status().counters`.

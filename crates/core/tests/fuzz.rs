@@ -414,7 +414,13 @@ fn to_worker_seeds() -> Vec<ToWorker> {
     let mut msgs: Vec<ToWorker> = production
         .into_iter()
         .chain(test_only)
-        .map(|op| ToWorker::Request { id, op, progress: true, output: OutputKind::Blob })
+        .map(|op| ToWorker::Request {
+            id,
+            op,
+            progress: true,
+            output: OutputKind::Blob,
+            engine: EngineChoice::WebCrypto,
+        })
         .collect();
     msgs.extend([ToWorker::Cancel { id }, ToWorker::Ping { seq: 7 }]);
     msgs

@@ -37,6 +37,22 @@ pub fn check_key_and_nonce(key: &[u8], nonce: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks the parameters of one message: key and nonce lengths, and — sealing only — the
+/// all-zero nonce (opening one sealed elsewhere with it is allowed).
+///
+/// # Errors
+/// As [`check_key_and_nonce`] when sealing; `ValidationError` for bad lengths when opening.
+pub fn check_params(key: &[u8], nonce: &[u8], decrypt: bool) -> Result<(), Error> {
+    if !decrypt {
+        return check_key_and_nonce(key, nonce);
+    }
+    check_key(key)?;
+    if nonce.len() != NONCE_LEN {
+        return Err(Error::validation(format!("the nonce must be {NONCE_LEN} bytes, got {}", nonce.len())));
+    }
+    Ok(())
+}
+
 /// Refuses, before anything is read, a one-shot input of `len` bytes (plaintext to seal, or
 /// ciphertext ‖ tag to open) whose message exceeds [`MAX_ONE_SHOT_AEAD_BYTES`].
 ///
@@ -121,14 +137,7 @@ impl GcmStream {
     pub(crate) fn new(key: &[u8], nonce: &[u8], aad: &[u8], decrypt: bool) -> Result<Self, Error> {
         use aes::cipher::{BlockEncrypt, KeyInit as _, KeyIvInit};
         use ghash::universal_hash::UniversalHash;
-        if decrypt {
-            check_key(key)?;
-            if nonce.len() != NONCE_LEN {
-                return Err(Error::validation(format!("the nonce must be {NONCE_LEN} bytes, got {}", nonce.len())));
-            }
-        } else {
-            check_key_and_nonce(key, nonce)?;
-        }
+        check_params(key, nonce, decrypt)?;
         let aes = aes::Aes256::new_from_slice(key).map_err(|_| Error::validation("the key must be 32 bytes"))?;
         // H = E(0¹²⁸); J0 = nonce ‖ 1; the keystream starts at J0 + 1; the tag is masked with E(J0).
         let mut h = aes::Block::default();

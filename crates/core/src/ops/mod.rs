@@ -11,6 +11,7 @@ pub mod aead;
 pub mod compression;
 mod crypto;
 mod driver;
+pub mod engine;
 pub mod stream_format;
 #[cfg(feature = "test-ops")]
 mod testing;

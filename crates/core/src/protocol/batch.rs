@@ -77,7 +77,7 @@ mod tests {
     use crate::protocol::{FromWorker, OutputKind, ToWorker, PROTOCOL_VERSION};
 
     fn request(id: RequestId) -> ToWorker {
-        ToWorker::Request { id, op: Op::Sha256, progress: false, output: OutputKind::Bytes }
+        ToWorker::Request { id, op: Op::Sha256, progress: false, output: OutputKind::Bytes, engine: Default::default() }
     }
 
     #[test]

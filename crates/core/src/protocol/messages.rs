@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{RequestId, PROTOCOL_VERSION};
 use crate::error::{Error, ErrorKind};
+use crate::ops::engine::EngineChoice;
 use crate::ops::Op;
 
 /// `{ v, msg }`: the version travels outside the message so a peer can reject a foreign one.
@@ -39,6 +40,9 @@ pub enum ToWorker {
         /// The container for the output.
         #[serde(default)]
         output: OutputKind,
+        /// Which engine may run it (`auto` is left off the wire).
+        #[serde(default, skip_serializing_if = "EngineChoice::is_auto")]
+        engine: EngineChoice,
     },
     /// Stop request `id` at its next step (it answers `Failed` with `AbortError`). A cancel for
     /// a request the worker is not running is ignored: it finished while the cancel was in flight.

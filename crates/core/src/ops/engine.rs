@@ -1,0 +1,179 @@
+//! Which engine runs an op: the platform's WebCrypto where it exists and can do the whole job —
+//! it uses AES-NI and SHA extensions, which wasm cannot — and the Rust code everywhere else: in
+//! insecure contexts (no `crypto.subtle`), for SHA-256 of a `Blob` (WebCrypto has no streaming
+//! digest, and reading the whole Blob into memory is what streaming avoids), and for every other
+//! op. The bytes out are the same whatever the engine: standard SHA-256 and AES-256-GCM
+//! (ciphertext ‖ 16-byte tag), checked against each other by the browser tests.
+
+use serde::{Deserialize, Serialize};
+
+use super::aead::{check_one_shot_len, check_params};
+use super::{Op, Secret};
+use crate::error::{Error, ErrorKind};
+use crate::status::Engines;
+
+/// `WorkerBridge.create({ engine })`: which engine may run the crypto ops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// WebCrypto where it exists and fits the job, else Rust.
+    #[default]
+    Auto,
+    /// Always the Rust code.
+    Rust,
+    /// WebCrypto for every job it can do; a call where `crypto.subtle` is missing fails with
+    /// `NotSupportedError` rather than running elsewhere.
+    WebCrypto,
+}
+
+impl EngineChoice {
+    /// `auto`, the default (kept off the wire).
+    pub fn is_auto(&self) -> bool {
+        *self == EngineChoice::Auto
+    }
+}
+
+/// A job WebCrypto runs in one piece, with its parameters checked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PlatformJob<'a> {
+    /// `digest('SHA-256', input)`.
+    Sha256,
+    /// `encrypt({ name: 'AES-GCM', iv: nonce, additionalData: aad }, key, input)`.
+    Encrypt {
+        /// The 32-byte key.
+        key: &'a Secret,
+        /// The 12-byte nonce.
+        nonce: &'a [u8],
+        /// Additional authenticated data.
+        aad: &'a [u8],
+    },
+    /// `decrypt(...)` of ciphertext ‖ tag: fails unless the tag verifies.
+    Decrypt {
+        /// The 32-byte key.
+        key: &'a Secret,
+        /// The 12-byte nonce.
+        nonce: &'a [u8],
+        /// Additional authenticated data.
+        aad: &'a [u8],
+    },
+}
+
+/// The job WebCrypto should run for `op` over an input of `len` bytes (`blob`: a `Blob`, read
+/// chunk by chunk otherwise), or `None` for the Rust code. `webcrypto` says whether
+/// `crypto.subtle` exists here.
+///
+/// # Errors
+/// The op's own parameter errors (key and nonce lengths, the one-shot size limit), exactly as
+/// the Rust code reports them; `NotSupportedError` when `choice` demands WebCrypto and it is
+/// missing.
+pub fn platform_job(
+    op: &Op,
+    choice: EngineChoice,
+    webcrypto: bool,
+    len: u64,
+    blob: bool,
+) -> Result<Option<PlatformJob<'_>>, Error> {
+    let fits = matches!(op, Op::Encrypt { .. } | Op::Decrypt { .. }) || (matches!(op, Op::Sha256) && !blob);
+    match choice {
+        EngineChoice::Rust => return Ok(None),
+        _ if !fits => return Ok(None),
+        EngineChoice::WebCrypto if !webcrypto => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "engine 'webcrypto' was asked for, but crypto.subtle is missing here",
+            ));
+        }
+        EngineChoice::Auto if !webcrypto => return Ok(None),
+        _ => {}
+    }
+    Ok(Some(match op {
+        Op::Encrypt { key, nonce, aad } => {
+            check_params(&key.0, nonce, false)?;
+            check_one_shot_len(len, false)?;
+            PlatformJob::Encrypt { key, nonce, aad }
+        }
+        Op::Decrypt { key, nonce, aad } => {
+            check_params(&key.0, nonce, true)?;
+            check_one_shot_len(len, true)?;
+            PlatformJob::Decrypt { key, nonce, aad }
+        }
+        _ => PlatformJob::Sha256,
+    }))
+}
+
+/// What `status().engines` reports for `choice` where `webcrypto` says whether `crypto.subtle`
+/// exists.
+pub fn engines(choice: EngineChoice, webcrypto: bool) -> Engines {
+    let platform = match choice {
+        EngineChoice::Rust => "rust",
+        EngineChoice::WebCrypto => "webcrypto",
+        EngineChoice::Auto if webcrypto => "webcrypto",
+        EngineChoice::Auto => "rust",
+    };
+    Engines { sha256: platform, sha256_stream: "rust", aes_gcm: platform }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Secret {
+        Secret(vec![7; 32])
+    }
+
+    #[test]
+    fn webcrypto_runs_what_it_can_do_whole_and_rust_the_rest() {
+        let enc = Op::Encrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
+        assert_eq!(platform_job(&Op::Sha256, EngineChoice::Auto, true, 10, false).unwrap(), Some(PlatformJob::Sha256));
+        assert_eq!(platform_job(&Op::Sha256, EngineChoice::Auto, true, 10, true).unwrap(), None, "a Blob is streamed");
+        assert_eq!(platform_job(&Op::Sha256, EngineChoice::Auto, false, 10, false).unwrap(), None, "no crypto.subtle");
+        assert_eq!(platform_job(&Op::Sha256, EngineChoice::Rust, true, 10, false).unwrap(), None);
+        assert!(matches!(
+            platform_job(&enc, EngineChoice::Auto, true, 10, true).unwrap(),
+            Some(PlatformJob::Encrypt { .. })
+        ));
+        assert_eq!(
+            platform_job(
+                &Op::Compress { format: super::super::Format::Gzip, level: 6 },
+                EngineChoice::WebCrypto,
+                false,
+                1,
+                false
+            )
+            .unwrap(),
+            None
+        );
+        let e = platform_job(&Op::Sha256, EngineChoice::WebCrypto, false, 10, false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+    }
+
+    #[test]
+    fn parameters_are_checked_as_the_rust_code_checks_them() {
+        let short_key = Op::Encrypt { key: Secret(vec![1; 16]), nonce: vec![1; 12], aad: vec![] };
+        assert_eq!(
+            platform_job(&short_key, EngineChoice::Auto, true, 1, false).unwrap_err().kind(),
+            ErrorKind::Validation
+        );
+        let zero_nonce = Op::Encrypt { key: key(), nonce: vec![0; 12], aad: vec![] };
+        assert_eq!(
+            platform_job(&zero_nonce, EngineChoice::Auto, true, 32, false).unwrap_err().kind(),
+            ErrorKind::NonceReuse
+        );
+        let opens_zero = Op::Decrypt { key: key(), nonce: vec![0; 12], aad: vec![] };
+        assert!(platform_job(&opens_zero, EngineChoice::Auto, true, 32, false).unwrap().is_some());
+        let huge = Op::Encrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
+        let len = crate::defaults::MAX_ONE_SHOT_AEAD_BYTES + 1;
+        assert_eq!(
+            platform_job(&huge, EngineChoice::Auto, true, len, false).unwrap_err().kind(),
+            ErrorKind::LimitExceeded
+        );
+    }
+
+    #[test]
+    fn status_names_the_engines() {
+        let e = engines(EngineChoice::Auto, true);
+        assert_eq!((e.sha256, e.sha256_stream, e.aes_gcm), ("webcrypto", "rust", "webcrypto"));
+        assert_eq!(engines(EngineChoice::Auto, false).aes_gcm, "rust");
+        assert_eq!(engines(EngineChoice::Rust, true).sha256, "rust");
+    }
+}

@@ -1,0 +1,146 @@
+//! The engines (`WorkerBridge.create({ engine })`): every crypto op gives the same bytes on the
+//! platform's WebCrypto and on the Rust code, in workers and on the main thread, and fails the
+//! same way; the page's own WebCrypto is the reference. `npm test` runs it cross-origin isolated
+//! and not.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::convert::TryFromJsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
+use worker_bridge::WorkerBridge;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+mod common;
+use common::{data, get, obj, webcrypto_sha256};
+
+const ENGINES: [&str; 3] = ["auto", "rust", "webcrypto"];
+const LENGTHS: [usize; 6] = [0, 1, 55, 64, 65_537, (1 << 20) + 3];
+
+async fn bridge(engine: &str, fallback: &str) -> WorkerBridge {
+    let options = obj(&[("engine", engine.into()), ("fallback", fallback.into()), ("poolSize", 1.into())]);
+    let value = JsFuture::from(WorkerBridge::create(options)).await.expect("create() resolves");
+    WorkerBridge::try_from_js_value(value).expect("a WorkerBridge")
+}
+
+async fn bytes(p: js_sys::Promise) -> Result<Vec<u8>, String> {
+    match JsFuture::from(p).await {
+        Ok(v) => Ok(Uint8Array::new(&v).to_vec()),
+        Err(e) => Err(get(&e, "name").as_string().unwrap_or_default()),
+    }
+}
+
+fn subtle() -> SubtleCrypto {
+    let crypto: web_sys::Crypto = get(&js_sys::global(), "crypto").unchecked_into();
+    crypto.subtle()
+}
+
+/// AES-256-GCM by the page's WebCrypto: ciphertext ‖ tag.
+async fn reference_encrypt(key: &[u8], nonce: &[u8], aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let usages = Array::of1(&"encrypt".into());
+    let key = subtle().import_key_with_str("raw", &Uint8Array::from(key), "AES-GCM", false, &usages).unwrap();
+    let key: CryptoKey = JsFuture::from(key).await.unwrap().unchecked_into();
+    let params = AesGcmParams::new("AES-GCM", &Uint8Array::from(nonce));
+    if !aad.is_empty() {
+        params.set_additional_data(&Uint8Array::from(aad));
+    }
+    let sealed = subtle().encrypt_with_object_and_u8_array(&params, &key, plain).unwrap();
+    Uint8Array::new(&JsFuture::from(sealed).await.unwrap()).to_vec()
+}
+
+fn with_aad(aad: &[u8]) -> JsValue {
+    if aad.is_empty() {
+        JsValue::UNDEFINED
+    } else {
+        obj(&[("aad", Uint8Array::from(aad).into())])
+    }
+}
+
+#[wasm_bindgen_test]
+async fn every_engine_gives_the_platforms_bytes_in_workers_and_on_the_page() {
+    let key: Vec<u8> = (1..=32).collect();
+    for fallback in ["never", "always"] {
+        for engine in ENGINES {
+            let b = bridge(engine, fallback).await;
+            for (i, len) in LENGTHS.into_iter().enumerate() {
+                let input = data(len, 0x9e37_79b9 ^ i as u32);
+                let what = format!("{engine} engine, fallback {fallback}, {len} bytes");
+                let digest = bytes(b.crypto().sha256(Uint8Array::from(&input[..]).into(), JsValue::UNDEFINED)).await;
+                assert_eq!(digest.unwrap(), webcrypto_sha256(&input).await, "sha256, {what}");
+                // A Blob is streamed by the Rust code whatever the engine.
+                let blob =
+                    web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&input[..]))).unwrap();
+                let digest = bytes(b.crypto().sha256(blob.into(), JsValue::UNDEFINED)).await;
+                assert_eq!(digest.unwrap(), webcrypto_sha256(&input).await, "sha256 of a Blob, {what}");
+
+                let nonce = data(12, 1001 + 2 * i as u32);
+                let aad: &[u8] = if i % 2 == 0 { b"" } else { b"header" };
+                let sealed = b.crypto().encrypt(
+                    Uint8Array::from(&input[..]).into(),
+                    Uint8Array::from(&key[..]).into(),
+                    Uint8Array::from(&nonce[..]).into(),
+                    with_aad(aad),
+                );
+                let sealed = bytes(sealed).await.unwrap();
+                assert_eq!(sealed, reference_encrypt(&key, &nonce, aad, &input).await, "encrypt, {what}");
+                let opened = b.crypto().decrypt(
+                    Uint8Array::from(&sealed[..]).into(),
+                    Uint8Array::from(&key[..]).into(),
+                    Uint8Array::from(&nonce[..]).into(),
+                    with_aad(aad),
+                );
+                assert_eq!(bytes(opened).await.unwrap(), input, "decrypt, {what}");
+            }
+            let engines = get(&b.status(), "engines");
+            let expected = if engine == "rust" { "rust" } else { "webcrypto" };
+            assert_eq!(get(&engines, "sha256").as_string().as_deref(), Some(expected), "{engine}");
+            assert_eq!(get(&engines, "aesGcm").as_string().as_deref(), Some(expected), "{engine}");
+            assert_eq!(get(&engines, "sha256Stream").as_string().as_deref(), Some("rust"), "{engine}");
+            JsFuture::from(b.terminate()).await.unwrap();
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn every_engine_refuses_what_does_not_verify_with_the_same_error() {
+    let key: Vec<u8> = (1..=32).collect();
+    let nonce = data(12, 99);
+    let sealed = reference_encrypt(&key, &nonce, b"", b"attack at dawn").await;
+    for engine in ENGINES {
+        let b = bridge(engine, "never").await;
+        let open = |ciphertext: &[u8], key: &[u8], aad: &[u8]| {
+            bytes(b.crypto().decrypt(
+                Uint8Array::from(ciphertext).into(),
+                Uint8Array::from(key).into(),
+                Uint8Array::from(&nonce[..]).into(),
+                with_aad(aad),
+            ))
+        };
+        assert_eq!(open(&sealed, &key, b"").await.unwrap(), b"attack at dawn", "{engine}");
+        let mut tampered = sealed.clone();
+        tampered[3] ^= 1;
+        assert_eq!(open(&tampered, &key, b"").await.unwrap_err(), "AuthenticationError", "{engine}: tampered");
+        let mut wrong_key = key.clone();
+        wrong_key[0] ^= 1;
+        assert_eq!(open(&sealed, &wrong_key, b"").await.unwrap_err(), "AuthenticationError", "{engine}: wrong key");
+        assert_eq!(open(&sealed, &key, b"aad").await.unwrap_err(), "AuthenticationError", "{engine}: wrong aad");
+        assert_eq!(open(&sealed[..10], &key, b"").await.unwrap_err(), "AuthenticationError", "{engine}: short");
+        assert_eq!(open(&sealed, &key[..16], b"").await.unwrap_err(), "ValidationError", "{engine}: short key");
+        // The pool survives every refusal.
+        let digest = bytes(b.crypto().sha256(Uint8Array::from(&b"ok"[..]).into(), JsValue::UNDEFINED)).await;
+        assert_eq!(digest.unwrap(), webcrypto_sha256(b"ok").await, "{engine}");
+        // The short key was refused before the call was queued: it is not counted.
+        assert_eq!(get(&get(&b.status(), "counters"), "failed").as_f64(), Some(4.0), "{engine}");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_unknown_engine_is_a_validation_error() {
+    let created = JsFuture::from(WorkerBridge::create(obj(&[("engine", "gpu".into())]))).await;
+    assert_eq!(get(&created.unwrap_err(), "name").as_string().as_deref(), Some("ValidationError"));
+}
