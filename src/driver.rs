@@ -58,6 +58,9 @@ impl Cancel for Flags<'_> {
 
 /// A placement: its pace, and how it reads a call's input.
 pub(crate) trait Placement: Pace {
+    /// Whether this is the page's own thread (which one WebCrypto call must not block for long).
+    const ON_PAGE: bool;
+
     /// The placement's reader of `input`.
     type Source: Feed;
 
@@ -87,7 +90,7 @@ pub(crate) async fn run<P: Placement>(
         return Ok(Outcome::Http(meta, body.into()));
     }
     let blob = matches!(input, Input::Blob(_));
-    if let Some(job) = platform_job(op, engine, webcrypto::available(), input.len(), blob)? {
+    if let Some(job) = platform_job(op, engine, webcrypto::available(), input.len(), blob, P::ON_PAGE)? {
         let flags = placement.flags();
         return webcrypto::run(job, input, output, &flags, progress).await.map(Outcome::Body);
     }
@@ -159,6 +162,7 @@ impl Pace for WorkerPace<'_> {
 }
 
 impl Placement for WorkerPace<'_> {
+    const ON_PAGE: bool = false;
     type Source = WorkerSource;
 
     fn source(&self, input: &Input) -> Result<WorkerSource, Error> {
@@ -222,6 +226,7 @@ impl Pace for PagePace<'_> {
 }
 
 impl Placement for PagePace<'_> {
+    const ON_PAGE: bool = true;
     type Source = PageSource;
 
     fn source(&self, input: &Input) -> Result<PageSource, Error> {

@@ -42,6 +42,11 @@ pub const STREAM_CHUNK_SIZE: u32 = 1024 * 1024;
 /// after its tag verifies, so the whole plaintext is held in the worker's wasm memory. Larger
 /// inputs belong to `encryptFile` / `decryptFile`, which seal in chunks.
 pub const MAX_ONE_SHOT_AEAD_BYTES: u64 = 256 * 1024 * 1024;
+/// Largest input the page's own thread hands to WebCrypto in one call (`ops::engine`): one
+/// call cannot be sliced, and on the page a larger one blocks it (the browser copies the input,
+/// and a 64 MiB digest held Chromium's main thread for its whole length). Larger inputs run on
+/// the Rust code there, in slices.
+pub const PAGE_WEBCRYPTO_MAX_BYTES: u64 = 1024 * 1024;
 /// `file.chunkPlan(file, { chunkSize })`: bytes per planned piece.
 pub const PLAN_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 

@@ -16,6 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
+use worker_bridge_core::ops::engine::EngineChoice;
 use worker_bridge_core::ops::stream_format::{Header, HEADER_LEN, MIN_CHUNK};
 use worker_bridge_core::ops::{ChunkRun, FetchSpec, Format, Op, Secret, Sink};
 use worker_bridge_core::protocol::{
