@@ -28,6 +28,7 @@ const CONFIG = {
   longTaskRuns: 3,
   settleMs: 300, // idle time before each long-task run
   envelopeMessages: 20_000, // per round of the envelope-cost measurement
+  depths: [1, 2, 4, 8, 16, 32, 64], // maxInFlightPerWorker values swept for the echo
 };
 const PAGE_TIMEOUT_MS = 8 * 60_000;
 const NAMES = { raw: 'raw postMessage', comlink: 'Comlink', workerpool: 'workerpool', 'worker-bridge': 'worker-bridge' };
@@ -93,6 +94,16 @@ function reportLongTasks({ floor, results }) {
     'worst run.');
 }
 
+/** worker-bridge's echo by `maxInFlightPerWorker`: what the default is chosen by. */
+function reportDepths(depths) {
+  console.log(`\nworker-bridge echo by maxInFlightPerWorker (${CONFIG.inFlight} in flight; median of ` +
+    `${CONFIG.throughputRounds} rounds; latency: one round of ${CONFIG.latencyCalls} sequential calls):`);
+  for (const d of depths) {
+    console.log(`  ${String(d.depth).padStart(3)}   ${String(Math.round(d.callsPerSec)).padStart(7)} calls/s   ` +
+      `${d.latencyUs.toFixed(1).padStart(7)} µs/call`);
+  }
+}
+
 /** The request envelope's cost by encoding (the page's thread; a worker pays the same). */
 function reportEnvelope(e) {
   console.log(`\nrequest envelope, µs per message on the page (median of 5 rounds x ${CONFIG.envelopeMessages}):`);
@@ -115,6 +126,7 @@ function report(run) {
   for (const id of Object.keys(WORKLOADS)) ratios[id] = reportWorkload(id, run.workloads[id]);
   reportLongTasks(run.longTasks);
   reportEnvelope(run.envelope);
+  reportDepths(run.depths);
   return ratios;
 }
 

@@ -194,6 +194,26 @@ async function measureLongTasks(bridges, { longTaskMiB, longTaskRuns, settleMs }
   return { floor, results };
 }
 
+/**
+ * worker-bridge's echo throughput (64 in flight) and sequential latency at each
+ * `maxInFlightPerWorker`: the measurement its default is chosen by.
+ */
+async function measureDepths(config, echoPayload) {
+  const { depths, throughputCalls, throughputRounds, inFlight, warmupCalls, latencyCalls } = config;
+  const out = [];
+  for (const depth of depths) {
+    const bridge = await WorkerBridge.create({ poolSize: 1, fallback: 'never', maxInFlightPerWorker: depth });
+    const echo = (bytes) => bridge.__testOp({ kind: 'echo' }, bytes);
+    await throughputRound(echo, echoPayload, warmupCalls, inFlight);
+    const rounds = [];
+    for (let r = 0; r < throughputRounds; r++) rounds.push(await throughputRound(echo, echoPayload, throughputCalls, inFlight));
+    const latencyUs = await latencyRound(echo, echoPayload, latencyCalls);
+    out.push({ depth, callsPerSec: median(rounds), latencyUs });
+    await bridge.terminate();
+  }
+  return out;
+}
+
 window.runBench = async (config) => {
   const { echoBytes, sha256Bytes } = config;
   await init();
@@ -211,6 +231,7 @@ window.runBench = async (config) => {
     echo: await measureWorkload(clients, 'echo', echoPayload, echoPayload, config),
     sha256: await measureWorkload(clients, 'sha256', hashPayload, await sha256(hashPayload), config),
   };
+  const depths = await measureDepths(config, echoPayload);
   const status = bridge.status();
   for (const [name, client] of Object.entries(clients)) if (name !== 'worker-bridge') await client.close();
 
@@ -231,6 +252,7 @@ window.runBench = async (config) => {
     workloads,
     longTasks,
     envelope,
+    depths,
   };
 };
 
