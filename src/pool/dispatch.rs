@@ -80,6 +80,9 @@ impl Inner {
                 attachments.beat = slot.beat.clone();
                 slot.beat_sent = true;
             }
+            if slot.in_flight.is_empty() {
+                slot.last_sign = js_sys::Date::now();
+            }
             slot.set_state(SlotState::Busy, &self.events, None);
             slot.in_flight.push_back(Running { id, pending: Some(pending), weight, started: None, grace: None });
             self.send(index, request, attachments);

@@ -203,11 +203,15 @@ impl Inner {
             return;
         }
         let mut hung = Vec::new();
+        let now = js_sys::Date::now();
+        let interval = self.cfg.health_interval_ms;
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let beat = slot.beat.as_ref().map(Heartbeat::read);
-            let beat_advanced = beat.is_some_and(|b| b != slot.last_beat);
+            if beat.is_some_and(|b| b != slot.last_beat) {
+                slot.last_sign = now;
+            }
             slot.last_beat = beat.unwrap_or(0);
-            match health_check(slot.state, slot.ping_outstanding, beat_advanced) {
+            match health_check(slot.state, slot.ping_outstanding, now - slot.last_sign, interval) {
                 HealthCheck::Skip => {}
                 HealthCheck::Replace => hung.push(index),
                 HealthCheck::Ping => {

@@ -103,6 +103,7 @@ impl Inner {
             FromWorker::Progress { id, done, total } => self.on_progress(index, id, done, total),
             FromWorker::Pong { memory, .. } => {
                 slot.ping_outstanding = false;
+                slot.last_sign = js_sys::Date::now();
                 slot.memory_bytes = memory;
             }
             FromWorker::Crashed { message } | FromWorker::BootFailed { message } => self.on_crash(index, message),

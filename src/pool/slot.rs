@@ -66,6 +66,9 @@ pub(super) struct Slot {
     pub(super) beat: Option<Heartbeat>,
     pub(super) beat_sent: bool,
     pub(super) last_beat: i32,
+    /// When it last showed life (a pong, its heartbeat advancing, or being given work while
+    /// idle): what a busy worker's health check measures.
+    pub(super) last_sign: f64,
     /// The worker's wasm memory size at its last pong.
     pub(super) memory_bytes: f64,
     /// Removed (by `resize`) as soon as its calls in flight finish.
@@ -102,6 +105,7 @@ impl Slot {
             beat: None,
             beat_sent: false,
             last_beat: 0,
+            last_sign: 0.0,
             memory_bytes: 0.0,
             retiring: false,
         }
@@ -153,6 +157,7 @@ impl Inner {
         slot.beat = Heartbeat::new();
         slot.beat_sent = false;
         slot.last_beat = 0;
+        slot.last_sign = js_sys::Date::now();
         slot.handle = Some(WorkerHandle::spawn(worker_id, on_event)?);
         let me = self.me.clone();
         slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {

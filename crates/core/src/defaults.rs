@@ -10,6 +10,10 @@ pub const RETRIES: u32 = 1;
 pub const MAX_RETRIES: u32 = 10;
 /// `WorkerBridge.create({ healthIntervalMs })`: ping idle workers this often (0 = never).
 pub const HEALTH_INTERVAL_MS: u32 = 5_000;
+/// The shortest silence that makes a busy worker hung, whatever `healthIntervalMs` says: a busy
+/// worker shows life between steps (a heartbeat, or a pong), and one step — a MiB read from a
+/// disk-backed `Blob` on a loaded machine — may take a while.
+pub const BUSY_HANG_MS: u32 = 2_000;
 /// `WorkerBridge.create({ cancelGraceMs })`: how long an aborted call's worker gets to stop
 /// before it is replaced.
 pub const CANCEL_GRACE_MS: u32 = 250;

@@ -158,15 +158,17 @@ pub enum HealthCheck {
     Replace,
 }
 
-/// The health check's rule for a slot in `state`. A worker shows it is alive by answering the
-/// last tick's ping — which an idle worker does, and a busy one whose event loop gets turns (a
-/// worker without shared memory yields every few ms; one awaiting the network is idle) — or,
-/// when busy in a tight loop over shared memory, by its heartbeat advancing since the last tick
-/// (`beat_advanced`: the step loop bumps it at every step). Neither, for a whole interval, is a
-/// hang — with or without `timeoutMs`.
-pub fn health_check(state: SlotState, ping_outstanding: bool, beat_advanced: bool) -> HealthCheck {
+/// The health check's rule for a slot in `state`. An idle worker must answer each ping within
+/// one interval (`ping_outstanding` at the next tick is a hang). A busy one cannot always answer
+/// — one in a tight loop over shared memory never yields — so it shows life by answering a ping
+/// *or* by its heartbeat advancing (the step loop bumps it at every step); `silent_ms` is how
+/// long it has shown neither. Silent for `interval_ms`, and at least
+/// [`BUSY_HANG_MS`](crate::defaults::BUSY_HANG_MS), it is hung — with or without `timeoutMs`.
+pub fn health_check(state: SlotState, ping_outstanding: bool, silent_ms: f64, interval_ms: u32) -> HealthCheck {
+    let busy_limit = f64::from(interval_ms.max(crate::defaults::BUSY_HANG_MS));
     match state {
-        SlotState::Idle | SlotState::Busy if ping_outstanding && !beat_advanced => HealthCheck::Replace,
+        SlotState::Idle if ping_outstanding => HealthCheck::Replace,
+        SlotState::Busy if silent_ms >= busy_limit => HealthCheck::Replace,
         SlotState::Idle | SlotState::Busy => HealthCheck::Ping,
         _ => HealthCheck::Skip,
     }
@@ -276,16 +278,16 @@ mod tests {
     }
 
     #[test]
-    fn a_worker_without_a_pong_or_a_heartbeat_for_an_interval_is_hung() {
-        for state in [SlotState::Idle, SlotState::Busy] {
-            assert_eq!(health_check(state, false, false), HealthCheck::Ping, "{state:?}");
-            assert_eq!(health_check(state, true, false), HealthCheck::Replace, "{state:?}");
-            assert_eq!(health_check(state, true, true), HealthCheck::Ping, "{state:?}: its heartbeat advanced");
-        }
+    fn an_idle_worker_must_answer_each_ping_and_a_busy_one_show_life_within_its_limit() {
+        assert_eq!(health_check(SlotState::Idle, false, 0.0, 100), HealthCheck::Ping);
+        assert_eq!(health_check(SlotState::Idle, true, 100.0, 100), HealthCheck::Replace);
+        let floor = f64::from(crate::defaults::BUSY_HANG_MS);
+        assert_eq!(health_check(SlotState::Busy, true, floor - 1.0, 100), HealthCheck::Ping, "under the floor");
+        assert_eq!(health_check(SlotState::Busy, true, floor, 100), HealthCheck::Replace);
+        assert_eq!(health_check(SlotState::Busy, true, floor, 10_000), HealthCheck::Ping, "under the interval");
+        assert_eq!(health_check(SlotState::Busy, true, 10_000.0, 10_000), HealthCheck::Replace);
         for state in [SlotState::Starting, SlotState::Crashed, SlotState::GivenUp, SlotState::Terminated] {
-            for (ping, beat) in [(false, false), (true, false), (true, true)] {
-                assert_eq!(health_check(state, ping, beat), HealthCheck::Skip, "{state:?}");
-            }
+            assert_eq!(health_check(state, true, 1e9, 100), HealthCheck::Skip, "{state:?}");
         }
     }
 
