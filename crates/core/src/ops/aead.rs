@@ -119,8 +119,6 @@ const GCM_MAX_TEXT: u64 = (1 << 36) - 32;
 
 impl GcmStream {
     pub(crate) fn new(key: &[u8], nonce: &[u8], aad: &[u8], decrypt: bool) -> Result<Self, Error> {
-        use aes::cipher::{BlockEncrypt, KeyInit as _, KeyIvInit};
-        use ghash::universal_hash::UniversalHash;
         if decrypt {
             check_key(key)?;
             if nonce.len() != NONCE_LEN {
@@ -129,6 +127,17 @@ impl GcmStream {
         } else {
             check_key_and_nonce(key, nonce)?;
         }
+        Self::with_nonce(key, nonce.try_into().expect("checked: 12 bytes"), aad, decrypt)
+    }
+
+    /// [`GcmStream::new`] without the caller-facing checks, for nonces the bridge derives itself
+    /// (the stream format's `prefix ‖ index ‖ last`, which may be all zero for chunk 0).
+    ///
+    /// # Errors
+    /// `ValidationError` when the key is not 32 bytes.
+    pub(crate) fn with_nonce(key: &[u8], nonce: &[u8; NONCE_LEN], aad: &[u8], decrypt: bool) -> Result<Self, Error> {
+        use aes::cipher::{BlockEncrypt, KeyInit as _, KeyIvInit};
+        use ghash::universal_hash::UniversalHash;
         let aes = aes::Aes256::new_from_slice(key).map_err(|_| Error::validation("the key must be 32 bytes"))?;
         // H = E(0¹²⁸); J0 = nonce ‖ 1; the keystream starts at J0 + 1; the tag is masked with E(J0).
         let mut h = aes::Block::default();
@@ -158,14 +167,22 @@ impl GcmStream {
     }
 
     /// Feeds ciphertext to GHASH in whole blocks, keeping a partial block in `pending`.
-    fn hash_ciphertext(&mut self, ciphertext: &[u8]) {
+    fn hash_ciphertext(&mut self, mut ciphertext: &[u8]) {
         use ghash::universal_hash::UniversalHash;
-        self.pending.extend_from_slice(ciphertext);
-        let whole = self.pending.len() / 16 * 16;
-        let blocks: Vec<ghash::Block> =
-            self.pending[..whole].chunks_exact(16).map(ghash::Block::clone_from_slice).collect();
-        self.ghash.update(&blocks);
-        self.pending.drain(..whole);
+        if !self.pending.is_empty() {
+            let fill = (16 - self.pending.len()).min(ciphertext.len());
+            self.pending.extend_from_slice(&ciphertext[..fill]);
+            ciphertext = &ciphertext[fill..];
+            if self.pending.len() < 16 {
+                return;
+            }
+            self.ghash.update_padded(&self.pending);
+            self.pending.clear();
+        }
+        // Whole blocks straight from the input (`update_padded` pads nothing on a multiple of 16).
+        let whole = ciphertext.len() / 16 * 16;
+        self.ghash.update_padded(&ciphertext[..whole]);
+        self.pending.extend_from_slice(&ciphertext[whole..]);
     }
 
     fn count(&mut self, n: usize) -> Result<(), Error> {

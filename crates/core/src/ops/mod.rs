@@ -246,6 +246,13 @@ pub struct ChunkRun {
 /// A byte-stream op: fed the input in order, then finished once. Output goes to a [`Sink`] as
 /// it is produced, so the driver can move it out of wasm memory chunk by chunk.
 pub trait Stream {
+    /// Told once, before the first [`update`](Self::update), how many bytes the input holds, when
+    /// its source knows (every source of the bridge does; 0 may mean unknown). A stream that
+    /// would otherwise hold input back until it sees what comes next (the stream format, whose
+    /// last chunk is sealed differently) can then work on every byte as it arrives. The length
+    /// comes from the source itself: a stream may fail the job if the input turns out otherwise.
+    fn input_len(&mut self, _len: u64) {}
+
     /// Consumes the next chunk of input.
     ///
     /// # Errors
@@ -316,6 +323,8 @@ enum JobKind {
         stream: Option<Box<dyn Stream>>,
         buf: Vec<u8>,
         done: u64,
+        /// The stream was told the input's length.
+        told: bool,
     },
     #[cfg(feature = "test-ops")]
     Test(testing::TestJob),
@@ -330,7 +339,7 @@ impl std::fmt::Debug for Job {
 impl Job {
     /// A job that feeds `stream` the whole input.
     pub fn stream(stream: Box<dyn Stream>) -> Job {
-        Job { kind: JobKind::Stream { stream: Some(stream), buf: Vec::new(), done: 0 } }
+        Job { kind: JobKind::Stream { stream: Some(stream), buf: Vec::new(), done: 0, told: false } }
     }
 
     /// Does one bounded piece of work, writing any output to `out`.
@@ -347,9 +356,17 @@ impl Job {
         out: &mut dyn Sink,
     ) -> Result<Step, Error> {
         match &mut self.kind {
-            JobKind::Stream { stream, buf, done } => {
+            JobKind::Stream { stream, buf, done, told } => {
+                let stream_ref = stream.as_mut().expect("invariant: a finished job is not stepped");
+                if !*told {
+                    *told = true;
+                    let total = input.total();
+                    if total > 0 {
+                        stream_ref.input_len(total);
+                    }
+                }
                 if input.next_chunk(buf)? {
-                    stream.as_mut().expect("invariant: a finished job is not stepped").update(buf, out)?;
+                    stream_ref.update(buf, out)?;
                     *done += buf.len() as u64;
                     progress.report(*done, input.total());
                     Ok(Step::Continue)
