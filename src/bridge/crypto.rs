@@ -111,7 +111,7 @@ impl CryptoFacade {
         match submitted {
             Err(e) => reject(e),
             Ok((header, outputs, output)) => {
-                promise(async move { assemble(Some(&header.encode()), outputs.await?, output) })
+                promise(async move { assemble(Some(&header.encode()), outputs.await?, output).await })
             }
         }
     }
@@ -154,7 +154,7 @@ impl CryptoFacade {
             };
             let parts = split(&bridge, (len - body_start).div_ceil(sealed_chunk), piece, run)?;
             let output = opts.output.unwrap_or(OutputKind::Blob);
-            assemble(None, bridge.submit_split(&opts, parts, output)?.await?, output)
+            assemble(None, bridge.submit_split(&opts, parts, output)?.await?, output).await
         })
     }
 }
