@@ -3,16 +3,85 @@
 //! blocks of [`BLOCK`] bytes, and the page gets a turn whenever a slice of
 //! [`SLICE_MS`](crate::runtime::yielding::SLICE_MS) is used up.
 //!
-//! Used for joining an output's pieces into one `Uint8Array` or `Blob`.
+//! Used for the private copy of a call's input passed without `transfer` (and for the pieces of
+//! a call split across workers), and for joining an output's pieces into one `Uint8Array` or
+//! `Blob`. A small copy is cheaper made at once: [`at_once`] says when, within a budget per task.
+
+use std::cell::Cell;
+use std::ops::Range;
 
 use js_sys::{Array, Uint8Array};
 use web_sys::Blob;
 
 use crate::error::{Error, ErrorKind};
-use crate::runtime::yielding::Slices;
+use crate::runtime::yielding::{yield_to_page, Slices};
 
 /// Bytes copied between two looks at the clock: about half a millisecond of work.
 const BLOCK: u32 = 1 << 20;
+
+/// Bytes a task may copy at once, summed over every call it makes: about 2–3 ms of work.
+/// Beyond it, copies are made in slices in the tasks that follow.
+pub(crate) const AT_ONCE_BUDGET: u64 = 2 << 20;
+
+thread_local! {
+    /// Bytes copied at once in this task; zeroed by the task that follows.
+    static SPENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Whether a copy of `len` bytes may be made now, inside the caller's task: it fits what is
+/// left of this task's [`AT_ONCE_BUDGET`] (then it is counted against it). A task that calls
+/// in a loop gets its first few MiB copied at once and the rest in slices, instead of one
+/// long task.
+pub(crate) fn at_once(len: u64) -> bool {
+    let spent = SPENT.with(Cell::get);
+    if spent.saturating_add(len) > AT_ONCE_BUDGET {
+        return false;
+    }
+    if spent == 0 && len > 0 {
+        // The next task starts with the whole budget.
+        wasm_bindgen_futures::spawn_local(async {
+            yield_to_page().await;
+            SPENT.with(|s| s.set(0));
+        });
+    }
+    SPENT.with(|s| s.set(spent + len));
+    true
+}
+
+/// A new `Uint8Array` holding a copy of `src[range]`, made at once.
+pub(crate) fn copy_now(src: &Uint8Array, range: Range<u32>) -> Uint8Array {
+    src.slice(range.start, range.end)
+}
+
+/// New `Uint8Array`s holding copies of `src[range]` for each of `ranges` (each owns exactly its
+/// bytes, so it can be transferred alone), made in slices. `check` is asked before the copy and
+/// after every yield whether to go on (the call was aborted, the bridge terminated).
+///
+/// # Errors
+/// Whatever `check` returns.
+pub(crate) async fn copy_sliced(
+    src: &Uint8Array,
+    ranges: &[Range<u32>],
+    check: &dyn Fn() -> Result<(), Error>,
+) -> Result<Vec<Uint8Array>, Error> {
+    check()?;
+    let mut slices = Slices::default();
+    let mut copies = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let copy = Uint8Array::new_with_length(range.len() as u32);
+        let mut at = range.start;
+        while at < range.end {
+            let end = at.saturating_add(BLOCK).min(range.end);
+            copy.set(&src.subarray(at, end), at - range.start);
+            at = end;
+            if slices.pace().await {
+                check()?;
+            }
+        }
+        copies.push(copy);
+    }
+    Ok(copies)
+}
 
 /// `parts` joined into one `Uint8Array` (a single part is returned as is), in slices.
 ///
