@@ -253,6 +253,19 @@ pub trait Stream {
     /// comes from the source itself: a stream may fail the job if the input turns out otherwise.
     fn input_len(&mut self, _len: u64) {}
 
+    /// Does a bounded piece of work the stream holds back, and returns whether more is left.
+    /// The step loop calls it before each new chunk of input (`ended` false) and, after the last,
+    /// until it returns false (`ended` true), then calls [`finish`](Self::finish), which must
+    /// still do whatever is left. One-shot AES-GCM opening keeps its plaintext until the tag
+    /// verifies, then releases it here a piece per step, so no step writes the whole message.
+    /// The default holds nothing back.
+    ///
+    /// # Errors
+    /// The op's own failures (a tag that does not verify) or the sink's.
+    fn backlog(&mut self, _ended: bool, _out: &mut dyn Sink) -> Result<bool, Error> {
+        Ok(false)
+    }
+
     /// Consumes the next chunk of input.
     ///
     /// # Errors
@@ -325,6 +338,8 @@ enum JobKind {
         done: u64,
         /// The stream was told the input's length.
         told: bool,
+        /// The input is used up.
+        ended: bool,
     },
     #[cfg(feature = "test-ops")]
     Test(testing::TestJob),
@@ -339,7 +354,7 @@ impl std::fmt::Debug for Job {
 impl Job {
     /// A job that feeds `stream` the whole input.
     pub fn stream(stream: Box<dyn Stream>) -> Job {
-        Job { kind: JobKind::Stream { stream: Some(stream), buf: Vec::new(), done: 0, told: false } }
+        Job { kind: JobKind::Stream { stream: Some(stream), buf: Vec::new(), done: 0, told: false, ended: false } }
     }
 
     /// Does one bounded piece of work, writing any output to `out`.
@@ -356,7 +371,7 @@ impl Job {
         out: &mut dyn Sink,
     ) -> Result<Step, Error> {
         match &mut self.kind {
-            JobKind::Stream { stream, buf, done, told } => {
+            JobKind::Stream { stream, buf, done, told, ended } => {
                 let stream_ref = stream.as_mut().expect("invariant: a finished job is not stepped");
                 if !*told {
                     *told = true;
@@ -365,15 +380,23 @@ impl Job {
                         stream_ref.input_len(total);
                     }
                 }
-                if input.next_chunk(buf)? {
-                    stream_ref.update(buf, out)?;
-                    *done += buf.len() as u64;
-                    progress.report(*done, input.total());
-                    Ok(Step::Continue)
-                } else {
-                    stream.take().expect("invariant: a finished job is not stepped").finish(out)?;
-                    Ok(Step::Done)
+                if !*ended {
+                    if stream_ref.backlog(false, out)? {
+                        return Ok(Step::Continue);
+                    }
+                    if input.next_chunk(buf)? {
+                        stream_ref.update(buf, out)?;
+                        *done += buf.len() as u64;
+                        progress.report(*done, input.total());
+                        return Ok(Step::Continue);
+                    }
+                    *ended = true;
                 }
+                if stream_ref.backlog(true, out)? {
+                    return Ok(Step::Continue);
+                }
+                stream.take().expect("invariant: a finished job is not stepped").finish(out)?;
+                Ok(Step::Done)
             }
             #[cfg(feature = "test-ops")]
             JobKind::Test(job) => job.step(input, env, progress),
