@@ -21,9 +21,10 @@ export default [
       'no-unused-vars': ['error', { caughtErrors: 'none' }],
     },
   },
-  // The page: the package entry, the demo, the benchmark and soak pages and their services.
+  // The page: the package entry, the demo, the benchmark and soak pages and their services, the
+  // browser tests' helpers.
   {
-    files: ['js/**/*.js', 'www/**/*.js', 'benches/**/*.js', 'tests/services/**/*.js', 'tests/soak/**/*.js'],
+    files: ['js/**/*.js', 'www/**/*.js', 'benches/**/*.js', 'tests/services/**/*.js', 'tests/soak/**/*.js', 'tests/web/**/*.js'],
     languageOptions: { globals: globals.browser },
   },
   // Worker scripts: they run in workers and, imported by the wasm glue, on the page.

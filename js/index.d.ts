@@ -42,7 +42,11 @@ export type Priority = 'high' | 'normal' | 'low';
 
 /** Options every call takes. */
 export interface CallOptions {
-  /** Move the input's whole `ArrayBuffer` to the worker (detached on your side) instead of copying. */
+  /**
+   * Move the input's whole `ArrayBuffer` to the worker (detached on your side) instead of copying.
+   * Without it a large input is copied during the tasks right after the call: leave it unchanged
+   * until the promise settles.
+   */
   transfer?: boolean;
   priority?: Priority;
   /**

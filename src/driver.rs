@@ -5,8 +5,10 @@
 //! - [`WorkerPace`]: a pool worker runs flat out. With a shared cancel flag it never yields and
 //!   parks on the flag through waits (a cancel wakes it); in message mode it gives its event loop
 //!   a turn every [`YIELD_EVERY_MS`] so a `Cancel` message can arrive.
-//! - [`PagePace`]: the main-thread fallback yields to the page every [`SLICE_MS`], so the page
-//!   stays responsive, and also stops for termination and the call's time limit.
+//! - [`PagePace`]: the main-thread fallback yields to the page every
+//!   [`SLICE_MS`](crate::runtime::yielding::SLICE_MS), so the page stays responsive, and also
+//!   stops for termination and the call's time limit. Its steps are small (64 KiB of input), and
+//!   it builds the output in slices too.
 //!
 //! A fetch is not stepped (it is asynchronous anyway): [`run`] hands it to `io::network`; nor is
 //! a job the platform's WebCrypto runs whole (`ops::engine` decides): it goes to `io::webcrypto`.
@@ -24,15 +26,14 @@ use crate::ops::engine::{platform_job, EngineChoice};
 use crate::ops::{drive, Cancel, Env, Feed, Op, Pace, Progress, DEFAULT_CHUNK};
 use crate::protocol::{HttpMeta, OutputKind};
 use crate::runtime::cancel::LocalCancel;
-use crate::runtime::yielding::yield_to_page;
+use crate::runtime::yielding::Slices;
 use crate::shared::{CancelBlock, Heartbeat};
 
 /// Worker, message mode: how often a running op lets `Cancel` messages in.
 pub(crate) const YIELD_EVERY_MS: f64 = 16.0;
-/// Page: longest stretch of work between two yields (half a 60 Hz frame).
-pub(crate) const SLICE_MS: f64 = 8.0;
-/// Page: chunk size, small enough to check the clock often.
-const PAGE_CHUNK: usize = 256 * 1024;
+/// Page: chunk size, small enough that one step stays far below a slice even for the slowest op
+/// (AES-GCM in wasm, ~25 MB/s here: ~2.5 ms; a 256 KiB step took ~10 ms, past the slice).
+const PAGE_CHUNK: usize = 64 * 1024;
 
 /// What a call produced.
 #[derive(Debug)]
@@ -70,6 +71,15 @@ pub(crate) trait Placement: Pace {
 
     /// The call's cancel flags.
     fn flags(&self) -> Flags<'_>;
+
+    /// Builds the output in the container the call asked for: at once, unless the placement
+    /// must not block (the page builds it in slices).
+    ///
+    /// # Errors
+    /// The browser refuses to build the container, or it would be too large.
+    fn finish(&mut self, out: JsOutput, kind: OutputKind) -> impl Future<Output = Result<JsValue, Error>> {
+        std::future::ready(out.finish(kind))
+    }
 }
 
 /// Runs `op` over `input` to the end, in `placement`'s pace.
@@ -98,7 +108,7 @@ pub(crate) async fn run<P: Placement>(
     let mut source = placement.source(input)?;
     let mut out = JsOutput::default();
     drive(job, &mut source, &Clock, placement, progress, &mut out).await?;
-    out.finish(output).map(Outcome::Body)
+    placement.finish(out, output).await.map(Outcome::Body)
 }
 
 /// The page's or the worker's clock.
@@ -181,7 +191,7 @@ pub(crate) struct PagePace<'a> {
     terminated: &'a dyn Fn() -> bool,
     /// The call's time limit and when it started.
     limit: Option<(u32, f64)>,
-    slice_start: f64,
+    slices: Slices,
 }
 
 impl std::fmt::Debug for PagePace<'_> {
@@ -193,7 +203,7 @@ impl std::fmt::Debug for PagePace<'_> {
 impl<'a> PagePace<'a> {
     /// `limit`: the call's time limit and when it started counting.
     pub(crate) fn new(flags: Flags<'a>, terminated: &'a dyn Fn() -> bool, limit: Option<(u32, f64)>) -> Self {
-        PagePace { flags, terminated, limit, slice_start: now_ms() }
+        PagePace { flags, terminated, limit, slices: Slices::default() }
     }
 }
 
@@ -212,16 +222,13 @@ impl Pace for PagePace<'_> {
     }
 
     async fn after_step(&mut self) {
-        if now_ms() - self.slice_start >= SLICE_MS {
-            yield_to_page().await;
-            self.slice_start = now_ms();
-        }
+        self.slices.pace().await;
     }
 
     async fn wait(&mut self, ms: f64) {
         // Waiting costs the page nothing: await a timer, then start a fresh slice.
         sleep(ms).await;
-        self.slice_start = now_ms();
+        self.slices.restart();
     }
 }
 
@@ -235,5 +242,9 @@ impl Placement for PagePace<'_> {
 
     fn flags(&self) -> Flags<'_> {
         self.flags
+    }
+
+    async fn finish(&mut self, out: JsOutput, kind: OutputKind) -> Result<JsValue, Error> {
+        out.finish_sliced(kind).await
     }
 }

@@ -638,3 +638,228 @@ async fn a_refused_encrypt_leaves_a_transferred_buffer_with_its_caller() {
     }
     terminate(all).await;
 }
+
+// ---- large inputs passed without `transfer`: copied in slices, in call order; the page stays free ----
+
+#[wasm_bindgen(module = "/tests/web/long-tasks.js")]
+extern "C" {
+    /// Whether the browser reports long tasks.
+    #[wasm_bindgen(js_name = longTasksReported)]
+    fn long_tasks_reported() -> bool;
+
+    /// `{ stop() }` → the durations (ms) of the long tasks seen since.
+    #[wasm_bindgen(js_name = watchLongTasks)]
+    fn watch_long_tasks() -> JsValue;
+}
+
+async fn delay(ms: i32) {
+    JsFuture::from(Promise::new(&mut |r, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, ms).unwrap();
+    }))
+    .await
+    .unwrap();
+}
+
+/// `len` bytes of test data as a view that starts 1 byte into its buffer (so the bridge must
+/// copy exactly the viewed bytes), and the plain bytes.
+fn offset_view(len: usize, seed: u32) -> (Uint8Array, Vec<u8>) {
+    let plain = data(len, seed);
+    let buffer = Uint8Array::new_with_length(len as u32 + 2);
+    buffer.subarray(1, len as u32 + 1).copy_from(&plain);
+    (buffer.subarray(1, len as u32 + 1), plain)
+}
+
+#[wasm_bindgen_test]
+async fn a_64_mib_input_passed_without_transfer_is_copied_exactly() {
+    let size = 64usize << 20;
+    let (input, plain) = offset_view(size, 21);
+    let expected = webcrypto_sha256(&plain).await;
+    drop(plain);
+    let all = bridges().await;
+    for (name, b) in &all {
+        let digest = value(b.crypto().sha256(input.clone().into(), JsValue::UNDEFINED)).await;
+        assert_eq!(to_vec(digest).await, expected, "{name}: sha256 = WebCrypto's");
+        // A split call: each worker's range is copied straight into a buffer of its own.
+        let key = b.crypto().generate_key().unwrap();
+        let options = obj(&[("output", "bytes".into()), ("chunkSize", (1 << 20).into())]);
+        let sealed = value(b.crypto().encrypt_file(input.clone().into(), key.clone().into(), options)).await;
+        let opened = value(b.crypto().decrypt_file(sealed, key.into(), obj(&[("output", "bytes".into())]))).await;
+        let digest = value(b.crypto().sha256(opened, JsValue::UNDEFINED)).await;
+        assert_eq!(to_vec(digest).await, expected, "{name}: sealed and opened");
+        // An output made from the input is the bridge's own: changing the input after the call
+        // settled changes nothing in it.
+        let copy = value(b.file().read_slice(input.clone().into(), 0.0, size as f64, JsValue::UNDEFINED)).await;
+        input.fill(0xff, 0, size as u32);
+        let digest = value(b.crypto().sha256(copy, JsValue::UNDEFINED)).await;
+        assert_eq!(to_vec(digest).await, expected, "{name}: the output does not share the caller's buffer");
+        input.subarray(0, size as u32).copy_from(&data(size, 21));
+    }
+    terminate(all).await;
+}
+
+/// Settles `calls`, returning the order in which they resolved.
+async fn resolution_order(calls: Vec<Promise>) -> Vec<usize> {
+    let order: Rc<RefCell<Vec<usize>>> = Rc::default();
+    let mut chained = Vec::new();
+    for (i, call) in calls.into_iter().enumerate() {
+        let order = order.clone();
+        let done = Closure::<dyn FnMut(JsValue)>::new(move |_| order.borrow_mut().push(i));
+        chained.push((call.then(&done), done));
+    }
+    for (i, (p, _done)) in chained.into_iter().enumerate() {
+        JsFuture::from(p).await.unwrap_or_else(|e| panic!("call {i} rejected: {:?}", get(&e, "message")));
+    }
+    Rc::try_unwrap(order).unwrap().into_inner()
+}
+
+#[wasm_bindgen_test]
+async fn calls_are_queued_in_call_order_while_a_large_input_is_copied() {
+    let (big, _) = offset_view(64 << 20, 5);
+    let blob = big_blob(1, 7);
+    for options in [obj(&[("poolSize", 1.into()), ("fallback", "never".into())]), obj(&[("fallback", "always".into())])]
+    {
+        // One worker (or the page) runs calls in queue order: the order they resolve in.
+        let b = WorkerBridge::try_from_js_value(JsFuture::from(WorkerBridge::create(options)).await.unwrap()).unwrap();
+        let (c, f) = (b.crypto(), b.file());
+        let (key, nonce) = (c.generate_key().unwrap(), c.generate_nonce().unwrap());
+        let moved = Uint8Array::from(data(8 << 20, 6).as_slice());
+        let calls = vec![
+            c.sha256(big.clone().into(), JsValue::UNDEFINED), // copied in slices
+            c.sha256(bytes(b"small"), JsValue::UNDEFINED),    // copied at once, queued after
+            f.read_slice(blob.clone().into(), 3.0, 10.0, JsValue::UNDEFINED), // a Blob: no copy
+            c.encrypt(big.clone().into(), key.into(), nonce.into(), JsValue::UNDEFINED), // slices again
+            c.sha256(moved.into(), obj(&[("transfer", true.into())])), // moved: no copy
+            c.sha256(bytes(b"last"), JsValue::UNDEFINED),
+        ];
+        assert_eq!(resolution_order(calls).await, [0, 1, 2, 3, 4, 5], "{:?}", get(&b.status(), "mode"));
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_call_aborted_or_terminated_while_its_input_is_copied_settles() {
+    let (big, _) = offset_view(64 << 20, 8);
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        let submitted = || get(&get(&b.status(), "counters"), "submitted").as_f64().unwrap();
+        let before = submitted();
+        let controller = AbortController::new().unwrap();
+        let call = c.sha256(big.clone().into(), obj(&[("signal", controller.signal().into())]));
+        let behind = c.sha256(bytes(b"behind"), JsValue::UNDEFINED);
+        controller.abort();
+        assert_eq!(error_name(call).await, "AbortError", "{name}");
+        assert_eq!(to_vec(value(behind).await).await.len(), 32, "{name}: the call behind it runs");
+        assert_eq!(submitted(), before + 1.0, "{name}: the aborted call was never queued");
+        // An encryption aborted before it was queued leaves its (key, nonce) pair unused.
+        let (key, nonce) = (c.generate_key().unwrap(), c.generate_nonce().unwrap());
+        let controller = AbortController::new().unwrap();
+        let call = c.encrypt(
+            big.clone().into(),
+            key.clone().into(),
+            nonce.clone().into(),
+            obj(&[("signal", controller.signal().into())]),
+        );
+        controller.abort();
+        assert_eq!(error_name(call).await, "AbortError", "{name}");
+        value(c.encrypt(bytes(b"the retry"), key.into(), nonce.into(), JsValue::UNDEFINED)).await;
+        // Terminated while the input is copied.
+        let call = c.sha256(big.clone().into(), JsValue::UNDEFINED);
+        JsFuture::from(b.terminate()).await.unwrap();
+        assert_eq!(error_name(call).await, "TerminatedError", "{name}");
+    }
+}
+
+/// Runs `call` with long tasks watched, up to five times until one run has none; the long tasks
+/// (ms) of the last run. A task the bridge makes too long recurs every run; a task stretched by a
+/// loaded machine (two cores, two busy workers, the test runner, other processes) does not, or
+/// not every time.
+async fn long_tasks(what: &str, call: impl Fn() -> Promise) -> Vec<f64> {
+    let mut seen = Vec::new();
+    for run in 1..=5 {
+        delay(200).await; // the test's own preparation ends first
+        let watch = watch_long_tasks();
+        value(call()).await;
+        delay(100).await; // a long task is reported after it ends
+        let stop: Function = get(&watch, "stop").unchecked_into();
+        seen = Array::from(&stop.call0(&watch).unwrap()).iter().map(|d| d.as_f64().unwrap()).collect();
+        if seen.is_empty() {
+            break;
+        }
+        web_sys::console::log_1(&format!("{what}, run {run}: long tasks of {seen:?} ms").into());
+    }
+    seen
+}
+
+/// A call to watch, and what it is.
+type Case<'a> = (&'static str, Box<dyn Fn() -> Promise + 'a>);
+
+#[wasm_bindgen_test]
+async fn the_page_has_no_long_task_while_large_inputs_are_copied_hashed_or_sealed() {
+    // A responsiveness property, not a speed: each of these made tasks of 50–500 ms. The
+    // worker-mode copy is checked on 128 MiB: 64 MiB copied at once took 45–75 ms, too close to
+    // the 50 ms a long task must exceed to be reported.
+    let size = 64usize << 20;
+    let (input, plain) = offset_view(size, 13);
+    if !long_tasks_reported() {
+        web_sys::console::log_1(&"PerformanceObserver reports no long tasks here: not checked".into());
+        return;
+    }
+    let (huge, huge_plain) = offset_view(2 * size, 14);
+    drop((plain, huge_plain));
+    let all = bridges().await;
+    let key = all[0].1.crypto().generate_key().unwrap();
+    let bytes_out = || obj(&[("output", "bytes".into())]);
+    let sealed = value(all[0].1.crypto().encrypt_file(input.clone().into(), key.clone().into(), bytes_out())).await;
+    let nonce = all[0].1.crypto().generate_nonce().unwrap();
+    let one_shot = value(all[0].1.crypto().encrypt(
+        input.clone().into(),
+        key.clone().into(),
+        nonce.clone().into(),
+        JsValue::UNDEFINED,
+    ))
+    .await;
+    // 32 MiB of one repeated line: a 64 KiB step inflates to far more than a slice's worth.
+    let text = Uint8Array::from(b"the page stays free. ".repeat((32 << 20) / 21).as_slice());
+    let packed = value(all[0].1.compression().gzip(text.into(), JsValue::UNDEFINED)).await;
+    let mut failed = Vec::new();
+    for (name, b) in &all {
+        let c = b.crypto();
+        let cases: Vec<Case<'_>> = if *name == "pool" {
+            vec![
+                (
+                    "sha256 of 128 MiB (the input copied)",
+                    Box::new(|| c.sha256(huge.clone().into(), JsValue::UNDEFINED)),
+                ),
+                (
+                    "encryptFile → bytes",
+                    Box::new(|| c.encrypt_file(input.clone().into(), key.clone().into(), bytes_out())),
+                ),
+            ]
+        } else {
+            vec![
+                ("sha256", Box::new(|| c.sha256(input.clone().into(), JsValue::UNDEFINED))),
+                (
+                    "encryptFile → Blob",
+                    Box::new(|| c.encrypt_file(input.clone().into(), key.clone().into(), JsValue::UNDEFINED)),
+                ),
+                ("decryptFile → bytes", Box::new(|| c.decrypt_file(sealed.clone(), key.clone().into(), bytes_out()))),
+                (
+                    "decrypt, one-shot",
+                    Box::new(|| {
+                        c.decrypt(one_shot.clone(), key.clone().into(), nonce.clone().into(), JsValue::UNDEFINED)
+                    }),
+                ),
+                ("gunzip → 32 MiB", Box::new(|| b.compression().gunzip(packed.clone(), JsValue::UNDEFINED))),
+            ]
+        };
+        for (what, call) in cases {
+            let seen = long_tasks(&format!("{name}, {what}"), call).await;
+            if !seen.is_empty() {
+                failed.push(format!("{name}, {what}: long tasks of {seen:?} ms in each of five runs"));
+            }
+        }
+    }
+    terminate(all).await;
+    assert!(failed.is_empty(), "{failed:#?}");
+}

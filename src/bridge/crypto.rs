@@ -6,12 +6,13 @@ use std::rc::Rc;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::input::{input_len, opt_bytes, opt_u64, owned_input, secret_bytes};
-use super::pipeline::{promise, reject, Bridge};
+use std::ops::Range;
+
+use super::input::{input_len, opt_bytes, opt_u64, secret_bytes, take_input, Taken};
+use super::pipeline::{first, promise, reject, Bridge, Queued};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::io::output::assemble;
-use crate::io::source::Input;
 use crate::ops::aead::{check_key, check_key_and_nonce, check_one_shot_len, KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::ops::stream_format::{plan_runs, Header, HEADER_LEN};
 use crate::ops::{ChunkRun, Op, Secret};
@@ -81,14 +82,14 @@ impl CryptoFacade {
     /// inputs are sealed in parallel across the pool's workers.
     #[wasm_bindgen(js_name = encryptFile, unchecked_return_type = "Promise<Blob | Uint8Array>")]
     pub fn encrypt_file(&self, input: JsValue, key: JsValue, options: JsValue) -> Promise {
-        let bridge = self.bridge.clone();
-        let submitted = (|| {
+        let bridge = &self.bridge;
+        let queued = (|| {
             let opts = bridge.options(&options, &["chunkSize", "aad"])?;
             let key = checked_key(&key)?;
             let chunk = opt_u64(&options, "chunkSize")?.unwrap_or(u64::from(defaults::STREAM_CHUNK_SIZE));
             let header = Header::random(u32::try_from(chunk).unwrap_or(u32::MAX))?;
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
-            let input = owned_input(&input, opts.transfer)?;
+            let input = take_input(&input, opts.transfer)?;
             let len = input.len();
             let run = |first_chunk, final_part| {
                 Op::SealChunks(ChunkRun {
@@ -99,19 +100,14 @@ impl CryptoFacade {
                     final_part,
                 })
             };
-            let parts = split(
-                &bridge,
-                len.div_ceil(chunk),
-                |start, end| input.slice(start * chunk, (end * chunk).min(len)),
-                run,
-            )?;
+            let parts = split(bridge, len.div_ceil(chunk), |start, end| start * chunk..(end * chunk).min(len), run)?;
             let output = opts.output.unwrap_or(OutputKind::Blob);
-            Ok((header, bridge.submit_split(&opts, parts, output)?, output))
+            Ok((header, bridge.queue(opts, parts, input, output), output))
         })();
-        match submitted {
+        match queued {
             Err(e) => reject(e),
-            Ok((header, outputs, output)) => {
-                promise(async move { assemble(Some(&header.encode()), outputs.await?, output) })
+            Ok((header, queued, output)) => {
+                promise(async move { assemble(Some(&header.encode()), queued.await?.await?, output).await })
             }
         }
     }
@@ -126,37 +122,54 @@ impl CryptoFacade {
             let opts = bridge.options(&options, &["aad"])?;
             let key = checked_key(&key)?;
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
-            let input = owned_input(&sealed, opts.transfer)?;
+            let input = take_input(&sealed, opts.transfer)?;
+            if input.len() < HEADER_LEN as u64 {
+                return Err(Error::new(
+                    ErrorKind::Authentication,
+                    "not a valid worker-bridge stream: shorter than its header",
+                ));
+            }
             Ok((opts, key, aad, input))
         })();
         let (opts, key, aad, input) = match prepared {
             Ok(p) => p,
             Err(e) => return reject(e),
         };
-        promise(async move {
-            let head = read_head(&input).await?;
-            // The caller may have aborted (or terminated the bridge) while the header was read.
-            bridge.check_open(&opts)?;
-            let header = Header::decode(&head)?;
-            let sealed_chunk = u64::from(header.chunk_size) + TAG_LEN as u64;
-            let (body_start, len) = (HEADER_LEN as u64, input.len());
-            let run = |first_chunk, final_part| {
-                Op::OpenChunks(ChunkRun {
-                    key: key.clone(),
-                    header: head.clone(),
-                    aad: aad.clone(),
-                    first_chunk,
-                    final_part,
-                })
-            };
-            let piece = |start: u64, end: u64| {
-                input.slice(body_start + start * sealed_chunk, (body_start + end * sealed_chunk).min(len))
-            };
-            let parts = split(&bridge, (len - body_start).div_ceil(sealed_chunk), piece, run)?;
-            let output = opts.output.unwrap_or(OutputKind::Blob);
-            assemble(None, bridge.submit_split(&opts, parts, output)?.await?, output)
-        })
+        let output = opts.output.unwrap_or(OutputKind::Blob);
+        // The header says how to cut the stream into runs: bytes have it at hand, so the call is
+        // queued now; a Blob's is read first, the call holding its place in line meanwhile.
+        let queued = match input.head(HEADER_LEN as u64) {
+            Some(head) => {
+                open_runs(&bridge, &head, &key, &aad, input.len()).map(|parts| bridge.queue(opts, parts, input, output))
+            }
+            None => {
+                let turn = bridge.join_line();
+                let bridge = bridge.clone();
+                Ok(Box::pin(async move {
+                    let head = read_blob_head(&input).await?;
+                    let parts = open_runs(&bridge, &head, &key, &aad, input.len())?;
+                    bridge.queue_in_turn(turn, opts, parts, input, output).await
+                }) as Queued)
+            }
+        };
+        match queued {
+            Ok(queued) => promise(async move { assemble(None, queued.await?.await?, output).await }),
+            Err(e) => reject(e),
+        }
     }
+}
+
+/// The runs of a sealed stream of `len` bytes whose header is `head`: an `OpenChunks` op and
+/// its range of the input each.
+fn open_runs(bridge: &Bridge, head: &[u8], key: &Secret, aad: &[u8], len: u64) -> Result<Vec<(Op, Range<u64>)>, Error> {
+    let header = Header::decode(head)?;
+    let sealed_chunk = u64::from(header.chunk_size) + TAG_LEN as u64;
+    let body_start = HEADER_LEN as u64;
+    let run = |first_chunk, final_part| {
+        Op::OpenChunks(ChunkRun { key: key.clone(), header: head.to_vec(), aad: aad.to_vec(), first_chunk, final_part })
+    };
+    let piece = |start: u64, end: u64| body_start + start * sealed_chunk..(body_start + end * sealed_chunk).min(len);
+    split(bridge, (len - body_start).div_ceil(sealed_chunk), piece, run)
 }
 
 /// A stream of `chunks` chunks cut into runs of whole chunks, one per worker (at least
@@ -165,9 +178,9 @@ impl CryptoFacade {
 fn split(
     bridge: &Bridge,
     chunks: u64,
-    piece: impl Fn(u64, u64) -> Result<Input, Error>,
+    piece: impl Fn(u64, u64) -> Range<u64>,
     op: impl Fn(u32, bool) -> Op,
-) -> Result<Vec<(Op, Input)>, Error> {
+) -> Result<Vec<(Op, Range<u64>)>, Error> {
     let runs = plan_runs(chunks, bridge.parallelism(), MIN_CHUNKS_PER_PART);
     let last = runs.len() - 1;
     runs.into_iter()
@@ -176,7 +189,7 @@ fn split(
             let first = u32::try_from(run.start).map_err(|_| {
                 Error::new(ErrorKind::LimitExceeded, "a stream holds at most 2^32 chunks: use a larger chunkSize")
             })?;
-            Ok((op(first, k == last), piece(run.start, run.end)?))
+            Ok((op(first, k == last), piece(run.start, run.end)))
         })
         .collect()
 }
@@ -190,11 +203,13 @@ fn checked_key(key: &JsValue) -> Result<Secret, Error> {
 
 impl CryptoFacade {
     /// One-shot AES-GCM through the call pipeline. The (key, nonce) pair of an encryption is
-    /// recorded only once the call passed every check and is queued: a call refused for a typo or
-    /// an aborted signal does not burn the pair, so the honest retry goes through.
+    /// recorded once the call passed every check, so a second call with the pair is refused at
+    /// once, and forgotten if the call is refused before it is queued: a call refused for a
+    /// typo, an aborted signal or a full queue does not burn the pair, so the honest retry goes
+    /// through.
     fn one_shot(&self, data: &JsValue, key: &JsValue, nonce: &JsValue, options: &JsValue, decrypt: bool) -> Promise {
         let bridge = &self.bridge;
-        let submitted = (|| {
+        let queued = (|| {
             let key = secret_bytes(key, "key")?;
             let nonce = secret_bytes(nonce, "nonce")?;
             let aad = opt_bytes(options, "aad")?.unwrap_or_default();
@@ -214,33 +229,41 @@ impl CryptoFacade {
                 check_one_shot_len(len, decrypt)?;
             }
             if decrypt {
+                let input = take_input(data, options.transfer)?;
                 let op = Op::Decrypt { key, nonce: nonce.0.clone(), aad };
-                return bridge.submit(&options, op, owned_input(data, options.transfer)?, OutputKind::Bytes);
+                let len = input.len();
+                return Ok((bridge.queue(options, vec![(op, 0..len)], input, OutputKind::Bytes), None));
             }
             bridge.record_nonce(&key.0, &nonce.0)?;
+            let input = take_input(data, options.transfer).inspect_err(|_| bridge.forget_nonce(&key.0, &nonce.0))?;
             let op = Op::Encrypt { key: key.clone(), nonce: nonce.0.clone(), aad };
-            owned_input(data, options.transfer)
-                .and_then(|input| bridge.submit(&options, op, input, OutputKind::Bytes))
-                .inspect_err(|_| bridge.forget_nonce(&key.0, &nonce.0))
+            let len = input.len();
+            Ok((bridge.queue(options, vec![(op, 0..len)], input, OutputKind::Bytes), Some((key, nonce))))
         })();
-        match submitted {
-            Ok(result) => promise(result),
-            Err(e) => reject(e),
-        }
+        let (queued, pair) = match queued {
+            Ok(q) => q,
+            Err(e) => return reject(e),
+        };
+        let bridge = bridge.clone();
+        promise(async move {
+            let outputs = queued.await.inspect_err(|_| {
+                // Refused before it was queued (say, aborted while its input was copied): the
+                // pair was never used.
+                if let Some((key, nonce)) = &pair {
+                    bridge.forget_nonce(&key.0, &nonce.0);
+                }
+            });
+            drop(pair);
+            first(outputs?).await
+        })
     }
 }
 
-/// The first [`HEADER_LEN`] bytes of a sealed stream.
-async fn read_head(input: &Input) -> Result<Vec<u8>, Error> {
+/// The first [`HEADER_LEN`] bytes of a sealed stream held in a `Blob` (its length checked).
+async fn read_blob_head(input: &Taken) -> Result<Vec<u8>, Error> {
     let short = || Error::new(ErrorKind::Authentication, "not a valid worker-bridge stream: shorter than its header");
-    if input.len() < HEADER_LEN as u64 {
-        return Err(short());
-    }
-    match input.slice(0, HEADER_LEN as u64)? {
-        Input::Bytes(b) => Ok(b.to_vec()),
-        Input::Blob(b) => {
-            let buffer = wasm_bindgen_futures::JsFuture::from(b.array_buffer()).await.map_err(|_| short())?;
-            Ok(Uint8Array::new(&buffer).to_vec())
-        }
-    }
+    let Taken::Owned(crate::io::source::Input::Blob(blob)) = input else { return Err(short()) };
+    let head = blob.slice_with_f64_and_f64(0.0, HEADER_LEN as f64).map_err(|_| short())?;
+    let buffer = wasm_bindgen_futures::JsFuture::from(head.array_buffer()).await.map_err(|_| short())?;
+    Ok(Uint8Array::new(&buffer).to_vec())
 }

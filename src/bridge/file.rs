@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::input::opt_u64;
-use super::pipeline::{promise, reject, Bridge, Prepared};
+use super::pipeline::{promise, reject, single, Bridge, Prepared};
 use crate::defaults;
 use crate::error::Error;
 use crate::ops::Op;
@@ -40,23 +40,22 @@ impl FileFacade {
     /// resumable uploads: `[{ index, offset, length, sha256 }]`.
     #[wasm_bindgen(js_name = chunkPlan, unchecked_return_type = "Promise<Array<{ index: number, offset: number, length: number, sha256: Uint8Array }>>")]
     pub fn chunk_plan(&self, file: JsValue, options: JsValue) -> Promise {
-        let submitted = (|| {
+        let queued = (|| {
             let chunk = match opt_u64(&options, "chunkSize")? {
                 Some(0) => return Err(Error::validation("chunkSize must be at least 1")),
                 c => c.unwrap_or(defaults::PLAN_CHUNK_SIZE),
             };
             let Prepared { options, input } = self.bridge.prepare(&file, &options, &["chunkSize"])?;
             let len = input.len();
-            let digests =
-                self.bridge.submit(&options, Op::ChunkHashes { chunk_size: chunk }, input, OutputKind::Bytes)?;
-            Ok((chunk, len, digests))
+            let op = Op::ChunkHashes { chunk_size: chunk };
+            Ok((chunk, len, self.bridge.queue(options, vec![(op, 0..len)], input, OutputKind::Bytes)))
         })();
-        let (chunk, len, digests) = match submitted {
-            Ok(s) => s,
+        let (chunk, len, queued) = match queued {
+            Ok(q) => q,
             Err(e) => return reject(e),
         };
         promise(async move {
-            let digests: Uint8Array = digests.await?.unchecked_into();
+            let digests: Uint8Array = single(queued).await?.unchecked_into();
             plan(&digests, chunk, len).map_err(|e| Error::validation(describe(&e)))
         })
     }
@@ -65,7 +64,7 @@ impl FileFacade {
     #[wasm_bindgen(js_name = readSlice, unchecked_return_type = "Promise<Uint8Array>")]
     pub fn read_slice(&self, file: JsValue, offset: f64, length: f64, options: JsValue) -> Promise {
         let valid = |n: f64| n.is_finite() && n >= 0.0 && n.fract() == 0.0;
-        let submitted = (|| {
+        let queued = (|| {
             if !valid(offset) || !valid(length) {
                 return Err(Error::validation("offset and length must be whole numbers ≥ 0"));
             }
@@ -73,10 +72,11 @@ impl FileFacade {
             let len = input.len();
             let start = (offset as u64).min(len);
             let end = start.saturating_add(length as u64).min(len);
-            self.bridge.submit(&options, Op::Read, input.slice(start, end)?, OutputKind::Bytes)
+            // Only the slice is copied (a `Blob`'s is cut without a copy).
+            Ok(self.bridge.queue(options, vec![(Op::Read, start..end)], input, OutputKind::Bytes))
         })();
-        match submitted {
-            Ok(result) => promise(result),
+        match queued {
+            Ok(queued) => promise(single(queued)),
             Err(e) => reject(e),
         }
     }

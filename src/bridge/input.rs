@@ -1,5 +1,7 @@
 //! Call inputs from JavaScript: bytes in any common shape, and per-call options.
 
+use std::ops::Range;
+
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -7,6 +9,7 @@ use web_sys::AbortSignal;
 
 use crate::defaults;
 use crate::error::Error;
+use crate::io::copy;
 use crate::io::source::Input;
 use crate::ops::Secret;
 use crate::protocol::OutputKind;
@@ -261,22 +264,105 @@ pub(crate) fn parse_options<T: Default + for<'de> Deserialize<'de>>(
     serde_wasm_bindgen::from_value(plain.into()).map_err(|e| Error::validation(format!("invalid {what}: {e}")))
 }
 
-/// Takes a call's input: a `Blob` or `File` as is (immutable: shared, never copied), or the
-/// bytes of a `Uint8Array`, any other `ArrayBuffer` view, an `ArrayBuffer` or a
-/// `SharedArrayBuffer` as a `Uint8Array` the bridge owns: the caller's own buffer moved
-/// (detached on the caller's side) when `transfer` is set, else a private copy of just the
-/// viewed bytes, so the caller may reuse its buffer as soon as the call returns.
+/// Takes a call's input: a `Blob` or `File` as is (immutable: shared, never copied); the bytes
+/// of a `Uint8Array`, any other `ArrayBuffer` view, an `ArrayBuffer` or a `SharedArrayBuffer`
+/// moved in when `transfer` is set (the caller's buffer detached now), else borrowed: a view of
+/// just the viewed bytes, which the pipeline copies before the call is queued — at once when
+/// small, else in slices over the next tasks (see [`Taken`]).
 ///
 /// # Errors
 /// `ValidationError` for any other value or a detached buffer.
-pub(crate) fn owned_input(value: &JsValue, transfer: bool) -> Result<Input, Error> {
+pub(crate) fn take_input(value: &JsValue, transfer: bool) -> Result<Taken, Error> {
     if let Some(blob) = value.dyn_ref::<web_sys::Blob>() {
-        return Ok(Input::Blob(blob.clone()));
+        return Ok(Taken::Owned(Input::Blob(blob.clone())));
     }
-    owned_bytes(value, transfer).map(Input::Bytes)
+    let (view, movable) = byte_view(value)?;
+    if transfer && movable {
+        return Ok(Taken::Owned(Input::Bytes(moved(&view))));
+    }
+    Ok(Taken::Borrowed(view))
 }
 
-/// The length in bytes of an input [`owned_input`] would take (`None` for a value it refuses),
+/// A call's input as taken during the call.
+#[derive(Debug, Clone)]
+pub(crate) enum Taken {
+    /// The bridge's already: a `Blob`, or the caller's buffer moved in (`transfer: true`).
+    Owned(Input),
+    /// A view of the caller's bytes, still to be copied. A copy that fits the task's budget
+    /// (`io::copy::at_once`) is made during the call; a larger one in slices during the tasks
+    /// after it, before the call is queued: the caller must leave the bytes unchanged until the
+    /// promise settles (or pass `transfer: true`).
+    Borrowed(Uint8Array),
+}
+
+impl Taken {
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Taken::Owned(input) => input.len(),
+            Taken::Borrowed(view) => u64::from(view.length()),
+        }
+    }
+
+    /// The first `n` bytes (fewer if the input is shorter), if they can be read now: not from a
+    /// `Blob`.
+    pub(crate) fn head(&self, n: u64) -> Option<Vec<u8>> {
+        let bytes = match self {
+            Taken::Owned(Input::Bytes(b)) | Taken::Borrowed(b) => b,
+            Taken::Owned(Input::Blob(_)) => return None,
+        };
+        Some(bytes.subarray(0, n.min(u64::from(bytes.length())) as u32).to_vec())
+    }
+
+    /// `ranges` of the input as inputs the bridge owns, if they cost little to make now: slices
+    /// of a `Blob` (no copy), the owned buffer itself when one range covers it, or copies that fit
+    /// this task's budget. `None` when copies must be made in slices ([`Taken::pieces_sliced`]).
+    pub(crate) fn pieces_now(&self, ranges: &[Range<u64>]) -> Option<Vec<Input>> {
+        let bytes = match self {
+            Taken::Owned(input @ Input::Blob(_)) => {
+                return ranges.iter().map(|r| input.slice(r.start, r.end).ok()).collect();
+            }
+            Taken::Owned(Input::Bytes(b)) if self.is_whole(ranges) => return Some(vec![Input::Bytes(b.clone())]),
+            Taken::Owned(Input::Bytes(b)) | Taken::Borrowed(b) => b,
+        };
+        let len: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        copy::at_once(len).then(|| ranges.iter().map(|r| Input::Bytes(copy::copy_now(bytes, to_u32(r)))).collect())
+    }
+
+    /// `ranges` of the input as inputs the bridge owns, the copies made in slices that yield to
+    /// the page; `check` is asked between slices whether to go on.
+    ///
+    /// # Errors
+    /// Whatever `check` returns (the call was aborted, the bridge terminated).
+    pub(crate) async fn pieces_sliced(
+        &self,
+        ranges: &[Range<u64>],
+        check: &dyn Fn() -> Result<(), Error>,
+    ) -> Result<Vec<Input>, Error> {
+        let bytes = match self {
+            Taken::Owned(Input::Blob(_)) => return self.pieces_now(ranges).ok_or_else(blob_slice_error),
+            Taken::Owned(Input::Bytes(b)) if self.is_whole(ranges) => return Ok(vec![Input::Bytes(b.clone())]),
+            Taken::Owned(Input::Bytes(b)) | Taken::Borrowed(b) => b,
+        };
+        let ranges: Vec<Range<u32>> = ranges.iter().map(to_u32).collect();
+        Ok(copy::copy_sliced(bytes, &ranges, check).await?.into_iter().map(Input::Bytes).collect())
+    }
+
+    fn is_whole(&self, ranges: &[Range<u64>]) -> bool {
+        matches!(ranges, [r] if r.start == 0 && r.end == self.len())
+    }
+}
+
+fn blob_slice_error() -> Error {
+    Error::validation("cannot slice the input Blob")
+}
+
+/// A byte range of an input held in a `Uint8Array` (at most 4 GiB, checked when it was taken).
+fn to_u32(range: &Range<u64>) -> Range<u32> {
+    range.start as u32..range.end as u32
+}
+
+/// The length in bytes of an input [`take_input`] would take (`None` for a value it refuses),
 /// read without taking it.
 pub(crate) fn input_len(value: &JsValue) -> Option<u64> {
     if let Some(blob) = value.dyn_ref::<web_sys::Blob>() {
@@ -291,8 +377,22 @@ pub(crate) fn input_len(value: &JsValue) -> Option<u64> {
         .map(|n| n as u64)
 }
 
-/// The bytes part of [`owned_input`].
+/// A copy of the bytes of a `Uint8Array`, `ArrayBuffer`, view or `SharedArrayBuffer`, or, with
+/// `transfer`, the caller's `ArrayBuffer` moved (small values: options, keys).
+///
+/// # Errors
+/// `ValidationError` for any other value or a detached buffer.
 pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array, Error> {
+    let (view, movable) = byte_view(value)?;
+    if transfer && movable {
+        return Ok(moved(&view));
+    }
+    Ok(view.slice(0, view.length()))
+}
+
+/// A view of just the bytes `value` views, and whether its buffer can be moved (an
+/// `ArrayBuffer`, not a `SharedArrayBuffer`).
+fn byte_view(value: &JsValue) -> Result<(Uint8Array, bool), Error> {
     let (buffer, offset, length) = if ArrayBuffer::is_view(value) {
         let buffer = Reflect::get(value, &"buffer".into()).unwrap_or(JsValue::UNDEFINED);
         let offset = number(value, "byteOffset")?;
@@ -310,17 +410,22 @@ pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array,
         return Err(Error::validation("the input's ArrayBuffer is detached (was it transferred already?)"));
     }
     let movable = buffer.is_instance_of::<ArrayBuffer>();
-    if transfer && movable {
-        // `ArrayBuffer.prototype.transfer()` moves the bytes to a new buffer without a copy and
-        // detaches the caller's now, in every placement; without it, `postMessage` detaches it later.
-        let moved = Reflect::get(&buffer, &"transfer".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok())
-            .and_then(|f| f.call0(&buffer).ok())
-            .unwrap_or(buffer);
-        return Ok(Uint8Array::new_with_byte_offset_and_length(&moved, offset, length));
-    }
-    Ok(Uint8Array::new_with_byte_offset_and_length(&buffer, offset, length).slice(0, length))
+    Ok((Uint8Array::new_with_byte_offset_and_length(&buffer, offset, length), movable))
+}
+
+/// The bytes of `view` in the caller's buffer, moved to a new buffer without a copy:
+/// `ArrayBuffer.prototype.transfer()` detaches the caller's now, in every placement (without it,
+/// `postMessage` detaches it later).
+fn moved(view: &Uint8Array) -> Uint8Array {
+    // Read before the move: a view of a detached buffer has length 0.
+    let (offset, length) = (view.byte_offset(), view.length());
+    let buffer: JsValue = view.buffer().into();
+    let moved = Reflect::get(&buffer, &"transfer".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .and_then(|f| f.call0(&buffer).ok())
+        .unwrap_or(buffer);
+    Uint8Array::new_with_byte_offset_and_length(&moved, offset, length)
 }
 
 fn number(value: &JsValue, key: &str) -> Result<u32, Error> {

@@ -1,6 +1,6 @@
 //! The API layer, the only wasm-bindgen surface with logic in its signatures: `WorkerBridge`
 //! and its facades. Each export converts its arguments to typed Rust values once and goes
-//! through the one call pipeline (`pipeline`: prepare → submit → promise); no work happens here.
+//! through the one call pipeline (`pipeline`: prepare → queue → promise); no work happens here.
 
 mod compression;
 mod crypto;
@@ -10,6 +10,7 @@ mod network;
 mod options;
 mod pipeline;
 mod services;
+mod staging;
 
 pub use compression::CompressionFacade;
 pub use crypto::CryptoFacade;

@@ -7,8 +7,8 @@ use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::input::{absolute_url, field, opt_u64, owned_input};
-use super::pipeline::{promise, reject, Bridge};
+use super::input::{absolute_url, field, opt_u64, take_input, Taken};
+use super::pipeline::{promise, reject, single, Bridge};
 use crate::defaults;
 use crate::error::Error;
 use crate::io::source::Input;
@@ -43,7 +43,7 @@ impl NetworkFacade {
     )]
     pub fn fetch(&self, url: String, options: JsValue) -> Promise {
         let bridge = self.bridge.clone();
-        let submitted = (|| {
+        let queued = (|| {
             let opts = bridge.options(&options, FETCH_KEYS)?;
             let field = |k: &str| field(&options, k);
             let method = match field("method").as_string() {
@@ -55,11 +55,11 @@ impl NetworkFacade {
             let headers = headers(&field("headers"))?;
             let body_value = field("body");
             let (input, has_body) = if body_value.is_undefined() || body_value.is_null() {
-                (Input::Bytes(Uint8Array::new_with_length(0)), false)
+                (Taken::Owned(Input::Bytes(Uint8Array::new_with_length(0))), false)
             } else if let Some(text) = body_value.as_string() {
-                (Input::Bytes(Uint8Array::from(text.as_bytes())), true)
+                (Taken::Owned(Input::Bytes(Uint8Array::from(text.as_bytes()))), true)
             } else {
-                (owned_input(&body_value, opts.transfer)?, true)
+                (take_input(&body_value, opts.transfer)?, true)
             };
             let flag = |k: &str, default: bool| match field(k) {
                 v if v.is_undefined() => Ok(default),
@@ -74,10 +74,11 @@ impl NetworkFacade {
                 throw_http_errors: flag("throwHttpErrors", true)?,
                 max_bytes: opt_u64(&options, "maxBytes")?.unwrap_or(defaults::FETCH_MAX_BYTES),
             };
-            bridge.submit(&opts, Op::Fetch(spec), input, OutputKind::Bytes)
+            let len = input.len();
+            Ok(bridge.queue(opts, vec![(Op::Fetch(spec), 0..len)], input, OutputKind::Bytes))
         })();
-        match submitted {
-            Ok(result) => promise(result),
+        match queued {
+            Ok(queued) => promise(single(queued)),
             Err(e) => reject(e),
         }
     }

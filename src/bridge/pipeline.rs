@@ -1,20 +1,29 @@
 //! The one call pipeline every facade method goes through:
 //!
 //! 1. **prepare** — parse the call options (plus the facade's own keys), refuse a call on a
-//!    terminated bridge or with an already-aborted signal, take ownership of the input;
-//! 2. **submit** — build the [`Pending`] call (its id, progress sink, cancel flag, the caller's
-//!    `AbortSignal` watch) and queue it on the executor, now, so queue order is call order;
+//!    terminated bridge or with an already-aborted signal, take the input
+//!    ([`take_input`](super::input::take_input): a `Blob` as is, a transferred buffer moved,
+//!    other bytes borrowed until they are copied);
+//! 2. **queue** ([`Bridge::queue`]) — make the input the bridge's (the copy of borrowed bytes),
+//!    build the [`Pending`] call (its id, progress sink, cancel flag, the caller's `AbortSignal`
+//!    watch) and queue it on the executor. Queue order is call order: a call is queued during the
+//!    call when its input is ready at once (a `Blob`, a moved buffer, a copy within the task's
+//!    budget) and no earlier call is still being prepared; otherwise it takes a turn in
+//!    [`Staging`] and is queued once its turn comes and its copy, made in slices that yield to
+//!    the page, is complete (a 64 MiB copy made at once was a 70–110 ms long task);
 //! 3. **promise** — the JavaScript `Promise` that settles with the output, or with a named
 //!    `Error`.
 //!
 //! [`Bridge::call`] runs all three for a plain call. A call split into parts that run on several
-//! workers at once (sealing or opening a large file) submits each part through the same step 2
-//! with [`Bridge::submit_split`], which also waits for every part and cancels the rest when one
-//! fails. Argument errors reject the promise rather than throw, so callers handle one failure
-//! path.
+//! workers at once (sealing or opening a large file) queues its parts together, each with its
+//! range of the input copied straight into a buffer of its own; [`Bridge::submit_split`] waits
+//! for every part and cancels the rest when one fails. Argument errors reject the promise rather
+//! than throw, so callers handle one failure path.
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use futures_channel::oneshot;
@@ -22,8 +31,9 @@ use js_sys::Promise;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::input::{owned_input, CallOptions};
+use super::input::{take_input, CallOptions, Taken};
 use super::options::Settings;
+use super::staging::{Staging, Turn};
 use crate::call::progress::{ProgressSink, SharedSink};
 use crate::call::{aborted, terminated, Counters, Pending, Stop, Task};
 use crate::error::Error;
@@ -46,6 +56,8 @@ pub(crate) struct Bridge {
     pub(crate) executor: Executor,
     pub(crate) events: Rc<EventHub>,
     pub(crate) services: Registry,
+    /// Calls not queued yet because they (or calls before them) are still being prepared.
+    staging: Staging,
     nonces: RefCell<NonceGuard>,
     /// Per-call default; 0 = none.
     timeout_ms: u32,
@@ -55,12 +67,19 @@ pub(crate) struct Bridge {
     pub(crate) engine: EngineChoice,
 }
 
-/// A call that passed step 1: its options and its input, owned.
+/// A call that passed step 1: its options and its input, taken.
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub(crate) options: CallOptions,
-    pub(crate) input: Input,
+    pub(crate) input: Taken,
 }
+
+/// A call on its way to the queue ([`Bridge::queue`]): resolves once it is queued to the future
+/// of its parts' outputs, in order, or to why it was refused (nothing of it was queued).
+pub(crate) type Queued = Pin<Box<dyn Future<Output = Result<Outputs, Error>>>>;
+
+/// The outputs of a queued call's parts, in order.
+pub(crate) type Outputs = Pin<Box<dyn Future<Output = Result<Vec<JsValue>, Error>>>>;
 
 /// Which part of its call a submission is (part 0 of 1 for a call in one piece), and the call's
 /// progress sink.
@@ -69,6 +88,23 @@ struct Part {
     sink: Option<SharedSink>,
     index: usize,
     count: usize,
+}
+
+/// A call between steps 1 and 2: its parts' ops and ranges of the input, not yet queued.
+#[derive(Debug)]
+struct Call {
+    options: CallOptions,
+    ops: Vec<Op>,
+    ranges: Vec<Range<u64>>,
+    input: Taken,
+    output: OutputKind,
+}
+
+impl Call {
+    fn new(options: CallOptions, parts: Vec<(Op, Range<u64>)>, input: Taken, output: OutputKind) -> Call {
+        let (ops, ranges) = parts.into_iter().unzip();
+        Call { options, ops, ranges, input, output }
+    }
 }
 
 /// A queued call's output, once it settles.
@@ -82,6 +118,17 @@ pub(crate) fn promise(result: impl Future<Output = Output> + 'static) -> Promise
 /// A promise already rejected with `error`.
 pub(crate) fn reject(error: Error) -> Promise {
     Promise::reject(&to_js(&error))
+}
+
+/// The output of a call queued in one part.
+pub(crate) async fn single(queued: Queued) -> Output {
+    first(queued.await?).await
+}
+
+/// The output of a call in one part, once queued.
+pub(crate) async fn first(outputs: Outputs) -> Output {
+    let mut outputs = outputs.await?;
+    Ok(outputs.pop().expect("invariant: a call in one part has one output"))
 }
 
 impl Bridge {
@@ -98,6 +145,7 @@ impl Bridge {
             executor,
             services: Registry::new(events.clone(), settings.service_origins),
             events,
+            staging: Staging::default(),
             nonces: RefCell::default(),
             timeout_ms: settings.timeout_ms,
             timeout_from: settings.timeout_from,
@@ -117,12 +165,13 @@ impl Bridge {
         extra: &[&str],
         output: OutputKind,
     ) -> Promise {
-        let submitted = op.and_then(|op| {
-            let prepared = self.prepare(data, options, extra)?;
-            self.submit(&prepared.options, op, prepared.input, output)
+        let queued = op.and_then(|op| {
+            let Prepared { options, input } = self.prepare(data, options, extra)?;
+            let len = input.len();
+            Ok(self.queue(options, vec![(op, 0..len)], input, output))
         });
-        match submitted {
-            Ok(result) => promise(result),
+        match queued {
+            Ok(queued) => promise(single(queued)),
             Err(e) => reject(e),
         }
     }
@@ -133,7 +182,7 @@ impl Bridge {
     /// `ValidationError` for bad options or input, `TerminatedError`, `AbortError`.
     pub(crate) fn prepare(&self, data: &JsValue, options: &JsValue, extra: &[&str]) -> Result<Prepared, Error> {
         let options = self.options(options, extra)?;
-        let input = owned_input(data, options.transfer)?;
+        let input = take_input(data, options.transfer)?;
         Ok(Prepared { options, input })
     }
 
@@ -147,11 +196,89 @@ impl Bridge {
         Ok(options)
     }
 
-    /// Step 2 for a call in one part.
+    /// Step 2 (see the module docs): queues `parts` — an op and its range of `input` each — now,
+    /// or, while earlier calls are still being prepared or when the input must first be copied in
+    /// slices, once its turn comes. A copy within this task's budget is made now either way, so
+    /// only large inputs are read after the call.
+    ///
+    /// The result resolves when the call is queued; it fails — with nothing queued — with
+    /// `QueueFullError`, `TerminatedError` or `AbortError` (the caller aborted while the call
+    /// waited or its input was copied).
+    pub(crate) fn queue(
+        self: &Rc<Self>,
+        options: CallOptions,
+        parts: Vec<(Op, Range<u64>)>,
+        input: Taken,
+        output: OutputKind,
+    ) -> Queued {
+        let call = Call::new(options, parts, input, output);
+        match call.input.pieces_now(&call.ranges) {
+            Some(pieces) if self.staging.is_idle() => {
+                let parts = call.ops.into_iter().zip(pieces).collect();
+                Box::pin(std::future::ready(self.submit_parts(&call.options, parts, call.output)))
+            }
+            now => self.queue_staged(self.staging.join(), call, now),
+        }
+    }
+
+    /// A place in line for a call that can only be planned later (`decryptFile` of a `Blob`:
+    /// its parts depend on the stream's header, read asynchronously); queue it with
+    /// [`Bridge::queue_in_turn`].
+    pub(crate) fn join_line(&self) -> Turn {
+        self.staging.join()
+    }
+
+    /// [`Bridge::queue`] for a call that already holds its place in line.
+    pub(crate) fn queue_in_turn(
+        self: &Rc<Self>,
+        turn: Turn,
+        options: CallOptions,
+        parts: Vec<(Op, Range<u64>)>,
+        input: Taken,
+        output: OutputKind,
+    ) -> Queued {
+        let call = Call::new(options, parts, input, output);
+        let now = call.input.pieces_now(&call.ranges);
+        self.queue_staged(turn, call, now)
+    }
+
+    /// Waits for `turn`, makes in slices the copies not made at once (`now`), and queues.
+    fn queue_staged(self: &Rc<Self>, mut turn: Turn, call: Call, now: Option<Vec<Input>>) -> Queued {
+        let bridge = self.clone();
+        Box::pin(async move {
+            turn.wait().await;
+            bridge.check_open(&call.options)?;
+            let pieces = match now {
+                Some(pieces) => pieces,
+                None => call.input.pieces_sliced(&call.ranges, &|| bridge.check_open(&call.options)).await?,
+            };
+            let submitted = bridge.submit_parts(&call.options, call.ops.into_iter().zip(pieces).collect(), call.output);
+            // The next call in line is queued after this one.
+            drop(turn);
+            submitted
+        })
+    }
+
+    /// Queues a call whose parts hold inputs the bridge owns: in one part or split.
+    fn submit_parts(
+        self: &Rc<Self>,
+        options: &CallOptions,
+        mut parts: Vec<(Op, Input)>,
+        output: OutputKind,
+    ) -> Result<Outputs, Error> {
+        if parts.len() == 1 {
+            let (op, input) = parts.pop().expect("one part");
+            let result = self.submit(options, op, input, output)?;
+            return Ok(Box::pin(async move { Ok(vec![result.await?]) }));
+        }
+        Ok(Box::pin(self.submit_split(options, parts, output)?))
+    }
+
+    /// Queues a call in one part, its input owned.
     ///
     /// # Errors
     /// `QueueFullError` or `TerminatedError`.
-    pub(crate) fn submit(
+    fn submit(
         self: &Rc<Self>,
         options: &CallOptions,
         op: Op,
@@ -169,7 +296,7 @@ impl Bridge {
     ///
     /// # Errors
     /// `QueueFullError` or `TerminatedError` (the parts already queued are cancelled).
-    pub(crate) fn submit_split(
+    fn submit_split(
         self: &Rc<Self>,
         options: &CallOptions,
         parts: Vec<(Op, Input)>,

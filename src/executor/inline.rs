@@ -3,8 +3,8 @@
 //! they would on a one-worker pool, with the same contract: timeouts, cancellation, progress.
 //!
 //! Shared fate: a call here shares the page's thread. Slicing keeps input handling and painting
-//! alive, but a single step still blocks for its duration (about `driver::SLICE_MS` for
-//! byte-stream ops), and a timeout can only be noticed between steps.
+//! alive, but a single step still blocks for its duration (a 64 KiB step: a few ms even for
+//! AES-GCM in wasm), and a timeout can only be noticed between steps.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};

@@ -1,10 +1,12 @@
 //! Op output moved out of wasm memory as it is produced: pieces of about [`PIECE`] bytes are
 //! copied into JavaScript `Uint8Array`s, so the wasm heap holds at most one piece however large
-//! the output. At the end the pieces become one `Uint8Array` or a `Blob` (no further copy).
+//! the output. At the end the pieces become one `Uint8Array` or a `Blob`: at once in a worker,
+//! in slices on the page.
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
+use super::copy;
 use crate::error::Error;
 use crate::ops::Sink;
 use crate::protocol::OutputKind;
@@ -28,7 +30,7 @@ impl JsOutput {
         }
     }
 
-    /// The output as `kind`.
+    /// The output as `kind`, built at once (in a worker, where blocking costs the page nothing).
     ///
     /// # Errors
     /// `ValidationError` when the browser refuses to build the `Blob`.
@@ -44,9 +46,22 @@ impl JsOutput {
             }
         }
     }
+
+    /// The output as `kind`, built in slices that yield to the page (on the main thread, where
+    /// joining 64 MiB at once was an 80 ms task).
+    ///
+    /// # Errors
+    /// As [`finish`](Self::finish).
+    pub(crate) async fn finish_sliced(mut self, kind: OutputKind) -> Result<JsValue, Error> {
+        self.flush();
+        match kind {
+            OutputKind::Bytes => copy::concat_sliced(&self.parts).await.map(JsValue::from),
+            OutputKind::Blob => copy::blob_sliced(&self.parts).await.map(JsValue::from),
+        }
+    }
 }
 
-/// The pieces joined into one `Uint8Array` (a single piece is returned as is).
+/// The pieces joined into one `Uint8Array` (a single piece is returned as is), at once.
 ///
 /// # Errors
 /// `LimitExceededError` beyond 4 GiB, the largest `Uint8Array` the bridge makes.
@@ -54,10 +69,7 @@ pub(crate) fn concat(parts: &[Uint8Array]) -> Result<Uint8Array, Error> {
     if let [one] = parts {
         return Ok(one.clone());
     }
-    let total: u64 = parts.iter().map(|p| u64::from(p.length())).sum();
-    let total = u32::try_from(total)
-        .map_err(|_| Error::new(crate::ErrorKind::LimitExceeded, "the output exceeds 4 GiB; ask for a Blob instead"))?;
-    let all = Uint8Array::new_with_length(total);
+    let all = Uint8Array::new_with_length(copy::total_len(parts)?);
     let mut at = 0;
     for part in parts {
         all.set(part, at);
@@ -82,8 +94,13 @@ impl Sink for JsOutput {
     }
 }
 
-/// `head ‖ parts…` as one `Blob` (no copy) or one `Uint8Array`.
-pub(crate) fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: OutputKind) -> Result<JsValue, Error> {
+/// `head ‖ parts…` as one `Blob` (no copy: the parts are `Blob`s) or one `Uint8Array` (joined
+/// in slices: this runs on the page, whichever placement made the parts).
+///
+/// # Errors
+/// `ValidationError` when the browser refuses to build the `Blob`; `LimitExceededError` for a
+/// `Uint8Array` beyond 4 GiB.
+pub(crate) async fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: OutputKind) -> Result<JsValue, Error> {
     let all = Array::new();
     if let Some(head) = head {
         all.push(&Uint8Array::from(head));
@@ -97,7 +114,7 @@ pub(crate) fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: OutputK
             .map_err(|_| Error::validation("the browser could not build the output Blob")),
         OutputKind::Bytes => {
             let pieces: Vec<Uint8Array> = all.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).collect();
-            concat(&pieces).map(JsValue::from)
+            copy::concat_sliced(&pieces).await.map(JsValue::from)
         }
     }
 }

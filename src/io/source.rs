@@ -2,7 +2,8 @@
 //! one chunk at a time, so a large input never needs a full-size copy inside the wasm heap.
 //!
 //! A worker reads a `Blob` synchronously with `FileReaderSync`; the main thread, which has no
-//! synchronous reader, fetches the next slice with `blob.slice().arrayBuffer()` before each step.
+//! synchronous reader, fetches the next MiB with `blob.slice().arrayBuffer()` when the bytes read
+//! before are used up.
 
 use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
@@ -139,12 +140,16 @@ impl ChunkSource for BlobSyncSource {
     }
 }
 
-/// A [`ChunkSource`] for the main thread: bytes, or a `Blob` whose next slice is fetched by
-/// [`prepare`](Self::prepare) (async) before each step.
+/// Bytes of a `Blob` read per asynchronous read on the main thread: a read costs a round trip
+/// to the browser's blob storage, so it fetches many of the page's small chunks at once.
+const BLOB_READ: u64 = 1 << 20;
+
+/// A [`ChunkSource`] for the main thread: bytes, or a `Blob` whose next [`BLOB_READ`] bytes are
+/// fetched by [`prepare`](Self::prepare) (async) once the ones read before are used up.
 #[derive(Debug)]
 pub(crate) enum PageSource {
     Bytes(JsBytesSource),
-    Blob { blob: Blob, chunk: u64, pos: u64, ready: Option<Uint8Array> },
+    Blob { blob: Blob, chunk: u32, pos: u64, ready: Option<JsBytesSource> },
 }
 
 impl Feed for PageSource {
@@ -157,7 +162,12 @@ impl PageSource {
     pub(crate) fn new(input: &Input, chunk: usize) -> Self {
         match input {
             Input::Bytes(b) => PageSource::Bytes(JsBytesSource::new(b.clone(), chunk)),
-            Input::Blob(b) => PageSource::Blob { blob: b.clone(), chunk: chunk.max(1) as u64, pos: 0, ready: None },
+            Input::Blob(b) => PageSource::Blob {
+                blob: b.clone(),
+                chunk: u32::try_from(chunk.max(1)).unwrap_or(u32::MAX),
+                pos: 0,
+                ready: None,
+            },
         }
     }
 
@@ -165,13 +175,13 @@ impl PageSource {
     pub(crate) async fn prepare(&mut self) -> Result<(), Error> {
         let PageSource::Blob { blob, chunk, pos, ready } = self else { return Ok(()) };
         let len = blob.size() as u64;
-        if ready.is_some() || *pos >= len {
+        if ready.as_ref().is_some_and(|r| r.pos < r.bytes.length()) || *pos >= len {
             return Ok(());
         }
-        let end = (*pos + *chunk).min(len);
+        let end = (*pos + BLOB_READ.max(u64::from(*chunk))).min(len);
         let piece = blob.slice_with_f64_and_f64(*pos as f64, end as f64).map_err(|e| read_error(&e))?;
         let buffer = JsFuture::from(piece.array_buffer()).await.map_err(|e| read_error(&e))?;
-        *ready = Some(Uint8Array::new(&buffer));
+        *ready = Some(JsBytesSource::new(Uint8Array::new(&buffer), *chunk as usize));
         *pos = end;
         Ok(())
     }
@@ -188,12 +198,8 @@ impl ChunkSource for PageSource {
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
         match self {
             PageSource::Bytes(s) => s.next_chunk(buf),
-            PageSource::Blob { ready, .. } => match ready.take() {
-                Some(bytes) => {
-                    buf.resize(bytes.length() as usize, 0);
-                    bytes.copy_to(buf);
-                    Ok(true)
-                }
+            PageSource::Blob { ready, .. } => match ready {
+                Some(bytes) => bytes.next_chunk(buf),
                 None => Ok(false),
             },
         }

@@ -1,4 +1,5 @@
-//! Giving the page's event loop a turn between slices of work on the main thread.
+//! Giving the page's event loop a turn between slices of work on the main thread, and the slices
+//! themselves ([`Slices`]).
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -28,4 +29,45 @@ pub(crate) async fn yield_to_page() {
         }
     }
     gloo_timers::future::TimeoutFuture::new(0).await;
+}
+
+/// Longest stretch of work on the page between two yields: half a 60 Hz frame, so the page can
+/// still paint and handle input every frame.
+pub(crate) const SLICE_MS: f64 = 8.0;
+
+/// Work on the page cut into slices of at most [`SLICE_MS`]: do a bounded piece of work, then
+/// [`pace`](Self::pace), which yields to the page once the current slice has used its time.
+/// Every piece must itself be well under a slice (a copy of 1 MiB, a step over 64 KiB).
+#[derive(Debug)]
+pub(crate) struct Slices {
+    start: f64,
+}
+
+impl Default for Slices {
+    fn default() -> Self {
+        Slices { start: now_ms() }
+    }
+}
+
+impl Slices {
+    /// Yields to the page if this slice is used up (the next slice starts after the yield);
+    /// true if it did.
+    pub(crate) async fn pace(&mut self) -> bool {
+        if now_ms() - self.start < SLICE_MS {
+            return false;
+        }
+        yield_to_page().await;
+        self.restart();
+        true
+    }
+
+    /// Starts a fresh slice (after an await that gave the page its turn anyway).
+    pub(crate) fn restart(&mut self) {
+        self.start = now_ms();
+    }
+}
+
+/// The page's clock, in milliseconds (the driver's too).
+pub(crate) fn now_ms() -> f64 {
+    js_sys::Date::now()
 }

@@ -89,6 +89,11 @@ impl Stream for Compress {
 /// the end of the stream is known exactly: input that stops before it is truncated, input after
 /// it (other than further gzip members) is corrupt. gzip headers and trailers (CRC-32 and length)
 /// are parsed and checked here (RFC 1952).
+///
+/// One step writes at most about [`STEP_OUTPUT_RATIO`] times its input (at least
+/// [`MIN_STEP_OUTPUT`]): beyond that the rest of the input is held and inflated in the next steps
+/// ([`Stream::backlog`]), so highly compressible input does not make one long step (16 MiB of
+/// text out of one 64 KiB step was a 56 ms task on the main thread).
 pub(crate) struct Decompress {
     format: Format,
     state: State,
@@ -100,7 +105,21 @@ pub(crate) struct Decompress {
     scratch: Vec<u8>,
     written: u64,
     max: u64,
+    /// Output allowed in this step, and written so far.
+    budget: u64,
+    step_out: u64,
+    /// The step's budget ran out: the inflater may hold more output, and `held` is the input
+    /// not fed yet.
+    paused: bool,
+    held: Vec<u8>,
+    /// This step began by finishing a paused step's work (`backlog`); `update` counts it.
+    resumed_this_step: bool,
 }
+
+/// A step's output may be this many times its input ...
+const STEP_OUTPUT_RATIO: u64 = 16;
+/// ... or this much, whichever is more.
+const MIN_STEP_OUTPUT: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -135,7 +154,74 @@ impl Decompress {
             scratch: vec![0; SCRATCH],
             written: 0,
             max: max_output,
+            budget: u64::MAX,
+            step_out: 0,
+            paused: false,
+            held: Vec::new(),
+            resumed_this_step: false,
         }
+    }
+
+    /// Feeds `chunk` through the states until it is used up or the step's output budget is;
+    /// then the rest is kept in `held` and `paused` set.
+    fn feed(&mut self, mut chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        // A paused inflater may hold output even when no input is left.
+        let mut resume = std::mem::take(&mut self.paused);
+        while !chunk.is_empty() || resume {
+            resume = false;
+            match self.state {
+                State::Header => {
+                    // Take bytes from `chunk` only up to the header's end (no recursion, no copy of
+                    // the rest: thousands of tiny members must not grow the stack).
+                    let (used, complete) = self.header.feed(chunk)?;
+                    chunk = &chunk[used..];
+                    if complete {
+                        self.state = State::Body;
+                    }
+                }
+                State::Body => {
+                    let used = self.inflate(chunk, out)?;
+                    chunk = &chunk[used..];
+                    if self.paused {
+                        self.held = chunk.to_vec();
+                        return Ok(());
+                    }
+                    if self.state == State::Body && !chunk.is_empty() && used == 0 {
+                        return Err(corrupt("the inflater made no progress"));
+                    }
+                }
+                State::Trailer => {
+                    let take = (8 - self.pending.len()).min(chunk.len());
+                    self.pending.extend_from_slice(&chunk[..take]);
+                    chunk = &chunk[take..];
+                    if self.pending.len() == 8 {
+                        let crc = u32::from_le_bytes(self.pending[..4].try_into().expect("4 bytes"));
+                        let size = u32::from_le_bytes(self.pending[4..].try_into().expect("4 bytes"));
+                        if crc != self.crc.sum() || size != self.crc.amount() {
+                            return Err(corrupt("gzip checksum mismatch"));
+                        }
+                        self.pending.clear();
+                        self.state = State::BetweenMembers;
+                    }
+                }
+                State::BetweenMembers => {
+                    // Another member follows (as `cat a.gz b.gz` produces).
+                    self.inflater.reset(false);
+                    self.crc.reset();
+                    self.header = GzipHeader::new();
+                    self.state = State::Header;
+                }
+                State::Done => return Err(corrupt("data after the end of the stream")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds what a paused step left, with `budget` bytes of output for this step.
+    fn resume(&mut self, budget: u64, out: &mut dyn Sink) -> Result<(), Error> {
+        (self.budget, self.step_out) = (budget, 0);
+        let held = std::mem::take(&mut self.held);
+        self.feed(&held, out)
     }
 
     /// Inflates from `input`; returns how many bytes it consumed.
@@ -159,16 +245,23 @@ impl Decompress {
                 }
                 self.crc.update(&self.scratch[..produced]);
                 out.write(&self.scratch[..produced])?;
+                self.step_out += produced as u64;
             }
             let now_consumed = (self.inflater.total_in() - before) as usize;
             if status == flate2::Status::StreamEnd {
                 self.state = if self.format == Format::Gzip { State::Trailer } else { State::Done };
                 return Ok(now_consumed);
             }
-            // Stop when the input is used up and the inflater has no more output to give, or
-            // when it made no progress at all (the caller then reports a stuck inflater).
-            let used_up = now_consumed == input.len() && produced < self.scratch.len();
-            if used_up || (produced == 0 && now_consumed == consumed) {
+            // Stop when a call made no progress at all: the input is used up and the inflater
+            // has nothing more to give (a call that fills less than the scratch buffer may still
+            // hold output: zlib-rs returns its window a piece at a time), or it is stuck (the
+            // caller reports a stuck inflater when input is left).
+            if produced == 0 && now_consumed == consumed {
+                return Ok(now_consumed);
+            }
+            // Or when this step wrote its share: the next step goes on.
+            if self.step_out >= self.budget {
+                self.paused = true;
                 return Ok(now_consumed);
             }
         }
@@ -339,53 +432,32 @@ impl GzipHeader {
 }
 
 impl Stream for Decompress {
-    fn update(&mut self, mut chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
-        while !chunk.is_empty() {
-            match self.state {
-                State::Header => {
-                    // Take bytes from `chunk` only up to the header's end (no recursion, no copy of
-                    // the rest: thousands of tiny members must not grow the stack).
-                    let (used, complete) = self.header.feed(chunk)?;
-                    chunk = &chunk[used..];
-                    if complete {
-                        self.state = State::Body;
-                    }
-                }
-                State::Body => {
-                    let used = self.inflate(chunk, out)?;
-                    chunk = &chunk[used..];
-                    if self.state == State::Body && !chunk.is_empty() && used == 0 {
-                        return Err(corrupt("the inflater made no progress"));
-                    }
-                }
-                State::Trailer => {
-                    let take = (8 - self.pending.len()).min(chunk.len());
-                    self.pending.extend_from_slice(&chunk[..take]);
-                    chunk = &chunk[take..];
-                    if self.pending.len() == 8 {
-                        let crc = u32::from_le_bytes(self.pending[..4].try_into().expect("4 bytes"));
-                        let size = u32::from_le_bytes(self.pending[4..].try_into().expect("4 bytes"));
-                        if crc != self.crc.sum() || size != self.crc.amount() {
-                            return Err(corrupt("gzip checksum mismatch"));
-                        }
-                        self.pending.clear();
-                        self.state = State::BetweenMembers;
-                    }
-                }
-                State::BetweenMembers => {
-                    // Another member follows (as `cat a.gz b.gz` produces).
-                    self.inflater.reset(false);
-                    self.crc.reset();
-                    self.header = GzipHeader::new();
-                    self.state = State::Header;
-                }
-                State::Done => return Err(corrupt("data after the end of the stream")),
-            }
+    fn backlog(&mut self, _ended: bool, out: &mut dyn Sink) -> Result<bool, Error> {
+        if !self.paused {
+            return Ok(false);
         }
-        Ok(())
+        self.resume(self.budget, out)?;
+        // Done with it: this step may go on with `update`, within what is left of its budget.
+        self.resumed_this_step = !self.paused;
+        Ok(self.paused)
     }
 
-    fn finish(self: Box<Self>, _out: &mut dyn Sink) -> Result<(), Error> {
+    fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        if self.paused {
+            // Driven without `backlog`: what the last step left goes first, whole.
+            self.resume(u64::MAX, out)?;
+        }
+        let budget = (chunk.len() as u64).saturating_mul(STEP_OUTPUT_RATIO).max(MIN_STEP_OUTPUT);
+        // A backlog finished earlier in this step already spent part of the step's budget.
+        let spent = if std::mem::take(&mut self.resumed_this_step) { self.step_out } else { 0 };
+        (self.budget, self.step_out) = (budget, spent);
+        self.feed(chunk, out)
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
+        if self.paused {
+            self.resume(u64::MAX, out)?;
+        }
         match self.state {
             State::Done | State::BetweenMembers => Ok(()),
             // Between members the header is only started with input in hand: untouched means none.
@@ -427,5 +499,61 @@ mod tests {
             assert!(fed <= 64 * 1024 + 10 + chunk, "chunk {chunk}: refused only after {fed} bytes");
             assert!(out.is_empty());
         }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod step_tests {
+    use super::*;
+    use crate::ops::{NoProgress, Op, SliceSource, StdEnv, Step};
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut c = Box::new(Compress::new(Format::Gzip, 6).unwrap());
+        c.update(data, &mut out).unwrap();
+        c.finish(&mut out).unwrap();
+        out
+    }
+
+    /// Steps a gunzip job over `packed`, `chunk` bytes of input per step; the bytes each step
+    /// wrote, and the output.
+    fn gunzip_in_steps(packed: &[u8], chunk: usize) -> (Vec<usize>, Vec<u8>) {
+        let op = Op::Decompress { format: Format::Gzip, max_output: 1 << 30 };
+        let mut job = op.start().unwrap();
+        let mut source = SliceSource::new(packed, chunk);
+        let (mut per_step, mut all) = (Vec::new(), Vec::new());
+        loop {
+            let mut out = Vec::new();
+            let step = job.step(&mut source, &StdEnv::default(), &mut NoProgress, &mut out).unwrap();
+            per_step.push(out.len());
+            all.extend(out);
+            if step == Step::Done {
+                return (per_step, all);
+            }
+        }
+    }
+
+    #[test]
+    fn highly_compressible_input_is_inflated_a_bounded_piece_per_step() {
+        // Two members: 24 MiB of one repeated line, then some varied bytes.
+        let mut text = b"the page stays free. ".repeat((24 << 20) / 21);
+        let tail: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let mut packed = gzip(&text);
+        packed.extend(gzip(&tail));
+        text.extend(&tail);
+        for chunk in [64 * 1024, 1 << 20, 7] {
+            let (per_step, out) = gunzip_in_steps(&packed, chunk);
+            assert!(out == text, "chunk {chunk}: the output");
+            let bound = (chunk as u64 * STEP_OUTPUT_RATIO).max(MIN_STEP_OUTPUT) + SCRATCH as u64;
+            assert!(per_step.iter().all(|&n| n as u64 <= bound), "chunk {chunk}: {per_step:?}");
+        }
+        // Fed without the step loop (update and finish only), it is all there too.
+        let mut d = Box::new(Decompress::new(Format::Gzip, 1 << 30));
+        let mut out = Vec::new();
+        for piece in packed.chunks(4096) {
+            d.update(piece, &mut out).unwrap();
+        }
+        d.finish(&mut out).unwrap();
+        assert!(out == text);
     }
 }

@@ -274,6 +274,26 @@ pub struct ChunkRun {
 /// A byte-stream op: fed the input in order, then finished once. Output goes to a [`Sink`] as
 /// it is produced, so the driver can move it out of wasm memory chunk by chunk.
 pub trait Stream {
+    /// Told once, before the first [`update`](Self::update), how many bytes the input holds, when
+    /// its source knows (every source of the bridge does; 0 may mean unknown). A stream that
+    /// would otherwise hold input back until it sees what comes next (the stream format, whose
+    /// last chunk is sealed differently) can then work on every byte as it arrives. The length
+    /// comes from the source itself: a stream may fail the job if the input turns out otherwise.
+    fn input_len(&mut self, _len: u64) {}
+
+    /// Does a bounded piece of work the stream holds back, and returns whether more is left.
+    /// The step loop calls it before each new chunk of input (`ended` false) and, after the last,
+    /// until it returns false (`ended` true), then calls [`finish`](Self::finish), which must
+    /// still do whatever is left. One-shot AES-GCM opening keeps its plaintext until the tag
+    /// verifies, then releases it here a piece per step, so no step writes the whole message.
+    /// The default holds nothing back.
+    ///
+    /// # Errors
+    /// The op's own failures (a tag that does not verify) or the sink's.
+    fn backlog(&mut self, _ended: bool, _out: &mut dyn Sink) -> Result<bool, Error> {
+        Ok(false)
+    }
+
     /// Consumes the next chunk of input.
     ///
     /// # Errors
@@ -344,6 +364,10 @@ enum JobKind {
         stream: Option<Box<dyn Stream>>,
         buf: Vec<u8>,
         done: u64,
+        /// The stream was told the input's length.
+        told: bool,
+        /// The input is used up.
+        ended: bool,
     },
     #[cfg(feature = "test-ops")]
     Test(testing::TestJob),
@@ -358,7 +382,7 @@ impl std::fmt::Debug for Job {
 impl Job {
     /// A job that feeds `stream` the whole input.
     pub fn stream(stream: Box<dyn Stream>) -> Job {
-        Job { kind: JobKind::Stream { stream: Some(stream), buf: Vec::new(), done: 0 } }
+        Job { kind: JobKind::Stream { stream: Some(stream), buf: Vec::new(), done: 0, told: false, ended: false } }
     }
 
     /// Does one bounded piece of work, writing any output to `out`.
@@ -375,16 +399,32 @@ impl Job {
         out: &mut dyn Sink,
     ) -> Result<Step, Error> {
         match &mut self.kind {
-            JobKind::Stream { stream, buf, done } => {
-                if input.next_chunk(buf)? {
-                    stream.as_mut().expect("invariant: a finished job is not stepped").update(buf, out)?;
-                    *done += buf.len() as u64;
-                    progress.report(*done, input.total());
-                    Ok(Step::Continue)
-                } else {
-                    stream.take().expect("invariant: a finished job is not stepped").finish(out)?;
-                    Ok(Step::Done)
+            JobKind::Stream { stream, buf, done, told, ended } => {
+                let stream_ref = stream.as_mut().expect("invariant: a finished job is not stepped");
+                if !*told {
+                    *told = true;
+                    let total = input.total();
+                    if total > 0 {
+                        stream_ref.input_len(total);
+                    }
                 }
+                if !*ended {
+                    if stream_ref.backlog(false, out)? {
+                        return Ok(Step::Continue);
+                    }
+                    if input.next_chunk(buf)? {
+                        stream_ref.update(buf, out)?;
+                        *done += buf.len() as u64;
+                        progress.report(*done, input.total());
+                        return Ok(Step::Continue);
+                    }
+                    *ended = true;
+                }
+                if stream_ref.backlog(true, out)? {
+                    return Ok(Step::Continue);
+                }
+                stream.take().expect("invariant: a finished job is not stepped").finish(out)?;
+                Ok(Step::Done)
             }
             #[cfg(feature = "test-ops")]
             JobKind::Test(job) => job.step(input, env, progress),

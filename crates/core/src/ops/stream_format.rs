@@ -14,12 +14,10 @@
 //! a part is a run of whole chunks starting at `first_chunk`, and only the last part holds the
 //! final chunk.
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
-use super::aead::{check_key, TAG_LEN};
+use super::aead::{check_key, GcmStream, TAG_LEN};
 use super::{Sink, Stream};
 use crate::error::{Error, ErrorKind};
 
@@ -108,15 +106,13 @@ impl Header {
         Header::new(chunk_size, salt, prefix).map_err(|_| bad("chunk size out of range"))
     }
 
-    fn file_cipher(&self, key: &[u8]) -> Result<Aes256Gcm, Error> {
+    fn file_key(&self, key: &[u8]) -> Result<[u8; 32], Error> {
         check_key(key)?;
         let mut file_key = [0u8; 32];
         Hkdf::<Sha256>::new(Some(&self.salt), key)
             .expand(INFO, &mut file_key)
             .expect("invariant: 32 bytes is a valid HKDF-SHA256 output length");
-        let cipher = Aes256Gcm::new_from_slice(&file_key).expect("invariant: 32-byte key");
-        zeroize::Zeroize::zeroize(&mut file_key);
-        Ok(cipher)
+        Ok(file_key)
     }
 
     fn nonce(&self, index: u32, last: bool) -> [u8; 12] {
@@ -128,67 +124,180 @@ impl Header {
     }
 }
 
-/// State shared by sealing and opening a run of chunks.
+/// State shared by sealing and opening a run of chunks, one chunk at a time and each chunk as
+/// its bytes arrive, so no step does more work than the bytes it was fed (the main thread's
+/// steps stay short, whatever the chunk size).
+///
+/// A chunk's nonce says whether it is the stream's last, so its cipher can start only once that
+/// is known: at once when the input's length was told ([`Stream::input_len`]: every source of
+/// the bridge knows it), else when a byte past the chunk arrives or the input ends — until then
+/// its bytes are held, and the chunk is processed in one go.
 struct Chunks {
     header: Header,
-    cipher: Aes256Gcm,
+    /// The file key (HKDF of the caller's key); wiped on drop.
+    key: [u8; 32],
     aad: Vec<u8>,
     next: u32,
     final_part: bool,
-    buf: Vec<u8>,
+    /// Sealing or opening.
+    open: bool,
+    /// Input bytes per whole chunk: the chunk size, plus the tag when opening.
+    unit: usize,
+    /// Input bytes not yet given to a chunk, when the input's length is known.
+    left: Option<u64>,
+    /// The chunk in progress and how many more input bytes it takes.
+    current: Option<(Box<GcmStream>, usize, u32)>,
+    /// Bytes of the next chunk, held while its last-ness is unknown.
+    held: Vec<u8>,
 }
 
 impl Chunks {
-    fn new(header: Header, key: &[u8], aad: &[u8], first_chunk: u32, final_part: bool) -> Result<Self, Error> {
+    fn new(
+        header: Header,
+        key: &[u8],
+        aad: &[u8],
+        first_chunk: u32,
+        final_part: bool,
+        open: bool,
+    ) -> Result<Self, Error> {
         let mut full_aad = header.encode().to_vec();
         full_aad.extend_from_slice(aad);
+        let unit = header.chunk_size as usize + if open { TAG_LEN } else { 0 };
         Ok(Chunks {
             header,
-            cipher: header.file_cipher(key)?,
+            key: header.file_key(key)?,
             aad: full_aad,
             next: first_chunk,
             final_part,
-            buf: Vec::new(),
+            open,
+            unit,
+            left: None,
+            current: None,
+            held: Vec::new(),
         })
     }
 
-    fn index(&mut self) -> Result<u32, Error> {
+    fn truncated() -> Error {
+        Error::new(ErrorKind::Authentication, "the stream is truncated")
+    }
+
+    /// A run that is not the last ends inside a chunk.
+    fn partial(&self) -> Error {
+        if self.open {
+            Self::truncated()
+        } else {
+            Error::validation("a part other than the last must hold whole chunks")
+        }
+    }
+
+    /// The input turned out longer or shorter than its source said.
+    fn changed() -> Error {
+        Error::validation("the input's length changed while it was read")
+    }
+
+    /// Starts the next chunk: `len` input bytes, the stream's last chunk or not.
+    fn begin(&mut self, len: usize, last: bool) -> Result<(), Error> {
+        if self.open && len < TAG_LEN {
+            return Err(Self::truncated());
+        }
         let index = self.next;
         self.next = index
             .checked_add(1)
             .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "the stream has more than 2^32 chunks"))?;
-        Ok(index)
+        let cipher = GcmStream::with_nonce(&self.key, &self.header.nonce(index, last), &self.aad, self.open)?;
+        self.current = Some((Box::new(cipher), len, index));
+        Ok(())
     }
 
-    /// Seals `plain` (taken from the front of `buf`) as chunk `index`.
-    fn seal(&mut self, len: usize, last: bool, out: &mut dyn Sink) -> Result<(), Error> {
-        let index = self.index()?;
-        let mut chunk: Vec<u8> = self.buf.drain(..len).collect();
-        let tag = self
-            .cipher
-            .encrypt_in_place_detached(Nonce::from_slice(&self.header.nonce(index, last)), &self.aad, &mut chunk)
-            .map_err(|_| Error::new(ErrorKind::LimitExceeded, "a chunk is too long for AES-GCM"))?;
-        out.write(&chunk)?;
-        out.write(&tag)
-    }
-
-    /// Opens the `len` sealed bytes at the front of `buf` as chunk `index`; writes nothing unless
-    /// the tag verifies.
-    fn open(&mut self, len: usize, last: bool, out: &mut dyn Sink) -> Result<(), Error> {
-        let index = self.index()?;
-        let mut chunk: Vec<u8> = self.buf.drain(..len).collect();
-        let tag_at = chunk.len() - TAG_LEN;
-        let tag = aes_gcm::Tag::clone_from_slice(&chunk[tag_at..]);
-        chunk.truncate(tag_at);
-        self.cipher
-            .decrypt_in_place_detached(Nonce::from_slice(&self.header.nonce(index, last)), &self.aad, &mut chunk, &tag)
-            .map_err(|_| {
-                Error::new(
+    /// Feeds the chunk in progress up to `bytes.len()` of its remaining bytes; returns how many
+    /// it took. A chunk that has all its bytes is finished: its tag written (sealing), or its
+    /// plaintext written once the tag verified (opening).
+    fn feed(&mut self, bytes: &[u8], out: &mut dyn Sink) -> Result<usize, Error> {
+        let Some((cipher, need, _)) = self.current.as_mut() else { return Ok(0) };
+        let take = (*need).min(bytes.len());
+        cipher.update(&bytes[..take], out)?;
+        *need -= take;
+        if *need == 0 {
+            let (cipher, _, index) = self.current.take().expect("set above");
+            cipher.finish(out).map_err(|e| match e.kind() {
+                ErrorKind::Authentication => Error::new(
                     ErrorKind::Authentication,
                     format!("chunk {index} did not verify (wrong key, or a truncated, reordered or altered stream)"),
-                )
+                ),
+                _ => e,
             })?;
-        out.write(&chunk)
+        }
+        Ok(take)
+    }
+
+    /// The whole `len` bytes of a chunk at once (its bytes were held).
+    fn whole(&mut self, len: usize, last: bool, out: &mut dyn Sink) -> Result<(), Error> {
+        self.begin(len, last)?;
+        let bytes = std::mem::take(&mut self.held);
+        let taken = self.feed(&bytes[..len], out);
+        self.held = bytes;
+        self.held.drain(..len);
+        taken.map(|_| ())
+    }
+
+    /// 0 is taken as unknown (an empty input needs no help: it is all one final chunk).
+    fn input_len(&mut self, len: u64) {
+        if len > 0 {
+            self.left = Some(len);
+        }
+    }
+
+    fn update(&mut self, mut bytes: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        let Some(mut left) = self.left else {
+            self.held.extend_from_slice(bytes);
+            while self.held.len() > self.unit {
+                self.whole(self.unit, false, out)?;
+            }
+            return Ok(());
+        };
+        while !bytes.is_empty() {
+            if self.current.is_none() {
+                if left == 0 {
+                    return Err(Self::changed());
+                }
+                let len = left.min(self.unit as u64) as usize;
+                let last = self.final_part && left <= self.unit as u64;
+                if !last && len < self.unit {
+                    return Err(self.partial());
+                }
+                self.begin(len, last)?;
+                left -= len as u64;
+                self.left = Some(left);
+            }
+            let taken = self.feed(bytes, out)?;
+            bytes = &bytes[taken..];
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Sink) -> Result<(), Error> {
+        if self.left.is_some() {
+            // Every chunk was started as its bytes came; the last one finished with its last byte.
+            return match (self.current.is_some(), self.left) {
+                (false, Some(0)) => Ok(()),
+                _ => Err(Self::changed()),
+            };
+        }
+        let len = self.held.len();
+        if self.final_part {
+            self.whole(len, true, out)
+        } else if len == self.unit {
+            self.whole(len, false, out)
+        } else {
+            Err(self.partial())
+        }
+    }
+}
+
+impl Drop for Chunks {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+        zeroize::Zeroize::zeroize(&mut self.held);
     }
 }
 
@@ -203,37 +312,26 @@ impl SealChunks {
         first_chunk: u32,
         final_part: bool,
     ) -> Result<Self, Error> {
-        Chunks::new(header, key, aad, first_chunk, final_part).map(SealChunks)
+        Chunks::new(header, key, aad, first_chunk, final_part, false).map(SealChunks)
     }
 }
 
 impl Stream for SealChunks {
+    fn input_len(&mut self, len: u64) {
+        self.0.input_len(len);
+    }
+
     fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
-        let c = &mut self.0;
-        c.buf.extend_from_slice(chunk);
-        let size = c.header.chunk_size as usize;
-        // Keep up to one chunk back: only at the end do we know which chunk is the last.
-        while c.buf.len() > size {
-            c.seal(size, false, out)?;
-        }
-        Ok(())
+        self.0.update(chunk, out)
     }
 
     fn finish(mut self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
-        let c = &mut self.0;
-        let size = c.header.chunk_size as usize;
-        if c.final_part {
-            let len = c.buf.len();
-            c.seal(len, true, out)
-        } else if c.buf.len() == size {
-            c.seal(size, false, out)
-        } else {
-            Err(Error::validation("a part other than the last must hold whole chunks"))
-        }
+        self.0.finish(out)
     }
 }
 
-/// Opens a run of sealed chunks (no header): sealed chunks in, plaintext out.
+/// Opens a run of sealed chunks (no header): sealed chunks in, plaintext out. No byte of a chunk
+/// is written before its tag verified.
 pub(crate) struct OpenChunks(Chunks);
 
 impl OpenChunks {
@@ -244,36 +342,21 @@ impl OpenChunks {
         first_chunk: u32,
         final_part: bool,
     ) -> Result<Self, Error> {
-        Chunks::new(header, key, aad, first_chunk, final_part).map(OpenChunks)
+        Chunks::new(header, key, aad, first_chunk, final_part, true).map(OpenChunks)
     }
 }
 
 impl Stream for OpenChunks {
+    fn input_len(&mut self, len: u64) {
+        self.0.input_len(len);
+    }
+
     fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
-        let c = &mut self.0;
-        c.buf.extend_from_slice(chunk);
-        let sealed = c.header.chunk_size as usize + TAG_LEN;
-        while c.buf.len() > sealed {
-            c.open(sealed, false, out)?;
-        }
-        Ok(())
+        self.0.update(chunk, out)
     }
 
     fn finish(mut self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
-        let c = &mut self.0;
-        let sealed = c.header.chunk_size as usize + TAG_LEN;
-        let len = c.buf.len();
-        let truncated = || Error::new(ErrorKind::Authentication, "the stream is truncated");
-        if c.final_part {
-            if len < TAG_LEN {
-                return Err(truncated());
-            }
-            c.open(len, true, out)
-        } else if len == sealed {
-            c.open(len, false, out)
-        } else {
-            Err(truncated())
-        }
+        self.0.finish(out)
     }
 }
 
@@ -299,6 +382,10 @@ impl Seal {
 }
 
 impl Stream for Seal {
+    fn input_len(&mut self, len: u64) {
+        self.chunks.input_len(len);
+    }
+
     fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
         self.header(out)?;
         self.chunks.update(chunk, out)
@@ -316,17 +403,23 @@ pub(crate) struct Open {
     key: Vec<u8>,
     aad: Vec<u8>,
     head: Vec<u8>,
+    /// The whole input's length, if told.
+    len: Option<u64>,
     chunks: Option<OpenChunks>,
 }
 
 impl Open {
     pub(crate) fn new(key: &[u8], aad: &[u8]) -> Result<Self, Error> {
         check_key(key)?;
-        Ok(Open { key: key.to_vec(), aad: aad.to_vec(), head: Vec::new(), chunks: None })
+        Ok(Open { key: key.to_vec(), aad: aad.to_vec(), head: Vec::new(), len: None, chunks: None })
     }
 }
 
 impl Stream for Open {
+    fn input_len(&mut self, len: u64) {
+        self.len = Some(len);
+    }
+
     fn update(&mut self, mut chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
         if self.chunks.is_none() {
             let need = HEADER_LEN - self.head.len();
@@ -337,7 +430,11 @@ impl Stream for Open {
                 return Ok(());
             }
             let header = Header::decode(&self.head)?;
-            self.chunks = Some(OpenChunks::new(header, &self.key, &self.aad, 0, true)?);
+            let mut chunks = OpenChunks::new(header, &self.key, &self.aad, 0, true)?;
+            if let Some(len) = self.len {
+                chunks.input_len(len.saturating_sub(HEADER_LEN as u64));
+            }
+            self.chunks = Some(chunks);
         }
         self.chunks.as_mut().expect("set above").update(chunk, out)
     }
@@ -384,6 +481,102 @@ pub fn plan_runs(chunks: u64, max_runs: usize, min_per_run: u64) -> Vec<std::ops
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const KEY: [u8; 32] = [9; 32];
+
+    fn header() -> Header {
+        // An all-zero prefix: chunk 0's nonce is all zero, which the format allows.
+        Header::new(MIN_CHUNK, [3; SALT_LEN], [0; PREFIX_LEN]).unwrap()
+    }
+
+    /// Feeds `input` to `stream` in pieces of `piece` bytes, telling it the length first if
+    /// `tell`.
+    fn drive(mut stream: Box<dyn Stream>, input: &[u8], piece: usize, tell: bool) -> Result<Vec<u8>, Error> {
+        if tell {
+            stream.input_len(input.len() as u64);
+        }
+        let mut out = Vec::new();
+        for p in input.chunks(piece) {
+            stream.update(p, &mut out)?;
+        }
+        stream.finish(&mut out)?;
+        Ok(out)
+    }
+
+    fn seal(plain: &[u8], piece: usize, tell: bool) -> Vec<u8> {
+        drive(Box::new(Seal::new(header(), &KEY, b"ad").unwrap()), plain, piece, tell).unwrap()
+    }
+
+    fn open(sealed: &[u8], piece: usize, tell: bool) -> Result<Vec<u8>, Error> {
+        drive(Box::new(Open::new(&KEY, b"ad").unwrap()), sealed, piece, tell)
+    }
+
+    #[test]
+    fn a_told_length_changes_nothing_in_the_stream() {
+        let c = MIN_CHUNK as usize;
+        for len in [0, 1, c - 1, c, c + 1, 3 * c, 3 * c + 5] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 13 % 253) as u8).collect();
+            for piece in [1000, c, 3 * c + 1] {
+                let sealed = seal(&plain, piece, true);
+                assert_eq!(sealed, seal(&plain, piece, false), "length {len}, pieces of {piece}");
+                assert_eq!(sealed.len() as u64, sealed_len(len as u64, MIN_CHUNK));
+                for tell in [true, false] {
+                    assert_eq!(open(&sealed, piece, tell).unwrap(), plain, "length {len}, told {tell}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn with_its_length_told_a_run_is_sealed_as_it_is_read() {
+        // The work of a step is the bytes it was fed, not a whole chunk: what the main thread's
+        // short steps rely on.
+        let mut run = SealChunks::new(header(), &KEY, b"", 0, true).unwrap();
+        run.input_len(3 * u64::from(MIN_CHUNK));
+        let mut out = Vec::new();
+        run.update(&[1; 4096], &mut out).unwrap();
+        assert_eq!(out.len(), 4096);
+        run.update(&vec![1; MIN_CHUNK as usize], &mut out).unwrap();
+        assert_eq!(out.len(), 4096 + MIN_CHUNK as usize + TAG_LEN, "chunk 0 and its tag, then 4 KiB of chunk 1");
+    }
+
+    #[test]
+    fn cut_or_extended_streams_fail_whether_or_not_their_length_was_told() {
+        let c = MIN_CHUNK as usize;
+        let plain = vec![5u8; 2 * c + 9];
+        let sealed = seal(&plain, c, true);
+        let last_chunk = HEADER_LEN + 2 * (c + TAG_LEN);
+        let mut extended = sealed.clone();
+        extended.extend_from_slice(&[0; TAG_LEN]);
+        for (what, bytes) in [
+            ("final chunk dropped", &sealed[..last_chunk]),
+            ("one byte short", &sealed[..sealed.len() - 1]),
+            ("cut mid-chunk", &sealed[..HEADER_LEN + c / 2]),
+            ("extended", &extended[..]),
+        ] {
+            for tell in [true, false] {
+                let e = open(bytes, 7777, tell).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::Authentication, "{what}, told {tell}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_input_longer_or_shorter_than_told_fails() {
+        let mut run = SealChunks::new(header(), &KEY, b"", 0, true).unwrap();
+        run.input_len(10);
+        let e = run.update(&[0; 11], &mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Validation);
+        let mut run = Box::new(SealChunks::new(header(), &KEY, b"", 0, true).unwrap());
+        run.input_len(10);
+        run.update(&[0; 9], &mut Vec::new()).unwrap();
+        assert_eq!(run.finish(&mut Vec::new()).unwrap_err().kind(), ErrorKind::Validation);
+        // A run that is not the last holds whole chunks only.
+        let mut run = SealChunks::new(header(), &KEY, b"", 0, false).unwrap();
+        run.input_len(u64::from(MIN_CHUNK) + 1);
+        let e = run.update(&vec![0; MIN_CHUNK as usize + 1], &mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Validation);
+    }
 
     #[test]
     fn runs_cover_every_chunk_once_and_respect_the_bounds() {

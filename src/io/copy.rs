@@ -1,0 +1,144 @@
+//! Copies of large byte arrays on the page without a long task. Copying 64 MiB in one go blocks
+//! the page for 70–110 ms (measured, `npm run bench:responsiveness`); here the work is cut into
+//! blocks of [`BLOCK`] bytes, and the page gets a turn whenever a slice of
+//! [`SLICE_MS`](crate::runtime::yielding::SLICE_MS) is used up.
+//!
+//! Used for the private copy of a call's input passed without `transfer` (and for the pieces of
+//! a call split across workers), and for joining an output's pieces into one `Uint8Array` or
+//! `Blob`. A small copy is cheaper made at once: [`at_once`] says when, within a budget per task.
+
+use std::cell::Cell;
+use std::ops::Range;
+
+use js_sys::{Array, Uint8Array};
+use web_sys::Blob;
+
+use crate::error::{Error, ErrorKind};
+use crate::runtime::yielding::{yield_to_page, Slices};
+
+/// Bytes copied between two looks at the clock: about half a millisecond of work.
+const BLOCK: u32 = 1 << 20;
+
+/// Bytes a task may copy at once, summed over every call it makes: about 2–3 ms of work.
+/// Beyond it, copies are made in slices in the tasks that follow.
+pub(crate) const AT_ONCE_BUDGET: u64 = 2 << 20;
+
+thread_local! {
+    /// Bytes copied at once in this task; zeroed by the task that follows.
+    static SPENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Whether a copy of `len` bytes may be made now, inside the caller's task: it fits what is
+/// left of this task's [`AT_ONCE_BUDGET`] (then it is counted against it). A task that calls
+/// in a loop gets its first few MiB copied at once and the rest in slices, instead of one
+/// long task.
+pub(crate) fn at_once(len: u64) -> bool {
+    let spent = SPENT.with(Cell::get);
+    if spent.saturating_add(len) > AT_ONCE_BUDGET {
+        return false;
+    }
+    if spent == 0 && len > 0 {
+        // The next task starts with the whole budget.
+        wasm_bindgen_futures::spawn_local(async {
+            yield_to_page().await;
+            SPENT.with(|s| s.set(0));
+        });
+    }
+    SPENT.with(|s| s.set(spent + len));
+    true
+}
+
+/// A new `Uint8Array` holding a copy of `src[range]`, made at once.
+pub(crate) fn copy_now(src: &Uint8Array, range: Range<u32>) -> Uint8Array {
+    src.slice(range.start, range.end)
+}
+
+/// New `Uint8Array`s holding copies of `src[range]` for each of `ranges` (each owns exactly its
+/// bytes, so it can be transferred alone), made in slices. `check` is asked before the copy and
+/// after every yield whether to go on (the call was aborted, the bridge terminated).
+///
+/// # Errors
+/// Whatever `check` returns.
+pub(crate) async fn copy_sliced(
+    src: &Uint8Array,
+    ranges: &[Range<u32>],
+    check: &dyn Fn() -> Result<(), Error>,
+) -> Result<Vec<Uint8Array>, Error> {
+    check()?;
+    let mut slices = Slices::default();
+    let mut copies = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let copy = Uint8Array::new_with_length(range.len() as u32);
+        let mut at = range.start;
+        while at < range.end {
+            let end = at.saturating_add(BLOCK).min(range.end);
+            copy.set(&src.subarray(at, end), at - range.start);
+            at = end;
+            if slices.pace().await {
+                check()?;
+            }
+        }
+        copies.push(copy);
+    }
+    Ok(copies)
+}
+
+/// `parts` joined into one `Uint8Array` (a single part is returned as is), in slices.
+///
+/// # Errors
+/// `LimitExceededError` beyond 4 GiB, the largest `Uint8Array` the bridge makes.
+pub(crate) async fn concat_sliced(parts: &[Uint8Array]) -> Result<Uint8Array, Error> {
+    if let [one] = parts {
+        return Ok(one.clone());
+    }
+    let all = Uint8Array::new_with_length(total_len(parts)?);
+    let mut slices = Slices::default();
+    let mut at = 0;
+    for part in parts {
+        // An output's pieces are about a block each; a split call's parts are larger.
+        let mut from = 0;
+        while from < part.length() {
+            let end = from.saturating_add(BLOCK).min(part.length());
+            all.set(&part.subarray(from, end), at + from);
+            from = end;
+            slices.pace().await;
+        }
+        at += part.length();
+    }
+    Ok(all)
+}
+
+/// The length of `parts` joined, if a `Uint8Array` can hold it.
+///
+/// # Errors
+/// `LimitExceededError` beyond 4 GiB.
+pub(crate) fn total_len(parts: &[Uint8Array]) -> Result<u32, Error> {
+    let total: u64 = parts.iter().map(|p| u64::from(p.length())).sum();
+    u32::try_from(total)
+        .map_err(|_| Error::new(ErrorKind::LimitExceeded, "the output exceeds 4 GiB; ask for a Blob instead"))
+}
+
+/// `parts` (`Uint8Array`s) as one `Blob`, in slices. Building a `Blob` copies the bytes it is
+/// given, but a `Blob` made of `Blob`s copies nothing: so the parts become `Blob`s of about a
+/// [`BLOCK`] each, a slice at a time, and then one `Blob` of those.
+///
+/// # Errors
+/// `ValidationError` when the browser refuses to build a `Blob`.
+pub(crate) async fn blob_sliced(parts: &[Uint8Array]) -> Result<Blob, Error> {
+    let refused = |_| Error::validation("the browser could not build the output Blob");
+    let mut slices = Slices::default();
+    let blobs = Array::new();
+    let mut group = Array::new();
+    let mut group_len = 0u32;
+    for (k, part) in parts.iter().enumerate() {
+        group.push(part);
+        group_len = group_len.saturating_add(part.length());
+        if group_len >= BLOCK || k + 1 == parts.len() {
+            let blob = Blob::new_with_u8_array_sequence(&group).map_err(refused)?;
+            blobs.push(&blob);
+            (group, group_len) = (Array::new(), 0);
+            slices.pace().await;
+        }
+    }
+    Blob::new_with_blob_sequence(&blobs).map_err(refused)
+}
