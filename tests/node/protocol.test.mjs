@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 
-import { PROTOCOL_VERSION, batch, envelope, fromService, fromWorker } from '../../worker/protocol.js';
+import { PROTOCOL_VERSION, batch, envelope, fromService, fromWorker, serviceBatch } from '../../worker/protocol.js';
 
 const dir = new URL('../fixtures/protocol/', import.meta.url);
 
@@ -72,4 +72,18 @@ test('pool messages travel as the JSON text of an array of envelopes', async () 
   const wire = batch(fromWorker.bootFailed(bootFailed.msg.message), crashed);
   assert.deepEqual(Object.keys(wire), ['m']);
   assert.deepEqual(JSON.parse(wire.m), [bootFailed, envelope(crashed)]);
+});
+
+test('service messages travel as the JSON text of an array of envelopes, payloads beside it', async () => {
+  const all = await fixtures('from_service.json');
+  const [reply] = all.filter((item) => item.msg.type === 'reply');
+  const [health] = all.filter((item) => item.msg.type === 'health');
+  const msgs = [fromService.reply(reply.msg.seq), fromService.health(health.msg.healthy, health.msg.detail)];
+  const wire = serviceBatch(msgs, [{ count: 1 }, undefined]);
+  assert.deepEqual(Object.keys(wire), ['m', 'p']);
+  assert.deepEqual(JSON.parse(wire.m), [reply, health]);
+  assert.deepEqual(wire.p, [{ count: 1 }, undefined]);
+  // Without payloads, no `p`; a whole fixture file is a batch as it travels.
+  assert.deepEqual(Object.keys(serviceBatch(msgs)), ['m']);
+  assert.deepEqual(JSON.parse(serviceBatch(all.map((f) => f.msg)).m), all);
 });

@@ -11,7 +11,8 @@ use futures_channel::oneshot;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::{js, Definition, Failure, Registry};
+use super::messages::settle_all;
+use super::{Definition, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::ToService;
 use crate::runtime::timer::Timer;
@@ -258,17 +259,18 @@ impl Registry {
             if let Some((_, tx)) = s.waiter.take() {
                 let _ = tx.send(Err(error.clone()));
             }
-            for (_, tx) in std::mem::take(&mut s.replies) {
-                let _ =
-                    tx.send(Err(js(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")))));
-            }
-            Ok(match s.life.state() {
+            let during = match s.life.state() {
                 State::Stopping => During::Stopping,
                 State::Running => During::Running { for_ms: s.started_at.map_or(0.0, |at| js_sys::Date::now() - at) },
                 _ => During::Starting,
-            })
+            };
+            Ok((during, std::mem::take(&mut s.replies)))
         });
-        let Ok(during) = during else { return error };
+        let Ok((during, replies)) = during else { return error };
+        settle_all(
+            replies.into_values(),
+            &Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")),
+        );
         if self.transition(name, Event::Fail, Some(&reason)).is_err() {
             return error;
         }

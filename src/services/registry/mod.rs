@@ -2,8 +2,10 @@
 //! the placement it was registered with, its pending replies, and its diagnostics. Every state
 //! change is emitted as `service_state_changed { name, from, to, reason? }`.
 //!
-//! Messages to a service are posted at once and queued by its host, which handles them one at a
-//! time in order: a burst costs no round trip per message, and replies come back in order.
+//! Messages to a service are queued on its host, which posts what was sent in one task turn as
+//! one batch; the service's host handles them one at a time in order and sends replies that are
+//! ready back to back as one batch too: a burst costs no round trip per message, and replies
+//! come back in order.
 //!
 //! One concern per file: this one holds the [`Registry`] handle, its state and registration;
 //! `control` drives a service through its lifecycle (start, stop, restart, fail); `messages`
@@ -19,6 +21,8 @@
 //!   timeout fires, when the service fails, or when the bridge terminates; a message's reply when
 //!   the handler answers, when the caller gives up (`abandon`: its timeout or abort), when the
 //!   service fails, or when the bridge terminates. A sender dropped unsent settles its receiver.
+//!   A reply is settled outside the borrow, like any other call into JavaScript that could run
+//!   user code.
 
 mod control;
 mod diagnostics;
@@ -39,7 +43,7 @@ use crate::protocol::WireError;
 use crate::runtime::timer::{Repeat, Timer};
 use crate::services::restart::{Budget, Policy};
 use control::Waiter;
-use messages::ReplySender;
+use messages::{settle_all, Reply};
 
 /// What a service is: a JavaScript handler module, or a Rust [`Service`](super::Service)
 /// registered by name.
@@ -112,7 +116,7 @@ struct Service {
     /// Bumped for every new host, so late events of a replaced host are ignored.
     generation: u32,
     waiter: Option<Waiter>,
-    replies: BTreeMap<u32, ReplySender>,
+    replies: BTreeMap<u32, Reply>,
     next_seq: u32,
     started_at: Option<f64>,
     /// Every restart, manual or automatic.
@@ -225,19 +229,21 @@ impl Registry {
     /// Ends every service with the bridge: hosts (and their workers) go, whatever waits on them
     /// fails with `TerminatedError`, and nothing can start again.
     pub(crate) fn terminate(&self) {
-        let mut inner = self.inner.borrow_mut();
-        inner.terminated = true;
-        for s in &mut inner.services {
-            s.host = None;
-            s.health = None;
-            s.pending_restart = None;
-            if let Some((_, tx)) = s.waiter.take() {
-                let _ = tx.send(Err(terminated().into()));
-            }
-            for (_, tx) in std::mem::take(&mut s.replies) {
-                let _ = tx.send(Err(js(&terminated())));
+        let mut replies = Vec::new();
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.terminated = true;
+            for s in &mut inner.services {
+                s.host = None;
+                s.health = None;
+                s.pending_restart = None;
+                if let Some((_, tx)) = s.waiter.take() {
+                    let _ = tx.send(Err(terminated().into()));
+                }
+                replies.extend(std::mem::take(&mut s.replies).into_values());
             }
         }
+        settle_all(replies, &terminated());
     }
 
     fn with<T>(&self, name: &str, f: impl FnOnce(&mut Service) -> Result<T, Error>) -> Result<T, Error> {
