@@ -414,8 +414,9 @@ export function hostService(port, rustInstance) {
       default: return undefined; // Not ours: ignore (the registry never sends anything else).
     }
   }
-  // Handles the queue in order, one message at a time, then posts the replies.
-  async function drain() {
+  // Handles the queue in order, one message at a time, then posts the replies: synchronously
+  // until a handler returns a promise, and again once it settles.
+  function drain() {
     draining = true;
     while (head < queue.length && alive()) {
       const item = /** @type {Incoming} */ (queue[head]);
@@ -424,7 +425,8 @@ export function hostService(port, rustInstance) {
       if (pending) {
         // The replies so far go at the end of this task, whatever this handler awaits.
         if (out.length) soon();
-        await pending;
+        pending.then(drain, drain); // (every handler catches what it throws)
+        return;
       }
     }
     queue = [];
@@ -459,12 +461,13 @@ export function hostService(port, rustInstance) {
       return;
     }
     if (!Array.isArray(entries)) return;
-    entries.forEach((entry, i) => {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
       const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
-      if (typeof msg?.type !== 'string') return;
+      if (typeof msg?.type !== 'string') continue;
       if (msg.type === 'health') health();
       else queue.push({ msg, payload: p?.[i] });
-    });
+    }
     if (!draining) drain();
   });
   if (typeof port.start === 'function') port.start();
