@@ -1,7 +1,9 @@
-// The wire protocol, for the messages the worker scripts build by hand: the `{ v, msg }` envelope
+// The wire protocol, for the messages the JavaScript side builds by hand: the `{ v, msg }` envelope
 // (pool messages travel in a `batch` of them, as JSON text; service messages in a `serviceBatch`,
-// their payloads beside the text) and the variants of `FromWorker` (src/protocol/messages.rs) and `FromService`
-// (src/protocol/service.rs) that JavaScript sends. Every other message is built by Rust.
+// their payloads beside the text), the variants of `FromWorker` (src/protocol/messages.rs) and
+// `FromService` (src/protocol/service.rs) that the worker scripts send, and `ToService::Message`,
+// which the page's end of a service link sends (worker/service-link.js). Every other message is
+// built by Rust.
 // tests/fixtures/protocol/ holds what both sides agree the wire looks like; the Rust tests
 // (tests/protocol_fixtures.rs) and tests/node/protocol.test.mjs check each side against them.
 
@@ -63,6 +65,15 @@ export const fromWorker = {
    * @param {string} message
    */
   crashed: (message) => ({ type: 'crashed', message }),
+};
+
+/** Page → service host, from worker/service-link.js (the rest of `ToService` is built by Rust). */
+export const toService = {
+  /**
+   * A message for `onMessage`; its data travels as the message's payload.
+   * @param {number} seq
+   */
+  message: (seq) => ({ type: 'message', seq }),
 };
 
 /** Host → registry, from worker/service-host.js (sent with `serviceBatch`). */

@@ -293,7 +293,7 @@ impl ServicesFacade {
         if options.signal.as_ref().is_some_and(|s| s.aborted()) {
             return reject(Error::new(ErrorKind::Abort, "the call was aborted"));
         }
-        self.registry.send(&name, message, timeout, options.signal).unwrap_or_else(reject)
+        self.registry.send(&name, &message, timeout, options.signal).unwrap_or_else(reject)
     }
 
     /// The remote-control envelope: `{ id, type: 'request', action, params }` →

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 
-import { PROTOCOL_VERSION, batch, envelope, fromService, fromWorker, serviceBatch } from '../../worker/protocol.js';
+import { PROTOCOL_VERSION, batch, envelope, fromService, fromWorker, serviceBatch, toService } from '../../worker/protocol.js';
 
 const dir = new URL('../fixtures/protocol/', import.meta.url);
 
@@ -20,6 +20,7 @@ async function fixtures(file) {
 const builders = {
   'fromWorker.bootFailed': ['from_worker.json', 'boot_failed', (m) => fromWorker.bootFailed(m.message)],
   'fromWorker.crashed': ['from_worker.json', 'crashed', (m) => fromWorker.crashed(m.message)],
+  'toService.message': ['to_service.json', 'message', (m) => toService.message(m.seq)],
   'fromService.loaded': ['from_service.json', 'loaded', () => fromService.loaded()],
   'fromService.started': ['from_service.json', 'started', () => fromService.started()],
   'fromService.stopped': ['from_service.json', 'stopped', () => fromService.stopped()],
@@ -43,6 +44,7 @@ test('every fixture speaks the version worker/protocol.js writes', async () => {
 test('every builder is tested', () => {
   const exported = [
     ...Object.keys(fromWorker).map((k) => `fromWorker.${k}`),
+    ...Object.keys(toService).map((k) => `toService.${k}`),
     ...Object.keys(fromService).map((k) => `fromService.${k}`),
   ];
   assert.deepEqual(exported.sort(), Object.keys(builders).sort());

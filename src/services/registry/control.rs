@@ -11,7 +11,6 @@ use futures_channel::oneshot;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::messages::settle_all;
 use super::{Definition, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::ToService;
@@ -253,7 +252,8 @@ impl Registry {
         let error = error.into();
         let reason = error.to_string();
         let during = self.with(name, |s| {
-            s.host = None;
+            let host = s.host.take();
+            s.handled += host.as_ref().map_or(0, |h| h.link().handled());
             s.health = None;
             s.last_error = Some(reason.clone());
             if let Some((_, tx)) = s.waiter.take() {
@@ -264,13 +264,13 @@ impl Registry {
                 State::Running => During::Running { for_ms: s.started_at.map_or(0.0, |at| js_sys::Date::now() - at) },
                 _ => During::Starting,
             };
-            Ok((during, std::mem::take(&mut s.replies)))
+            Ok((during, host))
         });
-        let Ok((during, replies)) = during else { return error };
-        settle_all(
-            replies.into_values(),
-            &Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")),
-        );
+        let Ok((during, host)) = during else { return error };
+        if let Some(host) = host {
+            // After the borrow: the callers' rejections are the last thing the host does.
+            host.link().fail_all(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")));
+        }
         if self.transition(name, Event::Fail, Some(&reason)).is_err() {
             return error;
         }

@@ -1,54 +1,20 @@
-//! Messages both ways. To a service: `send` queues the message on its host (which posts what was
-//! sent in one task turn as one batch; the service's host handles them in order) and keeps the
-//! caller's [`Reply`] per sequence number; `abandon` settles one the caller stopped waiting for.
-//! From a host: `on_host_event` decodes each batch it posts, entry by entry, and routes what it
-//! says — a lifecycle confirmation to the waiting step, a reply to its caller, a failure or crash
-//! to `fail`, a health answer to the health checks. Events of a replaced host are dropped by
-//! generation.
-//!
-//! The caller's promise is settled directly through its `resolve` / `reject` functions: no
-//! channel, no future and no task per message.
+//! Messages both ways. To a service: `send` checks that the service takes messages and hands the
+//! message to its host's link (`worker/service-link.js`), which queues it for the batch of this
+//! task turn and settles the caller's promise when the reply comes (or the caller's timeout or
+//! abort). From a host: `on_host_event` decodes, entry by entry, what the link hands over —
+//! everything but a well-formed reply — and routes it: a lifecycle confirmation to the waiting
+//! step, a failed reply to its caller, a failure or crash to `fail`, a health answer to the
+//! health checks. Events of a replaced host are dropped by generation.
 
-use std::rc::Rc;
-
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::Promise;
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
 
 use super::control::Expect;
 use super::{js, Failure, Registry};
 use crate::error::{Error, ErrorKind};
-use crate::protocol::{FromService, ToService};
-use crate::runtime::timer::{AbortWatch, Timer};
-use crate::services::host::HostEvent;
-
-/// A caller waiting for a message's reply: the functions that settle its promise, and — while it
-/// waits — its time limit and its abort watch (dropped with it).
-#[derive(Debug)]
-pub(super) struct Reply {
-    resolve: Function,
-    reject: Function,
-    _limits: (Option<Timer>, Option<AbortWatch>),
-}
-
-impl Reply {
-    /// Settles the caller's promise with the handler's value, or with the error (the handler's
-    /// own, or the bridge's). Called with no borrow of the registry held: resolving reads the
-    /// value's `then`.
-    pub(super) fn settle(self, result: Result<JsValue, JsValue>) {
-        let _ = match result {
-            Ok(value) => self.resolve.call1(&JsValue::UNDEFINED, &value),
-            Err(error) => self.reject.call1(&JsValue::UNDEFINED, &error),
-        };
-    }
-}
-
-/// Settles every reply in `replies` with `error`.
-pub(super) fn settle_all(replies: impl IntoIterator<Item = Reply>, error: &Error) {
-    for reply in replies {
-        reply.settle(Err(js(error)));
-    }
-}
+use crate::protocol::FromService;
+use crate::services::host::{HostEvent, Link};
 
 impl Registry {
     /// Sends `payload`; the promise resolves with the reply of `onMessage` (or rejects with what
@@ -57,7 +23,7 @@ impl Registry {
     pub(crate) fn send(
         &self,
         name: &str,
-        payload: JsValue,
+        payload: &JsValue,
         timeout_ms: Option<u32>,
         signal: Option<AbortSignal>,
     ) -> Result<Promise, Error> {
@@ -65,66 +31,28 @@ impl Registry {
             s.life.check_accepts_messages()?;
             let host =
                 s.host.as_ref().ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "the service's host is gone"))?;
-            let seq = s.next_seq;
-            s.next_seq = s.next_seq.wrapping_add(1);
-            host.queue(ToService::Message { seq }, payload);
-            let mut settle = None;
-            let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-            let (resolve, reject) = settle.expect("invariant: a Promise runs its executor at once");
-            let abandon = |error: Error| {
-                let (weak, events, name) = (Rc::downgrade(&self.inner), self.events.clone(), name.to_owned());
-                move || {
-                    if let Some(inner) = weak.upgrade() {
-                        Registry { inner, events }.abandon(&name, seq, error);
-                    }
-                }
-            };
-            let timer = timeout_ms
-                .map(|ms| Timer::new(ms, abandon(Error::new(ErrorKind::Timeout, format!("no reply within {ms} ms")))));
-            let watch =
-                signal.map(|s| AbortWatch::new(s, abandon(Error::new(ErrorKind::Abort, "the call was aborted"))));
-            s.replies.insert(seq, Reply { resolve, reject, _limits: (timer, watch) });
-            Ok(promise)
+            // Runs no user code: it queues the message and makes the caller's promise.
+            Ok(host.send(payload, timeout_ms, signal))
         })
     }
 
-    /// Gives up waiting for the reply to `seq` (timeout or abort).
-    fn abandon(&self, name: &str, seq: u32, error: Error) {
-        if let Some(reply) = self.with(name, |s| Ok(s.replies.remove(&seq))).ok().flatten() {
-            reply.settle(Err(js(&error)));
-        }
-    }
-
-    /// The reply to `seq` arrived (or the message could not be sent): settle its caller, if it
-    /// still waits.
-    fn answer(&self, name: &str, seq: u32, handled: bool, result: Result<JsValue, JsValue>) {
-        let reply = self.with(name, |s| {
-            if handled {
-                s.handled += 1;
-            }
-            Ok(s.replies.remove(&seq))
-        });
-        if let Some(reply) = reply.ok().flatten() {
-            reply.settle(result);
-        }
+    /// The link of `name`'s current host (`generation`), if it is still current.
+    fn current_link(&self, name: &str, generation: u32) -> Option<Link> {
+        self.with(name, |s| Ok(s.host.as_ref().filter(|_| s.generation == generation).map(|h| h.link().clone())))
+            .ok()
+            .flatten()
     }
 
     pub(super) fn on_host_event(&self, name: &str, generation: u32, event: HostEvent) {
-        if !self.is_current(name, generation) {
+        if self.current_link(name, generation).is_none() {
             return;
         }
-        let data = match event {
+        let batch = match event {
             HostEvent::Crashed(message) => {
                 self.fail(name, Error::new(ErrorKind::WorkerCrashed, message));
                 return;
             }
-            HostEvent::Refused(refused) => {
-                for (seq, error) in refused {
-                    self.answer(name, seq, false, Err(js(&error)));
-                }
-                return;
-            }
-            HostEvent::Message(data) => data,
+            HostEvent::Batch(batch) => batch,
         };
         let broke = |message: &str| {
             self.fail(
@@ -132,49 +60,42 @@ impl Registry {
                 Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {message}")),
             );
         };
-        let Some(text) = Reflect::get(&data, &JsValue::from_str("m")).ok().and_then(|m| m.as_string()) else {
+        let Some(text) = &batch.text else {
             return broke("a batch is { m: text, p? }");
         };
-        let entries = match FromService::decode_batch(&text) {
+        let entries = match FromService::decode_batch(text) {
             Ok(entries) => entries,
             Err(e) => return broke(e.message()),
         };
-        let payloads =
-            Reflect::get(&data, &JsValue::from_str("p")).ok().filter(Array::is_array).map(|p| Array::from(&p));
         // Entries are handled in order. One that does not decode fails its message alone when it
         // names one; otherwise — it may have been a lifecycle confirmation that will never come —
         // the service fails, after the rest of the batch.
         let mut unreadable = None;
         for (i, entry) in entries.into_iter().enumerate() {
-            if !self.is_current(name, generation) {
-                return;
-            }
+            let Some(link) = self.current_link(name, generation) else { return };
             match entry {
-                Ok(msg) => {
-                    let payload = || payloads.as_ref().map_or(JsValue::UNDEFINED, |p| p.get(i as u32));
-                    self.on_service_message(name, msg, payload);
-                }
+                // Settled outside the registry's borrow, like every call that could reach user code.
+                Ok(FromService::Reply { seq }) => link.answer(seq, Ok(batch.payload(i))),
+                // The caller sees what the handler threw: its name, message and stack.
+                Ok(FromService::ReplyFailed { seq, error }) => link.answer(seq, Err(Failure::Thrown(error).to_js())),
+                Ok(msg) => self.on_lifecycle_message(name, msg),
                 Err((Some(seq), e)) => {
                     let error = Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {e}"));
-                    self.answer(name, seq, true, Err(js(&error)));
+                    link.answer(seq, Err(js(&error)));
                 }
                 Err((None, e)) => unreadable = unreadable.or(Some(e)),
             }
         }
         if let Some(e) = unreadable {
-            if self.is_current(name, generation) {
+            if self.current_link(name, generation).is_some() {
                 broke(e.message());
             }
         }
     }
 
-    /// Whether `generation` is the service's current host.
-    fn is_current(&self, name: &str, generation: u32) -> bool {
-        self.with(name, |s| Ok(s.generation == generation && s.host.is_some())).unwrap_or(false)
-    }
-
-    /// One message from the service's host; `payload` reads what travelled beside it.
-    fn on_service_message(&self, name: &str, msg: FromService, payload: impl FnOnce() -> JsValue) {
+    /// A message of the host that is not a reply: a lifecycle confirmation or failure, a crash,
+    /// a health answer.
+    fn on_lifecycle_message(&self, name: &str, msg: FromService) {
         let confirm = |expect: Expect, result: Result<(), Failure>| {
             let _ = self.with(name, |s| {
                 match s.waiter.take() {
@@ -187,11 +108,6 @@ impl Registry {
             });
         };
         match msg {
-            FromService::Reply { seq } => self.answer(name, seq, true, Ok(payload())),
-            // The caller sees what the handler threw: its name, message and stack.
-            FromService::ReplyFailed { seq, error } => {
-                self.answer(name, seq, true, Err(Failure::Thrown(error).to_js()))
-            }
             FromService::Loaded => confirm(Expect::Loaded, Ok(())),
             FromService::Started => confirm(Expect::Started, Ok(())),
             FromService::Stopped => confirm(Expect::Stopped, Ok(())),
@@ -214,6 +130,8 @@ impl Registry {
                 self.fail(name, Error::new(ErrorKind::WorkerCrashed, error.message));
             }
             FromService::Health { healthy, detail } => self.on_health(name, healthy, detail),
+            // Handled by the caller.
+            FromService::Reply { .. } | FromService::ReplyFailed { .. } => {}
         }
     }
 }
