@@ -103,11 +103,12 @@ export class ServiceLink {
    * @returns {Promise<unknown>}
    */
   send(payload, timeoutMs, signal) {
+    if (this.closed) return Promise.reject(bridgeError('TerminatedError', 'the service\'s host is gone'));
     const seq = this.nextSeq;
     this.nextSeq = (seq + 1) >>> 0;
     // With nothing queued and no reply awaited, the message goes at once (a caller that awaits
     // each reply pays for no microtask); otherwise it joins the batch of this task turn.
-    const now = this.pending.size === 0 && this.out.length === 0 && !this.closed;
+    const now = this.pending.size === 0 && this.out.length === 0;
     this.out.push(envelope(toService.message(seq)));
     this.outPayloads.push(payload);
     if (!now && !this.scheduled) {

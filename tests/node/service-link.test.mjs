@@ -144,6 +144,8 @@ test('failAll and close settle every caller; a closed link sends and takes nothi
   assert.equal(endpoint.posts.length, posts, 'nothing more was posted');
   assert.equal(endpoint.onmessage, null);
   assert.equal(handed.length, 0);
+  assert.equal((await settled(l.send(5))).error.name, 'TerminatedError', 'a closed link takes no message');
+  assert.equal(endpoint.posts.length, posts);
 });
 
 test('post() sends the registry\'s batch after the messages queued before it', async () => {

@@ -1,8 +1,10 @@
 //! Messages between the registry (page) and a service host (`worker/service-host.js`, in the
-//! service's own worker or, for main-thread placement, on a `MessageChannel` in the page). The
-//! host is JavaScript and builds its replies with `worker/protocol.js`; the fixtures in
-//! `tests/fixtures/protocol/` are replayed by both languages (`tests/protocol_fixtures.rs`,
-//! `tests/node/protocol.test.mjs`), so the two cannot drift apart.
+//! service's own worker or, for main-thread placement, on a `MessageChannel` in the page). Both
+//! ends of the hot path are JavaScript: the host builds its replies with `worker/protocol.js`, and
+//! the page's end of the link (`worker/service-link.js`) builds `Message` and settles a plain
+//! `Reply` itself; Rust encodes every other `ToService` and decodes every other `FromService`. The
+//! fixtures in `tests/fixtures/protocol/` are replayed by both languages
+//! (`tests/protocol_fixtures.rs`, `tests/node/protocol.test.mjs`), so the two cannot drift apart.
 //!
 //! Both ways, messages travel as the pool's do: a **batch** — the JSON text of an array of
 //! envelopes ([`encode_batch`](super::encode_batch)) in `m` — in one `postMessage`, so what the
