@@ -3,7 +3,11 @@
 // postMessage (the floor). Runs the V8 CPU profiler of both threads through the Chrome DevTools
 // Protocol around a few thousand calls and prints self time by function: share of the thread's
 // busy time and µs per call. Reports, never asserts.
-// Run: node benches/profile-ipc.mjs [--calls N] [--interval µs] [--top N]
+// Run: node benches/profile-ipc.mjs [--calls N] [--interval µs] [--top N] [--services]
+//
+// With --services, the same for bench:services' workload: sequential sends to the JS echo service
+// in placement 'worker' (its worker profiled) and 'main' (the page only), beside their floors, the
+// raw postMessage worker and a MessageChannel echo on the page.
 //
 // Read it knowing what a sampling profiler sees: wall time, not CPU time. postMessage's self time
 // includes waking the other thread, and on this project's VM (a 2-vCPU microVM) that wake grows
@@ -23,7 +27,9 @@ import { serve } from '../tests/e2e/server.mjs';
 import { ROOT, runTool } from './harness.mjs';
 
 const { values: args } = parseArgs({
-  options: { calls: { type: 'string' }, top: { type: 'string' }, interval: { type: 'string' } },
+  options: {
+    calls: { type: 'string' }, top: { type: 'string' }, interval: { type: 'string' }, services: { type: 'boolean' },
+  },
 });
 const CONFIG = {
   payloadBytes: 16,
@@ -32,9 +38,14 @@ const CONFIG = {
   // Every sample interrupts the thread; at 100 µs the profiled calls ran ~1.5x slower here.
   samplingIntervalUs: Number(args.interval ?? 250),
   top: Number(args.top ?? 25),
+  message: { op: 'echo', seq: 42, text: 'hello, service', flags: [true, false] }, // as bench:services
 };
 const PKG = 'target/bench-pkg-prof';
-const CLIENTS = ['raw', 'worker-bridge'];
+// Each client, and the script its profiled worker runs (null: the page only).
+const CLIENTS = args.services
+  ? { 'raw-worker': 'raw-worker.js', 'service-worker': 'service-host.js', 'raw-channel': null, 'service-main': null }
+  : { raw: 'raw-worker.js', 'worker-bridge': 'worker.js' };
+const WORKLOAD = args.services ? 'sequential sends of bench:services\' message' : `sequential echo calls of ${CONFIG.payloadBytes} B`;
 const TIMEOUT_MS = 5 * 60_000;
 
 function buildProfilingPackage() {
@@ -52,9 +63,9 @@ function buildProfilingPackage() {
  * A DevTools Protocol client for the page's dedicated worker. Playwright gives sessions for pages
  * only, so this one goes through the page's own session: auto-attach (non-flattened) announces
  * each worker the page starts, and its commands travel wrapped in Target.sendMessageToTarget.
- * Resolves with the first worker, once the page starts one.
+ * Resolves with the first worker running `script`, once the page starts one.
  */
-async function attachToWorker(pageSession) {
+async function attachToWorker(pageSession, script) {
   const pending = new Map();
   let nextId = 1;
   pageSession.on('Target.receivedMessageFromTarget', ({ message }) => {
@@ -67,7 +78,7 @@ async function attachToWorker(pageSession) {
   });
   const worker = new Promise((resolve) => {
     pageSession.on('Target.attachedToTarget', ({ sessionId, targetInfo }) => {
-      if (targetInfo.type !== 'worker') return;
+      if (targetInfo.type !== 'worker' || !targetInfo.url.endsWith(`/${script}`)) return;
       const send = (method, params = {}) =>
         new Promise((resolve, reject) => {
           const id = nextId++;
@@ -211,7 +222,7 @@ const row = (cells, widths) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]
 
 /** One client's two threads: where the busy time goes by kind (and by crate in wasm), then by function. */
 function report({ client, unprofiledUs, profiledUs, sides }, top) {
-  console.log(`\n=== ${client}: ${CONFIG.calls} sequential echo calls of ${CONFIG.payloadBytes} B, one worker; ` +
+  console.log(`\n=== ${client}: ${CONFIG.calls} ${WORKLOAD}; ` +
     `${unprofiledUs.toFixed(1)} µs per call unprofiled, ${profiledUs.toFixed(1)} µs while profiling`);
   for (const s of sides) {
     console.log(`\n-- ${s.thread}: busy ${s.busyMs.toFixed(0)} of ${s.totalMs.toFixed(0)} ms profiled ` +
@@ -241,11 +252,13 @@ async function profileClient(serverUrl, client) {
     const { page, problems } = await open(browser.context, `${serverUrl}benches/profile-ipc/index.html`);
     page.setDefaultTimeout(TIMEOUT_MS);
     const pageSession = await browser.context.newCDPSession(page);
-    const attaching = attachToWorker(pageSession);
+    const script = CLIENTS[client];
+    const attaching = script && attachToWorker(pageSession, script);
     await page.evaluate((name) => window.createClient(name), client);
-    const worker = await attaching;
-    const sessions = { page: pageSession.send.bind(pageSession), worker: worker.send };
-    const echo = (calls) => page.evaluate(([n, bytes]) => window.echoCalls(n, bytes), [calls, CONFIG.payloadBytes]);
+    const worker = script && await attaching;
+    const sessions = { page: pageSession.send.bind(pageSession), ...(worker && { worker: worker.send }) };
+    const echo = (calls) =>
+      page.evaluate(([n, bytes, message]) => window.echoCalls(n, bytes, message), [calls, CONFIG.payloadBytes, CONFIG.message]);
 
     await echo(CONFIG.warmupCalls);
     const unprofiledUs = await echo(CONFIG.calls);
@@ -262,10 +275,8 @@ async function profileClient(serverUrl, client) {
       await writeFile(path.join(ROOT, 'target', `profile-ipc-${client}-${thread}.cpuprofile`), JSON.stringify(p));
     }
     const glue = await glueNames();
-    const sides = [
-      summarize('page (main thread)', profiles.page, CONFIG.calls, glue),
-      summarize(`worker (${path.basename(new URL(worker.url).pathname)})`, profiles.worker, CONFIG.calls, glue),
-    ];
+    const sides = [summarize('page (main thread)', profiles.page, CONFIG.calls, glue)];
+    if (worker) sides.push(summarize(`worker (${script})`, profiles.worker, CONFIG.calls, glue));
     return { client, unprofiledUs, profiledUs, sides };
   } finally {
     await browser.close();
@@ -277,10 +288,10 @@ async function main() {
   const server = await serve(ROOT);
   try {
     const runs = [];
-    for (const client of CLIENTS) runs.push(await profileClient(server.url, client));
+    for (const client of Object.keys(CLIENTS)) runs.push(await profileClient(server.url, client));
     console.log(`\nsampling every ${CONFIG.samplingIntervalUs} µs; % busy = share of the thread's non-idle time; ` +
       'µs/call = that time / calls.');
-    for (const run of runs) report(run, run.client === 'raw' ? 10 : CONFIG.top);
+    for (const run of runs) report(run, run.client.startsWith('raw') ? 10 : CONFIG.top);
     const out = path.join(ROOT, 'target', 'profile-ipc.json');
     await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), config: CONFIG, runs }, null, 2)}\n`);
     console.log(`\nwrote ${path.relative(ROOT, out)} and target/profile-ipc-<client>-<thread>.cpuprofile`);

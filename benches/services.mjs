@@ -4,7 +4,11 @@
 // against the raw floors of each in the same headless Chromium page (cross-origin isolated): a
 // postMessage echo worker and a MessageChannel echo on the main thread. Reports numbers, never
 // asserts them; fails only when a reply is not the message sent (then the numbers mean nothing).
-// Run: npm run bench:services
+//
+// Rounds run the clients back to back, round after round, and a ratio is the median of the
+// per-round ratios: load on the machine that comes and goes (a build next door) then hits both
+// sides of a ratio alike, where the ratio of two medians would compare different moments.
+// Run: npm run bench:services (`-- --no-build` reuses target/bench-pkg as it is)
 //
 // Builds the same package as bench:ipc (target/bench-pkg, release, --features test-ops), serves
 // the repo root so the page can import it and benches/services/echo.service.js, prints a table
@@ -13,16 +17,17 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBenchPackage, runPage } from './harness.mjs';
+import { median } from './page.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = path.join(ROOT, 'target', 'bench-services.json');
 const CONFIG = {
   message: { op: 'echo', seq: 42, text: 'hello, service', flags: [true, false] }, // small, structured-cloned
   warmupMessages: 2_000, // sequential, then one burst of as many, per client
-  latencyMessages: 2_000, // per round, one message at a time
-  latencyRounds: 5,
+  latencyMessages: 1_000, // per round, one message at a time
+  latencyRounds: 15,
   burstMessages: 10_000, // per round, all sent before any reply is awaited
-  burstRounds: 5,
+  burstRounds: 7,
 };
 const PAGE_TIMEOUT_MS = 3 * 60_000;
 const NAMES = {
@@ -48,10 +53,11 @@ const runInBrowser = () => runPage('benches/services/index.html', CONFIG, PAGE_T
 function report(run) {
   const { results } = run;
   const ratios = {};
+  const perRound = (xs, ys) => median(xs.map((x, i) => x / ys[i]));
   for (const [a, b] of PAIRS) {
     ratios[`${a}/${b}`] = {
-      latency: results[a].latencyUs / results[b].latencyUs,
-      throughput: results[a].messagesPerSec / results[b].messagesPerSec,
+      latency: perRound(results[a].latencyRoundsUs, results[b].latencyRoundsUs),
+      throughput: perRound(results[a].burstRounds, results[b].burstRounds),
     };
   }
 
@@ -67,7 +73,7 @@ function report(run) {
     const r = results[key];
     console.log(`${name.padEnd(30)}${r.latencyUs.toFixed(1).padStart(16)}${Math.round(r.messagesPerSec).toString().padStart(14)}`);
   }
-  console.log('\nratios (latency: higher = slower; throughput: lower = slower)');
+  console.log('\nratios, median of the per-round ratios (latency: higher = slower; throughput: lower = slower)');
   const short = { 'service-worker': 'JS service worker', 'service-main': 'JS service main', 'raw-worker': 'raw worker',
     'raw-channel': 'raw channel', 'rust-worker': 'Rust service worker', 'rust-main': 'Rust service main' };
   for (const [pair, r] of Object.entries(ratios)) {
@@ -80,7 +86,8 @@ function report(run) {
 
 async function main() {
   const t0 = Date.now();
-  build();
+  if (process.argv.includes('--no-build')) console.log('reusing target/bench-pkg (--no-build)');
+  else build();
   const run = await runInBrowser();
   const ratios = report(run);
   await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: CONFIG, ...run, ratios }, null, 2)}\n`);

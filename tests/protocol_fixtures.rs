@@ -111,6 +111,36 @@ fn from_service_fixtures_round_trip_and_cover_every_variant() {
     assert_every_variant("from_service.json", &messages);
 }
 
+/// A fixture file is a batch as it travels (the JSON text of an array of envelopes): the
+/// registry reads the host's batches with `FromService::decode_batch`, entry by entry.
+#[test]
+fn a_service_fixture_file_is_a_batch_as_it_travels() {
+    let read = |file: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/protocol").join(file);
+        std::fs::read_to_string(path).unwrap()
+    };
+    let from: Vec<FromService> = FromService::decode_batch(&read("from_service.json"))
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.unwrap_or_else(|(seq, e)| panic!("from_service.json: entry (seq {seq:?}) {e}")))
+        .collect();
+    assert_eq!(from, replay::<FromService>("from_service.json"));
+    let to: Vec<ToService> =
+        protocol::decode_batch(read("to_service.json")).unwrap().into_iter().map(Result::unwrap).collect();
+    let text = protocol::encode_batch(&to).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), Value::Array(fixtures("to_service.json")));
+}
+
+/// The service host (JavaScript) splits its replies by the same bound the page decodes with.
+#[test]
+fn max_batch_in_protocol_js_is_the_rust_one() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("worker/protocol.js");
+    let text = std::fs::read_to_string(path).unwrap();
+    let line =
+        text.lines().find(|l| l.starts_with("export const MAX_BATCH = ")).expect("worker/protocol.js: MAX_BATCH");
+    assert_eq!(line, format!("export const MAX_BATCH = {};", protocol::MAX_BATCH));
+}
+
 /// The coverage check would pass vacuously if it could not tell variants apart.
 #[test]
 fn a_missing_variant_is_caught() {

@@ -35,6 +35,12 @@ extern "C" {
     fn throw_service_url() -> String;
 }
 
+#[wasm_bindgen(module = "/tests/services/rogue.service.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = rogueServiceUrl)]
+    fn rogue_service_url() -> String;
+}
+
 /// A bridge created with `options`, or the error `create` rejected with.
 async fn bridge_with(options: JsValue) -> Result<WorkerBridge, JsValue> {
     JsFuture::from(WorkerBridge::create(options)).await.map(|b| WorkerBridge::try_from_js_value(b).unwrap())
@@ -926,4 +932,121 @@ async fn unregister_after_terminate_is_refused_like_register() {
         err(s.register("d".into(), counter_service_url().into(), JsValue::UNDEFINED)).await.0,
         "TerminatedError"
     );
+}
+
+/// Sends every message of `msgs` in one task turn (one batch), then waits for them all to settle:
+/// each outcome as `Ok(reply)` or `Err((name, message))`.
+async fn burst(
+    s: &worker_bridge::ServicesFacade,
+    name: &str,
+    msgs: Vec<JsValue>,
+) -> Vec<Result<JsValue, (String, String)>> {
+    let sent: Vec<Promise> = msgs.into_iter().map(|m| s.send(name.into(), m, JsValue::UNDEFINED)).collect();
+    let mut out = Vec::new();
+    for p in sent {
+        out.push(match JsFuture::from(p).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err((
+                get(&e, "name").as_string().unwrap_or_default(),
+                get(&e, "message").as_string().unwrap_or_default(),
+            )),
+        });
+    }
+    out
+}
+
+// Issue 13, 5: a burst travels in one batch each way; what cannot travel fails alone.
+#[wasm_bindgen_test]
+async fn in_a_burst_a_message_or_reply_that_cannot_be_cloned_fails_alone() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register("c".into(), counter_service_url().into(), obj(&[("placement", placement.into())]))).await;
+        ok(s.start("c".into())).await;
+        let n = |i: i32| obj(&[("n", i.into())]);
+        let not_cloneable: JsValue = Function::new_no_args("return 1").into();
+        let msgs = vec![n(0), not_cloneable, n(1), obj(&[("op", "uncloneable".into())]), n(2)];
+        let out = burst(&s, "c", msgs).await;
+        let counts: Vec<Option<f64>> =
+            out.iter().map(|r| r.as_ref().ok().and_then(|v| get(v, "count").as_f64())).collect();
+        assert_eq!(counts, [Some(1.0), None, Some(2.0), None, Some(3.0)], "{placement}: the others, in order");
+        let (name, message) = out[1].as_ref().unwrap_err();
+        assert_eq!(name, "ValidationError", "{placement}: a message that cannot be cloned: {message}");
+        assert!(message.contains("structured-cloneable"), "{placement}: {message}");
+        let (name, message) = out[3].as_ref().unwrap_err();
+        assert_eq!(name, "DataCloneError", "{placement}: a reply that cannot be cloned: {message}");
+        let st = service_status(&b, "c");
+        assert_eq!(get(&st, "state").as_string().unwrap(), "running", "{placement}");
+        assert_eq!(get(&st, "messagesHandled").as_f64(), Some(4.0), "{placement}: the refused one never arrived");
+        assert_eq!(get(&st, "queueLength").as_f64(), Some(0.0), "{placement}");
+        ok(s.stop("c".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+// Replies are batched, but a slow message never holds back the replies before it; and a burst
+// sent in one turn with a stop after it is answered before the stop (FIFO across both).
+#[wasm_bindgen_test]
+async fn a_slow_message_does_not_hold_back_the_replies_before_it() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register("c".into(), counter_service_url().into(), obj(&[("placement", placement.into())]))).await;
+        ok(s.start("c".into())).await;
+        let first = s.send("c".into(), obj(&[("n", 1.into())]), JsValue::UNDEFINED);
+        let slow = s.send("c".into(), obj(&[("op", "sleep".into()), ("ms", 1000.into())]), JsValue::UNDEFINED);
+        let after = s.send("c".into(), obj(&[("n", 2.into())]), JsValue::UNDEFINED);
+        let slept = Rc::new(std::cell::Cell::new(false));
+        let (flag, waiting) = (slept.clone(), slow.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(waiting).await;
+            flag.set(true);
+        });
+        ok(first).await;
+        assert!(!slept.get(), "{placement}: the first reply waited for the slow message");
+        assert_eq!(ok(slow).await.as_string().as_deref(), Some("slept"), "{placement}");
+        assert_eq!(get(&ok(after).await, "count").as_f64(), Some(2.0), "{placement}");
+        // A burst and a stop in one turn: every message is answered, then the stop completes.
+        let msgs: Vec<Promise> = (0..300).map(|i| s.send("c".into(), i.into(), JsValue::UNDEFINED)).collect();
+        let stop = s.stop("c".into());
+        for (i, p) in msgs.into_iter().enumerate() {
+            assert_eq!(get(&ok(p).await, "count").as_f64(), Some(3.0 + i as f64), "{placement}: FIFO at {i}");
+        }
+        ok(stop).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+// An entry of a host's batch that does not decode fails its own message when it names one (the
+// rest of the batch counts); one that names none fails the service, as a broken host does.
+#[wasm_bindgen_test]
+async fn a_malformed_entry_in_a_batch_from_the_host_fails_alone() {
+    let b = bridge().await;
+    let s = b.services();
+    ok(s.register("r".into(), rogue_service_url().into(), obj(&[("placement", "worker".into())]))).await;
+    ok(s.start("r".into())).await;
+    let v = 2; // protocol::PROTOCOL_VERSION
+    let entry = |msg: JsValue| obj(&[("v", v.into()), ("msg", msg)]);
+    // Messages 0 and 1 in one turn; while handling 0 the service posts a broken reply to 1.
+    let broken = entry(obj(&[("type", "reply".into()), ("seq", 1.into()), ("extra", true.into())]));
+    let inject = obj(&[("inject", [broken].into_iter().collect::<Array>().into())]);
+    let out = burst(&s, "r", vec![inject.clone(), "second".into()]).await;
+    assert!(get(out[0].as_ref().unwrap(), "inject").is_object(), "message 0 answered: {:?}", out[0]);
+    let (name, message) = out[1].as_ref().unwrap_err();
+    assert_eq!(name, "WorkerCrashedError", "{message}");
+    assert!(message.contains("broke protocol"), "{message}");
+    assert_eq!(get(&service_status(&b, "r"), "state").as_string().unwrap(), "running");
+    assert_eq!(
+        ok(s.send("r".into(), "still here".into(), JsValue::UNDEFINED)).await.as_string().unwrap(),
+        "still here"
+    );
+    // An entry that names no message: the service fails.
+    let unreadable = entry(obj(&[("type", "nonsense".into())]));
+    let inject = obj(&[("inject", [unreadable].into_iter().collect::<Array>().into())]);
+    let (name, message) = err(s.send("r".into(), inject, JsValue::UNDEFINED)).await;
+    assert_eq!(name, "WorkerCrashedError", "{message}");
+    let st = service_status(&b, "r");
+    assert_eq!(get(&st, "state").as_string().unwrap(), "failed");
+    assert!(get(&st, "lastError").as_string().unwrap().contains("broke protocol"), "{st:?}");
+    JsFuture::from(b.terminate()).await.unwrap();
 }

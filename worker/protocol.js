@@ -1,11 +1,17 @@
-// The wire protocol, for the messages the worker scripts build by hand: the `{ v, msg }` envelope
-// (pool messages travel in a `batch` of them, as JSON text) and the variants of `FromWorker` (src/protocol/messages.rs) and `FromService`
-// (src/protocol/service.rs) that JavaScript sends. Every other message is built by Rust.
+// The wire protocol, for the messages the JavaScript side builds by hand: the `{ v, msg }` envelope
+// (pool messages travel in a `batch` of them, as JSON text; service messages in a `serviceBatch`,
+// their payloads beside the text), the variants of `FromWorker` (src/protocol/messages.rs) and
+// `FromService` (src/protocol/service.rs) that the worker scripts send, and `ToService::Message`,
+// which the page's end of a service link sends (worker/service-link.js). Every other message is
+// built by Rust.
 // tests/fixtures/protocol/ holds what both sides agree the wire looks like; the Rust tests
 // (tests/protocol_fixtures.rs) and tests/node/protocol.test.mjs check each side against them.
 
 /** `PROTOCOL_VERSION` in src/protocol/mod.rs: every envelope carries it. */
 export const PROTOCOL_VERSION = 2;
+
+/** `protocol::MAX_BATCH` in Rust: the most messages one batch carries (the page refuses more). */
+export const MAX_BATCH = 256;
 
 /**
  * @typedef {{ name: string, message: string, stack?: string }} WireError
@@ -35,6 +41,19 @@ export function batch(...msgs) {
   return [new TextEncoder().encode(JSON.stringify(msgs.map((msg) => envelope(msg))))];
 }
 
+/**
+ * Service messages as they travel both ways (`FromService::decode_batch` in Rust): the JSON text
+ * of an array of envelopes in `m`, and each message's payload (structured-cloned, never JSON) at
+ * the same index of `p`, when there are payloads.
+ * @param {{ type: string }[]} msgs at most `MAX_BATCH`
+ * @param {unknown[]} [payloads]
+ * @returns {{ m: string, p?: unknown[] }}
+ */
+export function serviceBatch(msgs, payloads) {
+  const m = JSON.stringify(msgs.map((msg) => envelope(msg)));
+  return payloads === undefined ? { m } : { m, p: payloads };
+}
+
 /** Worker → page, from worker/worker.js (sent with `batch`). */
 export const fromWorker = {
   /**
@@ -49,13 +68,22 @@ export const fromWorker = {
   crashed: (message) => ({ type: 'crashed', message }),
 };
 
-/** Host → registry, from worker/service-host.js. */
+/** Page → service host, from worker/service-link.js (the rest of `ToService` is built by Rust). */
+export const toService = {
+  /**
+   * A message for `onMessage`; its data travels as the message's payload.
+   * @param {number} seq
+   */
+  message: (seq) => ({ type: 'message', seq }),
+};
+
+/** Host → registry, from worker/service-host.js (sent with `serviceBatch`). */
 export const fromService = {
   loaded: () => ({ type: 'loaded' }),
   started: () => ({ type: 'started' }),
   stopped: () => ({ type: 'stopped' }),
   /**
-   * `onMessage` resolved; its value travels as the envelope's `payload`.
+   * `onMessage` resolved; its value travels as the message's payload.
    * @param {number} seq
    */
   reply: (seq) => ({ type: 'reply', seq }),

@@ -8,7 +8,7 @@
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
 // src/protocol/service.rs; the ones sent from here are built by worker/protocol.js.
 
-import { envelope, fromService } from './protocol.js';
+import { MAX_BATCH, PROTOCOL_VERSION, fromService, serviceBatch } from './protocol.js';
 
 /** @typedef {typeof import('../../../worker_bridge.js')} Glue The wasm-bindgen glue module. */
 /** @typedef {import('../../../worker_bridge.js').RustServiceInstance} RustServiceInstance */
@@ -25,8 +25,8 @@ import { envelope, fromService } from './protocol.js';
  * }} ServiceModule
  */
 /**
- * A `ToService` envelope as it arrives (`handle` ignores a `msg` it does not know).
- * @typedef {{ msg?: any, payload?: unknown }} Incoming
+ * A `ToService` message as it arrives, with its payload (`handle` ignores a `msg` it does not know).
+ * @typedef {{ msg: any, payload?: unknown }} Incoming
  */
 /**
  * Where the registry's messages arrive and replies go: a worker's global or a MessagePort.
@@ -196,8 +196,26 @@ function wire(e) {
 }
 
 /**
+ * Whether `value` is a thenable (what `onMessage` returns when it is async). Reading `then` may
+ * throw (a getter): that is the handler's error.
+ * @param {unknown} value
+ * @returns {value is PromiseLike<unknown>}
+ */
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function')
+    && typeof (/** @type {any} */ (value).then) === 'function';
+}
+
+/**
  * Serves the service protocol on `port` (a worker global or a MessagePort); Rust services run in
  * `rustInstance`. Returns the function that closes the host.
+ *
+ * Messages arrive in batches (`serviceBatch`): everything the page sent in one task turn. They are
+ * queued and handled strictly in order, one at a time; a handler that answers synchronously (a
+ * Rust service, or a JavaScript one that returns a value rather than a promise) is followed by
+ * the next at once, without a trip through the microtask queue. Replies wait in an outbox and go
+ * back as one batch when the queue is drained — or, when a handler awaits something, at the end
+ * of the current task (`soon`), so a slow message never holds back the replies before it.
  * @param {Port} port
  * @param {RustInstance} [rustInstance]
  * @returns {() => void}
@@ -207,21 +225,39 @@ export function hostService(port, rustInstance) {
   let module = null;
   /** @type {object | null} */
   let ctx = null;
-  /** @type {Incoming[]} */
-  const queue = [];
+  // The FIFO queue: `queue[head]` is next (an index, not `shift()`: a long queue stays cheap).
+  /** @type {(Incoming | undefined)[]} */
+  let queue = [];
+  let head = 0;
   let draining = false;
   // For a Rust service: its generation in `rustInstance`, its name and its trap listener. Once the
   // instance trapped, or the host was closed (`dead`), nothing more is handled.
   /** @type {{ generation: number, name: string, onTrap: (what: string) => void } | null} */
   let rust = null;
   let dead = false;
+  // What goes back to the page: messages and, at the same index, their payloads.
+  /** @type {{ type: string, seq?: number }[]} */
+  let out = [];
+  /** @type {unknown[]} */
+  let outPayloads = [];
+  // A channel to this thread's own next task (made when first needed): `soon` posts the outbox
+  // there. Unlike a timer, it is not throttled in a background tab (main placement).
+  /** @type {MessageChannel | null} */
+  let tick = null;
+  let ticking = false;
   // Only a host given a `rustInstance` ever sets `rust`.
   const instance = () => /** @type {RustInstance} */ (rustInstance);
   // The registry sends `start`, `message`, `stop` and `health` only after the service `loaded`.
   const loaded = () => /** @type {ServiceModule} */ (module);
+  // False once the host is closed or the service's wasm instance trapped (its service is retired
+  // at the next microtask, when `onTrap` runs): nothing more is handled.
+  const alive = () => !dead && (!rust || rust.generation === instance().generation);
   const release = () => {
     dead = true;
-    queue.length = 0;
+    queue = [];
+    head = 0;
+    tick?.port1.close();
+    tick = null;
     if (!rust) return;
     instance().onTrap.delete(rust.onTrap);
     // Frees the service's state in a live instance (a trapped one is gone with its memory).
@@ -230,80 +266,173 @@ export function hostService(port, rustInstance) {
   };
   /** @param {unknown} e */
   const failure = (e) => (rust && instance().trapped(e, rust.generation, rust.name)) ?? wire(e);
+
+  /** Posts the outbox: one message per `MAX_BATCH` replies. */
+  const flush = () => {
+    while (out.length) {
+      const msgs = out.length <= MAX_BATCH ? out : out.slice(0, MAX_BATCH);
+      const payloads = out.length <= MAX_BATCH ? outPayloads : outPayloads.slice(0, MAX_BATCH);
+      if (msgs === out) {
+        out = [];
+        outPayloads = [];
+      } else {
+        out = out.slice(MAX_BATCH);
+        outPayloads = outPayloads.slice(MAX_BATCH);
+      }
+      try {
+        port.postMessage(serviceBatch(msgs, payloads));
+      } catch {
+        // A reply could not be cloned (a function, a DOM node…): post them one by one, and fail
+        // that message, not the others nor the service.
+        msgs.forEach((msg, i) => {
+          try {
+            port.postMessage(serviceBatch([msg], [payloads[i]]));
+          } catch (e) {
+            if (msg.type !== 'reply') throw e;
+            port.postMessage(serviceBatch([fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))]));
+          }
+        });
+      }
+    }
+  };
+  /** Posts the outbox at the start of this thread's next task, unless it is posted before. */
+  const soon = () => {
+    if (ticking || dead) return;
+    if (!tick) {
+      tick = new MessageChannel();
+      tick.port1.onmessage = () => {
+        ticking = false;
+        flush();
+      };
+    }
+    ticking = true;
+    tick.port2.postMessage(null);
+  };
   /**
+   * Queues `msg` for the page; a full batch goes at once.
    * @param {{ type: string, seq?: number }} msg
    * @param {unknown} [payload]
    */
-  const post = (msg, payload) => {
-    try {
-      port.postMessage(envelope(msg, payload));
-    } catch (e) {
-      // The reply could not be cloned (a function, a DOM node…): fail that message, not the service.
-      if (msg.type === 'reply') {
-        port.postMessage(envelope(fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))));
-      } else throw e;
-    }
+  const send = (msg, payload) => {
+    out.push(msg);
+    outPayloads.push(payload);
+    if (out.length >= MAX_BATCH) flush();
   };
-  /** @param {Incoming} data */
-  async function handle({ msg, payload }) {
-    switch (msg && msg.type) {
-      case 'load':
-        try {
-          // The registry accepted this URL (an http(s) URL of an allowed origin) at registration.
-          module = /** @type {ServiceModule} */ (await import(/* webpackIgnore: true */ /* @vite-ignore */ msg.url));
-          if (typeof module.onMessage !== 'function') throw new TypeError('the service module exports no onMessage');
-          post(fromService.loaded());
-        } catch (e) {
-          post(fromService.failed(wire(e)));
-        }
-        return;
-      case 'load_rust':
-        try {
-          if (!rustInstance) throw new Error('this host cannot run Rust services');
-          const compiled = /** @type {WebAssembly.Module} */ (payload); // the page's compiled module
-          const { service, generation } = await rustInstance.create(msg.service, msg.glue_url, compiled);
-          /** @param {string} what */
-          const onTrap = (what) => {
-            if (dead || generation === rustInstance.generation) return;
-            release();
-            post(fromService.crashed({ name: 'WorkerCrashedError', message: `a Rust service in its wasm instance ${what}` }));
-          };
-          module = service;
-          rust = { generation, name: msg.service, onTrap };
-          rustInstance.onTrap.add(onTrap);
-          post(fromService.loaded());
-        } catch (e) {
-          post(fromService.failed(wire(e)));
-        }
-        return;
-      case 'start':
-        try {
-          ctx = {};
-          await loaded().onStart?.(ctx);
-          post(fromService.started());
-        } catch (e) {
-          post(fromService.failed(failure(e)));
-        }
-        return;
-      case 'message':
-        try {
-          post(fromService.reply(msg.seq), await loaded().onMessage(payload, ctx));
-        } catch (e) {
-          post(fromService.replyFailed(msg.seq, failure(e)));
-        }
-        return;
-      case 'stop':
-        try {
-          await loaded().onStop?.(ctx);
-          ctx = null;
-          post(fromService.stopped());
-        } catch (e) {
-          post(fromService.failed(failure(e)));
-        }
-        return;
-      default:
-        // Not ours: ignore (the registry never sends anything else).
+  /**
+   * Sends `msg` now, after the replies before it (lifecycle confirmations, health answers).
+   * @param {{ type: string }} msg
+   */
+  const tell = (msg) => {
+    send(msg);
+    flush();
+  };
+
+  /**
+   * `onMessage(payload, ctx)`: answered now when it returns a value, or when its promise settles.
+   * @param {number} seq
+   * @param {unknown} payload
+   * @returns {Promise<void> | undefined}
+   */
+  function message(seq, payload) {
+    try {
+      const result = loaded().onMessage(payload, ctx);
+      if (isThenable(result)) {
+        return Promise.resolve(result).then(
+          (value) => send(fromService.reply(seq), value),
+          (e) => send(fromService.replyFailed(seq, failure(e))),
+        );
+      }
+      send(fromService.reply(seq), result);
+    } catch (e) {
+      send(fromService.replyFailed(seq, failure(e)));
     }
+    return undefined;
+  }
+  /** @param {string} url */
+  async function load(url) {
+    try {
+      // The registry accepted this URL (an http(s) URL of an allowed origin) at registration.
+      module = /** @type {ServiceModule} */ (await import(/* webpackIgnore: true */ /* @vite-ignore */ url));
+      if (typeof module.onMessage !== 'function') throw new TypeError('the service module exports no onMessage');
+      tell(fromService.loaded());
+    } catch (e) {
+      tell(fromService.failed(wire(e)));
+    }
+  }
+  /**
+   * @param {{ service: string, glue_url: string }} msg
+   * @param {unknown} payload the page's compiled module
+   */
+  async function loadRust(msg, payload) {
+    try {
+      if (!rustInstance) throw new Error('this host cannot run Rust services');
+      const compiled = /** @type {WebAssembly.Module} */ (payload);
+      const { service, generation } = await rustInstance.create(msg.service, msg.glue_url, compiled);
+      /** @param {string} what */
+      const onTrap = (what) => {
+        if (dead || generation === rustInstance.generation) return;
+        release();
+        tell(fromService.crashed({ name: 'WorkerCrashedError', message: `a Rust service in its wasm instance ${what}` }));
+      };
+      module = service;
+      rust = { generation, name: msg.service, onTrap };
+      rustInstance.onTrap.add(onTrap);
+      tell(fromService.loaded());
+    } catch (e) {
+      tell(fromService.failed(wire(e)));
+    }
+  }
+  async function start() {
+    try {
+      ctx = {};
+      await loaded().onStart?.(ctx);
+      tell(fromService.started());
+    } catch (e) {
+      tell(fromService.failed(failure(e)));
+    }
+  }
+  async function stop() {
+    try {
+      await loaded().onStop?.(ctx);
+      ctx = null;
+      tell(fromService.stopped());
+    } catch (e) {
+      tell(fromService.failed(failure(e)));
+    }
+  }
+  /**
+   * @param {Incoming} item
+   * @returns {Promise<void> | undefined} a promise while the message is still being handled
+   */
+  function handle({ msg, payload }) {
+    switch (msg.type) {
+      case 'message': return message(msg.seq, payload);
+      case 'load': return load(msg.url);
+      case 'load_rust': return loadRust(msg, payload);
+      case 'start': return start();
+      case 'stop': return stop();
+      default: return undefined; // Not ours: ignore (the registry never sends anything else).
+    }
+  }
+  // Handles the queue in order, one message at a time, then posts the replies: synchronously
+  // until a handler returns a promise, and again once it settles.
+  function drain() {
+    draining = true;
+    while (head < queue.length && alive()) {
+      const item = /** @type {Incoming} */ (queue[head]);
+      queue[head++] = undefined;
+      const pending = handle(item);
+      if (pending) {
+        // The replies so far go at the end of this task, whatever this handler awaits.
+        if (out.length) soon();
+        pending.then(drain, drain); // (every handler catches what it throws)
+        return;
+      }
+    }
+    queue = [];
+    head = 0;
+    draining = false;
+    flush();
   }
   // Answers a health check now, whatever the queue holds: `health(ctx)` may run while an
   // `onMessage` awaits (a slow message must not make a healthy service miss its checks).
@@ -313,27 +442,33 @@ export function hostService(port, rustInstance) {
       const h = service.health ? await service.health(ctx) : true;
       const healthy = typeof h === 'object' && h !== null ? Boolean(h.healthy) : Boolean(h);
       const detail = typeof h === 'object' && h !== null && h.detail !== undefined ? String(h.detail) : '';
-      post(fromService.health(healthy, detail));
+      tell(fromService.health(healthy, detail));
     } catch (e) {
       const error = failure(e);
-      post(fromService.health(false, `${error.name}: ${error.message}`));
+      tell(fromService.health(false, `${error.name}: ${error.message}`));
     }
   }
-  // A burst of messages is queued here and drained in order, one at a time, without waiting for
-  // the page between them. Health checks skip the queue.
+  // A batch is queued whole and drained in order without waiting for the page between messages.
+  // Health checks skip the queue. An entry that is not an envelope of our version is ignored.
   port.addEventListener('message', (event) => {
     if (dead) return;
-    if (event.data?.msg?.type === 'health') {
-      health();
+    const { m, p } = event.data ?? {};
+    /** @type {unknown} */
+    let entries;
+    try {
+      entries = JSON.parse(m);
+    } catch {
       return;
     }
-    queue.push(event.data);
-    if (draining) return;
-    draining = true;
-    (async () => {
-      while (queue.length && !dead) await handle(/** @type {Incoming} */ (queue.shift()));
-      draining = false;
-    })();
+    if (!Array.isArray(entries)) return;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
+      if (typeof msg?.type !== 'string') continue;
+      if (msg.type === 'health') health();
+      else queue.push({ msg, payload: p?.[i] });
+    }
+    if (!draining) drain();
   });
   if (typeof port.start === 'function') port.start();
   // Called when the registry drops this host: stop handling, release the service's state.

@@ -18,7 +18,7 @@ pub use file::FileFacade;
 pub use network::NetworkFacade;
 pub use services::ServicesFacade;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 
 use js_sys::Promise;
@@ -37,6 +37,9 @@ use pipeline::{reject, Bridge};
 #[derive(Debug)]
 pub struct WorkerBridge {
     bridge: Rc<Bridge>,
+    /// The `services` object JavaScript gets, made at the first access: the same one every time
+    /// (a new wrapper per access cost an allocation and a finalizer per `services.send`).
+    services: OnceCell<JsValue>,
 }
 
 /// The shared bridge's bridge once created (`None` while creation is pending).
@@ -45,6 +48,18 @@ type SharedBridge = Rc<RefCell<Option<Weak<Bridge>>>>;
 thread_local! {
     /// `WorkerBridge.shared()`: the pending or settled creation, and the bridge once it exists.
     static SHARED: RefCell<Option<(Promise, SharedBridge)>> = const { RefCell::new(None) };
+}
+
+impl WorkerBridge {
+    fn new(bridge: Rc<Bridge>) -> Self {
+        WorkerBridge { bridge, services: OnceCell::new() }
+    }
+
+    /// Long-running services: `register`, `start`, `stop`, `restart`, `send`, `list`, `status`, …
+    /// (JavaScript reads the `services` property.)
+    pub fn services(&self) -> ServicesFacade {
+        services::facade(&self.bridge.services, &self.bridge.events)
+    }
 }
 
 #[wasm_bindgen]
@@ -61,7 +76,7 @@ impl WorkerBridge {
         future_to_promise(async move {
             let settings = Settings::from_js(&options).map_err(|e| to_js(&e))?;
             let bridge = Bridge::create(settings).await.map_err(|e| to_js(&e))?;
-            Ok(WorkerBridge { bridge: Rc::new(bridge) }.into())
+            Ok(WorkerBridge::new(Rc::new(bridge)).into())
         })
     }
 
@@ -88,7 +103,7 @@ impl WorkerBridge {
                         Ok(bridge) => {
                             let bridge = Rc::new(bridge);
                             *slot.borrow_mut() = Some(Rc::downgrade(&bridge));
-                            Ok(WorkerBridge { bridge }.into())
+                            Ok(WorkerBridge::new(bridge).into())
                         }
                         Err(e) => {
                             SHARED.with(|s| s.borrow_mut().take());
@@ -122,9 +137,11 @@ impl WorkerBridge {
     }
 
     /// Long-running services: `register`, `start`, `stop`, `restart`, `send`, `list`, `status`, …
-    #[wasm_bindgen(getter)]
-    pub fn services(&self) -> ServicesFacade {
-        services::facade(&self.bridge.services, &self.bridge.events)
+    /// (the same object at every access).
+    #[doc(hidden)] // Rust callers use `services()`.
+    #[wasm_bindgen(getter = services, unchecked_return_type = "ServicesFacade")]
+    pub fn services_js(&self) -> JsValue {
+        self.services.get_or_init(|| self.services().into()).clone()
     }
 
     /// Calls `listener({ type: 'event', event, data })` on every `event`: `service_state_changed`,

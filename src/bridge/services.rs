@@ -14,8 +14,6 @@ use super::pipeline::reject;
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
-use crate::runtime::js_error::to_js;
-use crate::runtime::timer::{AbortWatch, Timer};
 use crate::services::{is_rust_service, origin, restart, Definition, Failure, Placement, Registry, ServiceOptions};
 
 /// `register(name, definition, options)` options.
@@ -281,38 +279,21 @@ impl ServicesFacade {
     /// `SharedCancellation`; any other key is a `ValidationError`).
     #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn send(&self, name: String, message: JsValue, options: JsValue) -> Promise {
-        let options = match CallOptions::parse(&options, SEND_KEYS, &[]) {
-            Ok(options) => options,
-            Err(e) => return reject(e),
+        // Most sends have no options: skip the parser then.
+        let options = if options.is_undefined() {
+            CallOptions::default()
+        } else {
+            match CallOptions::parse(&options, SEND_KEYS, &[]) {
+                Ok(options) => options,
+                Err(e) => return reject(e),
+            }
         };
         // 0 is no limit, as for calls; a SharedCancellation arrives as its AbortSignal.
         let timeout = options.timeout_ms.filter(|&ms| ms > 0);
-        let signal = options.signal;
-        if signal.as_ref().is_some_and(|s| s.aborted()) {
+        if options.signal.as_ref().is_some_and(|s| s.aborted()) {
             return reject(Error::new(ErrorKind::Abort, "the call was aborted"));
         }
-        let (seq, reply) = match self.registry.send(&name, &message) {
-            Ok(sent) => sent,
-            Err(e) => return reject(e),
-        };
-        let registry = self.registry.clone();
-        let timer = timeout.map(|ms| {
-            let (r, n) = (registry.clone(), name.clone());
-            Timer::new(ms, move || {
-                r.abandon(&n, seq, Error::new(ErrorKind::Timeout, format!("no reply within {ms} ms")))
-            })
-        });
-        let watch = signal.map(|s| {
-            let (r, n) = (registry.clone(), name.clone());
-            AbortWatch::new(s, move || r.abandon(&n, seq, Error::new(ErrorKind::Abort, "the call was aborted")))
-        });
-        future_to_promise(async move {
-            let result = reply
-                .await
-                .unwrap_or_else(|_| Err(to_js(&Error::new(ErrorKind::Terminated, "the service registry is gone"))));
-            drop((timer, watch));
-            result
-        })
+        self.registry.send(&name, &message, timeout, options.signal).unwrap_or_else(reject)
     }
 
     /// The remote-control envelope: `{ id, type: 'request', action, params }` →

@@ -1,15 +1,25 @@
 //! Where a service runs: its own worker, or a `MessageChannel` in the page whose far end is
 //! served by the same host code (`worker/service-host.js`). One interface for both placements;
 //! every `web_sys` call of the services lives here.
+//!
+//! The page's end of the link is `worker/service-link.js`: it carries each message's hot path
+//! (its sequence number, the caller's promise, batching, settling a reply) in JavaScript, so a
+//! message and its reply cost no trip through wasm. Messages travel in batches both ways (see
+//! `protocol::service`): what `send` queues in one task turn is posted as one batch by a microtask;
+//! [`Host::post`] (lifecycle steps, health checks) posts at once, after what is queued, so the
+//! host sees everything in the order the registry sent it. From the host, a well-formed reply
+//! settles its caller in JavaScript; everything else reaches the registry as a
+//! [`HostEvent::Batch`], which Rust decodes and decides on.
 
-use js_sys::{Function, Reflect};
+use js_sys::{Array, Function, Promise};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{ErrorEvent, Event, MessageChannel, MessageEvent, MessagePort, Worker};
+use web_sys::{AbortSignal, ErrorEvent, Event, MessageChannel, MessagePort, Worker};
 
 use crate::error::{Error, ErrorKind};
-use crate::protocol::{Envelope, ToService};
+use crate::protocol::{encode_batch, ToService};
+use crate::runtime::js_error::describe;
 use crate::runtime::timer::defer_drop;
 
 #[wasm_bindgen(module = "/worker/spawn.js")]
@@ -33,6 +43,57 @@ extern "C" {
     fn _host_service(port: &MessagePort, rust_instance: &JsValue) -> Function;
 }
 
+#[wasm_bindgen(module = "/worker/service-link.js")]
+extern "C" {
+    /// The page's end of a host's link (`worker/service-link.js`).
+    #[derive(Debug, Clone)]
+    #[wasm_bindgen(js_name = ServiceLink)]
+    pub(crate) type Link;
+
+    #[wasm_bindgen(constructor, js_class = ServiceLink)]
+    fn new(endpoint: &JsValue, on_batch: &Function) -> Link;
+
+    #[wasm_bindgen(method, js_class = ServiceLink)]
+    fn send(this: &Link, payload: &JsValue, timeout_ms: Option<u32>, signal: Option<AbortSignal>) -> Promise;
+
+    #[wasm_bindgen(method, catch, js_class = ServiceLink)]
+    fn post(this: &Link, text: &str, payloads: &Array) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(method, js_class = ServiceLink)]
+    fn settle(this: &Link, seq: u32, ok: bool, value: &JsValue, handled: bool);
+
+    #[wasm_bindgen(method, js_class = ServiceLink, js_name = failAll)]
+    fn fail_all_named(this: &Link, name: &str, message: &str);
+
+    #[wasm_bindgen(method, js_class = ServiceLink)]
+    fn close(this: &Link, name: &str, message: &str);
+
+    /// Replies received since the link was made (`messagesHandled`).
+    #[wasm_bindgen(method, getter, js_class = ServiceLink)]
+    pub(crate) fn handled(this: &Link) -> u32;
+
+    /// Messages whose reply is awaited (`queueLength`).
+    #[wasm_bindgen(method, getter, js_class = ServiceLink)]
+    pub(crate) fn waiting(this: &Link) -> u32;
+}
+
+impl Link {
+    /// Settles the caller of message `seq` (if it still waits) with the reply, or with the error
+    /// the handler threw (or the bridge's); the reply counts as handled. Call it with no borrow of
+    /// the registry held: resolving reads the value's `then`.
+    pub(crate) fn answer(&self, seq: u32, result: Result<JsValue, JsValue>) {
+        match result {
+            Ok(value) => self.settle(seq, true, &value, true),
+            Err(error) => self.settle(seq, false, &error, true),
+        }
+    }
+
+    /// Rejects every caller still waiting with `error` (each gets an `Error` of its own).
+    pub(crate) fn fail_all(&self, error: &Error) {
+        self.fail_all_named(error.kind().name(), error.message());
+    }
+}
+
 /// Where a service runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -44,26 +105,47 @@ pub enum Placement {
     Main,
 }
 
+/// A batch the registry decides on: its text (`None` when what arrived was no batch at all) and
+/// the payloads beside its entries.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) text: Option<String>,
+    payloads: Array,
+}
+
+impl Batch {
+    /// The payload of entry `i` (`undefined` when it has none).
+    pub(crate) fn payload(&self, i: usize) -> JsValue {
+        self.payloads.get(i as u32)
+    }
+}
+
 /// What the host tells the registry.
 #[derive(Debug)]
 pub(crate) enum HostEvent {
-    Message(JsValue),
+    /// Messages for the registry: everything but a well-formed reply (see `protocol::service`).
+    Batch(Batch),
     /// The worker died (an uncaught error, a trap, or its script failed to load).
     Crashed(String),
 }
 
-/// A running host and the listeners it owns (removed on drop).
+/// Where messages are posted: the service's worker, or the page's end of its channel.
 #[derive(Debug)]
-pub(crate) struct Host {
-    target: Target,
-    on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
-    on_error: Option<Closure<dyn FnMut(Event)>>,
-}
-
-#[derive(Debug)]
-enum Target {
+enum Endpoint {
     Worker(Worker),
     Port { port: MessagePort, far: MessagePort, close: Function },
+}
+
+/// What the link calls with a batch for the registry: its text and payloads.
+type OnBatch = Closure<dyn FnMut(Option<String>, Array)>;
+
+/// A running host, its link and the listeners it owns (removed on drop).
+#[derive(Debug)]
+pub(crate) struct Host {
+    endpoint: Endpoint,
+    link: Link,
+    on_batch: Option<OnBatch>,
+    on_error: Option<Closure<dyn FnMut(Event)>>,
 }
 
 impl Host {
@@ -72,67 +154,87 @@ impl Host {
         name: &str,
         placement: Placement,
         rust: bool,
-        on_event: impl FnMut(HostEvent) + Clone + 'static,
+        on_event: impl Fn(HostEvent) + Clone + 'static,
     ) -> Result<Host, Error> {
-        let mut on_msg = on_event.clone();
-        let on_message =
-            Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| on_msg(HostEvent::Message(ev.data())));
+        let on_msg = on_event.clone();
+        let on_batch = OnBatch::new(move |text, payloads| {
+            on_msg(HostEvent::Batch(Batch { text, payloads }));
+        });
+        let on_batch_fn: &Function = on_batch.as_ref().unchecked_ref();
         match placement {
             Placement::Worker => {
                 let worker = spawn_service_worker(name, rust)
                     .map_err(|_| Error::new(ErrorKind::Unsupported, "cannot create the service's worker"))?;
-                let mut on_err = on_event;
                 let on_error = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
                     ev.prevent_default();
                     let message = ev.dyn_ref::<ErrorEvent>().map(ErrorEvent::message).filter(|m| !m.is_empty());
-                    on_err(HostEvent::Crashed(message.unwrap_or_else(|| "the service worker failed".into())));
+                    on_event(HostEvent::Crashed(message.unwrap_or_else(|| "the service worker failed".into())));
                 });
-                worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
                 worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-                Ok(Host { target: Target::Worker(worker), on_message: Some(on_message), on_error: Some(on_error) })
+                let link = Link::new(&worker, on_batch_fn);
+                let endpoint = Endpoint::Worker(worker);
+                Ok(Host { endpoint, link, on_batch: Some(on_batch), on_error: Some(on_error) })
             }
             Placement::Main => {
                 let channel =
                     MessageChannel::new().map_err(|_| Error::new(ErrorKind::Unsupported, "no MessageChannel"))?;
                 let (port, far) = (channel.port1(), channel.port2());
-                port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                let link = Link::new(&port, on_batch_fn);
                 let close = host_main_service(&far);
-                Ok(Host { target: Target::Port { port, far, close }, on_message: Some(on_message), on_error: None })
+                Ok(Host {
+                    endpoint: Endpoint::Port { port, far, close },
+                    link,
+                    on_batch: Some(on_batch),
+                    on_error: None,
+                })
             }
         }
     }
 
-    /// Posts `msg`, with `payload` (structured clone) beside it when given.
+    /// The page's end of the link: messages, their callers, their counts.
+    pub(crate) fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// Queues `payload` for `onMessage` (posted with everything else sent in this task turn); the
+    /// promise settles with the reply, or rejects with `TimeoutError` after `timeout_ms`, with
+    /// `AbortError` when `signal` aborts, with `ValidationError` when `payload` cannot be cloned.
+    pub(crate) fn send(&self, payload: &JsValue, timeout_ms: Option<u32>, signal: Option<AbortSignal>) -> Promise {
+        self.link.send(payload, timeout_ms, signal)
+    }
+
+    /// Posts `msg` (with `payload` beside it, when given) now, after everything queued before it.
+    ///
+    /// # Errors
+    /// `ValidationError` when the browser cannot send `msg`.
     pub(crate) fn post(&self, msg: &ToService, payload: Option<&JsValue>) -> Result<(), Error> {
-        let wire = Serialize::serialize(&Envelope::new(msg), &serde_wasm_bindgen::Serializer::new())
-            .map_err(|e| Error::validation(format!("cannot encode a service message: {e}")))?;
-        if let Some(payload) = payload {
-            let _ = Reflect::set(&wire, &"payload".into(), payload);
-        }
-        let sent = match &self.target {
-            Target::Worker(w) => w.post_message(&wire),
-            Target::Port { port, .. } => port.post_message(&wire),
-        };
-        sent.map_err(|_| Error::validation("the message cannot be sent to a service (it must be structured-cloneable)"))
+        let payloads: Array = payload.into_iter().collect();
+        self.link.post(&encode_batch(std::slice::from_ref(msg))?, &payloads).map_err(|e| {
+            Error::validation(format!(
+                "the message cannot be sent to a service (it must be structured-cloneable): {}",
+                describe(&e)
+            ))
+        })
     }
 }
 
 impl Drop for Host {
     fn drop(&mut self) {
-        match &self.target {
-            Target::Worker(w) => {
+        // The registry fails whoever waits before it drops a host; this is for when the
+        // registry itself goes.
+        self.link.close(ErrorKind::Terminated.name(), "the service registry is gone");
+        match &self.endpoint {
+            Endpoint::Worker(w) => {
                 w.terminate();
-                w.set_onmessage(None);
                 w.set_onerror(None);
             }
-            Target::Port { port, far, close } => {
+            Endpoint::Port { port, far, close } => {
                 let _ = close.call0(&JsValue::UNDEFINED);
-                port.set_onmessage(None);
                 port.close();
                 far.close();
             }
         }
         // The listeners may be running right now (a host dropped from its own event).
-        defer_drop((self.on_message.take(), self.on_error.take()));
+        defer_drop((self.on_batch.take(), self.on_error.take()));
     }
 }

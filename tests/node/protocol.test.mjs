@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 
-import { PROTOCOL_VERSION, batch, envelope, fromService, fromWorker } from '../../worker/protocol.js';
+import { PROTOCOL_VERSION, batch, envelope, fromService, fromWorker, serviceBatch, toService } from '../../worker/protocol.js';
 
 const dir = new URL('../fixtures/protocol/', import.meta.url);
 
@@ -20,6 +20,7 @@ async function fixtures(file) {
 const builders = {
   'fromWorker.bootFailed': ['from_worker.json', 'boot_failed', (m) => fromWorker.bootFailed(m.message)],
   'fromWorker.crashed': ['from_worker.json', 'crashed', (m) => fromWorker.crashed(m.message)],
+  'toService.message': ['to_service.json', 'message', (m) => toService.message(m.seq)],
   'fromService.loaded': ['from_service.json', 'loaded', () => fromService.loaded()],
   'fromService.started': ['from_service.json', 'started', () => fromService.started()],
   'fromService.stopped': ['from_service.json', 'stopped', () => fromService.stopped()],
@@ -43,6 +44,7 @@ test('every fixture speaks the version worker/protocol.js writes', async () => {
 test('every builder is tested', () => {
   const exported = [
     ...Object.keys(fromWorker).map((k) => `fromWorker.${k}`),
+    ...Object.keys(toService).map((k) => `toService.${k}`),
     ...Object.keys(fromService).map((k) => `fromService.${k}`),
   ];
   assert.deepEqual(exported.sort(), Object.keys(builders).sort());
@@ -73,4 +75,18 @@ test('pool messages travel as the JSON text of an array of envelopes', async () 
   assert.equal(wire.length, 1);
   assert.ok(wire[0] instanceof Uint8Array);
   assert.deepEqual(JSON.parse(new TextDecoder().decode(wire[0])), [bootFailed, envelope(crashed)]);
+});
+
+test('service messages travel as the JSON text of an array of envelopes, payloads beside it', async () => {
+  const all = await fixtures('from_service.json');
+  const [reply] = all.filter((item) => item.msg.type === 'reply');
+  const [health] = all.filter((item) => item.msg.type === 'health');
+  const msgs = [fromService.reply(reply.msg.seq), fromService.health(health.msg.healthy, health.msg.detail)];
+  const wire = serviceBatch(msgs, [{ count: 1 }, undefined]);
+  assert.deepEqual(Object.keys(wire), ['m', 'p']);
+  assert.deepEqual(JSON.parse(wire.m), [reply, health]);
+  assert.deepEqual(wire.p, [{ count: 1 }, undefined]);
+  // Without payloads, no `p`; a whole fixture file is a batch as it travels.
+  assert.deepEqual(Object.keys(serviceBatch(msgs)), ['m']);
+  assert.deepEqual(JSON.parse(serviceBatch(all.map((f) => f.msg)).m), all);
 });

@@ -14,6 +14,10 @@ export async function onMessage(message, ctx) {
     await new Promise((resolve) => setTimeout(resolve, message.ms));
     return 'slept';
   }
+  if (message && message.op === 'uncloneable') {
+    // A reply the browser cannot clone: that message fails, not the service.
+    return () => 'a function is not cloneable';
+  }
   if (message && message.op === 'crash') {
     // An error outside any handler: in a worker it kills the service's worker.
     setTimeout(() => { throw new Error('the counter service crashed, as asked'); });

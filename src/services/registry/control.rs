@@ -11,7 +11,7 @@ use futures_channel::oneshot;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::{js, Definition, Failure, Registry};
+use super::{Definition, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::ToService;
 use crate::runtime::timer::Timer;
@@ -252,23 +252,25 @@ impl Registry {
         let error = error.into();
         let reason = error.to_string();
         let during = self.with(name, |s| {
-            s.host = None;
+            let host = s.host.take();
+            s.handled += host.as_ref().map_or(0, |h| h.link().handled());
             s.health = None;
             s.last_error = Some(reason.clone());
             if let Some((_, tx)) = s.waiter.take() {
                 let _ = tx.send(Err(error.clone()));
             }
-            for (_, tx) in std::mem::take(&mut s.replies) {
-                let _ =
-                    tx.send(Err(js(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")))));
-            }
-            Ok(match s.life.state() {
+            let during = match s.life.state() {
                 State::Stopping => During::Stopping,
                 State::Running => During::Running { for_ms: s.started_at.map_or(0.0, |at| js_sys::Date::now() - at) },
                 _ => During::Starting,
-            })
+            };
+            Ok((during, host))
         });
-        let Ok(during) = during else { return error };
+        let Ok((during, host)) = during else { return error };
+        if let Some(host) = host {
+            // After the borrow: the callers' rejections are the last thing the host does.
+            host.link().fail_all(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")));
+        }
         if self.transition(name, Event::Fail, Some(&reason)).is_err() {
             return error;
         }

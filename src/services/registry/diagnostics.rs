@@ -35,8 +35,9 @@ fn diagnostics(s: &Service) -> JsValue {
     set("startedAt", s.started_at.map_or(JsValue::UNDEFINED, JsValue::from));
     set("restarts", s.restarts.into());
     set("autoRestarts", s.budget.spent().into());
-    set("messagesHandled", s.handled.into());
-    set("queueLength", (s.replies.len() as u32).into());
+    let link = s.host.as_ref().map(|h| h.link());
+    set("messagesHandled", (s.handled + link.map_or(0, |l| l.handled())).into());
+    set("queueLength", link.map_or(0, |l| l.waiting()).into());
     let health = s.last_health.as_ref().map_or(JsValue::UNDEFINED, |(healthy, detail)| {
         let h = Object::new();
         let _ = Reflect::set(&h, &"healthy".into(), &(*healthy).into());

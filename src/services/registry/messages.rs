@@ -1,75 +1,101 @@
-//! Messages both ways. To a service: `send` posts at once (its host queues and handles them in
-//! order) and keeps a reply sender per sequence number; `abandon` settles one the caller stopped
-//! waiting for. From a host: `on_host_event` decodes what it says and routes it — a lifecycle
-//! confirmation to the waiting step, a reply to its caller, a failure or crash to `fail`, a
-//! health answer to the health checks. Events of a replaced host are dropped by generation.
+//! Messages both ways. To a service: `send` checks that the service takes messages and hands the
+//! message to its host's link (`worker/service-link.js`), which queues it for the batch of this
+//! task turn and settles the caller's promise when the reply comes (or the caller's timeout or
+//! abort). From a host: `on_host_event` decodes, entry by entry, what the link hands over —
+//! everything but a well-formed reply — and routes it: a lifecycle confirmation to the waiting
+//! step, a failed reply to its caller, a failure or crash to `fail`, a health answer to the
+//! health checks. Events of a replaced host are dropped by generation.
 
-use futures_channel::oneshot;
-use js_sys::Reflect;
+use js_sys::Promise;
 use wasm_bindgen::JsValue;
+use web_sys::AbortSignal;
 
 use super::control::Expect;
 use super::{js, Failure, Registry};
 use crate::error::{Error, ErrorKind};
-use crate::protocol::{self, FromService, ToService};
-use crate::services::host::HostEvent;
-
-/// Replies settle with the handler's value, or with the error it threw (its own `name` and
-/// `message`), hence a JS value on both sides.
-pub(super) type ReplySender = oneshot::Sender<Result<JsValue, JsValue>>;
+use crate::protocol::FromService;
+use crate::services::host::{HostEvent, Link};
 
 impl Registry {
-    /// Sends `payload`; resolves with the reply of `onMessage`.
+    /// Sends `payload`; the promise resolves with the reply of `onMessage` (or rejects with what
+    /// it threw), rejects with `TimeoutError` after `timeout_ms` and with `AbortError` when
+    /// `signal` aborts (the message itself still runs).
     pub(crate) fn send(
         &self,
         name: &str,
         payload: &JsValue,
-    ) -> Result<(u32, oneshot::Receiver<Result<JsValue, JsValue>>), Error> {
+        timeout_ms: Option<u32>,
+        signal: Option<AbortSignal>,
+    ) -> Result<Promise, Error> {
         self.with(name, |s| {
             s.life.check_accepts_messages()?;
-            let seq = s.next_seq;
-            s.next_seq = s.next_seq.wrapping_add(1);
-            let (tx, rx) = oneshot::channel();
             let host =
                 s.host.as_ref().ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "the service's host is gone"))?;
-            host.post(&ToService::Message { seq }, Some(payload))?;
-            s.replies.insert(seq, tx);
-            Ok((seq, rx))
+            // Runs no user code: it queues the message and makes the caller's promise.
+            Ok(host.send(payload, timeout_ms, signal))
         })
     }
 
-    /// Gives up waiting for the reply to `seq` (timeout or abort).
-    pub(crate) fn abandon(&self, name: &str, seq: u32, error: Error) {
-        let _ = self.with(name, |s| {
-            if let Some(tx) = s.replies.remove(&seq) {
-                let _ = tx.send(Err(js(&error)));
-            }
-            Ok(())
-        });
+    /// The link of `name`'s current host (`generation`), if it is still current.
+    fn current_link(&self, name: &str, generation: u32) -> Option<Link> {
+        self.with(name, |s| Ok(s.host.as_ref().filter(|_| s.generation == generation).map(|h| h.link().clone())))
+            .ok()
+            .flatten()
     }
 
     pub(super) fn on_host_event(&self, name: &str, generation: u32, event: HostEvent) {
-        let current = self.with(name, |s| Ok(s.generation == generation && s.host.is_some())).unwrap_or(false);
-        if !current {
+        if self.current_link(name, generation).is_none() {
             return;
         }
-        let data = match event {
+        let batch = match event {
             HostEvent::Crashed(message) => {
                 self.fail(name, Error::new(ErrorKind::WorkerCrashed, message));
                 return;
             }
-            HostEvent::Message(data) => data,
+            HostEvent::Batch(batch) => batch,
         };
-        let msg = match protocol::decode::<FromService, _>(serde_wasm_bindgen::Deserializer::from(data.clone())) {
-            Ok(msg) => msg,
-            Err(e) => {
-                self.fail(
-                    name,
-                    Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {}", e.message())),
-                );
-                return;
+        let broke = |message: &str| {
+            self.fail(
+                name,
+                Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {message}")),
+            );
+        };
+        let Some(text) = &batch.text else {
+            return broke("a batch is { m: text, p? }");
+        };
+        let entries = match FromService::decode_batch(text) {
+            Ok(entries) => entries,
+            Err(e) => return broke(e.message()),
+        };
+        // Entries are handled in order. One that does not decode fails its message alone when it
+        // names one; otherwise — it may have been a lifecycle confirmation that will never come —
+        // the service fails, after the rest of the batch.
+        let mut unreadable = None;
+        for (i, entry) in entries.into_iter().enumerate() {
+            let Some(link) = self.current_link(name, generation) else { return };
+            match entry {
+                // Settled outside the registry's borrow, like every call that could reach user code.
+                Ok(FromService::Reply { seq }) => link.answer(seq, Ok(batch.payload(i))),
+                // The caller sees what the handler threw: its name, message and stack.
+                Ok(FromService::ReplyFailed { seq, error }) => link.answer(seq, Err(Failure::Thrown(error).to_js())),
+                Ok(msg) => self.on_lifecycle_message(name, msg),
+                Err((Some(seq), e)) => {
+                    let error = Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {e}"));
+                    link.answer(seq, Err(js(&error)));
+                }
+                Err((None, e)) => unreadable = unreadable.or(Some(e)),
             }
-        };
+        }
+        if let Some(e) = unreadable {
+            if self.current_link(name, generation).is_some() {
+                broke(e.message());
+            }
+        }
+    }
+
+    /// A message of the host that is not a reply: a lifecycle confirmation or failure, a crash,
+    /// a health answer.
+    fn on_lifecycle_message(&self, name: &str, msg: FromService) {
         let confirm = |expect: Expect, result: Result<(), Failure>| {
             let _ = self.with(name, |s| {
                 match s.waiter.take() {
@@ -100,30 +126,12 @@ impl Registry {
                     self.fail(name, error);
                 }
             }
-            FromService::Reply { seq } => {
-                let payload = Reflect::get(&data, &"payload".into()).unwrap_or(JsValue::UNDEFINED);
-                let _ = self.with(name, |s| {
-                    s.handled += 1;
-                    if let Some(tx) = s.replies.remove(&seq) {
-                        let _ = tx.send(Ok(payload));
-                    }
-                    Ok(())
-                });
-            }
-            FromService::ReplyFailed { seq, error } => {
-                let _ = self.with(name, |s| {
-                    s.handled += 1;
-                    if let Some(tx) = s.replies.remove(&seq) {
-                        // The caller sees what the handler threw: its name, message and stack.
-                        let _ = tx.send(Err(Failure::Thrown(error).to_js()));
-                    }
-                    Ok(())
-                });
-            }
             FromService::Crashed { error } => {
                 self.fail(name, Error::new(ErrorKind::WorkerCrashed, error.message));
             }
             FromService::Health { healthy, detail } => self.on_health(name, healthy, detail),
+            // Handled by the caller.
+            FromService::Reply { .. } | FromService::ReplyFailed { .. } => {}
         }
     }
 }

@@ -2,8 +2,11 @@
 //! the placement it was registered with, its pending replies, and its diagnostics. Every state
 //! change is emitted as `service_state_changed { name, from, to, reason? }`.
 //!
-//! Messages to a service are posted at once and queued by its host, which handles them one at a
-//! time in order: a burst costs no round trip per message, and replies come back in order.
+//! Messages to a service are queued on its host's link, which posts what was sent in one task
+//! turn as one batch; the service's host handles them one at a time in order and sends replies
+//! that are ready back to back as one batch too: a burst costs no round trip per message, and
+//! replies come back in order. The link (`worker/service-link.js`) keeps each message's caller
+//! and settles it; the registry fails them all when the service fails or the bridge terminates.
 //!
 //! One concern per file: this one holds the [`Registry`] handle, its state and registration;
 //! `control` drives a service through its lifecycle (start, stop, restart, fail); `messages`
@@ -17,8 +20,9 @@
 //!   messages posted, which run no user code.
 //! - **Every promise settles.** A lifecycle call's waiter settles when the host confirms, when its
 //!   timeout fires, when the service fails, or when the bridge terminates; a message's reply when
-//!   the handler answers, when the caller gives up (`abandon`: its timeout or abort), when the
-//!   service fails, or when the bridge terminates. A sender dropped unsent settles its receiver.
+//!   the handler answers, when the caller gives up (its timeout or abort, in the link), when the
+//!   service fails, or when the bridge terminates (`Link::fail_all`, after the borrow). A sender
+//!   dropped unsent settles its receiver; a host dropped with callers waiting fails them.
 
 mod control;
 mod diagnostics;
@@ -26,7 +30,6 @@ mod health;
 mod messages;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
@@ -39,7 +42,6 @@ use crate::protocol::WireError;
 use crate::runtime::timer::{Repeat, Timer};
 use crate::services::restart::{Budget, Policy};
 use control::Waiter;
-use messages::ReplySender;
 
 /// What a service is: a JavaScript handler module, or a Rust [`Service`](super::Service)
 /// registered by name.
@@ -112,8 +114,6 @@ struct Service {
     /// Bumped for every new host, so late events of a replaced host are ignored.
     generation: u32,
     waiter: Option<Waiter>,
-    replies: BTreeMap<u32, ReplySender>,
-    next_seq: u32,
     started_at: Option<f64>,
     /// Every restart, manual or automatic.
     restarts: u32,
@@ -121,6 +121,8 @@ struct Service {
     budget: Budget,
     /// The timer of an automatic restart waiting out its back-off.
     pending_restart: Option<Timer>,
+    /// Replies handled by the hosts before the current one (`messagesHandled` adds the current
+    /// host's count).
     handled: u32,
     last_error: Option<String>,
     last_health: Option<(bool, String)>,
@@ -182,8 +184,6 @@ impl Registry {
             host: None,
             generation: 0,
             waiter: None,
-            replies: BTreeMap::new(),
-            next_seq: 0,
             started_at: None,
             restarts: 0,
             budget: Budget::default(),
@@ -225,18 +225,21 @@ impl Registry {
     /// Ends every service with the bridge: hosts (and their workers) go, whatever waits on them
     /// fails with `TerminatedError`, and nothing can start again.
     pub(crate) fn terminate(&self) {
-        let mut inner = self.inner.borrow_mut();
-        inner.terminated = true;
-        for s in &mut inner.services {
-            s.host = None;
-            s.health = None;
-            s.pending_restart = None;
-            if let Some((_, tx)) = s.waiter.take() {
-                let _ = tx.send(Err(terminated().into()));
+        let mut hosts = Vec::new();
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.terminated = true;
+            for s in &mut inner.services {
+                hosts.extend(s.host.take());
+                s.health = None;
+                s.pending_restart = None;
+                if let Some((_, tx)) = s.waiter.take() {
+                    let _ = tx.send(Err(terminated().into()));
+                }
             }
-            for (_, tx) in std::mem::take(&mut s.replies) {
-                let _ = tx.send(Err(js(&terminated())));
-            }
+        }
+        for host in hosts {
+            host.link().fail_all(&terminated());
         }
     }
 

@@ -2,10 +2,11 @@
 //!
 //! Every message is an [`Envelope`] `{ v, msg }`: a protocol version and one typed message,
 //! tagged with a readable string (`{ v: 2, msg: { type: "request", id, op: { kind: "sha256" } } }`).
-//! Between the page and a pool worker, envelopes travel in batches of UTF-8 JSON
-//! ([`encode_batch`], [`decode_batch`]); a service's envelopes travel as objects.
-//! Bulk bytes never go through serde: they travel beside the envelope as a transferable `body`
-//! (see `pool::worker_handle`), so a 64 MiB buffer is moved, not encoded.
+//! Envelopes travel in batches of JSON ([`encode_batch`], [`decode_batch`]): between the page and
+//! a pool worker as UTF-8 bytes (`io::wire`), between the registry and a service host as text
+//! (`worker/service-link.js`). Bulk bytes never go through serde: they travel beside the
+//! envelopes — a transferable `body`, a service message's structured-cloned payload — so a
+//! 64 MiB buffer is moved, not encoded.
 //!
 //! Decoding is strict and total: unknown tags, unknown fields, a wrong version or a malformed id
 //! give a [`ErrorKind::Validation`](crate::ErrorKind::Validation) error, never a panic.

@@ -1,13 +1,24 @@
 //! Messages between the registry (page) and a service host (`worker/service-host.js`, in the
-//! service's own worker or, for main-thread placement, on a `MessageChannel` in the page). The
-//! host is JavaScript and builds its replies with `worker/protocol.js`; the fixtures in
-//! `tests/fixtures/protocol/` are replayed by both languages (`tests/protocol_fixtures.rs`,
-//! `tests/node/protocol.test.mjs`), so the two cannot drift apart. A message's data travels beside
-//! the envelope as `payload` (structured clone), never through serde.
+//! service's own worker or, for main-thread placement, on a `MessageChannel` in the page). Both
+//! ends of the hot path are JavaScript: the host builds its replies with `worker/protocol.js`, and
+//! the page's end of the link (`worker/service-link.js`) builds `Message` and settles a plain
+//! `Reply` itself; Rust encodes every other `ToService` and decodes every other `FromService`. The
+//! fixtures in `tests/fixtures/protocol/` are replayed by both languages
+//! (`tests/protocol_fixtures.rs`, `tests/node/protocol.test.mjs`), so the two cannot drift apart.
+//!
+//! Both ways, messages travel as the pool's do: a **batch** — the JSON text of an array of
+//! envelopes ([`encode_batch`](super::encode_batch)) in `m` — in one `postMessage`, so what the
+//! page sends in one task turn, and the replies the host sends back to back, cost one message
+//! each way, not one per message. A message's data (what `send` was given, what `onMessage`
+//! returned, the compiled module of `LoadRust`) never goes through serde: it travels beside the
+//! text, structured-cloned, at the same index of the parallel array `p`:
+//! `{ m: '[{"v":2,"msg":{"type":"message","seq":7}}, …]', p: [{ op: 'get' }, …] }`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::WireError;
+use super::{decode_batch, WireError};
+use crate::error::Error;
 
 /// Registry → host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,4 +92,77 @@ pub enum FromService {
         /// Its explanation.
         detail: String,
     },
+}
+
+impl FromService {
+    /// Decodes a batch from a service host, every entry on its own: an entry that does not decode
+    /// comes back as the error and the `seq` it names, when it names a well-formed one (so that
+    /// message alone can fail, and the rest of the batch still counts).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Validation`](crate::ErrorKind::Validation) when `text` is not a JSON array of
+    /// at most [`MAX_BATCH`](super::MAX_BATCH) entries.
+    #[allow(clippy::type_complexity)] // spelled out: the pair is what a caller needs, and it is used once
+    pub fn decode_batch(text: &str) -> Result<Vec<Result<FromService, (Option<u32>, Error)>>, Error> {
+        // The envelope and its version first, as for pool batches; then the message, typed.
+        Ok(decode_batch::<Value>(text)?
+            .into_iter()
+            .map(|entry| {
+                let msg = entry.map_err(|r| (None, r.error))?;
+                let seq = msg.get("seq").and_then(Value::as_u64).and_then(|s| u32::try_from(s).ok());
+                FromService::deserialize(msg).map_err(|e| (seq, Error::validation(format!("malformed message: {e}"))))
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::protocol::{encode_batch, PROTOCOL_VERSION};
+
+    #[test]
+    fn a_batch_of_replies_round_trips_in_order() {
+        let error = WireError { name: "RangeError".into(), message: "m".into(), status: None, stack: None };
+        let msgs = [
+            FromService::Reply { seq: 1 },
+            FromService::ReplyFailed { seq: 2, error },
+            FromService::Health { healthy: true, detail: "ok".into() },
+            FromService::Stopped,
+        ];
+        let text = encode_batch(&msgs).unwrap();
+        let back: Vec<FromService> =
+            FromService::decode_batch(&text).unwrap().into_iter().map(Result::unwrap).collect();
+        assert_eq!(back, msgs);
+    }
+
+    #[test]
+    fn a_malformed_entry_fails_alone_with_its_seq() {
+        let v = PROTOCOL_VERSION;
+        let text = format!(
+            r#"[{{"v":{v},"msg":{{"type":"reply","seq":1}}}},
+                {{"v":{v},"msg":{{"type":"reply","seq":2,"extra":true}}}},
+                {{"v":{v},"msg":{{"type":"reply_failed","seq":3}}}},
+                {{"v":{v},"msg":{{"type":"reply","seq":-4}}}},
+                {{"v":99,"msg":{{"type":"reply","seq":5}}}},
+                {{"v":{v},"msg":{{"type":"started"}}}}, "reply", null]"#
+        );
+        let out = FromService::decode_batch(&text).unwrap();
+        assert_eq!(out.len(), 8);
+        assert_eq!(out[0].as_ref().unwrap(), &FromService::Reply { seq: 1 });
+        assert_eq!(out[5].as_ref().unwrap(), &FromService::Started);
+        let rejected = [1, 2, 3, 4, 6, 7].map(|i| out[i].as_ref().unwrap_err());
+        let seqs: Vec<Option<u32>> = rejected.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, [Some(2), Some(3), None, None, None, None]);
+        assert!(rejected.iter().all(|(_, e)| e.kind() == ErrorKind::Validation));
+        assert!(rejected[3].1.message().contains("version"), "{}", rejected[3].1);
+    }
+
+    #[test]
+    fn what_is_not_a_bounded_array_is_refused_whole() {
+        for text in ["", "{}", "[", "null", r#"{"v":2,"msg":{"type":"reply","seq":1}}"#] {
+            assert_eq!(FromService::decode_batch(text).unwrap_err().kind(), ErrorKind::Validation, "{text:?}");
+        }
+    }
 }
