@@ -152,6 +152,8 @@ export interface BridgeStatus {
     sha256Stream: 'rust';
     /** `crypto.encrypt` / `crypto.decrypt`. */
     aesGcm: 'webcrypto' | 'rust';
+    /** `crypto.encryptFile` / `crypto.decryptFile`, one AES-GCM call per chunk. */
+    streamFormat: 'webcrypto' | 'rust';
   };
 }
 

@@ -100,6 +100,7 @@ async fn every_engine_gives_the_platforms_bytes_in_workers_and_on_the_page() {
             assert_eq!(get(&engines, "sha256").as_string().as_deref(), Some(expected), "{engine}");
             assert_eq!(get(&engines, "aesGcm").as_string().as_deref(), Some(expected), "{engine}");
             assert_eq!(get(&engines, "sha256Stream").as_string().as_deref(), Some("rust"), "{engine}");
+            assert_eq!(get(&engines, "streamFormat").as_string().as_deref(), Some(expected), "{engine}");
             JsFuture::from(b.terminate()).await.unwrap();
         }
     }
@@ -135,6 +136,43 @@ async fn every_engine_refuses_what_does_not_verify_with_the_same_error() {
         assert_eq!(digest.unwrap(), webcrypto_sha256(b"ok").await, "{engine}");
         // The short key was refused before the call was queued: it is not counted.
         assert_eq!(get(&get(&b.status(), "counters"), "failed").as_f64(), Some(4.0), "{engine}");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_stream_sealed_by_one_engine_opens_on_every_other_and_refuses_tampering_alike() {
+    let c = 64 * 1024;
+    let plain = data(5 * c + 123, 4242);
+    let options =
+        |output: &str| obj(&[("chunkSize", (c as u32).into()), ("aad", "meta".into()), ("output", output.into())]);
+    let open_options = || obj(&[("aad", "meta".into()), ("output", "bytes".into())]);
+    let mut bridges = Vec::new();
+    for fallback in ["never", "always"] {
+        for engine in ENGINES {
+            bridges.push((format!("{engine}, fallback {fallback}"), bridge(engine, fallback).await));
+        }
+    }
+    let key: JsValue = Uint8Array::from(&(1..=32).collect::<Vec<u8>>()[..]).into();
+    for (sealer, s) in &bridges {
+        // A Blob input is read chunk by chunk; bytes out, to tamper with.
+        let blob = web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&plain[..]))).unwrap();
+        let sealed = bytes(s.crypto().encrypt_file(blob.into(), key.clone(), options("bytes"))).await.unwrap();
+        assert_eq!(sealed.len(), 32 + plain.len() + 6 * 16, "{sealer}: header, six chunks and their tags");
+        for (opener, o) in &bridges {
+            let opened = o.crypto().decrypt_file(Uint8Array::from(&sealed[..]).into(), key.clone(), open_options());
+            assert_eq!(bytes(opened).await.unwrap(), plain, "sealed by {sealer}, opened by {opener}");
+        }
+        let (_, o) = &bridges[(sealer.len() + 1) % bridges.len()];
+        let mut tampered = sealed.clone();
+        tampered[32 + 3 * c + 9] ^= 1;
+        let refused = o.crypto().decrypt_file(Uint8Array::from(&tampered[..]).into(), key.clone(), open_options());
+        assert_eq!(bytes(refused).await.unwrap_err(), "AuthenticationError", "sealed by {sealer}: tampered");
+        let truncated =
+            o.crypto().decrypt_file(Uint8Array::from(&sealed[..sealed.len() - c]).into(), key.clone(), open_options());
+        assert_eq!(bytes(truncated).await.unwrap_err(), "AuthenticationError", "sealed by {sealer}: truncated");
+    }
+    for (_, b) in bridges {
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }

@@ -4,7 +4,9 @@
 //! 16-byte tag.
 //!
 //! A WebCrypto call cannot be interrupted or report progress: cancellation is checked before and
-//! after it, and progress jumps from 0 to done.
+//! after it (and between chunks), and progress moves a whole call (or chunk) at a time.
+
+use std::collections::VecDeque;
 
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -12,8 +14,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
 
 use crate::error::{Error, ErrorKind};
+use crate::io::output::concat;
 use crate::io::source::Input;
 use crate::ops::engine::PlatformJob;
+use crate::ops::stream_format::RunPlan;
 use crate::ops::{Cancel, Progress};
 use crate::protocol::OutputKind;
 use crate::runtime::cancel::aborted;
@@ -49,6 +53,10 @@ pub(crate) async fn run(
     }
     let total = input.len();
     progress.report(0, total);
+    if let PlatformJob::Chunks { plan, open } = &job {
+        let parts = chunks(&subtle, plan, *open, input, cancel, progress).await?;
+        return finish(&parts, output);
+    }
     let data: Object = match input {
         Input::Bytes(bytes) => bytes.clone().into(),
         Input::Blob(blob) => JsFuture::from(blob.array_buffer()).await.map_err(read_failed)?.unchecked_into(),
@@ -61,34 +69,110 @@ pub(crate) async fn run(
         }
         PlatformJob::Decrypt { key, nonce, aad } => {
             let (key, params) = (import(&subtle, &key.0, "decrypt").await?, params(nonce, aad));
-            call(subtle.decrypt_with_object_and_buffer_source(&params, &key, &data)).await.map_err(|e| {
-                // WebCrypto says only `OperationError`: a tag that does not verify (or input
-                // shorter than one), as the Rust code reports it.
-                if e.kind() == ErrorKind::Validation {
-                    Error::new(ErrorKind::Authentication, "the authentication tag did not verify")
-                } else {
-                    e
-                }
-            })
+            call(subtle.decrypt_with_object_and_buffer_source(&params, &key, &data))
+                .await
+                .map_err(|e| not_verified(e, "the authentication tag did not verify"))
         }
+        PlatformJob::Chunks { .. } => unreachable!("handled above"),
     }?;
     if cancel.is_cancelled() {
         return Err(aborted());
     }
     progress.report(total, total);
-    let bytes = Uint8Array::new(&result);
-    match output {
-        OutputKind::Bytes => Ok(bytes.into()),
-        OutputKind::Blob => web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&bytes))
+    finish(&[Uint8Array::new(&result)], output)
+}
+
+/// How many chunks of a run are read and sealed (or opened) at once: reading the next chunk
+/// overlaps the cipher's work on the others.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Seals or opens a run of the stream format one AES-GCM call per chunk, as `plan` cuts it;
+/// returns each chunk's output in order. A chunk that does not verify fails the run, and
+/// nothing of it is returned.
+async fn chunks(
+    subtle: &SubtleCrypto,
+    plan: &RunPlan,
+    open: bool,
+    input: &Input,
+    cancel: &dyn Cancel,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Uint8Array>, Error> {
+    let key = import(subtle, &plan.key[..], if open { "decrypt" } else { "encrypt" }).await?;
+    let aad = Uint8Array::from(plan.aad.as_slice());
+    let mut pending: VecDeque<(u32, u64, JsFuture)> = VecDeque::new();
+    let mut parts = Vec::with_capacity(plan.chunks.len());
+    let (total, mut done) = (input.len(), 0);
+    let mut next = plan.chunks.iter();
+    loop {
+        while pending.len() < CHUNKS_IN_FLIGHT {
+            let Some(chunk) = next.next() else { break };
+            if cancel.is_cancelled() {
+                return Err(aborted());
+            }
+            let data: Object = match input {
+                Input::Bytes(bytes) => bytes.subarray(chunk.range.start as u32, chunk.range.end as u32).into(),
+                Input::Blob(blob) => {
+                    let piece = blob
+                        .slice_with_f64_and_f64(chunk.range.start as f64, chunk.range.end as f64)
+                        .map_err(read_failed)?;
+                    JsFuture::from(piece.array_buffer()).await.map_err(read_failed)?.unchecked_into()
+                }
+            };
+            let params = AesGcmParams::new("AES-GCM", &Uint8Array::from(&chunk.nonce[..]));
+            params.set_additional_data(&aad);
+            params.set_tag_length(128);
+            let promise = if open {
+                subtle.decrypt_with_object_and_buffer_source(&params, &key, &data)
+            } else {
+                subtle.encrypt_with_object_and_buffer_source(&params, &key, &data)
+            };
+            let promise =
+                promise.map_err(|e| Error::validation(format!("WebCrypto refused the job: {}", describe(&e))))?;
+            pending.push_back((chunk.index, chunk.range.end - chunk.range.start, JsFuture::from(promise)));
+        }
+        let Some((index, len, sealed)) = pending.pop_front() else { break };
+        let sealed = call(Ok(sealed)).await.map_err(|e| {
+            let why = format!("chunk {index} did not verify (wrong key, or a truncated, reordered or altered stream)");
+            if open {
+                not_verified(e, &why)
+            } else {
+                e
+            }
+        })?;
+        parts.push(Uint8Array::new(&sealed));
+        done += len;
+        progress.report(done, total);
+    }
+    if cancel.is_cancelled() {
+        return Err(aborted());
+    }
+    Ok(parts)
+}
+
+/// The output as `kind`: one `Uint8Array`, or a `Blob` of the parts.
+fn finish(parts: &[Uint8Array], kind: OutputKind) -> Result<JsValue, Error> {
+    match kind {
+        OutputKind::Bytes => concat(parts).map(JsValue::from),
+        OutputKind::Blob => web_sys::Blob::new_with_u8_array_sequence(&parts.iter().collect::<Array>())
             .map(JsValue::from)
             .map_err(|_| Error::validation("the browser could not build the output Blob")),
     }
 }
 
+/// WebCrypto says only `OperationError` when opening fails: a tag that does not verify (or an
+/// input shorter than one), which the Rust code reports as `AuthenticationError`.
+fn not_verified(e: Error, why: &str) -> Error {
+    if e.kind() == ErrorKind::Validation {
+        Error::new(ErrorKind::Authentication, why)
+    } else {
+        e
+    }
+}
+
 /// Awaits a `crypto.subtle` promise for its `ArrayBuffer`.
-async fn call(promise: Result<js_sys::Promise, JsValue>) -> Result<ArrayBuffer, Error> {
+async fn call(promise: Result<impl Into<JsFuture>, JsValue>) -> Result<ArrayBuffer, Error> {
     let refused = |e: JsValue| Error::validation(format!("WebCrypto refused the job: {}", describe(&e)));
-    let value = JsFuture::from(promise.map_err(refused)?).await.map_err(refused)?;
+    let value = promise.map_err(refused)?.into().await.map_err(refused)?;
     value.dyn_into::<ArrayBuffer>().map_err(|_| Error::validation("WebCrypto returned no ArrayBuffer"))
 }
 

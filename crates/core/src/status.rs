@@ -74,6 +74,8 @@ pub struct Engines {
     pub sha256_stream: &'static str,
     /// `crypto.encrypt` / `crypto.decrypt`.
     pub aes_gcm: &'static str,
+    /// `crypto.encryptFile` / `crypto.decryptFile`, chunk by chunk.
+    pub stream_format: &'static str,
 }
 
 /// `status().counters`.

@@ -1,5 +1,6 @@
-//! Which engine runs an op: the platform's WebCrypto where it exists and can do the whole job —
-//! it uses AES-NI and SHA extensions, which wasm cannot — and the Rust code everywhere else: in
+//! Which engine runs an op: the platform's WebCrypto where it exists and can do the job — whole,
+//! or (the stream format of `encryptFile`/`decryptFile`) one call per chunk — with AES-NI and SHA
+//! extensions, which wasm cannot use; and the Rust code everywhere else: in
 //! insecure contexts (no `crypto.subtle`), for SHA-256 of a `Blob` (WebCrypto has no streaming
 //! digest, and reading the whole Blob into memory is what streaming avoids), and for every other
 //! op. The bytes out are the same whatever the engine: standard SHA-256 and AES-256-GCM
@@ -8,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::aead::{check_one_shot_len, check_params};
+use super::stream_format::{plan_run, Header, RunPlan};
 use super::{Op, Secret};
 use crate::error::{Error, ErrorKind};
 use crate::status::Engines;
@@ -33,8 +35,8 @@ impl EngineChoice {
     }
 }
 
-/// A job WebCrypto runs in one piece, with its parameters checked.
-#[derive(Debug, PartialEq, Eq)]
+/// A job WebCrypto runs, with its parameters checked: one call, or one call per chunk.
+#[derive(Debug)]
 pub enum PlatformJob<'a> {
     /// `digest('SHA-256', input)`.
     Sha256,
@@ -56,6 +58,21 @@ pub enum PlatformJob<'a> {
         /// Additional authenticated data.
         aad: &'a [u8],
     },
+    /// A run of the stream format, sealed (`open` false) or opened chunk by chunk: one AES-GCM
+    /// call per chunk, as the plan cuts them.
+    Chunks {
+        /// The file key, the chunks' associated data, each chunk's bytes and nonce.
+        plan: RunPlan,
+        /// Opening (each chunk must verify) rather than sealing.
+        open: bool,
+    },
+}
+
+impl PartialEq for PlatformJob<'_> {
+    /// Jobs of the same kind (for tests: a plan holds a key, which is not compared).
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
 }
 
 /// The job WebCrypto should run for `op` over an input of `len` bytes (`blob`: a `Blob`, read
@@ -77,8 +94,16 @@ pub fn platform_job(
     blob: bool,
     on_page: bool,
 ) -> Result<Option<PlatformJob<'_>>, Error> {
-    let fits = (matches!(op, Op::Encrypt { .. } | Op::Decrypt { .. }) || (matches!(op, Op::Sha256) && !blob))
-        && !(on_page && len > crate::defaults::PAGE_WEBCRYPTO_MAX_BYTES);
+    let page_max = crate::defaults::PAGE_WEBCRYPTO_MAX_BYTES;
+    let fits = match op {
+        Op::Encrypt { .. } | Op::Decrypt { .. } => !(on_page && len > page_max),
+        Op::Sha256 => !blob && !(on_page && len > page_max),
+        // One call per chunk: on the page, only chunks within the limit.
+        Op::SealChunks(run) | Op::OpenChunks(run) => {
+            !on_page || Header::decode(&run.header).is_ok_and(|h| u64::from(h.chunk_size) <= page_max)
+        }
+        _ => false,
+    };
     match choice {
         EngineChoice::Rust => return Ok(None),
         _ if !fits => return Ok(None),
@@ -102,6 +127,8 @@ pub fn platform_job(
             check_one_shot_len(len, true)?;
             PlatformJob::Decrypt { key, nonce, aad }
         }
+        Op::SealChunks(run) => PlatformJob::Chunks { plan: plan_run(run, len, false)?, open: false },
+        Op::OpenChunks(run) => PlatformJob::Chunks { plan: plan_run(run, len, true)?, open: true },
         _ => PlatformJob::Sha256,
     }))
 }
@@ -115,7 +142,7 @@ pub fn engines(choice: EngineChoice, webcrypto: bool) -> Engines {
         EngineChoice::Auto if webcrypto => "webcrypto",
         EngineChoice::Auto => "rust",
     };
-    Engines { sha256: platform, sha256_stream: "rust", aes_gcm: platform }
+    Engines { sha256: platform, sha256_stream: "rust", aes_gcm: platform, stream_format: platform }
 }
 
 #[cfg(test)]

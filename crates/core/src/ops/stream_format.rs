@@ -124,6 +124,73 @@ impl Header {
     }
 }
 
+/// One chunk of a run, for an engine that seals or opens each chunk whole (WebCrypto).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChunk {
+    /// Its index in the stream.
+    pub index: u32,
+    /// Its bytes in the run's input (plaintext to seal; ciphertext ‖ tag to open).
+    pub range: std::ops::Range<u64>,
+    /// `prefix ‖ index ‖ last`.
+    pub nonce: [u8; 12],
+}
+
+/// A run of chunks cut up for an engine that seals or opens each chunk whole: the file key, the
+/// associated data every chunk carries, and each chunk's bytes and nonce — the same cuts the
+/// streaming code makes, so both engines give and accept the same bytes.
+#[derive(Debug)]
+pub struct RunPlan {
+    /// The file key (HKDF of the caller's key); wiped when dropped.
+    pub key: zeroize::Zeroizing<[u8; 32]>,
+    /// `header ‖ caller's aad`.
+    pub aad: Vec<u8>,
+    /// The chunks, in order.
+    pub chunks: Vec<PlannedChunk>,
+}
+
+/// Cuts the run `run` of a stream into its chunks, for an input of `len` bytes (plaintext when
+/// sealing, sealed chunks when `open`).
+///
+/// # Errors
+/// As the streaming code: a bad header or key; a run other than the last that does not hold
+/// whole chunks (`ValidationError` sealing, `AuthenticationError` "truncated" opening); a sealed
+/// chunk shorter than its tag; more than 2³² chunks.
+pub fn plan_run(run: &super::ChunkRun, len: u64, open: bool) -> Result<RunPlan, Error> {
+    // As the streaming code: a bad header is the caller's error when sealing, the stream's when
+    // opening.
+    let header = Header::decode(&run.header).map_err(|e| if open { e } else { Error::validation(e.message()) })?;
+    let key = zeroize::Zeroizing::new(header.file_key(&run.key.0)?);
+    let mut aad = header.encode().to_vec();
+    aad.extend_from_slice(&run.aad);
+    let unit = u64::from(header.chunk_size) + if open { TAG_LEN as u64 } else { 0 };
+    let truncated = || Error::new(ErrorKind::Authentication, "the stream is truncated");
+    let (mut chunks, mut at, mut index) = (Vec::new(), 0u64, run.first_chunk);
+    loop {
+        let left = len - at;
+        let take = left.min(unit);
+        let last = run.final_part && left <= unit;
+        if !last && take < unit {
+            // A run that is not the last ends inside a chunk (or holds nothing).
+            return Err(if open {
+                truncated()
+            } else {
+                Error::validation("a part other than the last must hold whole chunks")
+            });
+        }
+        if open && take < TAG_LEN as u64 {
+            return Err(truncated());
+        }
+        chunks.push(PlannedChunk { index, range: at..at + take, nonce: header.nonce(index, last) });
+        at += take;
+        if last || (at == len && !run.final_part) {
+            return Ok(RunPlan { key, aad, chunks });
+        }
+        index = index
+            .checked_add(1)
+            .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "the stream has more than 2^32 chunks"))?;
+    }
+}
+
 /// State shared by sealing and opening a run of chunks, one chunk at a time and each chunk as
 /// its bytes arrive, so no step does more work than the bytes it was fed (the main thread's
 /// steps stay short, whatever the chunk size).
@@ -509,6 +576,58 @@ mod tests {
 
     fn open(sealed: &[u8], piece: usize, tell: bool) -> Result<Vec<u8>, Error> {
         drive(Box::new(Open::new(&KEY, b"ad").unwrap()), sealed, piece, tell)
+    }
+
+    /// Seals or opens a run chunk by chunk from its plan, with the aes-gcm crate standing in for
+    /// WebCrypto (one whole chunk per call).
+    fn by_plan(run: &super::super::ChunkRun, input: &[u8], open: bool) -> Result<Vec<u8>, Error> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let plan = plan_run(run, input.len() as u64, open)?;
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(&plan.key[..]).unwrap();
+        let mut out = Vec::new();
+        for c in &plan.chunks {
+            let msg = &input[c.range.start as usize..c.range.end as usize];
+            let payload = Payload { msg, aad: &plan.aad };
+            let nonce = aes_gcm::Nonce::from_slice(&c.nonce);
+            let bytes = if open { cipher.decrypt(nonce, payload) } else { cipher.encrypt(nonce, payload) };
+            out.extend(bytes.map_err(|_| Error::new(ErrorKind::Authentication, "a chunk did not verify"))?);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn a_run_cut_by_its_plan_gives_and_takes_the_streaming_codes_bytes() {
+        let c = MIN_CHUNK as usize;
+        let run = |first_chunk, final_part| super::super::ChunkRun {
+            key: super::super::Secret(KEY.to_vec()),
+            header: header().encode().to_vec(),
+            aad: b"ad".to_vec(),
+            first_chunk,
+            final_part,
+        };
+        for len in [0, 1, c - 1, c, c + 1, 3 * c, 3 * c + 5] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let whole = seal(&plain, 4096, true);
+            assert_eq!(by_plan(&run(0, true), &plain, false).unwrap(), whole[HEADER_LEN..], "seal, {len} bytes");
+            assert_eq!(by_plan(&run(0, true), &whole[HEADER_LEN..], true).unwrap(), plain, "open, {len} bytes");
+        }
+        // Two parts, each planned on its own: the first of whole chunks, the last with the rest.
+        let plain: Vec<u8> = (0..3 * c + 7).map(|i| (i % 249) as u8).collect();
+        let whole = seal(&plain, 4096, true);
+        let mut parts = by_plan(&run(0, false), &plain[..2 * c], false).unwrap();
+        parts.extend(by_plan(&run(2, true), &plain[2 * c..], false).unwrap());
+        assert_eq!(parts, whole[HEADER_LEN..]);
+        // What the streaming code refuses, the plan refuses the same way.
+        assert_eq!(plan_run(&run(0, false), c as u64 + 1, false).unwrap_err().kind(), ErrorKind::Validation);
+        assert_eq!(plan_run(&run(0, false), 0, false).unwrap_err().kind(), ErrorKind::Validation);
+        assert_eq!(plan_run(&run(0, true), 5, true).unwrap_err().kind(), ErrorKind::Authentication);
+        assert_eq!(
+            plan_run(&run(0, false), (c + TAG_LEN) as u64 - 1, true).unwrap_err().kind(),
+            ErrorKind::Authentication
+        );
+        let mut tampered = whole[HEADER_LEN..].to_vec();
+        tampered[10] ^= 1;
+        assert_eq!(by_plan(&run(0, true), &tampered, true).unwrap_err().kind(), ErrorKind::Authentication);
     }
 
     #[test]
