@@ -95,9 +95,10 @@ pub fn platform_job(
     on_page: bool,
 ) -> Result<Option<PlatformJob<'_>>, Error> {
     let page_max = crate::defaults::PAGE_WEBCRYPTO_MAX_BYTES;
+    let within = !on_page || len <= page_max;
     let fits = match op {
-        Op::Encrypt { .. } | Op::Decrypt { .. } => !(on_page && len > page_max),
-        Op::Sha256 => !blob && !(on_page && len > page_max),
+        Op::Encrypt { .. } | Op::Decrypt { .. } => within,
+        Op::Sha256 => !blob && within,
         // One call per chunk: on the page, only chunks within the limit.
         Op::SealChunks(run) | Op::OpenChunks(run) => {
             !on_page || Header::decode(&run.header).is_ok_and(|h| u64::from(h.chunk_size) <= page_max)
