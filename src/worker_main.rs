@@ -35,10 +35,14 @@ use crate::ops::engine::EngineChoice;
 use crate::ops::{Op, Progress};
 use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, MAX_BATCH};
 use crate::runtime::cancel::LocalCancel;
+use crate::runtime::js_error::describe;
 use crate::shared::{CancelBlock, Heartbeat, ProgressBlock};
 
 /// Message mode: how often a running op posts `Progress`.
 const PROGRESS_EVERY_MS: f64 = 16.0;
+
+/// How long an answer may wait in the outbox for the next ones.
+const ANSWER_WAIT_MS: f64 = 1.0;
 
 type Listener = Closure<dyn FnMut(MessageEvent)>;
 
@@ -76,6 +80,8 @@ thread_local! {
     static BEAT: RefCell<Option<Heartbeat>> = const { RefCell::new(None) };
     /// Answers not yet posted.
     static OUTBOX: RefCell<Vec<(FromWorker, Option<JsValue>)>> = const { RefCell::new(Vec::new()) };
+    /// When the oldest answer in `OUTBOX` was put there.
+    static OUTBOX_SINCE: Cell<f64> = const { Cell::new(0.0) };
 }
 
 /// Entry point of a pool worker, called by `worker/worker.js` once the module is instantiated.
@@ -182,7 +188,11 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached)
 /// Runs the queued requests one after the other, then sends what is left in the outbox.
 async fn drain(scope: &DedicatedWorkerGlobalScope) {
     while let Some(job) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
-        if !job.is_short() {
+        // An answer waits for the next call's only while that call is short and the answer
+        // young: the page takes the first call it has not heard back about for the running one
+        // (its time limit, a cancel's grace period), so it must hear back soon.
+        let stale = js_sys::Date::now() - OUTBOX_SINCE.get() >= ANSWER_WAIT_MS;
+        if !job.is_short() || stale {
             flush(scope);
         }
         CURRENT.with(|c| *c.borrow_mut() = Some((job.id, job.flag.clone())));
@@ -194,6 +204,9 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         };
         let full = OUTBOX.with(|o| {
             let mut o = o.borrow_mut();
+            if o.is_empty() {
+                OUTBOX_SINCE.set(js_sys::Date::now());
+            }
             o.push(answer);
             o.len() >= MAX_BATCH
         });
@@ -277,6 +290,16 @@ fn post(scope: &DedicatedWorkerGlobalScope, answers: Vec<(FromWorker, Option<JsV
     }
     let (message, transfer) = wire.finish();
     if let Err(e) = scope.post_message_with_transfer(&message, &transfer) {
-        web_sys::console::error_2(&"worker-bridge: cannot post a reply".into(), &e);
+        if msgs.len() > 1 {
+            // One answer the browser cannot clone must not take the batch down: one at a time.
+            for (msg, body) in msgs.into_iter().zip(bodies) {
+                post(scope, vec![(msg, body)]);
+            }
+        } else if let Some(FromWorker::Response { id, .. }) = msgs.first() {
+            let error = Error::validation(format!("the worker could not send the result: {}", describe(&e)));
+            post(scope, vec![(FromWorker::Failed { id: Some(*id), error: WireError::from(&error) }, None)]);
+        } else {
+            web_sys::console::error_2(&"worker-bridge: cannot post a reply".into(), &e);
+        }
     }
 }

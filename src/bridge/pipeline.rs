@@ -456,6 +456,7 @@ impl Bridge {
             _watch: watch,
             _expiry: expiry,
             attempts: 0,
+            requeued: false,
         };
         self.executor.submit(pending, result).map(|f| (id, f))
     }

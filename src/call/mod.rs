@@ -71,6 +71,9 @@ pub(crate) struct Pending {
     /// Timers that stop the call when its deadline passes or its end-to-end limit runs out.
     pub(crate) _expiry: Vec<Timer>,
     pub(crate) attempts: u32,
+    /// It went back to the queue once without spending an attempt (it was sent ahead on a
+    /// worker that died before reaching it); a second time counts.
+    pub(crate) requeued: bool,
 }
 
 impl Pending {

@@ -39,9 +39,13 @@ impl Inner {
                 .iter()
                 .map(|s| {
                     let held = s.in_flight.iter().fold(0u64, |sum, r| sum.saturating_add(r.weight));
+                    // Nothing is sent ahead behind a call already answered early (aborted): it
+                    // may be the stuck one its grace timer is about to end.
+                    let first_alive = s.in_flight.front().is_none_or(|r| r.pending.is_some());
                     SlotLoad {
                         available: matches!(s.state, SlotState::Idle | SlotState::Busy)
                             && !s.retiring
+                            && first_alive
                             && may_pipeline(s.in_flight.len() as u32, held, next, max_in_flight),
                         in_flight: s.in_flight.len() as u32,
                         done: u64::from(s.tasks_done),
@@ -54,11 +58,14 @@ impl Inner {
                 continue;
             }
             let shared = self.slots[index].shared_memory;
+            let sent_ahead = !self.slots[index].in_flight.is_empty();
             let sink = pending.progress.as_ref();
             let attachments = Attachments {
                 body: Some(pending.task.input.as_js().clone()),
-                // Keep the input for a retry: send a copy instead of moving it.
-                transfer_body: !pending.retryable(),
+                // Keep the input for a retry: send a copy instead of moving it. A call sent ahead
+                // (small, at most PIPELINE_BYTES) is always copied: if the call ahead of it kills
+                // its worker, it runs again elsewhere.
+                transfer_body: !pending.retryable() && !sent_ahead,
                 progress: sink
                     .map(|s| s.borrow().block(pending.progress_part).clone())
                     .filter(|b| shared && b.is_shared()),
@@ -214,6 +221,9 @@ impl Inner {
         slot.tasks_done += 1;
         if slot.in_flight.is_empty() {
             slot.set_state(SlotState::Idle, &self.events, None);
+            // A ping sent while it was busy may be answered after its last answers: an idle
+            // worker is judged by the pings it gets while idle.
+            slot.ping_outstanding = false;
         }
         if let Some(pending) = running.pending {
             pending.settle(result, &self.counters);

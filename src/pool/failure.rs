@@ -72,14 +72,24 @@ impl Inner {
         self.respawn(index);
     }
 
-    /// Every call in flight on slot `index`, whose worker is gone: each one is run again if its
-    /// options allow (`Pending::retryable`), else it fails with `WorkerCrashedError` — the
-    /// running one and those that waited behind it alike. Calls already answered are dropped.
+    /// Every call in flight on slot `index`, whose worker is gone. The first — the one that ran —
+    /// is run again if its options allow (`Pending::retryable`), else it fails with
+    /// `WorkerCrashedError`. Those sent ahead behind it had not started (or, at most, had run
+    /// without fault): they go back to the queue as they were, without spending an attempt (once
+    /// per call) — their input was copied, never moved, and only ops that are safe to repeat are
+    /// sent ahead. Calls already answered are dropped.
     fn retry_or_fail_in_flight(&mut self, index: usize, why: &str) {
+        let in_flight = self.take_in_flight(index);
         // Put back last-sent first, so the queue keeps their order.
-        for running in self.take_in_flight(index).into_iter().rev() {
+        for (position, running) in in_flight.into_iter().enumerate().rev() {
             let Some(mut pending) = running.pending else { continue };
-            if pending.retryable() {
+            if position > 0 && !pending.requeued {
+                // Once: a call the worker may have reached after all (a crash can come after
+                // answers it had not sent yet) is not sent around for free forever.
+                pending.requeued = true;
+                let (id, priority) = (pending.id, pending.task.priority);
+                self.queue.unpop(id, pending, priority);
+            } else if pending.retryable() {
                 pending.attempts += 1;
                 self.counters.retried();
                 let (id, priority) = (pending.id, pending.task.priority);

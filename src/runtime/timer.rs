@@ -16,9 +16,15 @@ pub(crate) fn defer_drop<T: 'static>(value: T) {
 #[derive(Debug)]
 pub(crate) struct Timer(Option<Timeout>);
 
+/// The longest delay `setTimeout` keeps: a longer one (passed on as a negative 32-bit number)
+/// would fire at once.
+const MAX_DELAY_MS: u32 = i32::MAX as u32;
+
 impl Timer {
+    /// Calls `f` after `ms`. A delay beyond [`MAX_DELAY_MS`] (about 24.8 days) never fires: no
+    /// page waits that long, and the browser would otherwise fire it at once.
     pub(crate) fn new(ms: u32, f: impl FnOnce() + 'static) -> Self {
-        Timer(Some(Timeout::new(ms, f)))
+        Timer((ms <= MAX_DELAY_MS).then(|| Timeout::new(ms, f)))
     }
 }
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::aead::{check_one_shot_len, check_params};
-use super::stream_format::{plan_run, Header, RunPlan};
+use super::stream_format::{plan_run, RunPlan};
 use super::{Op, Secret};
 use crate::error::{Error, ErrorKind};
 use crate::status::Engines;
@@ -99,10 +99,9 @@ pub fn platform_job(
     let fits = match op {
         Op::Encrypt { .. } | Op::Decrypt { .. } => within,
         Op::Sha256 => !blob && within,
-        // One call per chunk: on the page, only chunks within the limit.
-        Op::SealChunks(run) | Op::OpenChunks(run) => {
-            !on_page || Header::decode(&run.header).is_ok_and(|h| u64::from(h.chunk_size) <= page_max)
-        }
+        // One call per chunk, the whole output joined at the end: on the page (where that join
+        // would be one long task) the Rust code runs it, building its output in slices.
+        Op::SealChunks(_) | Op::OpenChunks(_) => !on_page,
         _ => false,
     };
     match choice {
