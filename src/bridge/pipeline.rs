@@ -331,7 +331,7 @@ impl Bridge {
                 }
             }
             if let Some(sink) = sink {
-                sink.borrow_mut().finish();
+                ProgressSink::finish(&sink);
             }
             Ok(outputs)
         })

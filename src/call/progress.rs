@@ -63,46 +63,62 @@ impl ProgressSink {
 
     /// Calls back if progress advanced since the last call (never with 100 before the end), and
     /// brings the mirror up to date.
-    pub(crate) fn flush(&mut self) {
-        let reading = self.read();
-        if let Some(mirror) = &self.mirror {
-            // Never 100 % before the end, as for callbacks.
-            mirror.write(reading.done.min(reading.total.saturating_sub(1)), reading.total);
-        }
-        let percent = reading.percent();
-        if percent > self.last && percent < 100.0 {
-            self.last = percent;
-            self.emit(percent, reading.done as f64, reading.total as f64);
-        }
-    }
-
-    /// The call succeeded: mark the block complete and send the single 100.
-    pub(crate) fn finish(&mut self) {
-        let reading = self.read();
-        let total = reading.total.max(reading.done);
-        for block in &self.blocks {
-            let r = block.read();
-            let part_total = r.total.max(r.done);
-            block.write(part_total, part_total);
-        }
-        if let Some(mirror) = &self.mirror {
-            mirror.write(total, total);
-        }
-        if self.last < 100.0 {
-            self.last = 100.0;
-            self.emit(100.0, total as f64, total as f64);
+    /// Calls `onProgress` if the call advanced. The callback runs after `sink`'s borrow is
+    /// released: it may call into the bridge (a call it makes may share this sink).
+    pub(crate) fn flush(sink: &SharedSink) {
+        let emit = {
+            let mut this = sink.borrow_mut();
+            let reading = this.read();
+            if let Some(mirror) = &this.mirror {
+                // Never 100 % before the end, as for callbacks.
+                mirror.write(reading.done.min(reading.total.saturating_sub(1)), reading.total);
+            }
+            let percent = reading.percent();
+            (percent > this.last && percent < 100.0).then(|| {
+                this.last = percent;
+                (this.callback.clone(), percent, reading.done as f64, reading.total as f64)
+            })
+        };
+        if let Some((callback, progress, done, total)) = emit {
+            emit_to(callback.as_ref(), progress, done, total);
         }
     }
 
-    fn emit(&self, progress: f64, done: f64, total: f64) {
-        let Some(callback) = &self.callback else { return };
-        let event = Object::new();
-        let _ = Reflect::set(&event, &"progress".into(), &progress.into());
-        let _ = Reflect::set(&event, &"done".into(), &done.into());
-        let _ = Reflect::set(&event, &"total".into(), &total.into());
-        if let Err(e) = callback.call1(&JsValue::UNDEFINED, &event) {
-            // A throwing callback must not break the pool; report it where the developer looks.
-            web_sys::console::error_2(&"worker-bridge: onProgress threw".into(), &e);
+    /// The call succeeded: mark the block complete and send the single 100 (after the borrow is
+    /// released, as `flush`).
+    pub(crate) fn finish(sink: &SharedSink) {
+        let emit = {
+            let mut this = sink.borrow_mut();
+            let reading = this.read();
+            let total = reading.total.max(reading.done);
+            for block in &this.blocks {
+                let r = block.read();
+                let part_total = r.total.max(r.done);
+                block.write(part_total, part_total);
+            }
+            if let Some(mirror) = &this.mirror {
+                mirror.write(total, total);
+            }
+            (this.last < 100.0).then(|| {
+                this.last = 100.0;
+                (this.callback.clone(), total as f64)
+            })
+        };
+        if let Some((callback, total)) = emit {
+            emit_to(callback.as_ref(), 100.0, total, total);
         }
+    }
+}
+
+/// Calls `onProgress` with `{ progress, done, total }`.
+fn emit_to(callback: Option<&Function>, progress: f64, done: f64, total: f64) {
+    let Some(callback) = callback else { return };
+    let event = Object::new();
+    let _ = Reflect::set(&event, &"progress".into(), &progress.into());
+    let _ = Reflect::set(&event, &"done".into(), &done.into());
+    let _ = Reflect::set(&event, &"total".into(), &total.into());
+    if let Err(e) = callback.call1(&JsValue::UNDEFINED, &event) {
+        // A throwing callback must not break the pool; report it where the developer looks.
+        web_sys::console::error_2(&"worker-bridge: onProgress threw".into(), &e);
     }
 }

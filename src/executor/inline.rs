@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::JsValue;
 
-use crate::call::progress::SharedSink;
+use crate::call::progress::{ProgressSink, SharedSink};
 use crate::call::{terminated, timed_out, Counters, Pending, Stop};
 use crate::driver::{self, Flags, Outcome, PagePace};
 use crate::error::Error;
@@ -62,7 +62,7 @@ impl Inline {
             let sink = state.borrow().current.as_ref().and_then(|(_, _, sink)| sink.clone());
             match sink {
                 Some(sink) if sink.borrow().has_callback() => {
-                    sink.borrow_mut().flush();
+                    ProgressSink::flush(&sink);
                     true
                 }
                 _ => false,

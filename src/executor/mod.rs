@@ -22,6 +22,7 @@ use futures_channel::oneshot;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
+use crate::call::progress::ProgressSink;
 use crate::call::{terminated, Counters, Pending, Stop};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
@@ -141,7 +142,7 @@ impl Executor {
         Ok(async move {
             let result = reply.await.unwrap_or_else(|_| Err(terminated()));
             if let (Ok(_), Some(sink)) = (&result, sink) {
-                sink.borrow_mut().finish();
+                ProgressSink::finish(&sink);
             }
             result
         })

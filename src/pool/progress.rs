@@ -9,7 +9,7 @@ use std::rc::Weak;
 use worker_bridge_core::pool::reported_progress;
 
 use super::Inner;
-use crate::call::progress::SharedSink;
+use crate::call::progress::{ProgressSink, SharedSink};
 use crate::protocol::RequestId;
 
 impl Inner {
@@ -39,7 +39,7 @@ pub(super) fn flush_progress(inner: &Weak<RefCell<Inner>>) -> bool {
     };
     // The borrow is released: a callback may call back into the bridge.
     for sink in &sinks {
-        sink.borrow_mut().flush();
+        ProgressSink::flush(sink);
     }
     !sinks.is_empty()
 }
