@@ -58,7 +58,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /**
    * Where `timeoutMs` counts from: `'start'` (when a worker — or the page — starts the call;
-   * queued time does not count) or `'submit'` (end to end, from the call; a call still queued
+   * queued time does not count) or `'submit'` (end to end, from when the call is queued — after a
+   * large non-transferred input is copied; a call still queued
    * when the time is up rejects without running). Default: the bridge's `timeoutFrom`.
    */
   timeoutFrom?: 'start' | 'submit';

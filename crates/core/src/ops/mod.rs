@@ -214,9 +214,43 @@ impl Op {
 
 /// Key material: bytes on the wire, redacted in `Debug` so a key never reaches a log, and wiped
 /// from memory when dropped.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Secret(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl<'de> Deserialize<'de> for Secret {
+    /// Into one buffer, wiping any it outgrows (a `Vec` that grows byte by byte, as a JSON array
+    /// is read, would leave copies of the first bytes of the key in freed memory).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = Secret;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Secret, E> {
+                Ok(Secret(v.to_vec()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Secret, A::Error> {
+                let mut out = Secret(Vec::with_capacity(seq.size_hint().unwrap_or(0).clamp(32, 1024)));
+                while let Some(byte) = seq.next_element::<u8>()? {
+                    if out.0.len() == out.0.capacity() {
+                        let mut bigger = Vec::with_capacity(2 * out.0.capacity());
+                        bigger.extend_from_slice(&out.0);
+                        let mut old = std::mem::replace(&mut out.0, bigger);
+                        zeroize::Zeroize::zeroize(&mut old);
+                    }
+                    out.0.push(byte);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
+}
 
 impl Drop for Secret {
     fn drop(&mut self) {
@@ -481,4 +515,22 @@ pub fn run(
     cancel: &dyn Cancel,
 ) -> Result<Vec<u8>, Error> {
     drive_blocking(op.start()?, &mut SliceSource::new(input, DEFAULT_CHUNK), env, progress, cancel)
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::Secret;
+
+    #[test]
+    fn a_secret_reads_from_a_json_array_and_from_bytes() {
+        let key: Vec<u8> = (1..=32).collect();
+        let from_json: Secret = serde_json::from_str(&serde_json::to_string(&key).unwrap()).unwrap();
+        assert_eq!(from_json.0, key);
+        let long: Vec<u8> = (0..=255).collect();
+        let from_json: Secret = serde_json::from_str(&serde_json::to_string(&long).unwrap()).unwrap();
+        assert_eq!(from_json.0, long, "grows past its first buffer");
+        assert_eq!(serde_json::to_string(&Secret(key.clone())).unwrap(), serde_json::to_string(&key).unwrap());
+        assert!(serde_json::from_str::<Secret>("[1, 256]").is_err());
+        assert!(serde_json::from_str::<Secret>("\"key\"").is_ok(), "a string's bytes, as serde_bytes took them");
+    }
 }

@@ -39,7 +39,33 @@ pub struct Rejected {
 /// (a non-string map key; none of our messages has one).
 pub fn encode_batch<T: Serialize>(msgs: &[T]) -> Result<String, Error> {
     let envelopes: Vec<Envelope<&T>> = msgs.iter().map(Envelope::new).collect();
-    serde_json::to_string(&envelopes).map_err(|e| Error::validation(format!("cannot encode a message: {e}")))
+    let mut out = WipingWriter(Vec::with_capacity(512));
+    serde_json::to_writer(&mut out, &envelopes)
+        .map_err(|e| Error::validation(format!("cannot encode a message: {e}")))?;
+    // serde_json writes only UTF-8.
+    String::from_utf8(std::mem::take(&mut out.0))
+        .map_err(|e| Error::validation(format!("cannot encode a message: {e}")))
+}
+
+/// A buffer that wipes what it outgrows: a message may hold a key, and a `Vec` that grows leaves
+/// its old copy in freed memory.
+struct WipingWriter(Vec<u8>);
+
+impl std::io::Write for WipingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > self.0.capacity() {
+            let mut bigger = Vec::with_capacity((self.0.len() + bytes.len()).max(2 * self.0.capacity()));
+            bigger.extend_from_slice(&self.0);
+            zeroize::Zeroize::zeroize(&mut self.0);
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Decodes a batch (its UTF-8 JSON text): every entry on its own.
