@@ -1050,3 +1050,25 @@ async fn a_malformed_entry_in_a_batch_from_the_host_fails_alone() {
     assert!(get(&st, "lastError").as_string().unwrap().contains("broke protocol"), "{st:?}");
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_payload_whose_getter_calls_the_registry_is_sent_without_a_panic() {
+    for (label, definition, placement) in cases() {
+        let b = Rc::new(bridge().await);
+        let s = b.services();
+        let definition = if label.starts_with("js") { obj(&[("module", definition)]) } else { definition };
+        ok(s.register("counter".into(), definition, obj(&[("placement", placement.into())]))).await;
+        ok(s.start("counter".into())).await;
+        // Cloning the payload runs its getter, which reads the registry: nothing may hold the
+        // registry's state while the message is posted.
+        let payload = js_sys::Object::new();
+        let inner = b.clone();
+        let getter = Closure::<dyn FnMut() -> JsValue>::new(move || JsValue::from(inner.services().list().length()));
+        let descriptor = obj(&[("get", getter.as_ref().clone()), ("enumerable", true.into())]);
+        js_sys::Reflect::define_property(&payload, &"n".into(), descriptor.unchecked_ref()).unwrap();
+        let reply = ok(s.send("counter".into(), payload.into(), JsValue::UNDEFINED)).await;
+        assert_eq!(get(&get(&reply, "echo"), "n").as_f64(), Some(1.0), "{label}: the getter ran and saw one service");
+        ok(s.stop("counter".into())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}

@@ -53,8 +53,12 @@ extern "C" {
     #[wasm_bindgen(constructor, js_class = ServiceLink)]
     fn new(endpoint: &JsValue, on_batch: &Function) -> Link;
 
+    /// Queues `payload` (or posts it at once when nothing is queued or awaited) and returns the
+    /// caller's promise. Call it with no borrow of the registry held: posting clones the payload,
+    /// which runs its getters.
     #[wasm_bindgen(method, js_class = ServiceLink)]
-    fn send(this: &Link, payload: &JsValue, timeout_ms: Option<u32>, signal: Option<AbortSignal>) -> Promise;
+    pub(crate) fn send(this: &Link, payload: &JsValue, timeout_ms: Option<u32>, signal: Option<AbortSignal>)
+        -> Promise;
 
     #[wasm_bindgen(method, catch, js_class = ServiceLink)]
     fn post(this: &Link, text: &str, payloads: &Array) -> Result<(), JsValue>;
@@ -194,13 +198,6 @@ impl Host {
     /// The page's end of the link: messages, their callers, their counts.
     pub(crate) fn link(&self) -> &Link {
         &self.link
-    }
-
-    /// Queues `payload` for `onMessage` (posted with everything else sent in this task turn); the
-    /// promise settles with the reply, or rejects with `TimeoutError` after `timeout_ms`, with
-    /// `AbortError` when `signal` aborts, with `ValidationError` when `payload` cannot be cloned.
-    pub(crate) fn send(&self, payload: &JsValue, timeout_ms: Option<u32>, signal: Option<AbortSignal>) -> Promise {
-        self.link.send(payload, timeout_ms, signal)
     }
 
     /// Posts `msg` (with `payload` beside it, when given) now, after everything queued before it.

@@ -27,13 +27,15 @@ impl Registry {
         timeout_ms: Option<u32>,
         signal: Option<AbortSignal>,
     ) -> Result<Promise, Error> {
-        self.with(name, |s| {
+        let link = self.with(name, |s| {
             s.life.check_accepts_messages()?;
             let host =
                 s.host.as_ref().ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "the service's host is gone"))?;
-            // Runs no user code: it queues the message and makes the caller's promise.
-            Ok(host.send(payload, timeout_ms, signal))
-        })
+            Ok(host.link().clone())
+        })?;
+        // Sent after the registry's borrow is released: a message posted at once is cloned now,
+        // and cloning runs the payload's own getters, which may call back into the registry.
+        Ok(link.send(payload, timeout_ms, signal))
     }
 
     /// The link of `name`'s current host (`generation`), if it is still current.
