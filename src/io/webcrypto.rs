@@ -64,11 +64,11 @@ pub(crate) async fn run(
     let result = match job {
         PlatformJob::Sha256 => call(subtle.digest_with_str_and_buffer_source("SHA-256", &data)).await,
         PlatformJob::Encrypt { key, nonce, aad } => {
-            let (key, params) = (import(&subtle, &key.0, "encrypt").await?, params(nonce, aad));
+            let (key, params) = (import(&subtle, &key.0, "encrypt").await?, params(nonce, &Uint8Array::from(aad)));
             call(subtle.encrypt_with_object_and_buffer_source(&params, &key, &data)).await
         }
         PlatformJob::Decrypt { key, nonce, aad } => {
-            let (key, params) = (import(&subtle, &key.0, "decrypt").await?, params(nonce, aad));
+            let (key, params) = (import(&subtle, &key.0, "decrypt").await?, params(nonce, &Uint8Array::from(aad)));
             call(subtle.decrypt_with_object_and_buffer_source(&params, &key, &data))
                 .await
                 .map_err(|e| not_verified(e, "the authentication tag did not verify"))
@@ -118,9 +118,7 @@ async fn chunks(
                     JsFuture::from(piece.array_buffer()).await.map_err(read_failed)?.unchecked_into()
                 }
             };
-            let params = AesGcmParams::new("AES-GCM", &Uint8Array::from(&chunk.nonce[..]));
-            params.set_additional_data(&aad);
-            params.set_tag_length(128);
+            let params = params(&chunk.nonce, &aad);
             let promise = if open {
                 subtle.decrypt_with_object_and_buffer_source(&params, &key, &data)
             } else {
@@ -192,11 +190,12 @@ async fn import(subtle: &SubtleCrypto, key: &[u8], usage: &str) -> Result<Crypto
         .map(JsCast::unchecked_into)
 }
 
-/// `{ name: 'AES-GCM', iv: nonce, additionalData: aad, tagLength: 128 }`.
-fn params(nonce: &[u8], aad: &[u8]) -> AesGcmParams {
+/// `{ name: 'AES-GCM', iv: nonce, additionalData: aad, tagLength: 128 }` (no `additionalData`
+/// when `aad` is empty).
+fn params(nonce: &[u8], aad: &Uint8Array) -> AesGcmParams {
     let params = AesGcmParams::new("AES-GCM", &Uint8Array::from(nonce));
-    if !aad.is_empty() {
-        params.set_additional_data(&Uint8Array::from(aad));
+    if aad.length() > 0 {
+        params.set_additional_data(aad);
     }
     params.set_tag_length(128);
     params

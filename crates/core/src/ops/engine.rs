@@ -68,13 +68,6 @@ pub enum PlatformJob<'a> {
     },
 }
 
-impl PartialEq for PlatformJob<'_> {
-    /// Jobs of the same kind (for tests: a plan holds a key, which is not compared).
-    fn eq(&self, other: &Self) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
-}
-
 /// The job WebCrypto should run for `op` over an input of `len` bytes (`blob`: a `Blob`, read
 /// chunk by chunk otherwise), or `None` for the Rust code. `webcrypto` says whether
 /// `crypto.subtle` exists here; `on_page`, that this is the page's own thread, where one
@@ -153,31 +146,29 @@ mod tests {
         Secret(vec![7; 32])
     }
 
-    fn job(
-        op: &Op,
-        choice: EngineChoice,
-        webcrypto: bool,
-        len: u64,
-        blob: bool,
-        on_page: bool,
-    ) -> Result<Option<PlatformJob<'_>>, Error> {
-        platform_job(op, choice, webcrypto, len, blob, on_page)
-    }
-
     #[test]
     fn webcrypto_runs_what_it_can_do_whole_and_rust_the_rest() {
         let enc = Op::Encrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
-        assert_eq!(job(&Op::Sha256, EngineChoice::Auto, true, 10, false, false).unwrap(), Some(PlatformJob::Sha256));
-        assert_eq!(job(&Op::Sha256, EngineChoice::Auto, true, 10, true, false).unwrap(), None, "a Blob is streamed");
-        assert_eq!(job(&Op::Sha256, EngineChoice::Auto, false, 10, false, false).unwrap(), None, "no crypto.subtle");
-        assert_eq!(job(&Op::Sha256, EngineChoice::Rust, true, 10, false, false).unwrap(), None);
         assert!(matches!(
-            job(&enc, EngineChoice::Auto, true, 10, true, false).unwrap(),
+            platform_job(&Op::Sha256, EngineChoice::Auto, true, 10, false, false).unwrap(),
+            Some(PlatformJob::Sha256)
+        ));
+        assert!(
+            platform_job(&Op::Sha256, EngineChoice::Auto, true, 10, true, false).unwrap().is_none(),
+            "a Blob is streamed"
+        );
+        assert!(
+            platform_job(&Op::Sha256, EngineChoice::Auto, false, 10, false, false).unwrap().is_none(),
+            "no crypto.subtle"
+        );
+        assert!(platform_job(&Op::Sha256, EngineChoice::Rust, true, 10, false, false).unwrap().is_none());
+        assert!(matches!(
+            platform_job(&enc, EngineChoice::Auto, true, 10, true, false).unwrap(),
             Some(PlatformJob::Encrypt { .. })
         ));
         let gzip = Op::Compress { format: super::super::Format::Gzip, level: 6 };
-        assert_eq!(job(&gzip, EngineChoice::WebCrypto, false, 1, false, false).unwrap(), None);
-        let e = job(&Op::Sha256, EngineChoice::WebCrypto, false, 10, false, false).unwrap_err();
+        assert!(platform_job(&gzip, EngineChoice::WebCrypto, false, 1, false, false).unwrap().is_none());
+        let e = platform_job(&Op::Sha256, EngineChoice::WebCrypto, false, 10, false, false).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
     }
 
@@ -185,30 +176,36 @@ mod tests {
     fn on_the_page_one_webcrypto_call_is_at_most_a_mib() {
         let mib = crate::defaults::PAGE_WEBCRYPTO_MAX_BYTES;
         let enc = Op::Encrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
-        assert_eq!(job(&Op::Sha256, EngineChoice::Auto, true, mib, false, true).unwrap(), Some(PlatformJob::Sha256));
-        assert_eq!(job(&Op::Sha256, EngineChoice::Auto, true, mib + 1, false, true).unwrap(), None);
-        assert_eq!(job(&Op::Sha256, EngineChoice::WebCrypto, true, mib + 1, false, true).unwrap(), None);
-        assert!(job(&enc, EngineChoice::Auto, true, mib + 1, false, false).unwrap().is_some(), "a worker has no limit");
+        assert!(matches!(
+            platform_job(&Op::Sha256, EngineChoice::Auto, true, mib, false, true).unwrap(),
+            Some(PlatformJob::Sha256)
+        ));
+        assert!(platform_job(&Op::Sha256, EngineChoice::Auto, true, mib + 1, false, true).unwrap().is_none());
+        assert!(platform_job(&Op::Sha256, EngineChoice::WebCrypto, true, mib + 1, false, true).unwrap().is_none());
+        assert!(
+            platform_job(&enc, EngineChoice::Auto, true, mib + 1, false, false).unwrap().is_some(),
+            "a worker has no limit"
+        );
     }
 
     #[test]
     fn parameters_are_checked_as_the_rust_code_checks_them() {
         let short_key = Op::Encrypt { key: Secret(vec![1; 16]), nonce: vec![1; 12], aad: vec![] };
         assert_eq!(
-            job(&short_key, EngineChoice::Auto, true, 1, false, false).unwrap_err().kind(),
+            platform_job(&short_key, EngineChoice::Auto, true, 1, false, false).unwrap_err().kind(),
             ErrorKind::Validation
         );
         let zero_nonce = Op::Encrypt { key: key(), nonce: vec![0; 12], aad: vec![] };
         assert_eq!(
-            job(&zero_nonce, EngineChoice::Auto, true, 32, false, false).unwrap_err().kind(),
+            platform_job(&zero_nonce, EngineChoice::Auto, true, 32, false, false).unwrap_err().kind(),
             ErrorKind::NonceReuse
         );
         let opens_zero = Op::Decrypt { key: key(), nonce: vec![0; 12], aad: vec![] };
-        assert!(job(&opens_zero, EngineChoice::Auto, true, 32, false, false).unwrap().is_some());
+        assert!(platform_job(&opens_zero, EngineChoice::Auto, true, 32, false, false).unwrap().is_some());
         let huge = Op::Encrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
         let len = crate::defaults::MAX_ONE_SHOT_AEAD_BYTES + 1;
         assert_eq!(
-            job(&huge, EngineChoice::Auto, true, len, false, false).unwrap_err().kind(),
+            platform_job(&huge, EngineChoice::Auto, true, len, false, false).unwrap_err().kind(),
             ErrorKind::LimitExceeded
         );
     }
