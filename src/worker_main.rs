@@ -36,6 +36,7 @@ use crate::ops::{Op, Progress};
 use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, MAX_BATCH};
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::js_error::describe;
+use crate::runtime::threads;
 use crate::shared::{CancelBlock, Heartbeat, ProgressBlock};
 
 /// Message mode: how often a running op posts `Progress`.
@@ -87,7 +88,7 @@ thread_local! {
 /// Entry point of a pool worker, called by `worker/worker.js` once the module is instantiated.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __workerBridgeWorkerMain)]
-pub fn worker_main(worker_id: u32) -> Result<(), JsValue> {
+pub fn worker_main(worker_id: u32, threads: u32) -> Result<(), JsValue> {
     let scope: DedicatedWorkerGlobalScope = js_sys::global()
         .dyn_into()
         .map_err(|_| JsValue::from_str("worker-bridge: worker_main must run in a dedicated worker"))?;
@@ -105,8 +106,19 @@ pub fn worker_main(worker_id: u32) -> Result<(), JsValue> {
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
 
     let shared_memory = Reflect::get(&scope, &"crossOriginIsolated".into()).map(|v| v.is_truthy()).unwrap_or(false);
-    let caps = Caps { shared_memory, version: env!("CARGO_PKG_VERSION").to_owned() };
-    post(&scope, vec![(FromWorker::Ready { worker: worker_id, caps }, None)]);
+    // The threaded build's helper threads start before `Ready`: the page then knows how many
+    // threads this worker's jobs get.
+    wasm_bindgen_futures::spawn_local(async move {
+        let threads = match threads::start(threads).await {
+            Ok(n) => n,
+            Err(reason) => {
+                web_sys::console::warn_1(&format!("worker-bridge: running with one thread: {reason}").into());
+                1
+            }
+        };
+        let caps = Caps { shared_memory, version: env!("CARGO_PKG_VERSION").to_owned(), threads };
+        post(&scope, vec![(FromWorker::Ready { worker: worker_id, caps }, None)]);
+    });
     Ok(())
 }
 

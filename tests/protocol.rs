@@ -50,7 +50,7 @@ fn every_message_round_trips_with_readable_tags() {
     round_trip(FromWorker::Progress { id, done: 5.0, total: 10.0 });
     round_trip(FromWorker::Crashed { message: "panicked".into() });
 
-    let caps = Caps { shared_memory: true, version: "0.1.0".into() };
+    let caps = Caps { shared_memory: true, version: "0.1.0".into(), threads: 2 };
     let wire = round_trip(FromWorker::Ready { worker: 3, caps });
     assert_eq!(wire["msg"]["caps"]["sharedMemory"], json!(true));
     round_trip(FromWorker::Response { id, http: None });

@@ -8,6 +8,7 @@
 // This file is also imported (and does nothing) on the main thread, because wasm-bindgen copies
 // a snippet into `pkg/snippets/` only when some binding names it.
 
+import { loadGlue } from './glue.js';
 import { batch, fromWorker } from './protocol.js';
 import { hostService, RustInstance } from './service-host.js';
 
@@ -16,28 +17,13 @@ export function isWorkerBridgeWorker() {
   return typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
 }
 
-/**
- * @param {string} glueUrl
- * @returns {Promise<import('./service-host.js').Glue>}
- */
-async function loadGlue(glueUrl) {
-  try {
-    // Snippets live at pkg/snippets/<crate>-<hash>/worker/worker.js: a literal relative import
-    // of the glue that bundlers can follow and rewrite.
-    return await import('../../../worker_bridge.js');
-  } catch (bundled) {
-    // Served from somewhere else (the wasm-bindgen test runner): use the URL the page sent.
-    return await import(/* webpackIgnore: true */ /* @vite-ignore */ glueUrl);
-  }
-}
-
 /** @param {MessageEvent} event */
 async function boot(event) {
-  const { module, glueUrl, workerId } = event.data ?? {};
+  const { module, glueUrl, workerId, threads } = event.data ?? {};
   try {
     const glue = await loadGlue(glueUrl);
     await glue.default({ module_or_path: module });
-    glue.__workerBridgeWorkerMain(workerId);
+    glue.__workerBridgeWorkerMain(workerId, threads ?? 1);
   } catch (/** @type {any} */ e) {
     const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
     postMessage(batch(fromWorker.bootFailed(message)));

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Sink, Stream};
+use super::{parallel, Sink, Stream};
 use crate::error::Error;
 
 /// Incremental SHA-256; the output is the 32-byte digest.
@@ -22,22 +22,61 @@ impl Stream for Sha256Stream {
 
 /// SHA-256 of each consecutive `chunk_size`-byte piece of the input (the last may be shorter);
 /// the output is the 32-byte digests in order. An empty input has no pieces.
+///
+/// With several threads (`ops::parallel`) whole pieces are gathered, one per thread, and hashed
+/// at once; pieces larger than [`SPLIT_MAX_PIECE`] are hashed as they arrive, on one thread.
 #[derive(Debug, Clone)]
 pub struct ChunkHashes {
     chunk_size: u64,
     filled: u64,
     hasher: Sha256,
+    /// Whole pieces waiting to be hashed together (several threads only).
+    gathered: Option<Vec<u8>>,
 }
+
+/// Largest piece gathered for hashing on several threads (memory: one piece per thread).
+pub const SPLIT_MAX_PIECE: u64 = 16 << 20;
 
 impl ChunkHashes {
     /// Pieces of `chunk_size` bytes (at least 1).
     pub fn new(chunk_size: u64) -> Self {
-        ChunkHashes { chunk_size: chunk_size.max(1), filled: 0, hasher: Sha256::new() }
+        let chunk_size = chunk_size.max(1);
+        let gathered = (parallel::threads() > 1 && chunk_size <= SPLIT_MAX_PIECE).then(Vec::new);
+        ChunkHashes { chunk_size, filled: 0, hasher: Sha256::new(), gathered }
+    }
+
+    /// Hashes the gathered pieces (all of them, the last possibly short, when `all`; else whole
+    /// ones once there is one per thread).
+    fn hash_gathered(&mut self, all: bool, out: &mut dyn Sink) -> Result<(), Error> {
+        let size = self.chunk_size as usize;
+        let Some(gathered) = &mut self.gathered else { return Ok(()) };
+        let whole = gathered.len() / size;
+        let count = if all {
+            gathered.len().div_ceil(size)
+        } else if whole >= parallel::threads() {
+            whole
+        } else {
+            0
+        };
+        if count == 0 {
+            return Ok(());
+        }
+        let end = (count * size).min(gathered.len());
+        let pieces: Vec<&[u8]> = gathered[..end].chunks(size).collect();
+        for digest in parallel::map(&pieces, |piece| Sha256::digest(piece)) {
+            out.write(&digest)?;
+        }
+        gathered.drain(..end);
+        Ok(())
     }
 }
 
 impl Stream for ChunkHashes {
     fn update(&mut self, mut chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        if let Some(gathered) = &mut self.gathered {
+            gathered.extend_from_slice(chunk);
+            return self.hash_gathered(false, out);
+        }
         while !chunk.is_empty() {
             let room = (self.chunk_size - self.filled).min(chunk.len() as u64) as usize;
             self.hasher.update(&chunk[..room]);
@@ -51,7 +90,10 @@ impl Stream for ChunkHashes {
         Ok(())
     }
 
-    fn finish(self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
+    fn finish(mut self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
+        if self.gathered.is_some() {
+            return self.hash_gathered(true, out);
+        }
         if self.filled > 0 {
             out.write(&self.hasher.finalize())?;
         }
@@ -70,5 +112,34 @@ impl Stream for Identity {
 
     fn finish(self: Box<Self>, _out: &mut dyn Sink) -> Result<(), Error> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(chunk_size: u64, input: &[u8], feed: usize) -> Vec<u8> {
+        let mut stream = Box::new(ChunkHashes::new(chunk_size));
+        let mut out = Vec::new();
+        for piece in input.chunks(feed) {
+            stream.update(piece, &mut out).unwrap();
+        }
+        stream.finish(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn chunk_hashes_are_the_same_on_one_thread_or_several() {
+        let input: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
+        for (size, feed) in [(1000, 4096), (65_536, 1000), (300_001, 70_000), (1 << 20, 65_536), (7, 13)] {
+            let serial = plan(size, &input, feed);
+            parallel::set_threads(3);
+            let split = plan(size, &input, feed);
+            parallel::set_threads(1);
+            assert_eq!(serial.len(), input.len().div_ceil(size as usize) * 32, "size {size}");
+            assert_eq!(serial, split, "size {size}, fed {feed}");
+            assert_eq!(&serial[..32], Sha256::digest(&input[..(size as usize).min(input.len())]).as_slice());
+        }
     }
 }

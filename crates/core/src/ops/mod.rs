@@ -12,6 +12,7 @@ pub mod compression;
 mod crypto;
 mod driver;
 pub mod engine;
+pub mod parallel;
 pub mod stream_format;
 #[cfg(feature = "test-ops")]
 mod testing;

@@ -156,6 +156,13 @@ pub struct Caps {
     pub shared_memory: bool,
     /// The crate version the worker runs, to catch a stale cached worker script.
     pub version: String,
+    /// Threads one of its jobs may use, itself included (more than 1 only in the threaded build).
+    #[serde(default = "one")]
+    pub threads: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// An error as data, rebuilt into a typed [`Error`] on the other side (as Comlink does).

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use super::{Sink, Stream};
 use crate::error::{Error, ErrorKind};
 
+mod blocks;
+
 /// The container around the deflate data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,20 +42,27 @@ enum Encoder {
     Zlib(ZlibEncoder<Vec<u8>>),
 }
 
-/// Compresses the input.
-pub(crate) struct Compress(Option<Encoder>);
+/// Compresses the input: as one stream, or, when the input is large ([`blocks::THRESHOLD`] and
+/// up), in independent blocks that several threads can compress at once (`blocks`).
+pub(crate) struct Compress {
+    format: Format,
+    level: u32,
+    encoder: Option<Encoder>,
+    blocks: Option<blocks::Blocks>,
+}
 
 impl Compress {
     pub(crate) fn new(format: Format, level: u32) -> Result<Self, Error> {
         if level > 9 {
             return Err(Error::validation(format!("level must be 0..=9, got {level}")));
         }
-        let level = Compression::new(level);
-        Ok(Compress(Some(match format {
-            Format::Gzip => Encoder::Gzip(GzEncoder::new(Vec::new(), level)),
-            Format::Deflate => Encoder::Deflate(DeflateEncoder::new(Vec::new(), level)),
-            Format::Zlib => Encoder::Zlib(ZlibEncoder::new(Vec::new(), level)),
-        })))
+        let compression = Compression::new(level);
+        let encoder = match format {
+            Format::Gzip => Encoder::Gzip(GzEncoder::new(Vec::new(), compression)),
+            Format::Deflate => Encoder::Deflate(DeflateEncoder::new(Vec::new(), compression)),
+            Format::Zlib => Encoder::Zlib(ZlibEncoder::new(Vec::new(), compression)),
+        };
+        Ok(Compress { format, level, encoder: Some(encoder), blocks: None })
     }
 }
 
@@ -62,8 +71,25 @@ fn internal(e: io::Error) -> Error {
 }
 
 impl Stream for Compress {
+    fn input_len(&mut self, len: u64) {
+        if len >= blocks::THRESHOLD {
+            self.encoder = None;
+            self.blocks = Some(blocks::Blocks::new(self.format, self.level));
+        }
+    }
+
+    fn backlog(&mut self, ended: bool, out: &mut dyn Sink) -> Result<bool, Error> {
+        match &mut self.blocks {
+            Some(blocks) => blocks.backlog(ended, out),
+            None => Ok(false),
+        }
+    }
+
     fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
-        let inner = match self.0.as_mut().expect("invariant: not finished") {
+        if let Some(blocks) = &mut self.blocks {
+            return blocks.update(chunk, out);
+        }
+        let inner = match self.encoder.as_mut().expect("invariant: not finished") {
             Encoder::Gzip(e) => e.write_all(chunk).map(|()| e.get_mut()),
             Encoder::Deflate(e) => e.write_all(chunk).map(|()| e.get_mut()),
             Encoder::Zlib(e) => e.write_all(chunk).map(|()| e.get_mut()),
@@ -75,7 +101,10 @@ impl Stream for Compress {
     }
 
     fn finish(mut self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
-        let rest = match self.0.take().expect("invariant: not finished") {
+        if let Some(blocks) = self.blocks.take() {
+            return blocks.finish(out);
+        }
+        let rest = match self.encoder.take().expect("invariant: not finished") {
             Encoder::Gzip(e) => e.finish(),
             Encoder::Deflate(e) => e.finish(),
             Encoder::Zlib(e) => e.finish(),

@@ -1,0 +1,55 @@
+//! Work split across threads, when there are any: rayon's pool in the threaded build (one per
+//! pool worker, see the root crate's `runtime::threads`), nothing otherwise.
+//!
+//! Ops that can split (per-chunk hashes, the stream format's chunks, gzip's blocks) call
+//! [`map`], which runs on rayon's threads when [`threads`] is more than 1 and in order on the
+//! calling thread otherwise. The output never depends on which: each item is computed alone and
+//! the results come back in order.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Threads jobs may use, the caller's included. A process-wide value because rayon's pool is
+/// process-wide too (one per wasm instance).
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Sets how many threads jobs may use (1: none but the caller's). Set once the thread pool runs;
+/// without the `parallel` feature anything above 1 is ignored.
+pub fn set_threads(n: usize) {
+    // Relaxed: a plain setting, read by the same thread that runs the jobs it affects.
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// How many threads jobs may use (1 without the `parallel` feature).
+pub fn threads() -> usize {
+    if cfg!(feature = "parallel") {
+        THREADS.load(Ordering::Relaxed)
+    } else {
+        1
+    }
+}
+
+/// `f` over every item, results in order: on rayon's threads when there are several.
+pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    #[cfg(feature = "parallel")]
+    if threads() > 1 && items.len() > 1 {
+        use rayon::prelude::*;
+        return items.par_iter().map(f).collect();
+    }
+    items.iter().map(f).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_keeps_the_order_whatever_the_threads() {
+        let items: Vec<u32> = (0..1000).collect();
+        let serial = map(&items, |n| n * 3);
+        set_threads(4);
+        let split = map(&items, |n| n * 3);
+        set_threads(1);
+        assert_eq!(serial, split);
+        assert_eq!(serial[999], 2997);
+    }
+}

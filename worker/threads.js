@@ -1,0 +1,60 @@
+// The threaded build's helper threads (see src/runtime/threads.rs). A pool worker that runs the
+// threaded module calls `startThreads`, which starts `count` nested workers from this same file;
+// each instantiates the module over the pool worker's shared memory, says it is ready, then
+// gives its thread to rayon (`__workerBridgeThread` never returns while the pool lives).
+//
+// As wasm-bindgen-rayon's workerHelpers.js does, but started with a literal
+// `new URL('./threads.js', import.meta.url)` (so webpack 5 and Vite bundle it, no `blob:` URL, no
+// `eval`) and finding the glue the way every worker here does (./glue.js), which also works on a
+// plain static server and in the wasm-bindgen test runner.
+
+import { loadGlue } from './glue.js';
+
+const NAME = 'worker-bridge-thread';
+
+/**
+ * Starts `count` helper threads sharing `memory`; resolves once each has instantiated the module
+ * (rejects with the first failure).
+ * @param {WebAssembly.Module} module
+ * @param {WebAssembly.Memory} memory
+ * @param {string} glueUrl
+ * @param {number} count
+ * @returns {Promise<void>}
+ */
+export async function startThreads(module, memory, glueUrl, count) {
+  const started = Array.from({ length: count }, () => {
+    const worker = new Worker(new URL('./threads.js', import.meta.url), { type: 'module', name: NAME });
+    // Kept reachable: Firefox may collect a worker that shares a memory but has no `Worker`
+    // object left (https://bugzilla.mozilla.org/show_bug.cgi?id=1702191).
+    threads.push(worker);
+    return new Promise((resolve, reject) => {
+      worker.addEventListener('message', ({ data }) => {
+        if (data?.type === 'ready') resolve(undefined);
+        else if (data?.type === 'failed') reject(new Error(`a helper thread failed to start: ${data.message}`));
+      });
+      worker.addEventListener('error', (e) => reject(new Error(`a helper thread failed to start: ${e.message || 'script error'}`)));
+      worker.postMessage({ type: 'start', module, memory, glueUrl });
+    });
+  });
+  await Promise.all(started);
+}
+
+/** @type {Worker[]} */
+const threads = [];
+
+if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope && self.name === NAME) {
+  addEventListener(
+    'message',
+    async ({ data }) => {
+      try {
+        const glue = await loadGlue(data.glueUrl);
+        await glue.default({ module_or_path: data.module, memory: data.memory });
+        postMessage({ type: 'ready' });
+        glue.__workerBridgeThread();
+      } catch (/** @type {any} */ e) {
+        postMessage({ type: 'failed', message: e && e.message ? `${e.name}: ${e.message}` : String(e) });
+      }
+    },
+    { once: true },
+  );
+}
