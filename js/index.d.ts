@@ -113,6 +113,16 @@ export interface CreateOptions {
    * `blob:`) is a `ValidationError` at `register`/`load`. Default none.
    */
   serviceOrigins?: string[];
+  /**
+   * The threaded build, loaded only on a cross-origin isolated page whose browser can share
+   * wasm memory: `true` (default) gives each worker a thread pool of 2 threads, its own included,
+   * and the pool `hardwareConcurrency / 2` workers (an explicit `poolSize` wins, and the threads
+   * fit in what is left: workers × threads never exceeds the cores); a number asks for that many
+   * threads per worker; `false` loads the single-threaded build (if it is the first bridge of the
+   * page) and uses no threads. Large gzip/deflate/zlib calls and chunk plans split across a
+   * worker's threads; the output is the same either way.
+   */
+  threads?: boolean | number;
 }
 
 export interface WorkerStatus {
@@ -127,10 +137,16 @@ export interface WorkerStatus {
   startedAt: number;
   /** The worker's wasm memory at its last health ping (0 before the first). */
   memoryBytes: number;
+  /** Threads its jobs may use, its own included (more than 1 only in the threaded build). */
+  threads: number;
 }
 
 export interface BridgeStatus {
   mode: 'workers' | 'main-thread' | 'terminated';
+  /** The wasm module the page loaded: `'threads'` (shared memory) or `'single'`. */
+  build: 'threads' | 'single';
+  /** Threads one call may use: the most any ready worker has (1 without the threaded build). */
+  threads: number;
   crossOriginIsolated: boolean;
   workers: WorkerStatus[];
   queued: number;
@@ -406,5 +422,13 @@ export declare class SharedCounter {
 export declare function createProgressTracker(total?: number): { progress: SharedProgress; cleanup: () => void };
 export declare function createCancellationToken(): { cancellation: SharedCancellation; cancel: () => void };
 
-/** Loads and compiles the wasm module (once). Optional: `create()` and `shared()` call it. */
-export declare function init(source?: RequestInfo | URL | Response | BufferSource | WebAssembly.Module): Promise<unknown>;
+/**
+ * Loads and compiles the wasm module (once). Optional: `create()` and `shared()` call it. The
+ * threaded build is chosen where `threadsAvailable()`, unless `options.threads === false`.
+ */
+export declare function init(
+  source?: RequestInfo | URL | Response | BufferSource | WebAssembly.Module,
+  options?: { threads?: boolean | number },
+): Promise<unknown>;
+/** Whether the page can run the threaded build (cross-origin isolated, shared wasm memory). */
+export declare function threadsAvailable(): boolean;

@@ -4,36 +4,69 @@
 // touched, so it is safe to import during server-side rendering. The wasm module is loaded and
 // compiled once, on the first `WorkerBridge.create()` / `WorkerBridge.shared()` (or an explicit
 // `await init()`).
-import initWasm, * as wasm from './worker_bridge.js';
+//
+// Two builds ship side by side: `worker_bridge.js` (single-threaded) and
+// `threads/worker_bridge.js` (shared memory; each pool worker runs a thread pool). The threaded
+// one is loaded only where it can run — a cross-origin isolated page whose browser can share
+// wasm memory — and unless `threads: false`; elsewhere it is never fetched.
 
-/** @type {Promise<unknown> | null} */
+/** @typedef {typeof import('./worker_bridge.js')} Glue */
+
+/** @type {Promise<Glue> | null} */
 let loading = null;
-let loaded = false;
+/** @type {Glue | null} */
+let glue = null;
+
+/** The classes of the loaded build (undefined until it is loaded). */
+/** @type {Glue['SharedProgress']} */
+export let SharedProgress;
+/** @type {Glue['SharedCancellation']} */
+export let SharedCancellation;
+/** @type {Glue['SharedCounter']} */
+export let SharedCounter;
+
+/** Whether this page can run the threaded build: checked feature by feature. */
+export function threadsAvailable() {
+  if (globalThis.crossOriginIsolated !== true || typeof SharedArrayBuffer !== 'function') return false;
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    return false;
+  }
+}
 
 /**
- * Loads and compiles the wasm module (once; later calls return the same promise).
+ * Loads and compiles the wasm module (once; later calls return the same promise, whatever their
+ * arguments).
  * @param {RequestInfo | URL | Response | BufferSource | WebAssembly.Module} [source]
- *   where to load the `.wasm` from; by default the file beside this module.
+ *   where to load the `.wasm` from; by default the file beside the chosen build's glue.
+ * @param {{ threads?: boolean | number }} [options] `threads: false` loads the single-threaded
+ *   build even where the threaded one could run.
  */
-export function init(source) {
-  loading ??= initWasm(source === undefined ? undefined : { module_or_path: source }).then(
-    (exports) => {
-      loaded = true;
-      return exports;
-    },
-    (error) => {
-      loading = null; // a failed load (offline, a CSP refusal) may be retried later
-      throw error;
-    },
-  );
+export function init(source, options) {
+  loading ??= (async () => {
+    const threaded = options?.threads !== false && threadsAvailable();
+    const module = threaded ? await import('./threads/worker_bridge.js') : await import('./worker_bridge.js');
+    await module.default(source === undefined ? undefined : { module_or_path: source });
+    ({ SharedProgress, SharedCancellation, SharedCounter } = module);
+    glue = module;
+    return module;
+  })().catch((error) => {
+    loading = null; // a failed load (offline, a CSP refusal) may be retried later
+    throw error;
+  });
   return loading;
 }
 
-/** @param {string} what */
+/**
+ * @param {string} what
+ * @returns {Glue}
+ */
 function requireLoaded(what) {
-  if (!loaded) {
+  if (!glue) {
     throw new Error(`worker-bridge: ${what} needs the wasm module; await WorkerBridge.create() or init() first`);
   }
+  return glue;
 }
 
 /** A pool of Web Workers (or the main-thread fallback) running worker-bridge handlers. */
@@ -47,19 +80,19 @@ export class WorkerBridge {
    * @param {import('worker-bridge').CreateOptions} [options]
    */
   static async create(options) {
-    await init();
-    return wasm.WorkerBridge.create(options);
+    const module = await init(undefined, { threads: options?.threads });
+    return module.WorkerBridge.create(options);
   }
 
   /** One bridge for the whole page, created on first use (a fresh one after `terminate()`). */
   static async shared() {
-    await init();
-    return wasm.WorkerBridge.shared();
+    const module = await init();
+    return module.WorkerBridge.shared();
   }
 
   /** @param {unknown} value */
   static [Symbol.hasInstance](value) {
-    return loaded && value instanceof wasm.WorkerBridge;
+    return glue !== null && value instanceof glue.WorkerBridge;
   }
 }
 
@@ -68,17 +101,14 @@ export class WorkerBridge {
  * @param {number} [total]
  */
 export function createProgressTracker(total) {
-  requireLoaded('createProgressTracker');
-  return wasm.createProgressTracker(total);
+  return requireLoaded('createProgressTracker').createProgressTracker(total);
 }
 
 /** `{ cancellation, cancel }`: a SharedCancellation to pass as a call's `signal` option. */
 export function createCancellationToken() {
-  requireLoaded('createCancellationToken');
-  return wasm.createCancellationToken();
+  return requireLoaded('createCancellationToken').createCancellationToken();
 }
 
-export { SharedProgress, SharedCancellation, SharedCounter } from './worker_bridge.js';
 
 /**
  * Every `name` a worker-bridge error can have (`ErrorKind::ALL` in src/error.rs; tests/sources_of_truth.rs

@@ -1,12 +1,25 @@
 // Turns wasm-pack's `pkg/` into the publishable package: adds the thin ESM entry and its types
 // (js/), and writes package.json with `exports`, `types`, `files` and `sideEffects`.
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const pkg = path.join(root, 'pkg');
+// The package directory: pkg/ unless given (benches build theirs elsewhere).
+const pkg = path.resolve(root, process.argv[2] ?? 'pkg');
 const generated = JSON.parse(await readFile(path.join(pkg, 'package.json'), 'utf8'));
+
+// The threaded build (npm run build:wasm:threads) sits in pkg/threads/: its glue, wasm and
+// snippets only; js/index.js imports it when the page can run it. wasm-pack's own package files
+// there would make it look like a package of its own (and its .gitignore hides it from npm pack).
+try {
+  await stat(path.join(pkg, 'threads', 'worker_bridge.js'));
+} catch {
+  throw new Error('pkg/threads/ is missing: run `npm run build:wasm:threads` first');
+}
+for (const extra of ['package.json', '.gitignore', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE']) {
+  await rm(path.join(pkg, 'threads', extra), { force: true });
+}
 
 await copyFile(path.join(root, 'js/index.js'), path.join(pkg, 'index.js'));
 await copyFile(path.join(root, 'js/index.d.ts'), path.join(pkg, 'index.d.ts'));
@@ -25,12 +38,17 @@ const manifest = {
     '.': { types: './index.d.ts', default: './index.js' },
     './raw': { types: './worker_bridge.d.ts', default: './worker_bridge.js' },
     './worker_bridge_bg.wasm': './worker_bridge_bg.wasm',
+    './threads/worker_bridge_bg.wasm': './threads/worker_bridge_bg.wasm',
     './package.json': './package.json',
   },
-  files: ['index.js', 'index.d.ts', 'worker_bridge.js', 'worker_bridge.d.ts', 'worker_bridge_bg.wasm', 'worker_bridge_bg.wasm.d.ts', 'snippets', 'README.md'],
+  files: [
+    'index.js', 'index.d.ts', 'worker_bridge.js', 'worker_bridge.d.ts', 'worker_bridge_bg.wasm', 'worker_bridge_bg.wasm.d.ts', 'snippets',
+    'threads/worker_bridge.js', 'threads/worker_bridge.d.ts', 'threads/worker_bridge_bg.wasm', 'threads/worker_bridge_bg.wasm.d.ts', 'threads/snippets',
+    'README.md',
+  ],
   // The worker snippets are started by URL (`new URL('./worker.js', import.meta.url)`): keep them.
-  sideEffects: ['./snippets/*'],
+  sideEffects: ['./snippets/*', './threads/snippets/*'],
   keywords: ['web-worker', 'webassembly', 'wasm', 'worker-pool', 'aes-gcm', 'sha256', 'gzip', 'react'],
 };
 await writeFile(path.join(pkg, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
-console.log(`packaged ${manifest.name}@${manifest.version} in pkg/`);
+console.log(`packaged ${manifest.name}@${manifest.version} in ${path.relative(root, pkg)}/`);

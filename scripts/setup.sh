@@ -17,6 +17,21 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The threaded build (npm run build:wasm:threads) rebuilds the standard library with atomics:
+# the installed nightly with its wasm32 target and rust-src (threads.toml says why).
+if ! rustup toolchain list | grep -q '^nightly'; then
+  say "installing the nightly toolchain (the threaded build)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! rustup target list --installed --toolchain nightly | grep -qx wasm32-unknown-unknown; then
+  say "adding wasm32-unknown-unknown to nightly"
+  rustup target add wasm32-unknown-unknown --toolchain nightly
+fi
+if ! rustup component list --installed --toolchain nightly | grep -q '^rust-src'; then
+  say "adding rust-src to nightly"
+  rustup component add rust-src --toolchain nightly
+fi
+
 if ! wasm-pack --version 2>/dev/null | grep -q " $WASM_PACK_VERSION\$"; then
   say "installing wasm-pack $WASM_PACK_VERSION (a few minutes)"
   cargo install wasm-pack --version "$WASM_PACK_VERSION"

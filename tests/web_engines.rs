@@ -48,7 +48,7 @@ async fn reference_encrypt(key: &[u8], nonce: &[u8], aad: &[u8], plain: &[u8]) -
     if !aad.is_empty() {
         params.set_additional_data(&Uint8Array::from(aad));
     }
-    let sealed = subtle().encrypt_with_object_and_u8_array(&params, &key, plain).unwrap();
+    let sealed = subtle().encrypt_with_object_and_buffer_source(&params, &key, &Uint8Array::from(plain)).unwrap();
     Uint8Array::new(&JsFuture::from(sealed).await.unwrap()).to_vec()
 }
 

@@ -79,13 +79,15 @@ fn gcm_params(nonce: &[u8], aad: &[u8]) -> web_sys::AesGcmParams {
 
 async fn webcrypto_encrypt(key: &[u8], nonce: &[u8], aad: &[u8], plain: &[u8]) -> Vec<u8> {
     let k = webcrypto_key(key).await;
-    let p = subtle().encrypt_with_object_and_u8_array(&gcm_params(nonce, aad), &k, plain).unwrap();
+    let p =
+        subtle().encrypt_with_object_and_buffer_source(&gcm_params(nonce, aad), &k, &Uint8Array::from(plain)).unwrap();
     Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec()
 }
 
 async fn webcrypto_decrypt(key: &[u8], nonce: &[u8], aad: &[u8], sealed: &[u8]) -> Vec<u8> {
     let k = webcrypto_key(key).await;
-    let p = subtle().decrypt_with_object_and_u8_array(&gcm_params(nonce, aad), &k, sealed).unwrap();
+    let p =
+        subtle().decrypt_with_object_and_buffer_source(&gcm_params(nonce, aad), &k, &Uint8Array::from(sealed)).unwrap();
     Uint8Array::new(&JsFuture::from(p).await.unwrap()).to_vec()
 }
 

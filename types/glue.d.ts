@@ -10,6 +10,8 @@ declare module 'worker-bridge-glue' {
   /** Instantiates the wasm module (once per glue module); resolves to its exports. */
   export default function init(options?: {
     module_or_path: RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+    /** The threaded build: the shared memory of the thread that started this one. */
+    memory?: WebAssembly.Memory;
   }): Promise<unknown>;
 
   export const WorkerBridge: typeof api.WorkerBridge;
@@ -21,7 +23,9 @@ declare module 'worker-bridge-glue' {
   export const createCancellationToken: typeof api.createCancellationToken;
 
   /** Runs a pool worker (src/worker_main.rs). */
-  export function __workerBridgeWorkerMain(workerId: number): void;
+  export function __workerBridgeWorkerMain(workerId: number, threads: number): void;
+  /** The threaded build: a helper thread's life (src/runtime/threads.rs). */
+  export function __workerBridgeThread(): void;
   /** A Rust service registered as `name` (src/services/rust_host.rs). */
   export function __workerBridgeRustService(name: string, onPanic: (panic: string) => void): RustServiceInstance;
   export function __workerBridgeFreshInstance(): void;

@@ -11,11 +11,12 @@
  * @param {string} glueUrl
  * @param {number} workerId
  * @param {string} name
+ * @param {number} threads threads it starts for its jobs, its own included (threaded build)
  * @returns {Worker}
  */
-export function spawnWorker(module, glueUrl, workerId, name) {
+export function spawnWorker(module, glueUrl, workerId, name, threads) {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name });
-  worker.postMessage({ type: 'init', module, glueUrl, workerId });
+  worker.postMessage({ type: 'init', module, glueUrl, workerId, threads });
   return worker;
 }
 

@@ -12,6 +12,7 @@ use crate::ops::engine::EngineChoice;
 use crate::pool::PoolConfig;
 use crate::scheduler::{Strategy, TimeoutFrom};
 use crate::services::origin;
+use worker_bridge_core::pool::{arrangement, Arrangement, ThreadsChoice};
 
 /// `WorkerBridge.create(options)`, as passed.
 #[derive(Debug, Default, Deserialize)]
@@ -29,6 +30,15 @@ struct CreateOptions {
     max_in_flight_per_worker: Option<u32>,
     engine: EngineChoice,
     service_origins: Vec<String>,
+    threads: Option<Threads>,
+}
+
+/// `threads`: `false`, `true` (the default) or threads per worker.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Threads {
+    Enabled(bool),
+    PerWorker(u32),
 }
 
 const KEYS: &[&str] = &[
@@ -44,6 +54,7 @@ const KEYS: &[&str] = &[
     "maxInFlightPerWorker",
     "engine",
     "serviceOrigins",
+    "threads",
 ];
 
 /// What a bridge starts with.
@@ -81,10 +92,20 @@ impl Settings {
         if max_queue == 0 {
             return Err(Error::validation("maxQueue must be at least 1"));
         }
-        let size = match options.pool_size {
-            Some(n) => check_pool_size(n, "poolSize")?,
-            None => default_pool_size(),
+        let pool_size = options.pool_size.map(|n| check_pool_size(n, "poolSize")).transpose()?;
+        let threads = match options.threads {
+            None | Some(Threads::Enabled(true)) => ThreadsChoice::Auto,
+            Some(Threads::Enabled(false)) => ThreadsChoice::Off,
+            Some(Threads::PerWorker(n)) if (1..=defaults::MAX_POOL_SIZE).contains(&n) => ThreadsChoice::PerWorker(n),
+            Some(Threads::PerWorker(n)) => {
+                return Err(Error::validation(format!(
+                    "threads must be a boolean or 1..={}, got {n}",
+                    defaults::MAX_POOL_SIZE
+                )))
+            }
         };
+        let Arrangement { workers: size, threads } =
+            arrangement(cores(), pool_size, threads, cfg!(feature = "threads"));
         let retries = options.retries.unwrap_or(defaults::RETRIES);
         if retries > defaults::MAX_RETRIES {
             return Err(Error::validation(format!("retries must be at most {}", defaults::MAX_RETRIES)));
@@ -105,6 +126,7 @@ impl Settings {
                 health_interval_ms: ms(options.health_interval_ms, defaults::HEALTH_INTERVAL_MS, "healthIntervalMs")?,
                 cancel_grace_ms: ms(options.cancel_grace_ms, defaults::CANCEL_GRACE_MS, "cancelGraceMs")?,
                 max_in_flight,
+                threads,
             },
             fallback: options.fallback,
             timeout_ms: ms(options.timeout_ms, defaults::TIMEOUT_MS, "timeoutMs")?,
@@ -132,13 +154,12 @@ pub(crate) fn check_pool_size(n: u32, what: &str) -> Result<u32, Error> {
     }
 }
 
-/// `max(1, hardwareConcurrency - 1)`: leave a core for the page.
-fn default_pool_size() -> u32 {
+/// `navigator.hardwareConcurrency` (2 when the browser does not say).
+fn cores() -> u32 {
     let global = js_sys::global();
-    let cores = js_sys::Reflect::get(&global, &"navigator".into())
+    js_sys::Reflect::get(&global, &"navigator".into())
         .and_then(|n| js_sys::Reflect::get(&n, &"hardwareConcurrency".into()))
         .ok()
         .and_then(|c| c.as_f64())
-        .unwrap_or(2.0) as u32;
-    cores.saturating_sub(1).clamp(1, defaults::MAX_POOL_SIZE)
+        .unwrap_or(2.0) as u32
 }

@@ -108,6 +108,8 @@ impl Inline {
         let st = self.state.borrow();
         Status {
             mode: if st.terminated { Mode::Terminated } else { Mode::MainThread },
+            build: crate::runtime::threads::BUILD,
+            threads: 1,
             cross_origin_isolated: st.cross_origin_isolated,
             workers: Vec::new(),
             queued: st.queue.len() as u32,

@@ -179,6 +179,7 @@ impl Executor {
                     queued: if pool.mode == Mode::Terminated { pool.queued } else { page.queued },
                     main_thread_tasks_done: if pool.mode == Mode::Terminated { 0 } else { page.main_thread_tasks_done },
                     fallback_reason: page.fallback_reason,
+                    threads: 1,
                     ..pool
                 }
             }

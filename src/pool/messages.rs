@@ -77,6 +77,7 @@ impl Inner {
                 }
                 slot.set_state(SlotState::Idle, &self.events, None);
                 slot.shared_memory = caps.shared_memory;
+                slot.threads = caps.threads.max(1);
                 slot.boot_failures = 0;
                 slot.boot_timer = None;
                 if let Some(boot) = slot.boot.take() {

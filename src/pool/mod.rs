@@ -91,6 +91,8 @@ pub(crate) struct PoolConfig {
     pub(crate) cancel_grace_ms: u32,
     /// Calls one worker holds at once (see `worker_bridge_core::pool::may_pipeline`).
     pub(crate) max_in_flight: u32,
+    /// Threads each worker starts, its own included (`worker_bridge_core::pool::arrangement`).
+    pub(crate) threads: u32,
 }
 
 /// A handle to the pool's shared state.
@@ -247,10 +249,13 @@ impl Pool {
                 last_error: s.last_error.clone(),
                 started_at: s.started_at,
                 memory_bytes: s.memory_bytes,
+                threads: s.threads,
             })
-            .collect();
+            .collect::<Vec<_>>();
         Status {
             mode: if inner.terminated { Mode::Terminated } else { Mode::Workers },
+            build: crate::runtime::threads::BUILD,
+            threads: workers.iter().filter(|w| w.state != "starting").map(|w| w.threads).max().unwrap_or(1),
             cross_origin_isolated: inner.cross_origin_isolated,
             workers,
             queued: inner.queue.len() as u32,

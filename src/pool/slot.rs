@@ -51,6 +51,8 @@ pub(super) struct Slot {
     /// (`dispatch::arm_watchdog`).
     pub(super) watchdog: Option<(Timer, f64)>,
     pub(super) shared_memory: bool,
+    /// Threads its jobs may use, as its `Ready` said.
+    pub(super) threads: u32,
     pub(super) tasks_done: u32,
     pub(super) errors: u32,
     pub(super) restarts: u32,
@@ -92,6 +94,7 @@ impl Slot {
             outbox: Vec::new(),
             watchdog: None,
             shared_memory: false,
+            threads: 1,
             tasks_done: 0,
             errors: 0,
             restarts: 0,
@@ -158,7 +161,8 @@ impl Inner {
         slot.beat_sent = false;
         slot.last_beat = 0;
         slot.last_sign = js_sys::Date::now();
-        slot.handle = Some(WorkerHandle::spawn(worker_id, on_event)?);
+        slot.threads = 1;
+        slot.handle = Some(WorkerHandle::spawn(worker_id, self.cfg.threads, on_event)?);
         let me = self.me.clone();
         slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {
             if let Some(inner) = me.upgrade() {

@@ -18,7 +18,13 @@ extern "C" {
     /// Creates `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })` and posts
     /// it the compiled module and the glue's URL.
     #[wasm_bindgen(js_name = spawnWorker, catch)]
-    fn spawn_worker(module: &JsValue, glue_url: &str, worker_id: u32, name: &str) -> Result<Worker, JsValue>;
+    fn spawn_worker(
+        module: &JsValue,
+        glue_url: &str,
+        worker_id: u32,
+        name: &str,
+        threads: u32,
+    ) -> Result<Worker, JsValue>;
 }
 
 // Names `worker/worker.js` so wasm-bindgen copies it beside `spawn.js` in `pkg/snippets/`; the
@@ -99,15 +105,20 @@ pub(crate) struct WorkerHandle {
 }
 
 impl WorkerHandle {
-    /// Spawns worker `id` running this page's own compiled wasm module.
+    /// Spawns worker `id` running this page's own compiled wasm module, with `threads` threads
+    /// (its own included; more than 1 only in the threaded build).
     ///
     /// # Errors
     /// `NotSupportedError` when the browser refuses to create the worker (no `Worker`, CSP).
-    pub(crate) fn spawn(id: u32, mut on_event: impl FnMut(WorkerEvent) + Clone + 'static) -> Result<Self, Error> {
+    pub(crate) fn spawn(
+        id: u32,
+        threads: u32,
+        mut on_event: impl FnMut(WorkerEvent) + Clone + 'static,
+    ) -> Result<Self, Error> {
         let glue_url = glue_url();
         #[cfg(feature = "test-ops")]
         let glue_url = if take_broken_boot() { format!("{glue_url}.missing.js") } else { glue_url };
-        let worker = spawn_worker(&wasm_bindgen::module(), &glue_url, id, &format!("worker-bridge-{id}"))
+        let worker = spawn_worker(&wasm_bindgen::module(), &glue_url, id, &format!("worker-bridge-{id}"), threads)
             .map_err(|e| Error::new(ErrorKind::Unsupported, format!("cannot create a worker: {}", describe(&e))))?;
 
         let mut on_msg = on_event.clone();

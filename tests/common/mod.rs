@@ -30,7 +30,9 @@ pub fn data(len: usize, seed: u32) -> Vec<u8> {
 /// SHA-256 by the browser's WebCrypto: the reference our digests are checked against.
 pub async fn webcrypto_sha256(bytes: &[u8]) -> Vec<u8> {
     let crypto: web_sys::Crypto = get(&js_sys::global(), "crypto").unchecked_into();
-    let digest = crypto.subtle().digest_with_str_and_u8_array("SHA-256", bytes).unwrap();
+    // A copy, not a view of wasm memory: in the threaded build that memory is shared, and
+    // WebCrypto refuses views of shared memory.
+    let digest = crypto.subtle().digest_with_str_and_buffer_source("SHA-256", &Uint8Array::from(bytes)).unwrap();
     Uint8Array::new(&JsFuture::from(digest).await.unwrap()).to_vec()
 }
 

@@ -109,8 +109,13 @@ test('isolated page: a 32 MiB file is hashed, encrypted and decrypted in workers
     await row.locator('.cancel').click();
     await page.waitForFunction(() => document.querySelector('#jobs .job[data-op="gzip"]').dataset.state !== 'running');
     assert.equal(await row.getAttribute('data-state'), 'cancelled');
+    // The threaded build, with a thread pool in each worker (workers × threads ≤ cores).
+    const build = await page.evaluate(() => document.querySelector('#build').textContent);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.match(build, /^build: threads · threads: \d+$/);
+    if (cores >= 2) assert.ok(Number(build.split(': ').at(-1)) > 1, build);
     // The pool panel stays full: every worker back to idle, none crashed.
-    const poolSize = await page.evaluate(() => Math.max(1, navigator.hardwareConcurrency - 1));
+    const poolSize = Math.max(1, Math.floor(cores / 2));
     await page.waitForFunction((n) => {
       const states = [...document.querySelectorAll('#workers tr td:nth-child(2)')].map((td) => td.textContent);
       return states.length === n && states.every((s) => s === 'idle');
@@ -126,6 +131,7 @@ test('page without COOP/COEP still runs the jobs in workers', async () => {
   await withDemo({ isolated: false }, async ({ page, problems }) => {
     assert.equal(await page.evaluate(() => crossOriginIsolated), false);
     await waitMode(page, 'workers');
+    assert.equal(await page.evaluate(() => document.querySelector('#build').textContent), 'build: single · threads: 1');
     await generate(page, 1);
     assert.equal((await runOp(page, 'hash')).state, 'done');
     const timing = await page.evaluate(() => ({ ...document.body.dataset }));

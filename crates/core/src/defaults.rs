@@ -34,6 +34,11 @@ pub const MAX_QUEUE: usize = 10_000;
 /// without adding cores. The default size is `max(1, hardwareConcurrency - 1)`.
 pub const MAX_POOL_SIZE: u32 = 64;
 
+/// The threaded build, `threads` not given: threads per worker (the worker's own included). The
+/// pool then defaults to `max(1, hardwareConcurrency / 2)` workers, so workers × threads never
+/// exceeds the cores.
+pub const THREADS_PER_WORKER: u32 = 2;
+
 /// `compression.gzip(data, { level })` and friends.
 pub const COMPRESSION_LEVEL: u32 = 6;
 /// `compression.gunzip(data, { maxOutputBytes })` and friends: a decompression bomb stops here.

@@ -2,7 +2,10 @@
 //! before respawning a worker that failed to boot, whether a call whose worker crashed runs again,
 //! when the pool has no live worker left, which slots leave first when it shrinks, which worker a
 //! health check finds hung, and what a worker's progress report counts for. The edge
-//! (`worker-bridge`'s `pool`) owns the workers and timers and carries these out.
+//! (`worker-bridge`'s `pool`) owns the workers and timers and carries these out. Also the pool's
+//! shape in the threaded build: how many workers, how many threads each ([`arrangement`]).
+
+use crate::defaults;
 
 /// Consecutive boot failures after which a slot is given up.
 pub const MAX_BOOT_FAILURES: u32 = 3;
@@ -86,14 +89,14 @@ pub fn pipeline_weight(cost_follows_input: bool, input_len: u64) -> u64 {
 
 /// Whether a call is short: its answer may wait for the next call's and travel with it.
 pub fn is_short(weight: u64) -> bool {
-    weight <= crate::defaults::PIPELINE_BYTES
+    weight <= defaults::PIPELINE_BYTES
 }
 
 /// Whether a worker with `in_flight` calls (the first running, the others waiting in its
 /// mailbox) that weigh `held` in all (see [`pipeline_weight`]) should be sent one more, weighing
 /// `next`. An idle worker takes anything; a busy one takes at most `max_in_flight` in all, and
 /// only while everything it holds stays under
-/// [`PIPELINE_BYTES`](crate::defaults::PIPELINE_BYTES) — a long call is not queued behind
+/// [`PIPELINE_BYTES`](defaults::PIPELINE_BYTES) — a long call is not queued behind
 /// another in a worker, nor a short one behind a long one: they wait in the pool's queue, where
 /// any worker that frees up can take them and priorities still order them.
 pub fn may_pipeline(in_flight: u32, held: u64, next: u64, max_in_flight: u32) -> bool {
@@ -163,9 +166,9 @@ pub enum HealthCheck {
 /// — one in a tight loop over shared memory never yields — so it shows life by answering a ping
 /// *or* by its heartbeat advancing (the step loop bumps it at every step); `silent_ms` is how
 /// long it has shown neither. Silent for `interval_ms`, and at least
-/// [`BUSY_HANG_MS`](crate::defaults::BUSY_HANG_MS), it is hung — with or without `timeoutMs`.
+/// [`BUSY_HANG_MS`](defaults::BUSY_HANG_MS), it is hung — with or without `timeoutMs`.
 pub fn health_check(state: SlotState, ping_outstanding: bool, silent_ms: f64, interval_ms: u32) -> HealthCheck {
-    let busy_limit = f64::from(interval_ms.max(crate::defaults::BUSY_HANG_MS));
+    let busy_limit = f64::from(interval_ms.max(defaults::BUSY_HANG_MS));
     match state {
         SlotState::Idle if ping_outstanding => HealthCheck::Replace,
         SlotState::Busy if silent_ms >= busy_limit => HealthCheck::Replace,
@@ -185,9 +188,84 @@ pub fn reported_progress(value: f64) -> u64 {
     }
 }
 
+/// The `threads` option of `WorkerBridge.create`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThreadsChoice {
+    /// As many as the cores allow ([`defaults::THREADS_PER_WORKER`] per worker by default).
+    #[default]
+    Auto,
+    /// None: every job runs on its worker's own thread.
+    Off,
+    /// This many per worker, its own thread included.
+    PerWorker(u32),
+}
+
+/// How many workers, and how many threads each (its own included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrangement {
+    /// Pool workers.
+    pub workers: u32,
+    /// Threads per worker (1: none but its own).
+    pub threads: u32,
+}
+
+/// The pool's shape on `cores` cores: workers × threads never exceeds them, so a large job split
+/// across a worker's threads never competes with another worker's for a core. Without threads
+/// (the plain build, `threads: false`) the pool keeps a core for the page:
+/// `max(1, cores - 1)` workers. With threads, a worker's own thread counts as one of its threads
+/// (it works on its jobs' split parts), and the page's core is lent to them while they run.
+/// An explicit `pool_size` wins; the threads per worker then fit in what is left.
+pub fn arrangement(cores: u32, pool_size: Option<u32>, threads: ThreadsChoice, threaded_build: bool) -> Arrangement {
+    let cores = cores.max(1);
+    let wanted = match threads {
+        _ if !threaded_build => 1,
+        ThreadsChoice::Off => 1,
+        ThreadsChoice::Auto => defaults::THREADS_PER_WORKER,
+        ThreadsChoice::PerWorker(n) => n.max(1),
+    };
+    if wanted <= 1 {
+        let workers = pool_size.unwrap_or(cores.saturating_sub(1)).clamp(1, defaults::MAX_POOL_SIZE);
+        return Arrangement { workers, threads: 1 };
+    }
+    let workers = pool_size.unwrap_or(cores / wanted.min(cores)).clamp(1, defaults::MAX_POOL_SIZE);
+    Arrangement { workers, threads: wanted.min(cores / workers).max(1) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_times_threads_never_exceed_the_cores() {
+        use ThreadsChoice::*;
+        let a = |cores, size, threads, build| arrangement(cores, size, threads, build);
+        // The plain build, or threads off: a core kept for the page.
+        assert_eq!(a(8, None, Auto, false), Arrangement { workers: 7, threads: 1 });
+        assert_eq!(a(8, None, Off, true), Arrangement { workers: 7, threads: 1 });
+        assert_eq!(a(1, None, Auto, false), Arrangement { workers: 1, threads: 1 });
+        // Threads: two per worker by default, half as many workers.
+        assert_eq!(a(2, None, Auto, true), Arrangement { workers: 1, threads: 2 });
+        assert_eq!(a(8, None, Auto, true), Arrangement { workers: 4, threads: 2 });
+        assert_eq!(a(1, None, Auto, true), Arrangement { workers: 1, threads: 1 });
+        // More threads per worker, fewer workers.
+        assert_eq!(a(8, None, PerWorker(4), true), Arrangement { workers: 2, threads: 4 });
+        assert_eq!(a(2, None, PerWorker(16), true), Arrangement { workers: 1, threads: 2 });
+        // An explicit pool size wins; threads fit in what is left.
+        assert_eq!(a(8, Some(3), Auto, true), Arrangement { workers: 3, threads: 2 });
+        assert_eq!(a(8, Some(8), PerWorker(4), true), Arrangement { workers: 8, threads: 1 });
+        assert_eq!(a(8, Some(2), PerWorker(4), true), Arrangement { workers: 2, threads: 4 });
+        for cores in 1..=32 {
+            for size in [None, Some(1), Some(2), Some(5)] {
+                for threads in [Auto, Off, PerWorker(1), PerWorker(3), PerWorker(64)] {
+                    let got = a(cores, size, threads, true);
+                    assert!(
+                        got.threads == 1 || got.workers * got.threads <= cores,
+                        "{cores} {size:?} {threads:?}: {got:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn pipelining_fills_a_worker_with_small_calls_only() {
@@ -281,7 +359,7 @@ mod tests {
     fn an_idle_worker_must_answer_each_ping_and_a_busy_one_show_life_within_its_limit() {
         assert_eq!(health_check(SlotState::Idle, false, 0.0, 100), HealthCheck::Ping);
         assert_eq!(health_check(SlotState::Idle, true, 100.0, 100), HealthCheck::Replace);
-        let floor = f64::from(crate::defaults::BUSY_HANG_MS);
+        let floor = f64::from(defaults::BUSY_HANG_MS);
         assert_eq!(health_check(SlotState::Busy, true, floor - 1.0, 100), HealthCheck::Ping, "under the floor");
         assert_eq!(health_check(SlotState::Busy, true, floor, 100), HealthCheck::Replace);
         assert_eq!(health_check(SlotState::Busy, true, floor, 10_000), HealthCheck::Ping, "under the interval");

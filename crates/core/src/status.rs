@@ -37,6 +37,8 @@ pub struct WorkerStatus {
     pub started_at: f64,
     /// The worker's wasm memory in bytes at its last health ping (0 before the first).
     pub memory_bytes: f64,
+    /// Threads its jobs may use, its own included (more than 1 only in the threaded build).
+    pub threads: u32,
 }
 
 /// The whole bridge.
@@ -45,6 +47,12 @@ pub struct WorkerStatus {
 pub struct Status {
     /// Where calls run.
     pub mode: Mode,
+    /// Which wasm module the page loaded: `threads` (shared memory, a thread pool in each
+    /// worker) or `single`.
+    pub build: &'static str,
+    /// Threads one call may use: the most any ready worker has, itself included (1 on the
+    /// main thread and in the single-threaded build).
+    pub threads: u32,
     /// Whether the page is cross-origin isolated (`SharedArrayBuffer` available).
     pub cross_origin_isolated: bool,
     /// The pool's workers (empty on the main thread).
