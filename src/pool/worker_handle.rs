@@ -43,6 +43,13 @@ extern "C" {
     fn _envelope(msg: &JsValue, payload: &JsValue) -> JsValue;
 }
 
+// Names `worker/glue.js` (how worker scripts find the generated glue) for the same reason.
+#[wasm_bindgen(module = "/worker/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = loadGlue)]
+    fn _load_glue(glue_url: &str) -> js_sys::Promise;
+}
+
 #[cfg(feature = "test-ops")]
 thread_local! {
     static BROKEN_BOOTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };

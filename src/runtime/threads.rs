@@ -1,10 +1,10 @@
 //! The threaded build's thread pool: rayon inside one pool worker, over that worker's own shared
 //! memory (every worker has its own instance and memory; the page never runs one).
 //!
-//! [`start`] builds rayon's global pool with the calling worker as thread 0
-//! (`use_current_thread`), hands the other threads' `ThreadBuilder`s to a channel, and starts
-//! that many nested workers (`worker/threads.js`); each instantiates the module over this
-//! memory and takes one builder from the channel in [`thread_main`]. A large job then splits
+//! [`start`] starts nested workers (`worker/threads.js`) that instantiate the module over this
+//! worker's memory and wait on a channel (`thread_main`), then builds rayon's global pool with
+//! the calling worker as thread 0 (`use_current_thread`), handing the other threads'
+//! `ThreadBuilder`s to the channel. A large job then splits
 //! across all of them, the pool worker included, so a worker with `n` threads occupies `n`
 //! cores, not `n + 1`. This is what wasm-bindgen-rayon does, with two differences we need: the
 //! caller's thread works too, and the helpers are started from a literal URL and find the glue
@@ -39,6 +39,11 @@ mod pool {
         }
         let (sender, receiver) = channel();
         *WAITING.lock().map_err(|_| "the thread pool's lock is poisoned")? = Some(receiver);
+        // The helpers first: each waits for its builder in `thread_main`. Building the pool
+        // then hands them out and returns once every thread runs (rayon waits for that, so
+        // the helpers must already be there: nothing else would start them meanwhile).
+        let started = start_threads(wasm_bindgen::module(), wasm_bindgen::memory(), &glue_url(), threads - 1);
+        JsFuture::from(started).await.map_err(|e| describe(&e))?;
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads as usize)
             .use_current_thread()
@@ -46,17 +51,17 @@ mod pool {
             .spawn_handler(move |thread| sender.send(thread).map_err(|e| std::io::Error::other(e.to_string())))
             .build_global()
             .map_err(|e| format!("cannot build the thread pool: {e}"))?;
-        let started = start_threads(wasm_bindgen::module(), wasm_bindgen::memory(), &glue_url(), threads - 1);
-        JsFuture::from(started).await.map_err(|e| describe(&e))?;
         Ok(threads)
     }
 
-    /// A helper thread's life: takes one waiting builder and runs rayon's loop on it (it returns
-    /// only if the pool ends, which a global pool never does).
+    /// A helper thread's life: waits for its builder (the pool is built once every helper is
+    /// ready), then runs rayon's loop on it, which returns only if the pool ends (a global
+    /// pool never does). One helper at a time holds the lock while it waits: every builder
+    /// is sent at once, so each wait is short.
     #[wasm_bindgen(js_name = __workerBridgeThread)]
     #[doc(hidden)]
     pub fn thread_main() {
-        let builder = WAITING.lock().ok().and_then(|waiting| waiting.as_ref().and_then(|r| r.try_recv().ok()));
+        let builder = WAITING.lock().ok().and_then(|waiting| waiting.as_ref().and_then(|r| r.recv().ok()));
         if let Some(builder) = builder {
             builder.run();
         }
