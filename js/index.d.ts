@@ -246,6 +246,18 @@ export interface NetworkFacade {
  */
 export type ServiceDefinition = string | URL | { module: string | URL } | { rust: string };
 
+/**
+ * An inline handler: the hooks of a service module as an object, run on the page (`placement:
+ * 'main'` only; in a worker it is a `ValidationError`: use a module). Hooks are called as methods
+ * (`this` is the object).
+ */
+export interface InlineServiceDefinition<Ctx = ServiceContext, Msg = unknown, Reply = unknown> {
+  handler: ServiceModule<Ctx, Msg, Reply>;
+}
+
+/** What every hook gets: `config` (a fresh copy of the registered config at every start) and your own state. */
+export type ServiceContext<Config = unknown> = { config?: Config } & Record<string, unknown>;
+
 export interface ServiceOptions {
   /** Where it runs: its own worker (default) or the page's thread. */
   placement?: 'worker' | 'main';
@@ -259,6 +271,11 @@ export interface ServiceOptions {
   maxRestarts?: number;
   /** Ask `health(ctx)` this often while running; default 0 (never). */
   healthIntervalMs?: number;
+  /**
+   * Settings for this service (JSON only, copied at registration): `ctx.config` in every hook of a
+   * JavaScript service; the typed config of a Rust service (`register_configured_service`).
+   */
+  config?: unknown;
 }
 
 /** `services.send` options, read as a call's; any other key is a `ValidationError`. */
@@ -294,8 +311,8 @@ export interface ServiceStatus {
   lastHealth?: { healthy: boolean; detail: string };
 }
 
-/** What a JavaScript service module exports. */
-export interface ServiceModule<Ctx = Record<string, unknown>, Msg = unknown, Reply = unknown> {
+/** What a JavaScript service module exports (or an inline handler holds). */
+export interface ServiceModule<Ctx = ServiceContext, Msg = unknown, Reply = unknown> {
   onStart?(ctx: Ctx): void | Promise<void>;
   onMessage(message: Msg, ctx: Ctx): Reply | Promise<Reply>;
   onStop?(ctx: Ctx): void | Promise<void>;
@@ -317,6 +334,12 @@ export interface ServiceResponse {
 }
 
 export interface ServicesFacade {
+  /** An inline handler runs on the page: `placement: 'main'` is required. */
+  register<Ctx, Msg, Reply>(
+    name: string,
+    definition: InlineServiceDefinition<Ctx, Msg, Reply>,
+    options: ServiceOptions & { placement: 'main' },
+  ): Promise<void>;
   register(name: string, definition: ServiceDefinition, options?: ServiceOptions): Promise<void>;
   /** Registers a whole configuration (all or nothing), then emits `registry_loaded`. */
   load(services: ServiceConfig[]): Promise<string[]>;

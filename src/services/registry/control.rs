@@ -15,7 +15,7 @@ use super::{Definition, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::ToService;
 use crate::runtime::timer::Timer;
-use crate::services::host::{Host, HostEvent};
+use crate::services::host::{Host, HostEvent, HostKind};
 use crate::services::lifecycle::{Event, State, Transition};
 use crate::services::restart::{AfterFailure, During};
 
@@ -61,8 +61,12 @@ impl Registry {
                     Registry { inner, events: events.clone() }.on_host_event(&service, generation, event);
                 }
             };
-            let rust = matches!(s.definition, Definition::Rust(_));
-            s.host = Some(Host::spawn(&s.name, s.options.placement, rust, on_event)?);
+            let kind = match &s.definition {
+                Definition::Module(_) => HostKind::Module,
+                Definition::Rust(_) => HostKind::Rust,
+                Definition::Inline(handler) => HostKind::Inline(handler.clone()),
+            };
+            s.host = Some(Host::spawn(&s.name, s.options.placement, kind, on_event)?);
             Ok(())
         })
     }
@@ -124,11 +128,14 @@ impl Registry {
 
     async fn load(&self, name: &str, timeout: u32) -> Result<(), Failure> {
         self.ensure_host(name)?;
-        let (msg, payload) = match self.with(name, |s| Ok(s.definition.clone()))? {
-            Definition::Module(url) => (ToService::Load { url }, None),
+        let (definition, config) =
+            self.with(name, |s| Ok((s.definition.clone(), s.options.config.as_ref().map(|c| c.value().clone()))))?;
+        let (msg, payload) = match definition {
+            Definition::Module(url) => (ToService::Load { url, config }, None),
+            Definition::Inline(_) => (ToService::LoadInline { config }, None),
             // The host instantiates the page's compiled module again: no download, no compile.
             Definition::Rust(service) => (
-                ToService::LoadRust { service, glue_url: crate::runtime::glue::glue_url() },
+                ToService::LoadRust { service, glue_url: crate::runtime::glue::glue_url(), config },
                 Some(wasm_bindgen::module()),
             ),
         };

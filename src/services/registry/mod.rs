@@ -34,23 +34,26 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-use super::host::{Host, Placement};
+use super::host::{inline_in_worker, Host, Placement};
 use super::lifecycle::{Lifecycle, State};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::protocol::WireError;
 use crate::runtime::timer::{Repeat, Timer};
 use crate::services::restart::{Budget, Policy};
+use crate::services::Config;
 use control::Waiter;
 
-/// What a service is: a JavaScript handler module, or a Rust [`Service`](super::Service)
-/// registered by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a service is: a JavaScript handler module, a Rust [`Service`](super::Service)
+/// registered by name, or (main placement only) a handler object given inline.
+#[derive(Debug, Clone)]
 pub(crate) enum Definition {
     /// The handler module's absolute URL.
     Module(String),
     /// The Rust service's registered name.
     Rust(String),
+    /// `{ onStart, onMessage, onStop, health }` itself: it runs on the page, never cloned.
+    Inline(js_sys::Object),
 }
 
 /// How a service is run, set at registration.
@@ -63,6 +66,8 @@ pub(crate) struct ServiceOptions {
     pub(crate) restart: Policy,
     /// Ask `health(ctx)` this often while running (0: never).
     pub(crate) health_interval_ms: u32,
+    /// `config`: carried to the host with the load (`ctx.config`, or a Rust service's typed config).
+    pub(crate) config: Option<Config>,
 }
 
 fn js(e: &Error) -> JsValue {
@@ -170,6 +175,9 @@ impl Registry {
         let mut inner = self.inner.borrow_mut();
         if inner.terminated {
             return Err(terminated());
+        }
+        if matches!(definition, Definition::Inline(_)) && options.placement == Placement::Worker {
+            return Err(inline_in_worker());
         }
         if name.is_empty() || inner.services.iter().any(|s| s.name == name) {
             return Err(Error::validation(format!(
