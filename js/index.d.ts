@@ -276,6 +276,12 @@ export interface ServiceOptions {
    * JavaScript service; the typed config of a Rust service (`register_configured_service`).
    */
   config?: unknown;
+  /**
+   * Copies to run (1 to 64; default 1). Each message goes to the least busy copy; each copy handles
+   * its own messages in FIFO order (no order across copies). With `restart: 'on-failure'`, a copy
+   * that fails while the service runs is replaced alone.
+   */
+  instances?: number;
 }
 
 /** `services.send` options, read as a call's; any other key is a `ValidationError`. */
@@ -309,6 +315,10 @@ export interface ServiceStatus {
   messagesHandled: number;
   queueLength: number;
   lastHealth?: { healthy: boolean; detail: string };
+  /** Copies running the service (the `instances` option). */
+  instances: number;
+  /** Copies replaced alone after they failed (not counted in `restarts`). */
+  instanceRestarts: number;
 }
 
 /** What a JavaScript service module exports (or an inline handler holds). */
@@ -360,12 +370,21 @@ export interface ServicesFacade {
 
 export interface BridgeEvents {
   service_state_changed: { name: string; from: ServiceState; to: ServiceState; reason?: string };
-  health_check_result: { name: string; healthy: boolean; detail: string };
+  /** `instance`: which copy answered (0 unless `instances` > 1). */
+  health_check_result: { name: string; healthy: boolean; detail: string; instance: number };
   worker_state_changed: {
     kind: 'pool';
     worker: number;
     from: 'none' | 'starting' | 'idle' | 'busy' | 'crashed' | 'terminated';
     to: 'starting' | 'idle' | 'busy' | 'crashed' | 'terminated';
+    reason?: string;
+  } | {
+    /** One copy of a service with `instances` > 1, replaced alone. */
+    kind: 'service';
+    service: string;
+    instance: number;
+    from: 'running' | 'crashed' | 'starting';
+    to: 'crashed' | 'starting' | 'running';
     reason?: string;
   };
   registry_loaded: { services: string[] };

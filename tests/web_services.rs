@@ -1241,3 +1241,80 @@ async fn an_inline_handler_runs_on_the_page_with_its_config_and_is_refused_in_a_
     assert_eq!(Array::from(&s.list()).length(), 1, "only the good one is registered");
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn instances_share_the_work_least_busy_first_and_a_failed_copy_restarts_alone() {
+    for (label, definition, placement) in cases() {
+        let b = bridge().await;
+        let s = b.services();
+        // The copies' own moves: worker_state_changed { kind: 'service', service, instance, from, to }.
+        let moves: Rc<RefCell<Vec<(u32, String, String)>>> = Rc::default();
+        let log = moves.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let data = get(&e, "data");
+            if text(&data, "kind") == "service" {
+                assert_eq!(text(&data, "service"), "c");
+                let instance = get(&data, "instance").as_f64().unwrap() as u32;
+                log.borrow_mut().push((instance, text(&data, "from"), text(&data, "to")));
+            }
+        });
+        b.on("worker_state_changed".into(), listener.as_ref().clone().unchecked_into()).unwrap();
+        let options = obj(&[
+            ("placement", placement.into()),
+            ("instances", 3.into()),
+            ("restart", "on-failure".into()),
+            ("healthIntervalMs", 30.into()),
+        ]);
+        ok(s.register("c".into(), definition, options)).await;
+        ok(s.start("c".into())).await;
+        assert_eq!(get(&service_status(&b, "c"), "instances").as_f64(), Some(3.0), "{label}");
+        // A burst from idle: message k goes to copy k % 3 (the least busy; ties to the first),
+        // and each copy handles its share in order, with its own context.
+        let burst: Array = (0..300).map(|i| JsValue::from(s.send("c".into(), i.into(), JsValue::UNDEFINED))).collect();
+        let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+        for (k, reply) in replies.iter().enumerate() {
+            assert_eq!(get(&reply, "count").as_f64(), Some((k / 3 + 1) as f64), "{label}: reply {k}");
+        }
+        // Copy 0 (idle, as all are; the first) turns unhealthy: it alone is replaced.
+        ok(s.send("c".into(), obj(&[("op", "sick".into())]), JsValue::UNDEFINED)).await;
+        wait_for(&b, "c", &format!("{label}: copy 0 replaced"), |st| {
+            get(st, "instanceRestarts").as_f64() == Some(1.0) && moves.borrow().len() == 3
+        })
+        .await;
+        let expected = [(0, "running", "crashed"), (0, "crashed", "starting"), (0, "starting", "running")];
+        assert_eq!(
+            *moves.borrow(),
+            expected.map(|(i, f, t)| (i, f.to_owned(), t.to_owned())),
+            "{label}: only copy 0 moved"
+        );
+        let st = service_status(&b, "c");
+        assert_eq!(text(&st, "state"), "running", "{label}: the service kept running");
+        assert_eq!(get(&st, "restarts").as_f64(), Some(0.0), "{label}");
+        // The other two kept their contexts; the new copy starts afresh.
+        let burst: Array = (0..30).map(|i| JsValue::from(s.send("c".into(), i.into(), JsValue::UNDEFINED))).collect();
+        let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+        let mut counts: Vec<u32> = replies.iter().map(|r| get(&r, "count").as_f64().unwrap() as u32).collect();
+        counts.sort_unstable();
+        let mut expected: Vec<u32> = (1..=10).chain(101..=110).chain(101..=110).collect();
+        expected.sort_unstable();
+        assert_eq!(counts, expected, "{label}");
+        assert_eq!(get(&service_status(&b, "c"), "messagesHandled").as_f64(), Some(331.0), "{label}: every copy's");
+        ok(s.stop("c".into())).await;
+        assert_eq!(text(&service_status(&b, "c"), "state"), "stopped");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn instances_is_a_whole_number_from_1_to_64() {
+    let b = bridge().await;
+    let s = b.services();
+    for bad in [JsValue::from(0), JsValue::from(1.5), JsValue::from(65), JsValue::from("2")] {
+        let (name, message) =
+            err(s.register("c".into(), counter_service_url().into(), obj(&[("instances", bad)]))).await;
+        assert_eq!(name, "ValidationError", "{message}");
+    }
+    ok(s.register("c".into(), counter_service_url().into(), obj(&[("instances", 1.into())]))).await;
+    assert_eq!(get(&service_status(&b, "c"), "instances").as_f64(), Some(1.0));
+    JsFuture::from(b.terminate()).await.unwrap();
+}

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::runtime::js_error::describe;
 use crate::services::{
-    inline_in_worker, is_rust_service, origin, restart, Config, Definition, Failure, Placement, Registry,
+    inline_in_worker, instances, is_rust_service, origin, restart, Config, Definition, Failure, Placement, Registry,
     ServiceOptions,
 };
 
@@ -30,10 +30,19 @@ struct RegisterOptions {
     restart: Option<String>,
     max_restarts: Option<u32>,
     health_interval_ms: Option<f64>,
+    instances: Option<f64>,
 }
 
-const REGISTER_KEYS: &[&str] =
-    &["placement", "startTimeoutMs", "stopTimeoutMs", "restart", "maxRestarts", "healthIntervalMs", "config"];
+const REGISTER_KEYS: &[&str] = &[
+    "placement",
+    "startTimeoutMs",
+    "stopTimeoutMs",
+    "restart",
+    "maxRestarts",
+    "healthIntervalMs",
+    "config",
+    "instances",
+];
 
 /// The `config` option: any JSON value (absent or `null`: none), checked by `JSON.stringify`.
 fn config(options: &JsValue) -> Result<Option<Config>, Error> {
@@ -196,6 +205,7 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
         },
         health_interval_ms: ms(o.health_interval_ms, defaults::SERVICE_HEALTH_INTERVAL_MS, "healthIntervalMs")?,
         config: config(options)?,
+        instances: instances::check_instances(o.instances)?,
     })
 }
 
@@ -432,7 +442,7 @@ impl ServicesFacade {
     }
 
     /// Diagnostics per service: `{ name, state, placement, lastError, startedAt, restarts,
-    /// autoRestarts, messagesHandled, queueLength, lastHealth }`.
+    /// autoRestarts, messagesHandled, queueLength, lastHealth, instances, instanceRestarts }`.
     pub fn status(&self) -> JsValue {
         self.registry.status()
     }

@@ -50,7 +50,9 @@ export async function usage(file: File): Promise<void> {
   await services.register('store', { rust: 'kv' });
   await services.load([{ name: 'settings', rust: 'kv', placement: 'worker', healthIntervalMs: 1000, config: { max: 5 } }]);
   // Configuration, and an inline handler (main placement) whose context and messages are typed.
-  await services.register('words', { rust: 'word-count' }, { config: { maxDistinct: 500 } });
+  await services.register('words', { rust: 'word-count' }, { config: { maxDistinct: 500 }, instances: 4 });
+  const copies: number = services.status()[0].instances + services.status()[0].instanceRestarts;
+  bridge.on('worker_state_changed', ({ data }) => void (data.kind === 'service' ? data.instance : data.worker));
   type Ctx = ServiceContext<{ step: number }> & { total?: number };
   await services.register('adder', {
     handler: {
@@ -85,7 +87,7 @@ export async function usage(file: File): Promise<void> {
     const known: boolean = ERROR_NAMES.includes(name) && (err.status ?? 0) >= 0;
     void known;
   }
-  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts, value, state, response];
+  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts, value, state, response, copies];
 }
 
 // @ts-expect-error — the constructor is private: use WorkerBridge.create().
