@@ -262,6 +262,18 @@ export interface NetworkFacade {
  */
 export type ServiceDefinition = string | URL | { module: string | URL } | { rust: string };
 
+/**
+ * An inline handler: the hooks of a service module as an object, run on the page (`placement:
+ * 'main'` only; in a worker it is a `ValidationError`: use a module). Hooks are called as methods
+ * (`this` is the object).
+ */
+export interface InlineServiceDefinition<Ctx = ServiceContext, Msg = unknown, Reply = unknown> {
+  handler: ServiceModule<Ctx, Msg, Reply>;
+}
+
+/** What every hook gets: `config` (a fresh copy of the registered config at every start) and your own state. */
+export type ServiceContext<Config = unknown> = { config?: Config } & Record<string, unknown>;
+
 export interface ServiceOptions {
   /** Where it runs: its own worker (default) or the page's thread. */
   placement?: 'worker' | 'main';
@@ -275,6 +287,17 @@ export interface ServiceOptions {
   maxRestarts?: number;
   /** Ask `health(ctx)` this often while running; default 0 (never). */
   healthIntervalMs?: number;
+  /**
+   * Settings for this service (JSON only, copied at registration): `ctx.config` in every hook of a
+   * JavaScript service; the typed config of a Rust service (`register_configured_service`).
+   */
+  config?: unknown;
+  /**
+   * Copies to run (1 to 64; default 1). Each message goes to the least busy copy; each copy handles
+   * its own messages in FIFO order (no order across copies). With `restart: 'on-failure'`, a copy
+   * that fails while the service runs is replaced alone.
+   */
+  instances?: number;
 }
 
 /** `services.send` options, read as a call's; any other key is a `ValidationError`. */
@@ -308,10 +331,14 @@ export interface ServiceStatus {
   messagesHandled: number;
   queueLength: number;
   lastHealth?: { healthy: boolean; detail: string };
+  /** Copies running the service (the `instances` option). */
+  instances: number;
+  /** Copies replaced alone after they failed (not counted in `restarts`). */
+  instanceRestarts: number;
 }
 
-/** What a JavaScript service module exports. */
-export interface ServiceModule<Ctx = Record<string, unknown>, Msg = unknown, Reply = unknown> {
+/** What a JavaScript service module exports (or an inline handler holds). */
+export interface ServiceModule<Ctx = ServiceContext, Msg = unknown, Reply = unknown> {
   onStart?(ctx: Ctx): void | Promise<void>;
   onMessage(message: Msg, ctx: Ctx): Reply | Promise<Reply>;
   onStop?(ctx: Ctx): void | Promise<void>;
@@ -333,6 +360,12 @@ export interface ServiceResponse {
 }
 
 export interface ServicesFacade {
+  /** An inline handler runs on the page: `placement: 'main'` is required. */
+  register<Ctx, Msg, Reply>(
+    name: string,
+    definition: InlineServiceDefinition<Ctx, Msg, Reply>,
+    options: ServiceOptions & { placement: 'main' },
+  ): Promise<void>;
   register(name: string, definition: ServiceDefinition, options?: ServiceOptions): Promise<void>;
   /** Registers a whole configuration (all or nothing), then emits `registry_loaded`. */
   load(services: ServiceConfig[]): Promise<string[]>;
@@ -353,12 +386,21 @@ export interface ServicesFacade {
 
 export interface BridgeEvents {
   service_state_changed: { name: string; from: ServiceState; to: ServiceState; reason?: string };
-  health_check_result: { name: string; healthy: boolean; detail: string };
+  /** `instance`: which copy answered (0 unless `instances` > 1). */
+  health_check_result: { name: string; healthy: boolean; detail: string; instance: number };
   worker_state_changed: {
     kind: 'pool';
     worker: number;
     from: 'none' | 'starting' | 'idle' | 'busy' | 'crashed' | 'terminated';
     to: 'starting' | 'idle' | 'busy' | 'crashed' | 'terminated';
+    reason?: string;
+  } | {
+    /** One copy of a service with `instances` > 1, replaced alone. */
+    kind: 'service';
+    service: string;
+    instance: number;
+    from: 'running' | 'crashed' | 'starting';
+    to: 'crashed' | 'starting' | 'running';
     reason?: string;
   };
   registry_loaded: { services: string[] };

@@ -181,8 +181,16 @@ fn service_messages_match_what_service_host_js_builds() {
         assert_eq!(decoded, expected);
     }
     for msg in [
-        ToService::Load { url: "https://x/s.js".into() },
-        ToService::LoadRust { service: "kv".into(), glue_url: "https://x/worker_bridge.js".into() },
+        ToService::Load { url: "https://x/s.js".into(), config: None },
+        ToService::Load { url: "https://x/s.js".into(), config: Some(json!({ "from": 1 })) },
+        ToService::LoadRust { service: "kv".into(), glue_url: "https://x/worker_bridge.js".into(), config: None },
+        ToService::LoadRust {
+            service: "kv".into(),
+            glue_url: "https://x/worker_bridge.js".into(),
+            config: Some(json!([1, "two"])),
+        },
+        ToService::LoadInline { config: None },
+        ToService::LoadInline { config: Some(json!({ "from": 1 })) },
         ToService::Start,
         ToService::Message { seq: 1 },
         ToService::Stop,

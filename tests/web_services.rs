@@ -1072,3 +1072,249 @@ async fn a_payload_whose_getter_calls_the_registry_is_sent_without_a_panic() {
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }
+
+/// `JSON.parse(text)`.
+fn json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).unwrap()
+}
+
+/// A `services.load()` entry for `definition` (a module URL, or `{ rust }`) with `options`.
+fn entry(name: &str, definition: &JsValue, options: &JsValue) -> JsValue {
+    let e = js_sys::Object::new();
+    js_sys::Reflect::set(&e, &"name".into(), &name.into()).unwrap();
+    if definition.is_string() {
+        js_sys::Reflect::set(&e, &"module".into(), definition).unwrap();
+    } else {
+        js_sys::Object::assign(&e, definition.unchecked_ref());
+    }
+    js_sys::Object::assign(&e, options.unchecked_ref()).into()
+}
+
+#[wasm_bindgen_test]
+async fn config_reaches_every_hook_and_is_carried_by_load() {
+    for (label, definition, placement) in cases() {
+        let b = bridge().await;
+        let s = b.services();
+        let config = json(r#"{ "from": 10, "label": "ten", "stopFails": true }"#);
+        let options =
+            obj(&[("placement", placement.into()), ("config", config.clone()), ("healthIntervalMs", 20.into())]);
+        ok(s.register("c".into(), definition.clone(), options)).await;
+        // Copied at registration: a later change of the caller's object changes nothing.
+        js_sys::Reflect::set(&config, &"from".into(), &99.into()).unwrap();
+        ok(s.start("c".into())).await;
+        let reply = ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+        assert_eq!(get(&reply, "count").as_f64(), Some(11.0), "{label}: onStart saw config.from");
+        let seen = ok(s.send("c".into(), obj(&[("op", "config".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(text(&seen, "label"), "ten", "{label}: onMessage sees ctx.config");
+        assert_eq!(get(&seen, "from").as_f64(), Some(10.0), "{label}");
+        wait_for(&b, "c", &format!("{label}: health(ctx) sees the config"), |st| {
+            let health = get(st, "lastHealth");
+            health.is_object() && text(&health, "detail") == "ten: count 11"
+        })
+        .await;
+        let (name, message) = err(s.stop("c".into())).await;
+        assert_eq!((name.as_str(), message.as_str()), ("RangeError", "ten: asked to fail the stop"), "{label}: onStop");
+
+        // Through load(): JSON from a file or a remote carries the config too.
+        let entries: Array = [entry(
+            "l",
+            &definition,
+            &obj(&[("placement", placement.into()), ("config", json(r#"{ "from": 5, "label": "five" }"#))]),
+        )]
+        .into_iter()
+        .collect();
+        ok(s.load(entries.into())).await;
+        ok(s.start("l".into())).await;
+        assert_eq!(get(&ok(s.send("l".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(), Some(6.0));
+        if label.starts_with("js") {
+            // Each start gets a fresh copy: what a handler did to ctx.config does not outlive it.
+            let mutated = ok(s.send("l".into(), obj(&[("op", "mutate-config".into())]), JsValue::UNDEFINED)).await;
+            assert_eq!(text(&mutated, "label"), "mutated");
+        }
+        ok(s.restart("l".into())).await;
+        let seen = ok(s.send("l".into(), obj(&[("op", "config".into())]), JsValue::UNDEFINED)).await;
+        assert_eq!(text(&seen, "label"), "five", "{label}: a fresh copy at every start");
+        assert_eq!(get(&ok(s.send("l".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(), Some(6.0));
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_config_that_is_not_json_or_does_not_fit_is_a_validation_error() {
+    let b = bridge().await;
+    let s = b.services();
+    let cyclic = js_sys::Object::new();
+    js_sys::Reflect::set(&cyclic, &"me".into(), &cyclic).unwrap();
+    let not_json: [JsValue; 3] =
+        [Function::new_no_args("return 1").into(), js_sys::BigInt::from(1u32).into(), cyclic.into()];
+    for (i, config) in not_json.into_iter().enumerate() {
+        let (name, message) =
+            err(s.register(format!("bad{i}"), counter_service_url().into(), obj(&[("config", config)]))).await;
+        assert_eq!(name, "ValidationError", "{message}");
+        assert!(message.contains("config must be JSON"), "{message}");
+    }
+    assert_eq!(Array::from(&s.list()).length(), 0, "nothing was registered");
+    // A Rust service reads its config into its own type: one that does not fit fails the start.
+    for placement in PLACEMENTS {
+        let name = format!("rust-{placement}");
+        let options = obj(&[("placement", placement.into()), ("config", json(r#"{ "from": "ten" }"#))]);
+        ok(s.register(name.clone(), obj(&[("rust", "test-counter".into())]), options)).await;
+        let (error, message) = err(s.start(name.clone())).await;
+        assert_eq!(error, "ValidationError", "{placement}: {message}");
+        assert!(message.contains("does not fit"), "{placement}: {message}");
+        assert_eq!(text(&service_status(&b, &name), "state"), "failed");
+    }
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen(module = "/tests/services/inline.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = inlineCounter)]
+    fn inline_counter(calls: &Array) -> JsValue;
+}
+
+#[wasm_bindgen_test]
+async fn an_inline_handler_runs_on_the_page_with_its_config_and_is_refused_in_a_worker() {
+    let b = bridge().await;
+    let s = b.services();
+    let calls = Array::new();
+    let handler = obj(&[("handler", inline_counter(&calls))]);
+    let options =
+        obj(&[("placement", "main".into()), ("config", json(r#"{ "from": 100 }"#)), ("healthIntervalMs", 20.into())]);
+    ok(s.register("inline".into(), handler.clone(), options)).await;
+    ok(s.start("inline".into())).await;
+    for i in 1..=3 {
+        let reply = ok(s.send("inline".into(), i.into(), JsValue::UNDEFINED)).await;
+        assert_eq!(
+            get(&reply, "count").as_f64(),
+            Some(100.0 + f64::from(i)),
+            "the context persists; `this` is the handler"
+        );
+    }
+    // The same rules as a module's: FIFO under a burst, a throw fails that message only.
+    let burst: Array = (0..200).map(|i| JsValue::from(s.send("inline".into(), i.into(), JsValue::UNDEFINED))).collect();
+    let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+    for (i, reply) in replies.iter().enumerate() {
+        assert_eq!(get(&reply, "count").as_f64(), Some(104.0 + i as f64), "FIFO at {i}");
+    }
+    let (name, message) = err(s.send("inline".into(), obj(&[("op", "throw".into())]), JsValue::UNDEFINED)).await;
+    assert_eq!((name.as_str(), message.as_str()), ("RangeError", "asked to throw at 303"));
+    wait_for(&b, "inline", "a health check", |st| get(st, "lastHealth").is_object()).await;
+    ok(s.stop("inline".into())).await;
+    let st = service_status(&b, "inline");
+    assert_eq!((text(&st, "state"), text(&st, "placement")), ("stopped".to_owned(), "main".to_owned()));
+    // Every hook ran, each seeing ctx.config.
+    let hooks: Vec<String> = calls.iter().map(|c| Array::from(&c).get(0).as_string().unwrap()).collect();
+    for hook in ["onStart", "onMessage", "onStop", "health"] {
+        assert!(hooks.iter().any(|h| h == hook), "{hook} ran: {hooks:?}");
+    }
+    for call in calls.iter() {
+        let call = Array::from(&call);
+        assert_eq!(get(&call.get(1), "from").as_f64(), Some(100.0), "{:?} saw ctx.config", call.get(0));
+    }
+    // Restart: onStart again, with a fresh context.
+    ok(s.restart("inline".into())).await;
+    assert_eq!(
+        get(&ok(s.send("inline".into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64(),
+        Some(101.0)
+    );
+
+    // Worker placement (also the default) cannot take an object of functions: use a module.
+    for options in [obj(&[("placement", "worker".into())]), JsValue::UNDEFINED] {
+        let (name, message) = err(s.register("w".into(), handler.clone(), options)).await;
+        assert_eq!(name, "ValidationError");
+        assert!(message.contains("placement: 'main'") && message.contains("module"), "{message}");
+    }
+    let entries: Array = [entry("w", &handler, &obj(&[("placement", "worker".into())]))].into_iter().collect();
+    assert_eq!(err(s.load(entries.into())).await.0, "ValidationError", "load() refuses it too");
+    // A handler must have an onMessage function; the other hooks, if present, are functions.
+    for bad in [
+        JsValue::from(1),
+        obj(&[]),
+        obj(&[("onMessage", 1.into())]),
+        obj(&[("onMessage", Function::new_no_args("").into()), ("onStart", "x".into())]),
+    ] {
+        let (name, message) =
+            err(s.register("bad".into(), obj(&[("handler", bad)]), obj(&[("placement", "main".into())]))).await;
+        assert_eq!(name, "ValidationError", "{message}");
+    }
+    assert_eq!(Array::from(&s.list()).length(), 1, "only the good one is registered");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn instances_share_the_work_least_busy_first_and_a_failed_copy_restarts_alone() {
+    for (label, definition, placement) in cases() {
+        let b = bridge().await;
+        let s = b.services();
+        // The copies' own moves: worker_state_changed { kind: 'service', service, instance, from, to }.
+        let moves: Rc<RefCell<Vec<(u32, String, String)>>> = Rc::default();
+        let log = moves.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let data = get(&e, "data");
+            if text(&data, "kind") == "service" {
+                assert_eq!(text(&data, "service"), "c");
+                let instance = get(&data, "instance").as_f64().unwrap() as u32;
+                log.borrow_mut().push((instance, text(&data, "from"), text(&data, "to")));
+            }
+        });
+        b.on("worker_state_changed".into(), listener.as_ref().clone().unchecked_into()).unwrap();
+        let options = obj(&[
+            ("placement", placement.into()),
+            ("instances", 3.into()),
+            ("restart", "on-failure".into()),
+            ("healthIntervalMs", 30.into()),
+        ]);
+        ok(s.register("c".into(), definition, options)).await;
+        ok(s.start("c".into())).await;
+        assert_eq!(get(&service_status(&b, "c"), "instances").as_f64(), Some(3.0), "{label}");
+        // A burst from idle: message k goes to copy k % 3 (the least busy; ties to the first),
+        // and each copy handles its share in order, with its own context.
+        let burst: Array = (0..300).map(|i| JsValue::from(s.send("c".into(), i.into(), JsValue::UNDEFINED))).collect();
+        let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+        for (k, reply) in replies.iter().enumerate() {
+            assert_eq!(get(&reply, "count").as_f64(), Some((k / 3 + 1) as f64), "{label}: reply {k}");
+        }
+        // Copy 0 (idle, as all are; the first) turns unhealthy: it alone is replaced.
+        ok(s.send("c".into(), obj(&[("op", "sick".into())]), JsValue::UNDEFINED)).await;
+        wait_for(&b, "c", &format!("{label}: copy 0 replaced"), |st| {
+            get(st, "instanceRestarts").as_f64() == Some(1.0) && moves.borrow().len() == 3
+        })
+        .await;
+        let expected = [(0, "running", "crashed"), (0, "crashed", "starting"), (0, "starting", "running")];
+        assert_eq!(
+            *moves.borrow(),
+            expected.map(|(i, f, t)| (i, f.to_owned(), t.to_owned())),
+            "{label}: only copy 0 moved"
+        );
+        let st = service_status(&b, "c");
+        assert_eq!(text(&st, "state"), "running", "{label}: the service kept running");
+        assert_eq!(get(&st, "restarts").as_f64(), Some(0.0), "{label}");
+        // The other two kept their contexts; the new copy starts afresh.
+        let burst: Array = (0..30).map(|i| JsValue::from(s.send("c".into(), i.into(), JsValue::UNDEFINED))).collect();
+        let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+        let mut counts: Vec<u32> = replies.iter().map(|r| get(&r, "count").as_f64().unwrap() as u32).collect();
+        counts.sort_unstable();
+        let mut expected: Vec<u32> = (1..=10).chain(101..=110).chain(101..=110).collect();
+        expected.sort_unstable();
+        assert_eq!(counts, expected, "{label}");
+        assert_eq!(get(&service_status(&b, "c"), "messagesHandled").as_f64(), Some(331.0), "{label}: every copy's");
+        ok(s.stop("c".into())).await;
+        assert_eq!(text(&service_status(&b, "c"), "state"), "stopped");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn instances_is_a_whole_number_from_1_to_64() {
+    let b = bridge().await;
+    let s = b.services();
+    for bad in [JsValue::from(0), JsValue::from(1.5), JsValue::from(65), JsValue::from("2")] {
+        let (name, message) =
+            err(s.register("c".into(), counter_service_url().into(), obj(&[("instances", bad)]))).await;
+        assert_eq!(name, "ValidationError", "{message}");
+    }
+    ok(s.register("c".into(), counter_service_url().into(), obj(&[("instances", 1.into())]))).await;
+    assert_eq!(get(&service_status(&b, "c"), "instances").as_f64(), Some(1.0));
+    JsFuture::from(b.terminate()).await.unwrap();
+}

@@ -26,8 +26,12 @@ declare module 'worker-bridge-glue' {
   export function __workerBridgeWorkerMain(workerId: number, threads: number): void;
   /** The threaded build: a helper thread's life (src/runtime/threads.rs). */
   export function __workerBridgeThread(): void;
-  /** A Rust service registered as `name` (src/services/rust_host.rs). */
-  export function __workerBridgeRustService(name: string, onPanic: (panic: string) => void): RustServiceInstance;
+  /** A Rust service registered as `name`, made from its config's JSON text (src/services/rust_host.rs). */
+  export function __workerBridgeRustService(
+    name: string,
+    config: string | undefined,
+    onPanic: (panic: string) => void,
+  ): RustServiceInstance;
   export function __workerBridgeFreshInstance(): void;
   export function __workerBridgeScheduleFresh(): void;
 

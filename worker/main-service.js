@@ -21,10 +21,12 @@ const instance = new RustInstance(async (glueUrl) => {
 });
 
 /**
- * Hosts a main-placed service on `port`; returns the function that closes the host.
+ * Hosts a main-placed service on `port` — an inline `handler` object, when given; returns the
+ * function that closes the host.
  * @param {MessagePort} port
+ * @param {import('./service-host.js').ServiceModule} [handler]
  * @returns {() => void}
  */
-export function hostMainService(port) {
-  return hostService(port, instance);
+export function hostMainService(port, handler) {
+  return hostService(port, instance, handler);
 }

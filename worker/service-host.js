@@ -121,12 +121,13 @@ export class RustInstance {
   }
 
   /**
-   * Creates the Rust service `name` here: `{ service, generation }`.
+   * Creates the Rust service `name` here, from its config's JSON text: `{ service, generation }`.
    * @param {string} name
+   * @param {string | undefined} config
    * @param {string} glueUrl
    * @param {WebAssembly.Module} module
    */
-  async create(name, glueUrl, module) {
+  async create(name, config, glueUrl, module) {
     this.ready ??= (async () => {
       const glue = await this.loadGlue(glueUrl);
       await glue.default({ module_or_path: module });
@@ -141,7 +142,7 @@ export class RustInstance {
     const generation = this.generation;
     // After a panic, the glue swaps in a fresh instance at this call (no arguments to copy).
     this.glue.__workerBridgeFreshInstance();
-    const service = rustModule(this.glue.__workerBridgeRustService(name, this.onPanic));
+    const service = rustModule(this.glue.__workerBridgeRustService(name, config, this.onPanic));
     return { service, generation };
   }
 
@@ -208,7 +209,8 @@ function isThenable(value) {
 
 /**
  * Serves the service protocol on `port` (a worker global or a MessagePort); Rust services run in
- * `rustInstance`. Returns the function that closes the host.
+ * `rustInstance`; `inline` is the handler object of an inline service (main placement: it is
+ * used as it is, never cloned). Returns the function that closes the host.
  *
  * Messages arrive in batches (`serviceBatch`): everything the page sent in one task turn. They are
  * queued and handled strictly in order, one at a time; a handler that answers synchronously (a
@@ -218,13 +220,17 @@ function isThenable(value) {
  * of the current task (`soon`), so a slow message never holds back the replies before it.
  * @param {Port} port
  * @param {RustInstance} [rustInstance]
+ * @param {ServiceModule} [inline]
  * @returns {() => void}
  */
-export function hostService(port, rustInstance) {
+export function hostService(port, rustInstance, inline) {
   /** @type {ServiceModule | null} */
   let module = null;
   /** @type {object | null} */
   let ctx = null;
+  // The service's `config` (JSON, from the load): each start's `ctx.config` is a fresh copy.
+  /** @type {unknown} */
+  let config;
   // The FIFO queue: `queue[head]` is next (an index, not `shift()`: a long queue stays cheap).
   /** @type {(Incoming | undefined)[]} */
   let queue = [];
@@ -348,8 +354,12 @@ export function hostService(port, rustInstance) {
     }
     return undefined;
   }
-  /** @param {string} url */
-  async function load(url) {
+  /**
+   * @param {string} url
+   * @param {unknown} given the service's config (undefined: none)
+   */
+  async function load(url, given) {
+    config = given;
     try {
       // The registry accepted this URL (an http(s) URL of an allowed origin) at registration.
       module = /** @type {ServiceModule} */ (await import(/* webpackIgnore: true */ /* @vite-ignore */ url));
@@ -359,15 +369,26 @@ export function hostService(port, rustInstance) {
       tell(fromService.failed(wire(e)));
     }
   }
+  /** @param {unknown} given the service's config (undefined: none) */
+  function loadInline(given) {
+    config = given;
+    if (inline && typeof inline.onMessage === 'function') {
+      module = inline;
+      tell(fromService.loaded());
+    } else {
+      tell(fromService.failed(wire(new TypeError('this host was given no inline handler with an onMessage'))));
+    }
+  }
   /**
-   * @param {{ service: string, glue_url: string }} msg
+   * @param {{ service: string, glue_url: string, config?: unknown }} msg
    * @param {unknown} payload the page's compiled module
    */
   async function loadRust(msg, payload) {
     try {
       if (!rustInstance) throw new Error('this host cannot run Rust services');
       const compiled = /** @type {WebAssembly.Module} */ (payload);
-      const { service, generation } = await rustInstance.create(msg.service, msg.glue_url, compiled);
+      const json = msg.config === undefined ? undefined : JSON.stringify(msg.config);
+      const { service, generation } = await rustInstance.create(msg.service, json, msg.glue_url, compiled);
       /** @param {string} what */
       const onTrap = (what) => {
         if (dead || generation === rustInstance.generation) return;
@@ -384,7 +405,7 @@ export function hostService(port, rustInstance) {
   }
   async function start() {
     try {
-      ctx = {};
+      ctx = config === undefined ? {} : { config: structuredClone(config) };
       await loaded().onStart?.(ctx);
       tell(fromService.started());
     } catch (e) {
@@ -407,8 +428,9 @@ export function hostService(port, rustInstance) {
   function handle({ msg, payload }) {
     switch (msg.type) {
       case 'message': return message(msg.seq, payload);
-      case 'load': return load(msg.url);
+      case 'load': return load(msg.url, msg.config);
       case 'load_rust': return loadRust(msg, payload);
+      case 'load_inline': loadInline(msg.config); return undefined;
       case 'start': return start();
       case 'stop': return stop();
       default: return undefined; // Not ours: ignore (the registry never sends anything else).

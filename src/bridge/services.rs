@@ -14,7 +14,11 @@ use super::pipeline::reject;
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
-use crate::services::{is_rust_service, origin, restart, Definition, Failure, Placement, Registry, ServiceOptions};
+use crate::runtime::js_error::describe;
+use crate::services::{
+    inline_in_worker, instances, is_rust_service, origin, restart, Config, Definition, Failure, Placement, Registry,
+    ServiceOptions,
+};
 
 /// `register(name, definition, options)` options.
 #[derive(Debug, Default, Deserialize)]
@@ -26,10 +30,39 @@ struct RegisterOptions {
     restart: Option<String>,
     max_restarts: Option<u32>,
     health_interval_ms: Option<f64>,
+    instances: Option<f64>,
 }
 
-const REGISTER_KEYS: &[&str] =
-    &["placement", "startTimeoutMs", "stopTimeoutMs", "restart", "maxRestarts", "healthIntervalMs"];
+const REGISTER_KEYS: &[&str] = &[
+    "placement",
+    "startTimeoutMs",
+    "stopTimeoutMs",
+    "restart",
+    "maxRestarts",
+    "healthIntervalMs",
+    "config",
+    "instances",
+];
+
+/// The `config` option: any JSON value (absent or `null`: none), checked by `JSON.stringify`.
+fn config(options: &JsValue) -> Result<Option<Config>, Error> {
+    let value = if options.is_object() {
+        Reflect::get(options, &"config".into()).unwrap_or_default()
+    } else {
+        JsValue::UNDEFINED
+    };
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let not_json = |why: String| {
+        Error::validation(format!(
+            "config must be JSON (plain objects, arrays, strings, numbers, booleans, null): {why}"
+        ))
+    };
+    let text = js_sys::JSON::stringify(&value).map_err(|e| not_json(describe(&e)))?;
+    let text = text.as_string().ok_or_else(|| not_json(format!("{value:?} has no JSON form")))?;
+    Config::from_json(&text).map(Some)
+}
 
 /// Long-running services.
 #[wasm_bindgen]
@@ -92,6 +125,10 @@ fn param_events(params: &JsValue) -> Result<Vec<String>, Error> {
 /// a handler module's URL as `{ module }`, a `URL` or a string — resolved against the page and
 /// accepted only from the page's origin or one of `origins` (`serviceOrigins`).
 fn definition(definition: &JsValue, origins: &[String]) -> Result<Definition, Error> {
+    let handler = Reflect::get(definition, &"handler".into()).ok().filter(|h| !h.is_undefined());
+    if let Some(handler) = handler {
+        return inline(&handler);
+    }
     let rust = Reflect::get(definition, &"rust".into()).ok().filter(|r| !r.is_undefined());
     if let Some(rust) = rust {
         let name = rust.as_string().ok_or_else(|| Error::validation("{ rust } must be a service name"))?;
@@ -117,6 +154,30 @@ fn definition(definition: &JsValue, origins: &[String]) -> Result<Definition, Er
     Ok(Definition::Module(url))
 }
 
+/// `{ handler }`: an object whose `onMessage` is a function, and whose `onStart`, `onStop` and
+/// `health`, when present, are too.
+fn inline(handler: &JsValue) -> Result<Definition, Error> {
+    let shape = "an inline handler is an object { onStart?, onMessage, onStop?, health? } of functions";
+    if !handler.is_object() {
+        return Err(Error::validation(shape));
+    }
+    for (hook, required) in [("onMessage", true), ("onStart", false), ("onStop", false), ("health", false)] {
+        let f = Reflect::get(handler, &hook.into()).unwrap_or_default();
+        if !(f.is_function() || (!required && f.is_undefined())) {
+            return Err(Error::validation(format!("{shape}: {hook} is not a function")));
+        }
+    }
+    Ok(Definition::Inline(handler.clone().unchecked_into()))
+}
+
+/// A definition with options it can run with: an inline handler only on the page.
+fn fits(definition: Definition, options: ServiceOptions) -> Result<(Definition, ServiceOptions), Error> {
+    if matches!(definition, Definition::Inline(_)) && options.placement == Placement::Worker {
+        return Err(inline_in_worker());
+    }
+    Ok((definition, options))
+}
+
 /// The promise of a lifecycle step: it rejects with what a hook threw as it was (its own name,
 /// message and stack), or with the bridge's own typed error.
 fn lifecycle(step: impl Future<Output = Result<JsValue, Failure>> + 'static) -> Promise {
@@ -125,7 +186,7 @@ fn lifecycle(step: impl Future<Output = Result<JsValue, Failure>> + 'static) -> 
 
 /// `register`'s options, checked.
 fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
-    let o: RegisterOptions = parse_options(options, "service options", REGISTER_KEYS, &[])?;
+    let o: RegisterOptions = parse_options(options, "service options", REGISTER_KEYS, &["config"])?;
     let restart_on_failure = match o.restart.as_deref() {
         None | Some("never") => false,
         Some("on-failure") => true,
@@ -143,6 +204,8 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
             max_restarts: o.max_restarts.unwrap_or(defaults::SERVICE_MAX_RESTARTS),
         },
         health_interval_ms: ms(o.health_interval_ms, defaults::SERVICE_HEALTH_INTERVAL_MS, "healthIntervalMs")?,
+        config: config(options)?,
+        instances: instances::check_instances(o.instances)?,
     })
 }
 
@@ -154,7 +217,7 @@ impl ServicesFacade {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn register(&self, name: String, definition: JsValue, options: JsValue) -> Promise {
         let registered = self::definition(&definition, &self.registry.module_origins())
-            .and_then(|definition| Ok((definition, service_options(&options)?)))
+            .and_then(|definition| fits(definition, service_options(&options)?))
             .and_then(|(definition, options)| self.registry.register(&name, definition, options));
         match registered {
             Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
@@ -186,10 +249,11 @@ impl ServicesFacade {
                 }
                 names.push(name.clone());
                 let options = Object::assign(&Object::new(), entry.unchecked_ref());
-                for key in ["name", "module", "rust"] {
+                for key in ["name", "module", "rust", "handler"] {
                     let _ = Reflect::delete_property(&options, &key.into());
                 }
-                out.push((name, definition(&entry, &origins)?, service_options(&options)?));
+                let (definition, options) = fits(definition(&entry, &origins)?, service_options(&options)?)?;
+                out.push((name, definition, options));
             }
             Ok(out)
         })();
@@ -378,7 +442,7 @@ impl ServicesFacade {
     }
 
     /// Diagnostics per service: `{ name, state, placement, lastError, startedAt, restarts,
-    /// autoRestarts, messagesHandled, queueLength, lastHealth }`.
+    /// autoRestarts, messagesHandled, queueLength, lastHealth, instances, instanceRestarts }`.
     pub fn status(&self) -> JsValue {
         self.registry.status()
     }

@@ -11,7 +11,7 @@
 //! settles its caller in JavaScript; everything else reaches the registry as a
 //! [`HostEvent::Batch`], which Rust decodes and decides on.
 
-use js_sys::{Array, Function, Promise};
+use js_sys::{Array, Function, Object, Promise};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -30,9 +30,10 @@ extern "C" {
 
 #[wasm_bindgen(module = "/worker/main-service.js")]
 extern "C" {
-    /// Serves `port` on this thread; returns the function that closes the host.
+    /// Serves `port` on this thread (with `handler`, an inline handler object, if given); returns
+    /// the function that closes the host.
     #[wasm_bindgen(js_name = hostMainService)]
-    fn host_main_service(port: &MessagePort) -> Function;
+    fn host_main_service(port: &MessagePort, handler: Option<Object>) -> Function;
 }
 
 // Names `worker/service-host.js` so wasm-bindgen copies it into `pkg/snippets/` (the files above
@@ -40,7 +41,7 @@ extern "C" {
 #[wasm_bindgen(module = "/worker/service-host.js")]
 extern "C" {
     #[wasm_bindgen(js_name = hostService)]
-    fn _host_service(port: &MessagePort, rust_instance: &JsValue) -> Function;
+    fn _host_service(port: &MessagePort, rust_instance: &JsValue, handler: &JsValue) -> Function;
 }
 
 #[wasm_bindgen(module = "/worker/service-link.js")]
@@ -109,6 +110,24 @@ pub enum Placement {
     Main,
 }
 
+/// What a host runs: a handler module, a Rust service, or an inline handler object (main
+/// placement only: it cannot be cloned into a worker).
+#[derive(Debug)]
+pub(crate) enum HostKind {
+    Module,
+    Rust,
+    Inline(Object),
+}
+
+/// An inline handler cannot be cloned into a worker: the error says what to do instead.
+pub(crate) fn inline_in_worker() -> Error {
+    Error::validation(
+        "an inline handler runs on the page only (placement: 'main'); for placement 'worker' (the \
+         default), put the handler in a module and register { module: new URL('./x.service.js', \
+         import.meta.url) }",
+    )
+}
+
 /// A batch the registry decides on: its text (`None` when what arrived was no batch at all) and
 /// the payloads beside its entries.
 #[derive(Debug)]
@@ -153,11 +172,15 @@ pub(crate) struct Host {
 }
 
 impl Host {
-    /// Starts the host of service `name` (`rust`: whether it is a Rust service).
+    /// Starts the host of service `name`, for what it runs.
+    ///
+    /// # Errors
+    /// `ValidationError` for an inline handler in a worker; `UnsupportedError` when the browser
+    /// cannot make the worker or the channel.
     pub(crate) fn spawn(
         name: &str,
         placement: Placement,
-        rust: bool,
+        kind: HostKind,
         on_event: impl Fn(HostEvent) + Clone + 'static,
     ) -> Result<Host, Error> {
         let on_msg = on_event.clone();
@@ -167,6 +190,11 @@ impl Host {
         let on_batch_fn: &Function = on_batch.as_ref().unchecked_ref();
         match placement {
             Placement::Worker => {
+                let rust = match kind {
+                    HostKind::Inline(_) => return Err(inline_in_worker()),
+                    HostKind::Rust => true,
+                    HostKind::Module => false,
+                };
                 let worker = spawn_service_worker(name, rust)
                     .map_err(|_| Error::new(ErrorKind::Unsupported, "cannot create the service's worker"))?;
                 let on_error = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
@@ -184,7 +212,11 @@ impl Host {
                     MessageChannel::new().map_err(|_| Error::new(ErrorKind::Unsupported, "no MessageChannel"))?;
                 let (port, far) = (channel.port1(), channel.port2());
                 let link = Link::new(&port, on_batch_fn);
-                let close = host_main_service(&far);
+                let handler = match kind {
+                    HostKind::Inline(handler) => Some(handler),
+                    HostKind::Module | HostKind::Rust => None,
+                };
+                let close = host_main_service(&far, handler);
                 Ok(Host {
                     endpoint: Endpoint::Port { port, far, close },
                     link,

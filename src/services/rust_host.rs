@@ -12,7 +12,8 @@ use js_sys::{Function, Object, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use worker_bridge_core::services::{Health, Instance, KvStore, Service, ServiceError};
+use serde::de::DeserializeOwned;
+use worker_bridge_core::services::{Config, Health, Instance, KvStore, Service, ServiceError};
 
 /// A service with its message types erased to JavaScript values.
 trait Hosted {
@@ -47,7 +48,8 @@ impl<S: Service> Hosted for Instance<S> {
     }
 }
 
-type Factory = Rc<dyn Fn() -> Box<dyn Hosted>>;
+/// Makes one hosted service from the config's JSON text (`None`: no config).
+type Factory = Rc<dyn Fn(Option<&str>) -> Result<Box<dyn Hosted>, ServiceError>>;
 
 thread_local! {
     static FACTORIES: RefCell<Vec<(String, Factory)>> = const { RefCell::new(Vec::new()) };
@@ -55,22 +57,51 @@ thread_local! {
     static ON_PANIC: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
+fn add_factory(name: &str, factory: Factory) {
+    FACTORIES.with(|f| {
+        let mut f = f.borrow_mut();
+        f.retain(|(n, _)| n != name);
+        f.push((name.to_owned(), factory));
+    });
+}
+
+/// A factory that reads the config as `C` and makes the service from it.
+fn configured<S: Service, C: DeserializeOwned>(make: impl Fn(C) -> S + 'static) -> Factory {
+    Rc::new(move |json| Ok(Box::new(Instance::new(make(Config::parse(json)?))) as Box<dyn Hosted>))
+}
+
 /// Makes a Rust service available as `{ rust: name }` to `bridge.services.register`. Call it in
 /// your crate's `#[wasm_bindgen(start)]` function, so that every instance of your module — the
 /// page's, and the one each service runs in — knows the name. A later registration of the same
-/// name replaces the earlier one.
+/// name replaces the earlier one. A service that takes settings registers with
+/// [`register_configured_service`] instead.
 ///
 /// ```no_run
 /// # use worker_bridge::services::{register_service, KvStore};
 /// register_service("settings", || KvStore);
 /// ```
 pub fn register_service<S: Service>(name: &str, make: impl Fn() -> S + 'static) {
-    let factory: Factory = Rc::new(move || Box::new(Instance::new(make())) as Box<dyn Hosted>);
-    FACTORIES.with(|f| {
-        let mut f = f.borrow_mut();
-        f.retain(|(n, _)| n != name);
-        f.push((name.to_owned(), factory));
-    });
+    add_factory(name, Rc::new(move |_| Ok(Box::new(Instance::new(make())) as Box<dyn Hosted>)));
+}
+
+/// Like [`register_service`], for a service configured by the `config` of its registration
+/// (`register(name, { rust: name }, { config })`, or a `services.load()` entry): `make` gets that
+/// JSON deserialized into its own type `C` each time the service is created (no config reads as
+/// `null`: use an `Option` or a `#[serde(default)]` type when the config is optional). A config
+/// that does not fit `C` fails the start with `ValidationError`, saying why.
+///
+/// ```no_run
+/// # use worker_bridge::services::{register_configured_service, KvStore};
+/// #[derive(serde::Deserialize)]
+/// struct Settings { capacity: usize }
+///
+/// register_configured_service("settings", |s: Settings| { let _ = s.capacity; KvStore });
+/// ```
+pub fn register_configured_service<S: Service, C: DeserializeOwned + 'static>(
+    name: &str,
+    make: impl Fn(C) -> S + 'static,
+) {
+    add_factory(name, configured(make));
 }
 
 fn factory(name: &str) -> Option<Factory> {
@@ -80,11 +111,9 @@ fn factory(name: &str) -> Option<Factory> {
 
 fn builtin(name: &str) -> Option<Factory> {
     match name {
-        "kv" => Some(Rc::new(|| Box::new(Instance::new(KvStore)) as Box<dyn Hosted>)),
+        "kv" => Some(Rc::new(|_| Ok(Box::new(Instance::new(KvStore)) as Box<dyn Hosted>))),
         #[cfg(feature = "test-ops")]
-        "test-counter" => {
-            Some(Rc::new(|| Box::new(Instance::new(worker_bridge_core::services::TestCounter)) as Box<dyn Hosted>))
-        }
+        "test-counter" => Some(configured(worker_bridge_core::services::TestCounter::new)),
         _ => None,
     }
 }
@@ -156,13 +185,14 @@ impl RustServiceInstance {
     }
 }
 
-/// Creates the Rust service `name` in this instance; `on_panic(message)` is called if any
+/// Creates the Rust service `name` in this instance, from its config's JSON text (`None`: no
+/// config); `on_panic(message)` is called if any
 /// service of this instance panics, just before the instance traps. The host then fails every
 /// service of the instance, and the next service created gets a fresh instance (wasm-bindgen's
 /// glue refuses the objects of the dead one: "stale object").
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __workerBridgeRustService)]
-pub fn rust_service(name: &str, on_panic: Function) -> Result<RustServiceInstance, JsValue> {
+pub fn rust_service(name: &str, config: Option<String>, on_panic: Function) -> Result<RustServiceInstance, JsValue> {
     let make = factory(name).ok_or_else(|| {
         js_error(ServiceError::invalid(format!(
             "no Rust service is registered as {name:?} in this module (call register_service in your \
@@ -181,7 +211,7 @@ pub fn rust_service(name: &str, on_panic: Function) -> Result<RustServiceInstanc
         // module gets a fresh instance of it (wasm-bindgen's glue re-instantiates it).
         wasm_bindgen::handler::schedule_reinit();
     }));
-    Ok(RustServiceInstance { inner: make() })
+    Ok(RustServiceInstance { inner: make(config.as_deref()).map_err(js_error)? })
 }
 
 /// Does nothing. A service host calls it before `__workerBridgeRustService`: if the instance

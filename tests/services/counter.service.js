@@ -1,9 +1,17 @@
-// A counter service for the browser tests: its context persists across messages.
+// A counter service for the browser tests: its context persists across messages. Its config
+// (optional) `{ from, label, stopFails }` starts the count at `from`, prefixes the health detail
+// with `label`, and makes `onStop` throw; `{ op: 'config' }` answers `ctx.config`, and
+// `{ op: 'mutate-config' }` changes it (a restart must bring back a fresh copy).
 export async function onStart(ctx) {
-  ctx.count = 0;
+  ctx.count = ctx.config?.from ?? 0;
 }
 
 export async function onMessage(message, ctx) {
+  if (message && message.op === 'config') return ctx.config;
+  if (message && message.op === 'mutate-config') {
+    ctx.config.label = 'mutated';
+    return ctx.config;
+  }
   if (message && message.op === 'throw') throw new RangeError(`asked to throw at ${ctx.count}`);
   if (message && message.op === 'sick') {
     ctx.sick = true;
@@ -28,12 +36,14 @@ export async function onMessage(message, ctx) {
 }
 
 export async function onStop(ctx) {
+  if (ctx.config?.stopFails) throw new RangeError(`${ctx.config.label}: asked to fail the stop`);
   ctx.stopped = true;
 }
 
 export function health(ctx) {
   if (ctx && ctx.sick) return { healthy: false, detail: 'asked to be sick' };
-  return { healthy: true, detail: `count ${ctx ? ctx.count : 'none'}` };
+  const label = ctx?.config?.label ? `${ctx.config.label}: ` : '';
+  return { healthy: true, detail: `${label}count ${ctx ? ctx.count : 'none'}` };
 }
 
 /** This module's URL, for the tests to register it. */

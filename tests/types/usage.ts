@@ -9,6 +9,7 @@ import {
   type ErrorName,
   type FetchResult,
   type ProgressEvent,
+  type ServiceContext,
   type ServiceState,
   type WorkerBridgeError,
 } from 'worker-bridge';
@@ -47,7 +48,19 @@ export async function usage(file: File): Promise<void> {
     restart: 'on-failure',
   });
   await services.register('store', { rust: 'kv' });
-  await services.load([{ name: 'settings', rust: 'kv', placement: 'worker', healthIntervalMs: 1000 }]);
+  await services.load([{ name: 'settings', rust: 'kv', placement: 'worker', healthIntervalMs: 1000, config: { max: 5 } }]);
+  // Configuration, and an inline handler (main placement) whose context and messages are typed.
+  await services.register('words', { rust: 'word-count' }, { config: { maxDistinct: 500 }, instances: 4 });
+  const copies: number = services.status()[0].instances + services.status()[0].instanceRestarts;
+  bridge.on('worker_state_changed', ({ data }) => void (data.kind === 'service' ? data.instance : data.worker));
+  type Ctx = ServiceContext<{ step: number }> & { total?: number };
+  await services.register('adder', {
+    handler: {
+      onStart(ctx: Ctx) { ctx.total = 0; },
+      onMessage(n: number, ctx: Ctx): number { return (ctx.total = (ctx.total ?? 0) + n * (ctx.config?.step ?? 1)); },
+      health: () => true,
+    },
+  }, { placement: 'main', config: { step: 2 } });
   await services.startAll();
   const value = await services.send<{ dark: boolean } | null>('store', { op: 'get', key: 'theme' });
   const state: ServiceState = services.status()[0].state;
@@ -74,7 +87,7 @@ export async function usage(file: File): Promise<void> {
     const known: boolean = ERROR_NAMES.includes(name) && (err.status ?? 0) >= 0;
     void known;
   }
-  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts, value, state, response];
+  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts, value, state, response, copies];
 }
 
 // @ts-expect-error — the constructor is private: use WorkerBridge.create().
@@ -83,5 +96,7 @@ new WorkerBridge();
 void WorkerBridge.shared().then((b) => b.crypto.sha256(new Uint8Array(1), { priority: 'urgent' }));
 // @ts-expect-error — unknown event names are a type error (and a ValidationError at runtime).
 void WorkerBridge.shared().then((b) => b.on('everything', () => {}));
+// @ts-expect-error — an inline handler runs on the page only (placement: 'main'; a ValidationError at runtime).
+void WorkerBridge.shared().then((b) => b.services.register('x', { handler: { onMessage: () => 1 } }));
 // @ts-expect-error — a placement is 'worker' or 'main'.
 void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { placement: 'gpu' }));

@@ -454,8 +454,10 @@ fn from_worker_seeds() -> Vec<FromWorker> {
 
 fn to_service_seeds() -> Vec<ToService> {
     vec![
-        ToService::Load { url: "https://example.test/s.js".into() },
-        ToService::LoadRust { service: "kv".into(), glue_url: "https://example.test/g.js".into() },
+        ToService::Load { url: "https://example.test/s.js".into(), config: None },
+        ToService::Load { url: "https://example.test/s.js".into(), config: Some(serde_json::json!({ "from": 1 })) },
+        ToService::LoadRust { service: "kv".into(), glue_url: "https://example.test/g.js".into(), config: None },
+        ToService::LoadInline { config: Some(serde_json::json!([1, "two"])) },
         ToService::Start,
         ToService::Message { seq: 1 },
         ToService::Stop,

@@ -1,10 +1,13 @@
 //! A service's lifecycle, driven: load, start, stop, restart and fail, each a step of the shared
 //! [`Lifecycle`](crate::services::lifecycle::Lifecycle) announced as `service_state_changed`. A step that needs the
-//! host posts its message and waits for the host's confirmation (an [`Expect`]), bounded by the
-//! service's start or stop timeout (0: none); a failure at any step stops the host, settles
-//! whatever waits on it, and carries out what the restart policy decides (`restart` in the core:
-//! stay failed, restart after a back-off, or give up).
+//! hosts posts its message to every copy's host and waits for all of them to confirm (a
+//! [`Step`]), bounded by the service's start or stop timeout (0: none); a failure at any step
+//! stops every host, settles whatever waits on them, and carries out what the restart policy
+//! decides (`restart` in the core: stay failed, restart after a back-off, or give up). One copy of
+//! several that fails while the service runs is replaced alone (`instances` in the core decides),
+//! announced as `worker_state_changed { kind: 'service', service, instance, from, to, reason? }`.
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use futures_channel::oneshot;
@@ -15,7 +18,8 @@ use super::{Definition, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::ToService;
 use crate::runtime::timer::Timer;
-use crate::services::host::{Host, HostEvent};
+use crate::services::host::{Host, HostEvent, HostKind};
+use crate::services::instances::{self, CopyFailure};
 use crate::services::lifecycle::{Event, State, Transition};
 use crate::services::restart::{AfterFailure, During};
 
@@ -27,8 +31,77 @@ pub(super) enum Expect {
     Stopped,
 }
 
-/// The one lifecycle step a service waits on, and where its outcome goes.
-pub(super) type Waiter = (Expect, oneshot::Sender<Result<(), Failure>>);
+/// One lifecycle step, awaited from one or more copies: done when every copy has confirmed it,
+/// failed at the first copy that fails it (or at its timeout). Sending its outcome runs no user
+/// code, so a copy settles it inside the registry's borrow.
+#[derive(Debug)]
+pub(super) struct Step {
+    expect: Expect,
+    remaining: Cell<usize>,
+    tx: RefCell<Option<oneshot::Sender<Result<(), Failure>>>>,
+}
+
+impl Step {
+    /// What this step waits for.
+    pub(super) fn expects(&self) -> Expect {
+        self.expect
+    }
+
+    /// Whether it has its outcome (a copy's later answer changes nothing).
+    pub(super) fn is_over(&self) -> bool {
+        self.tx.borrow().is_none()
+    }
+
+    /// One copy's answer: the step is done at the last confirmation, or failed at the first error.
+    pub(super) fn settle(&self, result: Result<(), Failure>) {
+        let done = match &result {
+            Ok(()) => {
+                let left = self.remaining.get().saturating_sub(1);
+                self.remaining.set(left);
+                left == 0
+            }
+            Err(_) => true,
+        };
+        if done {
+            if let Some(tx) = self.tx.borrow_mut().take() {
+                let _ = tx.send(result);
+            }
+        }
+    }
+}
+
+/// Which copies a step is for.
+#[derive(Debug, Clone, Copy)]
+enum Copies {
+    /// Every copy.
+    All,
+    /// Those without a host (to load them).
+    Missing,
+    /// Those with a host (to stop them).
+    Hosted,
+    /// One copy (its replacement).
+    One(usize),
+    /// The copies whose bit is set (at most `instances::MAX_INSTANCES`, 64).
+    Mask(u64),
+}
+
+impl Copies {
+    fn pick(self, copies: &[super::Copy]) -> Vec<usize> {
+        (0..copies.len())
+            .filter(|&i| match self {
+                Copies::All => true,
+                Copies::Missing => copies[i].host.is_none(),
+                Copies::Hosted => copies[i].host.is_some(),
+                Copies::One(one) => i == one,
+                Copies::Mask(mask) => i < 64 && mask & (1 << i) != 0,
+            })
+            .collect()
+    }
+}
+
+fn gone() -> Error {
+    Error::new(ErrorKind::WorkerCrashed, "the service's host is gone")
+}
 
 impl Registry {
     /// Applies `event` and announces the change.
@@ -45,62 +118,87 @@ impl Registry {
         Ok(t)
     }
 
-    /// Spawns the service's host if it has none.
-    fn ensure_host(&self, name: &str) -> Result<(), Error> {
+    /// Spawns a host for every copy that has none.
+    fn ensure_hosts(&self, name: &str) -> Result<(), Error> {
         let weak = Rc::downgrade(&self.inner);
         let events = self.events.clone();
         self.with(name, |s| {
-            if s.host.is_some() {
-                return Ok(());
-            }
-            s.generation += 1;
-            let generation = s.generation;
-            let service = s.name.clone();
-            let on_event = move |event: HostEvent| {
-                if let Some(inner) = weak.upgrade() {
-                    Registry { inner, events: events.clone() }.on_host_event(&service, generation, event);
+            for i in 0..s.copies.len() {
+                if s.copies[i].host.is_some() {
+                    continue;
                 }
-            };
-            let rust = matches!(s.definition, Definition::Rust(_));
-            s.host = Some(Host::spawn(&s.name, s.options.placement, rust, on_event)?);
+                s.generation += 1;
+                let generation = s.generation;
+                let service = s.name.clone();
+                let (weak, events) = (weak.clone(), events.clone());
+                let on_event = move |event: HostEvent| {
+                    if let Some(inner) = weak.upgrade() {
+                        Registry { inner, events: events.clone() }.on_host_event(&service, generation, event);
+                    }
+                };
+                let kind = match &s.definition {
+                    Definition::Module(_) => HostKind::Module,
+                    Definition::Rust(_) => HostKind::Rust,
+                    Definition::Inline(handler) => HostKind::Inline(handler.clone()),
+                };
+                let host = Host::spawn(&s.name, s.options.placement, kind, on_event)?;
+                let copy = &mut s.copies[i];
+                copy.host = Some(host);
+                copy.generation = generation;
+            }
             Ok(())
         })
     }
 
-    /// Posts `msg` (with `payload` beside it) and waits (at most `timeout_ms`; 0: no limit) for
-    /// the host to confirm with `expect`.
+    /// Posts `msg` (with `payload` beside it) to each of `copies` and waits (at most
+    /// `timeout_ms`; 0: no limit) until every one has confirmed with `expect`.
     async fn expect(
         &self,
         name: &str,
         expect: Expect,
+        copies: Copies,
         msg: ToService,
         payload: Option<JsValue>,
         timeout_ms: u32,
     ) -> Result<(), Failure> {
         let (tx, rx) = oneshot::channel();
-        self.with(name, |s| {
-            s.waiter = Some((expect, tx));
-            s.host
-                .as_ref()
-                .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "the service's host is gone"))?
-                .post(&msg, payload.as_ref())
+        let step = self.with(name, |s| {
+            let targets = copies.pick(&s.copies);
+            let step = Rc::new(Step { expect, remaining: Cell::new(targets.len()), tx: RefCell::new(Some(tx)) });
+            if targets.is_empty() {
+                step.settle(Ok(()));
+            }
+            for i in targets {
+                let copy = &mut s.copies[i];
+                copy.waiter = Some(step.clone());
+                if let Err(e) = copy.host.as_ref().ok_or_else(gone).and_then(|h| h.post(&msg, payload.as_ref())) {
+                    step.settle(Err(e.clone().into()));
+                    return Err(e);
+                }
+            }
+            Ok(step)
         })?;
-        let weak = Rc::downgrade(&self.inner);
-        let service = name.to_owned();
         let _timer = (timeout_ms > 0).then(|| {
+            let step = Rc::downgrade(&step);
             Timer::new(timeout_ms, move || {
-                if let Some(inner) = weak.upgrade() {
-                    let mut inner = inner.borrow_mut();
-                    if let Some(s) = inner.services.iter_mut().find(|s| s.name == service) {
-                        if let Some((_, tx)) = s.waiter.take() {
-                            let message = format!("the service did not answer within {timeout_ms} ms");
-                            let _ = tx.send(Err(Error::new(ErrorKind::Timeout, message).into()));
-                        }
-                    }
+                if let Some(step) = step.upgrade() {
+                    let message = format!("the service did not answer within {timeout_ms} ms");
+                    step.settle(Err(Error::new(ErrorKind::Timeout, message).into()));
                 }
             })
         });
-        rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::WorkerCrashed, "the service's host is gone").into()))
+        drop(step);
+        let result = rx.await.unwrap_or_else(|_| Err(gone().into()));
+        // The step is over: no copy waits on it any more (a late answer is ignored).
+        let _ = self.with(name, |s| {
+            for copy in &mut s.copies {
+                if copy.waiter.as_ref().is_some_and(|w| w.is_over()) {
+                    copy.waiter = None;
+                }
+            }
+            Ok(())
+        });
+        result
     }
 
     /// Loads (if needed) and starts the service. A start by the app: the automatic restart
@@ -122,32 +220,54 @@ impl Registry {
         self.run_start(name, timeout).await
     }
 
+    /// Loads every copy that has no host yet.
     async fn load(&self, name: &str, timeout: u32) -> Result<(), Failure> {
-        self.ensure_host(name)?;
-        let (msg, payload) = match self.with(name, |s| Ok(s.definition.clone()))? {
-            Definition::Module(url) => (ToService::Load { url }, None),
+        self.load_copies(name, Copies::Missing, timeout).await
+    }
+
+    async fn load_copies(&self, name: &str, copies: Copies, timeout: u32) -> Result<(), Failure> {
+        let copies = match copies {
+            // Which copies: decided before their hosts exist.
+            Copies::Missing => {
+                let missing = self.with(name, |s| Ok(Copies::Missing.pick(&s.copies)))?;
+                Copies::Mask(missing.iter().fold(0, |mask, &i| mask | (1 << i)))
+            }
+            other => other,
+        };
+        self.ensure_hosts(name)?;
+        let (definition, config) =
+            self.with(name, |s| Ok((s.definition.clone(), s.options.config.as_ref().map(|c| c.value().clone()))))?;
+        let (msg, payload) = match definition {
+            Definition::Module(url) => (ToService::Load { url, config }, None),
+            Definition::Inline(_) => (ToService::LoadInline { config }, None),
             // The host instantiates the page's compiled module again: no download, no compile.
             Definition::Rust(service) => (
-                ToService::LoadRust { service, glue_url: crate::runtime::glue::glue_url() },
+                ToService::LoadRust { service, glue_url: crate::runtime::glue::glue_url(), config },
                 Some(wasm_bindgen::module()),
             ),
         };
-        self.expect(name, Expect::Loaded, msg, payload, timeout).await
+        self.expect(name, Expect::Loaded, copies, msg, payload, timeout).await
     }
 
-    /// From `starting`: (re)load if the host is gone, call `onStart`, reach `running`.
+    /// From `starting`: (re)load the copies whose host is gone, call `onStart` in every copy,
+    /// reach `running`.
     async fn run_start(&self, name: &str, timeout: u32) -> Result<(), Failure> {
-        let needs_host = self.with(name, |s| Ok(s.host.is_none()))?;
+        let needs_host = self.with(name, |s| Ok(s.copies.iter().any(|c| c.host.is_none())))?;
         if needs_host {
             if let Err(e) = self.load(name, timeout).await {
                 return Err(self.fail(name, e));
             }
         }
-        if let Err(e) = self.expect(name, Expect::Started, ToService::Start, None, timeout).await {
+        if let Err(e) = self.expect(name, Expect::Started, Copies::All, ToService::Start, None, timeout).await {
             return Err(self.fail(name, e));
         }
         self.with(name, |s| {
-            s.started_at = Some(js_sys::Date::now());
+            let now = js_sys::Date::now();
+            s.started_at = Some(now);
+            for copy in &mut s.copies {
+                copy.started_at = Some(now);
+                copy.budget.renew();
+            }
             Ok(())
         })?;
         self.transition(name, Event::Started, None)?;
@@ -170,9 +290,11 @@ impl Registry {
         self.transition(name, Event::Stop, None)?;
         self.with(name, |s| {
             s.health = None;
+            // A copy waiting to be replaced is not: the service stops.
+            s.copies.iter_mut().for_each(|c| c.pending_restart = None);
             Ok(())
         })?;
-        if let Err(e) = self.expect(name, Expect::Stopped, ToService::Stop, None, timeout).await {
+        if let Err(e) = self.expect(name, Expect::Stopped, Copies::Hosted, ToService::Stop, None, timeout).await {
             return Err(self.fail(name, e));
         }
         self.with(name, |s| {
@@ -252,22 +374,26 @@ impl Registry {
         let error = error.into();
         let reason = error.to_string();
         let during = self.with(name, |s| {
-            let host = s.host.take();
-            s.handled += host.as_ref().map_or(0, |h| h.link().handled());
-            s.health = None;
-            s.last_error = Some(reason.clone());
-            if let Some((_, tx)) = s.waiter.take() {
-                let _ = tx.send(Err(error.clone()));
-            }
             let during = match s.life.state() {
                 State::Stopping => During::Stopping,
                 State::Running => During::Running { for_ms: s.started_at.map_or(0.0, |at| js_sys::Date::now() - at) },
                 _ => During::Starting,
             };
-            Ok((during, host))
+            let mut hosts = Vec::new();
+            for i in 0..s.copies.len() {
+                hosts.extend(s.take_host(i));
+                let copy = &mut s.copies[i];
+                copy.pending_restart = None;
+                if let Some(step) = copy.waiter.take() {
+                    step.settle(Err(error.clone()));
+                }
+            }
+            s.health = None;
+            s.last_error = Some(reason.clone());
+            Ok((during, hosts))
         });
-        let Ok((during, host)) = during else { return error };
-        if let Some(host) = host {
+        let Ok((during, hosts)) = during else { return error };
+        for host in hosts {
             // After the borrow: the callers' rejections are the last thing the host does.
             host.link().fail_all(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")));
         }
@@ -286,5 +412,126 @@ impl Registry {
             Ok((AfterFailure::Stay, _)) | Err(_) => {}
         }
         error
+    }
+
+    /// Announces copy `instance`'s move as `worker_state_changed { kind: 'service', service,
+    /// instance, from, to, reason? }`.
+    fn announce_copy(&self, name: &str, instance: usize, from: &str, to: &str, reason: Option<&str>) {
+        let data = Object::new();
+        let _ = Reflect::set(&data, &"kind".into(), &"service".into());
+        let _ = Reflect::set(&data, &"service".into(), &name.into());
+        let _ = Reflect::set(&data, &"instance".into(), &(instance as u32).into());
+        let _ = Reflect::set(&data, &"from".into(), &from.into());
+        let _ = Reflect::set(&data, &"to".into(), &to.into());
+        if let Some(reason) = reason {
+            let _ = Reflect::set(&data, &"reason".into(), &reason.into());
+        }
+        self.events.emit("worker_state_changed", &data);
+    }
+
+    /// The host `generation` failed (a crash, a hook error outside any step, a failed health
+    /// check): the step its copy owes an answer to fails; otherwise, while the service runs, that
+    /// copy alone is replaced when `instances::after_copy_failure` says so, else the whole service
+    /// fails.
+    pub(super) fn fail_copy(&self, name: &str, generation: u32, error: impl Into<Failure>) {
+        let error = error.into();
+        let decided = self.with(name, |s| {
+            let running = s.life.state() == State::Running;
+            let (policy, instances) = (s.options.restart, s.copies.len());
+            let Some((i, copy)) = s.copy_of(generation) else { return Ok(None) };
+            if let Some(step) = copy.waiter.take().filter(|w| !w.is_over()) {
+                step.settle(Err(error.clone()));
+                return Ok(None);
+            }
+            if !running {
+                return Ok(Some(None));
+            }
+            let for_ms = copy.started_at.map_or(0.0, |at| js_sys::Date::now() - at);
+            match instances::after_copy_failure(instances, policy, &mut copy.budget, During::Running { for_ms }) {
+                CopyFailure::Replace { delay_ms } => Ok(Some(Some((i, s.take_host(i), delay_ms)))),
+                CopyFailure::FailService => Ok(Some(None)),
+            }
+        });
+        match decided {
+            Ok(Some(Some((i, host, delay_ms)))) => self.replace_later(name, i, "running", host, &error, delay_ms),
+            Ok(Some(None)) => {
+                self.fail(name, error);
+            }
+            Ok(None) | Err(_) => {}
+        }
+    }
+
+    /// Copy `i` lost its `host` to `error` while `from` (`running`, `starting`): fail what it
+    /// still owed, announce it, and replace it after `delay_ms` (unless the service stops or fails
+    /// first, which drops the timer).
+    fn replace_later(&self, name: &str, i: usize, from: &str, host: Option<Host>, error: &Failure, delay_ms: u32) {
+        let reason = error.to_string();
+        if let Some(host) = host {
+            host.link().fail_all(&Error::new(ErrorKind::WorkerCrashed, format!("the service's copy failed: {reason}")));
+        }
+        self.announce_copy(name, i, from, "crashed", Some(&reason));
+        let weak = Rc::downgrade(&self.inner);
+        let events = self.events.clone();
+        let service = name.to_owned();
+        let timer = Timer::new(delay_ms, move || {
+            if let Some(inner) = weak.upgrade() {
+                let registry = Registry { inner, events };
+                wasm_bindgen_futures::spawn_local(async move { registry.replace_copy(&service, i).await });
+            }
+        });
+        let _ = self.with(name, |s| {
+            s.last_error = Some(reason.clone());
+            s.copies[i].pending_restart = Some(timer);
+            Ok(())
+        });
+    }
+
+    /// Replaces copy `i` of a running service: a new host, loaded and started; its failure is
+    /// decided again (`instances::after_copy_failure`, as a start).
+    async fn replace_copy(&self, name: &str, i: usize) {
+        let timeout = self.with(name, |s| {
+            if s.life.state() != State::Running || s.copies[i].host.is_some() {
+                return Err(Error::validation("no longer to be replaced"));
+            }
+            let copy = &mut s.copies[i];
+            copy.pending_restart = None;
+            copy.budget.count();
+            copy.restarts += 1;
+            Ok(s.options.start_timeout_ms)
+        });
+        let Ok(timeout) = timeout else { return };
+        self.announce_copy(name, i, "crashed", "starting", None);
+        let mut result = self.load_copies(name, Copies::One(i), timeout).await;
+        if result.is_ok() {
+            result = self.expect(name, Expect::Started, Copies::One(i), ToService::Start, None, timeout).await;
+        }
+        match result {
+            Ok(()) => {
+                let _ = self.with(name, |s| {
+                    s.copies[i].started_at = Some(js_sys::Date::now());
+                    Ok(())
+                });
+                self.announce_copy(name, i, "starting", "running", None);
+            }
+            Err(error) => {
+                let decided = self.with(name, |s| {
+                    if s.life.state() != State::Running {
+                        return Ok(None);
+                    }
+                    let (policy, instances) = (s.options.restart, s.copies.len());
+                    match instances::after_copy_failure(instances, policy, &mut s.copies[i].budget, During::Starting) {
+                        CopyFailure::Replace { delay_ms } => Ok(Some(Some((s.take_host(i), delay_ms)))),
+                        CopyFailure::FailService => Ok(Some(None)),
+                    }
+                });
+                match decided {
+                    Ok(Some(Some((host, delay_ms)))) => self.replace_later(name, i, "starting", host, &error, delay_ms),
+                    Ok(Some(None)) => {
+                        self.fail(name, error);
+                    }
+                    Ok(None) | Err(_) => {}
+                }
+            }
+        }
     }
 }

@@ -10,9 +10,10 @@ use crate::services::host::Placement;
 
 impl Registry {
     /// Diagnostics: `[{ name, state, placement, lastError, startedAt, restarts, autoRestarts,
-    /// messagesHandled, queueLength, lastHealth }]`: `restarts` counts every restart, manual or
-    /// automatic; `autoRestarts` the automatic ones that `maxRestarts` bounds (since the budget
-    /// was last renewed).
+    /// messagesHandled, queueLength, lastHealth, instances, instanceRestarts }]`: `restarts` counts
+    /// every restart, manual or automatic; `autoRestarts` the automatic ones that `maxRestarts`
+    /// bounds (since the budget was last renewed); `messagesHandled` and `queueLength` add up every
+    /// copy's; `instanceRestarts` counts the copies replaced alone.
     pub(crate) fn status(&self) -> JsValue {
         self.inner.borrow().services.iter().map(diagnostics).collect::<Array>().into()
     }
@@ -35,9 +36,11 @@ fn diagnostics(s: &Service) -> JsValue {
     set("startedAt", s.started_at.map_or(JsValue::UNDEFINED, JsValue::from));
     set("restarts", s.restarts.into());
     set("autoRestarts", s.budget.spent().into());
-    let link = s.host.as_ref().map(|h| h.link());
-    set("messagesHandled", (s.handled + link.map_or(0, |l| l.handled())).into());
-    set("queueLength", link.map_or(0, |l| l.waiting()).into());
+    let links = || s.copies.iter().filter_map(|c| c.host.as_ref()).map(|h| h.link());
+    set("messagesHandled", (s.handled + links().map(|l| l.handled()).sum::<u32>()).into());
+    set("queueLength", links().map(|l| l.waiting()).sum::<u32>().into());
+    set("instances", (s.copies.len() as u32).into());
+    set("instanceRestarts", s.copies.iter().map(|c| c.restarts).sum::<u32>().into());
     let health = s.last_health.as_ref().map_or(JsValue::UNDEFINED, |(healthy, detail)| {
         let h = Object::new();
         let _ = Reflect::set(&h, &"healthy".into(), &(*healthy).into());

@@ -27,46 +27,61 @@ impl Registry {
         let timer = Repeat::new(interval, move || {
             let Some(inner) = weak.upgrade() else { return };
             let registry = Registry { inner, events: events.clone() };
-            let missed = registry
+            // Every running copy is asked; one whose last check is still unanswered missed it.
+            let missed: Vec<u32> = registry
                 .with(&service, |s| {
-                    if s.health_outstanding {
-                        return Ok(true);
-                    }
-                    s.health_outstanding = true;
-                    if let Some(host) = &s.host {
+                    let mut missed = Vec::new();
+                    for copy in &mut s.copies {
+                        // A copy being replaced is asked once it runs.
+                        let replacing = copy.waiter.as_ref().is_some_and(|w| !w.is_over());
+                        let Some(host) = copy.host.as_ref().filter(|_| !replacing) else { continue };
+                        if copy.health_outstanding {
+                            missed.push(copy.generation);
+                            continue;
+                        }
+                        copy.health_outstanding = true;
                         host.post(&ToService::Health, None)?;
                     }
-                    Ok(false)
+                    Ok(missed)
                 })
-                .unwrap_or(false);
-            if missed {
-                registry.on_health(&service, false, format!("no answer to a health check within {interval} ms"));
+                .unwrap_or_default();
+            for generation in missed {
+                let detail = format!("no answer to a health check within {interval} ms");
+                registry.on_health(&service, generation, false, detail);
             }
         });
         self.with(name, |s| {
             s.health = Some(timer);
-            s.health_outstanding = false;
+            s.copies.iter_mut().for_each(|c| c.health_outstanding = false);
             Ok(())
         })
     }
 
-    /// A health answer (or a missed one): record it, announce it, and fail the service if it is
-    /// unhealthy and its policy restarts it.
-    pub(super) fn on_health(&self, name: &str, healthy: bool, detail: String) {
-        let restart = self
+    /// A health answer of host `generation` (or a missed one): record it, announce it (with the
+    /// copy's `instance` index), and fail that copy if it is unhealthy and its policy restarts it.
+    pub(super) fn on_health(&self, name: &str, generation: u32, healthy: bool, detail: String) {
+        let copy = self
             .with(name, |s| {
-                s.health_outstanding = false;
+                let Some((i, copy)) = s.copy_of(generation) else { return Ok(None) };
+                copy.health_outstanding = false;
                 s.last_health = Some((healthy, detail.clone()));
-                Ok(s.options.restart.on_failure)
+                Ok(Some((i, s.options.restart.on_failure)))
             })
-            .unwrap_or(false);
+            .ok()
+            .flatten();
+        let Some((instance, restart)) = copy else { return };
         let data = Object::new();
         let _ = Reflect::set(&data, &"name".into(), &name.into());
         let _ = Reflect::set(&data, &"healthy".into(), &healthy.into());
         let _ = Reflect::set(&data, &"detail".into(), &detail.as_str().into());
+        let _ = Reflect::set(&data, &"instance".into(), &(instance as u32).into());
         self.events.emit("health_check_result", &data);
         if !healthy && restart && self.state(name).ok() == Some(State::Running) {
-            self.fail(name, Error::new(ErrorKind::WorkerCrashed, format!("health check failed: {detail}")));
+            self.fail_copy(
+                name,
+                generation,
+                Error::new(ErrorKind::WorkerCrashed, format!("health check failed: {detail}")),
+            );
         }
     }
 }

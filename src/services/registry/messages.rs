@@ -15,6 +15,7 @@ use super::{js, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::FromService;
 use crate::services::host::{HostEvent, Link};
+use crate::services::instances::{least_busy, Load};
 
 impl Registry {
     /// Sends `payload`; the promise resolves with the reply of `onMessage` (or rejects with what
@@ -29,18 +30,27 @@ impl Registry {
     ) -> Result<Promise, Error> {
         let link = self.with(name, |s| {
             s.life.check_accepts_messages()?;
-            let host =
-                s.host.as_ref().ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "the service's host is gone"))?;
-            Ok(host.link().clone())
+            // The least busy copy that can take it (not one being replaced).
+            let loads: Vec<Option<Load>> = s
+                .copies
+                .iter()
+                .map(|c| {
+                    let link = c.host.as_ref().filter(|_| c.waiter.as_ref().is_none_or(|w| w.is_over()))?.link();
+                    Some(Load { waiting: link.waiting(), handled: link.handled() })
+                })
+                .collect();
+            let i =
+                least_busy(&loads).ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "the service's host is gone"))?;
+            Ok(s.copies[i].host.as_ref().map(|h| h.link().clone()).expect("least_busy picks a copy with a host"))
         })?;
         // Sent after the registry's borrow is released: a message posted at once is cloned now,
         // and cloning runs the payload's own getters, which may call back into the registry.
         Ok(link.send(payload, timeout_ms, signal))
     }
 
-    /// The link of `name`'s current host (`generation`), if it is still current.
+    /// The link of host `generation` of `name`, if that host is still current.
     fn current_link(&self, name: &str, generation: u32) -> Option<Link> {
-        self.with(name, |s| Ok(s.host.as_ref().filter(|_| s.generation == generation).map(|h| h.link().clone())))
+        self.with(name, |s| Ok(s.copy_of(generation).and_then(|(_, c)| c.host.as_ref()).map(|h| h.link().clone())))
             .ok()
             .flatten()
     }
@@ -51,14 +61,15 @@ impl Registry {
         }
         let batch = match event {
             HostEvent::Crashed(message) => {
-                self.fail(name, Error::new(ErrorKind::WorkerCrashed, message));
+                self.fail_copy(name, generation, Error::new(ErrorKind::WorkerCrashed, message));
                 return;
             }
             HostEvent::Batch(batch) => batch,
         };
         let broke = |message: &str| {
-            self.fail(
+            self.fail_copy(
                 name,
+                generation,
                 Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {message}")),
             );
         };
@@ -80,7 +91,7 @@ impl Registry {
                 Ok(FromService::Reply { seq }) => link.answer(seq, Ok(batch.payload(i))),
                 // The caller sees what the handler threw: its name, message and stack.
                 Ok(FromService::ReplyFailed { seq, error }) => link.answer(seq, Err(Failure::Thrown(error).to_js())),
-                Ok(msg) => self.on_lifecycle_message(name, msg),
+                Ok(msg) => self.on_lifecycle_message(name, generation, msg),
                 Err((Some(seq), e)) => {
                     let error = Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {e}"));
                     link.answer(seq, Err(js(&error)));
@@ -95,16 +106,16 @@ impl Registry {
         }
     }
 
-    /// A message of the host that is not a reply: a lifecycle confirmation or failure, a crash,
-    /// a health answer.
-    fn on_lifecycle_message(&self, name: &str, msg: FromService) {
+    /// A message of host `generation` that is not a reply: a lifecycle confirmation or failure,
+    /// a crash, a health answer.
+    fn on_lifecycle_message(&self, name: &str, generation: u32, msg: FromService) {
         let confirm = |expect: Expect, result: Result<(), Failure>| {
             let _ = self.with(name, |s| {
-                match s.waiter.take() {
-                    Some((want, tx)) if want == expect => {
-                        let _ = tx.send(result);
+                if let Some((_, copy)) = s.copy_of(generation) {
+                    match copy.waiter.take() {
+                        Some(step) if step.expects() == expect => step.settle(result),
+                        other => copy.waiter = other,
                     }
-                    other => s.waiter = other,
                 }
                 Ok(())
             });
@@ -113,25 +124,13 @@ impl Registry {
             FromService::Loaded => confirm(Expect::Loaded, Ok(())),
             FromService::Started => confirm(Expect::Started, Ok(())),
             FromService::Stopped => confirm(Expect::Stopped, Ok(())),
-            FromService::Failed { error } => {
-                // What the hook threw (or a Rust hook returned), as it was: its own name and stack.
-                let error = Failure::Thrown(error);
-                let waiting = self.with(name, |s| Ok(s.waiter.is_some())).unwrap_or(false);
-                if waiting {
-                    let _ = self.with(name, |s| {
-                        if let Some((_, tx)) = s.waiter.take() {
-                            let _ = tx.send(Err(error.clone()));
-                        }
-                        Ok(())
-                    });
-                } else {
-                    self.fail(name, error);
-                }
-            }
+            // What the hook threw (or a Rust hook returned), as it was: its own name and stack. It
+            // fails the step this copy owes an answer to, or else the copy.
+            FromService::Failed { error } => self.fail_copy(name, generation, Failure::Thrown(error)),
             FromService::Crashed { error } => {
-                self.fail(name, Error::new(ErrorKind::WorkerCrashed, error.message));
+                self.fail_copy(name, generation, Error::new(ErrorKind::WorkerCrashed, error.message));
             }
-            FromService::Health { healthy, detail } => self.on_health(name, healthy, detail),
+            FromService::Health { healthy, detail } => self.on_health(name, generation, healthy, detail),
             // Handled by the caller.
             FromService::Reply { .. } | FromService::ReplyFailed { .. } => {}
         }

@@ -1,5 +1,6 @@
-//! The service registry: services by name, each with the shared [`Lifecycle`], a [`Host`] in
-//! the placement it was registered with, its pending replies, and its diagnostics. Every state
+//! The service registry: services by name, each with the shared [`Lifecycle`], one [`Host`] per
+//! copy (`instances`, 1 by default) in the placement it was registered with, its pending replies,
+//! and its diagnostics. Every state
 //! change is emitted as `service_state_changed { name, from, to, reason? }`.
 //!
 //! Messages to a service are queued on its host's link, which posts what was sent in one task
@@ -34,23 +35,26 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-use super::host::{Host, Placement};
+use super::host::{inline_in_worker, Host, Placement};
 use super::lifecycle::{Lifecycle, State};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::protocol::WireError;
 use crate::runtime::timer::{Repeat, Timer};
 use crate::services::restart::{Budget, Policy};
-use control::Waiter;
+use crate::services::Config;
+use control::Step;
 
-/// What a service is: a JavaScript handler module, or a Rust [`Service`](super::Service)
-/// registered by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a service is: a JavaScript handler module, a Rust [`Service`](super::Service)
+/// registered by name, or (main placement only) a handler object given inline.
+#[derive(Debug, Clone)]
 pub(crate) enum Definition {
     /// The handler module's absolute URL.
     Module(String),
     /// The Rust service's registered name.
     Rust(String),
+    /// `{ onStart, onMessage, onStop, health }` itself: it runs on the page, never cloned.
+    Inline(js_sys::Object),
 }
 
 /// How a service is run, set at registration.
@@ -63,6 +67,10 @@ pub(crate) struct ServiceOptions {
     pub(crate) restart: Policy,
     /// Ask `health(ctx)` this often while running (0: never).
     pub(crate) health_interval_ms: u32,
+    /// `config`: carried to the host with the load (`ctx.config`, or a Rust service's typed config).
+    pub(crate) config: Option<Config>,
+    /// `instances`: how many copies run (each its own host; see `core::services::instances`).
+    pub(crate) instances: u32,
 }
 
 fn js(e: &Error) -> JsValue {
@@ -104,16 +112,36 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// One copy of a service: its host (none before the load, after a failure, while it waits to be
+/// replaced), the lifecycle step it owes an answer to, its health check and its own restart
+/// budget (a copy replaced alone spends from it).
+#[derive(Debug, Default)]
+struct Copy {
+    host: Option<Host>,
+    /// The generation of `host` (unique within the service), so late events of a replaced host
+    /// are ignored.
+    generation: u32,
+    waiter: Option<Rc<Step>>,
+    health_outstanding: bool,
+    /// When this copy last reached `running`.
+    started_at: Option<f64>,
+    budget: Budget,
+    /// Replacements of this copy alone.
+    restarts: u32,
+    /// The timer of its replacement, waiting out its back-off.
+    pending_restart: Option<Timer>,
+}
+
 #[derive(Debug)]
 struct Service {
     name: String,
     definition: Definition,
     options: ServiceOptions,
     life: Lifecycle,
-    host: Option<Host>,
-    /// Bumped for every new host, so late events of a replaced host are ignored.
+    /// `options.instances` copies, in order.
+    copies: Vec<Copy>,
+    /// The last host generation given out (bumped for every new host of any copy).
     generation: u32,
-    waiter: Option<Waiter>,
     started_at: Option<f64>,
     /// Every restart, manual or automatic.
     restarts: u32,
@@ -121,14 +149,30 @@ struct Service {
     budget: Budget,
     /// The timer of an automatic restart waiting out its back-off.
     pending_restart: Option<Timer>,
-    /// Replies handled by the hosts before the current one (`messagesHandled` adds the current
-    /// host's count).
+    /// Replies handled by hosts gone since (`messagesHandled` adds the current hosts' counts).
     handled: u32,
     last_error: Option<String>,
     last_health: Option<(bool, String)>,
-    /// The health-check timer while running, and whether a check awaits its answer.
+    /// The health-check timer while running.
     health: Option<Repeat>,
-    health_outstanding: bool,
+}
+
+impl Service {
+    /// The copy whose current host is `generation`.
+    fn copy_of(&mut self, generation: u32) -> Option<(usize, &mut Copy)> {
+        self.copies.iter_mut().enumerate().find(|(_, c)| c.host.is_some() && c.generation == generation)
+    }
+
+    /// Drops copy `i`'s host (counting what it handled); returns it, for its callers to be failed
+    /// after the borrow.
+    fn take_host(&mut self, i: usize) -> Option<Host> {
+        let copy = &mut self.copies[i];
+        let host = copy.host.take();
+        copy.health_outstanding = false;
+        copy.started_at = None;
+        self.handled += host.as_ref().map_or(0, |h| h.link().handled());
+        host
+    }
 }
 
 #[derive(Debug)]
@@ -171,19 +215,22 @@ impl Registry {
         if inner.terminated {
             return Err(terminated());
         }
+        if matches!(definition, Definition::Inline(_)) && options.placement == Placement::Worker {
+            return Err(inline_in_worker());
+        }
         if name.is_empty() || inner.services.iter().any(|s| s.name == name) {
             return Err(Error::validation(format!(
                 "a service named {name:?} is already registered (or the name is empty)"
             )));
         }
+        let copies = (0..options.instances.max(1)).map(|_| Copy::default()).collect();
         inner.services.push(Service {
             name: name.to_owned(),
             definition,
             options,
             life: Lifecycle::default(),
-            host: None,
+            copies,
             generation: 0,
-            waiter: None,
             started_at: None,
             restarts: 0,
             budget: Budget::default(),
@@ -192,7 +239,6 @@ impl Registry {
             last_error: None,
             last_health: None,
             health: None,
-            health_outstanding: false,
         });
         Ok(())
     }
@@ -230,11 +276,15 @@ impl Registry {
             let mut inner = self.inner.borrow_mut();
             inner.terminated = true;
             for s in &mut inner.services {
-                hosts.extend(s.host.take());
                 s.health = None;
                 s.pending_restart = None;
-                if let Some((_, tx)) = s.waiter.take() {
-                    let _ = tx.send(Err(terminated().into()));
+                for i in 0..s.copies.len() {
+                    hosts.extend(s.take_host(i));
+                    let copy = &mut s.copies[i];
+                    copy.pending_restart = None;
+                    if let Some(step) = copy.waiter.take() {
+                        step.settle(Err(terminated().into()));
+                    }
                 }
             }
         }

@@ -28,6 +28,9 @@ pub enum ToService {
     Load {
         /// The module's absolute URL.
         url: String,
+        /// The service's `config` (absent: none), which every hook sees as `ctx.config`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<Value>,
     },
     /// Instantiate this wasm module (the compiled module travels as `payload`) and create the
     /// Rust service registered as `service` in it.
@@ -36,6 +39,16 @@ pub enum ToService {
         service: String,
         /// The glue's URL, for hosts where the bundler-relative import of the glue fails.
         glue_url: String,
+        /// The service's `config` (absent: none), handed to the service's factory.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<Value>,
+    },
+    /// Use the handler object the host was made with (an inline handler: main placement only,
+    /// where the object needs no cloning).
+    LoadInline {
+        /// The service's `config` (absent: none), which every hook sees as `ctx.config`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<Value>,
     },
     /// Call `onStart(ctx)` with a fresh context.
     Start,

@@ -1,9 +1,11 @@
 //! Services, the pure part: the [`Service`] trait and the [`Instance`] that runs one through its
 //! life, the [`lifecycle`] state machine both placements share, what follows a failure
-//! ([`restart`]), which handler modules may be imported ([`origin`]), and the built-in
+//! ([`restart`]), which handler modules may be imported ([`origin`]), a service's [`Config`], how its copies share the work ([`instances`]), and the built-in
 //! [`KvStore`].
 //! Hosting them in a worker or on the page is the edge's job (`worker-bridge`'s `services`).
 
+mod config;
+pub mod instances;
 mod kv;
 pub mod lifecycle;
 pub mod origin;
@@ -12,7 +14,8 @@ mod service;
 #[cfg(feature = "test-ops")]
 mod testing;
 
+pub use config::Config;
 pub use kv::{KvMessage, KvStore};
 pub use service::{Health, Instance, Service, ServiceError};
 #[cfg(feature = "test-ops")]
-pub use testing::{Count, TestCounter};
+pub use testing::{Count, CounterConfig, TestCounter};

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::service::{Health, Service, ServiceError};
@@ -12,9 +13,38 @@ use super::service::{Health, Service, ServiceError};
 /// allocation failure does), `{ op: 'overflow' }` recurses until the stack overflows (in a browser,
 /// V8 throws a `RangeError` out of the instance mid-call: no trap), `{ op: 'sick' }` makes it
 /// unhealthy, and `{ op: 'starts' }` answers how many starts this wasm instance has seen (1 in a
-/// fresh instance).
+/// fresh instance), `{ op: 'config' }` answers its config. Its config (optional)
+/// `{ from, label, stopFails }` starts the count at `from`, prefixes the health detail with
+/// `label`, and makes `on_stop` fail.
 #[derive(Debug, Default)]
-pub struct TestCounter;
+pub struct TestCounter {
+    config: CounterConfig,
+}
+
+/// The counter's config.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct CounterConfig {
+    from: u64,
+    label: Option<String>,
+    stop_fails: bool,
+}
+
+impl TestCounter {
+    /// A counter with this config (none: the defaults).
+    pub fn new(config: Option<CounterConfig>) -> Self {
+        TestCounter { config: config.unwrap_or_default() }
+    }
+
+    fn label(&self) -> &str {
+        self.config.label.as_deref().unwrap_or("")
+    }
+
+    /// `"label: "`, or nothing without a label.
+    fn label_prefix(&self) -> String {
+        self.config.label.as_ref().map_or_else(String::new, |l| format!("{l}: "))
+    }
+}
 
 /// The counter's context.
 #[derive(Debug, Default)]
@@ -31,9 +61,17 @@ impl Service for TestCounter {
     type Message = Value;
     type Reply = Value;
 
-    fn on_start(&self, _: &mut Count) -> Result<(), ServiceError> {
+    fn on_start(&self, ctx: &mut Count) -> Result<(), ServiceError> {
         // Relaxed: a count read by the same thread that wrote it.
         STARTS.fetch_add(1, Ordering::Relaxed);
+        ctx.count = self.config.from;
+        Ok(())
+    }
+
+    fn on_stop(&self, _: &mut Count) -> Result<(), ServiceError> {
+        if self.config.stop_fails {
+            return Err(ServiceError::new("RangeError", format!("{}: asked to fail the stop", self.label())));
+        }
         Ok(())
     }
 
@@ -44,6 +82,7 @@ impl Service for TestCounter {
             Some("abort") => std::process::abort(),
             Some("overflow") => return Ok(json!(deeper(0))),
             Some("starts") => return Ok(json!(STARTS.load(Ordering::Relaxed))),
+            Some("config") => return Ok(json!(self.config)),
             Some("sick") => {
                 ctx.sick = true;
                 return Ok(json!("sick"));
@@ -58,7 +97,7 @@ impl Service for TestCounter {
         if ctx.sick {
             Health::unhealthy("asked to be sick")
         } else {
-            Health::healthy(format!("count {}", ctx.count))
+            Health::healthy(format!("{}count {}", self.label_prefix(), ctx.count))
         }
     }
 }
