@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every test, in the order that fails fastest: lints (Rust, then JavaScript, with its node tests),
-# native unit and integration tests, browser tests twice (cross-origin isolated, and not), then the
+# native unit and integration tests, browser tests twice (cross-origin isolated with the threaded
+# build, and not isolated with the single-threaded one), then the
 # release build of the demo and of the React example (from the packed npm tarball) end to end, and
 # last a short soak (500 mixed calls with injected faults; `npm run soak` runs 10,000). The Rust
 # service example (examples/rust-service) is a workspace member, so the workspace's lints and
@@ -21,6 +22,9 @@ cargo clippy --workspace --all-targets --features test-ops -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --workspace --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --workspace --all-targets --features test-ops -- -D warnings
 
+# The threaded build's Rust, natively (its thread pool as std threads).
+cargo clippy --workspace --all-targets --features test-ops,threads -- -D warnings
+
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features test-ops
 
@@ -31,19 +35,26 @@ node --test tests/node/
 
 step "native tests (cargo test), the layering check among them"
 cargo test --workspace --features test-ops
+# The core's jobs split across threads (ops::parallel), natively on std threads.
+cargo test -p worker-bridge-core --features test-ops,parallel
 
 # The test-only ops (echo, sleep, spin, panic, progress) are compiled in for these runs only.
-BROWSER_TESTS="web web_pool web_handlers web_services web_engines"
+BROWSER_TESTS="web web_pool web_handlers web_services web_engines web_threads"
 # One file at a time, each watched for the test runner's server stall (see the script's header).
 browser_tests() {
   node scripts/browser-tests.mjs $BROWSER_TESTS -- --features test-ops
 }
 
-step "browser tests: build (wasm32, test-ops)"
+# A cross-origin isolated page gets the threaded build (nightly, threads.toml: shared memory, a
+# thread pool in each worker); a page without isolation the single-threaded one. Each runs every
+# browser test file.
+threaded() { RUSTUP_TOOLCHAIN=nightly CARGO_TARGET_DIR=target/threads "$@"; }
+step "browser tests: build (wasm32, test-ops; single-threaded, then threaded)"
 cargo test --no-run --target wasm32-unknown-unknown --features test-ops $(printf -- '--test %s ' $BROWSER_TESTS)
-step "browser tests, cross-origin isolated (SharedArrayBuffer available)"
-browser_tests
-step "browser tests, not cross-origin isolated"
+threaded cargo test --no-run --target wasm32-unknown-unknown --features test-ops,threads --config threads.toml $(printf -- '--test %s ' $BROWSER_TESTS)
+step "browser tests, cross-origin isolated: the threaded build"
+threaded node scripts/browser-tests.mjs $BROWSER_TESTS -- --features test-ops,threads --config threads.toml
+step "browser tests, not cross-origin isolated: the single-threaded build"
 export WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1
 browser_tests
 unset WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION
