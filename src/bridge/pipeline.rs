@@ -65,6 +65,8 @@ pub(crate) struct Bridge {
     retries: u32,
     /// Which engine may run the crypto ops.
     pub(crate) engine: EngineChoice,
+    /// The executor's counters: a call stopped while still staged is counted here.
+    counters: Rc<Counters>,
 }
 
 /// A call that passed step 1: its options and its input, taken.
@@ -140,7 +142,7 @@ impl Bridge {
     pub(crate) async fn create(settings: Settings) -> Result<Bridge, Error> {
         let counters = Rc::new(Counters::default());
         let events = Rc::new(EventHub::default());
-        let executor = Executor::start(settings.pool, settings.fallback, counters, events.clone()).await?;
+        let executor = Executor::start(settings.pool, settings.fallback, counters.clone(), events.clone()).await?;
         Ok(Bridge {
             executor,
             services: Registry::new(events.clone(), settings.service_origins),
@@ -151,6 +153,7 @@ impl Bridge {
             timeout_from: settings.timeout_from,
             engine: settings.engine,
             retries: settings.retries,
+            counters,
         })
     }
 
@@ -247,11 +250,17 @@ impl Bridge {
         let bridge = self.clone();
         Box::pin(async move {
             turn.wait().await;
-            bridge.check_open(&call.options)?;
-            let pieces = match now {
-                Some(pieces) => pieces,
-                None => call.input.pieces_sliced(&call.ranges, &|| bridge.check_open(&call.options)).await?,
+            let staged = async {
+                bridge.check_open(&call.options)?;
+                match now {
+                    Some(pieces) => Ok(pieces),
+                    None => call.input.pieces_sliced(&call.ranges, &|| bridge.check_open(&call.options)).await,
+                }
             };
+            // A call the caller has made counts however it ends: one aborted (or cut short by
+            // `terminate()`) while it waited for its turn or its copy is counted as submitted
+            // and settled, as if it had reached the queue.
+            let pieces = staged.await.inspect_err(|e| bridge.counters.stopped_while_staged(e))?;
             let submitted = bridge.submit_parts(&call.options, call.ops.into_iter().zip(pieces).collect(), call.output);
             // The next call in line is queued after this one.
             drop(turn);

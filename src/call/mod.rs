@@ -154,6 +154,13 @@ impl Counters {
         Self::bump(&self.submitted);
     }
 
+    /// A call stopped before it reached the executor (while staged): submitted, and settled
+    /// with `error`.
+    pub(crate) fn stopped_while_staged(&self, error: &Error) {
+        self.submitted();
+        self.record(&Err(error.clone()));
+    }
+
     pub(crate) fn retried(&self) {
         Self::bump(&self.retried);
     }

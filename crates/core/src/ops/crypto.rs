@@ -24,7 +24,7 @@ impl Stream for Sha256Stream {
 /// the output is the 32-byte digests in order. An empty input has no pieces.
 ///
 /// With several threads (`ops::parallel`) whole pieces are gathered, one per thread, and hashed
-/// at once; pieces larger than [`SPLIT_MAX_PIECE`] are hashed as they arrive, on one thread.
+/// at once; pieces larger than 16 MiB (`SPLIT_MAX_PIECE`) are hashed as they arrive, on one thread.
 #[derive(Debug, Clone)]
 pub struct ChunkHashes {
     chunk_size: u64,

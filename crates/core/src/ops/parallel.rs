@@ -1,10 +1,10 @@
 //! Work split across threads, when there are any: rayon's pool in the threaded build (one per
 //! pool worker, see the root crate's `runtime::threads`), nothing otherwise.
 //!
-//! Ops that can split (per-chunk hashes, the stream format's chunks, gzip's blocks) call
-//! [`map`], which runs on rayon's threads when [`threads`] is more than 1 and in order on the
-//! calling thread otherwise. The output never depends on which: each item is computed alone and
-//! the results come back in order.
+//! Ops that can split (per-chunk hashes, gzip's blocks) call `map`, which runs on rayon's
+//! threads when [`threads`] is more than 1 and in order on the calling thread otherwise. The
+//! output never depends on which: each item is computed alone and the results come back in
+//! order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
