@@ -154,9 +154,11 @@ export interface BridgeStatus {
   /** Why the bridge runs on the main thread although workers were allowed. */
   fallbackReason?: string;
   counters: {
+    /** Calls that reached the queue. */
     submitted: number;
     completed: number;
     failed: number;
+    /** Calls their caller aborted, including ones aborted before they reached the queue. */
     cancelled: number;
     timedOut: number;
     retried: number;

@@ -257,9 +257,9 @@ impl Bridge {
                     None => call.input.pieces_sliced(&call.ranges, &|| bridge.check_open(&call.options)).await,
                 }
             };
-            // A call the caller has made counts however it ends: one aborted (or cut short by
-            // `terminate()`) while it waited for its turn or its copy is counted as submitted
-            // and settled, as if it had reached the queue.
+            // A call aborted (or cut short by `terminate()`) while it waited for its turn or its
+            // copy never reached the queue (not `submitted`), but its end is counted: every
+            // call its caller aborted is in `cancelled`.
             let pieces = staged.await.inspect_err(|e| bridge.counters.stopped_while_staged(e))?;
             let submitted = bridge.submit_parts(&call.options, call.ops.into_iter().zip(pieces).collect(), call.output);
             // The next call in line is queued after this one.

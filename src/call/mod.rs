@@ -154,10 +154,10 @@ impl Counters {
         Self::bump(&self.submitted);
     }
 
-    /// A call stopped before it reached the executor (while staged): submitted, and settled
-    /// with `error`.
+    /// A call stopped before it reached the executor (while staged): never submitted, but
+    /// its end is counted (an abort as cancelled), so `cancelled` counts every call its caller
+    /// aborted.
     pub(crate) fn stopped_while_staged(&self, error: &Error) {
-        self.submitted();
         self.record(&Err(error.clone()));
     }
 
