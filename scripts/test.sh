@@ -51,6 +51,9 @@ browser_tests() {
 threaded() { RUSTUP_TOOLCHAIN=nightly CARGO_TARGET_DIR=target/threads "$@"; }
 step "browser tests: build (wasm32, test-ops; single-threaded, then threaded)"
 cargo test --no-run --target wasm32-unknown-unknown --features test-ops $(printf -- '--test %s ' $BROWSER_TESTS)
+# Every test target, as wasm-pack builds them before it starts the runner (the threaded build is
+# not incremental: built here, none of it counts against a test page's start budget).
+threaded cargo build --tests --target wasm32-unknown-unknown --features test-ops,threads --config threads.toml
 threaded cargo test --no-run --target wasm32-unknown-unknown --features test-ops,threads --config threads.toml $(printf -- '--test %s ' $BROWSER_TESTS)
 step "browser tests, cross-origin isolated: the threaded build"
 threaded node scripts/browser-tests.mjs $BROWSER_TESTS -- --features test-ops,threads --config threads.toml
