@@ -90,6 +90,11 @@ test('isolated page: a picked file and generated data are hashed in workers, dig
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
     await waitMode(page, 'workers');
     assert.equal(await page.textContent($('coi')), 'true');
+    // Vite bundled the threaded build (its helper threads started in each worker) and the entry
+    // chose it on this cross-origin isolated page.
+    assert.equal(await page.textContent($('build')), 'threads');
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.equal(Number(await page.textContent($('threads'))), Math.min(2, cores));
 
     const data = randomBytes(5 * 1048576 + 17);
     await page.setInputFiles($('file'), { name: 'sample.bin', mimeType: 'application/octet-stream', buffer: data });
@@ -144,6 +149,7 @@ test('without COOP/COEP the example still hashes in workers', async () => {
     assert.equal(await page.evaluate(() => crossOriginIsolated), false);
     await waitMode(page, 'workers');
     assert.equal(await page.textContent($('coi')), 'false');
+    assert.equal(await page.textContent($('build')), 'single', 'the threaded build is never loaded here');
     const data = randomBytes(3 * 1048576 + 5);
     await page.setInputFiles($('file'), { name: 'sample.bin', mimeType: 'application/octet-stream', buffer: data });
     const picked = await hash(page);

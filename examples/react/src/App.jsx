@@ -63,6 +63,8 @@ export default function App() {
       <p>
         mode: <strong data-testid="mode">{status?.mode ?? (error ? 'failed' : 'starting')}</strong>
         {' · '}crossOriginIsolated: <span data-testid="coi">{String(status?.crossOriginIsolated ?? '')}</span>
+        {' · '}build: <span data-testid="build">{status?.build ?? ''}</span>
+        {' · '}threads: <span data-testid="threads">{status?.threads ?? ''}</span>
         {status && (
           <span data-testid="counters">
             {' · '}calls: {status.counters.completed} done, {status.counters.cancelled} cancelled

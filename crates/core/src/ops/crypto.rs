@@ -133,10 +133,8 @@ mod tests {
     fn chunk_hashes_are_the_same_on_one_thread_or_several() {
         let input: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
         for (size, feed) in [(1000, 4096), (65_536, 1000), (300_001, 70_000), (1 << 20, 65_536), (7, 13)] {
-            let serial = plan(size, &input, feed);
-            parallel::set_threads(3);
-            let split = plan(size, &input, feed);
-            parallel::set_threads(1);
+            let serial = parallel::with_threads(1, || plan(size, &input, feed));
+            let split = parallel::with_threads(3, || plan(size, &input, feed));
             assert_eq!(serial.len(), input.len().div_ceil(size as usize) * 32, "size {size}");
             assert_eq!(serial, split, "size {size}, fed {feed}");
             assert_eq!(&serial[..32], Sha256::digest(&input[..(size as usize).min(input.len())]).as_slice());

@@ -38,6 +38,18 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Se
     items.iter().map(f).collect()
 }
 
+/// Runs `f` with `n` threads set, one such test at a time (the setting is process-wide and
+/// tests run in parallel): every test that sets threads, or relies on there being one, uses it.
+#[cfg(test)]
+pub(crate) fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    set_threads(n);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    set_threads(1);
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,10 +57,8 @@ mod tests {
     #[test]
     fn map_keeps_the_order_whatever_the_threads() {
         let items: Vec<u32> = (0..1000).collect();
-        let serial = map(&items, |n| n * 3);
-        set_threads(4);
-        let split = map(&items, |n| n * 3);
-        set_threads(1);
+        let serial = with_threads(1, || map(&items, |n| n * 3));
+        let split = with_threads(4, || map(&items, |n| n * 3));
         assert_eq!(serial, split);
         assert_eq!(serial[999], 2997);
     }

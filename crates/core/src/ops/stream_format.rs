@@ -18,7 +18,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 
 use super::aead::{check_key, GcmStream, TAG_LEN};
-use super::{Sink, Stream};
+use super::{parallel, Sink, Stream};
 use crate::error::{Error, ErrorKind};
 
 /// The first four bytes of every sealed stream.
@@ -214,8 +214,12 @@ struct Chunks {
     left: Option<u64>,
     /// The chunk in progress and how many more input bytes it takes.
     current: Option<(Box<GcmStream>, usize, u32)>,
-    /// Bytes of the next chunk, held while its last-ness is unknown.
+    /// Bytes of the next chunk, held while its last-ness is unknown; with `gather`, the whole
+    /// chunks not processed yet.
     held: Vec<u8>,
+    /// Several threads (`ops::parallel`) and the length known: whole chunks are gathered, one
+    /// per thread, and processed at once.
+    gather: bool,
 }
 
 impl Chunks {
@@ -241,6 +245,7 @@ impl Chunks {
             left: None,
             current: None,
             held: Vec::new(),
+            gather: false,
         })
     }
 
@@ -311,10 +316,88 @@ impl Chunks {
     fn input_len(&mut self, len: u64) {
         if len > 0 {
             self.left = Some(len);
+            self.gather = parallel::threads() > 1;
         }
     }
 
+    /// The chunk error that names the chunk.
+    fn chunk_error(e: Error, index: u32) -> Error {
+        match e.kind() {
+            ErrorKind::Authentication => Error::new(
+                ErrorKind::Authentication,
+                format!("chunk {index} did not verify (wrong key, or a truncated, reordered or altered stream)"),
+            ),
+            _ => e,
+        }
+    }
+
+    /// Gathered mode: processes every whole chunk held (the last one once all its bytes are
+    /// here), one per thread at a time, writing each in order; a chunk that fails stops there,
+    /// after the ones before it (which verified).
+    fn process_gathered(&mut self, out: &mut dyn Sink) -> Result<(), Error> {
+        let mut left = self.left.expect("gathered mode knows the length");
+        let mut ready = Vec::new();
+        let mut offset = 0;
+        while left > 0 {
+            let len = left.min(self.unit as u64) as usize;
+            if self.held.len() - offset < len {
+                break;
+            }
+            let last = self.final_part && left <= self.unit as u64;
+            if !last && len < self.unit {
+                return Err(self.partial());
+            }
+            if self.open && len < TAG_LEN {
+                return Err(Self::truncated());
+            }
+            let index = self.next;
+            self.next = index
+                .checked_add(1)
+                .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "the stream has more than 2^32 chunks"))?;
+            ready.push((offset, len, index, last));
+            offset += len;
+            left -= len as u64;
+        }
+        self.left = Some(left);
+        let (key, aad, header, open, held) = (&self.key, &self.aad, &self.header, self.open, &self.held);
+        let results = parallel::map(&ready, |&(offset, len, index, last)| {
+            let mut cipher = Box::new(GcmStream::with_nonce(key, &header.nonce(index, last), aad, open)?);
+            let mut output = Vec::with_capacity(len + TAG_LEN);
+            cipher.update(&held[offset..offset + len], &mut output)?;
+            cipher.finish(&mut output).map_err(|e| Self::chunk_error(e, index))?;
+            Ok::<_, Error>(output)
+        });
+        let mut outcome = Ok(());
+        for result in results {
+            match result {
+                Ok(mut bytes) if outcome.is_ok() => {
+                    outcome = out.write(&bytes);
+                    zeroize::Zeroize::zeroize(&mut bytes);
+                }
+                Ok(mut bytes) => zeroize::Zeroize::zeroize(&mut bytes),
+                Err(e) if outcome.is_ok() => outcome = Err(e),
+                Err(_) => {}
+            }
+        }
+        let mut used: Vec<u8> = self.held.drain(..offset).collect();
+        zeroize::Zeroize::zeroize(&mut used);
+        outcome
+    }
+
     fn update(&mut self, mut bytes: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        if self.gather {
+            let left = self.left.expect("gathered mode knows the length");
+            if (self.held.len() + bytes.len()) as u64 > left {
+                return Err(Self::changed());
+            }
+            self.held.extend_from_slice(bytes);
+            // One chunk per thread at a time (or the rest of the run).
+            let batch = (parallel::threads() * self.unit) as u64;
+            if self.held.len() as u64 >= batch.min(left) {
+                return self.process_gathered(out);
+            }
+            return Ok(());
+        }
         let Some(mut left) = self.left else {
             self.held.extend_from_slice(bytes);
             while self.held.len() > self.unit {
@@ -343,6 +426,13 @@ impl Chunks {
     }
 
     fn finish(&mut self, out: &mut dyn Sink) -> Result<(), Error> {
+        if self.gather {
+            self.process_gathered(out)?;
+            return match (self.left, self.held.is_empty()) {
+                (Some(0), true) => Ok(()),
+                _ => Err(Self::changed()),
+            };
+        }
         if self.left.is_some() {
             // Every chunk was started as its bytes came; the last one finished with its last byte.
             return match (self.current.is_some(), self.left) {
@@ -649,14 +739,47 @@ mod tests {
     #[test]
     fn with_its_length_told_a_run_is_sealed_as_it_is_read() {
         // The work of a step is the bytes it was fed, not a whole chunk: what the main thread's
-        // short steps rely on.
-        let mut run = SealChunks::new(header(), &KEY, b"", 0, true).unwrap();
-        run.input_len(3 * u64::from(MIN_CHUNK));
+        // short steps rely on (one thread: the page never has more).
+        parallel::with_threads(1, || {
+            let mut run = SealChunks::new(header(), &KEY, b"", 0, true).unwrap();
+            run.input_len(3 * u64::from(MIN_CHUNK));
+            let mut out = Vec::new();
+            run.update(&[1; 4096], &mut out).unwrap();
+            assert_eq!(out.len(), 4096);
+            run.update(&vec![1; MIN_CHUNK as usize], &mut out).unwrap();
+            assert_eq!(out.len(), 4096 + MIN_CHUNK as usize + TAG_LEN, "chunk 0 and its tag, then 4 KiB of chunk 1");
+        });
+    }
+
+    #[test]
+    fn on_several_threads_chunks_are_sealed_and_opened_to_the_same_bytes() {
+        let c = MIN_CHUNK as usize;
+        for len in [1, c - 1, c, c + 1, 5 * c + 3] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let one = parallel::with_threads(1, || seal(&plain, 70_000, true));
+            let split = parallel::with_threads(3, || seal(&plain, 70_000, true));
+            assert_eq!(split, one, "{len} bytes");
+            assert_eq!(parallel::with_threads(3, || open(&one, 50_000, true)).unwrap(), plain);
+        }
+        // A chunk that does not verify: the chunks before it are released, nothing after.
+        let plain: Vec<u8> = (0..5 * c).map(|i| (i % 241) as u8).collect();
+        let mut sealed = seal(&plain, c, true);
+        sealed[HEADER_LEN + 2 * (c + TAG_LEN) + 5] ^= 1;
+        let mut stream = Box::new(Open::new(&KEY, b"ad").unwrap());
         let mut out = Vec::new();
-        run.update(&[1; 4096], &mut out).unwrap();
-        assert_eq!(out.len(), 4096);
-        run.update(&vec![1; MIN_CHUNK as usize], &mut out).unwrap();
-        assert_eq!(out.len(), 4096 + MIN_CHUNK as usize + TAG_LEN, "chunk 0 and its tag, then 4 KiB of chunk 1");
+        let e = parallel::with_threads(3, || {
+            stream.input_len(sealed.len() as u64);
+            sealed.chunks(c).try_for_each(|p| stream.update(p, &mut out))
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Authentication, "{e}");
+        assert!(e.to_string().contains("chunk 2"), "{e}");
+        assert_eq!(out, plain[..2 * c], "chunks 0 and 1 only");
+        // Cut or extended, with the length told: refused as on one thread.
+        for bytes in [&sealed[..sealed.len() - 1], &sealed[..HEADER_LEN + c / 2]] {
+            let e = parallel::with_threads(3, || open(bytes, 7777, true)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Authentication);
+        }
     }
 
     #[test]

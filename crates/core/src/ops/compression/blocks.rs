@@ -282,11 +282,9 @@ mod tests {
     #[test]
     fn the_output_does_not_depend_on_chunking_or_threads() {
         let input = compressible(5 * BLOCK + 1234);
-        let one = run(Format::Gzip, 6, &input, 1 << 20);
-        assert_eq!(run(Format::Gzip, 6, &input, 4096), one);
-        parallel::set_threads(3);
-        let threaded = run(Format::Gzip, 6, &input, 65_536);
-        parallel::set_threads(1);
+        let one = parallel::with_threads(1, || run(Format::Gzip, 6, &input, 1 << 20));
+        assert_eq!(parallel::with_threads(1, || run(Format::Gzip, 6, &input, 4096)), one);
+        let threaded = parallel::with_threads(3, || run(Format::Gzip, 6, &input, 65_536));
         assert_eq!(threaded, one);
     }
 
