@@ -1494,3 +1494,28 @@ async fn a_crashed_copy_is_replaced_alone_and_the_others_keep_their_state() {
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn dependents_started_together_start_their_shared_dependency_once() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let (changes, _listener) = log_changes(&b);
+        let options = |deps: &[&str]| {
+            obj(&[
+                ("placement", placement.into()),
+                ("dependsOn", deps.iter().map(|d| JsValue::from(*d)).collect::<Array>().into()),
+            ])
+        };
+        ok(s.register("db".into(), counter_service_url().into(), options(&[]))).await;
+        ok(s.register("app".into(), counter_service_url().into(), options(&["db"]))).await;
+        ok(s.register("cache".into(), counter_service_url().into(), options(&["db"]))).await;
+        let both: Array = [s.start("app".into()), s.start("cache".into())].into_iter().map(JsValue::from).collect();
+        JsFuture::from(Promise::all(&both)).await.unwrap_or_else(|e| panic!("{placement}: {:?}", get(&e, "message")));
+        let running = reached(&changes, "running", 0);
+        assert_eq!(running.iter().filter(|n| *n == "db").count(), 1, "{placement}: db started once: {running:?}");
+        assert_eq!(running.first().map(String::as_str), Some("db"), "{placement}: first");
+        assert_eq!(running.len(), 3, "{placement}: {running:?}");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}

@@ -106,7 +106,16 @@ fn gone() -> Error {
 impl Registry {
     /// Applies `event` and announces the change.
     fn transition(&self, name: &str, event: Event, reason: Option<&str>) -> Result<Transition, Error> {
-        let t = self.with(name, |s| s.life.apply(event))?;
+        let t = self.with(name, |s| {
+            let t = s.life.apply(event)?;
+            // A start in progress is over: tell who waits for it (a oneshot runs no user code).
+            if matches!(t.to, State::Running | State::Failed | State::Stopped) {
+                for tx in s.up_waiters.drain(..) {
+                    let _ = tx.send(t.to == State::Running);
+                }
+            }
+            Ok(t)
+        })?;
         let data = Object::new();
         let _ = Reflect::set(&data, &"name".into(), &name.into());
         let _ = Reflect::set(&data, &"from".into(), &t.from.as_str().into());

@@ -4,8 +4,10 @@
 //! graph is checked when it is used to start — a name may refer to a service registered later —
 //! so an unknown name or a cycle is a `ValidationError` before anything starts.
 
+use futures_channel::oneshot;
+
 use super::{Failure, Registry};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::services::dependencies::{self, Node};
 use crate::services::lifecycle::State;
 
@@ -29,11 +31,26 @@ impl Registry {
         dependencies::stop_order(&nodes, targets).into_iter().map(|i| graph[i].0.clone()).collect()
     }
 
-    /// Brings a dependency up: nothing if it runs, a restart if it failed, else a start.
+    /// Brings a dependency up: nothing if it runs, a restart if it failed, the end of a start
+    /// already in progress (two dependents started at once start it once), else a start.
     async fn bring_up(&self, name: &str) -> Result<(), Failure> {
         match self.state(name)? {
             State::Running => Ok(()),
             State::Failed => self.restart(name).await,
+            State::Initializing | State::Initialized | State::Starting => {
+                let (tx, rx) = oneshot::channel();
+                self.with(name, |s| {
+                    s.up_waiters.push(tx);
+                    Ok(())
+                })?;
+                match rx.await {
+                    Ok(true) => Ok(()),
+                    _ => {
+                        Err(Error::new(ErrorKind::ServiceState, format!("the dependency {name:?} did not start"))
+                            .into())
+                    }
+                }
+            }
             _ => self.start(name).await,
         }
     }

@@ -160,6 +160,9 @@ struct Service {
     last_health: Option<(bool, String)>,
     /// The health-check timer while running.
     health: Option<Repeat>,
+    /// Told, when a start in progress ends, whether the service reached `running` (a dependent
+    /// started at the same time waits for it rather than starting it twice).
+    up_waiters: Vec<futures_channel::oneshot::Sender<bool>>,
 }
 
 impl Service {
@@ -244,6 +247,7 @@ impl Registry {
             last_error: None,
             last_health: None,
             health: None,
+            up_waiters: Vec::new(),
         });
         Ok(())
     }
@@ -283,6 +287,8 @@ impl Registry {
             for s in &mut inner.services {
                 s.health = None;
                 s.pending_restart = None;
+                // Who waits for a start hears it did not happen.
+                s.up_waiters.clear();
                 for i in 0..s.copies.len() {
                     hosts.extend(s.take_host(i));
                     let copy = &mut s.copies[i];
