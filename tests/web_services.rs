@@ -1519,3 +1519,37 @@ async fn dependents_started_together_start_their_shared_dependency_once() {
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn copies_of_an_inline_handler_share_the_object_and_without_restarts_one_failed_copy_fails_all() {
+    let b = bridge().await;
+    let s = b.services();
+    // Inline, two copies: one handler object (`this`), a context each.
+    let calls = Array::new();
+    let options = obj(&[("placement", "main".into()), ("instances", 2.into())]);
+    let handler = inline_counter(&calls);
+    ok(s.register("inline".into(), obj(&[("handler", handler.clone())]), options)).await;
+    ok(s.start("inline".into())).await;
+    let starts = calls.iter().filter(|c| Array::from(c).get(0).as_string().as_deref() == Some("onStart")).count();
+    assert_eq!(starts, 2, "onStart ran in each copy");
+    let burst: Array = (0..4).map(|i| JsValue::from(s.send("inline".into(), i.into(), JsValue::UNDEFINED))).collect();
+    let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+    let counts: Vec<f64> = replies.iter().map(|r| get(&r, "count").as_f64().unwrap()).collect();
+    assert_eq!(counts, [1.0, 1.0, 2.0, 2.0], "a context per copy");
+    // The copies' `this` is the one object the page holds.
+    js_sys::Reflect::set(&handler, &"step".into(), &10.into()).unwrap();
+    let burst: Array = (0..2).map(|i| JsValue::from(s.send("inline".into(), i.into(), JsValue::UNDEFINED))).collect();
+    let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+    let counts: Vec<f64> = replies.iter().map(|r| get(&r, "count").as_f64().unwrap()).collect();
+    assert_eq!(counts, [12.0, 12.0], "both copies see the page's change");
+
+    // restart: 'never' (the default): one copy's crash fails the whole service.
+    let options = obj(&[("instances", 2.into())]);
+    ok(s.register("c".into(), counter_service_url().into(), options)).await;
+    ok(s.start("c".into())).await;
+    ok(s.send("c".into(), obj(&[("op", "crash".into())]), JsValue::UNDEFINED)).await;
+    let st = wait_for(&b, "c", "the service fails", |st| text(st, "state") == "failed").await;
+    assert_eq!(get(&st, "instanceRestarts").as_f64(), Some(0.0));
+    assert_eq!(err(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0, "ServiceStateError");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
