@@ -300,6 +300,12 @@ export interface ServiceOptions {
    * that fails while the service runs is replaced alone.
    */
   instances?: number;
+  /**
+   * Services this one needs (names; they may be registered later). `start`/`startAll` start them
+   * first, `stop`/`stopAll` stop this one first, and when one fails this one stops. An unknown name
+   * or a cycle is a `ValidationError` at start (and at `load()`).
+   */
+  dependsOn?: string[];
 }
 
 /** `services.send` options, read as a call's; any other key is a `ValidationError`. */
@@ -336,7 +342,8 @@ export interface ServiceStatus {
   /** Copies running the service (the `instances` option). */
   instances: number;
   /** Copies replaced alone after they failed (not counted in `restarts`). */
-  instanceRestarts: number;
+  instanceRestarts: number;  /** The `dependsOn` option. */
+  dependsOn: string[];
 }
 
 /** What a JavaScript service module exports (or an inline handler holds). */

@@ -1318,3 +1318,238 @@ async fn instances_is_a_whole_number_from_1_to_64() {
     assert_eq!(get(&service_status(&b, "c"), "instances").as_f64(), Some(1.0));
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+/// A listener that logs `service_state_changed` as (name, to, reason).
+type Changes = Rc<RefCell<Vec<(String, String, String)>>>;
+
+fn log_changes(b: &WorkerBridge) -> (Changes, Closure<dyn FnMut(JsValue)>) {
+    let changes: Changes = Rc::default();
+    let log = changes.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let data = get(&e, "data");
+        log.borrow_mut().push((text(&data, "name"), text(&data, "to"), text(&data, "reason")));
+    });
+    b.on("service_state_changed".into(), listener.as_ref().clone().unchecked_into()).unwrap();
+    (changes, listener)
+}
+
+/// The names that reached `to`, in order, since `from` entries.
+fn reached(changes: &Changes, to: &str, from: usize) -> Vec<String> {
+    changes.borrow()[from..].iter().filter(|(_, t, _)| t == to).map(|(n, _, _)| n.clone()).collect()
+}
+
+#[wasm_bindgen_test]
+async fn dependencies_start_first_stop_last_and_a_failed_one_stops_its_dependents() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let (changes, _listener) = log_changes(&b);
+        let register = |name: &str, deps: &[&str], extra: &[(&str, JsValue)]| {
+            let mut options = vec![("placement", JsValue::from(placement))];
+            options.push(("dependsOn", deps.iter().map(|d| JsValue::from(*d)).collect::<Array>().into()));
+            options.extend(extra.iter().cloned());
+            s.register(name.into(), counter_service_url().into(), obj(&options))
+        };
+        // `app` names `db` before it is registered.
+        ok(register("app", &["db"], &[])).await;
+        let db_options = [("restart", "on-failure".into()), ("healthIntervalMs", 30.into())];
+        ok(register("db", &[], &db_options)).await;
+        ok(register("cache", &["db"], &[])).await;
+        ok(register("web", &["app", "cache"], &[])).await;
+        ok(register("lone", &[], &[])).await;
+        assert_eq!(Array::from(&get(&service_status(&b, "web"), "dependsOn")).length(), 2);
+
+        ok(s.start("web".into())).await;
+        assert_eq!(reached(&changes, "running", 0), ["db", "app", "cache", "web"], "{placement}: dependencies first");
+        assert_eq!(text(&service_status(&b, "lone"), "state"), "uninitialized");
+
+        let mark = changes.borrow().len();
+        ok(s.stop("db".into())).await;
+        assert_eq!(reached(&changes, "stopped", mark), ["web", "cache", "app", "db"], "{placement}: dependents first");
+        let reason = changes.borrow()[mark..].iter().find(|(n, t, _)| n == "web" && t == "stopping").unwrap().2.clone();
+        assert_eq!(reason, "its dependency \"db\" is stopping");
+
+        let mark = changes.borrow().len();
+        ok(s.start_all()).await;
+        assert_eq!(reached(&changes, "running", mark), ["db", "app", "cache", "web", "lone"], "{placement}: startAll");
+
+        // db fails (an unhealthy check, restart: 'on-failure'): its dependents stop, with the reason.
+        let mark = changes.borrow().len();
+        ok(s.send("db".into(), obj(&[("op", "sick".into())]), JsValue::UNDEFINED)).await;
+        wait_for(&b, "app", &format!("{placement}: app stopped after db failed"), |st| text(st, "state") == "stopped")
+            .await;
+        wait_for(&b, "db", &format!("{placement}: db restarted"), |st| text(st, "state") == "running").await;
+        let after: Vec<(String, String, String)> = changes.borrow()[mark..].to_vec();
+        for name in ["web", "app", "cache"] {
+            let stopped =
+                after.iter().find(|(n, t, _)| n == name && t == "stopped").unwrap_or_else(|| panic!("{name}"));
+            assert!(stopped.2.starts_with("its dependency \"db\" failed: "), "{placement}: {name}: {}", stopped.2);
+            assert!(stopped.2.contains("asked to be sick"), "{}", stopped.2);
+            assert_eq!(text(&service_status(&b, name), "state"), "stopped", "they stay stopped");
+        }
+        let stopped: Vec<&str> = after.iter().filter(|(_, t, _)| t == "stopped").map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(stopped, ["web", "cache", "app"], "{placement}: dependents first");
+        assert_eq!(text(&service_status(&b, "lone"), "state"), "running", "{placement}: an unrelated service runs on");
+
+        let mark = changes.borrow().len();
+        ok(s.start_all()).await;
+        ok(s.stop_all()).await;
+        assert_eq!(reached(&changes, "stopped", mark), ["lone", "web", "cache", "app", "db"], "{placement}: stopAll");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_unknown_dependency_or_a_cycle_is_a_validation_error_at_start_and_at_load() {
+    let b = bridge().await;
+    let s = b.services();
+    let deps =
+        |names: &[&str]| obj(&[("dependsOn", names.iter().map(|d| JsValue::from(*d)).collect::<Array>().into())]);
+    ok(s.register("a".into(), counter_service_url().into(), deps(&["b"]))).await;
+    ok(s.register("b".into(), counter_service_url().into(), deps(&["c"]))).await;
+    ok(s.register("c".into(), counter_service_url().into(), deps(&["a"]))).await;
+    ok(s.register("x".into(), counter_service_url().into(), deps(&["nope"]))).await;
+    ok(s.register("free".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    let (name, message) = err(s.start("a".into())).await;
+    assert_eq!((name.as_str(), message.as_str()), ("ValidationError", "a dependency cycle: a → b → c → a"));
+    let (name, message) = err(s.start("x".into())).await;
+    assert_eq!(
+        (name.as_str(), message.as_str()),
+        ("ValidationError", "\"x\" depends on \"nope\", which is not registered")
+    );
+    assert_eq!(err(s.start_all()).await.0, "ValidationError", "startAll checks them all first");
+    for service in ["a", "b", "c", "x", "free"] {
+        assert_eq!(text(&service_status(&b, service), "state"), "uninitialized", "{service}: nothing started");
+    }
+    ok(s.start("free".into())).await;
+    // load() sees the whole configuration: all or nothing.
+    let cyclic: Array = [
+        entry("p", &counter_service_url().into(), &deps(&["q"])),
+        entry("q", &counter_service_url().into(), &deps(&["p"])),
+    ]
+    .into_iter()
+    .collect();
+    let (name, message) = err(s.load(cyclic.into())).await;
+    assert_eq!(name, "ValidationError");
+    assert!(message.contains("cycle"), "{message}");
+    let unknown: Array = [entry("p", &counter_service_url().into(), &deps(&["later"]))].into_iter().collect();
+    assert_eq!(err(s.load(unknown.into())).await.0, "ValidationError");
+    let fine: Array = [
+        entry("p", &counter_service_url().into(), &deps(&["free", "q"])),
+        entry("q", &counter_service_url().into(), &deps(&[])),
+    ]
+    .into_iter()
+    .collect();
+    ok(s.load(fine.into())).await;
+    assert_eq!(Array::from(&s.list()).length(), 7, "only the good configuration was registered");
+    assert_eq!(
+        err(s.register("bad".into(), counter_service_url().into(), obj(&[("dependsOn", "b".into())]))).await.0,
+        "ValidationError"
+    );
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_crashed_copy_is_replaced_alone_and_the_others_keep_their_state() {
+    // Worker placement: a crash ends one copy's worker (JS: an error outside any handler; Rust: a
+    // panic, which also rejects its message).
+    for (kind, definition) in counters() {
+        let b = bridge().await;
+        let s = b.services();
+        let running = Rc::new(RefCell::new(0));
+        let count = running.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let data = get(&e, "data");
+            if text(&data, "kind") == "service" && text(&data, "to") == "running" {
+                *count.borrow_mut() += 1;
+            }
+        });
+        b.on("worker_state_changed".into(), listener.as_ref().clone().unchecked_into()).unwrap();
+        let options = obj(&[("instances", 2.into()), ("restart", "on-failure".into())]);
+        ok(s.register("c".into(), definition, options)).await;
+        ok(s.start("c".into())).await;
+        // Awaited one by one, messages alternate (ties go to the copy that has answered fewest).
+        for expected in [1.0, 1.0, 2.0, 2.0] {
+            let reply = ok(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await;
+            assert_eq!(get(&reply, "count").as_f64(), Some(expected), "{kind}");
+        }
+        // Copy 0 (a tie: the first) crashes.
+        if kind == "js" {
+            ok(s.send("c".into(), obj(&[("op", "crash".into())]), JsValue::UNDEFINED)).await;
+        } else {
+            let (name, _) = err(s.send("c".into(), obj(&[("op", "panic".into())]), JsValue::UNDEFINED)).await;
+            assert_eq!(name, "WorkerCrashedError");
+        }
+        let st = wait_for(&b, "c", &format!("{kind}: copy 0 replaced"), |st| {
+            get(st, "instanceRestarts").as_f64() == Some(1.0) && *running.borrow() == 1
+        })
+        .await;
+        assert_eq!(text(&st, "state"), "running", "{kind}: the service never stopped");
+        assert!(text(&st, "lastError").contains("WorkerCrashedError"), "{kind}: {}", text(&st, "lastError"));
+        // A burst: copy 0 is new (it counts from 1), copy 1 kept its count (2).
+        let burst: Array = (0..4).map(|i| JsValue::from(s.send("c".into(), i.into(), JsValue::UNDEFINED))).collect();
+        let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+        let counts: Vec<f64> = replies.iter().map(|r| get(&r, "count").as_f64().unwrap()).collect();
+        assert_eq!(counts, [1.0, 3.0, 2.0, 4.0], "{kind}: one copy kept its state, one is new");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn dependents_started_together_start_their_shared_dependency_once() {
+    for placement in PLACEMENTS {
+        let b = bridge().await;
+        let s = b.services();
+        let (changes, _listener) = log_changes(&b);
+        let options = |deps: &[&str]| {
+            obj(&[
+                ("placement", placement.into()),
+                ("dependsOn", deps.iter().map(|d| JsValue::from(*d)).collect::<Array>().into()),
+            ])
+        };
+        ok(s.register("db".into(), counter_service_url().into(), options(&[]))).await;
+        ok(s.register("app".into(), counter_service_url().into(), options(&["db"]))).await;
+        ok(s.register("cache".into(), counter_service_url().into(), options(&["db"]))).await;
+        let both: Array = [s.start("app".into()), s.start("cache".into())].into_iter().map(JsValue::from).collect();
+        JsFuture::from(Promise::all(&both)).await.unwrap_or_else(|e| panic!("{placement}: {:?}", get(&e, "message")));
+        let running = reached(&changes, "running", 0);
+        assert_eq!(running.iter().filter(|n| *n == "db").count(), 1, "{placement}: db started once: {running:?}");
+        assert_eq!(running.first().map(String::as_str), Some("db"), "{placement}: first");
+        assert_eq!(running.len(), 3, "{placement}: {running:?}");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn copies_of_an_inline_handler_share_the_object_and_without_restarts_one_failed_copy_fails_all() {
+    let b = bridge().await;
+    let s = b.services();
+    // Inline, two copies: one handler object (`this`), a context each.
+    let calls = Array::new();
+    let options = obj(&[("placement", "main".into()), ("instances", 2.into())]);
+    let handler = inline_counter(&calls);
+    ok(s.register("inline".into(), obj(&[("handler", handler.clone())]), options)).await;
+    ok(s.start("inline".into())).await;
+    let starts = calls.iter().filter(|c| Array::from(c).get(0).as_string().as_deref() == Some("onStart")).count();
+    assert_eq!(starts, 2, "onStart ran in each copy");
+    let burst: Array = (0..4).map(|i| JsValue::from(s.send("inline".into(), i.into(), JsValue::UNDEFINED))).collect();
+    let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+    let counts: Vec<f64> = replies.iter().map(|r| get(&r, "count").as_f64().unwrap()).collect();
+    assert_eq!(counts, [1.0, 1.0, 2.0, 2.0], "a context per copy");
+    // The copies' `this` is the one object the page holds.
+    js_sys::Reflect::set(&handler, &"step".into(), &10.into()).unwrap();
+    let burst: Array = (0..2).map(|i| JsValue::from(s.send("inline".into(), i.into(), JsValue::UNDEFINED))).collect();
+    let replies = Array::from(&JsFuture::from(Promise::all(&burst)).await.unwrap());
+    let counts: Vec<f64> = replies.iter().map(|r| get(&r, "count").as_f64().unwrap()).collect();
+    assert_eq!(counts, [12.0, 12.0], "both copies see the page's change");
+
+    // restart: 'never' (the default): one copy's crash fails the whole service.
+    let options = obj(&[("instances", 2.into())]);
+    ok(s.register("c".into(), counter_service_url().into(), options)).await;
+    ok(s.start("c".into())).await;
+    ok(s.send("c".into(), obj(&[("op", "crash".into())]), JsValue::UNDEFINED)).await;
+    let st = wait_for(&b, "c", "the service fails", |st| text(st, "state") == "failed").await;
+    assert_eq!(get(&st, "instanceRestarts").as_f64(), Some(0.0));
+    assert_eq!(err(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0, "ServiceStateError");
+    JsFuture::from(b.terminate()).await.unwrap();
+}

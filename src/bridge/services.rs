@@ -16,8 +16,8 @@ use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::runtime::js_error::describe;
 use crate::services::{
-    inline_in_worker, instances, is_rust_service, origin, restart, Config, Definition, Failure, Placement, Registry,
-    ServiceOptions,
+    check_dependencies, inline_in_worker, instances, is_rust_service, origin, restart, Config, Definition, Failure,
+    Placement, Registry, ServiceOptions,
 };
 
 /// `register(name, definition, options)` options.
@@ -31,6 +31,7 @@ struct RegisterOptions {
     max_restarts: Option<u32>,
     health_interval_ms: Option<f64>,
     instances: Option<f64>,
+    depends_on: Option<Vec<String>>,
 }
 
 const REGISTER_KEYS: &[&str] = &[
@@ -42,6 +43,7 @@ const REGISTER_KEYS: &[&str] = &[
     "healthIntervalMs",
     "config",
     "instances",
+    "dependsOn",
 ];
 
 /// The `config` option: any JSON value (absent or `null`: none), checked by `JSON.stringify`.
@@ -170,6 +172,16 @@ fn inline(handler: &JsValue) -> Result<Definition, Error> {
     Ok(Definition::Inline(handler.clone().unchecked_into()))
 }
 
+/// `dependsOn`: service names (checked when the services start, or by `load()`: they may be
+/// registered later).
+fn depends_on(names: Option<Vec<String>>) -> Result<Vec<String>, Error> {
+    let names = names.unwrap_or_default();
+    if names.iter().any(String::is_empty) {
+        return Err(Error::validation("dependsOn lists service names (non-empty strings)"));
+    }
+    Ok(names)
+}
+
 /// A definition with options it can run with: an inline handler only on the page.
 fn fits(definition: Definition, options: ServiceOptions) -> Result<(Definition, ServiceOptions), Error> {
     if matches!(definition, Definition::Inline(_)) && options.placement == Placement::Worker {
@@ -206,6 +218,7 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
         health_interval_ms: ms(o.health_interval_ms, defaults::SERVICE_HEALTH_INTERVAL_MS, "healthIntervalMs")?,
         config: config(options)?,
         instances: instances::check_instances(o.instances)?,
+        depends_on: depends_on(o.depends_on)?,
     })
 }
 
@@ -261,6 +274,14 @@ impl ServicesFacade {
             Ok(parsed) => parsed,
             Err(e) => return reject(e),
         };
+        // Dependencies are checked with the whole configuration known: the registered services
+        // and these.
+        let mut graph = self.registry.graph();
+        graph.extend(parsed.iter().map(|(n, _, o)| (n.clone(), o.depends_on.clone())));
+        let loaded: Vec<&str> = parsed.iter().map(|(n, _, _)| n.as_str()).collect();
+        if let Err(e) = check_dependencies(&graph, &loaded) {
+            return reject(e);
+        }
         let names: Array = parsed.iter().map(|(n, _, _)| JsValue::from(n.as_str())).collect();
         for (name, definition, options) in parsed {
             if let Err(e) = self.registry.register(&name, definition, options) {
@@ -282,20 +303,23 @@ impl ServicesFacade {
         }
     }
 
-    /// Loads (first time) and starts the service; `ServiceStateError` if it is already running.
+    /// Loads (first time) and starts the service, after its `dependsOn` services (those not
+    /// running are started first); `ServiceStateError` if it is already running,
+    /// `ValidationError` for an unknown dependency or a cycle.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn start(&self, name: String) -> Promise {
         let r = self.registry.clone();
-        lifecycle(async move { r.start(&name).await.map(|()| JsValue::UNDEFINED) })
+        lifecycle(async move { r.start_with_dependencies(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
-    /// Stops the service after the messages queued before the stop. A stop that fails (it times
+    /// Stops the services that depend on it (recursively, dependents first), then the service,
+    /// after the messages queued before the stop. A stop that fails (it times
     /// out, `onStop` throws) leaves the service `failed` and never restarts it automatically.
     /// Stopping a failed service cancels its pending automatic restart (failed → stopped).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn stop(&self, name: String) -> Promise {
         let r = self.registry.clone();
-        lifecycle(async move { r.stop(&name).await.map(|()| JsValue::UNDEFINED) })
+        lifecycle(async move { r.stop_with_dependents(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// Stops (if running) and starts again with a fresh context; also recovers a failed service.
@@ -306,34 +330,21 @@ impl ServicesFacade {
         lifecycle(async move { r.restart(&name).await.map(|()| JsValue::UNDEFINED) })
     }
 
-    /// Starts every registered service that is not running, in registration order.
+    /// Starts every registered service that is not running — dependencies first, else in
+    /// registration order. An unknown `dependsOn` name or a cycle is a `ValidationError` before
+    /// anything starts.
     #[wasm_bindgen(js_name = startAll, unchecked_return_type = "Promise<void>")]
     pub fn start_all(&self) -> Promise {
         let r = self.registry.clone();
-        lifecycle(async move {
-            for name in r.names() {
-                if r.state(&name)? != crate::services::lifecycle::State::Running {
-                    r.start(&name).await?;
-                }
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        lifecycle(async move { r.start_all().await.map(|()| JsValue::UNDEFINED) })
     }
 
-    /// Stops every running service, in reverse registration order, and every failed one (no
-    /// automatic restart follows).
+    /// Stops every running service, and every failed one (no automatic restart follows) —
+    /// dependents first, else in reverse registration order.
     #[wasm_bindgen(js_name = stopAll, unchecked_return_type = "Promise<void>")]
     pub fn stop_all(&self) -> Promise {
         let r = self.registry.clone();
-        lifecycle(async move {
-            for name in r.names().into_iter().rev() {
-                use crate::services::lifecycle::State;
-                if matches!(r.state(&name)?, State::Running | State::Failed) {
-                    r.stop(&name).await?;
-                }
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        lifecycle(async move { r.stop_all().await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// Sends `message` (structured-cloneable) to a running service; resolves with what its
@@ -405,8 +416,8 @@ impl ServicesFacade {
                     "service_action" => {
                         let name = param_string(&params, "name")?;
                         match param_string(&params, "action")?.as_str() {
-                            "start" => registry.start(&name).await?,
-                            "stop" => registry.stop(&name).await?,
+                            "start" => registry.start_with_dependencies(&name).await?,
+                            "stop" => registry.stop_with_dependents(&name).await?,
                             "restart" => registry.restart(&name).await?,
                             other => return Err(Error::validation(format!("unknown service action {other:?}")).into()),
                         }

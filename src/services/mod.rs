@@ -11,9 +11,9 @@ mod rust_host;
 
 pub(crate) use host::inline_in_worker;
 pub use host::Placement;
-pub(crate) use registry::{Definition, Failure, Registry, ServiceOptions};
+pub(crate) use registry::{check_dependencies, Definition, Failure, Registry, ServiceOptions};
 pub(crate) use rust_host::is_known as is_rust_service;
 pub use rust_host::{register_configured_service, register_service};
 pub use worker_bridge_core::services::lifecycle;
-pub(crate) use worker_bridge_core::services::{instances, origin, restart};
+pub(crate) use worker_bridge_core::services::{dependencies, instances, origin, restart};
 pub use worker_bridge_core::services::{Config, Health, Instance, KvMessage, KvStore, Service, ServiceError};

@@ -48,7 +48,10 @@ export async function usage(file: File): Promise<void> {
     restart: 'on-failure',
   });
   await services.register('store', { rust: 'kv' });
-  await services.load([{ name: 'settings', rust: 'kv', placement: 'worker', healthIntervalMs: 1000, config: { max: 5 } }]);
+  await services.load([
+    { name: 'settings', rust: 'kv', placement: 'worker', healthIntervalMs: 1000, config: { max: 5 }, dependsOn: ['store'] },
+  ]);
+  const needs: string[] = services.status()[0].dependsOn;
   // Configuration, and an inline handler (main placement) whose context and messages are typed.
   await services.register('words', { rust: 'word-count' }, { config: { maxDistinct: 500 }, instances: 4 });
   const copies: number = services.status()[0].instances + services.status()[0].instanceRestarts;
@@ -87,7 +90,7 @@ export async function usage(file: File): Promise<void> {
     const known: boolean = ERROR_NAMES.includes(name) && (err.status ?? 0) >= 0;
     void known;
   }
-  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts, value, state, response, copies];
+  void [opened, unpacked, first, slice, res.body, res.sha256, percent, signal, mode, restarts, value, state, response, copies, needs];
 }
 
 // @ts-expect-error — the constructor is private: use WorkerBridge.create().
@@ -98,5 +101,7 @@ void WorkerBridge.shared().then((b) => b.crypto.sha256(new Uint8Array(1), { prio
 void WorkerBridge.shared().then((b) => b.on('everything', () => {}));
 // @ts-expect-error — an inline handler runs on the page only (placement: 'main'; a ValidationError at runtime).
 void WorkerBridge.shared().then((b) => b.services.register('x', { handler: { onMessage: () => 1 } }));
+// @ts-expect-error — dependsOn lists names.
+void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { dependsOn: 'store' }));
 // @ts-expect-error — a placement is 'worker' or 'main'.
 void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { placement: 'gpu' }));

@@ -6,7 +6,7 @@
 //! main thread.
 //!
 //! ```js
-//! await bridge.services.register('words', { rust: 'word-count' }, { placement: 'worker' });
+//! await bridge.services.register('words', { rust: 'word-count' }, { placement: 'worker', config: { maxDistinct: 500 } });
 //! await bridge.services.start('words');
 //! await bridge.services.send('words', { op: 'add', text: 'The cat and the hat' }); // { words: 5, distinct: 4 }
 //! await bridge.services.send('words', { op: 'top', n: 1 });                       // [{ word: 'the', count: 2 }]
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
-use worker_bridge::services::{register_service, Health, Service, ServiceError};
+use worker_bridge::services::{register_configured_service, Health, Service, ServiceError};
 
 /// Counts words; refuses to keep more than `max_distinct` different ones.
 struct WordCount {
@@ -90,10 +90,21 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// Its settings: the registration's `config`, `{ maxDistinct }` (optional).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Limits {
+    max_distinct: usize,
+}
+
 // Runs in every instance of this module (the page's and each service's), so all know the name.
 #[wasm_bindgen(start)]
 fn start() {
-    register_service("word-count", || WordCount { max_distinct: 10_000 });
+    // Each service made from `{ rust: 'word-count' }` gets its registration's config, typed;
+    // without one, 10,000 distinct words.
+    register_configured_service("word-count", |limits: Option<Limits>| WordCount {
+        max_distinct: limits.map_or(10_000, |l| l.max_distinct),
+    });
 }
 
 #[cfg(test)]
@@ -113,6 +124,16 @@ mod tests {
         let mut service = Instance::new(WordCount { max_distinct });
         service.start().unwrap();
         service
+    }
+
+    #[test]
+    fn the_config_is_read_into_limits() {
+        use worker_bridge::services::Config;
+        let limits: Option<Limits> = Config::parse(Some(r#"{ "maxDistinct": 3 }"#)).unwrap();
+        assert_eq!(limits.map(|l| l.max_distinct), Some(3));
+        assert!(Config::parse::<Option<Limits>>(None).unwrap().is_none(), "no config: the default");
+        let wrong = Config::parse::<Option<Limits>>(Some(r#"{ "maxDistinct": "3" }"#)).err();
+        assert_eq!(wrong.map(|e| e.name).as_deref(), Some("ValidationError"));
     }
 
     #[test]

@@ -16,7 +16,8 @@ fn rust_block_after<'a>(text: &'a str, heading: &str) -> Option<&'a str> {
 fn the_readme_example_is_part_of_the_crate() {
     let example = rust_block_after(README, "\n### Services in Rust\n")
         .expect("README.md: a ```rust block under ### Services in Rust");
-    assert!(example.contains("register_service("), "the block found is not the service example:\n{example}");
+    let registers = ["register_service(", "register_configured_service("].iter().any(|r| example.contains(r));
+    assert!(registers, "the block found is not the service example:\n{example}");
     assert!(
         LIB.contains(example),
         "README.md's Rust service example differs from examples/rust-service/src/lib.rs; make it a verbatim \

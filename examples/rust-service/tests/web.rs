@@ -80,7 +80,11 @@ fn error(e: &JsValue) -> JsValue {
 }
 
 async fn send(s: &Services, message: Value) -> Value {
-    json(&ok(s.send("words", &js(message))).await)
+    send_to(s, "words", message).await
+}
+
+async fn send_to(s: &Services, name: &str, message: Value) -> Value {
+    json(&ok(s.send(name, &js(message))).await)
 }
 
 fn status(s: &Services) -> Value {
@@ -146,6 +150,25 @@ async fn exercise(placement: &str) {
     ok(s.start("words")).await;
     assert_eq!(send(&s, json!({ "op": "top", "n": 5 })).await, json!([]), "{placement}");
     ok(s.stop("words")).await;
+
+    // The same service configured: its typed config sets the quota; one that does not fit fails
+    // the start.
+    let options = js(json!({ "placement": placement, "config": { "maxDistinct": 3 } }));
+    ok(s.register("tiny", &js(json!({ "rust": "word-count" })), &options)).await;
+    ok(s.start("tiny")).await;
+    assert_eq!(
+        err(s.send("tiny", &js(json!({ "op": "add", "text": "one two three four" })))).await,
+        json!({ "name": "QuotaExceededError", "message": "more than 3 distinct words" }),
+        "{placement}"
+    );
+    assert_eq!(
+        send_to(&s, "tiny", json!({ "op": "add", "text": "one two two" })).await,
+        json!({ "words": 3, "distinct": 2 })
+    );
+    let options = js(json!({ "placement": placement, "config": { "maxDistinct": "three" } }));
+    ok(s.register("wrong", &js(json!({ "rust": "word-count" })), &options)).await;
+    let refused = err(s.start("wrong")).await;
+    assert_eq!(refused["name"], "ValidationError", "{placement}: {refused}");
     ok(bridge.terminate()).await;
 }
 

@@ -106,7 +106,16 @@ fn gone() -> Error {
 impl Registry {
     /// Applies `event` and announces the change.
     fn transition(&self, name: &str, event: Event, reason: Option<&str>) -> Result<Transition, Error> {
-        let t = self.with(name, |s| s.life.apply(event))?;
+        let t = self.with(name, |s| {
+            let t = s.life.apply(event)?;
+            // A start in progress is over: tell who waits for it (a oneshot runs no user code).
+            if matches!(t.to, State::Running | State::Failed | State::Stopped) {
+                for tx in s.up_waiters.drain(..) {
+                    let _ = tx.send(t.to == State::Running);
+                }
+            }
+            Ok(t)
+        })?;
         let data = Object::new();
         let _ = Reflect::set(&data, &"name".into(), &name.into());
         let _ = Reflect::set(&data, &"from".into(), &t.from.as_str().into());
@@ -278,8 +287,13 @@ impl Registry {
     /// leaves the service `failed`, never restarted automatically. Stopping a failed service
     /// cancels its pending automatic restart: failed → stopped.
     pub(crate) async fn stop(&self, name: &str) -> Result<(), Failure> {
+        self.stop_because(name, None).await
+    }
+
+    /// `stop`, with the `reason` its events give (a dependency stopping or failing).
+    pub(super) async fn stop_because(&self, name: &str, reason: Option<&str>) -> Result<(), Failure> {
         if self.state(name)? == State::Failed {
-            self.transition(name, Event::GiveUp, Some("stopped"))?;
+            self.transition(name, Event::GiveUp, Some(reason.unwrap_or("stopped")))?;
             self.with(name, |s| {
                 s.pending_restart = None;
                 Ok(())
@@ -287,7 +301,7 @@ impl Registry {
             return Ok(());
         }
         let timeout = self.with(name, |s| Ok(s.options.stop_timeout_ms))?;
-        self.transition(name, Event::Stop, None)?;
+        self.transition(name, Event::Stop, reason)?;
         self.with(name, |s| {
             s.health = None;
             // A copy waiting to be replaced is not: the service stops.
@@ -301,7 +315,7 @@ impl Registry {
             s.started_at = None;
             Ok(())
         })?;
-        self.transition(name, Event::Stopped, None)?;
+        self.transition(name, Event::Stopped, reason)?;
         Ok(())
     }
 
@@ -400,6 +414,8 @@ impl Registry {
         if self.transition(name, Event::Fail, Some(&reason)).is_err() {
             return error;
         }
+        // What depends on it stops (after this borrow-free point, in a task of its own).
+        self.stop_dependents(name, &reason);
         // Decided after the event: a listener may have restarted or stopped the service already,
         // which the timer's callback (`auto_restart`) and the give-up's transition both check.
         let next = self.with(name, |s| Ok((s.budget.after_failure(s.options.restart, during), s.budget.spent())));

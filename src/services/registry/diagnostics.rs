@@ -10,7 +10,7 @@ use crate::services::host::Placement;
 
 impl Registry {
     /// Diagnostics: `[{ name, state, placement, lastError, startedAt, restarts, autoRestarts,
-    /// messagesHandled, queueLength, lastHealth, instances, instanceRestarts }]`: `restarts` counts
+    /// messagesHandled, queueLength, lastHealth, instances, instanceRestarts, dependsOn }]`: `restarts` counts
     /// every restart, manual or automatic; `autoRestarts` the automatic ones that `maxRestarts`
     /// bounds (since the budget was last renewed); `messagesHandled` and `queueLength` add up every
     /// copy's; `instanceRestarts` counts the copies replaced alone.
@@ -41,6 +41,7 @@ fn diagnostics(s: &Service) -> JsValue {
     set("queueLength", links().map(|l| l.waiting()).sum::<u32>().into());
     set("instances", (s.copies.len() as u32).into());
     set("instanceRestarts", s.copies.iter().map(|c| c.restarts).sum::<u32>().into());
+    set("dependsOn", s.options.depends_on.iter().map(|d| JsValue::from(d.as_str())).collect::<Array>().into());
     let health = s.last_health.as_ref().map_or(JsValue::UNDEFINED, |(healthy, detail)| {
         let h = Object::new();
         let _ = Reflect::set(&h, &"healthy".into(), &(*healthy).into());

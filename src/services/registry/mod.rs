@@ -10,7 +10,8 @@
 //! and settles it; the registry fails them all when the service fails or the bridge terminates.
 //!
 //! One concern per file: this one holds the [`Registry`] handle, its state and registration;
-//! `control` drives a service through its lifecycle (start, stop, restart, fail); `messages`
+//! `control` drives a service through its lifecycle (start, stop, restart, fail); `dependencies`
+//! orders those steps across services that depend on each other (`dependsOn`); `messages`
 //! carries messages to a service and routes everything its host says back; `health` runs the
 //! health checks; `diagnostics` builds the status objects.
 //!
@@ -26,6 +27,7 @@
 //!   dropped unsent settles its receiver; a host dropped with callers waiting fails them.
 
 mod control;
+mod dependencies;
 mod diagnostics;
 mod health;
 mod messages;
@@ -44,6 +46,7 @@ use crate::runtime::timer::{Repeat, Timer};
 use crate::services::restart::{Budget, Policy};
 use crate::services::Config;
 use control::Step;
+pub(crate) use dependencies::check as check_dependencies;
 
 /// What a service is: a JavaScript handler module, a Rust [`Service`](super::Service)
 /// registered by name, or (main placement only) a handler object given inline.
@@ -71,6 +74,8 @@ pub(crate) struct ServiceOptions {
     pub(crate) config: Option<Config>,
     /// `instances`: how many copies run (each its own host; see `core::services::instances`).
     pub(crate) instances: u32,
+    /// `dependsOn`: the services to start before this one (and to stop after it).
+    pub(crate) depends_on: Vec<String>,
 }
 
 fn js(e: &Error) -> JsValue {
@@ -155,6 +160,9 @@ struct Service {
     last_health: Option<(bool, String)>,
     /// The health-check timer while running.
     health: Option<Repeat>,
+    /// Told, when a start in progress ends, whether the service reached `running` (a dependent
+    /// started at the same time waits for it rather than starting it twice).
+    up_waiters: Vec<futures_channel::oneshot::Sender<bool>>,
 }
 
 impl Service {
@@ -239,6 +247,7 @@ impl Registry {
             last_error: None,
             last_health: None,
             health: None,
+            up_waiters: Vec::new(),
         });
         Ok(())
     }
@@ -278,6 +287,8 @@ impl Registry {
             for s in &mut inner.services {
                 s.health = None;
                 s.pending_restart = None;
+                // Who waits for a start hears it did not happen.
+                s.up_waiters.clear();
                 for i in 0..s.copies.len() {
                     hosts.extend(s.take_host(i));
                     let copy = &mut s.copies[i];

@@ -1,10 +1,12 @@
 //! Services, the pure part: the [`Service`] trait and the [`Instance`] that runs one through its
 //! life, the [`lifecycle`] state machine both placements share, what follows a failure
-//! ([`restart`]), which handler modules may be imported ([`origin`]), a service's [`Config`], how its copies share the work ([`instances`]), and the built-in
-//! [`KvStore`].
+//! ([`restart`]), which handler modules may be imported ([`origin`]), a service's [`Config`], how
+//! its copies share the work ([`instances`]), the order services start and stop in
+//! ([`dependencies`]), and the built-in [`KvStore`].
 //! Hosting them in a worker or on the page is the edge's job (`worker-bridge`'s `services`).
 
 mod config;
+pub mod dependencies;
 pub mod instances;
 mod kv;
 pub mod lifecycle;
