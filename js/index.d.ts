@@ -119,8 +119,9 @@ export interface CreateOptions {
    * and the pool `hardwareConcurrency / 2` workers (an explicit `poolSize` wins, and the threads
    * fit in what is left: workers × threads never exceeds the cores); a number asks for that many
    * threads per worker; `false` loads the single-threaded build (if it is the first bridge of the
-   * page) and uses no threads. Large gzip/deflate/zlib calls and chunk plans split across a
-   * worker's threads; the output is the same either way.
+   * page) and uses no threads. Large gzip/deflate/zlib calls, chunk plans and (Rust engine) the
+   * stream format's chunks split across a worker's threads; the output is the same either way.
+   * `resize()` gives new workers the threads that fit beside the running ones.
    */
   threads?: boolean | number;
 }

@@ -17,17 +17,42 @@ let loading = null;
 /** @type {Glue | null} */
 let glue = null;
 
-/** The classes of the loaded build (undefined until it is loaded). */
-/** @type {Glue['SharedProgress']} */
-export let SharedProgress;
-/** @type {Glue['SharedCancellation']} */
-export let SharedCancellation;
-/** @type {Glue['SharedCounter']} */
-export let SharedCounter;
+/**
+ * A class of the loaded build, usable before it is loaded: `instanceof` is false until then, and
+ * `new` needs the module (as every call does).
+ * @param {'SharedProgress' | 'SharedCancellation' | 'SharedCounter'} name
+ */
+function loadedClass(name) {
+  const stand = class {
+    /** @param {any[]} args */
+    constructor(...args) {
+      const Loaded = /** @type {any} */ (requireLoaded(`new ${name}()`)[name]);
+      return new Loaded(...args);
+    }
 
-/** Whether this page can run the threaded build: checked feature by feature. */
+    /** @param {unknown} value */
+    static [Symbol.hasInstance](value) {
+      return glue !== null && value instanceof /** @type {any} */ (glue[name]);
+    }
+  };
+  Object.defineProperty(stand, 'name', { value: name });
+  return stand;
+}
+
+export const SharedProgress = /** @type {Glue['SharedProgress']} */ (/** @type {unknown} */ (loadedClass('SharedProgress')));
+export const SharedCancellation = /** @type {Glue['SharedCancellation']} */ (
+  /** @type {unknown} */ (loadedClass('SharedCancellation'))
+);
+export const SharedCounter = /** @type {Glue['SharedCounter']} */ (/** @type {unknown} */ (loadedClass('SharedCounter')));
+
+/**
+ * Whether this page can run the threaded build: checked feature by feature — cross-origin
+ * isolated, `SharedArrayBuffer`, a shared `WebAssembly.Memory`, and `Atomics.waitAsync` (without
+ * it, wasm-bindgen's async runtime on shared memory would start a `blob:` worker per wait).
+ */
 export function threadsAvailable() {
   if (globalThis.crossOriginIsolated !== true || typeof SharedArrayBuffer !== 'function') return false;
+  if (typeof Atomics === 'undefined' || typeof (/** @type {any} */ (Atomics).waitAsync) !== 'function') return false;
   try {
     return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
   } catch {
@@ -41,14 +66,31 @@ export function threadsAvailable() {
  * @param {RequestInfo | URL | Response | BufferSource | WebAssembly.Module} [source]
  *   where to load the `.wasm` from; by default the file beside the chosen build's glue.
  * @param {{ threads?: boolean | number }} [options] `threads: false` loads the single-threaded
- *   build even where the threaded one could run.
+ *   build even where the threaded one could run. With a `source` (the single build's `.wasm`,
+ *   self-hosted) the single build loads unless `threads` asks for threads; then `source` must be
+ *   the threaded build's `.wasm`.
  */
 export function init(source, options) {
   loading ??= (async () => {
-    const threaded = options?.threads !== false && threadsAvailable();
-    const module = threaded ? await import('./threads/worker_bridge.js') : await import('./worker_bridge.js');
-    await module.default(source === undefined ? undefined : { module_or_path: source });
-    ({ SharedProgress, SharedCancellation, SharedCounter } = module);
+    const wanted = options?.threads ?? (source === undefined ? true : false);
+    const from = source === undefined ? undefined : { module_or_path: source };
+    /** @type {Glue | null} */
+    let module = null;
+    if (wanted !== false && threadsAvailable()) {
+      try {
+        module = /** @type {Glue} */ (await import('./threads/worker_bridge.js'));
+        await module.default(from);
+      } catch (error) {
+        // A browser that cannot reserve the shared memory, a blocked download: the single
+        // build still runs everything, on one thread per worker.
+        console.warn('worker-bridge: the threaded build did not load; using the single-threaded one:', error);
+        module = null;
+      }
+    }
+    if (module === null) {
+      module = /** @type {Glue} */ (await import('./worker_bridge.js'));
+      await module.default(source === undefined ? undefined : { module_or_path: source });
+    }
     glue = module;
     return module;
   })().catch((error) => {

@@ -19,7 +19,7 @@ fi
 
 # The threaded build (npm run build:wasm:threads) rebuilds the standard library with atomics:
 # the installed nightly with its wasm32 target and rust-src (threads.toml says why).
-if ! rustup toolchain list | grep -q '^nightly'; then
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   say "installing the nightly toolchain (the threaded build)"
   rustup toolchain install nightly --profile minimal
 fi

@@ -57,6 +57,11 @@ threaded cargo build --tests --target wasm32-unknown-unknown --features test-ops
 threaded cargo test --no-run --target wasm32-unknown-unknown --features test-ops,threads --config threads.toml $(printf -- '--test %s ' $BROWSER_TESTS)
 step "browser tests, cross-origin isolated: the threaded build"
 threaded node scripts/browser-tests.mjs $BROWSER_TESTS -- --features test-ops,threads --config threads.toml
+# The single-threaded build on an isolated page too (a first bridge with `threads: false`, or a
+# browser that is isolated but cannot share wasm memory): its shared-memory progress, cancel
+# and heartbeat paths.
+step "browser tests, cross-origin isolated: the single-threaded build (web_pool)"
+node scripts/browser-tests.mjs web_pool -- --features test-ops
 step "browser tests, not cross-origin isolated: the single-threaded build"
 export WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1
 browser_tests

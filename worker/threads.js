@@ -11,6 +11,8 @@
 import { loadGlue } from './glue.js';
 
 const NAME = 'worker-bridge-thread';
+/** How long the helpers get to start; after that the worker runs on its own thread. */
+const START_TIMEOUT_MS = 10_000;
 
 /**
  * Starts `count` helper threads sharing `memory`; resolves once each has instantiated the module
@@ -22,11 +24,11 @@ const NAME = 'worker-bridge-thread';
  * @returns {Promise<void>}
  */
 export async function startThreads(module, memory, glueUrl, count) {
+  /** @type {Worker[]} */
+  const mine = [];
   const started = Array.from({ length: count }, () => {
     const worker = new Worker(new URL('./threads.js', import.meta.url), { type: 'module', name: NAME });
-    // Kept reachable: Firefox may collect a worker that shares a memory but has no `Worker`
-    // object left (https://bugzilla.mozilla.org/show_bug.cgi?id=1702191).
-    threads.push(worker);
+    mine.push(worker);
     return new Promise((resolve, reject) => {
       worker.addEventListener('message', ({ data }) => {
         if (data?.type === 'ready') resolve(undefined);
@@ -36,7 +38,23 @@ export async function startThreads(module, memory, glueUrl, count) {
       worker.postMessage({ type: 'start', module, memory, glueUrl });
     });
   });
-  await Promise.all(started);
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the helper threads did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([Promise.all(started), late]);
+  } catch (error) {
+    // None of them will be given work: end those that did start.
+    for (const worker of mine) worker.terminate();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  // Kept reachable: Firefox may collect a worker that shares a memory but has no `Worker`
+  // object left (https://bugzilla.mozilla.org/show_bug.cgi?id=1702191).
+  threads.push(...mine);
 }
 
 /** @type {Worker[]} */

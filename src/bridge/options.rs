@@ -104,8 +104,8 @@ impl Settings {
                 )))
             }
         };
-        let Arrangement { workers: size, threads } =
-            arrangement(cores(), pool_size, threads, cfg!(feature = "threads"));
+        let cores = cores();
+        let Arrangement { workers: size, threads } = arrangement(cores, pool_size, threads, cfg!(feature = "threads"));
         let retries = options.retries.unwrap_or(defaults::RETRIES);
         if retries > defaults::MAX_RETRIES {
             return Err(Error::validation(format!("retries must be at most {}", defaults::MAX_RETRIES)));
@@ -127,6 +127,7 @@ impl Settings {
                 cancel_grace_ms: ms(options.cancel_grace_ms, defaults::CANCEL_GRACE_MS, "cancelGraceMs")?,
                 max_in_flight,
                 threads,
+                cores,
             },
             fallback: options.fallback,
             timeout_ms: ms(options.timeout_ms, defaults::TIMEOUT_MS, "timeoutMs")?,

@@ -93,6 +93,8 @@ pub(crate) struct PoolConfig {
     pub(crate) max_in_flight: u32,
     /// Threads each worker starts, its own included (`worker_bridge_core::pool::arrangement`).
     pub(crate) threads: u32,
+    /// `navigator.hardwareConcurrency`: what `resize` fits threads into.
+    pub(crate) cores: u32,
 }
 
 /// A handle to the pool's shared state.
@@ -180,6 +182,7 @@ impl Pool {
                 let mut inner = pool.inner.borrow_mut();
                 inner.slots.push(Slot::new(Some(tx)));
                 let index = inner.slots.len() - 1;
+                inner.slots[index].threads_asked = inner.cfg.threads;
                 inner.spawn_into(index)
             };
             if let Err(e) = spawned {
@@ -255,7 +258,12 @@ impl Pool {
         Status {
             mode: if inner.terminated { Mode::Terminated } else { Mode::Workers },
             build: crate::runtime::threads::BUILD,
-            threads: workers.iter().filter(|w| w.state != "starting").map(|w| w.threads).max().unwrap_or(1),
+            threads: workers
+                .iter()
+                .filter(|w| matches!(w.state, "idle" | "busy"))
+                .map(|w| w.threads)
+                .max()
+                .unwrap_or(1),
             cross_origin_isolated: inner.cross_origin_isolated,
             workers,
             queued: inner.queue.len() as u32,

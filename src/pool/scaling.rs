@@ -2,7 +2,7 @@
 //! now or after their call, is `worker_bridge_core::pool::retire_order`'s decision. Every removal
 //! checks whether a live slot is left.
 
-use worker_bridge_core::pool::{retire_order, Retire, SlotState, SlotView};
+use worker_bridge_core::pool::{retire_order, threads_to_add, Retire, SlotState, SlotView};
 
 use super::slot::Slot;
 use super::Inner;
@@ -13,9 +13,14 @@ impl Inner {
     pub(super) fn resize(&mut self, size: usize) -> Result<(), Error> {
         let live = self.slots.iter().filter(|s| !s.retiring).count();
         if size > live {
+            // Running workers keep their threads; the new ones get what fits beside them
+            // (`worker_bridge_core::pool::threads_to_add`).
+            let held: u32 = self.slots.iter().filter(|s| !s.retiring).map(|s| s.threads_asked).sum();
+            let threads = threads_to_add(self.cfg.cores, held, (size - live) as u32, self.cfg.threads);
             for _ in live..size {
                 self.slots.push(Slot::new(None));
                 let index = self.slots.len() - 1;
+                self.slots[index].threads_asked = threads;
                 if let Err(e) = self.spawn_into(index) {
                     self.on_crash(index, e.message().to_owned());
                 }

@@ -53,6 +53,9 @@ pub(super) struct Slot {
     pub(super) shared_memory: bool,
     /// Threads its jobs may use, as its `Ready` said.
     pub(super) threads: u32,
+    /// Threads its worker is asked to start (set when the slot is made; a replacement asks
+    /// for as many).
+    pub(super) threads_asked: u32,
     pub(super) tasks_done: u32,
     pub(super) errors: u32,
     pub(super) restarts: u32,
@@ -95,6 +98,7 @@ impl Slot {
             watchdog: None,
             shared_memory: false,
             threads: 1,
+            threads_asked: 1,
             tasks_done: 0,
             errors: 0,
             restarts: 0,
@@ -162,7 +166,7 @@ impl Inner {
         slot.last_beat = 0;
         slot.last_sign = js_sys::Date::now();
         slot.threads = 1;
-        slot.handle = Some(WorkerHandle::spawn(worker_id, self.cfg.threads, on_event)?);
+        slot.handle = Some(WorkerHandle::spawn(worker_id, slot.threads_asked, on_event)?);
         let me = self.me.clone();
         slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {
             if let Some(inner) = me.upgrade() {

@@ -231,6 +231,15 @@ pub fn arrangement(cores: u32, pool_size: Option<u32>, threads: ThreadsChoice, t
     Arrangement { workers, threads: wanted.min(cores / workers).max(1) }
 }
 
+/// `resize` growing a pool by `added` workers while the others hold `held` threads: each new
+/// worker gets up to `per_worker` threads, as many as fit in the cores left (at least its own).
+pub fn threads_to_add(cores: u32, held: u32, added: u32, per_worker: u32) -> u32 {
+    if per_worker <= 1 || added == 0 {
+        return 1;
+    }
+    (cores.saturating_sub(held) / added).clamp(1, per_worker)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +263,11 @@ mod tests {
         assert_eq!(a(8, Some(3), Auto, true), Arrangement { workers: 3, threads: 2 });
         assert_eq!(a(8, Some(8), PerWorker(4), true), Arrangement { workers: 8, threads: 1 });
         assert_eq!(a(8, Some(2), PerWorker(4), true), Arrangement { workers: 2, threads: 4 });
+        // Growing: new workers fit in the cores the others leave.
+        assert_eq!(threads_to_add(8, 8, 4, 2), 1, "4 × 2 grown to 8 workers: the new ones get none");
+        assert_eq!(threads_to_add(8, 4, 2, 2), 2, "2 × 2 grown to 4: as many as the first");
+        assert_eq!(threads_to_add(8, 2, 3, 4), 2);
+        assert_eq!(threads_to_add(8, 0, 1, 1), 1, "no threads asked, none given");
         for cores in 1..=32 {
             for size in [None, Some(1), Some(2), Some(5)] {
                 for threads in [Auto, Off, PerWorker(1), PerWorker(3), PerWorker(64)] {

@@ -23,8 +23,9 @@ impl Stream for Sha256Stream {
 /// SHA-256 of each consecutive `chunk_size`-byte piece of the input (the last may be shorter);
 /// the output is the 32-byte digests in order. An empty input has no pieces.
 ///
-/// With several threads (`ops::parallel`) whole pieces are gathered, one per thread, and hashed
-/// at once; pieces larger than 16 MiB (`SPLIT_MAX_PIECE`) are hashed as they arrive, on one thread.
+/// With several threads (`ops::parallel`) whole pieces are gathered, one per thread (within
+/// `parallel::GATHER_BYTES`), and hashed at once; pieces larger than 16 MiB (`SPLIT_MAX_PIECE`)
+/// are hashed as they arrive, on one thread.
 #[derive(Debug, Clone)]
 pub struct ChunkHashes {
     chunk_size: u64,
@@ -45,16 +46,16 @@ impl ChunkHashes {
         ChunkHashes { chunk_size, filled: 0, hasher: Sha256::new(), gathered }
     }
 
-    /// Hashes the gathered pieces (all of them, the last possibly short, when `all`; else whole
-    /// ones once there is one per thread).
+    /// Hashes the gathered pieces: all of them (the last possibly short) when `all`, else a
+    /// batch once it is whole.
     fn hash_gathered(&mut self, all: bool, out: &mut dyn Sink) -> Result<(), Error> {
         let size = self.chunk_size as usize;
         let Some(gathered) = &mut self.gathered else { return Ok(()) };
-        let whole = gathered.len() / size;
+        let batch = parallel::batch(size);
         let count = if all {
             gathered.len().div_ceil(size)
-        } else if whole >= parallel::threads() {
-            whole
+        } else if gathered.len() >= batch * size {
+            batch
         } else {
             0
         };
@@ -73,9 +74,21 @@ impl ChunkHashes {
 
 impl Stream for ChunkHashes {
     fn update(&mut self, mut chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
-        if let Some(gathered) = &mut self.gathered {
-            gathered.extend_from_slice(chunk);
-            return self.hash_gathered(false, out);
+        if self.gathered.is_some() {
+            // Input chunks need not line up with pieces: a batch is hashed as soon as it is
+            // whole, so what is held stays within one batch (reserved once).
+            let want = parallel::batch(self.chunk_size as usize) * self.chunk_size as usize;
+            while !chunk.is_empty() {
+                let gathered = self.gathered.as_mut().expect("checked above");
+                if gathered.capacity() < want {
+                    gathered.reserve_exact(want - gathered.len());
+                }
+                let take = (want - gathered.len()).min(chunk.len());
+                gathered.extend_from_slice(&chunk[..take]);
+                chunk = &chunk[take..];
+                self.hash_gathered(false, out)?;
+            }
+            return Ok(());
         }
         while !chunk.is_empty() {
             let room = (self.chunk_size - self.filled).min(chunk.len() as u64) as usize;

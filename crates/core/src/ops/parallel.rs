@@ -28,6 +28,15 @@ pub fn threads() -> usize {
     }
 }
 
+/// Most input bytes an op gathers to split across threads at once.
+pub const GATHER_BYTES: usize = 64 << 20;
+
+/// How many `piece`-byte pieces an op gathers before splitting them across threads: one per
+/// thread, within [`GATHER_BYTES`] (at least one).
+pub fn batch(piece: usize) -> usize {
+    threads().min(GATHER_BYTES / piece.max(1)).max(1)
+}
+
 /// `f` over every item, results in order: on rayon's threads when there are several.
 pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
     #[cfg(feature = "parallel")]

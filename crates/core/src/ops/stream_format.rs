@@ -392,7 +392,7 @@ impl Chunks {
             }
             self.held.extend_from_slice(bytes);
             // One chunk per thread at a time (or the rest of the run).
-            let batch = (parallel::threads() * self.unit) as u64;
+            let batch = (parallel::batch(self.unit) * self.unit) as u64;
             if self.held.len() as u64 >= batch.min(left) {
                 return self.process_gathered(out);
             }
