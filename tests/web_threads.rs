@@ -150,3 +150,32 @@ async fn chunk_plans_are_the_same_on_any_number_of_threads() {
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_grown_pool_gives_new_workers_only_the_threads_that_fit() {
+    if !cfg!(feature = "threads") || cores() < 2 {
+        return; // nothing to fit: one thread per worker already
+    }
+    let b = bridge(&[("fallback", "never".into()), ("poolSize", 1.into()), ("threads", cores().into())]).await;
+    let threads = |b: &WorkerBridge| -> Vec<u32> {
+        Array::from(&get(&b.status(), "workers")).iter().map(|w| get(&w, "threads").as_f64().unwrap() as u32).collect()
+    };
+    assert_eq!(threads(&b), vec![cores()], "one worker with every core");
+    JsFuture::from(b.resize(2)).await.expect("resize(2)");
+    for _ in 0..200 {
+        if Array::from(&get(&b.status(), "workers")).iter().all(|w| get(&w, "state").as_string().unwrap() != "starting")
+        {
+            break;
+        }
+        JsFuture::from(js_sys::Promise::new(&mut |r, _| {
+            web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, 50).unwrap();
+        }))
+        .await
+        .unwrap();
+    }
+    // The cores are taken: the new worker runs on its own thread only.
+    assert_eq!(threads(&b), vec![cores(), 1]);
+    let packed = bytes(b.compression().gzip(Uint8Array::from(&text(2 * MIB)[..]).into(), JsValue::UNDEFINED)).await;
+    assert_eq!(gunzip_by_the_browser("gzip", &packed).await, text(2 * MIB));
+    JsFuture::from(b.terminate()).await.unwrap();
+}
