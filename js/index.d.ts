@@ -189,6 +189,11 @@ export interface EncryptFileOptions extends AeadOptions {
 
 export interface CryptoFacade {
   sha256(data: Input, options?: CallOptions): Promise<Uint8Array>;
+  /**
+   * SHA-256 of each input in one call (one worker; all its threads in the threaded build): one
+   * 32-byte digest per input, in order. At most 100,000 inputs.
+   */
+  sha256Many(inputs: Array<ArrayBuffer | ArrayBufferView | Blob>, options?: CallOptions): Promise<Uint8Array[]>;
   /** 32 random bytes. */
   generateKey(): Uint8Array;
   /** 12 random bytes; use a fresh one for every encryption. */

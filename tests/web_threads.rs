@@ -179,3 +179,43 @@ async fn a_grown_pool_gives_new_workers_only_the_threads_that_fit() {
     assert_eq!(gunzip_by_the_browser("gzip", &packed).await, text(2 * MIB));
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn many_inputs_are_hashed_in_one_call_each_to_its_own_digest() {
+    let inputs: Vec<Vec<u8>> = [0usize, 3, 70_000, 1, 2 * MIB + 5, 0, 12_345]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| data(n, 99 + i as u32))
+        .collect();
+    let parts = Array::new();
+    for (i, bytes) in inputs.iter().enumerate() {
+        let view = Uint8Array::from(&bytes[..]);
+        // Bytes and Blobs mixed.
+        if i % 2 == 1 {
+            parts.push(&Blob::new_with_u8_array_sequence(&Array::of1(&view)).unwrap());
+        } else {
+            parts.push(&view);
+        }
+    }
+    let mut expected = Vec::new();
+    for bytes in &inputs {
+        expected.push(webcrypto_sha256(bytes).await);
+    }
+    for options in [
+        vec![("fallback", JsValue::from("never"))],
+        vec![("threads", false.into())],
+        vec![("fallback", "always".into())],
+    ] {
+        let b = bridge(&options).await;
+        let got = JsFuture::from(b.crypto().sha256_many(parts.clone().into(), JsValue::UNDEFINED)).await.unwrap();
+        let got: Vec<Vec<u8>> = Array::from(&got).iter().map(|d| Uint8Array::new(&d).to_vec()).collect();
+        assert_eq!(got, expected, "{options:?}");
+        let empty = JsFuture::from(b.crypto().sha256_many(Array::new().into(), JsValue::UNDEFINED)).await.unwrap();
+        assert_eq!(Array::from(&empty).length(), 0);
+        for bad in [JsValue::from(5), Array::of1(&"text".into()).into()] {
+            let e = JsFuture::from(b.crypto().sha256_many(bad, JsValue::UNDEFINED)).await.unwrap_err();
+            assert_eq!(get(&e, "name").as_string().unwrap(), "ValidationError");
+        }
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}

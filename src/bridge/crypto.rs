@@ -3,13 +3,15 @@
 
 use std::rc::Rc;
 
-use js_sys::{Promise, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::Blob;
 
 use std::ops::Range;
 
 use super::input::{input_len, opt_bytes, opt_u64, secret_bytes, take_input, Taken};
-use super::pipeline::{first, promise, reject, Bridge, Queued};
+use super::pipeline::{first, promise, reject, single, Bridge, Prepared, Queued};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::io::output::assemble;
@@ -48,6 +50,34 @@ impl CryptoFacade {
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn sha256(&self, data: JsValue, options: JsValue) -> Promise {
         self.bridge.call(Ok(Op::Sha256), &data, &options, &[], OutputKind::Bytes)
+    }
+
+    /// SHA-256 of each of `inputs` (an array of `Uint8Array`s, `ArrayBuffer`s, views, `Blob`s
+    /// or `File`s) in one call: an array of 32-byte `Uint8Array`s, in order. They travel as one
+    /// `Blob` and are hashed in one worker — on all its threads in the threaded build.
+    #[wasm_bindgen(js_name = sha256Many, unchecked_return_type = "Promise<Uint8Array[]>")]
+    pub fn sha256_many(&self, inputs: JsValue, options: JsValue) -> Promise {
+        let queued = (|| {
+            let (blob, lengths) = joined(&inputs)?;
+            let count = lengths.len();
+            let Prepared { options, input } = self.bridge.prepare(&blob.into(), &options, &[])?;
+            let len = input.len();
+            Ok((
+                count,
+                self.bridge.queue(options, vec![(Op::Sha256Each { lengths }, 0..len)], input, OutputKind::Bytes),
+            ))
+        })();
+        let (count, queued) = match queued {
+            Ok(q) => q,
+            Err(e) => return reject(e),
+        };
+        promise(async move {
+            let digests: Uint8Array = single(queued).await?.unchecked_into();
+            if digests.length() as usize != 32 * count {
+                return Err(Error::validation("a digest is missing"));
+            }
+            Ok((0..count as u32).map(|i| digests.slice(32 * i, 32 * i + 32)).collect::<Array>().into())
+        })
     }
 
     /// 32 random bytes from the platform CSPRNG: an AES-256 key.
@@ -266,4 +296,35 @@ async fn read_blob_head(input: &Taken) -> Result<Vec<u8>, Error> {
     let head = blob.slice_with_f64_and_f64(0.0, HEADER_LEN as f64).map_err(|_| short())?;
     let buffer = wasm_bindgen_futures::JsFuture::from(head.array_buffer()).await.map_err(|_| short())?;
     Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// `inputs` (an array of bytes and `Blob`s) as one `Blob`, and each one's length.
+///
+/// # Errors
+/// `ValidationError` when `inputs` is not an array, holds something else, or too many.
+fn joined(inputs: &JsValue) -> Result<(Blob, Vec<u64>), Error> {
+    if !Array::is_array(inputs) {
+        return Err(Error::validation("sha256Many takes an array of inputs"));
+    }
+    let inputs = Array::from(inputs);
+    if inputs.length() > defaults::MAX_INPUTS_PER_CALL {
+        return Err(Error::validation(format!("sha256Many takes at most {} inputs", defaults::MAX_INPUTS_PER_CALL)));
+    }
+    let mut lengths = Vec::with_capacity(inputs.length() as usize);
+    for (i, part) in inputs.iter().enumerate() {
+        let len = if let Some(blob) = part.dyn_ref::<Blob>() {
+            blob.size()
+        } else if let Some(buffer) = part.dyn_ref::<ArrayBuffer>() {
+            f64::from(buffer.byte_length())
+        } else if ArrayBuffer::is_view(&part) {
+            js_sys::Reflect::get(&part, &"byteLength".into()).ok().and_then(|n| n.as_f64()).unwrap_or(0.0)
+        } else {
+            return Err(Error::validation(format!("input {i} is not bytes or a Blob")));
+        };
+        lengths.push(len as u64);
+    }
+    let blob = Blob::new_with_u8_array_sequence(&inputs).map_err(|e| {
+        Error::validation(format!("cannot join the inputs: {}", crate::runtime::js_error::describe(&e)))
+    })?;
+    Ok((blob, lengths))
 }

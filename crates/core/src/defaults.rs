@@ -34,6 +34,9 @@ pub const MAX_QUEUE: usize = 10_000;
 /// without adding cores. The default size is `max(1, hardwareConcurrency - 1)`.
 pub const MAX_POOL_SIZE: u32 = 64;
 
+/// Most inputs one `crypto.sha256Many` call takes.
+pub const MAX_INPUTS_PER_CALL: u32 = 100_000;
+
 /// The threaded build, `threads` not given: threads per worker (the worker's own included). The
 /// pool then defaults to `max(1, hardwareConcurrency / 2)` workers, so workers × threads never
 /// exceeds the cores.

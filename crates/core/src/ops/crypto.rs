@@ -114,6 +114,118 @@ impl Stream for ChunkHashes {
     }
 }
 
+/// SHA-256 of each consecutive piece of the given lengths (several inputs sent as one). With
+/// several threads, whole pieces of up to [`SPLIT_MAX_PIECE`] are gathered (within
+/// `parallel::GATHER_BYTES`, at most a few per thread) and hashed at once; a larger piece is
+/// hashed as it arrives. The digests come out in order either way.
+#[derive(Debug, Clone)]
+pub struct EachHashes {
+    lengths: Vec<u64>,
+    /// The piece the next byte belongs to, and how much of it came already.
+    next: usize,
+    filled: u64,
+    hasher: Sha256,
+    /// Several threads: whole pieces waiting to be hashed together, and where each ends.
+    parallel: bool,
+    gathered: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl EachHashes {
+    /// Pieces of these lengths, in order.
+    pub fn new(lengths: Vec<u64>) -> Self {
+        let parallel = parallel::threads() > 1;
+        EachHashes {
+            lengths,
+            next: 0,
+            filled: 0,
+            hasher: Sha256::new(),
+            parallel,
+            gathered: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    fn gathers(&self, len: u64) -> bool {
+        self.parallel && len <= SPLIT_MAX_PIECE
+    }
+
+    /// Hashes the gathered pieces, in order.
+    fn flush(&mut self, out: &mut dyn Sink) -> Result<(), Error> {
+        if self.ends.is_empty() {
+            return Ok(());
+        }
+        let mut start = 0;
+        let pieces: Vec<&[u8]> = self
+            .ends
+            .iter()
+            .map(|&end| {
+                let piece = &self.gathered[start..end];
+                start = end;
+                piece
+            })
+            .collect();
+        for digest in parallel::map(&pieces, |piece| Sha256::digest(piece)) {
+            out.write(&digest)?;
+        }
+        self.gathered.clear();
+        self.ends.clear();
+        Ok(())
+    }
+
+    /// Passes over the pieces that are complete with nothing more (empty ones, or a gathered
+    /// piece whose last byte just came), writing or gathering their digests.
+    fn close_complete(&mut self, out: &mut dyn Sink) -> Result<(), Error> {
+        while self.next < self.lengths.len() && self.filled == self.lengths[self.next] {
+            let len = self.lengths[self.next];
+            if self.gathers(len) {
+                self.ends.push(self.gathered.len());
+                let full = self.gathered.len() >= parallel::GATHER_BYTES || self.ends.len() >= 4 * parallel::threads();
+                if full {
+                    self.flush(out)?;
+                }
+            } else {
+                self.flush(out)?;
+                out.write(&std::mem::take(&mut self.hasher).finalize())?;
+            }
+            self.next += 1;
+            self.filled = 0;
+        }
+        Ok(())
+    }
+
+    fn changed() -> Error {
+        Error::validation("the inputs' lengths do not add up to what was read")
+    }
+}
+
+impl Stream for EachHashes {
+    fn update(&mut self, mut chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        self.close_complete(out)?;
+        while !chunk.is_empty() {
+            let Some(&len) = self.lengths.get(self.next) else { return Err(Self::changed()) };
+            let take = (len - self.filled).min(chunk.len() as u64) as usize;
+            if self.gathers(len) {
+                self.gathered.extend_from_slice(&chunk[..take]);
+            } else {
+                self.hasher.update(&chunk[..take]);
+            }
+            self.filled += take as u64;
+            chunk = &chunk[take..];
+            self.close_complete(out)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
+        self.close_complete(out)?;
+        if self.next != self.lengths.len() {
+            return Err(Self::changed());
+        }
+        self.flush(out)
+    }
+}
+
 /// The input, unchanged (reading a slice of a `Blob` in a worker, with progress).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Identity;
@@ -131,6 +243,42 @@ impl Stream for Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn each(lengths: &[u64], input: &[u8], feed: usize) -> Result<Vec<u8>, Error> {
+        let mut stream = Box::new(EachHashes::new(lengths.to_vec()));
+        let mut out = Vec::new();
+        for piece in input.chunks(feed) {
+            stream.update(piece, &mut out)?;
+        }
+        stream.finish(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn each_input_gets_its_own_digest_on_one_thread_or_several() {
+        let lengths = [0u64, 5, 0, 70_000, 1, (SPLIT_MAX_PIECE + 3), 0, 12_345, 0];
+        let total: u64 = lengths.iter().sum();
+        let input: Vec<u8> = (0..total).map(|i| (i * 13 % 251) as u8).collect();
+        let mut expected = Vec::new();
+        let mut at = 0usize;
+        for &len in &lengths {
+            expected.extend_from_slice(&Sha256::digest(&input[at..at + len as usize]));
+            at += len as usize;
+        }
+        for feed in [1 << 20, 4096, 70_001] {
+            assert_eq!(parallel::with_threads(1, || each(&lengths, &input, feed)).unwrap(), expected, "fed {feed}");
+            assert_eq!(
+                parallel::with_threads(3, || each(&lengths, &input, feed)).unwrap(),
+                expected,
+                "fed {feed}, 3 threads"
+            );
+        }
+        assert_eq!(each(&[], &[], 10).unwrap(), Vec::<u8>::new());
+        assert_eq!(each(&[0, 0], &[], 10).unwrap().len(), 64);
+        // Lengths that do not add up.
+        assert_eq!(each(&[3], &[1, 2, 3, 4], 2).unwrap_err().kind(), crate::ErrorKind::Validation);
+        assert_eq!(each(&[3, 2], &[1, 2, 3, 4], 2).unwrap_err().kind(), crate::ErrorKind::Validation);
+    }
 
     fn plan(chunk_size: u64, input: &[u8], feed: usize) -> Vec<u8> {
         let mut stream = Box::new(ChunkHashes::new(chunk_size));

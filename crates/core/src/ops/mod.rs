@@ -18,7 +18,7 @@ pub mod stream_format;
 mod testing;
 
 pub use compression::Format;
-pub use crypto::{ChunkHashes, Identity, Sha256Stream};
+pub use crypto::{ChunkHashes, EachHashes, Identity, Sha256Stream};
 pub use driver::{drive, drive_blocking, ChunkSource, Feed, Pace, SliceSource, DEFAULT_CHUNK};
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,12 @@ pub enum Op {
     ChunkHashes {
         /// Piece size in bytes.
         chunk_size: u64,
+    },
+    /// SHA-256 of each of several inputs sent as one: consecutive pieces of the given lengths,
+    /// 32 bytes per piece (an empty piece has the digest of nothing).
+    Sha256Each {
+        /// The pieces' lengths, in order; they add up to the input's length.
+        lengths: Vec<u64>,
     },
     /// The input unchanged.
     Read,
@@ -164,6 +170,10 @@ impl Op {
         let stream: Box<dyn Stream> = match self {
             Op::Sha256 => Box::<Sha256Stream>::default(),
             Op::ChunkHashes { chunk_size } => Box::new(ChunkHashes::new(*chunk_size)),
+            Op::Sha256Each { lengths } if lengths.len() > crate::defaults::MAX_INPUTS_PER_CALL as usize => {
+                return Err(Error::validation("too many inputs in one call"))
+            }
+            Op::Sha256Each { lengths } => Box::new(EachHashes::new(lengths.clone())),
             Op::Read => Box::new(Identity),
             Op::Encrypt { key, nonce, aad } => Box::new(aead::GcmStream::new(&key.0, nonce, aad, false)?),
             Op::Decrypt { key, nonce, aad } => Box::new(aead::GcmStream::new(&key.0, nonce, aad, true)?),
