@@ -104,8 +104,8 @@ pub fn worker_main(worker_id: u32) -> Result<(), JsValue> {
     scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
 
-    let shared_memory = Reflect::get(&scope, &"crossOriginIsolated".into()).map(|v| v.is_truthy()).unwrap_or(false);
-    let caps = Caps { shared_memory, version: env!("CARGO_PKG_VERSION").to_owned() };
+    let caps =
+        Caps { shared_memory: crate::shared::shared_memory_available(), version: env!("CARGO_PKG_VERSION").to_owned() };
     post(&scope, vec![(FromWorker::Ready { worker: worker_id, caps }, None)]);
     Ok(())
 }
