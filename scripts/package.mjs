@@ -8,6 +8,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = path.join(root, 'pkg');
 const generated = JSON.parse(await readFile(path.join(pkg, 'package.json'), 'utf8'));
 
+// The test-only ops (`test-ops`, on in every test build through the crate's dev-dependency on
+// itself) must never ship: refuse a `pkg/` built with them.
+const glueTypes = await readFile(path.join(pkg, 'worker_bridge.d.ts'), 'utf8');
+if (glueTypes.includes('__testOp')) {
+  throw new Error('pkg/ was built with the test-only ops (feature test-ops): rebuild it with `npm run build:wasm`');
+}
+
 await copyFile(path.join(root, 'js/index.js'), path.join(pkg, 'index.js'));
 await copyFile(path.join(root, 'js/index.d.ts'), path.join(pkg, 'index.d.ts'));
 
