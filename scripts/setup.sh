@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 WASM_PACK_VERSION=0.15.1
+# The WebDriver server `wasm-pack test --firefox` drives Firefox with (crates.io; no binary download).
+GECKODRIVER_VERSION=0.37.1
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 
@@ -46,12 +48,25 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$" || 
   touch "$RUNNER_STAMP"
 fi
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  say "installing Debian's chromium and chromium-driver"
+# The browsers the tests run in: Debian's Chromium (with its chromedriver), Firefox ESR, and
+# WebKitGTK's WebDriver (with its MiniBrowser), which needs a display: Xvfb.
+APT_PACKAGES=""
+{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || APT_PACKAGES="chromium chromium-driver"
+[ -x /usr/bin/firefox-esr ] || APT_PACKAGES="$APT_PACKAGES firefox-esr"
+[ -x /usr/bin/WebKitWebDriver ] || APT_PACKAGES="$APT_PACKAGES webkit2gtk-driver"
+[ -x /usr/bin/xvfb-run ] || APT_PACKAGES="$APT_PACKAGES xvfb"
+if [ -n "$APT_PACKAGES" ]; then
+  say "installing Debian's $APT_PACKAGES"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium chromium-driver
+  # shellcheck disable=SC2086 # a list of package names
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y $APT_PACKAGES
+fi
+
+if ! geckodriver --version 2>/dev/null | head -n 1 | grep -q "^geckodriver $GECKODRIVER_VERSION\b"; then
+  say "installing geckodriver $GECKODRIVER_VERSION (a few minutes)"
+  cargo install geckodriver --version "$GECKODRIVER_VERSION" --force
 fi
 
 # npm ci only when package-lock.json changed since the last install.

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every test, in the order that fails fastest: lints (Rust, then JavaScript, with its node tests),
-# native unit and integration tests, browser tests twice (cross-origin isolated, and not), then the
+# native unit and integration tests, browser tests in Chromium and Firefox, each twice (cross-origin
+# isolated, and not), then the
 # release build of the demo and of the React example (from the packed npm tarball) end to end, and
 # last a short soak (500 mixed calls with injected faults; `npm run soak` runs 10,000). The Rust
 # service example (examples/rust-service) is a workspace member, so the workspace's lints and
@@ -34,7 +35,7 @@ cargo test --workspace
 
 # Browser tests (tests/web*.rs): the bare command users type, nothing set around it. The test-only
 # ops come from the crate's dev-dependency on itself (Cargo.toml), the runner's timeout from
-# .cargo/config.toml; wasm-pack takes wasm-bindgen and chromedriver from PATH. First,
+# .cargo/config.toml; wasm-pack takes wasm-bindgen, chromedriver and geckodriver from PATH. First,
 # that the installed test runner has the fix for its server's stall (see scripts/setup.sh).
 step "the test runner answers a burst of connections (scripts/check-test-runner.mjs)"
 node scripts/check-test-runner.mjs
@@ -45,6 +46,7 @@ browser_tests() {
   WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1 wasm-pack test --headless --"$1"
 }
 browser_tests chrome
+browser_tests firefox
 
 # Its browser test loads the crate built as a package (pkg/): the test runner's own build of a
 # crate never runs #[wasm_bindgen(start)], which registers the service (see its tests/package.js).
@@ -63,7 +65,7 @@ PACK=0 sh examples/react/build.sh
 step "type check of the public API (tsc --noEmit over tests/types/usage.ts)"
 npx tsc -p tests/types
 
-step "end-to-end tests (Playwright + Chromium)"
+step "end-to-end tests (Playwright + Chromium; WebDriver: Firefox, WebKitGTK)"
 node --test tests/e2e/
 
 # A fresh seed each run, printed first: `npm run soak -- --calls 500 --seed N` replays a failure.
