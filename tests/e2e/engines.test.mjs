@@ -83,6 +83,9 @@ for (const engine of ['firefox', 'webkit']) {
         console.log(`# ${engine} (${s.browser}), ${page}: crossOriginIsolated ${env.crossOriginIsolated}, SharedArrayBuffer ${env.sharedArrayBuffer}`);
         assert.equal(env.crossOriginIsolated, isolated, 'crossOriginIsolated follows the COOP/COEP headers');
         await waitMode(s, 'workers');
+        // The demo shows status().crossOriginIsolated: the page's flag, whether or not it has
+        // SharedArrayBuffer (WebKitGTK: isolated, without).
+        assert.equal(await s.run(() => document.querySelector('#coi').textContent), `crossOriginIsolated: ${isolated}`);
 
         await generate(s, 8);
         const hashed = await runOp(s, 'hash');
