@@ -21,6 +21,15 @@ for (const extra of ['package.json', '.gitignore', 'README.md', 'LICENSE-MIT', '
   await rm(path.join(pkg, 'threads', extra), { force: true });
 }
 
+// The test-only ops (`test-ops`, on in every test build through the crate's dev-dependency on
+// itself) must never ship: refuse a `pkg/` built with them.
+for (const build of ['', 'threads/']) {
+  const glueTypes = await readFile(path.join(pkg, `${build}worker_bridge.d.ts`), 'utf8');
+  if (glueTypes.includes('__testOp')) {
+    throw new Error(`${build || 'the single build in '}pkg/ was built with the test-only ops (feature test-ops): rebuild it without`);
+  }
+}
+
 await copyFile(path.join(root, 'js/index.js'), path.join(pkg, 'index.js'));
 await copyFile(path.join(root, 'js/index.d.ts'), path.join(pkg, 'index.d.ts'));
 

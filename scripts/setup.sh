@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 WASM_PACK_VERSION=0.15.1
+# The WebDriver server `wasm-pack test --firefox` drives Firefox with (crates.io; no binary download).
+GECKODRIVER_VERSION=0.37.1
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 
@@ -37,18 +39,49 @@ if ! wasm-pack --version 2>/dev/null | grep -q " $WASM_PACK_VERSION\$"; then
   cargo install wasm-pack --version "$WASM_PACK_VERSION"
 fi
 
-if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
-  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)"
+# The test runner in wasm-bindgen-cli serves the test page with tiny_http 0.12, whose thread pool
+# can queue a connection for a thread that is already taken when the browser opens several at
+# once; it then waits, unread, behind a keep-alive connection, and the page never loads (about one
+# test file in ten here). The runner is built against tiny_http with that fixed
+# (scripts/tiny-http-task-pool.patch; scripts/check-test-runner.mjs checks it); the stamp, beside
+# the installed binaries, says this install has it.
+RUNNER_STAMP="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin/.wasm-bindgen-cli-$WASM_BINDGEN_VERSION-tiny-http-task-pool"
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$" || [ ! -f "$RUNNER_STAMP" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION with scripts/tiny-http-task-pool.patch (a few minutes)"
+  TMP=$(mktemp -d)
+  # tiny_http's source, through cargo itself (a throwaway crate that depends on it, vendored).
+  mkdir -p "$TMP/get/src"
+  printf '[package]\nname = "get"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\ntiny_http = "=0.12.0"\n' \
+    > "$TMP/get/Cargo.toml"
+  touch "$TMP/get/src/lib.rs"
+  (cd "$TMP/get" && cargo vendor --versioned-dirs "$TMP/vendor" > /dev/null)
+  (cd "$TMP/vendor/tiny_http-0.12.0" && git apply "$OLDPWD/scripts/tiny-http-task-pool.patch")
   # No --locked: its lockfile asks for a crate version this registry lacks.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force \
+    --config "patch.crates-io.tiny_http.path=\"$TMP/vendor/tiny_http-0.12.0\""
+  rm -rf "$TMP"
+  touch "$RUNNER_STAMP"
 fi
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  say "installing Debian's chromium and chromium-driver"
+# The browsers the tests run in: Debian's Chromium (with its chromedriver), Firefox ESR, and
+# WebKitGTK's WebDriver (with its MiniBrowser), which needs a display: Xvfb.
+APT_PACKAGES=""
+{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || APT_PACKAGES="chromium chromium-driver"
+[ -x /usr/bin/firefox-esr ] || APT_PACKAGES="$APT_PACKAGES firefox-esr"
+[ -x /usr/bin/WebKitWebDriver ] || APT_PACKAGES="$APT_PACKAGES webkit2gtk-driver"
+[ -x /usr/bin/xvfb-run ] || APT_PACKAGES="$APT_PACKAGES xvfb"
+if [ -n "$APT_PACKAGES" ]; then
+  say "installing Debian's $APT_PACKAGES"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium chromium-driver
+  # shellcheck disable=SC2086 # a list of package names
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y $APT_PACKAGES
+fi
+
+if ! geckodriver --version 2>/dev/null | head -n 1 | grep -q "^geckodriver $GECKODRIVER_VERSION\b"; then
+  say "installing geckodriver $GECKODRIVER_VERSION (a few minutes)"
+  cargo install geckodriver --version "$GECKODRIVER_VERSION" --force
 fi
 
 # npm ci only when package-lock.json changed since the last install.

@@ -105,7 +105,7 @@ pub fn worker_main(worker_id: u32, threads: u32) -> Result<(), JsValue> {
     scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
 
-    let shared_memory = Reflect::get(&scope, &"crossOriginIsolated".into()).map(|v| v.is_truthy()).unwrap_or(false);
+    let shared_memory = crate::shared::shared_memory_available();
     // The threaded build's helper threads start before `Ready`: the page then knows how many
     // threads this worker's jobs get.
     wasm_bindgen_futures::spawn_local(async move {

@@ -560,6 +560,44 @@ async fn seed_api_progress_tracker_and_cancellation_token() {
     JsFuture::from(b.terminate()).await.unwrap();
 }
 
+// WebKitGTK 2.50 reports `crossOriginIsolated` under COOP/COEP and has no `SharedArrayBuffer`:
+// the bridge once took the one for the other, threw allocating shared memory, and `create()`
+// never settled there. Here the page's `SharedArrayBuffer` is hidden for the length of the test
+// (on an isolated page, that is WebKit's case; on a plain page, the usual one).
+#[wasm_bindgen_test]
+async fn without_shared_array_buffer_progress_and_cancellation_are_relayed_even_if_isolated() {
+    let global: js_sys::Object = js_sys::global().unchecked_into();
+    let isolated = get(&global, "crossOriginIsolated").is_truthy();
+    let sab = get(&global, "SharedArrayBuffer");
+    assert!(js_sys::Reflect::delete_property(&global, &"SharedArrayBuffer".into()).unwrap());
+
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    assert_eq!(get(&b.status(), "crossOriginIsolated").as_bool(), Some(isolated), "the page's own flag");
+    let tracker = worker_bridge::create_progress_tracker(Some(10.0)).unwrap();
+    let progress = get(&tracker, "progress");
+    let call = b.test_op(
+        op("progress", &[("steps", 10.into())]),
+        Uint8Array::new_with_length(0).into(),
+        obj(&[("progress", progress.clone())]),
+    );
+    settle(call).await.unwrap();
+    assert_eq!(num(&progress, "current"), 10.0);
+    assert_eq!(num(&progress, "percent"), 100.0);
+
+    let token = worker_bridge::create_cancellation_token().unwrap();
+    let cancellation = get(&token, "cancellation");
+    let to_signal: Function = get(&cancellation, "toAbortSignal").unchecked_into();
+    let signal = to_signal.call0(&cancellation).unwrap();
+    let call = sleep(&b, 10_000, obj(&[("signal", signal)]));
+    delay(30).await;
+    let cancel: Function = get(&token, "cancel").unchecked_into();
+    cancel.call0(&JsValue::NULL).unwrap();
+    assert_eq!(settle(call).await.unwrap_err(), "AbortError");
+    JsFuture::from(b.terminate()).await.unwrap();
+
+    js_sys::Reflect::set(&global, &"SharedArrayBuffer".into(), &sab).unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn workers_that_keep_failing_to_boot_back_off_then_fall_back_to_the_main_thread() {
     let b = bridge(&[("poolSize", 1.into()), ("fallback", "auto".into()), ("retries", 0.into())]).await;

@@ -53,7 +53,7 @@ impl Inline {
             draining: false,
             tasks_done: 0,
             terminated: false,
-            cross_origin_isolated: crate::shared::shared_memory_available(),
+            cross_origin_isolated: crate::shared::cross_origin_isolated(),
             fallback_reason,
         }));
         let weak: Weak<RefCell<State>> = Rc::downgrade(&state);

@@ -154,7 +154,7 @@ impl Pool {
                 ping_seq: 0,
                 terminated: false,
                 flush_scheduled: false,
-                cross_origin_isolated: crate::shared::shared_memory_available(),
+                cross_origin_isolated: crate::shared::cross_origin_isolated(),
                 events,
                 on_given_up,
                 given_up: false,

@@ -19,9 +19,17 @@ pub use handles::{
 use js_sys::{ArrayBuffer, Atomics, Int32Array, SharedArrayBuffer};
 use wasm_bindgen::{JsCast, JsValue};
 
-/// True when this global may allocate `SharedArrayBuffer`s that can be posted to workers.
-pub(crate) fn shared_memory_available() -> bool {
+/// True when this global (the page, or a worker) is cross-origin isolated.
+pub(crate) fn cross_origin_isolated() -> bool {
     js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into()).map(|v| v.is_truthy()).unwrap_or(false)
+}
+
+/// True when this global may allocate `SharedArrayBuffer`s that can be posted to workers: it is
+/// cross-origin isolated *and* has `SharedArrayBuffer`. Each is detected on its own: WebKitGTK
+/// 2.50 reports `crossOriginIsolated` under COOP/COEP with no `SharedArrayBuffer` at all.
+pub(crate) fn shared_memory_available() -> bool {
+    cross_origin_isolated()
+        && js_sys::Reflect::get(&js_sys::global(), &"SharedArrayBuffer".into()).is_ok_and(|v| v.is_function())
 }
 
 /// An `Int32Array` of `len` zeroed words: shared when `shared` (and possible), else plain.

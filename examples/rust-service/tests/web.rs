@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! wasm-pack build --dev --target web --mode no-install examples/rust-service
-//! node scripts/browser-tests.mjs --crate examples/rust-service web
+//! cd examples/rust-service && wasm-pack test --headless --chrome
 //! ```
 #![cfg(target_arch = "wasm32")]
 
