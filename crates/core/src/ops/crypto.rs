@@ -115,7 +115,7 @@ impl Stream for ChunkHashes {
 }
 
 /// SHA-256 of each consecutive piece of the given lengths (several inputs sent as one). With
-/// several threads, whole pieces of up to [`SPLIT_MAX_PIECE`] are gathered (within
+/// several threads, whole pieces of up to 16 MiB are gathered (within
 /// `parallel::GATHER_BYTES`, at most a few per thread) and hashed at once; a larger piece is
 /// hashed as it arrives. The digests come out in order either way.
 #[derive(Debug, Clone)]
