@@ -1,16 +1,21 @@
 // The threaded build's helper threads (see src/runtime/threads.rs). A pool worker that runs the
-// threaded module calls `startThreads`, which starts `count` nested workers from this same file;
-// each instantiates the module over the pool worker's shared memory, says it is ready, then
-// gives its thread to rayon (`__workerBridgeThread` never returns while the pool lives).
+// threaded module calls `startThreads`, which starts `count` nested workers from worker.js in its
+// thread mode (`runThread`, below); each instantiates the module over the pool worker's shared
+// memory, says it is ready, then gives its thread to rayon (`__workerBridgeThread` never returns
+// while the pool lives).
 //
 // As wasm-bindgen-rayon's workerHelpers.js does, but started with a literal
-// `new URL('./threads.js', import.meta.url)` (so webpack 5 and Vite bundle it, no `blob:` URL, no
-// `eval`) and finding the glue the way every worker here does (./glue.js), which also works on a
-// plain static server and in the wasm-bindgen test runner.
+// `new URL('./worker.js', import.meta.url)` — the one worker entry, which bundlers already follow
+// (Vite refuses a second worker entry that reaches the glue: the glue spawns workers, so their
+// bundles would import each other) — with no `blob:` URL and no `eval`, and finding the glue the
+// way every worker here does (./glue.js), which also works on a plain static server and in the
+// wasm-bindgen test runner.
 
 import { loadGlue } from './glue.js';
 
-const NAME = 'worker-bridge-thread';
+/** The name a helper thread's worker is started with (worker.js checks it). */
+export const THREAD_NAME = 'worker-bridge-thread';
+const NAME = THREAD_NAME;
 /** How long the helpers get to start; after that the worker runs on its own thread. */
 const START_TIMEOUT_MS = 10_000;
 
@@ -27,7 +32,7 @@ export async function startThreads(module, memory, glueUrl, count) {
   /** @type {Worker[]} */
   const mine = [];
   const started = Array.from({ length: count }, () => {
-    const worker = new Worker(new URL('./threads.js', import.meta.url), { type: 'module', name: NAME });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: NAME });
     mine.push(worker);
     return new Promise((resolve, reject) => {
       worker.addEventListener('message', ({ data }) => {
@@ -60,7 +65,8 @@ export async function startThreads(module, memory, glueUrl, count) {
 /** @type {Worker[]} */
 const threads = [];
 
-if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope && self.name === NAME) {
+/** A helper thread's life, in a worker started by `startThreads` (called by worker.js). */
+export function runThread() {
   addEventListener(
     'message',
     async ({ data }) => {

@@ -3,7 +3,8 @@
 // possible: everything else is Rust.
 //
 // Started with a name "worker-bridge-rust-service:…", it hosts one Rust service instead
-// (service-host.js), in this worker's own instance.
+// (service-host.js), in this worker's own instance; started as "worker-bridge-thread", it is one
+// of a threaded-build worker's helper threads (threads.js).
 //
 // This file is also imported (and does nothing) on the main thread, because wasm-bindgen copies
 // a snippet into `pkg/snippets/` only when some binding names it.
@@ -11,6 +12,7 @@
 import { loadGlue } from './glue.js';
 import { batch, fromWorker } from './protocol.js';
 import { hostService, RustInstance } from './service-host.js';
+import { runThread, THREAD_NAME } from './threads.js';
 
 /** True inside a dedicated worker; used to keep this module inert on the main thread. */
 export function isWorkerBridgeWorker() {
@@ -32,6 +34,8 @@ async function boot(event) {
 
 if (isWorkerBridgeWorker() && self.name.startsWith('worker-bridge-rust-service:')) {
   hostService(self, new RustInstance(loadGlue));
+} else if (isWorkerBridgeWorker() && self.name === THREAD_NAME) {
+  runThread();
 } else if (isWorkerBridgeWorker()) {
   addEventListener('message', boot, { once: true });
   // A trap inside an async task surfaces here rather than as an `error` event on the Worker:

@@ -43,6 +43,14 @@ extern "C" {
     fn _envelope(msg: &JsValue, payload: &JsValue) -> JsValue;
 }
 
+// Names `worker/threads.js` (the threaded build's helper threads, which worker.js imports in
+// both builds) for the same reason.
+#[wasm_bindgen(module = "/worker/threads.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = runThread)]
+    fn _run_thread();
+}
+
 // Names `worker/glue.js` (how worker scripts find the generated glue) for the same reason.
 #[wasm_bindgen(module = "/worker/glue.js")]
 extern "C" {
