@@ -80,3 +80,5 @@ window.runBench = async function runBench(config) {
   await bridge.terminate();
   return { ...environment(), build: status.build, threads: status.threads, workers: status.workers.length, results };
 };
+
+document.body.dataset.ready = 'true';
