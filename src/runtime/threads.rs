@@ -1,7 +1,8 @@
 //! The threaded build's thread pool: rayon inside one pool worker, over that worker's own shared
 //! memory (every worker has its own instance and memory; the page never runs one).
 //!
-//! [`start`] starts nested workers (`worker/threads.js`) that instantiate the module over this
+//! [`start`] starts nested workers (`worker/threads.js`, from worker.js in its thread mode) that
+//! instantiate the module over this
 //! worker's memory and wait on a channel (`thread_main`), then builds rayon's global pool with
 //! the calling worker as thread 0 (`use_current_thread`), handing the other threads'
 //! `ThreadBuilder`s to the channel. A large job then splits
