@@ -2,14 +2,13 @@
 //! memory (every worker has its own instance and memory; the page never runs one).
 //!
 //! [`start`] starts nested workers (`worker/threads.js`, from worker.js in its thread mode) that
-//! instantiate the module over this
-//! worker's memory and wait on a channel (`thread_main`), then builds rayon's global pool with
-//! the calling worker as thread 0 (`use_current_thread`), handing the other threads'
-//! `ThreadBuilder`s to the channel. A large job then splits
-//! across all of them, the pool worker included, so a worker with `n` threads occupies `n`
-//! cores, not `n + 1`. This is what wasm-bindgen-rayon does, with two differences we need: the
-//! caller's thread works too, and the helpers are started from a literal URL and find the glue
-//! the way our workers do, so bundlers, static servers and a strict CSP all work.
+//! instantiate the module over this worker's memory and wait on a channel (`thread_main`), then
+//! builds rayon's global pool with the calling worker as thread 0 (`use_current_thread`),
+//! handing the other threads' `ThreadBuilder`s to the channel. A large job then splits across
+//! all of them, the pool worker included, so a worker with `n` threads occupies `n` cores, not
+//! `n + 1`. This is what wasm-bindgen-rayon does, with two differences we need: the caller's
+//! thread works too, and the helpers are started from a literal URL and find the glue the way
+//! our workers do, so bundlers, static servers and a strict CSP all work.
 //!
 //! The plain build has no threads: [`start`] answers 1 without doing anything.
 
