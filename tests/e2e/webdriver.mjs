@@ -27,7 +27,8 @@ export const ENGINES = {
   },
 };
 
-function freePort() {
+/** A TCP port free on 127.0.0.1 right now (scripts/check-test-runner.mjs uses it too). */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

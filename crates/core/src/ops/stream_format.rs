@@ -267,15 +267,21 @@ impl Chunks {
         Error::validation("the input's length changed while it was read")
     }
 
+    /// The next chunk's index, counted.
+    fn take_index(&mut self) -> Result<u32, Error> {
+        let index = self.next;
+        self.next = index
+            .checked_add(1)
+            .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "the stream has more than 2^32 chunks"))?;
+        Ok(index)
+    }
+
     /// Starts the next chunk: `len` input bytes, the stream's last chunk or not.
     fn begin(&mut self, len: usize, last: bool) -> Result<(), Error> {
         if self.open && len < TAG_LEN {
             return Err(Self::truncated());
         }
-        let index = self.next;
-        self.next = index
-            .checked_add(1)
-            .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "the stream has more than 2^32 chunks"))?;
+        let index = self.take_index()?;
         let cipher = GcmStream::with_nonce(&self.key, &self.header.nonce(index, last), &self.aad, self.open)?;
         self.current = Some((Box::new(cipher), len, index));
         Ok(())
@@ -291,13 +297,7 @@ impl Chunks {
         *need -= take;
         if *need == 0 {
             let (cipher, _, index) = self.current.take().expect("set above");
-            cipher.finish(out).map_err(|e| match e.kind() {
-                ErrorKind::Authentication => Error::new(
-                    ErrorKind::Authentication,
-                    format!("chunk {index} did not verify (wrong key, or a truncated, reordered or altered stream)"),
-                ),
-                _ => e,
-            })?;
+            cipher.finish(out).map_err(|e| Self::chunk_error(e, index))?;
         }
         Ok(take)
     }
@@ -350,10 +350,7 @@ impl Chunks {
             if self.open && len < TAG_LEN {
                 return Err(Self::truncated());
             }
-            let index = self.next;
-            self.next = index
-                .checked_add(1)
-                .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "the stream has more than 2^32 chunks"))?;
+            let index = self.take_index()?;
             ready.push((offset, len, index, last));
             offset += len;
             left -= len as u64;
