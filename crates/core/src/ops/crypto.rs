@@ -23,70 +23,58 @@ impl Stream for Sha256Stream {
 /// SHA-256 of each consecutive `chunk_size`-byte piece of the input (the last may be shorter);
 /// the output is the 32-byte digests in order. An empty input has no pieces.
 ///
-/// With several threads (`ops::parallel`) whole pieces are gathered, one per thread (within
-/// `parallel::GATHER_BYTES`), and hashed at once; pieces larger than 16 MiB (`SPLIT_MAX_PIECE`)
-/// are hashed as they arrive, on one thread.
-#[derive(Debug, Clone)]
+/// With several threads (`ops::parallel`) each whole piece is hashed on another thread while
+/// the caller reads the next ones (`parallel::Ahead`: a read and the hashing overlap), at most
+/// two pieces per thread at a time within `parallel::GATHER_BYTES`; pieces larger than 16 MiB
+/// (`SPLIT_MAX_PIECE`) are hashed as they arrive, on one thread.
+#[derive(Debug)]
 pub struct ChunkHashes {
     chunk_size: u64,
     filled: u64,
     hasher: Sha256,
-    /// Whole pieces waiting to be hashed together (several threads only).
-    gathered: Option<Vec<u8>>,
+    /// Several threads: the piece being filled, and the pieces being hashed.
+    ahead: Option<(Vec<u8>, parallel::Ahead<[u8; 32]>)>,
 }
 
-/// Largest piece gathered for hashing on several threads (memory: one piece per thread).
+/// Largest piece hashed on another thread (memory: two pieces per thread).
 pub const SPLIT_MAX_PIECE: u64 = 16 << 20;
 
 impl ChunkHashes {
     /// Pieces of `chunk_size` bytes (at least 1).
     pub fn new(chunk_size: u64) -> Self {
         let chunk_size = chunk_size.max(1);
-        let gathered = (parallel::threads() > 1 && chunk_size <= SPLIT_MAX_PIECE).then(Vec::new);
-        ChunkHashes { chunk_size, filled: 0, hasher: Sha256::new(), gathered }
+        let ahead =
+            (parallel::threads() > 1 && chunk_size <= SPLIT_MAX_PIECE).then(|| (Vec::new(), parallel::Ahead::new()));
+        ChunkHashes { chunk_size, filled: 0, hasher: Sha256::new(), ahead }
     }
 
-    /// Hashes the gathered pieces: all of them (the last possibly short) when `all`, else a
-    /// batch once it is whole.
-    fn hash_gathered(&mut self, all: bool, out: &mut dyn Sink) -> Result<(), Error> {
-        let size = self.chunk_size as usize;
-        let Some(gathered) = &mut self.gathered else { return Ok(()) };
-        let batch = parallel::batch(size);
-        let count = if all {
-            gathered.len().div_ceil(size)
-        } else if gathered.len() >= batch * size {
-            batch
-        } else {
-            0
-        };
-        if count == 0 {
-            return Ok(());
-        }
-        let end = (count * size).min(gathered.len());
-        let pieces: Vec<&[u8]> = gathered[..end].chunks(size).collect();
-        for digest in parallel::map(&pieces, |piece| Sha256::digest(piece)) {
-            out.write(&digest)?;
-        }
-        gathered.drain(..end);
-        Ok(())
+    /// How many pieces may be hashing at once.
+    fn ahead_max(&self) -> usize {
+        (2 * parallel::threads()).min(parallel::GATHER_BYTES / self.chunk_size as usize).max(1)
     }
 }
 
 impl Stream for ChunkHashes {
     fn update(&mut self, mut chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
-        if self.gathered.is_some() {
-            // Input chunks need not line up with pieces: a batch is hashed as soon as it is
-            // whole, so what is held stays within one batch (reserved once).
-            let want = parallel::batch(self.chunk_size as usize) * self.chunk_size as usize;
+        let (size, most) = (self.chunk_size as usize, self.ahead_max());
+        if let Some((piece, ahead)) = &mut self.ahead {
             while !chunk.is_empty() {
-                let gathered = self.gathered.as_mut().expect("checked above");
-                if gathered.capacity() < want {
-                    gathered.reserve_exact(want - gathered.len());
+                if piece.capacity() < size {
+                    piece.reserve_exact(size - piece.len());
                 }
-                let take = (want - gathered.len()).min(chunk.len());
-                gathered.extend_from_slice(&chunk[..take]);
+                let take = (size - piece.len()).min(chunk.len());
+                piece.extend_from_slice(&chunk[..take]);
                 chunk = &chunk[take..];
-                self.hash_gathered(false, out)?;
+                if piece.len() == size {
+                    while ahead.len() >= most {
+                        out.write(&ahead.wait_oldest().expect("jobs are running"))?;
+                    }
+                    let whole = std::mem::take(piece);
+                    ahead.push(move || Sha256::digest(&whole).into());
+                }
+            }
+            while let Some(digest) = ahead.next_done() {
+                out.write(&digest)?;
             }
             return Ok(());
         }
@@ -104,8 +92,14 @@ impl Stream for ChunkHashes {
     }
 
     fn finish(mut self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
-        if self.gathered.is_some() {
-            return self.hash_gathered(true, out);
+        if let Some((piece, mut ahead)) = self.ahead.take() {
+            if !piece.is_empty() {
+                ahead.push(move || Sha256::digest(&piece).into());
+            }
+            while let Some(digest) = ahead.wait_oldest() {
+                out.write(&digest)?;
+            }
+            return Ok(());
         }
         if self.filled > 0 {
             out.write(&self.hasher.finalize())?;

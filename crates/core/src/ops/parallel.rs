@@ -47,6 +47,84 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Se
     items.iter().map(f).collect()
 }
 
+/// Jobs handed to rayon's threads while the caller goes on (reading the next input, say), their
+/// results taken back in the order they were pushed. With one thread a job runs at once, on the
+/// caller's thread. The caller bounds how many it keeps running ([`Ahead::len`]).
+#[derive(Debug)]
+pub(crate) struct Ahead<R> {
+    jobs: std::collections::VecDeque<Job<R>>,
+}
+
+#[derive(Debug)]
+enum Job<R> {
+    Done(R),
+    #[cfg(feature = "parallel")]
+    Running(std::sync::mpsc::Receiver<R>),
+}
+
+impl<R: Send + 'static> Ahead<R> {
+    pub(crate) fn new() -> Self {
+        Ahead { jobs: std::collections::VecDeque::new() }
+    }
+
+    /// Jobs pushed and not yet taken back.
+    pub(crate) fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Starts `job`: on another thread when there are several, else now.
+    pub(crate) fn push(&mut self, job: impl FnOnce() -> R + Send + 'static) {
+        #[cfg(feature = "parallel")]
+        if threads() > 1 {
+            let (done, result) = std::sync::mpsc::sync_channel(1);
+            // A dropped `Ahead` (a cancelled call) leaves nobody to receive: the result is dropped.
+            rayon::spawn(move || drop(done.send(job())));
+            self.jobs.push_back(Job::Running(result));
+            return;
+        }
+        self.jobs.push_back(Job::Done(job()));
+    }
+
+    /// The oldest job's result if it is done.
+    pub(crate) fn next_done(&mut self) -> Option<R> {
+        match self.jobs.pop_front()? {
+            Job::Done(result) => Some(result),
+            #[cfg(feature = "parallel")]
+            Job::Running(result) => match result.try_recv() {
+                Ok(result) => Some(result),
+                Err(_) => {
+                    self.jobs.push_front(Job::Running(result));
+                    None
+                }
+            },
+        }
+    }
+
+    /// Waits for the oldest job's result, running queued jobs meanwhile (the caller's thread is
+    /// one of rayon's in a pool worker), and blocks only when none is left to run.
+    pub(crate) fn wait_oldest(&mut self) -> Option<R> {
+        match self.jobs.pop_front()? {
+            Job::Done(result) => Some(result),
+            #[cfg(feature = "parallel")]
+            Job::Running(result) => loop {
+                match result.try_recv() {
+                    Ok(result) => return Some(result),
+                    // The sender lives until the job has run; it cannot be gone unsent (jobs
+                    // do not unwind: a panic aborts rayon's pool).
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                        unreachable!("a parallel job ended without its result")
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                            return Some(result.recv().expect("a parallel job ended without its result"));
+                        }
+                    }
+                }
+            },
+        }
+    }
+}
+
 /// Runs `f` with `n` threads set, one such test at a time (the setting is process-wide and
 /// tests run in parallel): every test that sets threads, or relies on there being one, uses it.
 #[cfg(test)]
@@ -70,5 +148,31 @@ mod tests {
         let split = with_threads(4, || map(&items, |n| n * 3));
         assert_eq!(serial, split);
         assert_eq!(serial[999], 2997);
+    }
+
+    #[test]
+    fn jobs_ahead_come_back_in_order_whatever_the_threads() {
+        for n in [1, 4] {
+            let results = with_threads(n, || {
+                let mut ahead = Ahead::new();
+                let mut results = Vec::new();
+                for i in 0..100u64 {
+                    ahead.push(move || (0..(100 - i) * 1000).fold(i, |acc, x| acc.wrapping_add(x % 7)));
+                    while ahead.len() > 3 {
+                        results.push(ahead.wait_oldest().unwrap());
+                    }
+                    while let Some(done) = ahead.next_done() {
+                        results.push(done);
+                    }
+                }
+                while let Some(done) = ahead.wait_oldest() {
+                    results.push(done);
+                }
+                results
+            });
+            let expected: Vec<u64> =
+                (0..100u64).map(|i| (0..(100 - i) * 1000).fold(i, |acc, x| acc.wrapping_add(x % 7))).collect();
+            assert_eq!(results, expected, "{n} threads");
+        }
     }
 }
