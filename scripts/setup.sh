@@ -25,6 +25,12 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   say "installing the nightly toolchain (the threaded build)"
   rustup toolchain install nightly --profile minimal
 fi
+# Not a dated toolchain (shared/TOOLCHAIN.md: use the installed nightly, pin no dated one), so the pin is
+# a check: the nightly the threaded build was verified with, and a warning when another is found.
+NIGHTLY_VERIFIED="2026-05-19"
+if ! rustup run nightly rustc --version | grep -q "$NIGHTLY_VERIFIED"; then
+  say "WARNING: the threaded build was verified with nightly $NIGHTLY_VERIFIED; found $(rustup run nightly rustc --version)"
+fi
 if ! rustup target list --installed --toolchain nightly | grep -qx wasm32-unknown-unknown; then
   say "adding wasm32-unknown-unknown to nightly"
   rustup target add wasm32-unknown-unknown --toolchain nightly

@@ -11,7 +11,15 @@ set -eu
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says how long the one before it took, and the run ends with the total, so CI's log
+# shows where the time goes.
+START=$(date +%s)
+LAST=$START
+step() {
+  now=$(date +%s)
+  printf '\n== %s   (previous step %ss, %ss so far)\n' "$*" "$((now - LAST))" "$((now - START))"
+  LAST=$now
+}
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -85,3 +93,5 @@ node --test tests/e2e/
 # A fresh seed each run, printed first: `npm run soak -- --calls 500 --seed N` replays a failure.
 step "soak, short: 500 mixed calls with injected faults (scripts/soak.mjs; builds target/bench-pkg)"
 node scripts/soak.mjs --calls 500
+
+step "all tests passed"
