@@ -365,7 +365,31 @@ export interface ServiceRequest {
   type: 'request';
   action: 'list_services' | 'get_service' | 'service_action' | 'subscribe' | 'unsubscribe';
   params?: Record<string, unknown>;
+  /** Checked by `services.serve(transport, { token })`; ignored by `handle`. */
+  token?: string;
 }
+
+/** Options of `services.serve(transport, options)`. */
+export interface ServeOptions {
+  /** Every request must carry this token (`AuthenticationError` otherwise). */
+  token?: string;
+  /** The largest request read, in UTF-8 bytes of its JSON text (default 65,536). */
+  maxMessageBytes?: number;
+  /** Requests served per second, sustained (default 50). */
+  ratePerSecond?: number;
+  /** Requests served at once before the rate applies (default 100). */
+  burst?: number;
+}
+
+/** A transport being served: `close()` stops (a channel made from `{ channel }` is closed too). */
+export interface RemoteServer {
+  close(): void;
+  readonly closed: boolean;
+  free(): void;
+}
+
+export { RegistryClient } from './registry-client.js';
+export type { RegistryClientOptions, RegistryTransport } from './registry-client.js';
 
 export interface ServiceResponse {
   id: unknown;
@@ -395,8 +419,17 @@ export interface ServicesFacade {
   send<Reply = unknown>(name: string, message: unknown, options?: SendOptions): Promise<Reply>;
   list(): string[];
   status(): ServiceStatus[];
-  /** The JSON remote-control envelope; never rejects. */
+  /**
+   * The JSON remote-control envelope; never rejects. A `subscribe` that includes
+   * `registry_loaded` is followed by the registry as it is now (`data.initial: true`).
+   */
   handle(request: ServiceRequest, onEvent?: (event: BridgeEvent) => void): Promise<ServiceResponse>;
+  /**
+   * Serves `handle`'s envelope as JSON text over a `BroadcastChannel` (or `{ channel: name }`)
+   * or a `WebSocket`, behind a size limit, a rate limit and an optional token; `RegistryClient`
+   * is the other side. Throws `ValidationError` for another transport or a bad option.
+   */
+  serve(transport: BroadcastChannel | WebSocket | { channel: string }, options?: ServeOptions): RemoteServer;
 }
 
 export interface BridgeEvents {
@@ -418,7 +451,11 @@ export interface BridgeEvents {
     to: 'crashed' | 'starting' | 'running';
     reason?: string;
   };
-  registry_loaded: { services: string[] };
+  /**
+   * After `services.load()`; and to a new subscriber, the registry as it is now (`initial: true`,
+   * with every service's `status`).
+   */
+  registry_loaded: { services: string[]; status?: ServiceStatus[]; initial?: true };
 }
 
 export type BridgeEventName = keyof BridgeEvents;
@@ -442,7 +479,10 @@ export declare class WorkerBridge {
    */
   on<E extends BridgeEventName>(event: E, listener: (event: BridgeEvent<E>) => void): void;
   off<E extends BridgeEventName>(event: E, listener: (event: BridgeEvent<E>) => void): void;
-  /** Adds `listener` to each event (all or nothing, as `on` does); returns the function that removes it. */
+  /**
+   * Adds `listener` to each event (all or nothing, as `on` does); returns the function that removes
+   * it. With `registry_loaded` among them, the registry as it is now arrives first (in a microtask).
+   */
   subscribe<E extends BridgeEventName>(events: E[], listener: (event: BridgeEvent<E>) => void): () => void;
   unsubscribe<E extends BridgeEventName>(events: E[], listener: (event: BridgeEvent<E>) => void): void;
   status(): BridgeStatus;

@@ -12,6 +12,9 @@
 
 /** @typedef {typeof import('./worker_bridge.js')} Glue */
 
+// The other side of `services.serve`: plain JavaScript, no wasm (also `worker-bridge/registry-client`).
+export { RegistryClient } from './registry-client.js';
+
 /** @type {Promise<Glue> | null} */
 let loading = null;
 /** @type {Glue | null} */

@@ -32,6 +32,8 @@ for (const build of ['', 'threads/']) {
 
 await copyFile(path.join(root, 'js/index.js'), path.join(pkg, 'index.js'));
 await copyFile(path.join(root, 'js/index.d.ts'), path.join(pkg, 'index.d.ts'));
+await copyFile(path.join(root, 'js/registry-client.js'), path.join(pkg, 'registry-client.js'));
+await copyFile(path.join(root, 'js/registry-client.d.ts'), path.join(pkg, 'registry-client.d.ts'));
 
 const manifest = {
   name: generated.name,
@@ -45,13 +47,15 @@ const manifest = {
   types: './index.d.ts',
   exports: {
     '.': { types: './index.d.ts', default: './index.js' },
+    // RegistryClient alone, for a peer that drives a page's registry and runs no wasm.
+    './registry-client': { types: './registry-client.d.ts', default: './registry-client.js' },
     './raw': { types: './worker_bridge.d.ts', default: './worker_bridge.js' },
     './worker_bridge_bg.wasm': './worker_bridge_bg.wasm',
     './threads/worker_bridge_bg.wasm': './threads/worker_bridge_bg.wasm',
     './package.json': './package.json',
   },
   files: [
-    'index.js', 'index.d.ts', 'worker_bridge.js', 'worker_bridge.d.ts', 'worker_bridge_bg.wasm', 'worker_bridge_bg.wasm.d.ts', 'snippets',
+    'index.js', 'index.d.ts', 'registry-client.js', 'registry-client.d.ts', 'worker_bridge.js', 'worker_bridge.d.ts', 'worker_bridge_bg.wasm', 'worker_bridge_bg.wasm.d.ts', 'snippets',
     'threads/worker_bridge.js', 'threads/worker_bridge.d.ts', 'threads/worker_bridge_bg.wasm', 'threads/worker_bridge_bg.wasm.d.ts', 'threads/snippets',
     'README.md',
   ],

@@ -89,6 +89,11 @@ impl EventHub {
         }
     }
 
+    /// Whether `listener` listens to `event`.
+    pub(crate) fn listens(&self, event: &str, listener: &Function) -> bool {
+        self.listeners.borrow().iter().any(|(e, f)| e == event && Object::is(f, listener))
+    }
+
     /// Whether anyone listens to `event` (lets emitters skip building the data).
     pub(crate) fn has_listeners(&self, event: &str) -> bool {
         self.listeners.borrow().iter().any(|(e, _)| e == event)
@@ -100,16 +105,32 @@ impl EventHub {
         if targets.is_empty() {
             return;
         }
-        let envelope = Object::new();
-        let _ = Reflect::set(&envelope, &"type".into(), &"event".into());
-        let _ = Reflect::set(&envelope, &"event".into(), &event.into());
-        let _ = Reflect::set(&envelope, &"data".into(), data);
+        let envelope = envelope(event, data);
         for f in targets {
-            if let Err(e) = f.call1(&JsValue::UNDEFINED, &envelope) {
-                web_sys::console::error_2(&format!("worker-bridge: a '{event}' listener threw").into(), &e);
-            }
+            call(&f, event, &envelope);
         }
     }
+}
+
+/// `{ type: 'event', event, data }`.
+fn envelope(event: &str, data: &JsValue) -> Object {
+    let envelope = Object::new();
+    let _ = Reflect::set(&envelope, &"type".into(), &"event".into());
+    let _ = Reflect::set(&envelope, &"event".into(), &event.into());
+    let _ = Reflect::set(&envelope, &"data".into(), data);
+    envelope
+}
+
+fn call(listener: &Function, event: &str, envelope: &Object) {
+    if let Err(e) = listener.call1(&JsValue::UNDEFINED, envelope) {
+        web_sys::console::error_2(&format!("worker-bridge: a '{event}' listener threw").into(), &e);
+    }
+}
+
+/// Calls one listener with an event meant for it alone (the `registry_loaded` snapshot a new
+/// subscriber gets). The caller must hold no borrow the listener could call back into.
+pub(crate) fn deliver(listener: &Function, event: &str, data: &JsValue) {
+    call(listener, event, &envelope(event, data));
 }
 
 /// One listener on several events, until cancelled (what `bridge.subscribe` hands out, as a

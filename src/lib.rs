@@ -36,7 +36,9 @@ mod worker_main;
 use worker_bridge_core::{defaults, error, status};
 pub use worker_bridge_core::{nonce_guard, ops, protocol, scheduler};
 
-pub use bridge::{CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, ServicesFacade, WorkerBridge};
+pub use bridge::{
+    CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, RemoteServer, ServicesFacade, WorkerBridge,
+};
 pub use error::{Error, ErrorKind};
 pub use shared::{
     create_cancellation_token, create_progress_tracker, SharedCancellation, SharedCounter, SharedProgress,

@@ -617,8 +617,14 @@ async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_th
     );
     let loaded = ok(s.load(good.into())).await;
     assert_eq!(Array::from(&loaded).to_vec(), vec![JsValue::from("kv"), JsValue::from("c")]);
-    let registry_loaded = seen.borrow().iter().find(|(e, _)| e == "registry_loaded").map(|(_, d)| d.clone()).unwrap();
-    assert_eq!(Array::from(&get(&registry_loaded, "services")).length(), 2);
+    // The first `registry_loaded` was the snapshot a new subscriber gets: the registry empty then.
+    let loads: Vec<JsValue> =
+        seen.borrow().iter().filter(|(e, _)| e == "registry_loaded").map(|(_, d)| d.clone()).collect();
+    assert_eq!(loads.len(), 2, "the snapshot, then the load");
+    assert_eq!(get(&loads[0], "initial"), JsValue::TRUE);
+    assert_eq!(Array::from(&get(&loads[0], "services")).length(), 0);
+    assert_eq!(Array::from(&get(&loads[1], "services")).length(), 2);
+    assert!(get(&loads[1], "initial").is_undefined());
     assert_eq!(get(&service_status(&b, "kv"), "placement").as_string().unwrap(), "main");
 
     // After unsubscribing (twice is harmless), nothing more arrives.
@@ -897,8 +903,18 @@ async fn listeners_are_a_set_and_each_event_takes_a_bounded_number() {
     let s = b.services();
     let calls: Rc<RefCell<Vec<&str>>> = Rc::default();
     let (log_on, log_handle) = (calls.clone(), calls.clone());
-    let on = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| log_on.borrow_mut().push("on"));
-    let handled = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| log_handle.borrow_mut().push("handle"));
+    // The snapshot a new `registry_loaded` subscriber gets (`initial`) is not counted here.
+    let initial = |e: &JsValue| get(&get(e, "data"), "initial") == JsValue::TRUE;
+    let on = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        if !initial(&e) {
+            log_on.borrow_mut().push("on")
+        }
+    });
+    let handled = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        if !initial(&e) {
+            log_handle.borrow_mut().push("handle")
+        }
+    });
     let on: Function = on.into_js_value().unchecked_into();
     let handled: Function = handled.into_js_value().unchecked_into();
     b.on("registry_loaded".into(), on.clone()).unwrap();

@@ -9,6 +9,7 @@ mod input;
 mod network;
 mod options;
 mod pipeline;
+mod remote;
 mod services;
 mod staging;
 
@@ -16,6 +17,7 @@ pub use compression::CompressionFacade;
 pub use crypto::CryptoFacade;
 pub use file::FileFacade;
 pub use network::NetworkFacade;
+pub use remote::RemoteServer;
 pub use services::ServicesFacade;
 
 use std::cell::{OnceCell, RefCell};
@@ -163,12 +165,21 @@ impl WorkerBridge {
 
     /// Adds `listener` to every event in `events`; returns the function that removes it again.
     ///
+    /// A subscription that includes `registry_loaded` first gets the registry as it is now —
+    /// `registry_loaded { services, status, initial: true }` — in a microtask after this returns.
+    ///
     /// # Errors
     /// `ValidationError` for an unknown event name, `LimitExceededError` for an event that has
     /// 1,000 listeners already (nothing is added then).
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn subscribe(&self, events: Vec<String>, listener: js_sys::Function) -> Result<js_sys::Function, JsValue> {
-        crate::events::subscribe(&self.bridge.events, events, listener).map_err(|e| to_js(&e))
+        let snapshot = events.iter().any(|e| e == "registry_loaded");
+        let stop = crate::events::subscribe(&self.bridge.events, events, listener.clone()).map_err(|e| to_js(&e))?;
+        if snapshot {
+            let (registry, events) = (self.bridge.services.clone(), self.bridge.events.clone());
+            wasm_bindgen_futures::spawn_local(async move { services::deliver_snapshot(&registry, &events, &listener) });
+        }
+        Ok(stop)
     }
 
     /// Removes `listener` from every event in `events`.

@@ -380,71 +380,31 @@ impl ServicesFacade {
         unchecked_return_type = "Promise<{ id: unknown, type: 'response', data?: unknown, error?: { name: string, message: string } }>"
     )]
     pub fn handle(&self, request: JsValue, on_event: Option<js_sys::Function>) -> Promise {
-        let id = if request.is_object() {
-            Reflect::get(&request, &"id".into()).unwrap_or(JsValue::NULL)
-        } else {
-            JsValue::NULL
-        };
-        let id = if id.is_undefined() { JsValue::NULL } else { id };
-        let registry = self.registry.clone();
-        let events = self.events.clone();
+        let (registry, events) = (self.registry.clone(), self.events.clone());
         future_to_promise(async move {
-            let run = async {
-                if !request.is_object() || Array::is_array(&request) {
-                    return Err(Failure::from(Error::validation(
-                        "a request is an object { id, type: 'request', action, params }",
-                    )));
-                }
-                if Reflect::get(&request, &"type".into()).ok().and_then(|t| t.as_string()).as_deref() != Some("request")
-                {
-                    return Err(Error::validation("request.type must be 'request'").into());
-                }
-                let action = Reflect::get(&request, &"action".into())
-                    .ok()
-                    .and_then(|a| a.as_string())
-                    .ok_or_else(|| Error::validation("request.action must be a string"))?;
-                let params = Reflect::get(&request, &"params".into()).unwrap_or(JsValue::UNDEFINED);
-                let params = if params.is_object() { params } else { Object::new().into() };
-                match action.as_str() {
-                    "list_services" => Ok(registry.status()),
-                    "get_service" => {
-                        let name = param_string(&params, "name")?;
-                        registry
-                            .status_of(&name)
-                            .ok_or_else(|| Error::validation(format!("no service is registered as {name:?}")).into())
-                    }
-                    "service_action" => {
-                        let name = param_string(&params, "name")?;
-                        match param_string(&params, "action")?.as_str() {
-                            "start" => registry.start_with_dependencies(&name).await?,
-                            "stop" => registry.stop_with_dependents(&name).await?,
-                            "restart" => registry.restart(&name).await?,
-                            other => return Err(Error::validation(format!("unknown service action {other:?}")).into()),
-                        }
-                        Ok(registry.status_of(&name).unwrap_or(JsValue::NULL))
-                    }
-                    "subscribe" | "unsubscribe" => {
-                        let names = param_events(&params)?;
-                        let listener =
-                            on_event.ok_or_else(|| Error::validation(format!("{action} needs an onEvent function")))?;
-                        if action == "subscribe" {
-                            events.on_all(&names, &listener)?;
-                        } else {
-                            for name in &names {
-                                events.off(name, &listener);
-                            }
-                        }
-                        let out = Object::new();
-                        let key = if action == "subscribe" { "subscribed" } else { "unsubscribed" };
-                        let list: Array = names.iter().map(|n| JsValue::from(n.as_str())).collect();
-                        let _ = Reflect::set(&out, &key.into(), &list);
-                        Ok(out.into())
-                    }
-                    other => Err(Error::validation(format!("unknown action {other:?}")).into()),
-                }
-            };
-            Ok(response(&id, run.await.map_err(|e: Failure| e.to_js())))
+            let Answer { response, snapshot } =
+                answer(registry.clone(), events.clone(), request, on_event.clone()).await;
+            if let Some(listener) = on_event.filter(|_| snapshot) {
+                // In a later microtask, with nothing borrowed.
+                wasm_bindgen_futures::spawn_local(async move { deliver_snapshot(&registry, &events, &listener) });
+            }
+            Ok(response)
         })
+    }
+
+    /// Serves the remote-control envelope of [`handle`](Self::handle) over `transport` — a
+    /// `BroadcastChannel`, `{ channel: name }` (one made and closed here) or a `WebSocket` —
+    /// as JSON text, until `close()`. Options: `token` (every request must carry it),
+    /// `maxMessageBytes` (64 KiB), `ratePerSecond` (50) and `burst` (100); a request over a
+    /// limit or with a wrong token gets a `LimitExceededError` or `AuthenticationError`
+    /// response and does nothing. `RegistryClient` is the other side.
+    ///
+    /// # Errors
+    /// `ValidationError` for another transport or a bad option.
+    #[wasm_bindgen(unchecked_return_type = "RemoteServer")]
+    pub fn serve(&self, transport: JsValue, options: JsValue) -> Result<super::remote::RemoteServer, JsValue> {
+        super::remote::RemoteServer::start(self.registry.clone(), self.events.clone(), &transport, &options)
+            .map_err(|e| crate::runtime::js_error::to_js(&e))
     }
 
     /// The registered names, in registration order.
@@ -457,6 +417,99 @@ impl ServicesFacade {
     pub fn status(&self) -> JsValue {
         self.registry.status()
     }
+}
+
+/// What [`answer`] gives back: the response, and whether the request subscribed to
+/// `registry_loaded` (the subscriber is then owed the registry's snapshot, which the caller
+/// delivers after the response: [`deliver_snapshot`]).
+pub(super) struct Answer {
+    pub(super) response: JsValue,
+    pub(super) snapshot: bool,
+}
+
+/// The remote-control envelope's answer to `request` (never an exception: a malformed request
+/// gets an error response); `subscribe` / `unsubscribe` add and remove `on_event`.
+pub(super) async fn answer(
+    registry: Registry,
+    events: Rc<EventHub>,
+    request: JsValue,
+    on_event: Option<js_sys::Function>,
+) -> Answer {
+    let id =
+        if request.is_object() { Reflect::get(&request, &"id".into()).unwrap_or(JsValue::NULL) } else { JsValue::NULL };
+    let id = if id.is_undefined() { JsValue::NULL } else { id };
+    let mut snapshot = false;
+    let run = async {
+        if !request.is_object() || Array::is_array(&request) {
+            return Err(Failure::from(Error::validation(
+                "a request is an object { id, type: 'request', action, params }",
+            )));
+        }
+        if Reflect::get(&request, &"type".into()).ok().and_then(|t| t.as_string()).as_deref() != Some("request") {
+            return Err(Error::validation("request.type must be 'request'").into());
+        }
+        let action = Reflect::get(&request, &"action".into())
+            .ok()
+            .and_then(|a| a.as_string())
+            .ok_or_else(|| Error::validation("request.action must be a string"))?;
+        let params = Reflect::get(&request, &"params".into()).unwrap_or(JsValue::UNDEFINED);
+        let params = if params.is_object() { params } else { Object::new().into() };
+        match action.as_str() {
+            "list_services" => Ok(registry.status()),
+            "get_service" => {
+                let name = param_string(&params, "name")?;
+                registry
+                    .status_of(&name)
+                    .ok_or_else(|| Error::validation(format!("no service is registered as {name:?}")).into())
+            }
+            "service_action" => {
+                let name = param_string(&params, "name")?;
+                match param_string(&params, "action")?.as_str() {
+                    "start" => registry.start_with_dependencies(&name).await?,
+                    "stop" => registry.stop_with_dependents(&name).await?,
+                    "restart" => registry.restart(&name).await?,
+                    other => return Err(Error::validation(format!("unknown service action {other:?}")).into()),
+                }
+                Ok(registry.status_of(&name).unwrap_or(JsValue::NULL))
+            }
+            "subscribe" | "unsubscribe" => {
+                let names = param_events(&params)?;
+                let listener =
+                    on_event.clone().ok_or_else(|| Error::validation(format!("{action} needs an onEvent function")))?;
+                if action == "subscribe" {
+                    events.on_all(&names, &listener)?;
+                    snapshot = names.iter().any(|n| n == "registry_loaded");
+                } else {
+                    for name in &names {
+                        events.off(name, &listener);
+                    }
+                }
+                let out = Object::new();
+                let key = if action == "subscribe" { "subscribed" } else { "unsubscribed" };
+                let list: Array = names.iter().map(|n| JsValue::from(n.as_str())).collect();
+                let _ = Reflect::set(&out, &key.into(), &list);
+                Ok(out.into())
+            }
+            other => Err(Error::validation(format!("unknown action {other:?}")).into()),
+        }
+    };
+    let response = response(&id, run.await.map_err(|e: Failure| e.to_js()));
+    Answer { response, snapshot }
+}
+
+/// `registry_loaded { services, status, initial: true }` to one new subscriber: the names in
+/// registration order and every service's status, as they are now (nothing if it unsubscribed
+/// meanwhile).
+pub(super) fn deliver_snapshot(registry: &Registry, events: &EventHub, listener: &js_sys::Function) {
+    if !events.listens("registry_loaded", listener) {
+        return;
+    }
+    let data = Object::new();
+    let names: Array = registry.names().iter().map(|n| JsValue::from(n.as_str())).collect();
+    let _ = Reflect::set(&data, &"services".into(), &names);
+    let _ = Reflect::set(&data, &"status".into(), &registry.status());
+    let _ = Reflect::set(&data, &"initial".into(), &JsValue::TRUE);
+    crate::events::deliver(listener, "registry_loaded", &data);
 }
 
 /// Shared with the bridge.

@@ -79,6 +79,7 @@ for (const engine of ['firefox', 'webkit']) {
         const env = await s.run(() => ({
           crossOriginIsolated: globalThis.crossOriginIsolated === true,
           sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
+          waitAsync: typeof Atomics.waitAsync === 'function',
         }));
         console.log(`# ${engine} (${s.browser}), ${page}: crossOriginIsolated ${env.crossOriginIsolated}, SharedArrayBuffer ${env.sharedArrayBuffer}`);
         assert.equal(env.crossOriginIsolated, isolated, 'crossOriginIsolated follows the COOP/COEP headers');
@@ -86,6 +87,12 @@ for (const engine of ['firefox', 'webkit']) {
         // The demo shows status().crossOriginIsolated: the page's flag, whether or not it has
         // SharedArrayBuffer (WebKitGTK: isolated, without).
         assert.equal(await s.run(() => document.querySelector('#coi').textContent), `crossOriginIsolated: ${isolated}`);
+        // The threaded build where the engine has what it needs (Firefox isolated), the single one
+        // elsewhere (WebKitGTK: no SharedArrayBuffer; any page without isolation).
+        const threads = isolated && env.sharedArrayBuffer && env.waitAsync;
+        const build = await s.run(() => document.querySelector('#build').textContent);
+        console.log(`# ${engine}, ${page}: ${build}`);
+        assert.match(build, threads ? /^build: threads · threads: [2-9]/ : /^build: single · threads: 1$/);
 
         await generate(s, 8);
         const hashed = await runOp(s, 'hash');

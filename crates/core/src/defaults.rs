@@ -81,3 +81,14 @@ pub const SERVICE_HEALTH_INTERVAL_MS: u32 = 0;
 /// `bridge.on`, `bridge.subscribe`, `services.handle({ action: 'subscribe' })`: listeners one
 /// event takes (the same listener counts once); one more is a `LimitExceededError`.
 pub const MAX_LISTENERS_PER_EVENT: usize = 1_000;
+
+/// `services.serve(transport, { maxMessageBytes })`: the largest request a remote-control
+/// transport reads (UTF-8 bytes of its JSON text); a larger one is answered `LimitExceededError`
+/// unread.
+pub const REMOTE_MAX_MESSAGE_BYTES: u32 = 64 * 1024;
+/// `services.serve(transport, { ratePerSecond })`: requests a transport serves per second,
+/// sustained; beyond it (and the burst) they are answered `LimitExceededError` without running.
+pub const REMOTE_RATE_PER_SECOND: u32 = 50;
+/// `services.serve(transport, { burst })`: requests a transport serves at once before the rate
+/// applies.
+pub const REMOTE_BURST: u32 = 100;
