@@ -1,8 +1,8 @@
 #!/bin/sh
 # Every test, in the order that fails fastest: lints (Rust, then JavaScript, with its node tests),
 # native unit and integration tests, browser tests in Chromium (cross-origin isolated with the
-# threaded build and with the single-threaded one, and not isolated) and in Firefox (isolated and
-# not), then the
+# threaded build and with the single-threaded one, and not isolated) and in Firefox (the same
+# three), then the
 # release build of the demo and of the React example (from the packed npm tarball) end to end, and
 # last a short soak (500 mixed calls with injected faults; `npm run soak` runs 10,000). The Rust
 # service example (examples/rust-service) is a workspace member, so the workspace's lints and
@@ -68,6 +68,8 @@ threaded() { RUSTUP_TOOLCHAIN=nightly CARGO_TARGET_DIR=target/threads "$@"; }
 step "browser tests in chrome, cross-origin isolated: the threaded build"
 threaded wasm-pack test --headless --chrome -- --features threads --config threads.toml
 browser_tests chrome
+step "browser tests in firefox, cross-origin isolated: the threaded build"
+threaded wasm-pack test --headless --firefox -- --features threads --config threads.toml
 browser_tests firefox
 
 # Its browser test loads the crate built as a package (pkg/): the test runner's own build of a

@@ -599,7 +599,8 @@ async fn subscribe_returns_its_unsubscribe_and_the_bridge_reports_workers_and_th
     let at = moves.iter().position(|m| m == &("busy".to_string(), "crashed".to_string())).expect("busy → crashed");
     assert!(moves[at..].contains(&("none".into(), "starting".into())), "{moves:?}");
     assert!(moves[at..].contains(&("starting".into(), "idle".into())), "{moves:?}");
-    let crashed = seen.borrow().iter().find(|(_, d)| get(d, "to").as_string().unwrap() == "crashed").unwrap().1.clone();
+    let crashed =
+        seen.borrow().iter().find(|(_, d)| get(d, "to").as_string().as_deref() == Some("crashed")).unwrap().1.clone();
     assert!(get(&crashed, "reason").as_string().unwrap().contains("panic"), "{:?}", get(&crashed, "reason"));
 
     // A configuration loads all or nothing, then `registry_loaded`.

@@ -29,6 +29,7 @@ const state = {
   sealed: null,
   packed: null,
   key: null,
+  remote: null, // { socket, server } with ?remote=ws://…
 };
 
 /** The demo's services: same registry, same lifecycle, one written in JS and one in Rust. */
@@ -47,7 +48,9 @@ const placements = Object.fromEntries(SERVICES.map((s) => [s.name, 'worker']));
 function logEvent({ event, data }) {
   const li = document.createElement('li');
   li.dataset.event = event;
+  // A new subscriber's registry_loaded carries every service's status: the panel shows that already.
   const { name, worker, ...rest } = data;
+  delete rest.status;
   const who = name ?? (worker !== undefined ? `worker ${worker}` : '');
   li.textContent = `${event} ${who} ${JSON.stringify(rest)}`;
   $('events').prepend(li);
@@ -153,6 +156,32 @@ function renderStatus() {
   }));
 }
 
+/**
+ * `?remote=ws://host:port` (and `&token=…`): the page serves its service registry over a WebSocket
+ * (`services.serve`), so a dashboard's server can drive it with `RegistryClient`.
+ */
+function serveRemote(bridge) {
+  state.remote?.server.close();
+  state.remote?.socket.close();
+  state.remote = null;
+  const params = new URLSearchParams(location.search);
+  const url = params.get('remote');
+  if (!url) return;
+  const badge = $('remote');
+  badge.hidden = false;
+  const show = (what) => {
+    badge.dataset.state = what;
+    badge.textContent = `remote: ${what}`;
+  };
+  show('connecting');
+  const socket = new WebSocket(url);
+  const token = params.get('token');
+  const server = bridge.services.serve(socket, token ? { token } : {});
+  socket.addEventListener('open', () => show('served'));
+  socket.addEventListener('close', () => show('closed'));
+  state.remote = { socket, server };
+}
+
 async function startBridge() {
   const old = state.bridge;
   state.bridge = null;
@@ -167,6 +196,7 @@ async function startBridge() {
   state.key = state.bridge.crypto.generateKey();
   bridge.subscribe(['service_state_changed', 'health_check_result', 'worker_state_changed', 'registry_loaded'], logEvent);
   await bridge.services.load(SERVICES.map(({ name, definition }) => ({ name, ...definition, ...serviceOptions(placements[name]) })));
+  serveRemote(bridge);
   state.sealed = null;
   state.packed = null;
   renderStatus();

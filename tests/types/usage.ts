@@ -2,6 +2,7 @@
 // Errors here mean index.d.ts drifted from the API.
 import {
   WorkerBridge,
+  RegistryClient,
   createCancellationToken,
   createProgressTracker,
   ERROR_NAMES,
@@ -68,9 +69,23 @@ export async function usage(file: File): Promise<void> {
   const value = await services.send<{ dark: boolean } | null>('store', { op: 'get', key: 'theme' });
   const state: ServiceState = services.status()[0].state;
   const response = await services.handle({ id: 1, type: 'request', action: 'list_services' });
+  const server = services.serve({ channel: 'registry' }, { token: 'secret', maxMessageBytes: 4096, ratePerSecond: 10, burst: 20 });
+  const socketServer = services.serve(new WebSocket('wss://dashboard.example.com'));
+  const client = new RegistryClient({ channel: 'registry' }, { token: 'secret', timeoutMs: 5000 });
+  const stopRemote = await client.subscribe(['registry_loaded'], (e) => {
+    if (e.data.initial) void e.data.services;
+  });
+  const listed: unknown[] = await client.listServices();
+  await client.restart('store');
+  await stopRemote();
+  client.close();
+  if (!server.closed) server.close();
+  socketServer.close();
+  void listed;
   const stopWatching = bridge.subscribe(['service_state_changed', 'worker_state_changed'], (event) => {
     if (event.event === 'service_state_changed') void event.data.to;
   });
+  bridge.subscribe(['registry_loaded'], (event) => void (event.data.initial && event.data.status?.length));
   bridge.on('health_check_result', (event) => void event.data.healthy);
   stopWatching();
   await services.stopAll();
