@@ -223,6 +223,64 @@ async fn compression_interoperates_with_compression_streams_both_ways() {
     terminate(all).await;
 }
 
+/// Tasks each worker of `b` has done.
+fn tasks_done(b: &WorkerBridge) -> Vec<f64> {
+    Array::from(&get(&b.status(), "workers")).iter().map(|w| get(&w, "tasksDone").as_f64().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_large_input_is_compressed_across_the_pool_into_the_bytes_one_worker_writes() {
+    // 9 MiB of text: above the split threshold, in ranges of whole 128 KiB blocks.
+    let text: Vec<u8> = (0..9 * (1u32 << 20) + 12_345)
+        .map(|i| b"worker-bridge splits gzip across its pool "[(i % 42) as usize] ^ ((i / 7919) % 3) as u8)
+        .collect();
+    let create = |size: u32| async move {
+        let options = obj(&[("poolSize", size.into()), ("fallback", "never".into())]);
+        WorkerBridge::try_from_js_value(JsFuture::from(WorkerBridge::create(options)).await.unwrap()).unwrap()
+    };
+    let (one, two) = (create(1).await, create(2).await);
+    use worker_bridge::CompressionFacade as Z;
+    let codecs: [(Codec, &str); 3] = [(Z::gzip, "gzip"), (Z::zlib, "deflate"), (Z::deflate, "deflate-raw")];
+    for (pack, format) in codecs {
+        let whole = to_vec(value(pack(&one.compression(), bytes(&text), obj(&[("level", 6.into())]))).await).await;
+        let before = tasks_done(&two);
+        let (events, cb) = recorder();
+        let options = obj(&[("level", 6.into()), ("onProgress", cb.as_ref().clone())]);
+        let split = to_vec(value(pack(&two.compression(), bytes(&text), options)).await).await;
+        let after = tasks_done(&two);
+        assert!(
+            before.iter().zip(&after).all(|(b, a)| a > b),
+            "{format}: every worker took a range ({before:?} → {after:?})"
+        );
+        assert!(
+            split == whole,
+            "{format}: the pool's bytes are one worker's ({} vs {} bytes)",
+            split.len(),
+            whole.len()
+        );
+        check_progress(&events.borrow());
+        let theirs = browser_stream("DecompressionStream", format, &split).await.unwrap();
+        assert!(theirs == text, "{format}: DecompressionStream reads the joined stream");
+    }
+    // A Blob in, a Blob out (output: 'blob'); a level of 1 (another header).
+    let blob = Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&text[..]))).unwrap();
+    let options = obj(&[("level", 1.into()), ("output", "blob".into())]);
+    let packed = value(two.compression().gzip(blob.into(), options)).await;
+    assert!(packed.is_instance_of::<Blob>());
+    let whole = to_vec(value(one.compression().gzip(bytes(&text), obj(&[("level", 1.into())]))).await).await;
+    assert!(to_vec(packed).await == whole, "level 1, from a Blob");
+    // An abort stops every range; the pool carries on.
+    let controller = web_sys::AbortController::new().unwrap();
+    let call = two.compression().gzip(bytes(&text), obj(&[("signal", controller.signal().into())]));
+    controller.abort();
+    assert_eq!(error_name(call).await, "AbortError");
+    let again = to_vec(value(two.compression().gzip(bytes(&text), JsValue::UNDEFINED)).await).await;
+    assert_eq!(browser_stream("DecompressionStream", "gzip", &again).await.unwrap().len(), text.len());
+    for b in [one, two] {
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
 /// A compression facade method.
 type Codec = fn(&worker_bridge::CompressionFacade, JsValue, JsValue) -> Promise;
 

@@ -3,15 +3,22 @@
 
 use std::rc::Rc;
 
-use js_sys::Promise;
+use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-use super::input::opt_u64;
-use super::pipeline::Bridge;
+use super::input::{input_len, opt_u64};
+use super::pipeline::{promise, reject, Bridge, Prepared};
 use crate::defaults;
 use crate::error::Error;
+use crate::io::output::assemble;
+use crate::ops::compression::{join, plan_ranges, RangePart};
 use crate::ops::{Format, Op};
 use crate::protocol::OutputKind;
+
+/// Inputs of at least this many bytes are compressed across the pool's workers when it has
+/// several (`compression::plan_ranges`; by measurement: see README, "Benchmarks").
+const SPLIT_MIN_BYTES: u64 = 4 << 20;
 
 /// Compression operations, run on the bridge's executor.
 #[wasm_bindgen]
@@ -26,13 +33,77 @@ impl CompressionFacade {
     }
 
     fn compress(&self, format: Format, data: JsValue, options: JsValue) -> Promise {
-        let op = opt_u64(&options, "level").and_then(|level| {
+        let level = opt_u64(&options, "level").and_then(|level| {
             match level.unwrap_or(u64::from(defaults::COMPRESSION_LEVEL)) {
-                level @ 0..=9 => Ok(Op::Compress { format, level: level as u32 }),
+                level @ 0..=9 => Ok(level as u32),
                 level => Err(Error::validation(format!("level must be 0..=9, got {level}"))),
             }
         });
-        self.bridge.call(op, &data, &options, &["level"], OutputKind::Bytes)
+        // A large input on a pool of several workers: its ranges compressed on all of them.
+        let ranges = input_len(&data)
+            .filter(|&len| len >= SPLIT_MIN_BYTES)
+            .map(|len| plan_ranges(len, self.bridge.parallelism()))
+            .filter(|ranges| ranges.len() > 1);
+        match (level, ranges) {
+            (Ok(level), Some(ranges)) => self.compress_split(format, level, ranges, &data, &options),
+            (level, _) => {
+                let op = level.map(|level| Op::Compress { format, level });
+                self.bridge.call(op, &data, &options, &["level"], OutputKind::Bytes)
+            }
+        }
+    }
+
+    /// The input compressed in `ranges`, one per worker at once, joined on the page into the
+    /// stream one worker would have written (same bytes).
+    fn compress_split(
+        &self,
+        format: Format,
+        level: u32,
+        ranges: Vec<RangePart>,
+        data: &JsValue,
+        options: &JsValue,
+    ) -> Promise {
+        let queued = (|| {
+            let Prepared { mut options, input } = self.bridge.prepare(data, options, &["level"])?;
+            if input.len() != ranges.last().map_or(0, |r| r.end) {
+                return Err(Error::validation("the input changed length while it was read"));
+            }
+            // The parts come back as bytes (their check values are read); the caller's output
+            // kind applies to the joined stream.
+            let output = options.output.take().unwrap_or(OutputKind::Bytes);
+            let parts = ranges
+                .iter()
+                .map(|r| {
+                    let op = Op::CompressRange { format, level, dictionary: r.dictionary(), last: r.last };
+                    (op, r.from..r.end)
+                })
+                .collect();
+            Ok((self.bridge.queue(options, parts, input, OutputKind::Bytes), output))
+        })();
+        let (queued, output) = match queued {
+            Ok(q) => q,
+            Err(e) => return reject(e),
+        };
+        promise(async move {
+            let parts = queued.await?.await?;
+            let mut pieces = Vec::with_capacity(parts.len() + 1);
+            let mut checks = Vec::with_capacity(parts.len());
+            for (part, range) in parts.into_iter().zip(&ranges) {
+                let part: Uint8Array =
+                    part.dyn_into().map_err(|_| Error::validation("a range's output is not bytes"))?;
+                let len = part.length();
+                if len < 4 {
+                    return Err(Error::validation("a range's output lacks its check value"));
+                }
+                let mut check = [0u8; 4];
+                part.subarray(len - 4, len).copy_to(&mut check);
+                checks.push((u32::from_le_bytes(check), range.end - range.start));
+                pieces.push(part.subarray(0, len - 4).into());
+            }
+            let (header, trailer) = join(format, level, &checks);
+            pieces.push(Uint8Array::from(trailer.as_slice()).into());
+            assemble(Some(&header), pieces, output).await
+        })
     }
 
     fn decompress(&self, format: Format, data: JsValue, options: JsValue) -> Promise {

@@ -100,6 +100,20 @@ pub enum Op {
         /// 0 (store) ..= 9 (smallest).
         level: u32,
     },
+    /// One range of an input compressed across the pool's workers
+    /// (`compression::plan_ranges`): the input is the range's dictionary (the up to 32 KiB
+    /// before it), then its whole blocks; the output is their raw deflate, then the range's
+    /// CRC-32 (gzip) or Adler-32 (zlib), 4 bytes little-endian, for `compression::join`.
+    CompressRange {
+        /// gzip, deflate (raw) or zlib: which check value ends the output.
+        format: Format,
+        /// 0 (store) ..= 9 (smallest).
+        level: u32,
+        /// Bytes of dictionary at the input's start.
+        dictionary: u32,
+        /// Whether the range holds the input's end (the stream's final block).
+        last: bool,
+    },
     /// Decompression, refusing to produce more than `max_output` bytes.
     Decompress {
         /// gzip (multi-member), deflate (raw) or zlib.
@@ -191,6 +205,9 @@ impl Op {
             }
             Op::Open { key, aad } => Box::new(stream_format::Open::new(&key.0, aad)?),
             Op::Compress { format, level } => Box::new(compression::Compress::new(*format, *level)?),
+            Op::CompressRange { format, level, dictionary, last } => {
+                Box::new(compression::CompressRange::new(*format, *level, *dictionary, *last)?)
+            }
             Op::Decompress { format, max_output } => Box::new(compression::Decompress::new(*format, *max_output)),
             Op::Fetch(_) => return Err(Error::validation("a fetch is run by the network driver")),
             #[cfg(feature = "test-ops")]

@@ -8,6 +8,12 @@
 //! Adler-32 of the whole input, computed in order), they are one gzip, zlib or raw deflate stream
 //! any inflater reads. A block's bytes depend only on the block, the 32 KiB before it and the
 //! level, so the output is the same on one thread or many, however the input was chunked.
+//!
+//! The same blocks split a large input across the pool's workers ([`plan_ranges`]): each worker
+//! compresses a range of whole blocks ([`Blocks::range`]: no header, primed with the 32 KiB before
+//! the range, which it is sent as a dictionary) and ends its output with the range's CRC-32 or
+//! Adler-32; the page joins header, ranges and a trailer whose check combines theirs
+//! ([`join`]). The bytes are those one worker would write.
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
@@ -26,6 +32,9 @@ const WINDOW: usize = 32 * 1024;
 pub(crate) struct Blocks {
     format: Format,
     level: u32,
+    /// A range of a split input (`Blocks::range`): what it has still to take as dictionary, and
+    /// whether it holds the input's end.
+    range: Option<RangeMode>,
     /// The 32 KiB before the pending input (`primed` bytes), then the pending input.
     window: Vec<u8>,
     primed: usize,
@@ -34,17 +43,38 @@ pub(crate) struct Blocks {
     adler: Adler32,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct RangeMode {
+    dictionary: usize,
+    last: bool,
+}
+
 impl Blocks {
     pub(crate) fn new(format: Format, level: u32) -> Self {
         Blocks {
             format,
             level,
+            range: None,
             window: Vec::new(),
             primed: 0,
             header_written: false,
             crc: Crc::new(),
             adler: Adler32::new(),
         }
+    }
+
+    /// One range of a split input: its first `dictionary` bytes (at most 32 KiB) are the input
+    /// before the range, primed but not compressed; then whole blocks, and, when `last`, the
+    /// input's end. Writes no header: the range's deflate blocks, then its check value (CRC-32
+    /// for gzip, Adler-32 for zlib, 0 for raw deflate), 4 bytes little-endian.
+    ///
+    /// # Errors
+    /// `ValidationError` for a dictionary over 32 KiB.
+    pub(crate) fn range(format: Format, level: u32, dictionary: usize, last: bool) -> Result<Self, Error> {
+        if dictionary > WINDOW {
+            return Err(Error::validation(format!("a range's dictionary is at most {WINDOW} bytes")));
+        }
+        Ok(Blocks { range: Some(RangeMode { dictionary, last }), header_written: true, ..Blocks::new(format, level) })
     }
 
     /// Whole blocks compressed at once: one per thread.
@@ -62,10 +92,17 @@ impl Blocks {
         self.pending().saturating_sub(1) / BLOCK
     }
 
-    pub(crate) fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+    pub(crate) fn update(&mut self, mut chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
         if !self.header_written {
             self.header_written = true;
             out.write(&self.header())?;
+        }
+        if let Some(RangeMode { dictionary, .. }) = &mut self.range {
+            let take = (*dictionary).min(chunk.len());
+            self.window.extend_from_slice(&chunk[..take]);
+            self.primed += take;
+            *dictionary -= take;
+            chunk = &chunk[take..];
         }
         match self.format {
             Format::Gzip => self.crc.update(chunk),
@@ -91,6 +128,9 @@ impl Blocks {
     }
 
     pub(crate) fn finish(mut self, out: &mut dyn Sink) -> Result<(), Error> {
+        if let Some(RangeMode { dictionary, last }) = self.range {
+            return self.finish_range(dictionary, last, out);
+        }
         if !self.header_written {
             out.write(&self.header())?;
         }
@@ -107,6 +147,30 @@ impl Blocks {
             Format::Zlib => out.write(&self.adler.sum().to_be_bytes()),
             Format::Deflate => Ok(()),
         }
+    }
+
+    fn finish_range(mut self, dictionary: usize, last: bool, out: &mut dyn Sink) -> Result<(), Error> {
+        let pending = self.pending();
+        if dictionary > 0 || pending == 0 || (!last && pending % BLOCK != 0) {
+            return Err(Error::validation(
+                "a range holds its dictionary, then whole blocks (the last range: at least one byte)",
+            ));
+        }
+        if last {
+            let ready = self.ready();
+            if ready > 0 {
+                self.compress(ready, false, out)?;
+            }
+            self.compress(1, true, out)?;
+        } else {
+            self.compress(pending / BLOCK, false, out)?;
+        }
+        let check = match self.format {
+            Format::Gzip => self.crc.sum(),
+            Format::Zlib => self.adler.sum(),
+            Format::Deflate => 0,
+        };
+        out.write(&check.to_le_bytes())
     }
 
     /// Compresses the next `count` blocks (with `last`, the one block left: all the rest of
@@ -135,31 +199,167 @@ impl Blocks {
     }
 
     fn header(&self) -> Vec<u8> {
-        match self.format {
-            // As flate2's GzEncoder writes it: no name, no time, XFL from the level, OS unknown.
-            Format::Gzip => {
-                let xfl = match self.level {
-                    9 => 2,
-                    0 | 1 => 4,
-                    _ => 0,
-                };
-                vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
+        header(self.format, self.level)
+    }
+}
+
+/// The stream's header (none for raw deflate).
+fn header(format: Format, level: u32) -> Vec<u8> {
+    match format {
+        // As flate2's GzEncoder writes it: no name, no time, XFL from the level, OS unknown.
+        Format::Gzip => {
+            let xfl = match level {
+                9 => 2,
+                0 | 1 => 4,
+                _ => 0,
+            };
+            vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
+        }
+        // RFC 1950: deflate with a 32 KiB window, the level's hint, and the check bits.
+        Format::Zlib => {
+            let hint: u16 = match level {
+                0 | 1 => 0,
+                2..=5 => 1,
+                6 => 2,
+                _ => 3,
+            };
+            let mut header = (0x78u16 << 8) | (hint << 6);
+            header += 31 - header % 31;
+            header.to_be_bytes().to_vec()
+        }
+        Format::Deflate => Vec::new(),
+    }
+}
+
+/// Fewest blocks a worker is given when an input is split across the pool (1 MiB).
+pub const MIN_BLOCKS_PER_RANGE: u64 = 8;
+
+/// One worker's part of an input compressed across the pool: it is sent the input's bytes
+/// `from..end`, of which `from..start` (at most 32 KiB) prime it and `start..end` are whole
+/// blocks (`last`: up to the input's end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangePart {
+    /// Where its dictionary starts.
+    pub from: u64,
+    /// Where its blocks start (a multiple of the block size).
+    pub start: u64,
+    /// Where they end.
+    pub end: u64,
+    /// Whether it holds the input's end (and so the stream's final block).
+    pub last: bool,
+}
+
+impl RangePart {
+    /// Bytes of dictionary before its blocks.
+    pub fn dictionary(&self) -> u32 {
+        (self.start - self.from) as u32
+    }
+}
+
+/// The ranges an input of `len` bytes is compressed in on `workers` workers: as many as there
+/// are workers, each at least [`MIN_BLOCKS_PER_RANGE`] blocks (one range: do not split), with
+/// the blocks shared out evenly.
+pub fn plan_ranges(len: u64, workers: usize) -> Vec<RangePart> {
+    let blocks = len.div_ceil(BLOCK as u64).max(1);
+    let count = (workers as u64).min(blocks / MIN_BLOCKS_PER_RANGE).max(1);
+    (0..count)
+        .map(|k| {
+            let (first, next) = (k * blocks / count, (k + 1) * blocks / count);
+            let start = first * BLOCK as u64;
+            let last = k + 1 == count;
+            let end = if last { len } else { next * BLOCK as u64 };
+            RangePart { from: start.saturating_sub(WINDOW as u64), start, end, last }
+        })
+        .collect()
+}
+
+/// The header and trailer around ranges compressed apart, from each range's check value (the
+/// last 4 bytes of its output, which the caller strips) and length: the same stream one worker
+/// writes.
+pub fn join(format: Format, level: u32, ranges: &[(u32, u64)]) -> (Vec<u8>, Vec<u8>) {
+    let total: u64 = ranges.iter().map(|r| r.1).sum();
+    let trailer = match format {
+        Format::Gzip => {
+            let crc = ranges.iter().fold(0, |crc, &(check, len)| crc32_combine(crc, check, len));
+            let mut trailer = crc.to_le_bytes().to_vec();
+            // ISIZE: the length modulo 2^32 (RFC 1952).
+            trailer.extend_from_slice(&(total as u32).to_le_bytes());
+            trailer
+        }
+        Format::Zlib => {
+            let adler = ranges.iter().fold(1, |adler, &(check, len)| adler32_combine(adler, check, len));
+            adler.to_be_bytes().to_vec()
+        }
+        Format::Deflate => Vec::new(),
+    };
+    (header(format, level), trailer)
+}
+
+/// The CRC-32 of `a ‖ b` from the CRC-32s of `a` and of `b` (`b_len` bytes): `crc_a` shifted
+/// past `b_len` zero bytes — a product by powers of the shift operator, squared per bit of
+/// `b_len`, in GF(2) — then xored with `crc_b` (as zlib's `crc32_combine`).
+pub fn crc32_combine(crc_a: u32, crc_b: u32, b_len: u64) -> u32 {
+    /// The operator's matrix applied to `vec`.
+    fn times(matrix: &[u32; 32], mut vec: u32) -> u32 {
+        let mut sum = 0;
+        for row in matrix {
+            if vec == 0 {
+                break;
             }
-            // RFC 1950: deflate with a 32 KiB window, the level's hint, and the check bits.
-            Format::Zlib => {
-                let hint: u16 = match self.level {
-                    0 | 1 => 0,
-                    2..=5 => 1,
-                    6 => 2,
-                    _ => 3,
-                };
-                let mut header = (0x78u16 << 8) | (hint << 6);
-                header += 31 - header % 31;
-                header.to_be_bytes().to_vec()
+            if vec & 1 == 1 {
+                sum ^= row;
             }
-            Format::Deflate => Vec::new(),
+            vec >>= 1;
+        }
+        sum
+    }
+    fn square(matrix: &[u32; 32]) -> [u32; 32] {
+        std::array::from_fn(|n| times(matrix, matrix[n]))
+    }
+    if b_len == 0 {
+        return crc_a;
+    }
+    // One zero bit: the reflected polynomial, then the shift.
+    let mut odd = [0u32; 32];
+    odd[0] = 0xedb8_8320;
+    for (n, row) in odd.iter_mut().enumerate().skip(1) {
+        *row = 1 << (n - 1);
+    }
+    let mut even = square(&odd); // two zero bits
+    odd = square(&even); // four
+    let (mut crc, mut len) = (crc_a, b_len);
+    loop {
+        // Eight zero bits (one byte), then each further power of two.
+        even = square(&odd);
+        if len & 1 == 1 {
+            crc = times(&even, crc);
+        }
+        len >>= 1;
+        if len == 0 {
+            break;
+        }
+        odd = square(&even);
+        if len & 1 == 1 {
+            crc = times(&odd, crc);
+        }
+        len >>= 1;
+        if len == 0 {
+            break;
         }
     }
+    crc ^ crc_b
+}
+
+/// The Adler-32 of `a ‖ b` from those of `a` and of `b` (`b_len` bytes), as zlib's
+/// `adler32_combine`: b's sums shifted by a's.
+pub fn adler32_combine(adler_a: u32, adler_b: u32, b_len: u64) -> u32 {
+    const MOD: u64 = 65_521;
+    let rem = b_len % MOD;
+    let (a1, b1) = (u64::from(adler_a & 0xffff), u64::from(adler_a >> 16));
+    let (a2, b2) = (u64::from(adler_b & 0xffff), u64::from(adler_b >> 16));
+    let sum1 = (a1 + a2 + MOD - 1) % MOD;
+    let sum2 = (rem * a1 % MOD + b1 + b2 + MOD - rem) % MOD;
+    ((sum2 << 16) | sum1) as u32
 }
 
 /// One block as raw deflate: primed with `dictionary`, ended with a sync flush or, `last`, as
@@ -310,5 +510,100 @@ mod tests {
         std::io::Write::write_all(&mut z, &vec![255; 100_000]).unwrap();
         let z = z.finish().unwrap();
         assert_eq!(big.sum().to_be_bytes(), z[z.len() - 4..]);
+    }
+
+    fn crc(bytes: &[u8]) -> u32 {
+        let mut crc = Crc::new();
+        crc.update(bytes);
+        crc.sum()
+    }
+
+    fn adler(bytes: &[u8]) -> u32 {
+        let mut adler = Adler32::new();
+        adler.update(bytes);
+        adler.sum()
+    }
+
+    #[test]
+    fn checks_of_two_pieces_combine_into_the_check_of_the_whole() {
+        let input = compressible(300_000);
+        for cut in [0, 1, 7, 65_521, 65_522, 131_072, 299_999, 300_000] {
+            let (a, b) = input.split_at(cut);
+            assert_eq!(crc32_combine(crc(a), crc(b), b.len() as u64), crc(&input), "crc, cut at {cut}");
+            assert_eq!(adler32_combine(adler(a), adler(b), b.len() as u64), adler(&input), "adler, cut at {cut}");
+        }
+        // Lengths beyond 4 GiB only shift further (known values from the whole data are out of
+        // reach here): combining with an empty piece changes nothing.
+        assert_eq!(crc32_combine(0x1234_5678, 0, 0), 0x1234_5678);
+        assert_eq!(adler32_combine(0x1234_5678, 1, 0), 0x1234_5678);
+    }
+
+    /// The input compressed range by range as the pool's workers do, fed in `chunk`-byte
+    /// pieces, and joined.
+    fn split(format: Format, level: u32, input: &[u8], workers: usize, chunk: usize) -> Vec<u8> {
+        let ranges = plan_ranges(input.len() as u64, workers);
+        let mut parts = Vec::new();
+        let mut checks = Vec::new();
+        for range in &ranges {
+            let mut blocks = Blocks::range(format, level, range.dictionary() as usize, range.last).unwrap();
+            let mut out = Vec::new();
+            for piece in input[range.from as usize..range.end as usize].chunks(chunk) {
+                blocks.update(piece, &mut out).unwrap();
+                while blocks.backlog(false, &mut out).unwrap() {}
+            }
+            while blocks.backlog(true, &mut out).unwrap() {}
+            blocks.finish(&mut out).unwrap();
+            let check = u32::from_le_bytes(out[out.len() - 4..].try_into().unwrap());
+            out.truncate(out.len() - 4);
+            parts.push(out);
+            checks.push((check, range.end - range.start));
+        }
+        let (header, trailer) = join(format, level, &checks);
+        [header, parts.concat(), trailer].concat()
+    }
+
+    #[test]
+    fn ranges_compressed_apart_join_into_the_bytes_one_worker_writes() {
+        let small = THRESHOLD as usize;
+        for len in [small, small + 1, 16 * BLOCK, 16 * BLOCK + 1, 3 * small + 4321] {
+            let input = compressible(len);
+            for format in [Format::Gzip, Format::Zlib, Format::Deflate] {
+                let whole = run(format, 6, &input, 1 << 20);
+                for workers in [1, 2, 3, 4] {
+                    let joined = split(format, 6, &input, workers, 50_000);
+                    assert!(joined == whole, "{format:?}, {len} bytes on {workers} workers");
+                }
+            }
+            assert_eq!(inflate(Format::Gzip, &split(Format::Gzip, 1, &input, 3, 1 << 20)), input);
+        }
+    }
+
+    #[test]
+    fn ranges_are_whole_blocks_shared_out_evenly() {
+        let mib = 1u64 << 20;
+        assert_eq!(plan_ranges(mib, 4).len(), 1, "8 blocks: not worth a split");
+        let ranges = plan_ranges(16 * mib + 5, 4);
+        assert_eq!(ranges.len(), 4);
+        assert_eq!(ranges[0], RangePart { from: 0, start: 0, end: 4 * mib, last: false });
+        assert_eq!(ranges[1].from, 4 * mib - 32 * 1024);
+        assert_eq!(ranges[1].dictionary(), 32 * 1024);
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start && w[0].start % BLOCK as u64 == 0));
+        assert_eq!(ranges[3].end, 16 * mib + 5);
+        assert!(ranges[3].last && !ranges[2].last);
+        assert_eq!(plan_ranges(0, 4), vec![RangePart { from: 0, start: 0, end: 0, last: true }]);
+    }
+
+    #[test]
+    fn a_range_that_breaks_the_rules_is_refused() {
+        assert!(Blocks::range(Format::Gzip, 6, WINDOW + 1, true).is_err());
+        // Not the last, and not whole blocks.
+        let mut blocks = Blocks::range(Format::Gzip, 6, 0, false).unwrap();
+        let mut out = Vec::new();
+        blocks.update(&compressible(BLOCK + 1), &mut out).unwrap();
+        assert_eq!(blocks.finish(&mut out).unwrap_err().kind(), crate::ErrorKind::Validation);
+        // Shorter than its dictionary.
+        let mut blocks = Blocks::range(Format::Gzip, 6, 100, true).unwrap();
+        blocks.update(&[1; 50], &mut out).unwrap();
+        assert!(blocks.finish(&mut out).is_err());
     }
 }

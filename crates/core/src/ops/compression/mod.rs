@@ -24,6 +24,8 @@ use crate::error::{Error, ErrorKind};
 
 mod blocks;
 
+pub use blocks::{adler32_combine, crc32_combine, join, plan_ranges, RangePart, MIN_BLOCKS_PER_RANGE};
+
 /// The container around the deflate data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -111,6 +113,33 @@ impl Stream for Compress {
         }
         .map_err(internal)?;
         out.write(&rest)
+    }
+}
+
+/// One range of an input compressed across the pool's workers (`blocks::Blocks::range`): the
+/// range's deflate blocks, then its check value; `blocks::join` frames the ranges.
+pub(crate) struct CompressRange(Option<blocks::Blocks>);
+
+impl CompressRange {
+    pub(crate) fn new(format: Format, level: u32, dictionary: u32, last: bool) -> Result<Self, Error> {
+        if level > 9 {
+            return Err(Error::validation(format!("level must be 0..=9, got {level}")));
+        }
+        blocks::Blocks::range(format, level, dictionary as usize, last).map(|b| CompressRange(Some(b)))
+    }
+}
+
+impl Stream for CompressRange {
+    fn backlog(&mut self, ended: bool, out: &mut dyn Sink) -> Result<bool, Error> {
+        self.0.as_mut().expect("invariant: not finished").backlog(ended, out)
+    }
+
+    fn update(&mut self, chunk: &[u8], out: &mut dyn Sink) -> Result<(), Error> {
+        self.0.as_mut().expect("invariant: not finished").update(chunk, out)
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut dyn Sink) -> Result<(), Error> {
+        self.0.take().expect("invariant: not finished").finish(out)
     }
 }
 
