@@ -99,6 +99,15 @@ function report(run) {
     console.log(row([r.label, f1(t.mbps), ratio(t.mbps / r.native.mbps), ...blk(t)], w3));
   }
 
+  for (const r of run.results.filter((x) => x.oneWorker)) {
+    const speedUp = r.poolBesideOne.mbps / r.oneWorker.mbps;
+    ratios[`${r.id}-pool-vs-one-worker`] = speedUp;
+    console.log(`\nsupplementary: ${r.label} on one worker (1 thread) vs the pool of ${CONFIG.poolSize} ` +
+      `(split across the workers), ${CONFIG.runs} interleaved runs: one worker ${f1(r.oneWorker.mbps)} MB/s, ` +
+      `pool ${f1(r.poolBesideOne.mbps)} MB/s → ${speedUp.toFixed(2)}x; longest call on the page ` +
+      `${f1(r.poolBesideOne.maxCallMs)} ms, longest timer gap ${f1(r.poolBesideOne.maxTimeoutGapMs)} ms`);
+  }
+
   console.log('\ncorrectness (checked once per operation, outside the timed runs):');
   let failed = 0;
   for (const r of run.results) {
@@ -111,7 +120,7 @@ function report(run) {
 }
 
 async function main() {
-  build();
+  if (!process.argv.includes('--no-build')) build();
   const run = await runInBrowser();
   const { ratios, failed } = report(run);
   await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: CONFIG, impls: IMPLS, ...run, ratios },

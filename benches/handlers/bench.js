@@ -181,6 +181,8 @@ window.runBench = async (config) => {
   await init();
   const pool = await WorkerBridge.create({ poolSize, fallback: 'never' });
   const main = await WorkerBridge.create({ fallback: 'always' });
+  // One worker of one thread: what a split call (gzip across the pool) is measured against.
+  const one = await WorkerBridge.create({ poolSize: 1, threads: 1, fallback: 'never' });
   const bridges = { pool, main };
 
   const data = randomBytes(cryptoMiB * MiB);
@@ -265,9 +267,13 @@ window.runBench = async (config) => {
         input: () => text.slice(),
         call: (copy) => pool.compression.gzip(copy, { level: gzipLevel, transfer: true }),
       },
+      vsOneWorker: true,
       async verify() {
         const checks = {};
         const sizes = { input: text.length };
+        const single = await one.compression.gzip(text, { level: gzipLevel });
+        checks['one worker\'s output = the pool\'s (split across workers, same bytes)'] = equalBytes(
+          single, await pool.compression.gzip(text, { level: gzipLevel }));
         for (const [name, b] of Object.entries(bridges)) {
           const ours = await b.compression.gzip(text, { level: gzipLevel });
           checks[`${name} output → DecompressionStream = input`] = equalBytes(await nativeGunzip(ours), text);
@@ -332,6 +338,16 @@ window.runBench = async (config) => {
       for (let r = 0; r < transferRuns; r++) s.push(await timed(op.transfer.call, op.transfer.input));
       byImpl.poolTransfer = summarize(op, s);
     }
+    // Supplementary: the same call on one worker of one thread, rounds interleaved with the pool.
+    if (op.vsOneWorker) {
+      const s = { one: [], pool: [] };
+      for (let r = 0; r < runs; r++) {
+        s.one.push(await timed(() => op.bridge(one)));
+        s.pool.push(await timed(() => op.bridge(pool)));
+      }
+      byImpl.oneWorker = summarize(op, s.one);
+      byImpl.poolBesideOne = summarize(op, s.pool);
+    }
     results.push({ id: op.id, label: op.label, bytes: op.bytes, verification, ...byImpl });
   }
 
@@ -339,6 +355,7 @@ window.runBench = async (config) => {
   const mainStatus = main.status();
   await pool.terminate();
   await main.terminate();
+  await one.terminate();
   return {
     ...environment(),
     pool: { mode: poolStatus.mode, workers: poolStatus.workers.length, counters: poolStatus.counters },
