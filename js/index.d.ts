@@ -18,7 +18,8 @@ export type ErrorName =
   | 'LimitExceededError'
   | 'NetworkError'
   | 'NotSupportedError'
-  | 'ServiceStateError';
+  | 'ServiceStateError'
+  | 'TaskError';
 
 /** What every worker-bridge promise rejects with. */
 export interface WorkerBridgeError extends Error {

@@ -171,4 +171,5 @@ export const ERROR_NAMES = Object.freeze([
   'NetworkError',
   'NotSupportedError',
   'ServiceStateError',
+  'TaskError',
 ]);

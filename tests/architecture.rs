@@ -25,7 +25,14 @@ const CORE_REEXPORTS: &[&str] = &["defaults", "error", "nonce_guard", "ops", "pr
 
 /// The core crate (`crates/core/src/`), bottom first.
 const CORE_LAYERS: &[&[&str]] =
-    &[&["defaults", "error", "status"], &["pool"], &["ops", "nonce_guard", "services"], &["protocol"], &["scheduler"]];
+    &[
+    &["defaults", "error", "status"],
+    &["pool"],
+    &["ops", "nonce_guard", "services"],
+    &["tasks"],
+    &["protocol"],
+    &["scheduler"],
+];
 
 /// Items that `lib.rs` re-exports at the crate root, and the module each comes from.
 const ROOT_ITEMS: &[(&str, &str)] = &[("Error", "error"), ("ErrorKind", "error")];
