@@ -64,10 +64,17 @@ fn every_message_round_trips_with_readable_tags() {
             sha256: Some(vec![1; 32]),
         }),
     });
-    let error = WireError { name: "NetworkError".into(), message: "HTTP 404".into(), status: Some(404), stack: None, thrown: None };
+    let error = WireError {
+        name: "NetworkError".into(),
+        message: "HTTP 404".into(),
+        status: Some(404),
+        stack: None,
+        thrown: None,
+    };
     round_trip(FromWorker::Failed { id: Some(id), error: error.clone() });
     assert_eq!(Error::from(error).status(), Some(404));
-    let error = WireError { name: "ValidationError".into(), message: "m".into(), status: None, stack: None, thrown: None };
+    let error =
+        WireError { name: "ValidationError".into(), message: "m".into(), status: None, stack: None, thrown: None };
     round_trip(FromWorker::Failed { id: None, error });
     round_trip(FromWorker::Pong { seq: 7, memory: 1_114_112.0 });
     round_trip(FromWorker::BootFailed { message: "no wasm".into() });
@@ -134,7 +141,13 @@ fn wire_errors_rebuild_typed_errors() {
         let e = Error::new(kind, "why");
         assert_eq!(Error::from(WireError::from(&e)), e);
     }
-    let foreign = Error::from(WireError { name: "RangeError".into(), message: "m".into(), status: None, stack: None, thrown: None });
+    let foreign = Error::from(WireError {
+        name: "RangeError".into(),
+        message: "m".into(),
+        status: None,
+        stack: None,
+        thrown: None,
+    });
     assert_eq!(foreign.kind(), ErrorKind::WorkerCrashed);
 }
 
@@ -151,13 +164,25 @@ fn service_messages_match_what_service_host_js_builds() {
             json!({ "type": "reply_failed", "seq": 4, "error": { "name": "RangeError", "message": "m" } }),
             FromService::ReplyFailed {
                 seq: 4,
-                error: WireError { name: "RangeError".into(), message: "m".into(), status: None, stack: None, thrown: None },
+                error: WireError {
+                    name: "RangeError".into(),
+                    message: "m".into(),
+                    status: None,
+                    stack: None,
+                    thrown: None,
+                },
             },
         ),
         (
             json!({ "type": "failed", "error": { "name": "TypeError", "message": "x" } }),
             FromService::Failed {
-                error: WireError { name: "TypeError".into(), message: "x".into(), status: None, stack: None, thrown: None },
+                error: WireError {
+                    name: "TypeError".into(),
+                    message: "x".into(),
+                    status: None,
+                    stack: None,
+                    thrown: None,
+                },
             },
         ),
         (

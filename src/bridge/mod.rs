@@ -11,12 +11,14 @@ mod options;
 mod pipeline;
 mod services;
 mod staging;
+mod tasks;
 
 pub use compression::CompressionFacade;
 pub use crypto::CryptoFacade;
 pub use file::FileFacade;
 pub use network::NetworkFacade;
 pub use services::ServicesFacade;
+pub use tasks::TasksFacade;
 
 use std::cell::{OnceCell, RefCell};
 use std::rc::{Rc, Weak};
@@ -128,6 +130,13 @@ impl WorkerBridge {
     #[wasm_bindgen(getter)]
     pub fn compression(&self) -> CompressionFacade {
         CompressionFacade::new(self.bridge.clone())
+    }
+
+    /// Your own tasks: `register(name, { module, export })` and `run(name, input, options)`, in
+    /// the pool like the built-in ops.
+    #[wasm_bindgen(getter)]
+    pub fn tasks(&self) -> TasksFacade {
+        TasksFacade::new(self.bridge.clone())
     }
 
     /// Network: `fetch` in a worker, with progress, cancellation and hashing.

@@ -31,6 +31,9 @@ pub(super) struct Running {
     pub(super) pending: Option<Pending>,
     /// What it weighs for pipelining (`Pending::weight`).
     pub(super) weight: u64,
+    /// It is an app's own task, which may hold its worker's thread silently (no heartbeat, no
+    /// pong) until its time limit: the health check leaves its worker alone.
+    pub(super) task: bool,
     /// When it became the first in flight (its worker started it then): its `timeoutMs` counts
     /// from here.
     pub(super) started: Option<f64>,

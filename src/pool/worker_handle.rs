@@ -97,6 +97,8 @@ pub(crate) struct Attachments {
     /// A `Uint8Array` or a `Blob`.
     pub(crate) body: Option<JsValue>,
     pub(crate) transfer_body: bool,
+    /// An app's task's input, in place of a body, and what it moves (when `transfer_body`).
+    pub(crate) value: Option<crate::io::source::TaskValue>,
     pub(crate) progress: Option<ProgressBlock>,
     pub(crate) cancel: Option<CancelBlock>,
     /// The worker's heartbeat, with its first request.
@@ -177,7 +179,13 @@ impl WorkerHandle {
             if let Some(beat) = &a.beat {
                 blocks.push(("beat", beat.words()));
             }
-            wire.attach(wire::Attachment { body: a.body.as_ref(), transfer_body: a.transfer_body, blocks });
+            wire.attach(wire::Attachment {
+                body: a.body.as_ref(),
+                transfer_body: a.transfer_body,
+                blocks,
+                value: a.value.as_ref().map(|v| &v.value),
+                transfer: a.value.as_ref().map(|v| &v.transfer).filter(|_| a.transfer_body),
+            });
         }
         let (message, transfer) = wire.finish();
         self.worker

@@ -64,6 +64,34 @@ impl fmt::Display for TaskOp {
     }
 }
 
+/// What a Rust task returns when it fails: an error `name` (`Error` unless said otherwise) and
+/// a message, which its caller's JavaScript `Error` carries as a thrown error's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError {
+    /// The `name` of the caller's `Error`.
+    pub name: String,
+    /// Its message.
+    pub message: String,
+}
+
+impl TaskError {
+    /// A failure named `Error`.
+    pub fn new(message: impl Into<String>) -> Self {
+        TaskError::named("Error", message)
+    }
+
+    /// A failure with a name of your own (`RangeError`, `QuotaError`).
+    pub fn named(name: impl Into<String>, message: impl Into<String>) -> Self {
+        TaskError { name: name.into(), message: message.into() }
+    }
+}
+
+impl From<TaskError> for Error {
+    fn from(e: TaskError) -> Self {
+        Error::thrown(e.name, e.message, None)
+    }
+}
+
 /// A task name: 1 to [`MAX_NAME_LEN`] characters, no control characters.
 ///
 /// # Errors
@@ -86,7 +114,9 @@ pub fn check_export(export: &str) -> Result<(), Error> {
     let mut chars = export.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$');
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
-        return Err(Error::validation(format!("export must name an exported function (an identifier), got {export:?}")));
+        return Err(Error::validation(format!(
+            "export must name an exported function (an identifier), got {export:?}"
+        )));
     }
     Ok(())
 }
@@ -110,6 +140,13 @@ mod tests {
         for bad in ["", "2f", "a-b", "a.b", "a b"] {
             assert!(check_export(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_rust_task_failure_is_a_thrown_error() {
+        let e = Error::from(TaskError::named("RangeError", "too big"));
+        assert_eq!((e.kind(), e.js_name(), e.message()), (ErrorKind::Task, "RangeError", "too big"));
+        assert_eq!(Error::from(TaskError::new("no")).js_name(), "Error");
     }
 
     #[test]

@@ -129,6 +129,9 @@ pub enum OutputKind {
     Bytes,
     /// A `Blob` of the output's pieces (a large output needs no contiguous copy).
     Blob,
+    /// An app's task's result as its function returned it (the default of `tasks.run`; its
+    /// `bytes` and `blob` shape a result that is bytes).
+    Value,
 }
 
 /// What a fetch returns besides its body.
