@@ -299,6 +299,14 @@ impl WorkerBridge {
         Ok(out.into())
     }
 
+    /// Test builds only: the URL workers start from without `workerUrl`.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __defaultWorkerUrl)]
+    pub fn default_worker_url() -> String {
+        crate::pool::default_worker_url()
+    }
+
     /// Test builds only: the next `n` workers spawned fail to boot.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

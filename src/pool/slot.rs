@@ -169,7 +169,8 @@ impl Inner {
         slot.last_beat = 0;
         slot.last_sign = js_sys::Date::now();
         slot.threads = 1;
-        slot.handle = Some(WorkerHandle::spawn(worker_id, slot.threads_asked, on_event)?);
+        let worker_url = self.cfg.worker_url.as_deref();
+        slot.handle = Some(WorkerHandle::spawn(worker_id, slot.threads_asked, worker_url, on_event)?);
         let me = self.me.clone();
         slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {
             if let Some(inner) = me.upgrade() {
