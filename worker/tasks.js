@@ -92,7 +92,8 @@ function shape(name, value, output, transfer) {
         ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
         : null;
   if (output === 'blob' && (value instanceof Blob || bytes)) {
-    return { value: value instanceof Blob ? value : new Blob([/** @type {Uint8Array} */ (bytes)]), transfer: [] };
+    const part = /** @type {BlobPart} */ (bytes);
+    return { value: value instanceof Blob ? value : new Blob([part]), transfer: [] };
   }
   if (output === 'bytes' && bytes) return { value: bytes, transfer };
   return { failed: `task ${name}: output '${output}' needs the task to return bytes (an ArrayBuffer or a view)` };
