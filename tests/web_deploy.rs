@@ -62,7 +62,7 @@ async fn a_worker_url_that_serves_no_worker_fails_create_with_a_named_error() {
     assert!(js_sys::Date::now() - started < 20_000.0, "it took too long to fail");
     // Not a URL at all: refused at once.
     let options = obj(&[("workerUrl", 42.into())]);
-    let e = create(options).await.err().expect("a number is not a URL");
+    let e = create(options).await.expect_err("a number is not a URL");
     assert_eq!(get(&e, "name"), "ValidationError");
 }
 

@@ -105,6 +105,22 @@ fn start() {
     register_configured_service("word-count", |limits: Option<Limits>| WordCount {
         max_distinct: limits.map_or(10_000, |l| l.max_distinct),
     });
+    // And this crate's task (see "Your own tasks").
+    register_tasks();
+}
+
+use worker_bridge::tasks::{register_task, TaskContext, TaskError};
+
+/// This crate's task: `bridge.tasks.register('sum', { rust: 'sum' })`, then
+/// `bridge.tasks.run('sum', [1, 2, 3.5])` resolves to 6.5.
+fn register_tasks() {
+    register_task("sum", |numbers: Vec<f64>, ctx: &mut TaskContext<'_>| {
+        ctx.progress(numbers.len() as u64, numbers.len() as u64);
+        if numbers.is_empty() {
+            return Err(TaskError::named("RangeError", "nothing to sum"));
+        }
+        Ok(numbers.iter().sum::<f64>())
+    });
 }
 
 #[cfg(test)]
