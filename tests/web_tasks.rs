@@ -121,7 +121,7 @@ async fn progress_reaches_on_progress_in_both_placements() {
         });
         let options = obj(&[("onProgress", on_progress.as_ref().clone())]);
         assert_eq!(ok(run(&b, "steps", 5.into(), options)).await, 5);
-        let seen = seen.borrow();
+        let seen = seen.borrow().clone();
         assert!(!seen.is_empty(), "{placement}: no progress");
         assert!(seen.iter().all(|&(d, t)| (t == 5.0 && d <= 5.0) || (d, t) == (0.0, 0.0)), "{placement}: {seen:?}");
         assert!(seen.iter().any(|&(d, _)| d > 0.0 && d < 5.0), "{placement}: no report along the way: {seen:?}");
