@@ -35,7 +35,7 @@ use crate::protocol::{HttpMeta, OutputKind};
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::yielding::Slices;
 use crate::shared::{CancelBlock, Heartbeat};
-use crate::tasks::{run_rust, ModuleCall};
+use crate::tasks::{run_rust, shape, ModuleCall};
 
 /// Worker, message mode: how often a running op lets `Cancel` messages in.
 pub(crate) const YIELD_EVERY_MS: f64 = 16.0;
@@ -141,7 +141,8 @@ async fn run_task<P: Placement>(
         Op::RustTask { name } => {
             let flags = placement.flags();
             let value = run_rust(name, input.value.clone(), progress, &flags)?;
-            return Ok(Outcome::Value(value, Array::new()));
+            let (value, transfer) = shape(name, &value, output)?;
+            return Ok(Outcome::Value(value, transfer));
         }
         _ => return Err(Error::validation("not a task")),
     };

@@ -341,6 +341,10 @@ async fn rust_tasks_run_in_both_placements() {
         );
         let (name, _) = err(run(&b, "sum", "not numbers".into(), JsValue::UNDEFINED)).await;
         assert_eq!(name, "ValidationError", "{placement}");
+        // `output` applies to a Rust task's result too: a number is not bytes.
+        let numbers: Array = [1.0].iter().map(|&n| JsValue::from(n)).collect();
+        let (name, _) = err(run(&b, "sum", numbers.into(), obj(&[("output", "blob".into())]))).await;
+        assert_eq!(name, "TaskError", "{placement}");
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }

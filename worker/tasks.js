@@ -75,7 +75,7 @@ export async function runTask(name, url, exportName, input, output, signal, stat
 }
 
 /**
- * The result as the call's `output` asked: as returned (`value`), or its bytes as a
+ * The result as the call's `output` asked (also for a Rust task's result): as returned (`value`), or its bytes as a
  * `Uint8Array` (`bytes`) or a `Blob` (`blob`).
  * @param {string} name
  * @param {unknown} value
@@ -83,7 +83,7 @@ export async function runTask(name, url, exportName, input, output, signal, stat
  * @param {Transferable[]} transfer
  * @returns {Outcome}
  */
-function shape(name, value, output, transfer) {
+export function shape(name, value, output, transfer) {
   if (output === 'value') return { value, transfer };
   const bytes =
     value instanceof ArrayBuffer

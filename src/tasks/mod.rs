@@ -7,7 +7,7 @@
 mod module;
 mod rust;
 
-pub(crate) use module::ModuleCall;
+pub(crate) use module::{shape, ModuleCall};
 pub(crate) use rust::{is_known, run_rust};
 pub use rust::{register_task, TaskContext};
 pub use worker_bridge_core::tasks::TaskError;

@@ -29,6 +29,26 @@ extern "C" {
         signal: &AbortSignal,
         state: &Object,
     ) -> Promise;
+
+    /// A result as `output` asks: `{ value, transfer }` or `{ failed }`.
+    #[wasm_bindgen(js_name = shape)]
+    fn shape_js(name: &str, value: &JsValue, output: &str, transfer: &Array) -> JsValue;
+}
+
+fn output_name(output: OutputKind) -> &'static str {
+    match output {
+        OutputKind::Value => "value",
+        OutputKind::Bytes => "bytes",
+        OutputKind::Blob => "blob",
+    }
+}
+
+/// A Rust task's result as the call's `output` asks (`bytes`, `blob`: it must be bytes).
+///
+/// # Errors
+/// `TaskError` when `output` asks for bytes and the result is not.
+pub(crate) fn shape(name: &str, value: &JsValue, output: OutputKind) -> Result<(JsValue, Array), Error> {
+    read_outcome(&shape_js(name, value, output_name(output), &Array::new()))
 }
 
 /// A JavaScript task's call in progress.
@@ -64,12 +84,7 @@ impl ModuleCall {
         for key in ["done", "total", "seq"] {
             let _ = Reflect::set(&state, &key.into(), &0.into());
         }
-        let output = match output {
-            OutputKind::Value => "value",
-            OutputKind::Bytes => "bytes",
-            OutputKind::Blob => "blob",
-        };
-        let promise = run_task(name, url, export, input, output, &controller.signal(), &state);
+        let promise = run_task(name, url, export, input, output_name(output), &controller.signal(), &state);
         Ok(ModuleCall { settled: JsFuture::from(promise), state, seen: 0.0, controller })
     }
 
