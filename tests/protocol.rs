@@ -152,6 +152,25 @@ fn wire_errors_rebuild_typed_errors() {
 }
 
 #[test]
+fn what_a_task_threw_crosses_the_wire_with_its_name_and_stack() {
+    let thrown = Error::thrown("QuotaError", "over quota", Some("QuotaError: over quota\n    at f".into()));
+    let wire = WireError::from(&thrown);
+    assert_eq!((wire.name.as_str(), wire.thrown.as_deref()), ("TaskError", Some("QuotaError")));
+    let back = Error::from(wire);
+    assert_eq!(back, thrown);
+    assert_eq!((back.kind(), back.js_name(), back.stack()), (ErrorKind::Task, "QuotaError", thrown.stack()));
+    // `thrown` beside another kind's name is ignored: the name decides the kind.
+    let odd = Error::from(WireError {
+        name: "TimeoutError".into(),
+        message: "m".into(),
+        status: None,
+        stack: None,
+        thrown: Some("RangeError".into()),
+    });
+    assert_eq!((odd.kind(), odd.js_name()), (ErrorKind::Timeout, "TimeoutError"));
+}
+
+#[test]
 fn service_messages_match_what_service_host_js_builds() {
     use worker_bridge::protocol::{FromService, ToService};
     // worker/service-host.js builds these by hand; keep the two in step.

@@ -139,7 +139,7 @@ impl TasksFacade {
             let transfer = transfer_list(&input, &options)?;
             options_read.transfer = transfer.length() > 0;
             let taken = Taken::Owned(Input::Value(TaskValue { value: input, transfer }));
-            Ok(self.bridge.queue(options_read, vec![(definition.op(&name).0, 0..0)], taken, OutputKind::Value))
+            Ok(self.bridge.queue(options_read, vec![(definition.op(&name), 0..0)], taken, OutputKind::Value))
         })();
         match queued {
             Ok(queued) => promise(single(queued)),

@@ -13,10 +13,8 @@
 //! assert!(check_name("resize").is_ok() && check_name("").is_err());
 //! assert!(check_export("default").is_ok() && check_export("not an identifier").is_err());
 //! let def = Definition::Module { url: "https://app.example/resize.task.js".into(), export: "resize".into() };
-//! assert_eq!(def.op("resize").to_string(), "task resize (https://app.example/resize.task.js#resize)");
+//! assert!(def.op("resize").is_task());
 //! ```
-
-use std::fmt;
 
 use crate::error::Error;
 use crate::ops::Op;
@@ -40,26 +38,12 @@ pub enum Definition {
 
 impl Definition {
     /// The op a call of task `name` runs.
-    pub fn op(&self, name: &str) -> TaskOp {
-        TaskOp(match self {
+    pub fn op(&self, name: &str) -> Op {
+        match self {
             Definition::Module { url, export } => {
                 Op::Task { name: name.to_owned(), module: url.clone(), export: export.clone() }
             }
             Definition::Rust(rust) => Op::RustTask { name: rust.clone() },
-        })
-    }
-}
-
-/// The op of one task call (displayed for errors and logs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskOp(pub Op);
-
-impl fmt::Display for TaskOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Op::Task { name, module, export } => write!(f, "task {name} ({module}#{export})"),
-            Op::RustTask { name } => write!(f, "Rust task {name}"),
-            other => write!(f, "{other:?}"),
         }
     }
 }
@@ -153,10 +137,10 @@ mod tests {
     fn a_definition_becomes_the_op_every_call_carries() {
         let module = Definition::Module { url: "https://a.example/t.js".into(), export: "default".into() };
         assert_eq!(
-            module.op("t").0,
+            module.op("t"),
             Op::Task { name: "t".into(), module: "https://a.example/t.js".into(), export: "default".into() }
         );
-        assert_eq!(Definition::Rust("sum".into()).op("total").0, Op::RustTask { name: "sum".into() });
-        assert!(module.op("t").0.is_task() && !module.op("t").0.cost_follows_input());
+        assert_eq!(Definition::Rust("sum".into()).op("total"), Op::RustTask { name: "sum".into() });
+        assert!(module.op("t").is_task() && !module.op("t").cost_follows_input());
     }
 }
