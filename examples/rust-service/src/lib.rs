@@ -1,7 +1,8 @@
 //! A Rust service of its own, in a crate that depends on worker-bridge and builds its own wasm
 //! module: `word-count` keeps a tally of the words in the texts it is sent. Everything from the
 //! first `use` to the end of `start` is the README's "Services in Rust" example, verbatim
-//! (`tests/readme.rs` checks it). `npm test` runs the unit tests below natively and
+//! (`tests/readme.rs` checks it); so is `register_tasks`, the README's Rust task example (`sum`,
+//! a task for `bridge.tasks`). `npm test` runs the unit tests below natively and
 //! `tests/web.rs` in a browser, against this crate built as a package, in a worker and on the
 //! main thread.
 //!
