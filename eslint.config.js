@@ -29,7 +29,7 @@ export default [
   },
   // Worker scripts: they run in workers and, imported by the wasm glue, on the page.
   {
-    files: ['worker/**/*.js', 'benches/*/raw-worker.js', 'benches/*/comlink-worker.js', 'benches/*/workerpool-worker.js'],
+    files: ['worker/**/*.js', 'tests/tasks/**/*.js', 'benches/*/raw-worker.js', 'benches/*/comlink-worker.js', 'benches/*/workerpool-worker.js'],
     languageOptions: { globals: { ...globals.browser, ...globals.worker } },
   },
   // Node: build and test scripts, benchmark drivers, configs. The end-to-end tests and the

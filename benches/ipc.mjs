@@ -1,7 +1,8 @@
 // IPC benchmark: the cost of one call through worker-bridge, against raw postMessage (the floor),
 // Comlink and workerpool, each over one worker in the same headless Chromium page (cross-origin
-// isolated), on two workloads: the test-only `echo` op and `sha256` of 32 bytes (the peers hash
-// with WebCrypto in their worker). Then how long worker-bridge blocks the main thread while it
+// isolated), on three workloads: the test-only `echo` op, `sha256` of 32 bytes (the peers hash
+// with WebCrypto in their worker), and `tasks.run` of an app's own echo function (the peers'
+// echo: raw postMessage is the floor). Then how long worker-bridge blocks the main thread while it
 // hashes or encrypts 64 MiB, in a worker and on the main-thread fallback (long tasks).
 // Reports numbers, never asserts them.  Run: npm run bench:ipc
 //
@@ -36,6 +37,8 @@ const BASES = ['raw', 'comlink', 'workerpool'];
 const WORKLOADS = {
   echo: `echo, ${CONFIG.echoBytes} B (worker-bridge: the test-only echo op; peers post the bytes back)`,
   sha256: `sha256 of ${CONFIG.sha256Bytes} B (worker-bridge: crypto.sha256; peers: crypto.subtle.digest in the worker)`,
+  task: `your own function, echo of ${CONFIG.echoBytes} B (worker-bridge: tasks.run of a module's export; ` +
+    'peers: their echo, as above)',
 };
 const PLACEMENTS = {
   worker: "worker (poolSize 1, fallback 'never')",

@@ -18,9 +18,13 @@ export type ErrorName =
   | 'LimitExceededError'
   | 'NetworkError'
   | 'NotSupportedError'
-  | 'ServiceStateError';
+  | 'ServiceStateError'
+  | 'TaskError';
 
-/** What every worker-bridge promise rejects with. */
+/**
+ * What every worker-bridge promise rejects with. (What a task's own code threw keeps its own
+ * `name`: `tasks.run` may also reject with a `RangeError`, or a name of yours.)
+ */
 export interface WorkerBridgeError extends Error {
   name: ErrorName;
   /** The HTTP status of a `NetworkError` from a non-2xx response. */
@@ -124,6 +128,16 @@ export interface CreateOptions {
    * `resize()` gives new workers the threads that fit beside the running ones.
    */
   threads?: boolean | number;
+  /**
+   * Where the package's `worker.js` is served when not beside the glue that loaded it: a CDN
+   * path or a directory the app copied the package to (keep the package's layout — the script's
+   * siblings and `../../../worker_bridge.js` are imported relative to it). Its URL inside the
+   * package is `package.json`'s `workerBridge.worker`. A script of another origin is started
+   * through a `blob:` module that imports it (the server must allow CORS; a CSP must allow
+   * `worker-src blob:`). Services' workers start from the same directory. A URL that serves no
+   * worker fails `create()` with `NotSupportedError` (or falls back to the page, `fallback: 'auto'`).
+   */
+  workerUrl?: string | URL;
 }
 
 export interface WorkerStatus {
@@ -464,6 +478,53 @@ export type BridgeEvent<E extends BridgeEventName = BridgeEventName> = {
   [K in E]: { type: 'event'; event: K; data: BridgeEvents[K] };
 }[E];
 
+/** A task's definition: a module's exported function, or a Rust task (`register_task`). */
+export type TaskDefinition =
+  | {
+      /** The module's URL: the page's origin or one of `serviceOrigins`. */
+      module: string | URL;
+      /** The exported function's name; default `'default'`. */
+      export?: string;
+    }
+  | { rust: string };
+
+/** What a task function gets besides its input. */
+export interface TaskContext {
+  /** Aborted when the call is cancelled or runs out of time (its `reason` says which). */
+  readonly signal: AbortSignal;
+  /** Reports progress to the call's `onProgress` / `progress` (`total` 0 = unknown). */
+  progress(done: number, total?: number): void;
+  /** Moves these buffers back with the result instead of copying them. */
+  transfer(...buffers: (Transferable | Transferable[])[]): void;
+}
+
+/** A task function, as its module exports it. */
+export type TaskFunction<I = any, O = any> = (input: I, ctx: TaskContext) => O | Promise<O>;
+
+/** `tasks.run` options: every call option, with `transfer` and `output` for values. */
+export interface TaskRunOptions extends Omit<CallOptions, 'transfer' | 'output'> {
+  /** `true`: move the input itself (an `ArrayBuffer`, or a view's whole buffer); or a list of what to move. */
+  transfer?: boolean | Transferable[];
+  /** `'value'` (default): what the task returned; `'bytes'` / `'blob'`: its bytes as a `Uint8Array` / `Blob`. */
+  output?: 'value' | 'bytes' | 'blob';
+}
+
+/** `bridge.tasks`: your own functions, run in the pool (or on the page, on the fallback). */
+export interface TasksFacade {
+  /** Registers (or replaces) `name`. Rejects with `ValidationError` for a bad name, module URL or export. */
+  register(name: string, definition: TaskDefinition): Promise<void>;
+  /** Forgets `name`; resolves to whether it was registered. */
+  unregister(name: string): Promise<boolean>;
+  /** The registered names, sorted. */
+  list(): string[];
+  /**
+   * Runs task `name` with `input` and resolves to its result. Rejects with `TaskError` (not
+   * registered, the module did not import or lacks the export), with what the task threw (its
+   * own `name`, `message` and `stack`), or as any call does (`TimeoutError`, `AbortError`, ...).
+   */
+  run<O = any>(name: string, input?: unknown, options?: TaskRunOptions): Promise<O>;
+}
+
 export declare class WorkerBridge {
   private constructor();
   static create(options?: CreateOptions): Promise<WorkerBridge>;
@@ -473,6 +534,7 @@ export declare class WorkerBridge {
   readonly file: FileFacade;
   readonly network: NetworkFacade;
   readonly services: ServicesFacade;
+  readonly tasks: TasksFacade;
   /**
    * Adds `listener` to `event` (once: adding it again does nothing). Throws `LimitExceededError`
    * when the event has 1,000 listeners already.

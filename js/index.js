@@ -174,4 +174,5 @@ export const ERROR_NAMES = Object.freeze([
   'NetworkError',
   'NotSupportedError',
   'ServiceStateError',
+  'TaskError',
 ]);

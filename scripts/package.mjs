@@ -1,6 +1,6 @@
 // Turns wasm-pack's `pkg/` into the publishable package: adds the thin ESM entry and its types
 // (js/), and writes package.json with `exports`, `types`, `files` and `sideEffects`.
-import { copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +29,13 @@ for (const build of ['', 'threads/']) {
     throw new Error(`${build || 'the single build in '}pkg/ was built with the test-only ops (feature test-ops): rebuild it without`);
   }
 }
+
+// Where the workers' script sits inside the package (wasm-bindgen names its snippets directory
+// with a hash): `workerBridge.worker`, for apps that serve the files elsewhere (`workerUrl`).
+const snippets = (await readdir(path.join(pkg, 'snippets'))).filter((d) => d.startsWith('worker-bridge-'));
+if (snippets.length !== 1) throw new Error(`expected one worker-bridge snippets directory in pkg/snippets, found ${snippets}`);
+const workerScript = `./snippets/${snippets[0]}/worker/worker.js`;
+await stat(path.join(pkg, workerScript));
 
 await copyFile(path.join(root, 'js/index.js'), path.join(pkg, 'index.js'));
 await copyFile(path.join(root, 'js/index.d.ts'), path.join(pkg, 'index.d.ts'));
@@ -59,6 +66,7 @@ const manifest = {
     'threads/worker_bridge.js', 'threads/worker_bridge.d.ts', 'threads/worker_bridge_bg.wasm', 'threads/worker_bridge_bg.wasm.d.ts', 'threads/snippets',
     'README.md',
   ],
+  workerBridge: { worker: workerScript },
   // The worker snippets are started by URL (`new URL('./worker.js', import.meta.url)`): keep them.
   sideEffects: ['./snippets/*', './threads/snippets/*'],
   keywords: ['web-worker', 'webassembly', 'wasm', 'worker-pool', 'aes-gcm', 'sha256', 'gzip', 'react'],

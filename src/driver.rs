@@ -11,16 +11,23 @@
 //!   it builds the output in slices too.
 //!
 //! A fetch is not stepped (it is asynchronous anyway): [`run`] hands it to `io::network`; nor is
-//! a job the platform's WebCrypto runs whole (`ops::engine` decides): it goes to `io::webcrypto`.
+//! a job the platform's WebCrypto runs whole (`ops::engine` decides): it goes to `io::webcrypto`;
+//! nor an app's own task (`crate::tasks`): a JavaScript one runs as the browser schedules it
+//! while the driver polls its progress and the pace's stops every [`TASK_POLL_MS`], aborting its
+//! `ctx.signal` when the call is stopped — on the page the call settles then, in a worker when the
+//! task does (a task that ignores its signal is ended with its worker by the pool's grace timer).
+//! A Rust task, or a JavaScript one that computes synchronously, holds its thread until it
+//! returns: on the page that blocks the page.
 
 use std::future::Future;
 
+use js_sys::Array;
 use wasm_bindgen::JsValue;
 
 use crate::call::{aborted, terminated, timed_out};
 use crate::error::Error;
 use crate::io::output::JsOutput;
-use crate::io::source::{Input, PageSource, WorkerSource};
+use crate::io::source::{Input, PageSource, TaskValue, WorkerSource};
 use crate::io::{network, webcrypto};
 use crate::ops::engine::{platform_job, EngineChoice};
 use crate::ops::{drive, Cancel, Env, Feed, Op, Pace, Progress, DEFAULT_CHUNK};
@@ -28,12 +35,15 @@ use crate::protocol::{HttpMeta, OutputKind};
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::yielding::Slices;
 use crate::shared::{CancelBlock, Heartbeat};
+use crate::tasks::{run_rust, shape, ModuleCall};
 
 /// Worker, message mode: how often a running op lets `Cancel` messages in.
 pub(crate) const YIELD_EVERY_MS: f64 = 16.0;
 /// Page: chunk size, small enough that one step stays far below a slice even for the slowest op
 /// (AES-GCM in wasm, ~25 MB/s here: ~2.5 ms; a 256 KiB step took ~10 ms, past the slice).
 const PAGE_CHUNK: usize = 64 * 1024;
+/// How often a running JavaScript task's progress and the call's stops are looked at.
+pub(crate) const TASK_POLL_MS: u32 = 16;
 
 /// What a call produced.
 #[derive(Debug)]
@@ -42,6 +52,8 @@ pub(crate) enum Outcome {
     Body(JsValue),
     /// A fetch: the response's metadata and body.
     Http(HttpMeta, JsValue),
+    /// An app's task's result, and the buffers it moves back (`ctx.transfer`).
+    Value(JsValue, Array),
 }
 
 /// A call's cancel flags: the executor's own, and the caller's shared one if it has one.
@@ -94,6 +106,10 @@ pub(crate) async fn run<P: Placement>(
     placement: &mut P,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, Error> {
+    if op.is_task() {
+        let Input::Value(input) = input else { return Err(Error::validation("a task's input travels as a value")) };
+        return run_task(op, input, output, placement, progress).await;
+    }
     if let Op::Fetch(spec) = op {
         let flags = placement.flags();
         let (meta, body) = network::fetch(spec, input, progress, flags.local, flags.shared).await?;
@@ -109,6 +125,50 @@ pub(crate) async fn run<P: Placement>(
     let mut out = JsOutput::default();
     drive(job, &mut source, &Clock, placement, progress, &mut out).await?;
     placement.finish(out, output).await.map(Outcome::Body)
+}
+
+/// Runs an app's own task (see the module docs).
+async fn run_task<P: Placement>(
+    op: &Op,
+    input: &TaskValue,
+    output: OutputKind,
+    placement: &mut P,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Error> {
+    placement.check()?;
+    let (name, module, export) = match op {
+        Op::Task { name, module, export } => (name, module, export),
+        Op::RustTask { name } => {
+            let flags = placement.flags();
+            let value = run_rust(name, input.value.clone(), progress, &flags)?;
+            let (value, transfer) = shape(name, &value, output)?;
+            return Ok(Outcome::Value(value, transfer));
+        }
+        _ => return Err(Error::validation("not a task")),
+    };
+    let mut call = ModuleCall::start(name, module, export, &input.value, output)?;
+    let mut stopped: Option<Error> = None;
+    loop {
+        let settled = call.settled_within(TASK_POLL_MS).await;
+        if let Some((done, total)) = call.progress() {
+            progress.report(done, total);
+        }
+        if let Some(result) = settled {
+            return match stopped {
+                Some(why) => Err(why),
+                None => result.map(|(value, transfer)| Outcome::Value(value, transfer)),
+            };
+        }
+        if stopped.is_none() {
+            if let Err(why) = placement.check() {
+                call.abort(&why);
+                if P::ON_PAGE {
+                    return Err(why);
+                }
+                stopped = Some(why);
+            }
+        }
+    }
 }
 
 /// The page's or the worker's clock.
@@ -237,7 +297,7 @@ impl Placement for PagePace<'_> {
     type Source = PageSource;
 
     fn source(&self, input: &Input) -> Result<PageSource, Error> {
-        Ok(PageSource::new(input, PAGE_CHUNK))
+        PageSource::new(input, PAGE_CHUNK)
     }
 
     fn flags(&self) -> Flags<'_> {

@@ -16,7 +16,7 @@
 //!                                        └─ inline (page)                 │   worker_main
 //!                                             └─ driver (one step loop, a pace per placement)
 //!                                                  └─ call (a call until it settles)
-//!                                                       └─ io (sources, outputs, fetch)
+//!                                                       └─ io (sources, outputs, fetch), tasks (an app's own)
 //!                                                            └─ events, shared (SAB)
 //!                                                                 └─ runtime (timers, yielding, JS errors, glue URL)
 //! ```
@@ -31,13 +31,14 @@ mod pool;
 mod runtime;
 pub mod services;
 mod shared;
+pub mod tasks;
 mod worker_main;
 
 use worker_bridge_core::{defaults, error, status};
 pub use worker_bridge_core::{nonce_guard, ops, protocol, scheduler};
 
 pub use bridge::{
-    CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, RemoteServer, ServicesFacade, WorkerBridge,
+    CompressionFacade, CryptoFacade, FileFacade, NetworkFacade, RemoteServer, ServicesFacade, TasksFacade, WorkerBridge,
 };
 pub use error::{Error, ErrorKind};
 pub use shared::{

@@ -21,7 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use js_sys::Reflect;
+use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -29,7 +29,7 @@ use worker_bridge_core::pool::{is_short, pipeline_weight};
 
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
-use crate::io::source::Input;
+use crate::io::source::{Input, TaskValue};
 use crate::io::wire::{self, Attached, Incoming};
 use crate::ops::engine::EngineChoice;
 use crate::ops::{Op, Progress};
@@ -46,6 +46,14 @@ const PROGRESS_EVERY_MS: f64 = 16.0;
 const ANSWER_WAIT_MS: f64 = 1.0;
 
 type Listener = Closure<dyn FnMut(MessageEvent)>;
+
+/// What travels back beside an answer.
+enum Carried {
+    /// An op's output: a `Uint8Array` (moved) or a `Blob`.
+    Body(JsValue),
+    /// An app's task's result and the buffers it moves (`ctx.transfer`).
+    Value(JsValue, Array),
+}
 
 /// A request waiting for its turn.
 struct Job {
@@ -80,7 +88,7 @@ thread_local! {
     /// The heartbeat the page gave this worker (shared memory only), bumped at every step.
     static BEAT: RefCell<Option<Heartbeat>> = const { RefCell::new(None) };
     /// Answers not yet posted.
-    static OUTBOX: RefCell<Vec<(FromWorker, Option<JsValue>)>> = const { RefCell::new(Vec::new()) };
+    static OUTBOX: RefCell<Vec<(FromWorker, Option<Carried>)>> = const { RefCell::new(Vec::new()) };
     /// When the oldest answer in `OUTBOX` was put there.
     static OUTBOX_SINCE: Cell<f64> = const { Cell::new(0.0) };
 }
@@ -211,7 +219,7 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         let result = run(scope, &job).await;
         CURRENT.with(|c| c.borrow_mut().take());
         let answer = match result {
-            Ok((body, http)) => (FromWorker::Response { id: job.id, http }, Some(body)),
+            Ok((carried, http)) => (FromWorker::Response { id: job.id, http }, Some(carried)),
             Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
         };
         let full = OUTBOX.with(|o| {
@@ -263,12 +271,16 @@ impl Progress for WorkerProgress<'_> {
 }
 
 /// Runs one request through the driver in the worker's pace.
-async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(JsValue, Option<HttpMeta>), Error> {
-    let body = job
-        .attached
-        .body()
-        .and_then(Input::from_js)
-        .ok_or_else(|| Error::validation("the request has no Uint8Array or Blob body"))?;
+async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(Carried, Option<HttpMeta>), Error> {
+    let body = if job.op.is_task() {
+        let value = job.attached.value().ok_or_else(|| Error::validation("the task request has no value"))?;
+        Input::Value(TaskValue { value, transfer: Array::new() })
+    } else {
+        job.attached
+            .body()
+            .and_then(Input::from_js)
+            .ok_or_else(|| Error::validation("the request has no Uint8Array or Blob body"))?
+    };
     // Shared blocks count only when they really are shared; plain ones would be copies.
     let cancel = job.attached.block("cancel").and_then(CancelBlock::from_words).filter(CancelBlock::is_shared);
     let progress_block =
@@ -280,15 +292,16 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(JsValue, 
     let beat = BEAT.with(|b| b.borrow().clone());
     let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref());
     match driver::run(&job.op, &body, job.output, job.engine, &mut pace, sink).await? {
-        Outcome::Body(body) => Ok((body, None)),
-        Outcome::Http(meta, body) => Ok((body, Some(meta))),
+        Outcome::Body(body) => Ok((Carried::Body(body), None)),
+        Outcome::Http(meta, body) => Ok((Carried::Body(body), Some(meta))),
+        Outcome::Value(value, transfer) => Ok((Carried::Value(value, transfer), None)),
     }
 }
 
 /// Posts `answers` in one message (the wire: `io::wire`); a body is a `Uint8Array`, transferred,
-/// or a `Blob`, by reference.
-fn post(scope: &DedicatedWorkerGlobalScope, answers: Vec<(FromWorker, Option<JsValue>)>) {
-    let (msgs, bodies): (Vec<FromWorker>, Vec<Option<JsValue>>) = answers.into_iter().unzip();
+/// or a `Blob`, by reference; a task's value is cloned, the buffers it names moved.
+fn post(scope: &DedicatedWorkerGlobalScope, answers: Vec<(FromWorker, Option<Carried>)>) {
+    let (msgs, bodies): (Vec<FromWorker>, Vec<Option<Carried>>) = answers.into_iter().unzip();
     let text = match protocol::encode_batch(&msgs) {
         Ok(text) => text,
         Err(e) => {
@@ -297,8 +310,16 @@ fn post(scope: &DedicatedWorkerGlobalScope, answers: Vec<(FromWorker, Option<JsV
         }
     };
     let mut wire = wire::Outgoing::new(text.into_bytes());
-    for body in &bodies {
-        wire.attach(wire::Attachment { body: body.as_ref(), transfer_body: true, blocks: Vec::new() });
+    for carried in &bodies {
+        wire.attach(match carried {
+            Some(Carried::Value(value, transfer)) => {
+                wire::Attachment { value: Some(value), transfer: Some(transfer), ..wire::Attachment::default() }
+            }
+            Some(Carried::Body(body)) => {
+                wire::Attachment { body: Some(body), transfer_body: true, ..Default::default() }
+            }
+            None => wire::Attachment::default(),
+        });
     }
     let (message, transfer) = wire.finish();
     if let Err(e) = scope.post_message_with_transfer(&message, &transfer) {

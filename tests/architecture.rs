@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 const EDGE_LAYERS: &[&[&str]] = &[
     &["runtime"],
     &["shared", "events"],
-    &["io"],
+    &["io", "tasks"],
     &["call"],
     &["driver"],
     &["pool", "worker_main"],
@@ -24,8 +24,14 @@ const EDGE_LAYERS: &[&[&str]] = &[
 const CORE_REEXPORTS: &[&str] = &["defaults", "error", "nonce_guard", "ops", "protocol", "scheduler", "status"];
 
 /// The core crate (`crates/core/src/`), bottom first.
-const CORE_LAYERS: &[&[&str]] =
-    &[&["defaults", "error", "status"], &["pool"], &["ops", "nonce_guard", "services"], &["protocol"], &["scheduler"]];
+const CORE_LAYERS: &[&[&str]] = &[
+    &["defaults", "error", "status"],
+    &["pool"],
+    &["ops", "nonce_guard", "services"],
+    &["tasks"],
+    &["protocol"],
+    &["scheduler"],
+];
 
 /// Items that `lib.rs` re-exports at the crate root, and the module each comes from.
 const ROOT_ITEMS: &[(&str, &str)] = &[("Error", "error"), ("ErrorKind", "error")];

@@ -64,10 +64,17 @@ fn every_message_round_trips_with_readable_tags() {
             sha256: Some(vec![1; 32]),
         }),
     });
-    let error = WireError { name: "NetworkError".into(), message: "HTTP 404".into(), status: Some(404), stack: None };
+    let error = WireError {
+        name: "NetworkError".into(),
+        message: "HTTP 404".into(),
+        status: Some(404),
+        stack: None,
+        thrown: None,
+    };
     round_trip(FromWorker::Failed { id: Some(id), error: error.clone() });
     assert_eq!(Error::from(error).status(), Some(404));
-    let error = WireError { name: "ValidationError".into(), message: "m".into(), status: None, stack: None };
+    let error =
+        WireError { name: "ValidationError".into(), message: "m".into(), status: None, stack: None, thrown: None };
     round_trip(FromWorker::Failed { id: None, error });
     round_trip(FromWorker::Pong { seq: 7, memory: 1_114_112.0 });
     round_trip(FromWorker::BootFailed { message: "no wasm".into() });
@@ -134,8 +141,33 @@ fn wire_errors_rebuild_typed_errors() {
         let e = Error::new(kind, "why");
         assert_eq!(Error::from(WireError::from(&e)), e);
     }
-    let foreign = Error::from(WireError { name: "RangeError".into(), message: "m".into(), status: None, stack: None });
+    let foreign = Error::from(WireError {
+        name: "RangeError".into(),
+        message: "m".into(),
+        status: None,
+        stack: None,
+        thrown: None,
+    });
     assert_eq!(foreign.kind(), ErrorKind::WorkerCrashed);
+}
+
+#[test]
+fn what_a_task_threw_crosses_the_wire_with_its_name_and_stack() {
+    let thrown = Error::thrown("QuotaError", "over quota", Some("QuotaError: over quota\n    at f".into()));
+    let wire = WireError::from(&thrown);
+    assert_eq!((wire.name.as_str(), wire.thrown.as_deref()), ("TaskError", Some("QuotaError")));
+    let back = Error::from(wire);
+    assert_eq!(back, thrown);
+    assert_eq!((back.kind(), back.js_name(), back.stack()), (ErrorKind::Task, "QuotaError", thrown.stack()));
+    // `thrown` beside another kind's name is ignored: the name decides the kind.
+    let odd = Error::from(WireError {
+        name: "TimeoutError".into(),
+        message: "m".into(),
+        status: None,
+        stack: None,
+        thrown: Some("RangeError".into()),
+    });
+    assert_eq!((odd.kind(), odd.js_name()), (ErrorKind::Timeout, "TimeoutError"));
 }
 
 #[test]
@@ -151,13 +183,25 @@ fn service_messages_match_what_service_host_js_builds() {
             json!({ "type": "reply_failed", "seq": 4, "error": { "name": "RangeError", "message": "m" } }),
             FromService::ReplyFailed {
                 seq: 4,
-                error: WireError { name: "RangeError".into(), message: "m".into(), status: None, stack: None },
+                error: WireError {
+                    name: "RangeError".into(),
+                    message: "m".into(),
+                    status: None,
+                    stack: None,
+                    thrown: None,
+                },
             },
         ),
         (
             json!({ "type": "failed", "error": { "name": "TypeError", "message": "x" } }),
             FromService::Failed {
-                error: WireError { name: "TypeError".into(), message: "x".into(), status: None, stack: None },
+                error: WireError {
+                    name: "TypeError".into(),
+                    message: "x".into(),
+                    status: None,
+                    stack: None,
+                    thrown: None,
+                },
             },
         ),
         (
@@ -168,6 +212,7 @@ fn service_messages_match_what_service_host_js_builds() {
                     message: "panic".into(),
                     status: None,
                     stack: None,
+                    thrown: None,
                 },
             },
         ),

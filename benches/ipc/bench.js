@@ -14,11 +14,15 @@ const MiB = 1 << 20;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const sha256 = async (bytes) => new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
 
-/** worker-bridge: the `echo` test op and the real sha256, through the full pipeline. */
+/**
+ * worker-bridge: the `echo` test op and the real sha256, through the full pipeline; `task` is
+ * `tasks.run` of an app's own module export (`echo.task.js`), registered before the bench.
+ */
 function workerBridgeClient(bridge) {
   return {
     echo: (bytes) => bridge.__testOp({ kind: 'echo' }, bytes),
     sha256: (bytes) => bridge.crypto.sha256(bytes),
+    task: (bytes) => bridge.tasks.run('echo', bytes),
     close: () => bridge.terminate(),
   };
 }
@@ -42,6 +46,7 @@ function rawClient() {
   return {
     echo: (bytes) => call('echo', bytes),
     sha256: (bytes) => call('sha256', bytes),
+    task: (bytes) => call('echo', bytes),
     close: () => worker.terminate(),
   };
 }
@@ -53,6 +58,7 @@ function comlinkClient() {
   return {
     echo: (bytes) => api.echo(bytes),
     sha256: (bytes) => api.sha256(bytes),
+    task: (bytes) => api.echo(bytes),
     close: () => {
       api[Comlink.releaseProxy]();
       worker.terminate();
@@ -67,6 +73,7 @@ function workerpoolClient() {
   return {
     echo: (bytes) => pool.exec('echo', [bytes]),
     sha256: (bytes) => pool.exec('sha256', [bytes]),
+    task: (bytes) => pool.exec('echo', [bytes]),
     close: () => pool.terminate(),
   };
 }
@@ -218,6 +225,7 @@ window.runBench = async (config) => {
   const { echoBytes, sha256Bytes } = config;
   await init();
   const bridge = await WorkerBridge.create({ poolSize: 1, fallback: 'never' });
+  await bridge.tasks.register('echo', { module: new URL('./echo.task.js', import.meta.url), export: 'echo' });
   const clients = {
     raw: rawClient(),
     comlink: comlinkClient(),
@@ -230,6 +238,7 @@ window.runBench = async (config) => {
   const workloads = {
     echo: await measureWorkload(clients, 'echo', echoPayload, echoPayload, config),
     sha256: await measureWorkload(clients, 'sha256', hashPayload, await sha256(hashPayload), config),
+    task: await measureWorkload(clients, 'task', echoPayload, echoPayload, config),
   };
   const depths = await measureDepths(config, echoPayload);
   const status = bridge.status();

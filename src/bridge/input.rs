@@ -309,7 +309,7 @@ impl Taken {
     pub(crate) fn head(&self, n: u64) -> Option<Vec<u8>> {
         let bytes = match self {
             Taken::Owned(Input::Bytes(b)) | Taken::Borrowed(b) => b,
-            Taken::Owned(Input::Blob(_)) => return None,
+            Taken::Owned(Input::Blob(_) | Input::Value(_)) => return None,
         };
         Some(bytes.subarray(0, n.min(u64::from(bytes.length())) as u32).to_vec())
     }
@@ -319,6 +319,7 @@ impl Taken {
     /// this task's budget. `None` when copies must be made in slices ([`Taken::pieces_sliced`]).
     pub(crate) fn pieces_now(&self, ranges: &[Range<u64>]) -> Option<Vec<Input>> {
         let bytes = match self {
+            Taken::Owned(input @ Input::Value(_)) => return Some(vec![input.clone()]),
             Taken::Owned(input @ Input::Blob(_)) => {
                 return ranges.iter().map(|r| input.slice(r.start, r.end).ok()).collect();
             }
@@ -340,7 +341,9 @@ impl Taken {
         check: &dyn Fn() -> Result<(), Error>,
     ) -> Result<Vec<Input>, Error> {
         let bytes = match self {
-            Taken::Owned(Input::Blob(_)) => return self.pieces_now(ranges).ok_or_else(blob_slice_error),
+            Taken::Owned(Input::Blob(_) | Input::Value(_)) => {
+                return self.pieces_now(ranges).ok_or_else(blob_slice_error)
+            }
             Taken::Owned(Input::Bytes(b)) if self.is_whole(ranges) => return Ok(vec![Input::Bytes(b.clone())]),
             Taken::Owned(Input::Bytes(b)) | Taken::Borrowed(b) => b,
         };

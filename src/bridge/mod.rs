@@ -12,6 +12,7 @@ mod pipeline;
 mod remote;
 mod services;
 mod staging;
+mod tasks;
 
 pub use compression::CompressionFacade;
 pub use crypto::CryptoFacade;
@@ -19,6 +20,7 @@ pub use file::FileFacade;
 pub use network::NetworkFacade;
 pub use remote::RemoteServer;
 pub use services::ServicesFacade;
+pub use tasks::TasksFacade;
 
 use std::cell::{OnceCell, RefCell};
 use std::rc::{Rc, Weak};
@@ -130,6 +132,13 @@ impl WorkerBridge {
     #[wasm_bindgen(getter)]
     pub fn compression(&self) -> CompressionFacade {
         CompressionFacade::new(self.bridge.clone())
+    }
+
+    /// Your own tasks: `register(name, { module, export })` and `run(name, input, options)`, in
+    /// the pool like the built-in ops.
+    #[wasm_bindgen(getter)]
+    pub fn tasks(&self) -> TasksFacade {
+        TasksFacade::new(self.bridge.clone())
     }
 
     /// Network: `fetch` in a worker, with progress, cancellation and hashing.
@@ -299,6 +308,14 @@ impl WorkerBridge {
             js_sys::Reflect::set(&out, &key.into(), &value.into())?;
         }
         Ok(out.into())
+    }
+
+    /// Test builds only: the URL workers start from without `workerUrl`.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __defaultWorkerUrl)]
+    pub fn default_worker_url() -> String {
+        crate::pool::default_worker_url()
     }
 
     /// Test builds only: the next `n` workers spawned fail to boot.

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use super::input::{milliseconds, parse_options};
+use super::input::{absolute_url, milliseconds, parse_options};
 use crate::defaults;
 use crate::error::Error;
 use crate::executor::Fallback;
@@ -55,6 +55,7 @@ const KEYS: &[&str] = &[
     "engine",
     "serviceOrigins",
     "threads",
+    "workerUrl",
 ];
 
 /// What a bridge starts with.
@@ -79,7 +80,9 @@ impl Settings {
     /// # Errors
     /// `ValidationError` for an unknown key or a value out of range.
     pub(crate) fn from_js(options: &JsValue) -> Result<Settings, Error> {
-        Self::from_options(parse_options(options, "WorkerBridge options", KEYS, &[])?)
+        let mut settings = Self::from_options(parse_options(options, "WorkerBridge options", KEYS, &["workerUrl"])?)?;
+        settings.pool.worker_url = worker_url(options)?;
+        Ok(settings)
     }
 
     /// Every default.
@@ -128,6 +131,7 @@ impl Settings {
                 max_in_flight,
                 threads,
                 cores,
+                worker_url: None,
             },
             fallback: options.fallback,
             timeout_ms: ms(options.timeout_ms, defaults::TIMEOUT_MS, "timeoutMs")?,
@@ -141,6 +145,22 @@ impl Settings {
                 .collect::<Result<_, _>>()?,
         })
     }
+}
+
+/// `workerUrl`: a string or a `URL`, resolved against the page (`None` when not given).
+fn worker_url(options: &JsValue) -> Result<Option<String>, Error> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let value = js_sys::Reflect::get(options, &"workerUrl".into()).unwrap_or_default();
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let text = value
+        .as_string()
+        .or_else(|| js_sys::Reflect::get(&value, &"href".into()).ok().and_then(|h| h.as_string()))
+        .ok_or_else(|| Error::validation("workerUrl must be a URL or a string"))?;
+    absolute_url(&text).map(Some)
 }
 
 /// `n` if it is a pool size a bridge will run (`what` names the option in the error).

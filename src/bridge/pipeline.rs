@@ -56,6 +56,8 @@ pub(crate) struct Bridge {
     pub(crate) executor: Executor,
     pub(crate) events: Rc<EventHub>,
     pub(crate) services: Registry,
+    /// The app's own tasks (`bridge.tasks`).
+    pub(crate) tasks: super::tasks::Tasks,
     /// Calls not queued yet because they (or calls before them) are still being prepared.
     staging: Staging,
     nonces: RefCell<NonceGuard>,
@@ -146,6 +148,7 @@ impl Bridge {
         Ok(Bridge {
             executor,
             services: Registry::new(events.clone(), settings.service_origins),
+            tasks: RefCell::default(),
             events,
             staging: Staging::default(),
             nonces: RefCell::default(),
@@ -440,10 +443,14 @@ impl Bridge {
         if timeout_from == TimeoutFrom::Submit && timeout_ms > 0 {
             expiry.push(self.stop_after(f64::from(timeout_ms), id, Stop::Timeout(timeout_ms)));
         }
+        let output = options.output.unwrap_or(output);
+        if output == OutputKind::Value && !op.is_task() {
+            return Err(Error::validation("output 'value' is for tasks.run; an op's output is 'bytes' or 'blob'"));
+        }
         let task = Task {
             op,
             input,
-            output: options.output.unwrap_or(output),
+            output,
             engine: self.engine,
             priority: options.priority,
             deadline: options.deadline,

@@ -84,6 +84,8 @@ impl Pending {
         let input_survives = match &self.task.input {
             Input::Blob(_) => true,
             Input::Bytes(b) => !self.task.transferred && u64::from(b.length()) <= RETRY_COPY_LIMIT,
+            // Cloned when posted, so the caller's value survives, unless buffers were moved.
+            Input::Value(_) => !self.task.transferred,
         };
         may_retry(input_survives, self.attempts, self.task.retries, self.task.op.is_idempotent())
     }

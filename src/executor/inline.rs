@@ -234,6 +234,7 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> R
     match driver::run(&task.op, &task.input, task.output, task.engine, &mut pace, progress).await {
         Ok(Outcome::Body(body)) => Ok(body),
         Ok(Outcome::Http(meta, body)) => Ok(result_object(&meta, &body)),
+        Ok(Outcome::Value(value, _)) => Ok(value),
         Err(_) if expired.get() => Err(timed_out(task.timeout_ms.unwrap_or(0))),
         Err(_) if is_terminated() => Err(terminated()),
         Err(e) => Err(e),

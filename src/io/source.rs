@@ -5,7 +5,7 @@
 //! synchronous reader, fetches the next MiB with `blob.slice().arrayBuffer()` when the bytes read
 //! before are used up.
 
-use js_sys::Uint8Array;
+use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FileReaderSync};
@@ -21,14 +21,26 @@ pub(crate) enum Input {
     Bytes(Uint8Array),
     /// Immutable, so shared with workers by reference and never copied up front.
     Blob(Blob),
+    /// An app's task's input: any value the browser can clone.
+    Value(TaskValue),
+}
+
+/// The input of an app's own task: a value the browser clones when it is sent to a worker (so
+/// the caller's stays theirs, unless moved), and the buffers to move with it instead of copying.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskValue {
+    pub(crate) value: JsValue,
+    /// Transferables (`ArrayBuffer`s, ports, ...) to move; empty: everything is cloned.
+    pub(crate) transfer: Array,
 }
 
 impl Input {
-    /// Length in bytes.
+    /// Length in bytes (0 for a task's value, whose size is not known).
     pub(crate) fn len(&self) -> u64 {
         match self {
             Input::Bytes(b) => u64::from(b.length()),
             Input::Blob(b) => b.size() as u64,
+            Input::Value(_) => 0,
         }
     }
     /// The bytes `[start, end)` as a new input: a `Blob` slice (no copy), or a copy of just
@@ -41,6 +53,7 @@ impl Input {
                 .slice_with_f64_and_f64(start as f64, end as f64)
                 .map(Input::Blob)
                 .map_err(|_| Error::validation("cannot slice the input Blob")),
+            Input::Value(_) => Err(not_bytes()),
         }
     }
 
@@ -49,6 +62,7 @@ impl Input {
         match self {
             Input::Bytes(b) => b.as_ref(),
             Input::Blob(b) => b.as_ref(),
+            Input::Value(v) => &v.value,
         }
     }
 
@@ -59,6 +73,10 @@ impl Input {
         }
         value.dyn_into::<Blob>().ok().map(Input::Blob)
     }
+}
+
+fn not_bytes() -> Error {
+    Error::validation("a task's input is not bytes")
 }
 
 /// A failed Blob read, with the browser's reason (e.g. `NotReadableError`: the file changed, or
@@ -159,8 +177,10 @@ impl Feed for PageSource {
 }
 
 impl PageSource {
-    pub(crate) fn new(input: &Input, chunk: usize) -> Self {
-        match input {
+    /// # Errors
+    /// `ValidationError` for a task's value, which is not bytes.
+    pub(crate) fn new(input: &Input, chunk: usize) -> Result<Self, Error> {
+        Ok(match input {
             Input::Bytes(b) => PageSource::Bytes(JsBytesSource::new(b.clone(), chunk)),
             Input::Blob(b) => PageSource::Blob {
                 blob: b.clone(),
@@ -168,7 +188,8 @@ impl PageSource {
                 pos: 0,
                 ready: None,
             },
-        }
+            Input::Value(_) => return Err(not_bytes()),
+        })
     }
 
     /// Makes the next chunk available to [`ChunkSource::next_chunk`].
@@ -218,6 +239,7 @@ impl WorkerSource {
         Ok(match input {
             Input::Bytes(bytes) => WorkerSource::Bytes(JsBytesSource::new(bytes.clone(), chunk)),
             Input::Blob(blob) => WorkerSource::Blob(BlobSyncSource::new(blob.clone(), chunk)?),
+            Input::Value(_) => return Err(not_bytes()),
         })
     }
 }

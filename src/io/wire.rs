@@ -3,7 +3,8 @@
 //! - `envelopes`: a `Uint8Array` of the batch's UTF-8 JSON (`protocol::encode_batch`);
 //! - `attachmentᵢ`, for the `i`-th envelope: `undefined` (nothing), its body alone (a
 //!   `Uint8Array` or a `Blob`: the common case), or `{ body?, progress?, cancel?, beat? }` when
-//!   shared blocks travel too.
+//!   shared blocks travel too; an app's task's input or result, which may be any value (an
+//!   object with a `body` of its own), always travels wrapped, as `{ value, progress?, … }`.
 //!
 //! Flat and small on purpose: the browser clones it on one side and rebuilds it on the other,
 //! and each nested object costs both. Bodies are transferred when asked (`Attachment`); the
@@ -26,6 +27,10 @@ pub(crate) struct Attachment<'a> {
     pub(crate) transfer_body: bool,
     /// Shared blocks, by name (`progress`, `cancel`, `beat`).
     pub(crate) blocks: Vec<(&'static str, &'a Int32Array)>,
+    /// An app's task's value, in place of a body (always wrapped: `{ value }`).
+    pub(crate) value: Option<&'a JsValue>,
+    /// Transferables to move with the value.
+    pub(crate) transfer: Option<&'a Array>,
 }
 
 /// A message being built: the envelopes, then one attachment per envelope.
@@ -52,6 +57,20 @@ impl Outgoing {
             if buffer.is_instance_of::<js_sys::ArrayBuffer>() {
                 self.transfer.push(&buffer);
             }
+        }
+        if let Some(list) = a.transfer {
+            for item in list.iter() {
+                self.transfer.push(&item);
+            }
+        }
+        if let Some(value) = a.value {
+            let object = Object::new();
+            let _ = Reflect::set(&object, &"value".into(), value);
+            for (name, words) in a.blocks {
+                let _ = Reflect::set(&object, &name.into(), words);
+            }
+            self.wire.push(&object);
+            return;
         }
         let value = match (a.body, a.blocks.is_empty()) {
             (None, true) => JsValue::UNDEFINED,
@@ -117,6 +136,15 @@ impl Attached {
             return Some(self.0.clone());
         }
         self.field("body").filter(is_body)
+    }
+
+    /// An app's task's value (`{ value }`; it may be `undefined`), if this attachment is one.
+    pub(crate) fn value(&self) -> Option<JsValue> {
+        let wrapped = self.0.is_object() && !self.0.is_instance_of::<Uint8Array>() && !self.0.is_instance_of::<Blob>();
+        if wrapped && Reflect::has(&self.0, &"value".into()).unwrap_or(false) {
+            return Reflect::get(&self.0, &"value".into()).ok();
+        }
+        None
     }
 
     /// A shared block by name (`progress`, `cancel`, `beat`).

@@ -21,6 +21,7 @@ use super::worker_handle::{Attachments, Outgoing};
 use super::Inner;
 use crate::call::Pending;
 use crate::error::Error;
+use crate::io::source::Input;
 use crate::protocol::{RequestId, ToWorker, MAX_BATCH};
 use crate::runtime::timer::Timer;
 use crate::scheduler::SlotLoad;
@@ -60,8 +61,13 @@ impl Inner {
             let shared = self.slots[index].shared_memory;
             let sent_ahead = !self.slots[index].in_flight.is_empty();
             let sink = pending.progress.as_ref();
+            let value = match &pending.task.input {
+                Input::Value(value) => Some(value.clone()),
+                _ => None,
+            };
             let attachments = Attachments {
-                body: Some(pending.task.input.as_js().clone()),
+                body: value.is_none().then(|| pending.task.input.as_js().clone()),
+                value,
                 // Keep the input for a retry: send a copy instead of moving it. A call sent ahead
                 // (small, at most PIPELINE_BYTES) is always copied: if the call ahead of it kills
                 // its worker, it runs again elsewhere.
@@ -80,7 +86,7 @@ impl Inner {
                 engine: pending.task.engine,
             };
             wake_ticker |= sink.is_some_and(|s| s.borrow().has_callback());
-            let weight = pending.weight();
+            let (weight, task) = (pending.weight(), pending.task.op.is_task());
             let slot = &mut self.slots[index];
             let mut attachments = attachments;
             if shared && !slot.beat_sent {
@@ -91,7 +97,7 @@ impl Inner {
                 slot.last_sign = js_sys::Date::now();
             }
             slot.set_state(SlotState::Busy, &self.events, None);
-            slot.in_flight.push_back(Running { id, pending: Some(pending), weight, started: None, grace: None });
+            slot.in_flight.push_back(Running { id, pending: Some(pending), weight, task, started: None, grace: None });
             self.send(index, request, attachments);
             if self.slots[index].in_flight.len() == 1 {
                 self.arm_first(index);

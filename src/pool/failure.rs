@@ -221,7 +221,8 @@ impl Inner {
                 slot.last_sign = now;
             }
             slot.last_beat = beat.unwrap_or(0);
-            match health_check(slot.state, slot.ping_outstanding, now - slot.last_sign, interval) {
+            let running_task = slot.in_flight.front().is_some_and(|r| r.task);
+            match health_check(slot.state, slot.ping_outstanding, now - slot.last_sign, interval, running_task) {
                 HealthCheck::Skip => {}
                 HealthCheck::Replace => hung.push(index),
                 HealthCheck::Ping => {

@@ -85,8 +85,10 @@ impl Inner {
                 }
             }
             FromWorker::Response { id, http } => {
+                // An op's output, or an app's task's value (which may be `undefined`).
                 let body = attached
                     .body()
+                    .or_else(|| attached.value())
                     .ok_or_else(|| Error::new(ErrorKind::WorkerCrashed, "a response arrived without its body"));
                 let result = match http {
                     Some(meta) => body.map(|b| crate::io::network::result_object(&meta, &b)),

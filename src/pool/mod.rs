@@ -47,7 +47,7 @@ mod slot;
 mod worker_handle;
 
 #[cfg(feature = "test-ops")]
-pub(crate) use worker_handle::break_boots;
+pub(crate) use worker_handle::{break_boots, default_worker_url};
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -95,6 +95,9 @@ pub(crate) struct PoolConfig {
     pub(crate) threads: u32,
     /// `navigator.hardwareConcurrency`: what `resize` fits threads into.
     pub(crate) cores: u32,
+    /// Where the workers' script (the package's `worker.js`) is served, when not beside the
+    /// glue (`workerUrl`): absolute.
+    pub(crate) worker_url: Option<String>,
 }
 
 /// A handle to the pool's shared state.

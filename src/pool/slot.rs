@@ -31,6 +31,9 @@ pub(super) struct Running {
     pub(super) pending: Option<Pending>,
     /// What it weighs for pipelining (`Pending::weight`).
     pub(super) weight: u64,
+    /// It is an app's own task, which may hold its worker's thread silently (no heartbeat, no
+    /// pong) until its time limit: the health check leaves its worker alone.
+    pub(super) task: bool,
     /// When it became the first in flight (its worker started it then): its `timeoutMs` counts
     /// from here.
     pub(super) started: Option<f64>,
@@ -166,7 +169,8 @@ impl Inner {
         slot.last_beat = 0;
         slot.last_sign = js_sys::Date::now();
         slot.threads = 1;
-        slot.handle = Some(WorkerHandle::spawn(worker_id, slot.threads_asked, on_event)?);
+        let worker_url = self.cfg.worker_url.as_deref();
+        slot.handle = Some(WorkerHandle::spawn(worker_id, slot.threads_asked, worker_url, on_event)?);
         let me = self.me.clone();
         slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {
             if let Some(inner) = me.upgrade() {

@@ -15,8 +15,8 @@ use crate::shared::{CancelBlock, Heartbeat, ProgressBlock};
 
 #[wasm_bindgen(module = "/worker/spawn.js")]
 extern "C" {
-    /// Creates `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })` and posts
-    /// it the compiled module and the glue's URL.
+    /// Creates `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })` (or from
+    /// `worker_url`) and posts it the compiled module and the glue's URL.
     #[wasm_bindgen(js_name = spawnWorker, catch)]
     fn spawn_worker(
         module: &JsValue,
@@ -24,7 +24,16 @@ extern "C" {
         worker_id: u32,
         name: &str,
         threads: u32,
+        worker_url: Option<String>,
     ) -> Result<Worker, JsValue>;
+}
+
+/// Test builds only: the URL workers start from without `workerUrl`.
+#[cfg(feature = "test-ops")]
+#[wasm_bindgen(module = "/worker/spawn.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = defaultWorkerUrl)]
+    pub(crate) fn default_worker_url() -> String;
 }
 
 // Names `worker/worker.js` so wasm-bindgen copies it beside `spawn.js` in `pkg/snippets/`; the
@@ -97,6 +106,8 @@ pub(crate) struct Attachments {
     /// A `Uint8Array` or a `Blob`.
     pub(crate) body: Option<JsValue>,
     pub(crate) transfer_body: bool,
+    /// An app's task's input, in place of a body, and what it moves (when `transfer_body`).
+    pub(crate) value: Option<crate::io::source::TaskValue>,
     pub(crate) progress: Option<ProgressBlock>,
     pub(crate) cancel: Option<CancelBlock>,
     /// The worker's heartbeat, with its first request.
@@ -128,13 +139,16 @@ impl WorkerHandle {
     pub(crate) fn spawn(
         id: u32,
         threads: u32,
+        worker_url: Option<&str>,
         mut on_event: impl FnMut(WorkerEvent) + Clone + 'static,
     ) -> Result<Self, Error> {
         let glue_url = glue_url();
         #[cfg(feature = "test-ops")]
         let glue_url = if take_broken_boot() { format!("{glue_url}.missing.js") } else { glue_url };
-        let worker = spawn_worker(&wasm_bindgen::module(), &glue_url, id, &format!("worker-bridge-{id}"), threads)
-            .map_err(|e| Error::new(ErrorKind::Unsupported, format!("cannot create a worker: {}", describe(&e))))?;
+        let name = format!("worker-bridge-{id}");
+        let worker =
+            spawn_worker(&wasm_bindgen::module(), &glue_url, id, &name, threads, worker_url.map(str::to_owned))
+                .map_err(|e| Error::new(ErrorKind::Unsupported, format!("cannot create a worker: {}", describe(&e))))?;
 
         let mut on_msg = on_event.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
@@ -177,7 +191,13 @@ impl WorkerHandle {
             if let Some(beat) = &a.beat {
                 blocks.push(("beat", beat.words()));
             }
-            wire.attach(wire::Attachment { body: a.body.as_ref(), transfer_body: a.transfer_body, blocks });
+            wire.attach(wire::Attachment {
+                body: a.body.as_ref(),
+                transfer_body: a.transfer_body,
+                blocks,
+                value: a.value.as_ref().map(|v| &v.value),
+                transfer: a.value.as_ref().map(|v| &v.transfer).filter(|_| a.transfer_body),
+            });
         }
         let (message, transfer) = wire.finish();
         self.worker

@@ -5,10 +5,14 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
 
-/// `new Error(message)` with `name` set to the kind's name (`TimeoutError`, `AbortError`, ...).
+/// `new Error(message)` with `name` set to the kind's name (`TimeoutError`, `AbortError`, ...),
+/// or, for what a task threw, to the thrown error's own name, with its stack.
 pub(crate) fn to_js(e: &Error) -> JsValue {
     let err = js_sys::Error::new(e.message());
-    err.set_name(e.kind().name());
+    err.set_name(e.js_name());
+    if let Some(stack) = e.stack() {
+        let _ = js_sys::Reflect::set(&err, &"stack".into(), &stack.into());
+    }
     if let Some(status) = e.status() {
         // A `NetworkError` for a non-2xx response carries the status.
         let _ = js_sys::Reflect::set(&err, &"status".into(), &status.into());

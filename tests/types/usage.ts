@@ -12,6 +12,8 @@ import {
   type ProgressEvent,
   type ServiceContext,
   type ServiceState,
+  type TaskContext,
+  type TaskFunction,
   type WorkerBridgeError,
 } from 'worker-bridge';
 
@@ -42,6 +44,25 @@ export async function usage(file: File): Promise<void> {
   const signal: AbortSignal = cancellation.toAbortSignal();
   cancel();
   cleanup();
+
+  // Your own tasks: a module's export, run with every call option.
+  const resize: TaskFunction<{ width: number }, Uint8Array> = async (input, ctx: TaskContext) => {
+    ctx.progress(1, 2);
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const out = new Uint8Array(input.width);
+    ctx.transfer(out.buffer);
+    return out;
+  };
+  void resize;
+  await bridge.tasks.register('resize', { module: new URL('./resize.task.js', 'https://example.test/'), export: 'resize' });
+  await bridge.tasks.register('sum', { rust: 'sum' });
+  const image = await bridge.tasks.run<Uint8Array>('resize', { width: 4 }, { onProgress, timeoutMs: 5_000, retries: 0 });
+  const moved = new ArrayBuffer(8);
+  const total: number = await bridge.tasks.run('sum', moved, { transfer: [moved], priority: 'low', output: 'value' });
+  const names: string[] = bridge.tasks.list();
+  const gone: boolean = await bridge.tasks.unregister('sum');
+  void [image, total, names, gone];
+  await WorkerBridge.create({ workerUrl: new URL('https://cdn.example.test/worker-bridge/snippets/x/worker/worker.js') });
 
   const services = bridge.services;
   await services.register('counter', { module: new URL('./counter.service.js', 'https://example.test/') }, {
@@ -118,5 +139,7 @@ void WorkerBridge.shared().then((b) => b.on('everything', () => {}));
 void WorkerBridge.shared().then((b) => b.services.register('x', { handler: { onMessage: () => 1 } }));
 // @ts-expect-error — dependsOn lists names.
 void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { dependsOn: 'store' }));
+// @ts-expect-error — a task's definition names a module or a Rust task.
+void WorkerBridge.shared().then((b) => b.tasks.register('x', { export: 'run' }));
 // @ts-expect-error — a placement is 'worker' or 'main'.
 void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { placement: 'gpu' }));

@@ -34,11 +34,15 @@ pub enum ErrorKind {
     Unsupported,
     /// A service was asked to do something its state does not allow.
     ServiceState,
+    /// A task of the app's own (`tasks.run`) failed: its name is not registered, its module
+    /// did not import or lacks the export, or its function threw (then the JavaScript `Error`
+    /// carries the thrown error's own `name`, see [`Error::thrown_name`]).
+    Task,
 }
 
 impl ErrorKind {
     /// Every kind, for exhaustive round-trip tests and name lookups.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Timeout,
         ErrorKind::Abort,
         ErrorKind::WorkerCrashed,
@@ -52,6 +56,7 @@ impl ErrorKind {
         ErrorKind::Network,
         ErrorKind::Unsupported,
         ErrorKind::ServiceState,
+        ErrorKind::Task,
     ];
 
     /// The `name` the JavaScript `Error` carries.
@@ -70,6 +75,7 @@ impl ErrorKind {
             ErrorKind::Network => "NetworkError",
             ErrorKind::Unsupported => "NotSupportedError",
             ErrorKind::ServiceState => "ServiceStateError",
+            ErrorKind::Task => "TaskError",
         }
     }
 
@@ -85,12 +91,47 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     status: Option<u16>,
+    /// What a task's own code threw: its `name` and `stack` (boxed: rare, and errors travel by
+    /// value everywhere).
+    thrown: Option<Box<Thrown>>,
+}
+
+/// The `name` and `stack` of an error a task's code threw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Thrown {
+    name: String,
+    stack: Option<String>,
 }
 
 impl Error {
     /// An error of `kind` saying `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), status: None }
+        Error { kind, message: message.into(), status: None, thrown: None }
+    }
+
+    /// What a task's code threw — an error named `name` (`RangeError`, or an app's own
+    /// `QuotaError`) saying `message` — as an [`ErrorKind::Task`] error that keeps the name and
+    /// the stack for the caller's JavaScript `Error`.
+    pub fn thrown(name: impl Into<String>, message: impl Into<String>, stack: Option<String>) -> Self {
+        let mut e = Error::new(ErrorKind::Task, message);
+        e.thrown = Some(Box::new(Thrown { name: name.into(), stack }));
+        e
+    }
+
+    /// The name of what a task's code threw, for an error made by [`Error::thrown`].
+    pub fn thrown_name(&self) -> Option<&str> {
+        self.thrown.as_ref().map(|t| t.name.as_str())
+    }
+
+    /// The JavaScript stack of what a task's code threw, when it had one.
+    pub fn stack(&self) -> Option<&str> {
+        self.thrown.as_ref().and_then(|t| t.stack.as_deref())
+    }
+
+    /// The `name` the caller's JavaScript `Error` carries: what a task threw keeps its own name,
+    /// anything else is named for its kind.
+    pub fn js_name(&self) -> &str {
+        self.thrown_name().unwrap_or(self.kind.name())
     }
 
     /// Attaches an HTTP status (a `NetworkError` for a non-2xx response carries it).
@@ -122,7 +163,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.name(), self.message)
+        write!(f, "{}: {}", self.js_name(), self.message)
     }
 }
 
@@ -140,6 +181,16 @@ mod tests {
             assert_eq!(ErrorKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(ErrorKind::from_name("Error"), None);
+    }
+
+    #[test]
+    fn a_thrown_error_keeps_its_name_and_stack_but_is_a_task_error() {
+        let e = Error::thrown("RangeError", "too big", Some("RangeError: too big\n    at f".into()));
+        assert_eq!(e.kind(), ErrorKind::Task);
+        assert_eq!(e.js_name(), "RangeError");
+        assert_eq!(e.stack(), Some("RangeError: too big\n    at f"));
+        let plain = Error::new(ErrorKind::Task, "no task");
+        assert_eq!((plain.js_name(), plain.thrown_name(), plain.stack()), ("TaskError", None, None));
     }
 
     #[test]

@@ -167,11 +167,20 @@ pub enum HealthCheck {
 /// *or* by its heartbeat advancing (the step loop bumps it at every step); `silent_ms` is how
 /// long it has shown neither. Silent for `interval_ms`, and at least
 /// [`BUSY_HANG_MS`](defaults::BUSY_HANG_MS), it is hung — with or without `timeoutMs`.
-pub fn health_check(state: SlotState, ping_outstanding: bool, silent_ms: f64, interval_ms: u32) -> HealthCheck {
+///
+/// Unless it runs an app's own task (`running_task`): a synchronous task holds its worker's
+/// thread for as long as it computes, silent, and only its `timeoutMs` ends it.
+pub fn health_check(
+    state: SlotState,
+    ping_outstanding: bool,
+    silent_ms: f64,
+    interval_ms: u32,
+    running_task: bool,
+) -> HealthCheck {
     let busy_limit = f64::from(interval_ms.max(defaults::BUSY_HANG_MS));
     match state {
         SlotState::Idle if ping_outstanding => HealthCheck::Replace,
-        SlotState::Busy if silent_ms >= busy_limit => HealthCheck::Replace,
+        SlotState::Busy if silent_ms >= busy_limit && !running_task => HealthCheck::Replace,
         SlotState::Idle | SlotState::Busy => HealthCheck::Ping,
         _ => HealthCheck::Skip,
     }
@@ -371,15 +380,17 @@ mod tests {
 
     #[test]
     fn an_idle_worker_must_answer_each_ping_and_a_busy_one_show_life_within_its_limit() {
-        assert_eq!(health_check(SlotState::Idle, false, 0.0, 100), HealthCheck::Ping);
-        assert_eq!(health_check(SlotState::Idle, true, 100.0, 100), HealthCheck::Replace);
+        assert_eq!(health_check(SlotState::Idle, false, 0.0, 100, false), HealthCheck::Ping);
+        assert_eq!(health_check(SlotState::Idle, true, 100.0, 100, false), HealthCheck::Replace);
         let floor = f64::from(defaults::BUSY_HANG_MS);
-        assert_eq!(health_check(SlotState::Busy, true, floor - 1.0, 100), HealthCheck::Ping, "under the floor");
-        assert_eq!(health_check(SlotState::Busy, true, floor, 100), HealthCheck::Replace);
-        assert_eq!(health_check(SlotState::Busy, true, floor, 10_000), HealthCheck::Ping, "under the interval");
-        assert_eq!(health_check(SlotState::Busy, true, 10_000.0, 10_000), HealthCheck::Replace);
+        assert_eq!(health_check(SlotState::Busy, true, floor - 1.0, 100, false), HealthCheck::Ping, "under the floor");
+        assert_eq!(health_check(SlotState::Busy, true, floor, 100, false), HealthCheck::Replace);
+        assert_eq!(health_check(SlotState::Busy, true, floor, 10_000, false), HealthCheck::Ping, "under the interval");
+        assert_eq!(health_check(SlotState::Busy, true, 10_000.0, 10_000, false), HealthCheck::Replace);
+        assert_eq!(health_check(SlotState::Busy, true, 1e9, 100, true), HealthCheck::Ping, "a task may be silent");
+        assert_eq!(health_check(SlotState::Idle, true, 100.0, 100, true), HealthCheck::Replace);
         for state in [SlotState::Starting, SlotState::Crashed, SlotState::GivenUp, SlotState::Terminated] {
-            assert_eq!(health_check(state, true, 1e9, 100), HealthCheck::Skip, "{state:?}");
+            assert_eq!(health_check(state, true, 1e9, 100, false), HealthCheck::Skip, "{state:?}");
         }
     }
 

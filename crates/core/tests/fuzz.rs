@@ -429,7 +429,13 @@ fn to_worker_seeds() -> Vec<ToWorker> {
 
 fn from_worker_seeds() -> Vec<FromWorker> {
     let id: RequestId = "3f2a9c4e-8b1d-4e6f-9a7c-1d2e3f4a5b6c".parse().unwrap();
-    let error = WireError { name: "NetworkError".into(), message: "HTTP 404".into(), status: Some(404), stack: None };
+    let error = WireError {
+        name: "NetworkError".into(),
+        message: "HTTP 404".into(),
+        status: Some(404),
+        stack: None,
+        thrown: None,
+    };
     vec![
         FromWorker::Ready { worker: 3, caps: Caps { shared_memory: true, version: "0.1.0".into(), threads: 2 } },
         FromWorker::Response { id, http: None },
@@ -466,7 +472,7 @@ fn to_service_seeds() -> Vec<ToService> {
 }
 
 fn from_service_seeds() -> Vec<FromService> {
-    let error = WireError { name: "TypeError".into(), message: "x".into(), status: None, stack: None };
+    let error = WireError { name: "TypeError".into(), message: "x".into(), status: None, stack: None, thrown: None };
     vec![
         FromService::Loaded,
         FromService::Started,

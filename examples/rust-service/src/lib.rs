@@ -1,7 +1,8 @@
 //! A Rust service of its own, in a crate that depends on worker-bridge and builds its own wasm
 //! module: `word-count` keeps a tally of the words in the texts it is sent. Everything from the
 //! first `use` to the end of `start` is the README's "Services in Rust" example, verbatim
-//! (`tests/readme.rs` checks it). `npm test` runs the unit tests below natively and
+//! (`tests/readme.rs` checks it); so is `register_tasks`, the README's Rust task example (`sum`,
+//! a task for `bridge.tasks`). `npm test` runs the unit tests below natively and
 //! `tests/web.rs` in a browser, against this crate built as a package, in a worker and on the
 //! main thread.
 //!
@@ -104,6 +105,22 @@ fn start() {
     // without one, 10,000 distinct words.
     register_configured_service("word-count", |limits: Option<Limits>| WordCount {
         max_distinct: limits.map_or(10_000, |l| l.max_distinct),
+    });
+    // And this crate's task (see "Your own tasks").
+    register_tasks();
+}
+
+use worker_bridge::tasks::{register_task, TaskContext, TaskError};
+
+/// This crate's task: `bridge.tasks.register('sum', { rust: 'sum' })`, then
+/// `bridge.tasks.run('sum', [1, 2, 3.5])` resolves to 6.5.
+fn register_tasks() {
+    register_task("sum", |numbers: Vec<f64>, ctx: &mut TaskContext<'_>| {
+        ctx.progress(numbers.len() as u64, numbers.len() as u64);
+        if numbers.is_empty() {
+            return Err(TaskError::named("RangeError", "nothing to sum"));
+        }
+        Ok(numbers.iter().sum::<f64>())
     });
 }
 

@@ -1,4 +1,4 @@
-//! The README's "Services in Rust" example is a verbatim part of `src/lib.rs`, so it compiles and
+//! The README's "Services in Rust" and Rust task examples are verbatim parts of `src/lib.rs`, so it compiles and
 //! is tested with this crate and cannot drift from it.
 
 const README: &str = include_str!("../../../README.md");
@@ -22,6 +22,17 @@ fn the_readme_example_is_part_of_the_crate() {
         LIB.contains(example),
         "README.md's Rust service example differs from examples/rust-service/src/lib.rs; make it a verbatim \
          part again:\n{example}"
+    );
+}
+
+#[test]
+fn the_readme_task_example_is_part_of_the_crate() {
+    let example =
+        rust_block_after(README, "\n## Your own tasks\n").expect("README.md: a ```rust block under ## Your own tasks");
+    assert!(example.contains("register_task("), "the block found is not the task example:\n{example}");
+    assert!(
+        LIB.contains(example),
+        "README.md's Rust task example differs from examples/rust-service/src/lib.rs:\n{example}"
     );
 }
 

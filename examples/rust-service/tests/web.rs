@@ -37,6 +37,14 @@ extern "C" {
     fn services(this: &Bridge) -> Services;
     #[wasm_bindgen(method)]
     fn terminate(this: &Bridge) -> Promise;
+    #[wasm_bindgen(method, getter)]
+    fn tasks(this: &Bridge) -> Tasks;
+
+    type Tasks;
+    #[wasm_bindgen(method, js_name = register)]
+    fn register_task(this: &Tasks, name: &str, definition: &JsValue) -> Promise;
+    #[wasm_bindgen(method)]
+    fn run(this: &Tasks, name: &str, input: &JsValue) -> Promise;
 
     type Services;
     #[wasm_bindgen(method)]
@@ -180,4 +188,24 @@ async fn word_count_in_its_own_worker() {
 #[wasm_bindgen_test]
 async fn word_count_on_the_main_thread() {
     exercise("main").await;
+}
+
+/// The crate's `sum` task (registered by its `#[wasm_bindgen(start)]` with `register_task`) in a
+/// pool worker and on the page.
+#[wasm_bindgen_test]
+async fn the_crates_own_task_runs_in_a_worker_and_on_the_page() {
+    let class: BridgeClass = ok(load_package()).await.unchecked_into();
+    for fallback in ["never", "always"] {
+        let bridge: Bridge =
+            ok(class.create(&js(json!({ "poolSize": 1, "fallback": fallback })))).await.unchecked_into();
+        let tasks = bridge.tasks();
+        ok(tasks.register_task("sum", &js(json!({ "rust": "sum" })))).await;
+        assert_eq!(json(&ok(tasks.run("sum", &js(json!([1, 2, 3.5])))).await), json!(6.5), "{fallback}");
+        assert_eq!(
+            err(tasks.run("sum", &js(json!([])))).await,
+            json!({ "name": "RangeError", "message": "nothing to sum" }),
+            "{fallback}"
+        );
+        ok(bridge.terminate()).await;
+    }
 }

@@ -121,6 +121,23 @@ pub enum Op {
         /// Output limit in bytes.
         max_output: u64,
     },
+    /// A task of the app's own (`tasks.run`): the function `export` of the JavaScript module at
+    /// `module` (an absolute URL, its origin checked when the task was registered), called with
+    /// the call's input. Its input and output are JavaScript values, not bytes: the task runner
+    /// runs it, not [`Op::start`].
+    Task {
+        /// The name it was registered under (for errors).
+        name: String,
+        /// The module's absolute URL.
+        module: String,
+        /// The exported function's name (`default` for the default export).
+        export: String,
+    },
+    /// A task written in Rust, registered with `register_task` in the module's every instance.
+    RustTask {
+        /// The name it was registered under.
+        name: String,
+    },
     /// Test builds only: the input, unchanged.
     #[cfg(feature = "test-ops")]
     Echo,
@@ -176,6 +193,11 @@ fn is_false(b: &bool) -> bool {
 pub const TEST_OP_LIMIT: u32 = 600_000;
 
 impl Op {
+    /// Whether this is an app's own task, whose input and output are JavaScript values.
+    pub fn is_task(&self) -> bool {
+        matches!(self, Op::Task { .. } | Op::RustTask { .. })
+    }
+
     /// A fresh job for this op.
     ///
     /// # Errors
@@ -210,6 +232,7 @@ impl Op {
             }
             Op::Decompress { format, max_output } => Box::new(compression::Decompress::new(*format, *max_output)),
             Op::Fetch(_) => return Err(Error::validation("a fetch is run by the network driver")),
+            Op::Task { .. } | Op::RustTask { .. } => return Err(Error::validation("a task is run by the task runner")),
             #[cfg(feature = "test-ops")]
             other => return testing::start(other),
         };
@@ -219,9 +242,10 @@ impl Op {
     /// Whether the op's work is bounded by its input's length, so that a small input means a
     /// short call: false for a fetch (the network decides), a decompression (a small input may
     /// expand a thousandfold) and the test ops that wait, spin or fail.
+    /// An app's own task may take any time: never.
     pub fn cost_follows_input(&self) -> bool {
         match self {
-            Op::Fetch(_) | Op::Decompress { .. } => false,
+            Op::Fetch(_) | Op::Decompress { .. } | Op::Task { .. } | Op::RustTask { .. } => false,
             #[cfg(feature = "test-ops")]
             Op::Spin { short, .. } | Op::Panic { short, .. } => *short,
             #[cfg(feature = "test-ops")]
@@ -231,7 +255,8 @@ impl Op {
     }
 
     /// Whether running the op twice on the same input is harmless, so a call whose worker crashed
-    /// may be retried.
+    /// may be retried. An app's own task is taken to be (as a built-in op is): its `retries`
+    /// option decides, and `retries: 0` keeps a task with side effects from running twice.
     pub fn is_idempotent(&self) -> bool {
         match self {
             Op::Fetch(spec) => matches!(spec.method.as_str(), "GET" | "HEAD" | "OPTIONS"),

@@ -129,6 +129,9 @@ pub enum OutputKind {
     Bytes,
     /// A `Blob` of the output's pieces (a large output needs no contiguous copy).
     Blob,
+    /// An app's task's result as its function returned it (the default of `tasks.run`; its
+    /// `bytes` and `blob` shape a result that is bytes).
+    Value,
 }
 
 /// What a fetch returns besides its body.
@@ -176,14 +179,25 @@ pub struct WireError {
     /// An HTTP status, for a `NetworkError` from a non-2xx response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// The JavaScript stack of what a service's handler threw, for the `Error` its caller gets.
+    /// The JavaScript stack of what a service's handler or a task threw, for the `Error` its
+    /// caller gets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
+    /// With `name` `TaskError`: the name of the error the task's code threw (`RangeError`, an
+    /// app's own name), which the caller's `Error` carries (see [`Error::thrown`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thrown: Option<String>,
 }
 
 impl From<&Error> for WireError {
     fn from(e: &Error) -> Self {
-        WireError { name: e.kind().name().to_owned(), message: e.message().to_owned(), status: e.status(), stack: None }
+        WireError {
+            name: e.kind().name().to_owned(),
+            message: e.message().to_owned(),
+            status: e.status(),
+            stack: e.stack().map(str::to_owned),
+            thrown: e.thrown_name().map(str::to_owned),
+        }
     }
 }
 
@@ -191,6 +205,9 @@ impl From<WireError> for Error {
     /// An unknown name means the worker is not ours or not our version: treat it as a crash.
     fn from(w: WireError) -> Self {
         match ErrorKind::from_name(&w.name) {
+            Some(ErrorKind::Task) if w.thrown.is_some() => {
+                Error::thrown(w.thrown.unwrap_or_default(), w.message, w.stack)
+            }
             Some(kind) => {
                 let e = Error::new(kind, w.message);
                 match w.status {

@@ -137,7 +137,8 @@ mod tests {
 
     #[test]
     fn a_batch_of_replies_round_trips_in_order() {
-        let error = WireError { name: "RangeError".into(), message: "m".into(), status: None, stack: None };
+        let error =
+            WireError { name: "RangeError".into(), message: "m".into(), status: None, stack: None, thrown: None };
         let msgs = [
             FromService::Reply { seq: 1 },
             FromService::ReplyFailed { seq: 2, error },
