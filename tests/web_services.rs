@@ -1557,3 +1557,164 @@ async fn copies_of_an_inline_handler_share_the_object_and_without_restarts_one_f
     assert_eq!(err(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0, "ServiceStateError");
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+/// A service name no earlier run has used: snapshots stay in the browser profile's IndexedDB.
+fn unique(label: &str) -> String {
+    format!("persist-{label}-{}", js_sys::Math::random().to_bits())
+}
+
+/// The counter's `count` after one more message.
+async fn next_count(s: &worker_bridge::ServicesFacade, name: &str) -> f64 {
+    get(&ok(s.send(name.into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64().unwrap()
+}
+
+/// The counter definition of `label`'s kind (`js/…` or `rust/…`).
+fn counter_of(label: &str, definition: &JsValue) -> JsValue {
+    if label.starts_with("js") {
+        obj(&[("module", definition.clone())])
+    } else {
+        definition.clone()
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_persisted_service_keeps_its_state_across_stops_restarts_and_a_new_bridge() {
+    for (label, definition, placement) in cases() {
+        let name = unique(&label.replace('/', "-"));
+        let options = || obj(&[("placement", placement.into()), ("persist", true.into())]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), options())).await;
+        ok(s.start(name.clone())).await;
+        for i in 1..=3 {
+            assert_eq!(next_count(&s, &name).await, f64::from(i), "{label}: a first start has no snapshot");
+        }
+        ok(s.stop(name.clone())).await;
+        ok(s.start(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 4.0, "{label}: restored after a stop");
+        ok(s.restart(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 5.0, "{label}: restored after a restart");
+        ok(s.stop(name.clone())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+
+        // A new bridge (what a reload makes): the snapshot is still there.
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), options())).await;
+        ok(s.start(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 6.0, "{label}: restored in a new bridge");
+        // Without persist, the same name starts fresh (and leaves the snapshot alone).
+        let plain = format!("{name}-plain");
+        ok(s.register(plain.clone(), counter_of(&label, &definition), obj(&[("placement", placement.into())]))).await;
+        ok(s.start(plain.clone())).await;
+        assert_eq!(next_count(&s, &plain).await, 1.0, "{label}: not persisted");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_persisted_service_restores_the_interval_snapshot_after_no_stop() {
+    for (label, definition, placement) in cases() {
+        let name = unique(&label.replace('/', "-"));
+        let options =
+            || obj(&[("placement", placement.into()), ("persist", true.into()), ("snapshotIntervalMs", 100.into())]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), options())).await;
+        ok(s.start(name.clone())).await;
+        next_count(&s, &name).await;
+        next_count(&s, &name).await;
+        delay(400).await;
+        // Terminated without a stop (as a crash or a closed tab): no snapshot at stop.
+        JsFuture::from(b.terminate()).await.unwrap();
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), options())).await;
+        ok(s.start(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 3.0, "{label}: the interval's snapshot was restored");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_persisted_service_fails_its_start_on_a_failed_restore_and_its_stop_on_a_failed_snapshot() {
+    for (label, definition, placement) in cases() {
+        let name = unique(&label.replace('/', "-"));
+        let with =
+            |config: &str| obj(&[("placement", placement.into()), ("persist", true.into()), ("config", json(config))]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), with(r#"{ "snapshotFails": true }"#))).await;
+        ok(s.start(name.clone())).await;
+        next_count(&s, &name).await;
+        let (error, message) = err(s.stop(name.clone())).await;
+        assert_eq!((error.as_str(), message.as_str()), ("RangeError", "asked to fail the snapshot"), "{label}");
+        assert_eq!(text(&service_status(&b, &name), "state"), "failed", "{label}");
+        JsFuture::from(b.terminate()).await.unwrap();
+
+        // A snapshot stored, then a start whose onRestore throws: the start fails with its error.
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), with("{}"))).await;
+        ok(s.start(name.clone())).await;
+        next_count(&s, &name).await;
+        ok(s.stop(name.clone())).await;
+        let failing = format!("{name}-restore");
+        ok(s.unregister(name.clone())).await;
+        ok(s.register(name.clone(), counter_of(&label, &definition), with(r#"{ "restoreFails": true }"#))).await;
+        let (error, message) = err(s.start(name.clone())).await;
+        assert_eq!((error.as_str(), message.as_str()), ("RangeError", "asked to fail the restore"), "{label}");
+        let st = service_status(&b, &name);
+        assert_eq!(text(&st, "state"), "failed", "{label}");
+        assert!(text(&st, "lastError").contains("asked to fail the restore"), "{label}");
+        // No snapshot stored: onRestore is not called, the start succeeds.
+        ok(s.register(failing.clone(), counter_of(&label, &definition), with(r#"{ "restoreFails": true }"#))).await;
+        ok(s.start(failing.clone())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn each_persisted_copy_has_a_snapshot_of_its_own() {
+    for placement in PLACEMENTS {
+        let name = unique(placement);
+        let options = || obj(&[("placement", placement.into()), ("persist", true.into()), ("instances", 2.into())]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_service_url().into(), options())).await;
+        ok(s.start(name.clone())).await;
+        // One at a time: the least busy copy takes each, the copies in turn (1, 1, 2, 2, 3, 3).
+        for i in 0..6 {
+            assert_eq!(next_count(&s, &name).await, f64::from(i / 2 + 1), "{placement}: message {i}");
+        }
+        ok(s.stop(name.clone())).await;
+        ok(s.start(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 4.0, "{placement}: copy 0 restored");
+        assert_eq!(next_count(&s, &name).await, 4.0, "{placement}: copy 1 restored");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn persist_needs_both_hooks_and_a_sane_interval() {
+    let b = bridge().await;
+    let s = b.services();
+    // A module without onSnapshot / onRestore: the start says what is missing.
+    for placement in PLACEMENTS {
+        let name = unique(placement);
+        let options = obj(&[("placement", placement.into()), ("persist", true.into())]);
+        ok(s.register(name.clone(), format!("{}?on=never", throw_service_url()).into(), options)).await;
+        let (error, message) = err(s.start(name.clone())).await;
+        assert_eq!(error, "TypeError", "{placement}");
+        assert!(message.contains("onSnapshot") && message.contains("onRestore"), "{placement}: {message}");
+    }
+    for options in [
+        obj(&[("snapshotIntervalMs", 1000.into())]),
+        obj(&[("persist", true.into()), ("snapshotIntervalMs", 10.into())]),
+        obj(&[("persist", "yes".into())]),
+    ] {
+        let (error, _) = err(s.register(unique("bad"), counter_service_url().into(), options)).await;
+        assert_eq!(error, "ValidationError");
+    }
+    JsFuture::from(b.terminate()).await.unwrap();
+}

@@ -101,4 +101,11 @@ export const fromService = {
    * @param {string} detail
    */
   health: (healthy, detail) => ({ type: 'health', healthy, detail }),
+  restored: () => ({ type: 'restored' }),
+  /**
+   * What `onSnapshot` returned (JSON), and whether it was asked for at stop.
+   * @param {unknown} snapshot
+   * @param {boolean} stop
+   */
+  snapshot: (snapshot, stop) => ({ type: 'snapshot', snapshot, stop }),
 };

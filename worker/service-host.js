@@ -1,4 +1,5 @@
-// Hosts one service: imports its handler module ({ onStart, onMessage, onStop, health }) — or,
+// Hosts one service: imports its handler module ({ onStart, onMessage, onStop, health, and for
+// `persist: true` onSnapshot and onRestore }) — or,
 // for a Rust service, instantiates the wasm module and adapts the object that
 // `__workerBridgeRustService` returns to the same four methods — keeps its context across
 // messages, and handles its queue strictly in FIFO order. Health checks are answered at once,
@@ -21,6 +22,8 @@ import { MAX_BATCH, PROTOCOL_VERSION, fromService, serviceBatch } from './protoc
  *   onMessage(message: unknown, ctx: object | null): unknown,
  *   onStop?(ctx: object | null): unknown,
  *   health?(ctx: object | null): any,
+ *   onSnapshot?(ctx: object | null): unknown,
+ *   onRestore?(ctx: object | null, snapshot: unknown): unknown,
  *   free?(): void,
  * }} ServiceModule
  */
@@ -82,6 +85,9 @@ function rustModule(raw) {
     onMessage: (message) => settle(() => raw.onMessage(message)),
     onStop: () => settle(() => raw.onStop()),
     health: () => guarded(() => raw.health()),
+    // The snapshot crosses as JSON text (serde_json on the Rust side).
+    onSnapshot: () => JSON.parse(/** @type {string} */ (settle(() => raw.onSnapshot()))),
+    onRestore: (_ctx, snapshot) => settle(() => raw.onRestore(JSON.stringify(snapshot))),
     free: () => raw.free(),
   };
 }
@@ -422,6 +428,38 @@ export function hostService(port, rustInstance, inline) {
     }
   }
   /**
+   * `persist: true`, right after `start`: the service must have both hooks; `onRestore(ctx,
+   * snapshot)` runs when a snapshot is stored. Its failure fails the start.
+   * @param {unknown} snapshot undefined: none stored
+   */
+  async function restore(snapshot) {
+    try {
+      const service = loaded();
+      if (typeof service.onSnapshot !== 'function' || typeof service.onRestore !== 'function') {
+        throw new TypeError('persist: true needs the service to export onSnapshot(ctx) and onRestore(ctx, snapshot)');
+      }
+      if (snapshot !== undefined) await service.onRestore(ctx, snapshot);
+      tell(fromService.restored());
+    } catch (e) {
+      tell(fromService.failed(failure(e)));
+    }
+  }
+  /**
+   * `onSnapshot(ctx)`, sent back as JSON (what `JSON.stringify` makes of it). Its failure fails
+   * the stop (or, on the interval, the service).
+   * @param {boolean} stop taken at stop
+   */
+  async function snapshot(stop) {
+    try {
+      const value = await /** @type {NonNullable<ServiceModule['onSnapshot']>} */ (loaded().onSnapshot)(ctx);
+      const text = JSON.stringify(value);
+      if (text === undefined) throw new TypeError(`onSnapshot must return JSON, not ${typeof value}`);
+      tell(fromService.snapshot(JSON.parse(text), stop));
+    } catch (e) {
+      tell(fromService.failed(failure(e)));
+    }
+  }
+  /**
    * @param {Incoming} item
    * @returns {Promise<void> | undefined} a promise while the message is still being handled
    */
@@ -433,6 +471,8 @@ export function hostService(port, rustInstance, inline) {
       case 'load_inline': loadInline(msg.config); return undefined;
       case 'start': return start();
       case 'stop': return stop();
+      case 'restore': return restore(msg.snapshot);
+      case 'snapshot': return snapshot(msg.stop);
       default: return undefined; // Not ours: ignore (the registry never sends anything else).
     }
   }

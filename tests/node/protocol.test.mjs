@@ -29,6 +29,8 @@ const builders = {
   'fromService.failed': ['from_service.json', 'failed', (m) => fromService.failed(m.error)],
   'fromService.crashed': ['from_service.json', 'crashed', (m) => fromService.crashed(m.error)],
   'fromService.health': ['from_service.json', 'health', (m) => fromService.health(m.healthy, m.detail)],
+  'fromService.restored': ['from_service.json', 'restored', () => fromService.restored()],
+  'fromService.snapshot': ['from_service.json', 'snapshot', (m) => fromService.snapshot(m.snapshot, m.stop)],
 };
 
 test('every fixture speaks the version worker/protocol.js writes', async () => {

@@ -29,6 +29,8 @@ pub(super) enum Expect {
     Loaded,
     Started,
     Stopped,
+    Restored,
+    Snapshotted,
 }
 
 /// One lifecycle step, awaited from one or more copies: done when every copy has confirmed it,
@@ -72,7 +74,7 @@ impl Step {
 
 /// Which copies a step is for.
 #[derive(Debug, Clone, Copy)]
-enum Copies {
+pub(super) enum Copies {
     /// Every copy.
     All,
     /// Those without a host (to load them).
@@ -86,7 +88,7 @@ enum Copies {
 }
 
 impl Copies {
-    fn pick(self, copies: &[super::Copy]) -> Vec<usize> {
+    pub(super) fn pick(self, copies: &[super::Copy]) -> Vec<usize> {
         (0..copies.len())
             .filter(|&i| match self {
                 Copies::All => true,
@@ -161,7 +163,7 @@ impl Registry {
 
     /// Posts `msg` (with `payload` beside it) to each of `copies` and waits (at most
     /// `timeout_ms`; 0: no limit) until every one has confirmed with `expect`.
-    async fn expect(
+    pub(super) async fn expect(
         &self,
         name: &str,
         expect: Expect,
@@ -267,7 +269,14 @@ impl Registry {
                 return Err(self.fail(name, e));
             }
         }
+        let stored = match self.read_snapshots(name, Copies::All).await {
+            Ok(stored) => stored,
+            Err(e) => return Err(self.fail(name, e)),
+        };
         if let Err(e) = self.expect(name, Expect::Started, Copies::All, ToService::Start, None, timeout).await {
+            return Err(self.fail(name, e));
+        }
+        if let Err(e) = self.restore(name, stored, timeout).await {
             return Err(self.fail(name, e));
         }
         self.with(name, |s| {
@@ -280,7 +289,8 @@ impl Registry {
             Ok(())
         })?;
         self.transition(name, Event::Started, None)?;
-        Ok(self.arm_health(name)?)
+        self.arm_health(name)?;
+        Ok(self.arm_snapshots(name)?)
     }
 
     /// Stops a running service after the messages queued before the stop. A stop that fails
@@ -304,10 +314,15 @@ impl Registry {
         self.transition(name, Event::Stop, reason)?;
         self.with(name, |s| {
             s.health = None;
+            s.snapshots = None;
             // A copy waiting to be replaced is not: the service stops.
             s.copies.iter_mut().for_each(|c| c.pending_restart = None);
             Ok(())
         })?;
+        // The state as it is after the last message, stored before `onStop` can change it.
+        if let Err(e) = self.snapshot_at_stop(name, timeout).await {
+            return Err(self.fail(name, e));
+        }
         if let Err(e) = self.expect(name, Expect::Stopped, Copies::Hosted, ToService::Stop, None, timeout).await {
             return Err(self.fail(name, e));
         }
@@ -403,6 +418,7 @@ impl Registry {
                 }
             }
             s.health = None;
+            s.snapshots = None;
             s.last_error = Some(reason.clone());
             Ok((during, hosts))
         });
@@ -518,8 +534,15 @@ impl Registry {
         let Ok(timeout) = timeout else { return };
         self.announce_copy(name, i, "crashed", "starting", None);
         let mut result = self.load_copies(name, Copies::One(i), timeout).await;
+        let mut stored = Vec::new();
+        if result.is_ok() {
+            result = self.read_snapshots(name, Copies::One(i)).await.map(|s| stored = s);
+        }
         if result.is_ok() {
             result = self.expect(name, Expect::Started, Copies::One(i), ToService::Start, None, timeout).await;
+        }
+        if result.is_ok() {
+            result = self.restore(name, stored, timeout).await;
         }
         match result {
             Ok(()) => {

@@ -106,20 +106,24 @@ impl Registry {
         }
     }
 
+    /// Host `generation` answered the step its copy waits on with `result` (an answer no step
+    /// waits for — late, or for another step — changes nothing).
+    pub(super) fn confirm(&self, name: &str, generation: u32, expect: Expect, result: Result<(), Failure>) {
+        let _ = self.with(name, |s| {
+            if let Some((_, copy)) = s.copy_of(generation) {
+                match copy.waiter.take() {
+                    Some(step) if step.expects() == expect => step.settle(result),
+                    other => copy.waiter = other,
+                }
+            }
+            Ok(())
+        });
+    }
+
     /// A message of host `generation` that is not a reply: a lifecycle confirmation or failure,
     /// a crash, a health answer.
     fn on_lifecycle_message(&self, name: &str, generation: u32, msg: FromService) {
-        let confirm = |expect: Expect, result: Result<(), Failure>| {
-            let _ = self.with(name, |s| {
-                if let Some((_, copy)) = s.copy_of(generation) {
-                    match copy.waiter.take() {
-                        Some(step) if step.expects() == expect => step.settle(result),
-                        other => copy.waiter = other,
-                    }
-                }
-                Ok(())
-            });
-        };
+        let confirm = |expect: Expect, result: Result<(), Failure>| self.confirm(name, generation, expect, result);
         match msg {
             FromService::Loaded => confirm(Expect::Loaded, Ok(())),
             FromService::Started => confirm(Expect::Started, Ok(())),
@@ -131,6 +135,8 @@ impl Registry {
                 self.fail_copy(name, generation, Error::new(ErrorKind::WorkerCrashed, error.message));
             }
             FromService::Health { healthy, detail } => self.on_health(name, generation, healthy, detail),
+            FromService::Restored => confirm(Expect::Restored, Ok(())),
+            FromService::Snapshot { snapshot, stop } => self.on_snapshot(name, generation, &snapshot, stop),
             // Handled by the caller.
             FromService::Reply { .. } | FromService::ReplyFailed { .. } => {}
         }

@@ -13,7 +13,8 @@
 //! `control` drives a service through its lifecycle (start, stop, restart, fail); `dependencies`
 //! orders those steps across services that depend on each other (`dependsOn`); `messages`
 //! carries messages to a service and routes everything its host says back; `health` runs the
-//! health checks; `diagnostics` builds the status objects.
+//! health checks; `persistence` restores and stores snapshots (`persist`); `diagnostics` builds
+//! the status objects.
 //!
 //! Two invariants hold in every file:
 //! - **No user callback runs while the state is borrowed.** The state is reached only through
@@ -31,6 +32,7 @@ mod dependencies;
 mod diagnostics;
 mod health;
 mod messages;
+mod persistence;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,6 +45,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::protocol::WireError;
 use crate::runtime::timer::{Repeat, Timer};
+use crate::services::persist::Persist;
 use crate::services::restart::{Budget, Policy};
 use crate::services::Config;
 use control::Step;
@@ -76,6 +79,8 @@ pub(crate) struct ServiceOptions {
     pub(crate) instances: u32,
     /// `dependsOn`: the services to start before this one (and to stop after it).
     pub(crate) depends_on: Vec<String>,
+    /// `persist` and `snapshotIntervalMs` (see `core::services::persist`).
+    pub(crate) persist: Option<Persist>,
 }
 
 fn js(e: &Error) -> JsValue {
@@ -160,6 +165,8 @@ struct Service {
     last_health: Option<(bool, String)>,
     /// The health-check timer while running.
     health: Option<Repeat>,
+    /// The snapshot timer while running (`persist` with a `snapshotIntervalMs`).
+    snapshots: Option<Repeat>,
     /// Told, when a start in progress ends, whether the service reached `running` (a dependent
     /// started at the same time waits for it rather than starting it twice).
     up_waiters: Vec<futures_channel::oneshot::Sender<bool>>,
@@ -247,6 +254,7 @@ impl Registry {
             last_error: None,
             last_health: None,
             health: None,
+            snapshots: None,
             up_waiters: Vec::new(),
         });
         Ok(())
@@ -286,6 +294,7 @@ impl Registry {
             inner.terminated = true;
             for s in &mut inner.services {
                 s.health = None;
+                s.snapshots = None;
                 s.pending_restart = None;
                 // Who waits for a start hears it did not happen.
                 s.up_waiters.clear();

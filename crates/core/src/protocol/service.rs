@@ -62,6 +62,18 @@ pub enum ToService {
     /// Call `health(ctx)` now: the host answers it beside a running message, never queued
     /// behind messages (a busy service is not an unhealthy one).
     Health,
+    /// `persist: true`, right after `Start`: check the service has `onSnapshot` and `onRestore`,
+    /// and call `onRestore(ctx, snapshot)` when a snapshot is stored.
+    Restore {
+        /// The stored snapshot (absent: none stored).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<Value>,
+    },
+    /// `persist: true`: call `onSnapshot(ctx)` (queued, after the messages before it).
+    Snapshot {
+        /// Taken at stop (the stop waits for it to be stored), not on the interval.
+        stop: bool,
+    },
 }
 
 /// Host → registry.
@@ -97,6 +109,15 @@ pub enum FromService {
     Crashed {
         /// The panic.
         error: WireError,
+    },
+    /// `Restore` done (`onRestore` resolved, or no snapshot to restore).
+    Restored,
+    /// The answer to `Snapshot`: what `onSnapshot` returned, as JSON.
+    Snapshot {
+        /// The snapshot.
+        snapshot: Value,
+        /// Echoes `ToService::Snapshot`'s.
+        stop: bool,
     },
     /// The answer to `Health`.
     Health {

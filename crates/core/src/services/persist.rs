@@ -66,10 +66,7 @@ pub fn check_snapshot(snapshot: &Value) -> Result<String, Error> {
     if text.len() > SERVICE_SNAPSHOT_MAX_BYTES {
         return Err(Error::new(
             ErrorKind::LimitExceeded,
-            format!(
-                "the snapshot is {} bytes of JSON; at most {SERVICE_SNAPSHOT_MAX_BYTES} are stored",
-                text.len()
-            ),
+            format!("the snapshot is {} bytes of JSON; at most {SERVICE_SNAPSHOT_MAX_BYTES} are stored", text.len()),
         ));
     }
     Ok(text)
