@@ -312,6 +312,17 @@ export interface ServiceOptions {
    * or a cycle is a `ValidationError` at start (and at `load()`).
    */
   dependsOn?: string[];
+  /**
+   * Keep the service's state across stops, restarts and page reloads: `onSnapshot(ctx)` (JSON, at
+   * most 4 MiB as text) is stored in IndexedDB under the service's name (`name#i` for copy `i` when
+   * `instances` > 1) at every stop — the stop resolves once it is written — and every
+   * `snapshotIntervalMs`; `onRestore(ctx, snapshot)` runs right after `onStart` when one is stored.
+   * A failing `onRestore` fails the start with its error, a failing snapshot the stop; without
+   * IndexedDB the start fails with `NotSupportedError`. Default false.
+   */
+  persist?: boolean;
+  /** With `persist`: also snapshot this often while running (0 = at stop only, the default; else ≥ 100). */
+  snapshotIntervalMs?: number;
 }
 
 /** `services.send` options, read as a call's; any other key is a `ValidationError`. */
@@ -358,6 +369,10 @@ export interface ServiceModule<Ctx = ServiceContext, Msg = unknown, Reply = unkn
   onMessage(message: Msg, ctx: Ctx): Reply | Promise<Reply>;
   onStop?(ctx: Ctx): void | Promise<void>;
   health?(ctx: Ctx): boolean | { healthy: boolean; detail?: string } | Promise<boolean | { healthy: boolean; detail?: string }>;
+  /** `persist: true`: the state to keep, as JSON (at stop and every `snapshotIntervalMs`). */
+  onSnapshot?(ctx: Ctx): unknown;
+  /** `persist: true`: brings back a stored snapshot, right after `onStart`. */
+  onRestore?(ctx: Ctx, snapshot: any): void | Promise<void>;
 }
 
 export interface ServiceRequest {
