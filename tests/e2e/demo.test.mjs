@@ -256,7 +256,7 @@ test('the Services panel drives a JS and a Rust service in either placement', as
 });
 
 test('the persisted counter keeps its value across a reload', async () => {
-  await withDemo({}, async ({ page, problems }) => {
+  await withDemo({ isolated: false }, async ({ page, problems }) => {
     const ready = () => page.waitForFunction(() => document.querySelector('#events li[data-event="registry_loaded"]'));
     await ready();
     await page.click('.service[data-name="saved"] .start');
