@@ -1718,3 +1718,74 @@ async fn persist_needs_both_hooks_and_a_sane_interval() {
     }
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen(module = "/tests/services/relay.service.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = relayServiceUrl)]
+    fn relay_service_url() -> String;
+}
+
+/// `ctx.send` from the relay to `to`: `{ op, to, ...rest }`.
+fn relay(op: &str, to: &str, rest: &[(&str, JsValue)]) -> JsValue {
+    let mut fields = vec![("op", JsValue::from(op)), ("to", JsValue::from(to))];
+    fields.extend(rest.iter().cloned());
+    obj(&fields)
+}
+
+#[wasm_bindgen_test]
+async fn a_service_sends_to_another_with_the_same_order_and_errors_as_services_send() {
+    // Every pair of placements, and a Rust receiver.
+    let pairs = [("worker", "worker"), ("worker", "main"), ("main", "worker"), ("main", "main")];
+    for (from, to) in pairs {
+        for (kind, definition) in counters() {
+            let label = format!("{from} → {kind}/{to}");
+            let b = bridge().await;
+            let s = b.services();
+            ok(s.register("counter".into(), counter_of(kind, &definition), obj(&[("placement", to.into())]))).await;
+            ok(s.register("relay".into(), relay_service_url().into(), obj(&[("placement", from.into())]))).await;
+            ok(s.start("counter".into())).await;
+            ok(s.start("relay".into())).await;
+            // A reply is the promise's value.
+            let reply =
+                ok(s.send("relay".into(), relay("forward", "counter", &[("message", 5.into())]), JsValue::UNDEFINED))
+                    .await;
+            assert_eq!(get(&reply, "count").as_f64(), Some(1.0), "{label}");
+            assert_eq!(get(&reply, "echo").as_f64(), Some(5.0), "{label}");
+            // FIFO from a sender to a receiver.
+            let replies =
+                ok(s.send("relay".into(), relay("burst", "counter", &[("n", 200.into())]), JsValue::UNDEFINED)).await;
+            for (i, reply) in Array::from(&replies).iter().enumerate() {
+                assert_eq!(get(&reply, "count").as_f64(), Some(2.0 + i as f64), "{label}: FIFO at {i}");
+                assert_eq!(get(&reply, "echo").as_f64(), Some(i as f64), "{label}");
+            }
+            // The receiver's own error, and the bridge's typed ones.
+            let caught = |rest: &[(&str, JsValue)], to: &str| {
+                s.send("relay".into(), relay("catch", to, rest), JsValue::UNDEFINED)
+            };
+            let thrown = ok(caught(&[("message", obj(&[("op", "throw".into())]))], "counter")).await;
+            assert_eq!(text(&thrown, "name"), "RangeError", "{label}");
+            assert_eq!(text(&thrown, "message"), "asked to throw at 201", "{label}");
+            let unknown = ok(caught(&[("message", 1.into())], "nobody")).await;
+            assert_eq!(text(&unknown, "name"), "ValidationError", "{label}");
+            let slow = obj(&[("op", "sleep".into()), ("ms", 300.into())]);
+            if kind == "js" {
+                let late =
+                    ok(caught(&[("message", slow), ("options", obj(&[("timeoutMs", 30.into())]))], "counter")).await;
+                assert_eq!(text(&late, "name"), "TimeoutError", "{label}");
+            }
+            ok(s.stop("counter".into())).await;
+            let stopped = ok(caught(&[("message", 1.into())], "counter")).await;
+            assert_eq!(text(&stopped, "name"), "ServiceStateError", "{label}");
+            // Restarted: sends reach the new host.
+            ok(s.start("counter".into())).await;
+            let reply =
+                ok(s.send("relay".into(), relay("forward", "counter", &[("message", 1.into())]), JsValue::UNDEFINED))
+                    .await;
+            assert_eq!(get(&reply, "count").as_f64(), Some(1.0), "{label}: a fresh start");
+            // `send` is not part of the context's own keys (nor of a snapshot of it).
+            let keys = ok(s.send("relay".into(), relay("keys", "", &[]), JsValue::UNDEFINED)).await;
+            assert_eq!(Array::from(&keys).length(), 0, "{label}");
+            JsFuture::from(b.terminate()).await.unwrap();
+        }
+    }
+}

@@ -108,4 +108,10 @@ export const fromService = {
    * @param {boolean} stop
    */
   snapshot: (snapshot, stop) => ({ type: 'snapshot', snapshot, stop }),
+  /**
+   * `ctx.send(to, message)` through the page; the message travels as the payload.
+   * @param {number} seq
+   * @param {string} to
+   */
+  send: (seq, to) => ({ type: 'send', seq, to }),
 };

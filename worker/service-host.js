@@ -203,6 +203,38 @@ function wire(e) {
 }
 
 /**
+ * A bridge error, as the page makes them: an `Error` whose `name` says what happened.
+ * @param {string} name
+ * @param {string} message
+ */
+function bridgeError(name, message) {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/**
+ * An error that came as data (`WireError`), rebuilt: its name, message and (where sent) stack.
+ * @param {any} data
+ */
+function rebuild(data) {
+  const error = bridgeError(String(data?.name ?? 'Error'), String(data?.message ?? ''));
+  if (typeof data?.stack === 'string') error.stack = data.stack;
+  return error;
+}
+
+/**
+ * One of the service's own `ctx.send`s awaiting its answer.
+ * @typedef {{
+ *   resolve: (value: unknown) => void,
+ *   reject: (error: unknown) => void,
+ *   timer: ReturnType<typeof setTimeout> | undefined,
+ *   signal: AbortSignal | undefined,
+ *   onAbort: (() => void) | undefined,
+ * }} Sent
+ */
+
+/**
  * Whether `value` is a thenable (what `onMessage` returns when it is async). Reading `then` may
  * throw (a getter): that is the handler's error.
  * @param {unknown} value
@@ -257,6 +289,10 @@ export function hostService(port, rustInstance, inline) {
   /** @type {MessageChannel | null} */
   let tick = null;
   let ticking = false;
+  // The service's own messages to others (`ctx.send`), awaiting their answers, by seq.
+  /** @type {Map<number, Sent>} */
+  const sent = new Map();
+  let nextSent = 0;
   // Only a host given a `rustInstance` ever sets `rust`.
   const instance = () => /** @type {RustInstance} */ (rustInstance);
   // The registry sends `start`, `message`, `stop` and `health` only after the service `loaded`.
@@ -268,6 +304,7 @@ export function hostService(port, rustInstance, inline) {
     dead = true;
     queue = [];
     head = 0;
+    answerSent(undefined, false, bridgeError('TerminatedError', 'the service\'s host is gone'));
     tick?.port1.close();
     tick = null;
     if (!rust) return;
@@ -300,6 +337,13 @@ export function hostService(port, rustInstance, inline) {
           try {
             port.postMessage(serviceBatch([msg], [payloads[i]]));
           } catch (e) {
+            if (msg.type === 'send') {
+              // The service's own `ctx.send` of something the browser cannot clone: that send fails.
+              const why = `${/** @type {any} */ (e)?.name}: ${/** @type {any} */ (e)?.message}`;
+              const error = bridgeError('ValidationError', `the message cannot be sent to a service (it must be structured-cloneable): ${why}`);
+              answerSent(/** @type {number} */ (msg.seq), false, error);
+              return;
+            }
             if (msg.type !== 'reply') throw e;
             port.postMessage(serviceBatch([fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))]));
           }
@@ -339,6 +383,63 @@ export function hostService(port, rustInstance, inline) {
     flush();
   };
 
+  /**
+   * Settles the service's own send `seq` (every one still waiting when `seq` is undefined) with
+   * `value` (`ok`) or the error `value`.
+   * @param {number | undefined} seq
+   * @param {boolean} ok
+   * @param {unknown} value
+   */
+  function answerSent(seq, ok, value) {
+    const keys = seq === undefined ? [...sent.keys()] : [seq];
+    for (const key of keys) {
+      const pending = sent.get(key);
+      if (pending === undefined) continue;
+      sent.delete(key);
+      if (pending.timer !== undefined) clearTimeout(pending.timer);
+      if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+      if (ok) pending.resolve(value);
+      else pending.reject(value);
+    }
+  }
+  /**
+   * `ctx.send(to, message, { timeoutMs, signal })`: a message from this service to the service
+   * `to`, routed by the page's registry as `services.send` (same ordering, same errors); resolves
+   * with the reply. Awaiting a reply from a service that awaits this one back never ends: give
+   * such sends a `timeoutMs`.
+   * @param {string} to
+   * @param {unknown} message
+   * @param {{ timeoutMs?: number, signal?: AbortSignal }} [options]
+   * @returns {Promise<unknown>}
+   */
+  function sendTo(to, message, options) {
+    if (typeof to !== 'string' || to === '') {
+      return Promise.reject(bridgeError('ValidationError', 'ctx.send(name, message): name must be a service name'));
+    }
+    const { timeoutMs, signal } = options ?? {};
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      return Promise.reject(bridgeError('ValidationError', `timeoutMs must be a number of milliseconds, got ${timeoutMs}`));
+    }
+    if (signal?.aborted) return Promise.reject(bridgeError('AbortError', 'the call was aborted'));
+    if (dead) return Promise.reject(bridgeError('TerminatedError', 'the service\'s host is gone'));
+    const seq = nextSent;
+    nextSent = (seq + 1) >>> 0;
+    const promise = new Promise((resolve, reject) => {
+      /** @type {Sent} */
+      const pending = { resolve, reject, timer: undefined, signal, onAbort: undefined };
+      if (timeoutMs) {
+        pending.timer = setTimeout(() => answerSent(seq, false, bridgeError('TimeoutError', `no reply within ${timeoutMs} ms`)), timeoutMs);
+      }
+      if (signal) {
+        pending.onAbort = () => answerSent(seq, false, bridgeError('AbortError', 'the call was aborted'));
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      sent.set(seq, pending);
+    });
+    send(fromService.send(seq, to), message);
+    soon();
+    return promise;
+  }
   /**
    * `onMessage(payload, ctx)`: answered now when it returns a value, or when its promise settles.
    * @param {number} seq
@@ -412,6 +513,8 @@ export function hostService(port, rustInstance, inline) {
   async function start() {
     try {
       ctx = config === undefined ? {} : { config: structuredClone(config) };
+      // Not enumerable: a snapshot or a log of the context leaves it out.
+      Object.defineProperty(ctx, 'send', { value: sendTo, writable: true, configurable: true });
       await loaded().onStart?.(ctx);
       tell(fromService.started());
     } catch (e) {
@@ -528,6 +631,8 @@ export function hostService(port, rustInstance, inline) {
       const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
       if (typeof msg?.type !== 'string') continue;
       if (msg.type === 'health') health();
+      else if (msg.type === 'send_reply') answerSent(msg.seq, true, p?.[i]);
+      else if (msg.type === 'send_failed') answerSent(msg.seq, false, rebuild(msg.error));
       else queue.push({ msg, payload: p?.[i] });
     }
     if (!draining) drain();

@@ -31,6 +31,7 @@ const builders = {
   'fromService.health': ['from_service.json', 'health', (m) => fromService.health(m.healthy, m.detail)],
   'fromService.restored': ['from_service.json', 'restored', () => fromService.restored()],
   'fromService.snapshot': ['from_service.json', 'snapshot', (m) => fromService.snapshot(m.snapshot, m.stop)],
+  'fromService.send': ['from_service.json', 'send', (m) => fromService.send(m.seq, m.to)],
 };
 
 test('every fixture speaks the version worker/protocol.js writes', async () => {

@@ -91,6 +91,8 @@ impl Registry {
                 Ok(FromService::Reply { seq }) => link.answer(seq, Ok(batch.payload(i))),
                 // The caller sees what the handler threw: its name, message and stack.
                 Ok(FromService::ReplyFailed { seq, error }) => link.answer(seq, Err(Failure::Thrown(error).to_js())),
+                // The service's own `ctx.send`, relayed (`peers`).
+                Ok(FromService::Send { seq, to }) => self.relay(name, generation, seq, &to, &batch.payload(i)),
                 Ok(msg) => self.on_lifecycle_message(name, generation, msg),
                 Err((Some(seq), e)) => {
                     let error = Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {e}"));
@@ -138,7 +140,7 @@ impl Registry {
             FromService::Restored => confirm(Expect::Restored, Ok(())),
             FromService::Snapshot { snapshot, stop } => self.on_snapshot(name, generation, &snapshot, stop),
             // Handled by the caller.
-            FromService::Reply { .. } | FromService::ReplyFailed { .. } => {}
+            FromService::Reply { .. } | FromService::ReplyFailed { .. } | FromService::Send { .. } => {}
         }
     }
 }

@@ -13,8 +13,8 @@
 //! `control` drives a service through its lifecycle (start, stop, restart, fail); `dependencies`
 //! orders those steps across services that depend on each other (`dependsOn`); `messages`
 //! carries messages to a service and routes everything its host says back; `health` runs the
-//! health checks; `persistence` restores and stores snapshots (`persist`); `diagnostics` builds
-//! the status objects.
+//! health checks; `persistence` restores and stores snapshots (`persist`); `peers` relays what
+//! services send each other (`ctx.send`); `diagnostics` builds the status objects.
 //!
 //! Two invariants hold in every file:
 //! - **No user callback runs while the state is borrowed.** The state is reached only through
@@ -32,6 +32,7 @@ mod dependencies;
 mod diagnostics;
 mod health;
 mod messages;
+mod peers;
 mod persistence;
 
 use std::cell::RefCell;

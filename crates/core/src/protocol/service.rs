@@ -74,6 +74,21 @@ pub enum ToService {
         /// Taken at stop (the stop waits for it to be stored), not on the interval.
         stop: bool,
     },
+    /// The reply to the service's own `ctx.send` number `seq` (`FromService::Send`), its value
+    /// beside it as payload. Handled at once, never queued: the handler that sent it may be
+    /// awaiting it.
+    SendReply {
+        /// The `seq` of the `FromService::Send`.
+        seq: u32,
+    },
+    /// The service's `ctx.send` number `seq` failed: what the receiver threw, or the bridge's
+    /// typed error (an unknown service, one that is not running, …). Handled at once.
+    SendFailed {
+        /// The `seq` of the `FromService::Send`.
+        seq: u32,
+        /// Why.
+        error: WireError,
+    },
 }
 
 /// Host → registry.
@@ -118,6 +133,15 @@ pub enum FromService {
         snapshot: Value,
         /// Echoes `ToService::Snapshot`'s.
         stop: bool,
+    },
+    /// `ctx.send(to, message)` from inside the service, routed through the page: the registry
+    /// sends the payload (beside) to `to` as `services.send` would, and answers with
+    /// `ToService::SendReply` or `ToService::SendFailed`.
+    Send {
+        /// Numbers this service's sends (its own sequence, echoed in the answer).
+        seq: u32,
+        /// The receiving service's name.
+        to: String,
     },
     /// The answer to `Health`.
     Health {
