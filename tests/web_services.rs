@@ -1785,6 +1785,24 @@ async fn a_service_sends_to_another_with_the_same_order_and_errors_as_services_s
             // `send` is not part of the context's own keys (nor of a snapshot of it).
             let keys = ok(s.send("relay".into(), relay("keys", "", &[]), JsValue::UNDEFINED)).await;
             assert_eq!(Array::from(&keys).length(), 0, "{label}");
+            // Between two workers the messages take a direct channel: the page's link to the
+            // receiver carried none of them.
+            let handled = get(&service_status(&b, "counter"), "messagesHandled").as_f64().unwrap();
+            if (from, to) == ("worker", "worker") {
+                assert_eq!(handled, 0.0, "{label}: no hop through the page");
+            } else {
+                assert!(handled >= 202.0, "{label}: through the page ({handled})");
+            }
+            if to == "worker" && kind == "js" {
+                // The receiver's worker dies while a reply is awaited: the send fails at once.
+                let sleep = obj(&[("op", "sleep".into()), ("ms", 3000.into())]);
+                let crash = relay("crash-then", "counter", &[("message", sleep)]);
+                let crashed = ok(s.send("relay".into(), crash, JsValue::UNDEFINED)).await;
+                assert_eq!(text(&crashed, "name"), "WorkerCrashedError", "{label}: {}", text(&crashed, "message"));
+                wait_for(&b, "counter", "the receiver fails", |st| text(st, "state") == "failed").await;
+                let failed = ok(caught(&[("message", 1.into())], "counter")).await;
+                assert_eq!(text(&failed, "name"), "ServiceStateError", "{label}");
+            }
             JsFuture::from(b.terminate()).await.unwrap();
         }
     }

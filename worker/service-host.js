@@ -9,7 +9,8 @@
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
 // src/protocol/service.rs; the ones sent from here are built by worker/protocol.js.
 
-import { MAX_BATCH, PROTOCOL_VERSION, fromService, serviceBatch } from './protocol.js';
+import { MAX_BATCH, PROTOCOL_VERSION, envelope, fromService, serviceBatch, toService } from './protocol.js';
+import { ServiceLink } from './service-link.js';
 
 /** @typedef {typeof import('../../../worker_bridge.js')} Glue The wasm-bindgen glue module. */
 /** @typedef {import('../../../worker_bridge.js').RustServiceInstance} RustServiceInstance */
@@ -29,7 +30,8 @@ import { MAX_BATCH, PROTOCOL_VERSION, fromService, serviceBatch } from './protoc
  */
 /**
  * A `ToService` message as it arrives, with its payload (`handle` ignores a `msg` it does not know).
- * @typedef {{ msg: any, payload?: unknown }} Incoming
+ * A message from a direct route's port (`from`) is answered on that port.
+ * @typedef {{ msg: any, payload?: unknown, from?: MessagePort }} Incoming
  */
 /**
  * Where the registry's messages arrive and replies go: a worker's global or a MessagePort.
@@ -224,6 +226,21 @@ function rebuild(data) {
 }
 
 /**
+ * The sending end of a direct route to another service's worker: its number, its link and port.
+ * @typedef {{ id: number, link: ServiceLink, port: MessagePort }} DirectLink
+ */
+
+/**
+ * A route of the service's own sends to one name: `waiting` (the sends made while the page
+ * decides; null once it has), then `direct` (null: through the page); `link` is its number.
+ * @typedef {{
+ *   link: number,
+ *   direct: DirectLink | null,
+ *   waiting: { seq: number, message: unknown }[] | null,
+ * }} PeerRoute
+ */
+
+/**
  * One of the service's own `ctx.send`s awaiting its answer.
  * @typedef {{
  *   resolve: (value: unknown) => void,
@@ -293,6 +310,20 @@ export function hostService(port, rustInstance, inline) {
   /** @type {Map<number, Sent>} */
   const sent = new Map();
   let nextSent = 0;
+  // Its routes to them, by name (core::services::peers): asked for at the first send to a name
+  // (`waiting` holds the sends made meanwhile), then through the page or `direct`.
+  /** @type {Map<string, PeerRoute>} */
+  const routes = new Map();
+  // Direct links let go of, by number: closed once their last reply has come.
+  /** @type {Map<number, DirectLink>} */
+  const retiring = new Map();
+  // The ends of direct routes from other services' workers, by number: messages arrive there
+  // too, and their replies go back there.
+  /** @type {Map<number, MessagePort>} */
+  const accepted = new Map();
+  // Whether messages from direct routes are taken: from a `start` until a `stop` (after that,
+  // they are refused as the page refuses a send to a stopped service).
+  let accepting = false;
   // Only a host given a `rustInstance` ever sets `rust`.
   const instance = () => /** @type {RustInstance} */ (rustInstance);
   // The registry sends `start`, `message`, `stop` and `health` only after the service `loaded`.
@@ -305,6 +336,12 @@ export function hostService(port, rustInstance, inline) {
     queue = [];
     head = 0;
     answerSent(undefined, false, bridgeError('TerminatedError', 'the service\'s host is gone'));
+    for (const route of routes.values()) route.direct?.port.close();
+    for (const direct of retiring.values()) direct.port.close();
+    for (const end of accepted.values()) end.close();
+    routes.clear();
+    retiring.clear();
+    accepted.clear();
     tick?.port1.close();
     tick = null;
     if (!rust) return;
@@ -436,28 +473,177 @@ export function hostService(port, rustInstance, inline) {
       }
       sent.set(seq, pending);
     });
-    send(fromService.send(seq, to), message);
+    let route = routes.get(to);
+    if (route === undefined) {
+      // The first send to `to`: ask the page for a route; nothing goes to `to` meanwhile.
+      route = { link: 0, direct: null, waiting: [] };
+      routes.set(to, route);
+      send(fromService.connect(to));
+    }
+    if (route.waiting) route.waiting.push({ seq, message });
+    else dispatch(route, to, seq, message);
     soon();
     return promise;
   }
   /**
-   * `onMessage(payload, ctx)`: answered now when it returns a value, or when its promise settles.
+   * Sends `message` (the service's send `seq`) on `route`: over its channel, or through the page.
+   * @param {PeerRoute} route
+   * @param {string} to
+   * @param {number} seq
+   * @param {unknown} message
+   */
+  function dispatch(route, to, seq, message) {
+    const direct = route.direct;
+    if (direct === null) {
+      send(fromService.send(seq, to), message);
+      return;
+    }
+    direct.link.send(message).then(
+      (value) => answerSent(seq, true, value),
+      (e) => answerSent(seq, false, e),
+    ).finally(() => {
+      if (retiring.get(direct.id) === direct && direct.link.waiting === 0) goodbye(direct);
+    });
+  }
+  /**
+   * The page's answer to a `connect`: the route to `to`; the sends that waited for it go now, in
+   * order.
+   * @param {string} to
+   * @param {number} link
+   * @param {boolean} direct
+   * @param {unknown} port this end of the channel, when direct
+   */
+  function onRoute(to, link, direct, port) {
+    const route = routes.get(to);
+    if (route === undefined || route.waiting === null) {
+      if (port instanceof MessagePort) port.close(); // not asked for (any more)
+      return;
+    }
+    route.link = link;
+    if (direct && port instanceof MessagePort) route.direct = directLink(link, port);
+    const waiting = route.waiting;
+    route.waiting = null;
+    for (const { seq, message } of waiting) dispatch(route, to, seq, message);
+    soon();
+  }
+  /**
+   * The sending end of a direct route: a `ServiceLink` (worker/service-link.js) on `port`, which
+   * settles replies itself; a failed reply (what the receiver threw) settles here.
+   * @param {number} id
+   * @param {MessagePort} port
+   * @returns {DirectLink}
+   */
+  function directLink(id, port) {
+    const link = new ServiceLink(port, (text) => {
+      /** @type {unknown} */
+      let entries;
+      try {
+        entries = JSON.parse(text ?? '');
+      } catch {
+        return;
+      }
+      if (!Array.isArray(entries)) return;
+      for (const entry of entries) {
+        const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
+        if (msg?.type === 'reply_failed') link.settle(msg.seq, false, rebuild(msg.error), true);
+      }
+    });
+    return { id, link, port };
+  }
+  /**
+   * Closes a direct link whose replies have all come, telling the receiver on the channel itself
+   * (after everything sent on it), which closes its end.
+   * @param {DirectLink} direct
+   */
+  function goodbye(direct) {
+    retiring.delete(direct.id);
+    try {
+      direct.link.post(JSON.stringify([envelope(toService.disconnect(direct.id, false))]), []);
+    } catch {
+      // The receiver is gone: nothing to tell.
+    }
+    direct.link.close('WorkerCrashedError', 'the route to the service was closed');
+    direct.port.close();
+  }
+  /**
+   * Route `link` is dropped (the page's `disconnect`). As its sender: forget the route (the next
+   * send asks again) and let a direct link drain — or, when the other end is `gone`, fail what
+   * still awaits a reply on it. As its receiver: close this end when the sender is `gone` (a
+   * sender that is not says goodbye on the channel once its replies have come, which closes it).
+   * @param {number} link
+   * @param {boolean} gone
+   */
+  function onDisconnect(link, gone) {
+    if (gone) closeAccepted(link);
+    for (const [to, route] of routes) {
+      if (route.waiting !== null || route.link !== link) continue;
+      routes.delete(to);
+      const direct = route.direct;
+      if (direct === null) continue;
+      if (gone) {
+        direct.link.close('WorkerCrashedError', 'the receiving service\'s host is gone');
+        direct.port.close();
+      } else if (direct.link.waiting === 0) {
+        goodbye(direct);
+      } else {
+        retiring.set(direct.id, direct);
+      }
+    }
+  }
+  /** @param {number} link a direct route whose receiving end is here */
+  function closeAccepted(link) {
+    const end = accepted.get(link);
+    if (end === undefined) return;
+    accepted.delete(link);
+    end.close();
+  }
+  /**
+   * Route `link` from another service's worker: its messages join the queue, their replies go
+   * back on `port`.
+   * @param {number} link
+   * @param {unknown} port
+   */
+  function onAccept(link, port) {
+    if (!(port instanceof MessagePort)) return;
+    accepted.set(link, port);
+    port.onmessage = (event) => receive(event.data, port, link);
+  }
+  /**
+   * Posts `msg` (a reply, with `value`) on a direct route's `port` at once; a reply the browser
+   * cannot clone fails that message.
+   * @param {MessagePort} port
+   * @param {{ type: string, seq?: number }} msg
+   * @param {unknown} [value]
+   */
+  function answerOn(port, msg, value) {
+    try {
+      port.postMessage(serviceBatch([msg], [value]));
+    } catch (e) {
+      if (msg.type === 'reply') port.postMessage(serviceBatch([fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))]));
+    }
+  }
+  /**
+   * `onMessage(payload, ctx)`: answered now when it returns a value, or when its promise settles
+   * — to the page, or on the direct route's port it came `from`.
    * @param {number} seq
    * @param {unknown} payload
+   * @param {MessagePort} [from]
    * @returns {Promise<void> | undefined}
    */
-  function message(seq, payload) {
+  function message(seq, payload, from) {
+    /** @type {(msg: { type: string, seq?: number }, value?: unknown) => void} */
+    const answer = from ? (msg, value) => answerOn(from, msg, value) : send;
     try {
       const result = loaded().onMessage(payload, ctx);
       if (isThenable(result)) {
         return Promise.resolve(result).then(
-          (value) => send(fromService.reply(seq), value),
-          (e) => send(fromService.replyFailed(seq, failure(e))),
+          (value) => answer(fromService.reply(seq), value),
+          (e) => answer(fromService.replyFailed(seq, failure(e))),
         );
       }
-      send(fromService.reply(seq), result);
+      answer(fromService.reply(seq), result);
     } catch (e) {
-      send(fromService.replyFailed(seq, failure(e)));
+      answer(fromService.replyFailed(seq, failure(e)));
     }
     return undefined;
   }
@@ -566,9 +752,9 @@ export function hostService(port, rustInstance, inline) {
    * @param {Incoming} item
    * @returns {Promise<void> | undefined} a promise while the message is still being handled
    */
-  function handle({ msg, payload }) {
+  function handle({ msg, payload, from }) {
     switch (msg.type) {
-      case 'message': return message(msg.seq, payload);
+      case 'message': return message(msg.seq, payload, from);
       case 'load': return load(msg.url, msg.config);
       case 'load_rust': return loadRust(msg, payload);
       case 'load_inline': loadInline(msg.config); return undefined;
@@ -614,10 +800,17 @@ export function hostService(port, rustInstance, inline) {
     }
   }
   // A batch is queued whole and drained in order without waiting for the page between messages.
-  // Health checks skip the queue. An entry that is not an envelope of our version is ignored.
-  port.addEventListener('message', (event) => {
+  // Health checks and what concerns the service's own sends skip the queue (a handler may be
+  // awaiting them). From a direct route's port (`from`, route `link`), only messages and the
+  // sender's goodbye count. An entry that is not an envelope of our version is ignored.
+  /**
+   * @param {any} data
+   * @param {MessagePort} [from]
+   * @param {number} [link]
+   */
+  function receive(data, from, link) {
     if (dead) return;
-    const { m, p } = event.data ?? {};
+    const { m, p } = data ?? {};
     /** @type {unknown} */
     let entries;
     try {
@@ -630,13 +823,30 @@ export function hostService(port, rustInstance, inline) {
       const entry = entries[i];
       const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
       if (typeof msg?.type !== 'string') continue;
-      if (msg.type === 'health') health();
-      else if (msg.type === 'send_reply') answerSent(msg.seq, true, p?.[i]);
-      else if (msg.type === 'send_failed') answerSent(msg.seq, false, rebuild(msg.error));
-      else queue.push({ msg, payload: p?.[i] });
+      if (from) {
+        if (msg.type === 'message' && accepting) queue.push({ msg, payload: p?.[i], from });
+        else if (msg.type === 'message') {
+          const refused = { name: 'ServiceStateError', message: 'cannot send to a service that is stopping or stopped (start it first)' };
+          answerOn(from, fromService.replyFailed(msg.seq, refused));
+        } else if (msg.type === 'disconnect') closeAccepted(/** @type {number} */ (link));
+        continue;
+      }
+      switch (msg.type) {
+        case 'health': health(); break;
+        case 'send_reply': answerSent(msg.seq, true, p?.[i]); break;
+        case 'send_failed': answerSent(msg.seq, false, rebuild(msg.error)); break;
+        case 'route': onRoute(msg.to, msg.link, msg.direct, p?.[i]); break;
+        case 'accept': onAccept(msg.link, p?.[i]); break;
+        case 'disconnect': onDisconnect(msg.link, msg.gone); break;
+        default:
+          if (msg.type === 'start') accepting = true;
+          if (msg.type === 'stop') accepting = false;
+          queue.push({ msg, payload: p?.[i] });
+      }
     }
     if (!draining) drain();
-  });
+  }
+  port.addEventListener('message', (event) => receive(event.data));
   if (typeof port.start === 'function') port.start();
   // Called when the registry drops this host: stop handling, release the service's state.
   return release;

@@ -43,8 +43,9 @@ function bridgeError(name, message) {
 /**
  * What the page posts to: the service's worker, or its end of the MessageChannel.
  * @typedef {{
- *   postMessage(message: unknown): void,
+ *   postMessage(message: unknown, transfer?: Transferable[]): void,
  *   onmessage: ((event: MessageEvent) => void) | null,
+ *   close?(): void,
  * }} Endpoint
  */
 
@@ -141,10 +142,11 @@ export class ServiceLink {
    * threw when it cannot be sent.
    * @param {string} text
    * @param {unknown[]} payloads
+   * @param {Transferable[]} [transfer] moved, not cloned (a `MessagePort` among the payloads)
    */
-  post(text, payloads) {
+  post(text, payloads, transfer) {
     this.flush();
-    this.endpoint.postMessage(payloads.length ? { m: text, p: payloads } : { m: text });
+    this.endpoint.postMessage(payloads.length ? { m: text, p: payloads } : { m: text }, transfer ?? []);
   }
 
   /**

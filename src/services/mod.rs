@@ -16,5 +16,5 @@ pub(crate) use registry::{check_dependencies, Definition, Failure, Registry, Ser
 pub(crate) use rust_host::is_known as is_rust_service;
 pub use rust_host::{register_configured_service, register_service};
 pub use worker_bridge_core::services::lifecycle;
-pub(crate) use worker_bridge_core::services::{dependencies, instances, origin, persist, restart};
+pub(crate) use worker_bridge_core::services::{dependencies, instances, origin, peers, persist, restart};
 pub use worker_bridge_core::services::{Config, Health, Instance, KvMessage, KvStore, Service, ServiceError};

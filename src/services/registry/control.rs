@@ -21,6 +21,7 @@ use crate::runtime::timer::Timer;
 use crate::services::host::{Host, HostEvent, HostKind};
 use crate::services::instances::{self, CopyFailure};
 use crate::services::lifecycle::{Event, State, Transition};
+use crate::services::peers::Ended;
 use crate::services::restart::{AfterFailure, During};
 
 /// The confirmation a lifecycle step waits for.
@@ -289,6 +290,8 @@ impl Registry {
             Ok(())
         })?;
         self.transition(name, Event::Started, None)?;
+        // Routes to it through the page may be direct now: their senders ask again.
+        self.unlink(name, None, Ended::Changed);
         self.arm_health(name)?;
         Ok(self.arm_snapshots(name)?)
     }
@@ -331,6 +334,8 @@ impl Registry {
             Ok(())
         })?;
         self.transition(name, Event::Stopped, reason)?;
+        // Its routes go (a sender lets a direct one drain first, then asks again).
+        self.unlink(name, None, Ended::Changed);
         Ok(())
     }
 
@@ -427,6 +432,7 @@ impl Registry {
             // After the borrow: the callers' rejections are the last thing the host does.
             host.link().fail_all(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")));
         }
+        self.unlink(name, None, Ended::Gone);
         if self.transition(name, Event::Fail, Some(&reason)).is_err() {
             return error;
         }
@@ -485,7 +491,10 @@ impl Registry {
             }
         });
         match decided {
-            Ok(Some(Some((i, host, delay_ms)))) => self.replace_later(name, i, "running", host, &error, delay_ms),
+            Ok(Some(Some((i, host, delay_ms)))) => {
+                self.unlink(name, Some(generation), Ended::Gone);
+                self.replace_later(name, i, "running", host, &error, delay_ms);
+            }
             Ok(Some(None)) => {
                 self.fail(name, error);
             }

@@ -93,6 +93,7 @@ impl Registry {
                 Ok(FromService::ReplyFailed { seq, error }) => link.answer(seq, Err(Failure::Thrown(error).to_js())),
                 // The service's own `ctx.send`, relayed (`peers`).
                 Ok(FromService::Send { seq, to }) => self.relay(name, generation, seq, &to, &batch.payload(i)),
+                Ok(FromService::Connect { to }) => self.connect(name, generation, &to),
                 Ok(msg) => self.on_lifecycle_message(name, generation, msg),
                 Err((Some(seq), e)) => {
                     let error = Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {e}"));
@@ -140,7 +141,10 @@ impl Registry {
             FromService::Restored => confirm(Expect::Restored, Ok(())),
             FromService::Snapshot { snapshot, stop } => self.on_snapshot(name, generation, &snapshot, stop),
             // Handled by the caller.
-            FromService::Reply { .. } | FromService::ReplyFailed { .. } | FromService::Send { .. } => {}
+            FromService::Reply { .. }
+            | FromService::ReplyFailed { .. }
+            | FromService::Send { .. }
+            | FromService::Connect { .. } => {}
         }
     }
 }

@@ -198,6 +198,10 @@ struct Inner {
     module_origins: Rc<[String]>,
     /// Set by the bridge's `terminate()`: every host is gone and nothing starts again.
     terminated: bool,
+    /// The routes given to services for their `ctx.send`s (see `peers`).
+    links: Vec<peers::PeerLink>,
+    /// The last route number given out.
+    last_link: u32,
 }
 
 /// The registry behind `bridge.services`.
@@ -217,7 +221,13 @@ fn not_found(name: &str) -> Error {
 
 impl Registry {
     pub(crate) fn new(events: Rc<EventHub>, module_origins: Vec<String>) -> Self {
-        let inner = Inner { services: Vec::new(), module_origins: module_origins.into(), terminated: false };
+        let inner = Inner {
+            services: Vec::new(),
+            module_origins: module_origins.into(),
+            terminated: false,
+            links: Vec::new(),
+            last_link: 0,
+        };
         Registry { inner: Rc::new(RefCell::new(inner)), events }
     }
 
@@ -293,6 +303,7 @@ impl Registry {
         {
             let mut inner = self.inner.borrow_mut();
             inner.terminated = true;
+            inner.links.clear();
             for s in &mut inner.services {
                 s.health = None;
                 s.snapshots = None;

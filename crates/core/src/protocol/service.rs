@@ -89,6 +89,33 @@ pub enum ToService {
         /// Why.
         error: WireError,
     },
+    /// The answer to `FromService::Connect`: how this host's sends to `to` go from now on
+    /// (`core::services::peers::route`). Direct: the payload is this end of a `MessageChannel`
+    /// whose far end the receiver got with `Accept`. Handled at once.
+    Route {
+        /// The receiving service's name.
+        to: String,
+        /// The route's number, which `Disconnect` names.
+        link: u32,
+        /// Over the channel beside it; otherwise through the page (`FromService::Send`).
+        direct: bool,
+    },
+    /// Take messages on the `MessageChannel` port beside this (a direct route from another
+    /// service's worker); reply on that port. Handled at once.
+    Accept {
+        /// The route's number.
+        link: u32,
+    },
+    /// Drop route `link`: the sender asks again at its next send; a direct link is closed, once
+    /// the replies it awaits have come unless `gone` (then they fail). The receiver closes its end
+    /// of a direct link — told by the page, or by the sender on the channel itself once it let go.
+    /// Handled at once.
+    Disconnect {
+        /// The route's number.
+        link: u32,
+        /// The other end's host is gone: nothing more will be answered.
+        gone: bool,
+    },
 }
 
 /// Host → registry.
@@ -140,6 +167,12 @@ pub enum FromService {
     Send {
         /// Numbers this service's sends (its own sequence, echoed in the answer).
         seq: u32,
+        /// The receiving service's name.
+        to: String,
+    },
+    /// The first `ctx.send` to `to` (or the first since its route was dropped): which route?
+    /// Answered with `ToService::Route`; the host sends nothing to `to` meanwhile.
+    Connect {
         /// The receiving service's name.
         to: String,
     },
