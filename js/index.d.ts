@@ -279,8 +279,24 @@ export interface InlineServiceDefinition<Ctx = ServiceContext, Msg = unknown, Re
   handler: ServiceModule<Ctx, Msg, Reply>;
 }
 
-/** What every hook gets: `config` (a fresh copy of the registered config at every start) and your own state. */
-export type ServiceContext<Config = unknown> = { config?: Config } & Record<string, unknown>;
+/**
+ * What every hook of a JavaScript service gets: `config` (a fresh copy of the registered config at
+ * every start), `send` (not enumerable: snapshots leave it out) and your own state.
+ */
+export type ServiceContext<Config = unknown> = { config?: Config; send: ServiceSend } & Record<string, unknown>;
+
+/**
+ * `ctx.send(name, message, options)`: a message from inside a service to the service `name`, with
+ * the ordering and the errors of `services.send`; resolves with its reply. Between two services in
+ * workers (the receiver with one copy) it takes a direct `MessageChannel`; otherwise it goes through
+ * the page. A handler that awaits a reply from a service that awaits one from it (or from itself)
+ * waits forever: give such sends a `timeoutMs`.
+ */
+export type ServiceSend = <Reply = unknown>(
+  name: string,
+  message: unknown,
+  options?: { timeoutMs?: number; signal?: AbortSignal },
+) => Promise<Reply>;
 
 export interface ServiceOptions {
   /** Where it runs: its own worker (default) or the page's thread. */

@@ -64,6 +64,18 @@ export async function usage(file: File): Promise<void> {
       health: () => true,
     },
   }, { placement: 'main', config: { step: 2 } });
+  // Persistence, and a service that sends to another.
+  await services.register('notes', {
+    handler: {
+      onStart(ctx: ServiceContext) { ctx.notes = []; },
+      async onMessage(note: string, ctx: ServiceContext) {
+        const size = await ctx.send<number>('store', { op: 'size' }, { timeoutMs: 1000 });
+        return [note, size];
+      },
+      onSnapshot: (ctx: ServiceContext) => ({ notes: ctx.notes }),
+      onRestore(ctx: ServiceContext, snapshot: { notes: string[] }) { ctx.notes = snapshot.notes; },
+    },
+  }, { placement: 'main', persist: true, snapshotIntervalMs: 1000 });
   await services.startAll();
   const value = await services.send<{ dark: boolean } | null>('store', { op: 'get', key: 'theme' });
   const state: ServiceState = services.status()[0].state;
@@ -103,5 +115,7 @@ void WorkerBridge.shared().then((b) => b.on('everything', () => {}));
 void WorkerBridge.shared().then((b) => b.services.register('x', { handler: { onMessage: () => 1 } }));
 // @ts-expect-error — dependsOn lists names.
 void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { dependsOn: 'store' }));
+// @ts-expect-error — persist is a boolean.
+void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { persist: 'yes' }));
 // @ts-expect-error — a placement is 'worker' or 'main'.
 void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { placement: 'gpu' }));
