@@ -8,6 +8,9 @@
 // or, for main-thread placement, one end of a MessageChannel in the page — the same code either
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
 // src/protocol/service.rs; the ones sent from here are built by worker/protocol.js.
+// A service's own sends (`ctx.send`) go on the route the registry gives for each name
+// (core::services::peers): through the page, or over a MessageChannel straight to the receiver's
+// worker — whose host takes messages on that port too, queued with the page's, and answers there.
 
 import { MAX_BATCH, PROTOCOL_VERSION, envelope, fromService, serviceBatch, toService } from './protocol.js';
 import { ServiceLink } from './service-link.js';

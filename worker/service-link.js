@@ -1,5 +1,6 @@
 // The page's end of the link to one service host (worker/service-host.js, in the service's own
-// worker or on a MessageChannel in the page): the hot path of `services.send`. Imported by the
+// worker or on a MessageChannel in the page): the hot path of `services.send`. A service host uses
+// it too, as the sending end of a direct route to another service's worker (`ctx.send`). Imported by the
 // wasm glue (src/services/host.rs); the registry (Rust) decides everything else — lifecycle,
 // health checks, failures — and hands this link what it encodes.
 //
