@@ -1707,6 +1707,13 @@ async fn persist_needs_both_hooks_and_a_sane_interval() {
         let (error, message) = err(s.start(name.clone())).await;
         assert_eq!(error, "TypeError", "{placement}");
         assert!(message.contains("onSnapshot") && message.contains("onRestore"), "{placement}: {message}");
+        // A Rust service whose `Service` does not implement the hooks (the built-in kv store).
+        let rust = format!("{name}-rust");
+        let options = obj(&[("placement", placement.into()), ("persist", true.into())]);
+        ok(s.register(rust.clone(), obj(&[("rust", "kv".into())]), options)).await;
+        let (error, message) = err(s.start(rust)).await;
+        assert_eq!(error, "NotSupportedError", "{placement}: {message}");
+        assert!(message.contains("on_snapshot"), "{placement}: {message}");
     }
     for options in [
         obj(&[("snapshotIntervalMs", 1000.into())]),

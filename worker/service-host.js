@@ -730,6 +730,15 @@ export function hostService(port, rustInstance, inline) {
       if (typeof service.onSnapshot !== 'function' || typeof service.onRestore !== 'function') {
         throw new TypeError('persist: true needs the service to export onSnapshot(ctx) and onRestore(ctx, snapshot)');
       }
+      if (rust) {
+        // A Rust service always has both methods; one whose `Service` does not implement
+        // on_snapshot says so now, not at its first stop.
+        try {
+          service.onSnapshot(ctx);
+        } catch (e) {
+          if (e instanceof InstanceFault || /** @type {any} */ (e)?.name === 'NotSupportedError') throw e;
+        }
+      }
       if (snapshot !== undefined) await service.onRestore(ctx, snapshot);
       tell(fromService.restored());
     } catch (e) {
