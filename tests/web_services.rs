@@ -1267,7 +1267,9 @@ async fn instances_share_the_work_least_busy_first_and_a_failed_copy_restarts_al
             ("placement", placement.into()),
             ("instances", 3.into()),
             ("restart", "on-failure".into()),
-            ("healthIntervalMs", 30.into()),
+            // Not much shorter: a copy replaced in a worker instantiates the wasm module there,
+            // which on two cores can hold the other copies' answers back for tens of ms.
+            ("healthIntervalMs", 100.into()),
         ]);
         ok(s.register("c".into(), definition, options)).await;
         ok(s.start("c".into())).await;
@@ -1675,6 +1677,23 @@ async fn a_persisted_service_fails_its_start_on_a_failed_restore_and_its_stop_on
 }
 
 #[wasm_bindgen_test]
+async fn a_persisted_snapshot_over_the_limit_fails_the_stop() {
+    for placement in PLACEMENTS {
+        let name = unique(placement);
+        let config = json(r#"{ "snapshotBytes": 4200000 }"#);
+        let options = obj(&[("placement", placement.into()), ("persist", true.into()), ("config", config)]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_service_url().into(), options)).await;
+        ok(s.start(name.clone())).await;
+        let (error, message) = err(s.stop(name.clone())).await;
+        assert_eq!(error, "LimitExceededError", "{placement}: {message}");
+        assert_eq!(text(&service_status(&b, &name), "state"), "failed", "{placement}");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
 async fn each_persisted_copy_has_a_snapshot_of_its_own() {
     for placement in PLACEMENTS {
         let name = unique(placement);
@@ -1774,6 +1793,9 @@ async fn a_service_sends_to_another_with_the_same_order_and_errors_as_services_s
             assert_eq!(text(&thrown, "message"), "asked to throw at 201", "{label}");
             let unknown = ok(caught(&[("message", 1.into())], "nobody")).await;
             assert_eq!(text(&unknown, "name"), "ValidationError", "{label}");
+            let uncloneable =
+                ok(s.send("relay".into(), relay("uncloneable", "counter", &[]), JsValue::UNDEFINED)).await;
+            assert_eq!(text(&uncloneable, "name"), "ValidationError", "{label}: {}", text(&uncloneable, "message"));
             let slow = obj(&[("op", "sleep".into()), ("ms", 300.into())]);
             if kind == "js" {
                 let late =

@@ -2,7 +2,8 @@
 // to, message, options }` answers the receiver's reply; `{ op: 'burst', to, n }` sends 0..n without
 // awaiting and answers the replies in order; `{ op: 'catch', to, message, options }` answers the
 // error a send rejected with as `{ name, message }`; `{ op: 'crash-then', to, message }` makes the
-// receiver crash while `message` is handled, and answers as `catch`.
+// receiver crash while `message` is handled, and answers as `catch`; `{ op: 'uncloneable', to }`
+// sends a function, and answers as `catch`.
 export async function onMessage(message, ctx) {
   switch (message.op) {
     case 'forward':
@@ -23,6 +24,12 @@ export async function onMessage(message, ctx) {
       ctx.send(message.to, { op: 'crash' });
       try {
         return { resolved: await ctx.send(message.to, message.message) };
+      } catch (e) {
+        return { name: e.name, message: e.message };
+      }
+    case 'uncloneable':
+      try {
+        return { resolved: await ctx.send(message.to, () => 'a function is not cloneable') };
       } catch (e) {
         return { name: e.name, message: e.message };
       }
