@@ -1811,6 +1811,14 @@ async fn a_service_sends_to_another_with_the_same_order_and_errors_as_services_s
                 ok(s.send("relay".into(), relay("forward", "counter", &[("message", 1.into())]), JsValue::UNDEFINED))
                     .await;
             assert_eq!(get(&reply, "count").as_f64(), Some(1.0), "{label}: a fresh start");
+            // A handler awaiting its own send to itself waits behind itself: only its timeout ends it.
+            let own = ok(s.send(
+                "relay".into(),
+                relay("catch", "relay", &[("message", 1.into()), ("options", obj(&[("timeoutMs", 50.into())]))]),
+                JsValue::UNDEFINED,
+            ))
+            .await;
+            assert_eq!(text(&own, "name"), "TimeoutError", "{label}");
             // `send` is not part of the context's own keys (nor of a snapshot of it).
             let keys = ok(s.send("relay".into(), relay("keys", "", &[]), JsValue::UNDEFINED)).await;
             assert_eq!(Array::from(&keys).length(), 0, "{label}");
