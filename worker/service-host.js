@@ -578,6 +578,13 @@ export function hostService(port, rustInstance, inline) {
    */
   function onDisconnect(link, gone) {
     if (gone) closeAccepted(link);
+    const draining = retiring.get(link);
+    if (gone && draining !== undefined) {
+      // Let go of already, and its receiver's host is gone too: what it awaits fails now.
+      retiring.delete(link);
+      draining.link.close('WorkerCrashedError', 'the receiving service\'s host is gone');
+      draining.port.close();
+    }
     for (const [to, route] of routes) {
       if (route.waiting !== null || route.link !== link) continue;
       routes.delete(to);

@@ -272,7 +272,7 @@ impl Registry {
     }
 
     pub(crate) fn unregister(&self, name: &str) -> Result<(), Error> {
-        let mut inner = self.inner.borrow_mut();
+        let inner = self.inner.borrow();
         if inner.terminated {
             return Err(terminated());
         }
@@ -284,7 +284,10 @@ impl Registry {
                 format!("stop the service before unregistering it (it is {})", state.as_str()),
             ));
         }
-        inner.services.remove(index);
+        drop(inner);
+        // Its hosts go with it: a sender still draining a route to it fails what it awaits.
+        self.unlink(name, None, crate::services::peers::Ended::Gone);
+        self.inner.borrow_mut().services.retain(|s| s.name != name);
         Ok(())
     }
 

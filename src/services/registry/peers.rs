@@ -27,6 +27,10 @@ pub(super) struct PeerLink {
     to: String,
     /// The receiver's host at the other end of a direct route (`None`: through the page).
     to_generation: Option<u32>,
+    /// The sender was told to let it go (the receiver stopped) and may still await replies on
+    /// it: kept until the receiver starts again (it answers them) or its host goes (then the
+    /// sender hears it is gone).
+    draining: bool,
 }
 
 /// Posts `msg` to host `generation` of `name`, if it is still current (nothing otherwise: a host
@@ -118,6 +122,7 @@ impl Registry {
                     from_generation: generation,
                     to: to.to_owned(),
                     to_generation,
+                    draining: false,
                 };
                 inner.links.push(link);
             }
@@ -129,24 +134,35 @@ impl Registry {
     /// `core::services::peers::teardown` decides.
     pub(super) fn unlink(&self, name: &str, generation: Option<u32>, ended: Ended) {
         let mut inner = self.inner.borrow_mut();
-        let links = std::mem::take(&mut inner.links);
-        let (ended_links, kept): (Vec<PeerLink>, Vec<PeerLink>) = links.into_iter().partition(|l| {
+        let ends = |l: &PeerLink| {
             let at_sender = l.from == name && generation.is_none_or(|g| g == l.from_generation);
             let at_receiver = l.to == name && generation.is_none_or(|g| l.to_generation.is_none_or(|t| t == g));
-            at_sender || at_receiver
-        });
-        inner.links = kept;
-        for l in ended_links {
-            let at_sender = l.from == name && generation.is_none_or(|g| g == l.from_generation);
-            let at_receiver = l.to == name && generation.is_none_or(|g| l.to_generation.is_none_or(|t| t == g));
+            (at_sender, at_receiver)
+        };
+        let mut kept = Vec::new();
+        for mut l in std::mem::take(&mut inner.links) {
+            let (at_sender, at_receiver) = ends(&l);
+            if !(at_sender || at_receiver) {
+                kept.push(l);
+                continue;
+            }
             let told = teardown(at_sender, at_receiver, l.to_generation.is_some(), ended);
-            if let Some(gone) = told.sender {
-                tell(&inner, &l.from, l.from_generation, &ToService::Disconnect { link: l.id, gone });
+            match told.sender {
+                // Told already; now its receiver answers again (a start), or never (handled below).
+                Some(false) if l.draining => continue,
+                Some(gone) => tell(&inner, &l.from, l.from_generation, &ToService::Disconnect { link: l.id, gone }),
+                None => {}
             }
             if let (true, Some(to_generation)) = (told.receiver, l.to_generation) {
                 tell(&inner, &l.to, to_generation, &ToService::Disconnect { link: l.id, gone: true });
             }
+            // A direct route whose receiver stopped: its sender may still await replies on it.
+            if told.sender == Some(false) && at_receiver && !at_sender && l.to_generation.is_some() {
+                l.draining = true;
+                kept.push(l);
+            }
         }
+        inner.links = kept;
     }
 
     /// Send `seq` of host `generation` of `from`: `payload` to the service `to`; its outcome goes
