@@ -242,7 +242,9 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
 impl ServicesFacade {
     /// Registers `name` with a handler module (`{ module: new URL('./x.service.js',
     /// import.meta.url) }`) or a Rust service (`{ rust: 'kv' }`). Options: `placement` (`'worker'` | `'main'`), `startTimeoutMs`,
-    /// `stopTimeoutMs` (default 10,000; 0 = no limit), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
+    /// `stopTimeoutMs` (default 10,000; 0 = no limit), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3),
+    /// `healthIntervalMs`, `config`, `instances`, `dependsOn`, `persist` and `snapshotIntervalMs`
+    /// (see `core::services::persist`).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn register(&self, name: String, definition: JsValue, options: JsValue) -> Promise {
         let registered = self::definition(&definition, &self.registry.module_origins())
