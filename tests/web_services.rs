@@ -1652,6 +1652,18 @@ async fn a_persisted_service_fails_its_start_on_a_failed_restore_and_its_stop_on
         let (error, message) = err(s.stop(name.clone())).await;
         assert_eq!((error.as_str(), message.as_str()), ("RangeError", "asked to fail the snapshot"), "{label}");
         assert_eq!(text(&service_status(&b, &name), "state"), "failed", "{label}");
+        // On the interval, a failed snapshot fails the running service.
+        let every = format!("{name}-interval");
+        let options = obj(&[
+            ("placement", placement.into()),
+            ("persist", true.into()),
+            ("snapshotIntervalMs", 100.into()),
+            ("config", json(r#"{ "snapshotFails": true }"#)),
+        ]);
+        ok(s.register(every.clone(), counter_of(&label, &definition), options)).await;
+        ok(s.start(every.clone())).await;
+        let st = wait_for(&b, &every, "the interval's snapshot fails it", |st| text(st, "state") == "failed").await;
+        assert!(text(&st, "lastError").contains("asked to fail the snapshot"), "{label}");
         JsFuture::from(b.terminate()).await.unwrap();
 
         // A snapshot stored, then a start whose onRestore throws: the start fails with its error.
