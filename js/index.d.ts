@@ -293,8 +293,24 @@ export interface InlineServiceDefinition<Ctx = ServiceContext, Msg = unknown, Re
   handler: ServiceModule<Ctx, Msg, Reply>;
 }
 
-/** What every hook gets: `config` (a fresh copy of the registered config at every start) and your own state. */
-export type ServiceContext<Config = unknown> = { config?: Config } & Record<string, unknown>;
+/**
+ * What every hook of a JavaScript service gets: `config` (a fresh copy of the registered config at
+ * every start), `send` (not enumerable: snapshots leave it out) and your own state.
+ */
+export type ServiceContext<Config = unknown> = { config?: Config; send: ServiceSend } & Record<string, unknown>;
+
+/**
+ * `ctx.send(name, message, options)`: a message from inside a service to the service `name`, with
+ * the ordering and the errors of `services.send`; resolves with its reply. Between two services in
+ * workers (the receiver with one copy) it takes a direct `MessageChannel`; otherwise it goes through
+ * the page. A handler that awaits a reply from a service that awaits one from it (or from itself)
+ * waits forever: give such sends a `timeoutMs`.
+ */
+export type ServiceSend = <Reply = unknown>(
+  name: string,
+  message: unknown,
+  options?: { timeoutMs?: number; signal?: AbortSignal },
+) => Promise<Reply>;
 
 export interface ServiceOptions {
   /** Where it runs: its own worker (default) or the page's thread. */
@@ -326,6 +342,17 @@ export interface ServiceOptions {
    * or a cycle is a `ValidationError` at start (and at `load()`).
    */
   dependsOn?: string[];
+  /**
+   * Keep the service's state across stops, restarts and page reloads: `onSnapshot(ctx)` (JSON, at
+   * most 4 MiB as text) is stored in IndexedDB under the service's name (`name#i` for copy `i` when
+   * `instances` > 1) at every stop — the stop resolves once it is written — and every
+   * `snapshotIntervalMs`; `onRestore(ctx, snapshot)` runs right after `onStart` when one is stored.
+   * A failing `onRestore` fails the start with its error, a failing snapshot the stop; without
+   * IndexedDB the start fails with `NotSupportedError`. Default false.
+   */
+  persist?: boolean;
+  /** With `persist`: also snapshot this often while running (0 = at stop only, the default; else ≥ 100). */
+  snapshotIntervalMs?: number;
 }
 
 /** `services.send` options, read as a call's; any other key is a `ValidationError`. */
@@ -372,6 +399,10 @@ export interface ServiceModule<Ctx = ServiceContext, Msg = unknown, Reply = unkn
   onMessage(message: Msg, ctx: Ctx): Reply | Promise<Reply>;
   onStop?(ctx: Ctx): void | Promise<void>;
   health?(ctx: Ctx): boolean | { healthy: boolean; detail?: string } | Promise<boolean | { healthy: boolean; detail?: string }>;
+  /** `persist: true`: the state to keep, as JSON (at stop and every `snapshotIntervalMs`). */
+  onSnapshot?(ctx: Ctx): unknown;
+  /** `persist: true`: brings back a stored snapshot, right after `onStart`. */
+  onRestore?(ctx: Ctx, snapshot: any): void | Promise<void>;
 }
 
 export interface ServiceRequest {

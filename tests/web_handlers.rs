@@ -270,7 +270,7 @@ async fn a_large_input_is_compressed_across_the_pool_into_the_bytes_one_worker_w
     let whole = to_vec(value(one.compression().gzip(bytes(&text), obj(&[("level", 1.into())]))).await).await;
     assert!(to_vec(packed).await == whole, "level 1, from a Blob");
     // An abort stops every range; the pool carries on.
-    let controller = web_sys::AbortController::new().unwrap();
+    let controller = AbortController::new().unwrap();
     let call = two.compression().gzip(bytes(&text), obj(&[("signal", controller.signal().into())]));
     controller.abort();
     assert_eq!(error_name(call).await, "AbortError");

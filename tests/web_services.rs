@@ -1284,7 +1284,9 @@ async fn instances_share_the_work_least_busy_first_and_a_failed_copy_restarts_al
             ("placement", placement.into()),
             ("instances", 3.into()),
             ("restart", "on-failure".into()),
-            ("healthIntervalMs", 30.into()),
+            // Not much shorter: a copy replaced in a worker instantiates the wasm module there,
+            // which on two cores can hold the other copies' answers back for tens of ms.
+            ("healthIntervalMs", 100.into()),
         ]);
         ok(s.register("c".into(), definition, options)).await;
         ok(s.start("c".into())).await;
@@ -1573,4 +1575,301 @@ async fn copies_of_an_inline_handler_share_the_object_and_without_restarts_one_f
     assert_eq!(get(&st, "instanceRestarts").as_f64(), Some(0.0));
     assert_eq!(err(s.send("c".into(), JsValue::NULL, JsValue::UNDEFINED)).await.0, "ServiceStateError");
     JsFuture::from(b.terminate()).await.unwrap();
+}
+
+/// A service name no earlier run has used: snapshots stay in the browser profile's IndexedDB.
+fn unique(label: &str) -> String {
+    format!("persist-{label}-{}", js_sys::Math::random().to_bits())
+}
+
+/// The counter's `count` after one more message.
+async fn next_count(s: &worker_bridge::ServicesFacade, name: &str) -> f64 {
+    get(&ok(s.send(name.into(), JsValue::NULL, JsValue::UNDEFINED)).await, "count").as_f64().unwrap()
+}
+
+/// The counter definition of `label`'s kind (`js/…` or `rust/…`).
+fn counter_of(label: &str, definition: &JsValue) -> JsValue {
+    if label.starts_with("js") {
+        obj(&[("module", definition.clone())])
+    } else {
+        definition.clone()
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_persisted_service_keeps_its_state_across_stops_restarts_and_a_new_bridge() {
+    for (label, definition, placement) in cases() {
+        let name = unique(&label.replace('/', "-"));
+        let options = || obj(&[("placement", placement.into()), ("persist", true.into())]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), options())).await;
+        ok(s.start(name.clone())).await;
+        for i in 1..=3 {
+            assert_eq!(next_count(&s, &name).await, f64::from(i), "{label}: a first start has no snapshot");
+        }
+        ok(s.stop(name.clone())).await;
+        ok(s.start(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 4.0, "{label}: restored after a stop");
+        ok(s.restart(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 5.0, "{label}: restored after a restart");
+        ok(s.stop(name.clone())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+
+        // A new bridge (what a reload makes): the snapshot is still there.
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), options())).await;
+        ok(s.start(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 6.0, "{label}: restored in a new bridge");
+        // Without persist, the same name starts fresh (and leaves the snapshot alone).
+        let plain = format!("{name}-plain");
+        ok(s.register(plain.clone(), counter_of(&label, &definition), obj(&[("placement", placement.into())]))).await;
+        ok(s.start(plain.clone())).await;
+        assert_eq!(next_count(&s, &plain).await, 1.0, "{label}: not persisted");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_persisted_service_restores_the_interval_snapshot_after_no_stop() {
+    for (label, definition, placement) in cases() {
+        let name = unique(&label.replace('/', "-"));
+        let options =
+            || obj(&[("placement", placement.into()), ("persist", true.into()), ("snapshotIntervalMs", 100.into())]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), options())).await;
+        ok(s.start(name.clone())).await;
+        next_count(&s, &name).await;
+        next_count(&s, &name).await;
+        delay(400).await;
+        // Terminated without a stop (as a crash or a closed tab): no snapshot at stop.
+        JsFuture::from(b.terminate()).await.unwrap();
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), options())).await;
+        ok(s.start(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 3.0, "{label}: the interval's snapshot was restored");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_persisted_service_fails_its_start_on_a_failed_restore_and_its_stop_on_a_failed_snapshot() {
+    for (label, definition, placement) in cases() {
+        let name = unique(&label.replace('/', "-"));
+        let with =
+            |config: &str| obj(&[("placement", placement.into()), ("persist", true.into()), ("config", json(config))]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), with(r#"{ "snapshotFails": true }"#))).await;
+        ok(s.start(name.clone())).await;
+        next_count(&s, &name).await;
+        let (error, message) = err(s.stop(name.clone())).await;
+        assert_eq!((error.as_str(), message.as_str()), ("RangeError", "asked to fail the snapshot"), "{label}");
+        assert_eq!(text(&service_status(&b, &name), "state"), "failed", "{label}");
+        // On the interval, a failed snapshot fails the running service.
+        let every = format!("{name}-interval");
+        let options = obj(&[
+            ("placement", placement.into()),
+            ("persist", true.into()),
+            ("snapshotIntervalMs", 100.into()),
+            ("config", json(r#"{ "snapshotFails": true }"#)),
+        ]);
+        ok(s.register(every.clone(), counter_of(&label, &definition), options)).await;
+        ok(s.start(every.clone())).await;
+        let st = wait_for(&b, &every, "the interval's snapshot fails it", |st| text(st, "state") == "failed").await;
+        assert!(text(&st, "lastError").contains("asked to fail the snapshot"), "{label}");
+        JsFuture::from(b.terminate()).await.unwrap();
+
+        // A snapshot stored, then a start whose onRestore throws: the start fails with its error.
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_of(&label, &definition), with("{}"))).await;
+        ok(s.start(name.clone())).await;
+        next_count(&s, &name).await;
+        ok(s.stop(name.clone())).await;
+        let failing = format!("{name}-restore");
+        ok(s.unregister(name.clone())).await;
+        ok(s.register(name.clone(), counter_of(&label, &definition), with(r#"{ "restoreFails": true }"#))).await;
+        let (error, message) = err(s.start(name.clone())).await;
+        assert_eq!((error.as_str(), message.as_str()), ("RangeError", "asked to fail the restore"), "{label}");
+        let st = service_status(&b, &name);
+        assert_eq!(text(&st, "state"), "failed", "{label}");
+        assert!(text(&st, "lastError").contains("asked to fail the restore"), "{label}");
+        // No snapshot stored: onRestore is not called, the start succeeds.
+        ok(s.register(failing.clone(), counter_of(&label, &definition), with(r#"{ "restoreFails": true }"#))).await;
+        ok(s.start(failing.clone())).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_persisted_snapshot_over_the_limit_fails_the_stop() {
+    for placement in PLACEMENTS {
+        let name = unique(placement);
+        let config = json(r#"{ "snapshotBytes": 4200000 }"#);
+        let options = obj(&[("placement", placement.into()), ("persist", true.into()), ("config", config)]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_service_url().into(), options)).await;
+        ok(s.start(name.clone())).await;
+        let (error, message) = err(s.stop(name.clone())).await;
+        assert_eq!(error, "LimitExceededError", "{placement}: {message}");
+        assert_eq!(text(&service_status(&b, &name), "state"), "failed", "{placement}");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn each_persisted_copy_has_a_snapshot_of_its_own() {
+    for placement in PLACEMENTS {
+        let name = unique(placement);
+        let options = || obj(&[("placement", placement.into()), ("persist", true.into()), ("instances", 2.into())]);
+        let b = bridge().await;
+        let s = b.services();
+        ok(s.register(name.clone(), counter_service_url().into(), options())).await;
+        ok(s.start(name.clone())).await;
+        // One at a time: the least busy copy takes each, the copies in turn (1, 1, 2, 2, 3, 3).
+        for i in 0..6 {
+            assert_eq!(next_count(&s, &name).await, f64::from(i / 2 + 1), "{placement}: message {i}");
+        }
+        ok(s.stop(name.clone())).await;
+        ok(s.start(name.clone())).await;
+        assert_eq!(next_count(&s, &name).await, 4.0, "{placement}: copy 0 restored");
+        assert_eq!(next_count(&s, &name).await, 4.0, "{placement}: copy 1 restored");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn persist_needs_both_hooks_and_a_sane_interval() {
+    let b = bridge().await;
+    let s = b.services();
+    // A module without onSnapshot / onRestore: the start says what is missing.
+    for placement in PLACEMENTS {
+        let name = unique(placement);
+        let options = obj(&[("placement", placement.into()), ("persist", true.into())]);
+        ok(s.register(name.clone(), format!("{}?on=never", throw_service_url()).into(), options)).await;
+        let (error, message) = err(s.start(name.clone())).await;
+        assert_eq!(error, "TypeError", "{placement}");
+        assert!(message.contains("onSnapshot") && message.contains("onRestore"), "{placement}: {message}");
+        // A Rust service whose `Service` does not implement the hooks (the built-in kv store).
+        let rust = format!("{name}-rust");
+        let options = obj(&[("placement", placement.into()), ("persist", true.into())]);
+        ok(s.register(rust.clone(), obj(&[("rust", "kv".into())]), options)).await;
+        let (error, message) = err(s.start(rust)).await;
+        assert_eq!(error, "NotSupportedError", "{placement}: {message}");
+        assert!(message.contains("on_snapshot"), "{placement}: {message}");
+    }
+    for options in [
+        obj(&[("snapshotIntervalMs", 1000.into())]),
+        obj(&[("persist", true.into()), ("snapshotIntervalMs", 10.into())]),
+        obj(&[("persist", "yes".into())]),
+    ] {
+        let (error, _) = err(s.register(unique("bad"), counter_service_url().into(), options)).await;
+        assert_eq!(error, "ValidationError");
+    }
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen(module = "/tests/services/relay.service.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = relayServiceUrl)]
+    fn relay_service_url() -> String;
+}
+
+/// `ctx.send` from the relay to `to`: `{ op, to, ...rest }`.
+fn relay(op: &str, to: &str, rest: &[(&str, JsValue)]) -> JsValue {
+    let mut fields = vec![("op", JsValue::from(op)), ("to", JsValue::from(to))];
+    fields.extend(rest.iter().cloned());
+    obj(&fields)
+}
+
+#[wasm_bindgen_test]
+async fn a_service_sends_to_another_with_the_same_order_and_errors_as_services_send() {
+    // Every pair of placements, and a Rust receiver.
+    let pairs = [("worker", "worker"), ("worker", "main"), ("main", "worker"), ("main", "main")];
+    for (from, to) in pairs {
+        for (kind, definition) in counters() {
+            let label = format!("{from} → {kind}/{to}");
+            let b = bridge().await;
+            let s = b.services();
+            ok(s.register("counter".into(), counter_of(kind, &definition), obj(&[("placement", to.into())]))).await;
+            ok(s.register("relay".into(), relay_service_url().into(), obj(&[("placement", from.into())]))).await;
+            ok(s.start("counter".into())).await;
+            ok(s.start("relay".into())).await;
+            // A reply is the promise's value.
+            let reply =
+                ok(s.send("relay".into(), relay("forward", "counter", &[("message", 5.into())]), JsValue::UNDEFINED))
+                    .await;
+            assert_eq!(get(&reply, "count").as_f64(), Some(1.0), "{label}");
+            assert_eq!(get(&reply, "echo").as_f64(), Some(5.0), "{label}");
+            // FIFO from a sender to a receiver.
+            let replies =
+                ok(s.send("relay".into(), relay("burst", "counter", &[("n", 200.into())]), JsValue::UNDEFINED)).await;
+            for (i, reply) in Array::from(&replies).iter().enumerate() {
+                assert_eq!(get(&reply, "count").as_f64(), Some(2.0 + i as f64), "{label}: FIFO at {i}");
+                assert_eq!(get(&reply, "echo").as_f64(), Some(i as f64), "{label}");
+            }
+            // The receiver's own error, and the bridge's typed ones.
+            let caught = |rest: &[(&str, JsValue)], to: &str| {
+                s.send("relay".into(), relay("catch", to, rest), JsValue::UNDEFINED)
+            };
+            let thrown = ok(caught(&[("message", obj(&[("op", "throw".into())]))], "counter")).await;
+            assert_eq!(text(&thrown, "name"), "RangeError", "{label}");
+            assert_eq!(text(&thrown, "message"), "asked to throw at 201", "{label}");
+            let unknown = ok(caught(&[("message", 1.into())], "nobody")).await;
+            assert_eq!(text(&unknown, "name"), "ValidationError", "{label}");
+            let uncloneable =
+                ok(s.send("relay".into(), relay("uncloneable", "counter", &[]), JsValue::UNDEFINED)).await;
+            assert_eq!(text(&uncloneable, "name"), "ValidationError", "{label}: {}", text(&uncloneable, "message"));
+            let slow = obj(&[("op", "sleep".into()), ("ms", 300.into())]);
+            if kind == "js" {
+                let late =
+                    ok(caught(&[("message", slow), ("options", obj(&[("timeoutMs", 30.into())]))], "counter")).await;
+                assert_eq!(text(&late, "name"), "TimeoutError", "{label}");
+            }
+            ok(s.stop("counter".into())).await;
+            let stopped = ok(caught(&[("message", 1.into())], "counter")).await;
+            assert_eq!(text(&stopped, "name"), "ServiceStateError", "{label}");
+            // Restarted: sends reach the new host.
+            ok(s.start("counter".into())).await;
+            let reply =
+                ok(s.send("relay".into(), relay("forward", "counter", &[("message", 1.into())]), JsValue::UNDEFINED))
+                    .await;
+            assert_eq!(get(&reply, "count").as_f64(), Some(1.0), "{label}: a fresh start");
+            // A handler awaiting its own send to itself waits behind itself: only its timeout ends it.
+            let own = ok(s.send(
+                "relay".into(),
+                relay("catch", "relay", &[("message", 1.into()), ("options", obj(&[("timeoutMs", 50.into())]))]),
+                JsValue::UNDEFINED,
+            ))
+            .await;
+            assert_eq!(text(&own, "name"), "TimeoutError", "{label}");
+            // `send` is not part of the context's own keys (nor of a snapshot of it).
+            let keys = ok(s.send("relay".into(), relay("keys", "", &[]), JsValue::UNDEFINED)).await;
+            assert_eq!(Array::from(&keys).length(), 0, "{label}");
+            // Between two workers the messages take a direct channel: the page's link to the
+            // receiver carried none of them.
+            let handled = get(&service_status(&b, "counter"), "messagesHandled").as_f64().unwrap();
+            if (from, to) == ("worker", "worker") {
+                assert_eq!(handled, 0.0, "{label}: no hop through the page");
+            } else {
+                assert!(handled >= 202.0, "{label}: through the page ({handled})");
+            }
+            if to == "worker" && kind == "js" {
+                // The receiver's worker dies while a reply is awaited: the send fails at once.
+                let sleep = obj(&[("op", "sleep".into()), ("ms", 3000.into())]);
+                let crash = relay("crash-then", "counter", &[("message", sleep)]);
+                let crashed = ok(s.send("relay".into(), crash, JsValue::UNDEFINED)).await;
+                assert_eq!(text(&crashed, "name"), "WorkerCrashedError", "{label}: {}", text(&crashed, "message"));
+                wait_for(&b, "counter", "the receiver fails", |st| text(st, "state") == "failed").await;
+                let failed = ok(caught(&[("message", 1.into())], "counter")).await;
+                assert_eq!(text(&failed, "name"), "ServiceStateError", "{label}");
+            }
+            JsFuture::from(b.terminate()).await.unwrap();
+        }
+    }
 }

@@ -47,6 +47,10 @@ declare module 'worker-bridge-glue' {
     onMessage(message: unknown): RustOutcome;
     onStop(): RustOutcome;
     health(): { healthy: boolean; detail: string };
+    /** The snapshot's JSON text as the value. */
+    onSnapshot(): RustOutcome;
+    /** `snapshot`: JSON text. */
+    onRestore(snapshot: string): RustOutcome;
     free(): void;
   }
 }

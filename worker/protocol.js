@@ -68,13 +68,23 @@ export const fromWorker = {
   crashed: (message) => ({ type: 'crashed', message }),
 };
 
-/** Page → service host, from worker/service-link.js (the rest of `ToService` is built by Rust). */
+/**
+ * To a service host, from worker/service-link.js (`message`) and from another service's host on a
+ * direct route (`message`, `disconnect`); the rest of `ToService` is built by Rust.
+ */
 export const toService = {
   /**
    * A message for `onMessage`; its data travels as the message's payload.
    * @param {number} seq
    */
   message: (seq) => ({ type: 'message', seq }),
+  /**
+   * Sent by a service's host on a direct route's channel (not from the page) once it let the
+   * route go: the receiver closes its end.
+   * @param {number} link
+   * @param {boolean} gone
+   */
+  disconnect: (link, gone) => ({ type: 'disconnect', link, gone }),
 };
 
 /** Host → registry, from worker/service-host.js (sent with `serviceBatch`). */
@@ -101,4 +111,22 @@ export const fromService = {
    * @param {string} detail
    */
   health: (healthy, detail) => ({ type: 'health', healthy, detail }),
+  restored: () => ({ type: 'restored' }),
+  /**
+   * What `onSnapshot` returned (JSON), and whether it was asked for at stop.
+   * @param {unknown} snapshot
+   * @param {boolean} stop
+   */
+  snapshot: (snapshot, stop) => ({ type: 'snapshot', snapshot, stop }),
+  /**
+   * `ctx.send(to, message)` through the page; the message travels as the payload.
+   * @param {number} seq
+   * @param {string} to
+   */
+  send: (seq, to) => ({ type: 'send', seq, to }),
+  /**
+   * The first `ctx.send` to `to`: which route?
+   * @param {string} to
+   */
+  connect: (to) => ({ type: 'connect', to }),
 };

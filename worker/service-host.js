@@ -1,4 +1,5 @@
-// Hosts one service: imports its handler module ({ onStart, onMessage, onStop, health }) — or,
+// Hosts one service: imports its handler module ({ onStart, onMessage, onStop, health, and for
+// `persist: true` onSnapshot and onRestore }) — or,
 // for a Rust service, instantiates the wasm module and adapts the object that
 // `__workerBridgeRustService` returns to the same four methods — keeps its context across
 // messages, and handles its queue strictly in FIFO order. Health checks are answered at once,
@@ -7,8 +8,12 @@
 // or, for main-thread placement, one end of a MessageChannel in the page — the same code either
 // way, so both placements behave alike. Messages are the `ToService` / `FromService` enums of
 // src/protocol/service.rs; the ones sent from here are built by worker/protocol.js.
+// A service's own sends (`ctx.send`) go on the route the registry gives for each name
+// (core::services::peers): through the page, or over a MessageChannel straight to the receiver's
+// worker — whose host takes messages on that port too, queued with the page's, and answers there.
 
-import { MAX_BATCH, PROTOCOL_VERSION, fromService, serviceBatch } from './protocol.js';
+import { MAX_BATCH, PROTOCOL_VERSION, envelope, fromService, serviceBatch, toService } from './protocol.js';
+import { ServiceLink } from './service-link.js';
 
 /** @typedef {typeof import('../../../worker_bridge.js')} Glue The wasm-bindgen glue module. */
 /** @typedef {import('../../../worker_bridge.js').RustServiceInstance} RustServiceInstance */
@@ -21,12 +26,15 @@ import { MAX_BATCH, PROTOCOL_VERSION, fromService, serviceBatch } from './protoc
  *   onMessage(message: unknown, ctx: object | null): unknown,
  *   onStop?(ctx: object | null): unknown,
  *   health?(ctx: object | null): any,
+ *   onSnapshot?(ctx: object | null): unknown,
+ *   onRestore?(ctx: object | null, snapshot: unknown): unknown,
  *   free?(): void,
  * }} ServiceModule
  */
 /**
  * A `ToService` message as it arrives, with its payload (`handle` ignores a `msg` it does not know).
- * @typedef {{ msg: any, payload?: unknown }} Incoming
+ * A message from a direct route's port (`from`) is answered on that port.
+ * @typedef {{ msg: any, payload?: unknown, from?: MessagePort }} Incoming
  */
 /**
  * Where the registry's messages arrive and replies go: a worker's global or a MessagePort.
@@ -82,6 +90,9 @@ function rustModule(raw) {
     onMessage: (message) => settle(() => raw.onMessage(message)),
     onStop: () => settle(() => raw.onStop()),
     health: () => guarded(() => raw.health()),
+    // The snapshot crosses as JSON text (serde_json on the Rust side).
+    onSnapshot: () => JSON.parse(/** @type {string} */ (settle(() => raw.onSnapshot()))),
+    onRestore: (_ctx, snapshot) => settle(() => raw.onRestore(JSON.stringify(snapshot))),
     free: () => raw.free(),
   };
 }
@@ -197,6 +208,53 @@ function wire(e) {
 }
 
 /**
+ * A bridge error, as the page makes them: an `Error` whose `name` says what happened.
+ * @param {string} name
+ * @param {string} message
+ */
+function bridgeError(name, message) {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/**
+ * An error that came as data (`WireError`), rebuilt: its name, message and (where sent) stack.
+ * @param {any} data
+ */
+function rebuild(data) {
+  const error = bridgeError(String(data?.name ?? 'Error'), String(data?.message ?? ''));
+  if (typeof data?.stack === 'string') error.stack = data.stack;
+  return error;
+}
+
+/**
+ * The sending end of a direct route to another service's worker: its number, its link and port.
+ * @typedef {{ id: number, link: ServiceLink, port: MessagePort }} DirectLink
+ */
+
+/**
+ * A route of the service's own sends to one name: `waiting` (the sends made while the page
+ * decides; null once it has), then `direct` (null: through the page); `link` is its number.
+ * @typedef {{
+ *   link: number,
+ *   direct: DirectLink | null,
+ *   waiting: { seq: number, message: unknown }[] | null,
+ * }} PeerRoute
+ */
+
+/**
+ * One of the service's own `ctx.send`s awaiting its answer.
+ * @typedef {{
+ *   resolve: (value: unknown) => void,
+ *   reject: (error: unknown) => void,
+ *   timer: ReturnType<typeof setTimeout> | undefined,
+ *   signal: AbortSignal | undefined,
+ *   onAbort: (() => void) | undefined,
+ * }} Sent
+ */
+
+/**
  * Whether `value` is a thenable (what `onMessage` returns when it is async). Reading `then` may
  * throw (a getter): that is the handler's error.
  * @param {unknown} value
@@ -251,6 +309,24 @@ export function hostService(port, rustInstance, inline) {
   /** @type {MessageChannel | null} */
   let tick = null;
   let ticking = false;
+  // The service's own messages to others (`ctx.send`), awaiting their answers, by seq.
+  /** @type {Map<number, Sent>} */
+  const sent = new Map();
+  let nextSent = 0;
+  // Its routes to them, by name (core::services::peers): asked for at the first send to a name
+  // (`waiting` holds the sends made meanwhile), then through the page or `direct`.
+  /** @type {Map<string, PeerRoute>} */
+  const routes = new Map();
+  // Direct links let go of, by number: closed once their last reply has come.
+  /** @type {Map<number, DirectLink>} */
+  const retiring = new Map();
+  // The ends of direct routes from other services' workers, by number: messages arrive there
+  // too, and their replies go back there.
+  /** @type {Map<number, MessagePort>} */
+  const accepted = new Map();
+  // Whether messages from direct routes are taken: from a `start` until a `stop` (after that,
+  // they are refused as the page refuses a send to a stopped service).
+  let accepting = false;
   // Only a host given a `rustInstance` ever sets `rust`.
   const instance = () => /** @type {RustInstance} */ (rustInstance);
   // The registry sends `start`, `message`, `stop` and `health` only after the service `loaded`.
@@ -262,6 +338,13 @@ export function hostService(port, rustInstance, inline) {
     dead = true;
     queue = [];
     head = 0;
+    answerSent(undefined, false, bridgeError('TerminatedError', 'the service\'s host is gone'));
+    for (const route of routes.values()) route.direct?.port.close();
+    for (const direct of retiring.values()) direct.port.close();
+    for (const end of accepted.values()) end.close();
+    routes.clear();
+    retiring.clear();
+    accepted.clear();
     tick?.port1.close();
     tick = null;
     if (!rust) return;
@@ -294,6 +377,13 @@ export function hostService(port, rustInstance, inline) {
           try {
             port.postMessage(serviceBatch([msg], [payloads[i]]));
           } catch (e) {
+            if (msg.type === 'send') {
+              // The service's own `ctx.send` of something the browser cannot clone: that send fails.
+              const why = `${/** @type {any} */ (e)?.name}: ${/** @type {any} */ (e)?.message}`;
+              const error = bridgeError('ValidationError', `the message cannot be sent to a service (it must be structured-cloneable): ${why}`);
+              answerSent(/** @type {number} */ (msg.seq), false, error);
+              return;
+            }
             if (msg.type !== 'reply') throw e;
             port.postMessage(serviceBatch([fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))]));
           }
@@ -334,23 +424,236 @@ export function hostService(port, rustInstance, inline) {
   };
 
   /**
-   * `onMessage(payload, ctx)`: answered now when it returns a value, or when its promise settles.
+   * Settles the service's own send `seq` (every one still waiting when `seq` is undefined) with
+   * `value` (`ok`) or the error `value`.
+   * @param {number | undefined} seq
+   * @param {boolean} ok
+   * @param {unknown} value
+   */
+  function answerSent(seq, ok, value) {
+    const keys = seq === undefined ? [...sent.keys()] : [seq];
+    for (const key of keys) {
+      const pending = sent.get(key);
+      if (pending === undefined) continue;
+      sent.delete(key);
+      if (pending.timer !== undefined) clearTimeout(pending.timer);
+      if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+      if (ok) pending.resolve(value);
+      else pending.reject(value);
+    }
+  }
+  /**
+   * `ctx.send(to, message, { timeoutMs, signal })`: a message from this service to the service
+   * `to`, routed by the page's registry as `services.send` (same ordering, same errors); resolves
+   * with the reply. Awaiting a reply from a service that awaits this one back never ends: give
+   * such sends a `timeoutMs`.
+   * @param {string} to
+   * @param {unknown} message
+   * @param {{ timeoutMs?: number, signal?: AbortSignal }} [options]
+   * @returns {Promise<unknown>}
+   */
+  function sendTo(to, message, options) {
+    if (typeof to !== 'string' || to === '') {
+      return Promise.reject(bridgeError('ValidationError', 'ctx.send(name, message): name must be a service name'));
+    }
+    const { timeoutMs, signal } = options ?? {};
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      return Promise.reject(bridgeError('ValidationError', `timeoutMs must be a number of milliseconds, got ${timeoutMs}`));
+    }
+    if (signal?.aborted) return Promise.reject(bridgeError('AbortError', 'the call was aborted'));
+    if (dead) return Promise.reject(bridgeError('TerminatedError', 'the service\'s host is gone'));
+    const seq = nextSent;
+    nextSent = (seq + 1) >>> 0;
+    const promise = new Promise((resolve, reject) => {
+      /** @type {Sent} */
+      const pending = { resolve, reject, timer: undefined, signal, onAbort: undefined };
+      if (timeoutMs) {
+        pending.timer = setTimeout(() => answerSent(seq, false, bridgeError('TimeoutError', `no reply within ${timeoutMs} ms`)), timeoutMs);
+      }
+      if (signal) {
+        pending.onAbort = () => answerSent(seq, false, bridgeError('AbortError', 'the call was aborted'));
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      sent.set(seq, pending);
+    });
+    let route = routes.get(to);
+    if (route === undefined) {
+      // The first send to `to`: ask the page for a route; nothing goes to `to` meanwhile.
+      route = { link: 0, direct: null, waiting: [] };
+      routes.set(to, route);
+      send(fromService.connect(to));
+    }
+    if (route.waiting) route.waiting.push({ seq, message });
+    else dispatch(route, to, seq, message);
+    soon();
+    return promise;
+  }
+  /**
+   * Sends `message` (the service's send `seq`) on `route`: over its channel, or through the page.
+   * @param {PeerRoute} route
+   * @param {string} to
+   * @param {number} seq
+   * @param {unknown} message
+   */
+  function dispatch(route, to, seq, message) {
+    const direct = route.direct;
+    if (direct === null) {
+      send(fromService.send(seq, to), message);
+      return;
+    }
+    direct.link.send(message).then(
+      (value) => answerSent(seq, true, value),
+      (e) => answerSent(seq, false, e),
+    ).finally(() => {
+      if (retiring.get(direct.id) === direct && direct.link.waiting === 0) goodbye(direct);
+    });
+  }
+  /**
+   * The page's answer to a `connect`: the route to `to`; the sends that waited for it go now, in
+   * order.
+   * @param {string} to
+   * @param {number} link
+   * @param {boolean} direct
+   * @param {unknown} port this end of the channel, when direct
+   */
+  function onRoute(to, link, direct, port) {
+    const route = routes.get(to);
+    if (route === undefined || route.waiting === null) {
+      if (port instanceof MessagePort) port.close(); // not asked for (any more)
+      return;
+    }
+    route.link = link;
+    if (direct && port instanceof MessagePort) route.direct = directLink(link, port);
+    const waiting = route.waiting;
+    route.waiting = null;
+    for (const { seq, message } of waiting) dispatch(route, to, seq, message);
+    soon();
+  }
+  /**
+   * The sending end of a direct route: a `ServiceLink` (worker/service-link.js) on `port`, which
+   * settles replies itself; a failed reply (what the receiver threw) settles here.
+   * @param {number} id
+   * @param {MessagePort} port
+   * @returns {DirectLink}
+   */
+  function directLink(id, port) {
+    const link = new ServiceLink(port, (text) => {
+      /** @type {unknown} */
+      let entries;
+      try {
+        entries = JSON.parse(text ?? '');
+      } catch {
+        return;
+      }
+      if (!Array.isArray(entries)) return;
+      for (const entry of entries) {
+        const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
+        if (msg?.type === 'reply_failed') link.settle(msg.seq, false, rebuild(msg.error), true);
+      }
+    });
+    return { id, link, port };
+  }
+  /**
+   * Closes a direct link whose replies have all come, telling the receiver on the channel itself
+   * (after everything sent on it), which closes its end.
+   * @param {DirectLink} direct
+   */
+  function goodbye(direct) {
+    retiring.delete(direct.id);
+    try {
+      direct.link.post(JSON.stringify([envelope(toService.disconnect(direct.id, false))]), []);
+    } catch {
+      // The receiver is gone: nothing to tell.
+    }
+    direct.link.close('WorkerCrashedError', 'the route to the service was closed');
+    direct.port.close();
+  }
+  /**
+   * Route `link` is dropped (the page's `disconnect`). As its sender: forget the route (the next
+   * send asks again) and let a direct link drain — or, when the other end is `gone`, fail what
+   * still awaits a reply on it. As its receiver: close this end when the sender is `gone` (a
+   * sender that is not says goodbye on the channel once its replies have come, which closes it).
+   * @param {number} link
+   * @param {boolean} gone
+   */
+  function onDisconnect(link, gone) {
+    if (gone) closeAccepted(link);
+    const draining = retiring.get(link);
+    if (gone && draining !== undefined) {
+      // Let go of already, and its receiver's host is gone too: what it awaits fails now.
+      retiring.delete(link);
+      draining.link.close('WorkerCrashedError', 'the receiving service\'s host is gone');
+      draining.port.close();
+    }
+    for (const [to, route] of routes) {
+      if (route.waiting !== null || route.link !== link) continue;
+      routes.delete(to);
+      const direct = route.direct;
+      if (direct === null) continue;
+      if (gone) {
+        direct.link.close('WorkerCrashedError', 'the receiving service\'s host is gone');
+        direct.port.close();
+      } else if (direct.link.waiting === 0) {
+        goodbye(direct);
+      } else {
+        retiring.set(direct.id, direct);
+      }
+    }
+  }
+  /** @param {number} link a direct route whose receiving end is here */
+  function closeAccepted(link) {
+    const end = accepted.get(link);
+    if (end === undefined) return;
+    accepted.delete(link);
+    end.close();
+  }
+  /**
+   * Route `link` from another service's worker: its messages join the queue, their replies go
+   * back on `port`.
+   * @param {number} link
+   * @param {unknown} port
+   */
+  function onAccept(link, port) {
+    if (!(port instanceof MessagePort)) return;
+    accepted.set(link, port);
+    port.onmessage = (event) => receive(event.data, port, link);
+  }
+  /**
+   * Posts `msg` (a reply, with `value`) on a direct route's `port` at once; a reply the browser
+   * cannot clone fails that message.
+   * @param {MessagePort} port
+   * @param {{ type: string, seq?: number }} msg
+   * @param {unknown} [value]
+   */
+  function answerOn(port, msg, value) {
+    try {
+      port.postMessage(serviceBatch([msg], [value]));
+    } catch (e) {
+      if (msg.type === 'reply') port.postMessage(serviceBatch([fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))]));
+    }
+  }
+  /**
+   * `onMessage(payload, ctx)`: answered now when it returns a value, or when its promise settles
+   * — to the page, or on the direct route's port it came `from`.
    * @param {number} seq
    * @param {unknown} payload
+   * @param {MessagePort} [from]
    * @returns {Promise<void> | undefined}
    */
-  function message(seq, payload) {
+  function message(seq, payload, from) {
+    /** @type {(msg: { type: string, seq?: number }, value?: unknown) => void} */
+    const answer = from ? (msg, value) => answerOn(from, msg, value) : send;
     try {
       const result = loaded().onMessage(payload, ctx);
       if (isThenable(result)) {
         return Promise.resolve(result).then(
-          (value) => send(fromService.reply(seq), value),
-          (e) => send(fromService.replyFailed(seq, failure(e))),
+          (value) => answer(fromService.reply(seq), value),
+          (e) => answer(fromService.replyFailed(seq, failure(e))),
         );
       }
-      send(fromService.reply(seq), result);
+      answer(fromService.reply(seq), result);
     } catch (e) {
-      send(fromService.replyFailed(seq, failure(e)));
+      answer(fromService.replyFailed(seq, failure(e)));
     }
     return undefined;
   }
@@ -406,6 +709,8 @@ export function hostService(port, rustInstance, inline) {
   async function start() {
     try {
       ctx = config === undefined ? {} : { config: structuredClone(config) };
+      // Not enumerable: a snapshot or a log of the context leaves it out.
+      Object.defineProperty(ctx, 'send', { value: sendTo, writable: true, configurable: true });
       await loaded().onStart?.(ctx);
       tell(fromService.started());
     } catch (e) {
@@ -422,17 +727,60 @@ export function hostService(port, rustInstance, inline) {
     }
   }
   /**
+   * `persist: true`, right after `start`: the service must have both hooks; `onRestore(ctx,
+   * snapshot)` runs when a snapshot is stored. Its failure fails the start.
+   * @param {unknown} snapshot undefined: none stored
+   */
+  async function restore(snapshot) {
+    try {
+      const service = loaded();
+      if (typeof service.onSnapshot !== 'function' || typeof service.onRestore !== 'function') {
+        throw new TypeError('persist: true needs the service to export onSnapshot(ctx) and onRestore(ctx, snapshot)');
+      }
+      if (rust) {
+        // A Rust service always has both methods; one whose `Service` does not implement
+        // on_snapshot says so now, not at its first stop.
+        try {
+          service.onSnapshot(ctx);
+        } catch (e) {
+          if (e instanceof InstanceFault || /** @type {any} */ (e)?.name === 'NotSupportedError') throw e;
+        }
+      }
+      if (snapshot !== undefined) await service.onRestore(ctx, snapshot);
+      tell(fromService.restored());
+    } catch (e) {
+      tell(fromService.failed(failure(e)));
+    }
+  }
+  /**
+   * `onSnapshot(ctx)`, sent back as JSON (what `JSON.stringify` makes of it). Its failure fails
+   * the stop (or, on the interval, the service).
+   * @param {boolean} stop taken at stop
+   */
+  async function snapshot(stop) {
+    try {
+      const value = await /** @type {NonNullable<ServiceModule['onSnapshot']>} */ (loaded().onSnapshot)(ctx);
+      const text = JSON.stringify(value);
+      if (text === undefined) throw new TypeError(`onSnapshot must return JSON, not ${typeof value}`);
+      tell(fromService.snapshot(JSON.parse(text), stop));
+    } catch (e) {
+      tell(fromService.failed(failure(e)));
+    }
+  }
+  /**
    * @param {Incoming} item
    * @returns {Promise<void> | undefined} a promise while the message is still being handled
    */
-  function handle({ msg, payload }) {
+  function handle({ msg, payload, from }) {
     switch (msg.type) {
-      case 'message': return message(msg.seq, payload);
+      case 'message': return message(msg.seq, payload, from);
       case 'load': return load(msg.url, msg.config);
       case 'load_rust': return loadRust(msg, payload);
       case 'load_inline': loadInline(msg.config); return undefined;
       case 'start': return start();
       case 'stop': return stop();
+      case 'restore': return restore(msg.snapshot);
+      case 'snapshot': return snapshot(msg.stop);
       default: return undefined; // Not ours: ignore (the registry never sends anything else).
     }
   }
@@ -471,10 +819,17 @@ export function hostService(port, rustInstance, inline) {
     }
   }
   // A batch is queued whole and drained in order without waiting for the page between messages.
-  // Health checks skip the queue. An entry that is not an envelope of our version is ignored.
-  port.addEventListener('message', (event) => {
+  // Health checks and what concerns the service's own sends skip the queue (a handler may be
+  // awaiting them). From a direct route's port (`from`, route `link`), only messages and the
+  // sender's goodbye count. An entry that is not an envelope of our version is ignored.
+  /**
+   * @param {any} data
+   * @param {MessagePort} [from]
+   * @param {number} [link]
+   */
+  function receive(data, from, link) {
     if (dead) return;
-    const { m, p } = event.data ?? {};
+    const { m, p } = data ?? {};
     /** @type {unknown} */
     let entries;
     try {
@@ -487,11 +842,30 @@ export function hostService(port, rustInstance, inline) {
       const entry = entries[i];
       const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
       if (typeof msg?.type !== 'string') continue;
-      if (msg.type === 'health') health();
-      else queue.push({ msg, payload: p?.[i] });
+      if (from) {
+        if (msg.type === 'message' && accepting) queue.push({ msg, payload: p?.[i], from });
+        else if (msg.type === 'message') {
+          const refused = { name: 'ServiceStateError', message: 'cannot send to a service that is stopping or stopped (start it first)' };
+          answerOn(from, fromService.replyFailed(msg.seq, refused));
+        } else if (msg.type === 'disconnect') closeAccepted(/** @type {number} */ (link));
+        continue;
+      }
+      switch (msg.type) {
+        case 'health': health(); break;
+        case 'send_reply': answerSent(msg.seq, true, p?.[i]); break;
+        case 'send_failed': answerSent(msg.seq, false, rebuild(msg.error)); break;
+        case 'route': onRoute(msg.to, msg.link, msg.direct, p?.[i]); break;
+        case 'accept': onAccept(msg.link, p?.[i]); break;
+        case 'disconnect': onDisconnect(msg.link, msg.gone); break;
+        default:
+          if (msg.type === 'start') accepting = true;
+          if (msg.type === 'stop') accepting = false;
+          queue.push({ msg, payload: p?.[i] });
+      }
     }
     if (!draining) drain();
-  });
+  }
+  port.addEventListener('message', (event) => receive(event.data));
   if (typeof port.start === 'function') port.start();
   // Called when the registry drops this host: stop handling, release the service's state.
   return release;

@@ -1,5 +1,6 @@
 // The page's end of the link to one service host (worker/service-host.js, in the service's own
-// worker or on a MessageChannel in the page): the hot path of `services.send`. Imported by the
+// worker or on a MessageChannel in the page): the hot path of `services.send`. A service host uses
+// it too, as the sending end of a direct route to another service's worker (`ctx.send`). Imported by the
 // wasm glue (src/services/host.rs); the registry (Rust) decides everything else — lifecycle,
 // health checks, failures — and hands this link what it encodes.
 //
@@ -43,8 +44,9 @@ function bridgeError(name, message) {
 /**
  * What the page posts to: the service's worker, or its end of the MessageChannel.
  * @typedef {{
- *   postMessage(message: unknown): void,
+ *   postMessage(message: unknown, transfer?: Transferable[]): void,
  *   onmessage: ((event: MessageEvent) => void) | null,
+ *   close?(): void,
  * }} Endpoint
  */
 
@@ -141,10 +143,11 @@ export class ServiceLink {
    * threw when it cannot be sent.
    * @param {string} text
    * @param {unknown[]} payloads
+   * @param {Transferable[]} [transfer] moved, not cloned (a `MessagePort` among the payloads)
    */
-  post(text, payloads) {
+  post(text, payloads, transfer) {
     this.flush();
-    this.endpoint.postMessage(payloads.length ? { m: text, p: payloads } : { m: text });
+    this.endpoint.postMessage(payloads.length ? { m: text, p: payloads } : { m: text }, transfer ?? []);
   }
 
   /**

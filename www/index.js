@@ -41,8 +41,22 @@ const SERVICES = [
     example: '{"op":"add","by":1}',
   },
   { name: 'store', kind: 'Rust', definition: { rust: 'kv' }, example: '{"op":"set","key":"theme","value":"dark"}' },
+  {
+    // The same counter, persisted: snapshotted to IndexedDB every 500 ms and at stop, restored at
+    // start — also after a reload.
+    name: 'saved',
+    kind: 'JavaScript, persisted',
+    definition: { module: new URL('./counter.service.js', import.meta.url).href },
+    example: '{"op":"add","by":1}',
+    options: { persist: true, snapshotIntervalMs: 500 },
+  },
 ];
-const serviceOptions = (placement) => ({ placement, restart: 'on-failure', healthIntervalMs: 5000 });
+const serviceOptions = (name, placement) => ({
+  placement,
+  restart: 'on-failure',
+  healthIntervalMs: 5000,
+  ...SERVICES.find((s) => s.name === name)?.options,
+});
 const placements = Object.fromEntries(SERVICES.map((s) => [s.name, 'worker']));
 
 function logEvent({ event, data }) {
@@ -93,7 +107,7 @@ function buildServicePanel() {
       if (running) await s.stop(name);
       await s.unregister(name);
       const { definition } = SERVICES.find((x) => x.name === name);
-      await s.register(name, definition, serviceOptions(placements[name]));
+      await s.register(name, definition, serviceOptions(name, placements[name]));
       if (running) await s.start(name);
     }));
     q('.send').addEventListener('click', act(async (s) => {
@@ -195,7 +209,7 @@ async function startBridge() {
   $('first-result').textContent = `WorkerBridge.create() resolved in ${created.toFixed(0)} ms.`;
   state.key = state.bridge.crypto.generateKey();
   bridge.subscribe(['service_state_changed', 'health_check_result', 'worker_state_changed', 'registry_loaded'], logEvent);
-  await bridge.services.load(SERVICES.map(({ name, definition }) => ({ name, ...definition, ...serviceOptions(placements[name]) })));
+  await bridge.services.load(SERVICES.map(({ name, definition }) => ({ name, ...definition, ...serviceOptions(name, placements[name]) })));
   serveRemote(bridge);
   state.sealed = null;
   state.packed = null;

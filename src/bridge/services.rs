@@ -16,8 +16,8 @@ use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::runtime::js_error::describe;
 use crate::services::{
-    check_dependencies, inline_in_worker, instances, is_rust_service, origin, restart, Config, Definition, Failure,
-    Placement, Registry, ServiceOptions,
+    check_dependencies, inline_in_worker, instances, is_rust_service, origin, persist, restart, Config, Definition,
+    Failure, Placement, Registry, ServiceOptions,
 };
 
 /// `register(name, definition, options)` options.
@@ -32,6 +32,8 @@ struct RegisterOptions {
     health_interval_ms: Option<f64>,
     instances: Option<f64>,
     depends_on: Option<Vec<String>>,
+    persist: Option<bool>,
+    snapshot_interval_ms: Option<f64>,
 }
 
 const REGISTER_KEYS: &[&str] = &[
@@ -44,6 +46,8 @@ const REGISTER_KEYS: &[&str] = &[
     "config",
     "instances",
     "dependsOn",
+    "persist",
+    "snapshotIntervalMs",
 ];
 
 /// The `config` option: any JSON value (absent or `null`: none), checked by `JSON.stringify`.
@@ -159,11 +163,19 @@ fn definition(definition: &JsValue, origins: &[String]) -> Result<Definition, Er
 /// `{ handler }`: an object whose `onMessage` is a function, and whose `onStart`, `onStop` and
 /// `health`, when present, are too.
 fn inline(handler: &JsValue) -> Result<Definition, Error> {
-    let shape = "an inline handler is an object { onStart?, onMessage, onStop?, health? } of functions";
+    let shape =
+        "an inline handler is an object { onStart?, onMessage, onStop?, health?, onSnapshot?, onRestore? } of functions";
     if !handler.is_object() {
         return Err(Error::validation(shape));
     }
-    for (hook, required) in [("onMessage", true), ("onStart", false), ("onStop", false), ("health", false)] {
+    for (hook, required) in [
+        ("onMessage", true),
+        ("onStart", false),
+        ("onStop", false),
+        ("health", false),
+        ("onSnapshot", false),
+        ("onRestore", false),
+    ] {
         let f = Reflect::get(handler, &hook.into()).unwrap_or_default();
         if !(f.is_function() || (!required && f.is_undefined())) {
             return Err(Error::validation(format!("{shape}: {hook} is not a function")));
@@ -219,6 +231,10 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
         config: config(options)?,
         instances: instances::check_instances(o.instances)?,
         depends_on: depends_on(o.depends_on)?,
+        persist: persist::check_persist(
+            o.persist,
+            o.snapshot_interval_ms.map(|ms| milliseconds(ms, "snapshotIntervalMs")).transpose()?,
+        )?,
     })
 }
 
@@ -226,7 +242,9 @@ fn service_options(options: &JsValue) -> Result<ServiceOptions, Error> {
 impl ServicesFacade {
     /// Registers `name` with a handler module (`{ module: new URL('./x.service.js',
     /// import.meta.url) }`) or a Rust service (`{ rust: 'kv' }`). Options: `placement` (`'worker'` | `'main'`), `startTimeoutMs`,
-    /// `stopTimeoutMs` (default 10,000; 0 = no limit), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3).
+    /// `stopTimeoutMs` (default 10,000; 0 = no limit), `restart` (`'never'` | `'on-failure'`), `maxRestarts` (3),
+    /// `healthIntervalMs`, `config`, `instances`, `dependsOn`, `persist` and `snapshotIntervalMs`
+    /// (see `core::services::persist`).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn register(&self, name: String, definition: JsValue, options: JsValue) -> Promise {
         let registered = self::definition(&definition, &self.registry.module_origins())

@@ -62,7 +62,7 @@ extern "C" {
         -> Promise;
 
     #[wasm_bindgen(method, catch, js_class = ServiceLink)]
-    fn post(this: &Link, text: &str, payloads: &Array) -> Result<(), JsValue>;
+    fn post(this: &Link, text: &str, payloads: &Array, transfer: &Array) -> Result<(), JsValue>;
 
     #[wasm_bindgen(method, js_class = ServiceLink)]
     fn settle(this: &Link, seq: u32, ok: bool, value: &JsValue, handled: bool);
@@ -117,6 +117,15 @@ pub(crate) enum HostKind {
     Module,
     Rust,
     Inline(Object),
+}
+
+/// A new `MessageChannel`'s two ports: a direct route between two services' workers.
+///
+/// # Errors
+/// `NotSupportedError` when the browser cannot make one.
+pub(crate) fn channel() -> Result<(MessagePort, MessagePort), Error> {
+    let channel = MessageChannel::new().map_err(|_| Error::new(ErrorKind::Unsupported, "no MessageChannel"))?;
+    Ok((channel.port1(), channel.port2()))
 }
 
 /// An inline handler cannot be cloned into a worker: the error says what to do instead.
@@ -237,8 +246,20 @@ impl Host {
     /// # Errors
     /// `ValidationError` when the browser cannot send `msg`.
     pub(crate) fn post(&self, msg: &ToService, payload: Option<&JsValue>) -> Result<(), Error> {
+        self.post_moving(msg, payload, &Array::new())
+    }
+
+    /// Posts `msg` with `port` beside it, moved to the host (the end of a direct route).
+    ///
+    /// # Errors
+    /// `ValidationError` when the browser cannot send it.
+    pub(crate) fn post_port(&self, msg: &ToService, port: &MessagePort) -> Result<(), Error> {
+        self.post_moving(msg, Some(port.as_ref()), &Array::of1(port))
+    }
+
+    fn post_moving(&self, msg: &ToService, payload: Option<&JsValue>, transfer: &Array) -> Result<(), Error> {
         let payloads: Array = payload.into_iter().collect();
-        self.link.post(&encode_batch(std::slice::from_ref(msg))?, &payloads).map_err(|e| {
+        self.link.post(&encode_batch(std::slice::from_ref(msg))?, &payloads, transfer).map_err(|e| {
             Error::validation(format!(
                 "the message cannot be sent to a service (it must be structured-cloneable): {}",
                 describe(&e)

@@ -3,7 +3,8 @@
 //! instantiates this wasm module for the service — in the service's own worker, or, for
 //! main-thread placement, as a separate instance on the page, so a panic cannot poison the
 //! bridge's own instance — and calls `__workerBridgeRustService(name)`, which returns an object
-//! with the same `onStart` / `onMessage` / `onStop` / `health` as a JavaScript handler module.
+//! with the same `onStart` / `onMessage` / `onStop` / `health` (and `onSnapshot` / `onRestore`)
+//! as a JavaScript handler module.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -21,6 +22,8 @@ trait Hosted {
     fn message(&mut self, message: JsValue) -> Result<JsValue, ServiceError>;
     fn stop(&mut self) -> Result<(), ServiceError>;
     fn health(&self) -> Health;
+    fn snapshot(&self) -> Result<String, ServiceError>;
+    fn restore(&mut self, snapshot: &str) -> Result<(), ServiceError>;
 }
 
 impl<S: Service> Hosted for Instance<S> {
@@ -45,6 +48,16 @@ impl<S: Service> Hosted for Instance<S> {
 
     fn health(&self) -> Health {
         Instance::health(self)
+    }
+
+    fn snapshot(&self) -> Result<String, ServiceError> {
+        Instance::snapshot(self).map(|value| value.to_string())
+    }
+
+    fn restore(&mut self, snapshot: &str) -> Result<(), ServiceError> {
+        let value = serde_json::from_str(snapshot)
+            .map_err(|e| ServiceError::invalid(format!("the snapshot is not JSON: {e}")))?;
+        Instance::restore(self, value)
     }
 }
 
@@ -173,6 +186,18 @@ impl RustServiceInstance {
     #[wasm_bindgen(js_name = onStop)]
     pub fn on_stop(&mut self) -> JsValue {
         outcome(self.inner.stop().map(|()| JsValue::UNDEFINED))
+    }
+
+    /// The context's snapshot: `{ value: jsonText }` or `{ error }`.
+    #[wasm_bindgen(js_name = onSnapshot)]
+    pub fn on_snapshot(&self) -> JsValue {
+        outcome(self.inner.snapshot().map(JsValue::from))
+    }
+
+    /// Restores a snapshot (its JSON text): `{ value: undefined }` or `{ error }`.
+    #[wasm_bindgen(js_name = onRestore)]
+    pub fn on_restore(&mut self, snapshot: &str) -> JsValue {
+        outcome(self.inner.restore(snapshot).map(|()| JsValue::UNDEFINED))
     }
 
     /// `{ healthy, detail }`.

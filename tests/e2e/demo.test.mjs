@@ -254,3 +254,31 @@ test('the Services panel drives a JS and a Rust service in either placement', as
     assert.deepEqual(problems, []);
   });
 });
+
+test('the persisted counter keeps its value across a reload', async () => {
+  await withDemo({ isolated: false }, async ({ page, problems }) => {
+    const ready = () => page.waitForFunction(() => document.querySelector('#events li[data-event="registry_loaded"]'));
+    await ready();
+    await page.click('.service[data-name="saved"] .start');
+    await waitServiceState(page, 'saved', 'running');
+    const before = JSON.parse((await sendTo(page, 'saved', { op: 'add', by: 7 })).slice(2)).count;
+    assert.ok(before >= 7, `count ${before}`);
+    // Snapshots are taken every 500 ms: wait for one, then reload without stopping.
+    await page.waitForTimeout(1500);
+    await page.reload();
+    await ready();
+    await page.click('.service[data-name="saved"] .start');
+    await waitServiceState(page, 'saved', 'running');
+    assert.equal(await sendTo(page, 'saved', { op: 'get' }), `→ {"count":${before}}`, 'restored after the reload');
+    // A stop stores the latest value at once.
+    assert.equal(await sendTo(page, 'saved', { op: 'add', by: 1 }), `→ {"count":${before + 1}}`);
+    await page.click('.service[data-name="saved"] .stop');
+    await waitServiceState(page, 'saved', 'stopped');
+    await page.reload();
+    await ready();
+    await page.click('.service[data-name="saved"] .start');
+    await waitServiceState(page, 'saved', 'running');
+    assert.equal(await sendTo(page, 'saved', { op: 'get' }), `→ {"count":${before + 1}}`, 'stored at stop');
+    assert.deepEqual(problems, []);
+  });
+});

@@ -21,6 +21,7 @@ const builders = {
   'fromWorker.bootFailed': ['from_worker.json', 'boot_failed', (m) => fromWorker.bootFailed(m.message)],
   'fromWorker.crashed': ['from_worker.json', 'crashed', (m) => fromWorker.crashed(m.message)],
   'toService.message': ['to_service.json', 'message', (m) => toService.message(m.seq)],
+  'toService.disconnect': ['to_service.json', 'disconnect', (m) => toService.disconnect(m.link, m.gone)],
   'fromService.loaded': ['from_service.json', 'loaded', () => fromService.loaded()],
   'fromService.started': ['from_service.json', 'started', () => fromService.started()],
   'fromService.stopped': ['from_service.json', 'stopped', () => fromService.stopped()],
@@ -29,6 +30,10 @@ const builders = {
   'fromService.failed': ['from_service.json', 'failed', (m) => fromService.failed(m.error)],
   'fromService.crashed': ['from_service.json', 'crashed', (m) => fromService.crashed(m.error)],
   'fromService.health': ['from_service.json', 'health', (m) => fromService.health(m.healthy, m.detail)],
+  'fromService.restored': ['from_service.json', 'restored', () => fromService.restored()],
+  'fromService.snapshot': ['from_service.json', 'snapshot', (m) => fromService.snapshot(m.snapshot, m.stop)],
+  'fromService.send': ['from_service.json', 'send', (m) => fromService.send(m.seq, m.to)],
+  'fromService.connect': ['from_service.json', 'connect', (m) => fromService.connect(m.to)],
 };
 
 test('every fixture speaks the version worker/protocol.js writes', async () => {

@@ -1,6 +1,7 @@
 // A counter service for the browser tests: its context persists across messages. Its config
-// (optional) `{ from, label, stopFails }` starts the count at `from`, prefixes the health detail
-// with `label`, and makes `onStop` throw; `{ op: 'config' }` answers `ctx.config`, and
+// (optional) `{ from, label, stopFails, snapshotFails, restoreFails, snapshotBytes }` starts the
+// count at `from`, prefixes the health detail with `label`, makes `onStop`, `onSnapshot` or
+// `onRestore` throw, and pads the snapshot (for `persist: true`, `{ count }`); `{ op: 'config' }` answers `ctx.config`, and
 // `{ op: 'mutate-config' }` changes it (a restart must bring back a fresh copy).
 export async function onStart(ctx) {
   ctx.count = ctx.config?.from ?? 0;
@@ -38,6 +39,17 @@ export async function onMessage(message, ctx) {
 export async function onStop(ctx) {
   if (ctx.config?.stopFails) throw new RangeError(`${ctx.config.label}: asked to fail the stop`);
   ctx.stopped = true;
+}
+
+export function onSnapshot(ctx) {
+  if (ctx.config?.snapshotFails) throw new RangeError('asked to fail the snapshot');
+  // `snapshotBytes`: a snapshot padded to about that many bytes of JSON.
+  return ctx.config?.snapshotBytes ? { count: ctx.count, pad: 'x'.repeat(ctx.config.snapshotBytes) } : { count: ctx.count };
+}
+
+export function onRestore(ctx, snapshot) {
+  if (ctx.config?.restoreFails) throw new RangeError('asked to fail the restore');
+  ctx.count = snapshot.count;
 }
 
 export function health(ctx) {

@@ -86,6 +86,18 @@ export async function usage(file: File): Promise<void> {
       health: () => true,
     },
   }, { placement: 'main', config: { step: 2 } });
+  // Persistence, and a service that sends to another.
+  await services.register('notes', {
+    handler: {
+      onStart(ctx: ServiceContext) { ctx.notes = []; },
+      async onMessage(note: string, ctx: ServiceContext) {
+        const size = await ctx.send<number>('store', { op: 'size' }, { timeoutMs: 1000 });
+        return [note, size];
+      },
+      onSnapshot: (ctx: ServiceContext) => ({ notes: ctx.notes }),
+      onRestore(ctx: ServiceContext, snapshot: { notes: string[] }) { ctx.notes = snapshot.notes; },
+    },
+  }, { placement: 'main', persist: true, snapshotIntervalMs: 1000 });
   await services.startAll();
   const value = await services.send<{ dark: boolean } | null>('store', { op: 'get', key: 'theme' });
   const state: ServiceState = services.status()[0].state;
@@ -141,5 +153,7 @@ void WorkerBridge.shared().then((b) => b.services.register('x', { handler: { onM
 void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { dependsOn: 'store' }));
 // @ts-expect-error — a task's definition names a module or a Rust task.
 void WorkerBridge.shared().then((b) => b.tasks.register('x', { export: 'run' }));
+// @ts-expect-error — persist is a boolean.
+void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { persist: 'yes' }));
 // @ts-expect-error — a placement is 'worker' or 'main'.
 void WorkerBridge.shared().then((b) => b.services.register('x', { rust: 'kv' }, { placement: 'gpu' }));

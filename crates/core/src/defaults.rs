@@ -77,6 +77,14 @@ pub const SERVICE_RESTART_BACKOFF_MAX_MS: u32 = 10_000;
 pub const SERVICE_RESTART_BUDGET_RESET_MS: u32 = 60_000;
 /// `services.register(name, def, { healthIntervalMs })` (0 = no health checks).
 pub const SERVICE_HEALTH_INTERVAL_MS: u32 = 0;
+/// `services.register(name, def, { persist: true, snapshotIntervalMs })` (0 = a snapshot at stop
+/// only).
+pub const SERVICE_SNAPSHOT_INTERVAL_MS: u32 = 0;
+/// The shortest `snapshotIntervalMs` (other than 0): a snapshot is a trip to the service and a
+/// write to IndexedDB.
+pub const SERVICE_SNAPSHOT_MIN_INTERVAL_MS: u32 = 100;
+/// The largest snapshot one service copy may store, as JSON text (UTF-8 bytes).
+pub const SERVICE_SNAPSHOT_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// `bridge.on`, `bridge.subscribe`, `services.handle({ action: 'subscribe' })`: listeners one
 /// event takes (the same listener counts once); one more is a `LimitExceededError`.

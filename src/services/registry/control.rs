@@ -21,6 +21,7 @@ use crate::runtime::timer::Timer;
 use crate::services::host::{Host, HostEvent, HostKind};
 use crate::services::instances::{self, CopyFailure};
 use crate::services::lifecycle::{Event, State, Transition};
+use crate::services::peers::Ended;
 use crate::services::restart::{AfterFailure, During};
 
 /// The confirmation a lifecycle step waits for.
@@ -29,6 +30,8 @@ pub(super) enum Expect {
     Loaded,
     Started,
     Stopped,
+    Restored,
+    Snapshotted,
 }
 
 /// One lifecycle step, awaited from one or more copies: done when every copy has confirmed it,
@@ -72,7 +75,7 @@ impl Step {
 
 /// Which copies a step is for.
 #[derive(Debug, Clone, Copy)]
-enum Copies {
+pub(super) enum Copies {
     /// Every copy.
     All,
     /// Those without a host (to load them).
@@ -86,7 +89,7 @@ enum Copies {
 }
 
 impl Copies {
-    fn pick(self, copies: &[super::Copy]) -> Vec<usize> {
+    pub(super) fn pick(self, copies: &[super::Copy]) -> Vec<usize> {
         (0..copies.len())
             .filter(|&i| match self {
                 Copies::All => true,
@@ -161,7 +164,7 @@ impl Registry {
 
     /// Posts `msg` (with `payload` beside it) to each of `copies` and waits (at most
     /// `timeout_ms`; 0: no limit) until every one has confirmed with `expect`.
-    async fn expect(
+    pub(super) async fn expect(
         &self,
         name: &str,
         expect: Expect,
@@ -267,7 +270,14 @@ impl Registry {
                 return Err(self.fail(name, e));
             }
         }
+        let stored = match self.read_snapshots(name, Copies::All).await {
+            Ok(stored) => stored,
+            Err(e) => return Err(self.fail(name, e)),
+        };
         if let Err(e) = self.expect(name, Expect::Started, Copies::All, ToService::Start, None, timeout).await {
+            return Err(self.fail(name, e));
+        }
+        if let Err(e) = self.restore(name, stored, timeout).await {
             return Err(self.fail(name, e));
         }
         self.with(name, |s| {
@@ -280,7 +290,10 @@ impl Registry {
             Ok(())
         })?;
         self.transition(name, Event::Started, None)?;
-        Ok(self.arm_health(name)?)
+        // Routes to it through the page may be direct now: their senders ask again.
+        self.unlink(name, None, Ended::Changed);
+        self.arm_health(name)?;
+        Ok(self.arm_snapshots(name)?)
     }
 
     /// Stops a running service after the messages queued before the stop. A stop that fails
@@ -304,10 +317,15 @@ impl Registry {
         self.transition(name, Event::Stop, reason)?;
         self.with(name, |s| {
             s.health = None;
+            s.snapshots = None;
             // A copy waiting to be replaced is not: the service stops.
             s.copies.iter_mut().for_each(|c| c.pending_restart = None);
             Ok(())
         })?;
+        // The state as it is after the last message, stored before `onStop` can change it.
+        if let Err(e) = self.snapshot_at_stop(name, timeout).await {
+            return Err(self.fail(name, e));
+        }
         if let Err(e) = self.expect(name, Expect::Stopped, Copies::Hosted, ToService::Stop, None, timeout).await {
             return Err(self.fail(name, e));
         }
@@ -316,6 +334,8 @@ impl Registry {
             Ok(())
         })?;
         self.transition(name, Event::Stopped, reason)?;
+        // Its routes go (a sender lets a direct one drain first, then asks again).
+        self.unlink(name, None, Ended::Changed);
         Ok(())
     }
 
@@ -403,6 +423,7 @@ impl Registry {
                 }
             }
             s.health = None;
+            s.snapshots = None;
             s.last_error = Some(reason.clone());
             Ok((during, hosts))
         });
@@ -411,6 +432,7 @@ impl Registry {
             // After the borrow: the callers' rejections are the last thing the host does.
             host.link().fail_all(&Error::new(ErrorKind::WorkerCrashed, format!("the service failed: {reason}")));
         }
+        self.unlink(name, None, Ended::Gone);
         if self.transition(name, Event::Fail, Some(&reason)).is_err() {
             return error;
         }
@@ -469,7 +491,10 @@ impl Registry {
             }
         });
         match decided {
-            Ok(Some(Some((i, host, delay_ms)))) => self.replace_later(name, i, "running", host, &error, delay_ms),
+            Ok(Some(Some((i, host, delay_ms)))) => {
+                self.unlink(name, Some(generation), Ended::Gone);
+                self.replace_later(name, i, "running", host, &error, delay_ms);
+            }
             Ok(Some(None)) => {
                 self.fail(name, error);
             }
@@ -518,8 +543,15 @@ impl Registry {
         let Ok(timeout) = timeout else { return };
         self.announce_copy(name, i, "crashed", "starting", None);
         let mut result = self.load_copies(name, Copies::One(i), timeout).await;
+        let mut stored = Vec::new();
+        if result.is_ok() {
+            result = self.read_snapshots(name, Copies::One(i)).await.map(|s| stored = s);
+        }
         if result.is_ok() {
             result = self.expect(name, Expect::Started, Copies::One(i), ToService::Start, None, timeout).await;
+        }
+        if result.is_ok() {
+            result = self.restore(name, stored, timeout).await;
         }
         match result {
             Ok(()) => {

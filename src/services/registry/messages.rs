@@ -91,6 +91,9 @@ impl Registry {
                 Ok(FromService::Reply { seq }) => link.answer(seq, Ok(batch.payload(i))),
                 // The caller sees what the handler threw: its name, message and stack.
                 Ok(FromService::ReplyFailed { seq, error }) => link.answer(seq, Err(Failure::Thrown(error).to_js())),
+                // The service's own `ctx.send`, relayed (`peers`).
+                Ok(FromService::Send { seq, to }) => self.relay(name, generation, seq, &to, &batch.payload(i)),
+                Ok(FromService::Connect { to }) => self.connect(name, generation, &to),
                 Ok(msg) => self.on_lifecycle_message(name, generation, msg),
                 Err((Some(seq), e)) => {
                     let error = Error::new(ErrorKind::WorkerCrashed, format!("the service host broke protocol: {e}"));
@@ -106,20 +109,24 @@ impl Registry {
         }
     }
 
+    /// Host `generation` answered the step its copy waits on with `result` (an answer no step
+    /// waits for — late, or for another step — changes nothing).
+    pub(super) fn confirm(&self, name: &str, generation: u32, expect: Expect, result: Result<(), Failure>) {
+        let _ = self.with(name, |s| {
+            if let Some((_, copy)) = s.copy_of(generation) {
+                match copy.waiter.take() {
+                    Some(step) if step.expects() == expect => step.settle(result),
+                    other => copy.waiter = other,
+                }
+            }
+            Ok(())
+        });
+    }
+
     /// A message of host `generation` that is not a reply: a lifecycle confirmation or failure,
     /// a crash, a health answer.
     fn on_lifecycle_message(&self, name: &str, generation: u32, msg: FromService) {
-        let confirm = |expect: Expect, result: Result<(), Failure>| {
-            let _ = self.with(name, |s| {
-                if let Some((_, copy)) = s.copy_of(generation) {
-                    match copy.waiter.take() {
-                        Some(step) if step.expects() == expect => step.settle(result),
-                        other => copy.waiter = other,
-                    }
-                }
-                Ok(())
-            });
-        };
+        let confirm = |expect: Expect, result: Result<(), Failure>| self.confirm(name, generation, expect, result);
         match msg {
             FromService::Loaded => confirm(Expect::Loaded, Ok(())),
             FromService::Started => confirm(Expect::Started, Ok(())),
@@ -131,8 +138,13 @@ impl Registry {
                 self.fail_copy(name, generation, Error::new(ErrorKind::WorkerCrashed, error.message));
             }
             FromService::Health { healthy, detail } => self.on_health(name, generation, healthy, detail),
+            FromService::Restored => confirm(Expect::Restored, Ok(())),
+            FromService::Snapshot { snapshot, stop } => self.on_snapshot(name, generation, &snapshot, stop),
             // Handled by the caller.
-            FromService::Reply { .. } | FromService::ReplyFailed { .. } => {}
+            FromService::Reply { .. }
+            | FromService::ReplyFailed { .. }
+            | FromService::Send { .. }
+            | FromService::Connect { .. } => {}
         }
     }
 }

@@ -13,7 +13,8 @@
 //! `control` drives a service through its lifecycle (start, stop, restart, fail); `dependencies`
 //! orders those steps across services that depend on each other (`dependsOn`); `messages`
 //! carries messages to a service and routes everything its host says back; `health` runs the
-//! health checks; `diagnostics` builds the status objects.
+//! health checks; `persistence` restores and stores snapshots (`persist`); `peers` relays what
+//! services send each other (`ctx.send`); `diagnostics` builds the status objects.
 //!
 //! Two invariants hold in every file:
 //! - **No user callback runs while the state is borrowed.** The state is reached only through
@@ -31,6 +32,8 @@ mod dependencies;
 mod diagnostics;
 mod health;
 mod messages;
+mod peers;
+mod persistence;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,6 +46,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::protocol::WireError;
 use crate::runtime::timer::{Repeat, Timer};
+use crate::services::persist::Persist;
 use crate::services::restart::{Budget, Policy};
 use crate::services::Config;
 use control::Step;
@@ -76,6 +80,8 @@ pub(crate) struct ServiceOptions {
     pub(crate) instances: u32,
     /// `dependsOn`: the services to start before this one (and to stop after it).
     pub(crate) depends_on: Vec<String>,
+    /// `persist` and `snapshotIntervalMs` (see `core::services::persist`).
+    pub(crate) persist: Option<Persist>,
 }
 
 fn js(e: &Error) -> JsValue {
@@ -160,6 +166,8 @@ struct Service {
     last_health: Option<(bool, String)>,
     /// The health-check timer while running.
     health: Option<Repeat>,
+    /// The snapshot timer while running (`persist` with a `snapshotIntervalMs`).
+    snapshots: Option<Repeat>,
     /// Told, when a start in progress ends, whether the service reached `running` (a dependent
     /// started at the same time waits for it rather than starting it twice).
     up_waiters: Vec<futures_channel::oneshot::Sender<bool>>,
@@ -190,6 +198,10 @@ struct Inner {
     module_origins: Rc<[String]>,
     /// Set by the bridge's `terminate()`: every host is gone and nothing starts again.
     terminated: bool,
+    /// The routes given to services for their `ctx.send`s (see `peers`).
+    links: Vec<peers::PeerLink>,
+    /// The last route number given out.
+    last_link: u32,
 }
 
 /// The registry behind `bridge.services`.
@@ -209,7 +221,13 @@ fn not_found(name: &str) -> Error {
 
 impl Registry {
     pub(crate) fn new(events: Rc<EventHub>, module_origins: Vec<String>) -> Self {
-        let inner = Inner { services: Vec::new(), module_origins: module_origins.into(), terminated: false };
+        let inner = Inner {
+            services: Vec::new(),
+            module_origins: module_origins.into(),
+            terminated: false,
+            links: Vec::new(),
+            last_link: 0,
+        };
         Registry { inner: Rc::new(RefCell::new(inner)), events }
     }
 
@@ -247,13 +265,14 @@ impl Registry {
             last_error: None,
             last_health: None,
             health: None,
+            snapshots: None,
             up_waiters: Vec::new(),
         });
         Ok(())
     }
 
     pub(crate) fn unregister(&self, name: &str) -> Result<(), Error> {
-        let mut inner = self.inner.borrow_mut();
+        let inner = self.inner.borrow();
         if inner.terminated {
             return Err(terminated());
         }
@@ -265,7 +284,10 @@ impl Registry {
                 format!("stop the service before unregistering it (it is {})", state.as_str()),
             ));
         }
-        inner.services.remove(index);
+        drop(inner);
+        // Its hosts go with it: a sender still draining a route to it fails what it awaits.
+        self.unlink(name, None, crate::services::peers::Ended::Gone);
+        self.inner.borrow_mut().services.retain(|s| s.name != name);
         Ok(())
     }
 
@@ -284,8 +306,10 @@ impl Registry {
         {
             let mut inner = self.inner.borrow_mut();
             inner.terminated = true;
+            inner.links.clear();
             for s in &mut inner.services {
                 s.health = None;
+                s.snapshots = None;
                 s.pending_restart = None;
                 // Who waits for a start hears it did not happen.
                 s.up_waiters.clear();

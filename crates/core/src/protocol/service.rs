@@ -62,6 +62,60 @@ pub enum ToService {
     /// Call `health(ctx)` now: the host answers it beside a running message, never queued
     /// behind messages (a busy service is not an unhealthy one).
     Health,
+    /// `persist: true`, right after `Start`: check the service has `onSnapshot` and `onRestore`,
+    /// and call `onRestore(ctx, snapshot)` when a snapshot is stored.
+    Restore {
+        /// The stored snapshot (absent: none stored).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<Value>,
+    },
+    /// `persist: true`: call `onSnapshot(ctx)` (queued, after the messages before it).
+    Snapshot {
+        /// Taken at stop (the stop waits for it to be stored), not on the interval.
+        stop: bool,
+    },
+    /// The reply to the service's own `ctx.send` number `seq` (`FromService::Send`), its value
+    /// beside it as payload. Handled at once, never queued: the handler that sent it may be
+    /// awaiting it.
+    SendReply {
+        /// The `seq` of the `FromService::Send`.
+        seq: u32,
+    },
+    /// The service's `ctx.send` number `seq` failed: what the receiver threw, or the bridge's
+    /// typed error (an unknown service, one that is not running, …). Handled at once.
+    SendFailed {
+        /// The `seq` of the `FromService::Send`.
+        seq: u32,
+        /// Why.
+        error: WireError,
+    },
+    /// The answer to `FromService::Connect`: how this host's sends to `to` go from now on
+    /// (`core::services::peers::route`). Direct: the payload is this end of a `MessageChannel`
+    /// whose far end the receiver got with `Accept`. Handled at once.
+    Route {
+        /// The receiving service's name.
+        to: String,
+        /// The route's number, which `Disconnect` names.
+        link: u32,
+        /// Over the channel beside it; otherwise through the page (`FromService::Send`).
+        direct: bool,
+    },
+    /// Take messages on the `MessageChannel` port beside this (a direct route from another
+    /// service's worker); reply on that port. Handled at once.
+    Accept {
+        /// The route's number.
+        link: u32,
+    },
+    /// Drop route `link`: the sender asks again at its next send; a direct link is closed, once
+    /// the replies it awaits have come unless `gone` (then they fail). The receiver closes its end
+    /// of a direct link — told by the page, or by the sender on the channel itself once it let go.
+    /// Handled at once.
+    Disconnect {
+        /// The route's number.
+        link: u32,
+        /// The other end's host is gone: nothing more will be answered.
+        gone: bool,
+    },
 }
 
 /// Host → registry.
@@ -97,6 +151,30 @@ pub enum FromService {
     Crashed {
         /// The panic.
         error: WireError,
+    },
+    /// `Restore` done (`onRestore` resolved, or no snapshot to restore).
+    Restored,
+    /// The answer to `Snapshot`: what `onSnapshot` returned, as JSON.
+    Snapshot {
+        /// The snapshot.
+        snapshot: Value,
+        /// Echoes `ToService::Snapshot`'s.
+        stop: bool,
+    },
+    /// `ctx.send(to, message)` from inside the service, routed through the page: the registry
+    /// sends the payload (beside) to `to` as `services.send` would, and answers with
+    /// `ToService::SendReply` or `ToService::SendFailed`.
+    Send {
+        /// Numbers this service's sends (its own sequence, echoed in the answer).
+        seq: u32,
+        /// The receiving service's name.
+        to: String,
+    },
+    /// The first `ctx.send` to `to` (or the first since its route was dropped): which route?
+    /// Answered with `ToService::Route`; the host sends nothing to `to` meanwhile.
+    Connect {
+        /// The receiving service's name.
+        to: String,
     },
     /// The answer to `Health`.
     Health {

@@ -2,8 +2,9 @@
 //! life, the [`lifecycle`] state machine both placements share, what follows a failure
 //! ([`restart`]), which handler modules may be imported ([`origin`]), a service's [`Config`], how
 //! its copies share the work ([`instances`]), the order services start and stop in
-//! ([`dependencies`]), what a remote-control request must pass ([`remote`]), and the built-in
-//! [`KvStore`].
+//! ([`dependencies`]), when their state is snapshotted and restored ([`persist`]), which route
+//! their messages to each other take ([`peers`]), what a remote-control request must pass
+//! ([`remote`]), and the built-in [`KvStore`].
 //! Hosting them in a worker or on the page is the edge's job (`worker-bridge`'s `services`).
 
 mod config;
@@ -12,6 +13,8 @@ pub mod instances;
 mod kv;
 pub mod lifecycle;
 pub mod origin;
+pub mod peers;
+pub mod persist;
 pub mod remote;
 pub mod restart;
 mod service;

@@ -66,6 +66,36 @@ pub trait Service: 'static {
         let _ = ctx;
         Health::healthy("")
     }
+
+    /// The context as JSON, for a service registered with `persist: true`: called at every stop
+    /// (before [`on_stop`](Service::on_stop)) and every `snapshotIntervalMs`; stored in IndexedDB
+    /// and handed to [`on_restore`](Service::on_restore) at the next start.
+    ///
+    /// # Errors
+    /// An error fails the stop (the service goes to `failed`). The default says the service does
+    /// not implement it (`NotSupportedError`): implement both hooks to persist a service.
+    fn on_snapshot(&self, ctx: &Self::Context) -> Result<serde_json::Value, ServiceError> {
+        let _ = ctx;
+        Err(not_persistent("on_snapshot"))
+    }
+
+    /// Brings back the state of a snapshot, right after [`on_start`](Service::on_start) (only when
+    /// a snapshot is stored).
+    ///
+    /// # Errors
+    /// An error fails the start with that error. The default says the service does not implement
+    /// it (`NotSupportedError`).
+    fn on_restore(&self, snapshot: serde_json::Value, ctx: &mut Self::Context) -> Result<(), ServiceError> {
+        let _ = (snapshot, ctx);
+        Err(not_persistent("on_restore"))
+    }
+}
+
+fn not_persistent(hook: &str) -> ServiceError {
+    ServiceError::new(
+        ErrorKind::Unsupported.name(),
+        format!("persist: true needs the service to implement {hook} (Service::on_snapshot and Service::on_restore)"),
+    )
 }
 
 /// An error a service reports: becomes a JavaScript `Error` with this `name` and `message`.
@@ -165,6 +195,24 @@ impl<S: Service> Instance<S> {
         self.service.on_stop(&mut ctx)
     }
 
+    /// The context as JSON ([`Service::on_snapshot`]).
+    ///
+    /// # Errors
+    /// `ServiceStateError` when not started; otherwise what `on_snapshot` returns.
+    pub fn snapshot(&self) -> Result<serde_json::Value, ServiceError> {
+        let ctx = self.context.as_ref().ok_or_else(not_running)?;
+        self.service.on_snapshot(ctx)
+    }
+
+    /// Restores a snapshot into the context ([`Service::on_restore`]).
+    ///
+    /// # Errors
+    /// `ServiceStateError` when not started; otherwise what `on_restore` returns.
+    pub fn restore(&mut self, snapshot: serde_json::Value) -> Result<(), ServiceError> {
+        let ctx = self.context.as_mut().ok_or_else(not_running)?;
+        self.service.on_restore(snapshot, ctx)
+    }
+
     /// Asks the service how it is; a service that is not running is unhealthy.
     pub fn health(&self) -> Health {
         match &self.context {
@@ -214,6 +262,17 @@ mod tests {
         assert_eq!(i.stop().unwrap_err().name, "ServiceStateError");
         i.start().unwrap();
         assert_eq!(i.message(1), Ok(1), "fresh context");
+    }
+
+    #[test]
+    fn a_service_without_the_persistence_hooks_says_so() {
+        let mut i = Instance::new(Counter);
+        assert_eq!(i.snapshot().unwrap_err().name, "ServiceStateError");
+        i.start().unwrap();
+        assert_eq!(i.snapshot().unwrap_err().name, "NotSupportedError");
+        let e = i.restore(serde_json::json!(1)).unwrap_err();
+        assert_eq!(e.name, "NotSupportedError");
+        assert!(e.message.contains("on_restore"), "{e}");
     }
 
     struct FailsToStart;

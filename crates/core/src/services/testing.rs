@@ -14,8 +14,9 @@ use super::service::{Health, Service, ServiceError};
 /// V8 throws a `RangeError` out of the instance mid-call: no trap), `{ op: 'sick' }` makes it
 /// unhealthy, and `{ op: 'starts' }` answers how many starts this wasm instance has seen (1 in a
 /// fresh instance), `{ op: 'config' }` answers its config. Its config (optional)
-/// `{ from, label, stopFails }` starts the count at `from`, prefixes the health detail with
-/// `label`, and makes `on_stop` fail.
+/// `{ from, label, stopFails, snapshotFails, restoreFails }` starts the count at `from`, prefixes
+/// the health detail with `label`, and makes `on_stop`, `on_snapshot` or `on_restore` fail. Its
+/// snapshot is `{ count }`.
 #[derive(Debug, Default)]
 pub struct TestCounter {
     config: CounterConfig,
@@ -28,6 +29,8 @@ pub struct CounterConfig {
     from: u64,
     label: Option<String>,
     stop_fails: bool,
+    snapshot_fails: bool,
+    restore_fails: bool,
 }
 
 impl TestCounter {
@@ -91,6 +94,26 @@ impl Service for TestCounter {
         }
         ctx.count += 1;
         Ok(json!({ "count": ctx.count, "echo": message }))
+    }
+
+    /// `{ count }`, or (config `snapshotFails`) a `RangeError`.
+    fn on_snapshot(&self, ctx: &Count) -> Result<Value, ServiceError> {
+        if self.config.snapshot_fails {
+            return Err(ServiceError::new("RangeError", "asked to fail the snapshot"));
+        }
+        Ok(json!({ "count": ctx.count }))
+    }
+
+    /// Takes the snapshot's `count`; (config `restoreFails`) a `RangeError`.
+    fn on_restore(&self, snapshot: Value, ctx: &mut Count) -> Result<(), ServiceError> {
+        if self.config.restore_fails {
+            return Err(ServiceError::new("RangeError", "asked to fail the restore"));
+        }
+        ctx.count = snapshot
+            .get("count")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| ServiceError::invalid(format!("not a counter's snapshot: {snapshot}")))?;
+        Ok(())
     }
 
     fn health(&self, ctx: &Count) -> Health {
