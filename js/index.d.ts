@@ -389,7 +389,8 @@ export interface ServiceStatus {
   /** Copies running the service (the `instances` option). */
   instances: number;
   /** Copies replaced alone after they failed (not counted in `restarts`). */
-  instanceRestarts: number;  /** The `dependsOn` option. */
+  instanceRestarts: number;
+  /** The `dependsOn` option. */
   dependsOn: string[];
 }
 

@@ -50,6 +50,16 @@ const SERVICES = [
     example: '{"op":"add","by":1}',
     options: { persist: true, snapshotIntervalMs: 500 },
   },
+  {
+    // The same counter again, as two copies (each message to the less busy one, so each keeps its
+    // own count) that need the store: starting it starts the store first, stopping the store
+    // stops it.
+    name: 'shards',
+    kind: 'JavaScript, 2 copies, needs store',
+    definition: { module: new URL('./counter.service.js', import.meta.url).href },
+    example: '{"op":"add","by":1}',
+    options: { instances: 2, dependsOn: ['store'] },
+  },
 ];
 const serviceOptions = (name, placement) => ({
   placement,
@@ -139,8 +149,10 @@ function renderServices() {
     badge.textContent = s.state;
     badge.className = `badge state ${s.state === 'running' ? 'on' : s.state === 'failed' ? 'off' : ''}`;
     const health = s.lastHealth ? ` · health: ${s.lastHealth.healthy ? 'ok' : 'failing'} (${s.lastHealth.detail})` : '';
+    const copies = s.instances > 1 ? ` · ${s.instances} copies` : '';
+    const needs = s.dependsOn?.length ? ` · needs ${s.dependsOn.join(', ')}` : '';
     card.querySelector('.diag').textContent =
-      `${s.placement} · ${s.messagesHandled} handled · ${s.restarts} restarts${health}${s.lastError ? ` · last error: ${s.lastError}` : ''}`;
+      `${s.placement}${copies}${needs} · ${s.messagesHandled} handled · ${s.restarts} restarts${health}${s.lastError ? ` · last error: ${s.lastError}` : ''}`;
   }
 }
 

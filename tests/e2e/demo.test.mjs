@@ -282,3 +282,28 @@ test('the persisted counter keeps its value across a reload', async () => {
     assert.deepEqual(problems, []);
   });
 });
+
+test('the Services panel shows a service of two copies that needs another', async () => {
+  await withDemo({ isolated: true }, async ({ page, problems }) => {
+    await waitMode(page, 'workers');
+    await page.waitForFunction(() => document.querySelector('#events li[data-event="registry_loaded"]'));
+    // Starting it starts what it depends on first.
+    await page.click('.service[data-name="shards"] .start');
+    await waitServiceState(page, 'shards', 'running');
+    assert.equal(await serviceState(page, 'store'), 'running', 'its dependency was started first');
+    await page.waitForFunction(() =>
+      /2 copies · needs store/.test(document.querySelector('.service[data-name="shards"] .diag').textContent));
+    // Each copy counts on its own: two adds of 1 make 2 in one copy or 1 in each.
+    const counts = [];
+    for (let i = 0; i < 2; i++) counts.push(JSON.parse((await sendTo(page, 'shards', { op: 'add', by: 1 })).slice(2)).count);
+    assert.ok(['1,2', '1,1'].includes(counts.join()), `counts ${counts}`);
+    // Stopping the dependency stops its dependent first.
+    await page.click('.service[data-name="store"] .stop');
+    await waitServiceState(page, 'store', 'stopped');
+    assert.equal(await serviceState(page, 'shards'), 'stopped', 'the dependent was stopped with it');
+    const events = await page.$$eval('#events li', (lis) => lis.map((li) => li.textContent));
+    const order = events.filter((e) => /^service_state_changed (shards|store) .*"to":"stopped"/.test(e)).reverse();
+    assert.match(order[0] ?? '', /^service_state_changed shards/, order.join('\n'));
+    assert.deepEqual(problems, []);
+  });
+});
