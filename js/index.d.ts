@@ -427,7 +427,10 @@ export interface ServeOptions {
   burst?: number;
 }
 
-/** A transport being served: `close()` stops (a channel made from `{ channel }` is closed too). */
+/**
+ * A transport being served until `close()` (a channel made from `{ channel }` is closed too) or
+ * its socket closes; dropping the handle does not stop it.
+ */
 export interface RemoteServer {
   close(): void;
   readonly closed: boolean;
@@ -467,7 +470,8 @@ export interface ServicesFacade {
   status(): ServiceStatus[];
   /**
    * The JSON remote-control envelope; never rejects. A `subscribe` that includes
-   * `registry_loaded` is followed by the registry as it is now (`data.initial: true`).
+   * `registry_loaded` also gets the registry as it is now (`data.initial: true`), delivered in a
+   * microtask (possibly just before the returned promise resolves).
    */
   handle(request: ServiceRequest, onEvent?: (event: BridgeEvent) => void): Promise<ServiceResponse>;
   /**

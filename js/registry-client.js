@@ -156,7 +156,9 @@ export class RegistryClient {
   /**
    * Calls `listener({ type: 'event', event, data })` for each of `events` the page emits; with
    * `registry_loaded` among them, the registry as it is now arrives first (`data.initial`).
-   * Resolves, once the page confirmed, with the function that unsubscribes.
+   * Resolves, once the page confirmed, with the function that unsubscribes. On a
+   * BroadcastChannel the server's subscriptions are shared by every client on it: unsubscribing
+   * here ends those events for the other clients too.
    * @param {string[]} events
    * @param {(event: { type: 'event', event: string, data: any }) => void} listener
    * @returns {Promise<() => Promise<void>>}

@@ -201,6 +201,8 @@ async fn the_token_size_and_rate_are_checked_before_anything_runs() {
     assert_eq!(get(&get(&answer, "error"), "name").as_string().unwrap(), "LimitExceededError");
     assert_eq!(state_of(&s.status(), "counter"), "uninitialized", "the large request did nothing");
     delay(1100).await;
+    // Not JSON, not text: refused with `id: null` too (each spends from the rate).
+    delay(1100).await;
     peer.post_message(&"{ not json".into()).unwrap();
     until("the second refusal", || answers.borrow().len() == 2).await;
     let answer = JSON::parse(&get(&answers.borrow()[1], "data").as_string().unwrap()).unwrap();
@@ -210,6 +212,14 @@ async fn the_token_size_and_rate_are_checked_before_anything_runs() {
     until("the third refusal", || answers.borrow().len() == 3).await;
     let answer = JSON::parse(&get(&answers.borrow()[2], "data").as_string().unwrap()).unwrap();
     assert_eq!(get(&get(&answer, "error"), "name").as_string().unwrap(), "ValidationError");
+    // Answers and events other peers post are not requests: left alone (two servers on one
+    // channel would otherwise answer each other forever).
+    delay(1100).await;
+    peer.post_message(&r#"{"id":null,"type":"response","error":{"name":"ValidationError","message":"x"}}"#.into())
+        .unwrap();
+    peer.post_message(&r#"{"type":"event","event":"registry_loaded","data":{}}"#.into()).unwrap();
+    delay(300).await;
+    assert_eq!(answers.borrow().len(), 3, "no answer to an answer or an event");
 
     // The client checks the size itself, so its own request over the limit rejects at once.
     let small =
@@ -289,4 +299,34 @@ async fn a_new_subscriber_gets_the_registry_as_it_is_unless_it_left_already() {
     until("the snapshot through handle", || handled_log.borrow().len() == 1).await;
     assert_eq!(get(&get(&handled_log.borrow()[0], "data"), "initial"), JsValue::TRUE);
     JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn two_servers_on_one_channel_answer_clients_not_each_other() {
+    let (a, b) = (bridge().await, bridge().await);
+    ok(a.services().register("counter".into(), counter_service_url().into(), JsValue::UNDEFINED)).await;
+    let name = channel_name("two");
+    let transport = obj(&[("channel", name.as_str().into())]);
+    let first = a.services().serve(transport.clone(), JsValue::UNDEFINED).unwrap();
+    // The second server's handle is dropped at once: it serves on all the same.
+    drop(b.services().serve(transport.clone(), obj(&[("burst", 5.into()), ("ratePerSecond", 1.into())])).unwrap());
+    let peer = BroadcastChannel::new(&name).unwrap();
+    let (on_message, seen) = recorder();
+    peer.set_onmessage(Some(&on_message));
+    let client = RegistryClient::new(&transport, &JsValue::UNDEFINED).unwrap();
+    // Both servers answer the request (the client takes the first); then silence, not a loop.
+    ok(client.list_services()).await;
+    delay(500).await;
+    let messages = seen.borrow().len();
+    assert_eq!(messages, 3, "the request and two answers, nothing after");
+    // The second server (a burst of 5) still has its rate: nothing spent it.
+    for _ in 0..4 {
+        ok(client.list_services()).await;
+    }
+    client.close();
+    peer.close();
+    first.close();
+    for x in [a, b] {
+        JsFuture::from(x.terminate()).await.unwrap();
+    }
 }

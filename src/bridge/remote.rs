@@ -86,7 +86,8 @@ impl Transport {
     }
 }
 
-/// A transport being served; `close()` (or dropping it) stops.
+/// A transport being served until `close()` (or a socket's close); dropping the handle does not
+/// stop it.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct RemoteServer {
@@ -106,6 +107,9 @@ struct Serving {
     /// What subscriptions call: sends the event to the peer. One function, so a peer that
     /// subscribes again adds nothing.
     on_event: Closure<dyn FnMut(JsValue)>,
+    /// Itself, until `close()`: serving goes on when the caller drops the handle (or the
+    /// garbage collector frees it), as a listener on the transport would.
+    keep: RefCell<Option<Rc<Serving>>>,
 }
 
 impl RemoteServer {
@@ -160,8 +164,10 @@ impl RemoteServer {
                 on_message,
                 on_close,
                 on_event,
+                keep: RefCell::new(None),
             }
         });
+        *serving.keep.borrow_mut() = Some(serving.clone());
         let target = serving.transport.target();
         target
             .add_event_listener_with_callback("message", serving.on_message.as_ref().unchecked_ref())
@@ -189,12 +195,6 @@ impl RemoteServer {
     }
 }
 
-impl Drop for RemoteServer {
-    fn drop(&mut self) {
-        self.serving.close();
-    }
-}
-
 impl Serving {
     fn listener(&self) -> &Function {
         self.on_event.as_ref().unchecked_ref()
@@ -207,11 +207,19 @@ impl Serving {
         let target = self.transport.target();
         let _ = target.remove_event_listener_with_callback("message", self.on_message.as_ref().unchecked_ref());
         let _ = target.remove_event_listener_with_callback("close", self.on_close.as_ref().unchecked_ref());
-        for event in EVENTS {
-            self.events.off(event, self.listener());
-        }
+        self.unsubscribe_all();
         if let Transport::Channel { channel, owned: true } = &self.transport {
             channel.close();
+        }
+        // The caller of `close` holds another reference: this one may go now.
+        let itself = self.keep.borrow_mut().take();
+        drop(itself);
+    }
+
+    /// Unsubscribes the peer from everything (after `close`, a subscription that was under way).
+    fn unsubscribe_all(&self) {
+        for event in EVENTS {
+            self.events.off(event, self.listener());
         }
     }
 
@@ -241,29 +249,43 @@ impl Serving {
         self.send(&out);
     }
 
-    /// One message from the peer: checked by the gate, then answered by the registry.
+    /// One message from the peer: checked by the gate, then answered by the registry. Messages
+    /// that are not requests — answers and events that other peers on a shared channel post —
+    /// are left alone: two servers on one `BroadcastChannel` would otherwise answer each other
+    /// forever.
     fn receive(self: Rc<Self>, data: JsValue) {
         if self.closed.get() {
             return;
         }
-        let Some(text) = data.dyn_ref::<JsString>() else {
-            return self.refuse(
-                &JsValue::NULL,
-                Error::validation("a request is the JSON text of { id, type: 'request', action, params }"),
-            );
-        };
         // UTF-16 units never outnumber UTF-8 bytes: a text longer than the limit in units is too
         // large without copying it out; a shorter one is measured exactly.
         let max = self.gate.borrow().limits().max_message_bytes;
-        let text = (text.length() <= max).then(|| String::from(text));
-        let bytes = text.as_ref().map_or(u64::from(max) + 1, |t| t.len() as u64);
+        let text = data.dyn_ref::<JsString>();
+        let owned = text.filter(|t| t.length() <= max).map(String::from);
+        let bytes = match (text, &owned) {
+            (Some(_), Some(t)) => t.len() as u64,
+            (Some(_), None) => u64::from(max) + 1,
+            (None, _) => 0,
+        };
         // A request within the size is parsed before the rate is checked, so that a refusal
-        // carries its id; garbage spends from the rate all the same.
-        let request = text.and_then(|t| JSON::parse(&t).ok()).filter(JsValue::is_object);
+        // carries its id; whatever is read spends from the rate all the same.
+        let request = owned.as_deref().and_then(|t| JSON::parse(t).ok()).filter(JsValue::is_object);
+        if let Some(message) = &request {
+            let kind = Reflect::get(message, &"type".into()).ok().and_then(|t| t.as_string());
+            if matches!(kind.as_deref(), Some("response" | "event")) {
+                return;
+            }
+        }
         let id = request.as_ref().and_then(|r| Reflect::get(r, &"id".into()).ok()).filter(|id| !id.is_undefined());
         let id = id.unwrap_or(JsValue::NULL);
         if let Err(refusal) = self.gate.borrow_mut().admit(bytes, now_ms()) {
             return self.refuse(&id, refusal.into());
+        }
+        if text.is_none() {
+            return self.refuse(
+                &JsValue::NULL,
+                Error::validation("a request is the JSON text of { id, type: 'request', action, params }"),
+            );
         }
         let Some(request) = request else {
             return self.refuse(&JsValue::NULL, Error::validation("a request is the JSON text of an object"));
@@ -273,11 +295,18 @@ impl Serving {
             return self.refuse(&id, refusal.into());
         }
         wasm_bindgen_futures::spawn_local(async move {
+            if self.closed.get() {
+                return;
+            }
             let listener = self.listener().clone();
             let Answer { response, snapshot } =
                 answer(self.registry.clone(), self.events.clone(), request, Some(listener.clone())).await;
+            if self.closed.get() {
+                // Closed while it was answered: a subscription it made must not outlive the server.
+                return self.unsubscribe_all();
+            }
             self.send(&response);
-            if snapshot && !self.closed.get() {
+            if snapshot {
                 deliver_snapshot(&self.registry, &self.events, &listener);
             }
         });
