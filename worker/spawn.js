@@ -24,8 +24,11 @@ let workerBase = null;
  */
 export function spawnWorker(module, glueUrl, workerId, name, threads, workerUrl) {
   if (workerUrl) workerBase = workerUrl;
-  const options = /** @type {WorkerOptions} */ ({ type: 'module', name });
-  const worker = workerUrl ? startAt(workerUrl, options) : new Worker(new URL('./worker.js', import.meta.url), options);
+  // The options stay a literal beside `new URL(..., import.meta.url)`: Vite refuses to bundle a
+  // worker whose options it cannot read statically.
+  const worker = workerUrl
+    ? startAt(workerUrl, { type: 'module', name })
+    : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name });
   worker.postMessage({ type: 'init', module, glueUrl, workerId, threads });
   return worker;
 }
