@@ -28,6 +28,7 @@ use crate::call::{aborted, terminated, timed_out};
 use crate::error::Error;
 use crate::io::output::JsOutput;
 use crate::io::source::{Input, PageSource, TaskValue, WorkerSource};
+use crate::io::stream::{cancel_signal, open_sink, Flushing, StreamSource, StreamWriter};
 use crate::io::{network, webcrypto};
 use crate::ops::engine::{platform_job, EngineChoice};
 use crate::ops::{drive, Cancel, Env, Feed, Op, Pace, Progress, DEFAULT_CHUNK};
@@ -77,6 +78,9 @@ pub(crate) trait Placement: Pace {
     /// The placement's reader of `input`.
     type Source: Feed;
 
+    /// How many bytes of input one step takes.
+    const CHUNK: usize;
+
     /// # Errors
     /// The input cannot be read here.
     fn source(&self, input: &Input) -> Result<Self::Source, Error>;
@@ -94,7 +98,9 @@ pub(crate) trait Placement: Pace {
     }
 }
 
-/// Runs `op` over `input` to the end, in `placement`'s pace.
+/// Runs `op` over `input` to the end, in `placement`'s pace. With a `sink` (output
+/// [`OutputKind::Stream`]) the output is written there as it is produced and the call resolves
+/// with nothing.
 ///
 /// # Errors
 /// The op's, the input's or the network's failures, or whatever the pace stops the call with.
@@ -102,6 +108,7 @@ pub(crate) async fn run<P: Placement>(
     op: &Op,
     input: &Input,
     output: OutputKind,
+    sink: Option<&JsValue>,
     engine: EngineChoice,
     placement: &mut P,
     progress: &mut dyn Progress,
@@ -110,21 +117,78 @@ pub(crate) async fn run<P: Placement>(
         let Input::Value(input) = input else { return Err(Error::validation("a task's input travels as a value")) };
         return run_task(op, input, output, placement, progress).await;
     }
+    let streamed = input.is_stream() || sink.is_some();
     if let Op::Fetch(spec) = op {
+        if streamed {
+            return Err(Error::validation("a fetch takes no stream: its body is bytes or a Blob, its output bytes"));
+        }
         let flags = placement.flags();
         let (meta, body) = network::fetch(spec, input, progress, flags.local, flags.shared).await?;
         return Ok(Outcome::Http(meta, body.into()));
     }
+    if (output == OutputKind::Stream) != sink.is_some() {
+        return Err(Error::validation("output 'stream' comes with the stream to write to"));
+    }
+    // The platform's WebCrypto takes whole inputs and gives whole outputs: streams take the Rust
+    // code, which works chunk by chunk.
     let blob = matches!(input, Input::Blob(_));
-    if let Some(job) = platform_job(op, engine, webcrypto::available(), input.len(), blob, P::ON_PAGE)? {
-        let flags = placement.flags();
-        return webcrypto::run(job, input, output, &flags, progress).await.map(Outcome::Body);
+    if !streamed {
+        if let Some(job) = platform_job(op, engine, webcrypto::available(), input.len(), blob, P::ON_PAGE)? {
+            let flags = placement.flags();
+            return webcrypto::run(job, input, output, &flags, progress).await.map(Outcome::Body);
+        }
     }
     let job = op.start()?;
-    let mut source = placement.source(input)?;
-    let mut out = JsOutput::default();
-    drive(job, &mut source, &Clock, placement, progress, &mut out).await?;
-    placement.finish(out, output).await.map(Outcome::Body)
+    let signal = streamed.then(|| cancel_signal(placement.flags().local));
+    let writer = match (sink, &signal) {
+        (Some(sink), Some(signal)) => Some(StreamWriter::new(&open_sink(sink).await?, signal)?),
+        _ => None,
+    };
+    let result = match (input, &signal) {
+        (Input::Stream(stream), Some(signal)) => match StreamSource::new(stream, P::CHUNK, signal) {
+            Ok(mut source) => {
+                let result = drive_out(job, &mut source, output, writer.as_ref(), placement, progress).await;
+                if let Err(e) = &result {
+                    source.cancel(e);
+                }
+                result
+            }
+            Err(e) => Err(e),
+        },
+        _ => match placement.source(input) {
+            Ok(mut source) => drive_out(job, &mut source, output, writer.as_ref(), placement, progress).await,
+            Err(e) => Err(e),
+        },
+    };
+    if let (Err(e), Some(writer)) = (&result, &writer) {
+        writer.abort(e);
+    }
+    result
+}
+
+/// The step loop over `source`, its output collected for the call's result or, with a
+/// `writer`, written to the output stream step by step (and the stream closed at the end).
+async fn drive_out<S: Feed, P: Placement>(
+    job: crate::ops::Job,
+    source: &mut S,
+    output: OutputKind,
+    writer: Option<&StreamWriter>,
+    placement: &mut P,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, Error> {
+    match writer {
+        None => {
+            let mut out = JsOutput::default();
+            drive(job, source, &Clock, placement, progress, &mut out).await?;
+            placement.finish(out, output).await.map(Outcome::Body)
+        }
+        Some(writer) => {
+            let mut out = writer.sink();
+            drive(job, &mut Flushing { inner: source, writer }, &Clock, placement, progress, &mut out).await?;
+            writer.close().await?;
+            Ok(Outcome::Value(JsValue::UNDEFINED, Array::new()))
+        }
+    }
 }
 
 /// Runs an app's own task (see the module docs).
@@ -234,9 +298,10 @@ impl Pace for WorkerPace<'_> {
 impl Placement for WorkerPace<'_> {
     const ON_PAGE: bool = false;
     type Source = WorkerSource;
+    const CHUNK: usize = DEFAULT_CHUNK;
 
     fn source(&self, input: &Input) -> Result<WorkerSource, Error> {
-        WorkerSource::new(input, DEFAULT_CHUNK)
+        WorkerSource::new(input, Self::CHUNK)
     }
 
     fn flags(&self) -> Flags<'_> {
@@ -295,9 +360,10 @@ impl Pace for PagePace<'_> {
 impl Placement for PagePace<'_> {
     const ON_PAGE: bool = true;
     type Source = PageSource;
+    const CHUNK: usize = PAGE_CHUNK;
 
     fn source(&self, input: &Input) -> Result<PageSource, Error> {
-        PageSource::new(input, PAGE_CHUNK)
+        PageSource::new(input, Self::CHUNK)
     }
 
     fn flags(&self) -> Flags<'_> {

@@ -30,6 +30,7 @@ use worker_bridge_core::pool::{is_short, pipeline_weight};
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
 use crate::io::source::{Input, TaskValue};
+use crate::io::stream::{readable_of, writable_of};
 use crate::io::wire::{self, Attached, Incoming};
 use crate::ops::engine::EngineChoice;
 use crate::ops::{Op, Progress};
@@ -71,7 +72,9 @@ impl Job {
     /// Short enough that the answers waiting in the outbox may wait for it (the rule by which
     /// the page sends calls ahead: `worker_bridge_core::pool::is_short`).
     fn is_short(&self) -> bool {
-        let len = self.attached.body().and_then(Input::from_js).map(|i| i.len());
+        // A stream's length is unknown and an output stream may wait on its reader: never short.
+        let len =
+            self.attached.body().filter(|_| self.attached.sink().is_none()).and_then(Input::from_js).map(|i| i.len());
         len.is_some_and(|n| is_short(pipeline_weight(self.op.cost_follows_input(), n)))
     }
 }
@@ -275,12 +278,16 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(Carried, 
     let body = if job.op.is_task() {
         let value = job.attached.value().ok_or_else(|| Error::validation("the task request has no value"))?;
         Input::Value(TaskValue { value, transfer: Array::new() })
+    } else if let Some(stream) = job.attached.stream() {
+        Input::Stream(readable_of(&stream).ok_or_else(|| Error::validation("the request's stream is not readable"))?)
     } else {
         job.attached
             .body()
             .and_then(Input::from_js)
             .ok_or_else(|| Error::validation("the request has no Uint8Array or Blob body"))?
     };
+    // Output written as it is produced: to a stream (moved here, or relayed), or a file.
+    let sink = job.attached.sink().map(|sink| writable_of(&sink).map(JsValue::from).unwrap_or(sink));
     // Shared blocks count only when they really are shared; plain ones would be copies.
     let cancel = job.attached.block("cancel").and_then(CancelBlock::from_words).filter(CancelBlock::is_shared);
     let progress_block =
@@ -288,10 +295,10 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(Carried, 
 
     let mut progress = WorkerProgress { scope, id: job.id, block: progress_block, last_post: f64::NEG_INFINITY };
     let mut silent = crate::ops::NoProgress;
-    let sink: &mut dyn Progress = if job.progress { &mut progress } else { &mut silent };
+    let progress_sink: &mut dyn Progress = if job.progress { &mut progress } else { &mut silent };
     let beat = BEAT.with(|b| b.borrow().clone());
     let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref());
-    match driver::run(&job.op, &body, job.output, job.engine, &mut pace, sink).await? {
+    match driver::run(&job.op, &body, job.output, sink.as_ref(), job.engine, &mut pace, progress_sink).await? {
         Outcome::Body(body) => Ok((Carried::Body(body), None)),
         Outcome::Http(meta, body) => Ok((Carried::Body(body), Some(meta))),
         Outcome::Value(value, transfer) => Ok((Carried::Value(value, transfer), None)),

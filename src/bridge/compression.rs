@@ -7,11 +7,12 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::input::{input_len, opt_u64};
+use super::input::{input_len, opt_u64, writes_out};
 use super::pipeline::{promise, reject, Bridge, Prepared};
 use crate::defaults;
 use crate::error::Error;
 use crate::io::output::assemble;
+use crate::io::stream::transform;
 use crate::ops::compression::{join, plan_ranges, RangePart};
 use crate::ops::{Format, Op};
 use crate::protocol::OutputKind;
@@ -41,9 +42,10 @@ impl CompressionFacade {
                 level => Err(Error::validation(format!("level must be 0..=9, got {level}"))),
             }
         });
-        // A large input on a pool of several workers: its ranges compressed on all of them.
+        // A large input on a pool of several workers: its ranges compressed on all of them
+        // (unless the output is written as it is produced: one worker writes it in order).
         let ranges = input_len(&data)
-            .filter(|&len| len >= SPLIT_MIN_BYTES)
+            .filter(|&len| len >= SPLIT_MIN_BYTES && !writes_out(&options))
             .map(|len| plan_ranges(len, self.bridge.parallelism()))
             .filter(|ranges| ranges.len() > 1);
         match (level, ranges) {
@@ -111,6 +113,19 @@ impl CompressionFacade {
         })
     }
 
+    /// A `TransformStream` that runs `compress` (or `decompress`) in one call as bytes go
+    /// through it.
+    fn stream(&self, format: Format, decompress: bool, options: JsValue) -> Result<JsValue, JsValue> {
+        let facade = CompressionFacade { bridge: self.bridge.clone() };
+        transform(
+            move |input, options| match decompress {
+                true => facade.decompress(format, input, options),
+                false => facade.compress(format, input, options),
+            },
+            &options,
+        )
+    }
+
     fn decompress(&self, format: Format, data: JsValue, options: JsValue) -> Promise {
         let op = opt_u64(&options, "maxOutputBytes")
             .map(|max| Op::Decompress { format, max_output: max.unwrap_or(defaults::MAX_OUTPUT_BYTES) });
@@ -156,5 +171,43 @@ impl CompressionFacade {
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn unzlib(&self, data: JsValue, options: JsValue) -> Promise {
         self.decompress(Format::Zlib, data, options)
+    }
+
+    /// A `TransformStream` that gzips what goes through it, in a worker, with backpressure.
+    /// Options as `gzip` (`level`, `signal`, `onProgress`, …); an error errors both sides.
+    #[wasm_bindgen(js_name = gzipStream, unchecked_return_type = "TransformStream<Uint8Array, Uint8Array>")]
+    pub fn gzip_stream(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        self.stream(Format::Gzip, false, options)
+    }
+
+    /// A `TransformStream` that gunzips what goes through it (`maxOutputBytes` applies;
+    /// corrupt input errors both sides with `DecompressionError`).
+    #[wasm_bindgen(js_name = gunzipStream, unchecked_return_type = "TransformStream<Uint8Array, Uint8Array>")]
+    pub fn gunzip_stream(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        self.stream(Format::Gzip, true, options)
+    }
+
+    /// A `TransformStream` of raw deflate.
+    #[wasm_bindgen(js_name = deflateStream, unchecked_return_type = "TransformStream<Uint8Array, Uint8Array>")]
+    pub fn deflate_stream(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        self.stream(Format::Deflate, false, options)
+    }
+
+    /// A `TransformStream` that inflates raw deflate.
+    #[wasm_bindgen(js_name = inflateStream, unchecked_return_type = "TransformStream<Uint8Array, Uint8Array>")]
+    pub fn inflate_stream(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        self.stream(Format::Deflate, true, options)
+    }
+
+    /// A `TransformStream` of zlib.
+    #[wasm_bindgen(js_name = zlibStream, unchecked_return_type = "TransformStream<Uint8Array, Uint8Array>")]
+    pub fn zlib_stream(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        self.stream(Format::Zlib, false, options)
+    }
+
+    /// A `TransformStream` that decompresses zlib.
+    #[wasm_bindgen(js_name = unzlibStream, unchecked_return_type = "TransformStream<Uint8Array, Uint8Array>")]
+    pub fn unzlib_stream(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        self.stream(Format::Zlib, true, options)
     }
 }

@@ -15,6 +15,8 @@ use super::pipeline::{first, promise, reject, single, Bridge, Prepared, Queued};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::io::output::assemble;
+use crate::io::source::Input;
+use crate::io::stream::transform;
 use crate::ops::aead::{check_key, check_key_and_nonce, check_one_shot_len, KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::ops::stream_format::{plan_runs, Header, HEADER_LEN};
 use crate::ops::{ChunkRun, Op, Secret};
@@ -121,6 +123,12 @@ impl CryptoFacade {
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
             let input = take_input(&input, opts.transfer)?;
             let len = input.len();
+            if matches!(input, Taken::Owned(Input::Stream(_))) || opts.sink.is_some() {
+                // A stream, or output written as it is produced: one worker, in order, header first.
+                let op = Op::Seal { key, header: header.encode().to_vec(), aad };
+                let output = opts.output.unwrap_or(OutputKind::Blob);
+                return Ok((None, bridge.queue(opts, vec![(op, 0..len)], input, output), output));
+            }
             let run = |first_chunk, final_part| {
                 Op::SealChunks(ChunkRun {
                     key: key.clone(),
@@ -130,16 +138,35 @@ impl CryptoFacade {
                     final_part,
                 })
             };
-            let parts = split(bridge, len.div_ceil(chunk), |start, end| start * chunk..(end * chunk).min(len), run)?;
             let output = opts.output.unwrap_or(OutputKind::Blob);
-            Ok((header, bridge.queue(opts, parts, input, output), output))
+            let parts = split(bridge, len.div_ceil(chunk), |start, end| start * chunk..(end * chunk).min(len), run)?;
+            Ok((Some(header), bridge.queue(opts, parts, input, output), output))
         })();
         match queued {
             Err(e) => reject(e),
-            Ok((header, queued, output)) => {
+            Ok((None, queued, _)) => promise(single(queued)),
+            Ok((Some(header), queued, output)) => {
                 promise(async move { assemble(Some(&header.encode()), queued.await?.await?, output).await })
             }
         }
+    }
+
+    /// A `TransformStream` that seals what goes through it in the stream format of
+    /// `encryptFile` (the same bytes `encryptFile` would write, with a fresh header), in a
+    /// worker. Options as `encryptFile` (`chunkSize`, `aad`, `signal`, `onProgress`, …).
+    #[wasm_bindgen(js_name = encryptStream, unchecked_return_type = "TransformStream<Uint8Array, Uint8Array>")]
+    pub fn encrypt_stream(&self, key: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let facade = CryptoFacade { bridge: self.bridge.clone() };
+        transform(move |input, options| facade.encrypt_file(input, key, options), &options)
+    }
+
+    /// A `TransformStream` that opens the stream format (`encryptFile`'s or `encryptStream`'s
+    /// output). A chunk's plaintext leaves only once its tag verifies; a tampered, truncated or
+    /// extended stream, or a wrong key or `aad`, errors both sides with `AuthenticationError`.
+    #[wasm_bindgen(js_name = decryptStream, unchecked_return_type = "TransformStream<Uint8Array, Uint8Array>")]
+    pub fn decrypt_stream(&self, key: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let facade = CryptoFacade { bridge: self.bridge.clone() };
+        transform(move |input, options| facade.decrypt_file(input, key, options), &options)
     }
 
     /// Opens a stream sealed by `encryptFile`; a `Blob` by default (`{ output: 'bytes' }` for a
@@ -153,19 +180,25 @@ impl CryptoFacade {
             let key = checked_key(&key)?;
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
             let input = take_input(&sealed, opts.transfer)?;
-            if input.len() < HEADER_LEN as u64 {
+            let whole = matches!(input, Taken::Owned(Input::Stream(_))) || opts.sink.is_some();
+            if !matches!(input, Taken::Owned(Input::Stream(_))) && input.len() < HEADER_LEN as u64 {
                 return Err(Error::new(
                     ErrorKind::Authentication,
                     "not a valid worker-bridge stream: shorter than its header",
                 ));
             }
-            Ok((opts, key, aad, input))
+            Ok((opts, key, aad, input, whole))
         })();
-        let (opts, key, aad, input) = match prepared {
+        let (opts, key, aad, input, whole) = match prepared {
             Ok(p) => p,
             Err(e) => return reject(e),
         };
         let output = opts.output.unwrap_or(OutputKind::Blob);
+        if whole {
+            // A stream, or output written as it is produced: one worker opens it all, in order.
+            let len = input.len();
+            return promise(single(bridge.queue(opts, vec![(Op::Open { key, aad }, 0..len)], input, output)));
+        }
         // The header says how to cut the stream into runs: bytes have it at hand, so the call is
         // queued now; a Blob's is read first, the call holding its place in line meanwhile.
         let queued = match input.head(HEADER_LEN as u64) {
@@ -292,7 +325,7 @@ impl CryptoFacade {
 /// The first [`HEADER_LEN`] bytes of a sealed stream held in a `Blob` (its length checked).
 async fn read_blob_head(input: &Taken) -> Result<Vec<u8>, Error> {
     let short = || Error::new(ErrorKind::Authentication, "not a valid worker-bridge stream: shorter than its header");
-    let Taken::Owned(crate::io::source::Input::Blob(blob)) = input else { return Err(short()) };
+    let Taken::Owned(Input::Blob(blob)) = input else { return Err(short()) };
     let head = blob.slice_with_f64_and_f64(0.0, HEADER_LEN as f64).map_err(|_| short())?;
     let buffer = wasm_bindgen_futures::JsFuture::from(head.array_buffer()).await.map_err(|_| short())?;
     Ok(Uint8Array::new(&buffer).to_vec())

@@ -7,10 +7,11 @@ use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::input::opt_u64;
+use super::input::{opt_u64, Taken};
 use super::pipeline::{promise, reject, single, Bridge, Prepared};
 use crate::defaults;
 use crate::error::Error;
+use crate::io::source::Input;
 use crate::ops::Op;
 use crate::protocol::OutputKind;
 use crate::runtime::js_error::describe;
@@ -46,6 +47,11 @@ impl FileFacade {
                 c => c.unwrap_or(defaults::PLAN_CHUNK_SIZE),
             };
             let Prepared { options, input } = self.bridge.prepare(&file, &options, &["chunkSize"])?;
+            if options.sink.is_some() || matches!(input, Taken::Owned(Input::Stream(_))) {
+                return Err(Error::validation(
+                    "chunkPlan returns a plan of offsets and lengths: it takes a Blob or bytes, and no output stream",
+                ));
+            }
             let len = input.len();
             let op = Op::ChunkHashes { chunk_size: chunk };
             Ok((chunk, len, self.bridge.queue(options, vec![(op, 0..len)], input, OutputKind::Bytes)))
@@ -69,6 +75,11 @@ impl FileFacade {
                 return Err(Error::validation("offset and length must be whole numbers ≥ 0"));
             }
             let Prepared { options, input } = self.bridge.prepare(&file, &options, &[])?;
+            if matches!(input, Taken::Owned(Input::Stream(_))) {
+                return Err(Error::validation(
+                    "readSlice needs a Blob or bytes: a stream cannot be read from an offset",
+                ));
+            }
             let len = input.len();
             let start = (offset as u64).min(len);
             let end = start.saturating_add(length as u64).min(len);

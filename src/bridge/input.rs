@@ -54,6 +54,9 @@ pub(crate) struct CallOptions {
     pub(crate) on_progress: Option<Function>,
     /// The caller's `SharedProgress`, which workers write directly.
     pub(crate) progress: Option<ProgressBlock>,
+    /// `output` as a place to write to: a `WritableStream` (a `FileSystemWritableFileStream`
+    /// among them) or a `FileSystemFileHandle` (`io::stream::open_sink`).
+    pub(crate) sink: Option<JsValue>,
 }
 
 const CALL_KEYS: &[&str] = &[
@@ -85,6 +88,10 @@ impl CallOptions {
     pub(crate) fn parse(value: &JsValue, known: &[&str], extra: &[&str]) -> Result<Self, Error> {
         let mut skip = vec!["signal", "onProgress", "progress"];
         skip.extend_from_slice(extra);
+        let sink = known.contains(&"output").then(|| output_sink(value)).transpose()?.flatten();
+        if sink.is_some() {
+            skip.push("output");
+        }
         let plain: Plain = parse_options(value, "call options", known, &skip)?;
         let mut options = CallOptions {
             output: plain.output,
@@ -94,6 +101,7 @@ impl CallOptions {
             timeout_ms: plain.timeout_ms.map(|ms| milliseconds(ms, "timeoutMs")).transpose()?,
             timeout_from: plain.timeout_from,
             retries: plain.retries,
+            sink,
             ..CallOptions::default()
         };
         if let Some(d) = options.deadline {
@@ -264,6 +272,36 @@ pub(crate) fn parse_options<T: Default + for<'de> Deserialize<'de>>(
     serde_wasm_bindgen::from_value(plain.into()).map_err(|e| Error::validation(format!("invalid {what}: {e}")))
 }
 
+/// A call's `output` when it names a place to write to rather than a container: a
+/// `WritableStream` (not locked) or a `FileSystemFileHandle` (anything with `createWritable`).
+///
+/// # Errors
+/// `ValidationError` for a locked stream or another object.
+fn output_sink(options: &JsValue) -> Result<Option<JsValue>, Error> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let output = Reflect::get(options, &"output".into()).unwrap_or(JsValue::UNDEFINED);
+    if !output.is_object() {
+        return Ok(None);
+    }
+    if let Some(stream) = output.dyn_ref::<web_sys::WritableStream>() {
+        if stream.locked() {
+            return Err(Error::validation("the output stream is locked (another writer holds it)"));
+        }
+        return Ok(Some(output));
+    }
+    if Reflect::get(&output, &"createWritable".into()).is_ok_and(|f| f.is_function()) {
+        return Ok(Some(output));
+    }
+    Err(Error::validation("output must be 'bytes', 'blob', a WritableStream or a FileSystemFileHandle"))
+}
+
+/// Whether the call's options name a place to write the output to (so it is never split).
+pub(crate) fn writes_out(options: &JsValue) -> bool {
+    output_sink(options).is_ok_and(|sink| sink.is_some())
+}
+
 /// Takes a call's input: a `Blob` or `File` as is (immutable: shared, never copied); the bytes
 /// of a `Uint8Array`, any other `ArrayBuffer` view, an `ArrayBuffer` or a `SharedArrayBuffer`
 /// moved in when `transfer` is set (the caller's buffer detached now), else borrowed: a view of
@@ -275,6 +313,12 @@ pub(crate) fn parse_options<T: Default + for<'de> Deserialize<'de>>(
 pub(crate) fn take_input(value: &JsValue, transfer: bool) -> Result<Taken, Error> {
     if let Some(blob) = value.dyn_ref::<web_sys::Blob>() {
         return Ok(Taken::Owned(Input::Blob(blob.clone())));
+    }
+    if let Some(stream) = value.dyn_ref::<web_sys::ReadableStream>() {
+        if stream.locked() {
+            return Err(Error::validation("the input stream is locked (another reader holds it)"));
+        }
+        return Ok(Taken::Owned(Input::Stream(stream.clone())));
     }
     let (view, movable) = byte_view(value)?;
     if transfer && movable {
@@ -309,7 +353,7 @@ impl Taken {
     pub(crate) fn head(&self, n: u64) -> Option<Vec<u8>> {
         let bytes = match self {
             Taken::Owned(Input::Bytes(b)) | Taken::Borrowed(b) => b,
-            Taken::Owned(Input::Blob(_) | Input::Value(_)) => return None,
+            Taken::Owned(Input::Blob(_) | Input::Value(_) | Input::Stream(_)) => return None,
         };
         Some(bytes.subarray(0, n.min(u64::from(bytes.length())) as u32).to_vec())
     }
@@ -319,7 +363,7 @@ impl Taken {
     /// this task's budget. `None` when copies must be made in slices ([`Taken::pieces_sliced`]).
     pub(crate) fn pieces_now(&self, ranges: &[Range<u64>]) -> Option<Vec<Input>> {
         let bytes = match self {
-            Taken::Owned(input @ Input::Value(_)) => return Some(vec![input.clone()]),
+            Taken::Owned(input @ (Input::Value(_) | Input::Stream(_))) => return Some(vec![input.clone()]),
             Taken::Owned(input @ Input::Blob(_)) => {
                 return ranges.iter().map(|r| input.slice(r.start, r.end).ok()).collect();
             }
@@ -341,7 +385,7 @@ impl Taken {
         check: &dyn Fn() -> Result<(), Error>,
     ) -> Result<Vec<Input>, Error> {
         let bytes = match self {
-            Taken::Owned(Input::Blob(_) | Input::Value(_)) => {
+            Taken::Owned(Input::Blob(_) | Input::Value(_) | Input::Stream(_)) => {
                 return self.pieces_now(ranges).ok_or_else(blob_slice_error)
             }
             Taken::Owned(Input::Bytes(b)) if self.is_whole(ranges) => return Ok(vec![Input::Bytes(b.clone())]),

@@ -326,6 +326,15 @@ impl WorkerBridge {
         crate::pool::break_boots(n);
     }
 
+    /// Test builds only: streams travel to workers through the chunk relay (`MessagePort`)
+    /// even where the browser can transfer them — the path WebKit takes.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __forceStreamRelay)]
+    pub fn force_stream_relay(on: bool) {
+        crate::io::stream::set_force_relay(on);
+    }
+
     /// Test builds only: posts `value` to pool worker `index` as is.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

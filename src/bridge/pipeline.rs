@@ -443,7 +443,16 @@ impl Bridge {
         if timeout_from == TimeoutFrom::Submit && timeout_ms > 0 {
             expiry.push(self.stop_after(f64::from(timeout_ms), id, Stop::Timeout(timeout_ms)));
         }
-        let output = options.output.unwrap_or(output);
+        let output = match &options.sink {
+            Some(_) if op.is_task() => {
+                return Err(Error::validation("a task's output is a value: it cannot be written to a stream"))
+            }
+            Some(_) if parts > 1 => {
+                return Err(Error::validation("a call split across workers cannot write to a stream"))
+            }
+            Some(_) => OutputKind::Stream,
+            None => options.output.unwrap_or(output),
+        };
         if output == OutputKind::Value && !op.is_task() {
             return Err(Error::validation("output 'value' is for tasks.run; an op's output is 'bytes' or 'blob'"));
         }
@@ -451,6 +460,7 @@ impl Bridge {
             op,
             input,
             output,
+            sink: options.sink.clone(),
             engine: self.engine,
             priority: options.priority,
             deadline: options.deadline,

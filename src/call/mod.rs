@@ -29,8 +29,11 @@ pub(crate) struct Task {
     /// Owned by the bridge: a private copy, the caller's buffer moved in (`transfer: true`), or
     /// a `Blob`.
     pub(crate) input: Input,
-    /// The container the output comes back in.
+    /// The container the output comes back in ([`OutputKind::Stream`]: written to `sink`).
     pub(crate) output: OutputKind,
+    /// Where the output is written as it is produced: a `WritableStream` or a
+    /// `FileSystemFileHandle`.
+    pub(crate) sink: Option<JsValue>,
     /// Which engine may run it.
     pub(crate) engine: EngineChoice,
     pub(crate) priority: Priority,
@@ -80,19 +83,28 @@ impl Pending {
     /// Whether a crash of its worker may be answered by running it again. A retry needs the
     /// input to survive the crash: a `Blob` always does; bytes only if a copy is kept, which the
     /// main thread pays for, so only up to [`RETRY_COPY_LIMIT`] and never for moved inputs.
+    /// A stream can be read only once, and output already written cannot be taken back: a call
+    /// with either is never retried.
     pub(crate) fn retryable(&self) -> bool {
+        if self.task.sink.is_some() {
+            return false;
+        }
         let input_survives = match &self.task.input {
             Input::Blob(_) => true,
             Input::Bytes(b) => !self.task.transferred && u64::from(b.length()) <= RETRY_COPY_LIMIT,
             // Cloned when posted, so the caller's value survives, unless buffers were moved.
             Input::Value(_) => !self.task.transferred,
+            Input::Stream(_) => false,
         };
         may_retry(input_survives, self.attempts, self.task.retries, self.task.op.is_idempotent())
     }
 
     /// What the call weighs for pipelining (`worker_bridge_core::pool::pipeline_weight`).
+    /// A stream's length is unknown, and writing to one may wait on its consumer: such a call
+    /// weighs as a long one.
     pub(crate) fn weight(&self) -> u64 {
-        pipeline_weight(self.task.op.cost_follows_input(), self.task.input.len())
+        let known = !self.task.input.is_stream() && self.task.sink.is_none();
+        pipeline_weight(known && self.task.op.cost_follows_input(), self.task.input.len())
     }
 
     /// Sends the result (counting it) and drops the call's listeners.

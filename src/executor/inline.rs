@@ -231,7 +231,7 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> R
         })
     });
     let mut pace = PagePace::new(flags, &is_terminated, limit);
-    match driver::run(&task.op, &task.input, task.output, task.engine, &mut pace, progress).await {
+    match driver::run(&task.op, &task.input, task.output, task.sink.as_ref(), task.engine, &mut pace, progress).await {
         Ok(Outcome::Body(body)) => Ok(body),
         Ok(Outcome::Http(meta, body)) => Ok(result_object(&meta, &body)),
         Ok(Outcome::Value(value, _)) => Ok(value),

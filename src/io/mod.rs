@@ -1,4 +1,5 @@
-//! Input and output at the edge: reading a call's input (bytes, or a `Blob` chunk by chunk),
+//! Input and output at the edge: reading a call's input (bytes, a `Blob` chunk by chunk, or a
+//! `ReadableStream` as it comes), writing output to a `WritableStream`,
 //! collecting its output into JS containers, copying large byte arrays without a long task,
 //! the network fetch, WebCrypto as an engine, and the pool's wire format.
 
@@ -6,5 +7,6 @@ pub(crate) mod copy;
 pub(crate) mod network;
 pub(crate) mod output;
 pub(crate) mod source;
+pub(crate) mod stream;
 pub(crate) mod webcrypto;
 pub(crate) mod wire;

@@ -37,7 +37,7 @@ impl JsOutput {
     pub(crate) fn finish(mut self, kind: OutputKind) -> Result<JsValue, Error> {
         self.flush();
         match kind {
-            OutputKind::Bytes | OutputKind::Value => concat(&self.parts).map(JsValue::from),
+            OutputKind::Bytes | OutputKind::Value | OutputKind::Stream => concat(&self.parts).map(JsValue::from),
             OutputKind::Blob => {
                 let parts: Array = self.parts.iter().collect();
                 web_sys::Blob::new_with_u8_array_sequence(&parts)
@@ -55,7 +55,9 @@ impl JsOutput {
     pub(crate) async fn finish_sliced(mut self, kind: OutputKind) -> Result<JsValue, Error> {
         self.flush();
         match kind {
-            OutputKind::Bytes | OutputKind::Value => copy::concat_sliced(&self.parts).await.map(JsValue::from),
+            OutputKind::Bytes | OutputKind::Value | OutputKind::Stream => {
+                copy::concat_sliced(&self.parts).await.map(JsValue::from)
+            }
             OutputKind::Blob => copy::blob_sliced(&self.parts).await.map(JsValue::from),
         }
     }
@@ -112,7 +114,7 @@ pub(crate) async fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: O
         OutputKind::Blob => web_sys::Blob::new_with_blob_sequence(&all)
             .map(JsValue::from)
             .map_err(|_| Error::validation("the browser could not build the output Blob")),
-        OutputKind::Bytes | OutputKind::Value => {
+        OutputKind::Bytes | OutputKind::Value | OutputKind::Stream => {
             let pieces: Vec<Uint8Array> = all.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).collect();
             copy::concat_sliced(&pieces).await.map(JsValue::from)
         }

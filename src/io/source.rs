@@ -8,7 +8,7 @@
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, FileReaderSync};
+use web_sys::{Blob, FileReaderSync, ReadableStream};
 
 use crate::error::Error;
 use crate::ops::{ChunkSource, Feed};
@@ -23,6 +23,9 @@ pub(crate) enum Input {
     Blob(Blob),
     /// An app's task's input: any value the browser can clone.
     Value(TaskValue),
+    /// A `ReadableStream` of bytes, read as it comes (`io::stream`): its length is unknown, it
+    /// can be read once (so a call over it is never retried) and it moves to a worker whole.
+    Stream(ReadableStream),
 }
 
 /// The input of an app's own task: a value the browser clones when it is sent to a worker (so
@@ -40,8 +43,13 @@ impl Input {
         match self {
             Input::Bytes(b) => u64::from(b.length()),
             Input::Blob(b) => b.size() as u64,
-            Input::Value(_) => 0,
+            Input::Value(_) | Input::Stream(_) => 0,
         }
+    }
+
+    /// Whether this is a stream, whose length is unknown and which can be read only once.
+    pub(crate) fn is_stream(&self) -> bool {
+        matches!(self, Input::Stream(_))
     }
     /// The bytes `[start, end)` as a new input: a `Blob` slice (no copy), or a copy of just
     /// those bytes (a view would make the browser clone the whole buffer when posting it).
@@ -54,6 +62,7 @@ impl Input {
                 .map(Input::Blob)
                 .map_err(|_| Error::validation("cannot slice the input Blob")),
             Input::Value(_) => Err(not_bytes()),
+            Input::Stream(_) => Err(Error::validation("a stream cannot be cut into pieces")),
         }
     }
 
@@ -63,6 +72,7 @@ impl Input {
             Input::Bytes(b) => b.as_ref(),
             Input::Blob(b) => b.as_ref(),
             Input::Value(v) => &v.value,
+            Input::Stream(s) => s.as_ref(),
         }
     }
 
@@ -188,7 +198,7 @@ impl PageSource {
                 pos: 0,
                 ready: None,
             },
-            Input::Value(_) => return Err(not_bytes()),
+            Input::Value(_) | Input::Stream(_) => return Err(not_bytes()),
         })
     }
 
@@ -239,7 +249,7 @@ impl WorkerSource {
         Ok(match input {
             Input::Bytes(bytes) => WorkerSource::Bytes(JsBytesSource::new(bytes.clone(), chunk)),
             Input::Blob(blob) => WorkerSource::Blob(BlobSyncSource::new(blob.clone(), chunk)?),
-            Input::Value(_) => return Err(not_bytes()),
+            Input::Value(_) | Input::Stream(_) => return Err(not_bytes()),
         })
     }
 }

@@ -60,7 +60,7 @@ pub(crate) async fn run(
     let data: Object = match input {
         Input::Bytes(bytes) => bytes.clone().into(),
         Input::Blob(blob) => JsFuture::from(blob.array_buffer()).await.map_err(read_failed)?.unchecked_into(),
-        Input::Value(_) => return Err(Error::validation("WebCrypto takes bytes")),
+        Input::Value(_) | Input::Stream(_) => return Err(Error::validation("WebCrypto takes bytes")),
     };
     let result = match job {
         PlatformJob::Sha256 => call(subtle.digest_with_str_and_buffer_source("SHA-256", &data)).await,
@@ -118,7 +118,7 @@ async fn chunks(
                         .map_err(read_failed)?;
                     JsFuture::from(piece.array_buffer()).await.map_err(read_failed)?.unchecked_into()
                 }
-                Input::Value(_) => return Err(Error::validation("WebCrypto takes bytes")),
+                Input::Value(_) | Input::Stream(_) => return Err(Error::validation("WebCrypto takes bytes")),
             };
             let params = params(&chunk.nonce, &aad);
             let promise = if open {
@@ -152,7 +152,7 @@ async fn chunks(
 /// The output as `kind`: one `Uint8Array`, or a `Blob` of the parts.
 fn finish(parts: &[Uint8Array], kind: OutputKind) -> Result<JsValue, Error> {
     match kind {
-        OutputKind::Bytes | OutputKind::Value => concat(parts).map(JsValue::from),
+        OutputKind::Bytes | OutputKind::Value | OutputKind::Stream => concat(parts).map(JsValue::from),
         OutputKind::Blob => web_sys::Blob::new_with_u8_array_sequence(&parts.iter().collect::<Array>())
             .map(JsValue::from)
             .map_err(|_| Error::validation("the browser could not build the output Blob")),

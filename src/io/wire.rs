@@ -4,7 +4,8 @@
 //! - `attachmentᵢ`, for the `i`-th envelope: `undefined` (nothing), its body alone (a
 //!   `Uint8Array` or a `Blob`: the common case), or `{ body?, progress?, cancel?, beat? }` when
 //!   shared blocks travel too; an app's task's input or result, which may be any value (an
-//!   object with a `body` of its own), always travels wrapped, as `{ value, progress?, … }`.
+//!   object with a `body` of its own), always travels wrapped, as `{ value, progress?, … }`;
+//!   an input stream and an output sink as `{ stream?, body?, sink?, progress?, … }`.
 //!
 //! Flat and small on purpose: the browser clones it on one side and rebuilds it on the other,
 //! and each nested object costs both. Bodies are transferred when asked (`Attachment`); the
@@ -31,6 +32,10 @@ pub(crate) struct Attachment<'a> {
     pub(crate) value: Option<&'a JsValue>,
     /// Transferables to move with the value.
     pub(crate) transfer: Option<&'a Array>,
+    /// An input stream (or its relay's port), moved.
+    pub(crate) stream: Option<&'a JsValue>,
+    /// Where the output goes: a stream or a relay's port (moved), or a file handle (cloned).
+    pub(crate) sink: Option<&'a JsValue>,
 }
 
 /// A message being built: the envelopes, then one attachment per envelope.
@@ -72,13 +77,27 @@ impl Outgoing {
             self.wire.push(&object);
             return;
         }
-        let value = match (a.body, a.blocks.is_empty()) {
+        for moved in [a.stream, a.sink].into_iter().flatten() {
+            let movable = moved.is_instance_of::<web_sys::ReadableStream>()
+                || moved.is_instance_of::<web_sys::WritableStream>()
+                || moved.is_instance_of::<web_sys::MessagePort>();
+            if movable {
+                self.transfer.push(moved);
+            }
+        }
+        let plain = a.blocks.is_empty() && a.stream.is_none() && a.sink.is_none();
+        let value = match (a.body, plain) {
             (None, true) => JsValue::UNDEFINED,
             (Some(body), true) => body.clone(),
             (body, false) => {
                 let object = Object::new();
                 if let Some(body) = body {
                     let _ = Reflect::set(&object, &"body".into(), body);
+                }
+                for (name, field) in [("stream", a.stream), ("sink", a.sink)] {
+                    if let Some(field) = field {
+                        let _ = Reflect::set(&object, &name.into(), field);
+                    }
                 }
                 for (name, words) in a.blocks {
                     let _ = Reflect::set(&object, &name.into(), words);
@@ -145,6 +164,16 @@ impl Attached {
             return Reflect::get(&self.0, &"value".into()).ok();
         }
         None
+    }
+
+    /// The input stream (or its relay's port), when the input is a stream.
+    pub(crate) fn stream(&self) -> Option<JsValue> {
+        self.field("stream")
+    }
+
+    /// Where the output goes, when it is written as it is produced.
+    pub(crate) fn sink(&self) -> Option<JsValue> {
+        self.field("sink")
     }
 
     /// A shared block by name (`progress`, `cancel`, `beat`).

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use worker_bridge_core::pool::{may_pipeline, SlotState};
 
@@ -22,6 +22,7 @@ use super::Inner;
 use crate::call::Pending;
 use crate::error::Error;
 use crate::io::source::Input;
+use crate::io::stream::portable;
 use crate::protocol::{RequestId, ToWorker, MAX_BATCH};
 use crate::runtime::timer::Timer;
 use crate::scheduler::SlotLoad;
@@ -65,9 +66,18 @@ impl Inner {
                 Input::Value(value) => Some(value.clone()),
                 _ => None,
             };
+            let stream = match &pending.task.input {
+                Input::Stream(stream) => Some(portable(stream)),
+                _ => None,
+            };
             let attachments = Attachments {
-                body: value.is_none().then(|| pending.task.input.as_js().clone()),
+                body: (value.is_none() && stream.is_none()).then(|| pending.task.input.as_js().clone()),
                 value,
+                stream,
+                sink: pending.task.sink.as_ref().map(|sink| match sink.is_instance_of::<web_sys::WritableStream>() {
+                    true => portable(sink),
+                    false => sink.clone(),
+                }),
                 // Keep the input for a retry: send a copy instead of moving it. A call sent ahead
                 // (small, at most PIPELINE_BYTES) is always copied: if the call ahead of it kills
                 // its worker, it runs again elsewhere.

@@ -108,6 +108,12 @@ pub(crate) struct Attachments {
     pub(crate) transfer_body: bool,
     /// An app's task's input, in place of a body, and what it moves (when `transfer_body`).
     pub(crate) value: Option<crate::io::source::TaskValue>,
+    /// An input stream, in place of a body: a `ReadableStream` or the `MessagePort` relaying
+    /// one (`io::stream::portable`), always moved.
+    pub(crate) stream: Option<JsValue>,
+    /// Where the output goes: a `WritableStream` or the port relaying one (moved), or a
+    /// `FileSystemFileHandle` (cloned).
+    pub(crate) sink: Option<JsValue>,
     pub(crate) progress: Option<ProgressBlock>,
     pub(crate) cancel: Option<CancelBlock>,
     /// The worker's heartbeat, with its first request.
@@ -197,6 +203,8 @@ impl WorkerHandle {
                 blocks,
                 value: a.value.as_ref().map(|v| &v.value),
                 transfer: a.value.as_ref().map(|v| &v.transfer).filter(|_| a.transfer_body),
+                stream: a.stream.as_ref(),
+                sink: a.sink.as_ref(),
             });
         }
         let (message, transfer) = wire.finish();

@@ -37,7 +37,7 @@ extern "C" {
 
 fn output_name(output: OutputKind) -> &'static str {
     match output {
-        OutputKind::Value => "value",
+        OutputKind::Value | OutputKind::Stream => "value",
         OutputKind::Bytes => "bytes",
         OutputKind::Blob => "blob",
     }

@@ -132,6 +132,9 @@ pub enum OutputKind {
     /// An app's task's result as its function returned it (the default of `tasks.run`; its
     /// `bytes` and `blob` shape a result that is bytes).
     Value,
+    /// Written to a `WritableStream` as it is produced (the `sink` beside the body); the call
+    /// itself resolves with nothing.
+    Stream,
 }
 
 /// What a fetch returns besides its body.

@@ -1,0 +1,295 @@
+//! Web Streams as a call's input and output, through `worker/streams.js`: a `ReadableStream`
+//! read a chunk at a time ([`StreamSource`], a [`Feed`] that awaits each chunk), and a
+//! `WritableStream` the output is written to as it is produced ([`StreamSink`] collects a step's
+//! output, [`Flushing`] writes it out before the next step, waiting while the consumer is
+//! behind). Both give up at once when the call is cancelled (an `AbortController` tied to the
+//! call's [`LocalCancel`]), so a call waiting on a stalled stream still stops.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, AbortSignal, ReadableStream, WritableStream};
+
+use crate::call::aborted;
+use crate::error::{Error, ErrorKind};
+use crate::ops::{ChunkSource, Feed, Sink};
+use crate::runtime::cancel::LocalCancel;
+use crate::runtime::js_error::describe;
+
+#[wasm_bindgen(module = "/worker/streams.js")]
+extern "C" {
+    type ChunkReader;
+    #[wasm_bindgen(constructor)]
+    fn new(stream: &ReadableStream, signal: &AbortSignal) -> ChunkReader;
+    #[wasm_bindgen(method)]
+    fn next(this: &ChunkReader) -> Promise;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &ChunkReader, reason: &JsValue);
+
+    type ChunkWriter;
+    #[wasm_bindgen(constructor)]
+    fn new(stream: &WritableStream, signal: &AbortSignal) -> ChunkWriter;
+    #[wasm_bindgen(method)]
+    fn write(this: &ChunkWriter, chunk: &Uint8Array) -> Promise;
+    #[wasm_bindgen(method)]
+    fn close(this: &ChunkWriter) -> Promise;
+    #[wasm_bindgen(method)]
+    fn abort(this: &ChunkWriter, reason: &JsValue);
+
+    #[wasm_bindgen(js_name = isCancelled)]
+    fn is_cancelled(value: &JsValue) -> bool;
+
+    /// What travels to a worker for a stream: itself, or a `MessagePort` relaying it.
+    #[wasm_bindgen(js_name = portable)]
+    pub(crate) fn portable(stream: &JsValue) -> JsValue;
+    /// The input stream a worker got (transferred, or rebuilt from its relay).
+    #[wasm_bindgen(js_name = readableOf)]
+    pub(crate) fn readable_of(value: &JsValue) -> Option<ReadableStream>;
+    /// The output stream a worker got (transferred, or rebuilt from its relay).
+    #[wasm_bindgen(js_name = writableOf)]
+    pub(crate) fn writable_of(value: &JsValue) -> Option<WritableStream>;
+    #[wasm_bindgen(js_name = through, catch)]
+    fn through(start: &JsValue, options: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// Test builds: relay streams even where the browser can transfer them.
+    #[cfg(feature = "test-ops")]
+    #[wasm_bindgen(js_name = setForceRelay)]
+    pub(crate) fn set_force_relay(on: bool);
+}
+
+/// A `TransformStream`-shaped `{ writable, readable }` whose work is one call:
+/// `start(input, options)` makes it over `input` (what is written to `writable`) with `options`
+/// the caller's plus `output` (what `readable` reads) and `signal` (either side aborted or
+/// cancelled). The call's error errors both sides (`worker/streams.js`).
+///
+/// # Errors
+/// A `TypeError` when `options` is not an object.
+pub(crate) fn transform(
+    start: impl FnOnce(JsValue, JsValue) -> Promise + 'static,
+    options: &JsValue,
+) -> Result<JsValue, JsValue> {
+    through(&Closure::once_into_js(start), options)
+}
+
+/// The stream a call's output is written to: the `WritableStream` it named, or a new writable
+/// of the `FileSystemFileHandle` it named (the file is replaced when the stream closes, and left
+/// as it was when the call fails).
+///
+/// # Errors
+/// `ValidationError` for anything else; `NotSupportedError` when the file cannot be opened for
+/// writing here.
+pub(crate) async fn open_sink(sink: &JsValue) -> Result<WritableStream, Error> {
+    if let Some(stream) = sink.dyn_ref::<WritableStream>() {
+        return Ok(stream.clone());
+    }
+    let create = Reflect::get(sink, &"createWritable".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or_else(|| Error::validation("output is not a WritableStream or a FileSystemFileHandle"))?;
+    let cannot = |e: &JsValue| {
+        Error::new(
+            ErrorKind::Unsupported,
+            format!("the output file cannot be opened for writing here: {}", describe(e)),
+        )
+    };
+    let opened = create.call0(sink).map_err(|e| cannot(&e))?;
+    let stream = JsFuture::from(Promise::resolve(&opened)).await.map_err(|e| cannot(&e))?;
+    stream.dyn_into().map_err(|_| Error::validation("createWritable() did not give a WritableStream"))
+}
+
+/// The call's cancellation as an `AbortSignal` for the stream helpers (one per call: the call's
+/// flag holds one controller).
+pub(crate) fn cancel_signal(cancel: &LocalCancel) -> AbortSignal {
+    let controller = AbortController::new().expect("AbortController exists wherever streams do");
+    let signal = controller.signal();
+    cancel.attach(controller);
+    signal
+}
+
+/// A call's input stream, read in order; its length is unknown (0) until it ends.
+#[derive(Debug)]
+pub(crate) struct StreamSource {
+    reader: ChunkReader,
+    /// The chunk being used up, and how far.
+    current: Option<(Uint8Array, u32)>,
+    chunk: u32,
+    ended: bool,
+}
+
+impl std::fmt::Debug for ChunkReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunkReader")
+    }
+}
+
+impl std::fmt::Debug for ChunkWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunkWriter")
+    }
+}
+
+impl StreamSource {
+    /// Reads `stream` in pieces of at most `chunk` bytes (a larger chunk of the stream is cut).
+    ///
+    /// # Errors
+    /// `ValidationError` when the stream is locked (already being read).
+    pub(crate) fn new(stream: &ReadableStream, chunk: usize, cancel: &AbortSignal) -> Result<Self, Error> {
+        if stream.locked() {
+            return Err(Error::validation("the input stream is locked (another reader holds it)"));
+        }
+        Ok(StreamSource {
+            reader: ChunkReader::new(stream, cancel),
+            current: None,
+            chunk: u32::try_from(chunk.max(1)).unwrap_or(u32::MAX),
+            ended: false,
+        })
+    }
+
+    /// Stops the stream's producer: the call ended before the stream did.
+    pub(crate) fn cancel(&self, why: &Error) {
+        if !self.ended {
+            self.reader.cancel(&JsValue::from_str(why.message()));
+        }
+    }
+
+    fn used_up(&self) -> bool {
+        self.current.as_ref().is_none_or(|(bytes, at)| *at >= bytes.length())
+    }
+}
+
+impl ChunkSource for StreamSource {
+    fn total(&self) -> u64 {
+        0
+    }
+
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        let Some((bytes, at)) = self.current.as_mut().filter(|(bytes, at)| *at < bytes.length()) else {
+            return Ok(false);
+        };
+        let end = at.saturating_add(self.chunk).min(bytes.length());
+        buf.resize((end - *at) as usize, 0);
+        bytes.subarray(*at, end).copy_to(buf);
+        *at = end;
+        Ok(true)
+    }
+}
+
+impl Feed for StreamSource {
+    async fn ready(&mut self) -> Result<(), Error> {
+        // Empty chunks are skipped: the step loop takes "no chunk" for the end.
+        while !self.ended && self.used_up() {
+            match JsFuture::from(self.reader.next()).await {
+                Ok(chunk) if chunk.is_null() => self.ended = true,
+                Ok(chunk) => self.current = Some((chunk.unchecked_into(), 0)),
+                Err(e) if is_cancelled(&e) => return Err(aborted()),
+                Err(e) => {
+                    self.ended = true;
+                    return Err(Error::validation(format!("the input stream failed: {}", describe(&e))));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The output a step wrote, waiting for [`Flushing`] to write it to the stream.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct StreamSink(Rc<RefCell<Vec<u8>>>);
+
+impl Sink for StreamSink {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Most bytes one write to the output stream carries.
+const PIECE: usize = 1 << 20;
+
+/// The call's output stream.
+#[derive(Debug)]
+pub(crate) struct StreamWriter {
+    writer: ChunkWriter,
+    pending: StreamSink,
+}
+
+impl StreamWriter {
+    /// # Errors
+    /// `ValidationError` when the stream is locked (another writer holds it).
+    pub(crate) fn new(stream: &WritableStream, cancel: &AbortSignal) -> Result<Self, Error> {
+        if stream.locked() {
+            return Err(Error::validation("the output stream is locked (another writer holds it)"));
+        }
+        Ok(StreamWriter { writer: ChunkWriter::new(stream, cancel), pending: StreamSink::default() })
+    }
+
+    /// The sink the op writes to.
+    pub(crate) fn sink(&self) -> StreamSink {
+        self.pending.clone()
+    }
+
+    /// Writes out what the op has written so far, waiting while the consumer is behind.
+    ///
+    /// # Errors
+    /// `AbortError` when the call is cancelled or the stream's reader cancelled it.
+    pub(crate) async fn flush(&self) -> Result<(), Error> {
+        let bytes = std::mem::take(&mut *self.pending.0.borrow_mut());
+        for piece in bytes.chunks(PIECE) {
+            JsFuture::from(self.writer.write(&Uint8Array::from(piece))).await.map_err(|e| write_error(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes out the rest and closes the stream.
+    ///
+    /// # Errors
+    /// As [`flush`](Self::flush).
+    pub(crate) async fn close(&self) -> Result<(), Error> {
+        self.flush().await?;
+        JsFuture::from(self.writer.close()).await.map_err(|e| write_error(&e))?;
+        Ok(())
+    }
+
+    /// Errors the stream: the call failed. Its consumer sees the call's error.
+    pub(crate) fn abort(&self, why: &Error) {
+        self.writer.abort(&crate::runtime::js_error::to_js(why));
+    }
+}
+
+fn write_error(e: &JsValue) -> Error {
+    if is_cancelled(e) {
+        return aborted();
+    }
+    Error::new(ErrorKind::Abort, format!("the output stream was closed before the call finished: {}", describe(e)))
+}
+
+/// A source that first writes out the output of the step before: output leaves wasm memory
+/// step by step, and the op waits (reads no more input) while the output's consumer is behind.
+#[derive(Debug)]
+pub(crate) struct Flushing<'a, S> {
+    pub(crate) inner: &'a mut S,
+    pub(crate) writer: &'a StreamWriter,
+}
+
+impl<S: ChunkSource> ChunkSource for Flushing<'_, S> {
+    fn total(&self) -> u64 {
+        self.inner.total()
+    }
+
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        self.inner.next_chunk(buf)
+    }
+}
+
+impl<S: Feed> Feed for Flushing<'_, S> {
+    fn ready(&mut self) -> impl Future<Output = Result<(), Error>> {
+        async move {
+            self.writer.flush().await?;
+            self.inner.ready().await
+        }
+    }
+}

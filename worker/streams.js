@@ -1,0 +1,418 @@
+// Web Streams for worker-bridge calls: a call's input may be a `ReadableStream` and its output a
+// `WritableStream` (`src/io/stream.rs` reads and writes them through `ChunkReader` and
+// `ChunkWriter`). To reach a pool worker a stream is transferred where the browser can transfer
+// streams (Chromium, Firefox) and relayed chunk by chunk over a `MessagePort` where it cannot
+// (WebKit): `portable` on the page, `readableOf` / `writableOf` in the worker. The stream
+// factories (`bridge.compression.gzipStream()`, `bridge.crypto.encryptStream()`, …) are one call
+// each, wrapped by `through`, which errors both sides with the call's own typed error.
+
+/** @type {boolean | null} */
+let transferable = null;
+let forceRelay = false;
+
+/**
+ * Test builds: relay streams even where the browser could transfer them (the path WebKit takes).
+ * @param {boolean} on
+ */
+export function setForceRelay(on) {
+  forceRelay = on;
+}
+
+/** Whether this browser can transfer streams with `postMessage` (checked once). */
+function canTransfer() {
+  if (transferable === null) {
+    try {
+      const probe = new ReadableStream();
+      const channel = new MessageChannel();
+      channel.port1.postMessage(probe, [probe]);
+      channel.port1.close();
+      channel.port2.close();
+      transferable = true;
+    } catch {
+      transferable = false;
+    }
+  }
+  return transferable && !forceRelay;
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is ReadableStream}
+ */
+export function isReadable(value) {
+  return typeof ReadableStream === 'function' && value instanceof ReadableStream;
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is WritableStream}
+ */
+export function isWritable(value) {
+  return typeof WritableStream === 'function' && value instanceof WritableStream;
+}
+
+/**
+ * What travels to a worker in place of `stream` (which goes in the transfer list): the stream
+ * itself, or a `MessagePort` that relays it.
+ * @param {ReadableStream | WritableStream} stream
+ * @returns {ReadableStream | WritableStream | MessagePort}
+ */
+export function portable(stream) {
+  if (canTransfer()) return stream;
+  const { port1, port2 } = new MessageChannel();
+  if (isReadable(stream)) relayReadable(stream, port1);
+  else relayWritable(stream, port1);
+  return port2;
+}
+
+/**
+ * The input stream a worker got: transferred, or rebuilt from its relay.
+ * @param {unknown} value
+ * @returns {ReadableStream | null}
+ */
+export function readableOf(value) {
+  if (isReadable(value)) return value;
+  if (value instanceof MessagePort) return readableFromPort(value);
+  return null;
+}
+
+/**
+ * The output stream a worker got: transferred, or rebuilt from its relay.
+ * @param {unknown} value
+ * @returns {WritableStream | null}
+ */
+export function writableOf(value) {
+  if (isWritable(value)) return value;
+  if (value instanceof MessagePort) return writableToPort(value);
+  return null;
+}
+
+// ---- the relay: one chunk per request, so backpressure crosses the port ----
+
+/**
+ * The page's end of a relayed input: reads `stream` one chunk per `pull` from the worker.
+ * @param {ReadableStream} stream
+ * @param {MessagePort} port
+ */
+function relayReadable(stream, port) {
+  const reader = stream.getReader();
+  port.onmessage = async ({ data }) => {
+    if (data?.cancel !== undefined) {
+      reader.cancel(data.cancel).catch(() => {});
+      port.close();
+      return;
+    }
+    try {
+      const { done, value } = await reader.read();
+      if (done) {
+        port.postMessage({ done: true });
+        port.close();
+      } else {
+        port.postMessage({ chunk: value }); // copied: the caller's buffer stays the caller's
+      }
+    } catch (error) {
+      port.postMessage({ error: describe(error) });
+      port.close();
+    }
+  };
+}
+
+/**
+ * A worker's end of a relayed input.
+ * @param {MessagePort} port
+ */
+function readableFromPort(port) {
+  /** @type {((data: any) => void) | null} */
+  let answer = null;
+  port.onmessage = ({ data }) => answer?.(data);
+  return new ReadableStream(
+    {
+      pull(controller) {
+        return new Promise((resolve) => {
+          answer = (data) => {
+            answer = null;
+            if (data?.done) {
+              controller.close();
+              port.close();
+            } else if (data?.error !== undefined) {
+              controller.error(new Error(`the input stream failed: ${data.error}`));
+              port.close();
+            } else {
+              controller.enqueue(data?.chunk);
+            }
+            resolve(undefined);
+          };
+          port.postMessage({ pull: true });
+        });
+      },
+      cancel(reason) {
+        port.postMessage({ cancel: describe(reason) });
+        port.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * The page's end of a relayed output: writes what the worker sends into `stream`, answering
+ * each chunk once the stream can take another.
+ * @param {WritableStream} stream
+ * @param {MessagePort} port
+ */
+function relayWritable(stream, port) {
+  const writer = stream.getWriter();
+  let chain = Promise.resolve();
+  port.onmessage = ({ data }) => {
+    chain = chain.then(async () => {
+      try {
+        if (data?.abort !== undefined) {
+          await writer.abort(new Error(data.abort)).catch(() => {});
+          port.close();
+        } else if (data?.close) {
+          await writer.close();
+          port.postMessage({ closed: true });
+          port.close();
+        } else {
+          writer.write(data?.chunk).catch(() => {}); // a failure shows in `ready`
+          await writer.ready;
+          port.postMessage({ ack: true });
+        }
+      } catch (error) {
+        port.postMessage({ error: describe(error) });
+        port.close();
+      }
+    });
+  };
+}
+
+/**
+ * A worker's end of a relayed output.
+ * @param {MessagePort} port
+ */
+function writableToPort(port) {
+  /** @type {((data: any) => void) | null} */
+  let answer = null;
+  port.onmessage = ({ data }) => answer?.(data);
+  /** @param {any} message @param {Transferable[]} [transfer] */
+  const ask = (message, transfer = []) =>
+    new Promise((resolve, reject) => {
+      answer = (data) => {
+        answer = null;
+        if (data?.error !== undefined) reject(new Error(`the output stream failed: ${data.error}`));
+        else resolve(undefined);
+      };
+      port.postMessage(message, transfer);
+    });
+  return new WritableStream(
+    {
+      write(chunk) {
+        // The worker's chunks are its own copies: moved, not copied again.
+        const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+        return ask({ chunk }, whole && chunk.buffer instanceof ArrayBuffer ? [chunk.buffer] : []);
+      },
+      close() {
+        return ask({ close: true });
+      },
+      abort(reason) {
+        port.postMessage({ abort: describe(reason) });
+        port.close();
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}
+
+// ---- reading and writing for the driver (src/io/stream.rs) ----
+
+/** The rejection `ChunkReader` and `ChunkWriter` give when their call was cancelled. */
+export const CANCELLED = Symbol('worker-bridge: cancelled');
+
+/**
+ * `promise`, or a rejection with `CANCELLED` as soon as `signal` aborts.
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {AbortSignal} signal
+ * @returns {Promise<T>}
+ */
+function unlessAborted(promise, signal) {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(CANCELLED);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(CANCELLED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** @param {unknown} value */
+export function isCancelled(value) {
+  return value === CANCELLED;
+}
+
+/** A call's input stream, read a chunk at a time (each chunk as a `Uint8Array` view). */
+export class ChunkReader {
+  /**
+   * @param {ReadableStream} stream
+   * @param {AbortSignal} signal the call's cancellation: a pending read gives up at once
+   */
+  constructor(stream, signal) {
+    this.reader = stream.getReader();
+    this.signal = signal;
+  }
+
+  /**
+   * The next chunk, or `null` at the end. Rejects with a `TypeError` for a chunk that is not
+   * bytes, with the stream's own error, or with `CANCELLED`.
+   * @returns {Promise<Uint8Array | null>}
+   */
+  async next() {
+    const { done, value } = await unlessAborted(this.reader.read(), this.signal);
+    if (done) return null;
+    if (value instanceof Uint8Array) return value;
+    if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && value instanceof SharedArrayBuffer)) {
+      return new Uint8Array(value);
+    }
+    throw new TypeError(`a chunk of the input stream is not bytes (${value === null ? 'null' : typeof value})`);
+  }
+
+  /** Stops the stream's producer (the call failed or was cancelled). @param {unknown} reason */
+  cancel(reason) {
+    this.reader.cancel(reason).catch(() => {});
+  }
+}
+
+/** A call's output stream, written a chunk at a time as its consumer takes them. */
+export class ChunkWriter {
+  /**
+   * @param {WritableStream} stream
+   * @param {AbortSignal} signal the call's cancellation: a write waiting for room gives up at once
+   */
+  constructor(stream, signal) {
+    this.writer = stream.getWriter();
+    this.signal = signal;
+  }
+
+  /**
+   * Writes `chunk` once the stream has room for it. Rejects with the stream's error (its
+   * reader cancelled it) or `CANCELLED`.
+   * @param {Uint8Array} chunk
+   */
+  async write(chunk) {
+    await unlessAborted(this.writer.ready, this.signal);
+    this.writer.write(chunk).catch(() => {}); // a failure shows in the next `ready`
+  }
+
+  /** Closes the stream once everything written has been taken. */
+  async close() {
+    await unlessAborted(this.writer.close(), this.signal);
+  }
+
+  /** Errors the stream (the call failed). @param {unknown} reason */
+  abort(reason) {
+    this.writer.abort(reason).catch(() => {});
+  }
+}
+
+// ---- the stream factories ----
+
+/**
+ * A `TransformStream`-shaped pair `{ writable, readable }` whose work is one call:
+ * `start(input, options)` makes it, with `input` the stream of what is written to `.writable`
+ * and `options` the caller's with `output` (the stream `.readable` reads) and `signal` (aborted
+ * when either side is aborted or cancelled) put in. The call's error, typed, errors both sides.
+ * @param {(input: ReadableStream, options: object) => Promise<unknown>} start
+ * @param {any} options
+ * @returns {{ readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array> }}
+ */
+export function through(start, options) {
+  if (options !== undefined && options !== null && typeof options !== 'object') {
+    throw new TypeError('options must be an object');
+  }
+  const input = new TransformStream();
+  const output = new TransformStream();
+  const controller = new AbortController();
+  const given = options?.signal;
+  const callerSignal = typeof given?.toAbortSignal === 'function' ? given.toAbortSignal() : given;
+  if (callerSignal instanceof AbortSignal) {
+    if (callerSignal.aborted) controller.abort(callerSignal.reason);
+    else callerSignal.addEventListener('abort', () => controller.abort(callerSignal.reason), { once: true });
+  }
+  const call = Promise.resolve(start(input.readable, { ...options, output: output.writable, signal: controller.signal }));
+  /** @type {Promise<never>} */
+  const failed = call.then(
+    () => new Promise(() => {}),
+    (error) => {
+      throw error;
+    },
+  );
+  failed.catch(() => {});
+  const writer = input.writable.getWriter();
+  const reader = output.readable.getReader();
+  /** Whichever settles first of `promise` and the call's failure; a stream error waits for the call's typed one. */
+  const orFailure = (/** @type {Promise<any>} */ promise) =>
+    Promise.race([promise, failed]).catch(async (error) => {
+      throw await call.then(
+        () => error,
+        (typed) => typed,
+      );
+    });
+  const writable = new WritableStream({
+    start(c) {
+      failed.catch((error) => c.error(error));
+    },
+    async write(chunk) {
+      await orFailure(writer.ready);
+      writer.write(chunk).catch(() => {});
+    },
+    async close() {
+      await orFailure(writer.close());
+    },
+    abort(reason) {
+      controller.abort(reason);
+      writer.abort(reason).catch(() => {});
+    },
+  });
+  const readable = new ReadableStream(
+    {
+      start(c) {
+        failed.catch((error) => {
+          try {
+            c.error(error);
+          } catch {
+            // already closed or errored
+          }
+        });
+      },
+      async pull(c) {
+        const { done, value } = await orFailure(reader.read());
+        if (done) c.close();
+        else c.enqueue(value);
+      },
+      cancel(reason) {
+        controller.abort(reason);
+        reader.cancel(reason).catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { readable, writable };
+}
+
+/** @param {unknown} error */
+function describe(error) {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
