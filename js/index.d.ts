@@ -3,6 +3,25 @@
 
 /** Bytes in any common shape; `Blob` and `File` are read chunk by chunk inside the worker. */
 export type Input = Uint8Array | ArrayBuffer | ArrayBufferView | SharedArrayBuffer | Blob;
+/**
+ * An input the op reads as it comes: its chunks may be any bytes. The stream is read once (so a
+ * call over it is never retried after a crash) and is locked while the call runs.
+ */
+export type StreamInput = ReadableStream<Uint8Array | ArrayBuffer | ArrayBufferView>;
+/**
+ * Where an op's output is written as it is produced (`output`): a `WritableStream` (a
+ * `FileSystemWritableFileStream` included), or a `FileSystemFileHandle` opened with
+ * `createWritable()` (replaced when the call succeeds, untouched when it fails). The call then
+ * resolves with nothing.
+ */
+export type OutputTarget = WritableStream<Uint8Array> | FileSystemFileHandle;
+/** What a call that writes to an `OutputTarget` takes. */
+export type WritesTo<O> = Omit<O, 'output'> & { output: OutputTarget };
+/** A `TransformStream` whose work runs in a pool worker (or on the page with the fallback). */
+export interface BridgeTransformStream {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array | ArrayBuffer | ArrayBufferView>;
+}
 
 /** The `name` of every error worker-bridge rejects with. */
 export type ErrorName =
@@ -75,8 +94,11 @@ export interface CallOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** A tracker the worker writes directly. */
   progress?: SharedProgress;
-  /** The container of the result: a `Uint8Array` or a `Blob`. */
-  output?: 'bytes' | 'blob';
+  /**
+   * The container of the result: a `Uint8Array` or a `Blob`; or an `OutputTarget` to write it
+   * to as it is produced (the call then resolves with nothing).
+   */
+  output?: 'bytes' | 'blob' | OutputTarget;
 }
 
 export interface CreateOptions {
@@ -201,8 +223,11 @@ export interface EncryptFileOptions extends AeadOptions {
   chunkSize?: number;
 }
 
+/** Options of the stream factories: a call's, with `output` taken by the stream itself. */
+export type StreamOptions<O extends CallOptions> = Omit<O, 'output' | 'transfer'>;
+
 export interface CryptoFacade {
-  sha256(data: Input, options?: CallOptions): Promise<Uint8Array>;
+  sha256(data: Input | StreamInput, options?: CallOptions): Promise<Uint8Array>;
   /**
    * SHA-256 of each input in one call (one worker; all its threads in the threaded build): one
    * 32-byte digest per input, in order. At most 100,000 inputs.
@@ -215,10 +240,21 @@ export interface CryptoFacade {
   /** AES-256-GCM: ciphertext ‖ 16-byte tag (as WebCrypto). */
   encrypt(data: Input, key: Uint8Array, nonce: Uint8Array, options?: AeadOptions): Promise<Uint8Array>;
   decrypt(ciphertext: Input, key: Uint8Array, nonce: Uint8Array, options?: AeadOptions): Promise<Uint8Array>;
-  encryptFile(input: Input, key: Uint8Array, options?: EncryptFileOptions & { output?: 'blob' }): Promise<Blob>;
-  encryptFile(input: Input, key: Uint8Array, options: EncryptFileOptions & { output: 'bytes' }): Promise<Uint8Array>;
-  decryptFile(sealed: Input, key: Uint8Array, options?: AeadOptions & { output?: 'blob' }): Promise<Blob>;
-  decryptFile(sealed: Input, key: Uint8Array, options: AeadOptions & { output: 'bytes' }): Promise<Uint8Array>;
+  encryptFile(input: Input | StreamInput, key: Uint8Array, options: WritesTo<EncryptFileOptions>): Promise<void>;
+  encryptFile(input: Input | StreamInput, key: Uint8Array, options?: EncryptFileOptions & { output?: 'blob' }): Promise<Blob>;
+  encryptFile(input: Input | StreamInput, key: Uint8Array, options: EncryptFileOptions & { output: 'bytes' }): Promise<Uint8Array>;
+  decryptFile(sealed: Input | StreamInput, key: Uint8Array, options: WritesTo<AeadOptions>): Promise<void>;
+  decryptFile(sealed: Input | StreamInput, key: Uint8Array, options?: AeadOptions & { output?: 'blob' }): Promise<Blob>;
+  decryptFile(sealed: Input | StreamInput, key: Uint8Array, options: AeadOptions & { output: 'bytes' }): Promise<Uint8Array>;
+  /** Seals what goes through it in `encryptFile`'s format (a fresh header per stream). */
+  encryptStream(key: Uint8Array, options?: StreamOptions<EncryptFileOptions>): BridgeTransformStream;
+  /**
+   * Opens `encryptFile`'s / `encryptStream`'s format. A chunk's plaintext comes out only once its
+   * tag verifies; a tampered, truncated or extended stream, or a wrong key or `aad`, errors the
+   * readable side (and the writable side, unless all input was already taken) with
+   * `AuthenticationError`.
+   */
+  decryptStream(key: Uint8Array, options?: StreamOptions<AeadOptions>): BridgeTransformStream;
 }
 
 export interface CompressOptions extends CallOptions {
@@ -232,12 +268,28 @@ export interface DecompressOptions extends CallOptions {
 }
 
 export interface CompressionFacade {
-  gzip(data: Input, options?: CompressOptions): Promise<Uint8Array>;
-  gunzip(data: Input, options?: DecompressOptions): Promise<Uint8Array>;
-  deflate(data: Input, options?: CompressOptions): Promise<Uint8Array>;
-  inflate(data: Input, options?: DecompressOptions): Promise<Uint8Array>;
-  zlib(data: Input, options?: CompressOptions): Promise<Uint8Array>;
-  unzlib(data: Input, options?: DecompressOptions): Promise<Uint8Array>;
+  gzip(data: Input | StreamInput, options: WritesTo<CompressOptions>): Promise<void>;
+  gzip(data: Input | StreamInput, options?: CompressOptions): Promise<Uint8Array>;
+  gunzip(data: Input | StreamInput, options: WritesTo<DecompressOptions>): Promise<void>;
+  gunzip(data: Input | StreamInput, options?: DecompressOptions): Promise<Uint8Array>;
+  deflate(data: Input | StreamInput, options: WritesTo<CompressOptions>): Promise<void>;
+  deflate(data: Input | StreamInput, options?: CompressOptions): Promise<Uint8Array>;
+  inflate(data: Input | StreamInput, options: WritesTo<DecompressOptions>): Promise<void>;
+  inflate(data: Input | StreamInput, options?: DecompressOptions): Promise<Uint8Array>;
+  zlib(data: Input | StreamInput, options: WritesTo<CompressOptions>): Promise<void>;
+  zlib(data: Input | StreamInput, options?: CompressOptions): Promise<Uint8Array>;
+  unzlib(data: Input | StreamInput, options: WritesTo<DecompressOptions>): Promise<void>;
+  unzlib(data: Input | StreamInput, options?: DecompressOptions): Promise<Uint8Array>;
+  /** gzip as a `TransformStream` run in a worker, with backpressure (as `CompressionStream('gzip')`). */
+  gzipStream(options?: StreamOptions<CompressOptions>): BridgeTransformStream;
+  /** gunzip as a `TransformStream`; corrupt input errors it with `DecompressionError`. */
+  gunzipStream(options?: StreamOptions<DecompressOptions>): BridgeTransformStream;
+  /** Raw deflate (`'deflate-raw'`) as a `TransformStream`. */
+  deflateStream(options?: StreamOptions<CompressOptions>): BridgeTransformStream;
+  inflateStream(options?: StreamOptions<DecompressOptions>): BridgeTransformStream;
+  /** zlib (`'deflate'` in Compression Streams) as a `TransformStream`. */
+  zlibStream(options?: StreamOptions<CompressOptions>): BridgeTransformStream;
+  unzlibStream(options?: StreamOptions<DecompressOptions>): BridgeTransformStream;
 }
 
 export interface ChunkPlanEntry {
@@ -248,7 +300,7 @@ export interface ChunkPlanEntry {
 }
 
 export interface FileFacade {
-  sha256(file: Input, options?: CallOptions): Promise<Uint8Array>;
+  sha256(file: Input | StreamInput, options?: CallOptions): Promise<Uint8Array>;
   chunkPlan(file: Input, options?: CallOptions & { chunkSize?: number }): Promise<ChunkPlanEntry[]>;
   readSlice(file: Input, offset: number, length: number, options?: CallOptions): Promise<Uint8Array>;
 }

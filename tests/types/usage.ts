@@ -32,6 +32,14 @@ export async function usage(file: File): Promise<void> {
   const bytes: Uint8Array = await bridge.crypto.decryptFile(blob, key, { output: 'bytes' });
   const packed: Uint8Array = await bridge.compression.gzip(bytes, { level: 9 });
   const unpacked: Uint8Array = await bridge.compression.gunzip(packed, { maxOutputBytes: 1 << 20 });
+  // Streams: a ReadableStream in, a WritableStream (or a file handle) out, TransformStreams.
+  const fromStream: Uint8Array = await bridge.crypto.sha256(new Blob(['some text']).stream());
+  const written: void = await bridge.compression.gzip(new Blob(['some text']).stream(), { output: new WritableStream() });
+  const gzipped: ReadableStream<Uint8Array> = new Blob(['some text'])
+    .stream()
+    .pipeThrough(bridge.compression.gzipStream({ level: 1 }))
+    .pipeThrough(bridge.crypto.encryptStream(bridge.crypto.generateKey(), { chunkSize: 65536 }));
+  void [fromStream, written, gzipped];
   const plan = await bridge.file.chunkPlan(file, { chunkSize: 4 << 20 });
   const first: number = plan[0].offset + plan[0].length + plan[0].index + plan[0].sha256.length;
   const slice: Uint8Array = await bridge.file.readSlice(file, 0, 10);
