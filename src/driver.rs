@@ -30,7 +30,8 @@ use crate::io::output::JsOutput;
 use crate::io::source::{Input, PageSource, TaskValue, WorkerSource};
 use crate::io::stream::{cancel_signal, open_sink, Flushing, StreamSource, StreamWriter};
 use crate::io::{network, webcrypto};
-use crate::ops::engine::{platform_job, EngineChoice};
+use crate::ops::engine::{platform_job, platform_stream, EngineChoice};
+use crate::ops::stream_format::Cutter;
 use crate::ops::{drive, Cancel, Env, Feed, Op, Pace, Progress, DEFAULT_CHUNK};
 use crate::protocol::{HttpMeta, OutputKind};
 use crate::runtime::cancel::LocalCancel;
@@ -138,7 +139,12 @@ pub(crate) async fn run<P: Placement>(
             return webcrypto::run(job, input, output, &flags, progress).await.map(Outcome::Body);
         }
     }
-    let job = op.start()?;
+    // The stream format written or read as it comes: WebCrypto one chunk at a time where it
+    // runs the format's chunks; everything else steps the Rust code.
+    let work = match streamed.then(|| platform_stream(op, engine, webcrypto::available(), P::ON_PAGE)).transpose()? {
+        Some(Some((cutter, header))) => Work::Platform(cutter, header),
+        _ => Work::Steps(op.start()?),
+    };
     let signal = streamed.then(|| cancel_signal(placement.flags().local));
     let writer = match (sink, &signal) {
         (Some(sink), Some(signal)) => Some(StreamWriter::new(&open_sink(sink).await?, signal)?),
@@ -147,7 +153,7 @@ pub(crate) async fn run<P: Placement>(
     let result = match (input, &signal) {
         (Input::Stream(stream), Some(signal)) => match StreamSource::new(stream, P::CHUNK, signal) {
             Ok(mut source) => {
-                let result = drive_out(job, &mut source, output, writer.as_ref(), placement, progress).await;
+                let result = drive_out(work, &mut source, output, writer.as_ref(), placement, progress).await;
                 if let Err(e) = &result {
                     source.cancel(e);
                 }
@@ -156,7 +162,7 @@ pub(crate) async fn run<P: Placement>(
             Err(e) => Err(e),
         },
         _ => match placement.source(input) {
-            Ok(mut source) => drive_out(job, &mut source, output, writer.as_ref(), placement, progress).await,
+            Ok(mut source) => drive_out(work, &mut source, output, writer.as_ref(), placement, progress).await,
             Err(e) => Err(e),
         },
     };
@@ -166,10 +172,34 @@ pub(crate) async fn run<P: Placement>(
     result
 }
 
-/// The step loop over `source`, its output collected for the call's result or, with a
-/// `writer`, written to the output stream step by step (and the stream closed at the end).
+/// How a call's bytes are worked through: the op's steps (the Rust code), or the stream format
+/// one WebCrypto call per chunk.
+enum Work {
+    Steps(crate::ops::Job),
+    Platform(Cutter, Option<Vec<u8>>),
+}
+
+impl Work {
+    async fn run<S: Feed, P: Placement>(
+        self,
+        source: &mut S,
+        placement: &mut P,
+        progress: &mut dyn Progress,
+        out: &mut dyn crate::ops::Sink,
+    ) -> Result<(), Error> {
+        match self {
+            Work::Steps(job) => drive(job, source, &Clock, placement, progress, out).await,
+            Work::Platform(cutter, header) => {
+                webcrypto::stream_format(cutter, header, source, placement, progress, out).await
+            }
+        }
+    }
+}
+
+/// The work over `source`, its output collected for the call's result or, with a `writer`,
+/// written to the output stream step by step (and the stream closed at the end).
 async fn drive_out<S: Feed, P: Placement>(
-    job: crate::ops::Job,
+    work: Work,
     source: &mut S,
     output: OutputKind,
     writer: Option<&StreamWriter>,
@@ -179,12 +209,12 @@ async fn drive_out<S: Feed, P: Placement>(
     match writer {
         None => {
             let mut out = JsOutput::default();
-            drive(job, source, &Clock, placement, progress, &mut out).await?;
+            work.run(source, placement, progress, &mut out).await?;
             placement.finish(out, output).await.map(Outcome::Body)
         }
         Some(writer) => {
             let mut out = writer.sink();
-            drive(job, &mut Flushing { inner: source, writer }, &Clock, placement, progress, &mut out).await?;
+            work.run(&mut Flushing { inner: source, writer }, placement, progress, &mut out).await?;
             writer.close().await?;
             Ok(Outcome::Value(JsValue::UNDEFINED, Array::new()))
         }

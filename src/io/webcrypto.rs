@@ -17,8 +17,8 @@ use crate::error::{Error, ErrorKind};
 use crate::io::output::concat;
 use crate::io::source::Input;
 use crate::ops::engine::PlatformJob;
-use crate::ops::stream_format::RunPlan;
-use crate::ops::{Cancel, Progress};
+use crate::ops::stream_format::{Cutter, RunPlan};
+use crate::ops::{Cancel, Feed, Pace, Progress, Sink};
 use crate::protocol::OutputKind;
 use crate::runtime::cancel::aborted;
 use crate::runtime::js_error::describe;
@@ -147,6 +147,84 @@ async fn chunks(
         return Err(aborted());
     }
     Ok(parts)
+}
+
+/// The stream format over input of unknown length (a stream), sealed or opened one WebCrypto
+/// call per chunk as `cutter` cuts them, up to [`CHUNKS_IN_FLIGHT`] at once while the next input
+/// is read; sealing writes `header` first. Output goes to `out` in order, chunk by chunk; `pace`
+/// is asked between chunks whether to go on.
+///
+/// # Errors
+/// `AuthenticationError` when a chunk does not verify or the stream is truncated; the input's,
+/// the output's and the pace's failures.
+pub(crate) async fn stream_format<F: Feed, P: Pace>(
+    mut cutter: Cutter,
+    header: Option<Vec<u8>>,
+    source: &mut F,
+    pace: &mut P,
+    progress: &mut dyn Progress,
+    out: &mut dyn Sink,
+) -> Result<(), Error> {
+    let subtle = subtle().ok_or_else(|| Error::new(ErrorKind::Unsupported, "crypto.subtle is missing here"))?;
+    let open = header.is_none();
+    if let Some(header) = &header {
+        out.write(header)?;
+    }
+    let mut key: Option<(CryptoKey, Uint8Array)> = None;
+    let mut pending: VecDeque<(u32, u64, JsFuture)> = VecDeque::new();
+    let (mut buf, mut ended, mut done) = (Vec::new(), false, 0u64);
+    loop {
+        pace.check()?;
+        let full = pending.len() >= CHUNKS_IN_FLIGHT;
+        let next = if full { None } else { cutter.next(ended)? };
+        if let Some(chunk) = next {
+            if key.is_none() {
+                let (file_key, aad) = cutter.keys().expect("known once a chunk is cut");
+                key = Some((
+                    import(&subtle, file_key, if open { "decrypt" } else { "encrypt" }).await?,
+                    Uint8Array::from(aad),
+                ));
+            }
+            let (crypto_key, aad) = key.as_ref().expect("imported above");
+            let params = params(&chunk.nonce, aad);
+            let data = Uint8Array::from(chunk.bytes.as_slice());
+            let promise = if open {
+                subtle.decrypt_with_object_and_buffer_source(&params, crypto_key, &data)
+            } else {
+                subtle.encrypt_with_object_and_buffer_source(&params, crypto_key, &data)
+            };
+            let promise =
+                promise.map_err(|e| Error::validation(format!("WebCrypto refused the job: {}", describe(&e))))?;
+            pending.push_back((chunk.index, chunk.bytes.len() as u64, JsFuture::from(promise)));
+            continue;
+        }
+        if full || (ended && !pending.is_empty()) {
+            let (index, len, result) = pending.pop_front().expect("pending is not empty");
+            let result = call(Ok(result)).await.map_err(|e| {
+                let why =
+                    format!("chunk {index} did not verify (wrong key, or a truncated, reordered or altered stream)");
+                if open {
+                    not_verified(e, &why)
+                } else {
+                    e
+                }
+            })?;
+            out.write(&Uint8Array::new(&result).to_vec())?;
+            done += len;
+            progress.report(done, source.total());
+            continue;
+        }
+        if ended {
+            return Ok(());
+        }
+        source.ready().await?;
+        if source.next_chunk(&mut buf)? {
+            cutter.push(&buf);
+        } else {
+            ended = true;
+        }
+        pace.after_step().await;
+    }
 }
 
 /// The output as `kind`: one `Uint8Array`, or a `Blob` of the parts.

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::aead::{check_one_shot_len, check_params};
-use super::stream_format::{plan_run, RunPlan};
+use super::stream_format::{plan_run, Cutter, Header, RunPlan};
 use super::{Op, Secret};
 use crate::error::{Error, ErrorKind};
 use crate::status::Engines;
@@ -124,6 +124,44 @@ pub fn platform_job(
         Op::OpenChunks(run) => PlatformJob::Chunks { plan: plan_run(run, len, true)?, open: true },
         _ => PlatformJob::Sha256,
     }))
+}
+
+/// The stream format written or read as it comes (a stream input, or output written to a
+/// stream: `Op::Seal` / `Op::Open` over a length not planned up front), one WebCrypto call per
+/// chunk as the [`Cutter`] cuts them: the cutter, and when sealing the header to write first.
+/// `None` for the Rust code: any other op, the page's thread (the Rust code runs there in
+/// slices), no WebCrypto under `auto`, or `choice` `rust`.
+///
+/// # Errors
+/// A bad key or header, as the Rust code reports them; `NotSupportedError` when `choice`
+/// demands WebCrypto and it is missing.
+pub fn platform_stream(
+    op: &Op,
+    choice: EngineChoice,
+    webcrypto: bool,
+    on_page: bool,
+) -> Result<Option<(Cutter, Option<Vec<u8>>)>, Error> {
+    let fits = matches!(op, Op::Seal { .. } | Op::Open { .. }) && !on_page;
+    match choice {
+        EngineChoice::Rust => return Ok(None),
+        _ if !fits => return Ok(None),
+        EngineChoice::WebCrypto if !webcrypto => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "engine 'webcrypto' was asked for, but crypto.subtle is missing here",
+            ));
+        }
+        EngineChoice::Auto if !webcrypto => return Ok(None),
+        _ => {}
+    }
+    Ok(match op {
+        Op::Seal { key, header, aad } => {
+            let decoded = Header::decode(header).map_err(|e| Error::validation(e.message()))?;
+            Some((Cutter::seal(decoded, &key.0, aad)?, Some(header.clone())))
+        }
+        Op::Open { key, aad } => Some((Cutter::open(&key.0, aad)?, None)),
+        _ => None,
+    })
 }
 
 /// What `status().engines` reports for `choice` where `webcrypto` says whether `crypto.subtle`

@@ -191,6 +191,140 @@ pub fn plan_run(run: &super::ChunkRun, len: u64, open: bool) -> Result<RunPlan, 
     }
 }
 
+/// A stream of unknown length cut into the format's chunks as its bytes arrive, for an engine
+/// that seals or opens each chunk whole (WebCrypto): the same cuts as [`plan_run`] over the whole
+/// stream. A full chunk is held back until a byte past it arrives or the input ends, since its
+/// nonce says whether it is the last; opening, the header comes first and gives the chunk size.
+#[derive(Debug)]
+pub struct Cutter {
+    open: bool,
+    key: zeroize::Zeroizing<Vec<u8>>,
+    caller_aad: Vec<u8>,
+    /// Known once sealing starts, or once an opened stream's header has arrived.
+    params: Option<(Header, zeroize::Zeroizing<[u8; 32]>, Vec<u8>)>,
+    buf: Vec<u8>,
+    /// Bytes of `buf` already handed out.
+    at: usize,
+    index: u32,
+    done: bool,
+}
+
+/// One chunk cut by a [`Cutter`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct CutChunk {
+    /// Its index in the stream.
+    pub index: u32,
+    /// `prefix ‖ index ‖ last`.
+    pub nonce: [u8; 12],
+    /// Plaintext to seal, or ciphertext ‖ tag to open.
+    pub bytes: Vec<u8>,
+}
+
+impl Cutter {
+    /// Cuts plaintext to seal under `header` (written before the first chunk by the caller).
+    ///
+    /// # Errors
+    /// A key that is not 32 bytes.
+    pub fn seal(header: Header, key: &[u8], aad: &[u8]) -> Result<Cutter, Error> {
+        let mut cutter = Cutter::new(false, key, aad);
+        cutter.params = Some(Self::params(header, key, aad)?);
+        Ok(cutter)
+    }
+
+    /// Cuts a sealed stream, header included, to open.
+    ///
+    /// # Errors
+    /// A key that is not 32 bytes.
+    pub fn open(key: &[u8], aad: &[u8]) -> Result<Cutter, Error> {
+        check_key(key)?;
+        Ok(Cutter::new(true, key, aad))
+    }
+
+    fn new(open: bool, key: &[u8], aad: &[u8]) -> Cutter {
+        Cutter {
+            open,
+            key: zeroize::Zeroizing::new(key.to_vec()),
+            caller_aad: aad.to_vec(),
+            params: None,
+            buf: Vec::new(),
+            at: 0,
+            index: 0,
+            done: false,
+        }
+    }
+
+    fn params(
+        header: Header,
+        key: &[u8],
+        aad: &[u8],
+    ) -> Result<(Header, zeroize::Zeroizing<[u8; 32]>, Vec<u8>), Error> {
+        let file_key = zeroize::Zeroizing::new(header.file_key(key)?);
+        let mut all = header.encode().to_vec();
+        all.extend_from_slice(aad);
+        Ok((header, file_key, all))
+    }
+
+    /// The file key and every chunk's associated data (`header ‖ aad`), once known.
+    pub fn keys(&self) -> Option<(&[u8; 32], &[u8])> {
+        self.params.as_ref().map(|(_, key, aad)| (&**key, aad.as_slice()))
+    }
+
+    /// Takes the next bytes of the input.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.at > 0 && self.at >= self.buf.len() / 2 {
+            self.buf.drain(..self.at);
+            self.at = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next chunk whose bytes are all here and which is known to be last or not: with
+    /// `ended` (no more input will come) the last one. `None`: more input is needed, or every
+    /// chunk was handed out.
+    ///
+    /// # Errors
+    /// Opening: a bad header, or a stream that ends inside its header or a tag
+    /// (`AuthenticationError`).
+    pub fn next(&mut self, ended: bool) -> Result<Option<CutChunk>, Error> {
+        let truncated = || Error::new(ErrorKind::Authentication, "the stream is truncated");
+        if self.done {
+            return Ok(None);
+        }
+        if self.params.is_none() {
+            if self.buf.len() - self.at < HEADER_LEN {
+                return if ended { Err(truncated()) } else { Ok(None) };
+            }
+            let header = Header::decode(&self.buf[self.at..self.at + HEADER_LEN])?;
+            self.params = Some(Self::params(header, &self.key, &self.caller_aad)?);
+            self.at += HEADER_LEN;
+        }
+        let header = self.params.as_ref().map(|(h, _, _)| *h).expect("known above");
+        let unit = header.chunk_size as usize + if self.open { TAG_LEN } else { 0 };
+        let left = self.buf.len() - self.at;
+        let last = match (left > unit, ended) {
+            (true, _) => false,
+            (false, true) => true,
+            (false, false) => return Ok(None),
+        };
+        let take = left.min(unit);
+        if self.open && take < TAG_LEN {
+            return Err(truncated());
+        }
+        let bytes = self.buf[self.at..self.at + take].to_vec();
+        self.at += take;
+        let chunk = CutChunk { index: self.index, nonce: header.nonce(self.index, last), bytes };
+        if last {
+            self.done = true;
+        } else {
+            self.index = self
+                .index
+                .checked_add(1)
+                .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "the stream has more than 2^32 chunks"))?;
+        }
+        Ok(Some(chunk))
+    }
+}
+
 /// State shared by sealing and opening a run of chunks, one chunk at a time and each chunk as
 /// its bytes arrive, so no step does more work than the bytes it was fed (the main thread's
 /// steps stay short, whatever the chunk size).
@@ -634,6 +768,93 @@ pub fn plan_runs(chunks: u64, max_runs: usize, min_per_run: u64) -> Vec<std::ops
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_cutter_makes_the_cuts_of_the_whole_stream_plan() {
+        use super::{plan_run, Cutter};
+        let header = Header::new(MIN_CHUNK, [3; SALT_LEN], [4; PREFIX_LEN]).unwrap();
+        let key = [9u8; 32];
+        let chunk = MIN_CHUNK as usize;
+        for len in [0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk, 3 * chunk + 7] {
+            let run = crate::ops::ChunkRun {
+                key: crate::ops::Secret(key.to_vec()),
+                header: header.encode().to_vec(),
+                aad: b"aad".to_vec(),
+                first_chunk: 0,
+                final_part: true,
+            };
+            let plan = plan_run(&run, len as u64, false).unwrap();
+            for piece in [1, 1000, chunk, chunk + 5, 10 * chunk] {
+                let mut cutter = Cutter::seal(header, &key, b"aad").unwrap();
+                let (file_key, aad) = cutter.keys().unwrap();
+                assert_eq!((file_key, aad), (&*plan.key, plan.aad.as_slice()));
+                let input = vec![7u8; len];
+                let mut cuts = Vec::new();
+                for bytes in input.chunks(piece) {
+                    cutter.push(bytes);
+                    while let Some(c) = cutter.next(false).unwrap() {
+                        cuts.push(c);
+                    }
+                }
+                while let Some(c) = cutter.next(true).unwrap() {
+                    cuts.push(c);
+                }
+                let expected: Vec<_> =
+                    plan.chunks.iter().map(|c| (c.index, c.nonce, (c.range.end - c.range.start) as usize)).collect();
+                let got: Vec<_> = cuts.iter().map(|c| (c.index, c.nonce, c.bytes.len())).collect();
+                assert_eq!(got, expected, "len {len}, pieces of {piece}");
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn the_cutter_opens_what_the_rust_code_seals_and_finds_truncation() {
+        use super::Cutter;
+        let key = [5u8; 32];
+        let plain: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let op = crate::ops::Op::Seal {
+            key: crate::ops::Secret(key.to_vec()),
+            header: Header::new(MIN_CHUNK, [1; SALT_LEN], [2; PREFIX_LEN]).unwrap().encode().to_vec(),
+            aad: vec![],
+        };
+        let sealed = crate::ops::run(
+            &op,
+            &plain,
+            &crate::ops::StdEnv::default(),
+            &mut crate::ops::NoProgress,
+            &crate::ops::NeverCancel,
+        )
+        .unwrap();
+        let mut cutter = Cutter::open(&key, &[]).unwrap();
+        let mut plain_again = Vec::new();
+        for bytes in sealed.chunks(10_000) {
+            cutter.push(bytes);
+            while let Some(c) = cutter.next(false).unwrap() {
+                let (file_key, aad) = cutter.keys().unwrap();
+                plain_again.extend(open_chunk(file_key, &c.nonce, aad, &c.bytes));
+            }
+        }
+        while let Some(c) = cutter.next(true).unwrap() {
+            let (file_key, aad) = cutter.keys().unwrap();
+            plain_again.extend(open_chunk(file_key, &c.nonce, aad, &c.bytes));
+        }
+        assert_eq!(plain_again, plain);
+        // Ends inside the header, or inside a tag.
+        let mut short = Cutter::open(&key, &[]).unwrap();
+        short.push(&sealed[..20]);
+        assert_eq!(short.next(true).unwrap_err().kind(), ErrorKind::Authentication);
+        let mut short = Cutter::open(&key, &[]).unwrap();
+        short.push(&sealed[..HEADER_LEN + 10]);
+        assert_eq!(short.next(true).unwrap_err().kind(), ErrorKind::Authentication);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn open_chunk(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], sealed: &[u8]) -> Vec<u8> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(key).unwrap();
+        cipher.decrypt(nonce.into(), Payload { msg: sealed, aad }).expect("the chunk verifies")
+    }
     use super::*;
 
     const KEY: [u8; 32] = [9; 32];
