@@ -167,7 +167,7 @@ pub(crate) async fn run<P: Placement>(
         },
     };
     if let (Err(e), Some(writer)) = (&result, &writer) {
-        writer.abort(e);
+        writer.abort(e).await;
     }
     result
 }

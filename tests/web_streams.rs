@@ -462,3 +462,43 @@ async fn backpressure_holds_the_producer_while_nobody_reads() {
         done(b).await;
     }
 }
+
+#[wasm_bindgen_test]
+async fn progress_counts_the_bytes_of_a_stream_of_unknown_length() {
+    for placement in PLACEMENTS {
+        let b = bridge(placement).await;
+        let events = js_sys::Array::new();
+        let on_progress = {
+            let events = events.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+                events.push(&e);
+            })
+        };
+        let source = counted(24.0 * 1024.0 * 1024.0, 65_536);
+        let stream = get(&source, "stream");
+        let options = obj(&[("level", 1.into()), ("onProgress", on_progress.as_ref().clone())]);
+        value(b.compression().gzip(stream, options)).await;
+        let events: Vec<(f64, f64, f64)> = events
+            .iter()
+            .map(|e| {
+                (
+                    get(&e, "progress").as_f64().unwrap(),
+                    get(&e, "done").as_f64().unwrap(),
+                    get(&e, "total").as_f64().unwrap(),
+                )
+            })
+            .collect();
+        let before_end: Vec<_> = events.iter().filter(|(p, _, _)| *p < 100.0).collect();
+        assert!(
+            before_end.iter().any(|(_, done, _)| *done > 0.0),
+            "{placement}: bytes counted while it ran: {events:?}"
+        );
+        assert!(
+            before_end.iter().all(|(p, _, total)| *p == 0.0 && *total == 0.0),
+            "{placement}: no percentage without a total"
+        );
+        assert!(before_end.windows(2).all(|w| w[0].1 <= w[1].1), "{placement}: done never goes back");
+        assert_eq!(events.last().map(|e| e.0), Some(100.0), "{placement}: one 100 at the end");
+        done(b).await;
+    }
+}

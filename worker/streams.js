@@ -320,9 +320,13 @@ export class ChunkWriter {
     await unlessAborted(this.writer.close(), this.signal);
   }
 
-  /** Errors the stream (the call failed). @param {unknown} reason */
-  abort(reason) {
-    this.writer.abort(reason).catch(() => {});
+  /**
+   * Errors the stream (the call failed); resolves once its sink has let go (a file written
+   * through `createWritable()` is released, and left as it was).
+   * @param {unknown} reason
+   */
+  async abort(reason) {
+    await this.writer.abort(reason).catch(() => {});
   }
 }
 

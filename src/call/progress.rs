@@ -2,7 +2,8 @@
 //!
 //! Workers (or the main-thread driver) write into the call's [`ProgressBlock`]; the executor's
 //! frame ticker reads it at most once per animation frame and calls back only when the value has
-//! advanced, so events are monotonic. Values of 100 are held back while the call runs; the one
+//! advanced, so events are monotonic. A call whose total is unknown (a stream input: `total` 0)
+//! calls back whenever `done` has grown, with `progress` 0 until the end. Values of 100 are held back while the call runs; the one
 //! and only 100 is sent when the call succeeds, just before its promise resolves.
 
 use std::cell::RefCell;
@@ -23,6 +24,8 @@ pub(crate) struct ProgressSink {
     /// sum is copied here at every flush (one block per part cannot be the caller's one block).
     mirror: Option<ProgressBlock>,
     last: f64,
+    /// `done` at the last callback, for calls whose total is unknown.
+    last_done: u64,
 }
 
 /// Shared between the running call (writer side, ticker) and the caller's future (final 100).
@@ -30,14 +33,14 @@ pub(crate) type SharedSink = Rc<RefCell<ProgressSink>>;
 
 impl ProgressSink {
     pub(crate) fn new(block: ProgressBlock, callback: Option<Function>) -> SharedSink {
-        Rc::new(RefCell::new(ProgressSink { blocks: vec![block], callback, mirror: None, last: -1.0 }))
+        Rc::new(RefCell::new(ProgressSink { blocks: vec![block], callback, mirror: None, last: -1.0, last_done: 0 }))
     }
 
     /// A sink for a call run as `parts` parallel parts; their sum also goes to `mirror`, the
     /// caller's `SharedProgress`, if it has one.
     pub(crate) fn with_parts(parts: usize, callback: Option<Function>, mirror: Option<ProgressBlock>) -> SharedSink {
         let blocks = (0..parts.max(1)).map(|_| ProgressBlock::new(true)).collect();
-        Rc::new(RefCell::new(ProgressSink { blocks, callback, mirror, last: -1.0 }))
+        Rc::new(RefCell::new(ProgressSink { blocks, callback, mirror, last: -1.0, last_done: 0 }))
     }
 
     /// The block part `part` writes (the first one when out of range).
@@ -69,13 +72,17 @@ impl ProgressSink {
         let emit = {
             let mut this = sink.borrow_mut();
             let reading = this.read();
+            let unknown = reading.total == 0;
             if let Some(mirror) = &this.mirror {
                 // Never 100 % before the end, as for callbacks.
-                mirror.write(reading.done.min(reading.total.saturating_sub(1)), reading.total);
+                let done = if unknown { reading.done } else { reading.done.min(reading.total - 1) };
+                mirror.write(done, reading.total);
             }
             let percent = reading.percent();
-            (percent > this.last && percent < 100.0).then(|| {
-                this.last = percent;
+            let advanced = (percent > this.last && percent < 100.0) || (unknown && reading.done > this.last_done);
+            advanced.then(|| {
+                this.last = this.last.max(percent);
+                this.last_done = reading.done;
                 (this.callback.clone(), percent, reading.done as f64, reading.total as f64)
             })
         };

@@ -38,7 +38,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn close(this: &ChunkWriter) -> Promise;
     #[wasm_bindgen(method)]
-    fn abort(this: &ChunkWriter, reason: &JsValue);
+    fn abort(this: &ChunkWriter, reason: &JsValue) -> Promise;
 
     #[wasm_bindgen(js_name = isCancelled)]
     fn is_cancelled(value: &JsValue) -> bool;
@@ -254,9 +254,10 @@ impl StreamWriter {
         Ok(())
     }
 
-    /// Errors the stream: the call failed. Its consumer sees the call's error.
-    pub(crate) fn abort(&self, why: &Error) {
-        self.writer.abort(&crate::runtime::js_error::to_js(why));
+    /// Errors the stream: the call failed. Its consumer sees the call's error. Resolves once the
+    /// stream's sink has let go, so the call settles after a file it wrote is released.
+    pub(crate) async fn abort(&self, why: &Error) {
+        let _ = JsFuture::from(self.writer.abort(&crate::runtime::js_error::to_js(why))).await;
     }
 }
 
