@@ -1,7 +1,9 @@
 // The demo: pick a file or generate data, run hash / encrypt / decrypt / gzip / gunzip through
-// the bridge with a progress bar and a Cancel button per job, watch the pool, and drive two
-// services (one in JavaScript, one in Rust) in the placement of your choice.
+// the bridge with a progress bar and a Cancel button per job, do the same to a file of any size
+// straight to a file (files.js), watch the pool, and drive two services (one in JavaScript, one
+// in Rust) in the placement of your choice.
 import { WorkerBridge } from '../pkg/index.js';
+import { setupFilesPanel } from './files.js';
 
 const $ = (id) => document.getElementById(id);
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -340,6 +342,7 @@ async function main() {
   $('force-main').addEventListener('change', () => startBridge());
   buildServicePanel();
   await startBridge();
+  setupFilesPanel(() => state.bridge);
   setInterval(renderStatus, 250);
   document.body.dataset.ready = 'true';
 }

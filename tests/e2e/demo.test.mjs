@@ -1,11 +1,14 @@
 // End to end: the release build of the demo page (dist/), in headless Chromium, as a user drives
-// it: pick or generate data, run jobs with progress bars and Cancel buttons, watch the pool.
+// it: pick or generate data, run jobs with progress bars and Cancel buttons, write a picked file's
+// result straight to a file (the Files panel, through OPFS), watch the pool.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { serve } from './server.mjs';
 import { launch, open } from './browser.mjs';
@@ -125,6 +128,138 @@ test('isolated page: a 32 MiB file is hashed, encrypted and decrypted in workers
     await page.screenshot({ path: path.join(root, 'target', 'demo-e2e.png'), fullPage: true });
     assert.deepEqual(problems, []);
   });
+});
+
+/**
+ * In the Files panel: picks `file`, runs `op` and waits for its new row to finish; returns the
+ * row's state and text, and the name of its result in the panel's OPFS folder (null if none).
+ */
+async function runFileOp(page, file, op, { timeout = 120_000 } = {}) {
+  await page.setInputFiles('#files-input', file);
+  await page.selectOption('#files-op', op);
+  const before = await page.$$eval(`#files-jobs .job[data-op="${op}"]`, (rows) => rows.length);
+  await page.click('#files-run');
+  await page.waitForFunction(
+    ({ op, before }) => {
+      const rows = document.querySelectorAll(`#files-jobs .job[data-op="${op}"]`);
+      return rows.length > before && rows[0].dataset.state !== 'running';
+    },
+    { op, before },
+    { timeout },
+  );
+  return page.$eval(`#files-jobs .job[data-op="${op}"]`, (row) => ({
+    state: row.dataset.state,
+    text: row.querySelector('.result').textContent,
+    done: row.querySelector('.done').textContent,
+    opfs: row.querySelector('a[download]')?.dataset.opfs ?? null,
+  }));
+}
+
+/** Clicks the download link of the newest `op` row; the path the download was saved to in `dir`. */
+async function download(page, op, dir) {
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.click(`#files-jobs .job[data-op="${op}"] a[download]`)]);
+  const to = path.join(dir, saved.suggestedFilename());
+  await saved.saveAs(to);
+  return to;
+}
+
+/** The names in the Files panel's OPFS folder. */
+const opfsNames = (page) => page.evaluate(async () => {
+  const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle('worker-bridge-demo', { create: true });
+  const names = [];
+  for await (const name of folder.keys()) names.push(name);
+  return names.sort();
+});
+
+test('the Files panel writes gzip, gunzip, encrypt and decrypt results straight to files; a job is cancelled', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'worker-bridge-files-'));
+  try {
+    const original = bytes(5 * 1024 * 1024 + 321);
+    const sample = path.join(dir, 'sample.bin');
+    await writeFile(sample, original);
+    const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+    await withDemo({ isolated: true }, async ({ page, problems }) => {
+      await waitMode(page, 'workers');
+      // A headless browser cannot answer a save picker: the results go to OPFS, then a download.
+      await page.selectOption('#files-target', 'opfs');
+
+      const gzip = await runFileOp(page, sample, 'gzip');
+      assert.equal(gzip.state, 'done', gzip.text);
+      assert.match(gzip.text, /^done 5\.0 MiB → 5\.0 MiB · \d+ ms · \d+ MB\/s · download sample\.bin\.gz Delete$/);
+      assert.equal(gzip.done, '5.0 MiB / 5.0 MiB');
+      // The file in OPFS, read back in the page through the platform's DecompressionStream.
+      const opened = await page.evaluate(async (name) => {
+        const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle('worker-bridge-demo');
+        const file = await (await folder.getFileHandle(name)).getFile();
+        const plain = await new Response(file.stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', plain));
+        return Array.from(digest, (x) => x.toString(16).padStart(2, '0')).join('');
+      }, gzip.opfs);
+      assert.equal(opened, sha256(original), 'DecompressionStream opens the file to the original');
+      const gz = await download(page, 'gzip', dir);
+      assert.equal(path.basename(gz), 'sample.bin.gz');
+      assert.ok(gunzipSync(await readFile(gz)).equals(original), 'and so does Node, from the download');
+
+      const gunzip = await runFileOp(page, gz, 'gunzip');
+      assert.equal(gunzip.state, 'done', gunzip.text);
+      const back = await download(page, 'gunzip', dir);
+      assert.equal(path.basename(back), 'sample.bin');
+      assert.ok((await readFile(back)).equals(original), 'gunzip gives the original back');
+
+      // Sealed with the page's key, opened with it; another key fails to open it.
+      assert.match(await page.inputValue('#files-key'), /^[0-9a-f]{64}$/);
+      const sealed = await runFileOp(page, sample, 'encrypt');
+      assert.equal(sealed.state, 'done', sealed.text);
+      const sealedFile = await download(page, 'encrypt', dir);
+      const n = original.length;
+      assert.equal((await stat(sealedFile)).size, 32 + n + 16 * Math.ceil(n / 1048576), 'header, chunks, tags');
+      const decrypted = await runFileOp(page, sealedFile, 'decrypt');
+      assert.equal(decrypted.state, 'done', decrypted.text);
+      assert.equal(sha256(await readFile(await download(page, 'decrypt', dir))), sha256(original), 'decrypt opens it');
+      await page.click('#files-new-key');
+      const wrongKey = await runFileOp(page, sealedFile, 'decrypt');
+      assert.equal(wrongKey.state, 'error');
+      assert.match(wrongKey.text, /^AuthenticationError: /);
+
+      // Delete removes a result from OPFS.
+      assert.ok((await opfsNames(page)).includes(decrypted.opfs));
+      const row = page.locator('#files-jobs .job[data-op="decrypt"]').nth(1); // the newest is the wrong key's
+      await row.locator('.delete').click();
+      await page.waitForFunction((name) => !document.querySelector(`a[data-opfs="${name}"]`), decrypted.opfs);
+      assert.match(await row.locator('.result').textContent(), / sample\.bin deleted$/);
+      assert.ok(!(await opfsNames(page)).includes(decrypted.opfs), 'deleted from OPFS');
+
+      const names = [gzip, gunzip, sealed].map((job) => job.opfs).sort();
+
+      // A long job (gzip of 64 MiB of random bytes), cancelled mid-way: AbortError, no file left.
+      const big = path.join(dir, 'big.bin');
+      await writeFile(big, randomBytes(64 * 1024 * 1024));
+      await page.setInputFiles('#files-input', big);
+      await page.selectOption('#files-op', 'gzip');
+      await page.click('#files-run');
+      await page.waitForFunction(() => document.querySelector('#files-jobs .job progress').value > 0);
+      await page.click('#files-jobs .job .cancel');
+      await page.waitForFunction(() => document.querySelector('#files-jobs .job').dataset.state !== 'running');
+      const cancelled = await page.$eval('#files-jobs .job', (row) => ({
+        state: row.dataset.state, text: row.querySelector('.result').textContent, done: row.querySelector('.done').textContent,
+      }));
+      assert.equal(cancelled.state, 'cancelled', cancelled.text);
+      assert.match(cancelled.text, /^AbortError: ./);
+      assert.notEqual(cancelled.done, '64.0 MiB / 64.0 MiB', 'stopped mid-way');
+      // A failed call may hold its file a moment after it settles: the panel removes it then.
+      for (let t0 = Date.now(); (await opfsNames(page)).length !== names.length && Date.now() - t0 < 5000;) {
+        await page.waitForTimeout(100);
+      }
+      assert.deepEqual(await opfsNames(page), names, 'neither the cancelled job nor the failed one left a file in OPFS');
+      assert.equal(await page.$eval('#workers', (t) => t.textContent.includes('crashed')), false);
+      const rates = await page.$$eval('#files-jobs .job[data-state="done"]', (rows) =>
+        rows.reverse().map((r) => `${r.dataset.op} ${r.querySelector('.result').textContent.match(/\d+ MB\/s/)}`));
+      console.log(`# Files panel, 5 MiB to OPFS: ${rates.join(', ')}`);
+      assert.deepEqual(problems, []);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('page without COOP/COEP still runs the jobs in workers', async () => {
