@@ -233,7 +233,7 @@ async function startBridge() {
 
 function updateButtons() {
   const ready = Boolean(state.bridge && state.input);
-  for (const op of ['hash', 'encrypt', 'gzip']) $(`op-${op}`).disabled = !ready;
+  for (const op of ['hash', 'encrypt', 'gzip', 'streams']) $(`op-${op}`).disabled = !ready;
   $('op-decrypt').disabled = !(state.bridge && state.sealed);
   $('op-gunzip').disabled = !(state.bridge && state.packed);
 }
@@ -317,6 +317,20 @@ const ops = {
     const out = await state.bridge.compression.gunzip(state.packed, options);
     return `gunzip ${mib(state.packed.length)} → ${mib(out.length)}`;
   },
+  /** The input through four TransformStreams that run in workers, hashed as it comes out. */
+  async streams({ signal }) {
+    const { compression, crypto } = state.bridge;
+    const through = state.input
+      .stream()
+      .pipeThrough(compression.gzipStream({ signal }))
+      .pipeThrough(crypto.encryptStream(state.key, { signal }))
+      .pipeThrough(crypto.decryptStream(state.key, { signal }))
+      .pipeThrough(compression.gunzipStream({ signal }));
+    const digest = hex(await crypto.sha256(through, { signal }));
+    state.inputDigest ??= hex(await crypto.sha256(state.input));
+    const same = digest === state.inputDigest;
+    return `gzipStream → encryptStream → decryptStream → gunzipStream · sha256 ${digest} · ${same ? 'matches the input' : 'DIFFERS from the input'}`;
+  },
 };
 
 const sizes = {
@@ -325,6 +339,7 @@ const sizes = {
   decrypt: () => state.sealed.size,
   gzip: () => state.input.size,
   gunzip: () => state.packed.length,
+  streams: () => state.input.size,
 };
 
 async function main() {

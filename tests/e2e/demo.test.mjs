@@ -272,11 +272,12 @@ test('page without COOP/COEP still runs the jobs in workers', async () => {
     const timing = await page.evaluate(() => ({ ...document.body.dataset }));
     console.log(`# demo: create() ${timing.createMs} ms; first result (1 MiB hash, incl. UI clicks) ${timing.firstResultMs} ms after create()`);
     await generate(page, 4);
-    for (const op of ['hash', 'encrypt', 'decrypt', 'gzip', 'gunzip']) {
+    for (const op of ['hash', 'encrypt', 'decrypt', 'gzip', 'gunzip', 'streams']) {
       const job = await runOp(page, op);
       assert.equal(job.state, 'done', `${op}: ${job.text}`);
     }
     assert.match((await page.$eval('#jobs .job[data-op="decrypt"] .result', (e) => e.textContent)), /matches the input/);
+    assert.match((await page.$eval('#jobs .job[data-op="streams"] .result', (e) => e.textContent)), /matches the input/);
     assert.deepEqual(problems, []);
   });
 });
@@ -287,7 +288,7 @@ test('without Worker the page runs on the main thread and says so', async () => 
     assert.equal(await page.textContent('#mode'), 'mode: main-thread');
     assert.match(await page.getAttribute('#mode', 'title'), /not available/);
     await generate(page, 4);
-    for (const op of ['hash', 'encrypt', 'decrypt']) {
+    for (const op of ['hash', 'encrypt', 'decrypt', 'streams']) {
       assert.equal((await runOp(page, op)).state, 'done', op);
     }
     assert.deepEqual(problems, []);

@@ -1,7 +1,7 @@
 // End to end in the other engines: the release build of the demo page (dist/) in Firefox (geckodriver)
 // and WebKitGTK (WebKitWebDriver under Xvfb), with and without COOP/COEP, through WebDriver. A
-// subset of demo.test.mjs: hash, encrypt/decrypt, gzip/gunzip with progress, a cancelled job, and
-// `fallback: 'always'` (the demo's main-thread toggle).
+// subset of demo.test.mjs: hash, encrypt/decrypt, gzip/gunzip with progress, the stream factories
+// chained, a cancelled job, and `fallback: 'always'` (the demo's main-thread toggle).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -110,6 +110,11 @@ for (const engine of ['firefox', 'webkit']) {
         const unpacked = await runOp(s, 'gunzip');
         assert.equal(unpacked.state, 'done', unpacked.text);
         assert.match(unpacked.text, /→ 8\.0 MiB/);
+        // Four TransformStreams in workers (streams transferred, or relayed where the engine cannot
+        // transfer them), hashed as the bytes come out.
+        const streamed = await runOp(s, 'streams');
+        assert.equal(streamed.state, 'done', streamed.text);
+        assert.match(streamed.text, /matches the input/);
 
         // A long job (gzip of 128 MiB of random bytes), cancelled from its row once it has started.
         await generate(s, 128);
@@ -131,6 +136,9 @@ for (const engine of ['firefox', 'webkit']) {
         const onMain = await runOp(s, 'hash');
         assert.equal(onMain.state, 'done', onMain.text);
         assert.match(onMain.text, new RegExp(`sha256 ${sha256(2)}`));
+        const streamedOnMain = await runOp(s, 'streams');
+        assert.equal(streamedOnMain.state, 'done', streamedOnMain.text);
+        assert.match(streamedOnMain.text, /matches the input/);
 
         assert.deepEqual(await s.run(() => window.__problems), []);
       } finally {
