@@ -142,7 +142,7 @@ pub(crate) async fn run<P: Placement>(
     // The stream format written or read as it comes: WebCrypto one chunk at a time where it
     // runs the format's chunks; everything else steps the Rust code.
     let work = match streamed.then(|| platform_stream(op, engine, webcrypto::available(), P::ON_PAGE)).transpose()? {
-        Some(Some((cutter, header))) => Work::Platform(cutter, header),
+        Some(Some(job)) => Work::Platform(job.cutter, job.header),
         _ => Work::Steps(op.start()?),
     };
     let signal = streamed.then(|| cancel_signal(placement.flags().local));

@@ -6,7 +6,6 @@
 //! call's [`LocalCancel`]), so a call waiting on a stalled stream still stops.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect, Uint8Array};
@@ -14,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, ReadableStream, WritableStream};
 
-use crate::call::aborted;
+use crate::runtime::cancel::aborted;
 use crate::error::{Error, ErrorKind};
 use crate::ops::{ChunkSource, Feed, Sink};
 use crate::runtime::cancel::LocalCancel;
@@ -287,10 +286,8 @@ impl<S: ChunkSource> ChunkSource for Flushing<'_, S> {
 }
 
 impl<S: Feed> Feed for Flushing<'_, S> {
-    fn ready(&mut self) -> impl Future<Output = Result<(), Error>> {
-        async move {
-            self.writer.flush().await?;
-            self.inner.ready().await
-        }
+    async fn ready(&mut self) -> Result<(), Error> {
+        self.writer.flush().await?;
+        self.inner.ready().await
     }
 }

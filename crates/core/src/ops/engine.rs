@@ -126,9 +126,18 @@ pub fn platform_job(
     }))
 }
 
+/// The stream format run one WebCrypto call per chunk as its bytes arrive.
+#[derive(Debug)]
+pub struct PlatformStream {
+    /// Cuts the input into the format's chunks.
+    pub cutter: Cutter,
+    /// Sealing: the header to write before the first chunk.
+    pub header: Option<Vec<u8>>,
+}
+
 /// The stream format written or read as it comes (a stream input, or output written to a
 /// stream: `Op::Seal` / `Op::Open` over a length not planned up front), one WebCrypto call per
-/// chunk as the [`Cutter`] cuts them: the cutter, and when sealing the header to write first.
+/// chunk as the [`Cutter`] cuts them.
 /// `None` for the Rust code: any other op, the page's thread (the Rust code runs there in
 /// slices), no WebCrypto under `auto`, or `choice` `rust`.
 ///
@@ -140,7 +149,7 @@ pub fn platform_stream(
     choice: EngineChoice,
     webcrypto: bool,
     on_page: bool,
-) -> Result<Option<(Cutter, Option<Vec<u8>>)>, Error> {
+) -> Result<Option<PlatformStream>, Error> {
     let fits = matches!(op, Op::Seal { .. } | Op::Open { .. }) && !on_page;
     match choice {
         EngineChoice::Rust => return Ok(None),
@@ -157,9 +166,9 @@ pub fn platform_stream(
     Ok(match op {
         Op::Seal { key, header, aad } => {
             let decoded = Header::decode(header).map_err(|e| Error::validation(e.message()))?;
-            Some((Cutter::seal(decoded, &key.0, aad)?, Some(header.clone())))
+            Some(PlatformStream { cutter: Cutter::seal(decoded, &key.0, aad)?, header: Some(header.clone()) })
         }
-        Op::Open { key, aad } => Some((Cutter::open(&key.0, aad)?, None)),
+        Op::Open { key, aad } => Some(PlatformStream { cutter: Cutter::open(&key.0, aad)?, header: None }),
         _ => None,
     })
 }

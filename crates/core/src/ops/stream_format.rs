@@ -201,12 +201,20 @@ pub struct Cutter {
     key: zeroize::Zeroizing<Vec<u8>>,
     caller_aad: Vec<u8>,
     /// Known once sealing starts, or once an opened stream's header has arrived.
-    params: Option<(Header, zeroize::Zeroizing<[u8; 32]>, Vec<u8>)>,
+    params: Option<FileParams>,
     buf: Vec<u8>,
     /// Bytes of `buf` already handed out.
     at: usize,
     index: u32,
     done: bool,
+}
+
+/// A stream's header, file key and the associated data of its every chunk (`header ‖ aad`).
+#[derive(Debug)]
+struct FileParams {
+    header: Header,
+    key: zeroize::Zeroizing<[u8; 32]>,
+    aad: Vec<u8>,
 }
 
 /// One chunk cut by a [`Cutter`].
@@ -253,20 +261,16 @@ impl Cutter {
         }
     }
 
-    fn params(
-        header: Header,
-        key: &[u8],
-        aad: &[u8],
-    ) -> Result<(Header, zeroize::Zeroizing<[u8; 32]>, Vec<u8>), Error> {
+    fn params(header: Header, key: &[u8], aad: &[u8]) -> Result<FileParams, Error> {
         let file_key = zeroize::Zeroizing::new(header.file_key(key)?);
         let mut all = header.encode().to_vec();
         all.extend_from_slice(aad);
-        Ok((header, file_key, all))
+        Ok(FileParams { header, key: file_key, aad: all })
     }
 
     /// The file key and every chunk's associated data (`header ‖ aad`), once known.
     pub fn keys(&self) -> Option<(&[u8; 32], &[u8])> {
-        self.params.as_ref().map(|(_, key, aad)| (&**key, aad.as_slice()))
+        self.params.as_ref().map(|p| (&*p.key, p.aad.as_slice()))
     }
 
     /// Takes the next bytes of the input.
@@ -298,7 +302,7 @@ impl Cutter {
             self.params = Some(Self::params(header, &self.key, &self.caller_aad)?);
             self.at += HEADER_LEN;
         }
-        let header = self.params.as_ref().map(|(h, _, _)| *h).expect("known above");
+        let header = self.params.as_ref().map(|p| p.header).expect("known above");
         let unit = header.chunk_size as usize + if self.open { TAG_LEN } else { 0 };
         let left = self.buf.len() - self.at;
         let last = match (left > unit, ended) {
