@@ -22,7 +22,7 @@
 use std::future::Future;
 
 use js_sys::Array;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::call::{aborted, terminated, timed_out};
 use crate::error::Error;
@@ -141,27 +141,41 @@ pub(crate) async fn run<P: Placement>(
     }
     // The stream format written or read as it comes: WebCrypto one chunk at a time where it
     // runs the format's chunks; everything else steps the Rust code.
-    let work = match streamed.then(|| platform_stream(op, engine, webcrypto::available(), P::ON_PAGE)).transpose()? {
-        Some(Some(job)) => Work::Platform(job.cutter, job.header),
-        _ => Work::Steps(op.start()?),
+    let work = match streamed.then(|| platform_stream(op, engine, webcrypto::available(), P::ON_PAGE)).transpose() {
+        Ok(Some(Some(job))) => Ok(Work::Platform(job.cutter, job.header)),
+        Ok(_) => op.start().map(Work::Steps),
+        Err(e) => Err(e),
     };
     let signal = streamed.then(|| cancel_signal(placement.flags().local));
-    let writer = match (sink, &signal) {
-        (Some(sink), Some(signal)) => Some(StreamWriter::new(&open_sink(sink).await?, signal)?),
+    // The input stream is taken first, so that whatever fails from here on releases both ends.
+    let mut stream_source = match (input, &signal) {
+        (Input::Stream(stream), Some(signal)) => match StreamSource::new(stream, P::CHUNK, signal) {
+            Ok(source) => Some(source),
+            Err(e) => return Err(release(None, sink, e)),
+        },
         _ => None,
     };
-    let result = match (input, &signal) {
-        (Input::Stream(stream), Some(signal)) => match StreamSource::new(stream, P::CHUNK, signal) {
-            Ok(mut source) => {
-                let result = drive_out(work, &mut source, output, writer.as_ref(), placement, progress).await;
-                if let Err(e) = &result {
-                    source.cancel(e);
-                }
-                result
-            }
-            Err(e) => Err(e),
+    let work = match work {
+        Ok(work) => work,
+        Err(e) => return Err(release(stream_source.as_ref(), sink, e)),
+    };
+    let writer = match (sink, &signal) {
+        (Some(sink), Some(signal)) => match open_sink(sink).await.and_then(|stream| StreamWriter::new(&stream, signal))
+        {
+            Ok(writer) => Some(writer),
+            Err(e) => return Err(release(stream_source.as_ref(), Some(sink), e)),
         },
-        _ => match placement.source(input) {
+        _ => None,
+    };
+    let result = match &mut stream_source {
+        Some(source) => {
+            let result = drive_out(work, source, output, writer.as_ref(), placement, progress).await;
+            if let Err(e) = &result {
+                source.cancel(e);
+            }
+            result
+        }
+        None => match placement.source(input) {
             Ok(mut source) => drive_out(work, &mut source, output, writer.as_ref(), placement, progress).await,
             Err(e) => Err(e),
         },
@@ -170,6 +184,18 @@ pub(crate) async fn run<P: Placement>(
         writer.abort(e).await;
     }
     result
+}
+
+/// A call over streams that fails before it starts: its input stream is cancelled and its
+/// output stream (one given as such, not yet locked) aborted, so neither end waits for ever.
+fn release(source: Option<&StreamSource>, sink: Option<&JsValue>, why: Error) -> Error {
+    if let Some(source) = source {
+        source.cancel(&why);
+    }
+    if let Some(stream) = sink.and_then(|s| s.dyn_ref::<web_sys::WritableStream>()).filter(|s| !s.locked()) {
+        let _ = stream.abort_with_reason(&crate::runtime::js_error::to_js(&why));
+    }
+    why
 }
 
 /// How a call's bytes are worked through: the op's steps (the Rust code), or the stream format

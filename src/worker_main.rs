@@ -86,6 +86,9 @@ thread_local! {
     static QUEUE: RefCell<VecDeque<Job>> = const { RefCell::new(VecDeque::new()) };
     /// The request being run and its cancel flag (message mode).
     static CURRENT: RefCell<Option<(RequestId, Rc<LocalCancel>)>> = const { RefCell::new(None) };
+    /// Calls over streams, running beside `QUEUE` (they wait on their streams' other ends, which
+    /// may be calls queued behind them), and their cancel flags.
+    static SIDE: RefCell<Vec<(RequestId, Rc<LocalCancel>)>> = const { RefCell::new(Vec::new()) };
     /// A task is working through `QUEUE`.
     static DRAINING: Cell<bool> = const { Cell::new(false) };
     /// The heartbeat the page gave this worker (shared memory only), bumped at every step.
@@ -196,6 +199,11 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached)
                     }
                 }
             });
+            SIDE.with(|side| {
+                if let Some((_, flag)) = side.borrow().iter().find(|(side_id, _)| *side_id == id) {
+                    flag.cancel();
+                }
+            });
         }
         ToWorker::Request { id, op, progress, output, engine } => {
             // The page attaches the worker's heartbeat to its first request.
@@ -203,9 +211,31 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached)
                 BEAT.with(|b| *b.borrow_mut() = Some(beat));
             }
             let flag = Rc::new(LocalCancel::default());
-            QUEUE.with(|q| q.borrow_mut().push_back(Job { id, op, progress, output, engine, attached, flag }));
+            let job = Job { id, op, progress, output, engine, attached, flag };
+            if job.attached.stream().is_some() || job.attached.sink().is_some() {
+                run_beside(scope, job);
+            } else {
+                QUEUE.with(|q| q.borrow_mut().push_back(job));
+            }
         }
     }
+}
+
+/// Runs a call over streams at once, beside the queue: it spends its time waiting on its
+/// streams, whose other ends may be calls this worker has not run yet (a chain of
+/// `pipeThrough`s on a pool of one), so it must not hold the queue.
+fn run_beside(scope: &DedicatedWorkerGlobalScope, job: Job) {
+    SIDE.with(|side| side.borrow_mut().push((job.id, job.flag.clone())));
+    let scope = scope.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = run(&scope, &job).await;
+        SIDE.with(|side| side.borrow_mut().retain(|(id, _)| *id != job.id));
+        let answer = match result {
+            Ok((carried, http)) => (FromWorker::Response { id: job.id, http }, Some(carried)),
+            Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
+        };
+        post(&scope, vec![answer]);
+    });
 }
 
 /// Runs the queued requests one after the other, then sends what is left in the outbox.

@@ -502,3 +502,62 @@ async fn progress_counts_the_bytes_of_a_stream_of_unknown_length() {
         done(b).await;
     }
 }
+
+#[wasm_bindgen_test]
+async fn chained_streams_run_on_a_pool_of_one_and_on_the_main_thread() {
+    // Each factory is a call that waits on the next one: with one worker (or the page) they
+    // must all run at once, beside each other and beside ordinary calls.
+    let plain = data(16 * 1024 * 1024 + 3, 31);
+    for placement in PLACEMENTS {
+        let b = bridge(placement).await;
+        let (z, c) = (b.compression(), b.crypto());
+        let key = c.generate_key().unwrap();
+        let chain = js_sys::Array::of4(
+            &z.gzip_stream(obj(&[("level", 1.into())])).unwrap(),
+            &c.encrypt_stream(key.clone().into(), JsValue::UNDEFINED).unwrap(),
+            &c.decrypt_stream(key.into(), JsValue::UNDEFINED).unwrap(),
+            &z.gunzip_stream(JsValue::UNDEFINED).unwrap(),
+        );
+        let mut stream: web_sys::ReadableStream = chunked(&u8s(&plain), 1 << 20).unchecked_into();
+        for stage in chain.iter() {
+            stream = stream.pipe_through(&stage.unchecked_into());
+        }
+        let ordinary = c.sha256(u8s(b"meanwhile").into(), JsValue::UNDEFINED);
+        let digest = bytes_of(c.sha256(stream.into(), JsValue::UNDEFINED)).await;
+        assert_eq!(digest, webcrypto_sha256(&plain).await, "{placement}: four stages and a hash, at once");
+        assert_eq!(
+            bytes_of(ordinary).await,
+            webcrypto_sha256(b"meanwhile").await,
+            "{placement}: an ordinary call beside them"
+        );
+        // A call that post-processes its output takes no output stream.
+        let out = sink();
+        let many = c.sha256_many(js_sys::Array::of1(&u8s(b"a")).into(), obj(&[("output", get(&out, "writable"))]));
+        assert_eq!(failed(&many).await, "ValidationError", "{placement}");
+        done(b).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_stalled_reader_keeps_its_worker_and_other_calls_run_meanwhile() {
+    // A reader that stops for longer than the health interval, and an ordinary call meanwhile:
+    // the worker waits on the stream with its thread free, answers its pings and runs the call.
+    let options = obj(&[("poolSize", 1.into()), ("fallback", "never".into()), ("healthIntervalMs", 300.into())]);
+    let b = WorkerBridge::try_from_js_value(JsFuture::from(WorkerBridge::create(options)).await.unwrap()).unwrap();
+    let plain = text(24 * 1024 * 1024);
+    let gzip = b.compression().gzip_stream(JsValue::UNDEFINED).unwrap();
+    let readable: web_sys::ReadableStream = get(&gzip, "readable").unchecked_into();
+    let _pipe = chunked(&u8s(&plain), 1 << 20)
+        .unchecked_into::<web_sys::ReadableStream>()
+        .pipe_to(&get(&gzip, "writable").unchecked_into());
+    JsFuture::from(sleep(200)).await.unwrap();
+    let digest = bytes_of(b.crypto().sha256(u8s(b"meanwhile").into(), JsValue::UNDEFINED)).await;
+    assert_eq!(digest, webcrypto_sha256(b"meanwhile").await);
+    JsFuture::from(sleep(1500)).await.unwrap();
+    let packed = bytes_of(collect(&readable.into())).await;
+    assert!(bytes_of(platform("gzip", &u8s(&packed), false)).await == plain, "the stream finished whole");
+    let status = b.status();
+    let restarts = get(&get(&status, "workers"), "0");
+    assert_eq!(get(&restarts, "restarts").as_f64(), Some(0.0), "its worker was never replaced");
+    JsFuture::from(b.terminate()).await.unwrap();
+}

@@ -108,7 +108,10 @@ function relayReadable(stream, port) {
         port.postMessage({ done: true });
         port.close();
       } else {
-        port.postMessage({ chunk: value }); // copied: the caller's buffer stays the caller's
+        // Copied: the caller's buffer stays the caller's. A view of part of a buffer is cut out
+        // first (posting the view would clone its whole buffer).
+        const part = ArrayBuffer.isView(value) && (value.byteOffset !== 0 || value.byteLength !== value.buffer.byteLength);
+        port.postMessage({ chunk: part ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice() : value });
       }
     } catch (error) {
       port.postMessage({ error: describe(error) });
@@ -326,7 +329,9 @@ export class ChunkWriter {
    * @param {unknown} reason
    */
   async abort(reason) {
-    await this.writer.abort(reason).catch(() => {});
+    // A write its consumer never takes holds the abort back (the spec waits for it): wait a
+    // little for the sink to let go, never for ever.
+    await Promise.race([this.writer.abort(reason).catch(() => {}), new Promise((resolve) => setTimeout(resolve, 500))]);
   }
 }
 
@@ -350,11 +355,14 @@ export function through(start, options) {
   const controller = new AbortController();
   const given = options?.signal;
   const callerSignal = typeof given?.toAbortSignal === 'function' ? given.toAbortSignal() : given;
+  const onAbort = () => controller.abort(callerSignal.reason);
   if (callerSignal instanceof AbortSignal) {
     if (callerSignal.aborted) controller.abort(callerSignal.reason);
-    else callerSignal.addEventListener('abort', () => controller.abort(callerSignal.reason), { once: true });
+    else callerSignal.addEventListener('abort', onAbort, { once: true });
   }
   const call = Promise.resolve(start(input.readable, { ...options, output: output.writable, signal: controller.signal }));
+  const forget = () => callerSignal?.removeEventListener?.('abort', onAbort);
+  call.then(forget, forget);
   /** @type {Promise<never>} */
   const failed = call.then(
     () => new Promise(() => {}),

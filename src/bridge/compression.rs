@@ -127,8 +127,11 @@ impl CompressionFacade {
     }
 
     fn decompress(&self, format: Format, data: JsValue, options: JsValue) -> Promise {
+        // Output written to a stream is never held: its default limit is none (as
+        // DecompressionStream's); one given is kept.
+        let default = if writes_out(&options) { u64::MAX } else { defaults::MAX_OUTPUT_BYTES };
         let op = opt_u64(&options, "maxOutputBytes")
-            .map(|max| Op::Decompress { format, max_output: max.unwrap_or(defaults::MAX_OUTPUT_BYTES) });
+            .map(|max| Op::Decompress { format, max_output: max.unwrap_or(default) });
         self.bridge.call(op, &data, &options, &["maxOutputBytes"], OutputKind::Bytes)
     }
 }

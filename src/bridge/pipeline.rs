@@ -428,7 +428,9 @@ impl Bridge {
                 }
             })
         });
-        let timeout_ms = options.timeout_ms.unwrap_or(self.timeout_ms);
+        // A call over streams waits on their other ends as long as they take: no default limit.
+        let streamed = input.is_stream() || options.sink.is_some();
+        let timeout_ms = options.timeout_ms.unwrap_or(if streamed { 0 } else { self.timeout_ms });
         let timeout_from = options.timeout_from.unwrap_or(self.timeout_from);
         let now = js_sys::Date::now();
         // A call that must start by its deadline, or finish within `timeoutMs` of now, is

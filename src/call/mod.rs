@@ -100,6 +100,12 @@ impl Pending {
     }
 
     /// What the call weighs for pipelining (`worker_bridge_core::pool::pipeline_weight`).
+    /// Whether it reads or writes a stream: it runs beside its worker's other calls (see
+    /// `pool::slot::Slot::side`) and is never retried.
+    pub(crate) fn is_streamed(&self) -> bool {
+        self.task.input.is_stream() || self.task.sink.is_some()
+    }
+
     /// A stream's length is unknown, and writing to one may wait on its consumer: such a call
     /// weighs as a long one.
     pub(crate) fn weight(&self) -> u64 {

@@ -1,6 +1,8 @@
 //! The main-thread executor: the same ops, run in time slices that yield back to the page so it
 //! stays responsive. Calls run one at a time in queue order (priority, deadline, arrival), as
 //! they would on a one-worker pool, with the same contract: timeouts, cancellation, progress.
+//! Calls over streams run at once, beside the queue, as in a worker: they wait on their streams'
+//! other ends, which may be calls queued behind them.
 //!
 //! Shared fate: a call here shares the page's thread. Slicing keeps input handling and painting
 //! alive, but a single step still blocks for its duration (a 64 KiB step: a few ms even for
@@ -30,6 +32,8 @@ struct State {
     queue: Queue<Pending>,
     /// The call being run and its cancel flag.
     current: Option<(RequestId, Rc<LocalCancel>, Option<SharedSink>)>,
+    /// Calls over streams running beside the queue, and theirs.
+    beside: Vec<(RequestId, Rc<LocalCancel>, Option<SharedSink>)>,
     draining: bool,
     tasks_done: u32,
     terminated: bool,
@@ -50,6 +54,7 @@ impl Inline {
         let state = Rc::new(RefCell::new(State {
             queue: Queue::new(max_queue),
             current: None,
+            beside: Vec::new(),
             draining: false,
             tasks_done: 0,
             terminated: false,
@@ -59,14 +64,16 @@ impl Inline {
         let weak: Weak<RefCell<State>> = Rc::downgrade(&state);
         let ticker = Rc::new(FrameTicker::new(move || {
             let Some(state) = weak.upgrade() else { return false };
-            let sink = state.borrow().current.as_ref().and_then(|(_, _, sink)| sink.clone());
-            match sink {
-                Some(sink) if sink.borrow().has_callback() => {
-                    ProgressSink::flush(&sink);
-                    true
-                }
-                _ => false,
+            let sinks: Vec<SharedSink> = {
+                let st = state.borrow();
+                st.current.iter().chain(&st.beside).filter_map(|(_, _, sink)| sink.clone()).collect()
+            };
+            let mut wanted = false;
+            for sink in sinks.iter().filter(|sink| sink.borrow().has_callback()) {
+                ProgressSink::flush(sink);
+                wanted = true;
             }
+            wanted
         }));
         Inline { state, counters, ticker }
     }
@@ -75,6 +82,12 @@ impl Inline {
         let mut st = self.state.borrow_mut();
         if st.terminated {
             return Err(terminated());
+        }
+        if pending.is_streamed() {
+            drop(st);
+            self.counters.submitted();
+            self.run_beside(pending);
+            return Ok(());
         }
         let (id, priority, deadline) = (pending.id, pending.task.priority, pending.task.deadline);
         st.queue.push(id, pending, priority, deadline)?;
@@ -102,6 +115,29 @@ impl Inline {
                 flag.cancel();
             }
         }
+        if let Some((_, flag, _)) = st.beside.iter().find(|(beside, _, _)| *beside == id) {
+            if why != Stop::Deadline {
+                flag.cancel();
+            }
+        }
+    }
+
+    /// Runs a call over streams now, beside the queue (see the module docs).
+    fn run_beside(&self, pending: Pending) {
+        let flag = Rc::new(LocalCancel::default());
+        self.state.borrow_mut().beside.push((pending.id, flag.clone(), pending.progress.clone()));
+        if pending.progress.as_ref().is_some_and(|s| s.borrow().has_callback()) {
+            self.ticker.wake();
+        }
+        let inline = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = run_sliced(&inline, &pending, &flag).await;
+            let mut st = inline.state.borrow_mut();
+            st.beside.retain(|(id, _, _)| *id != pending.id);
+            st.tasks_done += 1;
+            drop(st);
+            pending.settle(result, &inline.counters);
+        });
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -125,7 +161,7 @@ impl Inline {
             let mut st = self.state.borrow_mut();
             st.terminated = true;
             // The running call stops at its next step; a fetch is aborted now.
-            if let Some((_, flag, _)) = &st.current {
+            for (_, flag, _) in st.current.iter().chain(&st.beside) {
                 flag.cancel();
             }
             st.queue.drain()
@@ -142,13 +178,22 @@ impl Inline {
     /// Takes over calls a pool accepted but can no longer run (its workers kept failing).
     pub(crate) fn adopt(&self, calls: Vec<Pending>) {
         let mut st = self.state.borrow_mut();
+        let mut beside = Vec::new();
         for pending in calls {
+            if pending.is_streamed() {
+                beside.push(pending);
+                continue;
+            }
             let (id, priority, deadline) = (pending.id, pending.task.priority, pending.task.deadline);
             st.queue.push_accepted(id, pending, priority, deadline);
         }
         if !st.draining && !st.queue.is_empty() {
             st.draining = true;
             wasm_bindgen_futures::spawn_local(drain(self.clone()));
+        }
+        drop(st);
+        for pending in beside {
+            self.run_beside(pending);
         }
     }
 }
@@ -187,9 +232,9 @@ async fn drain(inline: Inline) {
 /// A weak handle on the running call's cancel flag (for a timer that may outlive the call).
 fn flag_handle(inline: &Inline, id: RequestId) -> Weak<LocalCancel> {
     let st = inline.state.borrow();
-    match &st.current {
-        Some((current, flag, _)) if *current == id => Rc::downgrade(flag),
-        _ => Weak::new(),
+    match st.current.iter().chain(&st.beside).find(|(current, _, _)| *current == id) {
+        Some((_, flag, _)) => Rc::downgrade(flag),
+        None => Weak::new(),
     }
 }
 

@@ -13,9 +13,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, ReadableStream, WritableStream};
 
-use crate::runtime::cancel::aborted;
 use crate::error::{Error, ErrorKind};
 use crate::ops::{ChunkSource, Feed, Sink};
+use crate::runtime::cancel::aborted;
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::js_error::describe;
 
@@ -43,8 +43,8 @@ extern "C" {
     fn is_cancelled(value: &JsValue) -> bool;
 
     /// What travels to a worker for a stream: itself, or a `MessagePort` relaying it.
-    #[wasm_bindgen(js_name = portable)]
-    pub(crate) fn portable(stream: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = portable, catch)]
+    pub(crate) fn portable(stream: &JsValue) -> Result<JsValue, JsValue>;
     /// The input stream a worker got (transferred, or rebuilt from its relay).
     #[wasm_bindgen(js_name = readableOf)]
     pub(crate) fn readable_of(value: &JsValue) -> Option<ReadableStream>;
@@ -185,10 +185,7 @@ impl Feed for StreamSource {
                 Ok(chunk) if chunk.is_null() => self.ended = true,
                 Ok(chunk) => self.current = Some((chunk.unchecked_into(), 0)),
                 Err(e) if is_cancelled(&e) => return Err(aborted()),
-                Err(e) => {
-                    self.ended = true;
-                    return Err(Error::validation(format!("the input stream failed: {}", describe(&e))));
-                }
+                Err(e) => return Err(Error::validation(format!("the input stream failed: {}", describe(&e)))),
             }
         }
         Ok(())

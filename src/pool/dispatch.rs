@@ -19,11 +19,11 @@ use super::announce::log_later;
 use super::slot::Running;
 use super::worker_handle::{Attachments, Outgoing};
 use super::Inner;
-use crate::call::Pending;
 use crate::error::Error;
 use crate::io::source::Input;
 use crate::io::stream::portable;
 use crate::protocol::{RequestId, ToWorker, MAX_BATCH};
+use crate::runtime::js_error::describe;
 use crate::runtime::timer::Timer;
 use crate::scheduler::SlotLoad;
 
@@ -34,7 +34,7 @@ impl Inner {
             return;
         }
         let mut wake_ticker = false;
-        while let Some(next) = self.queue.peek().map(Pending::weight) {
+        while let Some((next, streamed)) = self.queue.peek().map(|p| (p.weight(), p.is_streamed())) {
             let max_in_flight = self.cfg.max_in_flight;
             let loads: Vec<SlotLoad> = self
                 .slots
@@ -44,12 +44,13 @@ impl Inner {
                     // Nothing is sent ahead behind a call already answered early (aborted): it
                     // may be the stuck one its grace timer is about to end.
                     let first_alive = s.in_flight.front().is_none_or(|r| r.pending.is_some());
+                    let live = matches!(s.state, SlotState::Idle | SlotState::Busy) && !s.retiring;
                     SlotLoad {
-                        available: matches!(s.state, SlotState::Idle | SlotState::Busy)
-                            && !s.retiring
-                            && first_alive
-                            && may_pipeline(s.in_flight.len() as u32, held, next, max_in_flight),
-                        in_flight: s.in_flight.len() as u32,
+                        // A call over streams goes to any live worker at once, beside its calls.
+                        available: live
+                            && (streamed
+                                || (first_alive && may_pipeline(s.in_flight.len() as u32, held, next, max_in_flight))),
+                        in_flight: (s.in_flight.len() + s.side.len()) as u32,
                         done: u64::from(s.tasks_done),
                     }
                 })
@@ -66,18 +67,35 @@ impl Inner {
                 Input::Value(value) => Some(value.clone()),
                 _ => None,
             };
+            // A stream taken by someone else since the call was made cannot travel: that call
+            // fails alone.
             let stream = match &pending.task.input {
                 Input::Stream(stream) => Some(portable(stream)),
                 _ => None,
+            }
+            .transpose();
+            let output = pending
+                .task
+                .sink
+                .as_ref()
+                .map(|sink| match sink.is_instance_of::<web_sys::WritableStream>() {
+                    true => portable(sink),
+                    false => Ok(sink.clone()),
+                })
+                .transpose();
+            let (stream, output) = match (stream, output) {
+                (Ok(stream), Ok(output)) => (stream, output),
+                (Err(e), _) | (_, Err(e)) => {
+                    let why = format!("the call's stream cannot be sent to a worker: {}", describe(&e));
+                    pending.settle(Err(Error::validation(why)), &self.counters);
+                    continue;
+                }
             };
             let attachments = Attachments {
                 body: (value.is_none() && stream.is_none()).then(|| pending.task.input.as_js().clone()),
                 value,
                 stream,
-                sink: pending.task.sink.as_ref().map(|sink| match sink.is_instance_of::<web_sys::WritableStream>() {
-                    true => portable(sink),
-                    false => sink.clone(),
-                }),
+                sink: output,
                 // Keep the input for a retry: send a copy instead of moving it. A call sent ahead
                 // (small, at most PIPELINE_BYTES) is always copied: if the call ahead of it kills
                 // its worker, it runs again elsewhere.
@@ -99,6 +117,18 @@ impl Inner {
             let (weight, task) = (pending.weight(), pending.task.op.is_task());
             let slot = &mut self.slots[index];
             let mut attachments = attachments;
+            if streamed {
+                if shared && !slot.beat_sent {
+                    attachments.beat = slot.beat.clone();
+                    slot.beat_sent = true;
+                }
+                // Its own time limit, if it has one (no default for streams: they wait on others).
+                let limit = pending.task.timeout_ms.map(|ms| Self::side_timer(self.me.clone(), id, ms));
+                slot.set_state(SlotState::Busy, &self.events, None);
+                slot.side.push(Running { id, pending: Some(pending), weight, task, started: None, grace: limit });
+                self.send(index, request, attachments);
+                continue;
+            }
             if shared && !slot.beat_sent {
                 attachments.beat = slot.beat.clone();
                 slot.beat_sent = true;
@@ -229,13 +259,27 @@ impl Inner {
     /// The worker answered call `id`: settle it (unless it was answered early) and free its place.
     pub(super) fn finish(&mut self, index: usize, id: RequestId, result: Result<JsValue, Error>) {
         let slot = &mut self.slots[index];
+        if let Some(position) = slot.side.iter().position(|r| r.id == id) {
+            let running = slot.side.remove(position);
+            slot.tasks_done += 1;
+            if !slot.is_busy() {
+                slot.set_state(SlotState::Idle, &self.events, None);
+            }
+            if let Some(pending) = running.pending {
+                pending.settle(result, &self.counters);
+            }
+            if self.slots[index].retiring && !self.slots[index].is_busy() {
+                self.remove_slot(index);
+            }
+            return;
+        }
         let Some(position) = slot.in_flight.iter().position(|r| r.id == id) else {
             log_later(false, format!("worker-bridge: dropped an answer for unknown request {id}"));
             return;
         };
         let running = slot.in_flight.remove(position).expect("invariant: found above");
         slot.tasks_done += 1;
-        if slot.in_flight.is_empty() {
+        if !slot.is_busy() {
             slot.set_state(SlotState::Idle, &self.events, None);
             // A ping sent while it was busy may be answered after its last answers: an idle
             // worker is judged by the pings it gets while idle.
@@ -247,9 +291,19 @@ impl Inner {
         if position == 0 {
             self.arm_first(index);
         }
-        if self.slots[index].retiring && self.slots[index].in_flight.is_empty() {
+        if self.slots[index].retiring && !self.slots[index].is_busy() {
             self.remove_slot(index);
         }
+    }
+
+    /// The time limit of call `id` run beside its worker's calls: when it runs out the call is
+    /// stopped (`TimeoutError`), its worker told to cancel it.
+    fn side_timer(me: std::rc::Weak<std::cell::RefCell<Inner>>, id: RequestId, ms: u32) -> Timer {
+        Timer::new(ms, move || {
+            if let Some(inner) = me.upgrade() {
+                inner.borrow_mut().stop(id, crate::call::Stop::Timeout(ms));
+            }
+        })
     }
 
     /// Takes every call in flight on slot `index` (its worker is gone), in the order they were sent.

@@ -79,6 +79,12 @@ impl Inner {
     /// per call) — their input was copied, never moved, and only ops that are safe to repeat are
     /// sent ahead. Calls already answered are dropped.
     fn retry_or_fail_in_flight(&mut self, index: usize, why: &str) {
+        // Calls over streams read or wrote what cannot be read or written again: they fail.
+        for running in std::mem::take(&mut self.slots[index].side) {
+            if let Some(pending) = running.pending {
+                pending.settle(Err(Error::new(ErrorKind::WorkerCrashed, why)), &self.counters);
+            }
+        }
         let in_flight = self.take_in_flight(index);
         // Put back last-sent first, so the queue keeps their order.
         for (position, running) in in_flight.into_iter().enumerate().rev() {
@@ -154,6 +160,23 @@ impl Inner {
     pub(super) fn stop(&mut self, id: RequestId, why: Stop) {
         if let Some(pending) = self.queue.remove(id) {
             return pending.settle(Err(why.error()), &self.counters);
+        }
+        let beside =
+            self.slots.iter().enumerate().find_map(|(i, s)| Some((i, s.side.iter().position(|r| r.id == id)?)));
+        if let Some((index, position)) = beside {
+            if why == Stop::Deadline {
+                return; // sent at once: it started in time
+            }
+            // A call over streams stops at its next read or write: told, not timed.
+            let running = &mut self.slots[index].side[position];
+            running.grace = None;
+            if let Some(pending) = running.pending.take() {
+                if let Some(block) = pending.cancel.as_ref().filter(|_| pending.owns_cancel) {
+                    block.cancel();
+                }
+                pending.settle(Err(why.error()), &self.counters);
+            }
+            return self.send(index, ToWorker::Cancel { id }, Attachments::default());
         }
         let found =
             self.slots.iter().enumerate().find_map(|(i, s)| Some((i, s.in_flight.iter().position(|r| r.id == id)?)));

@@ -248,7 +248,7 @@ impl Pool {
             .map(|s| WorkerStatus {
                 id: s.worker_id,
                 state: s.state.as_str(),
-                busy: !s.in_flight.is_empty(),
+                busy: s.is_busy(),
                 tasks_done: s.tasks_done,
                 errors: s.errors,
                 restarts: s.restarts,
@@ -293,6 +293,7 @@ impl Pool {
                 let _ = boot.send(Err(terminated()));
             }
             rejected.extend(std::mem::take(&mut slot.in_flight).into_iter().filter_map(|r| r.pending));
+            rejected.extend(std::mem::take(&mut slot.side).into_iter().filter_map(|r| r.pending));
             slot.set_state(SlotState::Terminated, &events, None);
         }
         drop(inner);

@@ -17,7 +17,7 @@ impl Inner {
     /// there and its caller is still waiting.
     pub(super) fn on_progress(&mut self, index: usize, id: RequestId, done: f64, total: f64) {
         let slot = &self.slots[index];
-        let pending = slot.in_flight.iter().find(|r| r.id == id).and_then(|r| r.pending.as_ref());
+        let pending = slot.in_flight.iter().chain(&slot.side).find(|r| r.id == id).and_then(|r| r.pending.as_ref());
         if let Some((sink, part)) = pending.and_then(|p| Some((p.progress.clone()?, p.progress_part))) {
             sink.borrow().block(part).write(reported_progress(done), reported_progress(total));
         }
@@ -32,7 +32,7 @@ pub(super) fn flush_progress(inner: &Weak<RefCell<Inner>>) -> bool {
         inner
             .slots
             .iter()
-            .flat_map(|s| s.in_flight.iter())
+            .flat_map(|s| s.in_flight.iter().chain(&s.side))
             .filter_map(|r| r.pending.as_ref()?.progress.clone())
             .filter(|sink| sink.borrow().has_callback())
             .collect()

@@ -48,6 +48,10 @@ pub(super) struct Slot {
     pub(super) state: SlotState,
     /// The calls sent to its worker, in the order it runs them.
     pub(super) in_flight: VecDeque<Running>,
+    /// Calls over streams its worker runs beside `in_flight`, as they come (they wait on their
+    /// streams' other ends, which may be calls still queued). No watchdog: a stream call's
+    /// time limit is a timer of its own (`grace`), and it is never retried.
+    pub(super) side: Vec<Running>,
     /// Messages for its worker, posted together at the end of the task turn (`dispatch::flush`).
     pub(super) outbox: Vec<Outgoing>,
     /// One timer for the time limits of every call the worker runs, and when it fires
@@ -97,6 +101,7 @@ impl Slot {
             handle: None,
             state: SlotState::Starting,
             in_flight: VecDeque::new(),
+            side: Vec::new(),
             outbox: Vec::new(),
             watchdog: None,
             shared_memory: false,
@@ -123,7 +128,12 @@ impl Slot {
 
     /// The slot as the pool's decisions see it.
     pub(super) fn view(&self) -> SlotView {
-        SlotView { state: self.state, busy: !self.in_flight.is_empty(), retiring: self.retiring }
+        SlotView { state: self.state, busy: self.is_busy(), retiring: self.retiring }
+    }
+
+    /// Whether its worker runs or holds a call.
+    pub(super) fn is_busy(&self) -> bool {
+        !self.in_flight.is_empty() || !self.side.is_empty()
     }
 
     pub(super) fn note_error(&mut self, message: &str) {
