@@ -357,7 +357,9 @@ window.runBench = async (config) => {
     log(`chain on one worker: ${JSON.stringify(out.oneWorkerChain)}`);
     out.chains = [];
     const crypt = (b, key) => [b.crypto.encryptStream(key), b.crypto.decryptStream(key)];
-    const zip = (b) => [b.compression.gzipStream({ level: config.gzipLevel }), b.compression.gunzipStream()];
+    // gunzipStream stops at `maxOutputBytes` (default 512 MiB) even when its output is streamed.
+    const zip = (b) => [b.compression.gzipStream({ level: config.gzipLevel }),
+      b.compression.gunzipStream({ maxOutputBytes: config.bigMiB * MiB })];
     for (const [name, stages] of [['encryptStream → decryptStream', crypt], ['gzipStream → gunzipStream', zip]]) {
       out.chains.push(await chain(config, base, name, stages, { poolSize: config.chainPoolSize }));
       log(`${name}: ${JSON.stringify(out.chains.at(-1))}`);
