@@ -40,13 +40,15 @@ export function buildBenchPackage() {
  * Serves the repo root, opens `page` (a path under it) and returns `window[entry](config)`
  * (`window.runBench` unless told). Console errors on the page fail the run: a misbehaving
  * client's numbers are not to be trusted. The page is cross-origin isolated unless `isolated`
- * is false.
+ * is false. With `echo`, the page's `console.log` lines are printed as they come (progress of a
+ * long run).
  */
-export async function runPage(page, config, timeoutMs, { entry = 'runBench', isolated = true } = {}) {
+export async function runPage(page, config, timeoutMs, { entry = 'runBench', isolated = true, echo = false } = {}) {
   const server = await serve(ROOT, { isolated });
   const browser = await launch();
   try {
     const { page: tab, problems } = await open(browser.context, `${server.url}${page}`);
+    if (echo) tab.on('console', (m) => m.type() === 'log' && console.log(`  page: ${m.text()}`));
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${page} took over ${timeoutMs / 1000} s`)), timeoutMs);
