@@ -52,8 +52,8 @@ const row = (cells, widths) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]
 function reportThroughput(name, t) {
   console.log(`\n${name}: part 1, ${mib(t.bytes)} of text (gzip -${CONFIG.gzipLevel}: ${mib(t.gzBytes)}; sealed: ` +
     `${mib(t.sealedBytes)}), ${CONFIG.chunkMiB} MiB chunks, pool of 1 worker, median of ${CONFIG.runs} after a warm-up`);
-  console.log(`engine of encryptFile/decryptFile (engine 'auto'): ${t.engines.streamFormat}; the streams and the ` +
-    "'one-shot rust' column (a second bridge, engine: 'rust'): the Rust code");
+  console.log(`engine of encryptFile/decryptFile and of the crypto streams in a worker (engine 'auto'): ` +
+    `${t.engines.streamFormat}; the 'one-shot rust' column: a second bridge, engine: 'rust'`);
   const w = [30, 12, 12, 9, 14, 9, 12];
   console.log(row(['MB/s (of the plain bytes)', 'one-shot', 'stream', 'ratio', 'one-shot rust', 'ratio', 'platform'], w));
   const ratios = {};
