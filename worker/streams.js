@@ -335,6 +335,28 @@ export class ChunkWriter {
   }
 }
 
+/**
+ * The page's end of a call's output stream: the call writes into `writable` (moved to a worker,
+ * or written on the page), which is piped into the caller's `stream`; `done` settles once the
+ * caller's stream has taken everything (a transferred stream's last chunks can arrive after the
+ * worker's answer, which travels on another port), and `fail` errors it when the call fails
+ * before it could.
+ * @param {WritableStream} stream
+ */
+export function pageEnd(stream) {
+  const pipe = new TransformStream();
+  const done = pipe.readable.pipeTo(stream);
+  done.catch(() => {});
+  return {
+    writable: pipe.writable,
+    done,
+    /** @param {unknown} reason */
+    fail(reason) {
+      if (!pipe.writable.locked) pipe.writable.abort(reason).catch(() => {});
+    },
+  };
+}
+
 // ---- the stream factories ----
 
 /**

@@ -40,6 +40,7 @@ use crate::error::Error;
 use crate::events::EventHub;
 use crate::executor::Executor;
 use crate::io::source::Input;
+use crate::io::stream::OutputEnd;
 use crate::nonce_guard::NonceGuard;
 use crate::ops::engine::EngineChoice;
 use crate::ops::Op;
@@ -458,11 +459,17 @@ impl Bridge {
         if output == OutputKind::Value && !op.is_task() {
             return Err(Error::validation("output 'value' is for tasks.run; an op's output is 'bytes' or 'blob'"));
         }
+        // An output stream is taken now, through a pipe of the bridge's (see `OutputEnd`).
+        let output_end = options.sink.as_ref().and_then(OutputEnd::take);
+        let sink = match &output_end {
+            Some(end) => Some(end.writable()),
+            None => options.sink.clone(),
+        };
         let task = Task {
             op,
             input,
             output,
-            sink: options.sink.clone(),
+            sink,
             engine: self.engine,
             priority: options.priority,
             deadline: options.deadline,
@@ -486,7 +493,18 @@ impl Bridge {
             attempts: 0,
             requeued: false,
         };
-        self.executor.submit(pending, result).map(|f| (id, f))
+        let submitted = self.executor.submit(pending, result);
+        if let (Err(e), Some(end)) = (&submitted, &output_end) {
+            end.fail(e);
+        }
+        let settled = submitted?;
+        Ok((id, async move {
+            let result = settled.await;
+            match output_end {
+                Some(end) => end.settle(result).await,
+                None => result,
+            }
+        }))
     }
 
     /// A timer that stops call `id` for `why` after `ms`.

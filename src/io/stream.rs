@@ -51,6 +51,17 @@ extern "C" {
     /// The output stream a worker got (transferred, or rebuilt from its relay).
     #[wasm_bindgen(js_name = writableOf)]
     pub(crate) fn writable_of(value: &JsValue) -> Option<WritableStream>;
+    /// The page's end of a call's output stream (`worker/streams.js`).
+    pub(crate) type PageEnd;
+    #[wasm_bindgen(js_name = pageEnd)]
+    pub(crate) fn page_end(stream: &WritableStream) -> PageEnd;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn writable(this: &PageEnd) -> WritableStream;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn done(this: &PageEnd) -> Promise;
+    #[wasm_bindgen(method)]
+    pub(crate) fn fail(this: &PageEnd, reason: &JsValue);
+
     #[wasm_bindgen(js_name = through, catch)]
     fn through(start: &JsValue, options: &JsValue) -> Result<JsValue, JsValue>;
 
@@ -122,6 +133,50 @@ pub(crate) struct StreamSource {
 impl std::fmt::Debug for ChunkReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ChunkReader")
+    }
+}
+
+impl std::fmt::Debug for PageEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageEnd")
+    }
+}
+
+/// A call's output stream, taken on the page: what the call writes goes through a pipe of the
+/// bridge's into the caller's stream, and the call settles only once that stream has it all.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputEnd(Rc<PageEnd>);
+
+impl OutputEnd {
+    /// Takes `sink` when it is a `WritableStream` (a file handle is opened where the call runs).
+    pub(crate) fn take(sink: &JsValue) -> Option<OutputEnd> {
+        sink.dyn_ref::<WritableStream>().map(|stream| OutputEnd(Rc::new(page_end(stream))))
+    }
+
+    /// What the call writes into.
+    pub(crate) fn writable(&self) -> JsValue {
+        self.0.writable().into()
+    }
+
+    /// After the call: `result`, once the caller's stream has taken everything; a failed call
+    /// errors the caller's stream with its error (if the call never got to).
+    pub(crate) async fn settle(&self, result: Result<JsValue, Error>) -> Result<JsValue, Error> {
+        match result {
+            Ok(value) => {
+                JsFuture::from(self.0.done()).await.map_err(|e| write_error(&e))?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.fail(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The call failed: the caller's stream is errored with its error (unless the call's side
+    /// is already in use, which errors it itself).
+    pub(crate) fn fail(&self, why: &Error) {
+        self.0.fail(&crate::runtime::js_error::to_js(why));
     }
 }
 
