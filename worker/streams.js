@@ -134,14 +134,20 @@ function readableFromPort(port) {
         return new Promise((resolve) => {
           answer = (data) => {
             answer = null;
-            if (data?.done) {
-              controller.close();
+            // A chunk still on its way when the stream was cancelled finds it closed: dropped
+            // (thrown here, it would take the worker down as an uncaught error).
+            try {
+              if (data?.done) {
+                controller.close();
+                port.close();
+              } else if (data?.error !== undefined) {
+                controller.error(new Error(`the input stream failed: ${data.error}`));
+                port.close();
+              } else {
+                controller.enqueue(data?.chunk);
+              }
+            } catch {
               port.close();
-            } else if (data?.error !== undefined) {
-              controller.error(new Error(`the input stream failed: ${data.error}`));
-              port.close();
-            } else {
-              controller.enqueue(data?.chunk);
             }
             resolve(undefined);
           };
@@ -149,6 +155,7 @@ function readableFromPort(port) {
         });
       },
       cancel(reason) {
+        answer = null;
         port.postMessage({ cancel: describe(reason) });
         port.close();
       },
