@@ -97,17 +97,8 @@ pub fn platform_job(
         Op::SealChunks(_) | Op::OpenChunks(_) => !on_page,
         _ => false,
     };
-    match choice {
-        EngineChoice::Rust => return Ok(None),
-        _ if !fits => return Ok(None),
-        EngineChoice::WebCrypto if !webcrypto => {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "engine 'webcrypto' was asked for, but crypto.subtle is missing here",
-            ));
-        }
-        EngineChoice::Auto if !webcrypto => return Ok(None),
-        _ => {}
+    if !uses_webcrypto(choice, webcrypto, fits)? {
+        return Ok(None);
     }
     Ok(Some(match op {
         Op::Encrypt { key, nonce, aad } => {
@@ -151,17 +142,8 @@ pub fn platform_stream(
     on_page: bool,
 ) -> Result<Option<PlatformStream>, Error> {
     let fits = matches!(op, Op::Seal { .. } | Op::Open { .. }) && !on_page;
-    match choice {
-        EngineChoice::Rust => return Ok(None),
-        _ if !fits => return Ok(None),
-        EngineChoice::WebCrypto if !webcrypto => {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "engine 'webcrypto' was asked for, but crypto.subtle is missing here",
-            ));
-        }
-        EngineChoice::Auto if !webcrypto => return Ok(None),
-        _ => {}
+    if !uses_webcrypto(choice, webcrypto, fits)? {
+        return Ok(None);
     }
     Ok(match op {
         Op::Seal { key, header, aad } => {
@@ -171,6 +153,23 @@ pub fn platform_stream(
         Op::Open { key, aad } => Some(PlatformStream { cutter: Cutter::open(&key.0, aad)?, header: None }),
         _ => None,
     })
+}
+
+/// Whether WebCrypto runs a job it `fits` under `choice`, where `webcrypto` says whether
+/// `crypto.subtle` exists.
+///
+/// # Errors
+/// `NotSupportedError` when `choice` demands WebCrypto, the job fits it, and it is missing.
+fn uses_webcrypto(choice: EngineChoice, webcrypto: bool, fits: bool) -> Result<bool, Error> {
+    match choice {
+        EngineChoice::Rust => Ok(false),
+        _ if !fits => Ok(false),
+        EngineChoice::WebCrypto if !webcrypto => Err(Error::new(
+            ErrorKind::Unsupported,
+            "engine 'webcrypto' was asked for, but crypto.subtle is missing here",
+        )),
+        _ => Ok(webcrypto),
+    }
 }
 
 /// What `status().engines` reports for `choice` where `webcrypto` says whether `crypto.subtle`
