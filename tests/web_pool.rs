@@ -468,11 +468,23 @@ async fn a_full_queue_rejects_at_once() {
     let running = sleep(&b, 300, JsValue::UNDEFINED);
     delay(30).await;
     let queued: Vec<Promise> = (0..2).map(|_| echo(&b, b"q", JsValue::UNDEFINED)).collect();
+    // The refused call's promise rejects with the reason, and nothing else rejects unseen (a
+    // call's promise is settled by the pool; the refused call's is dropped unsettled).
+    let unhandled = Rc::new(RefCell::new(Vec::<String>::new()));
+    let seen = unhandled.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        seen.borrow_mut().push(format!("{:?}", get(&e, "reason")));
+    });
+    let global: web_sys::EventTarget = js_sys::global().unchecked_into();
+    global.add_event_listener_with_callback("unhandledrejection", listener.as_ref().unchecked_ref()).unwrap();
     assert_eq!(settle(echo(&b, b"one too many", JsValue::UNDEFINED)).await.unwrap_err(), "QueueFullError");
     settle(running).await.unwrap();
     for p in queued {
         settle(p).await.unwrap();
     }
+    delay(20).await;
+    global.remove_event_listener_with_callback("unhandledrejection", listener.as_ref().unchecked_ref()).unwrap();
+    assert!(unhandled.borrow().is_empty(), "unhandled rejections: {:?}", unhandled.borrow());
     JsFuture::from(b.terminate()).await.unwrap();
 }
 

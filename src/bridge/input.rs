@@ -4,6 +4,7 @@ use std::ops::Range;
 
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use serde::Deserialize;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
@@ -440,24 +441,39 @@ pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array,
 /// A view of just the bytes `value` views, and whether its buffer can be moved (an
 /// `ArrayBuffer`, not a `SharedArrayBuffer`).
 fn byte_view(value: &JsValue) -> Result<(Uint8Array, bool), Error> {
+    let bytes: &Bytes = value.unchecked_ref();
     let (buffer, offset, length) = if ArrayBuffer::is_view(value) {
-        let buffer = Reflect::get(value, &"buffer".into()).unwrap_or(JsValue::UNDEFINED);
-        let offset = number(value, "byteOffset")?;
-        let length = number(value, "byteLength")?;
-        (buffer, offset, length)
+        (bytes.buffer(), size(bytes.byte_offset())?, size(bytes.byte_length())?)
     } else if value.is_instance_of::<ArrayBuffer>() || value.is_instance_of::<js_sys::SharedArrayBuffer>() {
-        (value.clone(), 0, number(value, "byteLength")?)
+        (value.clone(), 0, size(bytes.byte_length())?)
     } else {
         return Err(Error::validation(format!(
             "expected a Uint8Array, an ArrayBuffer, an ArrayBuffer view, a Blob or a File, got {}",
             type_name(value)
         )));
     };
-    if Reflect::get(&buffer, &"detached".into()).map(|d| d.is_truthy()).unwrap_or(false) {
+    if buffer.unchecked_ref::<Bytes>().detached().is_truthy() {
         return Err(Error::validation("the input's ArrayBuffer is detached (was it transferred already?)"));
     }
     let movable = buffer.is_instance_of::<ArrayBuffer>();
     Ok((Uint8Array::new_with_byte_offset_and_length(&buffer, offset, length), movable))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// An `ArrayBuffer`, `SharedArrayBuffer` or view, read through getters bound once: every
+    /// call reads these, and a `Reflect::get` by name decodes the name's string each time.
+    type Bytes;
+    #[wasm_bindgen(method, getter)]
+    fn buffer(this: &Bytes) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = byteOffset)]
+    fn byte_offset(this: &Bytes) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = byteLength)]
+    fn byte_length(this: &Bytes) -> JsValue;
+    /// `undefined` where the browser has no `ArrayBuffer.prototype.detached`, and on a
+    /// `SharedArrayBuffer`.
+    #[wasm_bindgen(method, getter)]
+    fn detached(this: &Bytes) -> JsValue;
 }
 
 /// The bytes of `view` in the caller's buffer, moved to a new buffer without a copy:
@@ -475,8 +491,9 @@ fn moved(view: &Uint8Array) -> Uint8Array {
     Uint8Array::new_with_byte_offset_and_length(&moved, offset, length)
 }
 
-fn number(value: &JsValue, key: &str) -> Result<u32, Error> {
-    let n = Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+/// A byte count or offset read from JavaScript (anything else counts as 0).
+fn size(n: JsValue) -> Result<u32, Error> {
+    let n = n.as_f64().unwrap_or(0.0);
     if n > f64::from(u32::MAX) {
         return Err(Error::new(
             crate::ErrorKind::LimitExceeded,

@@ -35,7 +35,7 @@ use super::input::{take_input, CallOptions, Taken};
 use super::options::Settings;
 use super::staging::{Staging, Turn};
 use crate::call::progress::{ProgressSink, SharedSink};
-use crate::call::{aborted, terminated, Counters, Pending, Stop, Task};
+use crate::call::{aborted, terminated, Counters, Pending, PromiseReply, Reply, Stop, Task};
 use crate::error::Error;
 use crate::events::EventHub;
 use crate::executor::Executor;
@@ -175,12 +175,42 @@ impl Bridge {
         let queued = op.and_then(|op| {
             let Prepared { options, input } = self.prepare(data, options, extra)?;
             let len = input.len();
-            Ok(self.queue(options, vec![(op, 0..len)], input, output))
+            // The common call — nothing to do once its result is in, its input ready now, no
+            // call before it still being prepared — settles its promise straight from the
+            // executor.
+            let direct = !op.is_task()
+                && options.sink.is_none()
+                && options.on_progress.is_none()
+                && options.progress.is_none()
+                && self.staging.is_idle();
+            let whole = 0..len;
+            let whole = std::slice::from_ref(&whole);
+            if let Some(input) = direct.then(|| input.pieces_now(whole)).flatten().and_then(|mut p| p.pop()) {
+                return Ok(Ok(self.submit_direct(&options, op, input, output)));
+            }
+            Ok(Err(self.queue(options, vec![(op, 0..len)], input, output)))
         });
         match queued {
-            Ok(queued) => promise(single(queued)),
+            Ok(Ok(direct)) => direct,
+            Ok(Err(queued)) => promise(single(queued)),
             Err(e) => reject(e),
         }
+    }
+
+    /// Queues a call in one part whose promise the executor settles (see [`Reply::Promise`]);
+    /// refused (`QueueFullError`, `TerminatedError`), the promise rejects.
+    fn submit_direct(self: &Rc<Self>, options: &CallOptions, op: Op, input: Input, output: OutputKind) -> Promise {
+        let mut settle = None;
+        let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+        let (resolve, reject) = settle.expect("invariant: the Promise executor runs at once");
+        let part = Part { sink: None, index: 0, count: 1 };
+        // The returned future has nothing to wait for: the reply is the promise. A call refused
+        // here rejects this promise (its dropped reply's `TerminatedError` comes later, ignored).
+        let reply = Some(PromiseReply::new(resolve, reject.clone()));
+        if let Err(e) = self.submit_part(options, op, input, output, part, reply) {
+            let _ = reject.call1(&JsValue::UNDEFINED, &to_js(&e));
+        }
+        promise
     }
 
     /// Step 1 (see the module docs).
@@ -299,7 +329,7 @@ impl Bridge {
         output: OutputKind,
     ) -> Result<impl Future<Output = Output>, Error> {
         let sink = self.sink_for(options, 1);
-        self.submit_part(options, op, input, output, Part { sink, index: 0, count: 1 }).map(|(_, result)| result)
+        self.submit_part(options, op, input, output, Part { sink, index: 0, count: 1 }, None).map(|(_, result)| result)
     }
 
     /// Step 2 for a call split into `parts` (an op and its piece of the input each): queues
@@ -318,7 +348,7 @@ impl Bridge {
         let (sink, count) = (self.sink_for(options, parts.len()), parts.len());
         let mut queued = Vec::with_capacity(count);
         for (k, (op, piece)) in parts.into_iter().enumerate() {
-            match self.submit_part(options, op, piece, output, Part { sink: sink.clone(), index: k, count }) {
+            match self.submit_part(options, op, piece, output, Part { sink: sink.clone(), index: k, count }, None) {
                 Ok(part) => queued.push(part),
                 Err(e) => {
                     for (id, _) in &queued {
@@ -406,6 +436,7 @@ impl Bridge {
         input: Input,
         output: OutputKind,
         part: Part,
+        direct: Option<PromiseReply>,
     ) -> Result<(RequestId, impl Future<Output = Output>), Error> {
         let Part { sink: progress, index: progress_part, count: parts } = part;
         let id = RequestId::next();
@@ -479,7 +510,15 @@ impl Bridge {
             retries: options.retries.unwrap_or(self.retries),
             transferred: options.transfer,
         };
-        let (reply, result) = oneshot::channel();
+        let (reply, result) = match direct {
+            Some(promise) => (Reply::Promise(promise), None),
+            None => {
+                let (sender, receiver) = oneshot::channel();
+                (Reply::Channel(sender), Some(receiver))
+            }
+        };
+        // A call split into parts sends its one 100 when all parts are done, not per part.
+        let finish = progress.clone().filter(|s| !s.borrow().is_split());
         let pending = Pending {
             id,
             task,
@@ -493,13 +532,17 @@ impl Bridge {
             attempts: 0,
             requeued: false,
         };
-        let submitted = self.executor.submit(pending, result);
+        let submitted = self.executor.submit(pending);
         if let (Err(e), Some(end)) = (&submitted, &output_end) {
             end.fail(e);
         }
-        let settled = submitted?;
+        submitted?;
         Ok((id, async move {
-            let result = settled.await;
+            let Some(result) = result else { return Err(terminated()) };
+            let result = result.await.unwrap_or_else(|_| Err(terminated()));
+            if let (Ok(_), Some(sink)) = (&result, finish) {
+                ProgressSink::finish(&sink);
+            }
             match output_end {
                 Some(end) => end.settle(result).await,
                 None => result,

@@ -8,13 +8,15 @@ pub(crate) mod progress;
 use std::cell::Cell;
 
 use futures_channel::oneshot;
-use wasm_bindgen::JsValue;
+use js_sys::Function;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, ErrorKind};
 use crate::io::source::Input;
 use crate::ops::engine::EngineChoice;
 use crate::ops::Op;
 use crate::protocol::{OutputKind, RequestId};
+use crate::runtime::js_error::to_js;
 use crate::runtime::timer::{AbortWatch, Timer};
 use crate::scheduler::{Priority, TimeoutFrom};
 use crate::shared::CancelBlock;
@@ -53,7 +55,70 @@ pub(crate) struct Task {
 pub(crate) const RETRY_COPY_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Where a call's result goes; dropping it unsent settles the caller with `TerminatedError`.
-pub(crate) type Reply = oneshot::Sender<Result<JsValue, Error>>;
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// A future of the bridge's awaits the result (a part of a split call, a call with progress
+    /// or an output stream: they have work left after the result).
+    Channel(oneshot::Sender<Result<JsValue, Error>>),
+    /// The caller's promise, settled here: a call with nothing left to do after its result
+    /// saves the future, its waker and the microtask hops between them (`npm run bench:ipc`).
+    Promise(PromiseReply),
+}
+
+impl Reply {
+    fn send(self, result: Result<JsValue, Error>) {
+        match self {
+            Reply::Channel(sender) => {
+                let _ = sender.send(result);
+            }
+            Reply::Promise(mut promise) => promise.settle(result),
+        }
+    }
+
+    /// Nobody waits for the result any more (a dropped future; never a promise).
+    pub(crate) fn is_canceled(&self) -> bool {
+        matches!(self, Reply::Channel(sender) if sender.is_canceled())
+    }
+}
+
+/// A promise's `resolve` and `reject`. It must be settled with values no code runs on: bytes,
+/// `Blob`s, plain objects — never an app's value, which may be a thenable.
+#[derive(Debug)]
+pub(crate) struct PromiseReply(Option<(Function, Function)>);
+
+impl PromiseReply {
+    pub(crate) fn new(resolve: Function, reject: Function) -> Self {
+        PromiseReply(Some((resolve, reject)))
+    }
+
+    fn settle(&mut self, result: Result<JsValue, Error>) {
+        if let Some((resolve, reject)) = self.0.take() {
+            let _ = match result {
+                Ok(value) => resolve.call1(&JsValue::UNDEFINED, &value),
+                Err(error) => reject.call1(&JsValue::UNDEFINED, &to_js(&error)),
+            };
+        }
+    }
+}
+
+impl Drop for PromiseReply {
+    /// Dropped unsettled: `TerminatedError`, one microtask later — a call refused while being
+    /// queued (`QueueFullError`) is dropped before its caller rejects it with the real reason,
+    /// which must come first.
+    fn drop(&mut self) {
+        if let Some((_, reject)) = self.0.take() {
+            let reject: JsValue = reject.bind1(&JsValue::UNDEFINED, &to_js(&terminated())).into();
+            queue_microtask(reject.unchecked_ref());
+        }
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The global `queueMicrotask`, on the page and in workers.
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(callback: &Function);
+}
 
 /// A call from submission until it settles.
 #[derive(Debug)]
@@ -116,7 +181,7 @@ impl Pending {
     /// Sends the result (counting it) and drops the call's listeners.
     pub(crate) fn settle(self, result: Result<JsValue, Error>, counters: &Counters) {
         counters.record(&result);
-        let _ = self.reply.send(result);
+        self.reply.send(result);
     }
 }
 

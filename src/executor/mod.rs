@@ -15,14 +15,11 @@ mod inline;
 pub(crate) use inline::Inline;
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
 
-use futures_channel::oneshot;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use crate::call::progress::ProgressSink;
 use crate::call::{terminated, Counters, Pending, Stop};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
@@ -122,30 +119,17 @@ impl Executor {
         self.fallen_back.borrow().clone()
     }
 
-    /// Queues the call now (so queue order is call order) and returns a future of its output.
+    /// Queues the call now (so queue order is call order); its `reply` carries the result.
     ///
     /// # Errors
-    /// `QueueFullError` or `TerminatedError` at once; the future settles with the call's result.
-    pub(crate) fn submit(
-        &self,
-        pending: Pending,
-        reply: oneshot::Receiver<Result<JsValue, Error>>,
-    ) -> Result<impl Future<Output = Result<JsValue, Error>>, Error> {
-        // A call split into parts sends its one 100 when all parts are done, not per part.
-        let sink = pending.progress.clone().filter(|s| !s.borrow().is_split());
+    /// `QueueFullError` or `TerminatedError` at once (the call is dropped).
+    pub(crate) fn submit(&self, pending: Pending) -> Result<(), Error> {
         match (&self.placement, self.fallback()) {
-            (Placement::Pool(pool), _) if pool.is_terminated() => return Err(terminated()),
-            (_, Some(inline)) => inline.submit(pending)?,
-            (Placement::Inline(inline), None) => inline.submit(pending)?,
-            (Placement::Pool(pool), None) => pool.submit(pending)?,
+            (Placement::Pool(pool), _) if pool.is_terminated() => Err(terminated()),
+            (_, Some(inline)) => inline.submit(pending),
+            (Placement::Inline(inline), None) => inline.submit(pending),
+            (Placement::Pool(pool), None) => pool.submit(pending),
         }
-        Ok(async move {
-            let result = reply.await.unwrap_or_else(|_| Err(terminated()));
-            if let (Ok(_), Some(sink)) = (&result, sink) {
-                ProgressSink::finish(&sink);
-            }
-            result
-        })
     }
 
     /// Cancels call `id` if it is still queued or running.

@@ -24,7 +24,8 @@ const BLOCK: u32 = 1 << 20;
 pub(crate) const AT_ONCE_BUDGET: u64 = 2 << 20;
 
 thread_local! {
-    /// Bytes copied at once in this task; zeroed by the task that follows.
+    /// Bytes copied at once since the budget was last reset (by a task after the one that passed
+    /// [`RESET_AFTER`]).
     static SPENT: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -34,19 +35,26 @@ thread_local! {
 /// long task.
 pub(crate) fn at_once(len: u64) -> bool {
     let spent = SPENT.with(Cell::get);
-    if spent.saturating_add(len) > AT_ONCE_BUDGET {
+    let now = spent.saturating_add(len);
+    if now > AT_ONCE_BUDGET {
         return false;
     }
-    if spent == 0 && len > 0 {
-        // The next task starts with the whole budget.
+    if spent < RESET_AFTER && now >= RESET_AFTER {
+        // A later task starts with the whole budget again. Small copies only add up until they
+        // pass RESET_AFTER: a task per small call (a 32-byte hash) cost more than the call.
         wasm_bindgen_futures::spawn_local(async {
             yield_to_page().await;
             SPENT.with(|s| s.set(0));
         });
     }
-    SPENT.with(|s| s.set(spent + len));
+    SPENT.with(|s| s.set(now));
     true
 }
+
+/// What copies add up to before a reset of the budget is scheduled. Until a reset runs, copies
+/// count against the budget across tasks too, which only makes it stricter: any one task still
+/// copies at most [`AT_ONCE_BUDGET`] at once.
+const RESET_AFTER: u64 = 64 << 10;
 
 /// A new `Uint8Array` holding a copy of `src[range]`, made at once.
 pub(crate) fn copy_now(src: &Uint8Array, range: Range<u32>) -> Uint8Array {

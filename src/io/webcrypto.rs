@@ -24,9 +24,18 @@ use crate::runtime::cancel::aborted;
 use crate::runtime::js_error::describe;
 
 /// This global's `crypto.subtle`, where there is one (secure contexts: https, localhost).
+/// Looked up once per realm: it cannot come or go, and every call asks.
 fn subtle() -> Option<SubtleCrypto> {
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok().filter(JsValue::is_object)?;
-    Reflect::get(&crypto, &"subtle".into()).ok().filter(JsValue::is_object).map(JsCast::unchecked_into)
+    thread_local! {
+        static SUBTLE: Option<SubtleCrypto> = {
+            let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok().filter(JsValue::is_object);
+            crypto
+                .and_then(|c| Reflect::get(&c, &"subtle".into()).ok())
+                .filter(JsValue::is_object)
+                .map(JsCast::unchecked_into)
+        };
+    }
+    SUBTLE.with(Clone::clone)
 }
 
 /// Whether WebCrypto is there to run jobs.

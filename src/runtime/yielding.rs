@@ -10,25 +10,31 @@ use wasm_bindgen_futures::JsFuture;
 /// clamp); else a zero-delay timer. Not `scheduler.yield()`: its continuations are prioritised
 /// over other tasks, which starved timers and delayed frames to ~100 ms in `bench:handlers`.
 pub(crate) async fn yield_to_page() {
-    let global = js_sys::global();
-    let scheduler = Reflect::get(&global, &JsValue::from_str("scheduler")).unwrap_or(JsValue::UNDEFINED);
-    if !scheduler.is_undefined() {
-        if let Ok(f) = Reflect::get(&scheduler, &JsValue::from_str("postTask")) {
-            if let Some(f) = f.dyn_ref::<Function>() {
-                // `Function.prototype` is a callable no-op: no closure to allocate, no eval.
-                let noop = Reflect::get(&global, &"Function".into())
-                    .and_then(|c| Reflect::get(&c, &"prototype".into()))
-                    .unwrap_or(JsValue::UNDEFINED);
-                if let Ok(p) = f.call1(&scheduler, &noop) {
-                    if let Ok(p) = p.dyn_into::<Promise>() {
-                        let _ = JsFuture::from(p).await;
-                        return;
-                    }
-                }
-            }
+    let posted = POST_TASK.with(|p| p.as_ref().and_then(|(f, scheduler, noop)| f.call1(scheduler, noop).ok()));
+    match posted.and_then(|p| p.dyn_into::<Promise>().ok()) {
+        Some(p) => {
+            let _ = JsFuture::from(p).await;
         }
+        None => gloo_timers::future::TimeoutFuture::new(0).await,
     }
-    gloo_timers::future::TimeoutFuture::new(0).await;
+}
+
+thread_local! {
+    /// `scheduler.postTask`, the scheduler, and the callback it is given, looked up once: the
+    /// lookups by name cost more than the call. `Function.prototype` is a callable no-op: no
+    /// closure to allocate, no eval.
+    static POST_TASK: Option<(Function, JsValue, JsValue)> = {
+        let global = js_sys::global();
+        let scheduler = Reflect::get(&global, &JsValue::from_str("scheduler")).unwrap_or(JsValue::UNDEFINED);
+        let post_task = (!scheduler.is_undefined())
+            .then(|| Reflect::get(&scheduler, &JsValue::from_str("postTask")).ok())
+            .flatten()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        let noop = Reflect::get(&global, &"Function".into())
+            .and_then(|c| Reflect::get(&c, &"prototype".into()))
+            .unwrap_or(JsValue::UNDEFINED);
+        post_task.map(|f| (f, scheduler, noop))
+    };
 }
 
 /// Longest stretch of work on the page between two yields: half a 60 Hz frame, so the page can
