@@ -5,6 +5,7 @@
 // echo: raw postMessage is the floor). Then how long worker-bridge blocks the main thread while it
 // hashes or encrypts 64 MiB, in a worker and on the main-thread fallback (long tasks).
 // Reports numbers, never asserts them.  Run: npm run bench:ipc
+// `npm run bench:ipc -- --quick`: the echo and sha256 workloads only, for A/B while optimising.
 //
 // Builds its own package with the test-only `echo` op (target/bench-pkg), serves the repo root
 // so the page can import that package, node_modules/comlink and node_modules/workerpool, prints
@@ -16,7 +17,9 @@ import { buildBenchPackage, runPage } from './harness.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = path.join(ROOT, 'target', 'bench-ipc.json');
+const QUICK = process.argv.includes('--quick');
 const CONFIG = {
+  quick: QUICK,
   echoBytes: 16,
   sha256Bytes: 32,
   warmupCalls: 2_000,
@@ -126,7 +129,8 @@ function report(run) {
     `${CONFIG.throughputCalls} calls, ${CONFIG.inFlight} in flight; rounds interleaved across the libraries.`);
   console.log('ratios: worker-bridge / peer (latency: higher = slower; throughput: lower = slower).');
   const ratios = {};
-  for (const id of Object.keys(WORKLOADS)) ratios[id] = reportWorkload(id, run.workloads[id]);
+  for (const id of Object.keys(run.workloads)) ratios[id] = reportWorkload(id, run.workloads[id]);
+  if (QUICK) return ratios;
   reportLongTasks(run.longTasks);
   reportEnvelope(run.envelope);
   reportDepths(run.depths);
@@ -137,6 +141,7 @@ async function main() {
   build();
   const run = await runInBrowser();
   const ratios = report(run);
+  if (QUICK) return;
   await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: CONFIG, ...run, ratios }, null, 2)}\n`);
   console.log(`\nwrote ${path.relative(ROOT, OUT)}`);
 }

@@ -122,7 +122,7 @@ export interface CreateOptions {
   cancelGraceMs?: number;
   /**
    * Calls one worker holds at once — one running, the rest waiting in its mailbox so it starts
-   * the next without a round trip (1 = no pipelining; 1–256); default 16. Calls with large
+   * the next without a round trip (1 = no pipelining; 1–256); default 64. Calls with large
    * inputs wait in the bridge's queue instead.
    */
   maxInFlightPerWorker?: number;

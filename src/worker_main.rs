@@ -162,7 +162,15 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
     if !DRAINING.get() && QUEUE.with(|q| !q.borrow().is_empty()) {
         DRAINING.set(true);
         let scope = scope.clone();
-        wasm_bindgen_futures::spawn_local(async move { drain(&scope).await });
+        // Started here, in this task: a short call that waits on nothing answers before this
+        // handler returns, with no microtask between (the executor's queueMicrotask was ~7 µs
+        // of a 16-byte echo's worker time). Whatever waits is polled on by the executor.
+        let mut draining: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
+            Box::pin(async move { drain(&scope).await });
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if draining.as_mut().poll(&mut cx).is_pending() {
+            wasm_bindgen_futures::spawn_local(draining);
+        }
     }
 }
 

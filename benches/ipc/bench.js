@@ -238,8 +238,13 @@ window.runBench = async (config) => {
   const workloads = {
     echo: await measureWorkload(clients, 'echo', echoPayload, echoPayload, config),
     sha256: await measureWorkload(clients, 'sha256', hashPayload, await sha256(hashPayload), config),
-    task: await measureWorkload(clients, 'task', echoPayload, echoPayload, config),
   };
+  if (config.quick) {
+    for (const client of Object.values(clients)) if (client !== clients['worker-bridge']) await client.close();
+    await bridge.terminate();
+    return { ...environment(), workerBridgeMode: bridge.status().mode, workerBridgeWorkers: 1, fallbackMode: 'n/a', workloads };
+  }
+  workloads.task = await measureWorkload(clients, 'task', echoPayload, echoPayload, config);
   const depths = await measureDepths(config, echoPayload);
   const status = bridge.status();
   for (const [name, client] of Object.entries(clients)) if (name !== 'worker-bridge') await client.close();

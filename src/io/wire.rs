@@ -124,7 +124,8 @@ impl Outgoing {
 pub(crate) struct Incoming {
     /// Wiped when dropped (they may hold a key).
     pub(crate) envelopes: zeroize::Zeroizing<Vec<u8>>,
-    attachments: Array,
+    /// The whole message: the attachments follow the envelopes.
+    wire: Array,
 }
 
 impl Incoming {
@@ -136,15 +137,12 @@ impl Incoming {
         let not_ours = || Error::validation("not a worker-bridge message");
         let wire = data.dyn_ref::<Array>().ok_or_else(not_ours)?;
         let envelopes = wire.get(0).dyn_into::<Uint8Array>().map_err(|_| not_ours())?;
-        Ok(Incoming {
-            envelopes: zeroize::Zeroizing::new(envelopes.to_vec()),
-            attachments: wire.slice(1, wire.length()),
-        })
+        Ok(Incoming { envelopes: zeroize::Zeroizing::new(envelopes.to_vec()), wire: wire.clone() })
     }
 
     /// The attachment of the `i`-th envelope (`undefined` when none).
     pub(crate) fn attachment(&self, i: usize) -> Attached {
-        Attached(u32::try_from(i).map(|i| self.attachments.get(i)).unwrap_or(JsValue::UNDEFINED))
+        Attached(u32::try_from(i + 1).map(|i| self.wire.get(i)).unwrap_or(JsValue::UNDEFINED))
     }
 }
 

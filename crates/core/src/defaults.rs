@@ -21,7 +21,7 @@ pub const CANCEL_GRACE_MS: u32 = 250;
 /// running, the rest waiting in its mailbox so it starts the next without a round trip.
 /// Chosen by `npm run bench:ipc`; calls with large inputs are held back anyway (see
 /// [`PIPELINE_BYTES`]).
-pub const MAX_IN_FLIGHT_PER_WORKER: u32 = 16;
+pub const MAX_IN_FLIGHT_PER_WORKER: u32 = 64;
 /// Largest most in flight a caller may ask for.
 pub const MAX_IN_FLIGHT_LIMIT: u32 = 256;
 /// Input bytes one worker may hold with more than one call in flight: only short calls are
@@ -59,6 +59,13 @@ pub const MAX_ONE_SHOT_AEAD_BYTES: u64 = 256 * 1024 * 1024;
 /// and a 64 MiB digest held Chromium's main thread for its whole length). Larger inputs run on
 /// the Rust code there, in slices.
 pub const PAGE_WEBCRYPTO_MAX_BYTES: u64 = 1024 * 1024;
+/// Under `engine: 'auto'`, a SHA-256 of fewer bytes runs on the Rust code: a WebCrypto call is
+/// asynchronous and cost ~30 µs more than a round trip without it (`bench:ipc`, raw postMessage
+/// echo vs digest), which the Rust code's 126 MB/s against WebCrypto's 549 (`bench:handlers`)
+/// only repays from ~4.9 KB.
+pub const WEBCRYPTO_MIN_DIGEST_BYTES: u64 = 4 * 1024;
+/// The same for a one-shot AES-256-GCM: 22 MB/s against 287 repay the ~30 µs from ~0.7 KB.
+pub const WEBCRYPTO_MIN_AEAD_BYTES: u64 = 512;
 /// `file.chunkPlan(file, { chunkSize })`: bytes per planned piece.
 pub const PLAN_CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 

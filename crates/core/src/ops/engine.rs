@@ -87,11 +87,14 @@ pub fn platform_job(
     blob: bool,
     on_page: bool,
 ) -> Result<Option<PlatformJob<'_>>, Error> {
-    let page_max = crate::defaults::PAGE_WEBCRYPTO_MAX_BYTES;
-    let within = !on_page || len <= page_max;
+    use crate::defaults::{PAGE_WEBCRYPTO_MAX_BYTES, WEBCRYPTO_MIN_AEAD_BYTES, WEBCRYPTO_MIN_DIGEST_BYTES};
+    let within = !on_page || len <= PAGE_WEBCRYPTO_MAX_BYTES;
+    // Under `auto`, a small input is done sooner by the Rust code than WebCrypto's asynchronous
+    // call returns; `webcrypto` asked for by name runs every size.
+    let worth = |min: u64| choice != EngineChoice::Auto || len >= min;
     let fits = match op {
-        Op::Encrypt { .. } | Op::Decrypt { .. } => within,
-        Op::Sha256 => !blob && within,
+        Op::Encrypt { .. } | Op::Decrypt { .. } => within && worth(WEBCRYPTO_MIN_AEAD_BYTES),
+        Op::Sha256 => !blob && within && worth(WEBCRYPTO_MIN_DIGEST_BYTES),
         // One call per chunk, the whole output joined at the end: on the page (where that join
         // would be one long task) the Rust code runs it, building its output in slices.
         Op::SealChunks(_) | Op::OpenChunks(_) => !on_page,
@@ -194,28 +197,44 @@ mod tests {
 
     #[test]
     fn webcrypto_runs_what_it_can_do_whole_and_rust_the_rest() {
+        const BIG: u64 = 64 * 1024;
         let enc = Op::Encrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
         assert!(matches!(
-            platform_job(&Op::Sha256, EngineChoice::Auto, true, 10, false, false).unwrap(),
+            platform_job(&Op::Sha256, EngineChoice::Auto, true, BIG, false, false).unwrap(),
             Some(PlatformJob::Sha256)
         ));
         assert!(
-            platform_job(&Op::Sha256, EngineChoice::Auto, true, 10, true, false).unwrap().is_none(),
+            platform_job(&Op::Sha256, EngineChoice::Auto, true, BIG, true, false).unwrap().is_none(),
             "a Blob is streamed"
         );
         assert!(
-            platform_job(&Op::Sha256, EngineChoice::Auto, false, 10, false, false).unwrap().is_none(),
+            platform_job(&Op::Sha256, EngineChoice::Auto, false, BIG, false, false).unwrap().is_none(),
             "no crypto.subtle"
         );
-        assert!(platform_job(&Op::Sha256, EngineChoice::Rust, true, 10, false, false).unwrap().is_none());
+        assert!(platform_job(&Op::Sha256, EngineChoice::Rust, true, BIG, false, false).unwrap().is_none());
         assert!(matches!(
-            platform_job(&enc, EngineChoice::Auto, true, 10, true, false).unwrap(),
+            platform_job(&enc, EngineChoice::Auto, true, BIG, true, false).unwrap(),
             Some(PlatformJob::Encrypt { .. })
         ));
         let gzip = Op::Compress { format: super::super::Format::Gzip, level: 6 };
         assert!(platform_job(&gzip, EngineChoice::WebCrypto, false, 1, false, false).unwrap().is_none());
-        let e = platform_job(&Op::Sha256, EngineChoice::WebCrypto, false, 10, false, false).unwrap_err();
+        let e = platform_job(&Op::Sha256, EngineChoice::WebCrypto, false, BIG, false, false).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
+    }
+
+    #[test]
+    fn under_auto_small_inputs_run_on_the_rust_code() {
+        use crate::defaults::{WEBCRYPTO_MIN_AEAD_BYTES as AEAD, WEBCRYPTO_MIN_DIGEST_BYTES as DIGEST};
+        let enc = Op::Encrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
+        let dec = Op::Decrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
+        for (op, min) in [(&Op::Sha256, DIGEST), (&enc, AEAD), (&dec, AEAD)] {
+            assert!(platform_job(op, EngineChoice::Auto, true, min - 1, false, false).unwrap().is_none());
+            assert!(platform_job(op, EngineChoice::Auto, true, min, false, false).unwrap().is_some());
+            assert!(
+                platform_job(op, EngineChoice::WebCrypto, true, 0, false, false).unwrap().is_some(),
+                "asked for by name, WebCrypto runs every size"
+            );
+        }
     }
 
     #[test]
@@ -238,16 +257,16 @@ mod tests {
     fn parameters_are_checked_as_the_rust_code_checks_them() {
         let short_key = Op::Encrypt { key: Secret(vec![1; 16]), nonce: vec![1; 12], aad: vec![] };
         assert_eq!(
-            platform_job(&short_key, EngineChoice::Auto, true, 1, false, false).unwrap_err().kind(),
+            platform_job(&short_key, EngineChoice::Auto, true, 4096, false, false).unwrap_err().kind(),
             ErrorKind::Validation
         );
         let zero_nonce = Op::Encrypt { key: key(), nonce: vec![0; 12], aad: vec![] };
         assert_eq!(
-            platform_job(&zero_nonce, EngineChoice::Auto, true, 32, false, false).unwrap_err().kind(),
+            platform_job(&zero_nonce, EngineChoice::Auto, true, 4096, false, false).unwrap_err().kind(),
             ErrorKind::NonceReuse
         );
         let opens_zero = Op::Decrypt { key: key(), nonce: vec![0; 12], aad: vec![] };
-        assert!(platform_job(&opens_zero, EngineChoice::Auto, true, 32, false, false).unwrap().is_some());
+        assert!(platform_job(&opens_zero, EngineChoice::Auto, true, 4096, false, false).unwrap().is_some());
         let huge = Op::Encrypt { key: key(), nonce: vec![1; 12], aad: vec![] };
         let len = crate::defaults::MAX_ONE_SHOT_AEAD_BYTES + 1;
         assert_eq!(
