@@ -128,7 +128,9 @@ export interface CreateOptions {
   maxInFlightPerWorker?: number;
   /**
    * Which engine runs the crypto ops: `'auto'` (default) uses the platform's WebCrypto where it
-   * exists and can do the whole job (SHA-256 of bytes, AES-GCM), else the Rust code; `'rust'`
+   * exists and can do the whole job (SHA-256 of bytes, AES-GCM) and the input is not so small
+   * (SHA-256 under 4 KiB, AES-GCM under 512 B) that the Rust code finishes first, else the Rust
+   * code; `'rust'`
    * always the Rust code; `'webcrypto'` WebCrypto wherever it fits, failing with
    * `NotSupportedError` where `crypto.subtle` is missing. The bytes are the same either way.
    */
