@@ -5,6 +5,8 @@
 // busy time and µs per call. Reports, never asserts.
 // Run: node benches/profile-ipc.mjs [--calls N] [--interval µs] [--top N] [--services]
 //
+// With --tasks, worker-bridge's calls are `tasks.run` of bench:ipc's echo task instead.
+//
 // With --services, the same for bench:services' workload: sequential sends to the JS echo service
 // in placement 'worker' (its worker profiled) and 'main' (the page only), beside their floors, the
 // raw postMessage worker and a MessageChannel echo on the page.
@@ -29,6 +31,7 @@ import { ROOT, runTool } from './harness.mjs';
 const { values: args } = parseArgs({
   options: {
     calls: { type: 'string' }, top: { type: 'string' }, interval: { type: 'string' }, services: { type: 'boolean' },
+    tasks: { type: 'boolean' },
   },
 });
 const CONFIG = {
@@ -44,7 +47,9 @@ const PKG = 'target/bench-pkg-prof';
 // Each client, and the script its profiled worker runs (null: the page only).
 const CLIENTS = args.services
   ? { 'raw-worker': 'raw-worker.js', 'service-worker': 'service-host.js', 'raw-channel': null, 'service-main': null }
-  : { raw: 'raw-worker.js', 'worker-bridge': 'worker.js' };
+  : args.tasks
+    ? { raw: 'raw-worker.js', 'worker-bridge-task': 'worker.js' }
+    : { raw: 'raw-worker.js', 'worker-bridge': 'worker.js' };
 const WORKLOAD = args.services ? 'sequential sends of bench:services\' message' : `sequential echo calls of ${CONFIG.payloadBytes} B`;
 const TIMEOUT_MS = 5 * 60_000;
 

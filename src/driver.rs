@@ -266,7 +266,9 @@ async fn run_task<P: Placement>(
         }
         _ => return Err(Error::validation("not a task")),
     };
-    let mut call = ModuleCall::start(name, module, export, &input.value, output)?;
+    // In a worker a task that returns a value is answered in the same task; on the page it is
+    // called from a microtask, never inside the bridge's own code.
+    let mut call = ModuleCall::start(name, module, export, &input.value, output, !P::ON_PAGE)?;
     let mut stopped: Option<Error> = None;
     loop {
         let settled = call.settled_within(TASK_POLL_MS).await;

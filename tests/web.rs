@@ -78,9 +78,10 @@ async fn two_hundred_concurrent_calls_on_two_workers() {
     for input in &inputs {
         calls.push(&b.crypto().sha256(Uint8Array::from(input.as_slice()).into(), JsValue::UNDEFINED));
     }
-    // Each worker holds at most `maxInFlightPerWorker` (16) small calls; the rest wait in the queue.
+    // Each worker holds at most `maxInFlightPerWorker` (64 by default) small calls — here ~150 KB
+    // each, under the 256 KiB a worker may hold ahead; the rest wait in the queue.
     let queued = get(&b.status(), "queued").as_f64().unwrap();
-    assert_eq!(queued, 200.0 - 2.0 * 16.0, "calls beyond what the workers hold wait in the queue");
+    assert_eq!(queued, 200.0 - 2.0 * 64.0, "calls beyond what the workers hold wait in the queue");
     let results: Array = JsFuture::from(Promise::all(&calls)).await.unwrap().unchecked_into();
     for (i, input) in inputs.iter().enumerate() {
         let got = Uint8Array::new(&results.get(i as u32)).to_vec();
@@ -165,6 +166,21 @@ async fn bad_input_and_options_are_validation_errors() {
     assert_eq!(error_name(b.crypto().sha256(ok.clone().into(), typo)).await, "ValidationError");
     let bad_priority = obj(&[("priority", "urgent".into())]);
     assert_eq!(error_name(b.crypto().sha256(ok.clone().into(), bad_priority)).await, "ValidationError");
+    // A detached buffer, seen through a typed array or a DataView (whose byteOffset then
+    // throws): the promise rejects, nothing throws through the facade.
+    let gone = Uint8Array::from(&b"secret"[..]);
+    let (buffer, dead_view): (JsValue, JsValue) =
+        (gone.buffer().into(), js_sys::DataView::new(&gone.buffer(), 0, 6).into());
+    let _ = b.crypto().sha256(gone.clone().into(), obj(&[("transfer", true.into())]));
+    for bad in [gone.clone().into(), dead_view.clone(), buffer] {
+        assert_eq!(error_name(b.crypto().sha256(bad, JsValue::UNDEFINED)).await, "ValidationError");
+    }
+    // The refused input does not spend the key's nonce: the same key and nonce then work.
+    let (key, nonce) = (Uint8Array::from(&[7u8; 32][..]), Uint8Array::from(&[9u8; 12][..]));
+    let refused = b.crypto().encrypt(dead_view, key.clone().into(), nonce.clone().into(), JsValue::UNDEFINED);
+    assert_eq!(error_name(refused).await, "ValidationError");
+    let sealed = b.crypto().encrypt(ok.clone().into(), key.into(), nonce.into(), JsValue::UNDEFINED);
+    assert_eq!(Uint8Array::new(&JsFuture::from(sealed).await.unwrap()).length(), 3 + 16);
     // The pool is unharmed.
     assert_eq!(ours(&b, b"abc").await, webcrypto_sha256(b"abc").await);
     JsFuture::from(b.terminate()).await.unwrap();

@@ -28,8 +28,24 @@ function importOnce(url) {
  * @typedef {{ value: unknown, transfer: Transferable[] } | { failed: string } | { thrown: unknown }} Outcome
  */
 
+/** @type {Map<string, Record<string, unknown>>} url → the module, once its import settled */
+const loaded = new Map();
+
+/**
+ * A new call's progress, written by `ctx.progress` and polled by Rust.
+ * @returns {{ done: number, total: number, seq: number }}
+ */
+export function newState() {
+  return { done: 0, total: 0, seq: 0 };
+}
+
 /**
  * Runs one call of a task.
+ *
+ * With `now` (a pool worker, where no code of the bridge's is on the stack to re-enter), a task
+ * whose module is loaded is called at once and, when it returns a value rather than a promise,
+ * its outcome is returned as is, not as a promise: no microtask, no timer, no future between the
+ * call and its answer. Otherwise the task is called from a microtask and the outcome is a promise.
  * @param {string} name the task's registered name (for messages)
  * @param {string} url the module's absolute URL
  * @param {string} exportName the exported function (`default` for the default export)
@@ -37,15 +53,37 @@ function importOnce(url) {
  * @param {'value' | 'bytes' | 'blob'} output
  * @param {AbortSignal} signal aborted when the call is cancelled or times out
  * @param {{ done: number, total: number, seq: number }} state progress, polled by Rust
- * @returns {Promise<Outcome>}
+ * @param {boolean} now whether the task may be called at once
+ * @returns {Outcome | Promise<Outcome>}
  */
-export async function runTask(name, url, exportName, input, output, signal, state) {
-  let module;
-  try {
-    module = await importOnce(url);
-  } catch (/** @type {any} */ e) {
-    return { failed: `task ${name}: its module ${url} did not import (${describe(e)})` };
-  }
+export function runTask(name, url, exportName, input, output, signal, state, now) {
+  const module = loaded.get(url);
+  if (now && module) return call(name, module, url, exportName, input, output, signal, state);
+  return (async () => {
+    let imported;
+    try {
+      imported = await importOnce(url);
+    } catch (/** @type {any} */ e) {
+      return { failed: `task ${name}: its module ${url} did not import (${describe(e)})` };
+    }
+    loaded.set(url, imported);
+    return call(name, imported, url, exportName, input, output, signal, state);
+  })();
+}
+
+/**
+ * Calls the task's function; its outcome at once when it returns a value, else a promise of it.
+ * @param {string} name
+ * @param {Record<string, unknown>} module
+ * @param {string} url
+ * @param {string} exportName
+ * @param {unknown} input
+ * @param {string} output
+ * @param {AbortSignal} signal
+ * @param {{ done: number, total: number, seq: number }} state
+ * @returns {Outcome | Promise<Outcome>}
+ */
+function call(name, module, url, exportName, input, output, signal, state) {
   const fn = module[exportName];
   if (typeof fn !== 'function') {
     return { failed: `task ${name}: the module ${url} exports no function ${exportName}` };
@@ -66,10 +104,18 @@ export async function runTask(name, url, exportName, input, output, signal, stat
     },
   };
   let value;
+  let thenable;
   try {
-    value = await fn(input, ctx);
+    value = fn(input, ctx);
+    thenable = value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
   } catch (e) {
     return { thrown: e };
+  }
+  if (thenable) {
+    return Promise.resolve(value).then(
+      (settled) => shape(name, settled, output, transfer),
+      (e) => ({ thrown: e }),
+    );
   }
   return shape(name, value, output, transfer);
 }

@@ -46,7 +46,7 @@ function rawEcho() {
 
 /** Starts the client's worker (it appears now, so the driver can attach to it first). */
 window.createClient = async (client) => {
-  takesMessage = client !== 'raw' && client !== 'worker-bridge';
+  takesMessage = !['raw', 'worker-bridge', 'worker-bridge-task'].includes(client);
   if (client === 'raw') {
     echo = rawEcho();
     return;
@@ -66,6 +66,11 @@ window.createClient = async (client) => {
   const bridge = await WorkerBridge.create({ poolSize: 1, fallback: 'never' });
   if (client === 'worker-bridge') {
     echo = (bytes) => bridge.__testOp({ kind: 'echo' }, bytes);
+    return;
+  }
+  if (client === 'worker-bridge-task') {
+    await bridge.tasks.register('echo', { module: new URL('../ipc/echo.task.js', import.meta.url), export: 'echo' });
+    echo = (bytes) => bridge.tasks.run('echo', bytes);
     return;
   }
   const placement = client === 'service-worker' ? 'worker' : 'main';

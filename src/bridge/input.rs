@@ -442,10 +442,13 @@ pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array,
 /// `ArrayBuffer`, not a `SharedArrayBuffer`).
 fn byte_view(value: &JsValue) -> Result<(Uint8Array, bool), Error> {
     let bytes: &Bytes = value.unchecked_ref();
+    // A `DataView` over a detached (or shrunk) buffer throws where a typed array reads 0.
+    let unreadable = |_| Error::validation("the input's ArrayBuffer is detached or its view out of bounds");
     let (buffer, offset, length) = if ArrayBuffer::is_view(value) {
-        (bytes.buffer(), size(bytes.byte_offset())?, size(bytes.byte_length())?)
+        let offset = size(bytes.byte_offset().map_err(unreadable)?)?;
+        (bytes.buffer(), offset, size(bytes.byte_length().map_err(unreadable)?)?)
     } else if value.is_instance_of::<ArrayBuffer>() || value.is_instance_of::<js_sys::SharedArrayBuffer>() {
-        (value.clone(), 0, size(bytes.byte_length())?)
+        (value.clone(), 0, size(bytes.byte_length().map_err(unreadable)?)?)
     } else {
         return Err(Error::validation(format!(
             "expected a Uint8Array, an ArrayBuffer, an ArrayBuffer view, a Blob or a File, got {}",
@@ -466,10 +469,10 @@ extern "C" {
     type Bytes;
     #[wasm_bindgen(method, getter)]
     fn buffer(this: &Bytes) -> JsValue;
-    #[wasm_bindgen(method, getter, js_name = byteOffset)]
-    fn byte_offset(this: &Bytes) -> JsValue;
-    #[wasm_bindgen(method, getter, js_name = byteLength)]
-    fn byte_length(this: &Bytes) -> JsValue;
+    #[wasm_bindgen(method, getter, catch, js_name = byteOffset)]
+    fn byte_offset(this: &Bytes) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, getter, catch, js_name = byteLength)]
+    fn byte_length(this: &Bytes) -> Result<JsValue, JsValue>;
     /// `undefined` where the browser has no `ArrayBuffer.prototype.detached`, and on a
     /// `SharedArrayBuffer`.
     #[wasm_bindgen(method, getter)]

@@ -5,7 +5,8 @@
 //!
 //! Used for the private copy of a call's input passed without `transfer` (and for the pieces of
 //! a call split across workers), and for joining an output's pieces into one `Uint8Array` or
-//! `Blob`. A small copy is cheaper made at once: [`at_once`] says when, within a budget per task.
+//! `Blob`. A small copy is cheaper made at once: [`at_once`] says when, within a budget no task
+//! can exceed.
 
 use std::cell::Cell;
 use std::ops::Range;

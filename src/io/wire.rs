@@ -18,6 +18,7 @@ use web_sys::Blob;
 use zeroize::Zeroize;
 
 use crate::error::Error;
+use crate::runtime::names::name;
 
 /// A body whose whole buffer is smaller than this is copied even when it may be moved: the
 /// browser rebuilds a moved buffer at a fixed cost that a small copy undercuts (16-byte echo
@@ -29,8 +30,13 @@ const COPY_BELOW: u32 = 16 << 10;
 pub(crate) struct Attachment<'a> {
     /// A `Uint8Array` or a `Blob`.
     pub(crate) body: Option<&'a JsValue>,
-    /// Move the body's buffer (a `Uint8Array`'s) instead of letting the browser copy it.
+    /// Move the body's buffer (a `Uint8Array`'s) instead of letting the browser copy it —
+    /// unless it is small (see [`COPY_BELOW`]).
     pub(crate) transfer_body: bool,
+    /// The body is the caller's own buffer, moved with `transfer: true`: it leaves the caller
+    /// however small (where `ArrayBuffer.prototype.transfer` is missing, only `postMessage`
+    /// detaches it).
+    pub(crate) callers: bool,
     /// Shared blocks, by name (`progress`, `cancel`, `beat`).
     pub(crate) blocks: Vec<(&'static str, &'a Int32Array)>,
     /// An app's task's value, in place of a body (always wrapped: `{ value }`).
@@ -64,7 +70,7 @@ impl Outgoing {
         if let Some(buffer) =
             a.body.filter(|_| a.transfer_body).and_then(|b| b.dyn_ref::<Uint8Array>()).map(Uint8Array::buffer)
         {
-            if buffer.is_instance_of::<js_sys::ArrayBuffer>() && buffer.byte_length() >= COPY_BELOW {
+            if buffer.is_instance_of::<js_sys::ArrayBuffer>() && (a.callers || buffer.byte_length() >= COPY_BELOW) {
                 self.transfer.push(&buffer);
             }
         }
@@ -75,9 +81,9 @@ impl Outgoing {
         }
         if let Some(value) = a.value {
             let object = Object::new();
-            let _ = Reflect::set(&object, &"value".into(), value);
-            for (name, words) in a.blocks {
-                let _ = Reflect::set(&object, &name.into(), words);
+            let _ = Reflect::set(&object, &name("value"), value);
+            for (key, words) in a.blocks {
+                let _ = Reflect::set(&object, &name(key), words);
             }
             self.wire.push(&object);
             return;
@@ -97,15 +103,15 @@ impl Outgoing {
             (body, false) => {
                 let object = Object::new();
                 if let Some(body) = body {
-                    let _ = Reflect::set(&object, &"body".into(), body);
+                    let _ = Reflect::set(&object, &name("body"), body);
                 }
-                for (name, field) in [("stream", a.stream), ("sink", a.sink)] {
+                for (key, field) in [("stream", a.stream), ("sink", a.sink)] {
                     if let Some(field) = field {
-                        let _ = Reflect::set(&object, &name.into(), field);
+                        let _ = Reflect::set(&object, &name(key), field);
                     }
                 }
-                for (name, words) in a.blocks {
-                    let _ = Reflect::set(&object, &name.into(), words);
+                for (key, words) in a.blocks {
+                    let _ = Reflect::set(&object, &name(key), words);
                 }
                 object.into()
             }
@@ -163,8 +169,8 @@ impl Attached {
     /// An app's task's value (`{ value }`; it may be `undefined`), if this attachment is one.
     pub(crate) fn value(&self) -> Option<JsValue> {
         let wrapped = self.0.is_object() && !self.0.is_instance_of::<Uint8Array>() && !self.0.is_instance_of::<Blob>();
-        if wrapped && Reflect::has(&self.0, &"value".into()).unwrap_or(false) {
-            return Reflect::get(&self.0, &"value".into()).ok();
+        if wrapped && Reflect::has(&self.0, &name("value")).unwrap_or(false) {
+            return Reflect::get(&self.0, &name("value")).ok();
         }
         None
     }
@@ -180,14 +186,14 @@ impl Attached {
     }
 
     /// A shared block by name (`progress`, `cancel`, `beat`).
-    pub(crate) fn block(&self, name: &str) -> Option<Int32Array> {
-        self.field(name).and_then(|v| v.dyn_into::<Int32Array>().ok())
+    pub(crate) fn block(&self, key: &'static str) -> Option<Int32Array> {
+        self.field(key).and_then(|v| v.dyn_into::<Int32Array>().ok())
     }
 
-    fn field(&self, name: &str) -> Option<JsValue> {
+    fn field(&self, key: &'static str) -> Option<JsValue> {
         if !self.0.is_object() || self.0.is_instance_of::<Uint8Array>() || self.0.is_instance_of::<Blob>() {
             return None;
         }
-        Reflect::get(&self.0, &name.into()).ok().filter(|v| !v.is_undefined())
+        Reflect::get(&self.0, &name(key)).ok().filter(|v| !v.is_undefined())
     }
 }

@@ -100,6 +100,7 @@ impl Inner {
                 // (small, at most PIPELINE_BYTES) is always copied: if the call ahead of it kills
                 // its worker, it runs again elsewhere.
                 transfer_body: !pending.retryable() && !sent_ahead,
+                callers: pending.task.transferred,
                 progress: sink
                     .map(|s| s.borrow().block(pending.progress_part).clone())
                     .filter(|b| shared && b.is_shared()),

@@ -106,6 +106,8 @@ pub(crate) struct Attachments {
     /// A `Uint8Array` or a `Blob`.
     pub(crate) body: Option<JsValue>,
     pub(crate) transfer_body: bool,
+    /// The body is the caller's buffer, moved with `transfer: true` (`wire::Attachment::callers`).
+    pub(crate) callers: bool,
     /// An app's task's input, in place of a body, and what it moves (when `transfer_body`).
     pub(crate) value: Option<crate::io::source::TaskValue>,
     /// An input stream, in place of a body: a `ReadableStream` or the `MessagePort` relaying
@@ -200,6 +202,7 @@ impl WorkerHandle {
             wire.attach(wire::Attachment {
                 body: a.body.as_ref(),
                 transfer_body: a.transfer_body,
+                callers: a.callers,
                 blocks,
                 value: a.value.as_ref().map(|v| &v.value),
                 transfer: a.value.as_ref().map(|v| &v.transfer).filter(|_| a.transfer_body),

@@ -6,6 +6,7 @@
 pub(crate) mod cancel;
 pub(crate) mod glue;
 pub(crate) mod js_error;
+pub(crate) mod names;
 pub(crate) mod threads;
 pub(crate) mod ticker;
 pub(crate) mod timer;

@@ -18,7 +18,7 @@ import { environment } from '../../benches/page.js';
 
 const MiB = 1 << 20;
 const POOL_SIZE = 2;
-const MAX_IN_FLIGHT = 16; // the bridge's default maxInFlightPerWorker
+const MAX_IN_FLIGHT = 64; // the bridge's default maxInFlightPerWorker
 const HEALTH_MS = 1000; // pings, which also report each worker's memory
 const CALL_TIMEOUT_MS = 30_000; // the bridge's per-call limit for calls without a fault
 const STUCK_MS = 60_000; // a promise unsettled this long is reported as never settling
