@@ -59,6 +59,8 @@ function report(run) {
   console.log('ratio = worker-bridge / native (higher is better; 1.00x = as fast as the browser).');
   console.log('native: crypto.subtle.digest / crypto.subtle.encrypt (AES-GCM, 12-byte iv) / CompressionStream and ' +
     'DecompressionStream (via Blob.stream() and Response.arrayBuffer()).');
+  console.log('sha256 of a Blob, streamed: WebCrypto cannot digest a stream, so its native column is hash-wasm\'s ' +
+    'incremental SHA-256 (createSHA256, update per chunk of blob.stream()) on the page.');
   const fmt = run.results.find((r) => r.id === 'encryptFile')?.verification.format;
   const chunks = fmt ? `${fmt.chunks} AES-GCM chunks of ${fmt.chunkSize / 2 ** 20} MiB` : 'AES-GCM chunks';
   console.log(`encryptFile: ours seals the Blob in the chunked WBS1 stream format (${chunks}, split across the ` +

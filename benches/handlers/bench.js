@@ -4,6 +4,9 @@
 // blocked while it runs.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
 import { environment, median } from '../page.js';
+// The peer for a streamed SHA-256 of a Blob (WebCrypto has no streaming digest): hash-wasm's
+// incremental hasher, on the page, as an app without worker-bridge would run it.
+import { createSHA256 } from '/node_modules/hash-wasm/dist/index.esm.js';
 
 const MiB = 1 << 20;
 const subtle = crypto.subtle;
@@ -193,6 +196,18 @@ window.runBench = async (config) => {
   const nativeEncrypt = () =>
     subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)) }, cryptoKey, data);
   let packed; // our gzip output, set by the gzip check, input of the gunzip benchmark
+  const hasher = await createSHA256();
+  /** hash-wasm's streaming SHA-256 of `blob`, read chunk by chunk through `blob.stream()`. */
+  const hashWasmStreamed = async () => {
+    hasher.init();
+    const reader = blob.stream().getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      hasher.update(value);
+    }
+    return hasher.digest('binary');
+  };
 
   // The compared runs pass no `transfer`: the bridge copies each input, so the same buffers serve
   // every run. Only the supplementary `transfer` runs move a fresh copy.
@@ -211,6 +226,22 @@ window.runBench = async (config) => {
           checks[`${name} = WebCrypto`] = equalBytes(await b.crypto.sha256(data), want);
         }
         return { checks, digest: hex(want) };
+      },
+    },
+    {
+      id: 'sha256-blob',
+      label: `sha256 (${cryptoMiB} MiB Blob, streamed)`,
+      bytes: blob.size,
+      // Not the browser's: WebCrypto cannot digest a stream; hash-wasm's hasher on the page.
+      native: hashWasmStreamed,
+      bridge: (b) => b.crypto.sha256(blob),
+      async verify() {
+        const want = await subtle.digest('SHA-256', data);
+        const checks = { 'hash-wasm = WebCrypto': equalBytes(await hashWasmStreamed(), want) };
+        for (const [name, b] of Object.entries(bridges)) {
+          checks[`${name} = WebCrypto`] = equalBytes(await b.crypto.sha256(blob), want);
+        }
+        return { checks };
       },
     },
     {
