@@ -1,9 +1,11 @@
 //! Call inputs that live in JavaScript memory — bytes or a `Blob`/`File` — read into wasm memory
 //! one chunk at a time, so a large input never needs a full-size copy inside the wasm heap.
 //!
-//! A worker reads a `Blob` synchronously with `FileReaderSync`; the main thread, which has no
-//! synchronous reader, fetches the next MiB with `blob.slice().arrayBuffer()` when the bytes read
-//! before are used up.
+//! A worker asks for the next pieces of a `Blob` ahead (`blob.slice().arrayBuffer()`, which the
+//! browser answers while the worker works on the bytes before) and falls back to `FileReaderSync`
+//! when a step wants bytes that were not asked for; the main thread, which has no synchronous
+//! reader, fetches the next MiB with `blob.slice().arrayBuffer()` when the bytes read before are
+//! used up.
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -128,46 +130,6 @@ impl ChunkSource for JsBytesSource {
     }
 }
 
-/// A [`ChunkSource`] over a `Blob`, read synchronously (workers only: `FileReaderSync`).
-#[derive(Debug)]
-pub(crate) struct BlobSyncSource {
-    blob: Blob,
-    reader: FileReaderSync,
-    chunk: u64,
-    pos: u64,
-}
-
-impl BlobSyncSource {
-    pub(crate) fn new(blob: Blob, chunk: usize) -> Result<Self, Error> {
-        let reader = FileReaderSync::new().map_err(|_| Error::validation("FileReaderSync is unavailable here"))?;
-        Ok(BlobSyncSource { blob, reader, chunk: chunk.max(1) as u64, pos: 0 })
-    }
-}
-
-impl ChunkSource for BlobSyncSource {
-    fn total(&self) -> u64 {
-        self.blob.size() as u64
-    }
-
-    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        let len = self.total();
-        if self.pos >= len {
-            return Ok(false);
-        }
-        let end = (self.pos + self.chunk).min(len);
-        let piece = self
-            .blob
-            .slice_with_f64_and_f64(self.pos as f64, end as f64)
-            .and_then(|p| self.reader.read_as_array_buffer(&p))
-            .map_err(|e| read_error(&e))?;
-        let bytes = Uint8Array::new(&piece);
-        buf.resize(bytes.length() as usize, 0);
-        bytes.copy_to(buf);
-        self.pos = end;
-        Ok(true)
-    }
-}
-
 /// Bytes of a `Blob` read per asynchronous read on the main thread: a read costs a round trip
 /// to the browser's blob storage, so it fetches many of the page's small chunks at once.
 const BLOB_READ: u64 = 1 << 20;
@@ -237,20 +199,117 @@ impl ChunkSource for PageSource {
     }
 }
 
-/// A [`ChunkSource`] for a worker: bytes, or a `Blob` read synchronously (`FileReaderSync`).
+/// A [`ChunkSource`] for a worker: bytes, or a `Blob` read ahead ([`BlobAheadSource`]).
 #[derive(Debug)]
 pub(crate) enum WorkerSource {
     Bytes(JsBytesSource),
-    Blob(BlobSyncSource),
+    Blob(BlobAheadSource),
 }
 
 impl WorkerSource {
     pub(crate) fn new(input: &Input, chunk: usize) -> Result<Self, Error> {
         Ok(match input {
             Input::Bytes(bytes) => WorkerSource::Bytes(JsBytesSource::new(bytes.clone(), chunk)),
-            Input::Blob(blob) => WorkerSource::Blob(BlobSyncSource::new(blob.clone(), chunk)?),
+            Input::Blob(blob) => WorkerSource::Blob(BlobAheadSource::new(blob.clone(), chunk)?),
             Input::Value(_) | Input::Stream(_) => return Err(not_bytes()),
         })
+    }
+}
+
+/// Pieces of a `Blob` a worker asks for ahead of the one it works on.
+const READS_AHEAD: usize = 2;
+
+/// A `Blob` in a worker, read ahead: [`ready`](Feed::ready) waits for the next piece asked for
+/// and asks for the ones after it, so the browser fetches them while this thread hashes,
+/// compresses or seals the bytes before (with `FileReaderSync` alone the thread waited for every
+/// read: a 64 MiB Blob hashed at 122 MB/s where the same bytes in memory hashed at 185). A step
+/// that wants bytes nobody asked for (it read past what `ready` made available) gets them from
+/// `FileReaderSync`, the reads asked for dropped: the bytes always come in order.
+#[derive(Debug)]
+pub(crate) struct BlobAheadSource {
+    blob: Blob,
+    sync: FileReaderSync,
+    chunk: u64,
+    /// The bytes handed out or held in `ready` end here.
+    pos: u64,
+    ready: Option<JsBytesSource>,
+    /// Reads asked for, in order from `pos`: where each ends, and its promise.
+    ahead: std::collections::VecDeque<(u64, JsFuture)>,
+}
+
+impl BlobAheadSource {
+    pub(crate) fn new(blob: Blob, chunk: usize) -> Result<Self, Error> {
+        let sync = FileReaderSync::new().map_err(|_| Error::validation("FileReaderSync is unavailable here"))?;
+        Ok(BlobAheadSource {
+            blob,
+            sync,
+            chunk: chunk.max(1) as u64,
+            pos: 0,
+            ready: None,
+            ahead: std::collections::VecDeque::new(),
+        })
+    }
+
+    fn has_ready(&self) -> bool {
+        self.ready.as_ref().is_some_and(|r| r.pos < r.bytes.length())
+    }
+
+    /// Asks for the pieces after those asked for, up to [`READS_AHEAD`].
+    fn ask_ahead(&mut self) -> Result<(), Error> {
+        let total = self.total();
+        while self.ahead.len() < READS_AHEAD {
+            let start = self.ahead.back().map_or(self.pos, |(end, _)| *end);
+            if start >= total {
+                break;
+            }
+            let end = (start + self.chunk).min(total);
+            let piece = self.blob.slice_with_f64_and_f64(start as f64, end as f64).map_err(|e| read_error(&e))?;
+            self.ahead.push_back((end, JsFuture::from(piece.array_buffer())));
+        }
+        Ok(())
+    }
+
+    /// Makes the next piece available, asking for the ones after it.
+    async fn prepare(&mut self) -> Result<(), Error> {
+        if !self.has_ready() {
+            self.ask_ahead()?;
+            if let Some((end, read)) = self.ahead.pop_front() {
+                let buffer = read.await.map_err(|e| read_error(&e))?;
+                self.ready = Some(JsBytesSource::new(Uint8Array::new(&buffer), self.chunk as usize));
+                self.pos = end;
+            }
+        }
+        self.ask_ahead()
+    }
+}
+
+impl ChunkSource for BlobAheadSource {
+    fn total(&self) -> u64 {
+        self.blob.size() as u64
+    }
+
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        if let Some(ready) = self.ready.as_mut().filter(|r| r.pos < r.bytes.length()) {
+            return ready.next_chunk(buf);
+        }
+        let total = self.total();
+        if self.pos >= total {
+            return Ok(false);
+        }
+        // Past what was made ready: read the bytes now; the reads asked for start elsewhere.
+        self.ahead.clear();
+        self.ready = None;
+        let end = (self.pos + self.chunk).min(total);
+        let piece = self
+            .blob
+            .slice_with_f64_and_f64(self.pos as f64, end as f64)
+            .and_then(|p| self.sync.read_as_array_buffer(&p))
+            .map_err(|e| read_error(&e))?;
+        let bytes = Uint8Array::new(&piece);
+        buf.resize(bytes.length() as usize, 0);
+        bytes.copy_to(buf);
+        self.pos = end;
+        Ok(true)
     }
 }
 
@@ -270,4 +329,11 @@ impl ChunkSource for WorkerSource {
     }
 }
 
-impl Feed for WorkerSource {}
+impl Feed for WorkerSource {
+    async fn ready(&mut self) -> Result<(), Error> {
+        match self {
+            WorkerSource::Bytes(_) => Ok(()),
+            WorkerSource::Blob(s) => s.prepare().await,
+        }
+    }
+}
