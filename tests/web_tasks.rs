@@ -50,6 +50,7 @@ async fn register_all(b: &WorkerBridge) {
         "bytes",
         "byteLength",
         "notAFunction",
+        "detached",
     ] {
         let def = obj(&[("module", basic_task_url().into()), ("export", export.into())]);
         ok(b.tasks().register(export.into(), def)).await;
@@ -161,6 +162,13 @@ async fn errors_keep_their_names_and_a_broken_task_leaves_the_pool_working() {
         assert_eq!(name, "TaskError");
         assert!(message.contains("did not import"), "{message}");
 
+        // A result that cannot be shaped (a detached buffer as bytes) fails its call alone, the
+        // first time (the module still importing) and after, when a worker calls the task at
+        // once: the worker keeps serving (it once stalled with the throw unwound through it).
+        for _ in 0..2 {
+            let (name, message) = err(run(&b, "detached", JsValue::NULL, obj(&[("output", "bytes".into())]))).await;
+            assert_eq!(name, "TaskError", "{placement}: {message}");
+        }
         // Nothing above replaced a worker; the pool still runs tasks.
         assert_eq!(ok(run(&b, "double", 2.into(), JsValue::UNDEFINED)).await, 4);
         let restarts: f64 = Array::from(&get(&b.status(), "workers")).iter().map(|w| num(&w, "restarts")).sum();

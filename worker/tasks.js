@@ -42,7 +42,7 @@ export function newState() {
 /**
  * Runs one call of a task.
  *
- * With `now` (a pool worker, where no code of the bridge's is on the stack to re-enter), a task
+ * With `now` (a pool worker, where the bridge holds no borrow of its state while a task runs), a task
  * whose module is loaded is called at once and, when it returns a value rather than a promise,
  * its outcome is returned as is, not as a promise: no microtask, no timer, no future between the
  * call and its answer. Otherwise the task is called from a microtask and the outcome is a promise.
@@ -58,7 +58,14 @@ export function newState() {
  */
 export function runTask(name, url, exportName, input, output, signal, state, now) {
   const module = loaded.get(url);
-  if (now && module) return call(name, module, url, exportName, input, output, signal, state);
+  if (now && module) {
+    try {
+      return call(name, module, url, exportName, input, output, signal, state);
+    } catch (e) {
+      // What the async path reports as a rejection (shaping a detached buffer throws).
+      return Promise.reject(e);
+    }
+  }
   return (async () => {
     let imported;
     try {

@@ -18,7 +18,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
 
 use crate::call::{terminated, Counters, Pending, Stop};
 use crate::error::{Error, ErrorKind};
@@ -215,7 +214,7 @@ impl Executor {
 
     /// Test builds only: posts a raw value to pool worker `index`.
     #[cfg(feature = "test-ops")]
-    pub(crate) fn post_raw(&self, index: usize, value: &JsValue) -> Result<(), Error> {
+    pub(crate) fn post_raw(&self, index: usize, value: &wasm_bindgen::JsValue) -> Result<(), Error> {
         match &self.placement {
             Placement::Pool(pool) => pool.post_raw(index, value),
             Placement::Inline(_) => Err(Error::new(ErrorKind::Unsupported, "no workers")),

@@ -20,7 +20,7 @@ use crate::runtime::names::name;
 extern "C" {
     /// Runs one call; resolves to `{ value, transfer }`, `{ failed }` or `{ thrown }`, never
     /// rejects.
-    #[wasm_bindgen(js_name = runTask)]
+    #[wasm_bindgen(catch, js_name = runTask)]
     fn run_task(
         name: &JsValue,
         url: &JsValue,
@@ -30,7 +30,7 @@ extern "C" {
         signal: &AbortSignal,
         state: &TaskState,
         now: bool,
-    ) -> JsValue;
+    ) -> Result<JsValue, JsValue>;
 
     /// `{ done, total, seq }`: a call's progress, written by `ctx.progress`.
     #[derive(Debug)]
@@ -45,8 +45,8 @@ extern "C" {
     fn seq(this: &TaskState) -> f64;
 
     /// A result as `output` asks: `{ value, transfer }` or `{ failed }`.
-    #[wasm_bindgen(js_name = shape)]
-    fn shape_js(name: &str, value: &JsValue, output: &str, transfer: &Array) -> JsValue;
+    #[wasm_bindgen(catch, js_name = shape)]
+    fn shape_js(name: &str, value: &JsValue, output: &str, transfer: &Array) -> Result<JsValue, JsValue>;
 }
 
 fn output_name(output: OutputKind) -> &'static str {
@@ -62,7 +62,10 @@ fn output_name(output: OutputKind) -> &'static str {
 /// # Errors
 /// `TaskError` when `output` asks for bytes and the result is not.
 pub(crate) fn shape(name: &str, value: &JsValue, output: OutputKind) -> Result<(JsValue, Array), Error> {
-    read_outcome(&shape_js(name, value, output_name(output), &Array::new()))
+    let shaped = shape_js(name, value, output_name(output), &Array::new()).map_err(|e| {
+        Error::new(ErrorKind::Task, format!("task {name}: its result could not be shaped: {}", describe(&e)))
+    })?;
+    read_outcome(&shaped)
 }
 
 /// A JavaScript task's call in progress.
@@ -127,6 +130,8 @@ impl ModuleCall {
         let state = new_state();
         let [name, url, export, output] = [name, url, export, output_name(output)].map(interned);
         let outcome = run_task(&name, &url, &export, input, &output, &controller.signal(), &state, now);
+        // A throw is reported as the async path reports a rejection.
+        let outcome = outcome.unwrap_or_else(|e| Promise::reject(&e).into());
         let settled = match outcome.dyn_into::<Promise>() {
             Ok(promise) => Settled::Later(JsFuture::from(promise)),
             Err(outcome) => Settled::Now(Some(outcome)),

@@ -80,3 +80,10 @@ export function byteLength(buffer) {
 }
 
 export const notAFunction = 42;
+
+/** Returns a buffer it has already moved away: shaping it as bytes throws. */
+export function detached() {
+  const buffer = new ArrayBuffer(8);
+  structuredClone(buffer, { transfer: [buffer] });
+  return buffer;
+}
