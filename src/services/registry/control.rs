@@ -536,6 +536,7 @@ impl Registry {
             }
             let copy = &mut s.copies[i];
             copy.pending_restart = None;
+            copy.replacing = true;
             copy.budget.count();
             copy.restarts += 1;
             Ok(s.options.start_timeout_ms)
@@ -557,12 +558,14 @@ impl Registry {
             Ok(()) => {
                 let _ = self.with(name, |s| {
                     s.copies[i].started_at = Some(js_sys::Date::now());
+                    s.copies[i].replacing = false;
                     Ok(())
                 });
                 self.announce_copy(name, i, "starting", "running", None);
             }
             Err(error) => {
                 let decided = self.with(name, |s| {
+                    s.copies[i].replacing = false;
                     if s.life.state() != State::Running {
                         return Ok(None);
                     }

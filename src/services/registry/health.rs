@@ -33,14 +33,15 @@ impl Registry {
                     let mut missed = Vec::new();
                     for copy in &mut s.copies {
                         // A copy being replaced is asked once it runs.
-                        let replacing = copy.waiter.as_ref().is_some_and(|w| !w.is_over());
-                        let Some(host) = copy.host.as_ref().filter(|_| !replacing) else { continue };
+                        if copy.serving().is_none() {
+                            continue;
+                        }
                         if copy.health_outstanding {
                             missed.push(copy.generation);
                             continue;
                         }
                         copy.health_outstanding = true;
-                        host.post(&ToService::Health, None)?;
+                        copy.serving().map_or(Ok(()), |host| host.post(&ToService::Health, None))?;
                     }
                     Ok(missed)
                 })

@@ -35,7 +35,7 @@ impl Registry {
                 .copies
                 .iter()
                 .map(|c| {
-                    let link = c.host.as_ref().filter(|_| c.waiter.as_ref().is_none_or(|w| w.is_over()))?.link();
+                    let link = c.serving()?.link();
                     Some(Load { waiting: link.waiting(), handled: link.handled() })
                 })
                 .collect();

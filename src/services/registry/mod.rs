@@ -136,6 +136,10 @@ struct Copy {
     health_outstanding: bool,
     /// When this copy last reached `running`.
     started_at: Option<f64>,
+    /// Its replacement is loading or starting: its new host takes no message, health check or
+    /// snapshot request until it runs (the steps of a replacement are separate awaits, and a
+    /// timer may fire between them).
+    replacing: bool,
     budget: Budget,
     /// Replacements of this copy alone.
     restarts: u32,
@@ -171,6 +175,13 @@ struct Service {
     /// Told, when a start in progress ends, whether the service reached `running` (a dependent
     /// started at the same time waits for it rather than starting it twice).
     up_waiters: Vec<futures_channel::oneshot::Sender<bool>>,
+}
+
+impl Copy {
+    /// Its host, if it is in service: neither waiting on a lifecycle step nor being replaced.
+    fn serving(&self) -> Option<&Host> {
+        self.host.as_ref().filter(|_| !self.replacing && self.waiter.as_ref().is_none_or(|w| w.is_over()))
+    }
 }
 
 impl Service {

@@ -90,8 +90,7 @@ impl Registry {
             receiver.map(|r| Receiver {
                 in_worker: r.options.placement == Placement::Worker,
                 instances: r.copies.len(),
-                running: r.life.state() == State::Running
-                    && r.copies.iter().all(|c| c.host.is_some() && c.waiter.as_ref().is_none_or(|w| w.is_over())),
+                running: r.life.state() == State::Running && r.copies.iter().all(|c| c.serving().is_some()),
             }),
         );
         let direct = match (decided, receiver.and_then(|r| r.copies.first())) {

@@ -72,8 +72,7 @@ impl Registry {
             let _ = registry.with(&service, |s| {
                 for copy in &s.copies {
                     // A copy being replaced is asked once it runs again.
-                    let replacing = copy.waiter.as_ref().is_some_and(|w| !w.is_over());
-                    if let Some(host) = copy.host.as_ref().filter(|_| !replacing) {
+                    if let Some(host) = copy.serving() {
                         host.post(&ToService::Snapshot { stop: false }, None)?;
                     }
                 }
