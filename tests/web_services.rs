@@ -1950,3 +1950,105 @@ async fn a_service_sends_to_another_with_the_same_order_and_errors_as_services_s
         }
     }
 }
+
+/// `{ op: 'heard' }` of the Rust counter `name` once it has heard `n` replies (at most 5 s).
+async fn heard(s: &worker_bridge::ServicesFacade, name: &str, n: u32, label: &str) -> Array {
+    let mut waited = 0;
+    loop {
+        let heard = Array::from(&ok(s.send(name.into(), obj(&[("op", "heard".into())]), JsValue::UNDEFINED)).await);
+        if heard.length() >= n {
+            assert_eq!(heard.length(), n, "{label}: {:?}", js_sys::JSON::stringify(&heard));
+            return heard;
+        }
+        assert!(waited < 5000, "{label}: {} of {n} replies heard", heard.length());
+        delay(20).await;
+        waited += 20;
+    }
+}
+
+/// A Rust service sends through its `Outbox` (the Rust `ctx.send`): from `on_start` and from a
+/// message, to a JavaScript and to a Rust service, in every pair of placements; replies come back
+/// to `on_reply` in order, errors with the names `ctx.send` rejects with, and a reply to a send
+/// of an earlier start is dropped.
+#[wasm_bindgen_test]
+async fn a_rust_service_sends_through_its_outbox_as_ctx_send_does() {
+    let pairs = [("worker", "worker"), ("worker", "main"), ("main", "worker"), ("main", "main")];
+    for (from, to) in pairs {
+        for (kind, definition) in counters() {
+            let label = format!("rust/{from} → {kind}/{to}");
+            let b = bridge().await;
+            let s = b.services();
+            ok(s.register("counter".into(), counter_of(kind, &definition), obj(&[("placement", to.into())]))).await;
+            let talker = obj(&[("rust", "test-counter".into())]);
+            let config = obj(&[("greet", "counter".into())]);
+            ok(s.register("talker".into(), talker, obj(&[("placement", from.into()), ("config", config)]))).await;
+            ok(s.start("counter".into())).await;
+            ok(s.start("talker".into())).await;
+            // on_start's greeting.
+            let first = heard(&s, "talker", 1, &label).await.get(0);
+            assert_eq!(get(&first, "ticket").as_f64(), Some(0.0), "{label}");
+            assert_eq!(get(&get(&first, "value"), "count").as_f64(), Some(1.0), "{label}");
+            assert_eq!(text(&get(&first, "value"), "echo"), "hello", "{label}");
+            // Fifty sends from fifty messages: FIFO to the receiver, replies in the same order.
+            let sends: Array = (0..50)
+                .map(|i| {
+                    let m = obj(&[("op", "send".into()), ("to", "counter".into()), ("message", i.into())]);
+                    JsValue::from(s.send("talker".into(), m, JsValue::UNDEFINED))
+                })
+                .collect();
+            let tickets = Array::from(&JsFuture::from(Promise::all(&sends)).await.unwrap());
+            let replies = heard(&s, "talker", 51, &label).await;
+            for i in 0..50u32 {
+                assert_eq!(tickets.get(i).as_f64(), Some(f64::from(i + 1)), "{label}");
+                let reply = replies.get(i + 1);
+                assert_eq!(get(&reply, "ticket").as_f64(), Some(f64::from(i + 1)), "{label}: in order");
+                assert_eq!(get(&get(&reply, "value"), "count").as_f64(), Some(f64::from(i + 2)), "{label}");
+                assert_eq!(get(&get(&reply, "value"), "echo").as_f64(), Some(f64::from(i)), "{label}");
+            }
+            // Errors: the receiver's own, and the bridge's typed ones.
+            let send = |to: &str, message: JsValue, timeout: Option<u32>| {
+                let mut fields = vec![("op", "send".into()), ("to", to.into()), ("message", message)];
+                if let Some(ms) = timeout {
+                    fields.push(("timeoutMs", ms.into()));
+                }
+                s.send("talker".into(), obj(&fields), JsValue::UNDEFINED)
+            };
+            // (Replies to different receivers, or that fail on the way, come in any order.)
+            let mut expected = vec![
+                (ok(send("counter", obj(&[("op", "throw".into())]), None)).await, "RangeError", "asked to throw at 51"),
+                (ok(send("nobody", 1.into(), None)).await, "ValidationError", "nobody"),
+            ];
+            if kind == "js" {
+                let slow = ok(send("counter", obj(&[("op", "sleep".into()), ("ms", 300.into())]), Some(30))).await;
+                expected.push((slow, "TimeoutError", "30 ms"));
+            }
+            let n = 51 + expected.len() as u32;
+            let errors = heard(&s, "talker", n, &label).await;
+            for (ticket, name, message) in &expected {
+                let entry = errors.iter().find(|e| get(e, "ticket") == *ticket).expect("every send is answered");
+                let error = get(&entry, "error");
+                assert_eq!(text(&error, "name"), *name, "{label}: {:?}", js_sys::JSON::stringify(&error));
+                assert!(text(&error, "message").contains(message), "{label}: {}", text(&error, "message"));
+            }
+            ok(s.stop("counter".into())).await;
+            ok(send("counter", 1.into(), None)).await;
+            let stopped = heard(&s, "talker", n + 1, &label).await.get(n);
+            assert_eq!(text(&get(&stopped, "error"), "name"), "ServiceStateError", "{label}");
+            // Between two workers the sends took a direct channel: none went through the page.
+            let handled = get(&service_status(&b, "counter"), "messagesHandled").as_f64().unwrap();
+            if (from, to) == ("worker", "worker") {
+                assert_eq!(handled, 0.0, "{label}: no hop through the page");
+            } else {
+                assert!(handled >= 52.0, "{label}: through the page ({handled})");
+            }
+            // A reply to a send of the start before is dropped: the new start hears its own only.
+            ok(s.start("counter".into())).await;
+            ok(send("counter", obj(&[("op", "sleep".into()), ("ms", 200.into())]), None)).await;
+            ok(s.restart("talker".into())).await;
+            delay(400).await;
+            let fresh = heard(&s, "talker", 1, &label).await.get(0);
+            assert_eq!(text(&get(&fresh, "value"), "echo"), "hello", "{label}: only the new greeting");
+            JsFuture::from(b.terminate()).await.unwrap();
+        }
+    }
+}

@@ -51,6 +51,10 @@ declare module 'worker-bridge-glue' {
     onSnapshot(): RustOutcome;
     /** `snapshot`: JSON text. */
     onRestore(snapshot: string): RustOutcome;
+    /** What its hooks sent since the last call (its `Outbox`), in order. */
+    takeSends(): { ticket: number; to: string; message: unknown; timeoutMs?: number }[];
+    /** The reply to the send of `ticket`: the value when `ok`, else the error. */
+    onReply(ticket: number, ok: boolean, value: unknown): RustOutcome;
     free(): void;
   }
 }

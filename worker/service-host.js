@@ -28,13 +28,27 @@ import { ServiceLink } from './service-link.js';
  *   health?(ctx: object | null): any,
  *   onSnapshot?(ctx: object | null): unknown,
  *   onRestore?(ctx: object | null, snapshot: unknown): unknown,
+ *   takeSends?(): RustSend[],
+ *   onReply?(ticket: number, ok: boolean, value: unknown): unknown,
  *   free?(): void,
  * }} ServiceModule
  */
 /**
+ * A message a Rust service's hook put in its outbox (core::services::Outbox), to send once the
+ * hook has returned; its reply goes back to `onReply` with the same ticket.
+ * @typedef {{ ticket: number, to: string, message: unknown, timeoutMs?: number }} RustSend
+ */
+/**
+ * The reply to a Rust service's send (`ok`: `value` is the reply, else the error), queued with
+ * the messages; `start` is the start that sent it (a reply to an earlier start is dropped).
+ * @typedef {{ ticket: number, ok: boolean, value: unknown, start: number }} OwnReply
+ */
+/**
  * A `ToService` message as it arrives, with its payload (`handle` ignores a `msg` it does not know).
- * A message from a direct route's port (`from`) is answered on that port.
- * @typedef {{ msg: any, payload?: unknown, from?: MessagePort }} Incoming
+ * A message from a direct route's port (`from`) is answered on that port. A Rust service's reply
+ * to its own send comes as `own` (never from a port).
+ * @typedef {{ msg: any, payload?: unknown, from?: MessagePort, own?: undefined }
+ *   | { msg?: undefined, own: OwnReply }} Incoming
  */
 /**
  * Where the registry's messages arrive and replies go: a worker's global or a MessagePort.
@@ -93,6 +107,8 @@ function rustModule(raw) {
     // The snapshot crosses as JSON text (serde_json on the Rust side).
     onSnapshot: () => JSON.parse(/** @type {string} */ (settle(() => raw.onSnapshot()))),
     onRestore: (_ctx, snapshot) => settle(() => raw.onRestore(JSON.stringify(snapshot))),
+    takeSends: () => guarded(() => /** @type {RustSend[]} */ (raw.takeSends())),
+    onReply: (ticket, ok, value) => settle(() => raw.onReply(ticket, ok, value)),
     free: () => raw.free(),
   };
 }
@@ -327,6 +343,8 @@ export function hostService(port, rustInstance, inline) {
   // Whether messages from direct routes are taken: from a `start` until a `stop` (after that,
   // they are refused as the page refuses a send to a stopped service).
   let accepting = false;
+  // Counts the starts: a Rust service's reply to a send of an earlier start is dropped.
+  let starts = 0;
   // Only a host given a `rustInstance` ever sets `rust`.
   const instance = () => /** @type {RustInstance} */ (rustInstance);
   // The registry sends `start`, `message`, `stop` and `health` only after the service `loaded`.
@@ -658,6 +676,46 @@ export function hostService(port, rustInstance, inline) {
     return undefined;
   }
   /**
+   * Sends what a Rust service's last hook put in its outbox, as `ctx.send` does; each reply (or
+   * error) is queued for `onReply`, in turn with the messages.
+   */
+  function forwardSends() {
+    if (!rust || !alive()) return;
+    /** @type {RustSend[]} */
+    let sends;
+    try {
+      sends = /** @type {NonNullable<ServiceModule['takeSends']>} */ (loaded().takeSends)();
+    } catch (e) {
+      failure(e); // an InstanceFault: the instance is retired, and this service with it
+      return;
+    }
+    const start = starts;
+    for (const { ticket, to, message, timeoutMs } of sends) {
+      /** @param {boolean} ok @param {unknown} value */
+      const back = (ok, value) => {
+        if (dead || start !== starts) return;
+        queue.push({ own: { ticket, ok, value, start } });
+        if (!draining) drain();
+      };
+      sendTo(to, message, timeoutMs === undefined ? undefined : { timeoutMs }).then(
+        (value) => back(true, value),
+        (e) => back(false, wire(e)),
+      );
+    }
+  }
+  /**
+   * A Rust service's reply to its own send, for its `on_reply` (unless a new start began since).
+   * @param {OwnReply} own
+   */
+  function ownReply({ ticket, ok, value, start }) {
+    if (start !== starts) return;
+    try {
+      /** @type {NonNullable<ServiceModule['onReply']>} */ (loaded().onReply)(ticket, ok, value);
+    } catch (e) {
+      failure(e); // only an InstanceFault: on_reply itself returns nothing
+    }
+  }
+  /**
    * @param {string} url
    * @param {unknown} given the service's config (undefined: none)
    */
@@ -707,6 +765,7 @@ export function hostService(port, rustInstance, inline) {
     }
   }
   async function start() {
+    starts += 1;
     try {
       ctx = config === undefined ? {} : { config: structuredClone(config) };
       // Not enumerable: a snapshot or a log of the context leaves it out.
@@ -771,7 +830,12 @@ export function hostService(port, rustInstance, inline) {
    * @param {Incoming} item
    * @returns {Promise<void> | undefined} a promise while the message is still being handled
    */
-  function handle({ msg, payload, from }) {
+  function handle(item) {
+    if (item.own) {
+      ownReply(item.own);
+      return undefined;
+    }
+    const { msg, payload, from } = item;
     switch (msg.type) {
       case 'message': return message(msg.seq, payload, from);
       case 'load': return load(msg.url, msg.config);
@@ -792,6 +856,8 @@ export function hostService(port, rustInstance, inline) {
       const item = /** @type {Incoming} */ (queue[head]);
       queue[head++] = undefined;
       const pending = handle(item);
+      // A Rust hook has run to its end (they are synchronous): what it sent goes now.
+      if (rust) forwardSends();
       if (pending) {
         // The replies so far go at the end of this task, whatever this handler awaits.
         if (out.length) soon();

@@ -17,4 +17,6 @@ pub(crate) use rust_host::is_known as is_rust_service;
 pub use rust_host::{register_configured_service, register_service};
 pub use worker_bridge_core::services::lifecycle;
 pub(crate) use worker_bridge_core::services::{dependencies, instances, origin, peers, persist, remote, restart};
-pub use worker_bridge_core::services::{Config, Health, Instance, KvMessage, KvStore, Service, ServiceError};
+pub use worker_bridge_core::services::{
+    Config, Health, Instance, KvMessage, KvStore, Outbox, Outgoing, Service, ServiceError, Ticket,
+};

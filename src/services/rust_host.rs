@@ -4,17 +4,18 @@
 //! main-thread placement, as a separate instance on the page, so a panic cannot poison the
 //! bridge's own instance — and calls `__workerBridgeRustService(name)`, which returns an object
 //! with the same `onStart` / `onMessage` / `onStop` / `health` (and `onSnapshot` / `onRestore`)
-//! as a JavaScript handler module.
+//! as a JavaScript handler module, plus `takeSends` / `onReply` for what the service sends other
+//! services through its `Outbox`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use serde::de::DeserializeOwned;
-use worker_bridge_core::services::{Config, Health, Instance, KvStore, Service, ServiceError};
+use worker_bridge_core::services::{Config, Health, Instance, KvStore, Outgoing, Service, ServiceError, Ticket};
 
 /// A service with its message types erased to JavaScript values.
 trait Hosted {
@@ -24,6 +25,8 @@ trait Hosted {
     fn health(&self) -> Health;
     fn snapshot(&self) -> Result<String, ServiceError>;
     fn restore(&mut self, snapshot: &str) -> Result<(), ServiceError>;
+    fn reply(&mut self, ticket: Ticket, reply: Result<serde_json::Value, ServiceError>);
+    fn take_sends(&mut self) -> Vec<Outgoing>;
 }
 
 impl<S: Service> Hosted for Instance<S> {
@@ -35,11 +38,7 @@ impl<S: Service> Hosted for Instance<S> {
         let message = serde_wasm_bindgen::from_value(message)
             .map_err(|e| ServiceError::invalid(format!("the service cannot read this message: {e}")))?;
         let reply = Instance::message(self, message)?;
-        reply
-            .serialize(
-                &serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true).serialize_missing_as_null(true),
-            )
-            .map_err(|e| ServiceError::invalid(format!("the service's reply cannot be sent: {e}")))
+        to_js(&reply).map_err(|e| ServiceError::invalid(format!("the service's reply cannot be sent: {e}")))
     }
 
     fn stop(&mut self) -> Result<(), ServiceError> {
@@ -59,6 +58,21 @@ impl<S: Service> Hosted for Instance<S> {
             .map_err(|e| ServiceError::invalid(format!("the snapshot is not JSON: {e}")))?;
         Instance::restore(self, value)
     }
+
+    fn reply(&mut self, ticket: Ticket, reply: Result<serde_json::Value, ServiceError>) {
+        Instance::reply(self, ticket, reply);
+    }
+
+    fn take_sends(&mut self) -> Vec<Outgoing> {
+        Instance::take_sends(self)
+    }
+}
+
+/// `value` as JavaScript: maps become plain objects, missing values `null`.
+fn to_js(value: &impl Serialize) -> Result<JsValue, serde_wasm_bindgen::Error> {
+    value.serialize(
+        &serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true).serialize_missing_as_null(true),
+    )
 }
 
 /// Makes one hosted service from the config's JSON text (`None`: no config).
@@ -198,6 +212,46 @@ impl RustServiceInstance {
     #[wasm_bindgen(js_name = onRestore)]
     pub fn on_restore(&mut self, snapshot: &str) -> JsValue {
         outcome(self.inner.restore(snapshot).map(|()| JsValue::UNDEFINED))
+    }
+
+    /// What the service's hooks sent since the last call (`Service::outbox`), in order, as
+    /// `{ ticket, to, message, timeoutMs }`: the host sends them after every call.
+    #[wasm_bindgen(js_name = takeSends)]
+    pub fn take_sends(&mut self) -> Array {
+        self.inner
+            .take_sends()
+            .into_iter()
+            .map(|Outgoing { ticket, to, message, timeout_ms }| {
+                let out = Object::new();
+                // A ticket counts from 0 within one start: far below 2^53, exact as a number.
+                let _ = Reflect::set(&out, &"ticket".into(), &(ticket.0 as f64).into());
+                let _ = Reflect::set(&out, &"to".into(), &to.into());
+                let _ = Reflect::set(&out, &"message".into(), &to_js(&message).unwrap_or(JsValue::NULL));
+                if let Some(ms) = timeout_ms {
+                    let _ = Reflect::set(&out, &"timeoutMs".into(), &ms.into());
+                }
+                JsValue::from(out)
+            })
+            .collect()
+    }
+
+    /// The reply to the send of `ticket`: its value when `ok`, else the error it failed with
+    /// (its `name` and `message` are kept). A value with no JSON form reaches the service as a
+    /// `ValidationError`. `{ value: undefined }`.
+    #[wasm_bindgen(js_name = onReply)]
+    pub fn on_reply(&mut self, ticket: f64, ok: bool, value: JsValue) -> JsValue {
+        let reply = if ok {
+            serde_wasm_bindgen::from_value(value)
+                .map_err(|e| ServiceError::invalid(format!("the reply cannot be read as JSON: {e}")))
+        } else {
+            let text = |key: &str| Reflect::get(&value, &key.into()).ok().and_then(|v| v.as_string());
+            Err(ServiceError::new(
+                text("name").unwrap_or_else(|| "Error".into()),
+                text("message").unwrap_or_else(|| value.as_string().unwrap_or_default()),
+            ))
+        };
+        self.inner.reply(Ticket(ticket as u64), reply);
+        outcome(Ok(JsValue::UNDEFINED))
     }
 
     /// `{ healthy, detail }`.

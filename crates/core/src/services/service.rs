@@ -24,6 +24,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::outbox::{Outbox, Outgoing, Ticket};
 use crate::error::ErrorKind;
 
 /// A long-running, stateful service. Its `Context` is created fresh (`Default`) at every start
@@ -88,6 +89,20 @@ pub trait Service: 'static {
     fn on_restore(&self, snapshot: serde_json::Value, ctx: &mut Self::Context) -> Result<(), ServiceError> {
         let _ = (snapshot, ctx);
         Err(not_persistent("on_restore"))
+    }
+
+    /// Where this service's own messages to other services wait (an [`Outbox`] kept in the
+    /// context): the host takes them after every hook and sends them. The default has none.
+    fn outbox<'a>(&self, ctx: &'a mut Self::Context) -> Option<&'a mut Outbox> {
+        let _ = ctx;
+        None
+    }
+
+    /// The reply to the send of `ticket` — or why there is none, as the error a JavaScript
+    /// service's `ctx.send` rejects with. Replies are queued with the messages and handled in
+    /// turn; one that arrives after the stop of the start that sent it is dropped.
+    fn on_reply(&self, ticket: Ticket, reply: Result<serde_json::Value, ServiceError>, ctx: &mut Self::Context) {
+        let _ = (ticket, reply, ctx);
     }
 }
 
@@ -154,6 +169,8 @@ impl Health {
 pub struct Instance<S: Service> {
     service: S,
     context: Option<S::Context>,
+    /// What `on_stop` sent, kept after its context is dropped until the host takes it.
+    sent_at_stop: Vec<Outgoing>,
 }
 
 fn not_running() -> ServiceError {
@@ -163,7 +180,7 @@ fn not_running() -> ServiceError {
 impl<S: Service> Instance<S> {
     /// Wraps a service that has not started.
     pub fn new(service: S) -> Self {
-        Instance { service, context: None }
+        Instance { service, context: None, sent_at_stop: Vec::new() }
     }
 
     /// Starts with a fresh context (dropping any earlier one).
@@ -192,7 +209,28 @@ impl<S: Service> Instance<S> {
     /// `ServiceStateError` when not started; otherwise what `on_stop` returns.
     pub fn stop(&mut self) -> Result<(), ServiceError> {
         let mut ctx = self.context.take().ok_or_else(not_running)?;
-        self.service.on_stop(&mut ctx)
+        let stopped = self.service.on_stop(&mut ctx);
+        if let Some(out) = self.service.outbox(&mut ctx) {
+            self.sent_at_stop.extend(out.take());
+        }
+        stopped
+    }
+
+    /// Hands the reply to the send of `ticket` to [`Service::on_reply`]; dropped when the
+    /// service is not running (the start that sent it is over).
+    pub fn reply(&mut self, ticket: Ticket, reply: Result<serde_json::Value, ServiceError>) {
+        if let Some(ctx) = self.context.as_mut() {
+            self.service.on_reply(ticket, reply, ctx);
+        }
+    }
+
+    /// What the hooks sent since the last call, in order: the host sends these after every hook.
+    pub fn take_sends(&mut self) -> Vec<Outgoing> {
+        let mut sends = std::mem::take(&mut self.sent_at_stop);
+        if let Some(out) = self.context.as_mut().and_then(|ctx| self.service.outbox(ctx)) {
+            sends.extend(out.take());
+        }
+        sends
     }
 
     /// The context as JSON ([`Service::on_snapshot`]).
@@ -224,6 +262,8 @@ impl<S: Service> Instance<S> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[derive(Default)]
@@ -296,5 +336,81 @@ mod tests {
         let mut i = Instance::new(FailsToStart);
         assert_eq!(i.start().unwrap_err().to_string(), "ValidationError: no");
         assert_eq!(i.message(()).unwrap_err().name, "ServiceStateError");
+    }
+
+    /// Sends to "peer" at start, at each message and at stop; keeps what its replies said.
+    #[derive(Default)]
+    struct Talker;
+
+    #[derive(Default)]
+    struct Talk {
+        out: Outbox,
+        heard: Vec<(Ticket, Result<serde_json::Value, String>)>,
+    }
+
+    impl Service for Talker {
+        type Context = Talk;
+        type Message = u32;
+        type Reply = usize;
+
+        fn on_start(&self, ctx: &mut Talk) -> Result<(), ServiceError> {
+            ctx.out.send("peer", "hello")?;
+            Ok(())
+        }
+
+        fn on_message(&self, n: u32, ctx: &mut Talk) -> Result<usize, ServiceError> {
+            ctx.out.send_with_timeout("peer", n, 10)?;
+            Ok(ctx.heard.len())
+        }
+
+        fn on_stop(&self, ctx: &mut Talk) -> Result<(), ServiceError> {
+            ctx.out.send("peer", "bye")?;
+            Ok(())
+        }
+
+        fn outbox<'a>(&self, ctx: &'a mut Talk) -> Option<&'a mut Outbox> {
+            Some(&mut ctx.out)
+        }
+
+        fn on_reply(&self, ticket: Ticket, reply: Result<serde_json::Value, ServiceError>, ctx: &mut Talk) {
+            ctx.heard.push((ticket, reply.map_err(|e| e.to_string())));
+        }
+    }
+
+    #[test]
+    fn what_the_hooks_send_is_taken_after_each_and_replies_come_back_in_turn() {
+        let mut i = Instance::new(Talker);
+        assert!(i.take_sends().is_empty(), "nothing before a start");
+        i.start().unwrap();
+        let hello = i.take_sends();
+        assert_eq!(hello.len(), 1);
+        assert_eq!((hello[0].to.as_str(), &hello[0].message, hello[0].timeout_ms), ("peer", &json!("hello"), None));
+        assert_eq!(i.message(7).unwrap(), 0);
+        let seven = i.take_sends();
+        assert_eq!((&seven[0].message, seven[0].timeout_ms), (&json!(7), Some(10)));
+        assert!(i.take_sends().is_empty(), "taken once");
+        i.reply(seven[0].ticket, Err(ServiceError::new("TimeoutError", "late")));
+        i.reply(hello[0].ticket, Ok(json!("hi")));
+        assert_eq!(i.message(8).unwrap(), 2, "both replies were handed to on_reply");
+        i.take_sends();
+        // What on_stop sends survives the context; replies after the stop are dropped.
+        i.stop().unwrap();
+        let bye = i.take_sends();
+        assert_eq!(bye.len(), 1);
+        assert_eq!(bye[0].message, json!("bye"));
+        i.reply(bye[0].ticket, Ok(json!("ok")));
+        // A fresh start: a fresh outbox, nothing heard.
+        i.start().unwrap();
+        i.take_sends();
+        assert_eq!(i.message(1).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_service_without_an_outbox_sends_nothing() {
+        let mut i = Instance::new(Counter);
+        i.start().unwrap();
+        i.message(1).unwrap();
+        assert!(i.take_sends().is_empty());
+        i.reply(Ticket(0), Ok(json!(1)));
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::outbox::{Outbox, Ticket};
 use super::service::{Health, Service, ServiceError};
 
 /// Counts messages and echoes them; `{ op: 'throw' }` fails that message with a `RangeError`,
@@ -15,8 +16,11 @@ use super::service::{Health, Service, ServiceError};
 /// unhealthy, and `{ op: 'starts' }` answers how many starts this wasm instance has seen (1 in a
 /// fresh instance), `{ op: 'config' }` answers its config. Its config (optional)
 /// `{ from, label, stopFails, snapshotFails, restoreFails }` starts the count at `from`, prefixes
-/// the health detail with `label`, and makes `on_stop`, `on_snapshot` or `on_restore` fail. Its
-/// snapshot is `{ count }`.
+/// the health detail with `label`, and makes `on_stop`, `on_snapshot` or `on_restore` fail; with
+/// `greet: name` it sends `"hello"` to that service at start. `{ op: 'send', to, message,
+/// timeoutMs }` sends `message` to the service `to` (its [`Outbox`]) and answers the ticket;
+/// `{ op: 'heard' }` answers the replies so far, in arrival order, as `{ ticket, value }` or
+/// `{ ticket, error: { name, message } }`. Its snapshot is `{ count }`.
 #[derive(Debug, Default)]
 pub struct TestCounter {
     config: CounterConfig,
@@ -31,6 +35,7 @@ pub struct CounterConfig {
     stop_fails: bool,
     snapshot_fails: bool,
     restore_fails: bool,
+    greet: Option<String>,
 }
 
 impl TestCounter {
@@ -54,6 +59,8 @@ impl TestCounter {
 pub struct Count {
     count: u64,
     sick: bool,
+    out: Outbox,
+    heard: Vec<Value>,
 }
 
 /// Starts seen by this wasm instance: instance-wide state, so the tests can tell a fresh instance.
@@ -68,6 +75,9 @@ impl Service for TestCounter {
         // Relaxed: a count read by the same thread that wrote it.
         STARTS.fetch_add(1, Ordering::Relaxed);
         ctx.count = self.config.from;
+        if let Some(to) = &self.config.greet {
+            ctx.out.send(to, "hello")?;
+        }
         Ok(())
     }
 
@@ -86,6 +96,14 @@ impl Service for TestCounter {
             Some("overflow") => return Ok(json!(deeper(0))),
             Some("starts") => return Ok(json!(STARTS.load(Ordering::Relaxed))),
             Some("config") => return Ok(json!(self.config)),
+            Some("send") => {
+                let to = message.get("to").and_then(Value::as_str).unwrap_or_default();
+                let body = message.get("message").cloned().unwrap_or(Value::Null);
+                let timeout = message.get("timeoutMs").and_then(Value::as_u64).unwrap_or(0);
+                let timeout = u32::try_from(timeout).map_err(|_| ServiceError::invalid("timeoutMs is too large"))?;
+                return Ok(json!(ctx.out.send_with_timeout(to, body, timeout)?.0));
+            }
+            Some("heard") => return Ok(Value::Array(ctx.heard.clone())),
             Some("sick") => {
                 ctx.sick = true;
                 return Ok(json!("sick"));
@@ -102,6 +120,17 @@ impl Service for TestCounter {
             return Err(ServiceError::new("RangeError", "asked to fail the snapshot"));
         }
         Ok(json!({ "count": ctx.count }))
+    }
+
+    fn outbox<'a>(&self, ctx: &'a mut Count) -> Option<&'a mut Outbox> {
+        Some(&mut ctx.out)
+    }
+
+    fn on_reply(&self, ticket: Ticket, reply: Result<Value, ServiceError>, ctx: &mut Count) {
+        ctx.heard.push(match reply {
+            Ok(value) => json!({ "ticket": ticket.0, "value": value }),
+            Err(e) => json!({ "ticket": ticket.0, "error": { "name": e.name, "message": e.message } }),
+        });
     }
 
     /// Takes the snapshot's `count`; (config `restoreFails`) a `RangeError`.
