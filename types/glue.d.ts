@@ -53,8 +53,8 @@ declare module 'worker-bridge-glue' {
     onRestore(snapshot: string): RustOutcome;
     /** What its hooks sent since the last call (its `Outbox`), in order. */
     takeSends(): { ticket: number; to: string; message: unknown; timeoutMs?: number }[];
-    /** The reply to the send of `ticket`: the value when `ok`, else the error. */
-    onReply(ticket: number, ok: boolean, value: unknown): RustOutcome;
+    /** The reply to the send of `ticket`: its JSON text, or (`json` undefined) the error's name and message. */
+    onReply(ticket: number, json: string | undefined, name: string, message: string): RustOutcome;
     free(): void;
   }
 }

@@ -29,7 +29,7 @@ import { ServiceLink } from './service-link.js';
  *   onSnapshot?(ctx: object | null): unknown,
  *   onRestore?(ctx: object | null, snapshot: unknown): unknown,
  *   takeSends?(): RustSend[],
- *   onReply?(ticket: number, ok: boolean, value: unknown): unknown,
+ *   onReply?(ticket: number, json: string | undefined, name: string, message: string): unknown,
  *   free?(): void,
  * }} ServiceModule
  */
@@ -39,9 +39,10 @@ import { ServiceLink } from './service-link.js';
  * @typedef {{ ticket: number, to: string, message: unknown, timeoutMs?: number }} RustSend
  */
 /**
- * The reply to a Rust service's send (`ok`: `value` is the reply, else the error), queued with
- * the messages; `start` is the start that sent it (a reply to an earlier start is dropped).
- * @typedef {{ ticket: number, ok: boolean, value: unknown, start: number }} OwnReply
+ * The reply to a Rust service's send — its JSON text, or (`json` undefined) the error's name and
+ * message — queued with the messages; `start` is the start that sent it (a reply to an earlier
+ * start is dropped).
+ * @typedef {{ ticket: number, json: string | undefined, error: WireError, start: number }} OwnReply
  */
 /**
  * A `ToService` message as it arrives, with its payload (`handle` ignores a `msg` it does not know).
@@ -108,7 +109,7 @@ function rustModule(raw) {
     onSnapshot: () => JSON.parse(/** @type {string} */ (settle(() => raw.onSnapshot()))),
     onRestore: (_ctx, snapshot) => settle(() => raw.onRestore(JSON.stringify(snapshot))),
     takeSends: () => guarded(() => /** @type {RustSend[]} */ (raw.takeSends())),
-    onReply: (ticket, ok, value) => settle(() => raw.onReply(ticket, ok, value)),
+    onReply: (ticket, json, name, message) => settle(() => raw.onReply(ticket, json, name, message)),
     free: () => raw.free(),
   };
 }
@@ -691,15 +692,26 @@ export function hostService(port, rustInstance, inline) {
     }
     const start = starts;
     for (const { ticket, to, message, timeoutMs } of sends) {
-      /** @param {boolean} ok @param {unknown} value */
-      const back = (ok, value) => {
+      /** @param {string | undefined} json @param {WireError} error */
+      const back = (json, error) => {
         if (dead || start !== starts) return;
-        queue.push({ own: { ticket, ok, value, start } });
+        queue.push({ own: { ticket, json, error, start } });
         if (!draining) drain();
       };
+      const none = { name: '', message: '' };
       sendTo(to, message, timeoutMs === undefined ? undefined : { timeoutMs }).then(
-        (value) => back(true, value),
-        (e) => back(false, wire(e)),
+        (value) => {
+          // As JSON, the way snapshots cross: what the service reads is what JSON.stringify made.
+          let json;
+          try {
+            json = JSON.stringify(value) ?? 'null';
+          } catch (e) {
+            back(undefined, { name: 'ValidationError', message: `the reply has no JSON form: ${wire(e).message}` });
+            return;
+          }
+          back(json, none);
+        },
+        (e) => back(undefined, wire(e)),
       );
     }
   }
@@ -707,10 +719,10 @@ export function hostService(port, rustInstance, inline) {
    * A Rust service's reply to its own send, for its `on_reply` (unless a new start began since).
    * @param {OwnReply} own
    */
-  function ownReply({ ticket, ok, value, start }) {
+  function ownReply({ ticket, json, error, start }) {
     if (start !== starts) return;
     try {
-      /** @type {NonNullable<ServiceModule['onReply']>} */ (loaded().onReply)(ticket, ok, value);
+      /** @type {NonNullable<ServiceModule['onReply']>} */ (loaded().onReply)(ticket, json, error.name, error.message);
     } catch (e) {
       failure(e); // only an InstanceFault: on_reply itself returns nothing
     }

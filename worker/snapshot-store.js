@@ -77,13 +77,32 @@ async function run(mode, make) {
 }
 
 /**
- * The snapshot stored under `key` (its JSON text), or undefined.
+ * The snapshot stored under `key` (its JSON text), or undefined; rejects with a `TimeoutError`
+ * when IndexedDB has not answered within `timeoutMs` (0: no limit) — a read waits behind another
+ * connection's transaction or upgrade.
  * @param {string} key
+ * @param {number} [timeoutMs]
  * @returns {Promise<string | undefined>}
  */
-export async function readSnapshot(key) {
-  const value = await run('readonly', (store) => store.get(key));
-  return typeof value === 'string' ? value : undefined;
+export async function readSnapshot(key, timeoutMs = 0) {
+  const read = run('readonly', (store) => store.get(key));
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const late = new Promise((_, reject) => {
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        const error = new Error(`the snapshot was not read within ${timeoutMs} ms (IndexedDB is busy or blocked)`);
+        error.name = 'TimeoutError';
+        reject(error);
+      }, timeoutMs);
+    }
+  });
+  try {
+    const value = await Promise.race([read, late]);
+    return typeof value === 'string' ? value : undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -235,20 +235,15 @@ impl RustServiceInstance {
             .collect()
     }
 
-    /// The reply to the send of `ticket`: its value when `ok`, else the error it failed with
-    /// (its `name` and `message` are kept). A value with no JSON form reaches the service as a
-    /// `ValidationError`. `{ value: undefined }`.
+    /// The reply to the send of `ticket`: its JSON text (what `JSON.stringify` made of it, as
+    /// snapshots cross), or when there is none the error `name` and `message` it failed with.
+    /// `{ value: undefined }`.
     #[wasm_bindgen(js_name = onReply)]
-    pub fn on_reply(&mut self, ticket: f64, ok: bool, value: JsValue) -> JsValue {
-        let reply = if ok {
-            serde_wasm_bindgen::from_value(value)
-                .map_err(|e| ServiceError::invalid(format!("the reply cannot be read as JSON: {e}")))
-        } else {
-            let text = |key: &str| Reflect::get(&value, &key.into()).ok().and_then(|v| v.as_string());
-            Err(ServiceError::new(
-                text("name").unwrap_or_else(|| "Error".into()),
-                text("message").unwrap_or_else(|| value.as_string().unwrap_or_default()),
-            ))
+    pub fn on_reply(&mut self, ticket: f64, json: Option<String>, name: String, message: String) -> JsValue {
+        let reply = match json {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| ServiceError::invalid(format!("the reply cannot be read as JSON: {e}"))),
+            None => Err(ServiceError::new(name, message)),
         };
         self.inner.reply(Ticket(ticket as u64), reply);
         outcome(Ok(JsValue::UNDEFINED))

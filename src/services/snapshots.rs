@@ -12,7 +12,7 @@ use crate::runtime::js_error::describe;
 #[wasm_bindgen(module = "/worker/snapshot-store.js")]
 extern "C" {
     #[wasm_bindgen(js_name = readSnapshot)]
-    fn read_snapshot(key: &str) -> js_sys::Promise;
+    fn read_snapshot(key: &str, timeout_ms: u32) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = writeSnapshot)]
     fn write_snapshot(key: &str, text: &str) -> js_sys::Promise;
@@ -25,17 +25,20 @@ fn store_error(e: &JsValue, doing: &str) -> Error {
     let name = js_sys::Reflect::get(e, &"name".into()).ok().and_then(|n| n.as_string());
     let kind = match name.as_deref() {
         Some("QuotaExceededError") => ErrorKind::LimitExceeded,
+        Some("TimeoutError") => ErrorKind::Timeout,
         _ => ErrorKind::Unsupported,
     };
     Error::new(kind, format!("{doing} failed: {}", describe(e)))
 }
 
-/// The snapshot stored under `key` (its JSON text), if any.
+/// The snapshot stored under `key` (its JSON text), if any, read within `timeout_ms` (0: no
+/// limit).
 ///
 /// # Errors
-/// `NotSupportedError` when IndexedDB is unavailable or the read fails.
-pub(crate) async fn read(key: &str) -> Result<Option<String>, Error> {
-    let value = JsFuture::from(read_snapshot(key))
+/// `NotSupportedError` when IndexedDB is unavailable or the read fails; `TimeoutError` when it
+/// did not answer in time.
+pub(crate) async fn read(key: &str, timeout_ms: u32) -> Result<Option<String>, Error> {
+    let value = JsFuture::from(read_snapshot(key, timeout_ms))
         .await
         .map_err(|e| store_error(&e, &format!("reading the snapshot of {key:?}")))?;
     Ok(value.as_string())

@@ -270,7 +270,7 @@ impl Registry {
                 return Err(self.fail(name, e));
             }
         }
-        let stored = match self.read_snapshots(name, Copies::All).await {
+        let stored = match self.read_snapshots(name, Copies::All, timeout).await {
             Ok(stored) => stored,
             Err(e) => return Err(self.fail(name, e)),
         };
@@ -315,14 +315,25 @@ impl Registry {
         }
         let timeout = self.with(name, |s| Ok(s.options.stop_timeout_ms))?;
         self.transition(name, Event::Stop, reason)?;
-        self.with(name, |s| {
+        let dropped = self.with(name, |s| {
             s.health = None;
             s.snapshots = None;
-            // A copy waiting to be replaced is not: the service stops.
-            s.copies.iter_mut().for_each(|c| c.pending_restart = None);
-            Ok(())
+            // A copy waiting to be replaced is not, and one being replaced (loaded, never started)
+            // loses its new host: the service stops, and the replacement ends at its next step.
+            let mut dropped = Vec::new();
+            for i in 0..s.copies.len() {
+                s.copies[i].pending_restart = None;
+                if s.copies[i].replacing.is_some() {
+                    if let Some(step) = s.copies[i].waiter.take() {
+                        step.settle(Err(Error::new(ErrorKind::ServiceState, "the service is stopping").into()));
+                    }
+                    dropped.extend(s.take_host(i));
+                }
+            }
+            Ok(dropped)
         })?;
-        // The state as it is after the last message, stored before `onStop` can change it.
+        drop(dropped); // after the borrow: a host's drop closes its port or worker
+                       // The state as it is after the last message, stored before `onStop` can change it.
         if let Err(e) = self.snapshot_at_stop(name, timeout).await {
             return Err(self.fail(name, e));
         }
@@ -530,42 +541,50 @@ impl Registry {
     /// Replaces copy `i` of a running service: a new host, loaded and started; its failure is
     /// decided again (`instances::after_copy_failure`, as a start).
     async fn replace_copy(&self, name: &str, i: usize) {
-        let timeout = self.with(name, |s| {
+        let started = self.with(name, |s| {
             if s.life.state() != State::Running || s.copies[i].host.is_some() {
                 return Err(Error::validation("no longer to be replaced"));
             }
             let copy = &mut s.copies[i];
             copy.pending_restart = None;
-            copy.replacing = true;
             copy.budget.count();
             copy.restarts += 1;
-            Ok(s.options.start_timeout_ms)
+            copy.replacing = Some(copy.restarts);
+            Ok((s.options.start_timeout_ms, copy.restarts))
         });
-        let Ok(timeout) = timeout else { return };
+        let Ok((timeout, token)) = started else { return };
+        // Whether this replacement still owns copy `i` (no stop, failure or newer replacement
+        // took its host since): checked after every await, before the next step.
+        let owns = || {
+            self.with(name, |s| Ok(s.life.state() == State::Running && s.copies[i].replacing == Some(token)))
+                .unwrap_or(false)
+        };
         self.announce_copy(name, i, "crashed", "starting", None);
         let mut result = self.load_copies(name, Copies::One(i), timeout).await;
         let mut stored = Vec::new();
-        if result.is_ok() {
-            result = self.read_snapshots(name, Copies::One(i)).await.map(|s| stored = s);
+        if result.is_ok() && owns() {
+            result = self.read_snapshots(name, Copies::One(i), timeout).await.map(|s| stored = s);
         }
-        if result.is_ok() {
+        if result.is_ok() && owns() {
             result = self.expect(name, Expect::Started, Copies::One(i), ToService::Start, None, timeout).await;
         }
-        if result.is_ok() {
+        if result.is_ok() && owns() {
             result = self.restore(name, stored, timeout).await;
+        }
+        if !owns() {
+            return;
         }
         match result {
             Ok(()) => {
                 let _ = self.with(name, |s| {
                     s.copies[i].started_at = Some(js_sys::Date::now());
-                    s.copies[i].replacing = false;
+                    s.copies[i].replacing = None;
                     Ok(())
                 });
                 self.announce_copy(name, i, "starting", "running", None);
             }
             Err(error) => {
                 let decided = self.with(name, |s| {
-                    s.copies[i].replacing = false;
                     if s.life.state() != State::Running {
                         return Ok(None);
                     }

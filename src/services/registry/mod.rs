@@ -136,10 +136,11 @@ struct Copy {
     health_outstanding: bool,
     /// When this copy last reached `running`.
     started_at: Option<f64>,
-    /// Its replacement is loading or starting: its new host takes no message, health check or
-    /// snapshot request until it runs (the steps of a replacement are separate awaits, and a
-    /// timer may fire between them).
-    replacing: bool,
+    /// Its replacement (numbered by `restarts`) is loading or starting: its new host takes no
+    /// message, health check or snapshot request until it runs (the steps of a replacement are
+    /// separate awaits, and a timer may fire between them). A replacement whose number is no
+    /// longer here was overtaken (its host dropped) and stops at its next step.
+    replacing: Option<u32>,
     budget: Budget,
     /// Replacements of this copy alone.
     restarts: u32,
@@ -180,7 +181,7 @@ struct Service {
 impl Copy {
     /// Its host, if it is in service: neither waiting on a lifecycle step nor being replaced.
     fn serving(&self) -> Option<&Host> {
-        self.host.as_ref().filter(|_| !self.replacing && self.waiter.as_ref().is_none_or(|w| w.is_over()))
+        self.host.as_ref().filter(|_| self.replacing.is_none() && self.waiter.as_ref().is_none_or(|w| w.is_over()))
     }
 }
 
@@ -197,6 +198,8 @@ impl Service {
         let host = copy.host.take();
         copy.health_outstanding = false;
         copy.started_at = None;
+        // A replacement in progress loses its host with it.
+        copy.replacing = None;
         self.handled += host.as_ref().map_or(0, |h| h.link().handled());
         host
     }

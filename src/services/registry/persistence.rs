@@ -22,8 +22,9 @@ pub(super) type Stored = Vec<(usize, Option<Value>)>;
 
 impl Registry {
     /// The snapshots stored for `copies` of a persisted service (nothing for one that is not).
-    /// Read before the start, so a store that is unavailable fails it before `onStart` runs.
-    pub(super) async fn read_snapshots(&self, name: &str, copies: Copies) -> Result<Stored, Failure> {
+    /// Read before the start, so a store that is unavailable fails it before `onStart` runs; a
+    /// read that takes longer than `timeout` (the start's) fails it too.
+    pub(super) async fn read_snapshots(&self, name: &str, copies: Copies, timeout: u32) -> Result<Stored, Failure> {
         let keys = self.with(name, |s| {
             if s.options.persist.is_none() {
                 return Ok(Vec::new());
@@ -33,7 +34,7 @@ impl Registry {
         })?;
         let mut stored = Vec::with_capacity(keys.len());
         for (i, key) in keys {
-            let snapshot = snapshots::read(&key).await?.map(|text| read_snapshot(&text)).transpose()?;
+            let snapshot = snapshots::read(&key, timeout).await?.map(|text| read_snapshot(&text)).transpose()?;
             stored.push((i, snapshot));
         }
         Ok(stored)

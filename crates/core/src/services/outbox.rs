@@ -98,6 +98,12 @@ impl Outbox {
         }
         let message = serde_json::to_value(message)
             .map_err(|e| ServiceError::invalid(format!("the message cannot be sent as JSON: {e}")))?;
+        if !exact_in_js(&message) {
+            return Err(ServiceError::invalid(
+                "the message holds an integer beyond ±2^53, which a JavaScript number cannot hold exactly \
+                 (send it as a string)",
+            ));
+        }
         let ticket = Ticket(self.next);
         self.next += 1;
         self.waiting.push(Outgoing { ticket, to: to.to_owned(), message, timeout_ms });
@@ -118,6 +124,20 @@ impl Outbox {
     /// The host calls this after every hook.
     pub fn take(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.waiting)
+    }
+}
+
+/// Whether every number in `value` is one a JavaScript number holds exactly (the receiver gets
+/// it as one): floats are, integers up to ±2^53.
+fn exact_in_js(value: &Value) -> bool {
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    match value {
+        Value::Number(n) => {
+            n.as_u64().map_or_else(|| n.as_i64().is_none_or(|i| i.unsigned_abs() <= MAX_SAFE), |u| u <= MAX_SAFE)
+        }
+        Value::Array(items) => items.iter().all(exact_in_js),
+        Value::Object(map) => map.values().all(exact_in_js),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
     }
 }
 
@@ -158,6 +178,13 @@ mod tests {
         let e = out.send("a", map).unwrap_err();
         assert_eq!(e.name, "ValidationError");
         assert!(e.message.contains("JSON"), "{}", e.message);
+        // Integers a JavaScript number cannot hold exactly, anywhere in the message.
+        for bad in [json!(u64::MAX), json!({ "id": [1, (1u64 << 53)] }), json!(i64::MIN)] {
+            assert_eq!(out.send("a", bad).unwrap_err().name, "ValidationError");
+        }
         assert!(out.is_empty());
+        for good in [json!((1u64 << 53) - 1), json!(-((1i64 << 53) - 1)), json!(1e300), json!({ "a": [0.5] })] {
+            out.send("a", good).unwrap();
+        }
     }
 }

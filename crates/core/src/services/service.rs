@@ -98,9 +98,11 @@ pub trait Service: 'static {
         None
     }
 
-    /// The reply to the send of `ticket` — or why there is none, as the error a JavaScript
-    /// service's `ctx.send` rejects with. Replies are queued with the messages and handled in
-    /// turn; one that arrives after the stop of the start that sent it is dropped.
+    /// The reply to the send of `ticket` (as JSON: what `JSON.stringify` makes of the
+    /// receiver's answer) — or why there is none, as the error a JavaScript service's `ctx.send`
+    /// rejects with. Replies are queued with the messages and handled in turn, so one to a send
+    /// of `on_start` may come before `on_restore` (with `persist: true`); one that arrives after
+    /// the stop of the start that sent it is dropped (so are all replies to `on_stop`'s sends).
     fn on_reply(&self, ticket: Ticket, reply: Result<serde_json::Value, ServiceError>, ctx: &mut Self::Context) {
         let _ = (ticket, reply, ctx);
     }
@@ -217,7 +219,8 @@ impl<S: Service> Instance<S> {
     }
 
     /// Hands the reply to the send of `ticket` to [`Service::on_reply`]; dropped when the
-    /// service is not running (the start that sent it is over).
+    /// service is not running. Tickets count from 0 again at every start: a host must drop a
+    /// reply to a send of an earlier start itself (the service host counts its starts).
     pub fn reply(&mut self, ticket: Ticket, reply: Result<serde_json::Value, ServiceError>) {
         if let Some(ctx) = self.context.as_mut() {
             self.service.on_reply(ticket, reply, ctx);
