@@ -7,7 +7,9 @@
 // Run: npm run bench:handlers
 //
 // Builds the same package as bench:ipc (target/bench-pkg, release, --features test-ops), serves
-// the repo root, prints tables and writes target/bench-handlers.json.
+// the repo root, prints tables and writes target/bench-handlers.json. `-- --only encryptFile,gzip`
+// runs those workloads alone (their ids: sha256, sha256-blob, aes-gcm, encryptFile, gzip, gunzip);
+// `-- --no-build` reuses the last build.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +31,9 @@ const IMPLS = { native: 'native', pool: 'worker-bridge pool', main: 'worker-brid
 
 // The same build as benches/ipc.mjs, so the two benchmarks share target/bench-pkg.
 const build = buildBenchPackage;
-const runInBrowser = () => runPage('benches/handlers/index.html', CONFIG, PAGE_TIMEOUT_MS);
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv[onlyAt + 1]?.split(',') : undefined;
+const runInBrowser = () => runPage('benches/handlers/index.html', { ...CONFIG, only }, PAGE_TIMEOUT_MS);
 
 const f1 = (x) => x.toFixed(1);
 const ratio = (x) => `${x.toFixed(2)}x`;

@@ -325,6 +325,7 @@ window.runBench = async (config) => {
       bridge: (b) => b.compression.gunzip(packed),
       transfer: { input: () => packed.slice(), call: (copy) => pool.compression.gunzip(copy, { transfer: true }) },
       async verify() {
+        packed ??= await pool.compression.gzip(text, { level: gzipLevel }); // `--only gunzip`
         const checks = {};
         for (const [name, b] of Object.entries(bridges)) {
           checks[`${name} = input`] = equalBytes(await b.compression.gunzip(packed), text);
@@ -353,6 +354,7 @@ window.runBench = async (config) => {
   };
   const results = [];
   for (const op of ops) {
+    if (config.only && !config.only.includes(op.id)) continue;
     const verification = await op.verify();
     const calls = { native: op.native, pool: () => op.bridge(pool), main: () => op.bridge(main) };
     for (const impl of impls) await timed(calls[impl]); // one warm-up run each, not counted
