@@ -31,8 +31,13 @@ const IMPLS = { native: 'native', pool: 'worker-bridge pool', main: 'worker-brid
 
 // The same build as benches/ipc.mjs, so the two benchmarks share target/bench-pkg.
 const build = buildBenchPackage;
+const IDS = ['sha256', 'sha256-blob', 'aes-gcm', 'encryptFile', 'gzip', 'gunzip'];
 const onlyAt = process.argv.indexOf('--only');
-const only = onlyAt > 0 ? process.argv[onlyAt + 1]?.split(',') : undefined;
+const only = onlyAt > 0 ? (process.argv[onlyAt + 1] ?? '').split(',') : undefined;
+if (only && !only.every((id) => IDS.includes(id))) {
+  console.error(`--only takes workload ids separated by commas: ${IDS.join(', ')} (got ${process.argv[onlyAt + 1]})`);
+  process.exit(2);
+}
 const runInBrowser = () => runPage('benches/handlers/index.html', { ...CONFIG, only }, PAGE_TIMEOUT_MS);
 
 const f1 = (x) => x.toFixed(1);
@@ -129,7 +134,7 @@ async function main() {
   if (!process.argv.includes('--no-build')) build();
   const run = await runInBrowser();
   const { ratios, failed } = report(run);
-  await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: CONFIG, impls: IMPLS, ...run, ratios },
+  await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: { ...CONFIG, only }, impls: IMPLS, ...run, ratios },
     null, 2)}\n`);
   console.log(`\nwrote ${path.relative(ROOT, OUT)}`);
   if (failed) {

@@ -282,6 +282,8 @@ impl BlobAheadSource {
     /// Makes the next piece available, asking for the ones after it.
     async fn prepare(&mut self) -> Result<(), Error> {
         if !self.has_ready() {
+            // The piece used up goes before the next is awaited.
+            self.ready = None;
             self.ask_ahead()?;
             if let Some((end, read)) = self.ahead.pop_front() {
                 let buffer = read.await.map_err(|e| read_error(&e))?;
