@@ -1,8 +1,8 @@
 //! An app's own tasks, where they run: a JavaScript module's export called through
 //! `worker/tasks.js` (`ModuleCall`), or a Rust function registered with [`register_task`] in
-//! every instance of the module. The driver (`crate::driver`) runs either in a worker or on the
-//! page and stops it when the call is cancelled or runs out of time; what a task *is* (names,
-//! exports, the op a call carries) is the core's `tasks` module.
+//! every instance of the module. The op driver (`src/driver.rs`, a layer above) runs one in a
+//! worker or on the page and stops it when the call is cancelled or runs out of time; what a
+//! task *is* (names, exports, the op a call carries) is the core's `tasks` module.
 
 mod module;
 mod rust;

@@ -332,8 +332,9 @@ impl Registry {
             }
             Ok(dropped)
         })?;
-        drop(dropped); // after the borrow: a host's drop closes its port or worker
-                       // The state as it is after the last message, stored before `onStop` can change it.
+        // After the borrow: a host's drop closes its port or worker.
+        drop(dropped);
+        // The state as it is after the last message, stored before `onStop` can change it.
         if let Err(e) = self.snapshot_at_stop(name, timeout).await {
             return Err(self.fail(name, e));
         }

@@ -33,15 +33,14 @@ impl Registry {
                     let mut missed = Vec::new();
                     for copy in &mut s.copies {
                         // A copy being replaced is asked once it runs.
-                        if copy.serving().is_none() {
+                        let (outstanding, generation) = (copy.health_outstanding, copy.generation);
+                        let Some(host) = copy.serving() else { continue };
+                        if outstanding {
+                            missed.push(generation);
                             continue;
                         }
-                        if copy.health_outstanding {
-                            missed.push(copy.generation);
-                            continue;
-                        }
+                        host.post(&ToService::Health, None)?;
                         copy.health_outstanding = true;
-                        copy.serving().map_or(Ok(()), |host| host.post(&ToService::Health, None))?;
                     }
                     Ok(missed)
                 })
