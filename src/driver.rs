@@ -135,8 +135,8 @@ pub(crate) async fn run<P: Placement>(
     let blob = matches!(input, Input::Blob(_));
     if !streamed {
         if let Some(job) = platform_job(op, engine, webcrypto::available(), input.len(), blob, P::ON_PAGE)? {
-            let flags = placement.flags();
-            return webcrypto::run(job, input, output, &flags, progress).await.map(Outcome::Body);
+            let parts = webcrypto::run(job, input, P::ON_PAGE, placement, progress).await?;
+            return placement.finish(JsOutput::of_parts(parts), output).await.map(Outcome::Body);
         }
     }
     // The stream format written or read as it comes: WebCrypto one chunk at a time where it

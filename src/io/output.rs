@@ -23,6 +23,12 @@ pub(crate) struct JsOutput {
 }
 
 impl JsOutput {
+    /// Output already made in JavaScript memory, in order (WebCrypto's results).
+    pub(crate) fn of_parts(parts: Vec<Uint8Array>) -> JsOutput {
+        let len = parts.iter().map(|p| u64::from(p.length())).sum();
+        JsOutput { parts, pending: Vec::new(), len }
+    }
+
     fn flush(&mut self) {
         if !self.pending.is_empty() {
             self.parts.push(Uint8Array::from(self.pending.as_slice()));

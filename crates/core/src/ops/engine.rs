@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::aead::{check_one_shot_len, check_params};
+use super::aead::{check_one_shot_len, check_params, TAG_LEN};
 use super::stream_format::{plan_run, Cutter, Header, RunPlan};
 use super::{Op, Secret};
 use crate::error::{Error, ErrorKind};
@@ -73,7 +73,8 @@ pub enum PlatformJob<'a> {
 /// `crypto.subtle` exists here; `on_page`, that this is the page's own thread, where one
 /// WebCrypto call may take at most
 /// [`PAGE_WEBCRYPTO_MAX_BYTES`](crate::defaults::PAGE_WEBCRYPTO_MAX_BYTES) (it cannot be
-/// sliced, and it blocks the page for its length).
+/// sliced, and it blocks the page for its length): a one-shot job up to that size, the stream
+/// format's chunks when none is larger (the default chunk size is that MiB).
 ///
 /// # Errors
 /// The op's own parameter errors (key and nonce lengths, the one-shot size limit), exactly as
@@ -95,13 +96,23 @@ pub fn platform_job(
     let fits = match op {
         Op::Encrypt { .. } | Op::Decrypt { .. } => within && worth(WEBCRYPTO_MIN_AEAD_BYTES),
         Op::Sha256 => !blob && within && worth(WEBCRYPTO_MIN_DIGEST_BYTES),
-        // One call per chunk, the whole output joined at the end: on the page (where that join
-        // would be one long task) the Rust code runs it, building its output in slices.
-        Op::SealChunks(_) | Op::OpenChunks(_) => !on_page,
+        // One call per chunk: on the page too, where a chunk is at most a MiB (the default
+        // chunk size; the placement joins the output in slices there).
+        Op::SealChunks(_) | Op::OpenChunks(_) => true,
         _ => false,
     };
     if !uses_webcrypto(choice, webcrypto, fits)? {
         return Ok(None);
+    }
+    if let Op::SealChunks(run) | Op::OpenChunks(run) = op {
+        let open = matches!(op, Op::OpenChunks(_));
+        let plan = plan_run(run, len, open)?;
+        // A sealed chunk carries its 16-byte tag beyond the plaintext's MiB.
+        let largest = plan.chunks.iter().map(|c| c.range.end - c.range.start).max().unwrap_or(0);
+        if on_page && largest > PAGE_WEBCRYPTO_MAX_BYTES + if open { TAG_LEN as u64 } else { 0 } {
+            return Ok(None);
+        }
+        return Ok(Some(PlatformJob::Chunks { plan, open }));
     }
     Ok(Some(match op {
         Op::Encrypt { key, nonce, aad } => {
@@ -114,8 +125,6 @@ pub fn platform_job(
             check_one_shot_len(len, true)?;
             PlatformJob::Decrypt { key, nonce, aad }
         }
-        Op::SealChunks(run) => PlatformJob::Chunks { plan: plan_run(run, len, false)?, open: false },
-        Op::OpenChunks(run) => PlatformJob::Chunks { plan: plan_run(run, len, true)?, open: true },
         _ => PlatformJob::Sha256,
     }))
 }
@@ -251,6 +260,30 @@ mod tests {
             platform_job(&enc, EngineChoice::Auto, true, mib + 1, false, false).unwrap().is_some(),
             "a worker has no limit"
         );
+    }
+
+    #[test]
+    fn on_the_page_the_stream_formats_chunks_run_on_webcrypto_up_to_a_mib_each() {
+        let mib = crate::defaults::PAGE_WEBCRYPTO_MAX_BYTES;
+        let run = |chunk_size: u64, open: bool| {
+            let header = Header::new(chunk_size as u32, [3; 16], [4; 7]).unwrap().encode().to_vec();
+            let run = super::super::ChunkRun { key: key(), header, aad: vec![], first_chunk: 0, final_part: true };
+            if open {
+                Op::OpenChunks(run)
+            } else {
+                Op::SealChunks(run)
+            }
+        };
+        fn on_page(op: &Op, len: u64) -> Option<PlatformJob<'_>> {
+            platform_job(op, EngineChoice::Auto, true, len, true, true).unwrap()
+        }
+        assert!(matches!(on_page(&run(mib, false), 8 * mib), Some(PlatformJob::Chunks { open: false, .. })));
+        // Sealed chunks are a MiB and a tag each.
+        assert!(matches!(on_page(&run(mib, true), 4 * (mib + 16)), Some(PlatformJob::Chunks { open: true, .. })));
+        assert!(on_page(&run(2 * mib, false), 8 * mib).is_none(), "a 2 MiB chunk runs on the Rust code on the page");
+        assert!(on_page(&run(2 * mib, false), mib).is_some(), "one short chunk is within the MiB");
+        assert!(platform_job(&run(2 * mib, false), EngineChoice::Auto, true, 8 * mib, true, false).unwrap().is_some());
+        assert!(platform_job(&run(mib, false), EngineChoice::Rust, true, 8 * mib, true, true).unwrap().is_none());
     }
 
     #[test]
