@@ -278,7 +278,12 @@ export class ChunkReader {
    * @param {AbortSignal} signal the call's cancellation: a pending read gives up at once
    */
   constructor(stream, signal) {
-    this.reader = stream.getReader();
+    // Read ahead into a buffer of a few MiB, so that the producer — on the other side of a
+    // transferred stream, one chunk per hand-over — makes the next chunks while these are worked
+    // on (reading a chunk only when the last was used up held encryptStream to 0.58× the
+    // one-shot encryptFile, half its time spent waiting for input). Cancelling the reader
+    // cancels the stream through the pipe; the stream's error reaches the reader through it.
+    this.reader = stream.pipeThrough(new TransformStream({}, ahead())).getReader();
     this.signal = signal;
   }
 
@@ -311,12 +316,19 @@ export class ChunkWriter {
    * @param {AbortSignal} signal the call's cancellation: a write waiting for room gives up at once
    */
   constructor(stream, signal) {
-    this.writer = stream.getWriter();
+    // Written through a buffer of a few MiB piped into the stream, so that the call goes on
+    // while its consumer — on the other side of a transferred stream, one chunk per hand-over —
+    // takes what came before. The stream's error (its reader cancelled it) comes back through
+    // the pipe, as the buffer's.
+    const buffer = new TransformStream({}, ahead());
+    this.piped = buffer.readable.pipeTo(stream);
+    this.piped.catch(() => {});
+    this.writer = buffer.writable.getWriter();
     this.signal = signal;
   }
 
   /**
-   * Writes `chunk` once the stream has room for it. Rejects with the stream's error (its
+   * Writes `chunk` once the buffer has room for it. Rejects with the stream's error (its
    * reader cancelled it) or `CANCELLED`.
    * @param {Uint8Array} chunk
    */
@@ -325,9 +337,10 @@ export class ChunkWriter {
     this.writer.write(chunk).catch(() => {}); // a failure shows in the next `ready`
   }
 
-  /** Closes the stream once everything written has been taken. */
+  /** Closes the stream once everything written has been taken (and its sink has closed). */
   async close() {
-    await unlessAborted(this.writer.close(), this.signal);
+    this.writer.close().catch(() => {});
+    await unlessAborted(this.piped, this.signal);
   }
 
   /**
@@ -338,7 +351,8 @@ export class ChunkWriter {
   async abort(reason) {
     // A write its consumer never takes holds the abort back (the spec waits for it): wait a
     // little for the sink to let go, never for ever.
-    await Promise.race([this.writer.abort(reason).catch(() => {}), new Promise((resolve) => setTimeout(resolve, 500))]);
+    this.writer.abort(reason).catch(() => {});
+    await Promise.race([this.piped.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 500))]);
   }
 }
 
@@ -363,6 +377,17 @@ export function pageEnd(stream) {
     },
   };
 }
+
+/**
+ * How much `ChunkReader` reads ahead and `ChunkWriter` holds for the consumer: a few chunks.
+ * Counted in bytes; a chunk that is not bytes counts as one (and is refused where it is read).
+ * @returns {QueuingStrategy<any>}
+ */
+function ahead() {
+  return { highWaterMark: AHEAD_BYTES, size: (chunk) => (typeof chunk?.byteLength === 'number' ? chunk.byteLength : 1) };
+}
+
+const AHEAD_BYTES = 4 << 20;
 
 // ---- the stream factories ----
 
