@@ -15,7 +15,7 @@
 // 2 with --chains-everywhere). Reports numbers, never asserts them; exits non-zero when bytes are
 // wrong (then the numbers mean nothing).
 //
-// Run: npm run bench:streams [-- --no-build] [--mib 64] [--big-mib 1024] [--runs 3]
+// Run: npm run bench:streams [-- --no-build] [--mib 64] [--big-mib 1024] [--runs 3] [--transfer]
 //      [--chunk-mib 1] [--isolated-only | --not-isolated-only] [--chains-everywhere] [--no-chains]
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -42,6 +42,7 @@ const CONFIG = {
   healthIntervalMs: 500, // how often memoryBytes is refreshed
   chainPoolSize: 2,
   oneWorkerLimitMs: 20_000,
+  transfer: flag('transfer'), // streams transferred to the worker (where the browser can), not relayed
 };
 
 const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);

@@ -1,7 +1,7 @@
 //! Web Streams: the TransformStream factories (`gzipStream`, …, `encryptStream`,
 //! `decryptStream`), `ReadableStream` inputs, output written to a `WritableStream` or a file
-//! handle, errors in-band, cancellation and backpressure — in a pool worker (the stream
-//! transferred, and through the chunk relay WebKit uses) and on the main thread. The platform's
+//! handle, errors in-band, cancellation and backpressure — in a pool worker (through the chunk
+//! relay, and the stream transferred where the browser can) and on the main thread. The platform's
 //! Compression Streams and our own one-shot calls are the references.
 #![cfg(target_arch = "wasm32")]
 
@@ -39,12 +39,13 @@ extern "C" {
     fn sleep(ms: u32) -> Promise;
 }
 
-/// Where the calls run: a pool worker with the stream transferred, a pool worker with the
-/// stream relayed over a `MessagePort` (WebKit's path), and the main thread.
-const PLACEMENTS: [&str; 3] = ["worker", "worker-relay", "main-thread"];
+/// Where the calls run: a pool worker with the stream relayed over a `MessagePort` (the
+/// default), a pool worker with the stream transferred where the browser can (test builds only;
+/// WebKit cannot, and relays), and the main thread.
+const PLACEMENTS: [&str; 3] = ["worker", "worker-transfer", "main-thread"];
 
 async fn bridge(placement: &str) -> WorkerBridge {
-    WorkerBridge::force_stream_relay(placement == "worker-relay");
+    WorkerBridge::transfer_streams(placement == "worker-transfer");
     let fallback = if placement == "main-thread" { "always" } else { "never" };
     let options = obj(&[("poolSize", 1.into()), ("fallback", fallback.into())]);
     let value = JsFuture::from(WorkerBridge::create(options)).await.expect("create() resolves");
@@ -53,7 +54,7 @@ async fn bridge(placement: &str) -> WorkerBridge {
 
 async fn done(bridge: WorkerBridge) {
     JsFuture::from(bridge.terminate()).await.unwrap();
-    WorkerBridge::force_stream_relay(false);
+    WorkerBridge::transfer_streams(false);
 }
 
 async fn value(p: Promise) -> JsValue {

@@ -174,6 +174,7 @@ async function throughput(config, base) {
   const chunk = chunkMiB * MiB;
   const text = new TextSource(base, config.mib * MiB, chunk).bytes();
   const options = { poolSize: 1, fallback: 'never' };
+  WorkerBridge.__transferStreams(Boolean(config.transfer));
   const bridge = await WorkerBridge.create(options);
   // The one-shot calls on the Rust engine: what the streams run on (they never take WebCrypto).
   const rust = await WorkerBridge.create({ ...options, engine: 'rust' });

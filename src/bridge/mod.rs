@@ -326,13 +326,13 @@ impl WorkerBridge {
         crate::pool::break_boots(n);
     }
 
-    /// Test builds only: streams travel to workers through the chunk relay (`MessagePort`)
-    /// even where the browser can transfer them — the path WebKit takes.
+    /// Test builds only: streams travel to workers transferred where the browser can transfer
+    /// them, instead of through the chunk relay (`MessagePort`), which measured faster.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]
-    #[wasm_bindgen(js_name = __forceStreamRelay)]
-    pub fn force_stream_relay(on: bool) {
-        crate::io::stream::set_force_relay(on);
+    #[wasm_bindgen(js_name = __transferStreams)]
+    pub fn transfer_streams(on: bool) {
+        crate::io::stream::set_transfer_streams(on);
     }
 
     /// Test builds only: posts `value` to pool worker `index` as is.

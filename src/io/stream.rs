@@ -67,8 +67,8 @@ extern "C" {
 
     /// Test builds: relay streams even where the browser can transfer them.
     #[cfg(feature = "test-ops")]
-    #[wasm_bindgen(js_name = setForceRelay)]
-    pub(crate) fn set_force_relay(on: bool);
+    #[wasm_bindgen(js_name = setTransferStreams)]
+    pub(crate) fn set_transfer_streams(on: bool);
 }
 
 /// A `TransformStream`-shaped `{ writable, readable }` whose work is one call:
