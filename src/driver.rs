@@ -26,13 +26,13 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::call::{aborted, terminated, timed_out};
 use crate::error::Error;
-use crate::io::output::JsOutput;
-use crate::io::source::{Input, PageSource, TaskValue, WorkerSource};
+use crate::io::output::{JsOutput, JsSink};
+use crate::io::source::{Input, JsFeed, PageSource, TaskValue, WorkerSource};
 use crate::io::stream::{cancel_signal, open_sink, Flushing, StreamSource, StreamWriter};
 use crate::io::{network, webcrypto};
 use crate::ops::engine::{platform_job, platform_stream, EngineChoice};
 use crate::ops::stream_format::Cutter;
-use crate::ops::{drive, Cancel, Env, Feed, Op, Pace, Progress, DEFAULT_CHUNK};
+use crate::ops::{drive, Cancel, Env, Op, Pace, Progress, DEFAULT_CHUNK};
 use crate::protocol::{HttpMeta, OutputKind};
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::yielding::Slices;
@@ -77,7 +77,7 @@ pub(crate) trait Placement: Pace {
     const ON_PAGE: bool;
 
     /// The placement's reader of `input`.
-    type Source: Feed;
+    type Source: JsFeed;
 
     /// How many bytes of input one step takes.
     const CHUNK: usize;
@@ -206,12 +206,12 @@ enum Work {
 }
 
 impl Work {
-    async fn run<S: Feed, P: Placement>(
+    async fn run<S: JsFeed, P: Placement>(
         self,
         source: &mut S,
         placement: &mut P,
         progress: &mut dyn Progress,
-        out: &mut dyn crate::ops::Sink,
+        out: &mut dyn JsSink,
     ) -> Result<(), Error> {
         match self {
             Work::Steps(job) => drive(job, source, &Clock, placement, progress, out).await,
@@ -224,7 +224,7 @@ impl Work {
 
 /// The work over `source`, its output collected for the call's result or, with a `writer`,
 /// written to the output stream step by step (and the stream closed at the end).
-async fn drive_out<S: Feed, P: Placement>(
+async fn drive_out<S: JsFeed, P: Placement>(
     work: Work,
     source: &mut S,
     output: OutputKind,

@@ -86,6 +86,25 @@ pub(crate) fn concat(parts: &[Uint8Array]) -> Result<Uint8Array, Error> {
     Ok(all)
 }
 
+/// A [`Sink`] that also takes output already in JavaScript memory (WebCrypto's results), in
+/// order with the bytes written to it, without copying it into wasm memory and out again.
+pub(crate) trait JsSink: Sink {
+    /// Appends `part`.
+    ///
+    /// # Errors
+    /// As [`Sink::write`].
+    fn write_js(&mut self, part: Uint8Array) -> Result<(), Error>;
+}
+
+impl JsSink for JsOutput {
+    fn write_js(&mut self, part: Uint8Array) -> Result<(), Error> {
+        self.flush();
+        self.len += u64::from(part.length());
+        self.parts.push(part);
+        Ok(())
+    }
+}
+
 impl Sink for JsOutput {
     fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.len += bytes.len() as u64;

@@ -349,3 +349,21 @@ impl Feed for WorkerSource {
         }
     }
 }
+
+/// A source whose input can be handed out as JavaScript bytes, for an engine that reads it there
+/// (WebCrypto's chunks of the stream format): a source that holds its input in JavaScript hands
+/// out views, so the bytes never cross into wasm memory and back.
+pub(crate) trait JsFeed: Feed {
+    /// The next input after [`Feed::ready`], or `None` at its end. By default a copy of the next
+    /// chunk, read through `buf`.
+    ///
+    /// # Errors
+    /// A read failure of the underlying source.
+    fn next_js(&mut self, buf: &mut Vec<u8>) -> Result<Option<Uint8Array>, Error> {
+        Ok(self.next_chunk(buf)?.then(|| Uint8Array::from(buf.as_slice())))
+    }
+}
+
+impl JsFeed for PageSource {}
+
+impl JsFeed for WorkerSource {}

@@ -14,6 +14,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, ReadableStream, WritableStream};
 
 use crate::error::{Error, ErrorKind};
+use crate::io::output::JsSink;
+use crate::io::source::JsFeed;
 use crate::ops::{ChunkSource, Feed, Sink};
 use crate::runtime::cancel::aborted;
 use crate::runtime::cancel::LocalCancel;
@@ -232,6 +234,18 @@ impl ChunkSource for StreamSource {
     }
 }
 
+impl JsFeed for StreamSource {
+    /// What is left of the chunk read last, as a view: no copy.
+    fn next_js(&mut self, _: &mut Vec<u8>) -> Result<Option<Uint8Array>, Error> {
+        let Some((bytes, at)) = self.current.as_mut().filter(|(bytes, at)| *at < bytes.length()) else {
+            return Ok(None);
+        };
+        let rest = bytes.subarray(*at, bytes.length());
+        *at = bytes.length();
+        Ok(Some(rest))
+    }
+}
+
 impl Feed for StreamSource {
     async fn ready(&mut self) -> Result<(), Error> {
         // Empty chunks are skipped: the step loop takes "no chunk" for the end.
@@ -249,11 +263,36 @@ impl Feed for StreamSource {
 
 /// The output a step wrote, waiting for [`Flushing`] to write it to the stream.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct StreamSink(Rc<RefCell<Vec<u8>>>);
+pub(crate) struct StreamSink(Rc<RefCell<Pending>>);
+
+/// Output not yet written to the stream, in order: parts already in JavaScript memory, then
+/// bytes written since the last of them.
+#[derive(Debug, Default)]
+struct Pending {
+    parts: Vec<Uint8Array>,
+    bytes: Vec<u8>,
+}
+
+impl Pending {
+    /// Moves the bytes out into parts of at most [`PIECE`].
+    fn seal_bytes(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        self.parts.extend(bytes.chunks(PIECE).map(Uint8Array::from));
+    }
+}
 
 impl Sink for StreamSink {
     fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.0.borrow_mut().extend_from_slice(bytes);
+        self.0.borrow_mut().bytes.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+impl JsSink for StreamSink {
+    fn write_js(&mut self, part: Uint8Array) -> Result<(), Error> {
+        let mut pending = self.0.borrow_mut();
+        pending.seal_bytes();
+        pending.parts.push(part);
         Ok(())
     }
 }
@@ -288,9 +327,13 @@ impl StreamWriter {
     /// # Errors
     /// `AbortError` when the call is cancelled or the stream's reader cancelled it.
     pub(crate) async fn flush(&self) -> Result<(), Error> {
-        let bytes = std::mem::take(&mut *self.pending.0.borrow_mut());
-        for piece in bytes.chunks(PIECE) {
-            JsFuture::from(self.writer.write(&Uint8Array::from(piece))).await.map_err(|e| write_error(&e))?;
+        let parts = {
+            let mut pending = self.pending.0.borrow_mut();
+            pending.seal_bytes();
+            std::mem::take(&mut pending.parts)
+        };
+        for part in &parts {
+            JsFuture::from(self.writer.write(part)).await.map_err(|e| write_error(&e))?;
         }
         Ok(())
     }
@@ -334,6 +377,12 @@ impl<S: ChunkSource> ChunkSource for Flushing<'_, S> {
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
         self.inner.next_chunk(buf)
+    }
+}
+
+impl<S: JsFeed> JsFeed for Flushing<'_, S> {
+    fn next_js(&mut self, buf: &mut Vec<u8>) -> Result<Option<Uint8Array>, Error> {
+        self.inner.next_js(buf)
     }
 }
 

@@ -195,6 +195,9 @@ pub fn plan_run(run: &super::ChunkRun, len: u64, open: bool) -> Result<RunPlan, 
 /// that seals or opens each chunk whole (WebCrypto): the same cuts as [`plan_run`] over the whole
 /// stream. A full chunk is held back until a byte past it arrives or the input ends, since its
 /// nonce says whether it is the last; opening, the header comes first and gives the chunk size.
+///
+/// It counts the bytes and holds none: the caller keeps them (in JavaScript, where WebCrypto
+/// reads them, so they never cross into wasm memory) and takes each cut's bytes off the front.
 #[derive(Debug)]
 pub struct Cutter {
     open: bool,
@@ -202,9 +205,8 @@ pub struct Cutter {
     caller_aad: Vec<u8>,
     /// Known once sealing starts, or once an opened stream's header has arrived.
     params: Option<FileParams>,
-    buf: Vec<u8>,
-    /// Bytes of `buf` already handed out.
-    at: usize,
+    /// Bytes pushed and not yet cut.
+    held: u64,
     index: u32,
     done: bool,
 }
@@ -217,6 +219,15 @@ struct FileParams {
     aad: Vec<u8>,
 }
 
+/// What a [`Cutter`] cuts next off the front of the bytes held.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// Opening: the stream's [`HEADER_LEN`]-byte header, to hand to [`Cutter::header`].
+    Header,
+    /// A chunk to seal or open.
+    Chunk(CutChunk),
+}
+
 /// One chunk cut by a [`Cutter`].
 #[derive(Debug, PartialEq, Eq)]
 pub struct CutChunk {
@@ -224,8 +235,8 @@ pub struct CutChunk {
     pub index: u32,
     /// `prefix ‖ index ‖ last`.
     pub nonce: [u8; 12],
-    /// Plaintext to seal, or ciphertext ‖ tag to open.
-    pub bytes: Vec<u8>,
+    /// How many bytes: plaintext to seal, or ciphertext ‖ tag to open.
+    pub len: usize,
 }
 
 impl Cutter {
@@ -254,8 +265,7 @@ impl Cutter {
             key: zeroize::Zeroizing::new(key.to_vec()),
             caller_aad: aad.to_vec(),
             params: None,
-            buf: Vec::new(),
-            at: 0,
+            held: 0,
             index: 0,
             done: false,
         }
@@ -273,50 +283,53 @@ impl Cutter {
         self.params.as_ref().map(|p| (&*p.key, p.aad.as_slice()))
     }
 
-    /// Takes the next bytes of the input.
-    pub fn push(&mut self, bytes: &[u8]) {
-        if self.at > 0 && self.at >= self.buf.len() / 2 {
-            self.buf.drain(..self.at);
-            self.at = 0;
-        }
-        self.buf.extend_from_slice(bytes);
+    /// `len` more bytes of the input arrived.
+    pub fn push(&mut self, len: usize) {
+        self.held += len as u64;
     }
 
-    /// The next chunk whose bytes are all here and which is known to be last or not: with
-    /// `ended` (no more input will come) the last one. `None`: more input is needed, or every
-    /// chunk was handed out.
+    /// Opening, after [`Cut::Header`]: the stream's first [`HEADER_LEN`] bytes.
     ///
     /// # Errors
-    /// Opening: a bad header, or a stream that ends inside its header or a tag
-    /// (`AuthenticationError`).
-    pub fn next(&mut self, ended: bool) -> Result<Option<CutChunk>, Error> {
+    /// A bad header (`AuthenticationError` or `ValidationError`, as the Rust code reports it).
+    pub fn header(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        debug_assert!(self.params.is_none() && self.held >= HEADER_LEN as u64);
+        let header = Header::decode(bytes)?;
+        self.params = Some(Self::params(header, &self.key, &self.caller_aad)?);
+        self.held -= HEADER_LEN as u64;
+        Ok(())
+    }
+
+    /// The next cut whose bytes are all here and, for a chunk, which is known to be last or
+    /// not: with `ended` (no more input will come) the last one. `None`: more input is needed,
+    /// or every chunk was handed out.
+    ///
+    /// # Errors
+    /// Opening: a stream that ends inside its header or a tag (`AuthenticationError`).
+    pub fn next(&mut self, ended: bool) -> Result<Option<Cut>, Error> {
         let truncated = || Error::new(ErrorKind::Authentication, "the stream is truncated");
         if self.done {
             return Ok(None);
         }
-        if self.params.is_none() {
-            if self.buf.len() - self.at < HEADER_LEN {
-                return if ended { Err(truncated()) } else { Ok(None) };
-            }
-            let header = Header::decode(&self.buf[self.at..self.at + HEADER_LEN])?;
-            self.params = Some(Self::params(header, &self.key, &self.caller_aad)?);
-            self.at += HEADER_LEN;
-        }
-        let header = self.params.as_ref().map(|p| p.header).expect("known above");
-        let unit = header.chunk_size as usize + if self.open { TAG_LEN } else { 0 };
-        let left = self.buf.len() - self.at;
-        let last = match (left > unit, ended) {
+        let Some(header) = self.params.as_ref().map(|p| p.header) else {
+            return match (self.held >= HEADER_LEN as u64, ended) {
+                (true, _) => Ok(Some(Cut::Header)),
+                (false, true) => Err(truncated()),
+                (false, false) => Ok(None),
+            };
+        };
+        let unit = u64::from(header.chunk_size) + if self.open { TAG_LEN as u64 } else { 0 };
+        let last = match (self.held > unit, ended) {
             (true, _) => false,
             (false, true) => true,
             (false, false) => return Ok(None),
         };
-        let take = left.min(unit);
-        if self.open && take < TAG_LEN {
+        let take = self.held.min(unit);
+        if self.open && take < TAG_LEN as u64 {
             return Err(truncated());
         }
-        let bytes = self.buf[self.at..self.at + take].to_vec();
-        self.at += take;
-        let chunk = CutChunk { index: self.index, nonce: header.nonce(self.index, last), bytes };
+        self.held -= take;
+        let chunk = CutChunk { index: self.index, nonce: header.nonce(self.index, last), len: take as usize };
         if last {
             self.done = true;
         } else {
@@ -325,7 +338,7 @@ impl Cutter {
                 .checked_add(1)
                 .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "the stream has more than 2^32 chunks"))?;
         }
-        Ok(Some(chunk))
+        Ok(Some(Cut::Chunk(chunk)))
     }
 }
 
@@ -793,19 +806,10 @@ mod tests {
                 let (file_key, aad) = cutter.keys().unwrap();
                 assert_eq!((file_key, aad), (&*plan.key, plan.aad.as_slice()));
                 let input = vec![7u8; len];
-                let mut cuts = Vec::new();
-                for bytes in input.chunks(piece) {
-                    cutter.push(bytes);
-                    while let Some(c) = cutter.next(false).unwrap() {
-                        cuts.push(c);
-                    }
-                }
-                while let Some(c) = cutter.next(true).unwrap() {
-                    cuts.push(c);
-                }
+                let cuts = cut_all(&mut cutter, &input, piece).unwrap();
                 let expected: Vec<_> =
                     plan.chunks.iter().map(|c| (c.index, c.nonce, (c.range.end - c.range.start) as usize)).collect();
-                let got: Vec<_> = cuts.iter().map(|c| (c.index, c.nonce, c.bytes.len())).collect();
+                let got: Vec<_> = cuts.iter().map(|(c, bytes)| (c.index, c.nonce, bytes.len())).collect();
                 assert_eq!(got, expected, "len {len}, pieces of {piece}");
             }
         }
@@ -832,25 +836,46 @@ mod tests {
         .unwrap();
         let mut cutter = Cutter::open(&key, &[]).unwrap();
         let mut plain_again = Vec::new();
-        for bytes in sealed.chunks(10_000) {
-            cutter.push(bytes);
-            while let Some(c) = cutter.next(false).unwrap() {
-                let (file_key, aad) = cutter.keys().unwrap();
-                plain_again.extend(open_chunk(file_key, &c.nonce, aad, &c.bytes));
-            }
-        }
-        while let Some(c) = cutter.next(true).unwrap() {
+        for (c, bytes) in cut_all(&mut cutter, &sealed, 10_000).unwrap() {
             let (file_key, aad) = cutter.keys().unwrap();
-            plain_again.extend(open_chunk(file_key, &c.nonce, aad, &c.bytes));
+            plain_again.extend(open_chunk(file_key, &c.nonce, aad, &bytes));
         }
         assert_eq!(plain_again, plain);
         // Ends inside the header, or inside a tag.
         let mut short = Cutter::open(&key, &[]).unwrap();
-        short.push(&sealed[..20]);
-        assert_eq!(short.next(true).unwrap_err().kind(), ErrorKind::Authentication);
+        assert_eq!(cut_all(&mut short, &sealed[..20], 7).unwrap_err().kind(), ErrorKind::Authentication);
         let mut short = Cutter::open(&key, &[]).unwrap();
-        short.push(&sealed[..HEADER_LEN + 10]);
-        assert_eq!(short.next(true).unwrap_err().kind(), ErrorKind::Authentication);
+        let cut = cut_all(&mut short, &sealed[..HEADER_LEN + 10], 7);
+        assert_eq!(cut.unwrap_err().kind(), ErrorKind::Authentication);
+        // A bad header is the stream's error.
+        let mut bad = sealed.clone();
+        bad[0] ^= 1;
+        assert!(cut_all(&mut Cutter::open(&key, &[]).unwrap(), &bad, 100).is_err());
+    }
+
+    /// Runs `cutter` over `input` fed in pieces of `piece` bytes, keeping the bytes as its caller
+    /// does: each cut's chunk with its bytes, taken off the front.
+    fn cut_all(cutter: &mut Cutter, input: &[u8], piece: usize) -> Result<Vec<(CutChunk, Vec<u8>)>, Error> {
+        let (mut held, mut cuts) = (VecDeque::new(), Vec::new());
+        let take = |cut: Cut, held: &mut VecDeque<u8>, cutter: &mut Cutter| match cut {
+            Cut::Header => cutter.header(&held.drain(..HEADER_LEN).collect::<Vec<_>>()).map(|()| None),
+            Cut::Chunk(c) => {
+                let bytes = held.drain(..c.len).collect();
+                Ok(Some((c, bytes)))
+            }
+        };
+        for bytes in input.chunks(piece) {
+            held.extend(bytes);
+            cutter.push(bytes.len());
+            while let Some(cut) = cutter.next(false)? {
+                cuts.extend(take(cut, &mut held, cutter)?);
+            }
+        }
+        while let Some(cut) = cutter.next(true)? {
+            cuts.extend(take(cut, &mut held, cutter)?);
+        }
+        assert!(held.is_empty(), "every byte was cut");
+        Ok(cuts)
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -860,6 +885,7 @@ mod tests {
         cipher.decrypt(nonce.into(), Payload { msg: sealed, aad }).expect("the chunk verifies")
     }
     use super::*;
+    use std::collections::VecDeque;
 
     const KEY: [u8; 32] = [9; 32];
 
