@@ -288,11 +288,11 @@ export class ChunkReader {
    * @param {AbortSignal} signal the call's cancellation: a pending read gives up at once
    */
   constructor(stream, signal) {
-    // Read ahead into a buffer of a few MiB, so that the producer — on the other side of a
-    // transferred stream, one chunk per hand-over — makes the next chunks while these are worked
-    // on (reading a chunk only when the last was used up held encryptStream to 0.58× the
-    // one-shot encryptFile, half its time spent waiting for input). Cancelling the reader
-    // cancels the stream through the pipe; the stream's error reaches the reader through it.
+    // Read ahead into a buffer of a few MiB, so that the producer — across the relay, one
+    // chunk per hand-over — makes the next chunks while these are worked on (reading a chunk
+    // only when the last was used up held encryptStream to 0.58× the one-shot encryptFile,
+    // half its time spent waiting for input). Cancelling the reader cancels the stream through
+    // the pipe; the stream's error reaches the reader through it.
     this.reader = stream.pipeThrough(new TransformStream({}, ahead())).getReader();
     this.signal = signal;
   }
@@ -327,11 +327,14 @@ export class ChunkWriter {
    */
   constructor(stream, signal) {
     // Written through a buffer of a few MiB piped into the stream, so that the call goes on
-    // while its consumer — on the other side of a transferred stream, one chunk per hand-over —
-    // takes what came before. The stream's error (its reader cancelled it) comes back through
-    // the pipe, as the buffer's.
+    // while its consumer — across the relay, one chunk per hand-over — takes what came before.
+    // The stream's error (its reader cancelled it) comes back through the pipe, as the
+    // buffer's. The pipe never closes the stream: `close` does, once the pipe is done, so a
+    // failure up to then aborts it instead (a file is left as it was).
     const buffer = new TransformStream({}, ahead());
-    this.piped = buffer.readable.pipeTo(stream);
+    this.stream = stream;
+    this.stop = new AbortController();
+    this.piped = buffer.readable.pipeTo(stream, { preventClose: true, signal: this.stop.signal });
     this.piped.catch(() => {});
     this.writer = buffer.writable.getWriter();
     this.signal = signal;
@@ -351,6 +354,7 @@ export class ChunkWriter {
   async close() {
     this.writer.close().catch(() => {});
     await unlessAborted(this.piped, this.signal);
+    await unlessAborted(this.stream.close(), this.signal);
   }
 
   /**
@@ -359,10 +363,16 @@ export class ChunkWriter {
    * @param {unknown} reason
    */
   async abort(reason) {
+    this.writer.abort(reason).catch(() => {});
+    // The pipe aborts the stream; once the pipe is done, the stream is aborted here.
+    this.stop.abort(reason);
+    const released = this.piped.then(
+      () => (this.stream.locked ? undefined : this.stream.abort(reason)),
+      () => {},
+    );
     // A write its consumer never takes holds the abort back (the spec waits for it): wait a
     // little for the sink to let go, never for ever.
-    this.writer.abort(reason).catch(() => {});
-    await Promise.race([this.piped.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 500))]);
+    await Promise.race([released.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 500))]);
   }
 }
 

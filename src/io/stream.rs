@@ -67,7 +67,7 @@ extern "C" {
     #[wasm_bindgen(js_name = through, catch)]
     fn through(start: &JsValue, options: &JsValue) -> Result<JsValue, JsValue>;
 
-    /// Test builds: relay streams even where the browser can transfer them.
+    /// Test builds: transfer streams where the browser can, instead of relaying them.
     #[cfg(feature = "test-ops")]
     #[wasm_bindgen(js_name = setTransferStreams)]
     pub(crate) fn set_transfer_streams(on: bool);

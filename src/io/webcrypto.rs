@@ -138,7 +138,7 @@ async fn chunks<P: Pace>(
                         chunk.range.start >= *start && chunk.range.end <= start + u64::from(buf.byte_length())
                     });
                     if !held {
-                        // This chunk and those after it, up to BLOB_SEGMENT (always this one whole).
+                        // This chunk and those after it, up to `segment_len` (always this one whole).
                         let start = chunk.range.start;
                         let end = plan.chunks[at..]
                             .iter()
@@ -170,6 +170,8 @@ async fn chunks<P: Pace>(
             let promise =
                 promise.map_err(|e| Error::validation(format!("WebCrypto refused the job: {}", describe(&e))))?;
             pending.push_back((chunk.index, chunk.range.end - chunk.range.start, JsFuture::from(promise)));
+            // On the page the call sealed its chunk already: the next one waits for a yield.
+            pace.after_step().await;
         }
         let Some((index, len, sealed)) = pending.pop_front() else { break };
         let sealed = call(Ok(sealed)).await.map_err(|e| {

@@ -125,6 +125,12 @@ impl Inner {
                 }
                 // Its own time limit, if it has one (no default for streams: they wait on others).
                 let limit = pending.task.timeout_ms.map(|ms| Self::side_timer(self.me.clone(), id, ms));
+                if !slot.is_busy() {
+                    // The busy worker's silence counts from now, not from its last answer while
+                    // idle: after a long task of the page that was up to a whole health interval
+                    // ago, and the next tick replaced a worker just given a stream call.
+                    slot.last_sign = js_sys::Date::now();
+                }
                 slot.set_state(SlotState::Busy, &self.events, None);
                 slot.side.push(Running { id, pending: Some(pending), weight, task, started: None, grace: limit });
                 self.send(index, request, attachments);

@@ -52,6 +52,33 @@ export function counted(total, chunk) {
 }
 
 /**
+ * A ReadableStream of `count` chunks of 1 KiB, each handed out `ms` after it is asked for.
+ * @param {number} count
+ * @param {number} ms
+ */
+export function slow(count, ms) {
+  let made = 0;
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        if (made++ < count) controller.enqueue(new Uint8Array(1024).fill(made));
+        else controller.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Blocks the page's thread for `ms`: a long task of the app's own. @param {number} ms */
+export function blockPage(ms) {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy
+  }
+}
+
+/**
  * A ReadableStream that hands out `chunks` as they are (any values), then ends.
  * @param {unknown[]} chunks
  */

@@ -97,8 +97,14 @@ pub fn platform_job(
         Op::Encrypt { .. } | Op::Decrypt { .. } => within && worth(WEBCRYPTO_MIN_AEAD_BYTES),
         Op::Sha256 => !blob && within && worth(WEBCRYPTO_MIN_DIGEST_BYTES),
         // One call per chunk: on the page too, where a chunk is at most a MiB (the default
-        // chunk size; the placement joins the output in slices there).
-        Op::SealChunks(_) | Op::OpenChunks(_) => true,
+        // chunk size; the placement joins the output in slices there). A sealed chunk carries
+        // its 16-byte tag beyond the plaintext's MiB.
+        Op::SealChunks(run) | Op::OpenChunks(run) => {
+            let tag = if matches!(op, Op::OpenChunks(_)) { TAG_LEN as u64 } else { 0 };
+            !on_page
+                || len <= PAGE_WEBCRYPTO_MAX_BYTES + tag
+                || Header::decode(&run.header).is_ok_and(|h| u64::from(h.chunk_size) <= PAGE_WEBCRYPTO_MAX_BYTES)
+        }
         _ => false,
     };
     if !uses_webcrypto(choice, webcrypto, fits)? {
@@ -106,13 +112,7 @@ pub fn platform_job(
     }
     if let Op::SealChunks(run) | Op::OpenChunks(run) = op {
         let open = matches!(op, Op::OpenChunks(_));
-        let plan = plan_run(run, len, open)?;
-        // A sealed chunk carries its 16-byte tag beyond the plaintext's MiB.
-        let largest = plan.chunks.iter().map(|c| c.range.end - c.range.start).max().unwrap_or(0);
-        if on_page && largest > PAGE_WEBCRYPTO_MAX_BYTES + if open { TAG_LEN as u64 } else { 0 } {
-            return Ok(None);
-        }
-        return Ok(Some(PlatformJob::Chunks { plan, open }));
+        return Ok(Some(PlatformJob::Chunks { plan: plan_run(run, len, open)?, open }));
     }
     Ok(Some(match op {
         Op::Encrypt { key, nonce, aad } => {
@@ -284,6 +284,10 @@ mod tests {
         assert!(on_page(&run(2 * mib, false), mib).is_some(), "one short chunk is within the MiB");
         assert!(platform_job(&run(2 * mib, false), EngineChoice::Auto, true, 8 * mib, true, false).unwrap().is_some());
         assert!(platform_job(&run(mib, false), EngineChoice::Rust, true, 8 * mib, true, true).unwrap().is_none());
+        // Chunks the page leaves to the Rust code are not refused for want of WebCrypto.
+        assert!(platform_job(&run(2 * mib, false), EngineChoice::WebCrypto, false, 8 * mib, true, true)
+            .unwrap()
+            .is_none());
     }
 
     #[test]
