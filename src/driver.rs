@@ -214,7 +214,7 @@ impl Work {
         out: &mut dyn JsSink,
     ) -> Result<(), Error> {
         match self {
-            Work::Steps(job) => drive(job, source, &Clock, placement, progress, out).await,
+            Work::Steps(job) => drive(job, source, &Clock, placement, progress, out.as_sink()).await,
             Work::Platform(cutter, header) => {
                 webcrypto::stream_format(cutter, header, source, placement, progress, out).await
             }

@@ -350,11 +350,15 @@ export class ChunkWriter {
     this.writer.write(chunk).catch(() => {}); // a failure shows in the next `ready`
   }
 
-  /** Closes the stream once everything written has been taken (and its sink has closed). */
+  /**
+   * Closes the stream once everything written has been taken (and its sink has closed). Once
+   * the stream is closing, a cancel no longer stops it (a file is being committed): the call
+   * reports how the close ended.
+   */
   async close() {
     this.writer.close().catch(() => {});
     await unlessAborted(this.piped, this.signal);
-    await unlessAborted(this.stream.close(), this.signal);
+    await this.stream.close();
   }
 
   /**

@@ -94,6 +94,10 @@ pub(crate) trait JsSink: Sink {
     /// # Errors
     /// As [`Sink::write`].
     fn write_js(&mut self, part: Uint8Array) -> Result<(), Error>;
+
+    /// The same sink as a plain [`Sink`] (without trait upcasting, Rust 1.86, for the declared
+    /// `rust-version`).
+    fn as_sink(&mut self) -> &mut dyn Sink;
 }
 
 impl JsSink for JsOutput {
@@ -102,6 +106,10 @@ impl JsSink for JsOutput {
         self.len += u64::from(part.length());
         self.parts.push(part);
         Ok(())
+    }
+
+    fn as_sink(&mut self) -> &mut dyn Sink {
+        self
     }
 }
 

@@ -235,14 +235,21 @@ impl ChunkSource for StreamSource {
 }
 
 impl JsFeed for StreamSource {
-    /// What is left of the chunk read last, as a view: no copy.
+    /// The next step's worth of the chunk read last, as a view: no copy (a step at a time, as
+    /// `next_chunk`, so that the output of a large chunk goes out as it is made). A chunk over
+    /// shared memory (a transferred stream keeps it shared) is copied: WebCrypto refuses it.
     fn next_js(&mut self, _: &mut Vec<u8>) -> Result<Option<Uint8Array>, Error> {
         let Some((bytes, at)) = self.current.as_mut().filter(|(bytes, at)| *at < bytes.length()) else {
             return Ok(None);
         };
-        let rest = bytes.subarray(*at, bytes.length());
-        *at = bytes.length();
-        Ok(Some(rest))
+        let end = at.saturating_add(self.chunk).min(bytes.length());
+        let piece = bytes.subarray(*at, end);
+        *at = end;
+        if piece.buffer().is_instance_of::<js_sys::ArrayBuffer>() {
+            Ok(Some(piece))
+        } else {
+            Ok(Some(Uint8Array::new(&piece)))
+        }
     }
 }
 
@@ -295,9 +302,14 @@ impl JsSink for StreamSink {
         pending.parts.push(part);
         Ok(())
     }
+
+    fn as_sink(&mut self) -> &mut dyn Sink {
+        self
+    }
 }
 
-/// Most bytes one write to the output stream carries.
+/// Most bytes one write of the op's own output carries (WebCrypto's results go out whole: a
+/// sealed chunk each).
 const PIECE: usize = 1 << 20;
 
 /// The call's output stream.

@@ -238,15 +238,20 @@ impl Inner {
         let mut hung = Vec::new();
         let now = js_sys::Date::now();
         let interval = self.cfg.health_interval_ms;
+        // A tick this late means the page itself was stalled (a long task of its own): no ping
+        // went out and no answer was read meanwhile, and an answer may still wait behind this
+        // tick. Its workers' silence counts from now; the next tick decides.
+        let stalled = now - std::mem::replace(&mut self.last_tick, now) >= 2.0 * f64::from(interval);
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let beat = slot.beat.as_ref().map(Heartbeat::read);
-            if beat.is_some_and(|b| b != slot.last_beat) {
+            if stalled || beat.is_some_and(|b| b != slot.last_beat) {
                 slot.last_sign = now;
             }
             slot.last_beat = beat.unwrap_or(0);
             let running_task = slot.in_flight.front().is_some_and(|r| r.task);
             match health_check(slot.state, slot.ping_outstanding, now - slot.last_sign, interval, running_task) {
                 HealthCheck::Skip => {}
+                HealthCheck::Replace if stalled => {}
                 HealthCheck::Replace => hung.push(index),
                 HealthCheck::Ping => {
                     self.ping_seq = self.ping_seq.wrapping_add(1);

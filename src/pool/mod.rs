@@ -131,6 +131,9 @@ struct Inner {
     given_up: bool,
     ticker: Option<Rc<FrameTicker>>,
     health: Option<Repeat>,
+    /// When the last health tick ran: a tick much later than its interval finds the page itself
+    /// stalled (`failure::check_health`).
+    last_tick: f64,
     me: Weak<RefCell<Inner>>,
 }
 
@@ -163,6 +166,7 @@ impl Pool {
                 given_up: false,
                 ticker: None,
                 health: None,
+                last_tick: js_sys::Date::now(),
                 me: me.clone(),
             })
         });
