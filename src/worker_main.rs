@@ -21,7 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -29,6 +29,7 @@ use worker_bridge_core::pool::{is_short, pipeline_weight};
 
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
+use crate::io::copy;
 use crate::io::source::{Input, TaskValue};
 use crate::io::stream::{readable_of, writable_of};
 use crate::io::wire::{self, Attached, Incoming};
@@ -259,20 +260,29 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         CURRENT.with(|c| *c.borrow_mut() = Some((job.id, job.flag.clone())));
         let result = run(scope, &job).await;
         CURRENT.with(|c| c.borrow_mut().take());
+        // The buffer the body came in goes back to the page, for a later copy (`io::copy`).
+        let output = match &result {
+            Ok((Carried::Body(body), _)) => Some(body),
+            _ => None,
+        };
+        let spare = job.attached.body().and_then(|input| copy::spare_of(&input, output));
         let answer = match result {
             Ok((carried, http)) => (FromWorker::Response { id: job.id, http }, Some(carried)),
             Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
         };
-        let full = OUTBOX.with(|o| {
-            let mut o = o.borrow_mut();
-            if o.is_empty() {
-                OUTBOX_SINCE.set(js_sys::Date::now());
+        let spare = spare.map(|buffer| (FromWorker::Spare, Some(Carried::Body(Uint8Array::new(&buffer).into()))));
+        for entry in std::iter::once(answer).chain(spare) {
+            let full = OUTBOX.with(|o| {
+                let mut o = o.borrow_mut();
+                if o.is_empty() {
+                    OUTBOX_SINCE.set(js_sys::Date::now());
+                }
+                o.push(entry);
+                o.len() >= MAX_BATCH
+            });
+            if full {
+                flush(scope);
             }
-            o.push(answer);
-            o.len() >= MAX_BATCH
-        });
-        if full {
-            flush(scope);
         }
     }
     flush(scope);

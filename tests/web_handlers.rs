@@ -928,3 +928,40 @@ async fn the_page_has_no_long_task_while_large_inputs_are_copied_hashed_or_seale
     terminate(all).await;
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// A large input's private copy goes back to the page once its call is done with it (from a
+/// worker as `FromWorker::Spare`, on the main thread at once), and later copies are made into
+/// it: every result stays intact and right — a copy shorter than the spare is read as its own
+/// bytes only, and no result lies in memory a later copy writes to.
+#[wasm_bindgen_test]
+async fn copies_reuse_the_buffers_of_inputs_done_with_and_every_result_stays_intact() {
+    const MIB: usize = 1 << 20;
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        let echo = |input: &[u8]| b.test_op(obj(&[("kind", "echo".into())]), bytes(input), JsValue::UNDEFINED);
+        let (a, small, other) = (data(3 * MIB, 1), data(2 * MIB, 2), data(MIB + MIB / 2, 3));
+        WorkerBridge::spare_bytes(true);
+        let a_out = Uint8Array::new(&value(echo(&a)).await);
+        let kept = WorkerBridge::spare_bytes(false);
+        assert!(kept >= (3 * MIB) as f64, "{name}: the 3 MiB input's buffer was kept ({kept} bytes)");
+
+        // 2 MiB copied into the 3 MiB spare: hashed as 2 MiB, echoed as itself.
+        let digest = to_vec(value(c.sha256(bytes(&small), JsValue::UNDEFINED)).await).await;
+        assert_eq!(digest, webcrypto_sha256(&small).await, "{name}: sha256 of 2 MiB copied into a spare");
+        let small_out = Uint8Array::new(&value(echo(&small)).await);
+        let key = c.generate_key().unwrap().to_vec();
+        let nonce = c.generate_nonce().unwrap().to_vec();
+        let sealed = value(c.encrypt(bytes(&other), bytes(&key), bytes(&nonce), JsValue::UNDEFINED)).await;
+        let sealed = to_vec(sealed).await;
+        assert_eq!(webcrypto_decrypt(&key, &nonce, b"", &sealed).await, other, "{name}: encrypt of a copy in a spare");
+        for _ in 0..3 {
+            value(echo(&other)).await;
+        }
+        assert!(a_out.to_vec() == a, "{name}: the first result was written over by a later copy");
+        assert!(small_out.to_vec() == small, "{name}: a later result was written over");
+        let kept = WorkerBridge::spare_bytes(false);
+        assert!(kept <= f64::from(256u32 << 20), "{name}: {kept} bytes kept");
+    }
+    terminate(all).await;
+}

@@ -310,6 +310,15 @@ impl WorkerBridge {
         Ok(out.into())
     }
 
+    /// Test builds only: the bytes of spare buffers the page keeps for large copies
+    /// (`io::copy`); with `drop_them`, they are let go after being counted.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __spareBytes)]
+    pub fn spare_bytes(drop_them: bool) -> f64 {
+        crate::io::copy::spare_bytes(drop_them) as f64
+    }
+
     /// Test builds only: the URL workers start from without `workerUrl`.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

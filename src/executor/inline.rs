@@ -17,7 +17,9 @@ use crate::call::progress::{ProgressSink, SharedSink};
 use crate::call::{terminated, timed_out, Counters, Pending, Stop};
 use crate::driver::{self, Flags, Outcome, PagePace};
 use crate::error::Error;
+use crate::io::copy;
 use crate::io::network::result_object;
+use crate::io::source::Input;
 use crate::ops::{NoProgress, Progress};
 use crate::protocol::RequestId;
 use crate::runtime::cancel::LocalCancel;
@@ -276,7 +278,19 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> R
         })
     });
     let mut pace = PagePace::new(flags, &is_terminated, limit);
-    match driver::run(&task.op, &task.input, task.output, task.sink.as_ref(), task.engine, &mut pace, progress).await {
+    let outcome = driver::run(&task.op, &task.input, task.output, task.sink.as_ref(), task.engine, &mut pace, progress);
+    let outcome = outcome.await;
+    // The input's buffer, done with, serves a later copy (`io::copy`), as a worker's comes back.
+    if let Input::Bytes(input) = &task.input {
+        let output = match &outcome {
+            Ok(Outcome::Body(body)) => Some(body),
+            _ => None,
+        };
+        if let Some(buffer) = copy::inputs_are_private().then(|| copy::spare_of(input, output)).flatten() {
+            copy::keep_spare(buffer);
+        }
+    }
+    match outcome {
         Ok(Outcome::Body(body)) => Ok(body),
         Ok(Outcome::Http(meta, body)) => Ok(result_object(&meta, &body)),
         Ok(Outcome::Value(value, _)) => Ok(value),

@@ -8,14 +8,17 @@
 //! `Blob`. A small copy is cheaper made at once: [`at_once`] says when, within a budget no task
 //! can exceed.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
+use worker_bridge_core::spares::{Spares, IDLE_MS, MIN_BYTES};
 
 use crate::error::{Error, ErrorKind};
-use crate::runtime::yielding::{yield_to_page, Slices};
+use crate::runtime::timer::Timer;
+use crate::runtime::yielding::{now_ms, yield_to_page, Slices};
 
 /// Bytes copied between two looks at the clock: about half a millisecond of work.
 const BLOCK: u32 = 1 << 20;
@@ -57,9 +60,87 @@ pub(crate) fn at_once(len: u64) -> bool {
 /// copies at most [`AT_ONCE_BUDGET`] at once.
 const RESET_AFTER: u64 = 64 << 10;
 
+thread_local! {
+    /// Buffers workers gave back (`FromWorker::Spare`), for the next large copies.
+    static SPARES: RefCell<Spares<ArrayBuffer>> = RefCell::new(Spares::default());
+    /// Lets the spares go once they sat unused for `IDLE_MS` (while any are kept).
+    static SPARES_TIMER: RefCell<Option<Timer>> = const { RefCell::new(None) };
+}
+
+/// A `Uint8Array` of `len` bytes to copy into: over a spare buffer's memory when one fits (the
+/// bytes past `len` are an earlier input's, never read), else new.
+fn destination(len: u32) -> Uint8Array {
+    match SPARES.with(|s| s.borrow_mut().take(u64::from(len), now_ms())) {
+        Some(buffer) => Uint8Array::new_with_byte_offset_and_length(&buffer, 0, len),
+        None => Uint8Array::new_with_length(len),
+    }
+}
+
+/// Keeps `buffer` — one a worker gave back, or a call on the page is done with — for later
+/// copies, if it is of a size worth keeping.
+pub(crate) fn keep_spare(buffer: ArrayBuffer) {
+    let size = u64::from(buffer.byte_length());
+    if !SPARES.with(|s| s.borrow_mut().keep(buffer, size, now_ms())) {
+        return;
+    }
+    SPARES_TIMER.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.is_none() {
+            *t = Some(expiry_timer());
+        }
+    });
+}
+
+/// The buffer of a call's input (`Input::Bytes`), which the call no longer reads, if it is worth
+/// keeping as a spare: a plain `ArrayBuffer` of at least `spares::MIN_BYTES`, not holding the
+/// call's `output`. A worker gives it back to the page (`FromWorker::Spare`); the page keeps it.
+pub(crate) fn spare_of(input: &JsValue, output: Option<&JsValue>) -> Option<ArrayBuffer> {
+    let buffer = input.dyn_ref::<Uint8Array>()?.buffer().dyn_into::<ArrayBuffer>().ok()?;
+    if u64::from(buffer.byte_length()) < MIN_BYTES {
+        return None;
+    }
+    let holds_output = output
+        .and_then(|out| out.dyn_ref::<Uint8Array>())
+        .is_some_and(|out| js_sys::Object::is(&out.buffer(), &buffer));
+    (!holds_output).then_some(buffer)
+}
+
+/// Whether every buffer a call holds is the bridge's alone: a caller's buffer passed with
+/// `transfer: true` is detached from the caller by `ArrayBuffer.prototype.transfer` (without it,
+/// on the page, the caller would still hold it, so the page keeps no spares of its own calls).
+pub(crate) fn inputs_are_private() -> bool {
+    thread_local! {
+        static MOVABLE: bool = js_sys::Reflect::get(&ArrayBuffer::new(0), &"transfer".into())
+            .is_ok_and(|f| f.is_function());
+    }
+    MOVABLE.with(|m| *m)
+}
+
+/// Bytes of spare buffers kept, all let go after with `drop_them` (for tests).
+#[cfg(feature = "test-ops")]
+pub(crate) fn spare_bytes(drop_them: bool) -> u64 {
+    SPARES.with(|s| {
+        let bytes = s.borrow().bytes();
+        if drop_them {
+            *s.borrow_mut() = Spares::default();
+        }
+        bytes
+    })
+}
+
+/// A timer that lets the spares go when they sat idle, or looks again later.
+fn expiry_timer() -> Timer {
+    Timer::new(IDLE_MS as u32, || {
+        let any_left = SPARES.with(|s| s.borrow_mut().expire(now_ms()));
+        SPARES_TIMER.with(|t| *t.borrow_mut() = any_left.then(expiry_timer));
+    })
+}
+
 /// A new `Uint8Array` holding a copy of `src[range]`, made at once.
 pub(crate) fn copy_now(src: &Uint8Array, range: Range<u32>) -> Uint8Array {
-    src.slice(range.start, range.end)
+    let copy = destination(range.len() as u32);
+    copy.set(&src.subarray(range.start, range.end), 0);
+    copy
 }
 
 /// New `Uint8Array`s holding copies of `src[range]` for each of `ranges` (each owns exactly its
@@ -77,7 +158,7 @@ pub(crate) async fn copy_sliced(
     let mut slices = Slices::default();
     let mut copies = Vec::with_capacity(ranges.len());
     for range in ranges {
-        let copy = Uint8Array::new_with_length(range.len() as u32);
+        let copy = destination(range.len() as u32);
         let mut at = range.start;
         while at < range.end {
             let end = at.saturating_add(BLOCK).min(range.end);

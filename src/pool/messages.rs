@@ -6,7 +6,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use wasm_bindgen::JsValue;
+use js_sys::{ArrayBuffer, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
 
 use worker_bridge_core::pool::SlotState;
 
@@ -108,6 +109,13 @@ impl Inner {
                 slot.ping_outstanding = false;
                 slot.last_sign = js_sys::Date::now();
                 slot.memory_bytes = memory;
+            }
+            FromWorker::Spare => {
+                if let Some(buffer) = attached.body().and_then(|b| b.dyn_into::<Uint8Array>().ok()) {
+                    if let Ok(buffer) = buffer.buffer().dyn_into::<ArrayBuffer>() {
+                        crate::io::copy::keep_spare(buffer);
+                    }
+                }
             }
             FromWorker::Crashed { message } | FromWorker::BootFailed { message } => self.on_crash(index, message),
             FromWorker::Ready { .. } => {}

@@ -18,6 +18,7 @@ pub mod pool;
 pub mod protocol;
 pub mod scheduler;
 pub mod services;
+pub mod spares;
 pub mod status;
 pub mod tasks;
 

@@ -113,6 +113,10 @@ pub enum FromWorker {
         #[serde(default)]
         memory: f64,
     },
+    /// The buffer a request's body came in (at least [`crate::spares::MIN_BYTES`]), which the
+    /// worker no longer reads: the request was answered just before. It travels as this
+    /// message's body; the page may copy a later call's input into it (`spares`).
+    Spare,
     /// The bootstrap script could not load the wasm module (sent by `worker/worker.js`).
     BootFailed {
         /// The loader's error message.
