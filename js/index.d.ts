@@ -221,7 +221,7 @@ export interface AeadOptions extends CallOptions {
 }
 
 export interface EncryptFileOptions extends AeadOptions {
-  /** Plaintext bytes per chunk, 65,536 ..= 16,777,216; default 1,048,576. */
+  /** Plaintext bytes per chunk, 65,536 ..= 16,777,216; default 524,288. */
   chunkSize?: number;
 }
 

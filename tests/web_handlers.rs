@@ -325,7 +325,7 @@ async fn a_64_mib_blob_is_hashed_and_sealed_and_opened_with_progress() {
         .await;
         check_progress(&events.borrow());
         let sealed: Blob = sealed.dyn_into().expect("a Blob by default");
-        assert_eq!(sealed.size() as usize, 32 + size + 64 * 16, "{name}: 64 chunks of 1 MiB");
+        assert_eq!(sealed.size() as usize, 32 + size + 128 * 16, "{name}: 128 chunks of 512 KiB (the default)");
         let (events, cb) = recorder();
         let opened =
             value(b.crypto().decrypt_file(sealed.into(), key.into(), obj(&[("onProgress", cb.as_ref().clone())])))

@@ -74,7 +74,7 @@ pub enum PlatformJob<'a> {
 /// WebCrypto call may take at most
 /// [`PAGE_WEBCRYPTO_MAX_BYTES`](crate::defaults::PAGE_WEBCRYPTO_MAX_BYTES) (it cannot be
 /// sliced, and it blocks the page for its length): a one-shot job up to that size, the stream
-/// format's chunks when none is larger (the default chunk size is that MiB).
+/// format's chunks when none is larger (the default chunk size is half that MiB).
 ///
 /// # Errors
 /// The op's own parameter errors (key and nonce lengths, the one-shot size limit), exactly as
@@ -96,8 +96,8 @@ pub fn platform_job(
     let fits = match op {
         Op::Encrypt { .. } | Op::Decrypt { .. } => within && worth(WEBCRYPTO_MIN_AEAD_BYTES),
         Op::Sha256 => !blob && within && worth(WEBCRYPTO_MIN_DIGEST_BYTES),
-        // One call per chunk: on the page too, where a chunk is at most a MiB (the default
-        // chunk size; the placement joins the output in slices there). A sealed chunk carries
+        // One call per chunk: on the page too, where a chunk is at most a MiB (twice the
+        // default chunk size; the placement joins the output in slices there). A sealed chunk carries
         // its 16-byte tag beyond the plaintext's MiB.
         Op::SealChunks(run) | Op::OpenChunks(run) => {
             let tag = if matches!(op, Op::OpenChunks(_)) { TAG_LEN as u64 } else { 0 };
