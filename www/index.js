@@ -1,5 +1,6 @@
 // The demo: pick a file or generate data, run hash / encrypt / decrypt / gzip / gunzip through
-// the bridge with a progress bar and a Cancel button per job, do the same to a file of any size
+// the bridge with a progress bar and a Cancel button per job — each beside the browser's own API
+// on the same input, with the longest frame of each as a frame meter shows it —, do the same to a file of any size
 // straight to a file (files.js), watch the pool, and drive two services (one in JavaScript, one
 // in Rust) in the placement of your choice.
 import { WorkerBridge } from '../pkg/index.js';
@@ -247,6 +248,90 @@ function setInput(blob, label) {
   updateButtons();
 }
 
+/**
+ * The frame meter: a dot moved every animation frame, the longest gap between frames in the
+ * last second, and the longest gap while each job runs ({@link trackFrames}).
+ */
+const meter = { last: 0, windowStart: 0, windowMax: 0, trackers: new Set() };
+function frame(now) {
+  if (meter.last) {
+    const gap = now - meter.last;
+    meter.windowMax = Math.max(meter.windowMax, gap);
+    for (const t of meter.trackers) t.max = Math.max(t.max, gap);
+  }
+  meter.last = now;
+  $('meter-dot').style.transform = `translateX(${((now / 8) % 180).toFixed(1)}px)`;
+  if (now - meter.windowStart >= 1000) {
+    $('meter-text').textContent = `longest frame in the last second: ${meter.windowMax.toFixed(0)} ms`;
+    meter.windowStart = now;
+    meter.windowMax = 0;
+  }
+  requestAnimationFrame(frame);
+}
+
+/** Starts watching frames; the returned function stops and gives the longest gap in ms (the
+ * time since the last frame counts too: a page blocked until the end had no frame to show it). */
+function trackFrames() {
+  const tracker = { max: 0 };
+  meter.trackers.add(tracker);
+  return () => {
+    meter.trackers.delete(tracker);
+    return Math.max(tracker.max, meter.last ? performance.now() - meter.last : 0);
+  };
+}
+
+/** Platform runs compare at most this much (they hold the whole input in the page's memory). */
+const PLATFORM_MAX_BYTES = 256 * 1048576;
+
+/**
+ * The same work by the browser's own API on the page, where one exists: `prepare` (untimed)
+ * reads what the API needs into memory; `run` is timed. Each returns the input bytes it counts.
+ */
+const platform = {
+  hash: {
+    name: 'crypto.subtle.digest',
+    prepare: () => state.input.arrayBuffer(),
+    run: (bytes) => crypto.subtle.digest('SHA-256', bytes),
+  },
+  encrypt: {
+    name: 'crypto.subtle.encrypt, one-shot AES-GCM',
+    async prepare() {
+      const key = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), 'AES-GCM', false, ['encrypt']);
+      return { key, bytes: await state.input.arrayBuffer() };
+    },
+    run: ({ key, bytes }) => crypto.subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)) }, key, bytes),
+  },
+  gzip: {
+    name: 'CompressionStream',
+    prepare: () => state.input,
+    run: (blob) => new Response(blob.stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer(),
+  },
+  gunzip: {
+    name: 'DecompressionStream',
+    prepare: () => new Blob([state.packed]),
+    run: (blob) => new Response(blob.stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer(),
+  },
+};
+
+/** `op` by the platform on the page, as text for the job's row (or why it was not run). */
+async function comparePlatform(op, size) {
+  const api = platform[op];
+  if (!api || !$('compare').checked) return null;
+  if (size > PLATFORM_MAX_BYTES) return `platform: not compared above ${mib(PLATFORM_MAX_BYTES)}`;
+  try {
+    const input = await api.prepare();
+    const stop = trackFrames();
+    const t0 = performance.now();
+    await api.run(input);
+    const ms = performance.now() - t0;
+    const longest = stop();
+    const rate = size / 1e6 / (ms / 1e3);
+    return `platform (${api.name}, on the page): ${rate.toFixed(0)} MB/s · longest frame ${longest.toFixed(0)} ms`;
+  } catch (e) {
+    return `platform (${api.name}): ${e.name}: ${e.message}`;
+  }
+}
+
 /** Runs one job with its own row: progress bar, Cancel button, result. */
 async function runJob(op, size, work) {
   const row = document.createElement('div');
@@ -269,20 +354,32 @@ async function runJob(op, size, work) {
     bar.value = progress;
     percent.textContent = `${progress.toFixed(0)}%`;
   };
+  const stopFrames = trackFrames();
   const t0 = performance.now();
   try {
     const summary = await work({ onProgress, signal: controller.signal });
     const ms = performance.now() - t0;
-    row.dataset.state = 'done';
-    status.textContent = 'done';
-    result.append(` ${summary} · ${ms.toFixed(0)} ms · ${(size / 1e6 / (ms / 1e3)).toFixed(0)} MB/s`);
+    const longest = stopFrames();
+    cancel.disabled = true;
+    const rate = (size / 1e6 / (ms / 1e3)).toFixed(0);
+    result.append(` ${summary} · ${ms.toFixed(0)} ms · ${rate} MB/s · longest frame ${longest.toFixed(0)} ms`);
+    row.dataset.rate = rate;
+    row.dataset.longestFrame = longest.toFixed(0);
     if (!state.firstResultShown) {
       state.firstResultShown = true;
       const first = performance.now() - state.createdAt;
       document.body.dataset.firstResultMs = first.toFixed(0);
       $('first-result').append(` First result ${first.toFixed(0)} ms after create().`);
     }
+    const compared = await comparePlatform(op, size);
+    if (compared) {
+      const line = Object.assign(document.createElement('div'), { className: 'platform', textContent: compared });
+      result.append(line);
+    }
+    row.dataset.state = 'done';
+    status.textContent = 'done';
   } catch (e) {
+    stopFrames();
     row.dataset.state = e.name === 'AbortError' ? 'cancelled' : 'error';
     status.textContent = e.name === 'AbortError' ? 'cancelled' : `${e.name}: ${e.message}`;
   } finally {
@@ -359,6 +456,7 @@ async function main() {
   await startBridge();
   setupFilesPanel(() => state.bridge);
   setInterval(renderStatus, 250);
+  requestAnimationFrame(frame);
   document.body.dataset.ready = 'true';
 }
 

@@ -130,6 +130,34 @@ test('isolated page: a 32 MiB file is hashed, encrypted and decrypted in workers
   });
 });
 
+test('each job shows its rate and longest frame beside the platform\'s own API; the frame meter runs', async () => {
+  await withDemo({ isolated: true }, async ({ page, problems }) => {
+    await waitMode(page, 'workers');
+    await page.waitForFunction(() => /longest frame in the last second: \d+ ms/.test(document.querySelector('#meter-text').textContent));
+    await generate(page, 8);
+    const apis = { hash: 'crypto.subtle.digest', encrypt: 'crypto.subtle.encrypt, one-shot AES-GCM', gzip: 'CompressionStream', gunzip: 'DecompressionStream' };
+    const lines = [];
+    for (const op of ['hash', 'encrypt', 'decrypt', 'gzip', 'gunzip']) {
+      const job = await runOp(page, op);
+      assert.equal(job.state, 'done', `${op}: ${job.text}`);
+      assert.match(job.text, / \d+ MB\/s · longest frame \d+ ms/, op);
+      const platform = await page.$eval(`#jobs .job[data-op="${op}"]`, (row) => row.querySelector('.platform')?.textContent ?? null);
+      if (apis[op]) {
+        const escaped = apis[op].replace(/[.()]/g, '\\$&');
+        assert.match(platform, new RegExp(`^platform \\(${escaped}, on the page\\): \\d+ MB/s · longest frame \\d+ ms$`), op);
+        lines.push(`${op}: ${job.text.match(/\d+ MB\/s · longest frame \d+ ms/)[0]} | ${platform}`);
+      } else {
+        assert.equal(platform, null, `${op} has no platform counterpart (the chunked format is ours)`);
+      }
+    }
+    console.log(`# demo, 8 MiB in workers:\n#   ${lines.join('\n#   ')}`);
+    await page.uncheck('#compare');
+    assert.equal((await runOp(page, 'hash')).state, 'done');
+    assert.equal(await page.$eval('#jobs .job[data-op="hash"]', (row) => row.querySelector('.platform')), null, 'unchecked: not compared');
+    assert.deepEqual(problems, []);
+  });
+});
+
 /**
  * In the Files panel: picks `file`, runs `op` and waits for its new row to finish; returns the
  * row's state and text, and the name of its result in the panel's OPFS folder (null if none).
