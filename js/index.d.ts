@@ -204,9 +204,9 @@ export interface BridgeStatus {
   };
   /** The engine each kind of crypto job runs on (see `CreateOptions.engine`). */
   engines: {
-    /** `crypto.sha256` of bytes. */
+    /** `crypto.sha256` of bytes, and in a worker of a `Blob` or `File` up to 16 MiB (read whole). */
     sha256: 'webcrypto' | 'rust';
-    /** SHA-256 of a `Blob` or `File`, streamed (WebCrypto has no streaming digest). */
+    /** SHA-256 of a larger `Blob` or `File`, streamed (WebCrypto has no streaming digest). */
     sha256Stream: 'rust';
     /** `crypto.encrypt` / `crypto.decrypt`. */
     aesGcm: 'webcrypto' | 'rust';

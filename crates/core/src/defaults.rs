@@ -67,6 +67,11 @@ pub const PAGE_WEBCRYPTO_MAX_BYTES: u64 = 1024 * 1024;
 /// echo vs digest), which the Rust code's 126 MB/s against WebCrypto's 549 (`bench:handlers`)
 /// only repays from ~4.9 KB.
 pub const WEBCRYPTO_MIN_DIGEST_BYTES: u64 = 4 * 1024;
+/// Under `engine: 'auto'`, a `Blob` of at most this many bytes is hashed in a worker by reading
+/// it whole and handing it to WebCrypto, which has no streaming digest; a larger one streams
+/// through the Rust code. The bound is what the streamed reads hold anyway (two 8 MiB pieces in
+/// flight), so neither path holds more of a `Blob` at once.
+pub const WEBCRYPTO_MAX_BLOB_DIGEST_BYTES: u64 = 16 * 1024 * 1024;
 /// The same for a one-shot AES-256-GCM: 22 MB/s against 287 repay the ~30 µs from ~0.7 KB.
 pub const WEBCRYPTO_MIN_AEAD_BYTES: u64 = 512;
 /// `file.chunkPlan(file, { chunkSize })`: bytes per planned piece.

@@ -76,9 +76,10 @@ pub struct Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Engines {
-    /// `crypto.sha256` of bytes.
+    /// `crypto.sha256` of bytes, and in a worker of a `Blob` up to 16 MiB, read whole (the
+    /// bound is `defaults::WEBCRYPTO_MAX_BLOB_DIGEST_BYTES`).
     pub sha256: &'static str,
-    /// `file.sha256` and `crypto.sha256` of a `Blob`: streamed.
+    /// `file.sha256` and `crypto.sha256` of a larger `Blob`: streamed.
     pub sha256_stream: &'static str,
     /// `crypto.encrypt` / `crypto.decrypt`.
     pub aes_gcm: &'static str,

@@ -88,14 +88,20 @@ pub fn platform_job(
     blob: bool,
     on_page: bool,
 ) -> Result<Option<PlatformJob<'_>>, Error> {
-    use crate::defaults::{PAGE_WEBCRYPTO_MAX_BYTES, WEBCRYPTO_MIN_AEAD_BYTES, WEBCRYPTO_MIN_DIGEST_BYTES};
+    use crate::defaults::{
+        PAGE_WEBCRYPTO_MAX_BYTES, WEBCRYPTO_MAX_BLOB_DIGEST_BYTES, WEBCRYPTO_MIN_AEAD_BYTES, WEBCRYPTO_MIN_DIGEST_BYTES,
+    };
     let within = !on_page || len <= PAGE_WEBCRYPTO_MAX_BYTES;
     // Under `auto`, a small input is done sooner by the Rust code than WebCrypto's asynchronous
     // call returns; `webcrypto` asked for by name runs every size.
     let worth = |min: u64| choice != EngineChoice::Auto || len >= min;
     let fits = match op {
         Op::Encrypt { .. } | Op::Decrypt { .. } => within && worth(WEBCRYPTO_MIN_AEAD_BYTES),
-        Op::Sha256 => !blob && within && worth(WEBCRYPTO_MIN_DIGEST_BYTES),
+        // A Blob read whole only in a worker, and only up to what streaming it would hold.
+        Op::Sha256 => {
+            let whole = !blob || (!on_page && len <= WEBCRYPTO_MAX_BLOB_DIGEST_BYTES);
+            whole && within && worth(WEBCRYPTO_MIN_DIGEST_BYTES)
+        }
         // One call per chunk: on the page too, where a chunk is at most a MiB (twice the
         // default chunk size; the placement joins the output in slices there). A sealed chunk carries
         // its 16-byte tag beyond the plaintext's MiB.
@@ -212,9 +218,18 @@ mod tests {
             platform_job(&Op::Sha256, EngineChoice::Auto, true, BIG, false, false).unwrap(),
             Some(PlatformJob::Sha256)
         ));
+        let max_whole = crate::defaults::WEBCRYPTO_MAX_BLOB_DIGEST_BYTES;
         assert!(
-            platform_job(&Op::Sha256, EngineChoice::Auto, true, BIG, true, false).unwrap().is_none(),
-            "a Blob is streamed"
+            platform_job(&Op::Sha256, EngineChoice::Auto, true, max_whole, true, false).unwrap().is_some(),
+            "a Blob within the bound is read whole in a worker"
+        );
+        assert!(
+            platform_job(&Op::Sha256, EngineChoice::Auto, true, max_whole + 1, true, false).unwrap().is_none(),
+            "a larger Blob is streamed"
+        );
+        assert!(
+            platform_job(&Op::Sha256, EngineChoice::Auto, true, BIG, true, true).unwrap().is_none(),
+            "on the page a Blob is streamed, in slices"
         );
         assert!(
             platform_job(&Op::Sha256, EngineChoice::Auto, false, BIG, false, false).unwrap().is_none(),
