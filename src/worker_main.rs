@@ -265,7 +265,7 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
             Ok((Carried::Body(body), _)) => Some(body),
             _ => None,
         };
-        let spare = job.attached.body().and_then(|input| copy::spare_of(&input, output));
+        let spare = job.attached.body().and_then(|input| copy::spare_of(&input, output)).filter(|b| !queued_in(b));
         let answer = match result {
             Ok((carried, http)) => (FromWorker::Response { id: job.id, http }, Some(carried)),
             Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
@@ -287,6 +287,16 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
     }
     flush(scope);
     DRAINING.set(false);
+}
+
+/// Whether a request still queued has its body in `buffer` (views of one buffer moved together):
+/// then the buffer is not given back yet.
+fn queued_in(buffer: &js_sys::ArrayBuffer) -> bool {
+    let holds = |job: &Job| {
+        (job.attached.body().and_then(|b| b.dyn_into::<Uint8Array>().ok()))
+            .is_some_and(|body| js_sys::Object::is(&body.buffer(), buffer))
+    };
+    QUEUE.with(|q| q.borrow().iter().any(holds))
 }
 
 /// Posts the answers waiting in the outbox, in one message.

@@ -965,3 +965,56 @@ async fn copies_reuse_the_buffers_of_inputs_done_with_and_every_result_stays_int
     }
     terminate(all).await;
 }
+
+/// Review findings: a buffer that is not the bridge's own copy never becomes a spare on the
+/// page (a caller's moved buffer, or a wasm module's memory, which `transfer()` cannot detach),
+/// and a copy in a larger spare travels as its own bytes when it is posted for a retry (a clone
+/// copies a view's whole buffer).
+#[wasm_bindgen_test]
+async fn only_the_bridges_own_copies_become_spares_and_a_retryable_copy_travels_alone() {
+    const MIB: usize = 1 << 20;
+    let all = bridges().await;
+    for (name, b) in &all {
+        let c = b.crypto();
+        // A wasm memory's buffer, passed with `transfer: true` on the page: it stays the memory's.
+        let descriptor = obj(&[("initial", 32.into())]); // 32 pages of 64 KiB: 2 MiB
+        let memory = js_sys::WebAssembly::Memory::new(descriptor.unchecked_ref()).unwrap();
+        let in_memory = Uint8Array::new(&memory.buffer());
+        let pattern = data(2 * MIB, 7);
+        in_memory.copy_from(&pattern);
+        WorkerBridge::spare_bytes(true);
+        let moved = c.sha256(in_memory.clone().into(), obj(&[("transfer", true.into())]));
+        let digest = JsFuture::from(moved).await;
+        if name == &"main-thread" {
+            assert_eq!(
+                to_vec(digest.unwrap()).await,
+                webcrypto_sha256(&pattern).await,
+                "{name}: sha256 of wasm memory"
+            );
+            assert_eq!(WorkerBridge::spare_bytes(false), 0.0, "{name}: a buffer that is not a copy is not kept");
+        }
+        // Whatever happened to it, a later copy must not land in the memory.
+        let other = data(2 * MIB, 8);
+        value(c.sha256(bytes(&other), JsValue::UNDEFINED)).await;
+        let now = Uint8Array::new(&memory.buffer());
+        if now.length() as usize == 2 * MIB {
+            assert!(now.to_vec() == pattern, "{name}: a later copy was written into the wasm memory");
+        }
+
+        if name == &"pool" {
+            // sha256 is retried once by default, so inputs up to 8 MiB are posted by copy.
+            WorkerBridge::spare_bytes(true);
+            value(c.sha256(bytes(&data(3 * MIB, 9)), JsValue::UNDEFINED)).await;
+            assert_eq!(WorkerBridge::spare_bytes(false), (3 * MIB) as f64, "{name}: the worker's copy came back");
+            let two = data(2 * MIB, 10);
+            let digest = to_vec(value(c.sha256(bytes(&two), JsValue::UNDEFINED)).await).await;
+            assert_eq!(digest, webcrypto_sha256(&two).await, "{name}: 2 MiB copied into the 3 MiB spare");
+            assert_eq!(
+                WorkerBridge::spare_bytes(false),
+                (2 * MIB) as f64,
+                "{name}: the worker got the 2 MiB alone, not the spare's 3 MiB"
+            );
+        }
+    }
+    terminate(all).await;
+}

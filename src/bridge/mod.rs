@@ -228,6 +228,7 @@ impl WorkerBridge {
     pub fn terminate(&self) -> Promise {
         self.bridge.executor.terminate();
         self.bridge.services.terminate();
+        crate::io::copy::drop_spares();
         Promise::resolve(&JsValue::UNDEFINED)
     }
 

@@ -286,7 +286,7 @@ async fn run_sliced(inline: &Inline, pending: &Pending, flag: &LocalCancel) -> R
             Ok(Outcome::Body(body)) => Some(body),
             _ => None,
         };
-        if let Some(buffer) = copy::inputs_are_private().then(|| copy::spare_of(input, output)).flatten() {
+        if let Some(buffer) = copy::spare_of(input, output).filter(copy::is_copy) {
             copy::keep_spare(buffer);
         }
     }

@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
-use js_sys::{Array, ArrayBuffer, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Uint8Array, WeakSet};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
 use worker_bridge_core::spares::{Spares, IDLE_MS, MIN_BYTES};
@@ -65,15 +65,41 @@ thread_local! {
     static SPARES: RefCell<Spares<ArrayBuffer>> = RefCell::new(Spares::default());
     /// Lets the spares go once they sat unused for `IDLE_MS` (while any are kept).
     static SPARES_TIMER: RefCell<Option<Timer>> = const { RefCell::new(None) };
+    /// The buffers this module copied into: on the page, only these may become spares (a
+    /// caller's buffer passed with `transfer: true` may still be the caller's, or a wasm
+    /// module's memory, which cannot be detached).
+    static COPIES: WeakSet = WeakSet::new();
 }
 
 /// A `Uint8Array` of `len` bytes to copy into: over a spare buffer's memory when one fits (the
-/// bytes past `len` are an earlier input's, never read), else new.
+/// bytes past `len` are an earlier input's: see [`exact`]), else new.
 fn destination(len: u32) -> Uint8Array {
-    match SPARES.with(|s| s.borrow_mut().take(u64::from(len), now_ms())) {
+    let spare = SPARES.with(|s| s.borrow_mut().take(u64::from(len), now_ms()));
+    let view = match spare.filter(|buffer| buffer.byte_length() >= len) {
         Some(buffer) => Uint8Array::new_with_byte_offset_and_length(&buffer, 0, len),
         None => Uint8Array::new_with_length(len),
-    }
+    };
+    COPIES.with(|c| c.add(&view.buffer()));
+    view
+}
+
+/// `body` as it may be cloned whole: a copy of its own bytes when it is a view over a larger
+/// buffer (a copy made in a spare), since `postMessage` clones a view's whole buffer. `None`
+/// when it is fine as it is.
+pub(crate) fn exact(body: &JsValue) -> Option<Uint8Array> {
+    let view = body.dyn_ref::<Uint8Array>()?;
+    (view.byte_length() < view.buffer().byte_length()).then(|| view.slice(0, view.length()))
+}
+
+/// Whether `buffer` is one this module copied into (see `COPIES`).
+pub(crate) fn is_copy(buffer: &ArrayBuffer) -> bool {
+    COPIES.with(|c| c.has(buffer))
+}
+
+/// Lets every spare go (the bridge was terminated).
+pub(crate) fn drop_spares() {
+    SPARES.with(|s| s.borrow_mut().clear());
+    SPARES_TIMER.with(|t| t.borrow_mut().take());
 }
 
 /// Keeps `buffer` — one a worker gave back, or a call on the page is done with — for later
@@ -86,7 +112,7 @@ pub(crate) fn keep_spare(buffer: ArrayBuffer) {
     SPARES_TIMER.with(|t| {
         let mut t = t.borrow_mut();
         if t.is_none() {
-            *t = Some(expiry_timer());
+            *t = Some(expiry_timer(IDLE_MS));
         }
     });
 }
@@ -105,34 +131,23 @@ pub(crate) fn spare_of(input: &JsValue, output: Option<&JsValue>) -> Option<Arra
     (!holds_output).then_some(buffer)
 }
 
-/// Whether every buffer a call holds is the bridge's alone: a caller's buffer passed with
-/// `transfer: true` is detached from the caller by `ArrayBuffer.prototype.transfer` (without it,
-/// on the page, the caller would still hold it, so the page keeps no spares of its own calls).
-pub(crate) fn inputs_are_private() -> bool {
-    thread_local! {
-        static MOVABLE: bool = js_sys::Reflect::get(&ArrayBuffer::new(0), &"transfer".into())
-            .is_ok_and(|f| f.is_function());
-    }
-    MOVABLE.with(|m| *m)
-}
-
 /// Bytes of spare buffers kept, all let go after with `drop_them` (for tests).
 #[cfg(feature = "test-ops")]
 pub(crate) fn spare_bytes(drop_them: bool) -> u64 {
     SPARES.with(|s| {
         let bytes = s.borrow().bytes();
         if drop_them {
-            *s.borrow_mut() = Spares::default();
+            s.borrow_mut().clear();
         }
         bytes
     })
 }
 
-/// A timer that lets the spares go when they sat idle, or looks again later.
-fn expiry_timer() -> Timer {
-    Timer::new(IDLE_MS as u32, || {
-        let any_left = SPARES.with(|s| s.borrow_mut().expire(now_ms()));
-        SPARES_TIMER.with(|t| *t.borrow_mut() = any_left.then(expiry_timer));
+/// A timer that lets the spares go when they sat idle, or looks again when they would have.
+fn expiry_timer(after_ms: f64) -> Timer {
+    Timer::new(after_ms.clamp(0.0, IDLE_MS) as u32, || {
+        let again = SPARES.with(|s| s.borrow_mut().expire(now_ms()));
+        SPARES_TIMER.with(|t| *t.borrow_mut() = again.map(expiry_timer));
     })
 }
 

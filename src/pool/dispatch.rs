@@ -91,15 +91,23 @@ impl Inner {
                     continue;
                 }
             };
+            // Keep the input for a retry: send a copy instead of moving it. A call sent ahead
+            // (small, at most PIPELINE_BYTES) is always copied: if the call ahead of it kills
+            // its worker, it runs again elsewhere.
+            let mut transfer_body = !pending.retryable() && !sent_ahead;
+            let mut body = (value.is_none() && stream.is_none()).then(|| pending.task.input.as_js().clone());
+            if !transfer_body {
+                // A copy in a spare buffer: its own bytes, moved (a clone copies the whole buffer).
+                if let Some(own) = body.as_ref().and_then(crate::io::copy::exact) {
+                    (body, transfer_body) = (Some(own.into()), true);
+                }
+            }
             let attachments = Attachments {
-                body: (value.is_none() && stream.is_none()).then(|| pending.task.input.as_js().clone()),
+                body,
                 value,
                 stream,
                 sink: output,
-                // Keep the input for a retry: send a copy instead of moving it. A call sent ahead
-                // (small, at most PIPELINE_BYTES) is always copied: if the call ahead of it kills
-                // its worker, it runs again elsewhere.
-                transfer_body: !pending.retryable() && !sent_ahead,
+                transfer_body,
                 callers: pending.task.transferred,
                 progress: sink
                     .map(|s| s.borrow().block(pending.progress_part).clone())

@@ -65,13 +65,19 @@ impl<B> Spares<B> {
         true
     }
 
-    /// Lets every kept buffer go if none was taken or kept for [`IDLE_MS`]. Whether any is
-    /// still kept (then ask again later).
-    pub fn expire(&mut self, now_ms: f64) -> bool {
-        if now_ms - self.last_use_ms >= IDLE_MS {
+    /// Lets every kept buffer go if none was taken or kept for [`IDLE_MS`]. While some are
+    /// still kept, how many milliseconds from `now_ms` to ask again.
+    pub fn expire(&mut self, now_ms: f64) -> Option<f64> {
+        let idle_for = now_ms - self.last_use_ms;
+        if idle_for >= IDLE_MS {
             self.kept.clear();
         }
-        !self.kept.is_empty()
+        (!self.kept.is_empty()).then_some(IDLE_MS - idle_for)
+    }
+
+    /// Lets every kept buffer go.
+    pub fn clear(&mut self) {
+        self.kept.clear();
     }
 
     /// Bytes kept.
@@ -139,10 +145,13 @@ mod tests {
         let mut s = Spares::default();
         assert!(s.keep("a", 2 * MIB, 0.0));
         assert!(s.keep("b", 2 * MIB, 5_000.0));
-        assert!(s.expire(IDLE_MS), "used at 5 s: not idle yet at 10 s");
+        assert_eq!(s.expire(IDLE_MS), Some(5_000.0), "used at 5 s: ask again at 15 s");
         assert_eq!(s.take(2 * MIB, 9_000.0), Some("a"));
-        assert!(s.expire(9_000.0 + IDLE_MS - 1.0));
-        assert!(!s.expire(9_000.0 + IDLE_MS));
+        assert_eq!(s.expire(9_000.0 + IDLE_MS - 1.0), Some(1.0));
+        assert_eq!(s.expire(9_000.0 + IDLE_MS), None);
         assert!(s.is_empty());
+        assert!(s.keep("c", 2 * MIB, 0.0));
+        s.clear();
+        assert_eq!(s.expire(0.0), None);
     }
 }
