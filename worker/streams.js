@@ -91,7 +91,7 @@ export function writableOf(value) {
   return null;
 }
 
-// ---- the relay: one chunk per request, so backpressure crosses the port ----
+// ---- the relay: input one chunk per request, output within a window of bytes, so backpressure crosses the port ----
 
 /**
  * The page's end of a relayed input: reads `stream` one chunk per `pull` from the worker.
@@ -207,32 +207,53 @@ function relayWritable(stream, port) {
 }
 
 /**
- * A worker's end of a relayed output.
+ * Bytes a worker's relayed output sends ahead of the page's acknowledgements. One chunk per
+ * round trip held `encryptStream` to 216–236 MB/s with 512 KiB chunks (284 with 1 MiB ones);
+ * the page still acknowledges a chunk only once its stream can take another, so backpressure
+ * crosses the port, a window late.
+ */
+const RELAY_WINDOW = 4 << 20;
+
+/**
+ * A worker's end of a relayed output: chunks go out while fewer than `RELAY_WINDOW` bytes wait
+ * for their acknowledgement.
  * @param {MessagePort} port
  */
 function writableToPort(port) {
-  /** @type {((data: any) => void) | null} */
-  let answer = null;
-  port.onmessage = ({ data }) => answer?.(data);
-  /** @param {any} message @param {Transferable[]} [transfer] */
-  const ask = (message, transfer = []) =>
-    new Promise((resolve, reject) => {
-      answer = (data) => {
-        answer = null;
-        if (data?.error !== undefined) reject(new Error(`the output stream failed: ${data.error}`));
-        else resolve(undefined);
-      };
-      port.postMessage(message, transfer);
-    });
+  /** @type {number[]} sizes of the chunks sent and not yet acknowledged, oldest first */
+  const sizes = [];
+  let unacknowledged = 0;
+  /** @type {Error | null} the output's failure, once it reported one */
+  let failure = null;
+  let closed = false;
+  /** @type {(() => void) | null} wakes whoever waits for room, the close, or a failure */
+  let wake = null;
+  port.onmessage = ({ data }) => {
+    if (data?.error !== undefined) failure ??= new Error(`the output stream failed: ${data.error}`);
+    else if (data?.closed) closed = true;
+    else if (data?.ack) unacknowledged -= sizes.shift() ?? 0;
+    wake?.();
+  };
+  const until = async (/** @type {() => boolean} */ done) => {
+    while (!done() && !failure) await new Promise((resolve) => { wake = () => { wake = null; resolve(undefined); }; });
+    if (failure) throw failure;
+  };
   return new WritableStream(
     {
-      write(chunk) {
+      async write(chunk) {
+        if (failure) throw failure;
         // The worker's chunks are its own copies: moved, not copied again.
         const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-        return ask({ chunk }, whole && chunk.buffer instanceof ArrayBuffer ? [chunk.buffer] : []);
+        const size = chunk.byteLength;
+        port.postMessage({ chunk }, whole && chunk.buffer instanceof ArrayBuffer ? [chunk.buffer] : []);
+        sizes.push(size);
+        unacknowledged += size;
+        await until(() => unacknowledged < RELAY_WINDOW);
       },
-      close() {
-        return ask({ close: true });
+      async close() {
+        await until(() => sizes.length === 0);
+        port.postMessage({ close: true });
+        await until(() => closed);
       },
       abort(reason) {
         port.postMessage({ abort: describe(reason) });
