@@ -215,6 +215,14 @@ function relayWritable(stream, port) {
 const RELAY_WINDOW = 4 << 20;
 
 /**
+ * Relayed outputs' "everything sent was acknowledged" (rejects with the output's failure), so
+ * that waiting for it stays cancellable (`ChunkWriter.close`): a stalled consumer must not
+ * hold a cancelled call.
+ * @type {WeakMap<WritableStream, () => Promise<void>>}
+ */
+const drains = new WeakMap();
+
+/**
  * A worker's end of a relayed output: chunks go out while fewer than `RELAY_WINDOW` bytes wait
  * for their acknowledgement.
  * @param {MessagePort} port
@@ -238,7 +246,7 @@ function writableToPort(port) {
     while (!done() && !failure) await new Promise((resolve) => { wake = () => { wake = null; resolve(undefined); }; });
     if (failure) throw failure;
   };
-  return new WritableStream(
+  const stream = new WritableStream(
     {
       async write(chunk) {
         if (failure) throw failure;
@@ -262,6 +270,8 @@ function writableToPort(port) {
     },
     { highWaterMark: 1 },
   );
+  drains.set(stream, () => until(() => sizes.length === 0));
+  return stream;
 }
 
 // ---- reading and writing for the driver (src/io/stream.rs) ----
@@ -379,6 +389,9 @@ export class ChunkWriter {
   async close() {
     this.writer.close().catch(() => {});
     await unlessAborted(this.piped, this.signal);
+    // A relayed output's chunks still on their way are waited for while a cancel still counts.
+    const drained = drains.get(this.stream);
+    if (drained) await unlessAborted(drained(), this.signal);
     await this.stream.close();
   }
 

@@ -205,3 +205,30 @@ export async function fileStream(handle) {
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * A WritableStream whose sink takes its first chunk and then stalls until `release()`:
+ * `{ writable, firstWrite, release(), events }` (`events`: 'write', 'close', 'abort' as the sink
+ * saw them).
+ */
+export function stalled() {
+  const events = [];
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  let first;
+  const firstWrite = new Promise((resolve) => { first = resolve; });
+  const writable = new WritableStream({
+    async write() {
+      events.push('write');
+      first();
+      await released;
+    },
+    close() {
+      events.push('close');
+    },
+    abort() {
+      events.push('abort');
+    },
+  });
+  return { writable, firstWrite, release, events };
+}
