@@ -71,8 +71,8 @@ thread_local! {
     static COPIES: WeakSet = WeakSet::new();
 }
 
-/// A `Uint8Array` of `len` bytes to copy into: over a spare buffer's memory when one fits (the
-/// bytes past `len` are an earlier input's: see [`exact`]), else new.
+/// A `Uint8Array` of `len` bytes (at least `MIN_BYTES`) to copy into: over a spare buffer's
+/// memory when one fits (the bytes past `len` are an earlier input's: see [`exact`]), else new.
 fn destination(len: u32) -> Uint8Array {
     let spare = SPARES.with(|s| s.borrow_mut().take(u64::from(len), now_ms()));
     let view = match spare.filter(|buffer| buffer.byte_length() >= len) {
@@ -151,8 +151,12 @@ fn expiry_timer(after_ms: f64) -> Timer {
     })
 }
 
-/// A new `Uint8Array` holding a copy of `src[range]`, made at once.
+/// A new `Uint8Array` holding a copy of `src[range]`, made at once. A small copy — every short
+/// call's — is one `slice`: it never becomes a spare, so it needs neither one nor the mark.
 pub(crate) fn copy_now(src: &Uint8Array, range: Range<u32>) -> Uint8Array {
+    if u64::from(range.len() as u32) < MIN_BYTES {
+        return src.slice(range.start, range.end);
+    }
     let copy = destination(range.len() as u32);
     copy.set(&src.subarray(range.start, range.end), 0);
     copy
@@ -173,7 +177,8 @@ pub(crate) async fn copy_sliced(
     let mut slices = Slices::default();
     let mut copies = Vec::with_capacity(ranges.len());
     for range in ranges {
-        let copy = destination(range.len() as u32);
+        let len = range.len() as u32;
+        let copy = if u64::from(len) < MIN_BYTES { Uint8Array::new_with_length(len) } else { destination(len) };
         let mut at = range.start;
         while at < range.end {
             let end = at.saturating_add(BLOCK).min(range.end);
