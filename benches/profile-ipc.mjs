@@ -4,6 +4,11 @@
 // Protocol around a few thousand calls and prints self time by function: share of the thread's
 // busy time and µs per call. Reports, never asserts.
 // Run: node benches/profile-ipc.mjs [--calls N] [--interval µs] [--top N] [--services]
+//                                    [--in-flight N]
+//
+// With --in-flight N, the calls are bench:ipc's throughput workload instead: N outstanding at
+// once, each lane issuing its next call when its last one returns (µs per call is then the
+// inverse of the throughput).
 //
 // With --tasks, worker-bridge's calls are `tasks.run` of bench:ipc's echo task instead.
 //
@@ -31,7 +36,7 @@ import { ROOT, runTool } from './harness.mjs';
 const { values: args } = parseArgs({
   options: {
     calls: { type: 'string' }, top: { type: 'string' }, interval: { type: 'string' }, services: { type: 'boolean' },
-    tasks: { type: 'boolean' },
+    tasks: { type: 'boolean' }, 'in-flight': { type: 'string' },
   },
 });
 const CONFIG = {
@@ -42,6 +47,7 @@ const CONFIG = {
   samplingIntervalUs: Number(args.interval ?? 250),
   top: Number(args.top ?? 25),
   message: { op: 'echo', seq: 42, text: 'hello, service', flags: [true, false] }, // as bench:services
+  inFlight: Number(args['in-flight'] ?? 1),
 };
 const PKG = 'target/bench-pkg-prof';
 // Each client, and the script its profiled worker runs (null: the page only).
@@ -50,7 +56,7 @@ const CLIENTS = args.services
   : args.tasks
     ? { raw: 'raw-worker.js', 'worker-bridge-task': 'worker.js' }
     : { raw: 'raw-worker.js', 'worker-bridge': 'worker.js' };
-const WORKLOAD = args.services ? 'sequential sends of bench:services\' message' : `sequential echo calls of ${CONFIG.payloadBytes} B`;
+const WORKLOAD = `${CONFIG.inFlight > 1 ? `${CONFIG.inFlight} in flight:` : 'sequential'} ${args.services ? 'sends of bench:services\' message' : `echo calls of ${CONFIG.payloadBytes} B`}`;
 const TIMEOUT_MS = 5 * 60_000;
 
 function buildProfilingPackage() {
@@ -263,7 +269,8 @@ async function profileClient(serverUrl, client) {
     const worker = script && await attaching;
     const sessions = { page: pageSession.send.bind(pageSession), ...(worker && { worker: worker.send }) };
     const echo = (calls) =>
-      page.evaluate(([n, bytes, message]) => window.echoCalls(n, bytes, message), [calls, CONFIG.payloadBytes, CONFIG.message]);
+      page.evaluate(([n, bytes, message, inFlight]) => window.echoCalls(n, bytes, message, inFlight),
+        [calls, CONFIG.payloadBytes, CONFIG.message, CONFIG.inFlight]);
 
     await echo(CONFIG.warmupCalls);
     const unprofiledUs = await echo(CONFIG.calls);

@@ -79,8 +79,23 @@ window.createClient = async (client) => {
   echo = (message) => bridge.services.send('echo', message);
 };
 
-/** µs per call of `calls` sequential echo calls of `payloadBytes` bytes (or sends of `message`). */
-window.echoCalls = (calls, payloadBytes, message) =>
-  latencyRound(echo, takesMessage ? message : Uint8Array.from({ length: payloadBytes }, (_, i) => i), calls);
+/**
+ * µs per call of `calls` echo calls of `payloadBytes` bytes (or sends of `message`): one after
+ * the other, or with `inFlight` outstanding (bench:ipc's throughput workload).
+ */
+window.echoCalls = async (calls, payloadBytes, message, inFlight = 1) => {
+  const arg = takesMessage ? message : Uint8Array.from({ length: payloadBytes }, (_, i) => i);
+  if (inFlight <= 1) return latencyRound(echo, arg, calls);
+  let issued = 0;
+  const lane = async () => {
+    while (issued < calls) {
+      issued++;
+      await echo(arg);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return ((performance.now() - t0) * 1000) / calls;
+};
 
 document.body.dataset.ready = 'true';

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use wasm_bindgen::{JsCast, JsValue};
 
-use worker_bridge_core::pool::{may_pipeline, SlotState};
+use worker_bridge_core::pool::{may_pipeline, Mailbox, SlotState};
 
 use super::announce::log_later;
 use super::slot::Running;
@@ -45,11 +45,13 @@ impl Inner {
                     // may be the stuck one its grace timer is about to end.
                     let first_alive = s.in_flight.front().is_none_or(|r| r.pending.is_some());
                     let live = matches!(s.state, SlotState::Idle | SlotState::Busy) && !s.retiring;
+                    let in_flight = s.in_flight.len() as u32;
+                    // The calls of this turn's message for it are not posted yet.
+                    let unposted = s.outbox.iter().filter(|o| o.is_call()).count() as u32;
+                    let mailbox = Mailbox { in_flight, posted: in_flight.saturating_sub(unposted), held };
                     SlotLoad {
                         // A call over streams goes to any live worker at once, beside its calls.
-                        available: live
-                            && (streamed
-                                || (first_alive && may_pipeline(s.in_flight.len() as u32, held, next, max_in_flight))),
+                        available: live && (streamed || (first_alive && may_pipeline(mailbox, next, max_in_flight))),
                         in_flight: (s.in_flight.len() + s.side.len()) as u32,
                         done: u64::from(s.tasks_done),
                     }

@@ -129,6 +129,15 @@ pub(crate) struct Outgoing {
     pub(crate) attachments: Attachments,
 }
 
+impl Outgoing {
+    /// A call for the worker's queue: a request not over streams (those run beside it).
+    pub(crate) fn is_call(&self) -> bool {
+        matches!(self.msg, ToWorker::Request { .. })
+            && self.attachments.stream.is_none()
+            && self.attachments.sink.is_none()
+    }
+}
+
 /// A running worker and the listeners that route its events to the pool.
 #[derive(Debug)]
 pub(crate) struct WorkerHandle {
