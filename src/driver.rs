@@ -27,7 +27,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::call::{aborted, terminated, timed_out};
 use crate::error::Error;
 use crate::io::output::{JsOutput, JsSink};
-use crate::io::source::{Input, JsFeed, PageReads, PageSource, TaskValue, WorkerSource};
+use crate::io::source::{Input, JsFeed, PageSource, TaskValue, WorkerSource};
 use crate::io::stream::{cancel_signal, open_sink, Flushing, StreamSource, StreamWriter};
 use crate::io::{network, webcrypto};
 use crate::ops::engine::{platform_job, platform_stream, EngineChoice};
@@ -316,19 +316,12 @@ pub(crate) struct WorkerPace<'a> {
     flags: Flags<'a>,
     /// Bumped at every step: the page's health check sees a busy worker move.
     beat: Option<&'a Heartbeat>,
-    /// The page reads a large `Blob` input, when it offered to.
-    page_reads: Option<&'a PageReads>,
     last_yield: f64,
 }
 
 impl<'a> WorkerPace<'a> {
-    pub(crate) fn new(
-        local: &'a LocalCancel,
-        shared: Option<&'a CancelBlock>,
-        beat: Option<&'a Heartbeat>,
-        page_reads: Option<&'a PageReads>,
-    ) -> Self {
-        WorkerPace { flags: Flags { local, shared }, beat, page_reads, last_yield: now_ms() }
+    pub(crate) fn new(local: &'a LocalCancel, shared: Option<&'a CancelBlock>, beat: Option<&'a Heartbeat>) -> Self {
+        WorkerPace { flags: Flags { local, shared }, beat, last_yield: now_ms() }
     }
 }
 
@@ -366,7 +359,7 @@ impl Placement for WorkerPace<'_> {
     const CHUNK: usize = DEFAULT_CHUNK;
 
     fn source(&self, input: &Input) -> Result<WorkerSource, Error> {
-        WorkerSource::new(input, Self::CHUNK, self.page_reads)
+        WorkerSource::new(input, Self::CHUNK)
     }
 
     fn flags(&self) -> Flags<'_> {

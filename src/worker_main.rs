@@ -30,7 +30,7 @@ use worker_bridge_core::pool::{is_short, pipeline_weight};
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
 use crate::io::copy;
-use crate::io::source::{Input, PageReads, TaskValue};
+use crate::io::source::{Input, TaskValue};
 use crate::io::stream::{readable_of, writable_of};
 use crate::io::wire::{self, Attached, Incoming};
 use crate::ops::engine::EngineChoice;
@@ -355,9 +355,7 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(Carried, 
     let mut silent = crate::ops::NoProgress;
     let progress_sink: &mut dyn Progress = if job.progress { &mut progress } else { &mut silent };
     let beat = BEAT.with(|b| b.borrow().clone());
-    // Let go (the page's end with it) when the call ends, however it ends.
-    let page_reads = job.attached.reader().map(|port| PageReads::new(&port));
-    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref(), page_reads.as_ref());
+    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref());
     match driver::run(&job.op, &body, job.output, sink.as_ref(), job.engine, &mut pace, progress_sink).await? {
         Outcome::Body(body) => Ok((Carried::Body(body), None)),
         Outcome::Http(meta, body) => Ok((Carried::Body(body), Some(meta))),

@@ -575,45 +575,6 @@ fn big_blob(mib: u32, extra: u32) -> Blob {
 }
 
 #[wasm_bindgen_test]
-async fn a_large_blob_is_read_on_the_page_for_its_worker_and_let_go_when_the_call_ends() {
-    let stats = || {
-        let s = WorkerBridge::page_reads();
-        (get(&s, "open").as_f64().unwrap(), get(&s, "served").as_f64().unwrap())
-    };
-    let b =
-        JsFuture::from(WorkerBridge::create(obj(&[("poolSize", 1.into()), ("engine", "rust".into())]))).await.unwrap();
-    let b = WorkerBridge::try_from_js_value(b).unwrap();
-    let (open, served) = stats();
-    // 40 MiB: above PAGE_READS_ABOVE, five 8 MiB pieces and a tail, each read by the page.
-    let blob = big_blob(40, 12_345);
-    let expected = webcrypto_sha256(&vec![0u8; (40 << 20) + 12_345]).await;
-    let digest = value(b.file().sha256(blob.clone().into(), JsValue::UNDEFINED)).await;
-    assert_eq!(to_vec(digest).await, expected);
-    // A Blob of 16 MiB the worker reads itself.
-    let small = big_blob(16, 0);
-    let digest = value(b.file().sha256(small.into(), JsValue::UNDEFINED)).await;
-    assert_eq!(to_vec(digest).await, webcrypto_sha256(&vec![0u8; 16 << 20]).await);
-    // Sealed in parts on the page's reads too, and opened back.
-    let key = b.crypto().generate_key().unwrap();
-    let sealed = value(b.crypto().encrypt_file(blob.into(), key.clone().into(), JsValue::UNDEFINED)).await;
-    let opened = value(b.crypto().decrypt_file(sealed, key.into(), JsValue::UNDEFINED)).await;
-    let digest = value(b.file().sha256(opened, JsValue::UNDEFINED)).await;
-    assert_eq!(to_vec(digest).await, expected, "round trip");
-    // The worker lets each call's page end go when the call ends (its close message arrives
-    // after the answer: wait a little for it).
-    for _ in 0..50 {
-        if stats().0 <= open {
-            break;
-        }
-        delay(20).await;
-    }
-    let (now_open, now_served) = stats();
-    assert!(now_open <= open, "every page end closed: {now_open} open, {open} before");
-    assert!(now_served - served >= 6.0, "the page read the 40 MiB Blob's pieces: {}", now_served - served);
-    JsFuture::from(b.terminate()).await.unwrap();
-}
-
-#[wasm_bindgen_test]
 async fn one_shot_encrypt_and_decrypt_refuse_inputs_above_their_limit_up_front() {
     let all = bridges().await;
     for (name, b) in &all {

@@ -320,15 +320,6 @@ impl WorkerBridge {
         crate::io::copy::spare_bytes(drop_them) as f64
     }
 
-    /// Test builds only: `{ open, served }` — the page's ends of large Blobs' reads for workers
-    /// still open, and the reads they answered (`worker/page-reads.js`).
-    #[cfg(feature = "test-ops")]
-    #[doc(hidden)]
-    #[wasm_bindgen(js_name = __pageReads)]
-    pub fn page_reads() -> JsValue {
-        crate::io::source::page_reads_stats()
-    }
-
     /// Test builds only: the URL workers start from without `workerUrl`.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

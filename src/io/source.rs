@@ -8,10 +8,9 @@
 //! used up.
 
 use js_sys::{Array, Uint8Array};
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, FileReaderSync, MessagePort, ReadableStream};
+use web_sys::{Blob, FileReaderSync, ReadableStream};
 
 use crate::error::Error;
 use crate::ops::{ChunkSource, Feed};
@@ -208,53 +207,12 @@ pub(crate) enum WorkerSource {
 }
 
 impl WorkerSource {
-    /// `page`: the page's offer to read a `Blob` input for this worker.
-    pub(crate) fn new(input: &Input, chunk: usize, page: Option<&PageReads>) -> Result<Self, Error> {
+    pub(crate) fn new(input: &Input, chunk: usize) -> Result<Self, Error> {
         Ok(match input {
             Input::Bytes(bytes) => WorkerSource::Bytes(JsBytesSource::new(bytes.clone(), chunk)),
-            Input::Blob(blob) => WorkerSource::Blob(BlobAheadSource::new(blob.clone(), chunk, page)?),
+            Input::Blob(blob) => WorkerSource::Blob(BlobAheadSource::new(blob.clone(), chunk)?),
             Input::Value(_) | Input::Stream(_) => return Err(not_bytes()),
         })
-    }
-}
-
-#[wasm_bindgen(module = "/worker/page-reads.js")]
-extern "C" {
-    /// The page's end of a large `Blob`'s reads for a worker: the port the worker reads through.
-    #[wasm_bindgen(js_name = pageReads)]
-    pub(crate) fn page_reads(blob: &Blob) -> MessagePort;
-
-    /// A worker's end of the page's reads of its `Blob` (`worker/page-reads.js`).
-    #[derive(Debug, Clone)]
-    pub(crate) type PageReader;
-    #[wasm_bindgen(constructor)]
-    fn new(port: &MessagePort) -> PageReader;
-    #[wasm_bindgen(method)]
-    fn read(this: &PageReader, start: f64, end: f64) -> js_sys::Promise;
-    #[wasm_bindgen(method)]
-    fn close(this: &PageReader);
-
-    /// Test builds: `{ open, served }`, the page's ends still open and the reads they answered.
-    #[cfg(feature = "test-ops")]
-    #[wasm_bindgen(js_name = pageReadsStats)]
-    pub(crate) fn page_reads_stats() -> JsValue;
-}
-
-/// A worker's reads of a `Blob` made on the page (see `worker/page-reads.js` for why), for as
-/// long as the call runs: dropped, it lets the page's end go.
-#[derive(Debug)]
-pub(crate) struct PageReads(PageReader);
-
-impl PageReads {
-    /// Reads through `port`, which came with the call.
-    pub(crate) fn new(port: &MessagePort) -> Self {
-        PageReads(PageReader::new(port))
-    }
-}
-
-impl Drop for PageReads {
-    fn drop(&mut self) {
-        self.0.close();
     }
 }
 
@@ -285,12 +243,10 @@ pub(crate) struct BlobAheadSource {
     ready: Option<JsBytesSource>,
     /// Reads asked for, in order from `pos`: where each ends, and its promise.
     ahead: std::collections::VecDeque<(u64, JsFuture)>,
-    /// The page reads the pieces asked for ahead, when it offered to.
-    page: Option<PageReader>,
 }
 
 impl BlobAheadSource {
-    pub(crate) fn new(blob: Blob, chunk: usize, page: Option<&PageReads>) -> Result<Self, Error> {
+    pub(crate) fn new(blob: Blob, chunk: usize) -> Result<Self, Error> {
         let sync = FileReaderSync::new().map_err(|_| Error::validation("FileReaderSync is unavailable here"))?;
         let chunk = chunk.max(1) as u64;
         Ok(BlobAheadSource {
@@ -301,7 +257,6 @@ impl BlobAheadSource {
             pos: 0,
             ready: None,
             ahead: std::collections::VecDeque::new(),
-            page: page.map(|p| p.0.clone()),
         })
     }
 
@@ -318,15 +273,8 @@ impl BlobAheadSource {
                 break;
             }
             let end = (start + self.piece).min(total);
-            let read = match &self.page {
-                Some(page) => page.read(start as f64, end as f64),
-                None => self
-                    .blob
-                    .slice_with_f64_and_f64(start as f64, end as f64)
-                    .map_err(|e| read_error(&e))?
-                    .array_buffer(),
-            };
-            self.ahead.push_back((end, JsFuture::from(read)));
+            let piece = self.blob.slice_with_f64_and_f64(start as f64, end as f64).map_err(|e| read_error(&e))?;
+            self.ahead.push_back((end, JsFuture::from(piece.array_buffer())));
         }
         Ok(())
     }

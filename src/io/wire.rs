@@ -5,9 +5,7 @@
 //!   `Uint8Array` or a `Blob`: the common case), or `{ body?, progress?, cancel?, beat? }` when
 //!   shared blocks travel too; an app's task's input or result, which may be any value (an
 //!   object with a `body` of its own), always travels wrapped, as `{ value, progress?, … }`;
-//!   an input stream and an output sink as `{ stream?, body?, sink?, progress?, … }`; a large
-//!   `Blob` the page offers to read for the worker as `{ body, reader, … }` (`reader`: a
-//!   `MessagePort`, moved; `worker/page-reads.js`).
+//!   an input stream and an output sink as `{ stream?, body?, sink?, progress?, … }`.
 //!
 //! Flat and small on purpose: the browser clones it on one side and rebuilds it on the other,
 //! and each nested object costs both. Bodies are transferred when asked (`Attachment`); the
@@ -49,8 +47,6 @@ pub(crate) struct Attachment<'a> {
     pub(crate) stream: Option<&'a JsValue>,
     /// Where the output goes: a stream or a relay's port (moved), or a file handle (cloned).
     pub(crate) sink: Option<&'a JsValue>,
-    /// The port through which the page reads a `Blob` body for the worker (moved).
-    pub(crate) reader: Option<&'a JsValue>,
 }
 
 /// A message being built: the envelopes, then one attachment per envelope.
@@ -92,7 +88,7 @@ impl Outgoing {
             self.wire.push(&object);
             return;
         }
-        for moved in [a.stream, a.sink, a.reader].into_iter().flatten() {
+        for moved in [a.stream, a.sink].into_iter().flatten() {
             let movable = moved.is_instance_of::<web_sys::ReadableStream>()
                 || moved.is_instance_of::<web_sys::WritableStream>()
                 || moved.is_instance_of::<web_sys::MessagePort>();
@@ -100,7 +96,7 @@ impl Outgoing {
                 self.transfer.push(moved);
             }
         }
-        let plain = a.blocks.is_empty() && a.stream.is_none() && a.sink.is_none() && a.reader.is_none();
+        let plain = a.blocks.is_empty() && a.stream.is_none() && a.sink.is_none();
         let value = match (a.body, plain) {
             (None, true) => JsValue::UNDEFINED,
             (Some(body), true) => body.clone(),
@@ -109,7 +105,7 @@ impl Outgoing {
                 if let Some(body) = body {
                     let _ = Reflect::set(&object, &name("body"), body);
                 }
-                for (key, field) in [("stream", a.stream), ("sink", a.sink), ("reader", a.reader)] {
+                for (key, field) in [("stream", a.stream), ("sink", a.sink)] {
                     if let Some(field) = field {
                         let _ = Reflect::set(&object, &name(key), field);
                     }
@@ -187,11 +183,6 @@ impl Attached {
     /// Where the output goes, when it is written as it is produced.
     pub(crate) fn sink(&self) -> Option<JsValue> {
         self.field("sink")
-    }
-
-    /// The port through which the page reads the `Blob` body, when it offered to.
-    pub(crate) fn reader(&self) -> Option<web_sys::MessagePort> {
-        self.field("reader").and_then(|v| v.dyn_into().ok())
     }
 
     /// A shared block by name (`progress`, `cancel`, `beat`).

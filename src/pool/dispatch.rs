@@ -104,16 +104,8 @@ impl Inner {
                     (body, transfer_body) = (Some(own.into()), true);
                 }
             }
-            // A large Blob is read on the page for the worker (a fresh offer for each send: a
-            // retry reads it again from the start).
-            let reader = body
-                .as_ref()
-                .and_then(|b| b.dyn_ref::<web_sys::Blob>())
-                .filter(|blob| blob.size() > worker_bridge_core::defaults::PAGE_READS_ABOVE as f64)
-                .map(|blob| crate::io::source::page_reads(blob).into());
             let attachments = Attachments {
                 body,
-                reader,
                 value,
                 stream,
                 sink: output,

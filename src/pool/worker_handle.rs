@@ -116,8 +116,6 @@ pub(crate) struct Attachments {
     /// Where the output goes: a `WritableStream` or the port relaying one (moved), or a
     /// `FileSystemFileHandle` (cloned).
     pub(crate) sink: Option<JsValue>,
-    /// The port through which the page reads a large `Blob` body for the worker (moved).
-    pub(crate) reader: Option<JsValue>,
     pub(crate) progress: Option<ProgressBlock>,
     pub(crate) cancel: Option<CancelBlock>,
     /// The worker's heartbeat, with its first request.
@@ -219,7 +217,6 @@ impl WorkerHandle {
                 transfer: a.value.as_ref().map(|v| &v.transfer).filter(|_| a.transfer_body),
                 stream: a.stream.as_ref(),
                 sink: a.sink.as_ref(),
-                reader: a.reader.as_ref(),
             });
         }
         let (message, transfer) = wire.finish();

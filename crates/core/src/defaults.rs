@@ -73,12 +73,6 @@ pub const WEBCRYPTO_MIN_DIGEST_BYTES: u64 = 4 * 1024;
 /// WebCrypto's own copy of it hold ~32 MiB, the streamed reads ~24 MiB (two 8 MiB pieces asked
 /// for ahead and the one being hashed).
 pub const WEBCRYPTO_MAX_BLOB_DIGEST_BYTES: u64 = 16 * 1024 * 1024;
-/// A `Blob` input larger than this is read on the page for the worker that works on it
-/// (`worker/page-reads.js`), in the 8 MiB pieces the worker asks for ahead: there the reads
-/// overlap with the work instead of taking turns with it on the worker's thread. A smaller one
-/// is two pieces at most, both asked for at the start, so the worker reads it itself (and a
-/// SHA-256 of it reads it whole for WebCrypto: `WEBCRYPTO_MAX_BLOB_DIGEST_BYTES`).
-pub const PAGE_READS_ABOVE: u64 = 16 * 1024 * 1024;
 /// The same for a one-shot AES-256-GCM: 22 MB/s against 287 repay the ~30 µs from ~0.7 KB.
 pub const WEBCRYPTO_MIN_AEAD_BYTES: u64 = 512;
 /// `file.chunkPlan(file, { chunkSize })`: bytes per planned piece.
