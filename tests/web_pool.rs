@@ -938,3 +938,32 @@ async fn a_far_deadline_does_not_expire_a_call_at_once() {
     assert_eq!(Uint8Array::new(&settle(later).await.unwrap()).to_vec(), b"2033");
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_small_max_queue_refuses_no_call_a_workers_mailbox_has_room_for() {
+    // 64 callers, each calling again as soon as it is answered, on one worker that holds 64:
+    // the worker always has room, so `maxQueue: 2` must never refuse a call — although a busy
+    // worker is topped up in bulk, its new calls waiting in the queue meanwhile.
+    let b = bridge(&[("poolSize", 1.into()), ("maxQueue", 2.into()), ("maxInFlightPerWorker", 64.into())]).await;
+    let run = js_sys::Function::new_with_args(
+        "b, lanes, calls",
+        "const bytes = new Uint8Array(16);
+         const refused = [];
+         let issued = 0;
+         const lane = async () => {
+           while (issued < calls) {
+             issued++;
+             try { await b.__testOp({ kind: 'echo' }, bytes); } catch (e) { refused.push(e.name); }
+           }
+         };
+         return Promise.all(Array.from({ length: lanes }, lane))
+           .then(() => ({ refused, failed: b.status().counters.failed }))
+           .finally(() => b.terminate());",
+    );
+    let b: JsValue = b.into();
+    let outcome =
+        JsFuture::from(Promise::from(run.call3(&JsValue::NULL, &b, &64.into(), &3000.into()).unwrap())).await.unwrap();
+    let refused = Array::from(&get(&outcome, "refused"));
+    assert_eq!(refused.length(), 0, "refused: {:?}", refused.slice(0, 5).to_vec());
+    assert_eq!(num(&outcome, "failed"), 0.0);
+}

@@ -1,8 +1,9 @@
 //! Dispatch: queued calls go to workers in the order the strategy picks, several per worker
 //! (pipelining: `worker_bridge_core::pool::may_pipeline` says how many), so a worker starts its
 //! next call without waiting for a round trip. Everything for one worker that is sent in one
-//! task turn travels in one message: [`Inner::send`] fills the slot's outbox and a microtask
-//! posts it ([`Inner::flush`]).
+//! task turn travels in one message — [`Inner::send`] fills the slot's outbox and a microtask
+//! posts it ([`Inner::flush`]) — except a call to a worker that holds nothing else, which is
+//! posted at once (the calls after it in that turn travel together).
 //!
 //! A worker runs its calls in the order it got them, so the first in flight is the running one:
 //! its `timeoutMs` starts when it becomes first (its worker starts it then), not when it was
@@ -36,6 +37,7 @@ impl Inner {
         let mut wake_ticker = false;
         while let Some((next, streamed)) = self.queue.peek().map(|p| (p.weight(), p.is_streamed())) {
             let max_in_flight = self.cfg.max_in_flight;
+            let queue_full = self.queue.len() >= self.cfg.max_queue;
             let loads: Vec<SlotLoad> = self
                 .slots
                 .iter()
@@ -51,7 +53,8 @@ impl Inner {
                     let mailbox = Mailbox { in_flight, posted: in_flight.saturating_sub(unposted), held };
                     SlotLoad {
                         // A call over streams goes to any live worker at once, beside its calls.
-                        available: live && (streamed || (first_alive && may_pipeline(mailbox, next, max_in_flight))),
+                        available: live
+                            && (streamed || (first_alive && may_pipeline(mailbox, next, max_in_flight, queue_full))),
                         in_flight: (s.in_flight.len() + s.side.len()) as u32,
                         done: u64::from(s.tasks_done),
                     }
@@ -168,7 +171,7 @@ impl Inner {
     }
 
     /// Queues `msg` for slot `index`'s worker; it is posted with everything else sent in this
-    /// task turn.
+    /// task turn, or at once when it is the only call the worker holds.
     pub(super) fn send(&mut self, index: usize, msg: ToWorker, attachments: Attachments) {
         let outgoing = Outgoing { msg, attachments };
         let slot = &mut self.slots[index];

@@ -3,7 +3,8 @@
 //! A worker runs one call at a time, but holds a few more in its mailbox (pipelining) so it
 //! starts the next one without waiting for a round trip; large calls, and anything beyond
 //! `maxInFlightPerWorker`, wait in the [`Queue`] where priority and deadlines act and any worker
-//! that frees up can take them. Messages to one worker sent in one task turn travel together. A
+//! that frees up can take them. Messages to one worker sent in one task turn travel together
+//! (but for a call to a worker holding nothing else: it goes at once). A
 //! worker is spawned with the page's compiled `WebAssembly.Module` and counts only once it
 //! sends `Ready`.
 //!

@@ -52,7 +52,8 @@ pub(super) struct Slot {
     /// streams' other ends, which may be calls still queued). No watchdog: a stream call's
     /// time limit is a timer of its own (`grace`), and it is never retried.
     pub(super) side: Vec<Running>,
-    /// Messages for its worker, posted together at the end of the task turn (`dispatch::flush`).
+    /// Messages for its worker, posted together at the end of the task turn (`dispatch::flush`);
+    /// a call to a worker that holds nothing else skips it (`dispatch::send`).
     pub(super) outbox: Vec<Outgoing>,
     /// One timer for the time limits of every call the worker runs, and when it fires
     /// (`dispatch::arm_watchdog`).

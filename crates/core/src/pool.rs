@@ -115,10 +115,15 @@ pub struct Mailbox {
 /// to it together, in one message. Sent one place at a time instead, as each answer frees one,
 /// 64 calls in flight settled into messages of about two calls each, both ways (20,000 echo
 /// calls took 8,299 messages), each message paying the browser's fixed cost to post, wake and
-/// read it.
-pub fn may_pipeline(mailbox: Mailbox, next: u64, max_in_flight: u32) -> bool {
+/// read it. The hold yields when the pool's queue is full (`queue_full`): a call a worker's
+/// mailbox has room for never makes the queue refuse another (`maxQueue` counts the calls no
+/// worker can take).
+pub fn may_pipeline(mailbox: Mailbox, next: u64, max_in_flight: u32, queue_full: bool) -> bool {
     let Mailbox { in_flight, posted, held } = mailbox;
-    in_flight == 0 || (in_flight < max_in_flight && posted <= max_in_flight / 2 && is_short(held.saturating_add(next)))
+    in_flight == 0
+        || (in_flight < max_in_flight
+            && (queue_full || posted <= max_in_flight / 2)
+            && is_short(held.saturating_add(next)))
 }
 
 /// A slot as [`retire_order`] sees it.
@@ -313,14 +318,14 @@ mod tests {
         let kib = 1024;
         let unknown = pipeline_weight(false, 16);
         let m = |in_flight, held| Mailbox { in_flight, posted: in_flight, held };
-        assert!(may_pipeline(m(0, 0), unknown, 1), "an idle worker takes any call");
-        assert!(may_pipeline(m(1, 16), 16, 16));
-        assert!(!may_pipeline(m(16, 16), 16, 16), "at most max_in_flight");
-        assert!(!may_pipeline(m(1, 16), 16, 1), "a depth of 1 turns pipelining off");
-        assert!(may_pipeline(m(3, 200 * kib), 56 * kib, 16));
-        assert!(!may_pipeline(m(3, 200 * kib), 57 * kib, 16), "what it holds stays under PIPELINE_BYTES");
-        assert!(!may_pipeline(m(1, 16), unknown, 16), "a call of unknown cost is not sent ahead");
-        assert!(!may_pipeline(m(1, unknown), 16, 16), "nor anything behind one");
+        assert!(may_pipeline(m(0, 0), unknown, 1, false), "an idle worker takes any call");
+        assert!(may_pipeline(m(1, 16), 16, 16, false));
+        assert!(!may_pipeline(m(16, 16), 16, 16, false), "at most max_in_flight");
+        assert!(!may_pipeline(m(1, 16), 16, 1, false), "a depth of 1 turns pipelining off");
+        assert!(may_pipeline(m(3, 200 * kib), 56 * kib, 16, false));
+        assert!(!may_pipeline(m(3, 200 * kib), 57 * kib, 16, false), "what it holds stays under PIPELINE_BYTES");
+        assert!(!may_pipeline(m(1, 16), unknown, 16, false), "a call of unknown cost is not sent ahead");
+        assert!(!may_pipeline(m(1, unknown), 16, 16, false), "nor anything behind one");
         assert!(is_short(pipeline_weight(true, 256 * kib)) && !is_short(pipeline_weight(true, 256 * kib + 1)));
     }
 
@@ -328,11 +333,11 @@ mod tests {
     fn a_busy_worker_tops_up_in_bulk() {
         let m = |in_flight, posted| Mailbox { in_flight, posted, held: in_flight as u64 * 16 };
         // More than half of 64 posted and unanswered: the next call waits in the queue.
-        assert!(!may_pipeline(m(33, 33), 16, 64));
+        assert!(!may_pipeline(m(33, 33), 16, 64, false));
         // At half, it takes calls again, up to the whole depth in the message being built.
-        assert!(may_pipeline(m(32, 32), 16, 64));
-        assert!(may_pipeline(m(63, 32), 16, 64), "the calls of this turn's message do not count as posted");
-        assert!(!may_pipeline(m(64, 32), 16, 64));
+        assert!(may_pipeline(m(32, 32), 16, 64, false));
+        assert!(may_pipeline(m(63, 32), 16, 64, false), "the calls of this turn's message do not count as posted");
+        assert!(!may_pipeline(m(64, 32), 16, 64, false));
         // So 64 calls in flight travel 32 to a message even when answers come one at a time
         // (each in its own task turn, its caller calling again at once).
         let (mut posted, mut queued, mut messages) = (64u32, 0u32, 0u32);
@@ -340,7 +345,7 @@ mod tests {
             posted -= 1;
             queued += 1;
             let mut outbox = 0;
-            while queued > 0 && may_pipeline(m(posted + outbox, posted), 16, 64) {
+            while queued > 0 && may_pipeline(m(posted + outbox, posted), 16, 64, false) {
                 (queued, outbox) = (queued - 1, outbox + 1);
             }
             if outbox > 0 {
@@ -348,9 +353,12 @@ mod tests {
             }
         }
         assert_eq!(messages, 10_000 / 32, "one message per 32 calls");
+        // A full queue takes the hold off: the worker's mailbox has room.
+        assert!(may_pipeline(m(40, 40), 16, 64, true));
+        assert!(!may_pipeline(m(64, 40), 16, 64, true), "but never past the depth");
         // A depth of 1 or 2 still sends each call as soon as the worker has room.
-        assert!(may_pipeline(m(1, 1), 16, 2));
-        assert!(!may_pipeline(m(1, 1), 16, 1));
+        assert!(may_pipeline(m(1, 1), 16, 2, false));
+        assert!(!may_pipeline(m(1, 1), 16, 1, false));
     }
 
     fn view(state: SlotState, busy: bool) -> SlotView {
