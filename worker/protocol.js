@@ -54,6 +54,39 @@ export function serviceBatch(msgs, payloads) {
   return payloads === undefined ? { m } : { m, p: payloads };
 }
 
+/**
+ * Service messages' fast form, both ways, for the two kinds nearly all traffic is: a batch of
+ * `ToService::Message`s only (`{ v, s, p }`, their seqs in `s`) or of `FromService::Reply`s only
+ * (`{ v, r, p }`), each payload at the same index of `p`. They are the messages a
+ * `serviceBatch` of `toService.message(seq)` / `fromService.reply(seq)` envelopes would carry,
+ * without the JSON to write and parse: a MessageChannel echo on the page measured 1.25× the raw
+ * floor with that JSON, 1.04× without. Everything else travels as a `serviceBatch`.
+ * @param {'s' | 'r'} kind `s`: messages, to a host; `r`: replies, from one
+ * @param {number[]} seqs at most `MAX_BATCH`
+ * @param {unknown[]} payloads
+ * @returns {{ v: number, s?: number[], r?: number[], p: unknown[] }}
+ */
+export function seqBatch(kind, seqs, payloads) {
+  return kind === 's' ? { v: PROTOCOL_VERSION, s: seqs, p: payloads } : { v: PROTOCOL_VERSION, r: seqs, p: payloads };
+}
+
+/**
+ * The seqs of `data` when it is a well-formed fast-form batch of `kind` (see `seqBatch`): this
+ * protocol's version, at most `MAX_BATCH` seqs, each a u32, and as many payloads. Else null.
+ * @param {any} data
+ * @param {'s' | 'r'} kind
+ * @returns {number[] | null}
+ */
+export function seqsOf(data, kind) {
+  if (data === null || typeof data !== 'object' || data.v !== PROTOCOL_VERSION) return null;
+  const seqs = data[kind];
+  if (!Array.isArray(seqs) || !Array.isArray(data.p) || seqs.length !== data.p.length || seqs.length > MAX_BATCH) {
+    return null;
+  }
+  for (const seq of seqs) if (!Number.isInteger(seq) || seq < 0 || seq > 0xffff_ffff) return null;
+  return seqs;
+}
+
 /** Worker → page, from worker/worker.js (sent with `batch`). */
 export const fromWorker = {
   /**

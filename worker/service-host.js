@@ -12,7 +12,7 @@
 // (core::services::peers): through the page, or over a MessageChannel straight to the receiver's
 // worker — whose host takes messages on that port too, queued with the page's, and answers there.
 
-import { MAX_BATCH, PROTOCOL_VERSION, envelope, fromService, serviceBatch, toService } from './protocol.js';
+import { MAX_BATCH, PROTOCOL_VERSION, envelope, fromService, seqBatch, seqsOf, serviceBatch, toService } from './protocol.js';
 import { ServiceLink } from './service-link.js';
 
 /** @typedef {typeof import('../../../worker_bridge.js')} Glue The wasm-bindgen glue module. */
@@ -388,7 +388,9 @@ export function hostService(port, rustInstance, inline) {
         outPayloads = outPayloads.slice(MAX_BATCH);
       }
       try {
-        port.postMessage(serviceBatch(msgs, payloads));
+        // Replies alone (the common batch) in the fast form.
+        const replies = msgs.every((msg) => msg.type === 'reply');
+        port.postMessage(replies ? seqBatch('r', msgs.map((msg) => /** @type {number} */ (msg.seq)), payloads) : serviceBatch(msgs, payloads));
       } catch {
         // A reply could not be cloned (a function, a DOM node…): post them one by one, and fail
         // that message, not the others nor the service.
@@ -646,7 +648,7 @@ export function hostService(port, rustInstance, inline) {
    */
   function answerOn(port, msg, value) {
     try {
-      port.postMessage(serviceBatch([msg], [value]));
+      port.postMessage(msg.type === 'reply' ? seqBatch('r', [/** @type {number} */ (msg.seq)], [value]) : serviceBatch([msg], [value]));
     } catch (e) {
       if (msg.type === 'reply') port.postMessage(serviceBatch([fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))]));
     }
@@ -907,17 +909,23 @@ export function hostService(port, rustInstance, inline) {
    */
   function receive(data, from, link) {
     if (dead) return;
-    const { m, p } = data ?? {};
-    /** @type {unknown} */
+    const seqs = seqsOf(data, 's');
+    /** @type {unknown[]} */
     let entries;
-    try {
-      entries = JSON.parse(m);
-    } catch {
-      return;
+    if (seqs !== null) {
+      // The fast form: messages only.
+      entries = seqs.map((seq) => envelope(toService.message(seq)));
+    } else {
+      try {
+        entries = JSON.parse(data?.m);
+      } catch {
+        return;
+      }
+      if (!Array.isArray(entries)) return;
     }
-    if (!Array.isArray(entries)) return;
+    const p = data?.p;
     for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
+      const entry = /** @type {any} */ (entries[i]);
       const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
       if (typeof msg?.type !== 'string') continue;
       if (from) {

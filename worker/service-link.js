@@ -9,14 +9,16 @@
 // `TextDecoder` and a task of wasm-bindgen-futures per message — together more than the
 // `postMessage` itself. Here a reply settles its caller without entering wasm at all.
 //
-// Both ways, messages travel in batches (`serviceBatch`, `FromService::decode_batch` in Rust):
-// what is sent in one task turn goes in one `postMessage`, flushed by a microtask — except a
-// message sent while nothing is queued or awaited, which goes at once. From the host,
-// a well-formed `reply` settles its caller here; every other entry — a reply that failed, a
-// lifecycle confirmation, a health answer, anything malformed — goes to the registry in order,
-// as a batch of its own, for Rust to decode (typed and strict) and decide on.
+// Both ways, messages travel in batches: what is sent in one task turn goes in one
+// `postMessage`, flushed by a microtask — except a message sent while nothing is queued or
+// awaited, which goes at once. Messages go in the fast form (`seqBatch`: seqs beside payloads,
+// no JSON); from the host, a batch of replies in the fast form settles its callers here, and so
+// does a well-formed `reply` in a `serviceBatch` (`FromService::decode_batch` in Rust); every
+// other entry — a reply that failed, a lifecycle confirmation, a health answer, anything
+// malformed — goes to the registry in order, as a batch of its own, for Rust to decode (typed
+// and strict) and decide on.
 
-import { MAX_BATCH, PROTOCOL_VERSION, envelope, toService } from './protocol.js';
+import { MAX_BATCH, PROTOCOL_VERSION, seqBatch, seqsOf } from './protocol.js';
 
 /**
  * A bridge error, as `runtime::js_error::to_js` makes them: an `Error` whose `name` says what
@@ -77,8 +79,8 @@ export class ServiceLink {
     this.nextSeq = 0;
     /** Replies received, settled or not (`messagesHandled`). */
     this.handled = 0;
-    // Messages waiting for the end of the task turn: their envelopes and payloads.
-    /** @type {{ v: number, msg: { type: string, seq: number } }[]} */
+    // Messages waiting for the end of the task turn: their seqs and payloads.
+    /** @type {number[]} */
     this.out = [];
     /** @type {unknown[]} */
     this.outPayloads = [];
@@ -111,7 +113,7 @@ export class ServiceLink {
     // With nothing queued and no reply awaited, the message goes at once (a caller that awaits
     // each reply pays for no microtask); otherwise it joins the batch of this task turn.
     const now = this.pending.size === 0 && this.out.length === 0;
-    this.out.push(envelope(toService.message(seq)));
+    this.out.push(seq);
     this.outPayloads.push(payload);
     if (!now && !this.scheduled) {
       this.scheduled = true;
@@ -203,23 +205,23 @@ export class ServiceLink {
     if (this.closed) return;
     while (this.out.length) {
       const whole = this.out.length <= MAX_BATCH;
-      const msgs = whole ? this.out : this.out.slice(0, MAX_BATCH);
+      const seqs = whole ? this.out : this.out.slice(0, MAX_BATCH);
       const payloads = whole ? this.outPayloads : this.outPayloads.slice(0, MAX_BATCH);
       this.out = whole ? [] : this.out.slice(MAX_BATCH);
       this.outPayloads = whole ? [] : this.outPayloads.slice(MAX_BATCH);
       try {
-        this.endpoint.postMessage({ m: JSON.stringify(msgs), p: payloads });
+        this.endpoint.postMessage(seqBatch('s', seqs, payloads));
       } catch {
-        msgs.forEach((one, i) => {
+        seqs.forEach((seq, i) => {
           try {
-            this.endpoint.postMessage({ m: JSON.stringify([one]), p: [payloads[i]] });
+            this.endpoint.postMessage(seqBatch('s', [seq], [payloads[i]]));
           } catch (/** @type {any} */ e) {
             const why = e && e.message ? `${e.name}: ${e.message}` : String(e);
             const error = bridgeError(
               'ValidationError',
               `the message cannot be sent to a service (it must be structured-cloneable): ${why}`,
             );
-            this.settle(one.msg.seq, false, error, false);
+            this.settle(seq, false, error, false);
           }
         });
       }
@@ -233,6 +235,11 @@ export class ServiceLink {
    */
   receive(data) {
     if (this.closed) return;
+    const replies = seqsOf(data, 'r');
+    if (replies !== null) {
+      for (let i = 0; i < replies.length && !this.closed; i++) this.settle(replies[i], true, data.p[i], true);
+      return;
+    }
     const text = data !== null && typeof data === 'object' ? data.m : undefined;
     /** @type {unknown} */
     let entries;

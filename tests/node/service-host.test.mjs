@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { MAX_BATCH, PROTOCOL_VERSION } from '../../worker/protocol.js';
+import { MAX_BATCH, PROTOCOL_VERSION, seqBatch, seqsOf } from '../../worker/protocol.js';
 import { hostService } from '../../worker/service-host.js';
 
 const COUNTER = new URL('../services/counter.service.js', import.meta.url).href; // async onMessage
@@ -13,14 +13,19 @@ const ECHO = new URL('../../benches/services/echo.service.js', import.meta.url).
 
 /** A port that structured-clones what crosses it, as the browser does. */
 function fakePort() {
-  /** @type {{ msgs: any[], p?: unknown[] }[]} */
+  /** @type {{ msgs: any[], p?: unknown[], fast: boolean }[]} */
   const posts = [];
   let listener;
   return {
     posts,
     postMessage(wire) {
-      const { m, p } = structuredClone(wire); // throws DataCloneError as postMessage would
-      posts.push({ msgs: JSON.parse(m).map((e) => (assert.equal(e.v, PROTOCOL_VERSION), e.msg)), p });
+      const data = structuredClone(wire); // throws DataCloneError as postMessage would
+      // Replies alone travel in the fast form: read back as the messages they stand for.
+      const fast = seqsOf(data, 'r');
+      const msgs = fast
+        ? fast.map((seq) => ({ type: 'reply', seq }))
+        : JSON.parse(data.m).map((e) => (assert.equal(e.v, PROTOCOL_VERSION), e.msg));
+      posts.push({ msgs, p: data.p, fast: fast !== null });
     },
     addEventListener(type, l) {
       listener = l;
@@ -29,6 +34,10 @@ function fakePort() {
     deliver(entries, payloads, { raw = false } = {}) {
       const m = JSON.stringify(raw ? entries : entries.map((msg) => ({ v: PROTOCOL_VERSION, msg })));
       listener({ data: structuredClone(payloads ? { m, p: payloads } : { m }) });
+    },
+    /** The page posts messages `seqs` in the fast form, payloads beside. */
+    deliverFast(seqs, payloads) {
+      listener({ data: structuredClone(seqBatch('s', seqs, payloads)) });
     },
     /** Anything at all, as the message's data. */
     post(data) {
@@ -142,4 +151,27 @@ test('a closed host handles nothing more', async () => {
   port.deliver(messages(0, 2), ['a', 'b']);
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(port.replies.length, 0);
+});
+
+test('messages in the fast form are handled as their envelopes; replies alone go back in it', async () => {
+  const { port, close } = await started(ECHO);
+  port.deliverFast([0, 1, 2], ['a', { b: 1 }, null]);
+  await until('three replies', () => port.replies.length === 3);
+  assert.deepEqual(port.replies.map((r) => [r.type, r.seq, r.payload]), [['reply', 0, 'a'], ['reply', 1, { b: 1 }], ['reply', 2, null]]);
+  assert.deepEqual(port.posts.map((post) => post.fast), [true]);
+  // A batch with anything but replies goes as JSON text, the replies in it too.
+  port.posts.length = 0;
+  port.deliverFast([3], ['d']);
+  port.deliver([{ type: 'health' }]);
+  await until('a reply and a health answer', () => port.replies.length === 2);
+  assert.ok(port.posts.some((post) => !post.fast));
+  // A malformed fast batch is ignored, as a malformed JSON one is.
+  port.posts.length = 0;
+  for (const data of [{ v: PROTOCOL_VERSION, s: [-1], p: ['x'] }, { v: PROTOCOL_VERSION + 1, s: [9], p: ['x'] }, { v: PROTOCOL_VERSION, s: [9] }]) {
+    port.post(data);
+  }
+  port.deliverFast([4], ['e']);
+  await until('the reply after them', () => port.replies.length === 1);
+  assert.deepEqual(port.replies.map((r) => [r.seq, r.payload]), [[4, 'e']]);
+  close();
 });
