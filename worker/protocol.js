@@ -42,7 +42,8 @@ export function batch(...msgs) {
 }
 
 /**
- * Service messages as they travel both ways (`FromService::decode_batch` in Rust): the JSON text
+ * Service messages as they travel both ways, but for the fast form (`seqBatch`) of messages and
+ * of replies alone (`FromService::decode_batch` in Rust): the JSON text
  * of an array of envelopes in `m`, and each message's payload (structured-cloned, never JSON) at
  * the same index of `p`, when there are payloads.
  * @param {{ type: string }[]} msgs at most `MAX_BATCH`
@@ -120,7 +121,7 @@ export const toService = {
   disconnect: (link, gone) => ({ type: 'disconnect', link, gone }),
 };
 
-/** Host → registry, from worker/service-host.js (sent with `serviceBatch`). */
+/** Host → registry, from worker/service-host.js (sent with `serviceBatch`; replies alone with `seqBatch`). */
 export const fromService = {
   loaded: () => ({ type: 'loaded' }),
   started: () => ({ type: 'started' }),

@@ -287,7 +287,8 @@ function isThenable(value) {
  * `rustInstance`; `inline` is the handler object of an inline service (main placement: it is
  * used as it is, never cloned). Returns the function that closes the host.
  *
- * Messages arrive in batches (`serviceBatch`): everything the page sent in one task turn. They are
+ * Messages arrive in batches (`seqBatch`, or a `serviceBatch` for anything but messages): everything
+ * the page sent in one task turn. They are
  * queued and handled strictly in order, one at a time; a handler that answers synchronously (a
  * Rust service, or a JavaScript one that returns a value rather than a promise) is followed by
  * the next at once, without a trip through the microtask queue. Replies wait in an outbox and go

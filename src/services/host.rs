@@ -5,7 +5,7 @@
 //! The page's end of the link is `worker/service-link.js`: it carries each message's hot path
 //! (its sequence number, the caller's promise, batching, settling a reply) in JavaScript, so a
 //! message and its reply cost no trip through wasm. Messages travel in batches both ways (see
-//! `protocol::service`): what `send` queues in one task turn is posted as one batch by a microtask;
+//! `protocol::service`; messages and plain replies in the fast form, `seqBatch`): what `send` queues in one task turn is posted as one batch by a microtask;
 //! [`Host::post`] (lifecycle steps, health checks) posts at once, after what is queued, so the
 //! host sees everything in the order the registry sent it. From the host, a well-formed reply
 //! settles its caller in JavaScript; everything else reaches the registry as a

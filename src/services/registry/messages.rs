@@ -74,7 +74,7 @@ impl Registry {
             );
         };
         let Some(text) = &batch.text else {
-            return broke("a batch is { m: text, p? }");
+            return broke("a batch is { m: text, p? }, or replies { v, r, p } of this protocol's version");
         };
         let entries = match FromService::decode_batch(text) {
             Ok(entries) => entries,

@@ -6,6 +6,11 @@
 //! fixtures in `tests/fixtures/protocol/` are replayed by both languages
 //! (`tests/protocol_fixtures.rs`, `tests/node/protocol.test.mjs`), so the two cannot drift apart.
 //!
+//! `Message`s and plain `Reply`s, nearly all the traffic, travel in a fast form that only
+//! JavaScript reads and writes (`seqBatch` in `worker/protocol.js`, tested by
+//! `tests/node/service-*.test.mjs`): their sequence numbers beside their data,
+//! `{ v: 2, s: [7, …], p: [{ op: 'get' }, …] }` (`r` for replies), no JSON at all. The rest:
+//!
 //! Both ways, messages travel as the pool's do: a **batch** — the JSON text of an array of
 //! envelopes ([`encode_batch`](super::encode_batch)) in `m` — in one `postMessage`, so what the
 //! page sends in one task turn, and the replies the host sends back to back, cost one message
