@@ -945,7 +945,7 @@ async fn a_small_max_queue_refuses_no_call_a_workers_mailbox_has_room_for() {
     // the worker always has room, so `maxQueue: 2` must never refuse a call — although a busy
     // worker is topped up in bulk, its new calls waiting in the queue meanwhile.
     let b = bridge(&[("poolSize", 1.into()), ("maxQueue", 2.into()), ("maxInFlightPerWorker", 64.into())]).await;
-    let run = js_sys::Function::new_with_args(
+    let run = Function::new_with_args(
         "b, lanes, calls",
         "const bytes = new Uint8Array(16);
          const refused = [];
