@@ -15,6 +15,22 @@ export async function latencyRound(call, arg, count) {
   return ((performance.now() - t0) * 1000) / count;
 }
 
+/** Calls per second of `calls` calls of `call(arg)` with `inFlight` of them outstanding. */
+export async function throughputRound(call, arg, calls, inFlight) {
+  let issued = 0;
+  // Each lane issues its next call as soon as its previous one returns, so exactly `inFlight`
+  // calls are outstanding until the last ones drain.
+  const lane = async () => {
+    while (issued < calls) {
+      issued++;
+      await call(arg);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return calls / ((performance.now() - t0) / 1000);
+}
+
 /** What every report states about the browser it ran in. */
 export const environment = () => ({
   crossOriginIsolated: globalThis.crossOriginIsolated,

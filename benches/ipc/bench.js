@@ -4,7 +4,7 @@
 // shows how well that cost is pipelined. Last, how long worker-bridge blocks the main thread while
 // it hashes or encrypts 64 MiB, in a worker and on the main-thread fallback.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
-import { environment, latencyRound, median, startLongTaskMeter } from '../page.js';
+import { environment, latencyRound, median, startLongTaskMeter, throughputRound } from '../page.js';
 import * as Comlink from '/node_modules/comlink/dist/esm/comlink.mjs';
 // workerpool ships no ES module for browsers, only a UMD build: imported for its side effect it
 // sets globalThis.workerpool, as the <script> tag in its README does.
@@ -78,21 +78,6 @@ function workerpoolClient() {
   };
 }
 
-/** Calls per second with `inFlight` calls outstanding. */
-async function throughputRound(call, payload, calls, inFlight) {
-  let issued = 0;
-  // Each lane issues its next call as soon as its previous one returns, so exactly `inFlight`
-  // calls are outstanding until the last ones drain.
-  const lane = async () => {
-    while (issued < calls) {
-      issued++;
-      await call(payload);
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  return calls / ((performance.now() - t0) / 1000);
-}
 
 const equalBytes = (a, b) => a instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
 

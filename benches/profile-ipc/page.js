@@ -5,7 +5,7 @@
 // of bench:services in either placement, or that benchmark's floors (a raw postMessage worker, a
 // MessageChannel echo on the page), and sequential sends of its message.
 import init, { WorkerBridge } from '/target/bench-pkg-prof/worker_bridge.js';
-import { latencyRound } from '../page.js';
+import { latencyRound, throughputRound } from '../page.js';
 
 let echo;
 /** Whether `echo` takes bench:services' message (else bytes). */
@@ -86,16 +86,7 @@ window.createClient = async (client) => {
 window.echoCalls = async (calls, payloadBytes, message, inFlight = 1) => {
   const arg = takesMessage ? message : Uint8Array.from({ length: payloadBytes }, (_, i) => i);
   if (inFlight <= 1) return latencyRound(echo, arg, calls);
-  let issued = 0;
-  const lane = async () => {
-    while (issued < calls) {
-      issued++;
-      await echo(arg);
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  return ((performance.now() - t0) * 1000) / calls;
+  return 1e6 / (await throughputRound(echo, arg, calls, inFlight));
 };
 
 document.body.dataset.ready = 'true';
