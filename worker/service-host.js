@@ -283,6 +283,18 @@ function isThenable(value) {
 }
 
 /**
+ * A batch for the page or a direct route's sender: replies alone (the common batch) in the fast
+ * form, anything else as a `serviceBatch`.
+ * @param {{ type: string, seq?: number }[]} msgs
+ * @param {unknown[]} payloads
+ */
+function hostBatch(msgs, payloads) {
+  return msgs.every((msg) => msg.type === 'reply')
+    ? seqBatch('r', msgs.map((msg) => /** @type {number} */ (msg.seq)), payloads)
+    : serviceBatch(msgs, payloads);
+}
+
+/**
  * Serves the service protocol on `port` (a worker global or a MessagePort); Rust services run in
  * `rustInstance`; `inline` is the handler object of an inline service (main placement: it is
  * used as it is, never cloned). Returns the function that closes the host.
@@ -389,15 +401,13 @@ export function hostService(port, rustInstance, inline) {
         outPayloads = outPayloads.slice(MAX_BATCH);
       }
       try {
-        // Replies alone (the common batch) in the fast form.
-        const replies = msgs.every((msg) => msg.type === 'reply');
-        port.postMessage(replies ? seqBatch('r', msgs.map((msg) => /** @type {number} */ (msg.seq)), payloads) : serviceBatch(msgs, payloads));
+        port.postMessage(hostBatch(msgs, payloads));
       } catch {
         // A reply could not be cloned (a function, a DOM node…): post them one by one, and fail
         // that message, not the others nor the service.
         msgs.forEach((msg, i) => {
           try {
-            port.postMessage(serviceBatch([msg], [payloads[i]]));
+            port.postMessage(hostBatch([msg], [payloads[i]]));
           } catch (e) {
             if (msg.type === 'send') {
               // The service's own `ctx.send` of something the browser cannot clone: that send fails.
@@ -649,7 +659,7 @@ export function hostService(port, rustInstance, inline) {
    */
   function answerOn(port, msg, value) {
     try {
-      port.postMessage(msg.type === 'reply' ? seqBatch('r', [/** @type {number} */ (msg.seq)], [value]) : serviceBatch([msg], [value]));
+      port.postMessage(hostBatch([msg], [value]));
     } catch (e) {
       if (msg.type === 'reply') port.postMessage(serviceBatch([fromService.replyFailed(/** @type {number} */ (msg.seq), wire(e))]));
     }
@@ -910,24 +920,27 @@ export function hostService(port, rustInstance, inline) {
    */
   function receive(data, from, link) {
     if (dead) return;
+    // The fast form is messages only; a JSON batch's entries count when they are envelopes of
+    // this version.
     const seqs = seqsOf(data, 's');
-    /** @type {unknown[]} */
-    let entries;
+    /** @type {any[]} */
+    let msgs;
     if (seqs !== null) {
-      // The fast form: messages only.
-      entries = seqs.map((seq) => envelope(toService.message(seq)));
+      msgs = seqs.map((seq) => toService.message(seq));
     } else {
+      /** @type {unknown} */
+      let entries;
       try {
         entries = JSON.parse(data?.m);
       } catch {
         return;
       }
       if (!Array.isArray(entries)) return;
+      msgs = entries.map((entry) => (entry?.v === PROTOCOL_VERSION ? entry.msg : undefined));
     }
     const p = data?.p;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = /** @type {any} */ (entries[i]);
-      const msg = entry?.v === PROTOCOL_VERSION ? entry.msg : undefined;
+    for (let i = 0; i < msgs.length; i++) {
+      const msg = msgs[i];
       if (typeof msg?.type !== 'string') continue;
       if (from) {
         if (msg.type === 'message' && accepting) queue.push({ msg, payload: p?.[i], from });
