@@ -26,6 +26,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use worker_bridge_core::pool::{is_short, pipeline_weight};
+use worker_bridge_core::tasks::TaskCosts;
 
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
@@ -73,6 +74,10 @@ impl Job {
     /// Short enough that the answers waiting in the outbox may wait for it (the rule by which
     /// the page sends calls ahead: `worker_bridge_core::pool::is_short`).
     fn is_short(&self) -> bool {
+        // An app's task: by how long it ran before (`TaskCosts`, which the page keeps too).
+        if let Some(key) = TaskCosts::key(&self.op) {
+            return COSTS.with(|c| c.borrow().is_short(&key));
+        }
         // A stream's length is unknown and an output stream may wait on its reader: never short.
         let len =
             self.attached.body().filter(|_| self.attached.sink().is_none()).and_then(Input::from_js).map(|i| i.len());
@@ -98,6 +103,26 @@ thread_local! {
     static OUTBOX: RefCell<Vec<(FromWorker, Option<Carried>)>> = const { RefCell::new(Vec::new()) };
     /// When the oldest answer in `OUTBOX` was put there.
     static OUTBOX_SINCE: Cell<f64> = const { Cell::new(0.0) };
+    /// How long each of the app's tasks ran here (reported to the page with each answer).
+    static COSTS: RefCell<TaskCosts> = RefCell::default();
+    /// The app's tasks that ran here (their modules imported).
+    static RAN: RefCell<std::collections::HashSet<String>> = RefCell::default();
+}
+
+/// Whether the task under `key` ran in this worker before; it has now.
+fn ran_before(key: &str) -> bool {
+    RAN.with(|ran| {
+        let mut ran = ran.borrow_mut();
+        if ran.contains(key) {
+            return true;
+        }
+        // Bounded like `TaskCosts`: past it, a task's next run is taken for a first one.
+        if ran.len() >= worker_bridge_core::tasks::MAX_TASKS_REMEMBERED {
+            ran.clear();
+        }
+        ran.insert(key.to_owned());
+        false
+    })
 }
 
 /// Entry point of a pool worker, called by `worker/worker.js` once the module is instantiated.
@@ -240,7 +265,7 @@ fn run_beside(scope: &DedicatedWorkerGlobalScope, job: Job) {
         let result = run(&scope, &job).await;
         SIDE.with(|side| side.borrow_mut().retain(|(id, _)| *id != job.id));
         let answer = match result {
-            Ok((carried, http)) => (FromWorker::Response { id: job.id, http }, Some(carried)),
+            Ok((carried, http)) => (FromWorker::Response { id: job.id, http, ms: None }, Some(carried)),
             Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
         };
         post(&scope, vec![answer]);
@@ -258,7 +283,17 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
             flush(scope);
         }
         CURRENT.with(|c| *c.borrow_mut() = Some((job.id, job.flag.clone())));
+        let task = TaskCosts::key(&job.op);
+        let clock = scope.performance();
+        let started = clock.as_ref().map(web_sys::Performance::now);
         let result = run(scope, &job).await;
+        // An app's task's run time, learned here and reported to the page — but not its first
+        // here, which imported its module too.
+        let ms = task.filter(|key| ran_before(key)).zip(clock.zip(started)).map(|(key, (clock, started))| {
+            let ms = clock.now() - started;
+            COSTS.with(|c| c.borrow_mut().observe(&key, ms));
+            ms
+        });
         CURRENT.with(|c| c.borrow_mut().take());
         // The buffer the body came in goes back to the page, for a later copy (`io::copy`).
         let output = match &result {
@@ -267,7 +302,7 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         };
         let spare = job.attached.body().and_then(|input| copy::spare_of(&input, output)).filter(|b| !queued_in(b));
         let answer = match result {
-            Ok((carried, http)) => (FromWorker::Response { id: job.id, http }, Some(carried)),
+            Ok((carried, http)) => (FromWorker::Response { id: job.id, http, ms }, Some(carried)),
             Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
         };
         let spare = spare.map(|buffer| (FromWorker::Spare, Some(Carried::Body(Uint8Array::new(&buffer).into()))));

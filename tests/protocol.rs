@@ -53,7 +53,8 @@ fn every_message_round_trips_with_readable_tags() {
     let caps = Caps { shared_memory: true, version: "0.1.0".into(), threads: 2 };
     let wire = round_trip(FromWorker::Ready { worker: 3, caps });
     assert_eq!(wire["msg"]["caps"]["sharedMemory"], json!(true));
-    round_trip(FromWorker::Response { id, http: None });
+    round_trip(FromWorker::Response { id, http: None, ms: None });
+    round_trip(FromWorker::Response { id, http: None, ms: Some(0.25) });
     round_trip(FromWorker::Response {
         id,
         http: Some(HttpMeta {
@@ -63,6 +64,7 @@ fn every_message_round_trips_with_readable_tags() {
             headers: vec![("content-type".into(), "text/plain".into())],
             sha256: Some(vec![1; 32]),
         }),
+        ms: None,
     });
     let error = WireError {
         name: "NetworkError".into(),

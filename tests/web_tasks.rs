@@ -356,3 +356,47 @@ async fn rust_tasks_run_in_both_placements() {
         JsFuture::from(b.terminate()).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_task_that_ran_short_is_sent_ahead_and_one_that_ran_long_is_not() {
+    let b = bridge("never", &[]).await;
+    register_all(&b).await;
+    let queued = |b: &WorkerBridge| num(&b.status(), "queued");
+    let doubles = |n: usize| (0..n).map(|i| run(&b, "double", (i as f64).into(), JsValue::UNDEFINED)).collect::<Vec<_>>();
+    // Never seen: its cost is unknown, so it waits in the queue for the worker to be free.
+    let first = doubles(4);
+    assert_eq!(queued(&b), 3.0, "a task never seen is sent ahead");
+    for (i, p) in first.into_iter().enumerate() {
+        assert_eq!(ok(p).await.as_f64(), Some(2.0 * i as f64));
+    }
+    // It ran short four times, as its worker reported: now it is sent ahead, in order.
+    let next = doubles(6);
+    assert_eq!(queued(&b), 0.0, "a task that ran short waits in the queue");
+    for (i, p) in next.into_iter().enumerate() {
+        assert_eq!(ok(p).await.as_f64(), Some(2.0 * i as f64));
+    }
+    // One that ran long stays in the queue, however often it ran.
+    for _ in 0..3 {
+        ok(run(&b, "spin", 20.into(), JsValue::UNDEFINED)).await;
+    }
+    let spins: Vec<Promise> = (0..3).map(|_| run(&b, "spin", 20.into(), JsValue::UNDEFINED)).collect();
+    assert_eq!(queued(&b), 2.0, "a task that ran 20 ms is sent ahead");
+    for p in spins {
+        assert_eq!(ok(p).await.as_f64(), Some(20.0));
+    }
+    // A call whose buffers are moved is never sent ahead, short as its task is: a crash of the
+    // call before it would lose them.
+    let length = |options: JsValue| run(&b, "byteLength", ArrayBuffer::new(8).into(), options);
+    for _ in 0..4 {
+        assert_eq!(ok(length(JsValue::UNDEFINED)).await.as_f64(), Some(8.0));
+    }
+    let copied: Vec<Promise> = (0..3).map(|_| length(JsValue::UNDEFINED)).collect();
+    assert_eq!(queued(&b), 0.0, "a task that ran short waits in the queue");
+    let moved: Vec<Promise> = (0..3).map(|_| length(obj(&[("transfer", true.into())]))).collect();
+    assert_eq!(queued(&b), 3.0, "moved buffers were sent ahead");
+    for p in copied.into_iter().chain(moved) {
+        assert_eq!(ok(p).await.as_f64(), Some(8.0));
+    }
+    assert_eq!(num(&counters(&b), "failed"), 0.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}

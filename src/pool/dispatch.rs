@@ -15,11 +15,13 @@ use std::collections::VecDeque;
 use wasm_bindgen::{JsCast, JsValue};
 
 use worker_bridge_core::pool::{may_pipeline, Mailbox, SlotState};
+use worker_bridge_core::tasks::TaskCosts;
 
 use super::announce::log_later;
 use super::slot::Running;
 use super::worker_handle::{Attachments, Outgoing};
 use super::Inner;
+use crate::call::Pending;
 use crate::error::Error;
 use crate::io::source::Input;
 use crate::io::stream::portable;
@@ -28,6 +30,16 @@ use crate::runtime::js_error::describe;
 use crate::runtime::timer::Timer;
 use crate::scheduler::SlotLoad;
 
+/// What `pending` weighs for pipelining: an app's task by how long it ran before (`TaskCosts`),
+/// unless its input's buffers were moved (a crash of the call ahead of it would lose them);
+/// anything else by its input (`Pending::weight`).
+fn pending_weight(costs: &TaskCosts, pending: &Pending) -> u64 {
+    match TaskCosts::key(&pending.task.op) {
+        Some(key) if !pending.task.transferred && !pending.is_streamed() => costs.weight(&key),
+        _ => pending.weight(),
+    }
+}
+
 impl Inner {
     /// Sends queued calls to workers with room, per the strategy.
     pub(super) fn pump(&mut self) {
@@ -35,7 +47,9 @@ impl Inner {
             return;
         }
         let mut wake_ticker = false;
-        while let Some((next, streamed)) = self.queue.peek().map(|p| (p.weight(), p.is_streamed())) {
+        while let Some((next, streamed)) =
+            self.queue.peek().map(|p| (pending_weight(&self.task_costs, p), p.is_streamed()))
+        {
             let max_in_flight = self.cfg.max_in_flight;
             let queue_full = self.queue.len() >= self.cfg.max_queue;
             let loads: Vec<SlotLoad> = self
@@ -128,7 +142,7 @@ impl Inner {
                 engine: pending.task.engine,
             };
             wake_ticker |= sink.is_some_and(|s| s.borrow().has_callback());
-            let (weight, task) = (pending.weight(), pending.task.op.is_task());
+            let (weight, task) = (pending_weight(&self.task_costs, &pending), pending.task.op.is_task());
             let slot = &mut self.slots[index];
             let mut attachments = attachments;
             if streamed {

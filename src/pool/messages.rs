@@ -10,6 +10,7 @@ use js_sys::{ArrayBuffer, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 use worker_bridge_core::pool::SlotState;
+use worker_bridge_core::tasks::TaskCosts;
 
 use super::announce::log_later;
 use super::worker_handle::WorkerEvent;
@@ -85,7 +86,12 @@ impl Inner {
                     let _ = boot.send(Ok(()));
                 }
             }
-            FromWorker::Response { id, http } => {
+            FromWorker::Response { id, http, ms } => {
+                // An app's task's run time: what the pool learns whether to send it ahead by.
+                let ran = slot.in_flight.iter().find(|r| r.id == id).and_then(|r| r.pending.as_ref());
+                if let (Some(ms), Some(key)) = (ms, ran.and_then(|p| TaskCosts::key(&p.task.op))) {
+                    self.task_costs.observe(&key, ms);
+                }
                 // An op's output, or an app's task's value (which may be `undefined`).
                 let body = attached
                     .body()

@@ -58,6 +58,7 @@ use futures_channel::oneshot;
 use wasm_bindgen::JsValue;
 
 use worker_bridge_core::pool::{no_live_slot, SlotState};
+use worker_bridge_core::tasks::TaskCosts;
 
 use crate::call::{terminated, Counters, Pending, Stop};
 use crate::error::{Error, ErrorKind};
@@ -135,6 +136,9 @@ struct Inner {
     /// When the last health tick ran: a tick much later than its interval finds the page itself
     /// stalled (`failure::check_health`).
     last_tick: f64,
+    /// How long each of the app's tasks ran, as its workers report: the short ones are sent
+    /// ahead (`pending_weight`).
+    task_costs: TaskCosts,
     me: Weak<RefCell<Inner>>,
 }
 
@@ -168,6 +172,7 @@ impl Pool {
                 ticker: None,
                 health: None,
                 last_tick: js_sys::Date::now(),
+                task_costs: TaskCosts::default(),
                 me: me.clone(),
             })
         });

@@ -105,10 +105,144 @@ pub fn check_export(export: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// How long one worker-millisecond of an app's task weighs for pipelining, in input bytes: what
+/// the Rust code hashes in about that time in a worker (SHA-256, ~250 MB/s), so a worker holds
+/// about as much task time ahead as it holds hashing ([`PIPELINE_BYTES`](crate::defaults::PIPELINE_BYTES):
+/// ~1 ms).
+pub const WEIGHT_PER_MS: f64 = 256.0 * 1024.0;
+
+/// Runs of a task seen before it may be sent ahead.
+pub const RUNS_BEFORE_AHEAD: u32 = 3;
+
+/// What the pool has learned of how long each of the app's tasks runs in a worker, so that the
+/// short ones are sent ahead like short built-in ops (a task's cost cannot be told from its
+/// input). Both ends learn from the same figures, each task's run time in its worker: the page to
+/// decide what a task weighs ([`weight`](Self::weight)), the worker whether an answer may wait
+/// for the next call's ([`is_short`](Self::is_short)).
+///
+/// The estimate rises at once to a run longer than it and decays slowly (a quarter of the way
+/// per shorter run), so one long run stops a task being sent ahead and only a run of short ones
+/// starts it again. Kept per bridge, never persisted: a page that reloads learns again.
+#[derive(Debug, Default, Clone)]
+pub struct TaskCosts {
+    seen: std::collections::HashMap<String, Estimate>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Estimate {
+    ms: f64,
+    runs: u32,
+}
+
+/// Most tasks remembered: past it the one seen least is forgotten (a page that makes task
+/// names up as it goes must not grow this for ever).
+pub const MAX_TASKS_REMEMBERED: usize = 1024;
+
+impl TaskCosts {
+    /// The key a task is learned under, if `op` is one of the app's tasks.
+    pub fn key(op: &Op) -> Option<String> {
+        match op {
+            Op::Task { module, export, .. } => Some(format!("{module}#{export}")),
+            Op::RustTask { name } => Some(format!("rust:{name}")),
+            _ => None,
+        }
+    }
+
+    /// One run of the task under `key` took `ms` in its worker (a failed run too: its time was
+    /// spent). Not-finite and negative figures are ignored.
+    pub fn observe(&mut self, key: &str, ms: f64) {
+        if !ms.is_finite() || ms < 0.0 {
+            return;
+        }
+        if let Some(e) = self.seen.get_mut(key) {
+            e.ms = if ms >= e.ms { ms } else { e.ms + (ms - e.ms) / 4.0 };
+            e.runs = e.runs.saturating_add(1);
+            return;
+        }
+        if self.seen.len() >= MAX_TASKS_REMEMBERED {
+            if let Some(least) = self.seen.iter().min_by_key(|(_, e)| e.runs).map(|(k, _)| k.clone()) {
+                self.seen.remove(&least);
+            }
+        }
+        self.seen.insert(key.to_owned(), Estimate { ms, runs: 1 });
+    }
+
+    /// What a call of the task under `key` weighs for pipelining (see
+    /// [`pool::pipeline_weight`](crate::pool::pipeline_weight)): `u64::MAX` — never sent ahead —
+    /// until it has run [`RUNS_BEFORE_AHEAD`] times, then its estimate in input bytes.
+    pub fn weight(&self, key: &str) -> u64 {
+        match self.seen.get(key) {
+            Some(e) if e.runs >= RUNS_BEFORE_AHEAD => {
+                let bytes = (e.ms * WEIGHT_PER_MS).ceil();
+                if bytes < u64::MAX as f64 {
+                    (bytes as u64).max(1)
+                } else {
+                    u64::MAX
+                }
+            }
+            _ => u64::MAX,
+        }
+    }
+
+    /// Whether a call of the task under `key` is short (see [`pool::is_short`](crate::pool::is_short)).
+    pub fn is_short(&self, key: &str) -> bool {
+        crate::pool::is_short(self.weight(key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn a_task_is_sent_ahead_once_it_has_run_short_a_few_times_and_not_after_one_long_run() {
+        let op = Definition::Module { url: "https://app.example/t.js".into(), export: "echo".into() }.op("echo");
+        let key = TaskCosts::key(&op).unwrap();
+        assert_eq!(TaskCosts::key(&Op::Sha256), None);
+        assert_ne!(TaskCosts::key(&Definition::Rust("echo".into()).op("echo")), Some(key.clone()));
+        let mut costs = TaskCosts::default();
+        assert_eq!(costs.weight(&key), u64::MAX, "never seen");
+        for run in 1..=RUNS_BEFORE_AHEAD {
+            assert!(!costs.is_short(&key), "only {} runs seen", run - 1);
+            costs.observe(&key, 0.05);
+        }
+        assert!(costs.is_short(&key));
+        assert_eq!(costs.weight(&key), (0.05 * WEIGHT_PER_MS).ceil() as u64);
+        // One long run: at once no longer short; short runs bring it back slowly.
+        costs.observe(&key, 40.0);
+        assert!(!costs.is_short(&key));
+        let mut back = 0;
+        while !costs.is_short(&key) {
+            costs.observe(&key, 0.05);
+            back += 1;
+            assert!(back < 100, "short runs never brought it back");
+        }
+        assert!(back > 5, "came back after {back} short runs");
+        // Figures that are not times are ignored; a task that takes no time still weighs.
+        costs.observe(&key, f64::NAN);
+        costs.observe(&key, -1.0);
+        costs.observe(&key, f64::INFINITY);
+        assert!(costs.is_short(&key));
+        let instant = "rust:instant";
+        for _ in 0..RUNS_BEFORE_AHEAD {
+            costs.observe(instant, 0.0);
+        }
+        assert_eq!(costs.weight(instant), 1);
+    }
+
+    #[test]
+    fn task_costs_remember_a_bounded_number_of_tasks() {
+        let mut costs = TaskCosts::default();
+        for _ in 0..RUNS_BEFORE_AHEAD {
+            costs.observe("kept", 0.1);
+        }
+        for i in 0..MAX_TASKS_REMEMBERED * 2 {
+            costs.observe(&format!("once {i}"), 0.1);
+        }
+        assert!(costs.seen.len() <= MAX_TASKS_REMEMBERED);
+        assert!(costs.is_short("kept"), "the task seen most is kept");
+    }
 
     #[test]
     fn names_and_exports_are_checked() {

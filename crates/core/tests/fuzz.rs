@@ -438,7 +438,7 @@ fn from_worker_seeds() -> Vec<FromWorker> {
     };
     vec![
         FromWorker::Ready { worker: 3, caps: Caps { shared_memory: true, version: "0.1.0".into(), threads: 2 } },
-        FromWorker::Response { id, http: None },
+        FromWorker::Response { id, http: None, ms: None },
         FromWorker::Response {
             id,
             http: Some(HttpMeta {
@@ -448,6 +448,7 @@ fn from_worker_seeds() -> Vec<FromWorker> {
                 headers: vec![("etag".into(), "\"x\"".into())],
                 sha256: Some(vec![1; 32]),
             }),
+            ms: None,
         },
         FromWorker::Failed { id: Some(id), error: error.clone() },
         FromWorker::Failed { id: None, error },

@@ -82,6 +82,10 @@ pub enum FromWorker {
         /// For a fetch: the response's status, headers and (if asked) the body's digest.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         http: Option<HttpMeta>,
+        /// For an app's task: how long it ran in the worker, in milliseconds — the page learns
+        /// from it which tasks are short enough to send ahead ([`crate::tasks::TaskCosts`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ms: Option<f64>,
     },
     /// The request (or, with no id, an undecodable message) failed.
     Failed {
