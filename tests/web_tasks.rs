@@ -362,7 +362,8 @@ async fn a_task_that_ran_short_is_sent_ahead_and_one_that_ran_long_is_not() {
     let b = bridge("never", &[]).await;
     register_all(&b).await;
     let queued = |b: &WorkerBridge| num(&b.status(), "queued");
-    let doubles = |n: usize| (0..n).map(|i| run(&b, "double", (i as f64).into(), JsValue::UNDEFINED)).collect::<Vec<_>>();
+    let doubles =
+        |n: usize| (0..n).map(|i| run(&b, "double", (i as f64).into(), JsValue::UNDEFINED)).collect::<Vec<_>>();
     // Never seen: its cost is unknown, so it waits in the queue for the worker to be free.
     let first = doubles(4);
     assert_eq!(queued(&b), 3.0, "a task never seen is sent ahead");
