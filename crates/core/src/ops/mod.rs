@@ -242,7 +242,8 @@ impl Op {
     /// Whether the op's work is bounded by its input's length, so that a small input means a
     /// short call: false for a fetch (the network decides), a decompression (a small input may
     /// expand a thousandfold) and the test ops that wait, spin or fail.
-    /// An app's own task may take any time: never.
+    /// An app's own task may take any time: never (the pool learns which tasks are short from
+    /// their run times instead, `tasks::TaskCosts`).
     pub fn cost_follows_input(&self) -> bool {
         match self {
             Op::Fetch(_) | Op::Decompress { .. } | Op::Task { .. } | Op::RustTask { .. } => false,
