@@ -26,7 +26,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use worker_bridge_core::pool::{is_short, pipeline_weight};
-use worker_bridge_core::tasks::TaskCosts;
+use worker_bridge_core::tasks::{TaskCosts, MAX_TASKS_REMEMBERED};
 
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
@@ -74,10 +74,10 @@ impl Job {
     /// Short enough that the answers waiting in the outbox may wait for it (the rule by which
     /// the page sends calls ahead: `worker_bridge_core::pool::is_short`).
     fn is_short(&self) -> bool {
-        // An app's task: by how long it ran before (`TaskCosts`, which the page keeps too).
-        if let Some(key) = TaskCosts::key(&self.op) {
-            return COSTS.with(|c| c.borrow().is_short(&key));
-        }
+        // An app's task is never: no answer waits for one (nor for anything after one, see
+        // `drain`), so the first call the page has not heard back about is always the one
+        // running — which its time limits, the health check and a crash's retries rely on —
+        // however long a task the page took for short turns out to be.
         // A stream's length is unknown and an output stream may wait on its reader: never short.
         let len =
             self.attached.body().filter(|_| self.attached.sink().is_none()).and_then(Input::from_js).map(|i| i.len());
@@ -103,8 +103,6 @@ thread_local! {
     static OUTBOX: RefCell<Vec<(FromWorker, Option<Carried>)>> = const { RefCell::new(Vec::new()) };
     /// When the oldest answer in `OUTBOX` was put there.
     static OUTBOX_SINCE: Cell<f64> = const { Cell::new(0.0) };
-    /// How long each of the app's tasks ran here (reported to the page with each answer).
-    static COSTS: RefCell<TaskCosts> = RefCell::default();
     /// The app's tasks that ran here (their modules imported).
     static RAN: RefCell<std::collections::HashSet<String>> = RefCell::default();
 }
@@ -117,7 +115,7 @@ fn ran_before(key: &str) -> bool {
             return true;
         }
         // Bounded like `TaskCosts`: past it, a task's next run is taken for a first one.
-        if ran.len() >= worker_bridge_core::tasks::MAX_TASKS_REMEMBERED {
+        if ran.len() >= MAX_TASKS_REMEMBERED {
             ran.clear();
         }
         ran.insert(key.to_owned());
@@ -169,7 +167,7 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
     let (entries, incoming) = match batch {
         Ok(batch) => batch,
         Err(error) => {
-            return post(scope, vec![(FromWorker::Failed { id: None, error: WireError::from(&error) }, None)])
+            return post(scope, vec![(FromWorker::Failed { id: None, error: WireError::from(&error), ms: None }, None)])
         }
     };
     let mut refused = Vec::new();
@@ -177,9 +175,10 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         let attached = incoming.attachment(i);
         match entry {
             Ok(msg) => handle(scope, msg, attached),
-            Err(rejected) => {
-                refused.push((FromWorker::Failed { id: rejected.id, error: WireError::from(&rejected.error) }, None))
-            }
+            Err(rejected) => refused.push((
+                FromWorker::Failed { id: rejected.id, error: WireError::from(&rejected.error), ms: None },
+                None,
+            )),
         }
     }
     if !refused.is_empty() {
@@ -224,7 +223,7 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached)
             });
             if queued.is_some() {
                 let error = WireError::from(&crate::call::aborted());
-                return post(scope, vec![(FromWorker::Failed { id: Some(id), error }, None)]);
+                return post(scope, vec![(FromWorker::Failed { id: Some(id), error, ms: None }, None)]);
             }
             CURRENT.with(|c| {
                 if let Some((current, flag)) = &*c.borrow() {
@@ -266,7 +265,7 @@ fn run_beside(scope: &DedicatedWorkerGlobalScope, job: Job) {
         SIDE.with(|side| side.borrow_mut().retain(|(id, _)| *id != job.id));
         let answer = match result {
             Ok((carried, http)) => (FromWorker::Response { id: job.id, http, ms: None }, Some(carried)),
-            Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
+            Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error), ms: None }, None),
         };
         post(&scope, vec![answer]);
     });
@@ -287,13 +286,13 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         let clock = scope.performance();
         let started = clock.as_ref().map(web_sys::Performance::now);
         let result = run(scope, &job).await;
-        // An app's task's run time, learned here and reported to the page — but not its first
-        // here, which imported its module too.
-        let ms = task.filter(|key| ran_before(key)).zip(clock.zip(started)).map(|(key, (clock, started))| {
-            let ms = clock.now() - started;
-            COSTS.with(|c| c.borrow_mut().observe(&key, ms));
-            ms
-        });
+        // An app's task's run time, reported to the page (`TaskCosts`) — but not its first here,
+        // which imported its module too.
+        let is_task = task.is_some();
+        let ms = task
+            .filter(|key| ran_before(key))
+            .zip(clock.zip(started))
+            .map(|(_, (clock, started))| clock.now() - started);
         CURRENT.with(|c| c.borrow_mut().take());
         // The buffer the body came in goes back to the page, for a later copy (`io::copy`).
         let output = match &result {
@@ -303,7 +302,7 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         let spare = job.attached.body().and_then(|input| copy::spare_of(&input, output)).filter(|b| !queued_in(b));
         let answer = match result {
             Ok((carried, http)) => (FromWorker::Response { id: job.id, http, ms }, Some(carried)),
-            Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error) }, None),
+            Err(error) => (FromWorker::Failed { id: Some(job.id), error: WireError::from(&error), ms }, None),
         };
         let spare = spare.map(|buffer| (FromWorker::Spare, Some(Carried::Body(Uint8Array::new(&buffer).into()))));
         for entry in std::iter::once(answer).chain(spare) {
@@ -318,6 +317,11 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
             if full {
                 flush(scope);
             }
+        }
+        // A task's answer goes at once: nothing runs while the page knows no more than that the
+        // task ran (see `Job::is_short`).
+        if is_task {
+            flush(scope);
         }
     }
     flush(scope);
@@ -430,7 +434,7 @@ fn post(scope: &DedicatedWorkerGlobalScope, answers: Vec<(FromWorker, Option<Car
             }
         } else if let Some(FromWorker::Response { id, .. }) = msgs.first() {
             let error = Error::validation(format!("the worker could not send the result: {}", describe(&e)));
-            post(scope, vec![(FromWorker::Failed { id: Some(*id), error: WireError::from(&error) }, None)]);
+            post(scope, vec![(FromWorker::Failed { id: Some(*id), error: WireError::from(&error), ms: None }, None)]);
         } else {
             web_sys::console::error_2(&"worker-bridge: cannot post a reply".into(), &e);
         }

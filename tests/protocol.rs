@@ -73,11 +73,12 @@ fn every_message_round_trips_with_readable_tags() {
         stack: None,
         thrown: None,
     };
-    round_trip(FromWorker::Failed { id: Some(id), error: error.clone() });
+    round_trip(FromWorker::Failed { id: Some(id), error: error.clone(), ms: None });
+    round_trip(FromWorker::Failed { id: Some(id), error: error.clone(), ms: Some(12.5) });
     assert_eq!(Error::from(error).status(), Some(404));
     let error =
         WireError { name: "ValidationError".into(), message: "m".into(), status: None, stack: None, thrown: None };
-    round_trip(FromWorker::Failed { id: None, error });
+    round_trip(FromWorker::Failed { id: None, error, ms: None });
     round_trip(FromWorker::Pong { seq: 7, memory: 1_114_112.0 });
     round_trip(FromWorker::BootFailed { message: "no wasm".into() });
 }

@@ -367,33 +367,52 @@ async fn a_task_that_ran_short_is_sent_ahead_and_one_that_ran_long_is_not() {
     // Never seen: its cost is unknown, so it waits in the queue for the worker to be free.
     let first = doubles(4);
     assert_eq!(queued(&b), 3.0, "a task never seen is sent ahead");
+    // Its runs are learned one by one: a few more, so that a run the machine slowed down (a
+    // collection) has decayed before the test counts on it.
+    for _ in 0..4 {
+        ok(run(&b, "double", 1.into(), JsValue::UNDEFINED)).await;
+    }
     for (i, p) in first.into_iter().enumerate() {
         assert_eq!(ok(p).await.as_f64(), Some(2.0 * i as f64));
     }
-    // It ran short four times, as its worker reported: now it is sent ahead, in order.
+    // It ran eight times, seven of them timed (the first imported its module) and short: now it
+    // is sent ahead, in order.
     let next = doubles(6);
     assert_eq!(queued(&b), 0.0, "a task that ran short waits in the queue");
     for (i, p) in next.into_iter().enumerate() {
         assert_eq!(ok(p).await.as_f64(), Some(2.0 * i as f64));
     }
-    // One that ran long stays in the queue, however often it ran.
-    for _ in 0..3 {
-        ok(run(&b, "spin", 20.into(), JsValue::UNDEFINED)).await;
+    // Short until it runs long once: then it waits in the queue again.
+    let spin = |ms: i32| run(&b, "spin", ms.into(), JsValue::UNDEFINED);
+    for _ in 0..8 {
+        ok(spin(0)).await;
     }
-    let spins: Vec<Promise> = (0..3).map(|_| run(&b, "spin", 20.into(), JsValue::UNDEFINED)).collect();
-    assert_eq!(queued(&b), 2.0, "a task that ran 20 ms is sent ahead");
-    for p in spins {
-        assert_eq!(ok(p).await.as_f64(), Some(20.0));
+    let short: Vec<Promise> = (0..3).map(|_| spin(0)).collect();
+    assert_eq!(queued(&b), 0.0, "spin(0) ran short");
+    for p in short {
+        ok(p).await;
+    }
+    assert_eq!(ok(spin(30)).await.as_f64(), Some(30.0));
+    let after: Vec<Promise> = (0..3).map(|_| spin(0)).collect();
+    assert_eq!(queued(&b), 2.0, "a task that just ran 30 ms is sent ahead");
+    for p in after {
+        ok(p).await;
+    }
+    // A task known short, with a large buffer for input: weighed by its bytes, it waits.
+    let length = |options: JsValue, bytes: u32| run(&b, "byteLength", ArrayBuffer::new(bytes).into(), options);
+    for _ in 0..8 {
+        assert_eq!(ok(length(JsValue::UNDEFINED, 8)).await.as_f64(), Some(8.0));
+    }
+    let large: Vec<Promise> = (0..3).map(|_| length(JsValue::UNDEFINED, 1 << 20)).collect();
+    assert_eq!(queued(&b), 2.0, "1 MiB inputs were sent ahead");
+    for p in large {
+        assert_eq!(ok(p).await.as_f64(), Some(f64::from(1 << 20)));
     }
     // A call whose buffers are moved is never sent ahead, short as its task is: a crash of the
     // call before it would lose them.
-    let length = |options: JsValue| run(&b, "byteLength", ArrayBuffer::new(8).into(), options);
-    for _ in 0..4 {
-        assert_eq!(ok(length(JsValue::UNDEFINED)).await.as_f64(), Some(8.0));
-    }
-    let copied: Vec<Promise> = (0..3).map(|_| length(JsValue::UNDEFINED)).collect();
+    let copied: Vec<Promise> = (0..3).map(|_| length(JsValue::UNDEFINED, 8)).collect();
     assert_eq!(queued(&b), 0.0, "a task that ran short waits in the queue");
-    let moved: Vec<Promise> = (0..3).map(|_| length(obj(&[("transfer", true.into())]))).collect();
+    let moved: Vec<Promise> = (0..3).map(|_| length(obj(&[("transfer", true.into())]), 8)).collect();
     assert_eq!(queued(&b), 3.0, "moved buffers were sent ahead");
     for p in copied.into_iter().chain(moved) {
         assert_eq!(ok(p).await.as_f64(), Some(8.0));

@@ -30,14 +30,29 @@ use crate::runtime::js_error::describe;
 use crate::runtime::timer::Timer;
 use crate::scheduler::SlotLoad;
 
-/// What `pending` weighs for pipelining: an app's task by how long it ran before (`TaskCosts`),
-/// unless its input's buffers were moved (a crash of the call ahead of it would lose them);
-/// anything else by its input (`Pending::weight`).
+/// What `pending` weighs for pipelining: an app's task by how long it ran before (`TaskCosts`)
+/// — or by its input's bytes when that is a buffer or a view and weighs more (a task learned on
+/// small inputs may take a large one) —, unless its input's buffers were moved (a crash of the
+/// call ahead of it would lose them); anything else by its input (`Pending::weight`).
 fn pending_weight(costs: &TaskCosts, pending: &Pending) -> u64 {
-    match TaskCosts::key(&pending.task.op) {
-        Some(key) if !pending.task.transferred && !pending.is_streamed() => costs.weight(&key),
+    match (TaskCosts::key(&pending.task.op), &pending.task.input) {
+        (Some(key), Input::Value(input)) if !pending.task.transferred && !pending.is_streamed() => {
+            costs.weight(&key).max(byte_length(&input.value))
+        }
         _ => pending.weight(),
     }
+}
+
+/// The bytes of `value` if it is an `ArrayBuffer` or a view of one, else 0.
+fn byte_length(value: &JsValue) -> u64 {
+    if let Some(buffer) = value.dyn_ref::<js_sys::ArrayBuffer>() {
+        return u64::from(buffer.byte_length());
+    }
+    if js_sys::ArrayBuffer::is_view(value) {
+        let length = js_sys::Reflect::get(value, &crate::runtime::names::name("byteLength")).ok();
+        return length.and_then(|n| n.as_f64()).map_or(0, |n| n as u64);
+    }
+    0
 }
 
 impl Inner {
@@ -142,7 +157,7 @@ impl Inner {
                 engine: pending.task.engine,
             };
             wake_ticker |= sink.is_some_and(|s| s.borrow().has_callback());
-            let (weight, task) = (pending_weight(&self.task_costs, &pending), pending.task.op.is_task());
+            let (weight, task) = (pending_weight(&self.task_costs, &pending), TaskCosts::key(&pending.task.op));
             let slot = &mut self.slots[index];
             let mut attachments = attachments;
             if streamed {

@@ -85,6 +85,12 @@ impl Inner {
                 pending.settle(Err(Error::new(ErrorKind::WorkerCrashed, why)), &self.counters);
             }
         }
+        // A task that was running when its worker died or was stopped ran at least this long.
+        if let Some((key, started)) =
+            self.slots[index].in_flight.front().and_then(|r| Some((r.task.clone()?, r.started?)))
+        {
+            self.task_costs.observe(&key, js_sys::Date::now() - started);
+        }
         let in_flight = self.take_in_flight(index);
         // Put back last-sent first, so the queue keeps their order.
         for (position, running) in in_flight.into_iter().enumerate().rev() {
@@ -248,7 +254,7 @@ impl Inner {
                 slot.last_sign = now;
             }
             slot.last_beat = beat.unwrap_or(0);
-            let running_task = slot.in_flight.front().is_some_and(|r| r.task);
+            let running_task = slot.in_flight.front().is_some_and(|r| r.task.is_some());
             match health_check(slot.state, slot.ping_outstanding, now - slot.last_sign, interval, running_task) {
                 HealthCheck::Skip => {}
                 HealthCheck::Replace if stalled => {}

@@ -10,14 +10,13 @@ use js_sys::{ArrayBuffer, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 use worker_bridge_core::pool::SlotState;
-use worker_bridge_core::tasks::TaskCosts;
 
 use super::announce::log_later;
 use super::worker_handle::WorkerEvent;
 use super::Inner;
 use crate::error::{Error, ErrorKind};
 use crate::io::wire::{Attached, Incoming};
-use crate::protocol::{self, FromWorker};
+use crate::protocol::{self, FromWorker, RequestId};
 
 impl Inner {
     /// One event from worker `worker_id`'s listeners or boot timer; then dispatch whatever it
@@ -65,6 +64,15 @@ impl Inner {
         }
     }
 
+    /// An app's task's run time as its worker reported it (`ms`): what the pool learns whether
+    /// to send the task ahead by (`TaskCosts`). Learned even when its caller was answered early.
+    fn learn(&mut self, index: usize, id: RequestId, ms: Option<f64>) {
+        let running = self.slots[index].in_flight.iter().find(|r| r.id == id);
+        if let (Some(ms), Some(key)) = (ms, running.and_then(|r| r.task.as_deref())) {
+            self.task_costs.observe(key, ms);
+        }
+    }
+
     fn on_one(&mut self, index: usize, msg: FromWorker, attached: &Attached) {
         let slot = &mut self.slots[index];
         match msg {
@@ -87,11 +95,7 @@ impl Inner {
                 }
             }
             FromWorker::Response { id, http, ms } => {
-                // An app's task's run time: what the pool learns whether to send it ahead by.
-                let ran = slot.in_flight.iter().find(|r| r.id == id).and_then(|r| r.pending.as_ref());
-                if let (Some(ms), Some(key)) = (ms, ran.and_then(|p| TaskCosts::key(&p.task.op))) {
-                    self.task_costs.observe(&key, ms);
-                }
+                self.learn(index, id, ms);
                 // An op's output, or an app's task's value (which may be `undefined`).
                 let body = attached
                     .body()
@@ -103,8 +107,11 @@ impl Inner {
                 };
                 self.finish(index, id, result);
             }
-            FromWorker::Failed { id: Some(id), error } => self.finish(index, id, Err(error.into())),
-            FromWorker::Failed { id: None, error } => {
+            FromWorker::Failed { id: Some(id), error, ms } => {
+                self.learn(index, id, ms);
+                self.finish(index, id, Err(error.into()));
+            }
+            FromWorker::Failed { id: None, error, .. } => {
                 // The worker refused a message it could not read and carries on; keep the reason.
                 let reason = format!("the worker rejected a message: {}: {}", error.name, error.message);
                 log_later(false, format!("worker-bridge: {reason}"));

@@ -29,11 +29,12 @@ const BOOT_TIMEOUT_MS: u32 = 15_000;
 pub(super) struct Running {
     pub(super) id: RequestId,
     pub(super) pending: Option<Pending>,
-    /// What it weighs for pipelining (`Pending::weight`).
+    /// What it weighs for pipelining (`dispatch::pending_weight`).
     pub(super) weight: u64,
-    /// It is an app's own task, which may hold its worker's thread silently (no heartbeat, no
-    /// pong) until its time limit: the health check leaves its worker alone.
-    pub(super) task: bool,
+    /// An app's own task: the key its run times are learned under (`TaskCosts`). A task may
+    /// hold its worker's thread silently (no heartbeat, no pong) until its time limit: the
+    /// health check leaves its worker alone.
+    pub(super) task: Option<String>,
     /// When it became the first in flight (its worker started it then): its `timeoutMs` counts
     /// from here.
     pub(super) started: Option<f64>,

@@ -78,7 +78,8 @@ pub fn no_live_slot(slots: impl IntoIterator<Item = SlotView>) -> bool {
 
 /// What a call weighs for pipelining: its input's length when its cost follows its input
 /// (`Op::cost_follows_input`), else `u64::MAX` — a fetch, a decompression or anything else of
-/// unknown length is never sent ahead, and nothing is sent ahead behind it.
+/// unknown length is never sent ahead, and nothing is sent ahead behind it. (An app's task is
+/// weighed by its learned run time instead: `tasks::TaskCosts`.)
 pub fn pipeline_weight(cost_follows_input: bool, input_len: u64) -> u64 {
     if cost_follows_input {
         input_len

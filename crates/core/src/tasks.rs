@@ -105,11 +105,12 @@ pub fn check_export(export: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// How long one worker-millisecond of an app's task weighs for pipelining, in input bytes: what
-/// the Rust code hashes in about that time in a worker (SHA-256, ~250 MB/s), so a worker holds
-/// about as much task time ahead as it holds hashing ([`PIPELINE_BYTES`](crate::defaults::PIPELINE_BYTES):
-/// ~1 ms).
-pub const WEIGHT_PER_MS: f64 = 256.0 * 1024.0;
+/// How long one worker-millisecond of an app's task weighs for pipelining, in input bytes: a
+/// worker holds at most 2 ms of task time ahead, as it holds at most
+/// [`PIPELINE_BYTES`](crate::defaults::PIPELINE_BYTES) of input (what the Rust code hashes in
+/// about a millisecond; the margin covers clocks as coarse as 1 ms, outside cross-origin
+/// isolation in Firefox).
+pub const WEIGHT_PER_MS: f64 = crate::defaults::PIPELINE_BYTES as f64 / 2.0;
 
 /// Runs of a task seen before it may be sent ahead.
 pub const RUNS_BEFORE_AHEAD: u32 = 3;
@@ -120,9 +121,12 @@ pub const RUNS_BEFORE_AHEAD: u32 = 3;
 /// decide what a task weighs ([`weight`](Self::weight)), the worker whether an answer may wait
 /// for the next call's ([`is_short`](Self::is_short)).
 ///
-/// The estimate rises at once to a run longer than it and decays slowly (a quarter of the way
-/// per shorter run), so one long run stops a task being sent ahead and only a run of short ones
-/// starts it again. Kept per bridge, never persisted: a page that reloads learns again.
+/// The estimate moves a quarter of the way to each run, except that a run too long to be sent
+/// ahead itself raises it at once: one long run stops a task being sent ahead and only a run of
+/// short ones starts it again, while short runs that a coarse clock reads as 0 or 1 ms average
+/// out. Runs are timed in the worker (its first run there, which imports the module, is not
+/// counted); a run its worker died in or was stopped in counts for as long as the page saw it
+/// run. Kept per bridge, never persisted: a page that reloads learns again.
 #[derive(Debug, Default, Clone)]
 pub struct TaskCosts {
     seen: std::collections::HashMap<String, Estimate>,
@@ -132,6 +136,16 @@ pub struct TaskCosts {
 struct Estimate {
     ms: f64,
     runs: u32,
+}
+
+/// What `ms` of a task's time weighs (at least 1).
+fn weigh(ms: f64) -> u64 {
+    let bytes = (ms * WEIGHT_PER_MS).ceil();
+    if bytes < u64::MAX as f64 {
+        (bytes as u64).max(1)
+    } else {
+        u64::MAX
+    }
 }
 
 /// Most tasks remembered: past it the one seen least is forgotten (a page that makes task
@@ -155,7 +169,8 @@ impl TaskCosts {
             return;
         }
         if let Some(e) = self.seen.get_mut(key) {
-            e.ms = if ms >= e.ms { ms } else { e.ms + (ms - e.ms) / 4.0 };
+            let long = !crate::pool::is_short(weigh(ms));
+            e.ms = if long && ms > e.ms { ms } else { e.ms + (ms - e.ms) / 4.0 };
             e.runs = e.runs.saturating_add(1);
             return;
         }
@@ -172,14 +187,7 @@ impl TaskCosts {
     /// until it has run [`RUNS_BEFORE_AHEAD`] times, then its estimate in input bytes.
     pub fn weight(&self, key: &str) -> u64 {
         match self.seen.get(key) {
-            Some(e) if e.runs >= RUNS_BEFORE_AHEAD => {
-                let bytes = (e.ms * WEIGHT_PER_MS).ceil();
-                if bytes < u64::MAX as f64 {
-                    (bytes as u64).max(1)
-                } else {
-                    u64::MAX
-                }
-            }
+            Some(e) if e.runs >= RUNS_BEFORE_AHEAD => weigh(e.ms),
             _ => u64::MAX,
         }
     }
@@ -209,6 +217,11 @@ mod tests {
         }
         assert!(costs.is_short(&key));
         assert_eq!(costs.weight(&key), (0.05 * WEIGHT_PER_MS).ceil() as u64);
+        // A clock as coarse as a millisecond reads some of those runs as 1 ms: they average out.
+        for run in 0..40 {
+            costs.observe(&key, if run % 5 == 0 { 1.0 } else { 0.0 });
+            assert!(costs.is_short(&key), "run {run}");
+        }
         // One long run: at once no longer short; short runs bring it back slowly.
         costs.observe(&key, 40.0);
         assert!(!costs.is_short(&key));

@@ -93,6 +93,9 @@ pub enum FromWorker {
         id: Option<RequestId>,
         /// What went wrong.
         error: WireError,
+        /// For an app's task: how long it ran before it failed, in milliseconds (see `Response`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ms: Option<f64>,
     },
     /// How far request `id` has got, when progress cannot be shared through memory.
     Progress {
