@@ -78,6 +78,9 @@ impl Job {
         // `drain`), so the first call the page has not heard back about is always the one
         // running — which its time limits, the health check and a crash's retries rely on —
         // however long a task the page took for short turns out to be.
+        if self.op.is_task() {
+            return false;
+        }
         // A stream's length is unknown and an output stream may wait on its reader: never short.
         let len =
             self.attached.body().filter(|_| self.attached.sink().is_none()).and_then(Input::from_js).map(|i| i.len());
@@ -289,8 +292,10 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         // An app's task's run time, reported to the page (`TaskCosts`) — but not its first here,
         // which imported its module too.
         let is_task = task.is_some();
+        // Nor a run stopped by its caller: its length is the abort's, not the task's.
+        let aborted = matches!(&result, Err(e) if e.kind() == crate::error::ErrorKind::Abort);
         let ms = task
-            .filter(|key| ran_before(key))
+            .filter(|key| ran_before(key) && !aborted)
             .zip(clock.zip(started))
             .map(|(_, (clock, started))| clock.now() - started);
         CURRENT.with(|c| c.borrow_mut().take());

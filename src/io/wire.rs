@@ -33,7 +33,8 @@ use crate::runtime::names::name;
 
 /// A body whose whole buffer is smaller than this is copied even when it may be moved: the
 /// browser rebuilds a moved buffer at a fixed cost that a small copy undercuts (16-byte echo
-/// calls, `npm run bench:ipc`).
+/// calls, `npm run bench:ipc`). So is a body this small in the one-buffer form, whatever its
+/// buffer (only its own bytes are copied there).
 const COPY_BELOW: u32 = 16 << 10;
 
 /// What travels beside one envelope.
@@ -61,14 +62,21 @@ pub(crate) struct Attachment<'a> {
 }
 
 /// A message being built: the envelopes, then one attachment per envelope.
-#[derive(Debug)]
 pub(crate) struct Outgoing {
     /// The envelopes' bytes, until the message's form is known (wiped once copied out).
     envelopes: Vec<u8>,
-    /// The one-buffer form's bodies so far, while every attachment fits it.
-    inline: Option<Vec<Option<Uint8Array>>>,
+    /// The one-buffer form's bodies so far, while every attachment fits it, each with whether
+    /// its buffer is to be moved should the message end up in the array form.
+    inline: Option<Vec<(Option<Uint8Array>, bool)>>,
     wire: Array,
     transfer: Array,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the envelopes: they may hold a key.
+        f.debug_struct("Outgoing").field("envelopes", &self.envelopes.len()).finish_non_exhaustive()
+    }
 }
 
 impl Drop for Outgoing {
@@ -84,23 +92,38 @@ impl Outgoing {
         Outgoing { envelopes, inline: Some(Vec::new()), wire: Array::new(), transfer: Array::new() }
     }
 
-    /// The body `a` carries in the one-buffer form (`Some(None)`: no body), if it fits it.
-    fn inline_body(a: &Attachment<'_>) -> Option<Option<Uint8Array>> {
+    /// The body `a` carries in the one-buffer form (`Some((None, _))`: no body), if it fits it,
+    /// and whether the array form would move its buffer.
+    fn inline_body(a: &Attachment<'_>) -> Option<(Option<Uint8Array>, bool)> {
         let plain = a.blocks.is_empty() && a.value.is_none() && a.transfer.is_none() && a.stream.is_none();
         if !plain || a.sink.is_some() {
             return None;
         }
-        let Some(body) = a.body else { return Some(None) };
+        let Some(body) = a.body else { return Some((None, false)) };
         let bytes = body.dyn_ref::<Uint8Array>()?;
-        (bytes.byte_length() < COPY_BELOW && !(a.callers && a.transfer_body)).then(|| Some(bytes.clone()))
+        if bytes.byte_length() >= COPY_BELOW || (a.callers && a.transfer_body) {
+            return None;
+        }
+        Some((Some(bytes.clone()), Self::moves(bytes, a.transfer_body, a.callers)))
+    }
+
+    /// Whether the array form moves `bytes`' buffer (see [`Attachment::transfer_body`]).
+    fn moves(bytes: &Uint8Array, transfer_body: bool, callers: bool) -> bool {
+        let buffer = bytes.buffer();
+        transfer_body
+            && buffer.is_instance_of::<js_sys::ArrayBuffer>()
+            && (callers || buffer.byte_length() >= COPY_BELOW)
     }
 
     /// Leaves the one-buffer form: the envelopes and the bodies so far become the array form's.
-    fn to_array(&mut self) {
+    fn leave_one_buffer(&mut self) {
         let Some(bodies) = self.inline.take() else { return };
         self.wire.push(&Uint8Array::from(self.envelopes.as_slice()));
         self.envelopes.zeroize();
-        for body in bodies {
+        for (body, moved) in bodies {
+            if let Some(body) = body.as_ref().filter(|_| moved) {
+                self.transfer.push(&body.buffer());
+            }
             self.wire.push(&body.map_or(JsValue::UNDEFINED, JsValue::from));
         }
     }
@@ -113,12 +136,10 @@ impl Outgoing {
                 return;
             }
         }
-        self.to_array();
-        if let Some(buffer) =
-            a.body.filter(|_| a.transfer_body).and_then(|b| b.dyn_ref::<Uint8Array>()).map(Uint8Array::buffer)
-        {
-            if buffer.is_instance_of::<js_sys::ArrayBuffer>() && (a.callers || buffer.byte_length() >= COPY_BELOW) {
-                self.transfer.push(&buffer);
+        self.leave_one_buffer();
+        if let Some(bytes) = a.body.and_then(|b| b.dyn_ref::<Uint8Array>()) {
+            if Self::moves(bytes, a.transfer_body, a.callers) {
+                self.transfer.push(&bytes.buffer());
             }
         }
         if let Some(list) = a.transfer {
@@ -169,57 +190,64 @@ impl Outgoing {
     /// The message and its transfer list.
     pub(crate) fn finish(mut self) -> (JsValue, Array) {
         let Some(bodies) = self.inline.take() else {
-            return (
-                std::mem::replace(&mut self.wire, Array::new()).into(),
-                std::mem::replace(&mut self.transfer, Array::new()),
-            );
+            let wire = std::mem::replace(&mut self.wire, Array::new());
+            return (wire.into(), std::mem::replace(&mut self.transfer, Array::new()));
         };
-        let mut lengths = Vec::with_capacity(bodies.len() + 2);
-        lengths.push(self.envelopes.len() as u32);
-        let mut one = std::mem::take(&mut self.envelopes);
-        for body in &bodies {
-            let len = body.as_ref().map_or(0, Uint8Array::length);
-            lengths.push(body.as_ref().map_or(0, |_| len + 1));
-            if let Some(body) = body {
-                let at = one.len();
-                one.resize(at + len as usize, 0);
-                body.copy_to(&mut one[at..]);
-            }
+        // Built in JavaScript memory at its final size: nothing of it is left behind in wasm
+        // memory (the envelopes may hold a key; `Drop` wipes them).
+        let mut trailer = Vec::with_capacity(4 * (bodies.len() + 2));
+        let mut push = |n: usize| trailer.extend_from_slice(&(n as u32).to_le_bytes());
+        push(self.envelopes.len());
+        let mut total = self.envelopes.len();
+        for (body, _) in &bodies {
+            let len = body.as_ref().map_or(0, Uint8Array::length) as usize;
+            push(body.as_ref().map_or(0, |_| len + 1));
+            total += len;
         }
-        lengths.push(bodies.len() as u32);
-        for n in lengths {
-            one.extend_from_slice(&n.to_le_bytes());
+        push(bodies.len());
+        let one = Uint8Array::new_with_length((total + trailer.len()) as u32);
+        one.subarray(0, self.envelopes.len() as u32).copy_from(&self.envelopes);
+        let mut at = self.envelopes.len() as u32;
+        for body in bodies.iter().filter_map(|(body, _)| body.as_ref()) {
+            one.set(body, at);
+            at += body.length();
         }
-        let message = Uint8Array::from(one.as_slice());
-        one.zeroize();
-        (message.into(), Array::new())
+        one.subarray(at, at + trailer.len() as u32).copy_from(&trailer);
+        (one.into(), Array::new())
     }
 }
 
-/// Reads the one-buffer form (see the module docs): the envelopes' bytes, and each body's range.
-fn split_one(bytes: &[u8]) -> Option<(usize, Vec<Option<std::ops::Range<usize>>>)> {
-    let word = |at: usize| -> Option<usize> {
-        let b = bytes.get(at..at + 4)?;
-        usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
-    };
-    let n = word(bytes.len().checked_sub(4)?)?;
+/// How long the trailer of a one-buffer message of `len` bytes is, by its last four bytes (the
+/// envelope count; see the module docs).
+fn trailer_len(last: [u8; 4], len: usize) -> Option<usize> {
+    let n = usize::try_from(u32::from_le_bytes(last)).ok()?;
     let trailer = n.checked_add(2)?.checked_mul(4)?;
-    let start = bytes.len().checked_sub(trailer)?;
-    let envelopes = word(start)?;
+    (trailer <= len).then_some(trailer)
+}
+
+/// Reads the `trailer` of a one-buffer message of `len` bytes: the envelopes' length, and each
+/// body's range.
+fn read_trailer(trailer: &[u8], len: usize) -> Option<(usize, Vec<Option<std::ops::Range<usize>>>)> {
+    let words: Vec<usize> = trailer
+        .chunks_exact(4)
+        .map(|w| usize::try_from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])).ok())
+        .collect::<Option<_>>()?;
+    let (&envelopes, rest) = words.split_first()?;
+    let (_, lengths) = rest.split_last()?;
     let mut at = envelopes;
-    let mut bodies = Vec::with_capacity(n);
-    for i in 0..n {
-        bodies.push(match word(start + 4 + 4 * i)? {
+    let mut bodies = Vec::with_capacity(lengths.len());
+    for &length in lengths {
+        bodies.push(match length {
             0 => None,
-            len => {
-                let end = at.checked_add(len - 1)?;
+            length => {
+                let end = at.checked_add(length - 1)?;
                 let range = at..end;
                 at = end;
                 Some(range)
             }
         });
     }
-    (at == start).then_some((envelopes, bodies))
+    (Some(at) == len.checked_sub(trailer.len())).then_some((envelopes, bodies))
 }
 
 /// A message as it arrived: the batch's JSON bytes and each envelope's attachment.
@@ -247,14 +275,23 @@ impl Incoming {
     pub(crate) fn read(data: &JsValue) -> Result<Incoming, Error> {
         let not_ours = || Error::validation("not a worker-bridge message");
         if let Some(one) = data.dyn_ref::<Uint8Array>() {
-            let mut bytes = zeroize::Zeroizing::new(one.to_vec());
-            let (envelopes, ranges) = split_one(&bytes).ok_or_else(not_ours)?;
+            // Only the trailer and the envelopes come into wasm memory; each body gets a buffer
+            // of its own in JavaScript.
+            let len = one.length();
+            if len < 4 {
+                return Err(not_ours());
+            }
+            let mut last = [0; 4];
+            one.subarray(len - 4, len).copy_to(&mut last);
+            let trailer = trailer_len(last, len as usize).ok_or_else(not_ours)? as u32;
+            let (envelopes, ranges) =
+                read_trailer(&one.subarray(len - trailer, len).to_vec(), len as usize).ok_or_else(not_ours)?;
             let bodies = ranges
                 .into_iter()
-                .map(|range| range.map_or(JsValue::UNDEFINED, |r| Uint8Array::from(&bytes[r]).into()))
+                .map(|range| range.map_or(JsValue::UNDEFINED, |r| one.slice(r.start as u32, r.end as u32).into()))
                 .collect();
-            bytes.truncate(envelopes);
-            return Ok(Incoming { envelopes: bytes, attachments: Attachments::Bodies(bodies) });
+            let envelopes = zeroize::Zeroizing::new(one.subarray(0, envelopes as u32).to_vec());
+            return Ok(Incoming { envelopes, attachments: Attachments::Bodies(bodies) });
         }
         let wire = data.dyn_ref::<Array>().ok_or_else(not_ours)?;
         let envelopes = wire.get(0).dyn_into::<Uint8Array>().map_err(|_| not_ours())?;
@@ -321,7 +358,14 @@ impl Attached {
 
 #[cfg(test)]
 mod tests {
-    use super::split_one;
+    use super::{read_trailer, trailer_len};
+
+    /// Both steps of `Incoming::read` over a whole message.
+    fn split_one(bytes: &[u8]) -> Option<(usize, Vec<Option<std::ops::Range<usize>>>)> {
+        let last = bytes.get(bytes.len().checked_sub(4)?..)?.try_into().ok()?;
+        let trailer = trailer_len(last, bytes.len())?;
+        read_trailer(&bytes[bytes.len() - trailer..], bytes.len())
+    }
 
     /// The one-buffer form of `envelopes` and `bodies`, as `Outgoing::finish` lays it out.
     fn join(envelopes: &[u8], bodies: &[Option<&[u8]>]) -> Vec<u8> {

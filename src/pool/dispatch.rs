@@ -174,7 +174,15 @@ impl Inner {
                     slot.last_sign = js_sys::Date::now();
                 }
                 slot.set_state(SlotState::Busy, &self.events, None);
-                slot.side.push(Running { id, pending: Some(pending), weight, task, started: None, grace: limit });
+                slot.side.push(Running {
+                    id,
+                    pending: Some(pending),
+                    weight,
+                    task,
+                    started: None,
+                    ran_from: None,
+                    grace: limit,
+                });
                 self.send(index, request, attachments);
                 continue;
             }
@@ -186,7 +194,15 @@ impl Inner {
                 slot.last_sign = js_sys::Date::now();
             }
             slot.set_state(SlotState::Busy, &self.events, None);
-            slot.in_flight.push_back(Running { id, pending: Some(pending), weight, task, started: None, grace: None });
+            slot.in_flight.push_back(Running {
+                id,
+                pending: Some(pending),
+                weight,
+                task,
+                started: None,
+                ran_from: None,
+                grace: None,
+            });
             self.send(index, request, attachments);
             if self.slots[index].in_flight.len() == 1 {
                 self.arm_first(index);
@@ -265,6 +281,7 @@ impl Inner {
         let slot = &mut self.slots[index];
         let worker_id = slot.worker_id;
         let Some(first) = slot.in_flight.front_mut() else { return };
+        first.ran_from.get_or_insert_with(js_sys::Date::now);
         let id = first.id;
         match &first.pending {
             Some(pending) if first.started.is_none() => {

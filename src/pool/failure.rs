@@ -87,7 +87,7 @@ impl Inner {
         }
         // A task that was running when its worker died or was stopped ran at least this long.
         if let Some((key, started)) =
-            self.slots[index].in_flight.front().and_then(|r| Some((r.task.clone()?, r.started?)))
+            self.slots[index].in_flight.front().and_then(|r| Some((r.task.clone()?, r.ran_from?)))
         {
             self.task_costs.observe(&key, js_sys::Date::now() - started);
         }

@@ -35,9 +35,12 @@ pub(super) struct Running {
     /// hold its worker's thread silently (no heartbeat, no pong) until its time limit: the
     /// health check leaves its worker alone.
     pub(super) task: Option<String>,
-    /// When it became the first in flight (its worker started it then): its `timeoutMs` counts
-    /// from here.
+    /// When its `timeoutMs` counts from: when it became the first in flight (its worker started
+    /// it then), or when it was submitted (`timeoutFrom: 'submit'`).
     pub(super) started: Option<f64>,
+    /// When it became the first in flight, answered early or not: a task its worker died or was
+    /// stopped in ran at least since then (`TaskCosts`).
+    pub(super) ran_from: Option<f64>,
     /// Armed when it was cancelled while running: the worker is replaced if it does not stop.
     pub(super) grace: Option<Timer>,
 }
