@@ -419,19 +419,6 @@ async fn malformed_messages_to_a_worker_are_rejected_and_it_keeps_serving() {
         m(&format!(r#"[{{"v":2,"msg":{{"type":"request","id":"{id}","op":{{"kind":"rm -rf"}}}}}}]"#)),
         // Well formed, but without the body it needs.
         m(&format!(r#"[{{"v":2,"msg":{{"type":"request","id":"{id}","op":{{"kind":"sha256"}}}}}}]"#)),
-        // The one-buffer form (`io::wire`): too short for its trailer, a body longer than the
-        // message, an empty batch, and a request whose body is missing.
-        Uint8Array::from(&[1u8, 2, 3][..]).into(),
-        Uint8Array::from(&[b'[', b']', 2, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0][..]).into(),
-        Uint8Array::from(&[0u8; 8][..]).into(),
-        {
-            let text = format!(r#"[{{"v":2,"msg":{{"type":"request","id":"{id}","op":{{"kind":"sha256"}}}}}}]"#);
-            let mut one = text.as_bytes().to_vec();
-            for n in [text.len() as u32, 0, 1] {
-                one.extend_from_slice(&n.to_le_bytes());
-            }
-            Uint8Array::from(one.as_slice()).into()
-        },
     ];
     for g in &garbage {
         b.post_raw(0, g.clone()).unwrap();

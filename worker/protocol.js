@@ -33,8 +33,7 @@ export function envelope(msg, payload) {
 /**
  * A pool message as it travels (`io::wire` and `protocol::decode_batch` in Rust): an array whose
  * first item is the UTF-8 JSON of an array of envelopes; the attachments that may follow are
- * sent by Rust only, as is the wire's other form (one buffer of envelopes and small bodies).
- * Pool messages carry no `payload`.
+ * sent by Rust only. Pool messages carry no `payload`.
  * @param {...{ type: string }} msgs
  * @returns {[Uint8Array]}
  */

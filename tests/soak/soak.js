@@ -151,8 +151,7 @@ function malformedMessage(rand) {
     for (let i = 0; i < depth; i++) v = { kind: 'echo', inner: v };
     return v;
   };
-  // The pool's wire (src/io/wire.rs): [UTF-8 JSON of an array of envelopes, attachment…], or one
-  // Uint8Array (envelopes, small bodies, a trailer of lengths; a random one is malformed). Each
+  // The pool's wire (src/io/wire.rs): [UTF-8 JSON of an array of envelopes, attachment…]. Each
   // malformed message below gets exactly one answer from a worker, so the count stays exact.
   const bytes = (text) => new TextEncoder().encode(text);
   const one = (envelope, attachment) => (attachment === undefined ? [bytes(JSON.stringify([envelope]))] : [bytes(JSON.stringify([envelope])), attachment]);
