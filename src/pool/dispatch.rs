@@ -174,15 +174,7 @@ impl Inner {
                     slot.last_sign = js_sys::Date::now();
                 }
                 slot.set_state(SlotState::Busy, &self.events, None);
-                slot.side.push(Running {
-                    id,
-                    pending: Some(pending),
-                    weight,
-                    task,
-                    started: None,
-                    ran_from: None,
-                    grace: limit,
-                });
+                slot.side.push(Running::sent(id, pending, weight, task, limit));
                 self.send(index, request, attachments);
                 continue;
             }
@@ -194,15 +186,7 @@ impl Inner {
                 slot.last_sign = js_sys::Date::now();
             }
             slot.set_state(SlotState::Busy, &self.events, None);
-            slot.in_flight.push_back(Running {
-                id,
-                pending: Some(pending),
-                weight,
-                task,
-                started: None,
-                ran_from: None,
-                grace: None,
-            });
+            slot.in_flight.push_back(Running::sent(id, pending, weight, task, None));
             self.send(index, request, attachments);
             if self.slots[index].in_flight.len() == 1 {
                 self.arm_first(index);

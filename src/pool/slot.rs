@@ -45,6 +45,19 @@ pub(super) struct Running {
     pub(super) grace: Option<Timer>,
 }
 
+impl Running {
+    /// A call just sent, not started yet; `grace` is a call over streams' own time limit.
+    pub(super) fn sent(
+        id: RequestId,
+        pending: Pending,
+        weight: u64,
+        task: Option<String>,
+        grace: Option<Timer>,
+    ) -> Self {
+        Running { id, pending: Some(pending), weight, task, started: None, ran_from: None, grace }
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Slot {
     pub(super) worker_id: u32,
