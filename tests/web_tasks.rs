@@ -420,3 +420,30 @@ async fn a_task_that_ran_short_is_sent_ahead_and_one_that_ran_long_is_not() {
     assert_eq!(num(&counters(&b), "failed"), 0.0);
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_task_taken_for_short_that_runs_long_keeps_no_answer_waiting() {
+    let b = bridge("never", &[]).await;
+    register_all(&b).await;
+    for _ in 0..8 {
+        ok(run(&b, "spin", 0.into(), JsValue::UNDEFINED)).await;
+        ok(run(&b, "double", 1.into(), JsValue::UNDEFINED)).await;
+    }
+    // Both known short, so all go at once: the first alone (its worker was idle), the other
+    // three in one message. Of those, the first runs 50 ms, the last 400. No answer may wait for
+    // the next call's while a task is involved: the page would take the 50 ms one for the
+    // running call until the last was done, and time it out although it had finished.
+    let blocker = run(&b, "spin", 20.into(), JsValue::UNDEFINED);
+    let first = run(&b, "spin", 50.into(), obj(&[("timeoutMs", 250.into())]));
+    let double = run(&b, "double", 21.into(), JsValue::UNDEFINED);
+    let long = run(&b, "spin", 400.into(), JsValue::UNDEFINED);
+    assert_eq!(num(&b.status(), "queued"), 0.0, "the calls were sent ahead");
+    assert_eq!(ok(blocker).await.as_f64(), Some(20.0));
+    assert_eq!(ok(first).await.as_f64(), Some(50.0));
+    assert_eq!(ok(double).await.as_f64(), Some(42.0));
+    assert_eq!(ok(long).await.as_f64(), Some(400.0));
+    let c = counters(&b);
+    assert_eq!((num(&c, "failed"), num(&c, "retried")), (0.0, 0.0));
+    assert_eq!(num(&get(&b.status(), "workers").unchecked_into::<Array>().get(0), "restarts"), 0.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
