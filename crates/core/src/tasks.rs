@@ -117,15 +117,16 @@ pub const RUNS_BEFORE_AHEAD: u32 = 3;
 
 /// What the pool has learned of how long each of the app's tasks runs in a worker, so that the
 /// short ones are sent ahead like short built-in ops (a task's cost cannot be told from its
-/// input). Both ends learn from the same figures, each task's run time in its worker: the page to
-/// decide what a task weighs ([`weight`](Self::weight)), the worker whether an answer may wait
-/// for the next call's ([`is_short`](Self::is_short)).
+/// input). The page keeps it, per bridge, to decide what a call of a task weighs
+/// ([`weight`](Self::weight)). (A worker never lets an answer wait for a task, nor a task's
+/// answer for anything: however long a task the page took for short turns out to be, the page
+/// knows which call runs.)
 ///
 /// The estimate moves a quarter of the way to each run, except that a run too long to be sent
 /// ahead itself raises it at once: one long run stops a task being sent ahead and only a run of
 /// short ones starts it again, while short runs that a coarse clock reads as 0 or 1 ms average
-/// out. Runs are timed in the worker (its first run there, which imports the module, is not
-/// counted); a run its worker died in or was stopped in counts for as long as the page saw it
+/// out. Runs are timed in the worker (its first run there, which imports the module, and a run
+/// its caller aborted are not counted); a run its worker died in or was stopped in counts for as long as the page saw it
 /// run. Kept per bridge, never persisted: a page that reloads learns again.
 #[derive(Debug, Default, Clone)]
 pub struct TaskCosts {
