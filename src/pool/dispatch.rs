@@ -30,17 +30,20 @@ use crate::runtime::js_error::describe;
 use crate::runtime::timer::Timer;
 use crate::scheduler::SlotLoad;
 
-/// What `pending` weighs for pipelining: an app's task by how long it ran before (`TaskCosts`)
-/// — or by its input's bytes when that is a buffer or a view and weighs more (a task learned on
-/// small inputs may take a large one) —, unless its input's buffers were moved (a crash of the
-/// call ahead of it would lose them); anything else by its input (`Pending::weight`).
-fn pending_weight(costs: &TaskCosts, pending: &Pending) -> u64 {
-    match (TaskCosts::key(&pending.task.op), &pending.task.input) {
+/// What `pending` weighs for pipelining, and its key in `TaskCosts` if it is an app's task: a
+/// task by how long it ran before — or by its input's bytes when that is a buffer or a view and
+/// weighs more (a task learned on small inputs may take a large one) —, unless its input's
+/// buffers were moved (a crash of the call ahead of it would lose them); anything else by its
+/// input (`Pending::weight`).
+fn pending_weight(costs: &TaskCosts, pending: &Pending) -> (u64, Option<String>) {
+    let key = TaskCosts::key(&pending.task.op);
+    let weight = match (&key, &pending.task.input) {
         (Some(key), Input::Value(input)) if !pending.task.transferred && !pending.is_streamed() => {
-            costs.weight(&key).max(byte_length(&input.value))
+            costs.weight(key).max(byte_length(&input.value))
         }
         _ => pending.weight(),
-    }
+    };
+    (weight, key)
 }
 
 /// The bytes of `value` if it is an `ArrayBuffer` or a view of one, else 0.
@@ -62,7 +65,8 @@ impl Inner {
             return;
         }
         let mut wake_ticker = false;
-        while let Some((next, streamed)) =
+        // What the call at the queue's head weighs (the one `pop` takes below) and its task key.
+        while let Some(((next, task), streamed)) =
             self.queue.peek().map(|p| (pending_weight(&self.task_costs, p), p.is_streamed()))
         {
             let max_in_flight = self.cfg.max_in_flight;
@@ -157,7 +161,7 @@ impl Inner {
                 engine: pending.task.engine,
             };
             wake_ticker |= sink.is_some_and(|s| s.borrow().has_callback());
-            let (weight, task) = (pending_weight(&self.task_costs, &pending), TaskCosts::key(&pending.task.op));
+            let weight = next;
             let slot = &mut self.slots[index];
             let mut attachments = attachments;
             if streamed {
