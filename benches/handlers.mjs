@@ -22,7 +22,7 @@ const CONFIG = {
   compressionMiB: 16, // gzip input, gunzip output
   gzipLevel: 6,
   runs: 5, // timed runs per implementation (after one warm-up run); the median is reported
-  transferRuns: 3, // supplementary pool runs with `transfer: true` (on a fresh copy, made untimed)
+  transferRuns: 5, // supplementary pool runs with `transfer: true` (on a fresh copy, made untimed), each beside a native run
   poolSize: 2,
   settleMs: 100, // idle time before each timed run (5x after the checks and warm-ups)
 };
@@ -61,7 +61,7 @@ function report(run) {
   console.log(row(['operation', 'native MB/s', 'wb pool MB/s', 'ratio', 'wb main MB/s', 'ratio'], w));
   for (const r of run.results) {
     ratios[r.id] = { pool: r.pool.mbps / r.native.mbps, main: r.main.mbps / r.native.mbps };
-    if (r.poolTransfer) ratios[r.id].poolTransfer = r.poolTransfer.mbps / r.native.mbps;
+    if (r.poolTransfer) ratios[r.id].poolTransfer = r.poolTransfer.mbps / r.nativeBesideTransfer.mbps;
     console.log(row([r.label, f1(r.native.mbps), f1(r.pool.mbps), ratio(ratios[r.id].pool), f1(r.main.mbps),
       ratio(ratios[r.id].main)], w));
   }
@@ -99,16 +99,17 @@ function report(run) {
   for (const r of run.results) console.log(row([r.label, ...blk(r.pool), ...blk(r.native), ...blk(r.main)], w2));
 
   console.log(`\nsupplementary: the pool with \`transfer: true\` (input moved, not copied; a fresh copy made before ` +
-    `the timer), ${CONFIG.transferRuns} runs`);
-  const w3 = [34, 14, 10, 8, 8, 8];
-  console.log(row(['operation', 'MB/s', 'ratio', 'timer', 'rAF', 'call'], w3));
+    `the timer), ${CONFIG.transferRuns} runs, interleaved with as many native runs: the ratio is to those`);
+  const w3 = [34, 14, 14, 10, 8, 8, 8];
+  console.log(row(['operation', 'native MB/s', 'MB/s', 'ratio', 'timer', 'rAF', 'call'], w3));
   for (const r of run.results) {
     if (!r.poolTransfer) {
       console.log(`${r.label.padEnd(w3[0])}  n/a: a Blob input is never copied`);
       continue;
     }
     const t = r.poolTransfer;
-    console.log(row([r.label, f1(t.mbps), ratio(t.mbps / r.native.mbps), ...blk(t)], w3));
+    const n = r.nativeBesideTransfer;
+    console.log(row([r.label, f1(n.mbps), f1(t.mbps), ratio(t.mbps / n.mbps), ...blk(t)], w3));
   }
 
   for (const r of run.results.filter((x) => x.oneWorker)) {

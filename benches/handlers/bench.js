@@ -383,10 +383,16 @@ window.runBench = async (config) => {
     for (const impl of impls) byImpl[impl] = summarize(op, samples[impl]);
     // Supplementary: the same pool call with `transfer: true` on a fresh copy made before the
     // timer starts — how much of the pool's blocking is the copy of a non-transferred input.
+    // Rounds interleave it with native runs of its own, so its ratio pairs runs made under the
+    // same conditions (the fresh copies' garbage included) rather than the main rounds'.
     if (op.transfer) {
-      const s = [];
-      for (let r = 0; r < transferRuns; r++) s.push(await timed(op.transfer.call, op.transfer.input));
-      byImpl.poolTransfer = summarize(op, s);
+      const s = { native: [], transfer: [] };
+      for (let r = 0; r < transferRuns; r++) {
+        s.native.push(await timed(op.native));
+        s.transfer.push(await timed(op.transfer.call, op.transfer.input));
+      }
+      byImpl.poolTransfer = summarize(op, s.transfer);
+      byImpl.nativeBesideTransfer = summarize(op, s.native);
     }
     // Supplementary: the same call on one worker of one thread, rounds interleaved with the pool.
     if (op.vsOneWorker) {
