@@ -1,5 +1,5 @@
-//! Giving the page's event loop a turn between slices of work on the main thread, and the slices
-//! themselves ([`Slices`]).
+//! Giving the event loop a turn between slices of work — on the main thread, and in a pool worker
+//! that lets `Cancel` messages in — and the page's slices themselves ([`Slices`]).
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -7,7 +7,8 @@ use wasm_bindgen_futures::JsFuture;
 
 /// Gives the event loop a turn: the rest of the call continues in a new ordinary task, queued
 /// behind timers, input and rendering. `scheduler.postTask` where the browser has it (no 4 ms
-/// clamp); else a zero-delay timer. Not `scheduler.yield()`: its continuations are prioritised
+/// clamp, which a long op's nested turns would each pay); else a zero-delay timer. Not
+/// `scheduler.yield()`: its continuations are prioritised
 /// over other tasks, which starved timers and delayed frames to ~100 ms in `bench:handlers`.
 pub(crate) async fn yield_to_page() {
     let posted = POST_TASK.with(|p| p.as_ref().and_then(|(f, scheduler, noop)| f.call1(scheduler, noop).ok()));
