@@ -42,8 +42,8 @@ use crate::tasks::{run_rust, shape, ModuleCall};
 
 /// Worker, message mode: how often a running op lets `Cancel` messages in. Each turn is taken with
 /// [`yield_to_page`], never a zero-delay timer: from the fifth nested timer on, the browser makes
-/// it wait at least 4 ms, and a long op's turns came one inside another — 64 MiB hashed in a worker
-/// spent ~40 ms idle in them (`crypto.sha256` with the Rust engine 297 → 324 MB/s, gzip 33 → 38
+/// it wait at least 4 ms, and a long op's turns came one inside another — up to 4 ms idle per
+/// 16 ms of work (`crypto.sha256` of 64 MiB with the Rust engine 297 → 324 MB/s, gzip 33 → 38
 /// MB/s, A/B in one page, Chromium 156).
 pub(crate) const YIELD_EVERY_MS: f64 = 16.0;
 /// Page: chunk size, small enough that one step stays far below a slice even for the slowest op
