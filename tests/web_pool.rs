@@ -610,6 +610,35 @@ async fn without_shared_array_buffer_progress_and_cancellation_are_relayed_even_
     js_sys::Reflect::set(&global, &"SharedArrayBuffer".into(), &sab).unwrap();
 }
 
+// A long op in message mode (no shared cancel flag: `SharedArrayBuffer` hidden) lets a `Cancel`
+// in at its turns (every `driver::YIELD_EVERY_MS`, taken with `scheduler.postTask` where there is
+// one) and stops by itself, so its worker is kept. Were the turns lost, the Rust engine's SHA-256
+// of 160 MiB (~500 ms here) would outrun the 200 ms grace and its worker be ended and replaced
+// (checked by taking the turns out).
+#[wasm_bindgen_test]
+async fn a_long_op_in_message_mode_stops_at_its_next_turn_when_aborted() {
+    let global: js_sys::Object = js_sys::global().unchecked_into();
+    let sab = get(&global, "SharedArrayBuffer");
+    assert!(js_sys::Reflect::delete_property(&global, &"SharedArrayBuffer".into()).unwrap());
+
+    let b = bridge(&[("poolSize", 1.into()), ("cancelGraceMs", 200.into()), ("engine", "rust".into())]).await;
+    let ctl = AbortController::new().unwrap();
+    let input = Uint8Array::new_with_length(160 << 20);
+    let call = b.crypto().sha256(input.into(), obj(&[("signal", ctl.signal().into()), ("transfer", true.into())]));
+    let busy = |ws: &[JsValue]| ws.iter().any(|w| get(w, "state").as_string().as_deref() == Some("busy"));
+    until(&b, 5_000, "the hash to run", busy).await;
+    let worker = ids(&b);
+    delay(30).await;
+    ctl.abort();
+    assert_eq!(settle(call).await.unwrap_err(), "AbortError");
+    until(&b, 2_000, "the worker to be idle again", all_idle(1)).await;
+    assert_eq!(ids(&b), worker, "the op stopped at a turn: its worker was not ended after the grace period");
+    assert_eq!(num(&counters(&b), "cancelled"), 1.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+
+    js_sys::Reflect::set(&global, &"SharedArrayBuffer".into(), &sab).unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn workers_that_keep_failing_to_boot_back_off_then_fall_back_to_the_main_thread() {
     let b = bridge(&[("poolSize", 1.into()), ("fallback", "auto".into()), ("retries", 0.into())]).await;
