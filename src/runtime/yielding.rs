@@ -6,10 +6,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// Gives the event loop a turn: the rest of the call continues in a new ordinary task, queued
-/// behind timers, input and rendering on the page (in a worker, behind its messages). `scheduler.postTask` where the browser has it (no 4 ms
-/// clamp, which a long op's nested turns would each pay); else a zero-delay timer. Not
-/// `scheduler.yield()`: its continuations are prioritised
-/// over other tasks, which starved timers and delayed frames to ~100 ms in `bench:handlers`.
+/// behind timers, input and rendering on the page (in a worker, behind its messages).
+/// `scheduler.postTask` where the browser has it (no 4 ms clamp, which a long op's nested turns
+/// would each pay); else a zero-delay timer. Not `scheduler.yield()`: its continuations are
+/// prioritised over other tasks, which starved timers and delayed frames to ~100 ms in
+/// `bench:handlers`.
 pub(crate) async fn yield_to_page() {
     let posted = POST_TASK.with(|p| p.as_ref().and_then(|(f, scheduler, noop)| f.call1(scheduler, noop).ok()));
     match posted.and_then(|p| p.dyn_into::<Promise>().ok()) {
