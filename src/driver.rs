@@ -5,7 +5,7 @@
 //! - [`WorkerPace`]: a pool worker runs flat out. With a shared cancel flag it never yields and
 //!   parks on the flag through waits (a cancel wakes it); in message mode it gives its event loop
 //!   a turn every [`YIELD_EVERY_MS`] so a `Cancel` message can arrive (not by a zero-delay timer:
-//!   see [`yield_to_page`]).
+//!   see [`yield_to_event_loop`]).
 //! - [`PagePace`]: the main-thread fallback yields to the page every
 //!   [`SLICE_MS`](crate::runtime::yielding::SLICE_MS), so the page stays responsive, and also
 //!   stops for termination and the call's time limit. Its steps are small (64 KiB of input), and
@@ -36,12 +36,12 @@ use crate::ops::stream_format::Cutter;
 use crate::ops::{drive, Cancel, Env, Op, Pace, Progress, DEFAULT_CHUNK};
 use crate::protocol::{HttpMeta, OutputKind};
 use crate::runtime::cancel::LocalCancel;
-use crate::runtime::yielding::{yield_to_page, Slices};
+use crate::runtime::yielding::{yield_to_event_loop, Slices};
 use crate::shared::{CancelBlock, Heartbeat};
 use crate::tasks::{run_rust, shape, ModuleCall};
 
 /// Worker, message mode: how often a running op lets `Cancel` messages in. Each turn is taken with
-/// [`yield_to_page`], never a zero-delay timer: from the fifth nested timer on, the browser makes
+/// [`yield_to_event_loop`], never a zero-delay timer: from the fifth nested timer on, the browser makes
 /// it wait at least 4 ms, and a long op's turns came one inside another — up to 4 ms idle per
 /// 16 ms of work (`crypto.sha256` of 64 MiB with the Rust engine 297 → 324 MB/s, gzip 33 → 38
 /// MB/s, A/B in one page, Chromium 156).
@@ -343,7 +343,7 @@ impl Pace for WorkerPace<'_> {
 
     async fn after_step(&mut self) {
         if self.flags.shared.is_none() && now_ms() - self.last_yield >= YIELD_EVERY_MS {
-            yield_to_page().await;
+            yield_to_event_loop().await;
             self.last_yield = now_ms();
         }
     }

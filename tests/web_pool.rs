@@ -572,6 +572,25 @@ async fn seed_api_progress_tracker_and_cancellation_token() {
     JsFuture::from(b.terminate()).await.unwrap();
 }
 
+/// The page's `SharedArrayBuffer`, hidden until this is dropped (so a bridge made meanwhile runs
+/// in message mode), and put back then even when the test fails.
+struct HiddenSharedArrayBuffer(JsValue);
+
+impl HiddenSharedArrayBuffer {
+    fn hide() -> Self {
+        let global: js_sys::Object = js_sys::global().unchecked_into();
+        let sab = get(&global, "SharedArrayBuffer");
+        assert!(js_sys::Reflect::delete_property(&global, &"SharedArrayBuffer".into()).unwrap());
+        HiddenSharedArrayBuffer(sab)
+    }
+}
+
+impl Drop for HiddenSharedArrayBuffer {
+    fn drop(&mut self) {
+        js_sys::Reflect::set(&js_sys::global(), &"SharedArrayBuffer".into(), &self.0).unwrap();
+    }
+}
+
 // WebKitGTK 2.50 reports `crossOriginIsolated` under COOP/COEP and has no `SharedArrayBuffer`:
 // the bridge once took the one for the other, threw allocating shared memory, and `create()`
 // never settled there. Here the page's `SharedArrayBuffer` is hidden for the length of the test
@@ -580,8 +599,7 @@ async fn seed_api_progress_tracker_and_cancellation_token() {
 async fn without_shared_array_buffer_progress_and_cancellation_are_relayed_even_if_isolated() {
     let global: js_sys::Object = js_sys::global().unchecked_into();
     let isolated = get(&global, "crossOriginIsolated").is_truthy();
-    let sab = get(&global, "SharedArrayBuffer");
-    assert!(js_sys::Reflect::delete_property(&global, &"SharedArrayBuffer".into()).unwrap());
+    let _hidden = HiddenSharedArrayBuffer::hide();
 
     let b = bridge(&[("poolSize", 1.into())]).await;
     assert_eq!(get(&b.status(), "crossOriginIsolated").as_bool(), Some(isolated), "the page's own flag");
@@ -606,8 +624,6 @@ async fn without_shared_array_buffer_progress_and_cancellation_are_relayed_even_
     cancel.call0(&JsValue::NULL).unwrap();
     assert_eq!(settle(call).await.unwrap_err(), "AbortError");
     JsFuture::from(b.terminate()).await.unwrap();
-
-    js_sys::Reflect::set(&global, &"SharedArrayBuffer".into(), &sab).unwrap();
 }
 
 // A long op in message mode (no shared cancel flag: `SharedArrayBuffer` hidden) lets a `Cancel`
@@ -617,9 +633,7 @@ async fn without_shared_array_buffer_progress_and_cancellation_are_relayed_even_
 // (checked by taking the turns out).
 #[wasm_bindgen_test]
 async fn a_long_op_in_message_mode_stops_at_its_next_turn_when_aborted() {
-    let global: js_sys::Object = js_sys::global().unchecked_into();
-    let sab = get(&global, "SharedArrayBuffer");
-    assert!(js_sys::Reflect::delete_property(&global, &"SharedArrayBuffer".into()).unwrap());
+    let _hidden = HiddenSharedArrayBuffer::hide();
 
     let b = bridge(&[("poolSize", 1.into()), ("cancelGraceMs", 200.into()), ("engine", "rust".into())]).await;
     let ctl = AbortController::new().unwrap();
@@ -635,8 +649,6 @@ async fn a_long_op_in_message_mode_stops_at_its_next_turn_when_aborted() {
     assert_eq!(ids(&b), worker, "the op stopped at a turn: its worker was not ended after the grace period");
     assert_eq!(num(&counters(&b), "cancelled"), 1.0);
     JsFuture::from(b.terminate()).await.unwrap();
-
-    js_sys::Reflect::set(&global, &"SharedArrayBuffer".into(), &sab).unwrap();
 }
 
 #[wasm_bindgen_test]

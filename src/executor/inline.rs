@@ -24,7 +24,7 @@ use crate::ops::{NoProgress, Progress};
 use crate::protocol::RequestId;
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::timer::Timer;
-use crate::runtime::yielding::yield_to_page;
+use crate::runtime::yielding::yield_to_event_loop;
 use crate::runtime::FrameTicker;
 use crate::scheduler::Queue;
 use crate::status::{Mode, Status};
@@ -204,7 +204,7 @@ impl Inline {
 async fn drain(inline: Inline) {
     loop {
         // Let the caller's code after `submit` run before the first slice.
-        yield_to_page().await;
+        yield_to_event_loop().await;
         let (pending, flag) = {
             let mut st = inline.state.borrow_mut();
             if st.terminated {

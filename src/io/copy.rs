@@ -18,7 +18,7 @@ use worker_bridge_core::spares::{Spares, IDLE_MS, MIN_BYTES};
 
 use crate::error::{Error, ErrorKind};
 use crate::runtime::timer::Timer;
-use crate::runtime::yielding::{now_ms, yield_to_page, Slices};
+use crate::runtime::yielding::{now_ms, yield_to_event_loop, Slices};
 
 /// Bytes copied between two looks at the clock: about half a millisecond of work.
 const BLOCK: u32 = 1 << 20;
@@ -47,7 +47,7 @@ pub(crate) fn at_once(len: u64) -> bool {
         // A later task starts with the whole budget again. Small copies only add up until they
         // pass RESET_AFTER: a task per small call (a 32-byte hash) cost more than the call.
         wasm_bindgen_futures::spawn_local(async {
-            yield_to_page().await;
+            yield_to_event_loop().await;
             SPENT.with(|s| s.set(0));
         });
     }

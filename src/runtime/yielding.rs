@@ -11,7 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 /// would each pay); else a zero-delay timer. Not `scheduler.yield()`: its continuations are
 /// prioritised over other tasks, which starved timers and delayed frames to ~100 ms in
 /// `bench:handlers`.
-pub(crate) async fn yield_to_page() {
+pub(crate) async fn yield_to_event_loop() {
     let posted = POST_TASK.with(|p| p.as_ref().and_then(|(f, scheduler, noop)| f.call1(scheduler, noop).ok()));
     match posted.and_then(|p| p.dyn_into::<Promise>().ok()) {
         Some(p) => {
@@ -64,7 +64,7 @@ impl Slices {
         if now_ms() - self.start < SLICE_MS {
             return false;
         }
-        yield_to_page().await;
+        yield_to_event_loop().await;
         self.restart();
         true
     }
