@@ -29,11 +29,20 @@ export function runTool(command, args) {
   }
 }
 
-/** Builds target/bench-pkg: the release package plus the `test-ops` feature (echo, …). */
+/**
+ * Builds target/bench-pkg: the release package plus the `test-ops` feature (echo, …), in its SIMD
+ * build (simd.toml) — the one the package loads in Chromium — so its `worker_bridge_bg.wasm` is
+ * what a user's page runs there.
+ */
 export function buildBenchPackage() {
-  console.log('building target/bench-pkg (release, --features test-ops) ...');
+  console.log('building target/bench-pkg (release, SIMD, --features test-ops) ...');
   const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
-  runTool('wasm-pack', [...args, '--', '--features', 'test-ops']);
+  process.env.CARGO_TARGET_DIR = path.join(ROOT, 'target', 'simd');
+  try {
+    runTool('wasm-pack', [...args, '--', '--features', 'test-ops', '--config', 'simd.toml']);
+  } finally {
+    delete process.env.CARGO_TARGET_DIR;
+  }
 }
 
 /**

@@ -15,9 +15,15 @@ const CONFIG = { gzipMiB: 64, gzipLevel: 6, planMiB: 128, planChunkMiB: 4, runs:
 const PAGE_TIMEOUT_MS = 10 * 60_000;
 
 function build() {
-  console.log(`building ${PKG} (release, both builds) ...`);
+  console.log(`building ${PKG} (release: single, SIMD and threaded builds) ...`);
   const common = ['build', '--release', '--target', 'web', '--mode', 'no-install'];
   runTool('wasm-pack', [...common, '--out-dir', PKG]);
+  process.env.CARGO_TARGET_DIR = path.join(ROOT, 'target', 'simd');
+  try {
+    runTool('wasm-pack', [...common, '--out-dir', `${PKG}/simd`, '--', '--config', 'simd.toml']);
+  } finally {
+    delete process.env.CARGO_TARGET_DIR;
+  }
   process.env.RUSTUP_TOOLCHAIN = 'nightly';
   process.env.CARGO_TARGET_DIR = path.join(ROOT, 'target', 'threads');
   try {

@@ -184,6 +184,8 @@ export interface BridgeStatus {
   mode: 'workers' | 'main-thread' | 'terminated';
   /** The wasm module the page loaded: `'threads'` (shared memory) or `'single'`. */
   build: 'threads' | 'single';
+  /** Whether that module uses WebAssembly SIMD: the threaded build always does, the single one where `simdAvailable()`. */
+  simd: boolean;
   /** Threads one call may use: the most any ready worker has (1 without the threaded build). */
   threads: number;
   crossOriginIsolated: boolean;
@@ -673,11 +675,14 @@ export declare function createCancellationToken(): { cancellation: SharedCancell
 
 /**
  * Loads and compiles the wasm module (once). Optional: `create()` and `shared()` call it. The
- * threaded build is chosen where `threadsAvailable()`, unless `options.threads === false`.
+ * threaded build is chosen where `threadsAvailable()`, unless `options.threads === false`; else
+ * the single build, compiled with WebAssembly SIMD where `simdAvailable()` (without a `source`).
  */
 export declare function init(
   source?: RequestInfo | URL | Response | BufferSource | WebAssembly.Module,
   options?: { threads?: boolean | number },
 ): Promise<unknown>;
-/** Whether the page can run the threaded build (cross-origin isolated, shared wasm memory). */
+/** Whether the page can run the threaded build (cross-origin isolated, shared wasm memory, SIMD). */
 export declare function threadsAvailable(): boolean;
+/** Whether the browser runs WebAssembly SIMD, so the SIMD build loads. */
+export declare function simdAvailable(): boolean;

@@ -8,7 +8,10 @@
 // Two builds ship side by side: `worker_bridge.js` (single-threaded) and
 // `threads/worker_bridge.js` (shared memory; each pool worker runs a thread pool). The threaded
 // one is loaded only where it can run — a cross-origin isolated page whose browser can share
-// wasm memory — and unless `threads: false`; elsewhere it is never fetched.
+// wasm memory and run WebAssembly SIMD — and unless `threads: false`; elsewhere it is never
+// fetched. The single build's glue drives either of two `.wasm` files, the same code compiled
+// with and without SIMD: `worker_bridge_simd_bg.wasm` where the browser validates SIMD,
+// `worker_bridge_bg.wasm` elsewhere. Only the one chosen is fetched.
 
 /** @typedef {typeof import('./worker_bridge.js')} Glue */
 
@@ -49,11 +52,33 @@ export const SharedCancellation = /** @type {Glue['SharedCancellation']} */ (
 export const SharedCounter = /** @type {Glue['SharedCounter']} */ (/** @type {unknown} */ (loadedClass('SharedCounter')));
 
 /**
+ * A module whose one function returns a `v128` constant: only a browser with WebAssembly SIMD
+ * validates it.
+ */
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, // magic, version
+  1, 5, 1, 96, 0, 1, 123, // types: () -> v128
+  3, 2, 1, 0, // functions: one, of type 0
+  10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, // code: v128.const 0
+]);
+
+/** Whether this browser runs WebAssembly SIMD (and so the SIMD build). */
+export function simdAvailable() {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether this page can run the threaded build: checked feature by feature — cross-origin
- * isolated, `SharedArrayBuffer`, a shared `WebAssembly.Memory`, and `Atomics.waitAsync` (without
- * it, wasm-bindgen's async runtime on shared memory would start a `blob:` worker per wait).
+ * isolated, `SharedArrayBuffer`, a shared `WebAssembly.Memory`, `Atomics.waitAsync` (without
+ * it, wasm-bindgen's async runtime on shared memory would start a `blob:` worker per wait) and
+ * WebAssembly SIMD (the threaded build is compiled with it).
  */
 export function threadsAvailable() {
+  if (!simdAvailable()) return false;
   if (globalThis.crossOriginIsolated !== true || typeof SharedArrayBuffer !== 'function') return false;
   if (typeof Atomics === 'undefined' || typeof (/** @type {any} */ (Atomics).waitAsync) !== 'function') return false;
   try {
@@ -67,7 +92,8 @@ export function threadsAvailable() {
  * Loads and compiles the wasm module (once; later calls return the same promise, whatever their
  * arguments).
  * @param {RequestInfo | URL | Response | BufferSource | WebAssembly.Module} [source]
- *   where to load the `.wasm` from; by default the file beside the chosen build's glue.
+ *   where to load the `.wasm` from; by default the file beside the chosen build's glue (for the
+ *   single build, its SIMD variant where the browser validates SIMD).
  * @param {{ threads?: boolean | number }} [options] `threads: false` loads the single-threaded
  *   build even where the threaded one could run. With a `source` (the single build's `.wasm`,
  *   self-hosted) the single build loads unless `threads` asks for threads; then `source` must be
@@ -92,6 +118,16 @@ export function init(source, options) {
     }
     if (module === null) {
       module = /** @type {Glue} */ (await import('./worker_bridge.js'));
+      if (source === undefined && simdAvailable()) {
+        try {
+          await module.default({ module_or_path: new URL('./worker_bridge_simd_bg.wasm', import.meta.url) });
+          glue = module;
+          return module;
+        } catch (error) {
+          // A blocked or missing file (a bundler that left it out): the plain build runs the same.
+          console.warn('worker-bridge: the SIMD build did not load; using the plain one:', error);
+        }
+      }
       await module.default(source === undefined ? undefined : { module_or_path: source });
     }
     glue = module;

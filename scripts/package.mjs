@@ -21,6 +21,22 @@ for (const extra of ['package.json', '.gitignore', 'README.md', 'LICENSE-MIT', '
   await rm(path.join(pkg, 'threads', extra), { force: true });
 }
 
+// The SIMD build (npm run build:wasm:simd) sits in pkg/simd/: the same code compiled with
+// WebAssembly SIMD, whose glue is the single build's byte for byte, so only its `.wasm` ships,
+// beside the other as worker_bridge_simd_bg.wasm (js/index.js picks one). Glue that differs would
+// not drive it: refuse the package then.
+const simdGlue = await readFile(path.join(pkg, 'simd', 'worker_bridge.js'), 'utf8').catch(() => {
+  throw new Error('pkg/simd/ is missing: run `npm run build:wasm:simd` first');
+});
+if (simdGlue !== (await readFile(path.join(pkg, 'worker_bridge.js'), 'utf8'))) {
+  throw new Error('the SIMD build\'s glue (pkg/simd/worker_bridge.js) differs from the single build\'s: rebuild both from the same source');
+}
+if ((await readFile(path.join(pkg, 'simd', 'worker_bridge.d.ts'), 'utf8')).includes('__testOp')) {
+  throw new Error('the SIMD build in pkg/simd/ was built with the test-only ops (feature test-ops): rebuild it without');
+}
+await copyFile(path.join(pkg, 'simd', 'worker_bridge_bg.wasm'), path.join(pkg, 'worker_bridge_simd_bg.wasm'));
+await rm(path.join(pkg, 'simd'), { recursive: true, force: true });
+
 // The test-only ops (`test-ops`, on in every test build through the crate's dev-dependency on
 // itself) must never ship: refuse a `pkg/` built with them.
 for (const build of ['', 'threads/']) {
@@ -58,11 +74,12 @@ const manifest = {
     './registry-client': { types: './registry-client.d.ts', default: './registry-client.js' },
     './raw': { types: './worker_bridge.d.ts', default: './worker_bridge.js' },
     './worker_bridge_bg.wasm': './worker_bridge_bg.wasm',
+    './worker_bridge_simd_bg.wasm': './worker_bridge_simd_bg.wasm',
     './threads/worker_bridge_bg.wasm': './threads/worker_bridge_bg.wasm',
     './package.json': './package.json',
   },
   files: [
-    'index.js', 'index.d.ts', 'registry-client.js', 'registry-client.d.ts', 'worker_bridge.js', 'worker_bridge.d.ts', 'worker_bridge_bg.wasm', 'worker_bridge_bg.wasm.d.ts', 'snippets',
+    'index.js', 'index.d.ts', 'registry-client.js', 'registry-client.d.ts', 'worker_bridge.js', 'worker_bridge.d.ts', 'worker_bridge_bg.wasm', 'worker_bridge_bg.wasm.d.ts', 'worker_bridge_simd_bg.wasm', 'snippets',
     'threads/worker_bridge.js', 'threads/worker_bridge.d.ts', 'threads/worker_bridge_bg.wasm', 'threads/worker_bridge_bg.wasm.d.ts', 'threads/snippets',
     'README.md',
   ],

@@ -60,12 +60,14 @@ async fn gunzip_by_the_browser(format: &str, input: &[u8]) -> Vec<u8> {
 }
 
 #[wasm_bindgen_test]
-async fn status_says_which_build_runs_and_with_how_many_threads() {
+async fn status_says_which_build_runs_with_how_many_threads_and_whether_with_simd() {
     let b = bridge(&[("fallback", "never".into())]).await;
     let status = b.status();
     let workers = Array::from(&get(&status, "workers"));
     if cfg!(feature = "threads") {
         assert_eq!(get(&status, "build").as_string().unwrap(), "threads");
+        // Compiled with SIMD (threads.toml): the entry loads it only where SIMD validates.
+        assert_eq!(get(&status, "simd").as_bool(), Some(true));
         let threads = get(&status, "threads").as_f64().unwrap() as u32;
         // Two per worker by default, never more workers × threads than cores.
         assert_eq!(threads, 2.min(cores()), "threads per worker");
@@ -77,6 +79,8 @@ async fn status_says_which_build_runs_and_with_how_many_threads() {
     } else {
         assert_eq!(get(&status, "build").as_string().unwrap(), "single");
         assert_eq!(get(&status, "threads").as_f64().unwrap(), 1.0);
+        // The test builds are the plain ones; the package's SIMD variant is checked end to end.
+        assert_eq!(get(&status, "simd").as_bool(), Some(cfg!(target_feature = "simd128")));
     }
     for w in workers.iter() {
         assert_eq!(get(&w, "threads").as_f64().unwrap(), get(&status, "threads").as_f64().unwrap());

@@ -168,7 +168,7 @@ function renderStatus() {
   $('mode').title = s.fallbackReason ?? '';
   $('coi').textContent = `crossOriginIsolated: ${s.crossOriginIsolated}`;
   $('coi').className = `badge ${s.crossOriginIsolated ? 'on' : 'off'}`;
-  $('build').textContent = `build: ${s.build} · threads: ${s.threads}`;
+  $('build').textContent = `build: ${s.build}${s.simd ? ' + SIMD' : ''} · threads: ${s.threads}`;
   $('build').className = `badge ${s.threads > 1 ? 'on' : 'off'}`;
   $('build').dataset.threads = String(s.threads);
   $('queued').textContent = `queued: ${s.queued}`;

@@ -147,6 +147,7 @@ impl Inline {
         Status {
             mode: if st.terminated { Mode::Terminated } else { Mode::MainThread },
             build: crate::runtime::threads::BUILD,
+            simd: crate::runtime::threads::SIMD,
             threads: 1,
             cross_origin_isolated: st.cross_origin_isolated,
             workers: Vec::new(),

@@ -271,6 +271,7 @@ impl Pool {
         Status {
             mode: if inner.terminated { Mode::Terminated } else { Mode::Workers },
             build: crate::runtime::threads::BUILD,
+            simd: crate::runtime::threads::SIMD,
             threads: workers
                 .iter()
                 .filter(|w| matches!(w.state, "idle" | "busy"))

@@ -87,3 +87,6 @@ pub(crate) async fn start(threads: u32) -> Result<u32, String> {
 
 /// Which build this is: `"threads"` or `"single"`.
 pub(crate) const BUILD: &str = if cfg!(feature = "threads") { "threads" } else { "single" };
+
+/// Whether this build uses WebAssembly SIMD (`simd.toml`, and the threaded build's flags).
+pub(crate) const SIMD: bool = cfg!(target_feature = "simd128");

@@ -5,6 +5,8 @@ import {
   RegistryClient,
   createCancellationToken,
   createProgressTracker,
+  simdAvailable,
+  threadsAvailable,
   ERROR_NAMES,
   type BridgeStatus,
   type ErrorName,
@@ -133,6 +135,7 @@ export async function usage(file: File): Promise<void> {
 
   const status: BridgeStatus = bridge.status();
   const mode: 'workers' | 'main-thread' | 'terminated' = status.mode;
+  const simd: boolean = status.simd && simdAvailable() && (status.build === 'single' || threadsAvailable());
   const restarts: number = status.workers.reduce((n, w) => n + w.restarts, 0) + status.counters.retried;
   await bridge.resize(3);
   await bridge.terminate();

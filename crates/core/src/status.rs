@@ -50,6 +50,9 @@ pub struct Status {
     /// Which wasm module the page loaded: `threads` (shared memory, a thread pool in each
     /// worker) or `single`.
     pub build: &'static str,
+    /// Whether that module was compiled with WebAssembly SIMD (`simd128`): the package loads
+    /// such a build wherever the browser validates SIMD.
+    pub simd: bool,
     /// Threads one call may use: the most any ready worker has, itself included (1 on the
     /// main thread and in the single-threaded build).
     pub threads: u32,
