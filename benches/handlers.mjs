@@ -6,7 +6,7 @@
 // non-zero only when an output is wrong (then the numbers mean nothing).
 // Run: npm run bench:handlers
 //
-// Builds the same package as bench:ipc (target/bench-pkg, release, --features test-ops), serves
+// Builds the same package as bench:ipc (target/bench-pkg, release, SIMD, --features test-ops), serves
 // the repo root, prints tables and writes target/bench-handlers.json. `-- --only encryptFile,gzip`
 // runs those workloads alone (their ids: sha256, sha256-blob, sha256-blob-16, aes-gcm, encryptFile, gzip, gunzip);
 // `-- --no-build` reuses the last build.

@@ -37,11 +37,13 @@ export function runTool(command, args) {
 export function buildBenchPackage() {
   console.log('building target/bench-pkg (release, SIMD, --features test-ops) ...');
   const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
+  const targetDir = process.env.CARGO_TARGET_DIR;
   process.env.CARGO_TARGET_DIR = path.join(ROOT, 'target', 'simd');
   try {
     runTool('wasm-pack', [...args, '--', '--features', 'test-ops', '--config', 'simd.toml']);
   } finally {
-    delete process.env.CARGO_TARGET_DIR;
+    if (targetDir === undefined) delete process.env.CARGO_TARGET_DIR;
+    else process.env.CARGO_TARGET_DIR = targetDir;
   }
 }
 

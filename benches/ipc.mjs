@@ -7,7 +7,7 @@
 // Reports numbers, never asserts them.  Run: npm run bench:ipc
 // `npm run bench:ipc -- --quick`: the echo and sha256 workloads only, for A/B while optimising.
 //
-// Builds its own package with the test-only `echo` op (target/bench-pkg), serves the repo root
+// Builds its own package with the test-only `echo` op (target/bench-pkg, the SIMD build), serves the repo root
 // so the page can import that package, node_modules/comlink and node_modules/workerpool, prints
 // a table per workload and writes target/bench-ipc.json.
 import { writeFile } from 'node:fs/promises';

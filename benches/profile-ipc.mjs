@@ -22,8 +22,9 @@
 // the worker's postMessage go from ~12 to ~116 µs. So the more work either side does per call, the
 // dearer each postMessage; compare with the raw profile, whose threads barely work.
 //
-// Builds target/bench-pkg-prof: the bench package (release, --features test-ops) with the wasm
-// name section kept (wasm-bindgen, then wasm-opt -O3 -g), so Rust functions have names. Writes
+// Builds target/bench-pkg-prof: the bench package (release, --features test-ops; without SIMD, which
+// the IPC path does not use) with the wasm name section kept (wasm-bindgen, then wasm-opt -O3 -g),
+// so Rust functions have names. Writes
 // target/profile-ipc.json and the raw profiles, target/profile-ipc-<client>-<thread>.cpuprofile,
 // which Chrome DevTools' Performance panel opens.
 import { readFile, writeFile } from 'node:fs/promises';

@@ -10,7 +10,7 @@
 // sides of a ratio alike, where the ratio of two medians would compare different moments.
 // Run: npm run bench:services (`-- --no-build` reuses target/bench-pkg as it is)
 //
-// Builds the same package as bench:ipc (target/bench-pkg, release, --features test-ops), serves
+// Builds the same package as bench:ipc (target/bench-pkg, release, SIMD, --features test-ops), serves
 // the repo root so the page can import it and benches/services/echo.service.js, prints a table
 // and writes target/bench-services.json.
 import { writeFile } from 'node:fs/promises';

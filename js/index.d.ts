@@ -184,7 +184,10 @@ export interface BridgeStatus {
   mode: 'workers' | 'main-thread' | 'terminated';
   /** The wasm module the page loaded: `'threads'` (shared memory) or `'single'`. */
   build: 'threads' | 'single';
-  /** Whether that module uses WebAssembly SIMD: the threaded build always does, the single one where `simdAvailable()`. */
+  /**
+   * Whether that module uses WebAssembly SIMD: the threaded build always does; the single one
+   * where `simdAvailable()`, unless `init()` was given a `source` or the SIMD file failed to load.
+   */
   simd: boolean;
   /** Threads one call may use: the most any ready worker has (1 without the threaded build). */
   threads: number;

@@ -118,17 +118,18 @@ export function init(source, options) {
     }
     if (module === null) {
       module = /** @type {Glue} */ (await import('./worker_bridge.js'));
+      let loaded = false;
       if (source === undefined && simdAvailable()) {
         try {
           await module.default({ module_or_path: new URL('./worker_bridge_simd_bg.wasm', import.meta.url) });
-          glue = module;
-          return module;
+          loaded = true;
         } catch (error) {
           // A blocked or missing file (a bundler that left it out): the plain build runs the same.
+          // The glue keeps nothing of a failed load, so it can load the other file.
           console.warn('worker-bridge: the SIMD build did not load; using the plain one:', error);
         }
       }
-      await module.default(source === undefined ? undefined : { module_or_path: source });
+      if (!loaded) await module.default(source === undefined ? undefined : { module_or_path: source });
     }
     glue = module;
     return module;

@@ -21,22 +21,6 @@ for (const extra of ['package.json', '.gitignore', 'README.md', 'LICENSE-MIT', '
   await rm(path.join(pkg, 'threads', extra), { force: true });
 }
 
-// The SIMD build (npm run build:wasm:simd) sits in pkg/simd/: the same code compiled with
-// WebAssembly SIMD, whose glue is the single build's byte for byte, so only its `.wasm` ships,
-// beside the other as worker_bridge_simd_bg.wasm (js/index.js picks one). Glue that differs would
-// not drive it: refuse the package then.
-const simdGlue = await readFile(path.join(pkg, 'simd', 'worker_bridge.js'), 'utf8').catch(() => {
-  throw new Error('pkg/simd/ is missing: run `npm run build:wasm:simd` first');
-});
-if (simdGlue !== (await readFile(path.join(pkg, 'worker_bridge.js'), 'utf8'))) {
-  throw new Error('the SIMD build\'s glue (pkg/simd/worker_bridge.js) differs from the single build\'s: rebuild both from the same source');
-}
-if ((await readFile(path.join(pkg, 'simd', 'worker_bridge.d.ts'), 'utf8')).includes('__testOp')) {
-  throw new Error('the SIMD build in pkg/simd/ was built with the test-only ops (feature test-ops): rebuild it without');
-}
-await copyFile(path.join(pkg, 'simd', 'worker_bridge_bg.wasm'), path.join(pkg, 'worker_bridge_simd_bg.wasm'));
-await rm(path.join(pkg, 'simd'), { recursive: true, force: true });
-
 // The test-only ops (`test-ops`, on in every test build through the crate's dev-dependency on
 // itself) must never ship: refuse a `pkg/` built with them.
 for (const build of ['', 'threads/']) {
@@ -52,6 +36,28 @@ const snippets = (await readdir(path.join(pkg, 'snippets'))).filter((d) => d.sta
 if (snippets.length !== 1) throw new Error(`expected one worker-bridge snippets directory in pkg/snippets, found ${snippets}`);
 const workerScript = `./snippets/${snippets[0]}/worker/worker.js`;
 await stat(path.join(pkg, workerScript));
+
+// The SIMD build (npm run build:wasm:simd) sits in pkg/simd/: the same code compiled with
+// WebAssembly SIMD, whose glue is the single build's byte for byte, so only its `.wasm` ships,
+// beside the other as worker_bridge_simd_bg.wasm (js/index.js picks one). Glue that differs would
+// not drive it, and a `.wasm` equal to the plain one is no SIMD build (a `RUSTFLAGS` in the
+// environment overrides simd.toml's): refuse the package then. Required every time, never taken
+// from an earlier packaging (its `.wasm` would not match a rebuilt glue); moved last.
+const simdDir = path.join(pkg, 'simd');
+const simdGlue = await readFile(path.join(simdDir, 'worker_bridge.js'), 'utf8').catch(() => {
+  throw new Error('pkg/simd/ is missing: run `npm run build:wasm:simd` (after `npm run build:wasm`) first');
+});
+if (simdGlue !== (await readFile(path.join(pkg, 'worker_bridge.js'), 'utf8'))) {
+  throw new Error('the SIMD build\'s glue (pkg/simd/worker_bridge.js) differs from the single build\'s: rebuild both from the same source');
+}
+const [simdModule, plainModule] = await Promise.all(
+  ['simd/worker_bridge_bg.wasm', 'worker_bridge_bg.wasm'].map((f) => readFile(path.join(pkg, f))),
+);
+if (simdModule.equals(plainModule)) {
+  throw new Error('pkg/simd/worker_bridge_bg.wasm is the plain module (is RUSTFLAGS set? it overrides simd.toml): rebuild it');
+}
+await copyFile(path.join(simdDir, 'worker_bridge_bg.wasm'), path.join(pkg, 'worker_bridge_simd_bg.wasm'));
+await rm(simdDir, { recursive: true, force: true });
 
 await copyFile(path.join(root, 'js/index.js'), path.join(pkg, 'index.js'));
 await copyFile(path.join(root, 'js/index.d.ts'), path.join(pkg, 'index.d.ts'));

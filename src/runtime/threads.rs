@@ -10,7 +10,7 @@
 //! thread works too, and the helpers are started from a literal URL and find the glue the way
 //! our workers do, so bundlers, static servers and a strict CSP all work.
 //!
-//! The plain build has no threads: [`start`] answers 1 without doing anything.
+//! The single-threaded build has no threads: [`start`] answers 1 without doing anything.
 
 #[cfg(feature = "threads")]
 mod pool {
@@ -69,7 +69,7 @@ mod pool {
 }
 
 /// Starts `threads` threads for this worker's jobs (itself included) and tells the core how many
-/// it may use; returns that number. The plain build, or `threads` ≤ 1, gives 1.
+/// it may use; returns that number. The single-threaded build, or `threads` ≤ 1, gives 1.
 ///
 /// # Errors
 /// Why the helpers could not start (the caller runs with one thread then).

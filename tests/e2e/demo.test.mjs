@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -333,6 +333,42 @@ test('a browser without WebAssembly SIMD loads the plain build, which runs every
     assert.match((await page.$eval('#jobs .job[data-op="decrypt"] .result', (e) => e.textContent)), /matches the input/);
     assert.deepEqual(problems, []);
   }, { init });
+});
+
+test('when the SIMD file does not load, the plain build runs, with a console warning', async () => {
+  // The demo's copy of worker_bridge_simd_bg.wasm (webpack names assets by hash), refused.
+  const simd = await readFile(path.join(root, 'pkg', 'worker_bridge_simd_bg.wasm'));
+  const names = (await readdir(dist)).filter((f) => f.endsWith('.wasm'));
+  const copies = [];
+  for (const f of names) if ((await readFile(path.join(dist, f))).equals(simd)) copies.push(f);
+  assert.equal(copies.length, 1, `one SIMD module in dist/ (${names})`);
+  const url = `**/${copies[0]}`;
+  await browser.context.route(url, (route) => route.abort());
+  try {
+    await withDemo({ isolated: false }, async ({ page, problems }) => {
+      await waitMode(page, 'workers');
+      assert.equal(await page.evaluate(() => document.querySelector('#build').textContent), 'build: single · threads: 1');
+      const warnings = await page.evaluate(() => window.__warnings ?? []);
+      assert.ok(warnings.some((w) => w.includes('the SIMD build did not load')), `warned: ${warnings}`);
+      await generate(page, 1);
+      for (const op of ['hash', 'gzip', 'gunzip']) {
+        const job = await runOp(page, op);
+        assert.equal(job.state, 'done', `${op}: ${job.text}`);
+      }
+      // The refused request is the only error the page logged.
+      assert.deepEqual(problems.filter((p) => !p.includes('Failed to load resource')), []);
+    }, {
+      init: () => {
+        const warn = console.warn;
+        console.warn = (...args) => {
+          window.__warnings = [...(window.__warnings ?? []), args.map(String).join(' ')];
+          warn(...args);
+        };
+      },
+    });
+  } finally {
+    await browser.context.unroute(url);
+  }
 });
 
 test('without Worker the page runs on the main thread and says so', async () => {

@@ -80,6 +80,9 @@ for (const engine of ['firefox', 'webkit']) {
           crossOriginIsolated: globalThis.crossOriginIsolated === true,
           sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
           waitAsync: typeof Atomics.waitAsync === 'function',
+          // js/index.js's probe: a module returning `v128.const 0`, valid only with SIMD.
+          simd: WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+            10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11])),
         }));
         console.log(`# ${engine} (${s.browser}), ${page}: crossOriginIsolated ${env.crossOriginIsolated}, SharedArrayBuffer ${env.sharedArrayBuffer}`);
         assert.equal(env.crossOriginIsolated, isolated, 'crossOriginIsolated follows the COOP/COEP headers');
@@ -88,11 +91,13 @@ for (const engine of ['firefox', 'webkit']) {
         // SharedArrayBuffer (WebKitGTK: isolated, without).
         assert.equal(await s.run(() => document.querySelector('#coi').textContent), `crossOriginIsolated: ${isolated}`);
         // The threaded build where the engine has what it needs (Firefox isolated), the single one
-        // elsewhere (WebKitGTK: no SharedArrayBuffer; any page without isolation).
-        const threads = isolated && env.sharedArrayBuffer && env.waitAsync;
+        // elsewhere (WebKitGTK: no SharedArrayBuffer; any page without isolation); SIMD where the
+        // engine validates it (the threaded build has it always).
+        const threads = isolated && env.sharedArrayBuffer && env.waitAsync && env.simd;
         const build = await s.run(() => document.querySelector('#build').textContent);
-        console.log(`# ${engine}, ${page}: ${build}`);
-        assert.match(build, threads ? /^build: threads · threads: [2-9]/ : /^build: single · threads: 1$/);
+        console.log(`# ${engine}, ${page}: ${build} (SIMD validates: ${env.simd})`);
+        assert.match(build, threads ? /^build: threads \+ SIMD · threads: [2-9]/
+          : env.simd ? /^build: single \+ SIMD · threads: 1$/ : /^build: single · threads: 1$/);
 
         await generate(s, 8);
         const hashed = await runOp(s, 'hash');

@@ -51,7 +51,8 @@ pub struct Status {
     /// worker) or `single`.
     pub build: &'static str,
     /// Whether that module was compiled with WebAssembly SIMD (`simd128`): the package loads
-    /// such a build wherever the browser validates SIMD.
+    /// such a build wherever the browser validates SIMD (unless the app gave `init()` its own
+    /// `.wasm`, or the SIMD file failed to load).
     pub simd: bool,
     /// Threads one call may use: the most any ready worker has, itself included (1 on the
     /// main thread and in the single-threaded build).
