@@ -5,7 +5,7 @@
 // compiled once, on the first `WorkerBridge.create()` / `WorkerBridge.shared()` (or an explicit
 // `await init()`).
 //
-// Two builds ship side by side: `worker_bridge.js` (single-threaded) and
+// Two glues ship side by side: `worker_bridge.js` (single-threaded) and
 // `threads/worker_bridge.js` (shared memory; each pool worker runs a thread pool). The threaded
 // one is loaded only where it can run — a cross-origin isolated page whose browser can share
 // wasm memory and run WebAssembly SIMD — and unless `threads: false`; elsewhere it is never
