@@ -36,11 +36,19 @@ export function runTool(command, args) {
  */
 export function buildBenchPackage() {
   console.log('building target/bench-pkg (release, SIMD, --features test-ops) ...');
-  const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', 'target/bench-pkg'];
+  buildSimd('target/bench-pkg', ['--features', 'test-ops']);
+}
+
+/**
+ * Builds the release package's SIMD variant (simd.toml, in target/simd as `npm run
+ * build:wasm:simd` does) into `outDir`, with `cargoArgs` after the config.
+ */
+export function buildSimd(outDir, cargoArgs = []) {
+  const args = ['build', '--release', '--target', 'web', '--mode', 'no-install', '--out-dir', outDir];
   const targetDir = process.env.CARGO_TARGET_DIR;
   process.env.CARGO_TARGET_DIR = path.join(ROOT, 'target', 'simd');
   try {
-    runTool('wasm-pack', [...args, '--', '--features', 'test-ops', '--config', 'simd.toml']);
+    runTool('wasm-pack', [...args, '--', ...cargoArgs, '--config', 'simd.toml']);
   } finally {
     if (targetDir === undefined) delete process.env.CARGO_TARGET_DIR;
     else process.env.CARGO_TARGET_DIR = targetDir;

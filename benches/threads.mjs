@@ -7,7 +7,7 @@
 // Run: npm run bench:threads
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ROOT, runPage, runTool } from './harness.mjs';
+import { ROOT, buildSimd, runPage, runTool } from './harness.mjs';
 
 const OUT = path.join(ROOT, 'target', 'bench-threads.json');
 const PKG = 'target/bench-threads-pkg';
@@ -18,12 +18,7 @@ function build() {
   console.log(`building ${PKG} (release: single, SIMD and threaded builds) ...`);
   const common = ['build', '--release', '--target', 'web', '--mode', 'no-install'];
   runTool('wasm-pack', [...common, '--out-dir', PKG]);
-  process.env.CARGO_TARGET_DIR = path.join(ROOT, 'target', 'simd');
-  try {
-    runTool('wasm-pack', [...common, '--out-dir', `${PKG}/simd`, '--', '--config', 'simd.toml']);
-  } finally {
-    delete process.env.CARGO_TARGET_DIR;
-  }
+  buildSimd(`${PKG}/simd`);
   process.env.RUSTUP_TOOLCHAIN = 'nightly';
   process.env.CARGO_TARGET_DIR = path.join(ROOT, 'target', 'threads');
   try {
