@@ -6,11 +6,17 @@
 //!
 //! `worker_bridge_core::defaults` is the truth for option defaults: the typings' doc comments and
 //! the README's `create()` table must quote the same values.
+//!
+//! `worker_bridge_core::status::Status` is the truth for what `status()` returns: the typings'
+//! `BridgeStatus` and `WorkerStatus` must name the same fields, nested objects included.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::Path;
 
-use worker_bridge::ErrorKind;
+use std::collections::BTreeMap;
+
+use worker_bridge::{CounterSnapshot, ErrorKind, Mode, Status, WorkerStatus};
+use worker_bridge_core::status::Engines;
 
 fn read(file: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
@@ -67,6 +73,87 @@ fn readme_lists_every_error_name() {
     let paragraph = between(&text, file, "Every failure is an `Error` whose `name` says what happened", "\n\n");
     let names = quoted(paragraph, '`').into_iter().filter(|s| s.ends_with("Error") && *s != "Error").collect();
     assert_eq!(sorted(names), sorted(rust_names()), "{file}: the list of error names must be ErrorKind::ALL's names");
+}
+
+/// The fields of a TypeScript object type's body (`{ a: T; b?: { c: U } }` without its braces),
+/// each with its own fields when its type is an object literal written in place. Comments are
+/// skipped.
+fn ts_fields(body: &str) -> BTreeMap<String, BTreeMap<String, ()>> {
+    let mut out = BTreeMap::new();
+    let mut text = body.to_owned();
+    while let Some(start) = text.find("/*") {
+        let end = text[start..].find("*/").map_or(text.len(), |e| start + e + 2);
+        text.replace_range(start..end, "");
+    }
+    let mut depth = 0;
+    let mut current: Option<String> = None;
+    for line in text.lines().map(|l| l.split("//").next().unwrap_or("").trim()) {
+        if depth == 0 {
+            if let Some((name, _)) = line.split_once(':') {
+                let name = name.trim_end_matches('?').to_owned();
+                out.insert(name.clone(), BTreeMap::new());
+                current = Some(name);
+            }
+        } else if depth == 1 {
+            if let (Some((name, _)), Some(of)) = (line.split_once(':'), current.as_ref()) {
+                out.get_mut(of).expect("inserted").insert(name.trim_end_matches('?').to_owned(), ());
+            }
+        }
+        depth += line.matches('{').count();
+        depth -= line.matches('}').count();
+    }
+    out
+}
+
+/// The keys of a serialised object, each with its own keys when it is an object (an array's
+/// elements are a named type, checked on their own).
+fn json_fields(value: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, ()>> {
+    let keys = |v: &serde_json::Value| -> BTreeMap<String, ()> {
+        v.as_object().map(|o| o.keys().map(|k| (k.clone(), ())).collect()).unwrap_or_default()
+    };
+    value.as_object().expect("an object").iter().map(|(k, v)| (k.clone(), keys(v))).collect()
+}
+
+#[test]
+fn status_fields_in_index_d_ts_are_the_rust_status() {
+    let file = "js/index.d.ts";
+    let text = read(file);
+    let worker = WorkerStatus {
+        id: 1,
+        state: "idle",
+        busy: false,
+        tasks_done: 0,
+        errors: 0,
+        restarts: 0,
+        last_error: Some("set, so that it is serialised".into()),
+        started_at: 0.0,
+        memory_bytes: 0.0,
+        threads: 1,
+    };
+    let status = Status {
+        mode: Mode::Workers,
+        build: "single",
+        simd: true,
+        threads: 1,
+        cross_origin_isolated: true,
+        workers: vec![worker.clone()],
+        queued: 0,
+        main_thread_tasks_done: 0,
+        fallback_reason: Some("set, so that it is serialised".into()),
+        counters: CounterSnapshot::default(),
+        engines: Some(Engines {
+            sha256: "webcrypto",
+            sha256_stream: "rust",
+            aes_gcm: "webcrypto",
+            stream_format: "webcrypto",
+        }),
+    };
+    let rust = json_fields(&serde_json::to_value(&status).expect("serialisable"));
+    let typed = ts_fields(between(&text, file, "export interface BridgeStatus {", "\n}"));
+    assert_eq!(typed, rust, "{file}: BridgeStatus must name Status's fields (nested ones included)");
+    let rust = json_fields(&serde_json::to_value(&worker).expect("serialisable"));
+    let typed = ts_fields(between(&text, file, "export interface WorkerStatus {", "\n}"));
+    assert_eq!(typed, rust, "{file}: WorkerStatus must name the Rust WorkerStatus's fields");
 }
 
 /// `n` as the docs write it: `60,000`.
