@@ -38,7 +38,8 @@ export type ErrorName =
   | 'NetworkError'
   | 'NotSupportedError'
   | 'ServiceStateError'
-  | 'TaskError';
+  | 'TaskError'
+  | 'NotReadableError';
 
 /**
  * What every worker-bridge promise rejects with. (What a task's own code threw keeps its own

@@ -212,4 +212,5 @@ export const ERROR_NAMES = Object.freeze([
   'NotSupportedError',
   'ServiceStateError',
   'TaskError',
+  'NotReadableError',
 ]);

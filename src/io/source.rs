@@ -12,7 +12,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FileReaderSync, ReadableStream};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ops::{ChunkSource, Feed};
 use crate::runtime::js_error::describe;
 
@@ -93,8 +93,8 @@ fn not_bytes() -> Error {
 
 /// A failed Blob read, with the browser's reason (e.g. `NotReadableError`: the file changed, or
 /// the browser ran out of Blob storage).
-fn read_error(e: &JsValue) -> Error {
-    Error::validation(format!("the input Blob could not be read ({})", describe(e)))
+pub(crate) fn read_error(e: &JsValue) -> Error {
+    Error::new(ErrorKind::NotReadable, format!("the input Blob could not be read ({})", describe(e)))
 }
 
 /// A [`ChunkSource`] over a `Uint8Array`.

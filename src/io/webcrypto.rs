@@ -15,8 +15,8 @@ use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
 
 use crate::error::{Error, ErrorKind};
 use crate::io::output::JsSink;
-use crate::io::source::Input;
 use crate::io::source::JsFeed;
+use crate::io::source::{self, Input};
 use crate::ops::engine::PlatformJob;
 use crate::ops::stream_format::{Cut, Cutter, RunPlan, HEADER_LEN};
 use crate::ops::{Pace, Progress};
@@ -151,7 +151,10 @@ async fn chunks<P: Pace>(
                         let buf: ArrayBuffer =
                             JsFuture::from(piece.array_buffer()).await.map_err(read_failed)?.unchecked_into();
                         if u64::from(buf.byte_length()) < end - start {
-                            return Err(Error::validation("the Blob could not be read: it is shorter than its size"));
+                            return Err(Error::new(
+                                ErrorKind::NotReadable,
+                                "the input Blob could not be read (it is shorter than its size)",
+                            ));
                         }
                         segment = Some((start, buf));
                     }
@@ -376,5 +379,5 @@ fn params(nonce: &[u8], aad: &Uint8Array) -> AesGcmParams {
 }
 
 fn read_failed(e: JsValue) -> Error {
-    Error::validation(format!("the Blob could not be read: {}", describe(&e)))
+    source::read_error(&e)
 }

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -162,8 +162,9 @@ test('each job shows its rate and longest frame beside the platform\'s own API; 
  * In the Files panel: picks `file`, runs `op` and waits for its new row to finish; returns the
  * row's state and text, and the name of its result in the panel's OPFS folder (null if none).
  */
-async function runFileOp(page, file, op, { timeout = 120_000 } = {}) {
+async function runFileOp(page, file, op, { timeout = 120_000, afterPick } = {}) {
   await page.setInputFiles('#files-input', file);
+  await afterPick?.();
   await page.selectOption('#files-op', op);
   const before = await page.$$eval(`#files-jobs .job[data-op="${op}"]`, (rows) => rows.length);
   await page.click('#files-run');
@@ -257,7 +258,26 @@ test('the Files panel writes gzip, gunzip, encrypt and decrypt results straight 
       assert.match(await row.locator('.result').textContent(), / sample\.bin deleted$/);
       assert.ok(!(await opfsNames(page)).includes(decrypted.opfs), 'deleted from OPFS');
 
-      const names = [gzip, gunzip, sealed].map((job) => job.opfs).sort();
+      // A file changed on disk after it was picked cannot be read: NotReadableError, from the
+      // worker's reads (gzip: the Rust engine's; encrypt: the WebCrypto engine's chunks) and from
+      // the page's read of a sealed file's header (decrypt). Picked again, it runs.
+      const changed = path.join(dir, 'changed.bin');
+      for (const [op, from] of [['gzip', sample], ['encrypt', sample], ['decrypt', sealedFile]]) {
+        await writeFile(changed, await readFile(from));
+        const afterPick = async () => {
+          await appendFile(changed, 'x');
+          const later = new Date(Date.now() + 60_000);
+          await utimes(changed, later, later);
+        };
+        const failed = await runFileOp(page, changed, op, { afterPick });
+        assert.equal(failed.state, 'error', `${op}: ${failed.text}`);
+        assert.match(failed.text, /^NotReadableError: the input Blob could not be read \(NotReadableError/, op);
+        assert.equal(failed.opfs, null, `${op}: no result`);
+      }
+      const picked = await runFileOp(page, changed, 'gzip');
+      assert.equal(picked.state, 'done', picked.text);
+
+      const names = [gzip, gunzip, sealed, picked].map((job) => job.opfs).sort();
 
       // A long job (gzip of 64 MiB of random bytes), cancelled mid-way: AbortError, no file left.
       const big = path.join(dir, 'big.bin');

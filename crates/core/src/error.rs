@@ -38,11 +38,16 @@ pub enum ErrorKind {
     /// did not import or lacks the export, or its function threw (then the JavaScript `Error`
     /// carries the thrown error's own `name`, see [`Error::thrown_name`]).
     Task,
+    /// A `Blob` or `File` input could not be read: the file changed or was removed after it was
+    /// picked, or the browser's Blob storage is full. Not the caller's argument at fault, so
+    /// not a [`Validation`](Self::Validation) error: retrying may succeed once the file is
+    /// picked again or memory is freed.
+    NotReadable,
 }
 
 impl ErrorKind {
     /// Every kind, for exhaustive round-trip tests and name lookups.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::Timeout,
         ErrorKind::Abort,
         ErrorKind::WorkerCrashed,
@@ -57,6 +62,7 @@ impl ErrorKind {
         ErrorKind::Unsupported,
         ErrorKind::ServiceState,
         ErrorKind::Task,
+        ErrorKind::NotReadable,
     ];
 
     /// The `name` the JavaScript `Error` carries.
@@ -76,6 +82,7 @@ impl ErrorKind {
             ErrorKind::Unsupported => "NotSupportedError",
             ErrorKind::ServiceState => "ServiceStateError",
             ErrorKind::Task => "TaskError",
+            ErrorKind::NotReadable => "NotReadableError",
         }
     }
 
