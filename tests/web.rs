@@ -209,3 +209,33 @@ async fn shared_is_one_bridge_until_terminated() {
     let terminate: js_sys::Function = get(&c, "terminate").unchecked_into();
     JsFuture::from(Promise::from(terminate.call0(&c).unwrap())).await.unwrap();
 }
+
+/// Where `scheduler.postTask` is missing (Safari), turns go through a `MessageChannel`
+/// (`runtime::yielding`): timers still run between turns taken back to back (not starved, as
+/// `scheduler.yield()`'s prioritised continuations starved them), and callers waiting at once
+/// are each resumed.
+#[wasm_bindgen_test]
+async fn channel_turns_let_timers_and_other_callers_run() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let fired = Rc::new(Cell::new(false));
+    let set = fired.clone();
+    let on_timer = Closure::once_into_js(move || set.set(true));
+    let set_timeout: js_sys::Function =
+        js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap().unchecked_into();
+    set_timeout.call2(&JsValue::UNDEFINED, &on_timer, &0.into()).unwrap();
+    let seen = fired.clone();
+    let until = Closure::<dyn FnMut() -> bool>::new(move || seen.get());
+    let turns = JsFuture::from(WorkerBridge::channel_turns(until.as_ref().clone().unchecked_into(), 100_000)).await;
+    let turns = turns.expect("turns resolve").as_f64().unwrap();
+    assert!(fired.get(), "the timer ran while turns were taken");
+    assert!((1.0..100_000.0).contains(&turns), "it ran after {turns} turns");
+
+    let never = Closure::<dyn FnMut() -> bool>::new(|| false);
+    let both = Array::of2(
+        &WorkerBridge::channel_turns(never.as_ref().clone().unchecked_into(), 50),
+        &WorkerBridge::channel_turns(never.as_ref().clone().unchecked_into(), 50),
+    );
+    let both: Array = JsFuture::from(Promise::all(&both)).await.expect("both resolve").unchecked_into();
+    assert_eq!(both.iter().map(|t| t.as_f64().unwrap()).collect::<Vec<_>>(), [50.0, 50.0]);
+}

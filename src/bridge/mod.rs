@@ -320,6 +320,24 @@ impl WorkerBridge {
         crate::io::copy::spare_bytes(drop_them) as f64
     }
 
+    /// Test builds only: takes turns back to back through the `MessageChannel` that
+    /// `yield_to_event_loop` uses where `scheduler.postTask` is missing, until `until()` is
+    /// truthy or `max` turns are taken; resolves to the number taken.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __channelTurns)]
+    pub fn channel_turns(until: js_sys::Function, max: u32) -> Promise {
+        future_to_promise(async move {
+            let mut turns = 0u32;
+            while turns < max && !until.call0(&JsValue::UNDEFINED)?.is_truthy() {
+                let turn = crate::runtime::yielding::channel_turn().ok_or("no MessageChannel")?;
+                wasm_bindgen_futures::JsFuture::from(turn).await?;
+                turns += 1;
+            }
+            Ok(turns.into())
+        })
+    }
+
     /// Test builds only: the URL workers start from without `workerUrl`.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]
