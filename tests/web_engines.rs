@@ -182,3 +182,54 @@ async fn an_unknown_engine_is_a_validation_error() {
     let created = JsFuture::from(WorkerBridge::create(obj(&[("engine", "gpu".into())]))).await;
     assert_eq!(get(&created.unwrap_err(), "name").as_string().as_deref(), Some("ValidationError"));
 }
+
+/// A `Blob` whose reads come back shorter than its `size` — a file that shrank after it was
+/// picked, in a browser that reads it short rather than failing — fails with
+/// `NotReadableError` on every engine and every read path on the page (a subclass's lying `size`
+/// survives only there: a worker gets a clone), never a result of part of its bytes.
+#[wasm_bindgen_test]
+async fn a_blob_that_reads_shorter_than_its_size_fails_with_not_readable_on_every_engine() {
+    // Its slices lie the same way, so the bridge's own slices of it (a call's parts, each read)
+    // read short too.
+    let lying = js_sys::Function::new_no_args(
+        "return class Lying extends Blob { \
+           get size() { return super.size + 1000; } \
+           slice(start, end) { return new Lying([super.slice(start, end)]); } }",
+    )
+    .call0(&JsValue::UNDEFINED)
+    .unwrap();
+    let make = |len: usize| {
+        let parts = Array::of1(&Uint8Array::from(data(len, 9).as_slice()));
+        js_sys::Reflect::construct(lying.unchecked_ref::<js_sys::Function>(), &Array::of1(&parts)).unwrap()
+    };
+    // Read whole for a digest, read a MiB at a time (and for WebCrypto's chunks, 4 MiB).
+    for len in [10_000, (5 << 20) + 3] {
+        for engine in ENGINES {
+            let b = bridge(engine, "always").await;
+            let (c, key) = (b.crypto(), Uint8Array::from([7u8; 32].as_slice()));
+            let what = format!("{engine} engine, {len} bytes");
+            assert_eq!(
+                bytes(c.sha256(make(len), JsValue::UNDEFINED)).await,
+                Err("NotReadableError".into()),
+                "sha256, {what}"
+            );
+            assert_eq!(
+                bytes(b.file().sha256(make(len), JsValue::UNDEFINED)).await,
+                Err("NotReadableError".into()),
+                "file.sha256, {what}"
+            );
+            let sealed = JsFuture::from(c.encrypt_file(make(len), key.into(), JsValue::UNDEFINED)).await;
+            let name = sealed.map_or_else(|e| get(&e, "name").as_string(), |_| None);
+            assert_eq!(name.as_deref(), Some("NotReadableError"), "encryptFile, {what}");
+            let packed = bytes(b.compression().gzip(make(len), JsValue::UNDEFINED)).await;
+            assert_eq!(packed, Err("NotReadableError".into()), "gzip, {what}");
+            // The same bridge goes on.
+            let fine = Uint8Array::from(data(len, 9).as_slice());
+            assert_eq!(
+                bytes(c.sha256(fine.into(), JsValue::UNDEFINED)).await,
+                Ok(webcrypto_sha256(&data(len, 9)).await)
+            );
+            JsFuture::from(b.terminate()).await.unwrap();
+        }
+    }
+}

@@ -7,7 +7,7 @@
 //! reader, fetches the next MiB with `blob.slice().arrayBuffer()` when the bytes read before are
 //! used up.
 
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FileReaderSync, ReadableStream};
@@ -97,6 +97,24 @@ pub(crate) fn read_error(e: &JsValue) -> Error {
     Error::new(ErrorKind::NotReadable, format!("the input Blob could not be read ({})", describe(e)))
 }
 
+/// The bytes a read of `[start, end)` of a Blob gave, checked: a file that shrank after it was
+/// picked may read short rather than fail, and fewer bytes must not pass for the whole input
+/// (a hash of part of the file).
+///
+/// # Errors
+/// `NotReadableError` when fewer (or more) bytes came back.
+pub(crate) fn checked_read(read: JsValue, start: u64, end: u64) -> Result<ArrayBuffer, Error> {
+    let buffer: ArrayBuffer = read.dyn_into().map_err(|_| short_read())?;
+    if u64::from(buffer.byte_length()) != end.saturating_sub(start) {
+        return Err(short_read());
+    }
+    Ok(buffer)
+}
+
+fn short_read() -> Error {
+    Error::new(ErrorKind::NotReadable, "the input Blob could not be read (it is shorter than its size)")
+}
+
 /// A [`ChunkSource`] over a `Uint8Array`.
 #[derive(Debug)]
 pub(crate) struct JsBytesSource {
@@ -174,6 +192,7 @@ impl PageSource {
         let end = (*pos + BLOB_READ.max(u64::from(*chunk))).min(len);
         let piece = blob.slice_with_f64_and_f64(*pos as f64, end as f64).map_err(|e| read_error(&e))?;
         let buffer = JsFuture::from(piece.array_buffer()).await.map_err(|e| read_error(&e))?;
+        let buffer = checked_read(buffer, *pos, end)?;
         *ready = Some(JsBytesSource::new(Uint8Array::new(&buffer), *chunk as usize));
         *pos = end;
         Ok(())
@@ -286,7 +305,7 @@ impl BlobAheadSource {
             self.ready = None;
             self.ask_ahead()?;
             if let Some((end, read)) = self.ahead.pop_front() {
-                let buffer = read.await.map_err(|e| read_error(&e))?;
+                let buffer = checked_read(read.await.map_err(|e| read_error(&e))?, self.pos, end)?;
                 self.ready = Some(JsBytesSource::new(Uint8Array::new(&buffer), self.chunk as usize));
                 self.pos = end;
             }
@@ -317,6 +336,7 @@ impl ChunkSource for BlobAheadSource {
             .slice_with_f64_and_f64(self.pos as f64, end as f64)
             .and_then(|p| self.sync.read_as_array_buffer(&p))
             .map_err(|e| read_error(&e))?;
+        let piece = checked_read(piece.into(), self.pos, end)?;
         let bytes = Uint8Array::new(&piece);
         buf.resize(bytes.length() as usize, 0);
         bytes.copy_to(buf);

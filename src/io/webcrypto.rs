@@ -67,7 +67,10 @@ pub(crate) async fn run<P: Pace>(
     }
     let data: Object = match input {
         Input::Bytes(bytes) => bytes.clone().into(),
-        Input::Blob(blob) => JsFuture::from(blob.array_buffer()).await.map_err(read_failed)?.unchecked_into(),
+        Input::Blob(blob) => {
+            let read = JsFuture::from(blob.array_buffer()).await.map_err(read_failed)?;
+            source::checked_read(read, 0, total)?.into()
+        }
         Input::Value(_) | Input::Stream(_) => return Err(Error::validation("WebCrypto takes bytes")),
     };
     let result = match job {
@@ -148,14 +151,8 @@ async fn chunks<P: Pace>(
                             .unwrap_or(chunk.range.end)
                             .max(chunk.range.end);
                         let piece = blob.slice_with_f64_and_f64(start as f64, end as f64).map_err(read_failed)?;
-                        let buf: ArrayBuffer =
-                            JsFuture::from(piece.array_buffer()).await.map_err(read_failed)?.unchecked_into();
-                        if u64::from(buf.byte_length()) < end - start {
-                            return Err(Error::new(
-                                ErrorKind::NotReadable,
-                                "the input Blob could not be read (it is shorter than its size)",
-                            ));
-                        }
+                        let read = JsFuture::from(piece.array_buffer()).await.map_err(read_failed)?;
+                        let buf = source::checked_read(read, start, end)?;
                         segment = Some((start, buf));
                     }
                     let (start, buf) = segment.as_ref().expect("read above");
