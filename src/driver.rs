@@ -316,17 +316,30 @@ fn sleep(ms: f64) -> impl Future<Output = ()> {
 }
 
 /// A pool worker's pace (see the module docs).
-#[derive(Debug)]
 pub(crate) struct WorkerPace<'a> {
     flags: Flags<'a>,
     /// Bumped at every step: the page's health check sees a busy worker move.
     beat: Option<&'a Heartbeat>,
+    /// Called at every step: the worker posts the answers that waited for this call once they
+    /// have waited long enough (a call weighed short that runs long).
+    on_step: &'a dyn Fn(),
     last_yield: f64,
 }
 
+impl std::fmt::Debug for WorkerPace<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerPace").field("flags", &self.flags).field("beat", &self.beat).finish_non_exhaustive()
+    }
+}
+
 impl<'a> WorkerPace<'a> {
-    pub(crate) fn new(local: &'a LocalCancel, shared: Option<&'a CancelBlock>, beat: Option<&'a Heartbeat>) -> Self {
-        WorkerPace { flags: Flags { local, shared }, beat, last_yield: now_ms() }
+    pub(crate) fn new(
+        local: &'a LocalCancel,
+        shared: Option<&'a CancelBlock>,
+        beat: Option<&'a Heartbeat>,
+        on_step: &'a dyn Fn(),
+    ) -> Self {
+        WorkerPace { flags: Flags { local, shared }, beat, on_step, last_yield: now_ms() }
     }
 }
 
@@ -335,6 +348,7 @@ impl Pace for WorkerPace<'_> {
         if let Some(beat) = self.beat {
             beat.bump();
         }
+        (self.on_step)();
         if self.flags.is_cancelled() {
             return Err(aborted());
         }

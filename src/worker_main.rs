@@ -134,9 +134,14 @@ pub fn worker_main(worker_id: u32, threads: u32) -> Result<(), JsValue> {
         .dyn_into()
         .map_err(|_| JsValue::from_str("worker-bridge: worker_main must run in a dedicated worker"))?;
     std::panic::set_hook(Box::new(|info| {
-        // The instance traps right after this hook; tell the page why, so the call fails fast.
+        // The instance traps right after this hook; tell the page why, so the call fails fast —
+        // after the answers still in the outbox, or the page would take the first of those
+        // calls, done already, for the one that crashed.
         if let Ok(scope) = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>() {
-            post(&scope, vec![(FromWorker::Crashed { message: format!("panic: {info}") }, None)]);
+            let mut answers =
+                OUTBOX.with(|o| o.try_borrow_mut().map(|mut o| std::mem::take(&mut *o)).unwrap_or_default());
+            answers.push((FromWorker::Crashed { message: format!("panic: {info}") }, None));
+            post(&scope, answers);
         }
     }));
     let listener = Closure::<dyn FnMut(MessageEvent)>::new({
@@ -400,7 +405,12 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(Carried, 
     let mut silent = crate::ops::NoProgress;
     let progress_sink: &mut dyn Progress = if job.progress { &mut progress } else { &mut silent };
     let beat = BEAT.with(|b| b.borrow().clone());
-    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref());
+    let flush_stale = || {
+        if !OUTBOX.with(|o| o.borrow().is_empty()) && js_sys::Date::now() - OUTBOX_SINCE.get() >= ANSWER_WAIT_MS {
+            flush(scope);
+        }
+    };
+    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref(), &flush_stale);
     match driver::run(&job.op, &body, job.output, sink.as_ref(), job.engine, &mut pace, progress_sink).await? {
         Outcome::Body(body) => Ok((Carried::Body(body), None)),
         Outcome::Http(meta, body) => Ok((Carried::Body(body), Some(meta))),

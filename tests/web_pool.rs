@@ -853,6 +853,53 @@ async fn a_crash_with_calls_in_flight_fails_the_culprit_and_runs_the_calls_behin
     JsFuture::from(b.terminate()).await.unwrap();
 }
 
+/// A short call keeping the worker busy, so that the calls after it travel in one message and
+/// the worker runs them back to back.
+fn busy_for_100_ms(b: &WorkerBridge) -> Promise {
+    let first = op("sleep", &[("ms", 100.into()), ("short", true.into())]);
+    b.test_op(first, Uint8Array::new_with_length(0).into(), obj(&[("retries", 0.into())]))
+}
+
+/// A call's answer may wait in its worker for the next call's when that one is short; when the
+/// next one crashes, the answers still reach the page first: the finished calls resolve and the
+/// crash fails only its culprit.
+#[wasm_bindgen_test]
+async fn a_call_done_before_a_short_neighbour_crashed_resolves() {
+    for after_ms in [0, 50] {
+        let b = bridge(&[("poolSize", 1.into())]).await;
+        let first = busy_for_100_ms(&b);
+        let done = echo(&b, b"done", obj(&[("retries", 0.into())]));
+        let panic = op("panic", &[("after_ms", after_ms.into()), ("short", true.into())]);
+        let crash = b.test_op(panic, Uint8Array::new_with_length(0).into(), obj(&[("retries", 0.into())]));
+        assert_eq!(get(&b.status(), "queued").as_f64(), Some(0.0), "sent ahead");
+        assert!(settle(first).await.is_ok(), "{after_ms} ms");
+        assert_eq!(settle(done).await.map(|v| Uint8Array::new(&v).to_vec()), Ok(b"done".to_vec()), "{after_ms} ms");
+        assert_eq!(settle(crash).await.unwrap_err(), "WorkerCrashedError");
+        let c = counters(&b);
+        assert_eq!((num(&c, "completed"), num(&c, "failed"), num(&c, "retried")), (2.0, 1.0, 0.0), "{after_ms} ms");
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+/// A call weighed short that runs long (here 1.5 s) does not hold the answer of the call before
+/// it, which it would otherwise find young in the outbox: that call resolves within its own time
+/// limit and the worker is left alone.
+#[wasm_bindgen_test]
+async fn a_short_call_that_runs_long_does_not_hold_the_answer_before_it() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    let worker = ids(&b);
+    let first = op("sleep", &[("ms", 100.into()), ("short", true.into())]);
+    let first = b.test_op(first, Uint8Array::new_with_length(0).into(), obj(&[("timeoutMs", 400.into())]));
+    let long = op("sleep", &[("ms", 1_500.into()), ("short", true.into())]);
+    let long = b.test_op(long, Uint8Array::new_with_length(0).into(), obj(&[("timeoutMs", 0.into())]));
+    assert_eq!(get(&b.status(), "queued").as_f64(), Some(0.0), "sent ahead");
+    assert_eq!(settle(first).await.map(|_| ()), Ok(()));
+    assert!(settle(long).await.is_ok());
+    assert_eq!(ids(&b), worker, "the worker was not replaced");
+    assert_eq!(num(&counters(&b), "completed"), 2.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn a_timeout_of_the_running_call_reruns_the_calls_waiting_behind_it() {
     let b = bridge(&[("poolSize", 1.into())]).await;

@@ -405,7 +405,7 @@ fn to_worker_seeds() -> Vec<ToWorker> {
     #[cfg(feature = "test-ops")]
     let test_only = [
         Op::Echo,
-        Op::Sleep { ms: 5 },
+        Op::Sleep { ms: 5, short: false },
         Op::Spin { ms: 1, short: false },
         Op::Panic { after_ms: 0, short: true },
         Op::Progress { steps: 3 },

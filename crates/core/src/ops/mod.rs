@@ -146,6 +146,10 @@ pub enum Op {
     Sleep {
         /// How long.
         ms: u32,
+        /// Weigh as a short call, so the pool sends calls ahead behind it and the answers
+        /// before it may wait for it in the worker (tests of a short call that runs long).
+        #[serde(default, skip_serializing_if = "is_false")]
+        short: bool,
     },
     /// Test builds only: a busy loop of `ms` milliseconds that checks nothing (a hung worker).
     #[cfg(feature = "test-ops")]
@@ -248,9 +252,9 @@ impl Op {
         match self {
             Op::Fetch(_) | Op::Decompress { .. } | Op::Task { .. } | Op::RustTask { .. } => false,
             #[cfg(feature = "test-ops")]
-            Op::Spin { short, .. } | Op::Panic { short, .. } => *short,
+            Op::Spin { short, .. } | Op::Panic { short, .. } | Op::Sleep { short, .. } => *short,
             #[cfg(feature = "test-ops")]
-            Op::Sleep { .. } | Op::Progress { .. } => false,
+            Op::Progress { .. } => false,
             _ => true,
         }
     }

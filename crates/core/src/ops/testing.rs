@@ -18,7 +18,7 @@ pub(super) fn start(op: &Op) -> Result<Job, Error> {
     };
     let job = match *op {
         Op::Echo => return Ok(Job::stream(Box::<Echo>::default())),
-        Op::Sleep { ms } => TestJob::Sleep { ms: bounded("sleep ms", ms)?, start: None, then_panic: false },
+        Op::Sleep { ms, .. } => TestJob::Sleep { ms: bounded("sleep ms", ms)?, start: None, then_panic: false },
         Op::Spin { ms, .. } => TestJob::Spin { ms: bounded("spin ms", ms)? },
         Op::Panic { after_ms, .. } => {
             TestJob::Sleep { ms: bounded("panic after_ms", after_ms)?, start: None, then_panic: true }
@@ -124,7 +124,7 @@ mod tests {
         let env = StdEnv::default();
         let mut rec = Recorder::default();
         let t0 = env.now_ms();
-        run(Op::Sleep { ms: 30 }, b"", &mut rec).unwrap();
+        run(Op::Sleep { ms: 30, short: false }, b"", &mut rec).unwrap();
         assert!(env.now_ms() - t0 >= 30.0);
         assert_eq!(rec.0.last(), Some(&(30, 30)));
         assert!(rec.0.windows(2).all(|w| w[0].0 <= w[1].0), "monotonic: {:?}", rec.0);
@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let err = Op::Sleep { ms: TEST_OP_LIMIT + 1 }.start().unwrap_err();
+        let err = Op::Sleep { ms: TEST_OP_LIMIT + 1, short: false }.start().unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Validation);
     }
 
