@@ -704,6 +704,93 @@ async fn a_refused_encrypt_leaves_a_transferred_buffer_with_its_caller() {
     terminate(all).await;
 }
 
+/// A call made with the caller's buffer.
+type Refusal<'a> = Box<dyn Fn(&Uint8Array) -> Promise + 'a>;
+
+/// Every refusal comes before a call takes its input: a buffer passed with `transfer: true`
+/// stays its caller's when the call is refused — a deadline already past, `output: 'value'`, a
+/// sealed stream whose header is bad, a fetch's bad URL or flag, `chunkPlan` with an output
+/// stream, a full queue. (Before, each of these detached the buffer and then refused.)
+#[wasm_bindgen_test]
+async fn every_refused_call_leaves_a_transferred_buffer_with_its_caller() {
+    let moved = |extra: &[(&str, JsValue)]| {
+        let mut all = vec![("transfer", JsValue::TRUE)];
+        all.extend(extra.iter().cloned());
+        obj(&all)
+    };
+    let all = bridges().await;
+    for (name, b) in &all {
+        let (c, key) = (b.crypto(), b.crypto().generate_key().unwrap());
+        let past = ("deadline", JsValue::from(js_sys::Date::now() - 1.0));
+        let sink = ("output", web_sys::WritableStream::new().unwrap().into());
+        let refusals: Vec<(&str, Refusal<'_>, &str)> = vec![
+            ("deadline past", Box::new(|u| c.sha256(u.into(), moved(std::slice::from_ref(&past)))), "TimeoutError"),
+            ("output value", Box::new(|u| c.sha256(u.into(), moved(&[("output", "value".into())]))), "ValidationError"),
+            (
+                "gzip output value",
+                Box::new(|u| b.compression().gzip(u.into(), moved(&[("output", "value".into())]))),
+                "ValidationError",
+            ),
+            (
+                "bad header",
+                Box::new(|u| c.decrypt_file(u.into(), key.clone().into(), moved(&[]))),
+                "AuthenticationError",
+            ),
+            (
+                "fetch bad URL",
+                Box::new(|u| {
+                    b.network().fetch("http://[".into(), moved(&[("method", "POST".into()), ("body", u.into())]))
+                }),
+                "ValidationError",
+            ),
+            (
+                "fetch bad flag",
+                Box::new(|u| {
+                    b.network().fetch(
+                        SERVED.into(),
+                        moved(&[("method", "POST".into()), ("body", u.into()), ("sha256", "yes".into())]),
+                    )
+                }),
+                "ValidationError",
+            ),
+            (
+                "chunkPlan to a stream",
+                Box::new(|u| b.file().chunk_plan(u.into(), moved(std::slice::from_ref(&sink)))),
+                "ValidationError",
+            ),
+        ];
+        for (what, call, expected) in refusals {
+            let mine = Uint8Array::from(data(40, 3).as_slice());
+            assert_eq!(error_name(call(&mine)).await, expected, "{name}: {what}");
+            assert_eq!(mine.to_vec(), data(40, 3), "{name}: {what}: the refused call did not take the caller's buffer");
+        }
+    }
+    terminate(all).await;
+
+    // A full queue: one call running, one waiting (maxQueue 1).
+    for options in [
+        obj(&[("poolSize", 1.into()), ("fallback", "never".into()), ("maxQueue", 1.into())]),
+        obj(&[("fallback", "always".into()), ("maxQueue", 1.into())]),
+    ] {
+        let b = WorkerBridge::try_from_js_value(JsFuture::from(WorkerBridge::create(options)).await.unwrap()).unwrap();
+        let sleep = || obj(&[("kind", "sleep".into()), ("ms", 300.into())]);
+        let running = b.test_op(sleep(), Uint8Array::new_with_length(0).into(), JsValue::UNDEFINED);
+        delay(30).await;
+        let waiting = b.test_op(sleep(), Uint8Array::new_with_length(0).into(), JsValue::UNDEFINED);
+        let mine = Uint8Array::from(data(40, 3).as_slice());
+        assert_eq!(error_name(b.crypto().sha256(mine.clone().into(), moved(&[]))).await, "QueueFullError");
+        assert_eq!(
+            mine.to_vec(),
+            data(40, 3),
+            "{:?}: a full queue did not take the caller's buffer",
+            get(&b.status(), "mode")
+        );
+        value(running).await;
+        value(waiting).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
 // ---- large inputs passed without `transfer`: copied in slices, in call order; the page stays free ----
 
 #[wasm_bindgen(module = "/tests/web/long-tasks.js")]

@@ -75,9 +75,6 @@ impl CompressionFacade {
             // The parts come back as bytes (their check values are read); the caller's output
             // kind applies to the joined stream.
             let output = options.output.take().unwrap_or(OutputKind::Bytes);
-            if output == OutputKind::Value {
-                return Err(Error::validation("output 'value' is for tasks.run; an op's output is 'bytes' or 'blob'"));
-            }
             let parts = ranges
                 .iter()
                 .map(|r| {

@@ -124,7 +124,7 @@ impl CryptoFacade {
             let chunk = opt_u64(&options, "chunkSize")?.unwrap_or(u64::from(defaults::STREAM_CHUNK_SIZE));
             let header = Header::random(u32::try_from(chunk).unwrap_or(u32::MAX))?;
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
-            let input = take_input(&input, opts.transfer)?;
+            let input = bridge.take(&input, &opts)?;
             let len = input.len();
             if matches!(input, Taken::Owned(Input::Stream(_))) || opts.sink.is_some() {
                 // A stream, or output written as it is produced: one worker, in order, header first.
@@ -182,17 +182,26 @@ impl CryptoFacade {
             let opts = bridge.options(&options, &["aad"])?;
             let key = checked_key(&key)?;
             let aad = opt_bytes(&options, "aad")?.unwrap_or_default();
-            let input = take_input(&sealed, opts.transfer)?;
-            let whole = matches!(input, Taken::Owned(Input::Stream(_))) || opts.sink.is_some();
-            if !matches!(input, Taken::Owned(Input::Stream(_))) && input.len() < HEADER_LEN as u64 {
+            // Every refusal comes before the input is taken (see `Bridge::take`): the header of
+            // bytes is read through a view of the caller's, not yet moved.
+            let peek = take_input(&sealed, false)?;
+            let streamed = matches!(peek, Taken::Owned(Input::Stream(_)));
+            let whole = streamed || opts.sink.is_some();
+            if !streamed && peek.len() < HEADER_LEN as u64 {
                 return Err(Error::new(
                     ErrorKind::Authentication,
                     "not a valid worker-bridge stream: shorter than its header",
                 ));
             }
-            Ok((opts, key, aad, input, whole))
+            // The header says how to cut the stream into runs: bytes have it at hand.
+            let planned = match peek.head(HEADER_LEN as u64).filter(|_| !whole) {
+                Some(head) => Some(open_runs(&bridge, &head, &key, &aad, peek.len())?),
+                None => None,
+            };
+            let input = bridge.take(&sealed, &opts)?;
+            Ok((opts, key, aad, input, whole, planned))
         })();
-        let (opts, key, aad, input, whole) = match prepared {
+        let (opts, key, aad, input, whole, planned) = match prepared {
             Ok(p) => p,
             Err(e) => return reject(e),
         };
@@ -202,12 +211,10 @@ impl CryptoFacade {
             let len = input.len();
             return promise(single(bridge.queue(opts, vec![(Op::Open { key, aad }, 0..len)], input, output)));
         }
-        // The header says how to cut the stream into runs: bytes have it at hand, so the call is
-        // queued now; a Blob's is read first, the call holding its place in line meanwhile.
-        let queued = match input.head(HEADER_LEN as u64) {
-            Some(head) => {
-                open_runs(&bridge, &head, &key, &aad, input.len()).map(|parts| bridge.queue(opts, parts, input, output))
-            }
+        // Bytes were planned above, so the call is queued now; a Blob's header is read first, the
+        // call holding its place in line meanwhile.
+        let queued = match planned {
+            Some(parts) => Ok(bridge.queue(opts, parts, input, output)),
             None => {
                 let turn = bridge.join_line();
                 let bridge = bridge.clone();
@@ -295,13 +302,13 @@ impl CryptoFacade {
                 check_one_shot_len(len, decrypt)?;
             }
             if decrypt {
-                let input = take_input(data, options.transfer)?;
+                let input = bridge.take(data, &options)?;
                 let op = Op::Decrypt { key, nonce: nonce.0.clone(), aad };
                 let len = input.len();
                 return Ok((bridge.queue(options, vec![(op, 0..len)], input, OutputKind::Bytes), None));
             }
             bridge.record_nonce(&key.0, &nonce.0)?;
-            let input = take_input(data, options.transfer).inspect_err(|_| bridge.forget_nonce(&key.0, &nonce.0))?;
+            let input = bridge.take(data, &options).inspect_err(|_| bridge.forget_nonce(&key.0, &nonce.0))?;
             let op = Op::Encrypt { key: key.clone(), nonce: nonce.0.clone(), aad };
             let len = input.len();
             Ok((bridge.queue(options, vec![(op, 0..len)], input, OutputKind::Bytes), Some((key, nonce))))

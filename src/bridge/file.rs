@@ -46,12 +46,13 @@ impl FileFacade {
                 Some(0) => return Err(Error::validation("chunkSize must be at least 1")),
                 c => c.unwrap_or(defaults::PLAN_CHUNK_SIZE),
             };
-            let Prepared { options, input } = self.bridge.prepare(&file, &options, &["chunkSize"])?;
-            if options.sink.is_some() || matches!(input, Taken::Owned(Input::Stream(_))) {
+            let options = self.bridge.options(&options, &["chunkSize"])?;
+            if options.sink.is_some() || file.is_instance_of::<web_sys::ReadableStream>() {
                 return Err(Error::validation(
                     "chunkPlan returns a plan of offsets and lengths: it takes a Blob or bytes, and no output stream",
                 ));
             }
+            let input = self.bridge.take(&file, &options)?;
             let len = input.len();
             let op = Op::ChunkHashes { chunk_size: chunk };
             Ok((chunk, len, self.bridge.queue(options, vec![(op, 0..len)], input, OutputKind::Bytes)))

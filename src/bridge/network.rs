@@ -7,7 +7,7 @@ use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::input::{absolute_url, field, opt_u64, take_input, Taken};
+use super::input::{absolute_url, field, opt_u64, Taken};
 use super::pipeline::{promise, reject, single, Bridge};
 use crate::defaults;
 use crate::error::Error;
@@ -54,13 +54,7 @@ impl NetworkFacade {
             };
             let headers = headers(&field("headers"))?;
             let body_value = field("body");
-            let (input, has_body) = if body_value.is_undefined() || body_value.is_null() {
-                (Taken::Owned(Input::Bytes(Uint8Array::new_with_length(0))), false)
-            } else if let Some(text) = body_value.as_string() {
-                (Taken::Owned(Input::Bytes(Uint8Array::from(text.as_bytes()))), true)
-            } else {
-                (take_input(&body_value, opts.transfer)?, true)
-            };
+            let has_body = !(body_value.is_undefined() || body_value.is_null());
             let flag = |k: &str, default: bool| match field(k) {
                 v if v.is_undefined() => Ok(default),
                 v => v.as_bool().ok_or_else(|| Error::validation(format!("{k} must be true or false"))),
@@ -73,6 +67,14 @@ impl NetworkFacade {
                 sha256: flag("sha256", false)?,
                 throw_http_errors: flag("throwHttpErrors", true)?,
                 max_bytes: opt_u64(&options, "maxBytes")?.unwrap_or(defaults::FETCH_MAX_BYTES),
+            };
+            // Taken last: a refused call leaves a body passed with `transfer: true` to its caller.
+            let input = if !has_body {
+                Taken::Owned(Input::Bytes(Uint8Array::new_with_length(0)))
+            } else if let Some(text) = body_value.as_string() {
+                Taken::Owned(Input::Bytes(Uint8Array::from(text.as_bytes())))
+            } else {
+                bridge.take(&body_value, &opts)?
             };
             let len = input.len();
             Ok(bridge.queue(opts, vec![(Op::Fetch(spec), 0..len)], input, OutputKind::Bytes))

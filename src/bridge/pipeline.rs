@@ -28,7 +28,7 @@ use std::rc::{Rc, Weak};
 
 use futures_channel::oneshot;
 use js_sys::Promise;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::future_to_promise;
 
 use super::input::{take_input, CallOptions, Taken};
@@ -219,8 +219,28 @@ impl Bridge {
     /// `ValidationError` for bad options or input, `TerminatedError`, `AbortError`.
     pub(crate) fn prepare(&self, data: &JsValue, options: &JsValue, extra: &[&str]) -> Result<Prepared, Error> {
         let options = self.options(options, extra)?;
-        let input = take_input(data, options.transfer)?;
+        let input = self.take(data, &options)?;
         Ok(Prepared { options, input })
+    }
+
+    /// Takes an op's input (`input::take_input`) — after the refusals that would otherwise come
+    /// once it is taken, so that a refused call leaves a buffer passed with `transfer: true` to
+    /// its caller: `output: 'value'` (for tasks only) and a queue that is full now (or a bridge
+    /// terminated, or a pool whose every worker failed). A call still waits its turn behind
+    /// earlier ones being copied (`staging`); refused then, it has taken its input.
+    ///
+    /// # Errors
+    /// `ValidationError`, `QueueFullError`, `TerminatedError`, `WorkerCrashedError`; the input's
+    /// own (`take_input`).
+    pub(crate) fn take(&self, data: &JsValue, options: &CallOptions) -> Result<Taken, Error> {
+        if options.output == Some(OutputKind::Value) {
+            return Err(value_output());
+        }
+        let streamed = data.is_instance_of::<web_sys::ReadableStream>() || options.sink.is_some();
+        if let Some(refusal) = self.executor.refusal().filter(|_| !streamed) {
+            return Err(refusal);
+        }
+        take_input(data, options.transfer)
     }
 
     /// The options part of step 1, for facades that build the input themselves.
@@ -401,7 +421,7 @@ impl Bridge {
     /// Rejects a call on a terminated bridge or with an already-aborted signal.
     ///
     /// # Errors
-    /// `TerminatedError`, `AbortError`.
+    /// `TerminatedError`, `AbortError`, `TimeoutError` (its `deadline` has passed).
     pub(crate) fn check_open(&self, options: &CallOptions) -> Result<(), Error> {
         if self.executor.is_terminated() {
             return Err(terminated());
@@ -410,6 +430,9 @@ impl Bridge {
             || options.cancel.as_ref().is_some_and(|c| c.is_cancelled())
         {
             return Err(aborted());
+        }
+        if options.deadline.is_some_and(|deadline| deadline <= js_sys::Date::now()) {
+            return Err(Stop::Deadline.error());
         }
         Ok(())
     }
@@ -488,7 +511,7 @@ impl Bridge {
             None => options.output.unwrap_or(output),
         };
         if output == OutputKind::Value && !op.is_task() {
-            return Err(Error::validation("output 'value' is for tasks.run; an op's output is 'bytes' or 'blob'"));
+            return Err(value_output());
         }
         // An output stream is taken now, through a pipe of the bridge's (see `OutputEnd`).
         let output_end = options.sink.as_ref().and_then(OutputEnd::take);
@@ -559,4 +582,9 @@ impl Bridge {
             }
         })
     }
+}
+
+/// `output: 'value'` asked of an op.
+fn value_output() -> Error {
+    Error::validation("output 'value' is for tasks.run; an op's output is 'bytes' or 'blob'")
 }

@@ -178,6 +178,15 @@ impl Inline {
         self.state.borrow().terminated
     }
 
+    /// Why [`submit`](Self::submit) would refuse a call that is not streamed now, if it would.
+    pub(crate) fn refusal(&self) -> Option<Error> {
+        let st = self.state.borrow();
+        if st.terminated {
+            return Some(terminated());
+        }
+        st.queue.refusal()
+    }
+
     /// Takes over calls a pool accepted but can no longer run (its workers kept failing).
     pub(crate) fn adopt(&self, calls: Vec<Pending>) {
         let mut st = self.state.borrow_mut();

@@ -131,6 +131,18 @@ impl Executor {
         }
     }
 
+    /// Why [`submit`](Self::submit) would refuse a call that is not streamed now, if it would:
+    /// asked before a call takes its input, so that a refused call leaves a buffer passed with
+    /// `transfer: true` to its caller.
+    pub(crate) fn refusal(&self) -> Option<Error> {
+        match (&self.placement, self.fallback()) {
+            (Placement::Pool(pool), _) if pool.is_terminated() => Some(terminated()),
+            (_, Some(inline)) => inline.refusal(),
+            (Placement::Inline(inline), None) => inline.refusal(),
+            (Placement::Pool(pool), None) => pool.refusal(),
+        }
+    }
+
     /// Cancels call `id` if it is still queued or running.
     pub(crate) fn cancel(&self, id: RequestId) {
         self.stop(id, Stop::Abort);

@@ -217,19 +217,28 @@ impl Pool {
 
     /// Queues a call and starts it if a worker is idle.
     pub(crate) fn submit(&self, pending: Pending) -> Result<(), Error> {
+        if let Some(refusal) = self.refusal() {
+            return Err(refusal);
+        }
         let mut inner = self.inner.borrow_mut();
-        if inner.terminated {
-            return Err(terminated());
-        }
-        if no_live_slot(inner.slots.iter().map(Slot::view)) {
-            // Nothing would ever run this call.
-            return Err(Error::new(ErrorKind::WorkerCrashed, "every worker of the pool has failed"));
-        }
         let (id, priority, deadline) = (pending.id, pending.task.priority, pending.task.deadline);
         inner.queue.push(id, pending, priority, deadline)?;
         self.counters.submitted();
         inner.pump();
         Ok(())
+    }
+
+    /// Why [`submit`](Self::submit) would refuse a call now, if it would.
+    pub(crate) fn refusal(&self) -> Option<Error> {
+        let inner = self.inner.borrow();
+        if inner.terminated {
+            return Some(terminated());
+        }
+        if no_live_slot(inner.slots.iter().map(Slot::view)) {
+            // Nothing would ever run this call.
+            return Some(Error::new(ErrorKind::WorkerCrashed, "every worker of the pool has failed"));
+        }
+        inner.queue.refusal()
     }
 
     /// Stops call `id` for `why` (see `failure::stop`).

@@ -84,11 +84,8 @@ impl<T> Queue<T> {
     /// [`ErrorKind::QueueFull`] when `capacity` calls are already waiting;
     /// [`ErrorKind::Validation`] for a duplicate id or a deadline that is not a finite number ≥ 0.
     pub fn push(&mut self, id: RequestId, item: T, priority: Priority, deadline: Option<f64>) -> Result<(), Error> {
-        if self.entries.len() >= self.capacity {
-            return Err(Error::new(
-                ErrorKind::QueueFull,
-                format!("{} calls are already waiting (maxQueue)", self.capacity),
-            ));
+        if let Some(full) = self.refusal() {
+            return Err(full);
         }
         if self.keys.contains_key(&id) {
             return Err(Error::validation(format!("request {id} is already queued")));
@@ -155,6 +152,19 @@ impl<T> Queue<T> {
     /// How many calls wait.
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Whether `capacity` calls wait: [`push`](Self::push) would refuse the next.
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= self.capacity
+    }
+
+    /// The [`ErrorKind::QueueFull`] error [`push`](Self::push) would refuse the next call with,
+    /// if the queue is full.
+    pub fn refusal(&self) -> Option<Error> {
+        self.is_full().then(|| {
+            Error::new(ErrorKind::QueueFull, format!("{} calls are already waiting (maxQueue)", self.capacity))
+        })
     }
 
     /// Whether no call waits.
@@ -228,7 +238,9 @@ mod tests {
         let id = ids(3);
         let mut q = Queue::new(2);
         q.push(id[0], (), Priority::Normal, None).unwrap();
+        assert!(!q.is_full());
         q.push(id[1], (), Priority::Normal, None).unwrap();
+        assert!(q.is_full());
         let err = q.push(id[2], (), Priority::High, None).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::QueueFull);
         assert_eq!(q.len(), 2);
