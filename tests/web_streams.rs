@@ -622,3 +622,29 @@ async fn a_cancel_reaches_a_call_whose_consumer_stalled_near_the_end() {
         done(b).await;
     }
 }
+
+/// A call over streams is not placed on a worker whose running call was aborted and ignores the
+/// abort (its grace period runs, then that worker is replaced with everything on it; a stream,
+/// read once, could not be retried): it waits for the worker that follows, and completes.
+#[wasm_bindgen_test]
+async fn a_stream_call_waits_out_a_worker_about_to_be_replaced() {
+    let options = obj(&[("poolSize", 1.into()), ("fallback", "never".into()), ("cancelGraceMs", 300.into())]);
+    let b = WorkerBridge::try_from_js_value(JsFuture::from(WorkerBridge::create(options)).await.unwrap()).unwrap();
+    let ctl = web_sys::AbortController::new().unwrap();
+    let spin = obj(&[("kind", "spin".into()), ("ms", 20_000.into())]);
+    let spin = b.test_op(spin, Uint8Array::new_with_length(0).into(), obj(&[("signal", ctl.signal().into())]));
+    JsFuture::from(Promise::new(&mut |r, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, 50).unwrap();
+    }))
+    .await
+    .unwrap();
+    ctl.abort();
+    assert_eq!(failed(&spin).await, "AbortError");
+    // Within the grace period: the worker still spins.
+    let plain = data(300_000, 5);
+    let digest = bytes_of(b.crypto().sha256(chunked(&u8s(&plain), 50_000), JsValue::UNDEFINED)).await;
+    assert_eq!(digest, webcrypto_sha256(&plain).await);
+    let workers: js_sys::Array = get(&b.status(), "workers").unchecked_into();
+    assert_eq!(get(&workers.get(0), "restarts").as_f64(), Some(1.0), "the spinning worker was replaced");
+    done(b).await;
+}

@@ -50,7 +50,9 @@ impl ProgressSink {
 
     fn read(&self) -> ProgressReading {
         self.blocks.iter().map(ProgressBlock::read).fold(ProgressReading { done: 0, total: 0 }, |a, r| {
-            ProgressReading { done: a.done + r.done, total: a.total + r.total }
+            // Saturating: the parts' figures come from workers (a misbehaving one may report
+            // anything up to u64::MAX).
+            ProgressReading { done: a.done.saturating_add(r.done), total: a.total.saturating_add(r.total) }
         })
     }
 

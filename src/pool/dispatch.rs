@@ -77,7 +77,8 @@ impl Inner {
                 .map(|s| {
                     let held = s.in_flight.iter().fold(0u64, |sum, r| sum.saturating_add(r.weight));
                     // Nothing is sent ahead behind a call already answered early (aborted): it
-                    // may be the stuck one its grace timer is about to end.
+                    // may be the stuck one its grace timer is about to end — not even a call
+                    // over streams, which could not be retried after that worker's end.
                     let first_alive = s.in_flight.front().is_none_or(|r| r.pending.is_some());
                     let live = matches!(s.state, SlotState::Idle | SlotState::Busy) && !s.retiring;
                     let in_flight = s.in_flight.len() as u32;
@@ -87,7 +88,8 @@ impl Inner {
                     SlotLoad {
                         // A call over streams goes to any live worker at once, beside its calls.
                         available: live
-                            && (streamed || (first_alive && may_pipeline(mailbox, next, max_in_flight, queue_full))),
+                            && first_alive
+                            && (streamed || may_pipeline(mailbox, next, max_in_flight, queue_full)),
                         in_flight: (s.in_flight.len() + s.side.len()) as u32,
                         done: u64::from(s.tasks_done),
                     }
