@@ -462,6 +462,39 @@ async fn priorities_and_deadlines_order_the_queue() {
     JsFuture::from(b.terminate()).await.unwrap();
 }
 
+/// A queued call whose deadline (or time limit counted from submission) passes while the page is
+/// busy is not started when a worker frees up before its timer gets to run: it fails with
+/// `TimeoutError`, and no worker is replaced for a time limit it was sent with already spent.
+#[wasm_bindgen_test]
+async fn a_call_whose_time_passed_while_the_page_was_busy_does_not_start() {
+    for limit in ["deadline", "timeoutFrom"] {
+        let b = bridge(&[("poolSize", 1.into())]).await;
+        let worker = ids(&b);
+        let first = sleep(&b, 100, JsValue::UNDEFINED);
+        let options = match limit {
+            "deadline" => obj(&[("deadline", (js_sys::Date::now() + 150.0).into())]),
+            _ => obj(&[("timeoutMs", 150.into()), ("timeoutFrom", "submit".into())]),
+        };
+        let late = echo(&b, b"late", options);
+        delay(30).await;
+        // The page is busy past the time limit; meanwhile the first call's answer arrives,
+        // queued before the limit's timer.
+        let until = js_sys::Date::now() + 300.0;
+        while js_sys::Date::now() < until {}
+        assert_eq!(settle(late).await.unwrap_err(), "TimeoutError", "{limit}");
+        assert!(settle(first).await.is_ok(), "{limit}");
+        kept_its_worker(&b, worker.clone(), limit).await;
+        JsFuture::from(b.terminate()).await.unwrap();
+    }
+}
+
+/// The pool still has its worker, which was never given a call it could not finish in time.
+async fn kept_its_worker(b: &WorkerBridge, worker: Vec<u32>, what: &str) {
+    delay(50).await;
+    assert_eq!(ids(b), worker, "{what}: the worker was not replaced");
+    assert_eq!(num(&workers(b)[0], "restarts"), 0.0, "{what}");
+}
+
 #[wasm_bindgen_test]
 async fn a_full_queue_rejects_at_once() {
     let b = bridge(&[("poolSize", 1.into()), ("maxQueue", 2.into())]).await;

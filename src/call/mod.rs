@@ -186,6 +186,17 @@ impl Pending {
 }
 
 impl Task {
+    /// Why a call about to start at `now` must not: its deadline, or its time limit counted
+    /// from submission, has passed — its timer fires later when the page was busy, and the
+    /// call must not start late (a time limit already spent would end its worker at once).
+    pub(crate) fn expired(&self, now: f64) -> Option<Stop> {
+        if self.deadline.is_some_and(|deadline| deadline <= now) {
+            return Some(Stop::Deadline);
+        }
+        let limit = self.timeout_ms.filter(|_| self.timeout_from == TimeoutFrom::Submit)?;
+        (self.submitted_at + f64::from(limit) <= now).then_some(Stop::Timeout(limit))
+    }
+
     /// When the call's time limit starts counting, if it started running at `now`.
     pub(crate) fn clock_start(&self, now: f64) -> f64 {
         match self.timeout_from {

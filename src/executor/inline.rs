@@ -225,6 +225,11 @@ async fn drain(inline: Inline) {
                 st.draining = false;
                 return;
             };
+            if let Some(why) = pending.task.expired(js_sys::Date::now()) {
+                drop(st);
+                pending.settle(Err(why.error()), &inline.counters);
+                continue;
+            }
             let flag = Rc::new(LocalCancel::default());
             st.current = Some((id, flag.clone(), pending.progress.clone()));
             (pending, flag)

@@ -100,6 +100,10 @@ impl Inner {
             if pending.reply.is_canceled() {
                 continue;
             }
+            if let Some(why) = pending.task.expired(js_sys::Date::now()) {
+                pending.settle(Err(why.error()), &self.counters);
+                continue;
+            }
             let shared = self.slots[index].shared_memory;
             let sent_ahead = !self.slots[index].in_flight.is_empty();
             let sink = pending.progress.as_ref();
