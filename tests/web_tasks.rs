@@ -452,3 +452,24 @@ async fn a_task_taken_for_short_that_runs_long_keeps_no_answer_waiting() {
     assert_eq!(num(&get(&b.status(), "workers").unchecked_into::<Array>().get(0), "restarts"), 0.0);
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+/// A worker's first request carries its heartbeat (shared memory); when the browser refuses to
+/// post that request (a task's value it cannot clone), the heartbeat goes with the next one —
+/// else a later long call that steps without a word (it parks on its shared cancel flag) would be
+/// taken for a hung worker and its worker replaced.
+#[wasm_bindgen_test]
+async fn a_refused_first_request_does_not_lose_the_workers_heartbeat() {
+    let b = bridge("never", &[("healthIntervalMs", 100.into())]).await;
+    register_all(&b).await;
+    let not_cloneable: JsValue = js_sys::Function::new_no_args("return 1").into();
+    let (name, _) = err(run(&b, "double", not_cloneable, JsValue::UNDEFINED)).await;
+    assert_ne!(name, "", "the call with a value the browser cannot clone fails");
+    // Three seconds (past the 2 s a busy worker may stay silent) of steps, cancellable.
+    let controller = web_sys::AbortController::new().unwrap();
+    let options = obj(&[("signal", controller.signal().into()), ("timeoutMs", 0.into())]);
+    let sleep = obj(&[("kind", "sleep".into()), ("ms", 3_000.into())]);
+    ok(b.test_op(sleep, Uint8Array::new_with_length(0).into(), options)).await;
+    let worker = Array::from(&get(&b.status(), "workers")).get(0);
+    assert_eq!(num(&worker, "restarts"), 0.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}

@@ -256,6 +256,10 @@ impl Inner {
                 for one in batch {
                     if let (Err(e), ToWorker::Request { id, .. }) = (handle.post(std::slice::from_ref(one)), &one.msg) {
                         refused.push((slot.worker_id, *id, e));
+                        // The heartbeat it carried goes with the next request instead.
+                        if one.attachments.beat.is_some() {
+                            slot.beat_sent = false;
+                        }
                     }
                 }
             }
