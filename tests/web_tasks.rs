@@ -461,11 +461,11 @@ async fn a_task_taken_for_short_that_runs_long_keeps_no_answer_waiting() {
 async fn a_refused_first_request_does_not_lose_the_workers_heartbeat() {
     let b = bridge("never", &[("healthIntervalMs", 100.into())]).await;
     register_all(&b).await;
-    let not_cloneable: JsValue = js_sys::Function::new_no_args("return 1").into();
+    let not_cloneable: JsValue = Function::new_no_args("return 1").into();
     let (name, _) = err(run(&b, "double", not_cloneable, JsValue::UNDEFINED)).await;
     assert_ne!(name, "", "the call with a value the browser cannot clone fails");
     // Three seconds (past the 2 s a busy worker may stay silent) of steps, cancellable.
-    let controller = web_sys::AbortController::new().unwrap();
+    let controller = AbortController::new().unwrap();
     let options = obj(&[("signal", controller.signal().into()), ("timeoutMs", 0.into())]);
     let sleep = obj(&[("kind", "sleep".into()), ("ms", 3_000.into())]);
     ok(b.test_op(sleep, Uint8Array::new_with_length(0).into(), options)).await;
