@@ -41,6 +41,7 @@ extern "C" {
     #[wasm_bindgen(js_name = blockPage)]
     fn block_page(ms: u32);
     fn stalled() -> JsValue;
+    fn failing(name: &str) -> JsValue;
 }
 
 /// Where the calls run: a pool worker with the stream relayed over a `MessagePort` (the
@@ -647,4 +648,21 @@ async fn a_stream_call_waits_out_a_worker_about_to_be_replaced() {
     let workers: js_sys::Array = get(&b.status(), "workers").unchecked_into();
     assert_eq!(get(&workers.get(0), "restarts").as_f64(), Some(1.0), "the spinning worker was replaced");
     done(b).await;
+}
+
+/// An input stream that errors fails its call: with `NotReadableError` when its error says a file
+/// could not be read (as a `Blob` input would), in every placement — the relay to a worker keeps
+/// the error's name; with `ValidationError` for any other failure.
+#[wasm_bindgen_test]
+async fn a_failing_input_stream_fails_its_call_by_what_broke() {
+    for placement in PLACEMENTS {
+        let b = bridge(placement).await;
+        for (name, expected) in [("NotReadableError", "NotReadableError"), ("Error", "ValidationError")] {
+            let call = b.compression().gzip(failing(name), JsValue::UNDEFINED);
+            assert_eq!(failed(&call).await, expected, "{placement}: {name}");
+        }
+        let digest = bytes_of(b.crypto().sha256(u8s(b"after").into(), JsValue::UNDEFINED)).await;
+        assert_eq!(digest, webcrypto_sha256(b"after").await, "{placement}: the bridge carries on");
+        done(b).await;
+    }
 }

@@ -124,7 +124,8 @@ function relayReadable(stream, port) {
         else port.postMessage({ chunk: value }); // not bytes: refused where it is read
       }
     } catch (error) {
-      port.postMessage({ error: describe(error) });
+      // Its name travels too: a file that could not be read (`NotReadableError`) is told apart.
+      port.postMessage({ error: describe(error), name: error instanceof Error ? error.name : undefined });
       port.close();
     }
   };
@@ -151,7 +152,9 @@ function readableFromPort(port) {
                 controller.close();
                 port.close();
               } else if (data?.error !== undefined) {
-                controller.error(new Error(`the input stream failed: ${data.error}`));
+                const error = new Error(data.error);
+                if (typeof data.name === 'string') error.name = data.name;
+                controller.error(error);
                 port.close();
               } else {
                 controller.enqueue(data?.chunk);

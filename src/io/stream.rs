@@ -261,7 +261,7 @@ impl Feed for StreamSource {
                 Ok(chunk) if chunk.is_null() => self.ended = true,
                 Ok(chunk) => self.current = Some((chunk.unchecked_into(), 0)),
                 Err(e) if is_cancelled(&e) => return Err(aborted()),
-                Err(e) => return Err(Error::validation(format!("the input stream failed: {}", describe(&e)))),
+                Err(e) => return Err(stream_failed(&e)),
             }
         }
         Ok(())
@@ -365,6 +365,17 @@ impl StreamWriter {
     pub(crate) async fn abort(&self, why: &Error) {
         let _ = JsFuture::from(self.writer.abort(&crate::runtime::js_error::to_js(why))).await;
     }
+}
+
+/// The input stream errored: a file behind it that could not be read (changed, removed) is a
+/// `NotReadableError`, as for a `Blob` input; anything else the stream's own failure.
+fn stream_failed(e: &JsValue) -> Error {
+    let name = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.name()));
+    let kind = match name.as_deref() {
+        Some("NotReadableError" | "NotFoundError") => ErrorKind::NotReadable,
+        _ => ErrorKind::Validation,
+    };
+    Error::new(kind, format!("the input stream failed: {}", describe(e)))
 }
 
 fn write_error(e: &JsValue) -> Error {

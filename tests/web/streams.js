@@ -93,6 +93,25 @@ export function of(chunks) {
 }
 
 /**
+ * A stream that gives one chunk, then errors with `name` (a `DOMException` of that name, as a
+ * file that could not be read errors its stream; an `Error` when `name` is `Error`).
+ * @param {string} name
+ */
+export function failing(name) {
+  let sent = false;
+  return new ReadableStream({
+    pull(controller) {
+      if (!sent) {
+        sent = true;
+        controller.enqueue(new Uint8Array(1000).fill(7));
+      } else {
+        controller.error(name === 'Error' ? new Error('it broke') : new DOMException('it broke', name));
+      }
+    },
+  });
+}
+
+/**
  * Everything `readable` gives, joined.
  * @param {ReadableStream<Uint8Array>} readable
  */
