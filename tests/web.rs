@@ -231,11 +231,22 @@ async fn channel_turns_let_timers_and_other_callers_run() {
     assert!(fired.get(), "the timer ran while turns were taken");
     assert!((1.0..100_000.0).contains(&turns), "it ran after {turns} turns");
 
-    let never = Closure::<dyn FnMut() -> bool>::new(|| false);
+    // Two callers taking turns at once are resumed in the order they asked: they alternate.
+    let log: Rc<std::cell::RefCell<Vec<char>>> = Rc::default();
+    let asks = |who: char| {
+        let log = log.clone();
+        Closure::<dyn FnMut() -> bool>::new(move || {
+            log.borrow_mut().push(who);
+            false
+        })
+    };
+    let (a, b) = (asks('a'), asks('b'));
     let both = Array::of2(
-        &WorkerBridge::channel_turns(never.as_ref().clone().unchecked_into(), 50),
-        &WorkerBridge::channel_turns(never.as_ref().clone().unchecked_into(), 50),
+        &WorkerBridge::channel_turns(a.as_ref().clone().unchecked_into(), 50),
+        &WorkerBridge::channel_turns(b.as_ref().clone().unchecked_into(), 50),
     );
     let both: Array = JsFuture::from(Promise::all(&both)).await.expect("both resolve").unchecked_into();
     assert_eq!(both.iter().map(|t| t.as_f64().unwrap()).collect::<Vec<_>>(), [50.0, 50.0]);
+    let alternating: String = "ab".repeat(50);
+    assert_eq!(log.borrow().iter().collect::<String>(), alternating);
 }

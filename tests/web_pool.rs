@@ -488,6 +488,19 @@ async fn a_call_whose_time_passed_while_the_page_was_busy_does_not_start() {
     }
 }
 
+/// A deadline only says when a call must start: one that started in time and whose worker then
+/// crashed is retried after its deadline, not failed as if it never started.
+#[wasm_bindgen_test]
+async fn a_call_that_started_in_time_is_retried_after_its_deadline() {
+    let b = bridge(&[("poolSize", 1.into()), ("retries", 1.into())]).await;
+    let deadline = js_sys::Date::now() + 50.0;
+    let panic = op("panic", &[("after_ms", 150.into())]);
+    let call = b.test_op(panic, Uint8Array::new_with_length(0).into(), obj(&[("deadline", deadline.into())]));
+    assert_eq!(settle(call).await.unwrap_err(), "WorkerCrashedError", "run twice, crashed twice");
+    assert_eq!(num(&counters(&b), "retried"), 1.0);
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
 /// The pool still has its worker, which was never given a call it could not finish in time.
 async fn kept_its_worker(b: &WorkerBridge, worker: Vec<u32>, what: &str) {
     delay(50).await;

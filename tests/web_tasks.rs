@@ -453,7 +453,8 @@ async fn a_task_taken_for_short_that_runs_long_keeps_no_answer_waiting() {
     JsFuture::from(b.terminate()).await.unwrap();
 }
 
-/// A worker's first request carries its heartbeat (shared memory); when the browser refuses to
+/// A worker's first request carries its heartbeat (shared memory: this test checks something
+/// only in the cross-origin isolated run); when the browser refuses to
 /// post that request (a task's value it cannot clone), the heartbeat goes with the next one —
 /// else a later long call that steps without a word (it parks on its shared cancel flag) would be
 /// taken for a hung worker and its worker replaced.

@@ -15,7 +15,7 @@ use super::pipeline::{first, promise, reject, single, Bridge, Prepared, Queued};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::io::output::assemble;
-use crate::io::source::{read_error, Input};
+use crate::io::source::{checked_read, read_error, Input};
 use crate::io::stream::transform;
 use crate::ops::aead::{check_key, check_key_and_nonce, check_one_shot_len, KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::ops::stream_format::{plan_runs, Header, HEADER_LEN};
@@ -337,8 +337,9 @@ async fn read_blob_head(input: &Taken) -> Result<Vec<u8>, Error> {
     let short = || Error::new(ErrorKind::Authentication, "not a valid worker-bridge stream: shorter than its header");
     let Taken::Owned(Input::Blob(blob)) = input else { return Err(short()) };
     let head = blob.slice_with_f64_and_f64(0.0, HEADER_LEN as f64).map_err(|_| short())?;
-    let buffer = wasm_bindgen_futures::JsFuture::from(head.array_buffer()).await.map_err(|e| read_error(&e))?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    let read = wasm_bindgen_futures::JsFuture::from(head.array_buffer()).await.map_err(|e| read_error(&e))?;
+    let head = checked_read(read, 0, HEADER_LEN as u64)?;
+    Ok(Uint8Array::new(&head).to_vec())
 }
 
 /// `inputs` (an array of bytes and `Blob`s) as one `Blob`, and each one's length.

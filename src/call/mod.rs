@@ -145,6 +145,20 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Why a call about to be sent (or run) at `now` must not be: its deadline passed before it
+    /// ever started, or its time limit counted from submission ran out. Their timers fire
+    /// later when the page was busy; a call must not start late, nor with a time limit already
+    /// spent (it would end its worker at once). A call back in the queue after its worker
+    /// crashed had started in time (or may have): its deadline no longer applies.
+    pub(crate) fn expired(&self, now: f64) -> Option<Stop> {
+        let started = self.attempts > 0 || self.requeued;
+        if !started && self.task.deadline.is_some_and(|deadline| deadline <= now) {
+            return Some(Stop::Deadline);
+        }
+        let limit = self.task.timeout_ms.filter(|_| self.task.timeout_from == TimeoutFrom::Submit)?;
+        (self.task.submitted_at + f64::from(limit) <= now).then_some(Stop::Timeout(limit))
+    }
+
     /// Whether a crash of its worker may be answered by running it again. A retry needs the
     /// input to survive the crash: a `Blob` always does; bytes only if a copy is kept, which the
     /// main thread pays for, so only up to [`RETRY_COPY_LIMIT`] and never for moved inputs.
@@ -186,17 +200,6 @@ impl Pending {
 }
 
 impl Task {
-    /// Why a call about to start at `now` must not: its deadline, or its time limit counted
-    /// from submission, has passed — its timer fires later when the page was busy, and the
-    /// call must not start late (a time limit already spent would end its worker at once).
-    pub(crate) fn expired(&self, now: f64) -> Option<Stop> {
-        if self.deadline.is_some_and(|deadline| deadline <= now) {
-            return Some(Stop::Deadline);
-        }
-        let limit = self.timeout_ms.filter(|_| self.timeout_from == TimeoutFrom::Submit)?;
-        (self.submitted_at + f64::from(limit) <= now).then_some(Stop::Timeout(limit))
-    }
-
     /// When the call's time limit starts counting, if it started running at `now`.
     pub(crate) fn clock_start(&self, now: f64) -> f64 {
         match self.timeout_from {
@@ -252,9 +255,12 @@ impl Counters {
 
     /// A call stopped before it reached the executor (while staged): never submitted, but
     /// its end is counted (an abort as cancelled), so `cancelled` counts every call its caller
-    /// aborted.
+    /// aborted. Not one whose deadline passed meanwhile: refused like a call made with a
+    /// deadline already past, which no counter counts.
     pub(crate) fn stopped_while_staged(&self, error: &Error) {
-        self.record(&Err(error.clone()));
+        if error.kind() != ErrorKind::Timeout {
+            self.record(&Err(error.clone()));
+        }
     }
 
     pub(crate) fn retried(&self) {

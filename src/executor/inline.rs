@@ -225,7 +225,7 @@ async fn drain(inline: Inline) {
                 st.draining = false;
                 return;
             };
-            if let Some(why) = pending.task.expired(js_sys::Date::now()) {
+            if let Some(why) = pending.expired(js_sys::Date::now()) {
                 drop(st);
                 pending.settle(Err(why.error()), &inline.counters);
                 continue;

@@ -100,7 +100,7 @@ impl Inner {
             if pending.reply.is_canceled() {
                 continue;
             }
-            if let Some(why) = pending.task.expired(js_sys::Date::now()) {
+            if let Some(why) = pending.expired(js_sys::Date::now()) {
                 pending.settle(Err(why.error()), &self.counters);
                 continue;
             }

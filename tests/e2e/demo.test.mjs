@@ -259,8 +259,8 @@ test('the Files panel writes gzip, gunzip, encrypt and decrypt results straight 
       assert.ok(!(await opfsNames(page)).includes(decrypted.opfs), 'deleted from OPFS');
 
       // A file changed on disk after it was picked cannot be read: NotReadableError, from the
-      // worker's reads (gzip: the Rust engine's; encrypt: the WebCrypto engine's chunks) and from
-      // the page's read of a sealed file's header (decrypt). Picked again, it runs.
+      // worker's reads (gzip: the Rust engine's; encrypt and decrypt, written to a file by one
+      // worker: the WebCrypto engine's chunks). Picked again, it runs.
       const changed = path.join(dir, 'changed.bin');
       for (const [op, from] of [['gzip', sample], ['encrypt', sample], ['decrypt', sealedFile]]) {
         await writeFile(changed, await readFile(from));
