@@ -336,25 +336,17 @@ impl Inner {
     /// The worker answered call `id`: settle it (unless it was answered early) and free its place.
     pub(super) fn finish(&mut self, index: usize, id: RequestId, result: Result<JsValue, Error>) {
         let slot = &mut self.slots[index];
-        if let Some(position) = slot.side.iter().position(|r| r.id == id) {
-            let running = slot.side.remove(position);
-            slot.tasks_done += 1;
-            if !slot.is_busy() {
-                slot.set_state(SlotState::Idle, &self.events, None);
+        // A call over streams ran beside the queue; any other was in flight, `position` in line.
+        let (running, position) = match slot.side.iter().position(|r| r.id == id) {
+            Some(beside) => (slot.side.remove(beside), None),
+            None => {
+                let Some(position) = slot.in_flight.iter().position(|r| r.id == id) else {
+                    log_later(false, format!("worker-bridge: dropped an answer for unknown request {id}"));
+                    return;
+                };
+                (slot.in_flight.remove(position).expect("invariant: found above"), Some(position))
             }
-            if let Some(pending) = running.pending {
-                pending.settle(result, &self.counters);
-            }
-            if self.slots[index].retiring && !self.slots[index].is_busy() {
-                self.remove_slot(index);
-            }
-            return;
-        }
-        let Some(position) = slot.in_flight.iter().position(|r| r.id == id) else {
-            log_later(false, format!("worker-bridge: dropped an answer for unknown request {id}"));
-            return;
         };
-        let running = slot.in_flight.remove(position).expect("invariant: found above");
         slot.tasks_done += 1;
         if !slot.is_busy() {
             slot.set_state(SlotState::Idle, &self.events, None);
@@ -365,7 +357,7 @@ impl Inner {
         if let Some(pending) = running.pending {
             pending.settle(result, &self.counters);
         }
-        if position == 0 {
+        if position == Some(0) {
             self.arm_first(index);
         }
         if self.slots[index].retiring && !self.slots[index].is_busy() {
