@@ -128,6 +128,13 @@ export interface CreateOptions {
    */
   maxInFlightPerWorker?: number;
   /**
+   * The longest (µs) the page polls its event loop for a call's answer, and a worker for its next
+   * call, instead of sleeping — a wake costs tens of µs, most of a short call's round trip (0–10,000;
+   * 0 = never); default 200. Adapts: it shrinks to nothing while answers and calls come later
+   * than that.
+   */
+  busyPollUs?: number;
+  /**
    * Which engine runs the crypto ops: `'auto'` (default) uses the platform's WebCrypto where it
    * exists and can do the whole job (SHA-256 of bytes, AES-GCM) and the input is not so small
    * (SHA-256 under 4 KiB, AES-GCM under 512 B) that the Rust code finishes first, else the Rust

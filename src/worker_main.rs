@@ -28,6 +28,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use worker_bridge_core::pool::{is_short, pipeline_weight};
 use worker_bridge_core::tasks::{TaskCosts, MAX_TASKS_REMEMBERED};
 
+use crate::defaults;
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
 use crate::io::copy;
@@ -37,6 +38,7 @@ use crate::io::wire::{self, Attached, Incoming};
 use crate::ops::engine::EngineChoice;
 use crate::ops::{Op, Progress};
 use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, MAX_BATCH};
+use crate::runtime::awake::Awake;
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::js_error::describe;
 use crate::runtime::threads;
@@ -106,6 +108,9 @@ thread_local! {
     static OUTBOX: RefCell<Vec<(FromWorker, Option<Carried>)>> = const { RefCell::new(Vec::new()) };
     /// When the oldest answer in `OUTBOX` was put there.
     static OUTBOX_SINCE: Cell<f64> = const { Cell::new(0.0) };
+    /// Polls the event loop between calls, so the page's next call finds this thread running
+    /// (`busyPollUs`; set at start).
+    static AWAKE: RefCell<Option<Awake>> = const { RefCell::new(None) };
     /// The app's tasks that ran here (their modules imported).
     static RAN: RefCell<std::collections::HashSet<String>> = RefCell::default();
 }
@@ -129,7 +134,7 @@ fn ran_before(key: &str) -> bool {
 /// Entry point of a pool worker, called by `worker/worker.js` once the module is instantiated.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __workerBridgeWorkerMain)]
-pub fn worker_main(worker_id: u32, threads: u32) -> Result<(), JsValue> {
+pub fn worker_main(worker_id: u32, threads: u32, busy_poll_us: u32) -> Result<(), JsValue> {
     let scope: DedicatedWorkerGlobalScope = js_sys::global()
         .dyn_into()
         .map_err(|_| JsValue::from_str("worker-bridge: worker_main must run in a dedicated worker"))?;
@@ -150,6 +155,7 @@ pub fn worker_main(worker_id: u32, threads: u32) -> Result<(), JsValue> {
     });
     scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
+    AWAKE.with(|a| *a.borrow_mut() = Some(Awake::new(busy_poll_us.min(defaults::MAX_BUSY_POLL_US))));
 
     let shared_memory = crate::shared::shared_memory_available();
     // The threaded build's helper threads start before `Ready`: the page then knows how many
@@ -170,6 +176,7 @@ pub fn worker_main(worker_id: u32, threads: u32) -> Result<(), JsValue> {
 
 /// Handles one message from the page: a batch, each entry on its own.
 fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
+    awake(Awake::woke);
     let batch = Incoming::read(data)
         .and_then(|incoming| Ok((protocol::decode_batch::<ToWorker>(&*incoming.envelopes)?, incoming)));
     let (entries, incoming) = match batch {
@@ -205,6 +212,18 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
             wasm_bindgen_futures::spawn_local(draining);
         }
     }
+    if !DRAINING.get() {
+        awake(Awake::idle);
+    }
+}
+
+/// Tells this thread's poller it waits for a message now, or that one came.
+fn awake(what: fn(&mut Awake)) {
+    AWAKE.with(|a| {
+        if let Some(a) = a.borrow_mut().as_mut() {
+            what(a);
+        }
+    });
 }
 
 /// One message of a batch.
@@ -337,6 +356,7 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
     }
     flush(scope);
     DRAINING.set(false);
+    awake(Awake::idle);
 }
 
 /// Whether a request still queued has its body in `buffer` (views of one buffer moved together):

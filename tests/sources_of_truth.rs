@@ -194,6 +194,7 @@ fn option_defaults_in_index_d_ts_are_the_core_defaults() {
         ("CreateOptions", "healthIntervalMs", with_commas(d::HEALTH_INTERVAL_MS.into())),
         ("CreateOptions", "cancelGraceMs", with_commas(d::CANCEL_GRACE_MS.into())),
         ("CreateOptions", "maxInFlightPerWorker", with_commas(d::MAX_IN_FLIGHT_PER_WORKER.into())),
+        ("CreateOptions", "busyPollUs", with_commas(d::BUSY_POLL_US.into())),
         ("EncryptFileOptions", "chunkSize", with_commas(d::STREAM_CHUNK_SIZE.into())),
         ("CompressOptions", "level", with_commas(d::COMPRESSION_LEVEL.into())),
         ("DecompressOptions", "maxOutputBytes", format!("{} MiB", d::MAX_OUTPUT_BYTES >> 20)),
@@ -233,10 +234,15 @@ fn create_options_table_in_the_readme_quotes_the_core_defaults() {
         ("healthIntervalMs", d::HEALTH_INTERVAL_MS.into()),
         ("cancelGraceMs", d::CANCEL_GRACE_MS.into()),
         ("maxInFlightPerWorker", d::MAX_IN_FLIGHT_PER_WORKER.into()),
+        ("busyPollUs", d::BUSY_POLL_US.into()),
     ] {
         assert_eq!(cell(key)[2], value.to_string(), "README.md: the default of {key}");
     }
     assert!(cell("poolSize")[3].contains(&format!("1–{}", d::MAX_POOL_SIZE)), "README.md: poolSize range");
+    let most = with_commas(d::MAX_BUSY_POLL_US.into());
+    assert!(cell("busyPollUs")[3].contains(&format!("0–{most}")), "README.md: busyPollUs range");
+    let dts = option_doc(&read("js/index.d.ts"), "CreateOptions", "busyPollUs");
+    assert!(dts.contains(&format!("0–{most}")), "js/index.d.ts: busyPollUs range: {dts}");
 }
 
 #[test]

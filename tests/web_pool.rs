@@ -1101,3 +1101,52 @@ async fn a_small_max_queue_refuses_no_call_a_workers_mailbox_has_room_for() {
     assert_eq!(refused.length(), 0, "refused: {:?}", refused.slice(0, 5).to_vec());
     assert_eq!(num(&outcome, "failed"), 0.0);
 }
+
+/// The page's busy polling for this bridge's answers: `(turns so far, polling now)`.
+fn awake(b: &WorkerBridge) -> (f64, bool) {
+    let probe = b.awake();
+    (probe.get(0).as_f64().expect("turns"), probe.get(1).as_bool().expect("polling"))
+}
+
+#[wasm_bindgen_test]
+async fn the_page_polls_for_short_answers_only_and_then_sleeps() {
+    let b = bridge(&[("poolSize", 1.into())]).await;
+    for i in 0..50u8 {
+        let out = settle(echo(&b, &[i; 16], JsValue::UNDEFINED)).await.expect("echo");
+        assert_eq!(Uint8Array::new(&out).to_vec(), vec![i; 16]);
+    }
+    let (turns, _) = awake(&b);
+    assert!(turns > 0.0, "the page polled while its calls were out");
+    // Nothing is out any more: the polling stops (it may take its last queued turn).
+    delay(20).await;
+    let (settled, polling) = awake(&b);
+    assert!(!polling, "still polling with nothing out");
+    delay(50).await;
+    assert_eq!(awake(&b).0, settled, "turns went on with nothing out");
+
+    // A long call: polled for at most the window (200 µs), then the page sleeps until it ends.
+    let long = sleep(&b, 300, JsValue::UNDEFINED);
+    delay(100).await;
+    let (during, polling) = awake(&b);
+    assert!(!polling, "still polling 100 ms into a 300 ms call");
+    delay(100).await;
+    assert_eq!(awake(&b).0, during, "turns went on during a long call");
+    settle(long).await.expect("sleep");
+    JsFuture::from(b.terminate()).await.expect("terminate");
+}
+
+#[wasm_bindgen_test]
+async fn busy_poll_us_zero_never_polls_and_the_option_is_checked() {
+    let b = bridge(&[("poolSize", 1.into()), ("busyPollUs", 0.into())]).await;
+    for i in 0..20u8 {
+        settle(echo(&b, &[i; 16], JsValue::UNDEFINED)).await.expect("echo");
+    }
+    assert_eq!(awake(&b), (0.0, false));
+    JsFuture::from(b.terminate()).await.expect("terminate");
+
+    for bad in [JsValue::from(10_001), JsValue::from(-1), JsValue::from(1.5), JsValue::from("200")] {
+        let created = JsFuture::from(WorkerBridge::create(obj(&[("busyPollUs", bad.clone())]))).await;
+        let error = created.err().unwrap_or_else(|| panic!("busyPollUs {bad:?} accepted"));
+        assert_eq!(get(&error, "name").as_string().as_deref(), Some("ValidationError"), "busyPollUs {bad:?}");
+    }
+}

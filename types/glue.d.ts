@@ -23,7 +23,7 @@ declare module 'worker-bridge-glue' {
   export const createCancellationToken: typeof api.createCancellationToken;
 
   /** Runs a pool worker (src/worker_main.rs). */
-  export function __workerBridgeWorkerMain(workerId: number, threads: number): void;
+  export function __workerBridgeWorkerMain(workerId: number, threads: number, busyPollUs: number): void;
   /** The threaded build: a helper thread's life (src/runtime/threads.rs). */
   export function __workerBridgeThread(): void;
   /** A Rust service registered as `name`, made from its config's JSON text (src/services/rust_host.rs). */

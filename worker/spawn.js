@@ -19,17 +19,18 @@ let workerBase = null;
  * @param {number} workerId
  * @param {string} name
  * @param {number} threads threads it starts for its jobs, its own included (threaded build)
+ * @param {number} busyPollUs the longest it polls for its next call between calls (`busyPollUs`)
  * @param {string} [workerUrl] where the package's worker.js is served, if not beside this file
  * @returns {Worker}
  */
-export function spawnWorker(module, glueUrl, workerId, name, threads, workerUrl) {
+export function spawnWorker(module, glueUrl, workerId, name, threads, busyPollUs, workerUrl) {
   if (workerUrl) workerBase = workerUrl;
   // The options stay a literal beside `new URL(..., import.meta.url)`: Vite refuses to bundle a
   // worker whose options it cannot read statically.
   const worker = workerUrl
     ? startAt(workerUrl, { type: 'module', name })
     : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name });
-  worker.postMessage({ type: 'init', module, glueUrl, workerId, threads });
+  worker.postMessage({ type: 'init', module, glueUrl, workerId, threads, busyPollUs });
   return worker;
 }
 

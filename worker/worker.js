@@ -21,11 +21,11 @@ export function isWorkerBridgeWorker() {
 
 /** @param {MessageEvent} event */
 async function boot(event) {
-  const { module, glueUrl, workerId, threads } = event.data ?? {};
+  const { module, glueUrl, workerId, threads, busyPollUs } = event.data ?? {};
   try {
     const glue = await loadGlue(glueUrl);
     await glue.default({ module_or_path: module });
-    glue.__workerBridgeWorkerMain(workerId, threads ?? 1);
+    glue.__workerBridgeWorkerMain(workerId, threads ?? 1, busyPollUs ?? 0);
   } catch (/** @type {any} */ e) {
     const message = e && e.message ? `${e.name}: ${e.message}` : String(e);
     postMessage(batch(fromWorker.bootFailed(message)));

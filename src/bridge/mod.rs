@@ -370,4 +370,14 @@ impl WorkerBridge {
     pub fn post_raw(&self, index: u32, value: JsValue) -> Result<(), JsValue> {
         self.bridge.executor.post_raw(index as usize, &value).map_err(|e| to_js(&e))
     }
+
+    /// Test builds only: the page's busy polling for this bridge's answers, as
+    /// `[turns so far, polling now]`.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __awake)]
+    pub fn awake(&self) -> js_sys::Array {
+        let (turns, polling) = self.bridge.executor.awake_probe();
+        js_sys::Array::of2(&turns.into(), &polling.into())
+    }
 }

@@ -28,6 +28,7 @@ struct CreateOptions {
     health_interval_ms: Option<f64>,
     cancel_grace_ms: Option<f64>,
     max_in_flight_per_worker: Option<u32>,
+    busy_poll_us: Option<u32>,
     engine: EngineChoice,
     service_origins: Vec<String>,
     threads: Option<Threads>,
@@ -52,6 +53,7 @@ const KEYS: &[&str] = &[
     "healthIntervalMs",
     "cancelGraceMs",
     "maxInFlightPerWorker",
+    "busyPollUs",
     "engine",
     "serviceOrigins",
     "threads",
@@ -120,6 +122,13 @@ impl Settings {
                 defaults::MAX_IN_FLIGHT_LIMIT
             )));
         }
+        let busy_poll_us = options.busy_poll_us.unwrap_or(defaults::BUSY_POLL_US);
+        if busy_poll_us > defaults::MAX_BUSY_POLL_US {
+            return Err(Error::validation(format!(
+                "busyPollUs must be 0..={}, got {busy_poll_us}",
+                defaults::MAX_BUSY_POLL_US
+            )));
+        }
         let ms = |value: Option<f64>, default: u32, what: &str| value.map_or(Ok(default), |ms| milliseconds(ms, what));
         Ok(Settings {
             pool: PoolConfig {
@@ -129,6 +138,7 @@ impl Settings {
                 health_interval_ms: ms(options.health_interval_ms, defaults::HEALTH_INTERVAL_MS, "healthIntervalMs")?,
                 cancel_grace_ms: ms(options.cancel_grace_ms, defaults::CANCEL_GRACE_MS, "cancelGraceMs")?,
                 max_in_flight,
+                busy_poll_us,
                 threads,
                 cores,
                 worker_url: None,

@@ -232,6 +232,16 @@ impl Executor {
             Placement::Inline(_) => Err(Error::new(ErrorKind::Unsupported, "no workers")),
         }
     }
+
+    /// Test builds only: the page's busy polling for the pool's answers — turns so far, and
+    /// whether it polls now (`(0, false)` without a pool).
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn awake_probe(&self) -> (f64, bool) {
+        match &self.placement {
+            Placement::Pool(pool) => pool.awake_probe(),
+            Placement::Inline(_) => (0.0, false),
+        }
+    }
 }
 
 impl Drop for Executor {

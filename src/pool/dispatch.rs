@@ -221,6 +221,7 @@ impl Inner {
         if outgoing.is_call() && slot.outbox.is_empty() && slot.in_flight.len() == 1 {
             if let Some(handle) = &slot.handle {
                 if handle.post(std::slice::from_ref(&outgoing)).is_ok() {
+                    self.awake.idle();
                     return;
                 }
             }
@@ -246,11 +247,13 @@ impl Inner {
     pub(super) fn flush(&mut self) {
         self.flush_scheduled = false;
         let mut refused = Vec::new();
+        let mut posted = false;
         for slot in &mut self.slots {
             let outbox = std::mem::take(&mut slot.outbox);
             let Some(handle) = &slot.handle else { continue };
             for batch in outbox.chunks(MAX_BATCH) {
                 if handle.post(batch).is_ok() {
+                    posted = true;
                     continue;
                 }
                 for one in batch {
@@ -263,6 +266,9 @@ impl Inner {
                     }
                 }
             }
+        }
+        if posted {
+            self.awake.idle();
         }
         for (worker_id, id, error) in refused {
             if let Some(index) = self.slot_of(worker_id) {

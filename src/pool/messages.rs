@@ -32,11 +32,18 @@ impl Inner {
             return; // a late event from a worker already stopped
         }
         match event {
-            WorkerEvent::Message(data) => this.on_message(index, &data),
+            WorkerEvent::Message(data) => {
+                this.awake.woke();
+                this.on_message(index, &data);
+            }
             WorkerEvent::Error(message) => this.on_crash(index, message),
             WorkerEvent::MessageError => this.on_crash(index, "a message from the worker could not be read".into()),
         }
         this.pump();
+        // More answers are due: poll for them too.
+        if this.slots.iter().any(|s| !s.in_flight.is_empty()) {
+            this.awake.idle();
+        }
     }
 
     /// A batch from worker `index` (`io::wire`): each entry in order, with its attachment.

@@ -64,6 +64,7 @@ use crate::call::{terminated, Counters, Pending, Stop};
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
 use crate::protocol::RequestId;
+use crate::runtime::awake::Awake;
 use crate::runtime::timer::Repeat;
 use crate::runtime::FrameTicker;
 use crate::scheduler::{Picker, Queue, Strategy};
@@ -93,6 +94,9 @@ pub(crate) struct PoolConfig {
     pub(crate) cancel_grace_ms: u32,
     /// Calls one worker holds at once (see `worker_bridge_core::pool::may_pipeline`).
     pub(crate) max_in_flight: u32,
+    /// The longest the page polls for an answer, and a worker for its next call, instead of
+    /// sleeping (`worker_bridge_core::busy_poll`; 0: never).
+    pub(crate) busy_poll_us: u32,
     /// Threads each worker starts, its own included (`worker_bridge_core::pool::arrangement`).
     pub(crate) threads: u32,
     /// `navigator.hardwareConcurrency`: what `resize` fits threads into.
@@ -139,6 +143,8 @@ struct Inner {
     /// How long each of the app's tasks ran, as its workers report: the short ones are sent
     /// ahead (`pending_weight`).
     task_costs: TaskCosts,
+    /// Polls the page's event loop while calls are out, so their answers find it running.
+    awake: Awake,
     me: Weak<RefCell<Inner>>,
 }
 
@@ -173,6 +179,7 @@ impl Pool {
                 health: None,
                 last_tick: js_sys::Date::now(),
                 task_costs: TaskCosts::default(),
+                awake: Awake::new(config.busy_poll_us),
                 me: me.clone(),
             })
         });
@@ -305,6 +312,7 @@ impl Pool {
         }
         inner.terminated = true;
         inner.health = None;
+        inner.awake.stop();
         let mut rejected: Vec<Pending> = inner.queue.drain().into_iter().map(|(_, p)| p).collect();
         let events = inner.events.clone();
         for slot in &mut inner.slots {
@@ -342,6 +350,12 @@ impl Pool {
         let inner = self.inner.borrow();
         let handle = inner.slots.get(index).and_then(|s| s.handle.as_ref());
         handle.ok_or_else(|| Error::validation("no such worker"))?.post_raw(value)
+    }
+
+    /// Test builds only: see `Executor::awake_probe`.
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn awake_probe(&self) -> (f64, bool) {
+        self.inner.borrow().awake.probe()
     }
 }
 

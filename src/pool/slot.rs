@@ -198,7 +198,8 @@ impl Inner {
         slot.last_sign = js_sys::Date::now();
         slot.threads = 1;
         let worker_url = self.cfg.worker_url.as_deref();
-        slot.handle = Some(WorkerHandle::spawn(worker_id, slot.threads_asked, worker_url, on_event)?);
+        let busy_poll_us = self.cfg.busy_poll_us;
+        slot.handle = Some(WorkerHandle::spawn(worker_id, slot.threads_asked, busy_poll_us, worker_url, on_event)?);
         let me = self.me.clone();
         slot.boot_timer = Some(Timer::new(BOOT_TIMEOUT_MS, move || {
             if let Some(inner) = me.upgrade() {

@@ -24,6 +24,7 @@ extern "C" {
         worker_id: u32,
         name: &str,
         threads: u32,
+        busy_poll_us: u32,
         worker_url: Option<String>,
     ) -> Result<Worker, JsValue>;
 }
@@ -149,13 +150,15 @@ pub(crate) struct WorkerHandle {
 
 impl WorkerHandle {
     /// Spawns worker `id` running this page's own compiled wasm module, with `threads` threads
-    /// (its own included; more than 1 only in the threaded build).
+    /// (its own included; more than 1 only in the threaded build), polling for its next call at
+    /// most `busy_poll_us` between calls.
     ///
     /// # Errors
     /// `NotSupportedError` when the browser refuses to create the worker (no `Worker`, CSP).
     pub(crate) fn spawn(
         id: u32,
         threads: u32,
+        busy_poll_us: u32,
         worker_url: Option<&str>,
         mut on_event: impl FnMut(WorkerEvent) + Clone + 'static,
     ) -> Result<Self, Error> {
@@ -163,9 +166,16 @@ impl WorkerHandle {
         #[cfg(feature = "test-ops")]
         let glue_url = if take_broken_boot() { format!("{glue_url}.missing.js") } else { glue_url };
         let name = format!("worker-bridge-{id}");
-        let worker =
-            spawn_worker(&wasm_bindgen::module(), &glue_url, id, &name, threads, worker_url.map(str::to_owned))
-                .map_err(|e| Error::new(ErrorKind::Unsupported, format!("cannot create a worker: {}", describe(&e))))?;
+        let worker = spawn_worker(
+            &wasm_bindgen::module(),
+            &glue_url,
+            id,
+            &name,
+            threads,
+            busy_poll_us,
+            worker_url.map(str::to_owned),
+        )
+        .map_err(|e| Error::new(ErrorKind::Unsupported, format!("cannot create a worker: {}", describe(&e))))?;
 
         let mut on_msg = on_event.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {

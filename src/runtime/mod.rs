@@ -1,8 +1,9 @@
 //! The bottom of the browser edge: what every layer above needs from JavaScript and nothing
-//! more — timers and a frame ticker, a yield to the page's event loop, the cancel flag a driver
-//! checks, JS error conversion, and the URL of the generated glue. Nothing here knows about
-//! calls, pools or services.
+//! more — timers and a frame ticker, a yield to the page's event loop, polling it while a message
+//! is due, the cancel flag a driver checks, JS error conversion, and the URL of the generated
+//! glue. Nothing here knows about calls, pools or services.
 
+pub(crate) mod awake;
 pub(crate) mod cancel;
 pub(crate) mod glue;
 pub(crate) mod js_error;

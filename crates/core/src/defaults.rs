@@ -24,6 +24,13 @@ pub const CANCEL_GRACE_MS: u32 = 250;
 pub const MAX_IN_FLIGHT_PER_WORKER: u32 = 64;
 /// Largest most in flight a caller may ask for.
 pub const MAX_IN_FLIGHT_LIMIT: u32 = 256;
+/// `WorkerBridge.create({ busyPollUs })`: the longest a thread — the page waiting for a short
+/// call's answer, a worker for its next call — polls its event loop instead of sleeping
+/// (`busy_poll`). Like the Linux kernel's default halt-polling window (200 µs): a wake costs
+/// tens of µs, so an answer or a call due inside this is met awake.
+pub const BUSY_POLL_US: u32 = 200;
+/// Longest `busyPollUs` a caller may ask for.
+pub const MAX_BUSY_POLL_US: u32 = 10_000;
 /// Input bytes one worker may hold with more than one call in flight: only short calls are
 /// sent ahead, so none waits in a worker behind a long one, where no other worker could take it
 /// and priorities no longer apply.
