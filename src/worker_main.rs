@@ -218,9 +218,9 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
 }
 
 /// Tells this thread's poller it waits for a message now, or that one came.
-fn awake(what: fn(&mut Awake)) {
+fn awake(what: fn(&Awake)) {
     AWAKE.with(|a| {
-        if let Some(a) = a.borrow_mut().as_mut() {
+        if let Some(a) = a.borrow().as_ref() {
             what(a);
         }
     });

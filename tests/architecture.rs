@@ -25,7 +25,7 @@ const CORE_REEXPORTS: &[&str] = &["defaults", "error", "nonce_guard", "ops", "pr
 
 /// The core crate (`crates/core/src/`), bottom first.
 const CORE_LAYERS: &[&[&str]] = &[
-    &["busy_poll", "defaults", "error", "spares", "status"],
+    &["defaults", "error", "spares", "status"],
     &["pool"],
     &["ops", "nonce_guard", "services"],
     &["tasks"],

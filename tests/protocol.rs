@@ -229,13 +229,19 @@ fn service_messages_match_what_service_host_js_builds() {
         assert_eq!(decoded, expected);
     }
     for msg in [
-        ToService::Load { url: "https://x/s.js".into(), config: None },
-        ToService::Load { url: "https://x/s.js".into(), config: Some(json!({ "from": 1 })) },
-        ToService::LoadRust { service: "kv".into(), glue_url: "https://x/worker_bridge.js".into(), config: None },
+        ToService::Load { url: "https://x/s.js".into(), config: None, busy_poll_us: None },
+        ToService::Load { url: "https://x/s.js".into(), config: Some(json!({ "from": 1 })), busy_poll_us: Some(200) },
+        ToService::LoadRust {
+            service: "kv".into(),
+            glue_url: "https://x/worker_bridge.js".into(),
+            config: None,
+            busy_poll_us: None,
+        },
         ToService::LoadRust {
             service: "kv".into(),
             glue_url: "https://x/worker_bridge.js".into(),
             config: Some(json!([1, "two"])),
+            busy_poll_us: Some(200),
         },
         ToService::LoadInline { config: None },
         ToService::LoadInline { config: Some(json!({ "from": 1 })) },

@@ -1,17 +1,51 @@
-// Keeps a thread awake for a short while — polling its event loop with tiny tasks of the lowest
-// priority — when a message is due soon, so the message finds the thread running instead of
-// having to wake it (see `worker_bridge_core::busy_poll`, which decides for how long). Used by
-// the page while a pool call is out and by a pool worker between calls. Imported by the wasm
-// glue (wasm-bindgen snippet).
+// Busy polling: a thread that expects a message soon keeps its event loop turning — tiny tasks
+// of the lowest priority — instead of sleeping, so the message finds it running.
+//
+// A thread that sleeps between messages is woken by the next one, and that wake is most of a
+// short call's round trip: the operating system (on a virtual machine, the hypervisor too) has
+// to schedule the sleeping thread again, which costs tens of µs and grows the longer it slept
+// (`npm run bench:ipc` on a 2-vCPU VM: a 16-byte echo went from 149 to 70 µs per sequential
+// call with both ends polling). Polling costs CPU, so the window adapts as the Linux kernel's
+// halt-polling does: it stays while messages arrive inside it, grows when one arrived just
+// after it, and closes when the thread's waits are long — a page that calls now and then pays
+// a few short polls in all, then none.
+//
+// Used by the page while pool calls or service messages are out, and by a pool worker or a
+// service's worker between messages (`busyPollUs`). Imported by the wasm glue (wasm-bindgen
+// snippet) and by the service scripts.
 
-/** Keeps this thread's event loop turning until a time, or until stopped. */
+/**
+ * The next window, in µs, after a wait of `waitedUs` with a window of `windowUs` (at most
+ * `maxUs`): kept when the message came inside it, doubled (to at least an eighth of the most)
+ * when a longer one would have caught it, else halved — and closed below an eighth of the most.
+ * @param {number} windowUs
+ * @param {number} maxUs
+ * @param {number} waitedUs
+ * @returns {number}
+ */
+export function nextWindow(windowUs, maxUs, waitedUs) {
+  const floor = maxUs / 8;
+  if (!(waitedUs > windowUs)) return windowUs; // caught while polling (or a clock that stepped back)
+  if (waitedUs <= maxUs) return Math.min(maxUs, Math.max(windowUs * 2, floor));
+  const halved = windowUs / 2;
+  return halved < floor ? 0 : halved;
+}
+
+/** One thread's busy polling: `idle()` when it starts waiting for a message, `woke()` when one came. */
 export class Awake {
-  constructor() {
+  /** @param {number} maxUs the longest window (the `busyPollUs` option); 0: never poll */
+  constructor(maxUs) {
+    /** The longest window, µs. */
+    this.maxUs = maxUs > 0 ? maxUs : 0;
+    /** The current window, µs: it starts full. */
+    this.windowUs = this.maxUs;
+    /** @type {number | null} when the thread began to wait (`performance.now()`), if it waits */
+    this.idleSince = null;
     /** Polls until this `performance.now()`. */
     this.until = 0;
     /** A turn is queued. */
     this.running = false;
-    /** Turns taken since this began (tests read it). */
+    /** Turns taken so far (tests read it). */
     this.turns = 0;
     const turn = () => {
       this.turns++;
@@ -24,41 +58,50 @@ export class Awake {
      */
     let post = null;
     const scheduler = /** @type {any} */ (globalThis).scheduler;
-    if (scheduler && typeof scheduler.postTask === 'function') {
+    if (!this.maxUs) {
+      // never polls
+    } else if (scheduler && typeof scheduler.postTask === 'function') {
       // 'background': any other task the thread has — a message, input, a frame — goes first.
       const options = { priority: 'background' };
       post = () => void scheduler.postTask(turn, options);
     } else if (typeof MessageChannel === 'function') {
       // Safari: a message to itself, queued behind the thread's earlier messages, never clamped
-      // as a zero-delay timer is.
+      // as a zero-delay timer is. Unref'd where it can be (Node), so it keeps nothing alive.
       const channel = new MessageChannel();
       channel.port1.onmessage = turn;
+      /** @type {any} */ (channel.port1).unref?.();
       post = () => channel.port2.postMessage(null);
     }
     /** @type {(() => void) | null} */
     this.post = post;
   }
 
-  /**
-   * Keeps the thread awake for `us` µs from now (or as long as it already was, if longer).
-   * @param {number} us
-   */
-  keep(us) {
-    if (!this.post || !(us > 0)) return;
-    this.until = Math.max(this.until, performance.now() + us / 1000);
-    if (!this.running) {
-      this.running = true;
-      this.post();
+  /** The thread waits for a message now: poll for the window. */
+  idle() {
+    if (!this.post) return;
+    const now = performance.now();
+    this.idleSince = now;
+    if (this.windowUs > 0) {
+      this.until = Math.max(this.until, now + this.windowUs / 1000);
+      if (!this.running) {
+        this.running = true;
+        this.post();
+      }
     }
   }
 
-  /** Lets the thread sleep: the queued turn, if any, is the last. */
-  stop() {
+  /** A message came: stop polling, and let the window learn how long the wait was. */
+  woke() {
+    if (this.idleSince !== null) {
+      this.windowUs = nextWindow(this.windowUs, this.maxUs, (performance.now() - this.idleSince) * 1000);
+      this.idleSince = null;
+    }
     this.until = 0;
   }
-}
 
-/** The thread's clock, in ms with a fraction: `performance.now()`. @returns {number} */
-export function now() {
-  return performance.now();
+  /** Nothing is due any more: the queued turn, if any, is the last. */
+  stop() {
+    this.idleSince = null;
+    this.until = 0;
+  }
 }

@@ -12,6 +12,7 @@
 // (core::services::peers): through the page, or over a MessageChannel straight to the receiver's
 // worker — whose host takes messages on that port too, queued with the page's, and answers there.
 
+import { Awake } from './awake.js';
 import { MAX_BATCH, PROTOCOL_VERSION, envelope, fromService, seqBatch, seqsOf, serviceBatch, toService } from './protocol.js';
 import { ServiceLink } from './service-link.js';
 
@@ -359,6 +360,10 @@ export function hostService(port, rustInstance, inline) {
   let accepting = false;
   // Counts the starts: a Rust service's reply to a send of an earlier start is dropped.
   let starts = 0;
+  // Polls this thread's event loop for the page's next message once the queue is drained (a
+  // worker-placed host whose load asked for it: `busyPollUs`, worker/awake.js).
+  /** @type {Awake | null} */
+  let awake = null;
   // Only a host given a `rustInstance` ever sets `rust`.
   const instance = () => /** @type {RustInstance} */ (rustInstance);
   // The registry sends `start`, `message`, `stop` and `health` only after the service `loaded`.
@@ -368,6 +373,7 @@ export function hostService(port, rustInstance, inline) {
   const alive = () => !dead && (!rust || rust.generation === instance().generation);
   const release = () => {
     dead = true;
+    awake?.stop();
     queue = [];
     head = 0;
     answerSent(undefined, false, bridgeError('TerminatedError', 'the service\'s host is gone'));
@@ -861,6 +867,9 @@ export function hostService(port, rustInstance, inline) {
       return undefined;
     }
     const { msg, payload, from } = item;
+    if ((msg.type === 'load' || msg.type === 'load_rust') && msg.busy_poll_us > 0 && !awake) {
+      awake = new Awake(msg.busy_poll_us);
+    }
     switch (msg.type) {
       case 'message': return message(msg.seq, payload, from);
       case 'load': return load(msg.url, msg.config);
@@ -894,6 +903,7 @@ export function hostService(port, rustInstance, inline) {
     head = 0;
     draining = false;
     flush();
+    awake?.idle();
   }
   // Answers a health check now, whatever the queue holds: `health(ctx)` may run while an
   // `onMessage` awaits (a slow message must not make a healthy service miss its checks).
@@ -920,6 +930,7 @@ export function hostService(port, rustInstance, inline) {
    */
   function receive(data, from, link) {
     if (dead) return;
+    awake?.woke();
     // The fast form is messages only; a JSON batch's entries count when they are envelopes of
     // this version.
     const seqs = seqsOf(data, 's');

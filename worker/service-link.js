@@ -18,6 +18,7 @@
 // malformed — goes to the registry in order, as a batch of its own, for Rust to decode (typed
 // and strict) and decide on.
 
+import { Awake } from './awake.js';
 import { MAX_BATCH, PROTOCOL_VERSION, seqBatch, seqsOf } from './protocol.js';
 
 /**
@@ -70,10 +71,13 @@ export class ServiceLink {
    * @param {(text: string | undefined, payloads: unknown[]) => void} onBatch the registry: a
    *   batch of what it decides on, with the payloads beside it (`text` is undefined when what
    *   arrived was no batch at all)
+   * @param {number} [busyPollUs] the longest this thread polls for replies instead of sleeping
+   *   (worker/awake.js; 0 or absent: never — a host on this same thread has nothing to wake)
    */
-  constructor(endpoint, onBatch) {
+  constructor(endpoint, onBatch, busyPollUs = 0) {
     this.endpoint = endpoint;
     this.onBatch = onBatch;
+    this.awake = busyPollUs > 0 ? new Awake(busyPollUs) : null;
     /** @type {Map<number, Pending>} */
     this.pending = new Map();
     this.nextSeq = 0;
@@ -189,6 +193,7 @@ export class ServiceLink {
    */
   close(name, message) {
     this.closed = true;
+    this.awake?.stop();
     this.endpoint.onmessage = null;
     this.out = [];
     this.outPayloads = [];
@@ -203,6 +208,9 @@ export class ServiceLink {
   flush() {
     this.scheduled = false;
     if (this.closed) return;
+    // Replies are due: poll for them (a refused post below leaves nothing due, and the next
+    // wait teaches the window so).
+    if (this.out.length) this.awake?.idle();
     while (this.out.length) {
       const whole = this.out.length <= MAX_BATCH;
       const seqs = whole ? this.out : this.out.slice(0, MAX_BATCH);
@@ -235,6 +243,17 @@ export class ServiceLink {
    */
   receive(data) {
     if (this.closed) return;
+    this.awake?.woke();
+    this.take(data);
+    // More replies are due: poll for them too.
+    if (this.awake && this.pending.size && !this.closed) this.awake.idle();
+  }
+
+  /**
+   * `receive`'s work.
+   * @param {any} data
+   */
+  take(data) {
     const replies = seqsOf(data, 'r');
     if (replies !== null) {
       for (let i = 0; i < replies.length && !this.closed; i++) this.settle(replies[i], true, data.p[i], true);

@@ -145,10 +145,11 @@ impl Bridge {
     pub(crate) async fn create(settings: Settings) -> Result<Bridge, Error> {
         let counters = Rc::new(Counters::default());
         let events = Rc::new(EventHub::default());
+        let busy_poll_us = settings.pool.busy_poll_us;
         let executor = Executor::start(settings.pool, settings.fallback, counters.clone(), events.clone()).await?;
         Ok(Bridge {
             executor,
-            services: Registry::new(events.clone(), settings.service_origins),
+            services: Registry::new(events.clone(), settings.service_origins, busy_poll_us),
             tasks: RefCell::default(),
             events,
             staging: Staging::default(),

@@ -355,7 +355,8 @@ impl Pool {
     /// Test builds only: see `Executor::awake_probe`.
     #[cfg(feature = "test-ops")]
     pub(crate) fn awake_probe(&self) -> (f64, bool) {
-        self.inner.borrow().awake.probe()
+        let inner = self.inner.borrow();
+        (inner.awake.turns(), inner.awake.running())
     }
 }
 

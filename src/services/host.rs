@@ -51,8 +51,9 @@ extern "C" {
     #[wasm_bindgen(js_name = ServiceLink)]
     pub(crate) type Link;
 
+    /// `busy_poll_us`: how long the page polls for replies (`busyPollUs`; 0: never).
     #[wasm_bindgen(constructor, js_class = ServiceLink)]
-    fn new(endpoint: &JsValue, on_batch: &Function) -> Link;
+    fn new(endpoint: &JsValue, on_batch: &Function, busy_poll_us: u32) -> Link;
 
     /// Queues `payload` (or posts it at once when nothing is queued or awaited) and returns the
     /// caller's promise. Call it with no borrow of the registry held: posting clones the payload,
@@ -181,7 +182,8 @@ pub(crate) struct Host {
 }
 
 impl Host {
-    /// Starts the host of service `name`, for what it runs.
+    /// Starts the host of service `name`, for what it runs; the page polls for a worker's
+    /// replies for at most `busy_poll_us` (see `worker/awake.js`).
     ///
     /// # Errors
     /// `ValidationError` for an inline handler in a worker; `UnsupportedError` when the browser
@@ -190,6 +192,7 @@ impl Host {
         name: &str,
         placement: Placement,
         kind: HostKind,
+        busy_poll_us: u32,
         on_event: impl Fn(HostEvent) + Clone + 'static,
     ) -> Result<Host, Error> {
         let on_msg = on_event.clone();
@@ -212,7 +215,7 @@ impl Host {
                     on_event(HostEvent::Crashed(message.unwrap_or_else(|| "the service worker failed".into())));
                 });
                 worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-                let link = Link::new(&worker, on_batch_fn);
+                let link = Link::new(&worker, on_batch_fn, busy_poll_us);
                 let endpoint = Endpoint::Worker(worker);
                 Ok(Host { endpoint, link, on_batch: Some(on_batch), on_error: Some(on_error) })
             }
@@ -220,7 +223,8 @@ impl Host {
                 let channel =
                     MessageChannel::new().map_err(|_| Error::new(ErrorKind::Unsupported, "no MessageChannel"))?;
                 let (port, far) = (channel.port1(), channel.port2());
-                let link = Link::new(&port, on_batch_fn);
+                // The host answers on this thread: nothing to wake, nothing to poll for.
+                let link = Link::new(&port, on_batch_fn, 0);
                 let handler = match kind {
                     HostKind::Inline(handler) => Some(handler),
                     HostKind::Module | HostKind::Rust => None,

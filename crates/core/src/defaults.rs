@@ -26,8 +26,8 @@ pub const MAX_IN_FLIGHT_PER_WORKER: u32 = 64;
 pub const MAX_IN_FLIGHT_LIMIT: u32 = 256;
 /// `WorkerBridge.create({ busyPollUs })`: the longest a thread — the page waiting for a short
 /// call's answer, a worker for its next call — polls its event loop instead of sleeping
-/// (`busy_poll`). Like the Linux kernel's default halt-polling window (200 µs): a wake costs
-/// tens of µs, so an answer or a call due inside this is met awake.
+/// (`worker/awake.js`). Like the Linux kernel's default halt-polling window (200 µs): a wake
+/// costs tens of µs, so an answer or a call due inside this is met awake.
 pub const BUSY_POLL_US: u32 = 200;
 /// Longest `busyPollUs` a caller may ask for.
 pub const MAX_BUSY_POLL_US: u32 = 10_000;

@@ -461,9 +461,18 @@ fn from_worker_seeds() -> Vec<FromWorker> {
 
 fn to_service_seeds() -> Vec<ToService> {
     vec![
-        ToService::Load { url: "https://example.test/s.js".into(), config: None },
-        ToService::Load { url: "https://example.test/s.js".into(), config: Some(serde_json::json!({ "from": 1 })) },
-        ToService::LoadRust { service: "kv".into(), glue_url: "https://example.test/g.js".into(), config: None },
+        ToService::Load { url: "https://example.test/s.js".into(), config: None, busy_poll_us: None },
+        ToService::Load {
+            url: "https://example.test/s.js".into(),
+            config: Some(serde_json::json!({ "from": 1 })),
+            busy_poll_us: Some(200),
+        },
+        ToService::LoadRust {
+            service: "kv".into(),
+            glue_url: "https://example.test/g.js".into(),
+            config: None,
+            busy_poll_us: None,
+        },
         ToService::LoadInline { config: Some(serde_json::json!([1, "two"])) },
         ToService::Start,
         ToService::Message { seq: 1 },

@@ -18,7 +18,7 @@ use super::{Definition, Failure, Registry};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::ToService;
 use crate::runtime::timer::Timer;
-use crate::services::host::{Host, HostEvent, HostKind};
+use crate::services::host::{Host, HostEvent, HostKind, Placement};
 use crate::services::instances::{self, CopyFailure};
 use crate::services::lifecycle::{Event, State, Transition};
 use crate::services::peers::Ended;
@@ -134,6 +134,7 @@ impl Registry {
     fn ensure_hosts(&self, name: &str) -> Result<(), Error> {
         let weak = Rc::downgrade(&self.inner);
         let events = self.events.clone();
+        let busy_poll_us = self.inner.borrow().busy_poll_us;
         self.with(name, |s| {
             for i in 0..s.copies.len() {
                 if s.copies[i].host.is_some() {
@@ -153,7 +154,7 @@ impl Registry {
                     Definition::Rust(_) => HostKind::Rust,
                     Definition::Inline(handler) => HostKind::Inline(handler.clone()),
                 };
-                let host = Host::spawn(&s.name, s.options.placement, kind, on_event)?;
+                let host = Host::spawn(&s.name, s.options.placement, kind, busy_poll_us, on_event)?;
                 let copy = &mut s.copies[i];
                 copy.host = Some(host);
                 copy.generation = generation;
@@ -247,14 +248,19 @@ impl Registry {
             other => other,
         };
         self.ensure_hosts(name)?;
-        let (definition, config) =
-            self.with(name, |s| Ok((s.definition.clone(), s.options.config.as_ref().map(|c| c.value().clone()))))?;
+        let (definition, config, placement) = self.with(name, |s| {
+            Ok((s.definition.clone(), s.options.config.as_ref().map(|c| c.value().clone()), s.options.placement))
+        })?;
+        // A worker-placed host polls for the page's next message; on the page's own thread
+        // nothing has to wake.
+        let busy_poll_us =
+            Some(self.inner.borrow().busy_poll_us).filter(|&us| us > 0 && placement == Placement::Worker);
         let (msg, payload) = match definition {
-            Definition::Module(url) => (ToService::Load { url, config }, None),
+            Definition::Module(url) => (ToService::Load { url, config, busy_poll_us }, None),
             Definition::Inline(_) => (ToService::LoadInline { config }, None),
             // The host instantiates the page's compiled module again: no download, no compile.
             Definition::Rust(service) => (
-                ToService::LoadRust { service, glue_url: crate::runtime::glue::glue_url(), config },
+                ToService::LoadRust { service, glue_url: crate::runtime::glue::glue_url(), config, busy_poll_us },
                 Some(wasm_bindgen::module()),
             ),
         };

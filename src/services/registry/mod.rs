@@ -216,6 +216,9 @@ struct Inner {
     links: Vec<peers::PeerLink>,
     /// The last route number given out.
     last_link: u32,
+    /// `busyPollUs`: how long the page polls for a worker-placed service's replies, and its
+    /// worker for the page's next message.
+    busy_poll_us: u32,
 }
 
 /// The registry behind `bridge.services`.
@@ -234,13 +237,14 @@ fn not_found(name: &str) -> Error {
 }
 
 impl Registry {
-    pub(crate) fn new(events: Rc<EventHub>, module_origins: Vec<String>) -> Self {
+    pub(crate) fn new(events: Rc<EventHub>, module_origins: Vec<String>, busy_poll_us: u32) -> Self {
         let inner = Inner {
             services: Vec::new(),
             module_origins: module_origins.into(),
             terminated: false,
             links: Vec::new(),
             last_link: 0,
+            busy_poll_us,
         };
         Registry { inner: Rc::new(RefCell::new(inner)), events }
     }

@@ -36,6 +36,9 @@ pub enum ToService {
         /// The service's `config` (absent: none), which every hook sees as `ctx.config`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config: Option<Value>,
+        /// The longest the host polls for the page's next message (`busyPollUs`; absent: never).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        busy_poll_us: Option<u32>,
     },
     /// Instantiate this wasm module (the compiled module travels as `payload`) and create the
     /// Rust service registered as `service` in it.
@@ -47,6 +50,9 @@ pub enum ToService {
         /// The service's `config` (absent: none), handed to the service's factory.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config: Option<Value>,
+        /// The longest the host polls for the page's next message (`busyPollUs`; absent: never).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        busy_poll_us: Option<u32>,
     },
     /// Use the handler object the host was made with (an inline handler: main placement only,
     /// where the object needs no cloning).

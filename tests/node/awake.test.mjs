@@ -1,0 +1,77 @@
+// worker/awake.js under Node: the adaptive window (`nextWindow`) and the polling itself, which
+// Node runs on its MessageChannel (it has no `scheduler.postTask`).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Awake, nextWindow } from '../../worker/awake.js';
+
+/** The windows a thread polls over `waits` (µs each), starting from the full window. */
+function windows(maxUs, waits) {
+  let window = maxUs;
+  const seen = [];
+  for (const waited of waits) {
+    seen.push(window);
+    window = nextWindow(window, maxUs, waited);
+  }
+  return { seen, window };
+}
+
+test('messages inside the window keep it', () => {
+  assert.equal(windows(200, Array(100).fill(60)).window, 200);
+});
+
+test('long waits close the window, and a wait a window would have caught opens it again', () => {
+  const { seen, window } = windows(200, Array(100).fill(16_000)); // one call a frame
+  assert.equal(window, 0);
+  // 200 + 100 + 50 + 25: all a page calling once a frame polls.
+  assert.equal(seen.reduce((a, b) => a + b, 0), 375);
+  let w = nextWindow(0, 200, 100);
+  assert.equal(w, 25, 'opens at an eighth of the most');
+  for (let i = 0; i < 3; i++) w = nextWindow(w, 200, 150);
+  assert.equal(w, 200, 'grows back to the most, never past it');
+  assert.equal(nextWindow(200, 200, 190), 200);
+});
+
+test('zero never polls; a clock that steps back counts as no wait', () => {
+  assert.equal(windows(0, [10, 100, 10_000]).window, 0);
+  assert.equal(nextWindow(200, 200, -1000), 200);
+});
+
+test('an idle thread polls for its window, then stops', async () => {
+  const awake = new Awake(20_000); // 20 ms
+  awake.idle();
+  assert.equal(awake.running, true);
+  await sleep(80);
+  assert.ok(awake.turns > 1, `turns: ${awake.turns}`);
+  assert.equal(awake.running, false, 'still polling 80 ms into a 20 ms window');
+  const turns = awake.turns;
+  await sleep(20);
+  assert.equal(awake.turns, turns);
+  // That wait was long: the window halves.
+  awake.woke();
+  assert.equal(awake.windowUs, 10_000);
+});
+
+test('a message stops the polling; stop() forgets the wait', async () => {
+  const awake = new Awake(1_000_000); // a second: only woke() ends it here
+  awake.idle();
+  await sleep(5);
+  awake.woke();
+  assert.equal(awake.windowUs, 1_000_000, 'came inside the window');
+  await sleep(5);
+  assert.equal(awake.running, false);
+  awake.idle();
+  awake.stop();
+  awake.woke();
+  assert.equal(awake.windowUs, 1_000_000);
+  await sleep(5);
+  assert.equal(awake.running, false);
+});
+
+test('busyPollUs 0 never polls', async () => {
+  const awake = new Awake(0);
+  awake.idle();
+  await sleep(5);
+  assert.equal(awake.turns, 0);
+  assert.equal(awake.running, false);
+});
