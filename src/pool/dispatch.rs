@@ -209,6 +209,15 @@ impl Inner {
         }
     }
 
+    /// Whether the page should poll for answers rather than sleep (`runtime::awake`): some are
+    /// due, but no more than one a worker. With more out, answers come back to back and the
+    /// page seldom sleeps, while its polling would take CPU from the work (`bench:ipc`, 64 in
+    /// flight on one worker: ~10% fewer calls/s with it).
+    pub(super) fn awaits_few_answers(&self) -> bool {
+        let out: usize = self.slots.iter().map(|s| s.in_flight.len()).sum();
+        out > 0 && out <= self.slots.len()
+    }
+
     /// Queues `msg` for slot `index`'s worker; it is posted with everything else sent in this
     /// task turn, or at once when it is the only call the worker holds.
     pub(super) fn send(&mut self, index: usize, msg: ToWorker, attachments: Attachments) {
@@ -221,7 +230,9 @@ impl Inner {
         if outgoing.is_call() && slot.outbox.is_empty() && slot.in_flight.len() == 1 {
             if let Some(handle) = &slot.handle {
                 if handle.post(std::slice::from_ref(&outgoing)).is_ok() {
-                    self.awake.idle();
+                    if self.awaits_few_answers() {
+                        self.awake.idle();
+                    }
                     return;
                 }
             }
@@ -267,7 +278,7 @@ impl Inner {
                 }
             }
         }
-        if posted {
+        if posted && self.awaits_few_answers() {
             self.awake.idle();
         }
         for (worker_id, id, error) in refused {

@@ -41,7 +41,7 @@ impl Inner {
         }
         this.pump();
         // More answers are due: poll for them too.
-        if this.slots.iter().any(|s| !s.in_flight.is_empty()) {
+        if this.awaits_few_answers() {
             this.awake.idle();
         }
     }
