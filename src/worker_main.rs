@@ -102,9 +102,6 @@ thread_local! {
     static SIDE: RefCell<Vec<(RequestId, Rc<LocalCancel>)>> = const { RefCell::new(Vec::new()) };
     /// A task is working through `QUEUE`.
     static DRAINING: Cell<bool> = const { Cell::new(false) };
-    /// A message came while `QUEUE` was being worked through: the page sends calls faster than
-    /// they are answered, so the next comes without polling for it.
-    static FED: Cell<bool> = const { Cell::new(false) };
     /// The heartbeat the page gave this worker (shared memory only), bumped at every step.
     static BEAT: RefCell<Option<Heartbeat>> = const { RefCell::new(None) };
     /// Answers not yet posted.
@@ -179,10 +176,6 @@ pub fn worker_main(worker_id: u32, threads: u32, busy_poll_us: u32) -> Result<()
 
 /// Handles one message from the page: a batch, each entry on its own.
 fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
-    awake(Awake::woke);
-    if DRAINING.get() {
-        FED.set(true);
-    }
     let batch = Incoming::read(data)
         .and_then(|incoming| Ok((protocol::decode_batch::<ToWorker>(&*incoming.envelopes)?, incoming)));
     let (entries, incoming) = match batch {
@@ -206,6 +199,8 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         post(scope, refused);
     }
     if !DRAINING.get() && QUEUE.with(|q| !q.borrow().is_empty()) {
+        // The calls polled for came (a ping or a cancel alone does not end the polling).
+        awake(Awake::woke);
         DRAINING.set(true);
         let scope = scope.clone();
         // Started here, in this task: a short call that waits on nothing answers before this
@@ -303,7 +298,9 @@ fn run_beside(scope: &DedicatedWorkerGlobalScope, job: Job) {
 
 /// Runs the queued requests one after the other, then sends what is left in the outbox.
 async fn drain(scope: &DedicatedWorkerGlobalScope) {
+    let mut ran = 0u32;
     while let Some(job) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
+        ran += 1;
         // An answer waits for the next call's only while that call is short and the answer
         // young: the page takes the first call it has not heard back about for the running one
         // (its time limit, a cancel's grace period), so it must hear back soon.
@@ -359,10 +356,10 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
     }
     flush(scope);
     DRAINING.set(false);
-    // A caller awaiting each answer sends its next call now: poll for it. One whose calls came
-    // while these ran keeps this worker fed without (`bench:ipc`, 64 in flight on one worker:
-    // polling there cost ~15% of the calls/s).
-    if !FED.replace(false) {
+    // A caller awaiting each answer sends its next call now: poll for it. Calls that came
+    // several at a time come from a page with many out, which keeps this worker fed without
+    // (`bench:ipc`, 64 in flight on one worker: polling there cost ~15% of the calls/s).
+    if ran == 1 {
         awake(Awake::idle);
     }
 }

@@ -1128,6 +1128,7 @@ async fn the_page_polls_for_short_answers_only_and_then_sleeps() {
     let long = sleep(&b, 300, JsValue::UNDEFINED);
     delay(100).await;
     let (during, polling) = awake(&b);
+    assert!(during > settled, "the page did not poll when the long call went out");
     assert!(!polling, "still polling 100 ms into a 300 ms call");
     delay(100).await;
     assert_eq!(awake(&b).0, during, "turns went on during a long call");

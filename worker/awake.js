@@ -99,9 +99,10 @@ export class Awake {
     this.until = 0;
   }
 
-  /** Nothing is due any more: the queued turn, if any, is the last. */
+  /** For good (its bridge, link or host is gone): the queued turn, if any, is the last. */
   stop() {
     this.idleSince = null;
     this.until = 0;
+    this.post = null;
   }
 }

@@ -364,6 +364,10 @@ export function hostService(port, rustInstance, inline) {
   // worker-placed host whose load asked for it: `busyPollUs`, worker/awake.js).
   /** @type {Awake | null} */
   let awake = null;
+  // Queued messages handled since the queue was last empty: polling follows a lone one only (a
+  // batch comes from a page with many out, which keeps this host fed without; a health check
+  // alone, which skips the queue, neither ends the polling nor starts it).
+  let drained = 0;
   // Only a host given a `rustInstance` ever sets `rust`.
   const instance = () => /** @type {RustInstance} */ (rustInstance);
   // The registry sends `start`, `message`, `stop` and `health` only after the service `loaded`.
@@ -889,6 +893,7 @@ export function hostService(port, rustInstance, inline) {
     while (head < queue.length && alive()) {
       const item = /** @type {Incoming} */ (queue[head]);
       queue[head++] = undefined;
+      drained++;
       const pending = handle(item);
       // A Rust hook has run to its end (they are synchronous): what it sent goes now.
       if (rust) forwardSends();
@@ -903,7 +908,8 @@ export function hostService(port, rustInstance, inline) {
     head = 0;
     draining = false;
     flush();
-    awake?.idle();
+    if (drained === 1 && !dead) awake?.idle();
+    drained = 0;
   }
   // Answers a health check now, whatever the queue holds: `health(ctx)` may run while an
   // `onMessage` awaits (a slow message must not make a healthy service miss its checks).
@@ -930,7 +936,6 @@ export function hostService(port, rustInstance, inline) {
    */
   function receive(data, from, link) {
     if (dead) return;
-    awake?.woke();
     // The fast form is messages only; a JSON batch's entries count when they are envelopes of
     // this version.
     const seqs = seqsOf(data, 's');
@@ -974,7 +979,11 @@ export function hostService(port, rustInstance, inline) {
           queue.push({ msg, payload: p?.[i] });
       }
     }
-    if (!draining) drain();
+    if (!draining) {
+      // What was polled for came.
+      if (head < queue.length) awake?.woke();
+      drain();
+    }
   }
   port.addEventListener('message', (event) => receive(event.data));
   if (typeof port.start === 'function') port.start();

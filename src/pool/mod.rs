@@ -95,7 +95,7 @@ pub(crate) struct PoolConfig {
     /// Calls one worker holds at once (see `worker_bridge_core::pool::may_pipeline`).
     pub(crate) max_in_flight: u32,
     /// The longest the page polls for an answer, and a worker for its next call, instead of
-    /// sleeping (`worker_bridge_core::busy_poll`; 0: never).
+    /// sleeping (`runtime::awake`, `worker/awake.js`; 0: never).
     pub(crate) busy_poll_us: u32,
     /// Threads each worker starts, its own included (`worker_bridge_core::pool::arrangement`).
     pub(crate) threads: u32,

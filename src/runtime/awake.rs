@@ -19,7 +19,7 @@ extern "C" {
     /// A message came: stop polling, and let the window learn how long the wait was.
     #[wasm_bindgen(method)]
     pub(crate) fn woke(this: &Awake);
-    /// Nothing is due any more.
+    /// For good: the bridge is gone.
     #[wasm_bindgen(method)]
     pub(crate) fn stop(this: &Awake);
     /// Turns polled so far (tests).

@@ -52,19 +52,29 @@ test('an idle thread polls for its window, then stops', async () => {
   assert.equal(awake.windowUs, 10_000);
 });
 
-test('a message stops the polling; stop() forgets the wait', async () => {
+test('a message stops the polling', async () => {
   const awake = new Awake(1_000_000); // a second: only woke() ends it here
   awake.idle();
   await sleep(5);
+  assert.equal(awake.running, true);
   awake.woke();
   assert.equal(awake.windowUs, 1_000_000, 'came inside the window');
   await sleep(5);
   assert.equal(awake.running, false);
+});
+
+test('stop() is for good: no more polling, nothing more learned', async () => {
+  const awake = new Awake(1_000);
   awake.idle();
   awake.stop();
-  awake.woke();
-  assert.equal(awake.windowUs, 1_000_000);
-  await sleep(5);
+  await sleep(10);
+  assert.equal(awake.running, false);
+  const turns = awake.turns;
+  awake.idle();
+  await sleep(10);
+  awake.woke(); // 10 ms after an idle(): would halve the window, were it counted
+  assert.equal(awake.windowUs, 1_000);
+  assert.equal(awake.turns, turns);
   assert.equal(awake.running, false);
 });
 
