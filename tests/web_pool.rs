@@ -1124,11 +1124,16 @@ async fn the_page_polls_for_short_answers_only_and_then_sleeps() {
     delay(50).await;
     assert_eq!(awake(&b).0, settled, "turns went on with nothing out");
 
+    JsFuture::from(b.terminate()).await.expect("terminate");
+
     // A long call: polled for at most the window (200 µs), then the page sleeps until it ends.
+    // A fresh bridge, whose window is whole: the echoes above may have shrunk theirs on a
+    // loaded machine (a round trip past the window).
+    let b = bridge(&[("poolSize", 1.into())]).await;
     let long = sleep(&b, 300, JsValue::UNDEFINED);
     delay(100).await;
     let (during, polling) = awake(&b);
-    assert!(during > settled, "the page did not poll when the long call went out");
+    assert!(during > 0.0, "the page did not poll when the long call went out");
     assert!(!polling, "still polling 100 ms into a 300 ms call");
     delay(100).await;
     assert_eq!(awake(&b).0, during, "turns went on during a long call");
