@@ -28,7 +28,6 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use worker_bridge_core::pool::{is_short, pipeline_weight};
 use worker_bridge_core::tasks::{TaskCosts, MAX_TASKS_REMEMBERED};
 
-use crate::defaults;
 use crate::driver::{self, Outcome, WorkerPace};
 use crate::error::Error;
 use crate::io::copy;
@@ -155,7 +154,7 @@ pub fn worker_main(worker_id: u32, threads: u32, busy_poll_us: u32) -> Result<()
     });
     scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
     LISTENER.with(|l| *l.borrow_mut() = Some(listener));
-    AWAKE.with(|a| *a.borrow_mut() = Some(Awake::new(busy_poll_us.min(defaults::MAX_BUSY_POLL_US))));
+    AWAKE.with(|a| *a.borrow_mut() = Some(Awake::new(busy_poll_us)));
 
     let shared_memory = crate::shared::shared_memory_available();
     // The threaded build's helper threads start before `Ready`: the page then knows how many
@@ -216,7 +215,7 @@ fn serve(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
 }
 
 /// Tells this thread's poller it waits for a message now, or that one came.
-fn awake(what: fn(&Awake)) {
+fn awake(what: impl FnOnce(&Awake)) {
     AWAKE.with(|a| {
         if let Some(a) = a.borrow().as_ref() {
             what(a);
@@ -357,11 +356,8 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
     flush(scope);
     DRAINING.set(false);
     // A caller awaiting each answer sends its next call now: poll for it. Calls that came
-    // several at a time come from a page with many out, which keeps this worker fed without
-    // (`bench:ipc`, 64 in flight on one worker: polling there cost ~15% of the calls/s).
-    if ran == 1 {
-        awake(Awake::idle);
-    }
+    // several at a time come from a page with many out, which keeps this worker fed without.
+    awake(|a| a.idle(ran, 1));
 }
 
 /// Whether a request still queued has its body in `buffer` (views of one buffer moved together):

@@ -31,7 +31,10 @@ export function nextWindow(windowUs, maxUs, waitedUs) {
   return halved < floor ? 0 : halved;
 }
 
-/** One thread's busy polling: `idle()` when it starts waiting for a message, `woke()` when one came. */
+/**
+ * One thread's busy polling: `idle(due, senders)` when it starts waiting for messages, `woke()`
+ * when one came.
+ */
 export class Awake {
   /** @param {number} maxUs the longest window (the `busyPollUs` option); 0: never poll */
   constructor(maxUs) {
@@ -76,9 +79,16 @@ export class Awake {
     this.post = post;
   }
 
-  /** The thread waits for a message now: poll for the window. */
-  idle() {
-    if (!this.post) return;
+  /**
+   * The thread waits for `due` messages now, from `senders` threads: poll for the window if some
+   * are due but no more than one a sender. With more out, they come back to back and the thread
+   * seldom sleeps, while polling would take CPU from the work (`bench:ipc`, 64 calls in flight on
+   * one worker: 10–15% fewer calls/s with polling).
+   * @param {number} due
+   * @param {number} senders
+   */
+  idle(due, senders) {
+    if (!this.post || !(due > 0 && due <= senders)) return;
     const now = performance.now();
     this.idleSince = now;
     if (this.windowUs > 0) {

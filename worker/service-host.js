@@ -364,9 +364,9 @@ export function hostService(port, rustInstance, inline) {
   // worker-placed host whose load asked for it: `busyPollUs`, worker/awake.js).
   /** @type {Awake | null} */
   let awake = null;
-  // Queued messages handled since the queue was last empty: polling follows a lone one only (a
-  // batch comes from a page with many out, which keeps this host fed without; a health check
-  // alone, which skips the queue, neither ends the polling nor starts it).
+  // Queued messages handled since the queue was last empty: the page awaits as many replies, and
+  // sends its next messages once they come (a health check alone, which skips the queue, neither
+  // ends the polling nor starts it).
   let drained = 0;
   // Only a host given a `rustInstance` ever sets `rust`.
   const instance = () => /** @type {RustInstance} */ (rustInstance);
@@ -751,11 +751,21 @@ export function hostService(port, rustInstance, inline) {
     }
   }
   /**
+   * Polls between the page's messages from now on, for at most `busyPollUs` at a time (a load for
+   * a worker-placed service carries it; the page checked its range).
+   * @param {number | undefined} busyPollUs
+   */
+  function pollFor(busyPollUs) {
+    if (busyPollUs !== undefined && busyPollUs > 0 && !awake && !dead) awake = new Awake(busyPollUs);
+  }
+  /**
    * @param {string} url
    * @param {unknown} given the service's config (undefined: none)
+   * @param {number} [busyPollUs]
    */
-  async function load(url, given) {
+  async function load(url, given, busyPollUs) {
     config = given;
+    pollFor(busyPollUs);
     try {
       // The registry accepted this URL (an http(s) URL of an allowed origin) at registration.
       module = /** @type {ServiceModule} */ (await import(/* webpackIgnore: true */ /* @vite-ignore */ url));
@@ -776,10 +786,11 @@ export function hostService(port, rustInstance, inline) {
     }
   }
   /**
-   * @param {{ service: string, glue_url: string, config?: unknown }} msg
+   * @param {{ service: string, glue_url: string, config?: unknown, busy_poll_us?: number }} msg
    * @param {unknown} payload the page's compiled module
    */
   async function loadRust(msg, payload) {
+    pollFor(msg.busy_poll_us);
     try {
       if (!rustInstance) throw new Error('this host cannot run Rust services');
       const compiled = /** @type {WebAssembly.Module} */ (payload);
@@ -871,12 +882,9 @@ export function hostService(port, rustInstance, inline) {
       return undefined;
     }
     const { msg, payload, from } = item;
-    if ((msg.type === 'load' || msg.type === 'load_rust') && msg.busy_poll_us > 0 && !awake) {
-      awake = new Awake(msg.busy_poll_us);
-    }
     switch (msg.type) {
       case 'message': return message(msg.seq, payload, from);
-      case 'load': return load(msg.url, msg.config);
+      case 'load': return load(msg.url, msg.config, msg.busy_poll_us);
       case 'load_rust': return loadRust(msg, payload);
       case 'load_inline': loadInline(msg.config); return undefined;
       case 'start': return start();
@@ -908,7 +916,7 @@ export function hostService(port, rustInstance, inline) {
     head = 0;
     draining = false;
     flush();
-    if (drained === 1 && !dead) awake?.idle();
+    if (!dead) awake?.idle(drained, 1);
     drained = 0;
   }
   // Answers a health check now, whatever the queue holds: `health(ctx)` may run while an

@@ -208,9 +208,9 @@ export class ServiceLink {
   flush() {
     this.scheduled = false;
     if (this.closed) return;
-    // A reply is due: poll for it — unless many are, which come back to back (a refused post
-    // below leaves nothing due, and the next wait teaches the window so).
-    if (this.out.length && this.pending.size <= 1) this.awake?.idle();
+    // Replies are due: poll for them (a refused post below leaves nothing due, and the next
+    // wait teaches the window so).
+    if (this.out.length) this.awake?.idle(this.pending.size, 1);
     while (this.out.length) {
       const whole = this.out.length <= MAX_BATCH;
       const seqs = whole ? this.out : this.out.slice(0, MAX_BATCH);
@@ -245,8 +245,8 @@ export class ServiceLink {
     if (this.closed) return;
     this.awake?.woke();
     this.take(data);
-    // One more reply is due: poll for it too.
-    if (this.awake && this.pending.size === 1 && !this.closed) this.awake.idle();
+    // More replies are due: poll for them too.
+    if (!this.closed) this.awake?.idle(this.pending.size, 1);
   }
 
   /**

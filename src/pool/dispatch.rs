@@ -209,13 +209,11 @@ impl Inner {
         }
     }
 
-    /// Whether the page should poll for answers rather than sleep (`runtime::awake`): some are
-    /// due, but no more than one a worker. With more out, answers come back to back and the
-    /// page seldom sleeps, while its polling would take CPU from the work (`bench:ipc`, 64 in
-    /// flight on one worker: ~10% fewer calls/s with it).
-    pub(super) fn awaits_few_answers(&self) -> bool {
+    /// The page waits for its calls' answers now: it polls for them if few are due
+    /// (`runtime::awake`).
+    pub(super) fn await_answers(&self) {
         let out: usize = self.slots.iter().map(|s| s.in_flight.len()).sum();
-        out > 0 && out <= self.slots.len()
+        self.awake.idle(out as u32, self.slots.len() as u32);
     }
 
     /// Queues `msg` for slot `index`'s worker; it is posted with everything else sent in this
@@ -230,9 +228,7 @@ impl Inner {
         if outgoing.is_call() && slot.outbox.is_empty() && slot.in_flight.len() == 1 {
             if let Some(handle) = &slot.handle {
                 if handle.post(std::slice::from_ref(&outgoing)).is_ok() {
-                    if self.awaits_few_answers() {
-                        self.awake.idle();
-                    }
+                    self.await_answers();
                     return;
                 }
             }
@@ -278,8 +274,8 @@ impl Inner {
                 }
             }
         }
-        if posted && self.awaits_few_answers() {
-            self.awake.idle();
+        if posted {
+            self.await_answers();
         }
         for (worker_id, id, error) in refused {
             if let Some(index) = self.slot_of(worker_id) {

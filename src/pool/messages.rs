@@ -41,9 +41,7 @@ impl Inner {
         }
         this.pump();
         // More answers are due: poll for them too.
-        if this.awaits_few_answers() {
-            this.awake.idle();
-        }
+        this.await_answers();
     }
 
     /// A batch from worker `index` (`io::wire`): each entry in order, with its attachment.

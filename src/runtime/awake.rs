@@ -1,6 +1,7 @@
 //! Busy polling (`worker/awake.js`): the thread polls its event loop while a message is due,
 //! instead of sleeping — the page while pool calls are out, a pool worker between calls — for a
-//! window that adapts to how long the waits turn out to be.
+//! window that adapts to how long the waits turn out to be, and only while few messages are due
+//! (with many, they come back to back).
 
 use wasm_bindgen::prelude::*;
 
@@ -13,9 +14,10 @@ extern "C" {
     /// Polling at most `max_us` at a time (0: never).
     #[wasm_bindgen(constructor, js_class = "Awake")]
     pub(crate) fn new(max_us: u32) -> Awake;
-    /// The thread waits for a message now: poll for the window.
+    /// The thread waits for `due` messages from `senders` threads: poll for the window if
+    /// some are due but no more than one a sender (`worker/awake.js` says why).
     #[wasm_bindgen(method)]
-    pub(crate) fn idle(this: &Awake);
+    pub(crate) fn idle(this: &Awake, due: u32, senders: u32);
     /// A message came: stop polling, and let the window learn how long the wait was.
     #[wasm_bindgen(method)]
     pub(crate) fn woke(this: &Awake);

@@ -40,7 +40,7 @@ test('zero never polls; a clock that steps back counts as no wait', () => {
 test('an idle thread polls for its window, then stops', async () => {
   const awake = new Awake(100_000); // 100 ms
   const start = performance.now();
-  awake.idle();
+  awake.idle(1, 1);
   assert.equal(awake.running, true);
   while (awake.running) {
     assert.ok(performance.now() - start < 5_000, 'still polling after 5 s');
@@ -58,7 +58,7 @@ test('an idle thread polls for its window, then stops', async () => {
 
 test('a message stops the polling', async () => {
   const awake = new Awake(1_000_000); // a second: only woke() ends it here
-  awake.idle();
+  awake.idle(1, 1);
   await sleep(5);
   assert.equal(awake.running, true);
   awake.woke();
@@ -69,12 +69,12 @@ test('a message stops the polling', async () => {
 
 test('stop() is for good: no more polling, nothing more learned', async () => {
   const awake = new Awake(1_000);
-  awake.idle();
+  awake.idle(1, 1);
   awake.stop();
   await sleep(10);
   assert.equal(awake.running, false);
   const turns = awake.turns;
-  awake.idle();
+  awake.idle(1, 1);
   await sleep(10);
   awake.woke(); // 10 ms after an idle(): would halve the window, were it counted
   assert.equal(awake.windowUs, 1_000);
@@ -84,8 +84,18 @@ test('stop() is for good: no more polling, nothing more learned', async () => {
 
 test('busyPollUs 0 never polls', async () => {
   const awake = new Awake(0);
-  awake.idle();
+  awake.idle(1, 1);
   await sleep(5);
   assert.equal(awake.turns, 0);
   assert.equal(awake.running, false);
+});
+
+test('polls only while some messages are due, and no more than one a sender', async () => {
+  for (const [due, senders, polls] of [[0, 1, false], [1, 1, true], [2, 1, false], [2, 2, true], [3, 2, false]]) {
+    const awake = new Awake(1_000_000);
+    awake.idle(due, senders);
+    assert.equal(awake.running, polls, `${due} due from ${senders}`);
+    assert.equal(awake.idleSince !== null, polls, `${due} due from ${senders}: a wait counted`);
+    awake.stop();
+  }
 });

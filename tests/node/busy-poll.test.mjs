@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { PROTOCOL_VERSION, seqBatch, seqsOf } from '../../worker/protocol.js';
+import { seqBatch, seqsOf } from '../../worker/protocol.js';
 import { hostService } from '../../worker/service-host.js';
 import { ServiceLink } from '../../worker/service-link.js';
+import { fakePort, until } from './fakes.mjs';
 
 let turns = 0;
 /** @type {any} */ (globalThis).scheduler = {
@@ -30,37 +31,6 @@ async function turnsUntilQuiet(from = turns) {
 
 const ECHO = new URL('../../benches/services/echo.service.js', import.meta.url).href; // sync onMessage
 
-/** A host's port: what the page delivers, and the replies it gets. */
-function fakePort() {
-  /** @type {any[]} */
-  const replies = [];
-  let listener;
-  return {
-    replies,
-    postMessage(wire) {
-      const data = structuredClone(wire);
-      const fast = seqsOf(data, 'r');
-      replies.push(...(fast ? fast.map((seq) => ({ type: 'reply', seq })) : JSON.parse(data.m).map((e) => e.msg)));
-    },
-    addEventListener(type, l) {
-      listener = l;
-    },
-    deliver(msgs) {
-      listener({ data: { m: JSON.stringify(msgs.map((msg) => ({ v: PROTOCOL_VERSION, msg }))) } });
-    },
-    deliverFast(seqs) {
-      listener({ data: structuredClone(seqBatch('s', seqs, seqs.map((s) => s))) });
-    },
-  };
-}
-
-async function until(what, done) {
-  for (const start = Date.now(); !done();) {
-    assert.ok(Date.now() - start < 5000, `timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
 for (const busyPollUs of [5_000, undefined]) {
   test(`a service host ${busyPollUs ? 'polls after a lone message only' : 'never polls without busy_poll_us'}`, async () => {
     const port = fakePort();
@@ -69,16 +39,16 @@ for (const busyPollUs of [5_000, undefined]) {
     await until('load and start', () => port.replies.length === 2);
     await turnsUntilQuiet();
     const before = turns;
-    port.deliverFast([0]);
+    port.deliverFast([0], [0]);
     await until('a reply', () => port.replies.length === 3);
     const afterOne = await turnsUntilQuiet(before);
     if (busyPollUs) assert.ok(afterOne > 0, 'no polling after a lone message');
     else assert.equal(afterOne, 0);
-    port.deliverFast([1, 2, 3, 4, 5]);
+    port.deliverFast([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]);
     await until('five replies', () => port.replies.length === 8);
     assert.equal(await turnsUntilQuiet(), 0, 'polled after a batch');
     close();
-    port.deliverFast([6]);
+    port.deliverFast([6], [6]);
     assert.equal(await turnsUntilQuiet(), 0, 'polled after its host was closed');
   });
 }
@@ -120,7 +90,7 @@ test('a service link polls while one reply is due, not while many are', async ()
   endpoint.answer([10]);
   assert.deepEqual(await Promise.all(many), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   link.close('TerminatedError', 'gone');
-  link.awake?.idle();
+  link.awake?.idle(1, 1);
   assert.equal(await turnsUntilQuiet(), 0, 'polled after close');
 });
 
