@@ -320,9 +320,11 @@ pub(crate) struct WorkerPace<'a> {
     flags: Flags<'a>,
     /// Bumped at every step: the page's health check sees a busy worker move.
     beat: Option<&'a Heartbeat>,
-    /// Called at every step: the worker posts the answers that waited for this call once they
-    /// have waited long enough (a call weighed short that runs long).
+    /// Called at every step but the first (the outbox was looked at as the call started): the
+    /// worker posts the answers that waited for this call once they have waited long enough (a
+    /// call weighed short that runs long).
     on_step: &'a dyn Fn(),
+    stepped: bool,
     last_yield: f64,
 }
 
@@ -338,8 +340,9 @@ impl<'a> WorkerPace<'a> {
         shared: Option<&'a CancelBlock>,
         beat: Option<&'a Heartbeat>,
         on_step: &'a dyn Fn(),
+        started: f64,
     ) -> Self {
-        WorkerPace { flags: Flags { local, shared }, beat, on_step, last_yield: now_ms() }
+        WorkerPace { flags: Flags { local, shared }, beat, on_step, stepped: false, last_yield: started }
     }
 }
 
@@ -348,7 +351,10 @@ impl Pace for WorkerPace<'_> {
         if let Some(beat) = self.beat {
             beat.bump();
         }
-        (self.on_step)();
+        if self.stepped {
+            (self.on_step)();
+        }
+        self.stepped = true;
         if self.flags.is_cancelled() {
             return Err(aborted());
         }

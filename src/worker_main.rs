@@ -285,7 +285,7 @@ fn run_beside(scope: &DedicatedWorkerGlobalScope, job: Job) {
     SIDE.with(|side| side.borrow_mut().push((job.id, job.flag.clone())));
     let scope = scope.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let result = run(&scope, &job).await;
+        let result = run(&scope, &job, js_sys::Date::now()).await;
         SIDE.with(|side| side.borrow_mut().retain(|(id, _)| *id != job.id));
         let answer = match result {
             Ok((carried, http)) => (FromWorker::Response { id: job.id, http, ms: None }, Some(carried)),
@@ -303,7 +303,8 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         // An answer waits for the next call's only while that call is short and the answer
         // young: the page takes the first call it has not heard back about for the running one
         // (its time limit, a cancel's grace period), so it must hear back soon.
-        let stale = js_sys::Date::now() - OUTBOX_SINCE.get() >= ANSWER_WAIT_MS;
+        let now = js_sys::Date::now();
+        let stale = now - OUTBOX_SINCE.get() >= ANSWER_WAIT_MS;
         if !job.is_short() || stale {
             flush(scope);
         }
@@ -312,7 +313,7 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
         let task = TaskCosts::key(&job.op);
         let clock = task.as_ref().and_then(|_| scope.performance());
         let started = clock.as_ref().map(web_sys::Performance::now);
-        let result = run(scope, &job).await;
+        let result = run(scope, &job, now).await;
         // An app's task's run time, reported to the page (`TaskCosts`) — but not its first here,
         // which imported its module too.
         let is_task = task.is_some();
@@ -402,8 +403,13 @@ impl Progress for WorkerProgress<'_> {
     }
 }
 
-/// Runs one request through the driver in the worker's pace.
-async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(Carried, Option<HttpMeta>), Error> {
+/// Runs one request through the driver in the worker's pace, from `started` (`Date.now()`; the
+/// outbox was looked at then).
+async fn run(
+    scope: &DedicatedWorkerGlobalScope,
+    job: &Job,
+    started: f64,
+) -> Result<(Carried, Option<HttpMeta>), Error> {
     let body = if job.op.is_task() {
         let value = job.attached.value().ok_or_else(|| Error::validation("the task request has no value"))?;
         Input::Value(TaskValue { value, transfer: Array::new() })
@@ -431,7 +437,7 @@ async fn run(scope: &DedicatedWorkerGlobalScope, job: &Job) -> Result<(Carried, 
             flush(scope);
         }
     };
-    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref(), &flush_stale);
+    let mut pace = WorkerPace::new(&job.flag, cancel.as_ref(), beat.as_ref(), &flush_stale, started);
     match driver::run(&job.op, &body, job.output, sink.as_ref(), job.engine, &mut pace, progress_sink).await? {
         Outcome::Body(body) => Ok((Carried::Body(body), None)),
         Outcome::Http(meta, body) => Ok((Carried::Body(body), Some(meta))),

@@ -849,6 +849,47 @@ async fn a_64_mib_input_passed_without_transfer_is_copied_exactly() {
     terminate(all).await;
 }
 
+/// Short inputs take the fast path (a `Uint8Array` used as it is, with no look at its buffer):
+/// a view into the middle of a larger buffer is hashed as the bytes it views, an empty one as no
+/// bytes, a detached one is refused (it reads length 0, like an empty one) — and a small call sent
+/// while others are in flight, and a caller's small buffer moved in, still give the right bytes.
+#[wasm_bindgen_test]
+async fn short_inputs_views_empty_and_detached_ones_are_read_exactly() {
+    let all = bridges().await;
+    for (name, b) in &all {
+        let sha = |input: JsValue, options: JsValue| b.crypto().sha256(input, options);
+        for len in [1usize, 16, 32, 4096] {
+            let (view, plain) = offset_view(len, len as u32);
+            let expected = webcrypto_sha256(&plain).await;
+            // Several at once: the later ones travel beside the first, in one message.
+            let calls: Vec<Promise> = (0..8).map(|_| sha(view.clone().into(), JsValue::UNDEFINED)).collect();
+            for call in calls {
+                assert_eq!(to_vec(value(call).await).await, expected, "{name}: {len} B viewed at offset 1");
+            }
+            let moved = Uint8Array::from(plain.as_slice());
+            let digest = value(sha(moved.clone().into(), obj(&[("transfer", true.into())]))).await;
+            assert_eq!(to_vec(digest).await, expected, "{name}: {len} B moved in");
+            assert_eq!(moved.length(), 0, "{name}: a moved buffer leaves its caller");
+        }
+        let empty = value(sha(Uint8Array::new_with_length(0).into(), JsValue::UNDEFINED)).await;
+        assert_eq!(to_vec(empty).await, webcrypto_sha256(&[]).await, "{name}: the empty input");
+        let gone = Uint8Array::from(&b"moved away"[..]);
+        let transfer = Array::of1(&gone.buffer());
+        let options = js_sys::Object::new();
+        Reflect::set(&options, &"transfer".into(), &transfer).unwrap();
+        let clone = get(&js_sys::global(), "structuredClone").unchecked_into::<Function>();
+        clone.call2(&JsValue::NULL, &gone.buffer(), &options).unwrap();
+        assert_eq!(gone.length(), 0, "the view's buffer is detached");
+        let (error, message) = match JsFuture::from(sha(gone.into(), JsValue::UNDEFINED)).await {
+            Ok(v) => panic!("{name}: a detached input resolved with {v:?}"),
+            Err(e) => (get(&e, "name").as_string().unwrap(), get(&e, "message").as_string().unwrap()),
+        };
+        assert_eq!(error, "ValidationError", "{name}: {message}");
+        assert!(message.contains("detached"), "{name}: {message}");
+    }
+    terminate(all).await;
+}
+
 /// Settles `calls`, returning the order in which they resolved.
 async fn resolution_order(calls: Vec<Promise>) -> Vec<usize> {
     let order: Rc<RefCell<Vec<usize>>> = Rc::default();

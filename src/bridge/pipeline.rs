@@ -522,6 +522,7 @@ impl Bridge {
         };
         let task = Task {
             op,
+            input_len: input.len(),
             input,
             output,
             sink,

@@ -31,6 +31,9 @@ pub(crate) struct Task {
     /// Owned by the bridge: a private copy, the caller's buffer moved in (`transfer: true`), or
     /// a `Blob`.
     pub(crate) input: Input,
+    /// `input.len()`, read once: the pool weighs the call on every look at its queue, and each
+    /// read of a length is a call into JavaScript.
+    pub(crate) input_len: u64,
     /// The container the output comes back in ([`OutputKind::Stream`]: written to `sink`).
     pub(crate) output: OutputKind,
     /// Where the output is written as it is produced: a `WritableStream` or a
@@ -170,7 +173,7 @@ impl Pending {
         }
         let input_survives = match &self.task.input {
             Input::Blob(_) => true,
-            Input::Bytes(b) => !self.task.transferred && u64::from(b.length()) <= RETRY_COPY_LIMIT,
+            Input::Bytes(_) => !self.task.transferred && self.task.input_len <= RETRY_COPY_LIMIT,
             // Cloned when posted, so the caller's value survives, unless buffers were moved.
             Input::Value(_) => !self.task.transferred,
             Input::Stream(_) => false,
@@ -189,7 +192,7 @@ impl Pending {
     /// weighs as a long one.
     pub(crate) fn weight(&self) -> u64 {
         let known = !self.task.input.is_stream() && self.task.sink.is_none();
-        pipeline_weight(known && self.task.op.cost_follows_input(), self.task.input.len())
+        pipeline_weight(known && self.task.op.cost_follows_input(), self.task.input_len)
     }
 
     /// Sends the result (counting it) and drops the call's listeners.

@@ -120,8 +120,14 @@ pub(crate) fn keep_spare(buffer: ArrayBuffer) {
 /// The buffer of a call's input (`Input::Bytes`), which the call no longer reads, if it is worth
 /// keeping as a spare: a plain `ArrayBuffer` of at least `spares::MIN_BYTES`, not holding the
 /// call's `output`. A worker gives it back to the page (`FromWorker::Spare`); the page keeps it.
+/// An input smaller than that is not looked at further: the page's copies into spares are at
+/// least that long, and a short call is spared the calls into JavaScript.
 pub(crate) fn spare_of(input: &JsValue, output: Option<&JsValue>) -> Option<ArrayBuffer> {
-    let buffer = input.dyn_ref::<Uint8Array>()?.buffer().dyn_into::<ArrayBuffer>().ok()?;
+    let view = input.dyn_ref::<Uint8Array>()?;
+    if u64::from(view.byte_length()) < MIN_BYTES {
+        return None;
+    }
+    let buffer = view.buffer().dyn_into::<ArrayBuffer>().ok()?;
     if u64::from(buffer.byte_length()) < MIN_BYTES {
         return None;
     }

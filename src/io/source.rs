@@ -119,6 +119,8 @@ fn short_read() -> Error {
 #[derive(Debug)]
 pub(crate) struct JsBytesSource {
     bytes: Uint8Array,
+    /// Its length, read once (each read is a call into JavaScript).
+    len: u32,
     chunk: u32,
     pos: u32,
 }
@@ -126,23 +128,26 @@ pub(crate) struct JsBytesSource {
 impl JsBytesSource {
     pub(crate) fn new(bytes: Uint8Array, chunk: usize) -> Self {
         let chunk = u32::try_from(chunk.max(1)).unwrap_or(u32::MAX);
-        JsBytesSource { bytes, chunk, pos: 0 }
+        JsBytesSource { len: bytes.length(), bytes, chunk, pos: 0 }
     }
 }
 
 impl ChunkSource for JsBytesSource {
     fn total(&self) -> u64 {
-        u64::from(self.bytes.length())
+        u64::from(self.len)
     }
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        let len = self.bytes.length();
-        if self.pos >= len {
+        if self.pos >= self.len {
             return Ok(false);
         }
-        let end = self.pos.saturating_add(self.chunk).min(len);
+        let end = self.pos.saturating_add(self.chunk).min(self.len);
         buf.resize((end - self.pos) as usize, 0);
-        self.bytes.subarray(self.pos, end).copy_to(buf);
+        if self.pos == 0 && end == self.len {
+            self.bytes.copy_to(buf); // all of it: no view of a part
+        } else {
+            self.bytes.subarray(self.pos, end).copy_to(buf);
+        }
         self.pos = end;
         Ok(true)
     }
@@ -186,7 +191,7 @@ impl PageSource {
     pub(crate) async fn prepare(&mut self) -> Result<(), Error> {
         let PageSource::Blob { blob, chunk, pos, ready } = self else { return Ok(()) };
         let len = blob.size() as u64;
-        if ready.as_ref().is_some_and(|r| r.pos < r.bytes.length()) || *pos >= len {
+        if ready.as_ref().is_some_and(|r| r.pos < r.len) || *pos >= len {
             return Ok(());
         }
         let end = (*pos + BLOB_READ.max(u64::from(*chunk))).min(len);
@@ -280,7 +285,7 @@ impl BlobAheadSource {
     }
 
     fn has_ready(&self) -> bool {
-        self.ready.as_ref().is_some_and(|r| r.pos < r.bytes.length())
+        self.ready.as_ref().is_some_and(|r| r.pos < r.len)
     }
 
     /// Asks for the pieces after those asked for, up to [`READS_AHEAD`].
@@ -320,7 +325,7 @@ impl ChunkSource for BlobAheadSource {
     }
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        if let Some(ready) = self.ready.as_mut().filter(|r| r.pos < r.bytes.length()) {
+        if let Some(ready) = self.ready.as_mut().filter(|r| r.pos < r.len) {
             return ready.next_chunk(buf);
         }
         let total = self.total();

@@ -67,9 +67,11 @@ impl Outgoing {
 
     /// Adds the next envelope's attachment.
     pub(crate) fn attach(&mut self, a: Attachment<'_>) {
-        if let Some(buffer) =
-            a.body.filter(|_| a.transfer_body).and_then(|b| b.dyn_ref::<Uint8Array>()).map(Uint8Array::buffer)
-        {
+        // A short view that is not the caller's is over a buffer of its own length (the
+        // bridge's copies and outputs are; the copies into longer spare buffers are longer
+        // than COPY_BELOW): it is copied without looking at its buffer.
+        let moved = a.body.filter(|_| a.transfer_body).and_then(|b| b.dyn_ref::<Uint8Array>());
+        if let Some(buffer) = moved.filter(|v| a.callers || v.byte_length() >= COPY_BELOW).map(Uint8Array::buffer) {
             if buffer.is_instance_of::<js_sys::ArrayBuffer>() && (a.callers || buffer.byte_length() >= COPY_BELOW) {
                 self.transfer.push(&buffer);
             }
@@ -146,31 +148,46 @@ impl Incoming {
         Ok(Incoming { envelopes: zeroize::Zeroizing::new(envelopes.to_vec()), wire: wire.clone() })
     }
 
-    /// The attachment of the `i`-th envelope (`undefined` when none).
+    /// The attachment of the `i`-th envelope, sorted by what it is.
     pub(crate) fn attachment(&self, i: usize) -> Attached {
-        Attached(u32::try_from(i + 1).map(|i| self.wire.get(i)).unwrap_or(JsValue::UNDEFINED))
+        let value = u32::try_from(i + 1).map(|i| self.wire.get(i)).unwrap_or(JsValue::UNDEFINED);
+        if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<Blob>() {
+            Attached::Body(value)
+        } else if value.is_object() {
+            Attached::Fields(value)
+        } else {
+            Attached::None
+        }
     }
 }
 
-/// One envelope's attachment, as it arrived.
+/// One envelope's attachment, as it arrived: sorted once, since every look at a JS value is a
+/// call into JavaScript (a request's attachment was asked for a field seven times).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Attached(JsValue);
+pub(crate) enum Attached {
+    /// Nothing.
+    #[default]
+    None,
+    /// A body alone: a `Uint8Array` or a `Blob` (the common case).
+    Body(JsValue),
+    /// An object of fields: `{ body?, value?, stream?, sink?, progress?, cancel?, beat? }`.
+    Fields(JsValue),
+}
 
 impl Attached {
     /// The body: a `Uint8Array` or a `Blob`.
     pub(crate) fn body(&self) -> Option<JsValue> {
-        let is_body = |v: &JsValue| v.is_instance_of::<Uint8Array>() || v.is_instance_of::<Blob>();
-        if is_body(&self.0) {
-            return Some(self.0.clone());
+        match self {
+            Attached::Body(body) => Some(body.clone()),
+            _ => self.field("body").filter(|v| v.is_instance_of::<Uint8Array>() || v.is_instance_of::<Blob>()),
         }
-        self.field("body").filter(is_body)
     }
 
     /// An app's task's value (`{ value }`; it may be `undefined`), if this attachment is one.
     pub(crate) fn value(&self) -> Option<JsValue> {
-        let wrapped = self.0.is_object() && !self.0.is_instance_of::<Uint8Array>() && !self.0.is_instance_of::<Blob>();
-        if wrapped && Reflect::has(&self.0, &name("value")).unwrap_or(false) {
-            return Reflect::get(&self.0, &name("value")).ok();
+        let Attached::Fields(fields) = self else { return None };
+        if Reflect::has(fields, &name("value")).unwrap_or(false) {
+            return Reflect::get(fields, &name("value")).ok();
         }
         None
     }
@@ -191,9 +208,7 @@ impl Attached {
     }
 
     fn field(&self, key: &'static str) -> Option<JsValue> {
-        if !self.0.is_object() || self.0.is_instance_of::<Uint8Array>() || self.0.is_instance_of::<Blob>() {
-            return None;
-        }
-        Reflect::get(&self.0, &name(key)).ok().filter(|v| !v.is_undefined())
+        let Attached::Fields(fields) = self else { return None };
+        Reflect::get(fields, &name(key)).ok().filter(|v| !v.is_undefined())
     }
 }

@@ -140,7 +140,11 @@ impl Inner {
             // its worker, it runs again elsewhere.
             let mut transfer_body = !pending.retryable() && !sent_ahead;
             let mut body = (value.is_none() && stream.is_none()).then(|| pending.task.input.as_js().clone());
-            if !transfer_body {
+            // The bridge's own copies shorter than a spare are over buffers of their own length
+            // (`io::copy`): cloned as they are, without a look at their buffer.
+            let own_length =
+                !pending.task.transferred && pending.task.input_len < worker_bridge_core::spares::MIN_BYTES;
+            if !transfer_body && !own_length {
                 // A copy in a spare buffer: its own bytes, moved (a clone copies the whole buffer).
                 if let Some(own) = body.as_ref().and_then(crate::io::copy::exact) {
                     (body, transfer_body) = (Some(own.into()), true);
@@ -292,11 +296,11 @@ impl Inner {
         let slot = &mut self.slots[index];
         let worker_id = slot.worker_id;
         let Some(first) = slot.in_flight.front_mut() else { return };
-        first.ran_from.get_or_insert_with(js_sys::Date::now);
+        let now = *first.ran_from.get_or_insert_with(js_sys::Date::now);
         let id = first.id;
         match &first.pending {
             Some(pending) if first.started.is_none() => {
-                let started = pending.task.clock_start(js_sys::Date::now());
+                let started = pending.task.clock_start(now);
                 first.started = Some(started);
                 if let Some(ms) = pending.task.timeout_ms {
                     self.arm_watchdog(index, started + f64::from(ms));
