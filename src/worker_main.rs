@@ -36,7 +36,7 @@ use crate::io::stream::{readable_of, writable_of};
 use crate::io::wire::{self, Attached, Incoming};
 use crate::ops::engine::EngineChoice;
 use crate::ops::{Op, Progress};
-use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError, MAX_BATCH};
+use crate::protocol::{self, Caps, FromWorker, HttpMeta, OutputKind, RequestId, ToWorker, WireError};
 use crate::runtime::awake::Awake;
 use crate::runtime::cancel::LocalCancel;
 use crate::runtime::js_error::describe;
@@ -48,6 +48,11 @@ const PROGRESS_EVERY_MS: f64 = 16.0;
 
 /// How long an answer may wait in the outbox for the next ones.
 const ANSWER_WAIT_MS: f64 = 1.0;
+
+/// Answers posted together at most while calls keep coming: a quarter of the default
+/// `maxInFlightPerWorker`, as the page tops a worker up a quarter at a time — the page reads one
+/// batch while the worker runs the next (`worker_bridge_core::pool::may_pipeline` says why).
+const ANSWER_BATCH: usize = 16;
 
 type Listener = Closure<dyn FnMut(MessageEvent)>;
 
@@ -342,7 +347,7 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
                     OUTBOX_SINCE.set(js_sys::Date::now());
                 }
                 o.push(entry);
-                o.len() >= MAX_BATCH
+                o.len() >= ANSWER_BATCH
             });
             if full {
                 flush(scope);
