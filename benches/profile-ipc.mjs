@@ -4,11 +4,15 @@
 // Protocol around a few thousand calls and prints self time by function: share of the thread's
 // busy time and µs per call. Reports, never asserts.
 // Run: node benches/profile-ipc.mjs [--calls N] [--interval µs] [--top N] [--services]
-//                                    [--in-flight N]
+//                                    [--in-flight N] [--count]
 //
 // With --in-flight N, the calls are bench:ipc's throughput workload instead: N outstanding at
 // once, each lane issuing its next call when its last one returns (µs per call is then the
 // inverse of the throughput).
+//
+// With --count, no profile: every function the wasm module imports from its glue is wrapped to
+// count its calls, and the run prints how many calls from wasm into JavaScript one call makes on
+// each thread, by import (each has a fixed cost, and several read what one read could keep).
 //
 // With --tasks, worker-bridge's calls are `tasks.run` of bench:ipc's echo task instead.
 //
@@ -37,7 +41,7 @@ import { ROOT, runTool } from './harness.mjs';
 const { values: args } = parseArgs({
   options: {
     calls: { type: 'string' }, top: { type: 'string' }, interval: { type: 'string' }, services: { type: 'boolean' },
-    tasks: { type: 'boolean' }, 'in-flight': { type: 'string' },
+    tasks: { type: 'boolean' }, 'in-flight': { type: 'string' }, count: { type: 'boolean' },
   },
 });
 const CONFIG = {
@@ -296,8 +300,89 @@ async function profileClient(serverUrl, client) {
   }
 }
 
+/** Where the glue builds its import table, which `--count` wraps. */
+const IMPORTS_END = '    return {\n        __proto__: null,\n        "./worker_bridge_bg.js": import0,';
+const COUNTING = `    globalThis.__wbgCounts = {};
+    for (const [key, f] of Object.entries(import0)) {
+      if (typeof f !== 'function') continue;
+      import0[key] = function (...args) {
+        globalThis.__wbgCounts[key] = (globalThis.__wbgCounts[key] ?? 0) + 1;
+        return f.apply(this, args);
+      };
+    }
+`;
+
+/** Runs `body` with the package's glue counting its imports' calls, then puts the glue back. */
+async function withCountingGlue(body) {
+  const file = path.join(ROOT, PKG, 'worker_bridge.js');
+  const glue = await readFile(file, 'utf8');
+  if (!glue.includes(IMPORTS_END)) throw new Error('the glue has changed shape: cannot find its import table');
+  await writeFile(file, glue.replace(IMPORTS_END, COUNTING + IMPORTS_END));
+  try {
+    return await body();
+  } finally {
+    await writeFile(file, glue);
+  }
+}
+
+/** The Rust function behind each import (`js_sys::Uint8Array::length`), from the name section. */
+async function rustNames() {
+  const text = (await readFile(path.join(ROOT, PKG, 'worker_bridge_bg.wasm'))).toString('latin1');
+  const names = new Map();
+  // A name starts at a crate's name (or `<` of an impl); the byte before it is its length.
+  const crate = '(?:<|js_sys|web_sys|wasm_bindgen|worker_bridge|serde_wasm_bindgen|gloo_timers|getrandom)';
+  const re = new RegExp(`(${crate}[\\w:<>, &{}]*?)::(__wbg_[A-Za-z0-9_]+?)::h[0-9a-f]{16}`, 'g');
+  for (const m of text.matchAll(re)) {
+    if (!names.has(m[2])) names.set(m[2], m[1]);
+  }
+  return names;
+}
+
+/** `--count`: calls from wasm into JavaScript per call, on the page and in the worker. */
+async function countClient(serverUrl, client, names) {
+  const browser = await launch();
+  try {
+    const { page, problems } = await open(browser.context, `${serverUrl}benches/profile-ipc/index.html`);
+    page.setDefaultTimeout(TIMEOUT_MS);
+    await page.evaluate((name) => window.createClient(name), client);
+    const echo = (calls) =>
+      page.evaluate(([n, bytes, message, inFlight]) => window.echoCalls(n, bytes, message, inFlight),
+        [calls, CONFIG.payloadBytes, CONFIG.message, CONFIG.inFlight]);
+    await echo(CONFIG.warmupCalls);
+    const threads = [['page (main thread)', page], ...page.workers().map((w) => [`worker (${path.basename(w.url())})`, w])];
+    for (const [, t] of threads) await t.evaluate(() => { globalThis.__wbgCounts = {}; });
+    await echo(CONFIG.calls);
+    if (problems.length) throw new Error(`the page reported errors:\n${problems.join('\n')}`);
+    console.log(`\n=== ${client}: ${WORKLOAD}; calls from wasm into JavaScript per call`);
+    for (const [thread, t] of threads) {
+      const counts = Object.entries(await t.evaluate(() => globalThis.__wbgCounts ?? {})).sort((a, b) => b[1] - a[1]);
+      const total = counts.reduce((sum, [, n]) => sum + n, 0);
+      console.log(`-- ${thread}: ${(total / CONFIG.calls).toFixed(1)} per call`);
+      for (const [key, n] of counts.slice(0, CONFIG.top)) {
+        console.log(`  ${(n / CONFIG.calls).toFixed(2).padStart(7)}  ${names.get(key) ?? key}`);
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
 async function main() {
   buildProfilingPackage();
+  if (args.count) {
+    const server = await serve(ROOT);
+    try {
+      const names = await rustNames();
+      await withCountingGlue(async () => {
+        for (const client of Object.keys(CLIENTS).filter((c) => !c.startsWith('raw'))) {
+          await countClient(server.url, client, names);
+        }
+      });
+    } finally {
+      await server.close();
+    }
+    return;
+  }
   const server = await serve(ROOT);
   try {
     const runs = [];
