@@ -6,10 +6,12 @@
 // hide a 10% change between two runs, not within one page.
 // Run: node benches/ab-ipc.mjs [--base <rev>] [--rounds N]
 //
-// Builds the base revision (a git worktree in target/ab-base-src, its own cargo target dir) into
-// target/ab-base and the working tree into target/ab-new, both as target/bench-pkg is built.
+// Builds the base revision (a git worktree in the system's temporary directory, its own cargo
+// target dir) into target/ab-base and the working tree into target/ab-new, both as
+// target/bench-pkg is built.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildSimd, ROOT, runPage, runTool } from './harness.mjs';
@@ -24,6 +26,7 @@ const CONFIG = {
   inFlight: 64,
   rounds: Number(args.rounds ?? 7),
 };
+if (!Number.isInteger(CONFIG.rounds) || CONFIG.rounds < 1) throw new Error(`--rounds takes a whole number ≥ 1, not ${args.rounds}`);
 const BASE = args.base ?? 'HEAD';
 
 function git(...a) {
@@ -33,23 +36,27 @@ function git(...a) {
 }
 
 function buildBase() {
-  const src = path.join(ROOT, 'target', 'ab-base-src');
-  const rev = git('rev-parse', BASE);
-  if (existsSync(src)) git('worktree', 'remove', '--force', src);
-  rmSync(src, { recursive: true, force: true });
-  git('worktree', 'prune');
+  const rev = git('rev-parse', '--verify', `${BASE}^{commit}`);
+  const src = path.join(mkdtempSync(path.join(os.tmpdir(), 'ab-ipc-')), 'src');
   git('worktree', 'add', '--detach', src, rev);
   console.log(`building target/ab-base (${BASE} = ${rev.slice(0, 10)}) ...`);
   const env = process.env.CARGO_TARGET_DIR;
   process.env.CARGO_TARGET_DIR = path.join(ROOT, 'target', 'ab-base-target');
   try {
-    runTool('wasm-pack', ['build', src, '--release', '--target', 'web', '--mode', 'no-install',
+    // Run in the worktree, so cargo reads the base's own .cargo/config.toml.
+    runTool('wasm-pack', ['build', '--release', '--target', 'web', '--mode', 'no-install',
       '--out-dir', path.join(ROOT, 'target', 'ab-base'), '--', '--features', 'test-ops',
-      '--config', path.join(src, 'simd.toml')]);
+      '--config', 'simd.toml'], { cwd: src });
   } finally {
     if (env === undefined) delete process.env.CARGO_TARGET_DIR;
     else process.env.CARGO_TARGET_DIR = env;
-    git('worktree', 'remove', '--force', src);
+    // Its own worktree only: removed, or its folder deleted and the record left for `git
+    // worktree prune` (a failure here must not hide the build's).
+    try {
+      git('worktree', 'remove', '--force', src);
+    } catch {
+      rmSync(path.dirname(src), { recursive: true, force: true });
+    }
   }
   return rev;
 }

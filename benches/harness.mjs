@@ -10,18 +10,18 @@ import { launch, open } from '../tests/e2e/browser.mjs';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * Runs a build tool in the repo root with the tools' PATH: binaryen's wasm-opt from node_modules
+ * Runs a build tool in the repo root (or `cwd`) with the tools' PATH: binaryen's wasm-opt from node_modules
  * first, as Debian's (binaryen 108) silently breaks release builds of current wasm-bindgen
  * (`WebAssembly.Table.set(): Argument 1 is invalid` at load), then cargo's bin. Throws with the
  * tool's output when it fails.
  */
-export function runTool(command, args) {
+export function runTool(command, args, { cwd = ROOT } = {}) {
   const env = {
     ...process.env,
     PATH: [path.join(ROOT, 'node_modules', '.bin'), path.join(os.homedir(), '.cargo', 'bin'), process.env.PATH]
       .join(path.delimiter),
   };
-  const r = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8' });
+  const r = spawnSync(command, args, { cwd, env, encoding: 'utf8' });
   if (r.status !== 0) {
     process.stderr.write(r.stdout ?? '');
     process.stderr.write(r.stderr ?? '');

@@ -320,9 +320,9 @@ pub(crate) struct WorkerPace<'a> {
     flags: Flags<'a>,
     /// Bumped at every step: the page's health check sees a busy worker move.
     beat: Option<&'a Heartbeat>,
-    /// Called at every step but the first (the outbox was looked at as the call started): the
-    /// worker posts the answers that waited for this call once they have waited long enough (a
-    /// call weighed short that runs long).
+    /// Called at every step but the first (the drain looked at the outbox as it started the
+    /// call): the worker posts the answers that waited for this call once they have waited long
+    /// enough (a call weighed short that runs long).
     on_step: &'a dyn Fn(),
     stepped: bool,
     last_yield: f64,

@@ -49,11 +49,6 @@ const PROGRESS_EVERY_MS: f64 = 16.0;
 /// How long an answer may wait in the outbox for the next ones.
 const ANSWER_WAIT_MS: f64 = 1.0;
 
-/// Answers posted together at most while calls keep coming: a quarter of the default
-/// `maxInFlightPerWorker`, as the page tops a worker up a quarter at a time — the page reads one
-/// batch while the worker runs the next (`worker_bridge_core::pool::may_pipeline` says why).
-const ANSWER_BATCH: usize = 16;
-
 type Listener = Closure<dyn FnMut(MessageEvent)>;
 
 /// What travels back beside an answer.
@@ -347,7 +342,7 @@ async fn drain(scope: &DedicatedWorkerGlobalScope) {
                     OUTBOX_SINCE.set(js_sys::Date::now());
                 }
                 o.push(entry);
-                o.len() >= ANSWER_BATCH
+                o.len() >= worker_bridge_core::pool::ANSWER_BATCH
             });
             if full {
                 flush(scope);
@@ -408,8 +403,9 @@ impl Progress for WorkerProgress<'_> {
     }
 }
 
-/// Runs one request through the driver in the worker's pace, from `started` (`Date.now()`; the
-/// outbox was looked at then).
+/// Runs one request through the driver in the worker's pace, from `started` (`Date.now()`, when
+/// the drain looked at the outbox for it; a call beside the queue looks at it from its second
+/// step).
 async fn run(
     scope: &DedicatedWorkerGlobalScope,
     job: &Job,

@@ -871,6 +871,20 @@ async fn short_inputs_views_empty_and_detached_ones_are_read_exactly() {
             assert_eq!(to_vec(digest).await, expected, "{name}: {len} B moved in");
             assert_eq!(moved.length(), 0, "{name}: a moved buffer leaves its caller");
         }
+        // A short view into a buffer longer than a spare: read exactly, with or without retries,
+        // and the caller's buffer moved only when asked.
+        let big = Uint8Array::new_with_length(2 << 20);
+        let plain = data(32, 7);
+        big.subarray(1000, 1032).copy_from(&plain);
+        let expected = webcrypto_sha256(&plain).await;
+        for options in [JsValue::UNDEFINED, obj(&[("retries", 2.into())])] {
+            let digest = value(sha(big.subarray(1000, 1032).into(), options)).await;
+            assert_eq!(to_vec(digest).await, expected, "{name}: 32 B viewed in 2 MiB");
+            assert_eq!(big.length(), 2 << 20, "{name}: a buffer not passed with transfer stays its caller's");
+        }
+        let digest = value(sha(big.subarray(1000, 1032).into(), obj(&[("transfer", true.into())]))).await;
+        assert_eq!(to_vec(digest).await, expected, "{name}: 32 B viewed in 2 MiB, moved in");
+        assert_eq!(big.length(), 0, "{name}: the buffer passed with transfer left its caller");
         let empty = value(sha(Uint8Array::new_with_length(0).into(), JsValue::UNDEFINED)).await;
         assert_eq!(to_vec(empty).await, webcrypto_sha256(&[]).await, "{name}: the empty input");
         let gone = Uint8Array::from(&b"moved away"[..]);
@@ -888,6 +902,48 @@ async fn short_inputs_views_empty_and_detached_ones_are_read_exactly() {
         assert!(message.contains("detached"), "{name}: {message}");
     }
     terminate(all).await;
+}
+
+/// On the main-thread fallback a call reads the caller's buffer it was given with `transfer:
+/// true` where `ArrayBuffer.prototype.transfer` is missing (the caller still holds it then): if
+/// the caller detaches it while the page steps through it, the call fails with a typed error —
+/// neither a hash of the part read nor a trap.
+#[wasm_bindgen_test]
+async fn an_input_detached_while_the_page_reads_it_fails_with_a_validation_error() {
+    let prototype = get(&get(&js_sys::global(), "ArrayBuffer"), "prototype");
+    let transfer = get(&prototype, "transfer");
+    Reflect::delete_property(prototype.unchecked_ref::<js_sys::Object>(), &"transfer".into()).unwrap();
+    let b = JsFuture::from(WorkerBridge::create(obj(&[("fallback", "always".into())]))).await.unwrap();
+    let b = WorkerBridge::try_from_js_value(b).unwrap();
+    let input = Uint8Array::new_with_length(64 << 20);
+    // Detached at the call's first progress report: it has begun its slices.
+    let detach = Closure::<dyn FnMut(JsValue)>::new({
+        let input = input.clone();
+        move |_| {
+            let buffer = input.buffer();
+            if buffer.byte_length() > 0 {
+                let options = js_sys::Object::new();
+                Reflect::set(&options, &"transfer".into(), &Array::of1(&buffer)).unwrap();
+                let clone = get(&js_sys::global(), "structuredClone").unchecked_into::<Function>();
+                clone.call2(&JsValue::NULL, &buffer, &options).unwrap();
+            }
+        }
+    });
+    let options = obj(&[("transfer", true.into()), ("onProgress", detach.as_ref().clone())]);
+    let outcome = JsFuture::from(b.crypto().sha256(input.clone().into(), options)).await;
+    assert_eq!(input.length(), 0, "detached during the call");
+    Reflect::set(&prototype, &"transfer".into(), &transfer).unwrap();
+    let e = match outcome {
+        Ok(v) => panic!("resolved with {v:?}"),
+        Err(e) => e,
+    };
+    let (name, message) = (get(&e, "name").as_string().unwrap(), get(&e, "message").as_string().unwrap());
+    assert_eq!(name, "ValidationError", "{message}");
+    assert!(message.contains("detached"), "{message}");
+    // The bridge carries on.
+    let digest = value(b.crypto().sha256(bytes(b"abc"), JsValue::UNDEFINED)).await;
+    assert_eq!(to_vec(digest).await, webcrypto_sha256(b"abc").await);
+    JsFuture::from(b.terminate()).await.unwrap();
 }
 
 /// Settles `calls`, returning the order in which they resolved.

@@ -87,7 +87,7 @@ impl CallOptions {
     /// itself; any other key is refused. `services.send` reads [`SEND_KEYS`] this way, so a
     /// message's options mean what a call's do.
     pub(crate) fn parse(value: &JsValue, known: &[&str], extra: &[&str]) -> Result<Self, Error> {
-        if value.is_undefined() {
+        if value.is_undefined() || value.is_null() {
             return Ok(CallOptions::default()); // the common call, without a look at the rest
         }
         let mut skip = vec!["signal", "onProgress", "progress"];
@@ -115,9 +115,6 @@ impl CallOptions {
         }
         if options.retries.is_some_and(|r| r > defaults::MAX_RETRIES) {
             return Err(Error::validation(format!("retries must be at most {}", defaults::MAX_RETRIES)));
-        }
-        if value.is_undefined() || value.is_null() {
-            return Ok(options);
         }
         let field = |key: &str| Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED);
 
@@ -451,9 +448,9 @@ pub(crate) fn owned_bytes(value: &JsValue, transfer: bool) -> Result<Uint8Array,
     Ok(view.slice(0, view.length()))
 }
 
-/// `view` itself — the common input, in one call into JavaScript instead of nine — when it is
-/// not empty: then it views bytes that are there (a detached or out-of-bounds view reads length
-/// 0). Else [`byte_view`] looks closer.
+/// `view` itself when it is not empty — then it views bytes that are there (a detached or
+/// out-of-bounds view reads length 0) —, read with one call into JavaScript (its length) where
+/// [`byte_view`], which looks closer, makes nine.
 fn bytes_view(view: &Uint8Array) -> Result<Uint8Array, Error> {
     if size(view.unchecked_ref::<Bytes>().length())? > 0 {
         return Ok(view.clone());

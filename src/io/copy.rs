@@ -91,6 +91,15 @@ pub(crate) fn exact(body: &JsValue) -> Option<Uint8Array> {
     (view.byte_length() < view.buffer().byte_length()).then(|| view.slice(0, view.length()))
 }
 
+/// Whether a view of `len` bytes that is not a caller's own (moved in with `transfer: true`) is
+/// over a buffer of exactly its length, so nobody need look at the buffer (each look is a call
+/// into JavaScript): the bridge's copies and outputs shorter than a spare are (`slice`,
+/// `new_with_length`, outputs built whole); only its copies into spares, at least
+/// `spares::MIN_BYTES` long, sit in longer buffers.
+pub(crate) fn owns_its_buffer(len: u64) -> bool {
+    len < MIN_BYTES
+}
+
 /// Whether `buffer` is one this module copied into (see `COPIES`).
 pub(crate) fn is_copy(buffer: &ArrayBuffer) -> bool {
     COPIES.with(|c| c.has(buffer))
@@ -120,17 +129,14 @@ pub(crate) fn keep_spare(buffer: ArrayBuffer) {
 /// The buffer of a call's input (`Input::Bytes`), which the call no longer reads, if it is worth
 /// keeping as a spare: a plain `ArrayBuffer` of at least `spares::MIN_BYTES`, not holding the
 /// call's `output`. A worker gives it back to the page (`FromWorker::Spare`); the page keeps it.
-/// An input smaller than that is not looked at further: the page's copies into spares are at
-/// least that long, and a short call is spared the calls into JavaScript.
+/// A shorter input is not looked at further ([`owns_its_buffer`]; a caller's short view of a
+/// longer buffer is not kept).
 pub(crate) fn spare_of(input: &JsValue, output: Option<&JsValue>) -> Option<ArrayBuffer> {
     let view = input.dyn_ref::<Uint8Array>()?;
-    if u64::from(view.byte_length()) < MIN_BYTES {
+    if owns_its_buffer(u64::from(view.byte_length())) {
         return None;
     }
     let buffer = view.buffer().dyn_into::<ArrayBuffer>().ok()?;
-    if u64::from(buffer.byte_length()) < MIN_BYTES {
-        return None;
-    }
     let holds_output = output
         .and_then(|out| out.dyn_ref::<Uint8Array>())
         .is_some_and(|out| js_sys::Object::is(&out.buffer(), &buffer));

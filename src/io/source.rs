@@ -123,12 +123,21 @@ pub(crate) struct JsBytesSource {
     len: u32,
     chunk: u32,
     pos: u32,
+    /// Its buffer may be detached by someone else while it is read: looked at again per chunk.
+    shared: bool,
 }
 
 impl JsBytesSource {
+    /// Over bytes nobody else holds: a worker's own copy, a read of a `Blob`.
     pub(crate) fn new(bytes: Uint8Array, chunk: usize) -> Self {
         let chunk = u32::try_from(chunk.max(1)).unwrap_or(u32::MAX);
-        JsBytesSource { len: bytes.length(), bytes, chunk, pos: 0 }
+        JsBytesSource { len: bytes.length(), bytes, chunk, pos: 0, shared: false }
+    }
+
+    /// Over a call's input on the page: the bridge's copy, or the caller's buffer moved in, which
+    /// the caller still holds where `ArrayBuffer.prototype.transfer` is missing.
+    pub(crate) fn on_page(bytes: Uint8Array, chunk: usize) -> Self {
+        JsBytesSource { shared: true, ..Self::new(bytes, chunk) }
     }
 }
 
@@ -140,6 +149,9 @@ impl ChunkSource for JsBytesSource {
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
         if self.pos >= self.len {
             return Ok(false);
+        }
+        if self.shared && self.bytes.length() != self.len {
+            return Err(Error::validation("the input's ArrayBuffer was detached while it was read"));
         }
         let end = self.pos.saturating_add(self.chunk).min(self.len);
         buf.resize((end - self.pos) as usize, 0);
@@ -176,7 +188,7 @@ impl PageSource {
     /// `ValidationError` for a task's value, which is not bytes.
     pub(crate) fn new(input: &Input, chunk: usize) -> Result<Self, Error> {
         Ok(match input {
-            Input::Bytes(b) => PageSource::Bytes(JsBytesSource::new(b.clone(), chunk)),
+            Input::Bytes(b) => PageSource::Bytes(JsBytesSource::on_page(b.clone(), chunk)),
             Input::Blob(b) => PageSource::Blob {
                 blob: b.clone(),
                 chunk: u32::try_from(chunk.max(1)).unwrap_or(u32::MAX),

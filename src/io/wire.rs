@@ -67,13 +67,16 @@ impl Outgoing {
 
     /// Adds the next envelope's attachment.
     pub(crate) fn attach(&mut self, a: Attachment<'_>) {
-        // A short view that is not the caller's is over a buffer of its own length (the
-        // bridge's copies and outputs are; the copies into longer spare buffers are longer
-        // than COPY_BELOW): it is copied without looking at its buffer.
-        let moved = a.body.filter(|_| a.transfer_body).and_then(|b| b.dyn_ref::<Uint8Array>());
-        if let Some(buffer) = moved.filter(|v| a.callers || v.byte_length() >= COPY_BELOW).map(Uint8Array::buffer) {
-            if buffer.is_instance_of::<js_sys::ArrayBuffer>() && (a.callers || buffer.byte_length() >= COPY_BELOW) {
-                self.transfer.push(&buffer);
+        if let Some(view) = a.body.filter(|_| a.transfer_body).and_then(|b| b.dyn_ref::<Uint8Array>()) {
+            let len = view.byte_length();
+            // The bridge's own short views are over buffers of their length: what they weigh
+            // is known without a look at the buffer.
+            let own = !a.callers && crate::io::copy::owns_its_buffer(u64::from(len));
+            if !own || len >= COPY_BELOW {
+                let buffer = view.buffer();
+                if buffer.is_instance_of::<js_sys::ArrayBuffer>() && (a.callers || buffer.byte_length() >= COPY_BELOW) {
+                    self.transfer.push(&buffer);
+                }
             }
         }
         if let Some(list) = a.transfer {

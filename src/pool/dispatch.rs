@@ -140,11 +140,9 @@ impl Inner {
             // its worker, it runs again elsewhere.
             let mut transfer_body = !pending.retryable() && !sent_ahead;
             let mut body = (value.is_none() && stream.is_none()).then(|| pending.task.input.as_js().clone());
-            // The bridge's own copies shorter than a spare are over buffers of their own length
-            // (`io::copy`): cloned as they are, without a look at their buffer.
-            let own_length =
-                !pending.task.transferred && pending.task.input_len < worker_bridge_core::spares::MIN_BYTES;
-            if !transfer_body && !own_length {
+            // The bridge's own short copies are over buffers of their length: cloned as they are.
+            let own = !pending.task.transferred && crate::io::copy::owns_its_buffer(pending.task.input_len);
+            if !transfer_body && !own {
                 // A copy in a spare buffer: its own bytes, moved (a clone copies the whole buffer).
                 if let Some(own) = body.as_ref().and_then(crate::io::copy::exact) {
                     (body, transfer_body) = (Some(own.into()), true);

@@ -111,26 +111,36 @@ pub struct Mailbox {
 /// another in a worker, nor a short one behind a long one: they wait in the pool's queue, where
 /// any worker that frees up can take them and priorities still order them.
 ///
-/// And a worker tops up a quarter at a time: while more than three quarters of `max_in_flight`
-/// it was posted are still unanswered it has work enough, and calls wait in the queue until a
-/// quarter is free, then go to it together, in one message. Sent one place at a time instead, as
-/// each answer frees one, 64 calls in flight settled into messages of about two calls each,
-/// both ways (20,000 echo calls took 8,299 messages), each message paying the browser's fixed
-/// cost to post, wake and read it. Topped up by halves, the page and the worker took turns with
-/// batches of 32: one worked while the other waited for its batch (both threads idle 30–50% of
-/// the time). By quarters, with the worker answering every `ANSWER_BATCH` calls too, the next
-/// batch is on its way while the last one is worked on (`node benches/ab-ipc.mjs`, 15 rounds
-/// against halves, twice: 64 echo calls in flight +5% and +23%, sha256 of 32 B +37% and +39%;
-/// eighths gave +4% and 0%). The hold yields when the pool's queue is full (`queue_full`): a
-/// call a worker's mailbox has room for never makes the queue refuse another (`maxQueue` counts
-/// the calls no worker can take).
+/// And a worker is topped up a batch at a time ([`top_up_batch`]): while fewer places than that
+/// are free among the calls it was posted, calls wait in the queue, then go to it together, in
+/// one message. Sent one place at a time instead, as each answer frees one, 64 calls in flight
+/// settled into messages of about two calls each, both ways (20,000 echo calls took 8,299
+/// messages), each paying the browser's fixed cost to post, wake and read it. The hold yields
+/// when the pool's queue is full (`queue_full`): a call a worker's mailbox has room for never
+/// makes the queue refuse another (`maxQueue` counts the calls no worker can take).
 pub fn may_pipeline(mailbox: Mailbox, next: u64, max_in_flight: u32, queue_full: bool) -> bool {
     let Mailbox { in_flight, posted, held } = mailbox;
     in_flight == 0
         || (in_flight < max_in_flight
-            && (queue_full || posted <= max_in_flight - max_in_flight / 4)
+            && (queue_full || posted + top_up_batch(max_in_flight) <= max_in_flight)
             && is_short(held.saturating_add(next)))
 }
+
+/// The places that must be free before a busy worker is sent more: a quarter of its depth, so
+/// that the page reads one batch of answers while the worker runs the next (by halves, the two
+/// took turns: each idle while the other worked its batch of 32); half of a depth under 8, where
+/// a quarter would be a single call.
+pub const fn top_up_batch(max_in_flight: u32) -> u32 {
+    if max_in_flight < 8 {
+        max_in_flight - max_in_flight / 2
+    } else {
+        max_in_flight / 4
+    }
+}
+
+/// Answers a worker posts together at most while calls keep coming: the batch it is topped up
+/// by at the default depth, so answers go back as the calls came.
+pub const ANSWER_BATCH: usize = top_up_batch(defaults::MAX_IN_FLIGHT_PER_WORKER) as usize;
 
 /// A slot as [`retire_order`] sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +375,11 @@ mod tests {
         // A depth of 1 or 2 still sends each call as soon as the worker has room.
         assert!(may_pipeline(m(1, 1), 16, 2, false));
         assert!(!may_pipeline(m(1, 1), 16, 1, false));
+        // Under 8, a worker is topped up by halves (a quarter would be one call a message).
+        for (depth, hold_above) in [(3, 1), (4, 2), (5, 2), (6, 3), (7, 3), (8, 6), (16, 12)] {
+            assert!(may_pipeline(m(hold_above, hold_above), 16, depth, false), "depth {depth}");
+            assert!(!may_pipeline(m(hold_above + 1, hold_above + 1), 16, depth, false), "depth {depth}");
+        }
     }
 
     fn view(state: SlotState, busy: bool) -> SlotView {
