@@ -3,6 +3,7 @@
 //! collecting its output into JS containers, copying large byte arrays without a long task,
 //! the network fetch, WebCrypto as an engine, and the pool's wire format.
 
+pub(crate) mod blob_stream;
 pub(crate) mod copy;
 pub(crate) mod network;
 pub(crate) mod output;

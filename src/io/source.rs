@@ -111,7 +111,7 @@ pub(crate) fn checked_read(read: JsValue, start: u64, end: u64) -> Result<ArrayB
     Ok(buffer)
 }
 
-fn short_read() -> Error {
+pub(crate) fn short_read() -> Error {
     Error::new(ErrorKind::NotReadable, "the input Blob could not be read (it is shorter than its size)")
 }
 

@@ -11,9 +11,10 @@ use std::collections::VecDeque;
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
+use web_sys::{AesGcmParams, Blob, CryptoKey, SubtleCrypto};
 
 use crate::error::{Error, ErrorKind};
+use crate::io::blob_stream::BlobStream;
 use crate::io::output::JsSink;
 use crate::io::source::JsFeed;
 use crate::io::source::{self, Input};
@@ -96,9 +97,10 @@ pub(crate) async fn run<P: Pace>(
 /// overlaps the cipher's work on the others.
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-/// How much of a `Blob` input is read at once, for the consecutive chunks it covers. Each
-/// `blob.slice().arrayBuffer()` costs ~2 ms of its own in Chromium 156 here (1 MiB reads: ~370
-/// MB/s, 16 MiB: ~860, one read of 64 MiB: ~1,400): with 1 MiB chunks read one by one, the reads
+/// Where a `Blob`'s stream has no BYOB reader ([`BlobStream`]; WebKit): how much of it is read at
+/// once, for the consecutive chunks it covers. Each `blob.slice().arrayBuffer()` costs ~2 ms of
+/// its own in Chromium 156 here (1 MiB reads: ~370 MB/s, 16 MiB: ~860, one read of 64 MiB:
+/// ~1,400): with 1 MiB chunks read one by one, the reads
 /// held encryptFile to 187 MB/s on two workers (WebCrypto seals ~450 MB/s per worker). Reading
 /// the next piece ahead while this one is sealed gained nothing (one worker: 0.54× vs 0.57×
 /// WebCrypto; 16 MiB pieces read ahead on two: 0.73× vs 0.81×).
@@ -127,40 +129,14 @@ async fn chunks<P: Pace>(
     let mut pending: VecDeque<(u32, u64, JsFuture)> = VecDeque::new();
     let mut parts = Vec::with_capacity(plan.chunks.len());
     let (total, mut done) = (input.len(), 0);
+    let mut source = RunSource::new(input, plan, segment_len)?;
     let mut next = plan.chunks.iter().enumerate();
-    // The part of a Blob input read last: where it starts, and its bytes.
-    let mut segment: Option<(u64, ArrayBuffer)> = None;
     loop {
         while pending.len() < CHUNKS_IN_FLIGHT {
             let Some((at, chunk)) = next.next() else { break };
             pace.check()?;
-            let data: Object = match input {
-                Input::Bytes(bytes) => bytes.subarray(chunk.range.start as u32, chunk.range.end as u32).into(),
-                Input::Blob(blob) => {
-                    let held = segment.as_ref().is_some_and(|(start, buf)| {
-                        chunk.range.start >= *start && chunk.range.end <= start + u64::from(buf.byte_length())
-                    });
-                    if !held {
-                        // This chunk and those after it, up to `segment_len` (always this one whole).
-                        let start = chunk.range.start;
-                        let end = plan.chunks[at..]
-                            .iter()
-                            .map(|c| c.range.end)
-                            .take_while(|&end| end - start <= segment_len)
-                            .last()
-                            .unwrap_or(chunk.range.end)
-                            .max(chunk.range.end);
-                        let piece = blob.slice_with_f64_and_f64(start as f64, end as f64).map_err(read_failed)?;
-                        let read = JsFuture::from(piece.array_buffer()).await.map_err(read_failed)?;
-                        let buf = source::checked_read(read, start, end)?;
-                        segment = Some((start, buf));
-                    }
-                    let (start, buf) = segment.as_ref().expect("read above");
-                    let len = (chunk.range.end - chunk.range.start) as u32;
-                    Uint8Array::new_with_byte_offset_and_length(buf, (chunk.range.start - start) as u32, len).into()
-                }
-                Input::Value(_) | Input::Stream(_) => return Err(Error::validation("WebCrypto takes bytes")),
-            };
+            // A view valid until the next chunk is read: WebCrypto copies it when called.
+            let data = source.chunk(plan, at).await?;
             let params = params(&chunk.nonce, &aad);
             let promise = if open {
                 subtle.decrypt_with_object_and_buffer_source(&params, &key, &data)
@@ -191,6 +167,68 @@ async fn chunks<P: Pace>(
     }
     pace.check()?;
     Ok(parts)
+}
+
+/// Where a run's chunks come from: views of bytes, or a `Blob` read in order through its byte
+/// stream, or — where the browser's Blob stream has no BYOB reader — in slices of up to
+/// `segment_len` bytes.
+enum RunSource<'a> {
+    Bytes(&'a Uint8Array),
+    Stream(BlobStream),
+    Slices {
+        blob: &'a Blob,
+        segment_len: u64,
+        /// The slice read last: where it starts, and its bytes.
+        held: Option<(u64, ArrayBuffer)>,
+    },
+}
+
+impl<'a> RunSource<'a> {
+    fn new(input: &'a Input, plan: &RunPlan, segment_len: u64) -> Result<Self, Error> {
+        Ok(match input {
+            Input::Bytes(bytes) => RunSource::Bytes(bytes),
+            Input::Blob(blob) => {
+                let largest = plan.chunks.iter().map(|c| c.range.end - c.range.start).max().unwrap_or(0);
+                let largest = u32::try_from(largest).map_err(|_| Error::validation("a chunk over 4 GiB"))?;
+                match BlobStream::open(blob, largest)? {
+                    Some(stream) => RunSource::Stream(stream),
+                    None => RunSource::Slices { blob, segment_len, held: None },
+                }
+            }
+            Input::Value(_) | Input::Stream(_) => return Err(Error::validation("WebCrypto takes bytes")),
+        })
+    }
+
+    /// The bytes of chunk `at` of `plan`; chunks are asked for in order.
+    async fn chunk(&mut self, plan: &RunPlan, at: usize) -> Result<Uint8Array, Error> {
+        let range = &plan.chunks[at].range;
+        let len = u32::try_from(range.end - range.start).map_err(|_| Error::validation("a chunk over 4 GiB"))?;
+        match self {
+            RunSource::Bytes(bytes) => Ok(bytes.subarray(range.start as u32, range.end as u32)),
+            RunSource::Stream(stream) => stream.next(len).await,
+            RunSource::Slices { blob, segment_len, held } => {
+                let holds = held.as_ref().is_some_and(|(start, buf)| {
+                    range.start >= *start && range.end <= start + u64::from(buf.byte_length())
+                });
+                if !holds {
+                    // This chunk and those after it, up to `segment_len` (always this one whole).
+                    let start = range.start;
+                    let end = plan.chunks[at..]
+                        .iter()
+                        .map(|c| c.range.end)
+                        .take_while(|&end| end - start <= *segment_len)
+                        .last()
+                        .unwrap_or(range.end)
+                        .max(range.end);
+                    let piece = blob.slice_with_f64_and_f64(start as f64, end as f64).map_err(read_failed)?;
+                    let read = JsFuture::from(piece.array_buffer()).await.map_err(read_failed)?;
+                    *held = Some((start, source::checked_read(read, start, end)?));
+                }
+                let (start, buf) = held.as_ref().expect("read above");
+                Ok(Uint8Array::new_with_byte_offset_and_length(buf, (range.start - start) as u32, len))
+            }
+        }
+    }
 }
 
 /// The stream format over input of unknown length (a stream), sealed or opened one WebCrypto
