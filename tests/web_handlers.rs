@@ -1150,6 +1150,40 @@ async fn copies_reuse_the_buffers_of_inputs_done_with_and_every_result_stays_int
     terminate(all).await;
 }
 
+/// A call split across the pool keeps a copy for a retry exactly when the same call on one
+/// worker would: by the whole input's length (up to 8 MiB), not by each part's. A 12 MiB gzip
+/// split in two moves its parts' copies (the first goes in a 10 MiB spare, which comes back
+/// whole); a 6 MiB one posts a copy of each part of its own bytes, keeping its copies for a
+/// retry (the spare stays with the call). Before, the 12 MiB call's 6 MiB parts were copied
+/// again as they were posted, which the one-worker call of 12 MiB never is.
+#[wasm_bindgen_test]
+async fn a_split_call_keeps_copies_for_a_retry_by_its_whole_inputs_length() {
+    const MIB: usize = 1 << 20;
+    const WINDOW: usize = 32 << 10; // the dictionary a compressed range starts with
+    let b = JsFuture::from(WorkerBridge::create(obj(&[("poolSize", 2.into()), ("fallback", "never".into())])));
+    let b = WorkerBridge::try_from_js_value(b.await.unwrap()).unwrap();
+    let text = |len: usize| -> Vec<u8> {
+        b"worker-bridge splits gzip across the pool. ".iter().copied().cycle().take(len).collect()
+    };
+    for (whole, spare, want) in [
+        // Moved: the 10 MiB spare and the second part's own buffer come back.
+        (12 * MIB, 10 * MIB, 10 * MIB + 6 * MIB + WINDOW),
+        // Copied: each part's own bytes come back; the 5 MiB spare held the first part's copy.
+        (6 * MIB, 5 * MIB, 3 * MIB + 3 * MIB + WINDOW),
+    ] {
+        WorkerBridge::spare_bytes(true);
+        // A copy of `spare` bytes, hashed: the worker gives its buffer back.
+        value(b.crypto().sha256(bytes(&data(spare, 3)), JsValue::UNDEFINED)).await;
+        assert_eq!(WorkerBridge::spare_bytes(false), spare as f64, "{whole} bytes: the spare to copy into");
+        let input = text(whole);
+        let packed = to_vec(value(b.compression().gzip(bytes(&input), JsValue::UNDEFINED)).await).await;
+        let unpacked = value(b.compression().gunzip(bytes(&packed), obj(&[("transfer", true.into())])));
+        assert!(to_vec(unpacked.await).await == input, "{whole} bytes: the split gzip round-trips");
+        assert_eq!(WorkerBridge::spare_bytes(true), want as f64, "{whole} bytes: the buffers the parts came back in");
+    }
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
 /// Review findings: a buffer that is not the bridge's own copy never becomes a spare on the
 /// page (a caller's moved buffer, or a wasm module's memory, which `transfer()` cannot detach),
 /// and a copy in a larger spare travels as its own bytes when it is posted for a retry (a clone

@@ -93,6 +93,8 @@ struct Part {
     sink: Option<SharedSink>,
     index: usize,
     count: usize,
+    /// The whole call's input length (see `Task::call_len`); `None` for a call in one piece.
+    call_len: Option<u64>,
 }
 
 /// A call between steps 1 and 2: its parts' ops and ranges of the input, not yet queued.
@@ -109,6 +111,13 @@ impl Call {
     fn new(options: CallOptions, parts: Vec<(Op, Range<u64>)>, input: Taken, output: OutputKind) -> Call {
         let (ops, ranges) = parts.into_iter().unzip();
         Call { options, ops, ranges, input, output }
+    }
+
+    /// The bytes its parts cover together (their ranges overlap where a compressed range
+    /// repeats the bytes before it as its dictionary).
+    fn len(&self) -> u64 {
+        let start = self.ranges.iter().map(|r| r.start).min().unwrap_or(0);
+        self.ranges.iter().map(|r| r.end).max().unwrap_or(0).saturating_sub(start)
     }
 }
 
@@ -204,7 +213,7 @@ impl Bridge {
         let mut settle = None;
         let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
         let (resolve, reject) = settle.expect("invariant: the Promise executor runs at once");
-        let part = Part { sink: None, index: 0, count: 1 };
+        let part = Part { sink: None, index: 0, count: 1, call_len: None };
         // The returned future has nothing to wait for: the reply is the promise. A call refused
         // here rejects this promise (its dropped reply's `TerminatedError` comes later, ignored).
         let reply = Some(PromiseReply::new(resolve, reject.clone()));
@@ -272,8 +281,9 @@ impl Bridge {
         let call = Call::new(options, parts, input, output);
         match call.input.pieces_now(&call.ranges) {
             Some(pieces) if self.staging.is_idle() => {
+                let len = call.len();
                 let parts = call.ops.into_iter().zip(pieces).collect();
-                Box::pin(std::future::ready(self.submit_parts(&call.options, parts, call.output)))
+                Box::pin(std::future::ready(self.submit_parts(&call.options, parts, call.output, len)))
             }
             now => self.queue_staged(self.staging.join(), call, now),
         }
@@ -316,26 +326,30 @@ impl Bridge {
             // copy never reached the queue (not `submitted`), but its end is counted: every
             // call its caller aborted is in `cancelled`.
             let pieces = staged.await.inspect_err(|e| bridge.counters.stopped_while_staged(e))?;
-            let submitted = bridge.submit_parts(&call.options, call.ops.into_iter().zip(pieces).collect(), call.output);
+            let len = call.len();
+            let parts = call.ops.into_iter().zip(pieces).collect();
+            let submitted = bridge.submit_parts(&call.options, parts, call.output, len);
             // The next call in line is queued after this one.
             drop(turn);
             submitted
         })
     }
 
-    /// Queues a call whose parts hold inputs the bridge owns: in one part or split.
+    /// Queues a call whose parts hold inputs the bridge owns: in one part or split, of
+    /// `call_len` bytes in all (see `Task::call_len`).
     fn submit_parts(
         self: &Rc<Self>,
         options: &CallOptions,
         mut parts: Vec<(Op, Input)>,
         output: OutputKind,
+        call_len: u64,
     ) -> Result<Outputs, Error> {
         if parts.len() == 1 {
             let (op, input) = parts.pop().expect("one part");
             let result = self.submit(options, op, input, output)?;
             return Ok(Box::pin(async move { Ok(vec![result.await?]) }));
         }
-        Ok(Box::pin(self.submit_split(options, parts, output)?))
+        Ok(Box::pin(self.submit_split(options, parts, output, call_len)?))
     }
 
     /// Queues a call in one part, its input owned.
@@ -350,7 +364,8 @@ impl Bridge {
         output: OutputKind,
     ) -> Result<impl Future<Output = Output>, Error> {
         let sink = self.sink_for(options, 1);
-        self.submit_part(options, op, input, output, Part { sink, index: 0, count: 1 }, None).map(|(_, result)| result)
+        self.submit_part(options, op, input, output, Part { sink, index: 0, count: 1, call_len: None }, None)
+            .map(|(_, result)| result)
     }
 
     /// Step 2 for a call split into `parts` (an op and its piece of the input each): queues
@@ -365,11 +380,13 @@ impl Bridge {
         options: &CallOptions,
         parts: Vec<(Op, Input)>,
         output: OutputKind,
+        call_len: u64,
     ) -> Result<impl Future<Output = Result<Vec<JsValue>, Error>>, Error> {
-        let (sink, count) = (self.sink_for(options, parts.len()), parts.len());
+        let (sink, count, call_len) = (self.sink_for(options, parts.len()), parts.len(), Some(call_len));
         let mut queued = Vec::with_capacity(count);
         for (k, (op, piece)) in parts.into_iter().enumerate() {
-            match self.submit_part(options, op, piece, output, Part { sink: sink.clone(), index: k, count }, None) {
+            let part = Part { sink: sink.clone(), index: k, count, call_len };
+            match self.submit_part(options, op, piece, output, part, None) {
                 Ok(part) => queued.push(part),
                 Err(e) => {
                     for (id, _) in &queued {
@@ -462,7 +479,7 @@ impl Bridge {
         part: Part,
         direct: Option<PromiseReply>,
     ) -> Result<(RequestId, impl Future<Output = Output>), Error> {
-        let Part { sink: progress, index: progress_part, count: parts } = part;
+        let Part { sink: progress, index: progress_part, count: parts, call_len } = part;
         let id = RequestId::next();
         // A caller's SharedCancellation is watched, never written: the bridge's own cancels
         // (a sibling part failed) must not cancel the caller's other calls on the same token. So
@@ -520,9 +537,11 @@ impl Bridge {
             Some(end) => Some(end.writable()),
             None => options.sink.clone(),
         };
+        let input_len = input.len();
         let task = Task {
             op,
-            input_len: input.len(),
+            input_len,
+            call_len: call_len.unwrap_or(input_len),
             input,
             output,
             sink,

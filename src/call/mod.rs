@@ -34,6 +34,10 @@ pub(crate) struct Task {
     /// `input.len()`, read once: the pool weighs the call on every look at its queue, and each
     /// read of a length is a call into JavaScript.
     pub(crate) input_len: u64,
+    /// The length of the whole call's input, of which `input` may be one part: it decides, as
+    /// for a call in one piece, whether bytes are kept for a retry ([`RETRY_COPY_LIMIT`]), so a
+    /// call split across the pool is retried exactly when it would be on one worker.
+    pub(crate) call_len: u64,
     /// The container the output comes back in ([`OutputKind::Stream`]: written to `sink`).
     pub(crate) output: OutputKind,
     /// Where the output is written as it is produced: a `WritableStream` or a
@@ -173,7 +177,7 @@ impl Pending {
         }
         let input_survives = match &self.task.input {
             Input::Blob(_) => true,
-            Input::Bytes(_) => !self.task.transferred && self.task.input_len <= RETRY_COPY_LIMIT,
+            Input::Bytes(_) => !self.task.transferred && self.task.call_len <= RETRY_COPY_LIMIT,
             // Cloned when posted, so the caller's value survives, unless buffers were moved.
             Input::Value(_) => !self.task.transferred,
             Input::Stream(_) => false,
