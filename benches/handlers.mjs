@@ -83,6 +83,7 @@ function report(run) {
     const pct = (n) => `${n} B (${((100 * n) / gz.input).toFixed(1)}% of input, ${(gz.input / n).toFixed(2)}:1)`;
     console.log(`\ngzip output sizes for ${gz.input} B of text: worker-bridge level ${CONFIG.gzipLevel}: ${pct(gz.pool)}`);
     console.log(`${' '.repeat(36)}CompressionStream:     ${pct(gz.native)}`);
+    console.log(`${' '.repeat(36)}fflate level ${CONFIG.gzipLevel}:        ${pct(gz.fflate)}`);
   }
 
   console.log('\nmain-thread blocking, ms: the longest gap between consecutive probe callbacks (setTimeout(0) chain, ' +
@@ -119,6 +120,12 @@ function report(run) {
       `(split across the workers), ${CONFIG.runs} interleaved runs: one worker ${f1(r.oneWorker.mbps)} MB/s, ` +
       `pool ${f1(r.poolBesideOne.mbps)} MB/s → ${speedUp.toFixed(2)}x; longest call on the page ` +
       `${f1(r.poolBesideOne.maxCallMs)} ms, longest timer gap ${f1(r.poolBesideOne.maxTimeoutGapMs)} ms`);
+    if (r.peerBesideOne) {
+      const vsPeer = r.oneWorker.mbps / r.peerBesideOne.mbps;
+      ratios[`${r.id}-one-worker-vs-fflate`] = vsPeer;
+      console.log(`  and fflate's gzipSync on the page, in the same rounds: ${f1(r.peerBesideOne.mbps)} MB/s ` +
+        `(the page blocked ${f1(r.peerBesideOne.maxTimeoutGapMs)} ms) → one worker / fflate ${vsPeer.toFixed(2)}x`);
+    }
   }
 
   console.log('\ncorrectness (checked once per operation, outside the timed runs):');

@@ -7,6 +7,7 @@ import { environment, median } from '../page.js';
 // The peer for a streamed SHA-256 of a Blob (WebCrypto has no streaming digest): hash-wasm's
 // incremental hasher, on the page, as an app without worker-bridge would run it.
 import { createSHA256 } from '/node_modules/hash-wasm/dist/index.esm.js';
+import { gzipSync as fflateGzip } from '/node_modules/fflate/esm/browser.js';
 
 const MiB = 1 << 20;
 const subtle = crypto.subtle;
@@ -316,9 +317,14 @@ window.runBench = async (config) => {
         call: (copy) => pool.compression.gzip(copy, { level: gzipLevel, transfer: true }),
       },
       vsOneWorker: true,
+      // fflate, the fastest JavaScript gzip, on the page: the peer one worker is measured against.
+      peer: () => fflateGzip(text, { level: gzipLevel }),
       async verify() {
         const checks = {};
         const sizes = { input: text.length };
+        const peer = fflateGzip(text, { level: gzipLevel });
+        sizes.fflate = peer.length;
+        checks['fflate output → our gunzip = input'] = equalBytes(await pool.compression.gunzip(peer), text);
         const single = await one.compression.gzip(text, { level: gzipLevel });
         checks['one worker\'s output = the pool\'s (split across workers, same bytes)'] = equalBytes(
           single, await pool.compression.gzip(text, { level: gzipLevel }));
@@ -395,14 +401,17 @@ window.runBench = async (config) => {
       byImpl.nativeBesideTransfer = summarize(op, s.native);
     }
     // Supplementary: the same call on one worker of one thread, rounds interleaved with the pool.
+    // With a peer library, its runs on the page interleaved too.
     if (op.vsOneWorker) {
-      const s = { one: [], pool: [] };
+      const s = { one: [], pool: [], peer: [] };
       for (let r = 0; r < runs; r++) {
         s.one.push(await timed(() => op.bridge(one)));
         s.pool.push(await timed(() => op.bridge(pool)));
+        if (op.peer) s.peer.push(await timed(op.peer));
       }
       byImpl.oneWorker = summarize(op, s.one);
       byImpl.poolBesideOne = summarize(op, s.pool);
+      if (op.peer) byImpl.peerBesideOne = summarize(op, s.peer);
     }
     results.push({ id: op.id, label: op.label, bytes: op.bytes, verification, ...byImpl });
   }
