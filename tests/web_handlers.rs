@@ -1170,6 +1170,8 @@ async fn a_split_call_keeps_copies_for_a_retry_by_its_whole_inputs_length() {
         (12 * MIB, 10 * MIB, 10 * MIB + 6 * MIB + WINDOW),
         // Copied: each part's own bytes come back; the 5 MiB spare held the first part's copy.
         (6 * MIB, 5 * MIB, 3 * MIB + 3 * MIB + WINDOW),
+        // 8 MiB is still kept, though its parts with the second's dictionary add up to more.
+        (8 * MIB, 6 * MIB, 4 * MIB + 4 * MIB + WINDOW),
     ] {
         WorkerBridge::spare_bytes(true);
         // A copy of `spare` bytes, hashed: the worker gives its buffer back.

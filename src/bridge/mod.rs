@@ -363,6 +363,15 @@ impl WorkerBridge {
         crate::io::stream::set_transfer_streams(on);
     }
 
+    /// Test builds only: this thread reads `Blob`s for WebCrypto in slices (`true`), as a
+    /// browser without BYOB readers does, or through their streams where it can (`false`).
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __blobSlices)]
+    pub fn blob_slices(on: bool) {
+        crate::io::blob_stream::force_slices(on);
+    }
+
     /// Test builds only: posts `value` to pool worker `index` as is.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

@@ -58,7 +58,8 @@ pub(crate) struct Task {
     pub(crate) transferred: bool,
 }
 
-/// Largest byte input kept (copied when posting) so that a call can be retried after a crash.
+/// Largest byte input kept (copied when posting) so that a call can be retried after a crash:
+/// the whole call's input, however many parts it is split into (`Task::call_len`).
 pub(crate) const RETRY_COPY_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Where a call's result goes; dropping it unsent settles the caller with `TerminatedError`.
@@ -168,7 +169,8 @@ impl Pending {
 
     /// Whether a crash of its worker may be answered by running it again. A retry needs the
     /// input to survive the crash: a `Blob` always does; bytes only if a copy is kept, which the
-    /// main thread pays for, so only up to [`RETRY_COPY_LIMIT`] and never for moved inputs.
+    /// main thread pays for, so only for calls of up to [`RETRY_COPY_LIMIT`] in all and never
+    /// for moved inputs.
     /// A stream can be read only once, and output already written cannot be taken back: a call
     /// with either is never retried.
     pub(crate) fn retryable(&self) -> bool {

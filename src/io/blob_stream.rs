@@ -9,7 +9,9 @@
 //! ~9 ms instead of ~45, and encryptFile of a 64 MiB Blob on two workers went from 1.04× to
 //! 1.28× one-shot WebCrypto in a scratch page (Chromium 156, 11 interleaved rounds).
 
-use js_sys::{ArrayBuffer, Uint8Array};
+use std::cell::Cell;
+
+use js_sys::{ArrayBuffer, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ReadableStreamByobReader, ReadableStreamReadResult};
@@ -20,6 +22,39 @@ use crate::error::Error;
 /// The least the buffer holds: reads come in pieces of ~470 KiB in Chromium, so 1 MiB takes
 /// two at once (4 MiB measured the same).
 const MIN_CAPACITY: u32 = 1 << 20;
+
+thread_local! {
+    /// Whether this realm's `blob.stream()` is a byte stream (WebKit's is not), found out once on
+    /// an empty Blob: WebKit's stream of a real one reads it all into memory as soon as it is
+    /// made, whether anybody reads it or not.
+    static BYOB: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+fn byob_readers() -> bool {
+    BYOB.with(|known| {
+        known.get().unwrap_or_else(|| {
+            let empty = Blob::new().ok();
+            let yes = empty.is_some_and(|b| ReadableStreamByobReader::new(&b.stream()).is_ok());
+            known.set(Some(yes));
+            yes
+        })
+    })
+}
+
+/// Test builds: read Blobs in slices, as where there is no BYOB reader (`on`), or find out
+/// again.
+#[cfg(feature = "test-ops")]
+pub(crate) fn force_slices(on: bool) {
+    BYOB.with(|known| known.set(on.then_some(false)));
+}
+
+/// Lets go of a promise whose outcome nobody needs, its rejection handled.
+fn ignore(promise: Promise) {
+    let settled = JsFuture::from(promise);
+    wasm_bindgen_futures::spawn_local(async move {
+        let _: Result<JsValue, JsValue> = settled.await;
+    });
+}
 
 /// The bytes of a `Blob`, from its start, handed out in order as views of one buffer.
 #[derive(Debug)]
@@ -38,17 +73,21 @@ impl BlobStream {
     /// A reader of `blob` that can hand out pieces of up to `largest` bytes, or `None` where
     /// the browser's `blob.stream()` is not a byte stream (no BYOB reader): the caller reads
     /// slices then.
-    ///
-    /// # Errors
-    /// `NotReadableError` when the browser cannot open the Blob's stream.
-    pub(crate) fn open(blob: &Blob, largest: u32) -> Result<Option<BlobStream>, Error> {
+    pub(crate) fn open(blob: &Blob, largest: u32) -> Option<BlobStream> {
+        if !byob_readers() {
+            return None;
+        }
         let stream = blob.stream();
-        let Ok(reader) = ReadableStreamByobReader::new(&stream) else { return Ok(None) };
+        let Ok(reader) = ReadableStreamByobReader::new(&stream) else {
+            ignore(stream.cancel());
+            return None;
+        };
         let left = blob.size() as u64;
-        // Room for two of the largest pieces, so the reads run ahead of the one handed out.
+        // Room for two of the largest pieces: a read may then bring in more than the piece
+        // asked for, and the next piece is often there already.
         let capacity = largest.saturating_mul(2).max(MIN_CAPACITY).min(u32::try_from(left).unwrap_or(u32::MAX)).max(1);
         let buf = ArrayBuffer::new(capacity);
-        Ok(Some(BlobStream { reader, buf: Some(buf), start: 0, end: 0, left }))
+        Some(BlobStream { reader, buf: Some(buf), start: 0, end: 0, left })
     }
 
     /// The next `len` bytes, as a view that stays valid until the next call (which hands the
@@ -80,6 +119,7 @@ impl BlobStream {
             let read: ReadableStreamReadResult = read.unchecked_into();
             let value = read.get_value().dyn_into::<Uint8Array>().ok();
             let Some(value) = value.filter(|_| read.get_done() == Some(false)) else { return Err(short_read()) };
+            debug_assert_eq!(value.byte_offset(), self.end, "a BYOB read fills the view it was given");
             buf = value.buffer();
             let got = value.length();
             self.end += got;
@@ -96,11 +136,8 @@ impl Drop for BlobStream {
     /// A reader given up before the Blob's end (a failure, a cancel) stops the browser's reads.
     fn drop(&mut self) {
         if self.left > 0 {
-            let cancelled = JsFuture::from(self.reader.cancel());
-            wasm_bindgen_futures::spawn_local(async move {
-                // Rejected when the stream had failed already: nothing more to stop.
-                let _: Result<JsValue, JsValue> = cancelled.await;
-            });
+            // Rejected when the stream had failed already: nothing more to stop.
+            ignore(self.reader.cancel());
         }
     }
 }

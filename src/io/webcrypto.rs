@@ -109,6 +109,8 @@ const BLOB_SEGMENT: u64 = 32 << 20;
 /// [`BLOB_SEGMENT`] on the page's own thread, where the cipher, not the reads, sets the pace
 /// (Chromium seals there, on the page's thread): encryptFile of a 64 MiB Blob on the page went
 /// 107 MB/s with 1 MiB reads, 154 with 4 MiB and 154 with 8 (`bench:handlers`, 2026-12-03).
+/// Through the Blob's stream instead ([`BlobStream`]), the page went 0.45× → 0.60–0.64×
+/// one-shot WebCrypto (`bench:handlers`, 2026-12-05).
 const PAGE_BLOB_SEGMENT: u64 = 4 << 20;
 
 /// Seals or opens a run of the stream format one AES-GCM call per chunk, as `plan` cuts it;
@@ -190,7 +192,7 @@ impl<'a> RunSource<'a> {
             Input::Blob(blob) => {
                 let largest = plan.chunks.iter().map(|c| c.range.end - c.range.start).max().unwrap_or(0);
                 let largest = u32::try_from(largest).map_err(|_| Error::validation("a chunk over 4 GiB"))?;
-                match BlobStream::open(blob, largest)? {
+                match BlobStream::open(blob, largest) {
                     Some(stream) => RunSource::Stream(stream),
                     None => RunSource::Slices { blob, segment_len, held: None },
                 }
