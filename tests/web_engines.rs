@@ -220,6 +220,28 @@ async fn blobs_read_through_their_stream_seal_and_open_as_bytes_do() {
     WorkerBridge::blob_slices(false);
 }
 
+/// A worker reads a `Blob` for the Rust code through the Blob's byte stream, one read under way
+/// into one of two 4 MiB buffers while the steps work on the other's bytes
+/// (`io::source::BlobReadAhead`): lengths around those buffers hash and compress as the bytes do.
+#[wasm_bindgen_test]
+async fn a_worker_reads_a_blob_ahead_through_its_stream_exactly() {
+    let b = bridge("rust", "never").await;
+    for len in [0, 1, (4 << 20) - 1, (4 << 20) + 1, (9 << 20) + 12_345] {
+        let input = data(len, len as u32 + 7);
+        let blob = || {
+            JsValue::from(
+                web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&input[..]))).unwrap(),
+            )
+        };
+        let digest = bytes(b.crypto().sha256(blob(), JsValue::UNDEFINED)).await;
+        assert_eq!(digest, Ok(webcrypto_sha256(&input).await), "sha256 of a Blob of {len} bytes");
+        let packed = bytes(b.compression().gzip(blob(), JsValue::UNDEFINED)).await.unwrap();
+        let unpacked = bytes(b.compression().gunzip(Uint8Array::from(&packed[..]).into(), JsValue::UNDEFINED)).await;
+        assert!(unpacked.as_deref() == Ok(&input[..]), "gzip of a Blob of {len} bytes");
+    }
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn an_unknown_engine_is_a_validation_error() {
     let created = JsFuture::from(WorkerBridge::create(obj(&[("engine", "gpu".into())]))).await;

@@ -369,7 +369,7 @@ impl WorkerBridge {
     #[doc(hidden)]
     #[wasm_bindgen(js_name = __blobSlices)]
     pub fn blob_slices(on: bool) {
-        crate::io::blob_stream::force_slices(on);
+        crate::io::source::force_slices(on);
     }
 
     /// Test builds only: posts `value` to pool worker `index` as is.

@@ -9,52 +9,17 @@
 //! ~9 ms instead of ~45, and encryptFile of a 64 MiB Blob on two workers went from 1.04× to
 //! 1.28× one-shot WebCrypto in a scratch page (Chromium 156, 11 interleaved rounds).
 
-use std::cell::Cell;
-
-use js_sys::{ArrayBuffer, Promise, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{ArrayBuffer, Uint8Array};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ReadableStreamByobReader, ReadableStreamReadResult};
 
-use super::source::{read_error, short_read};
+use super::source::{byob_readers, ignore, read_error, short_read};
 use crate::error::Error;
 
 /// The least the buffer holds: reads come in pieces of ~470 KiB in Chromium, so 1 MiB takes
 /// two at once (4 MiB measured the same).
 const MIN_CAPACITY: u32 = 1 << 20;
-
-thread_local! {
-    /// Whether this realm's `blob.stream()` is a byte stream (WebKit's is not), found out once on
-    /// an empty Blob: WebKit's stream of a real one reads it all into memory as soon as it is
-    /// made, whether anybody reads it or not.
-    static BYOB: Cell<Option<bool>> = const { Cell::new(None) };
-}
-
-fn byob_readers() -> bool {
-    BYOB.with(|known| {
-        known.get().unwrap_or_else(|| {
-            let empty = Blob::new().ok();
-            let yes = empty.is_some_and(|b| ReadableStreamByobReader::new(&b.stream()).is_ok());
-            known.set(Some(yes));
-            yes
-        })
-    })
-}
-
-/// Test builds: read Blobs in slices, as where there is no BYOB reader (`on`), or find out
-/// again.
-#[cfg(feature = "test-ops")]
-pub(crate) fn force_slices(on: bool) {
-    BYOB.with(|known| known.set(on.then_some(false)));
-}
-
-/// Lets go of a promise whose outcome nobody needs, its rejection handled.
-fn ignore(promise: Promise) {
-    let settled = JsFuture::from(promise);
-    wasm_bindgen_futures::spawn_local(async move {
-        let _: Result<JsValue, JsValue> = settled.await;
-    });
-}
 
 /// The bytes of a `Blob`, from its start, handed out in order as views of one buffer.
 #[derive(Debug)]
