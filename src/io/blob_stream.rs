@@ -14,7 +14,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ReadableStreamByobReader, ReadableStreamReadResult};
 
-use super::source::{byob_readers, ignore, read_error, short_read};
+use super::source::{byob_reader, ignore, read_error, short_read};
 use crate::error::Error;
 
 /// The least the buffer holds: reads come in pieces of ~470 KiB in Chromium, so 1 MiB takes
@@ -39,14 +39,7 @@ impl BlobStream {
     /// the browser's `blob.stream()` is not a byte stream (no BYOB reader): the caller reads
     /// slices then.
     pub(crate) fn open(blob: &Blob, largest: u32) -> Option<BlobStream> {
-        if !byob_readers() {
-            return None;
-        }
-        let stream = blob.stream();
-        let Ok(reader) = ReadableStreamByobReader::new(&stream) else {
-            ignore(stream.cancel());
-            return None;
-        };
+        let reader = byob_reader(blob)?;
         let left = blob.size() as u64;
         // Room for two of the largest pieces: a read may then bring in more than the piece
         // asked for, and the next piece is often there already.

@@ -247,7 +247,20 @@ thread_local! {
     static BYOB: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
-pub(crate) fn byob_readers() -> bool {
+/// A BYOB reader of `blob`'s stream, or `None` where Blob streams have none.
+pub(crate) fn byob_reader(blob: &Blob) -> Option<ReadableStreamByobReader> {
+    if !byob_readers() {
+        return None;
+    }
+    let stream = blob.stream();
+    let reader = ReadableStreamByobReader::new(&stream).ok();
+    if reader.is_none() {
+        ignore(stream.cancel());
+    }
+    reader
+}
+
+fn byob_readers() -> bool {
     BYOB.with(|known| {
         known.get().unwrap_or_else(|| {
             let empty = Blob::new().ok();
@@ -324,14 +337,7 @@ impl BlobReadAhead {
     /// A reader of `blob` handing out up to `chunk` bytes a step, its first read asked for at
     /// once; `None` where the browser's Blob streams have no BYOB reader.
     pub(crate) fn open(blob: &Blob, chunk: usize) -> Option<BlobReadAhead> {
-        if !byob_readers() {
-            return None;
-        }
-        let stream = blob.stream();
-        let Ok(reader) = ReadableStreamByobReader::new(&stream) else {
-            ignore(stream.cancel());
-            return None;
-        };
+        let reader = byob_reader(blob)?;
         let chunk = u32::try_from(chunk.max(1)).unwrap_or(u32::MAX);
         let mut this = BlobReadAhead {
             reader,
