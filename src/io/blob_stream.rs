@@ -56,7 +56,10 @@ impl BlobStream {
     /// full) or the Blob ends first; `ValidationError` for a piece larger than [`open`](Self::open)
     /// allowed.
     pub(crate) async fn next(&mut self, len: u32) -> Result<Uint8Array, Error> {
-        let capacity = self.buf.as_ref().map_or(0, ArrayBuffer::byte_length);
+        let Some(capacity) = self.buf.as_ref().map(ArrayBuffer::byte_length) else {
+            // A read failed before: its buffer went with it.
+            return Err(short_read());
+        };
         if len > capacity {
             return Err(Error::validation("a piece larger than the reader's buffer"));
         }

@@ -1,11 +1,12 @@
 //! Call inputs that live in JavaScript memory — bytes or a `Blob`/`File` — read into wasm memory
 //! one chunk at a time, so a large input never needs a full-size copy inside the wasm heap.
 //!
-//! A worker asks for the next pieces of a `Blob` ahead (`blob.slice().arrayBuffer()`, which the
-//! browser answers while the worker works on the bytes before) and falls back to `FileReaderSync`
-//! when a step wants bytes that were not asked for; the main thread, which has no synchronous
-//! reader, fetches the next MiB with `blob.slice().arrayBuffer()` when the bytes read before are
-//! used up.
+//! A worker reads a `Blob` through its byte stream, the next read under way while it works on the
+//! bytes before ([`BlobReadAhead`]); where Blob streams have no BYOB reader (WebKit) it asks for
+//! the next slices ahead (`blob.slice().arrayBuffer()`) and falls back to `FileReaderSync` when a
+//! step wants bytes that were not asked for ([`BlobAheadSource`]). The main thread, which has no
+//! synchronous reader, fetches the next MiB with `blob.slice().arrayBuffer()` when the bytes
+//! read before are used up.
 
 use std::cell::Cell;
 
@@ -313,8 +314,9 @@ const READ_AHEAD_BUFFER: u32 = 4 << 20;
 
 /// A `Blob` in a worker, read through its byte stream (`blob.stream()`, BYOB) into two buffers
 /// in turn: while the steps work on the bytes one read brought, the next read fills the other
-/// buffer. Against [`BlobAheadSource`]'s slices, no read waits for a whole 8 MiB piece and none
-/// lands in fresh memory (whose pages fault on first touch): hash-wasm over a 64 MiB Blob in a
+/// buffer. Against [`BlobAheadSource`]'s slices, no read waits for a whole 8 MiB piece and the
+/// reads reuse two buffers instead of a fresh one each (whose pages fault on first touch):
+/// hash-wasm over a 64 MiB Blob in a
 /// worker, fed this way, ran 254 MB/s where 8 MiB slices read two ahead gave 208 (a scratch
 /// page, Chromium 156, 9 interleaved rounds). A step gets at most a chunk, and never bytes of
 /// two reads: the ops take their input in pieces of any size.
@@ -335,20 +337,26 @@ pub(crate) struct BlobReadAhead {
 
 impl BlobReadAhead {
     /// A reader of `blob` handing out up to `chunk` bytes a step, its first read asked for at
-    /// once; `None` where the browser's Blob streams have no BYOB reader.
+    /// once; `None` where the browser's Blob streams have no BYOB reader, or for an empty Blob.
     pub(crate) fn open(blob: &Blob, chunk: usize) -> Option<BlobReadAhead> {
+        let total = blob.size() as u64;
+        if total == 0 {
+            return None;
+        }
         let reader = byob_reader(blob)?;
+        // No larger than the Blob: each call's buffers are new memory.
+        let capacity = u32::try_from(total).map_or(READ_AHEAD_BUFFER, |t| t.min(READ_AHEAD_BUFFER));
         let chunk = u32::try_from(chunk.max(1)).unwrap_or(u32::MAX);
         let mut this = BlobReadAhead {
             reader,
             chunk,
-            total: blob.size() as u64,
+            total,
             received: 0,
             front: None,
-            free: Some(ArrayBuffer::new(READ_AHEAD_BUFFER)),
+            free: Some(ArrayBuffer::new(capacity)),
             pending: None,
         };
-        this.ask(ArrayBuffer::new(READ_AHEAD_BUFFER));
+        this.ask(ArrayBuffer::new(capacity));
         Some(this)
     }
 
@@ -373,8 +381,11 @@ impl BlobReadAhead {
         if let Some((bytes, _)) = self.front.take() {
             self.free = Some(bytes.buffer());
         }
-        while let Some(pending) = self.pending.take() {
-            let read: ReadableStreamReadResult = pending.await.map_err(|e| read_error(&e))?.unchecked_into();
+        while let Some(pending) = self.pending.as_mut() {
+            // Taken only once it settled: a wait given up (the call stopped) keeps the read.
+            let read = pending.await;
+            self.pending = None;
+            let read: ReadableStreamReadResult = read.map_err(|e| read_error(&e))?.unchecked_into();
             let value = read.get_value().dyn_into::<Uint8Array>().ok();
             let Some(value) = value.filter(|_| read.get_done() == Some(false)) else { return Err(short_read()) };
             self.received += u64::from(value.length());
@@ -402,7 +413,8 @@ impl ChunkSource for BlobReadAhead {
         let Some((bytes, at)) = self.front.as_mut().filter(|(bytes, at)| *at < bytes.length()) else {
             if self.received < self.total {
                 // `prepare` ends with bytes to hand out, or every byte handed out.
-                return Err(Error::validation("a Blob read ahead was asked for bytes not read yet"));
+                debug_assert!(false, "next_chunk without ready");
+                return Err(Error::validation("internal: a Blob read ahead was asked for bytes not read yet"));
             }
             return Ok(false);
         };
@@ -417,10 +429,9 @@ impl ChunkSource for BlobReadAhead {
 impl Drop for BlobReadAhead {
     /// A reader given up before the Blob's end (a failure, a cancel) stops the browser's reads.
     fn drop(&mut self) {
-        if self.received < self.total {
-            // Rejected when the stream had failed already: nothing more to stop.
-            ignore(self.reader.cancel());
-        }
+        // Also when every byte came: the stream, never read to its end, is let go. Rejected when
+        // it had failed already: nothing more to stop.
+        ignore(self.reader.cancel());
     }
 }
 
@@ -433,7 +444,8 @@ const READS_AHEAD: usize = 2;
 /// 186).
 const READ_PIECE: u64 = 8 << 20;
 
-/// A `Blob` in a worker, read ahead: [`ready`](Feed::ready) waits for the next piece asked for
+/// Where Blob streams have no BYOB reader ([`BlobReadAhead`]; WebKit): a `Blob` in a worker,
+/// read ahead in slices. [`ready`](Feed::ready) waits for the next piece asked for
 /// and asks for the ones after it, so the browser fetches them while this thread hashes,
 /// compresses or seals the bytes before (with `FileReaderSync` alone the thread waited for every
 /// read: a 64 MiB Blob hashed at 122 MB/s where the same bytes in memory hashed at 185). A step

@@ -77,8 +77,9 @@ pub const WEBCRYPTO_MIN_DIGEST_BYTES: u64 = 4 * 1024;
 /// Under `engine: 'auto'`, a `Blob` of at most this many bytes is hashed in a worker by reading
 /// it whole and handing it to WebCrypto, which has no streaming digest; a larger one streams
 /// through the Rust code. The bound keeps the two paths' memory alike: the whole read plus
-/// WebCrypto's own copy of it hold ~32 MiB, the streamed reads ~24 MiB (two 8 MiB pieces asked
-/// for ahead and the one being hashed).
+/// WebCrypto's own copy of it hold ~32 MiB, the streamed reads 8 MiB (two 4 MiB buffers read
+/// into in turn; 24 MiB where Blob streams have no BYOB reader: two 8 MiB pieces asked for ahead
+/// and the one being hashed).
 pub const WEBCRYPTO_MAX_BLOB_DIGEST_BYTES: u64 = 16 * 1024 * 1024;
 /// The same for a one-shot AES-256-GCM: 22 MB/s against 287 repay the ~30 µs from ~0.7 KB.
 pub const WEBCRYPTO_MIN_AEAD_BYTES: u64 = 512;
