@@ -10,11 +10,10 @@
 //! 1.28× one-shot WebCrypto in a scratch page (Chromium 156, 11 interleaved rounds).
 
 use js_sys::{ArrayBuffer, Uint8Array};
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, ReadableStreamByobReader, ReadableStreamReadResult};
+use web_sys::{Blob, ReadableStreamByobReader};
 
-use super::source::{byob_reader, ignore, read_error, short_read};
+use super::source::{byob_bytes, byob_reader, ignore, short_read};
 use crate::error::Error;
 
 /// The least the buffer holds: reads come in pieces of ~470 KiB in Chromium, so 1 MiB takes
@@ -75,11 +74,7 @@ impl BlobStream {
             }
             let room = u64::from(capacity - self.end).min(self.left) as u32;
             let view = Uint8Array::new_with_byte_offset_and_length(&buf, self.end, room);
-            let read =
-                JsFuture::from(self.reader.read_with_array_buffer_view(&view)).await.map_err(|e| read_error(&e))?;
-            let read: ReadableStreamReadResult = read.unchecked_into();
-            let value = read.get_value().dyn_into::<Uint8Array>().ok();
-            let Some(value) = value.filter(|_| read.get_done() == Some(false)) else { return Err(short_read()) };
+            let value = byob_bytes(JsFuture::from(self.reader.read_with_array_buffer_view(&view)).await)?;
             debug_assert_eq!(value.byte_offset(), self.end, "a BYOB read fills the view it was given");
             buf = value.buffer();
             let got = value.length();

@@ -287,6 +287,67 @@ pub(crate) fn ignore(promise: Promise) {
     });
 }
 
+/// One read's bytes in JavaScript memory (a BYOB read of a Blob's stream, a stream's chunk),
+/// handed out up to a chunk at a time, in order.
+#[derive(Debug)]
+pub(crate) struct JsPiece {
+    bytes: Uint8Array,
+    /// Its length, read once (each read is a call into JavaScript).
+    len: u32,
+    /// How many were handed out.
+    at: u32,
+}
+
+impl JsPiece {
+    pub(crate) fn new(bytes: Uint8Array) -> Self {
+        JsPiece { len: bytes.length(), bytes, at: 0 }
+    }
+
+    /// Whether every byte was handed out.
+    pub(crate) fn used_up(&self) -> bool {
+        self.at >= self.len
+    }
+
+    /// The next bytes, up to `chunk`, as a view of the read's buffer (no copy).
+    pub(crate) fn next_view(&mut self, chunk: u32) -> Option<Uint8Array> {
+        let end = self.next_end(chunk)?;
+        let view = self.bytes.subarray(self.at, end);
+        self.at = end;
+        Some(view)
+    }
+
+    /// Copies the next bytes, up to `chunk`, into `buf` (resized to them); `false` when none
+    /// are left.
+    pub(crate) fn next_into(&mut self, chunk: u32, buf: &mut Vec<u8>) -> bool {
+        let Some(end) = self.next_end(chunk) else { return false };
+        buf.resize((end - self.at) as usize, 0);
+        self.bytes.subarray(self.at, end).copy_to(buf);
+        self.at = end;
+        true
+    }
+
+    /// The buffer the bytes are in (to be read into again).
+    pub(crate) fn buffer(&self) -> ArrayBuffer {
+        self.bytes.buffer()
+    }
+
+    fn next_end(&self, chunk: u32) -> Option<u32> {
+        (!self.used_up()).then(|| self.at.saturating_add(chunk).min(self.len))
+    }
+}
+
+/// What a BYOB read of a Blob's stream settled with, as the bytes it brought (a view of the
+/// buffer the read was given, which the read moved).
+///
+/// # Errors
+/// `NotReadableError` when the read failed (the browser's reason quoted) or the stream ended
+/// before the Blob's size.
+pub(crate) fn byob_bytes(read: Result<JsValue, JsValue>) -> Result<Uint8Array, Error> {
+    let read: ReadableStreamReadResult = read.map_err(|e| read_error(&e))?.unchecked_into();
+    let value = read.get_value().dyn_into::<Uint8Array>().ok();
+    value.filter(|_| read.get_done() == Some(false)).ok_or_else(short_read)
+}
+
 /// A [`ChunkSource`] for a worker: bytes, or a `Blob` read through its byte stream
 /// ([`BlobReadAhead`]) or, where it has no BYOB reader, in slices ([`BlobAheadSource`]).
 #[derive(Debug)]
@@ -327,8 +388,8 @@ pub(crate) struct BlobReadAhead {
     total: u64,
     /// Bytes the reads brought so far.
     received: u64,
-    /// The bytes of the last read, and how many of them were handed out.
-    front: Option<(Uint8Array, u32)>,
+    /// The bytes of the last read.
+    front: Option<JsPiece>,
     /// A buffer free for a read (none while both are taken).
     free: Option<ArrayBuffer>,
     /// The read under way, into the buffer that is neither `front`'s nor `free`.
@@ -375,28 +436,26 @@ impl BlobReadAhead {
     /// Makes the next bytes available: those of the last read, or, once they are all handed
     /// out, the next read's (its buffer then goes to the read after it).
     async fn prepare(&mut self) -> Result<(), Error> {
-        if self.front.as_ref().is_some_and(|(bytes, at)| *at < bytes.length()) {
+        if self.front.as_ref().is_some_and(|front| !front.used_up()) {
             return Ok(());
         }
-        if let Some((bytes, _)) = self.front.take() {
-            self.free = Some(bytes.buffer());
+        if let Some(front) = self.front.take() {
+            self.free = Some(front.buffer());
         }
         while let Some(pending) = self.pending.as_mut() {
             // Taken only once it settled: a wait given up (the call stopped) keeps the read.
             let read = pending.await;
             self.pending = None;
-            let read: ReadableStreamReadResult = read.map_err(|e| read_error(&e))?.unchecked_into();
-            let value = read.get_value().dyn_into::<Uint8Array>().ok();
-            let Some(value) = value.filter(|_| read.get_done() == Some(false)) else { return Err(short_read()) };
-            self.received += u64::from(value.length());
+            let piece = JsPiece::new(byob_bytes(read)?);
+            self.received += u64::from(piece.len);
             let next = self.free.take().expect("one buffer is free while a read is under way");
-            if value.length() == 0 {
+            if piece.used_up() {
                 // Nothing came: the same buffer reads again.
                 self.free = Some(next);
-                self.ask(value.buffer());
+                self.ask(piece.buffer());
                 continue;
             }
-            self.front = Some((value, 0));
+            self.front = Some(piece);
             self.ask(next);
             break;
         }
@@ -410,19 +469,15 @@ impl ChunkSource for BlobReadAhead {
     }
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        let Some((bytes, at)) = self.front.as_mut().filter(|(bytes, at)| *at < bytes.length()) else {
-            if self.received < self.total {
-                // `prepare` ends with bytes to hand out, or every byte handed out.
-                debug_assert!(false, "next_chunk without ready");
-                return Err(Error::validation("internal: a Blob read ahead was asked for bytes not read yet"));
-            }
-            return Ok(false);
-        };
-        let end = at.saturating_add(self.chunk).min(bytes.length());
-        buf.resize((end - *at) as usize, 0);
-        bytes.subarray(*at, end).copy_to(buf);
-        *at = end;
-        Ok(true)
+        if self.front.as_mut().is_some_and(|front| front.next_into(self.chunk, buf)) {
+            return Ok(true);
+        }
+        if self.received < self.total {
+            // `prepare` ends with bytes to hand out, or every byte handed out.
+            debug_assert!(false, "next_chunk without ready");
+            return Err(Error::validation("internal: a Blob read ahead was asked for bytes not read yet"));
+        }
+        Ok(false)
     }
 }
 

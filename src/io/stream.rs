@@ -15,7 +15,7 @@ use web_sys::{AbortController, AbortSignal, ReadableStream, WritableStream};
 
 use crate::error::{Error, ErrorKind};
 use crate::io::output::JsSink;
-use crate::io::source::JsFeed;
+use crate::io::source::{JsFeed, JsPiece};
 use crate::ops::{ChunkSource, Feed, Sink};
 use crate::runtime::cancel::aborted;
 use crate::runtime::cancel::LocalCancel;
@@ -127,7 +127,7 @@ pub(crate) fn cancel_signal(cancel: &LocalCancel) -> AbortSignal {
 pub(crate) struct StreamSource {
     reader: ChunkReader,
     /// The chunk being used up, and how far.
-    current: Option<(Uint8Array, u32)>,
+    current: Option<JsPiece>,
     chunk: u32,
     ended: bool,
 }
@@ -213,7 +213,7 @@ impl StreamSource {
     }
 
     fn used_up(&self) -> bool {
-        self.current.as_ref().is_none_or(|(bytes, at)| *at >= bytes.length())
+        self.current.as_ref().is_none_or(JsPiece::used_up)
     }
 }
 
@@ -223,14 +223,7 @@ impl ChunkSource for StreamSource {
     }
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        let Some((bytes, at)) = self.current.as_mut().filter(|(bytes, at)| *at < bytes.length()) else {
-            return Ok(false);
-        };
-        let end = at.saturating_add(self.chunk).min(bytes.length());
-        buf.resize((end - *at) as usize, 0);
-        bytes.subarray(*at, end).copy_to(buf);
-        *at = end;
-        Ok(true)
+        Ok(self.current.as_mut().is_some_and(|piece| piece.next_into(self.chunk, buf)))
     }
 }
 
@@ -239,12 +232,9 @@ impl JsFeed for StreamSource {
     /// `next_chunk`, so that the output of a large chunk goes out as it is made). A chunk over
     /// shared memory (a transferred stream keeps it shared) is copied: WebCrypto refuses it.
     fn next_js(&mut self, _: &mut Vec<u8>) -> Result<Option<Uint8Array>, Error> {
-        let Some((bytes, at)) = self.current.as_mut().filter(|(bytes, at)| *at < bytes.length()) else {
+        let Some(piece) = self.current.as_mut().and_then(|piece| piece.next_view(self.chunk)) else {
             return Ok(None);
         };
-        let end = at.saturating_add(self.chunk).min(bytes.length());
-        let piece = bytes.subarray(*at, end);
-        *at = end;
         if piece.buffer().is_instance_of::<js_sys::ArrayBuffer>() {
             Ok(Some(piece))
         } else {
@@ -259,7 +249,7 @@ impl Feed for StreamSource {
         while !self.ended && self.used_up() {
             match JsFuture::from(self.reader.next()).await {
                 Ok(chunk) if chunk.is_null() => self.ended = true,
-                Ok(chunk) => self.current = Some((chunk.unchecked_into(), 0)),
+                Ok(chunk) => self.current = Some(JsPiece::new(chunk.unchecked_into())),
                 Err(e) if is_cancelled(&e) => return Err(aborted()),
                 Err(e) => return Err(stream_failed(&e)),
             }
