@@ -21,8 +21,11 @@ const CONFIG = {
   cryptoMiB: 64, // sha256, AES-GCM encrypt, encryptFile
   compressionMiB: 16, // gzip input, gunzip output
   gzipLevel: 6,
-  runs: 5, // timed runs per implementation (after one warm-up run); the median is reported
-  transferRuns: 5, // supplementary pool runs with `transfer: true` (on a fresh copy, made untimed), each beside a native run
+  // Timed runs per implementation (after one warm-up run); the median is reported. With 5, the
+  // same build's ratios swung ±0.08 from run to run (sha256 with `transfer`: 0.84-0.97); a
+  // scratch page of 21 rounds put that one at 0.95-0.96 (2026-12-05).
+  runs: 9,
+  transferRuns: 9, // supplementary pool runs with `transfer: true` (on a fresh copy, made untimed), each beside a native run
   poolSize: 2,
   settleMs: 100, // idle time before each timed run (5x after the checks and warm-ups)
 };
