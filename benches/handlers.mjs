@@ -21,9 +21,9 @@ const CONFIG = {
   cryptoMiB: 64, // sha256, AES-GCM encrypt, encryptFile
   compressionMiB: 16, // gzip input, gunzip output
   gzipLevel: 6,
-  // Timed runs per implementation (after one warm-up run); the median is reported. With 5, the
-  // same build's ratios swung ±0.08 from run to run (sha256 with `transfer`: 0.84-0.97); a
-  // scratch page of 21 rounds put that one at 0.95-0.96 (2026-12-05).
+  // Timed runs per implementation (after one warm-up run); the median is reported. With 5, two
+  // consecutive runs of one build gave sha256 with `transfer` 0.88 and 0.84; a scratch page of
+  // 21 rounds put it at 0.95-0.96 (2026-12-05).
   runs: 9,
   transferRuns: 9, // supplementary pool runs with `transfer: true` (on a fresh copy, made untimed), each beside a native run
   poolSize: 2,

@@ -239,6 +239,8 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached)
                 std::hint::spin_loop();
             }
         }
+        #[cfg(feature = "test-ops")]
+        ToWorker::BlobSlices { on } => crate::io::source::force_slices(on),
         ToWorker::Cancel { id } => {
             // Not started yet: drop it. Running: stop it at its next step. Else it is done.
             let queued = QUEUE.with(|q| {

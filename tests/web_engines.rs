@@ -178,8 +178,8 @@ async fn a_stream_sealed_by_one_engine_opens_on_every_other_and_refuses_tamperin
 }
 
 /// WebCrypto reads a `Blob`'s chunks through the Blob's byte stream into one buffer it reuses
-/// (`io::blob_stream`), or in slices where the browser has no BYOB reader (forced here on the
-/// page, where the test runs): chunks smaller and larger than that buffer's 1 MiB, and inputs
+/// (`io::blob_stream`), or in slices where the browser has no BYOB reader (forced here, in a
+/// worker and on the page): chunks smaller and larger than that buffer's 1 MiB, and inputs
 /// that end inside a read, seal and open as the Rust code does with the same bytes in memory.
 /// (On the page WebCrypto takes chunks of up to 1 MiB: the larger ones run on the Rust code.)
 #[wasm_bindgen_test]
@@ -189,11 +189,17 @@ async fn blobs_read_through_their_stream_seal_and_open_as_bytes_do() {
         JsValue::from(web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(bytes))).unwrap())
     };
     let bytes_out = || obj(&[("output", "bytes".into())]);
-    for (fallback, slices) in [("never", false), ("always", false), ("always", true)] {
+    for (fallback, slices) in [("never", false), ("never", true), ("always", false), ("always", true)] {
         WorkerBridge::blob_slices(slices);
         let (web, rust) = (bridge("webcrypto", fallback).await, bridge("rust", fallback).await);
+        if fallback == "never" {
+            worker_blob_slices(&web, slices);
+        }
+        // Slices are read a segment at a time: 32 MiB in a worker, 4 MiB on the page.
+        let segment = if fallback == "never" { 32 << 20 } else { 4 << 20 };
         for chunk in [64 * 1024, 700_001, (1 << 20) + 5] {
-            for len in [0, chunk - 1, 2 * chunk + 1, 3 * chunk + 70_001] {
+            let past_a_segment = (chunk == 700_001).then_some(segment + 2 * chunk + 3);
+            for len in [0, chunk - 1, 2 * chunk + 1, 3 * chunk + 70_001].into_iter().chain(past_a_segment) {
                 let plain = data(len, (len + chunk) as u32);
                 let what = format!("fallback {fallback}, slices {slices}, chunks of {chunk}, {len} bytes");
                 let options = || obj(&[("chunkSize", (chunk as u32).into()), ("output", "bytes".into())]);
@@ -222,24 +228,39 @@ async fn blobs_read_through_their_stream_seal_and_open_as_bytes_do() {
 
 /// A worker reads a `Blob` for the Rust code through the Blob's byte stream, one read under way
 /// into one of two 4 MiB buffers while the steps work on the other's bytes
-/// (`io::source::BlobReadAhead`): lengths around those buffers hash and compress as the bytes do.
+/// (`io::source::BlobReadAhead`), or, where the browser has no BYOB reader (forced here), in 8
+/// MiB slices asked for ahead (`BlobAheadSource`): lengths around those sizes hash and compress
+/// as the bytes do.
 #[wasm_bindgen_test]
 async fn a_worker_reads_a_blob_ahead_through_its_stream_exactly() {
-    let b = bridge("rust", "never").await;
-    for len in [0, 1, (4 << 20) - 1, (4 << 20) + 1, (9 << 20) + 12_345] {
-        let input = data(len, len as u32 + 7);
-        let blob = || {
-            JsValue::from(
-                web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&input[..]))).unwrap(),
-            )
-        };
-        let digest = bytes(b.crypto().sha256(blob(), JsValue::UNDEFINED)).await;
-        assert_eq!(digest, Ok(webcrypto_sha256(&input).await), "sha256 of a Blob of {len} bytes");
-        let packed = bytes(b.compression().gzip(blob(), JsValue::UNDEFINED)).await.unwrap();
-        let unpacked = bytes(b.compression().gunzip(Uint8Array::from(&packed[..]).into(), JsValue::UNDEFINED)).await;
-        assert!(unpacked.as_deref() == Ok(&input[..]), "gzip of a Blob of {len} bytes");
+    for slices in [false, true] {
+        let b = bridge("rust", "never").await;
+        worker_blob_slices(&b, slices);
+        for len in [0, 1, (4 << 20) - 1, (4 << 20) + 1, (8 << 20) + 1, (9 << 20) + 12_345, (17 << 20) + 3] {
+            blob_hashes_and_compresses_as_its_bytes(&b, len, &format!("slices {slices}")).await;
+        }
+        JsFuture::from(b.terminate()).await.unwrap();
     }
-    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+/// Test builds only: `b`'s one worker reads `Blob`s in slices (`ToWorker::BlobSlices`), as where
+/// the browser has no BYOB reader, or through their streams.
+fn worker_blob_slices(b: &WorkerBridge, on: bool) {
+    let text = format!(r#"[{{"v":2,"msg":{{"type":"blob_slices","on":{on}}}}}]"#);
+    b.post_raw(0, Array::of1(&Uint8Array::from(text.as_bytes())).into()).unwrap();
+}
+
+/// SHA-256 (against WebCrypto's) and a gzip round trip of a `Blob` of `len` bytes on `b`.
+async fn blob_hashes_and_compresses_as_its_bytes(b: &WorkerBridge, len: usize, what: &str) {
+    let input = data(len, len as u32 + 7);
+    let blob = || {
+        JsValue::from(web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&input[..]))).unwrap())
+    };
+    let digest = bytes(b.crypto().sha256(blob(), JsValue::UNDEFINED)).await;
+    assert_eq!(digest, Ok(webcrypto_sha256(&input).await), "{what}: sha256 of a Blob of {len} bytes");
+    let packed = bytes(b.compression().gzip(blob(), JsValue::UNDEFINED)).await.unwrap();
+    let unpacked = bytes(b.compression().gunzip(Uint8Array::from(&packed[..]).into(), JsValue::UNDEFINED)).await;
+    assert!(unpacked.as_deref() == Ok(&input[..]), "{what}: gzip of a Blob of {len} bytes");
 }
 
 #[wasm_bindgen_test]

@@ -42,6 +42,8 @@ extern "C" {
     fn block_page(ms: u32);
     fn stalled() -> JsValue;
     fn failing(name: &str) -> JsValue;
+    #[wasm_bindgen(js_name = detachedWhileRead)]
+    fn detached_while_read(bytes: &Uint8Array) -> JsValue;
 }
 
 /// Where the calls run: a pool worker with the stream relayed over a `MessagePort` (the
@@ -347,6 +349,21 @@ async fn every_op_takes_a_readable_stream() {
         assert_eq!(digest, webcrypto_sha256(&[]).await);
         done(b).await;
     }
+}
+
+/// On the main thread a stream's chunk is the caller's own object: one whose buffer the caller
+/// detaches while it is being hashed fails the call with `ValidationError` (it was hashed short
+/// before, or threw through the wasm), and the bridge carries on.
+#[wasm_bindgen_test]
+async fn a_chunk_detached_while_it_is_read_fails_the_call() {
+    let b = bridge("main-thread").await;
+    let source = detached_while_read(&u8s(&data(32 << 20, 5)));
+    let options = obj(&[("onProgress", get(&source, "onProgress"))]);
+    let call = b.crypto().sha256(get(&source, "stream"), options);
+    assert_eq!(failed(&call).await, "ValidationError");
+    let digest = bytes_of(b.crypto().sha256(u8s(b"after").into(), JsValue::UNDEFINED)).await;
+    assert_eq!(digest, webcrypto_sha256(b"after").await, "the bridge carries on");
+    done(b).await;
 }
 
 #[wasm_bindgen_test]

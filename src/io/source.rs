@@ -291,11 +291,13 @@ pub(crate) fn ignore(promise: Promise) {
 }
 
 /// One read's bytes in JavaScript memory (a BYOB read of a Blob's stream, a stream's chunk),
-/// handed out up to a chunk at a time, in order.
+/// handed out up to a chunk at a time, in order. A stream's chunk on the main-thread fallback is
+/// the caller's own object, whose buffer the caller may still detach (or shrink) while it is
+/// read: its length is looked at again before each piece.
 #[derive(Debug)]
 pub(crate) struct JsPiece {
     bytes: Uint8Array,
-    /// Its length, read once (each read is a call into JavaScript).
+    /// Its length when it came.
     len: u32,
     /// How many were handed out.
     at: u32,
@@ -311,22 +313,29 @@ impl JsPiece {
         self.at >= self.len
     }
 
-    /// The next bytes, up to `chunk`, as a view of the read's buffer (no copy).
-    pub(crate) fn next_view(&mut self, chunk: u32) -> Option<Uint8Array> {
-        let end = self.next_end(chunk)?;
+    /// The next bytes, up to `chunk`, as a view of the read's buffer (no copy); `None` when
+    /// none are left.
+    ///
+    /// # Errors
+    /// `ValidationError` when the buffer was detached or shrunk since the bytes came.
+    pub(crate) fn next_view(&mut self, chunk: u32) -> Result<Option<Uint8Array>, Error> {
+        let Some(end) = self.next_end(chunk)? else { return Ok(None) };
         let view = self.bytes.subarray(self.at, end);
         self.at = end;
-        Some(view)
+        Ok(Some(view))
     }
 
     /// Copies the next bytes, up to `chunk`, into `buf` (resized to them); `false` when none
     /// are left.
-    pub(crate) fn next_into(&mut self, chunk: u32, buf: &mut Vec<u8>) -> bool {
-        let Some(end) = self.next_end(chunk) else { return false };
+    ///
+    /// # Errors
+    /// As [`next_view`](Self::next_view).
+    pub(crate) fn next_into(&mut self, chunk: u32, buf: &mut Vec<u8>) -> Result<bool, Error> {
+        let Some(end) = self.next_end(chunk)? else { return Ok(false) };
         buf.resize((end - self.at) as usize, 0);
         self.bytes.subarray(self.at, end).copy_to(buf);
         self.at = end;
-        true
+        Ok(true)
     }
 
     /// The buffer the bytes are in (to be read into again).
@@ -334,8 +343,14 @@ impl JsPiece {
         self.bytes.buffer()
     }
 
-    fn next_end(&self, chunk: u32) -> Option<u32> {
-        (!self.used_up()).then(|| self.at.saturating_add(chunk).min(self.len))
+    fn next_end(&self, chunk: u32) -> Result<Option<u32>, Error> {
+        if self.used_up() {
+            return Ok(None);
+        }
+        if self.bytes.length() != self.len {
+            return Err(Error::validation("a chunk of the input was detached or shrunk while it was read"));
+        }
+        Ok(Some(self.at.saturating_add(chunk).min(self.len)))
     }
 }
 
@@ -472,8 +487,10 @@ impl ChunkSource for BlobReadAhead {
     }
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        if self.front.as_mut().is_some_and(|front| front.next_into(self.chunk, buf)) {
-            return Ok(true);
+        if let Some(front) = self.front.as_mut() {
+            if front.next_into(self.chunk, buf)? {
+                return Ok(true);
+            }
         }
         if self.received < self.total {
             // `prepare` ends with bytes to hand out, or every byte handed out.

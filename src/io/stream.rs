@@ -223,7 +223,10 @@ impl ChunkSource for StreamSource {
     }
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        Ok(self.current.as_mut().is_some_and(|piece| piece.next_into(self.chunk, buf)))
+        match self.current.as_mut() {
+            Some(piece) => piece.next_into(self.chunk, buf),
+            None => Ok(false),
+        }
     }
 }
 
@@ -232,7 +235,7 @@ impl JsFeed for StreamSource {
     /// `next_chunk`, so that the output of a large chunk goes out as it is made). A chunk over
     /// shared memory (a transferred stream keeps it shared) is copied: WebCrypto refuses it.
     fn next_js(&mut self, _: &mut Vec<u8>) -> Result<Option<Uint8Array>, Error> {
-        let Some(piece) = self.current.as_mut().and_then(|piece| piece.next_view(self.chunk)) else {
+        let Some(piece) = self.current.as_mut().map(|piece| piece.next_view(self.chunk)).transpose()?.flatten() else {
             return Ok(None);
         };
         if piece.buffer().is_instance_of::<js_sys::ArrayBuffer>() {

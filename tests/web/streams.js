@@ -251,3 +251,25 @@ export function stalled() {
   });
   return { writable, firstWrite, release, events };
 }
+
+/**
+ * A stream of one chunk of `bytes`, and an `onProgress` for the call reading it that detaches the
+ * chunk's buffer once the call has read some of it (as a caller that reuses its buffer might).
+ * @param {Uint8Array} bytes
+ */
+export function detachedWhileRead(bytes) {
+  const chunk = bytes.slice();
+  let sent = false;
+  const stream = new ReadableStream({
+    pull(controller) {
+      if (sent) return controller.close();
+      sent = true;
+      controller.enqueue(chunk);
+    },
+  });
+  /** @param {{ done: number }} e */
+  const onProgress = (e) => {
+    if (e.done > 0 && chunk.byteLength > 0) structuredClone(chunk.buffer, { transfer: [chunk.buffer] });
+  };
+  return { stream, onProgress };
+}

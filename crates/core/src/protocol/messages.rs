@@ -62,6 +62,13 @@ pub enum ToWorker {
         /// How long (at most `ops::TEST_OP_LIMIT`).
         ms: u32,
     },
+    /// Test builds only: read `Blob`s in slices (`on`), as a worker does where Blob streams have
+    /// no BYOB reader (WebKit), or through their streams where they have one (`off`).
+    #[cfg(feature = "test-ops")]
+    BlobSlices {
+        /// Slices from now on.
+        on: bool,
+    },
 }
 
 /// Worker → page.
