@@ -154,7 +154,7 @@ pub(crate) async fn run<P: Placement>(
     let signal = streamed.then(|| cancel_signal(placement.flags().local));
     // The input stream is taken first, so that whatever fails from here on releases both ends.
     let mut stream_source = match (input, &signal) {
-        (Input::Stream(stream), Some(signal)) => match StreamSource::new(stream, P::CHUNK, signal) {
+        (Input::Stream(stream), Some(signal)) => match StreamSource::new(stream, P::CHUNK, signal, P::ON_PAGE) {
             Ok(source) => Some(source),
             Err(e) => return Err(release(None, sink, e)),
         },

@@ -193,7 +193,7 @@ async fn blobs_read_through_their_stream_seal_and_open_as_bytes_do() {
         WorkerBridge::blob_slices(slices);
         let (web, rust) = (bridge("webcrypto", fallback).await, bridge("rust", fallback).await);
         if fallback == "never" {
-            worker_blob_slices(&web, slices);
+            web.worker_blob_slices(slices).unwrap();
         }
         // Slices are read a segment at a time: 32 MiB in a worker, 4 MiB on the page.
         let segment = if fallback == "never" { 32 << 20 } else { 4 << 20 };
@@ -235,19 +235,12 @@ async fn blobs_read_through_their_stream_seal_and_open_as_bytes_do() {
 async fn a_worker_reads_a_blob_ahead_through_its_stream_exactly() {
     for slices in [false, true] {
         let b = bridge("rust", "never").await;
-        worker_blob_slices(&b, slices);
+        b.worker_blob_slices(slices).unwrap();
         for len in [0, 1, (4 << 20) - 1, (4 << 20) + 1, (8 << 20) + 1, (9 << 20) + 12_345, (17 << 20) + 3] {
             blob_hashes_and_compresses_as_its_bytes(&b, len, &format!("slices {slices}")).await;
         }
         JsFuture::from(b.terminate()).await.unwrap();
     }
-}
-
-/// Test builds only: `b`'s one worker reads `Blob`s in slices (`ToWorker::BlobSlices`), as where
-/// the browser has no BYOB reader, or through their streams.
-fn worker_blob_slices(b: &WorkerBridge, on: bool) {
-    let text = format!(r#"[{{"v":2,"msg":{{"type":"blob_slices","on":{on}}}}}]"#);
-    b.post_raw(0, Array::of1(&Uint8Array::from(text.as_bytes())).into()).unwrap();
 }
 
 /// SHA-256 (against WebCrypto's) and a gzip round trip of a `Blob` of `len` bytes on `b`.

@@ -372,6 +372,16 @@ impl WorkerBridge {
         crate::io::source::force_slices(on);
     }
 
+    /// Test builds only: this bridge's workers read `Blob`s in slices (`true`), as a browser
+    /// without BYOB readers does, or through their streams where they can (`false`); the
+    /// message goes ahead of the calls made after it.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __workerBlobSlices)]
+    pub fn worker_blob_slices(&self, on: bool) -> Result<(), JsValue> {
+        self.bridge.executor.worker_blob_slices(on).map_err(|e| to_js(&e))
+    }
+
     /// Test builds only: posts `value` to pool worker `index` as is.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

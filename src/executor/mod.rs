@@ -233,6 +233,18 @@ impl Executor {
         }
     }
 
+    /// Test builds only: see `Pool::worker_blob_slices`.
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn worker_blob_slices(&self, on: bool) -> Result<(), Error> {
+        match &self.placement {
+            Placement::Pool(pool) => {
+                pool.worker_blob_slices(on);
+                Ok(())
+            }
+            Placement::Inline(_) => Err(Error::new(ErrorKind::Unsupported, "no workers")),
+        }
+    }
+
     /// Test builds only: the page's busy polling for the pool's answers — turns so far, and
     /// whether it polls now (`(0, false)` without a pool).
     #[cfg(feature = "test-ops")]

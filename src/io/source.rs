@@ -124,54 +124,44 @@ pub(crate) fn short_read() -> Error {
     Error::new(ErrorKind::NotReadable, "the input Blob could not be read (it is shorter than its size)")
 }
 
-/// A [`ChunkSource`] over a `Uint8Array`.
+/// A [`ChunkSource`] over a `Uint8Array`, a chunk at a time.
 #[derive(Debug)]
 pub(crate) struct JsBytesSource {
-    bytes: Uint8Array,
-    /// Its length, read once (each read is a call into JavaScript).
-    len: u32,
+    piece: JsPiece,
     chunk: u32,
-    pos: u32,
-    /// Its buffer may be detached by someone else while it is read: looked at again per chunk.
-    shared: bool,
 }
 
 impl JsBytesSource {
     /// Over bytes nobody else holds: a worker's own copy, a read of a `Blob`.
     pub(crate) fn new(bytes: Uint8Array, chunk: usize) -> Self {
-        let chunk = u32::try_from(chunk.max(1)).unwrap_or(u32::MAX);
-        JsBytesSource { len: bytes.length(), bytes, chunk, pos: 0, shared: false }
+        JsBytesSource { piece: JsPiece::new(bytes), chunk: chunk_len(chunk) }
     }
 
     /// Over a call's input on the page: the bridge's copy, or the caller's buffer moved in, which
     /// the caller still holds where `ArrayBuffer.prototype.transfer` is missing.
     pub(crate) fn on_page(bytes: Uint8Array, chunk: usize) -> Self {
-        JsBytesSource { shared: true, ..Self::new(bytes, chunk) }
+        JsBytesSource { piece: JsPiece::held_by_caller(bytes), chunk: chunk_len(chunk) }
+    }
+
+    /// Whether every byte was handed out.
+    fn used_up(&self) -> bool {
+        self.piece.used_up()
     }
 }
 
 impl ChunkSource for JsBytesSource {
     fn total(&self) -> u64 {
-        u64::from(self.len)
+        u64::from(self.piece.len)
     }
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        if self.pos >= self.len {
-            return Ok(false);
-        }
-        if self.shared && self.bytes.length() != self.len {
-            return Err(Error::validation("the input's ArrayBuffer was detached while it was read"));
-        }
-        let end = self.pos.saturating_add(self.chunk).min(self.len);
-        buf.resize((end - self.pos) as usize, 0);
-        if self.pos == 0 && end == self.len {
-            self.bytes.copy_to(buf); // all of it: no view of a part
-        } else {
-            self.bytes.subarray(self.pos, end).copy_to(buf);
-        }
-        self.pos = end;
-        Ok(true)
+        self.piece.next_into(self.chunk, buf)
     }
+}
+
+/// A step's chunk length as JavaScript lengths go (at least a byte).
+pub(crate) fn chunk_len(chunk: usize) -> u32 {
+    u32::try_from(chunk.max(1)).unwrap_or(u32::MAX)
 }
 
 /// Bytes of a `Blob` read per asynchronous read on the main thread: a read costs a round trip
@@ -198,12 +188,7 @@ impl PageSource {
     pub(crate) fn new(input: &Input, chunk: usize) -> Result<Self, Error> {
         Ok(match input {
             Input::Bytes(b) => PageSource::Bytes(JsBytesSource::on_page(b.clone(), chunk)),
-            Input::Blob(b) => PageSource::Blob {
-                blob: b.clone(),
-                chunk: u32::try_from(chunk.max(1)).unwrap_or(u32::MAX),
-                pos: 0,
-                ready: None,
-            },
+            Input::Blob(b) => PageSource::Blob { blob: b.clone(), chunk: chunk_len(chunk), pos: 0, ready: None },
             Input::Value(_) | Input::Stream(_) => return Err(not_bytes()),
         })
     }
@@ -212,7 +197,7 @@ impl PageSource {
     pub(crate) async fn prepare(&mut self) -> Result<(), Error> {
         let PageSource::Blob { blob, chunk, pos, ready } = self else { return Ok(()) };
         let len = blob.size() as u64;
-        if ready.as_ref().is_some_and(|r| r.pos < r.len) || *pos >= len {
+        if ready.as_ref().is_some_and(|r| !r.used_up()) || *pos >= len {
             return Ok(());
         }
         let end = (*pos + BLOB_READ.max(u64::from(*chunk))).min(len);
@@ -290,22 +275,29 @@ pub(crate) fn ignore(promise: Promise) {
     });
 }
 
-/// One read's bytes in JavaScript memory (a BYOB read of a Blob's stream, a stream's chunk),
-/// handed out up to a chunk at a time, in order. A stream's chunk on the main-thread fallback is
-/// the caller's own object, whose buffer the caller may still detach (or shrink) while it is
-/// read: its length is looked at again before each piece.
+/// One read's bytes in JavaScript memory (a BYOB read of a Blob's stream, a stream's chunk, a
+/// call's input), handed out up to a chunk at a time, in order.
 #[derive(Debug)]
 pub(crate) struct JsPiece {
     bytes: Uint8Array,
-    /// Its length when it came.
+    /// Its length when it came (each read of it is a call into JavaScript).
     len: u32,
     /// How many were handed out.
     at: u32,
+    /// The caller holds its buffer too and may detach (or shrink) it while it is read: its
+    /// length is looked at again before each piece. Bytes only the bridge holds skip that call.
+    caller_holds: bool,
 }
 
 impl JsPiece {
+    /// Bytes only the bridge holds: a read of a `Blob`, a worker's own copy or relayed chunk.
     pub(crate) fn new(bytes: Uint8Array) -> Self {
-        JsPiece { len: bytes.length(), bytes, at: 0 }
+        JsPiece { len: bytes.length(), bytes, at: 0, caller_holds: false }
+    }
+
+    /// Bytes the caller may still hold: a stream's chunk or a call's input on the page.
+    pub(crate) fn held_by_caller(bytes: Uint8Array) -> Self {
+        JsPiece { caller_holds: true, ..Self::new(bytes) }
     }
 
     /// Whether every byte was handed out.
@@ -317,7 +309,7 @@ impl JsPiece {
     /// none are left.
     ///
     /// # Errors
-    /// `ValidationError` when the buffer was detached or shrunk since the bytes came.
+    /// `ValidationError` when the caller detached or shrank the buffer since the bytes came.
     pub(crate) fn next_view(&mut self, chunk: u32) -> Result<Option<Uint8Array>, Error> {
         let Some(end) = self.next_end(chunk)? else { return Ok(None) };
         let view = self.bytes.subarray(self.at, end);
@@ -333,7 +325,11 @@ impl JsPiece {
     pub(crate) fn next_into(&mut self, chunk: u32, buf: &mut Vec<u8>) -> Result<bool, Error> {
         let Some(end) = self.next_end(chunk)? else { return Ok(false) };
         buf.resize((end - self.at) as usize, 0);
-        self.bytes.subarray(self.at, end).copy_to(buf);
+        if self.at == 0 && end == self.len {
+            self.bytes.copy_to(buf); // all of it: no view of a part
+        } else {
+            self.bytes.subarray(self.at, end).copy_to(buf);
+        }
         self.at = end;
         Ok(true)
     }
@@ -347,8 +343,8 @@ impl JsPiece {
         if self.used_up() {
             return Ok(None);
         }
-        if self.bytes.length() != self.len {
-            return Err(Error::validation("a chunk of the input was detached or shrunk while it was read"));
+        if self.caller_holds && self.bytes.length() != self.len {
+            return Err(Error::validation("the input's bytes were detached or shrunk while they were read"));
         }
         Ok(Some(self.at.saturating_add(chunk).min(self.len)))
     }
@@ -425,7 +421,7 @@ impl BlobReadAhead {
         let reader = byob_reader(blob)?;
         // No larger than the Blob: each call's buffers are new memory.
         let capacity = u32::try_from(total).map_or(READ_AHEAD_BUFFER, |t| t.min(READ_AHEAD_BUFFER));
-        let chunk = u32::try_from(chunk.max(1)).unwrap_or(u32::MAX);
+        let chunk = chunk_len(chunk);
         let mut this = BlobReadAhead {
             reader,
             chunk,
@@ -556,7 +552,7 @@ impl BlobAheadSource {
     }
 
     fn has_ready(&self) -> bool {
-        self.ready.as_ref().is_some_and(|r| r.pos < r.len)
+        self.ready.as_ref().is_some_and(|r| !r.used_up())
     }
 
     /// Asks for the pieces after those asked for, up to [`READS_AHEAD`].
@@ -596,7 +592,7 @@ impl ChunkSource for BlobAheadSource {
     }
 
     fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<bool, Error> {
-        if let Some(ready) = self.ready.as_mut().filter(|r| r.pos < r.len) {
+        if let Some(ready) = self.ready.as_mut().filter(|r| !r.used_up()) {
             return ready.next_chunk(buf);
         }
         let total = self.total();

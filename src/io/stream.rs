@@ -15,7 +15,7 @@ use web_sys::{AbortController, AbortSignal, ReadableStream, WritableStream};
 
 use crate::error::{Error, ErrorKind};
 use crate::io::output::JsSink;
-use crate::io::source::{JsFeed, JsPiece};
+use crate::io::source::{chunk_len, JsFeed, JsPiece};
 use crate::ops::{ChunkSource, Feed, Sink};
 use crate::runtime::cancel::aborted;
 use crate::runtime::cancel::LocalCancel;
@@ -129,6 +129,8 @@ pub(crate) struct StreamSource {
     /// The chunk being used up, and how far.
     current: Option<JsPiece>,
     chunk: u32,
+    /// The chunks are the caller's (see [`StreamSource::new`]).
+    on_page: bool,
     ended: bool,
 }
 
@@ -190,17 +192,25 @@ impl std::fmt::Debug for ChunkWriter {
 
 impl StreamSource {
     /// Reads `stream` in pieces of at most `chunk` bytes (a larger chunk of the stream is cut).
+    /// `on_page`: the chunks are the caller's own objects, which the caller may still detach
+    /// while they are read (in a worker they are copies).
     ///
     /// # Errors
     /// `ValidationError` when the stream is locked (already being read).
-    pub(crate) fn new(stream: &ReadableStream, chunk: usize, cancel: &AbortSignal) -> Result<Self, Error> {
+    pub(crate) fn new(
+        stream: &ReadableStream,
+        chunk: usize,
+        cancel: &AbortSignal,
+        on_page: bool,
+    ) -> Result<Self, Error> {
         if stream.locked() {
             return Err(Error::validation("the input stream is locked (another reader holds it)"));
         }
         Ok(StreamSource {
             reader: ChunkReader::new(stream, cancel),
             current: None,
-            chunk: u32::try_from(chunk.max(1)).unwrap_or(u32::MAX),
+            chunk: chunk_len(chunk),
+            on_page,
             ended: false,
         })
     }
@@ -235,9 +245,11 @@ impl JsFeed for StreamSource {
     /// `next_chunk`, so that the output of a large chunk goes out as it is made). A chunk over
     /// shared memory (a transferred stream keeps it shared) is copied: WebCrypto refuses it.
     fn next_js(&mut self, _: &mut Vec<u8>) -> Result<Option<Uint8Array>, Error> {
-        let Some(piece) = self.current.as_mut().map(|piece| piece.next_view(self.chunk)).transpose()?.flatten() else {
-            return Ok(None);
+        let piece = match self.current.as_mut() {
+            Some(current) => current.next_view(self.chunk)?,
+            None => None,
         };
+        let Some(piece) = piece else { return Ok(None) };
         if piece.buffer().is_instance_of::<js_sys::ArrayBuffer>() {
             Ok(Some(piece))
         } else {
@@ -252,6 +264,7 @@ impl Feed for StreamSource {
         while !self.ended && self.used_up() {
             match JsFuture::from(self.reader.next()).await {
                 Ok(chunk) if chunk.is_null() => self.ended = true,
+                Ok(chunk) if self.on_page => self.current = Some(JsPiece::held_by_caller(chunk.unchecked_into())),
                 Ok(chunk) => self.current = Some(JsPiece::new(chunk.unchecked_into())),
                 Err(e) if is_cancelled(&e) => return Err(aborted()),
                 Err(e) => return Err(stream_failed(&e)),

@@ -352,6 +352,18 @@ impl Pool {
         handle.ok_or_else(|| Error::validation("no such worker"))?.post_raw(value)
     }
 
+    /// Test builds only: every worker there now reads `Blob`s in slices (`on`), as where the
+    /// browser has no BYOB reader, or through their streams (`ToWorker::BlobSlices`, queued
+    /// ahead of later calls). A worker started later reads them its own way.
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn worker_blob_slices(&self, on: bool) {
+        let mut inner = self.inner.borrow_mut();
+        for index in 0..inner.slots.len() {
+            let msg = crate::protocol::ToWorker::BlobSlices { on };
+            inner.send(index, msg, worker_handle::Attachments::default());
+        }
+    }
+
     /// Test builds only: see `Executor::awake_probe`.
     #[cfg(feature = "test-ops")]
     pub(crate) fn awake_probe(&self) -> (f64, bool) {
