@@ -44,6 +44,8 @@ extern "C" {
     fn failing(name: &str) -> JsValue;
     #[wasm_bindgen(js_name = detachedWhileRead)]
     fn detached_while_read(bytes: &Uint8Array) -> JsValue;
+    #[wasm_bindgen(js_name = grownWhileRead)]
+    fn grown_while_read(bytes: &Uint8Array) -> JsValue;
 }
 
 /// Where the calls run: a pool worker with the stream relayed over a `MessagePort` (the
@@ -363,6 +365,21 @@ async fn a_chunk_detached_while_it_is_read_fails_the_call() {
     assert_eq!(failed(&call).await, "ValidationError");
     let digest = bytes_of(b.crypto().sha256(u8s(b"after").into(), JsValue::UNDEFINED)).await;
     assert_eq!(digest, webcrypto_sha256(b"after").await, "the bridge carries on");
+    done(b).await;
+}
+
+/// A chunk that follows a resizable buffer which the caller grows while the main thread hashes
+/// it is read as it came: its bytes then, no more (growing it loses nothing, unlike detaching).
+#[wasm_bindgen_test]
+async fn a_chunk_grown_while_it_is_read_is_read_as_it_came() {
+    let b = bridge("main-thread").await;
+    let input = data(8 << 20, 6);
+    let source = grown_while_read(&u8s(&input));
+    let options = obj(&[("onProgress", get(&source, "onProgress"))]);
+    let digest = bytes_of(b.crypto().sha256(get(&source, "stream"), options)).await;
+    let grown = get(&source, "grown").unchecked_into::<js_sys::Function>().call0(&JsValue::NULL).unwrap();
+    assert_eq!(grown, JsValue::TRUE, "the buffer grew during the call");
+    assert_eq!(digest, webcrypto_sha256(&input).await);
     done(b).await;
 }
 

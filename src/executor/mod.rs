@@ -237,10 +237,7 @@ impl Executor {
     #[cfg(feature = "test-ops")]
     pub(crate) fn worker_blob_slices(&self, on: bool) -> Result<(), Error> {
         match &self.placement {
-            Placement::Pool(pool) => {
-                pool.worker_blob_slices(on);
-                Ok(())
-            }
+            Placement::Pool(pool) => pool.worker_blob_slices(on),
             Placement::Inline(_) => Err(Error::new(ErrorKind::Unsupported, "no workers")),
         }
     }

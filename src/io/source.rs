@@ -325,11 +325,9 @@ impl JsPiece {
     pub(crate) fn next_into(&mut self, chunk: u32, buf: &mut Vec<u8>) -> Result<bool, Error> {
         let Some(end) = self.next_end(chunk)? else { return Ok(false) };
         buf.resize((end - self.at) as usize, 0);
-        if self.at == 0 && end == self.len {
-            self.bytes.copy_to(buf); // all of it: no view of a part
-        } else {
-            self.bytes.subarray(self.at, end).copy_to(buf);
-        }
+        // Always through a view of fixed length: one whose length follows a growable buffer
+        // could grow before the copy, which then would not match `buf`.
+        self.bytes.subarray(self.at, end).copy_to(buf);
         self.at = end;
         Ok(true)
     }
@@ -343,7 +341,8 @@ impl JsPiece {
         if self.used_up() {
             return Ok(None);
         }
-        if self.caller_holds && self.bytes.length() != self.len {
+        // Grown is fine (a view that follows a growable buffer): the bytes that came are there.
+        if self.caller_holds && self.bytes.length() < self.len {
             return Err(Error::validation("the input's bytes were detached or shrunk while they were read"));
         }
         Ok(Some(self.at.saturating_add(chunk).min(self.len)))

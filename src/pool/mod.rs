@@ -352,16 +352,26 @@ impl Pool {
         handle.ok_or_else(|| Error::validation("no such worker"))?.post_raw(value)
     }
 
-    /// Test builds only: every worker there now reads `Blob`s in slices (`on`), as where the
-    /// browser has no BYOB reader, or through their streams (`ToWorker::BlobSlices`, queued
-    /// ahead of later calls). A worker started later reads them its own way.
+    /// Test builds only: every worker that has booted (idle or busy) reads `Blob`s in slices
+    /// (`on`), as where the browser has no BYOB reader, or through their streams
+    /// (`ToWorker::BlobSlices`, queued ahead of later calls). A worker still starting, or
+    /// started later, reads them its own way.
+    ///
+    /// # Errors
+    /// `TerminatedError` once the pool is terminated.
     #[cfg(feature = "test-ops")]
-    pub(crate) fn worker_blob_slices(&self, on: bool) {
+    pub(crate) fn worker_blob_slices(&self, on: bool) -> Result<(), Error> {
         let mut inner = self.inner.borrow_mut();
-        for index in 0..inner.slots.len() {
-            let msg = crate::protocol::ToWorker::BlobSlices { on };
-            inner.send(index, msg, worker_handle::Attachments::default());
+        if inner.terminated {
+            return Err(terminated());
         }
+        for index in 0..inner.slots.len() {
+            if matches!(inner.slots[index].state, SlotState::Idle | SlotState::Busy) {
+                let msg = crate::protocol::ToWorker::BlobSlices { on };
+                inner.send(index, msg, worker_handle::Attachments::default());
+            }
+        }
+        Ok(())
     }
 
     /// Test builds only: see `Executor::awake_probe`.

@@ -273,3 +273,29 @@ export function detachedWhileRead(bytes) {
   };
   return { stream, onProgress };
 }
+
+/**
+ * A stream of one chunk that follows a resizable buffer (a length-tracking view), holding
+ * `bytes`, and an `onProgress` that grows that buffer once the call has read some of it.
+ * @param {Uint8Array} bytes
+ */
+export function grownWhileRead(bytes) {
+  // @ts-ignore -- resizable ArrayBuffers are newer than the lib this file is checked against
+  const buffer = new ArrayBuffer(bytes.length, { maxByteLength: 2 * bytes.length });
+  const chunk = new Uint8Array(buffer);
+  chunk.set(bytes);
+  let sent = false;
+  const stream = new ReadableStream({
+    pull(controller) {
+      if (sent) return controller.close();
+      sent = true;
+      controller.enqueue(chunk);
+    },
+  });
+  /** @param {{ done: number }} e */
+  const onProgress = (e) => {
+    // @ts-ignore -- as above
+    if (e.done > 0 && buffer.byteLength === bytes.length) buffer.resize(2 * bytes.length);
+  };
+  return { stream, onProgress, grown: () => chunk.length === 2 * bytes.length };
+}
