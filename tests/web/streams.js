@@ -276,11 +276,11 @@ export function detachedWhileRead(bytes) {
 
 /**
  * A stream of one chunk that follows a resizable buffer (a length-tracking view), holding
- * `bytes`, and an `onProgress` that grows that buffer once the call has read some of it.
+ * `bytes`, and an `onProgress` that grows that buffer once the call has read some of it but not
+ * all; `grownAt()` says how many bytes had been read then (`undefined`: it never grew).
  * @param {Uint8Array} bytes
  */
 export function grownWhileRead(bytes) {
-  // @ts-ignore -- resizable ArrayBuffers are newer than the lib this file is checked against
   const buffer = new ArrayBuffer(bytes.length, { maxByteLength: 2 * bytes.length });
   const chunk = new Uint8Array(buffer);
   chunk.set(bytes);
@@ -292,10 +292,14 @@ export function grownWhileRead(bytes) {
       controller.enqueue(chunk);
     },
   });
+  /** @type {number | undefined} */
+  let grownAt;
   /** @param {{ done: number }} e */
   const onProgress = (e) => {
-    // @ts-ignore -- as above
-    if (e.done > 0 && buffer.byteLength === bytes.length) buffer.resize(2 * bytes.length);
+    if (grownAt === undefined && e.done > 0 && e.done < bytes.length) {
+      buffer.resize(2 * bytes.length);
+      grownAt = e.done;
+    }
   };
-  return { stream, onProgress, grown: () => chunk.length === 2 * bytes.length };
+  return { stream, onProgress, grownAt: () => grownAt };
 }
