@@ -259,14 +259,7 @@ export function stalled() {
  */
 export function detachedWhileRead(bytes) {
   const chunk = bytes.slice();
-  let sent = false;
-  const stream = new ReadableStream({
-    pull(controller) {
-      if (sent) return controller.close();
-      sent = true;
-      controller.enqueue(chunk);
-    },
-  });
+  const stream = of([chunk]);
   /** @param {{ done: number }} e */
   const onProgress = (e) => {
     if (e.done > 0 && chunk.byteLength > 0) structuredClone(chunk.buffer, { transfer: [chunk.buffer] });
@@ -284,14 +277,7 @@ export function grownWhileRead(bytes) {
   const buffer = new ArrayBuffer(bytes.length, { maxByteLength: 2 * bytes.length });
   const chunk = new Uint8Array(buffer);
   chunk.set(bytes);
-  let sent = false;
-  const stream = new ReadableStream({
-    pull(controller) {
-      if (sent) return controller.close();
-      sent = true;
-      controller.enqueue(chunk);
-    },
-  });
+  const stream = of([chunk]);
   /** @type {number | undefined} */
   let grownAt;
   /** @param {{ done: number }} e */
