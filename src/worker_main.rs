@@ -231,6 +231,11 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached)
             let memory = Reflect::get(&memory, &"byteLength".into()).ok().and_then(|n| n.as_f64()).unwrap_or(0.0);
             post(scope, vec![(FromWorker::Pong { seq, memory }, None)]);
         }
+        ToWorker::Join { id } => {
+            // Blocks this thread, not the page's, while the browser takes the parts in.
+            let joined = attached.value().and_then(|parts| web_sys::Blob::new_with_blob_sequence(&parts).ok());
+            post(scope, vec![(FromWorker::Joined { id }, joined.map(|blob| Carried::Body(blob.into())))]);
+        }
         #[cfg(feature = "test-ops")]
         ToWorker::Stall { ms } => {
             // Busy on purpose: the thread answers nothing, not even pings, until `ms` passed.

@@ -1156,3 +1156,64 @@ async fn busy_poll_us_zero_never_polls_and_the_option_is_checked() {
         assert_eq!(get(&error, "name").as_string().as_deref(), Some("ValidationError"), "busyPollUs {bad:?}");
     }
 }
+
+/// The bytes of `blob`.
+async fn blob_bytes(blob: &JsValue) -> Vec<u8> {
+    let blob: web_sys::Blob = blob.clone().dyn_into().expect("a Blob");
+    Uint8Array::new(&JsFuture::from(blob.array_buffer()).await.unwrap()).to_vec()
+}
+
+/// `ab`, a `Blob` of `cd`, `ef`: parts as a split call's output has them (a head of bytes, then
+/// the workers' outputs).
+fn three_parts() -> Array {
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::from(&b"cd"[..]))).unwrap();
+    Array::of3(&Uint8Array::from(&b"ab"[..]), &blob, &Uint8Array::from(&b"ef"[..]))
+}
+
+#[wasm_bindgen_test]
+async fn a_split_calls_blob_output_is_joined_by_an_idle_worker() {
+    let b = bridge(&[("poolSize", 2.into())]).await;
+    until(&b, 10_000, "two idle workers", all_idle(2)).await;
+    let joined = settle(b.join_blobs(three_parts())).await.unwrap();
+    assert_eq!(blob_bytes(&joined).await, b"abcdef");
+    assert_eq!(b.worker_joins(), 1, "an idle worker joined the parts");
+    // A split encryptFile's Blob (header, then each worker's part) and decryptFile's.
+    let c = b.crypto();
+    let key = c.generate_key().unwrap();
+    let plain = common::data((4 << 20) + 777, 9);
+    let chunked = || obj(&[("chunkSize", 65_536.into())]);
+    let sealed =
+        settle(c.encrypt_file(Uint8Array::from(&plain[..]).into(), key.clone().into(), chunked())).await.unwrap();
+    assert_eq!(b.worker_joins(), 2, "encryptFile's parts were joined in a worker");
+    let opened = settle(c.decrypt_file(sealed, key.into(), JsValue::UNDEFINED)).await.unwrap();
+    assert!(blob_bytes(&opened).await == plain, "the joined outputs round-trip");
+    assert_eq!(b.worker_joins(), 3, "decryptFile's parts were joined in a worker");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_join_is_made_on_the_page_when_no_worker_is_idle_or_its_worker_hangs() {
+    let b = bridge(&[("poolSize", 1.into()), ("healthIntervalMs", 100.into())]).await;
+    until(&b, 10_000, "an idle worker", all_idle(1)).await;
+    // Busy: the page joins at once rather than wait behind the call.
+    let busy = sleep(&b, 400, JsValue::UNDEFINED);
+    let joined = b.join_blobs(three_parts());
+    assert!(settles_within(&joined, 200).await, "a join does not wait for a busy worker");
+    assert_eq!(blob_bytes(&settle(joined).await.unwrap()).await, b"abcdef");
+    settle(busy).await.unwrap();
+    assert_eq!(b.worker_joins(), 0);
+    until(&b, 3_000, "an idle worker", all_idle(1)).await;
+    // Idle but hung: its join is dropped with the worker, and the page joins the same parts
+    // (cloned, not moved, to the worker).
+    let before = ids(&b);
+    let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":4000}}]"#[..])).into();
+    b.post_raw(0, stall).unwrap();
+    let parts = three_parts();
+    let joined = b.join_blobs(parts.clone());
+    assert!(settles_within(&joined, 3_000).await, "the join settles once the hung worker is replaced");
+    assert_eq!(blob_bytes(&settle(joined).await.unwrap()).await, b"abcdef");
+    assert_eq!(Uint8Array::new(&parts.get(0)).to_vec(), b"ab", "the parts stay the caller's");
+    assert_eq!(b.worker_joins(), 0, "no worker answered");
+    assert_ne!(ids(&b), before, "the hung worker was replaced");
+    JsFuture::from(b.terminate()).await.unwrap();
+}

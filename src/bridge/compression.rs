@@ -11,7 +11,6 @@ use super::input::{input_len, opt_u64, writes_out};
 use super::pipeline::{promise, reject, Bridge, Prepared};
 use crate::defaults;
 use crate::error::Error;
-use crate::io::output::assemble;
 use crate::io::stream::transform;
 use crate::ops::compression::{join, plan_ranges, RangePart};
 use crate::ops::{Format, Op};
@@ -88,6 +87,7 @@ impl CompressionFacade {
             Ok(q) => q,
             Err(e) => return reject(e),
         };
+        let bridge = self.bridge.clone();
         promise(async move {
             let parts = queued.await?.await?;
             let mut pieces = Vec::with_capacity(parts.len() + 1);
@@ -106,7 +106,7 @@ impl CompressionFacade {
             }
             let (header, trailer) = join(format, level, &checks);
             pieces.push(Uint8Array::from(trailer.as_slice()).into());
-            assemble(Some(&header), pieces, output).await
+            bridge.assemble(Some(&header), pieces, output).await
         })
     }
 

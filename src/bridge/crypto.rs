@@ -14,7 +14,6 @@ use super::input::{input_len, opt_bytes, opt_u64, secret_bytes, take_input, Take
 use super::pipeline::{first, promise, reject, single, Bridge, Prepared, Queued};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
-use crate::io::output::assemble;
 use crate::io::source::{checked_read, read_error, Input};
 use crate::io::stream::transform;
 use crate::ops::aead::{check_key, check_key_and_nonce, check_one_shot_len, KEY_LEN, NONCE_LEN, TAG_LEN};
@@ -149,7 +148,8 @@ impl CryptoFacade {
             Err(e) => reject(e),
             Ok((None, queued, _)) => promise(single(queued)),
             Ok((Some(header), queued, output)) => {
-                promise(async move { assemble(Some(&header.encode()), queued.await?.await?, output).await })
+                let bridge = bridge.clone();
+                promise(async move { bridge.assemble(Some(&header.encode()), queued.await?.await?, output).await })
             }
         }
     }
@@ -226,7 +226,7 @@ impl CryptoFacade {
             }
         };
         match queued {
-            Ok(queued) => promise(async move { assemble(None, queued.await?.await?, output).await }),
+            Ok(queued) => promise(async move { bridge.assemble(None, queued.await?.await?, output).await }),
             Err(e) => reject(e),
         }
     }

@@ -382,6 +382,24 @@ impl WorkerBridge {
         self.bridge.executor.worker_blob_slices(on).map_err(|e| to_js(&e))
     }
 
+    /// Test builds only: `parts` (`Blob`s and `Uint8Array`s) joined into one `Blob` as a split
+    /// call's output is (by an idle worker, else on the page).
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __joinBlobs, unchecked_return_type = "Promise<Blob>")]
+    pub fn join_blobs(&self, parts: js_sys::Array) -> Promise {
+        let joined = self.bridge.executor.join(parts);
+        future_to_promise(async move { joined.await.map(JsValue::from).map_err(|e| to_js(&e)) })
+    }
+
+    /// Test builds only: how many joins this bridge's workers answered with a `Blob`.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __workerJoins)]
+    pub fn worker_joins(&self) -> u32 {
+        self.bridge.executor.worker_joins()
+    }
+
     /// Test builds only: posts `value` to pool worker `index` as is.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

@@ -39,6 +39,7 @@ use crate::call::{aborted, terminated, Counters, Pending, PromiseReply, Reply, S
 use crate::error::Error;
 use crate::events::EventHub;
 use crate::executor::Executor;
+use crate::io::output;
 use crate::io::source::Input;
 use crate::io::stream::OutputEnd;
 use crate::nonce_guard::NonceGuard;
@@ -416,6 +417,25 @@ impl Bridge {
             }
             Ok(outputs)
         })
+    }
+
+    /// A split call's parts, `head` first, as the one output its caller asked for: a `Blob`
+    /// joined by an idle worker where there is one (`Executor::join`: building it on the page
+    /// could block it for over a frame), or bytes joined on the page in slices. A lone `Blob`
+    /// part is the output as it is.
+    ///
+    /// # Errors
+    /// `ValidationError` when the browser refuses to build the `Blob`; `LimitExceededError` for
+    /// a `Uint8Array` beyond 4 GiB.
+    pub(crate) async fn assemble(&self, head: Option<&[u8]>, parts: Vec<JsValue>, output: OutputKind) -> Output {
+        let all = output::with_head(head, parts);
+        match output {
+            OutputKind::Blob if all.length() == 1 && all.get(0).is_instance_of::<web_sys::Blob>() => Ok(all.get(0)),
+            OutputKind::Blob => self.executor.join(all).await.map(JsValue::from),
+            OutputKind::Bytes | OutputKind::Value | OutputKind::Stream => {
+                output::concat_parts(&all).await.map(JsValue::from)
+            }
+        }
     }
 
     /// How many parts a splittable call may run in: the pool's workers, or 1 on the main thread.

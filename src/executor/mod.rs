@@ -17,7 +17,9 @@ pub(crate) use inline::Inline;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use js_sys::Array;
 use serde::Deserialize;
+use web_sys::Blob;
 
 use crate::call::{terminated, Counters, Pending, Stop};
 use crate::error::{Error, ErrorKind};
@@ -221,6 +223,36 @@ impl Executor {
         match &self.placement {
             Placement::Pool(pool) => pool.is_terminated(),
             Placement::Inline(inline) => inline.is_terminated(),
+        }
+    }
+
+    /// `parts` (`Blob`s and `Uint8Array`s, in order) as one `Blob`: joined by an idle pool
+    /// worker where there is one (building it can wait on the browser for over a frame, see
+    /// `pool::join`), else on the page.
+    ///
+    /// # Errors
+    /// `ValidationError` when the browser refuses to build it.
+    pub(crate) fn join(&self, parts: Array) -> impl std::future::Future<Output = Result<Blob, Error>> {
+        let in_worker = match (&self.placement, self.fallback()) {
+            (Placement::Pool(pool), None) => pool.join(&parts),
+            _ => None,
+        };
+        async move {
+            if let Some(joined) = in_worker {
+                if let Ok(blob) = joined.await {
+                    return Ok(blob);
+                }
+            }
+            crate::io::output::join_here(&parts)
+        }
+    }
+
+    /// Test builds only: see `Pool::worker_joins`.
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn worker_joins(&self) -> u32 {
+        match &self.placement {
+            Placement::Pool(pool) => pool.worker_joins(),
+            Placement::Inline(_) => 0,
         }
     }
 

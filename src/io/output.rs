@@ -129,13 +129,8 @@ impl Sink for JsOutput {
     }
 }
 
-/// `head ‖ parts…` as one `Blob` (no copy: the parts are `Blob`s) or one `Uint8Array` (joined
-/// in slices: this runs on the page, whichever placement made the parts).
-///
-/// # Errors
-/// `ValidationError` when the browser refuses to build the `Blob`; `LimitExceededError` for a
-/// `Uint8Array` beyond 4 GiB.
-pub(crate) async fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: OutputKind) -> Result<JsValue, Error> {
+/// `head ‖ parts…`, in order, for one output: the head copied out of wasm memory.
+pub(crate) fn with_head(head: Option<&[u8]>, parts: Vec<JsValue>) -> Array {
     let all = Array::new();
     if let Some(head) = head {
         all.push(&Uint8Array::from(head));
@@ -143,13 +138,25 @@ pub(crate) async fn assemble(head: Option<&[u8]>, parts: Vec<JsValue>, output: O
     for part in parts {
         all.push(&part);
     }
-    match output {
-        OutputKind::Blob => web_sys::Blob::new_with_blob_sequence(&all)
-            .map(JsValue::from)
-            .map_err(|_| Error::validation("the browser could not build the output Blob")),
-        OutputKind::Bytes | OutputKind::Value | OutputKind::Stream => {
-            let pieces: Vec<Uint8Array> = all.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).collect();
-            copy::concat_sliced(&pieces).await.map(JsValue::from)
-        }
-    }
+    all
+}
+
+/// `parts` (`Blob`s and `Uint8Array`s) as one `Blob`, built here at once: no copy of a `Blob`
+/// part, but a synchronous call to the browser (see `Executor::join`).
+///
+/// # Errors
+/// `ValidationError` when the browser refuses to build the `Blob`.
+pub(crate) fn join_here(parts: &Array) -> Result<web_sys::Blob, Error> {
+    web_sys::Blob::new_with_blob_sequence(parts)
+        .map_err(|_| Error::validation("the browser could not build the output Blob"))
+}
+
+/// `parts` (`Uint8Array`s) as one `Uint8Array`, joined in slices: this runs on the page,
+/// whichever placement made the parts.
+///
+/// # Errors
+/// `LimitExceededError` beyond 4 GiB.
+pub(crate) async fn concat_parts(parts: &Array) -> Result<Uint8Array, Error> {
+    let pieces: Vec<Uint8Array> = parts.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).collect();
+    copy::concat_sliced(&pieces).await
 }

@@ -128,6 +128,7 @@ impl Inner {
                 slot.last_sign = js_sys::Date::now();
                 slot.memory_bytes = memory;
             }
+            FromWorker::Joined { id } => self.on_joined(index, id, attached.body()),
             FromWorker::Spare => {
                 if let Some(buffer) = attached.body().and_then(|b| b.dyn_into::<Uint8Array>().ok()) {
                     if let Ok(buffer) = buffer.buffer().dyn_into::<ArrayBuffer>() {

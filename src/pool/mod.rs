@@ -16,6 +16,7 @@
 //! - `progress`: running calls' progress, flushed to `onProgress` once per frame;
 //! - `failure`: crashes, timeouts, cancels, health pings — every way a worker is replaced;
 //! - `scaling`: slots added and removed by `resize`;
+//! - `join`: a split call's parts joined into one `Blob` by an idle worker;
 //! - `announce`: state changes and console messages, sent after the state is released;
 //! - `worker_handle`: every `web_sys::Worker` call.
 //!
@@ -41,6 +42,7 @@
 mod announce;
 mod dispatch;
 mod failure;
+mod join;
 mod messages;
 mod progress;
 mod scaling;
@@ -124,6 +126,11 @@ struct Inner {
     counters: Rc<Counters>,
     next_worker_id: u32,
     ping_seq: u32,
+    /// The last `ToWorker::Join` id (`join`).
+    join_seq: u32,
+    /// Test builds only: joins answered with a `Blob` (`join`).
+    #[cfg(feature = "test-ops")]
+    joined: u32,
     terminated: bool,
     /// A microtask will post the slots' outboxes.
     flush_scheduled: bool,
@@ -169,6 +176,9 @@ impl Pool {
                 counters: counters.clone(),
                 next_worker_id: 1,
                 ping_seq: 0,
+                join_seq: 0,
+                #[cfg(feature = "test-ops")]
+                joined: 0,
                 terminated: false,
                 flush_scheduled: false,
                 cross_origin_isolated: crate::shared::cross_origin_isolated(),

@@ -103,6 +103,9 @@ pub(super) struct Slot {
     pub(super) memory_bytes: f64,
     /// Removed (by `resize`) as soon as its calls in flight finish.
     pub(super) retiring: bool,
+    /// Joins sent to its worker (`join`), by id: dropped when it is stopped, which tells each
+    /// caller to join on the page.
+    pub(super) joins: Vec<(u32, oneshot::Sender<web_sys::Blob>)>,
 }
 
 impl Slot {
@@ -141,6 +144,7 @@ impl Slot {
             last_sign: 0.0,
             memory_bytes: 0.0,
             retiring: false,
+            joins: Vec::new(),
         }
     }
 
@@ -166,6 +170,7 @@ impl Slot {
             defer_drop(handle);
         }
         self.outbox.clear();
+        self.joins.clear();
         self.watchdog = None;
         self.boot_timer = None;
         self.respawn_timer = None;
