@@ -233,7 +233,7 @@ fn handle(scope: &DedicatedWorkerGlobalScope, msg: ToWorker, attached: Attached)
         }
         ToWorker::Join { id } => {
             // Blocks this thread, not the page's, while the browser takes the parts in.
-            let joined = attached.value().and_then(|parts| web_sys::Blob::new_with_blob_sequence(&parts).ok());
+            let joined = attached.value().and_then(|parts| crate::io::output::join_here(parts.unchecked_ref()).ok());
             post(scope, vec![(FromWorker::Joined { id }, joined.map(|blob| Carried::Body(blob.into())))]);
         }
         #[cfg(feature = "test-ops")]

@@ -1217,3 +1217,51 @@ async fn a_join_is_made_on_the_page_when_no_worker_is_idle_or_its_worker_hangs()
     assert_ne!(ids(&b), before, "the hung worker was replaced");
     JsFuture::from(b.terminate()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_join_its_worker_does_not_answer_in_time_is_made_on_the_page_without_health_checks() {
+    let b = bridge(&[("poolSize", 1.into()), ("healthIntervalMs", 0.into())]).await;
+    until(&b, 10_000, "an idle worker", all_idle(1)).await;
+    // Hung while the pool thinks it idle, and no health check to replace it: the join's own
+    // time limit hands the parts back to the page.
+    let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":3500}}]"#[..])).into();
+    b.post_raw(0, stall).unwrap();
+    let joined = b.join_blobs(three_parts());
+    assert!(!settles_within(&joined, 1_500).await, "the worker has its time");
+    assert!(settles_within(&joined, 1_500).await, "then the page joins");
+    assert_eq!(blob_bytes(&settle(joined).await.unwrap()).await, b"abcdef");
+    // The worker's late answer, once its thread is free, is ignored.
+    delay(2_500).await;
+    assert_eq!(b.worker_joins(), 0, "the late answer is dropped");
+    assert_eq!(Uint8Array::new(&settle(echo(&b, b"alive", JsValue::UNDEFINED)).await.unwrap()).to_vec(), b"alive");
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_lone_blob_part_and_a_split_compress_are_not_sent_to_a_worker_to_join() {
+    let one = bridge(&[("poolSize", 1.into())]).await;
+    until(&one, 10_000, "an idle worker", all_idle(1)).await;
+    let c = one.crypto();
+    let key = c.generate_key().unwrap();
+    let plain = common::data((1 << 20) + 5, 3);
+    let sealed = settle(c.encrypt_file(Uint8Array::from(&plain[..]).into(), key.clone().into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    assert_eq!(one.worker_joins(), 1, "the header and the one part were joined in the worker");
+    let opened = settle(c.decrypt_file(sealed, key.into(), JsValue::UNDEFINED)).await.unwrap();
+    assert!(blob_bytes(&opened).await == plain);
+    assert_eq!(one.worker_joins(), 1, "decryptFile's one part is its output as it is");
+    JsFuture::from(one.terminate()).await.unwrap();
+    // A split compress's parts are bytes: cloning them to a worker would copy them on the page.
+    let two = bridge(&[("poolSize", 2.into())]).await;
+    until(&two, 10_000, "two idle workers", all_idle(2)).await;
+    // Random bytes: their gzip is as large as they are, far over what a worker is sent to join.
+    let text = common::data(9 << 20, 17);
+    let blob = obj(&[("output", "blob".into())]);
+    let packed = settle(two.compression().gzip(Uint8Array::from(&text[..]).into(), blob)).await.unwrap();
+    assert_eq!(two.worker_joins(), 0, "a split compress is joined on the page");
+    let bytes = Uint8Array::from(&blob_bytes(&packed).await[..]);
+    let unpacked = settle(two.compression().gunzip(bytes.into(), JsValue::UNDEFINED)).await.unwrap();
+    assert!(Uint8Array::new(&unpacked).to_vec() == text, "the joined gzip round-trips");
+    JsFuture::from(two.terminate()).await.unwrap();
+}

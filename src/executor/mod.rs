@@ -41,6 +41,10 @@ pub(crate) enum Fallback {
     Never,
 }
 
+/// The most bytes in `Uint8Array` parts that [`Executor::join`] sends to a worker: a split call's
+/// head and trailer, not a split `compress`'s output.
+const JOIN_BYTES_MAX: u64 = 64 << 10;
+
 /// Runs calls in the pool or on the page; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Executor {
@@ -228,13 +232,16 @@ impl Executor {
 
     /// `parts` (`Blob`s and `Uint8Array`s, in order) as one `Blob`: joined by an idle pool
     /// worker where there is one (building it can wait on the browser for over a frame, see
-    /// `pool::join`), else on the page.
+    /// `pool::join`), else on the page. Parts of more than [`JOIN_BYTES_MAX`] bytes in
+    /// `Uint8Array`s are joined on the page: the message to a worker would copy them there
+    /// (they are cloned, so that the page can still join them if the worker fails), and the
+    /// worker again.
     ///
     /// # Errors
     /// `ValidationError` when the browser refuses to build it.
     pub(crate) fn join(&self, parts: Array) -> impl std::future::Future<Output = Result<Blob, Error>> {
         let in_worker = match (&self.placement, self.fallback()) {
-            (Placement::Pool(pool), None) => pool.join(&parts),
+            (Placement::Pool(pool), None) if crate::io::output::bytes_in(&parts) <= JOIN_BYTES_MAX => pool.join(&parts),
             _ => None,
         };
         async move {

@@ -141,6 +141,11 @@ pub(crate) fn with_head(head: Option<&[u8]>, parts: Vec<JsValue>) -> Array {
     all
 }
 
+/// How many bytes `parts` hold in `Uint8Array`s (not in `Blob`s).
+pub(crate) fn bytes_in(parts: &Array) -> u64 {
+    parts.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).map(|p| u64::from(p.byte_length())).sum()
+}
+
 /// `parts` (`Blob`s and `Uint8Array`s) as one `Blob`, built here at once: no copy of a `Blob`
 /// part, but a synchronous call to the browser (see `Executor::join`).
 ///

@@ -90,7 +90,8 @@ impl Inner {
                         available: live
                             && first_alive
                             && (streamed || may_pipeline(mailbox, next, max_in_flight, queue_full)),
-                        in_flight: (s.in_flight.len() + s.side.len()) as u32,
+                        // A worker joining a split call's parts (`join`) is busier than one that is not.
+                        in_flight: (s.in_flight.len() + s.side.len() + s.joins.len()) as u32,
                         done: u64::from(s.tasks_done),
                     }
                 })

@@ -105,7 +105,7 @@ pub(super) struct Slot {
     pub(super) retiring: bool,
     /// Joins sent to its worker (`join`), by id: dropped when it is stopped, which tells each
     /// caller to join on the page.
-    pub(super) joins: Vec<(u32, oneshot::Sender<web_sys::Blob>)>,
+    pub(super) joins: Vec<super::join::Join>,
 }
 
 impl Slot {
