@@ -141,7 +141,8 @@ pub(crate) fn with_head(head: Option<&[u8]>, parts: Vec<JsValue>) -> Array {
     all
 }
 
-/// How many bytes `parts` hold in `Uint8Array`s (not in `Blob`s).
+/// How many bytes `parts` hold in `Uint8Array`s (not in `Blob`s): the views' lengths, though a
+/// message clones a view's whole buffer (a split call's parts are views of most of theirs).
 pub(crate) fn bytes_in(parts: &Array) -> u64 {
     parts.iter().filter_map(|p| p.dyn_into::<Uint8Array>().ok()).map(|p| u64::from(p.byte_length())).sum()
 }

@@ -1,9 +1,9 @@
 //! A split call's parts joined into one `Blob` by an idle worker. Building a `Blob` of other
 //! `Blob`s is a synchronous call to the browser, which waits while the browser is still taking
-//! in the workers' own `Blob`s: on the page's thread it took 6–24 ms right after a split
-//! `encryptFile` (a trace of 12 rounds), over a frame. A worker's thread may wait.
+//! in the workers' own `Blob`s: on the page's thread, right after a split `encryptFile`, it held
+//! up tasks of up to 23.5 ms (a trace of 12 rounds). A worker's thread may wait.
 //!
-//! A join is no call: it is not queued nor retried. It goes only to a worker that holds no call
+//! A join is no call: it is neither queued nor retried. It goes only to a worker that holds no call
 //! (so nothing it runs delays it), and when none is idle, or its worker is stopped, cannot build
 //! the `Blob` or takes longer than [`JOIN_LIMIT_MS`], the caller joins the parts on the page.
 

@@ -59,7 +59,7 @@ pub enum ToWorker {
     /// `Uint8Array`s, in order) into one `Blob`, answered with [`FromWorker::Joined`] carrying
     /// the same `id`. A worker does it because building a `Blob` of other `Blob`s is a
     /// synchronous call to the browser that waits while the browser still takes in those
-    /// `Blob`s: 6–24 ms on the page's thread after a split `encryptFile`.
+    /// `Blob`s: up to 23.5 ms on the page's thread after a split `encryptFile`.
     Join {
         /// Echoed back.
         id: u32,
