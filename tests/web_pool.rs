@@ -1231,9 +1231,16 @@ async fn a_join_its_worker_does_not_answer_in_time_is_made_on_the_page_without_h
     assert!(!settles_within(&joined, 1_500).await, "the worker has its time");
     assert!(settles_within(&joined, 1_500).await, "then the page joins");
     assert_eq!(blob_bytes(&settle(joined).await.unwrap()).await, b"abcdef");
-    // Once its thread is free (~5 s in) the worker joins and answers, too late: nothing counts it.
+    // Meanwhile it gets no more joins: the next is made on the page at once.
+    let next = b.join_blobs(three_parts());
+    assert!(settles_within(&next, 300).await, "no join waits on a worker that let one pass its limit");
+    assert_eq!(blob_bytes(&settle(next).await.unwrap()).await, b"abcdef");
+    // Once its thread is free (~5 s in) the worker joins and answers, too late: nothing counts it,
+    // but it has spoken, and gets joins again.
     delay(3_000).await;
     assert_eq!(b.worker_joins(), 0, "no join answered in time");
+    assert_eq!(blob_bytes(&settle(b.join_blobs(three_parts())).await.unwrap()).await, b"abcdef");
+    assert_eq!(b.worker_joins(), 1, "the worker joins again once it has spoken");
     assert_eq!(Uint8Array::new(&settle(echo(&b, b"alive", JsValue::UNDEFINED)).await.unwrap()).to_vec(), b"alive");
     JsFuture::from(b.terminate()).await.unwrap();
 }

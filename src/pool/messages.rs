@@ -53,6 +53,8 @@ impl Inner {
             Err(e) => return self.on_crash(index, format!("the worker broke protocol: {}", e.message())),
         };
         let worker_id = self.slots[index].worker_id;
+        // It is not hung, whatever it says: it may be sent joins again.
+        self.slots[index].join_overdue = false;
         for (i, entry) in entries.into_iter().enumerate() {
             // An earlier entry may have replaced the worker: the rest are the old worker's.
             if self.slots.get(index).is_none_or(|s| s.worker_id != worker_id || s.handle.is_none()) {

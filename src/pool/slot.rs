@@ -106,6 +106,9 @@ pub(super) struct Slot {
     /// Joins sent to its worker (`join`), by id: dropped when it is stopped, which tells each
     /// caller to join on the page.
     pub(super) joins: Vec<super::join::Join>,
+    /// Its worker let a join pass `join::JOIN_LIMIT_MS` and has sent nothing since: it gets no
+    /// more joins until it does.
+    pub(super) join_overdue: bool,
 }
 
 impl Slot {
@@ -145,6 +148,7 @@ impl Slot {
             memory_bytes: 0.0,
             retiring: false,
             joins: Vec::new(),
+            join_overdue: false,
         }
     }
 
@@ -171,6 +175,7 @@ impl Slot {
         }
         self.outbox.clear();
         self.joins.clear();
+        self.join_overdue = false;
         self.watchdog = None;
         self.boot_timer = None;
         self.respawn_timer = None;
