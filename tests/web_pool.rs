@@ -1246,6 +1246,22 @@ async fn a_join_its_worker_does_not_answer_in_time_is_made_on_the_page_without_h
 }
 
 #[wasm_bindgen_test]
+async fn resize_does_not_retire_a_worker_before_its_join_is_answered() {
+    let b = bridge(&[("poolSize", 2.into())]).await;
+    until(&b, 10_000, "two idle workers", all_idle(2)).await;
+    // One worker sleeps; the other, idle, is sent the join. Shrinking to one worker used to stop
+    // the idle one at once, mid-join, and the page joined the parts again.
+    let busy = sleep(&b, 300, JsValue::UNDEFINED);
+    let joined = b.join_blobs(three_parts());
+    JsFuture::from(b.resize(1)).await.unwrap();
+    assert_eq!(blob_bytes(&settle(joined).await.unwrap()).await, b"abcdef");
+    assert_eq!(b.worker_joins(), 1, "the joining worker answered before it left");
+    settle(busy).await.unwrap();
+    until(&b, 3_000, "one idle worker", all_idle(1)).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
 async fn a_lone_blob_part_and_a_split_compress_are_not_sent_to_a_worker_to_join() {
     let one = bridge(&[("poolSize", 1.into())]).await;
     until(&one, 10_000, "an idle worker", all_idle(1)).await;

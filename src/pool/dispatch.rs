@@ -376,9 +376,7 @@ impl Inner {
         if position == Some(0) {
             self.arm_first(index);
         }
-        if self.slots[index].retiring && !self.slots[index].is_busy() {
-            self.remove_slot(index);
-        }
+        self.leave_if_done(index);
     }
 
     /// The time limit of call `id` run beside its worker's calls: when it runs out the call is

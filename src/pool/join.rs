@@ -63,6 +63,7 @@ impl Pool {
                     let slot = &mut inner.slots[index];
                     slot.joins.retain(|join| join.id != id);
                     slot.join_overdue = true;
+                    inner.leave_if_done(index);
                 }
             }
         });
@@ -101,5 +102,6 @@ impl Inner {
             }
             let _ = tx.send(blob);
         }
+        self.leave_if_done(index);
     }
 }

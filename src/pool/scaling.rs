@@ -40,6 +40,13 @@ impl Inner {
         Ok(())
     }
 
+    /// Removes slot `index` if it is retiring and its worker holds no more calls or joins.
+    pub(super) fn leave_if_done(&mut self, index: usize) {
+        if self.slots[index].retiring && !self.slots[index].view().busy {
+            self.remove_slot(index);
+        }
+    }
+
     /// Removes slot `index` and stops its worker (a retiring slot whose call ended, or one that
     /// `resize` retires now).
     pub(super) fn remove_slot(&mut self, index: usize) {

@@ -154,7 +154,9 @@ impl Slot {
 
     /// The slot as the pool's decisions see it.
     pub(super) fn view(&self) -> SlotView {
-        SlotView { state: self.state, busy: self.is_busy(), retiring: self.retiring }
+        // A worker joining Blobs leaves after its joins too: `resize` retiring it mid-join would
+        // waste the join and make the page do it again.
+        SlotView { state: self.state, busy: self.is_busy() || !self.joins.is_empty(), retiring: self.retiring }
     }
 
     /// Whether its worker runs or holds a call.
