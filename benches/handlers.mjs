@@ -9,14 +9,15 @@
 // Builds the same package as bench:ipc (target/bench-pkg, release, SIMD, --features test-ops), serves
 // the repo root, prints tables and writes target/bench-handlers.json. `-- --only encryptFile,gzip`
 // runs those workloads alone (their ids: sha256, sha256-blob, sha256-blob-16, aes-gcm, encryptFile, gzip, gunzip);
-// `-- --no-build` reuses the last build.
+// `-- --no-build` reuses the last build; `-- --pool 1` runs the pool rows on that many workers (2 by
+// default; 1 is what `WorkerBridge.create()` spawns on a 2-core machine) and writes
+// target/bench-handlers-pool1.json.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBenchPackage, runPage } from './harness.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const OUT = path.join(ROOT, 'target', 'bench-handlers.json');
 const CONFIG = {
   cryptoMiB: 64, // sha256, AES-GCM encrypt, encryptFile
   compressionMiB: 16, // gzip input, gunzip output
@@ -41,6 +42,16 @@ if (only && !only.every((id) => IDS.includes(id))) {
   console.error(`--only takes workload ids separated by commas: ${IDS.join(', ')} (got ${process.argv[onlyAt + 1]})`);
   process.exit(2);
 }
+const poolAt = process.argv.indexOf('--pool');
+if (poolAt > 0) {
+  const n = Number(process.argv[poolAt + 1]);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    console.error(`--pool takes a number of workers, 1 to 64 (got ${process.argv[poolAt + 1]})`);
+    process.exit(2);
+  }
+  CONFIG.poolSize = n;
+}
+const OUT = path.join(ROOT, 'target', CONFIG.poolSize === 2 ? 'bench-handlers.json' : `bench-handlers-pool${CONFIG.poolSize}.json`);
 const runInBrowser = () => runPage('benches/handlers/index.html', { ...CONFIG, only }, PAGE_TIMEOUT_MS);
 
 const f1 = (x) => x.toFixed(1);

@@ -82,3 +82,45 @@ export function startLongTaskMeter() {
     };
   };
 }
+
+/**
+ * `n` bytes of log-like text: a few fixed shapes with varying ids, numbers, paths and words, so
+ * it compresses well but not trivially. Deterministic (fixed LCG seed).
+ */
+export function compressibleText(n) {
+  let state = 0x2545f491;
+  const rnd = (k) => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state % k;
+  };
+  const pick = (xs) => xs[rnd(xs.length)];
+  const levels = ['INFO ', 'INFO ', 'INFO ', 'DEBUG', 'WARN ', 'ERROR'];
+  const paths = ['/api/v1/items', '/api/v1/users', '/static/app.js', '/api/v2/search', '/healthz', '/api/v1/orders'];
+  const users = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
+  const statuses = [200, 200, 200, 200, 201, 204, 304, 400, 404, 500];
+  const words = ('the quick brown fox jumps over a lazy dog cache miss hit retry timeout upstream connection ' +
+    'reset accepted queued served slow fast').split(' ');
+  const encoder = new TextEncoder();
+  const out = new Uint8Array(n);
+  let off = 0;
+  let t = 1_700_000_000_000;
+  while (off < n) {
+    t += rnd(5_000);
+    const msg = Array.from({ length: 3 + rnd(6) }, () => pick(words)).join(' ');
+    const line = `${new Date(t).toISOString()} ${pick(levels)} [worker-${rnd(16)}] ` +
+      `id=${rnd(0x10000).toString(16).padStart(4, '0')}${rnd(0x10000).toString(16).padStart(4, '0')} ` +
+      `${pick(['GET', 'GET', 'POST', 'PUT'])} ${pick(paths)}/${rnd(100_000)} status=${pick(statuses)} ` +
+      `bytes=${rnd(65_536)} ms=${(rnd(50_000) / 100).toFixed(2)} user=${pick(users)} msg="${msg}"\n`;
+    off += encoder.encodeInto(line, out.subarray(off)).written; // the last line is cut to fit
+  }
+  return out;
+}
+
+/** Whether two byte sequences (`Uint8Array`s, or buffers) hold the same bytes. */
+export function equalBytes(a, b) {
+  const x = a instanceof Uint8Array ? a : new Uint8Array(a);
+  const y = b instanceof Uint8Array ? b : new Uint8Array(b);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}

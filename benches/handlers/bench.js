@@ -3,7 +3,7 @@
 // probe loop (setTimeout(0) and requestAnimationFrame) watching how long the main thread is
 // blocked while it runs.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
-import { environment, median } from '../page.js';
+import { compressibleText, environment, equalBytes, median } from '../page.js';
 // The peer for a streamed SHA-256 of a Blob (WebCrypto has no streaming digest): hash-wasm's
 // incremental hasher, on the page, as an app without worker-bridge would run it.
 import { createSHA256 } from '/node_modules/hash-wasm/dist/index.esm.js';
@@ -20,47 +20,7 @@ function randomBytes(n) {
   return out;
 }
 
-/**
- * `n` bytes of log-like text: a few fixed shapes with varying ids, numbers, paths and words, so
- * it compresses well but not trivially. Deterministic (fixed LCG seed).
- */
-function compressibleText(n) {
-  let state = 0x2545f491;
-  const rnd = (k) => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state % k;
-  };
-  const pick = (xs) => xs[rnd(xs.length)];
-  const levels = ['INFO ', 'INFO ', 'INFO ', 'DEBUG', 'WARN ', 'ERROR'];
-  const paths = ['/api/v1/items', '/api/v1/users', '/static/app.js', '/api/v2/search', '/healthz', '/api/v1/orders'];
-  const users = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
-  const statuses = [200, 200, 200, 200, 201, 204, 304, 400, 404, 500];
-  const words = ('the quick brown fox jumps over a lazy dog cache miss hit retry timeout upstream connection ' +
-    'reset accepted queued served slow fast').split(' ');
-  const out = new Uint8Array(n);
-  let off = 0;
-  let t = 1_700_000_000_000;
-  while (off < n) {
-    t += rnd(5_000);
-    const msg = Array.from({ length: 3 + rnd(6) }, () => pick(words)).join(' ');
-    const line = `${new Date(t).toISOString()} ${pick(levels)} [worker-${rnd(16)}] ` +
-      `id=${rnd(0x10000).toString(16).padStart(4, '0')}${rnd(0x10000).toString(16).padStart(4, '0')} ` +
-      `${pick(['GET', 'GET', 'POST', 'PUT'])} ${pick(paths)}/${rnd(100_000)} status=${pick(statuses)} ` +
-      `bytes=${rnd(65_536)} ms=${(rnd(50_000) / 100).toFixed(2)} user=${pick(users)} msg="${msg}"\n`;
-    off += encoder.encodeInto(line, out.subarray(off)).written; // the last line is cut to fit
-  }
-  return out;
-}
-
 const u8 = (x) => (x instanceof Uint8Array ? x : new Uint8Array(x));
-
-function equalBytes(a, b) {
-  a = u8(a);
-  b = u8(b);
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 const hex = (bytes) => Array.from(u8(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

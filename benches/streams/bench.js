@@ -4,7 +4,7 @@
 // (encryptStream → decryptStream, gzipStream → gunzipStream) over bytes made as they are pulled
 // and checked as they arrive, with the workers' wasm memory watched. benches/streams.mjs drives it.
 import init, { WorkerBridge } from '/target/bench-pkg/worker_bridge.js';
-import { environment, median } from '../page.js';
+import { environment, equalBytes, median } from '../page.js';
 
 const MiB = 1 << 20;
 const encoder = new TextEncoder();
@@ -153,12 +153,6 @@ async function collect(readable) {
     at += p.length;
   }
   return out;
-}
-
-function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** ms of `run()`. */
