@@ -1246,18 +1246,52 @@ async fn a_join_its_worker_does_not_answer_in_time_is_made_on_the_page_without_h
 }
 
 #[wasm_bindgen_test]
-async fn resize_does_not_retire_a_worker_before_its_join_is_answered() {
+async fn resize_retires_a_joining_worker_after_its_join_and_sends_it_no_more() {
     let b = bridge(&[("poolSize", 2.into())]).await;
     until(&b, 10_000, "two idle workers", all_idle(2)).await;
-    // One worker sleeps; the other, idle, is sent the join. Shrinking to one worker used to stop
-    // the idle one at once, mid-join, and the page joined the parts again.
-    let busy = sleep(&b, 300, JsValue::UNDEFINED);
+    // Worker 1 sleeps; worker 0, idle again, is sent the join. Shrinking to one worker used to
+    // stop the joining one at once, and the page joined the parts again. Now it leaves after its
+    // join, before the busy one (though older) would.
+    let first = sleep(&b, 20, JsValue::UNDEFINED);
+    let busy = sleep(&b, 600, JsValue::UNDEFINED);
+    settle(first).await.unwrap();
     let joined = b.join_blobs(three_parts());
     JsFuture::from(b.resize(1)).await.unwrap();
+    // It leaves: a join now is made on the page (the other worker is busy).
+    let on_page = b.join_blobs(three_parts());
     assert_eq!(blob_bytes(&settle(joined).await.unwrap()).await, b"abcdef");
-    assert_eq!(b.worker_joins(), 1, "the joining worker answered before it left");
+    assert_eq!(blob_bytes(&settle(on_page).await.unwrap()).await, b"abcdef");
+    assert_eq!(b.worker_joins(), 1, "the leaving worker answered its join, and was sent no other");
+    let mut waited = 0;
+    while b.slot_count() > 1 {
+        assert!(waited < 300, "the joining worker did not leave after its join");
+        delay(10).await;
+        waited += 10;
+    }
+    assert!(!settles_within(&busy, 0).await, "the worker that left was the joining one, not the busy one");
     settle(busy).await.unwrap();
     until(&b, 3_000, "one idle worker", all_idle(1)).await;
+    JsFuture::from(b.terminate()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_retiring_worker_whose_join_passes_its_time_limit_leaves() {
+    let b = bridge(&[("poolSize", 2.into()), ("healthIntervalMs", 0.into())]).await;
+    until(&b, 10_000, "two idle workers", all_idle(2)).await;
+    // Least-busy on an idle pool: the sleep goes to worker 0. Worker 1 hangs while the pool
+    // thinks it idle, and is sent the join.
+    let busy = sleep(&b, 300, JsValue::UNDEFINED);
+    let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":6000}}]"#[..])).into();
+    b.post_raw(1, stall).unwrap();
+    let joined = b.join_blobs(three_parts());
+    JsFuture::from(b.resize(1)).await.unwrap();
+    assert_eq!(b.slot_count(), 2, "the joining worker stays for its join");
+    // The join's time limit (2 s) hands the parts to the page, and the worker leaves then.
+    assert!(settles_within(&joined, 3_000).await, "the page joins once the limit passes");
+    assert_eq!(blob_bytes(&settle(joined).await.unwrap()).await, b"abcdef");
+    assert_eq!(b.slot_count(), 1, "the hung worker left when its join's limit passed");
+    assert_eq!(b.worker_joins(), 0);
+    settle(busy).await.unwrap();
     JsFuture::from(b.terminate()).await.unwrap();
 }
 

@@ -400,6 +400,14 @@ impl WorkerBridge {
         self.bridge.executor.worker_joins()
     }
 
+    /// Test builds only: the pool's worker slots, those leaving after their work included.
+    #[cfg(feature = "test-ops")]
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = __slotCount)]
+    pub fn slot_count(&self) -> u32 {
+        self.bridge.executor.slot_count() as u32
+    }
+
     /// Test builds only: posts `value` to pool worker `index` as is.
     #[cfg(feature = "test-ops")]
     #[doc(hidden)]

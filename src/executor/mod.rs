@@ -263,6 +263,15 @@ impl Executor {
         }
     }
 
+    /// Test builds only: see `Pool::slot_count`.
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn slot_count(&self) -> usize {
+        match &self.placement {
+            Placement::Pool(pool) => pool.slot_count(),
+            Placement::Inline(_) => 0,
+        }
+    }
+
     /// Test builds only: posts a raw value to pool worker `index`.
     #[cfg(feature = "test-ops")]
     pub(crate) fn post_raw(&self, index: usize, value: &wasm_bindgen::JsValue) -> Result<(), Error> {

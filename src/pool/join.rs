@@ -36,9 +36,11 @@ impl Pool {
             return None;
         }
         // Not one that let a join pass its time limit and has said nothing since: a hung worker
-        // (with no health check to replace it) would hold every later join for the limit.
-        let idle =
-            |s: &super::Slot| s.state == SlotState::Idle && s.handle.is_some() && !s.is_busy() && !s.join_overdue;
+        // (with no health check to replace it) would hold every later join for the limit. Nor
+        // one leaving (`resize`) once its joins are done: more would keep it.
+        let idle = |s: &super::Slot| {
+            s.state == SlotState::Idle && s.handle.is_some() && !s.is_busy() && !s.join_overdue && !s.retiring
+        };
         // A worker not joining already, else any idle one.
         let index = (inner.slots.iter().position(|s| idle(s) && s.joins.is_empty()))
             .or_else(|| inner.slots.iter().position(idle))?;
@@ -75,6 +77,13 @@ impl Pool {
     #[cfg(feature = "test-ops")]
     pub(crate) fn worker_joins(&self) -> u32 {
         self.inner.borrow().joined
+    }
+
+    /// Test builds only: the pool's slots, those leaving after their work included (`status()`
+    /// leaves them out).
+    #[cfg(feature = "test-ops")]
+    pub(crate) fn slot_count(&self) -> usize {
+        self.inner.borrow().slots.len()
     }
 }
 

@@ -266,7 +266,7 @@ impl Pool {
     }
 
     /// Grows or shrinks the pool to `size` workers; queued calls stay queued. Busy workers leave
-    /// when their calls in flight finish.
+    /// when their calls in flight (and the joins they make) finish.
     pub(crate) fn resize(&self, size: usize) -> Result<(), Error> {
         let mut inner = self.inner.borrow_mut();
         if inner.terminated {

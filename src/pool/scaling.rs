@@ -42,7 +42,8 @@ impl Inner {
 
     /// Removes slot `index` if it is retiring and its worker holds no more calls or joins.
     pub(super) fn leave_if_done(&mut self, index: usize) {
-        if self.slots[index].retiring && !self.slots[index].view().busy {
+        let slot = self.slots[index].view();
+        if slot.retiring && !slot.busy && !slot.joining {
             self.remove_slot(index);
         }
     }

@@ -101,7 +101,7 @@ pub(super) struct Slot {
     pub(super) last_sign: f64,
     /// The worker's wasm memory size at its last pong.
     pub(super) memory_bytes: f64,
-    /// Removed (by `resize`) as soon as its calls in flight finish.
+    /// Removed (by `resize`) as soon as its calls in flight and its joins finish.
     pub(super) retiring: bool,
     /// Joins sent to its worker (`join`), by id: dropped when it is stopped, which tells each
     /// caller to join on the page.
@@ -154,9 +154,9 @@ impl Slot {
 
     /// The slot as the pool's decisions see it.
     pub(super) fn view(&self) -> SlotView {
-        // A worker joining Blobs leaves after its joins too: `resize` retiring it mid-join would
+        // A worker joining Blobs leaves after its joins: `resize` retiring it mid-join would
         // waste the join and make the page do it again.
-        SlotView { state: self.state, busy: self.is_busy() || !self.joins.is_empty(), retiring: self.retiring }
+        SlotView { state: self.state, busy: self.is_busy(), joining: !self.joins.is_empty(), retiring: self.retiring }
     }
 
     /// Whether its worker runs or holds a call.

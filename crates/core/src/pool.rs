@@ -147,8 +147,10 @@ pub const ANSWER_BATCH: usize = top_up_batch(defaults::MAX_IN_FLIGHT_PER_WORKER)
 pub struct SlotView {
     /// Its state.
     pub state: SlotState,
-    /// It is running a call.
+    /// It is running or holds a call.
     pub busy: bool,
+    /// It is joining a split call's output (`Blob`s) for the page, and holds no call.
+    pub joining: bool,
     /// Already marked to leave.
     pub retiring: bool,
 }
@@ -158,29 +160,32 @@ pub struct SlotView {
 pub enum Retire {
     /// Remove it now.
     Now,
-    /// Remove it when its running call finishes.
+    /// Remove it when its running call, or the joins it is making, finish.
     AfterCall,
 }
 
 /// Which `excess` slots leave, and how: given-up slots first, then starting, then idle ones,
-/// then busy ones (after their call); within a rank, the newest (highest index) first. Slots
-/// already retiring are neither counted nor chosen. Indices are returned highest first, so
-/// removing them in order keeps the others valid.
+/// then ones only joining Blobs (after their joins: up to a couple of seconds), then busy ones
+/// (after their call); within a rank, the newest (highest index) first. Slots already retiring
+/// are neither counted nor chosen. Indices are returned highest first, so removing them in
+/// order keeps the others valid.
 pub fn retire_order(slots: &[SlotView], excess: usize) -> Vec<(usize, Retire)> {
+    const LATER: u8 = 3;
     let rank = |s: &SlotView| match s.state {
-        SlotState::GivenUp | SlotState::Crashed if !s.busy => 0,
+        SlotState::GivenUp | SlotState::Crashed if !s.busy && !s.joining => 0,
         SlotState::Starting => 1,
-        _ if !s.busy => 2,
-        _ => 3,
+        _ if !s.busy && !s.joining => 2,
+        _ if !s.busy => LATER,
+        _ => LATER + 1,
     };
     let mut chosen = Vec::with_capacity(excess);
-    for wanted in 0..=3 {
+    for wanted in 0..=LATER + 1 {
         for (index, slot) in slots.iter().enumerate().rev() {
             if chosen.len() == excess {
                 break;
             }
             if !slot.retiring && rank(slot) == wanted {
-                chosen.push((index, if wanted == 3 { Retire::AfterCall } else { Retire::Now }));
+                chosen.push((index, if wanted >= LATER { Retire::AfterCall } else { Retire::Now }));
             }
         }
     }
@@ -383,7 +388,7 @@ mod tests {
     }
 
     fn view(state: SlotState, busy: bool) -> SlotView {
-        SlotView { state, busy, retiring: false }
+        SlotView { state, busy, joining: false, retiring: false }
     }
 
     #[test]
@@ -420,7 +425,7 @@ mod tests {
         assert!(!no_live_slot([view(SlotState::Busy, true)]));
         // A slot that leaves after its call takes no queued call: with the rest given up, the
         // queue would wait forever.
-        let leaving = SlotView { state: SlotState::Busy, busy: true, retiring: true };
+        let leaving = SlotView { state: SlotState::Busy, busy: true, joining: false, retiring: true };
         assert!(no_live_slot([given_up, leaving]));
     }
 
@@ -449,8 +454,21 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_only_joining_leaves_after_idle_ones_and_before_busy_ones() {
+        let joining = SlotView { state: SlotState::Idle, busy: false, joining: true, retiring: false };
+        let slots = [joining, view(SlotState::Busy, true), view(SlotState::Idle, false)];
+        assert_eq!(retire_order(&slots, 1), vec![(2, Retire::Now)]);
+        assert_eq!(retire_order(&slots, 2), vec![(2, Retire::Now), (0, Retire::AfterCall)]);
+        // Not after the busy one, though newer: its joins end within their time limit.
+        assert_eq!(retire_order(&slots[..2], 1), vec![(0, Retire::AfterCall)]);
+    }
+
+    #[test]
     fn retiring_slots_are_skipped() {
-        let slots = [SlotView { state: SlotState::Busy, busy: true, retiring: true }, view(SlotState::Busy, true)];
+        let slots = [
+            SlotView { state: SlotState::Busy, busy: true, joining: false, retiring: true },
+            view(SlotState::Busy, true),
+        ];
         assert_eq!(retire_order(&slots, 1), vec![(1, Retire::AfterCall)]);
         assert_eq!(retire_order(&slots, 5), vec![(1, Retire::AfterCall)]);
     }
