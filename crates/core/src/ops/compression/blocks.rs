@@ -578,6 +578,53 @@ mod tests {
         }
     }
 
+    /// What the `gzip` command (GNU gzip: another implementation than the one that wrote it)
+    /// makes of `data`: its decompressed bytes, after `gzip -t` found the stream sound.
+    #[cfg(unix)]
+    fn gzip_command(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let run = |flag: &str| {
+            let mut child = Command::new("gzip")
+                .args([flag, "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the gzip command (Debian's essential `gzip` package)");
+            let mut stdin = child.stdin.take().unwrap();
+            let input = data.to_vec();
+            let writer = std::thread::spawn(move || stdin.write_all(&input));
+            let out = child.wait_with_output().unwrap();
+            writer.join().unwrap().unwrap();
+            assert!(out.status.success(), "gzip {flag}: {}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        run("-t");
+        run("-dc")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_gzip_command_reads_what_the_split_ranges_join_into() {
+        let mut random = vec![0u8; 3 * THRESHOLD as usize + 777];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for byte in &mut random {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *byte = x as u8;
+        }
+        let text = compressible(5 * THRESHOLD as usize + 4321);
+        for (input, workers) in [(&text, 2), (&text, 4), (&random, 3)] {
+            for level in [1, 6, 9] {
+                let joined = split(Format::Gzip, level, input, workers, 50_000);
+                assert!(plan_ranges(input.len() as u64, workers).len() > 1, "the input is split");
+                assert!(gzip_command(&joined) == *input, "level {level}, {} bytes on {workers} workers", input.len());
+            }
+        }
+    }
+
     #[test]
     fn ranges_are_whole_blocks_shared_out_evenly() {
         let mib = 1u64 << 20;
