@@ -11,7 +11,8 @@
 // runs those workloads alone (their ids: sha256, sha256-blob, sha256-blob-16, aes-gcm, encryptFile, gzip, gunzip);
 // `-- --no-build` reuses the last build; `-- --pool 1` runs the pool rows on that many workers (2 by
 // default; 1 is what `WorkerBridge.create()` spawns on a 2-core machine) and writes
-// target/bench-handlers-pool1.json.
+// target/bench-handlers-pool1.json; `-- --compression-mib 4` sizes the gzip input (and gunzip's
+// output) in MiB, 16 by default (the pool splits a gzip of 2 MiB and more: where it pays).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +51,15 @@ if (poolAt > 0) {
     process.exit(2);
   }
   CONFIG.poolSize = n;
+}
+const mibAt = process.argv.indexOf('--compression-mib');
+if (mibAt > 0) {
+  const n = Number(process.argv[mibAt + 1]);
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    console.error(`--compression-mib takes a size in MiB, 1 to 256 (got ${process.argv[mibAt + 1]})`);
+    process.exit(2);
+  }
+  CONFIG.compressionMiB = n;
 }
 const OUT = path.join(ROOT, 'target', CONFIG.poolSize === 2 ? 'bench-handlers.json' : `bench-handlers-pool${CONFIG.poolSize}.json`);
 const runInBrowser = () => runPage('benches/handlers/index.html', { ...CONFIG, only }, PAGE_TIMEOUT_MS);

@@ -5,6 +5,8 @@
 // download once written and deleted from there when the user says so (or an hour later, at the
 // next visit).
 
+import { trackFrames } from './meter.js';
+
 const $ = (id) => document.getElementById(id);
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 const mib = (n) => `${(n / 1048576).toFixed(n < 1048576 ? 3 : 1)} MiB`;
@@ -118,11 +120,17 @@ async function runFileJob(bridge, file, op, keyText, target) {
     const key = OPS[op].keyed ? parseKey(keyText) : undefined;
     const opened = await openTarget(target, outName);
     opfs = opened.opfs;
+    const stopFrames = trackFrames();
     const t0 = performance.now();
     // The File itself is the input, read a chunk at a time as `file.stream()` would be; unlike a
     // stream's, its size is known, so `onProgress` counts the bytes done (for a stream input the
     // bridge reports nothing between its first event and the end).
-    await OPS[op].run(bridge, file, key, { output: opened.handle, signal: controller.signal, onProgress });
+    let longest;
+    try {
+      await OPS[op].run(bridge, file, key, { output: opened.handle, signal: controller.signal, onProgress });
+    } finally {
+      longest = stopFrames();
+    }
     const ms = performance.now() - t0;
     const written = await opened.handle.getFile();
     row.dataset.state = 'done';
@@ -130,7 +138,8 @@ async function runFileJob(bridge, file, op, keyText, target) {
     bar.max = 1;
     bar.value = 1;
     done.textContent = `${mib(file.size)} / ${mib(file.size)}`;
-    result.append(` ${mib(file.size)} → ${mib(written.size)} · ${ms.toFixed(0)} ms · ${(file.size / 1e6 / (ms / 1e3)).toFixed(0)} MB/s · `);
+    result.append(` ${mib(file.size)} → ${mib(written.size)} · ${ms.toFixed(0)} ms · ${(file.size / 1e6 / (ms / 1e3)).toFixed(0)} MB/s · longest frame ${longest.toFixed(0)} ms · `);
+    row.dataset.longestFrame = longest.toFixed(0);
     if (opfs === null) {
       result.append(`saved as ${opened.handle.name}`);
     } else {

@@ -5,6 +5,7 @@
 // in Rust) in the placement of your choice.
 import { WorkerBridge } from '../pkg/index.js';
 import { setupFilesPanel } from './files.js';
+import { startMeter, trackFrames } from './meter.js';
 
 const $ = (id) => document.getElementById(id);
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -248,38 +249,6 @@ function setInput(blob, label) {
   updateButtons();
 }
 
-/**
- * The frame meter: a dot moved every animation frame, the longest gap between frames in the
- * last second, and the longest gap while each job runs ({@link trackFrames}).
- */
-const meter = { last: 0, windowStart: 0, windowMax: 0, trackers: new Set() };
-function frame(now) {
-  if (meter.last) {
-    const gap = now - meter.last;
-    meter.windowMax = Math.max(meter.windowMax, gap);
-    for (const t of meter.trackers) t.max = Math.max(t.max, gap);
-  }
-  meter.last = now;
-  $('meter-dot').style.transform = `translateX(${((now / 8) % 180).toFixed(1)}px)`;
-  if (now - meter.windowStart >= 1000) {
-    $('meter-text').textContent = `longest frame in the last second: ${meter.windowMax.toFixed(0)} ms`;
-    meter.windowStart = now;
-    meter.windowMax = 0;
-  }
-  requestAnimationFrame(frame);
-}
-
-/** Starts watching frames; the returned function stops and gives the longest gap in ms (the
- * time since the last frame counts too: a page blocked until the end had no frame to show it). */
-function trackFrames() {
-  const tracker = { max: 0 };
-  meter.trackers.add(tracker);
-  return () => {
-    meter.trackers.delete(tracker);
-    return Math.max(tracker.max, meter.last ? performance.now() - meter.last : 0);
-  };
-}
-
 /** Platform runs compare at most this much (they hold the whole input in the page's memory). */
 const PLATFORM_MAX_BYTES = 256 * 1048576;
 
@@ -301,6 +270,16 @@ const platform = {
       return { key, bytes: await source.input.arrayBuffer() };
     },
     run: ({ key, bytes }) => crypto.subtle.encrypt({ name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)) }, key, bytes),
+  },
+  decrypt: {
+    name: 'crypto.subtle.decrypt, one-shot AES-GCM',
+    async prepare(source) {
+      // The input sealed in one piece, untimed: what the timed run opens.
+      const key = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), 'AES-GCM', false, ['encrypt', 'decrypt']);
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      return { key, iv, sealed: await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, await source.input.arrayBuffer()) };
+    },
+    run: ({ key, iv, sealed }) => crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed),
   },
   gzip: {
     name: 'CompressionStream',
@@ -467,7 +446,7 @@ async function main() {
   await startBridge();
   setupFilesPanel(() => state.bridge);
   setInterval(renderStatus, 250);
-  requestAnimationFrame(frame);
+  startMeter();
   document.body.dataset.ready = 'true';
 }
 
