@@ -17,9 +17,10 @@ use crate::ops::{Format, Op};
 use crate::protocol::OutputKind;
 
 /// Inputs of at least this many bytes are compressed across the pool's workers when it has
-/// several (`compression::plan_ranges`, at least 1 MiB per worker). Measured (gzip level 6, a
-/// pool of 2 against one worker, Chromium, 2 cores): 1.74× at 2 MiB, 1.59× at 4 MiB, 1.83× at
-/// 16 MiB.
+/// several (`compression::plan_ranges`, at least 1 MiB per worker: 2 MiB is the smallest input
+/// two workers can share). Measured (gzip level 6, a pool of 2 against one worker, Chromium 156,
+/// 2 cores, `npm run bench:handlers -- --only gzip --compression-mib N`, 2026-12-06): 1.72–1.76×
+/// at 2 MiB, 1.78× at 4, 1.85× at 8, 1.80–1.90× at 16.
 const SPLIT_MIN_BYTES: u64 = 2 << 20;
 
 /// Compression operations, run on the bridge's executor.
