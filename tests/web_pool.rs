@@ -1253,10 +1253,12 @@ async fn resize_retires_a_joining_worker_after_its_join_and_sends_it_no_more() {
     // stop the joining one at once, and the page joined the parts again. Now it leaves after its
     // join, before the busy one (though older) would.
     let first = sleep(&b, 20, JsValue::UNDEFINED);
-    let busy = sleep(&b, 600, JsValue::UNDEFINED);
+    let busy = sleep(&b, 3_000, JsValue::UNDEFINED);
     settle(first).await.unwrap();
+    let before = ids(&b);
     let joined = b.join_blobs(three_parts());
     JsFuture::from(b.resize(1)).await.unwrap();
+    assert_eq!(ids(&b), before[1..], "the joining worker 0 is the one marked to leave");
     // It leaves: a join now is made on the page (the other worker is busy).
     let on_page = b.join_blobs(three_parts());
     assert_eq!(blob_bytes(&settle(joined).await.unwrap()).await, b"abcdef");
@@ -1283,8 +1285,10 @@ async fn a_retiring_worker_whose_join_passes_its_time_limit_leaves() {
     let busy = sleep(&b, 300, JsValue::UNDEFINED);
     let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":6000}}]"#[..])).into();
     b.post_raw(1, stall).unwrap();
+    let before = ids(&b);
     let joined = b.join_blobs(three_parts());
     JsFuture::from(b.resize(1)).await.unwrap();
+    assert_eq!(ids(&b), before[..1], "the hung joining worker 1 is the one marked to leave");
     assert_eq!(b.slot_count(), 2, "the joining worker stays for its join");
     // The join's time limit (2 s) hands the parts to the page, and the worker leaves then.
     assert!(settles_within(&joined, 3_000).await, "the page joins once the limit passes");
