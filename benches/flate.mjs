@@ -7,9 +7,8 @@
 // Builds benches/flate (a crate of its own: gzip/gunzip through flate2) twice, release, with
 // WebAssembly SIMD as the package's SIMD build, into target/flate-bench/{zlib-rs,miniz}; prints a
 // table and writes target/bench-flate.json. `-- --no-build` reuses the last builds.
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ROOT, runPage, runTool } from './harness.mjs';
+import { ROOT, runMain, runPage, runTool, saveRecord } from './harness.mjs';
 
 const OUT = path.join(ROOT, 'target', 'bench-flate.json');
 const BACKENDS = ['zlib-rs', 'miniz'];
@@ -53,15 +52,7 @@ async function main() {
     if (!ok) failed++;
     console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${check}`);
   }
-  await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: CONFIG, ...run, ratios }, null, 2)}\n`);
-  console.log(`\nwrote ${path.relative(ROOT, OUT)}`);
-  if (failed) {
-    console.error(`${failed} correctness check(s) failed: the numbers above are not comparable`);
-    process.exit(1);
-  }
+  await saveRecord(OUT, { config: CONFIG, ...run, ratios }, failed);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main);

@@ -13,10 +13,9 @@
 // default; 1 is what `WorkerBridge.create()` spawns on a 2-core machine) and writes
 // target/bench-handlers-pool1.json; `-- --compression-mib 4` sizes the gzip input (and gunzip's
 // output) in MiB, 16 by default (the pool splits a gzip of 2 MiB and more: where it pays).
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBenchPackage, runPage } from './harness.mjs';
+import { buildBenchPackage, runMain, runPage, saveRecord } from './harness.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONFIG = {
@@ -167,16 +166,7 @@ async function main() {
   if (!process.argv.includes('--no-build')) build();
   const run = await runInBrowser();
   const { ratios, failed } = report(run);
-  await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), config: { ...CONFIG, only }, impls: IMPLS, ...run, ratios },
-    null, 2)}\n`);
-  console.log(`\nwrote ${path.relative(ROOT, OUT)}`);
-  if (failed) {
-    console.error(`${failed} correctness check(s) failed: the numbers above are not comparable`);
-    process.exit(1);
-  }
+  await saveRecord(OUT, { config: { ...CONFIG, only }, impls: IMPLS, ...run, ratios }, failed);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main);

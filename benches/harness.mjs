@@ -1,6 +1,7 @@
 // What every benchmark shares: building the benchmark package (release, with the test-only ops)
 // and running a page in headless Chromium, cross-origin isolated, with a time limit.
 import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,4 +81,25 @@ export async function runPage(page, config, timeoutMs, { entry = 'runBench', iso
     await browser.close();
     await server.close();
   }
+}
+
+/**
+ * Writes a benchmark's `record` (dated) to `file` as JSON, then fails the process when `failed`
+ * correctness checks did not pass: its numbers would compare different work.
+ */
+export async function saveRecord(file, record, failed) {
+  await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), ...record }, null, 2)}\n`);
+  console.log(`\nwrote ${path.relative(ROOT, file)}`);
+  if (failed) {
+    console.error(`${failed} correctness check(s) failed: the numbers above are not comparable`);
+    process.exit(1);
+  }
+}
+
+/** Runs a benchmark's `main`, printing its error and failing the process if it throws. */
+export function runMain(main) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }
