@@ -102,6 +102,13 @@ fn all_idle(n: usize) -> impl Fn(&[JsValue]) -> bool {
     move |ws| ws.len() == n && ws.iter().all(|w| get(w, "state").as_string().as_deref() == Some("idle"))
 }
 
+/// Blocks pool worker `index`'s thread for `ms` while the pool thinks it idle: a raw `stall`
+/// message (a test-only op), posted past the pool's own queue.
+fn stall(b: &WorkerBridge, index: u32, ms: u32) {
+    let msg = format!(r#"[{{"v":2,"msg":{{"type":"stall","ms":{ms}}}}}]"#);
+    b.post_raw(index, Array::of1(&Uint8Array::from(msg.as_bytes())).into()).unwrap();
+}
+
 fn ids(b: &WorkerBridge) -> Vec<u32> {
     workers(b).iter().map(|w| num(w, "id") as u32).collect()
 }
@@ -770,8 +777,7 @@ async fn an_idle_worker_that_stops_answering_pings_is_replaced() {
     until(&b, 10_000, "an idle worker", all_idle(1)).await;
     let before = ids(&b);
     // The worker's thread blocks while the pool thinks it idle: pings go unanswered.
-    let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":4000}}]"#[..])).into();
-    b.post_raw(0, stall).unwrap();
+    stall(&b, 0, 4000);
     until(&b, 3_000, "a replacement for the silent worker", |ws| {
         ws.len() == 1
             && !before.contains(&(num(&ws[0], "id") as u32))
@@ -1206,8 +1212,7 @@ async fn a_join_is_made_on_the_page_when_no_worker_is_idle_or_its_worker_hangs()
     // Idle but hung: its join is dropped with the worker, and the page joins the same parts
     // (cloned, not moved, to the worker).
     let before = ids(&b);
-    let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":4000}}]"#[..])).into();
-    b.post_raw(0, stall).unwrap();
+    stall(&b, 0, 4000);
     let parts = three_parts();
     let joined = b.join_blobs(parts.clone());
     // Within the join's own time limit (2 s): the replacement, ~200 ms in, drops it.
@@ -1225,8 +1230,7 @@ async fn a_join_its_worker_does_not_answer_in_time_is_made_on_the_page_without_h
     until(&b, 10_000, "an idle worker", all_idle(1)).await;
     // Hung while the pool thinks it idle, and no health check to replace it: the join's own
     // time limit hands the parts back to the page.
-    let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":5000}}]"#[..])).into();
-    b.post_raw(0, stall).unwrap();
+    stall(&b, 0, 5000);
     let joined = b.join_blobs(three_parts());
     assert!(!settles_within(&joined, 1_500).await, "the worker has its time");
     assert!(settles_within(&joined, 1_500).await, "then the page joins");
@@ -1283,8 +1287,7 @@ async fn a_retiring_worker_whose_join_passes_its_time_limit_leaves() {
     // Least-busy on an idle pool: the sleep goes to worker 0. Worker 1 hangs while the pool
     // thinks it idle, and is sent the join.
     let busy = sleep(&b, 300, JsValue::UNDEFINED);
-    let stall = Array::of1(&Uint8Array::from(&br#"[{"v":2,"msg":{"type":"stall","ms":6000}}]"#[..])).into();
-    b.post_raw(1, stall).unwrap();
+    stall(&b, 1, 6000);
     let before = ids(&b);
     let joined = b.join_blobs(three_parts());
     JsFuture::from(b.resize(1)).await.unwrap();
